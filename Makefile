@@ -1,0 +1,46 @@
+# ScleroCare: `make run` starts the app with demo data; `make test` runs every test.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+PYTHON ?= python3
+HOST ?= 127.0.0.1
+PORT ?= 5000
+export FLASK_APP := wsgi.py
+
+.PHONY: install run test lint format bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	@mkdir -p instance
+	APP_ENV=development $(BIN)/flask db upgrade
+	@APP_ENV=development $(BIN)/flask dev seed-demo
+	@echo ""
+	@echo "ScleroCare is starting at http://$(HOST):$(PORT)/  (Ctrl+C to stop)"
+	APP_ENV=development $(BIN)/gunicorn --workers 2 --bind $(HOST):$(PORT) --access-logfile - wsgi:app
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: install
+	$(BIN)/python bench/today_page.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,93 @@
+"""ScleroCare: the application factory."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from flask import Flask
+
+from config import Config
+from config import config_by_name
+
+
+def create_app(config_class: type[Config] | None = None, **overrides: Any) -> Flask:
+    """Build the app: config, extensions, blueprints, errors, CLI, logging."""
+    app = Flask(__name__, instance_relative_config=True)
+    load_config(app, config_class, overrides)
+    register_extensions(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_cli(app)
+    configure_logging(app)
+    return app
+
+
+def load_config(app: Flask, config_class: type[Config] | None, overrides: dict[str, Any]) -> None:
+    """Class defaults, then instance/config.py and FLASK_* env (not in tests), then overrides."""
+    cls = config_class or config_by_name(os.environ.get("APP_ENV", "production"))
+    app.config.from_object(cls)
+    if not app.config.get("TESTING"):
+        app.config.from_pyfile("config.py", silent=True)
+        app.config.from_prefixed_env()
+    app.config.update(overrides)
+    if not app.config.get("SQLALCHEMY_DATABASE_URI") and app.config.get("SCLERO_DEMO"):
+        os.makedirs(app.instance_path, exist_ok=True)
+        path = os.path.join(app.instance_path, "sclerocare.db")
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{path}"
+    cls.validate(app.config)
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind db, migrations, login and CSRF; SQLite gets foreign keys and WAL."""
+    from app import security
+    from app.extensions import csrf
+    from app.extensions import db
+    from app.extensions import login_manager
+    from app.extensions import migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "..", "migrations"))
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    security.init_app(app)
+    with app.app_context():
+        from app.dbtypes import configure_sqlite
+
+        configure_sqlite(db.engine)
+
+
+def register_blueprints(app: Flask) -> None:
+    """One blueprint per audience."""
+    from app.auth import bp as auth_bp
+    from app.clinician import bp as clinician_bp
+    from app.patient import bp as patient_bp
+    from app.pwa import bp as pwa_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(patient_bp, url_prefix="/patient")
+    app.register_blueprint(clinician_bp, url_prefix="/clinic")
+    app.register_blueprint(pwa_bp)
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Friendly pages for 4xx and 5xx, never internals; template filters."""
+    from app import templating
+    from app.errors import register
+
+    register(app)
+    templating.register(app)
+
+
+def register_cli(app: Flask) -> None:
+    """``flask protocols ...``, ``flask dev ...``, ``flask users ...``."""
+    from app.cli import register
+
+    register(app)
+
+
+def configure_logging(app: Flask) -> None:
+    """Log INFO and above to stderr outside debug mode."""
+    if not app.debug and not app.testing:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

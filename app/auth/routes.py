@@ -1,0 +1,106 @@
+"""Routes: /login, /logout, /invite/<token>."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint
+from flask import flash
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+from flask_login import current_user
+from flask_login import login_user
+from flask_login import logout_user
+
+from app.auth.forms import LoginForm
+from app.auth.forms import SetPasswordForm
+from app.security import now
+from app.services import accounts
+from app.services.errors import BadCredentials
+from app.services.errors import Invalid
+from app.services.errors import InvitationUnusable
+from app.services.errors import LoginThrottled
+
+bp = Blueprint("auth", __name__)
+
+
+def home_for(user) -> str:  # noqa: ANN001
+    """Where a signed-in user starts: Today for patients, the clinic list for staff."""
+    return url_for("clinician.patients") if user.is_clinician else url_for("patient.today")
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only same-site paths: no scheme, no host, no protocol-relative ``//evil``."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target:
+        return None
+    return target
+
+
+@bp.get("/")
+def index():
+    if current_user.is_authenticated:
+        return redirect(home_for(current_user))
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    form = LoginForm(next=request.args.get("next", ""))
+    status = 200
+    if form.validate_on_submit():
+        try:
+            token = accounts.authenticate(form.email.data, form.password.data, now())
+        except LoginThrottled:
+            flash("Too many attempts. Please wait 15 minutes, or call your clinic for help.", "error")
+            status = 429
+        except BadCredentials:
+            flash("That email and password do not match. Please try again.", "error")
+            status = 401
+        else:
+            user = accounts.user_for_session(token, now())
+            login_user(user)
+            return redirect(safe_next(form.next.data) or home_for(user))
+    elif request.method == "POST":
+        status = 400
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.post("/logout")
+def logout():
+    token = current_user.get_id() if current_user.is_authenticated else None
+    accounts.end_session(token, now())
+    logout_user()
+    flash("You have signed out.", "info")
+    response = redirect(url_for("auth.login"))
+    # Drop anything the browser cached for this person (issue 6 builds on this).
+    response.headers["Clear-Site-Data"] = '"cache"'
+    return response
+
+
+@bp.route("/invite/<token>", methods=["GET", "POST"])
+def accept_invite(token: str):
+    form = SetPasswordForm()
+    try:
+        invitation = accounts.usable_invitation(token, now())
+    except InvitationUnusable as exc:
+        return render_template("auth/invite_unusable.html", reason=exc.reason), 410
+    if form.validate_on_submit():
+        try:
+            session_token = accounts.accept_invitation(token, form.password.data, form.confirm.data, now())
+        except Invalid as exc:
+            getattr(form, exc.field).errors.append(exc.message)
+        except InvitationUnusable as exc:
+            return render_template("auth/invite_unusable.html", reason=exc.reason), 410
+        else:
+            login_user(accounts.user_for_session(session_token, now()))
+            flash("Your password is set. Welcome!", "success")
+            return redirect(url_for("patient.today"))
+    status = 400 if request.method == "POST" else 200
+    return render_template("auth/invite.html", form=form, invitation=invitation), status

@@ -1,0 +1,104 @@
+"""``flask`` commands; each is a thin call into a service."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+from flask import current_app
+from flask.cli import AppGroup
+
+from app.domain.protocol import ProtocolError
+from app.extensions import db
+from app.models import Role
+from app.security import now
+from app.services import accounts
+from app.services import demo
+from app.services import protocols
+from app.services.errors import Invalid
+
+protocols_cli = AppGroup("protocols", help="Validate, load and list clinic protocols.")
+dev_cli = AppGroup("dev", help="Development helpers (demo data).")
+users_cli = AppGroup("users", help="Staff accounts.")
+
+
+@protocols_cli.command("validate")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+def validate(files: tuple[str, ...]) -> None:
+    """Check protocol files; print every problem with file, line, item and field."""
+    failed = False
+    for path in files:
+        try:
+            p = protocols.read_file(path)
+        except ProtocolError as exc:
+            failed = True
+            for problem in exc.problems:
+                click.echo(f"error: {problem}", err=True)
+        else:
+            click.echo(f"ok: {path}: {p.key} ({p.name})")
+    if failed:
+        raise SystemExit(1)
+
+
+@protocols_cli.command("load")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--clinic", "clinic", default=None, help="Clinic slug; default: every clinic.")
+def load(path: str, clinic: str | None) -> None:
+    """Store a protocol file as a new version (unchanged files make no new version)."""
+    try:
+        results = protocols.load(path, clinic, now())
+    except ProtocolError as exc:
+        for problem in exc.problems:
+            click.echo(f"error: {problem}", err=True)
+        raise SystemExit(1) from None
+    except Invalid as exc:
+        click.echo(f"error: {exc.message}", err=True)
+        raise SystemExit(1) from None
+    for r in results:
+        state = "new version" if r.created else "unchanged"
+        click.echo(f"{r.clinic}: {r.key} v{r.version} ({state})")
+
+
+@protocols_cli.command("list")
+def list_versions() -> None:
+    """Every protocol version of every clinic."""
+    for slug, v in protocols.all_versions():
+        click.echo(f"{slug}\t{v.key}\tv{v.version}\t{v.created_at:%Y-%m-%d %H:%M}Z\t{v.name}")
+
+
+@dev_cli.command("seed-demo")
+def seed_demo() -> None:
+    """Create or refresh the demo clinic and print the demo logins."""
+    if not current_app.config.get("SCLERO_DEMO"):
+        raise click.ClickException("Demo data is only for development (APP_ENV=development).")
+    logins = demo.seed(now(), current_app.config["SCLERO_PROTOCOL_DIR"])
+    click.echo("Demo logins:")
+    for login in logins:
+        click.echo(f"  {login.email:38} {login.password:22} {login.what}")
+
+
+@users_cli.command("create-staff")
+@click.argument("email")
+@click.option("--name", required=True)
+@click.option("--clinic-id", type=int, required=True)
+@click.option("--admin", is_flag=True, help="Clinic admin rather than clinician.")
+@click.password_option()
+def create_staff(email: str, name: str, clinic_id: int, admin: bool, password: str) -> None:
+    """Create a clinician (or set their password); idempotent."""
+    try:
+        user = accounts.create_staff(clinic_id, email, name, password, Role.CLINIC_ADMIN if admin else Role.CLINICIAN)
+    except Invalid as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"ok: {user.email} ({user.role.value})")
+
+
+def register(app: Flask) -> None:
+    """Attach the command groups and a shell context."""
+    app.cli.add_command(protocols_cli)
+    app.cli.add_command(dev_cli)
+    app.cli.add_command(users_cli)
+
+    @app.shell_context_processor
+    def shell() -> dict[str, object]:
+        from app import models
+
+        return {"db": db, "models": models}

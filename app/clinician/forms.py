@@ -1,0 +1,50 @@
+"""Clinician forms (shape only: rules such as 'not in the past' live in services)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import available_timezones
+
+from flask_wtf import FlaskForm
+from wtforms import DateField
+from wtforms import EmailField
+from wtforms import RadioField
+from wtforms import SelectField
+from wtforms import StringField
+from wtforms import TimeField
+from wtforms.validators import DataRequired
+from wtforms.validators import Email
+from wtforms.validators import Length
+from wtforms.validators import Optional
+
+ZONES = sorted(z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/")))
+ZONES += ["Etc/GMT+12", "Etc/GMT-14", "UTC"]
+
+
+class WhenForm(FlaskForm):
+    """A local date and time, in the patient's time zone."""
+
+    date = DateField("Date", validators=[DataRequired(message="Enter a date.")])
+    time = TimeField("Time", validators=[DataRequired(message="Enter a time.")])
+
+    def local(self) -> datetime:
+        return datetime.combine(self.date.data, self.time.data)
+
+
+class NewPatientForm(WhenForm):
+    name = StringField("Full name", validators=[DataRequired(), Length(max=120)])
+    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
+    timezone = SelectField("Time zone", choices=ZONES, validate_choice=False)
+    protocol = SelectField("Aftercare protocol", coerce=int, validate_choice=False)
+
+
+class BookSessionForm(WhenForm):
+    protocol = SelectField("Aftercare protocol", coerce=int, validate_choice=False)
+
+
+class RecordTreatmentForm(WhenForm):
+    sclerosant = StringField("Sclerosant", validators=[DataRequired(), Length(max=80)])
+    form = RadioField("Liquid or foam", choices=[("liquid", "Liquid"), ("foam", "Foam")], validators=[DataRequired()])
+    concentration = StringField("Concentration", validators=[Optional(), Length(max=40)])
+    areas = StringField("Treated areas", validators=[DataRequired(), Length(max=300)])
+    compression = StringField("Compression prescribed", validators=[Optional(), Length(max=200)])

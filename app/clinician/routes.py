@@ -1,0 +1,162 @@
+"""Routes under /clinic. The role is checked before every request of this blueprint."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+from flask import abort
+from flask import flash
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import session
+from flask import url_for
+from flask_login import current_user
+from flask_login import login_required
+
+from app.clinician.forms import BookSessionForm
+from app.clinician.forms import NewPatientForm
+from app.clinician.forms import RecordTreatmentForm
+from app.clinician.forms import WhenForm
+from app.security import now
+from app.services import clinic
+from app.services import protocols
+from app.services.errors import Invalid
+
+bp = Blueprint("clinician", __name__)
+
+
+@bp.before_request
+@login_required
+def require_staff():
+    """Patients get 404 here, as if the clinic pages did not exist."""
+    if not current_user.is_clinician:
+        abort(404)
+
+
+def _protocol_choices() -> list[tuple[int, str]]:
+    return [(v.id, f"{v.name} (v{v.version})") for v in protocols.latest_for_clinic(current_user.clinic_id)]
+
+
+def _field_error(form, exc: Invalid) -> None:  # noqa: ANN001
+    field = {"treated_at": "date", "appointment": "date"}.get(exc.field, exc.field)
+    target = getattr(form, field, None)
+    if target is not None:
+        target.errors = [*target.errors, exc.message]
+    else:
+        flash(exc.message, "error")
+
+
+@bp.get("/")
+def patients():
+    page = clinic.list_patients(current_user, request.args.get("q", "")[:100], request.args.get("page", 1, type=int))
+    return render_template("clinician/patients.html", page=page, q=request.args.get("q", ""))
+
+
+@bp.route("/patients/new", methods=["GET", "POST"])
+def new_patient():
+    form = NewPatientForm(timezone=current_user.clinic.timezone)
+    form.protocol.choices = _protocol_choices()
+    if form.validate_on_submit():
+        try:
+            created = clinic.create_patient(
+                current_user,
+                name=form.name.data,
+                email=form.email.data,
+                timezone=form.timezone.data,
+                appointment_local=form.local(),
+                protocol_version_id=form.protocol.data,
+                now=now(),
+            )
+        except Invalid as exc:
+            _field_error(form, exc)
+        else:
+            session["new_invite"] = (created.patient.id, created.invitation_token)
+            return redirect(url_for("clinician.patient", patient_id=created.patient.id), 303)
+    status = 400 if request.method == "POST" else 200
+    return render_template("clinician/new_patient.html", form=form), status
+
+
+@bp.get("/patients/<int:patient_id>")
+def patient(patient_id: int):
+    p = clinic.patient_for(current_user, patient_id)
+    invite = session.pop("new_invite", None)
+    link = None
+    if invite and invite[0] == p.id:
+        link = url_for("auth.accept_invite", token=invite[1], _external=True)
+    book = BookSessionForm()
+    book.protocol.choices = _protocol_choices()
+    return render_template(
+        "clinician/patient.html", p=p, sessions=clinic.treatments_of(p), link=link, book=book, when=WhenForm()
+    )
+
+
+@bp.post("/patients/<int:patient_id>/invitation")
+def new_invitation(patient_id: int):
+    token = clinic.new_invitation(current_user, patient_id, now())
+    session["new_invite"] = (patient_id, token)
+    return redirect(url_for("clinician.patient", patient_id=patient_id), 303)
+
+
+@bp.post("/patients/<int:patient_id>/sessions")
+def book_session(patient_id: int):
+    form = BookSessionForm()
+    form.protocol.choices = _protocol_choices()
+    if form.validate_on_submit():
+        try:
+            clinic.book_session(current_user, patient_id, form.local(), form.protocol.data, now())
+            flash("Session booked.", "success")
+        except Invalid as exc:
+            flash(exc.message, "error")
+    else:
+        flash("Enter a date and a time for the session.", "error")
+    return redirect(url_for("clinician.patient", patient_id=patient_id), 303)
+
+
+@bp.post("/sessions/<int:treatment_id>/reschedule")
+def reschedule(treatment_id: int):
+    form = WhenForm()
+    t = clinic.treatment_for(current_user, treatment_id)
+    if form.validate_on_submit():
+        try:
+            clinic.reschedule(current_user, treatment_id, form.local(), now())
+            flash("Appointment moved. The patient's checklist follows the new time.", "success")
+        except Invalid as exc:
+            flash(exc.message, "error")
+    else:
+        flash("Enter a date and a time.", "error")
+    return redirect(url_for("clinician.patient", patient_id=t.patient_id), 303)
+
+
+@bp.post("/sessions/<int:treatment_id>/cancel")
+def cancel(treatment_id: int):
+    try:
+        t = clinic.cancel(current_user, treatment_id)
+        flash("Appointment cancelled.", "success")
+    except Invalid as exc:
+        t = clinic.treatment_for(current_user, treatment_id)
+        flash(exc.message, "error")
+    return redirect(url_for("clinician.patient", patient_id=t.patient_id), 303)
+
+
+@bp.route("/sessions/<int:treatment_id>/record", methods=["GET", "POST"])
+def record(treatment_id: int):
+    t = clinic.treatment_for(current_user, treatment_id)
+    form = RecordTreatmentForm()
+    if form.validate_on_submit():
+        record = clinic.TreatmentRecord(
+            form.local(),
+            form.sclerosant.data,
+            form.form.data,
+            form.concentration.data or "",
+            form.areas.data,
+            form.compression.data or "",
+        )
+        try:
+            clinic.record_treatment(current_user, treatment_id, record, now())
+        except Invalid as exc:
+            _field_error(form, exc)
+        else:
+            flash("Treatment recorded. The patient's recovery plan starts from it.", "success")
+            return redirect(url_for("clinician.patient", patient_id=t.patient_id), 303)
+    status = 400 if request.method == "POST" else 200
+    return render_template("clinician/record.html", form=form, t=t), status

@@ -1,0 +1,77 @@
+"""App-wide error pages and security headers: friendly text, never internals."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+from flask import render_template
+from flask import request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from app.extensions import db
+from app.services.errors import Invalid
+from app.services.errors import NotFound
+
+log = logging.getLogger(__name__)
+
+MESSAGES = {
+    400: ("Something in that request was not right", "Please go back, check the form and try again."),
+    404: ("Page not found", "This page does not exist, or it is not yours to see."),
+    405: ("That did not work", "Please go back and use the buttons on the page."),
+    410: ("This link no longer works", "Please ask your clinic for a new one."),
+    413: ("That file is too large", "Please choose a smaller file."),
+    429: ("Too many attempts", "Please wait a few minutes and try again."),
+    500: ("Sorry, something went wrong on our side", "Nothing you did caused this. Please try again in a minute."),
+}
+
+# No script or style from other hosts; no framing; no inline script (templates use none).
+CSP = (
+    "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+
+
+def _page(code: int):
+    title, body = MESSAGES.get(code, MESSAGES[400])
+    return render_template("errors/error.html", code=code, title=title, body=body), code
+
+
+def register(app: Flask) -> None:
+    """Install error handlers and the security headers hook."""
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        return _page(exc.code or 500)
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError):
+        title = "This page was open too long"
+        body = "For your safety the form expired. Please reload the page and try again; nothing was saved."
+        return render_template("errors/error.html", code=400, title=title, body=body), 400
+
+    @app.errorhandler(NotFound)
+    def not_found(exc: NotFound):
+        return _page(404)
+
+    @app.errorhandler(Invalid)
+    def invalid(exc: Invalid):
+        return render_template("errors/error.html", code=400, title="Please check that", body=exc.message), 400
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        db.session.rollback()
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return _page(500)
+
+    @app.after_request
+    def headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        if response.mimetype == "text/html":
+            # Pages hold health data: never stored by shared caches or the back button cache.
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response

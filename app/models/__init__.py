@@ -1,0 +1,29 @@
+"""SQLAlchemy models, one module per aggregate, re-exported here."""
+
+from app.models.clinic import Clinic
+from app.models.patient import Patient
+from app.models.protocol import ProtocolVersion
+from app.models.treatment import ChecklistTick
+from app.models.treatment import TaskTick
+from app.models.treatment import Treatment
+from app.models.treatment import TreatmentStatus
+from app.models.user import AuthSession
+from app.models.user import Invitation
+from app.models.user import LoginThrottle
+from app.models.user import Role
+from app.models.user import User
+
+__all__ = [
+    "AuthSession",
+    "ChecklistTick",
+    "Clinic",
+    "Invitation",
+    "LoginThrottle",
+    "Patient",
+    "ProtocolVersion",
+    "Role",
+    "TaskTick",
+    "Treatment",
+    "TreatmentStatus",
+    "User",
+]

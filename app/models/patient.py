@@ -1,0 +1,29 @@
+"""A patient's clinical profile: clinic, time zone and their course of treatments."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import relationship
+
+from app.extensions import db
+
+if TYPE_CHECKING:
+    from app.models.clinic import Clinic
+    from app.models.user import User
+
+
+class Patient(db.Model):
+    __tablename__ = "patients"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    clinic_id: Mapped[int] = mapped_column(sa.ForeignKey("clinics.id"), index=True)
+    # IANA zone: day N, due times and reminders are computed in it.
+    timezone: Mapped[str] = mapped_column(sa.String(64))
+
+    user: Mapped[User] = relationship(back_populates="patient")
+    clinic: Mapped[Clinic] = relationship()

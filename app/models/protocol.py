@@ -1,0 +1,29 @@
+"""Stored protocol versions: the validated TOML text, immutable once written."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+
+from app.extensions import db
+from app.dbtypes import UTCDateTime
+from app.dbtypes import utcnow
+
+
+class ProtocolVersion(db.Model):
+    """One version of one clinic's protocol. Treatments pin a row of this table."""
+
+    __tablename__ = "protocol_versions"
+    __table_args__ = (sa.UniqueConstraint("clinic_id", "key", "version", name="uq_protocol_versions_clinic_key_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(sa.ForeignKey("clinics.id"), index=True)
+    key: Mapped[str] = mapped_column(sa.String(80))
+    version: Mapped[int]
+    name: Mapped[str] = mapped_column(sa.String(200))
+    source_text: Mapped[str] = mapped_column(sa.Text)
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,103 @@
+"""Accounts, sign-in sessions (revocable server-side), invitations and the login throttle."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import relationship
+
+from app.extensions import db
+from app.dbtypes import UTCDateTime
+from app.dbtypes import utcnow
+
+if TYPE_CHECKING:
+    from app.models.clinic import Clinic
+    from app.models.patient import Patient
+
+
+class Role(enum.StrEnum):
+    PATIENT = "patient"
+    CLINICIAN = "clinician"
+    CLINIC_ADMIN = "clinic_admin"
+
+
+class User(db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(120))
+    role: Mapped[Role] = mapped_column(sa.Enum(Role, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]))
+    clinic_id: Mapped[int] = mapped_column(sa.ForeignKey("clinics.id"), index=True)
+    password_hash: Mapped[str | None] = mapped_column(sa.String(255))
+    is_active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    clinic: Mapped[Clinic] = relationship(lazy="joined", innerjoin=True)
+    patient: Mapped[Patient | None] = relationship(back_populates="user", lazy="joined")
+
+    # Set by the session loader: the sign-in session this request belongs to.
+    session_token = None  # str | None; not a column
+
+    # --- Flask-Login protocol -------------------------------------------------
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str | None:
+        """The sign-in session token, not the user id, so logout can revoke it."""
+        return self.session_token
+
+    @property
+    def is_clinician(self) -> bool:
+        return self.role in (Role.CLINICIAN, Role.CLINIC_ADMIN)
+
+
+class AuthSession(db.Model):
+    """One signed-in device; the cookie holds the token, the table holds its hash."""
+
+    __tablename__ = "auth_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(lazy="joined", innerjoin=True)
+
+
+class Invitation(db.Model):
+    """A single-use link that lets a patient set their password; stored hashed."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+
+
+class LoginThrottle(db.Model):
+    """Failed sign-ins per email (known or not), so both get the same answers."""
+
+    __tablename__ = "login_throttle"
+
+    email_key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

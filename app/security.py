@@ -1,0 +1,101 @@
+"""Passwords, tokens, the sign-in session loader and role checks.
+
+Sign-in sessions live in the ``auth_sessions`` table: the cookie carries a random token,
+the table its SHA-256, so logging out revokes the session on the server and a copied
+cookie stops working (security checklist A6, which stock Flask-Login does not meet).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import UTC
+from datetime import datetime
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError
+from argon2.exceptions import VerificationError
+from flask import Flask
+from flask import current_app
+from flask import g
+
+from app.extensions import login_manager
+
+
+def init_app(app: Flask) -> None:
+    """Wire the loader and the sign-in page into Flask-Login."""
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to continue."
+    login_manager.login_message_category = "info"
+    # Our own server-side sessions replace Flask-Login's weaker protection.
+    login_manager.session_protection = None
+    login_manager.user_loader(_load_user)
+
+
+def _load_user(token: str) -> Any:
+    from app.services import accounts
+
+    return accounts.user_for_session(token, now())
+
+
+def now() -> datetime:
+    """The current instant; tests may pin it with ``app.config['SCLERO_NOW']``."""
+    pinned = current_app.config.get("SCLERO_NOW")
+    if pinned is not None:
+        return pinned() if callable(pinned) else pinned
+    return datetime.now(UTC)
+
+
+def new_token() -> str:
+    """A URL-safe random token with 256 bits of entropy."""
+    return secrets.token_urlsafe(32)
+
+
+def token_hash(token: str) -> str:
+    """The SHA-256 of a token, which is what the database stores."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def email_key(email: str) -> str:
+    """A keyed hash of a normalised email, for the throttle table."""
+    key = current_app.config["SECRET_KEY"].encode("utf-8")
+    return hmac.new(key, normalise_email(email).encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def normalise_email(email: str) -> str:
+    """Emails compare case-insensitively and without surrounding spaces."""
+    return email.strip().lower()
+
+
+def _hasher() -> PasswordHasher:
+    params = current_app.config["SCLERO_ARGON2"]
+    cached = g.get("_sclero_hasher")
+    if cached is None:
+        cached = PasswordHasher(**params)
+        g._sclero_hasher = cached
+    return cached
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash with the configured cost."""
+    return _hasher().hash(password)
+
+
+def verify_password(stored: str | None, password: str) -> bool:
+    """Check a password; with no stored hash, spend the same time on a dummy one."""
+    hasher = _hasher()
+    if not stored:
+        # Same work for unknown emails as for known ones (security checklist A4).
+        stored = g.get("_sclero_dummy") or hasher.hash("dummy password for timing")
+        g._sclero_dummy = stored
+        try:
+            hasher.verify(stored, password + "\0")
+        except (VerificationError, InvalidHashError):
+            pass
+        return False
+    try:
+        return hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False

@@ -1,0 +1,220 @@
+"""Sign-in, sign-out, throttling and invitations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask import current_app
+
+from app.extensions import db
+from app.models import AuthSession
+from app.models import Invitation
+from app.models import LoginThrottle
+from app.models import Role
+from app.models import User
+from app.security import email_key
+from app.security import hash_password
+from app.security import new_token
+from app.security import normalise_email
+from app.security import token_hash
+from app.security import verify_password
+from app.services.errors import BadCredentials
+from app.services.errors import Invalid
+from app.services.errors import InvitationUnusable
+from app.services.errors import LoginThrottled
+
+MIN_PASSWORD = 12
+MAX_PASSWORD = 128
+# A short list of the most common passwords of 12+ characters; refusing them is cheap.
+COMMON_PASSWORDS = frozenset(
+    {
+        "123456789012",
+        "password1234",
+        "qwertyuiop12",
+        "passwordpassword",
+        "111111111111",
+        "iloveyou1234",
+        "123412341234",
+        "abcdefghijkl",
+        "qwertyuiopas",
+        "letmein12345",
+    }
+)
+# Refresh last_seen_at at most this often, so a page view is not also a write.
+_SEEN_EVERY_SECONDS = 300
+
+
+def check_password_rules(password: str) -> None:
+    """Length 12 to 128, any characters, not a well-known password (checklist A2)."""
+    if len(password) < MIN_PASSWORD:
+        raise Invalid("password", f"Use at least {MIN_PASSWORD} characters. A short sentence works well.")
+    if len(password) > MAX_PASSWORD:
+        raise Invalid("password", f"Use at most {MAX_PASSWORD} characters.")
+    if password.lower() in COMMON_PASSWORDS:
+        raise Invalid("password", "That password is too common. Please choose another.")
+
+
+def authenticate(email: str, password: str, now: datetime) -> str:
+    """Check credentials and open a sign-in session.
+
+    Failures are counted per email, whether or not the account exists, so unknown and
+    known emails get the same answers (checklist A3, A4).
+
+    :returns: the new session token for the cookie.
+    :raises LoginThrottled: after too many failures in the window, even when correct.
+    :raises BadCredentials: for a wrong email or password.
+    """
+    key = email_key(email)
+    throttle = db.session.get(LoginThrottle, key)
+    window = current_app.config["SCLERO_LOGIN_WINDOW"]
+    if throttle is not None and now - throttle.window_start > window:
+        throttle.failures, throttle.window_start = 0, now
+    if throttle is not None and throttle.failures >= current_app.config["SCLERO_LOGIN_MAX_FAILURES"]:
+        db.session.commit()
+        raise LoginThrottled("Too many attempts.")
+    user = db.session.scalar(sa.select(User).where(User.email == normalise_email(email)))
+    ok = verify_password(user.password_hash if user else None, password)
+    if not ok or user is None or not user.is_active:
+        if throttle is None:
+            throttle = LoginThrottle(email_key=key, failures=0, window_start=now)
+            db.session.add(throttle)
+        throttle.failures += 1
+        db.session.commit()
+        raise BadCredentials("Email or password is not right.")
+    if throttle is not None:
+        db.session.delete(throttle)
+    token = _open_session(user, now)
+    db.session.commit()
+    return token
+
+
+def _open_session(user: User, now: datetime) -> str:
+    token = new_token()
+    db.session.add(AuthSession(token_hash=token_hash(token), user=user, created_at=now, last_seen_at=now))
+    user.session_token = token
+    return token
+
+
+def user_for_session(token: str, now: datetime) -> User | None:
+    """The user of a live sign-in session, or None if revoked, idle-expired or unknown.
+
+    One SELECT (session joined with user, clinic and patient); an UPDATE of
+    ``last_seen_at`` only every few minutes.
+    """
+    row = db.session.scalar(sa.select(AuthSession).where(AuthSession.token_hash == token_hash(token)))
+    if row is None or row.revoked_at is not None or not row.user.is_active:
+        return None
+    user = row.user
+    idle = current_app.config["SCLERO_CLINICIAN_IDLE" if user.is_clinician else "SCLERO_PATIENT_IDLE"]
+    if now - row.last_seen_at > idle:
+        row.revoked_at = now
+        db.session.commit()
+        return None
+    if (now - row.last_seen_at).total_seconds() > _SEEN_EVERY_SECONDS:
+        row.last_seen_at = now
+        db.session.commit()
+    user.session_token = token
+    return user
+
+
+def end_session(token: str | None, now: datetime) -> None:
+    """Revoke a sign-in session (logout). Unknown tokens are ignored."""
+    if not token:
+        return
+    db.session.execute(
+        sa.update(AuthSession)
+        .where(AuthSession.token_hash == token_hash(token), AuthSession.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    db.session.commit()
+
+
+def issue_invitation(user: User, created_by: User | None, now: datetime) -> str:
+    """A new single-use link token for a patient; earlier unused links stop working.
+
+    The caller commits (this is part of a larger use-case).
+    """
+    db.session.execute(
+        sa.update(Invitation)
+        .where(Invitation.user_id == user.id, Invitation.used_at.is_(None))
+        .values(used_at=now)
+    )
+    token = new_token()
+    ttl = current_app.config["SCLERO_INVITE_TTL"]
+    db.session.add(
+        Invitation(
+            token_hash=token_hash(token),
+            user=user,
+            created_by_id=created_by.id if created_by else None,
+            created_at=now,
+            expires_at=now + ttl,
+        )
+    )
+    return token
+
+
+def usable_invitation(token: str, now: datetime) -> Invitation:
+    """The invitation behind a link, if it can still be used.
+
+    :raises InvitationUnusable: reason ``unknown``, ``used`` or ``expired``.
+    """
+    inv = db.session.scalar(sa.select(Invitation).where(Invitation.token_hash == token_hash(token)))
+    if inv is None:
+        raise InvitationUnusable("unknown")
+    if inv.used_at is not None:
+        raise InvitationUnusable("used")
+    if now >= inv.expires_at:
+        raise InvitationUnusable("expired")
+    return inv
+
+
+def accept_invitation(token: str, password: str, confirm: str, now: datetime) -> str:
+    """Set the patient's password from an invitation and sign them in.
+
+    The invitation is claimed with a conditional UPDATE, so a double submit or two
+    tabs can use it only once.
+
+    :returns: the new session token.
+    """
+    inv = usable_invitation(token, now)
+    check_password_rules(password)
+    if password != confirm:
+        raise Invalid("confirm", "The two passwords are not the same.")
+    claimed = db.session.execute(
+        sa.update(Invitation)
+        .where(Invitation.id == inv.id, Invitation.used_at.is_(None))
+        .values(used_at=now)
+    ).rowcount
+    if claimed != 1:
+        db.session.rollback()
+        raise InvitationUnusable("used")
+    user = inv.user
+    user.password_hash = hash_password(password)
+    # A new password ends every other session of this account (checklist A8).
+    _revoke_all(user, now)
+    session_token = _open_session(user, now)
+    db.session.commit()
+    return session_token
+
+
+def _revoke_all(user: User, now: datetime) -> None:
+    db.session.execute(
+        sa.update(AuthSession)
+        .where(AuthSession.user_id == user.id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+def create_staff(clinic_id: int, email: str, name: str, password: str, role: Role) -> User:
+    """Create (or update the password of) a clinician or clinic admin; idempotent."""
+    check_password_rules(password)
+    user = db.session.scalar(sa.select(User).where(User.email == normalise_email(email)))
+    if user is None:
+        user = User(email=normalise_email(email), name=name, role=role, clinic_id=clinic_id)
+        db.session.add(user)
+    elif user.role == Role.PATIENT:
+        raise Invalid("email", "That email belongs to a patient.")
+    user.password_hash = hash_password(password)
+    db.session.commit()
+    return user

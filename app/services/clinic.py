@@ -1,0 +1,264 @@
+"""Clinician use-cases: patients, appointments, recording treatments, invitations.
+
+Every query is scoped to the clinician's own clinic, so another clinic's patient is
+simply "not found" (404), never "forbidden".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+from zoneinfo import available_timezones
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import Patient
+from app.models import ProtocolVersion
+from app.models import Role
+from app.models import Treatment
+from app.models import TreatmentStatus
+from app.models import User
+from app.security import normalise_email
+from app.services import accounts
+from app.services.errors import Invalid
+from app.services.errors import NotFound
+
+PAGE_SIZE = 25
+# How far back an appointment may be booked (the clinic entering today's patient late)
+# and how far ahead; anything else is almost certainly a typo in the year.
+APPOINTMENT_PAST = timedelta(days=1)
+APPOINTMENT_FUTURE = timedelta(days=2 * 366)
+TREATED_PAST = timedelta(days=366)
+TREATED_FUTURE = timedelta(hours=1)
+FORMS = ("liquid", "foam")
+_ZONES = frozenset(available_timezones())
+
+
+def check_timezone(name: str) -> ZoneInfo:
+    """A valid IANA zone name, or an error naming the field."""
+    if name not in _ZONES:
+        raise Invalid("timezone", "Choose a time zone from the list, such as Europe/London.")
+    return ZoneInfo(name)
+
+
+def to_utc(local: datetime, tz: ZoneInfo, field: str) -> datetime:
+    """A wall-clock time in the patient's zone as an aware UTC instant.
+
+    Refuses a time that does not exist (skipped when clocks go forward).
+    """
+    if local.tzinfo is not None:
+        raise ValueError("expected a wall-clock (naive) time")
+    instant = local.replace(tzinfo=tz).astimezone(ZoneInfo("UTC"))
+    if instant.astimezone(tz).replace(tzinfo=None) != local:
+        raise Invalid(field, f"{local:%H:%M} does not exist on that day in {tz.key}: the clocks go forward.")
+    return instant
+
+
+def _check_window(instant: datetime, now: datetime, past: timedelta, future: timedelta, field: str) -> None:
+    if instant < now - past:
+        raise Invalid(field, "That date is too far in the past. Please check the year.")
+    if instant > now + future:
+        raise Invalid(field, "That date is too far in the future. Please check the year.")
+
+
+def patient_for(clinician: User, patient_id: int) -> Patient:
+    """A patient of the clinician's own clinic.
+
+    :raises NotFound: for unknown ids and for other clinics' patients alike.
+    """
+    patient = db.session.get(Patient, patient_id)
+    if patient is None or patient.clinic_id != clinician.clinic_id:
+        raise NotFound("No such patient.")
+    return patient
+
+
+def treatment_for(clinician: User, treatment_id: int) -> Treatment:
+    """A treatment of one of the clinician's own patients, or NotFound."""
+    treatment = db.session.get(Treatment, treatment_id)
+    if treatment is None or treatment.patient.clinic_id != clinician.clinic_id:
+        raise NotFound("No such treatment.")
+    return treatment
+
+
+def _protocol_for(clinician: User, version_id: int) -> ProtocolVersion:
+    version = db.session.get(ProtocolVersion, version_id)
+    if version is None or version.clinic_id != clinician.clinic_id:
+        raise Invalid("protocol", "Choose one of your clinic's protocols.")
+    return version
+
+
+@dataclass(frozen=True)
+class NewPatient:
+    """What the clinician hands over: the patient and a one-time invitation token."""
+
+    patient: Patient
+    invitation_token: str
+
+
+def create_patient(
+    clinician: User,
+    *,
+    name: str,
+    email: str,
+    timezone: str,
+    appointment_local: datetime,
+    protocol_version_id: int,
+    now: datetime,
+) -> NewPatient:
+    """Create a patient with their first appointment and an invitation link."""
+    tz = check_timezone(timezone)
+    email = normalise_email(email)
+    if db.session.scalar(sa.select(User.id).where(User.email == email)) is not None:
+        raise Invalid("email", "There is already an account with this email.")
+    version = _protocol_for(clinician, protocol_version_id)
+    appointment = to_utc(appointment_local, tz, "appointment")
+    _check_window(appointment, now, APPOINTMENT_PAST, APPOINTMENT_FUTURE, "appointment")
+    user = User(email=email, name=name.strip(), role=Role.PATIENT, clinic_id=clinician.clinic_id)
+    patient = Patient(user=user, clinic_id=clinician.clinic_id, timezone=tz.key)
+    db.session.add_all([user, patient])
+    db.session.add(Treatment(patient=patient, protocol_version=version, appointment_at=appointment))
+    db.session.flush()
+    token = accounts.issue_invitation(user, clinician, now)
+    db.session.commit()
+    return NewPatient(patient, token)
+
+
+def new_invitation(clinician: User, patient_id: int, now: datetime) -> str:
+    """A fresh invitation link for a patient (the old one stops working)."""
+    patient = patient_for(clinician, patient_id)
+    token = accounts.issue_invitation(patient.user, clinician, now)
+    db.session.commit()
+    return token
+
+
+def book_session(
+    clinician: User, patient_id: int, appointment_local: datetime, protocol_version_id: int, now: datetime
+) -> Treatment:
+    """Book another session of the course."""
+    patient = patient_for(clinician, patient_id)
+    tz = ZoneInfo(patient.timezone)
+    version = _protocol_for(clinician, protocol_version_id)
+    appointment = to_utc(appointment_local, tz, "appointment")
+    _check_window(appointment, now, APPOINTMENT_PAST, APPOINTMENT_FUTURE, "appointment")
+    treatment = Treatment(patient=patient, protocol_version=version, appointment_at=appointment)
+    db.session.add(treatment)
+    db.session.commit()
+    return treatment
+
+
+def reschedule(clinician: User, treatment_id: int, appointment_local: datetime, now: datetime) -> Treatment:
+    """Move a booked appointment; the checklist due times follow it."""
+    treatment = treatment_for(clinician, treatment_id)
+    if treatment.status != TreatmentStatus.SCHEDULED:
+        raise Invalid("appointment", "Only a booked appointment can be moved.")
+    tz = ZoneInfo(treatment.patient.timezone)
+    appointment = to_utc(appointment_local, tz, "appointment")
+    _check_window(appointment, now, APPOINTMENT_PAST, APPOINTMENT_FUTURE, "appointment")
+    treatment.appointment_at = appointment
+    db.session.commit()
+    return treatment
+
+
+def cancel(clinician: User, treatment_id: int) -> Treatment:
+    """Cancel a booked appointment (idempotent)."""
+    treatment = treatment_for(clinician, treatment_id)
+    if treatment.status == TreatmentStatus.DONE:
+        raise Invalid("status", "A treatment that has been recorded cannot be cancelled.")
+    treatment.status = TreatmentStatus.CANCELLED
+    db.session.commit()
+    return treatment
+
+
+@dataclass(frozen=True)
+class TreatmentRecord:
+    """What was done in a session, as the clinician enters it."""
+
+    treated_local: datetime
+    sclerosant: str
+    form: str
+    concentration: str
+    areas: str
+    compression: str
+
+
+def record_treatment(clinician: User, treatment_id: int, record: TreatmentRecord, now: datetime) -> Treatment:
+    """Record that a booked session happened; aftercare day 0 starts from it.
+
+    Recording again corrects the details (same row), so a double submit is harmless.
+    """
+    treatment = treatment_for(clinician, treatment_id)
+    if treatment.status == TreatmentStatus.CANCELLED:
+        raise Invalid("status", "This appointment was cancelled. Book a new session instead.")
+    if record.form not in FORMS:
+        raise Invalid("form", "Choose liquid or foam.")
+    tz = ZoneInfo(treatment.patient.timezone)
+    treated = to_utc(record.treated_local, tz, "treated_at")
+    _check_window(treated, now, TREATED_PAST, TREATED_FUTURE, "treated_at")
+    treatment.treated_at = treated
+    treatment.status = TreatmentStatus.DONE
+    treatment.sclerosant = record.sclerosant.strip()
+    treatment.form = record.form
+    treatment.concentration = record.concentration.strip()
+    treatment.areas = record.areas.strip()
+    treatment.compression = record.compression.strip()
+    db.session.commit()
+    return treatment
+
+
+@dataclass(frozen=True)
+class PatientRow:
+    """One line of the clinic's patient list."""
+
+    patient: Patient
+    next_appointment: datetime | None
+    last_treated: datetime | None
+
+
+@dataclass(frozen=True)
+class PatientPage:
+    rows: list[PatientRow]
+    page: int
+    pages: int
+    total: int
+
+
+def list_patients(clinician: User, query: str, page: int) -> PatientPage:
+    """The clinic's patients, searchable by name or email, a page at a time.
+
+    Three statements whatever the clinic size: count, page, and the page's sessions.
+    """
+    base = sa.select(Patient).join(Patient.user).where(Patient.clinic_id == clinician.clinic_id)
+    if query.strip():
+        like = f"%{query.strip().lower()}%"
+        base = base.where(sa.or_(sa.func.lower(User.name).like(like), User.email.like(like)))
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(base.subquery())) or 0
+    pages = max(1, -(-total // PAGE_SIZE))
+    page = min(max(page, 1), pages)
+    patients = db.session.scalars(
+        base.order_by(User.name, Patient.id).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
+    ).all()
+    ids = [p.id for p in patients]
+    sessions = db.session.execute(
+        sa.select(Treatment.patient_id, Treatment.status, Treatment.appointment_at, Treatment.treated_at).where(
+            Treatment.patient_id.in_(ids), Treatment.status != TreatmentStatus.CANCELLED
+        )
+    ).all()
+    rows = []
+    for p in patients:
+        mine = [s for s in sessions if s.patient_id == p.id]
+        booked = [s.appointment_at for s in mine if s.status == TreatmentStatus.SCHEDULED]
+        treated = [s.treated_at for s in mine if s.treated_at is not None]
+        rows.append(PatientRow(p, min(booked, default=None), max(treated, default=None)))
+    return PatientPage(rows, page, pages, total)
+
+
+def treatments_of(patient: Patient) -> list[Treatment]:
+    """All sessions of a patient's course, oldest first."""
+    return list(
+        db.session.scalars(
+            sa.select(Treatment).where(Treatment.patient_id == patient.id).order_by(Treatment.appointment_at)
+        )
+    )

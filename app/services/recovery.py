@@ -1,0 +1,181 @@
+"""Patient use-cases: the checklist, Today, the plan, and ticking things off.
+
+A patient's course is a list of sessions. Aftercare follows the latest *recorded*
+treatment; the checklist belongs to the next *booked* one. A patient can be in both at
+once (recovering from session 1 while session 2 is booked).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.orm import contains_eager
+
+from app.domain.offsets import day_number
+from app.domain.protocol import Protocol
+from app.domain.recovery import ChecklistView
+from app.domain.recovery import PlanView
+from app.domain.recovery import TodayView
+from app.domain.recovery import build_checklist
+from app.domain.recovery import build_plan
+from app.domain.recovery import build_today
+from app.domain.recovery import window
+from app.extensions import db
+from app.models import ChecklistTick
+from app.models import Patient
+from app.models import TaskTick
+from app.models import Treatment
+from app.models import TreatmentStatus
+from app.models import User
+from app.services.errors import Invalid
+from app.services.errors import NotFound
+from app.services.protocols import protocol_of
+
+
+@dataclass(frozen=True)
+class Course:
+    """A patient's sessions, split into the one recovering from and the next booked."""
+
+    patient: Patient
+    tz: ZoneInfo
+    sessions: list[Treatment]
+    recovering: Treatment | None
+    upcoming: Treatment | None
+
+    def number_of(self, treatment: Treatment) -> int:
+        """Session number within the course, counting only sessions not cancelled."""
+        live = [t for t in self.sessions if t.status != TreatmentStatus.CANCELLED]
+        return live.index(treatment) + 1 if treatment in live else 0
+
+
+def load_course(user: User) -> Course:
+    """All sessions of the signed-in patient, with their protocol versions, in one query."""
+    patient = user.patient
+    if patient is None:
+        raise NotFound("Not a patient account.")
+    sessions = list(
+        db.session.scalars(
+            sa.select(Treatment)
+            .join(Treatment.protocol_version)
+            .options(contains_eager(Treatment.protocol_version))
+            .where(Treatment.patient_id == patient.id)
+            .order_by(Treatment.appointment_at, Treatment.id)
+        ).unique()
+    )
+    done = [t for t in sessions if t.status == TreatmentStatus.DONE]
+    booked = [t for t in sessions if t.status == TreatmentStatus.SCHEDULED]
+    return Course(
+        patient=patient,
+        tz=ZoneInfo(patient.timezone),
+        sessions=sessions,
+        recovering=max(done, key=lambda t: t.anchor, default=None),
+        upcoming=min(booked, key=lambda t: t.appointment_at, default=None),
+    )
+
+
+def protocol_for(treatment: Treatment) -> Protocol:
+    """The protocol version pinned by a treatment."""
+    return protocol_of(treatment.protocol_version)
+
+
+@dataclass(frozen=True)
+class TodayPage:
+    course: Course
+    today: TodayView | None
+    checklist: ChecklistView | None
+
+
+def today_page(user: User, now: datetime) -> TodayPage:
+    """Today after treatment, plus the next appointment's checklist progress if booked."""
+    course = load_course(user)
+    today = None
+    if course.recovering is not None:
+        t = course.recovering
+        day = day_number(t.anchor, now, course.tz)
+        ticked = set(
+            db.session.scalars(
+                sa.select(TaskTick.task_key).where(TaskTick.treatment_id == t.id, TaskTick.day == day)
+            )
+        )
+        today = build_today(protocol_for(t), t.anchor, course.tz, now, ticked)
+    checklist = _checklist_for(course, now) if course.upcoming is not None else None
+    return TodayPage(course, today, checklist)
+
+
+def _checklist_for(course: Course, now: datetime) -> ChecklistView:
+    t = course.upcoming
+    assert t is not None
+    ticked = set(db.session.scalars(sa.select(ChecklistTick.item_key).where(ChecklistTick.treatment_id == t.id)))
+    return build_checklist(protocol_for(t), t.appointment_at, course.tz, now, ticked)
+
+
+def checklist_page(user: User, now: datetime) -> tuple[Course, ChecklistView | None]:
+    """The checklist of the next booked appointment, if there is one."""
+    course = load_course(user)
+    return course, (_checklist_for(course, now) if course.upcoming else None)
+
+
+def plan_page(user: User) -> tuple[Course, PlanView | None]:
+    """The recovery timeline of the current (or, before treatment, the booked) session."""
+    course = load_course(user)
+    t = course.recovering or course.upcoming
+    if t is None:
+        return course, None
+    return course, build_plan(protocol_for(t), t.anchor, course.tz)
+
+
+def set_checklist_item(user: User, key: str, done: bool, now: datetime) -> None:
+    """Tick or untick a checklist item of the next appointment (idempotent)."""
+    course = load_course(user)
+    t = course.upcoming
+    if t is None:
+        raise NotFound("There is no booked appointment.")
+    if key not in {item.key for item in protocol_for(t).checklist}:
+        raise NotFound("No such checklist item.")
+    existing = db.session.get(ChecklistTick, (t.id, key))
+    if done and existing is None:
+        db.session.add(ChecklistTick(treatment_id=t.id, item_key=key, ticked_at=now))
+    elif not done and existing is not None:
+        db.session.delete(existing)
+    _commit_tolerating_duplicate()
+
+
+def set_task(user: User, key: str, day: int | None, done: bool, now: datetime) -> int:
+    """Tick or untick a daily task for a day (today if not given); idempotent.
+
+    A day may be today or an earlier day on which the task applied (a late tick, or a
+    tick made offline and sent later). Returns the day used.
+    """
+    course = load_course(user)
+    t = course.recovering
+    if t is None:
+        raise NotFound("There is no treatment recorded yet.")
+    task = next((x for x in protocol_for(t).tasks if x.key == key), None)
+    if task is None:
+        raise NotFound("No such task.")
+    today = day_number(t.anchor, now, course.tz)
+    day = today if day is None else day
+    w = window(task.start, task.end, t.anchor, course.tz)
+    first = day_number(t.anchor, w.start, course.tz)
+    last = (w.last_date - w.first_date).days + first
+    if day > today or not first <= day <= last:
+        raise Invalid("day", "This task does not apply on that day.")
+    existing = db.session.get(TaskTick, (t.id, key, day))
+    if done and existing is None:
+        db.session.add(TaskTick(treatment_id=t.id, task_key=key, day=day, ticked_at=now))
+    elif not done and existing is not None:
+        db.session.delete(existing)
+    _commit_tolerating_duplicate()
+    return day
+
+
+def _commit_tolerating_duplicate() -> None:
+    """Two identical ticks racing (double tap, replay) both mean 'ticked': keep one."""
+    try:
+        db.session.commit()
+    except sa.exc.IntegrityError:
+        db.session.rollback()
+

@@ -1,0 +1,19 @@
+// ScleroCare page script: registers the service worker and guards against double submits.
+"use strict";
+if ("serviceWorker" in navigator) {
+  window.addEventListener("load", function () {
+    navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () {});
+  });
+}
+// A second tap while a form is sending would post it twice; the server is idempotent
+// anyway, but disabling the button tells the patient it worked.
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  if (form.dataset.sending === "1") { event.preventDefault(); return; }
+  form.dataset.sending = "1";
+  window.setTimeout(function () { form.dataset.sending = ""; }, 4000);
+});
+// Select the invitation link on focus, so the clinician can copy it in one step.
+document.addEventListener("focusin", function (event) {
+  if (event.target.classList && event.target.classList.contains("copy")) { event.target.select(); }
+});

@@ -1,0 +1,29 @@
+"""Jinja filters that turn instants into the patient's local, plain-English wording."""
+
+from __future__ import annotations
+
+from datetime import date
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import Flask
+
+from app.domain import wording
+
+
+def register(app: Flask) -> None:
+    """Install filters: ``when``, ``on``, ``local``, ``day_phrase``."""
+
+    @app.template_filter("when")
+    def when(instant: datetime, tz: str, now: datetime) -> str:
+        return wording.when(instant, ZoneInfo(tz), now)
+
+    @app.template_filter("on")
+    def on(day: date, today: date) -> str:
+        return wording.on(day, today)
+
+    @app.template_filter("local")
+    def local(instant: datetime, tz: str, fmt: str = "%a %-d %b %Y, %H:%M") -> str:
+        return instant.astimezone(ZoneInfo(tz)).strftime(fmt)
+
+    app.add_template_filter(wording.day_phrase, "day_phrase")

@@ -1,0 +1,103 @@
+"""Configuration classes: safe defaults here, secrets from instance/config.py or FLASK_* env.
+
+Loading order (see ``app.create_app``): the class chosen by ``APP_ENV`` (production by
+default, so a missing variable can never switch debug on), then ``instance/config.py``,
+then ``FLASK_*`` environment variables, then explicit overrides, then ``validate()``.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from typing import Any
+
+
+class ConfigError(RuntimeError):
+    """The configuration is unsafe or incomplete; the message says what to set."""
+
+
+class Config:
+    """Defaults shared by every environment. No secrets here."""
+
+    SECRET_KEY: str | None = None
+    SQLALCHEMY_DATABASE_URI: str | None = None
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SECURE = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SECURE = True
+    PERMANENT_SESSION_LIFETIME = timedelta(days=30)
+    WTF_CSRF_TIME_LIMIT = None  # token lives as long as the session: patients leave tabs open
+    MAX_CONTENT_LENGTH = 20 * 1024 * 1024
+    # Sign-in sessions end after this much idleness (security checklist A7).
+    SCLERO_PATIENT_IDLE = timedelta(days=14)
+    SCLERO_CLINICIAN_IDLE = timedelta(minutes=30)
+    SCLERO_INVITE_TTL = timedelta(days=7)
+    # Throttle: this many failed sign-ins for one email in the window locks that email.
+    SCLERO_LOGIN_MAX_FAILURES = 10
+    SCLERO_LOGIN_WINDOW = timedelta(minutes=15)
+    # argon2id, OWASP minimum (m=19 MiB, t=2, p=1); security checklist A1.
+    SCLERO_ARGON2 = {"time_cost": 2, "memory_cost": 19456, "parallelism": 1}
+    SCLERO_PROTOCOL_DIR = os.path.join(os.path.dirname(__file__), "app", "protocols")
+
+    @classmethod
+    def validate(cls, config: dict[str, Any]) -> None:
+        """Refuse to start without a database URL and a secret key."""
+        if not config.get("SQLALCHEMY_DATABASE_URI"):
+            raise ConfigError("Set FLASK_SQLALCHEMY_DATABASE_URI (e.g. postgresql+psycopg://...).")
+        if not config.get("SECRET_KEY"):
+            raise ConfigError("Set FLASK_SECRET_KEY to a long random value.")
+
+
+class DevelopmentConfig(Config):
+    """``make run``: SQLite in instance/, plain http on 127.0.0.1, a known dev secret."""
+
+    DEBUG = False  # the reloader would start the app twice next to the dispatcher
+    SECRET_KEY = "dev-only-not-secret"  # noqa: S105 - development only, refused in production
+    SESSION_COOKIE_SECURE = False
+    REMEMBER_COOKIE_SECURE = False
+    SCLERO_DEMO = True
+
+
+class TestingConfig(Config):
+    """Tests: in-memory SQLite unless TEST_DATABASE_URL is given by the test fixtures."""
+
+    TESTING = True
+    SECRET_KEY = "test-only-not-secret"  # noqa: S105
+    SQLALCHEMY_DATABASE_URI = "sqlite://"
+    SESSION_COOKIE_SECURE = False
+    REMEMBER_COOKIE_SECURE = False
+    WTF_CSRF_ENABLED = False
+    # Cheap hashes keep the suite fast; a test checks that production uses the strong ones.
+    SCLERO_ARGON2 = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
+    SCLERO_DEMO = True
+
+
+class ProductionConfig(Config):
+    """Production: every secret from the environment; refuses dev values."""
+
+    SCLERO_DEMO = False
+
+    @classmethod
+    def validate(cls, config: dict[str, Any]) -> None:
+        super().validate(config)
+        if str(config["SECRET_KEY"]).startswith(("dev-only", "test-only")) or len(
+            str(config["SECRET_KEY"])
+        ) < 32:
+            raise ConfigError("FLASK_SECRET_KEY must be a random value of at least 32 characters.")
+
+
+CONFIGS: dict[str, type[Config]] = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def config_by_name(name: str) -> type[Config]:
+    """The config class for an ``APP_ENV`` value; unknown names are an error."""
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise ConfigError(f"APP_ENV must be one of {', '.join(CONFIGS)}, not {name!r}") from None

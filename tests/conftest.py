@@ -1,0 +1,254 @@
+"""Shared fixtures: the app on SQLite (default) or PostgreSQL (TEST_DATABASE_URL),
+a pinned clock, builders for clinics, staff and patients, and a sign-in helper.
+
+Tables are created once per run and emptied after every test, which keeps the suite
+fast on both backends. ``REQUIRE_POSTGRES=1`` (set by CI) turns a missing PostgreSQL
+into a failure instead of a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from datetime import UTC
+from datetime import datetime
+from datetime import time
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+import sqlalchemy as sa
+
+from app import create_app
+from app.extensions import db as _db
+from app.models import Clinic
+from app.models import Patient
+from app.models import Role
+from app.models import Treatment
+from app.models import TreatmentStatus
+from app.models import User
+from app.security import hash_password
+from app.services import protocols
+from config import TestingConfig
+
+PROTOCOL_DIR = TestingConfig.SCLERO_PROTOCOL_DIR
+PASSWORD = "correct horse battery"
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+
+def resolve_database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url
+    if os.environ.get("REQUIRE_POSTGRES") == "1":
+        pytest.fail("REQUIRE_POSTGRES=1 but TEST_DATABASE_URL is not set")
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+def is_postgres() -> bool:
+    return os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql")
+
+
+@dataclass
+class Clock:
+    """The instant the app believes it is; tests move it."""
+
+    now: datetime = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs: float) -> None:
+        self.now = self.now + timedelta(**kwargs)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return resolve_database_url(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def _schema(database_url: str):
+    app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=database_url)
+    with app.app_context():
+        _db.drop_all()
+        _db.create_all()
+    yield
+    with app.app_context():
+        _db.drop_all()
+        _db.engine.dispose()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def app(database_url: str, _schema, clock: Clock):
+    """The app, with *no* context held: each request gets its own app context, as in
+    production (a shared one would leak ``g`` and the session's identity map between
+    requests and hide bugs). Use ``in_app`` to read the database in a test."""
+    app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=database_url, SCLERO_NOW=clock)
+    yield app
+    with app.app_context():
+        _db.session.remove()
+        _empty_tables()
+        _db.engine.dispose()
+
+
+@pytest.fixture
+def in_app(app):
+    """Run a function inside a fresh app context and return its result."""
+
+    def run(fn, *args, **kwargs):
+        with app.app_context():
+            return fn(*args, **kwargs)
+
+    return run
+
+
+def scalar(stmt):
+    """One value from the database (call through ``in_app``)."""
+    return _db.session.scalar(stmt)
+
+
+def count(model) -> int:
+    """Number of rows of a model (call through ``in_app``)."""
+    return _db.session.scalar(sa.select(sa.func.count()).select_from(model)) or 0
+
+
+def _empty_tables() -> None:
+    tables = list(reversed(_db.metadata.sorted_tables))
+    with _db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            names = ", ".join(t.name for t in tables)
+            conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(table.delete())
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+# ----------------------------------------------------------------- builders
+
+
+@dataclass
+class World:
+    """Two clinics; patients A (day 3) and B (booked tomorrow) in clinic 1, C (day 5) in
+    clinic 2; a clinician in each. Ids only: rows are reloaded where needed."""
+
+    clinic1: int
+    clinic2: int
+    clinician1: int
+    clinician2: int
+    patient_a: int
+    patient_b: int
+    patient_c: int
+
+
+def make_clinic(slug: str, name: str | None = None) -> Clinic:
+    clinic = Clinic(
+        slug=slug,
+        name=name or f"{slug.title()} Clinic",
+        phone="01632 960 111",
+        emergency_number="999",
+        opening_hours="Mon-Fri 9:00-17:00",
+        out_of_hours="Call 111.",
+        timezone="Europe/London",
+    )
+    _db.session.add(clinic)
+    _db.session.commit()
+    for path in protocols.shipped_files(PROTOCOL_DIR):
+        protocols.load(path, slug, NOW - timedelta(days=60))
+    return clinic
+
+
+def make_staff(clinic: Clinic, email: str, role: Role = Role.CLINICIAN) -> User:
+    user = User(email=email, name=email.split("@")[0].title(), role=role, clinic_id=clinic.id)
+    user.password_hash = hash_password(PASSWORD)
+    _db.session.add(user)
+    _db.session.commit()
+    return user
+
+
+def version_id(clinic: Clinic, key: str = "compression-72h") -> int:
+    return next(v.id for v in protocols.latest_for_clinic(clinic.id) if v.key == key)
+
+
+def make_patient(
+    clinic: Clinic,
+    email: str,
+    *,
+    day: int | None = 3,
+    tz: str = "Europe/London",
+    key: str = "compression-72h",
+    now: datetime = NOW,
+    at: time = time(10, 0),
+    name: str | None = None,
+) -> Patient:
+    """A patient who is ``day`` days after treatment, or (day=None) booked for tomorrow."""
+    zone = ZoneInfo(tz)
+    user = User(email=email, name=name or email.split("@")[0].title(), role=Role.PATIENT, clinic_id=clinic.id)
+    user.password_hash = hash_password(PASSWORD)
+    patient = Patient(user=user, clinic_id=clinic.id, timezone=tz)
+    today = now.astimezone(zone).date()
+    vid = version_id(clinic, key)
+    if day is None:
+        when = datetime.combine(today + timedelta(days=1), at, zone)
+        treatment = Treatment(patient=patient, protocol_version_id=vid, appointment_at=when)
+    else:
+        when = datetime.combine(today - timedelta(days=day), at, zone)
+        treatment = Treatment(
+            patient=patient,
+            protocol_version_id=vid,
+            appointment_at=when,
+            treated_at=when,
+            status=TreatmentStatus.DONE,
+            sclerosant="Polidocanol",
+            form="liquid",
+            areas="left calf",
+        )
+    _db.session.add_all([user, patient, treatment])
+    _db.session.commit()
+    return patient
+
+
+def build_world() -> World:
+    c1 = make_clinic("north")
+    c2 = make_clinic("south")
+    return World(
+        clinic1=c1.id,
+        clinic2=c2.id,
+        clinician1=make_staff(c1, "doc1@north.example").id,
+        clinician2=make_staff(c2, "doc2@south.example").id,
+        patient_a=make_patient(c1, "alice@patients.example", day=3, name="Alice Marker-A").id,
+        patient_b=make_patient(c1, "bob@patients.example", day=None, name="Bob Marker-B").id,
+        patient_c=make_patient(c2, "cara@patients.example", day=5, name="Cara Marker-C").id,
+    )
+
+
+@pytest.fixture
+def world(in_app) -> World:
+    return in_app(build_world)
+
+
+def login(client, email: str, password: str = PASSWORD):
+    return client.post("/login", data={"email": email, "password": password})
+
+
+def text_of(response) -> str:
+    """Visible text of an HTML response, whitespace folded (for assertions on wording)."""
+    html = response.get_data(as_text=True)
+    html = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", html, flags=re.S)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip()

@@ -1,0 +1,110 @@
+"""The patient's Today, Checklist and Plan pages, and ticking things off."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from app.extensions import db
+from app.models import ChecklistTick
+from app.models import TaskTick
+from tests.conftest import count
+from tests.conftest import login
+from tests.conftest import text_of
+
+
+def test_today_shows_day_tasks_restrictions_and_help(client, world):
+    login(client, "alice@patients.example")
+    page = text_of(client.get("/patient/today"))
+    assert "Day 3 after your treatment" in page
+    assert "Wear your stockings in the daytime" in page
+    # Treated Tue 17 Nov at 10:00 London: 14-day heat rule covers the whole of day 14.
+    assert "Very hot or very cold on your legs until the end of Tue 1 Dec" in page
+    assert "Sun on the treated areas until the end of Tue 15 Dec" in page
+    assert "Call 999 now if you have" in page
+    assert "Call the clinic today if you have" in page
+    assert "01632 960 111" in page
+
+
+def test_today_before_treatment_points_to_checklist(client, world):
+    login(client, "bob@patients.example")
+    page = text_of(client.get("/patient/today"))
+    assert "Your treatment is tomorrow 10:00" in page
+    assert "0 of 6 done" in page
+
+
+def test_task_tick_is_stored_once_and_can_be_undone(client, world, in_app):
+    login(client, "alice@patients.example")
+    for _ in range(2):  # a double tap posts twice; the desired state is sent, not a toggle
+        r = client.post("/patient/tasks/walks", data={"done": "1", "day": "3"})
+        assert r.status_code == 303
+    ticks = in_app(lambda: [(t.task_key, t.day) for t in db.session.scalars(sa.select(TaskTick))])
+    assert ticks == [("walks", 3)]
+    assert 'aria-pressed="true"' in client.get("/patient/today").get_data(as_text=True)
+    client.post("/patient/tasks/walks", data={"done": "0", "day": "3"})
+    assert in_app(count, TaskTick) == 0
+
+
+def test_task_tick_for_a_day_it_does_not_apply_is_refused_with_a_message(client, world, in_app):
+    login(client, "alice@patients.example")
+    r = client.post("/patient/tasks/stockings-day-night", data={"done": "1", "day": "9"}, follow_redirects=True)
+    assert r.status_code == 200
+    assert "This task does not apply on that day." in text_of(r)
+    r = client.post("/patient/tasks/walks", data={"done": "1", "day": "4"}, follow_redirects=True)
+    assert "This task does not apply on that day." in text_of(r)  # a future day
+    assert in_app(count, TaskTick) == 0
+
+
+def test_unknown_task_and_bad_form_are_clear_errors_not_500(client, world):
+    login(client, "alice@patients.example")
+    assert client.post("/patient/tasks/no-such-task", data={"done": "1"}).status_code == 404
+    assert client.post("/patient/tasks/walks", data={"done": "maybe"}).status_code == 400
+    assert client.post("/patient/tasks/walks", data={"done": "1", "day": "x"}).status_code == 400
+
+
+def test_checklist_tick_untick_and_progress(client, world, in_app):
+    login(client, "bob@patients.example")
+    client.post("/patient/checklist/no-lotions", data={"done": "1"})
+    client.post("/patient/checklist/no-lotions", data={"done": "1"})
+    page = text_of(client.get("/patient/checklist"))
+    assert "1 of 6 done" in page
+    assert in_app(count, ChecklistTick) == 1
+    client.post("/patient/checklist/no-lotions", data={"done": "0"})
+    assert "0 of 6 done" in text_of(client.get("/patient/checklist"))
+
+
+def test_checklist_shows_due_times_relative_to_appointment_and_overdue(client, world, clock):
+    login(client, "bob@patients.example")
+    page = text_of(client.get("/patient/checklist"))
+    # Appointment Sat 21 Nov 10:00; "no lotions" starts 24 h before: today 10:00.
+    assert "No lotions, creams or oils on your legs" in page
+    assert "From today 10:00" in page
+    # The scan was due on day -7 (Sat 14 Nov): overdue now.
+    assert "Overdue" in page
+    assert "2 overdue" in page
+
+
+def test_plan_lists_milestones_and_next_session_window(client, world):
+    login(client, "alice@patients.example")
+    page = text_of(client.get("/patient/plan"))
+    assert "You can take your stockings off at night from now" in page
+    assert "Your next session can be booked from now" in page
+    assert "Session 1: treated Tue 17 Nov 2026, 10:00" in page
+
+
+def test_today_needs_at_most_four_sql_statements(app, client, world, in_app):
+    login(client, "alice@patients.example")
+    client.get("/patient/today")  # warm: protocol parse cache, session refresh
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    engine = in_app(lambda: db.engine)
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        r = client.get("/patient/today")
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert r.status_code == 200
+    assert 1 <= len(statements) <= 4, statements

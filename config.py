@@ -82,9 +82,10 @@ class ProductionConfig(Config):
     @classmethod
     def validate(cls, config: dict[str, Any]) -> None:
         super().validate(config)
-        if str(config["SECRET_KEY"]).startswith(("dev-only", "test-only")) or len(
-            str(config["SECRET_KEY"])
-        ) < 32:
+        if (
+            str(config["SECRET_KEY"]).startswith(("dev-only", "test-only"))
+            or len(str(config["SECRET_KEY"])) < 32
+        ):
             raise ConfigError("FLASK_SECRET_KEY must be a random value of at least 32 characters.")
 
 

@@ -90,4 +90,6 @@ def register_cli(app: Flask) -> None:
 def configure_logging(app: Flask) -> None:
     """Log INFO and above to stderr outside debug mode."""
     if not app.debug and not app.testing:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )

@@ -85,7 +85,9 @@ def seed_demo() -> None:
 def create_staff(email: str, name: str, clinic_id: int, admin: bool, password: str) -> None:
     """Create a clinician (or set their password); idempotent."""
     try:
-        user = accounts.create_staff(clinic_id, email, name, password, Role.CLINIC_ADMIN if admin else Role.CLINICIAN)
+        user = accounts.create_staff(
+            clinic_id, email, name, password, Role.CLINIC_ADMIN if admin else Role.CLINICIAN
+        )
     except Invalid as exc:
         raise click.ClickException(exc.message) from None
     click.echo(f"ok: {user.email} ({user.role.value})")

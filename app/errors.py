@@ -17,13 +17,19 @@ from app.services.errors import NotFound
 log = logging.getLogger(__name__)
 
 MESSAGES = {
-    400: ("Something in that request was not right", "Please go back, check the form and try again."),
+    400: (
+        "Something in that request was not right",
+        "Please go back, check the form and try again.",
+    ),
     404: ("Page not found", "This page does not exist, or it is not yours to see."),
     405: ("That did not work", "Please go back and use the buttons on the page."),
     410: ("This link no longer works", "Please ask your clinic for a new one."),
     413: ("That file is too large", "Please choose a smaller file."),
     429: ("Too many attempts", "Please wait a few minutes and try again."),
-    500: ("Sorry, something went wrong on our side", "Nothing you did caused this. Please try again in a minute."),
+    500: (
+        "Sorry, something went wrong on our side",
+        "Nothing you did caused this. Please try again in a minute.",
+    ),
 }
 
 # No script or style from other hosts; no framing; no inline script (templates use none).
@@ -48,7 +54,10 @@ def register(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):
         title = "This page was open too long"
-        body = "For your safety the form expired. Please reload the page and try again; nothing was saved."
+        body = (
+            "For your safety the form expired. Please reload the page and try again; "
+            "nothing was saved."
+        )
         return render_template("errors/error.html", code=400, title=title, body=body), 400
 
     @app.errorhandler(NotFound)
@@ -57,7 +66,9 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(Invalid)
     def invalid(exc: Invalid):
-        return render_template("errors/error.html", code=400, title="Please check that", body=exc.message), 400
+        return render_template(
+            "errors/error.html", code=400, title="Please check that", body=exc.message
+        ), 400
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

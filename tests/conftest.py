@@ -199,7 +199,12 @@ def make_patient(
 ) -> Patient:
     """A patient who is ``day`` days after treatment, or (day=None) booked for tomorrow."""
     zone = ZoneInfo(tz)
-    user = User(email=email, name=name or email.split("@")[0].title(), role=Role.PATIENT, clinic_id=clinic.id)
+    user = User(
+        email=email,
+        name=name or email.split("@")[0].title(),
+        role=Role.PATIENT,
+        clinic_id=clinic.id,
+    )
     user.password_hash = hash_password(PASSWORD)
     patient = Patient(user=user, clinic_id=clinic.id, timezone=tz)
     today = now.astimezone(zone).date()

@@ -58,7 +58,9 @@ def login():
         try:
             token = accounts.authenticate(form.email.data, form.password.data, now())
         except LoginThrottled:
-            flash("Too many attempts. Please wait 15 minutes, or call your clinic for help.", "error")
+            flash(
+                "Too many attempts. Please wait 15 minutes, or call your clinic for help.", "error"
+            )
             status = 429
         except BadCredentials:
             flash("That email and password do not match. Please try again.", "error")
@@ -93,7 +95,9 @@ def accept_invite(token: str):
         return render_template("auth/invite_unusable.html", reason=exc.reason), 410
     if form.validate_on_submit():
         try:
-            session_token = accounts.accept_invitation(token, form.password.data, form.confirm.data, now())
+            session_token = accounts.accept_invitation(
+                token, form.password.data, form.confirm.data, now()
+            )
         except Invalid as exc:
             getattr(form, exc.field).errors.append(exc.message)
         except InvitationUnusable as exc:

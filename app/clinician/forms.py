@@ -17,7 +17,9 @@ from wtforms.validators import Email
 from wtforms.validators import Length
 from wtforms.validators import Optional
 
-ZONES = sorted(z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/")))
+ZONES = sorted(
+    z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/"))
+)
 ZONES += ["Etc/GMT+12", "Etc/GMT-14", "UTC"]
 
 
@@ -44,7 +46,9 @@ class BookSessionForm(WhenForm):
 
 class RecordTreatmentForm(WhenForm):
     sclerosant = StringField("Sclerosant", validators=[DataRequired(), Length(max=80)])
-    form = RadioField("Liquid or foam", choices=[("liquid", "Liquid"), ("foam", "Foam")], validators=[DataRequired()])
+    form = RadioField(
+        "Liquid or foam", choices={"liquid": "Liquid", "foam": "Foam"}, validators=[DataRequired()]
+    )
     concentration = StringField("Concentration", validators=[Optional(), Length(max=40)])
     areas = StringField("Treated areas", validators=[DataRequired(), Length(max=300)])
     compression = StringField("Compression prescribed", validators=[Optional(), Length(max=200)])

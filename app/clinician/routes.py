@@ -33,8 +33,11 @@ def require_staff():
         abort(404)
 
 
-def _protocol_choices() -> list[tuple[int, str]]:
-    return [(v.id, f"{v.name} (v{v.version})") for v in protocols.latest_for_clinic(current_user.clinic_id)]
+def _protocol_choices() -> dict[int, str]:
+    return {
+        v.id: f"{v.name} (v{v.version})"
+        for v in protocols.latest_for_clinic(current_user.clinic_id)
+    }
 
 
 def _field_error(form, exc: Invalid) -> None:  # noqa: ANN001
@@ -48,7 +51,9 @@ def _field_error(form, exc: Invalid) -> None:  # noqa: ANN001
 
 @bp.get("/")
 def patients():
-    page = clinic.list_patients(current_user, request.args.get("q", "")[:100], request.args.get("page", 1, type=int))
+    page = clinic.list_patients(
+        current_user, request.args.get("q", "")[:100], request.args.get("page", 1, type=int)
+    )
     return render_template("clinician/patients.html", page=page, q=request.args.get("q", ""))
 
 
@@ -86,7 +91,12 @@ def patient(patient_id: int):
     book = BookSessionForm()
     book.protocol.choices = _protocol_choices()
     return render_template(
-        "clinician/patient.html", p=p, sessions=clinic.treatments_of(p), link=link, book=book, when=WhenForm()
+        "clinician/patient.html",
+        p=p,
+        sessions=clinic.treatments_of(p),
+        link=link,
+        book=book,
+        when=WhenForm(),
     )
 
 
@@ -99,6 +109,7 @@ def new_invitation(patient_id: int):
 
 @bp.post("/patients/<int:patient_id>/sessions")
 def book_session(patient_id: int):
+    clinic.patient_for(current_user, patient_id)  # 404 first, whatever the form says
     form = BookSessionForm()
     form.protocol.choices = _protocol_choices()
     if form.validate_on_submit():

@@ -10,6 +10,7 @@ The file format is documented in ``app/protocols/README.md``.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -181,6 +182,7 @@ _COURSE_FIELDS = {
     "source",
 }
 MAX_TEXT = 600
+_AT_LINE = re.compile(r"at line (\d+)")
 
 
 class _Reader:
@@ -195,10 +197,14 @@ class _Reader:
         self.problems.append(Problem(self.filename, item, fld, message, line))
 
     def header_line(self, header: str, index: int = 0) -> int | None:
-        """Line number (1-based) of the index-th ``[header]`` or ``[[header]]``."""
+        """Line number (1-based) of the index-th ``[header]`` or ``[[header]]``.
+
+        TOML allows spaces inside the brackets and a comment after the header.
+        """
+        pattern = re.compile(rf"^\s*\[\[?\s*{re.escape(header)}\s*\]\]?\s*(#.*)?$")
         seen = 0
         for number, raw in enumerate(self.lines, start=1):
-            if raw.strip() in (f"[{header}]", f"[[{header}]]"):
+            if pattern.match(raw):
                 if seen == index:
                     return number
                 seen += 1
@@ -242,10 +248,14 @@ def parse_protocol(text: str, filename: str = "<protocol>") -> Protocol:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ProtocolError([Problem(filename, "file", "syntax", f"not valid TOML: {exc}")]) from None
+        found = _AT_LINE.search(str(exc))
+        line = int(found.group(1)) if found else None
+        problem = Problem(filename, "file", "syntax", f"not valid TOML: {exc}", line)
+        raise ProtocolError([problem]) from None
     unknown = set(data) - {"protocol", "course", *_SECTIONS}
     for name in sorted(unknown):
-        reader.problem(name, name, f"unknown section; expected one of protocol, course, {', '.join(_SECTIONS)}")
+        expected = f"expected one of protocol, course, {', '.join(_SECTIONS)}"
+        reader.problem(name, name, f"unknown section; {expected}", reader.header_line(name))
     head = _read_table(reader, data, "protocol", _PROTOCOL_FIELDS, {"summary", "compression"})
     course = _read_course(reader, data)
     sections = {name: _read_items(reader, data, name) for name in _SECTIONS}
@@ -304,7 +314,10 @@ def _read_course(reader: _Reader, data: dict[str, Any]) -> Course | None:
     source = reader.text(table.get("source"), "[course]", "source", line)
     if len(numbers) < 4 or source is None:
         return None
-    for low, high in (("interval_weeks_min", "interval_weeks_max"), ("sessions_min", "sessions_max")):
+    for low, high in (
+        ("interval_weeks_min", "interval_weeks_max"),
+        ("sessions_min", "sessions_max"),
+    ):
         if numbers[low] > numbers[high]:
             reader.problem("[course]", low, f"must not be more than {high}", line)
     return Course(source=source, **numbers)

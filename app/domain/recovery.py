@@ -227,7 +227,9 @@ def build_today(
     )
 
 
-def next_session_window(protocol: Protocol, treated_at: datetime, tz: ZoneInfo) -> tuple[date, date]:
+def next_session_window(
+    protocol: Protocol, treated_at: datetime, tz: ZoneInfo
+) -> tuple[date, date]:
     """First and last dates for the next session of the course, from the protocol."""
     base = local_date(treated_at, tz)
     course = protocol.course
@@ -271,7 +273,9 @@ def build_plan(protocol: Protocol, treated_at: datetime, tz: ZoneInfo) -> PlanVi
         events.append(PlanEvent(on, (on - base).days, "milestone", m.title, m.detail))
     for task in protocol.tasks:
         w = window(task.start, task.end, treated_at, tz)
-        events.append(PlanEvent(w.first_date, (w.first_date - base).days, "starts", task.title, task.detail))
+        events.append(
+            PlanEvent(w.first_date, (w.first_date - base).days, "starts", task.title, task.detail)
+        )
     for rule in protocol.restrictions:
         w = window(rule.start, rule.end, treated_at, tz)
         title = f"Last day to avoid: {rule.title.lower()}"

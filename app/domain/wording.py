@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 
 def day_label(day: date, today: date) -> str:
-    """"today", "tomorrow", "yesterday", a weekday within the week, else "Sat 6 Dec"."""
+    """ "today", "tomorrow", "yesterday", a weekday within the week, else "Sat 6 Dec"."""
     delta = (day - today).days
     if delta == 0:
         return "today"

@@ -8,16 +8,20 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
-from app.extensions import db
 from app.dbtypes import UTCDateTime
 from app.dbtypes import utcnow
+from app.extensions import db
 
 
 class ProtocolVersion(db.Model):
     """One version of one clinic's protocol. Treatments pin a row of this table."""
 
     __tablename__ = "protocol_versions"
-    __table_args__ = (sa.UniqueConstraint("clinic_id", "key", "version", name="uq_protocol_versions_clinic_key_version"),)
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "clinic_id", "key", "version", name="uq_protocol_versions_clinic_key_version"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int] = mapped_column(sa.ForeignKey("clinics.id"), index=True)

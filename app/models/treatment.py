@@ -11,9 +11,9 @@ from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
 
-from app.extensions import db
 from app.dbtypes import UTCDateTime
 from app.dbtypes import utcnow
+from app.extensions import db
 
 if TYPE_CHECKING:
     from app.models.patient import Patient
@@ -32,10 +32,18 @@ class Treatment(db.Model):
     __tablename__ = "treatments"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    patient_id: Mapped[int] = mapped_column(sa.ForeignKey("patients.id", ondelete="CASCADE"), index=True)
+    patient_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("patients.id", ondelete="CASCADE"), index=True
+    )
     protocol_version_id: Mapped[int] = mapped_column(sa.ForeignKey("protocol_versions.id"))
     status: Mapped[TreatmentStatus] = mapped_column(
-        sa.Enum(TreatmentStatus, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]), default=TreatmentStatus.SCHEDULED
+        sa.Enum(
+            TreatmentStatus,
+            native_enum=False,
+            length=20,
+            values_callable=lambda e: [m.value for m in e],
+        ),
+        default=TreatmentStatus.SCHEDULED,
     )
     appointment_at: Mapped[datetime] = mapped_column(UTCDateTime)
     treated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -36,7 +36,9 @@ def today():
 @bp.get("/checklist")
 def checklist():
     course, view = recovery.checklist_page(current_user, now())
-    return render_template("patient/checklist.html", course=course, view=view, form=TickForm(), now=now())
+    return render_template(
+        "patient/checklist.html", course=course, view=view, form=TickForm(), now=now()
+    )
 
 
 @bp.get("/plan")

@@ -48,7 +48,9 @@ _SEEN_EVERY_SECONDS = 300
 def check_password_rules(password: str) -> None:
     """Length 12 to 128, any characters, not a well-known password (checklist A2)."""
     if len(password) < MIN_PASSWORD:
-        raise Invalid("password", f"Use at least {MIN_PASSWORD} characters. A short sentence works well.")
+        raise Invalid(
+            "password", f"Use at least {MIN_PASSWORD} characters. A short sentence works well."
+        )
     if len(password) > MAX_PASSWORD:
         raise Invalid("password", f"Use at most {MAX_PASSWORD} characters.")
     if password.lower() in COMMON_PASSWORDS:
@@ -70,7 +72,10 @@ def authenticate(email: str, password: str, now: datetime) -> str:
     window = current_app.config["SCLERO_LOGIN_WINDOW"]
     if throttle is not None and now - throttle.window_start > window:
         throttle.failures, throttle.window_start = 0, now
-    if throttle is not None and throttle.failures >= current_app.config["SCLERO_LOGIN_MAX_FAILURES"]:
+    if (
+        throttle is not None
+        and throttle.failures >= current_app.config["SCLERO_LOGIN_MAX_FAILURES"]
+    ):
         db.session.commit()
         raise LoginThrottled("Too many attempts.")
     user = db.session.scalar(sa.select(User).where(User.email == normalise_email(email)))
@@ -91,7 +96,9 @@ def authenticate(email: str, password: str, now: datetime) -> str:
 
 def _open_session(user: User, now: datetime) -> str:
     token = new_token()
-    db.session.add(AuthSession(token_hash=token_hash(token), user=user, created_at=now, last_seen_at=now))
+    db.session.add(
+        AuthSession(token_hash=token_hash(token), user=user, created_at=now, last_seen_at=now)
+    )
     user.session_token = token
     return token
 
@@ -102,11 +109,15 @@ def user_for_session(token: str, now: datetime) -> User | None:
     One SELECT (session joined with user, clinic and patient); an UPDATE of
     ``last_seen_at`` only every few minutes.
     """
-    row = db.session.scalar(sa.select(AuthSession).where(AuthSession.token_hash == token_hash(token)))
+    row = db.session.scalar(
+        sa.select(AuthSession).where(AuthSession.token_hash == token_hash(token))
+    )
     if row is None or row.revoked_at is not None or not row.user.is_active:
         return None
     user = row.user
-    idle = current_app.config["SCLERO_CLINICIAN_IDLE" if user.is_clinician else "SCLERO_PATIENT_IDLE"]
+    idle = current_app.config[
+        "SCLERO_CLINICIAN_IDLE" if user.is_clinician else "SCLERO_PATIENT_IDLE"
+    ]
     if now - row.last_seen_at > idle:
         row.revoked_at = now
         db.session.commit()

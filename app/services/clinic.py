@@ -53,11 +53,15 @@ def to_utc(local: datetime, tz: ZoneInfo, field: str) -> datetime:
         raise ValueError("expected a wall-clock (naive) time")
     instant = local.replace(tzinfo=tz).astimezone(ZoneInfo("UTC"))
     if instant.astimezone(tz).replace(tzinfo=None) != local:
-        raise Invalid(field, f"{local:%H:%M} does not exist on that day in {tz.key}: the clocks go forward.")
+        raise Invalid(
+            field, f"{local:%H:%M} does not exist on that day in {tz.key}: the clocks go forward."
+        )
     return instant
 
 
-def _check_window(instant: datetime, now: datetime, past: timedelta, future: timedelta, field: str) -> None:
+def _check_window(
+    instant: datetime, now: datetime, past: timedelta, future: timedelta, field: str
+) -> None:
     if instant < now - past:
         raise Invalid(field, "That date is too far in the past. Please check the year.")
     if instant > now + future:
@@ -135,7 +139,11 @@ def new_invitation(clinician: User, patient_id: int, now: datetime) -> str:
 
 
 def book_session(
-    clinician: User, patient_id: int, appointment_local: datetime, protocol_version_id: int, now: datetime
+    clinician: User,
+    patient_id: int,
+    appointment_local: datetime,
+    protocol_version_id: int,
+    now: datetime,
 ) -> Treatment:
     """Book another session of the course."""
     patient = patient_for(clinician, patient_id)
@@ -149,7 +157,9 @@ def book_session(
     return treatment
 
 
-def reschedule(clinician: User, treatment_id: int, appointment_local: datetime, now: datetime) -> Treatment:
+def reschedule(
+    clinician: User, treatment_id: int, appointment_local: datetime, now: datetime
+) -> Treatment:
     """Move a booked appointment; the checklist due times follow it."""
     treatment = treatment_for(clinician, treatment_id)
     if treatment.status != TreatmentStatus.SCHEDULED:
@@ -184,7 +194,9 @@ class TreatmentRecord:
     compression: str
 
 
-def record_treatment(clinician: User, treatment_id: int, record: TreatmentRecord, now: datetime) -> Treatment:
+def record_treatment(
+    clinician: User, treatment_id: int, record: TreatmentRecord, now: datetime
+) -> Treatment:
     """Record that a booked session happened; aftercare day 0 starts from it.
 
     Recording again corrects the details (same row), so a double submit is harmless.
@@ -242,9 +254,9 @@ def list_patients(clinician: User, query: str, page: int) -> PatientPage:
     ).all()
     ids = [p.id for p in patients]
     sessions = db.session.execute(
-        sa.select(Treatment.patient_id, Treatment.status, Treatment.appointment_at, Treatment.treated_at).where(
-            Treatment.patient_id.in_(ids), Treatment.status != TreatmentStatus.CANCELLED
-        )
+        sa.select(
+            Treatment.patient_id, Treatment.status, Treatment.appointment_at, Treatment.treated_at
+        ).where(Treatment.patient_id.in_(ids), Treatment.status != TreatmentStatus.CANCELLED)
     ).all()
     rows = []
     for p in patients:
@@ -259,6 +271,8 @@ def treatments_of(patient: Patient) -> list[Treatment]:
     """All sessions of a patient's course, oldest first."""
     return list(
         db.session.scalars(
-            sa.select(Treatment).where(Treatment.patient_id == patient.id).order_by(Treatment.appointment_at)
+            sa.select(Treatment)
+            .where(Treatment.patient_id == patient.id)
+            .order_by(Treatment.appointment_at)
         )
     )

@@ -68,10 +68,14 @@ def seed(now: datetime, protocol_dir: str) -> list[DemoLogin]:
         protocols.load(path, "demo", now)
     staff = db.session.scalar(sa.select(User).where(User.email == CLINICIAN_EMAIL))
     if staff is None:
-        staff = User(email=CLINICIAN_EMAIL, name="Dr Demo", role=Role.CLINIC_ADMIN, clinic_id=clinic.id)
+        staff = User(
+            email=CLINICIAN_EMAIL, name="Dr Demo", role=Role.CLINIC_ADMIN, clinic_id=clinic.id
+        )
         db.session.add(staff)
     staff.password_hash = hash_password(CLINICIAN_PASSWORD)
-    db.session.execute(sa.delete(User).where(User.email.like(f"%@{DOMAIN}"), User.role == Role.PATIENT))
+    db.session.execute(
+        sa.delete(User).where(User.email.like(f"%@{DOMAIN}"), User.role == Role.PATIENT)
+    )
     versions = {v.key: v for v in protocols.latest_for_clinic(clinic.id)}
     logins = [DemoLogin(CLINICIAN_EMAIL, CLINICIAN_PASSWORD, "clinician (clinic admin)")]
     for local, name, what, day, key in _PATIENTS:

@@ -32,13 +32,19 @@ def read_file(path: str) -> Protocol:
         with open(path, "rb") as fh:
             raw = fh.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
-        raise ProtocolError([Problem(name, "file", "path", f"cannot be read: {exc.strerror}")]) from None
+        raise ProtocolError(
+            [Problem(name, "file", "path", f"cannot be read: {exc.strerror}")]
+        ) from None
     if len(raw) > MAX_FILE_BYTES:
-        raise ProtocolError([Problem(name, "file", "size", f"is larger than {MAX_FILE_BYTES} bytes")])
+        raise ProtocolError(
+            [Problem(name, "file", "size", f"is larger than {MAX_FILE_BYTES} bytes")]
+        )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ProtocolError([Problem(name, "file", "encoding", f"is not UTF-8 text ({exc.reason})")]) from None
+        raise ProtocolError(
+            [Problem(name, "file", "encoding", f"is not UTF-8 text ({exc.reason})")]
+        ) from None
     return parse_protocol(text, name)
 
 
@@ -66,7 +72,9 @@ def load(path: str, clinic_slug: str | None, now: datetime) -> list[LoadResult]:
         query = query.where(Clinic.slug == clinic_slug)
     clinics = db.session.scalars(query).all()
     if not clinics:
-        raise Invalid("clinic", f"no clinic {clinic_slug!r}" if clinic_slug else "no clinics exist yet")
+        raise Invalid(
+            "clinic", f"no clinic {clinic_slug!r}" if clinic_slug else "no clinics exist yet"
+        )
     results = [_store(clinic, protocol, text, digest, now) for clinic in clinics]
     db.session.commit()
     return results
@@ -108,7 +116,10 @@ def latest_for_clinic(clinic_id: int) -> list[ProtocolVersion]:
     return list(
         db.session.scalars(
             sa.select(ProtocolVersion)
-            .join(newest, sa.and_(ProtocolVersion.key == newest.c.key, ProtocolVersion.version == newest.c.v))
+            .join(
+                newest,
+                sa.and_(ProtocolVersion.key == newest.c.key, ProtocolVersion.version == newest.c.v),
+            )
             .where(ProtocolVersion.clinic_id == clinic_id)
             .order_by(ProtocolVersion.name)
         )

@@ -97,7 +97,9 @@ def today_page(user: User, now: datetime) -> TodayPage:
         day = day_number(t.anchor, now, course.tz)
         ticked = set(
             db.session.scalars(
-                sa.select(TaskTick.task_key).where(TaskTick.treatment_id == t.id, TaskTick.day == day)
+                sa.select(TaskTick.task_key).where(
+                    TaskTick.treatment_id == t.id, TaskTick.day == day
+                )
             )
         )
         today = build_today(protocol_for(t), t.anchor, course.tz, now, ticked)
@@ -108,7 +110,11 @@ def today_page(user: User, now: datetime) -> TodayPage:
 def _checklist_for(course: Course, now: datetime) -> ChecklistView:
     t = course.upcoming
     assert t is not None
-    ticked = set(db.session.scalars(sa.select(ChecklistTick.item_key).where(ChecklistTick.treatment_id == t.id)))
+    ticked = set(
+        db.session.scalars(
+            sa.select(ChecklistTick.item_key).where(ChecklistTick.treatment_id == t.id)
+        )
+    )
     return build_checklist(protocol_for(t), t.appointment_at, course.tz, now, ticked)
 
 
@@ -178,4 +184,3 @@ def _commit_tolerating_duplicate() -> None:
         db.session.commit()
     except sa.exc.IntegrityError:
         db.session.rollback()
-

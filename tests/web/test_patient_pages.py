@@ -47,7 +47,9 @@ def test_task_tick_is_stored_once_and_can_be_undone(client, world, in_app):
 
 def test_task_tick_for_a_day_it_does_not_apply_is_refused_with_a_message(client, world, in_app):
     login(client, "alice@patients.example")
-    r = client.post("/patient/tasks/stockings-day-night", data={"done": "1", "day": "9"}, follow_redirects=True)
+    r = client.post(
+        "/patient/tasks/stockings-day-night", data={"done": "1", "day": "9"}, follow_redirects=True
+    )
     assert r.status_code == 200
     assert "This task does not apply on that day." in text_of(r)
     r = client.post("/patient/tasks/walks", data={"done": "1", "day": "4"}, follow_redirects=True)

@@ -1,0 +1,121 @@
+"""Every route x every kind of visitor: deny by default, 404 for other people's data.
+
+Actors: anonymous, patient A (clinic 1), patient C (clinic 2), the clinician of clinic 2
+and, last (it may change data), the clinician of clinic 1. Objects in the URLs belong
+to clinic 1. A route that is not in ``EXPECTED`` fails the test, so a new route cannot
+ship without a decision about who may use it (security checklist B1).
+"""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from app import create_app
+from app.extensions import db
+from app.models import Treatment
+from config import TestingConfig
+from tests.conftest import login
+
+EXPECTED = {
+    "static": "public",
+    "auth.index": "public",
+    "auth.login": "public",
+    "auth.logout": "public",
+    "auth.accept_invite": "public",
+    "pwa.manifest": "public",
+    "pwa.service_worker": "public",
+    "pwa.offline": "public",
+    "patient.today": "patient",
+    "patient.checklist": "patient",
+    "patient.plan": "patient",
+    "patient.tick_checklist": "patient",
+    "patient.tick_task": "patient",
+    "clinician.patients": "clinic",
+    "clinician.new_patient": "clinic",
+    "clinician.patient": "clinic-object",
+    "clinician.new_invitation": "clinic-object",
+    "clinician.book_session": "clinic-object",
+    "clinician.reschedule": "clinic-object",
+    "clinician.cancel": "clinic-object",
+    "clinician.record": "clinic-object",
+}
+ACTORS = [
+    "anonymous",
+    "alice@patients.example",
+    "cara@patients.example",
+    "doc2@south.example",
+    "doc1@north.example",
+]
+MARKERS = ("Alice Marker-A", "Bob Marker-B", "alice@patients.example", "bob@patients.example")
+
+
+def _routes():
+    app = create_app(TestingConfig)
+    for rule in app.url_map.iter_rules():
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            yield rule.endpoint, rule.rule, method
+
+
+ROUTES = sorted(set(_routes()))
+
+
+def test_every_route_has_an_expected_access_class():
+    missing = sorted({endpoint for endpoint, _, _ in ROUTES} - set(EXPECTED))
+    assert not missing, f"add these routes to EXPECTED: {missing}"
+
+
+def _url(rule: str, world, treatment_id: int) -> str:
+    return (
+        rule.replace("<int:patient_id>", str(world.patient_a))
+        .replace("<int:treatment_id>", str(treatment_id))
+        .replace("<key>", "walks")
+        .replace("<token>", "not-a-token")
+        .replace("<path:filename>", "css/app.css")
+    )
+
+
+def _verdict(kind: str, actor: str, status: int, location: str) -> bool:
+    if status >= 500:
+        return False
+    if kind == "public":
+        return True
+    if actor == "anonymous":
+        return status == 302 and location.startswith("/login")
+    is_staff = actor.startswith("doc")
+    if kind == "patient":
+        return status == 404 if is_staff else status in (200, 303, 400, 404)
+    if not is_staff:
+        return status == 404
+    if kind == "clinic-object" and actor == "doc2@south.example":
+        return status == 404
+    return status in (200, 303, 400)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "rule", "method"), ROUTES, ids=[f"{m} {r}" for _, r, m in ROUTES]
+)
+def test_access(app, world, in_app, endpoint, rule, method):
+    kind = EXPECTED[endpoint]
+    treatment_id = in_app(
+        lambda: db.session.scalar(
+            sa.select(Treatment.id).where(Treatment.patient_id == world.patient_b)
+        )
+    )
+    url = _url(rule, world, treatment_id)
+    for actor in ACTORS:
+        client = app.test_client()
+        if actor != "anonymous":
+            assert login(client, actor).status_code == 302
+        response = client.open(url, method=method, data={})
+        response.close()
+        location = response.headers.get("Location", "")
+        assert _verdict(kind, actor, response.status_code, location), (
+            actor,
+            method,
+            url,
+            response.status_code,
+        )
+        if response.status_code == 404:
+            body = response.get_data(as_text=True)
+            assert not any(marker in body for marker in MARKERS), (actor, url)

@@ -8,6 +8,7 @@ into a failure instead of a skip.
 
 from __future__ import annotations
 
+import html as html_lib
 import os
 import re
 from dataclasses import dataclass
@@ -256,4 +257,4 @@ def text_of(response) -> str:
     """Visible text of an HTML response, whitespace folded (for assertions on wording)."""
     html = response.get_data(as_text=True)
     html = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", html, flags=re.S)
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip()
+    return html_lib.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip())

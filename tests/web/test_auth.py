@@ -229,17 +229,19 @@ class CsrfConfig(TestingConfig):
 
 def test_csrf_is_enforced_on_forms(database_url, _schema, in_app, world):
     app = create_app(CsrfConfig, SQLALCHEMY_DATABASE_URI=database_url)
-    client = app.test_client()
-    r = client.post("/login", data={"email": "alice@patients.example", "password": PASSWORD})
-    assert r.status_code == 400 and "expired" in text_of(r)
-    page = client.get("/login").get_data(as_text=True)
-    csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    r = client.post(
-        "/login", data={"email": "alice@patients.example", "password": PASSWORD, "csrf_token": csrf}
-    )
-    assert r.status_code == 302
-    # A tick without the token is refused and stores nothing.
-    assert client.post("/patient/tasks/walks", data={"done": "1"}).status_code == 400
+    try:
+        client = app.test_client()
+        data = {"email": "alice@patients.example", "password": PASSWORD}
+        r = client.post("/login", data=data)
+        assert r.status_code == 400 and "expired" in text_of(r)
+        page = client.get("/login").get_data(as_text=True)
+        csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+        assert client.post("/login", data={**data, "csrf_token": csrf}).status_code == 302
+        # A tick without the token is refused.
+        assert client.post("/patient/tasks/walks", data={"done": "1"}).status_code == 400
+    finally:
+        with app.app_context():
+            db.engine.dispose()
 
 
 def test_session_cookie_is_http_only_and_samesite_lax(client, world):

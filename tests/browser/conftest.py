@@ -1,0 +1,118 @@
+"""Browser fixtures: Debian's Chromium driven by Playwright (sync API) against the app
+served by Werkzeug in a background thread.
+
+Never ``playwright install``: the browser is the system Chromium at ``CHROMIUM_PATH``
+(default ``/usr/bin/chromium``). A missing browser skips these tests with a message,
+unless ``REQUIRE_BROWSER=1`` (CI), which turns it into a failure.
+
+The server binds 127.0.0.1 on a free port and is browsed as ``http://localhost:PORT``,
+which browsers treat as a secure context without TLS (service workers, push).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from app.services import demo
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROME_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
+PHONE = {"width": 390, "height": 844}
+
+
+def _unavailable(message: str) -> None:
+    """Skip, or fail when the run promised a browser (``REQUIRE_BROWSER=1``)."""
+    if os.environ.get("REQUIRE_BROWSER") == "1":
+        pytest.fail(f"REQUIRE_BROWSER=1 but {message}")
+    pytest.skip(message)
+
+
+class LiveServer:
+    """The Flask app on 127.0.0.1:<free port>, served from a background thread."""
+
+    def __init__(self, app, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.server = make_server(host, port, app, threaded=True)
+        self.port = self.server.server_port
+        self.url = f"http://localhost:{self.port}"
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        _unavailable(
+            f"no Chromium at {CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH; "
+            "never `playwright install`)"
+        )
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("the playwright package is not installed (pip install -e '.[dev]')")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROME_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser context (own cookies, no service worker left over) at phone size."""
+    context = browser.new_context(viewport=PHONE)
+    context.set_default_timeout(10_000)
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
+def js_errors(page) -> list[str]:
+    """Uncaught JavaScript exceptions on ``page``; tests assert this stays empty."""
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    return errors
+
+
+@pytest.fixture
+def demo_data(app, clock):
+    """The demo clinic and patients, dated by the pinned clock (day3@... is on day 3)."""
+    with app.app_context():
+        return demo.seed(clock(), app.config["SCLERO_PROTOCOL_DIR"])
+
+
+@pytest.fixture
+def live_server(app, demo_data):
+    # The test config turns CSRF off for the test client; the browser exercises the real flow.
+    app.config["WTF_CSRF_ENABLED"] = True
+    with LiveServer(app) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS

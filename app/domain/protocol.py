@@ -40,6 +40,7 @@ class ChecklistItem:
     source: str
     starts: Offset | None = None
     photo: bool = False
+    time_critical: bool = False
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ class Milestone:
     detail: str
     at: Offset
     source: str
+    time_critical: bool = False
 
 
 @dataclass(frozen=True)
@@ -165,11 +167,20 @@ _RANGE = {"start": (True, "offset"), "end": (True, "offset")}
 _SECTIONS: dict[str, tuple[type, dict[str, tuple[bool, _Kind]]]] = {
     "checklist": (
         ChecklistItem,
-        {**_COMMON, "due": (True, "offset"), "starts": (False, "offset"), "photo": (False, "bool")},
+        {
+            **_COMMON,
+            "due": (True, "offset"),
+            "starts": (False, "offset"),
+            "photo": (False, "bool"),
+            "time_critical": (False, "bool"),
+        },
     ),
     "task": (DailyTask, {**_COMMON, **_RANGE}),
     "restriction": (Restriction, {**_COMMON, **_RANGE}),
-    "milestone": (Milestone, {**_COMMON, "at": (True, "offset")}),
+    "milestone": (
+        Milestone,
+        {**_COMMON, "at": (True, "offset"), "time_critical": (False, "bool")},
+    ),
     "normal": (NormalNote, {**_COMMON, **_RANGE}),
     "red_flag": (RedFlag, {**_COMMON, **_RANGE, "tier": (True, "tier")}),
 }

@@ -1,6 +1,9 @@
 """SQLAlchemy models, one module per aggregate, re-exported here."""
 
 from app.models.clinic import Clinic
+from app.models.notification import OutboxMessage
+from app.models.notification import OutboxState
+from app.models.notification import PushSubscription
 from app.models.patient import Patient
 from app.models.protocol import ProtocolVersion
 from app.models.treatment import ChecklistTick
@@ -19,8 +22,11 @@ __all__ = [
     "Clinic",
     "Invitation",
     "LoginThrottle",
+    "OutboxMessage",
+    "OutboxState",
     "Patient",
     "ProtocolVersion",
+    "PushSubscription",
     "Role",
     "TaskTick",
     "Treatment",

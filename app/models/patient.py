@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import time
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -24,6 +25,9 @@ class Patient(db.Model):
     clinic_id: Mapped[int] = mapped_column(sa.ForeignKey("clinics.id"), index=True)
     # IANA zone: day N, due times and reminders are computed in it.
     timezone: Mapped[str] = mapped_column(sa.String(64))
+    # No reminders between these local times unless time-critical (default 21:00-08:00).
+    quiet_start: Mapped[time] = mapped_column(sa.Time, default=time(21, 0))
+    quiet_end: Mapped[time] = mapped_column(sa.Time, default=time(8, 0))
 
     user: Mapped[User] = relationship(back_populates="patient")
     clinic: Mapped[Clinic] = relationship()

@@ -40,24 +40,8 @@ class User(db.Model):
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    clinic: Mapped[Clinic] = relationship(lazy="joined", innerjoin=True)
-    patient: Mapped[Patient | None] = relationship(back_populates="user", lazy="joined")
-
-    # Set by the session loader: the sign-in session this request belongs to.
-    session_token = None  # str | None; not a column
-
-    # --- Flask-Login protocol -------------------------------------------------
-    @property
-    def is_authenticated(self) -> bool:
-        return True
-
-    @property
-    def is_anonymous(self) -> bool:
-        return False
-
-    def get_id(self) -> str | None:
-        """The sign-in session token, not the user id, so logout can revoke it."""
-        return self.session_token
+    clinic: Mapped[Clinic] = relationship()
+    patient: Mapped[Patient | None] = relationship(back_populates="user")
 
     @property
     def is_clinician(self) -> bool:
@@ -76,7 +60,7 @@ class AuthSession(db.Model):
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    user: Mapped[User] = relationship(lazy="joined", innerjoin=True)
+    user: Mapped[User] = relationship()
 
 
 class Invitation(db.Model):

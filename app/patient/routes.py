@@ -30,15 +30,13 @@ def require_patient():
 @bp.get("/today")
 def today():
     page = recovery.today_page(current_user, now())
-    return render_template("patient/today.html", page=page, form=TickForm(), now=now())
+    return render_template("patient/today.html", page=page, now=now())
 
 
 @bp.get("/checklist")
 def checklist():
     course, view = recovery.checklist_page(current_user, now())
-    return render_template(
-        "patient/checklist.html", course=course, view=view, form=TickForm(), now=now()
-    )
+    return render_template("patient/checklist.html", course=course, view=view, now=now())
 
 
 @bp.get("/plan")

@@ -9,10 +9,15 @@ from flask import current_app
 
 from app.extensions import db
 from app.models import AuthSession
+from app.models import Clinic
 from app.models import Invitation
 from app.models import LoginThrottle
+from app.models import Patient
 from app.models import Role
 from app.models import User
+from app.principal import ClinicInfo
+from app.principal import PatientInfo
+from app.principal import Principal
 from app.security import email_key
 from app.security import hash_password
 from app.security import new_token
@@ -99,34 +104,76 @@ def _open_session(user: User, now: datetime) -> str:
     db.session.add(
         AuthSession(token_hash=token_hash(token), user=user, created_at=now, last_seen_at=now)
     )
-    user.session_token = token
     return token
 
 
-def user_for_session(token: str, now: datetime) -> User | None:
-    """The user of a live sign-in session, or None if revoked, idle-expired or unknown.
-
-    One SELECT (session joined with user, clinic and patient); an UPDATE of
-    ``last_seen_at`` only every few minutes.
-    """
-    row = db.session.scalar(
-        sa.select(AuthSession).where(AuthSession.token_hash == token_hash(token))
+_SESSION_QUERY = (
+    sa.select(
+        AuthSession.id.label("session_id"),
+        AuthSession.last_seen_at,
+        AuthSession.revoked_at,
+        User.id,
+        User.email,
+        User.name,
+        User.role,
+        User.is_active,
+        Clinic.id.label("clinic_id"),
+        Clinic.name.label("clinic_name"),
+        Clinic.phone,
+        Clinic.emergency_number,
+        Clinic.opening_hours,
+        Clinic.out_of_hours,
+        Clinic.timezone.label("clinic_timezone"),
+        Patient.id.label("patient_id"),
+        Patient.timezone,
+        Patient.quiet_start,
+        Patient.quiet_end,
     )
-    if row is None or row.revoked_at is not None or not row.user.is_active:
+    .join(User, User.id == AuthSession.user_id)
+    .join(Clinic, Clinic.id == User.clinic_id)
+    .outerjoin(Patient, Patient.user_id == User.id)
+    .where(AuthSession.token_hash == sa.bindparam("token_hash"))
+)
+
+
+def user_for_session(token: str, now: datetime) -> Principal | None:
+    """The person behind a live sign-in session, or None if revoked, idle or unknown.
+
+    One SELECT; an UPDATE of ``last_seen_at`` only every few minutes.
+    """
+    # Core execution of a statement built once: this runs on every request.
+    row = (
+        db.session.connection()
+        .execute(_SESSION_QUERY, {"token_hash": token_hash(token)})
+        .one_or_none()
+    )
+    if row is None or row.revoked_at is not None or not row.is_active:
         return None
-    user = row.user
-    idle = current_app.config[
-        "SCLERO_CLINICIAN_IDLE" if user.is_clinician else "SCLERO_PATIENT_IDLE"
-    ]
+    staff = row.role in (Role.CLINICIAN, Role.CLINIC_ADMIN)
+    idle = current_app.config["SCLERO_CLINICIAN_IDLE" if staff else "SCLERO_PATIENT_IDLE"]
     if now - row.last_seen_at > idle:
-        row.revoked_at = now
-        db.session.commit()
+        _touch(row.session_id, revoked_at=now)
         return None
     if (now - row.last_seen_at).total_seconds() > _SEEN_EVERY_SECONDS:
-        row.last_seen_at = now
-        db.session.commit()
-    user.session_token = token
-    return user
+        _touch(row.session_id, last_seen_at=now)
+    clinic = ClinicInfo(
+        row.clinic_id,
+        row.clinic_name,
+        row.phone,
+        row.emergency_number,
+        row.opening_hours,
+        row.out_of_hours,
+        row.clinic_timezone,
+    )
+    patient = None
+    if row.patient_id is not None:
+        patient = PatientInfo(row.patient_id, row.timezone, row.quiet_start, row.quiet_end)
+    return Principal(row.id, row.email, row.name, row.role, clinic, patient, row.session_id, token)
+
+
+def _touch(session_id: int, **values: datetime) -> None:
+    db.session.execute(sa.update(AuthSession).where(AuthSession.id == session_id).values(**values))
+    db.session.commit()
 
 
 def end_session(token: str | None, now: datetime) -> None:
@@ -141,7 +188,7 @@ def end_session(token: str | None, now: datetime) -> None:
     db.session.commit()
 
 
-def issue_invitation(user: User, created_by: User | None, now: datetime) -> str:
+def issue_invitation(user: User, created_by: Principal | None, now: datetime) -> str:
     """A new single-use link token for a patient; earlier unused links stop working.
 
     The caller commits (this is part of a larger use-case).

@@ -21,6 +21,7 @@ from app.models import Role
 from app.models import Treatment
 from app.models import TreatmentStatus
 from app.models import User
+from app.principal import Principal
 from app.security import normalise_email
 from app.services import accounts
 from app.services.errors import Invalid
@@ -68,7 +69,7 @@ def _check_window(
         raise Invalid(field, "That date is too far in the future. Please check the year.")
 
 
-def patient_for(clinician: User, patient_id: int) -> Patient:
+def patient_for(clinician: Principal, patient_id: int) -> Patient:
     """A patient of the clinician's own clinic.
 
     :raises NotFound: for unknown ids and for other clinics' patients alike.
@@ -79,7 +80,7 @@ def patient_for(clinician: User, patient_id: int) -> Patient:
     return patient
 
 
-def treatment_for(clinician: User, treatment_id: int) -> Treatment:
+def treatment_for(clinician: Principal, treatment_id: int) -> Treatment:
     """A treatment of one of the clinician's own patients, or NotFound."""
     treatment = db.session.get(Treatment, treatment_id)
     if treatment is None or treatment.patient.clinic_id != clinician.clinic_id:
@@ -87,7 +88,7 @@ def treatment_for(clinician: User, treatment_id: int) -> Treatment:
     return treatment
 
 
-def _protocol_for(clinician: User, version_id: int) -> ProtocolVersion:
+def _protocol_for(clinician: Principal, version_id: int) -> ProtocolVersion:
     version = db.session.get(ProtocolVersion, version_id)
     if version is None or version.clinic_id != clinician.clinic_id:
         raise Invalid("protocol", "Choose one of your clinic's protocols.")
@@ -103,7 +104,7 @@ class NewPatient:
 
 
 def create_patient(
-    clinician: User,
+    clinician: Principal,
     *,
     name: str,
     email: str,
@@ -130,7 +131,7 @@ def create_patient(
     return NewPatient(patient, token)
 
 
-def new_invitation(clinician: User, patient_id: int, now: datetime) -> str:
+def new_invitation(clinician: Principal, patient_id: int, now: datetime) -> str:
     """A fresh invitation link for a patient (the old one stops working)."""
     patient = patient_for(clinician, patient_id)
     token = accounts.issue_invitation(patient.user, clinician, now)
@@ -139,7 +140,7 @@ def new_invitation(clinician: User, patient_id: int, now: datetime) -> str:
 
 
 def book_session(
-    clinician: User,
+    clinician: Principal,
     patient_id: int,
     appointment_local: datetime,
     protocol_version_id: int,
@@ -158,7 +159,7 @@ def book_session(
 
 
 def reschedule(
-    clinician: User, treatment_id: int, appointment_local: datetime, now: datetime
+    clinician: Principal, treatment_id: int, appointment_local: datetime, now: datetime
 ) -> Treatment:
     """Move a booked appointment; the checklist due times follow it."""
     treatment = treatment_for(clinician, treatment_id)
@@ -172,7 +173,7 @@ def reschedule(
     return treatment
 
 
-def cancel(clinician: User, treatment_id: int) -> Treatment:
+def cancel(clinician: Principal, treatment_id: int) -> Treatment:
     """Cancel a booked appointment (idempotent)."""
     treatment = treatment_for(clinician, treatment_id)
     if treatment.status == TreatmentStatus.DONE:
@@ -195,7 +196,7 @@ class TreatmentRecord:
 
 
 def record_treatment(
-    clinician: User, treatment_id: int, record: TreatmentRecord, now: datetime
+    clinician: Principal, treatment_id: int, record: TreatmentRecord, now: datetime
 ) -> Treatment:
     """Record that a booked session happened; aftercare day 0 starts from it.
 
@@ -237,7 +238,7 @@ class PatientPage:
     total: int
 
 
-def list_patients(clinician: User, query: str, page: int) -> PatientPage:
+def list_patients(clinician: Principal, query: str, page: int) -> PatientPage:
     """The clinic's patients, searchable by name or email, a page at a time.
 
     Three statements whatever the clinic size: count, page, and the page's sessions.

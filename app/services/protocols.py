@@ -6,7 +6,6 @@ import hashlib
 import os
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 
 import sqlalchemy as sa
 
@@ -136,15 +135,25 @@ def all_versions() -> list[tuple[str, ProtocolVersion]]:
     return [(slug, pv) for slug, pv in rows]
 
 
-def protocol_of(version: ProtocolVersion) -> Protocol:
-    """The parsed protocol of a stored version (cached: versions never change)."""
-    return _parse_cached(version.id, version.sha256, version.source_text)
+# Parsed protocols by (version id, sha256). Versions never change once written, and the
+# digest keeps a different database (tests reuse ids) from hitting a stale entry.
+_PARSED: dict[tuple[int, str], Protocol] = {}
 
 
-@lru_cache(maxsize=256)
-def _parse_cached(version_id: int, sha256: str, text: str) -> Protocol:
-    # Keyed by id and digest so a different database (tests) cannot hit a stale entry.
-    return parse_protocol(text, f"protocol version {version_id}")
+def protocol_by_version(version_id: int, sha256: str, text: str | None = None) -> Protocol:
+    """A stored protocol version, parsed once per process; loads the text on a miss."""
+    key = (version_id, sha256)
+    found = _PARSED.get(key)
+    if found is None:
+        if text is None:
+            text = db.session.scalar(
+                sa.select(ProtocolVersion.source_text).where(ProtocolVersion.id == version_id)
+            )
+        found = parse_protocol(text or "", f"protocol version {version_id}")
+        if len(_PARSED) > 512:
+            _PARSED.clear()
+        _PARSED[key] = found
+    return found
 
 
 def shipped_files(directory: str) -> list[str]:

@@ -12,7 +12,6 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlalchemy.orm import contains_eager
 
 from app.domain.offsets import day_number
 from app.domain.protocol import Protocol
@@ -25,46 +24,75 @@ from app.domain.recovery import build_today
 from app.domain.recovery import window
 from app.extensions import db
 from app.models import ChecklistTick
-from app.models import Patient
+from app.models import ProtocolVersion
 from app.models import TaskTick
 from app.models import Treatment
 from app.models import TreatmentStatus
-from app.models import User
+from app.principal import PatientInfo
+from app.principal import Principal
 from app.services.errors import Invalid
 from app.services.errors import NotFound
-from app.services.protocols import protocol_of
+from app.services.protocols import protocol_by_version
+
+
+@dataclass(frozen=True)
+class Session:
+    """One session of the course, as the patient pages need it (plain data)."""
+
+    id: int
+    status: TreatmentStatus
+    appointment_at: datetime
+    treated_at: datetime | None
+    protocol_version_id: int
+    protocol_sha256: str
+
+    @property
+    def anchor(self) -> datetime:
+        """Aftercare runs from the recorded treatment time, else from the appointment."""
+        return self.treated_at or self.appointment_at
 
 
 @dataclass(frozen=True)
 class Course:
     """A patient's sessions, split into the one recovering from and the next booked."""
 
-    patient: Patient
+    patient: PatientInfo
     tz: ZoneInfo
-    sessions: list[Treatment]
-    recovering: Treatment | None
-    upcoming: Treatment | None
+    sessions: list[Session]
+    recovering: Session | None
+    upcoming: Session | None
 
-    def number_of(self, treatment: Treatment) -> int:
+    def number_of(self, session: Session) -> int:
         """Session number within the course, counting only sessions not cancelled."""
         live = [t for t in self.sessions if t.status != TreatmentStatus.CANCELLED]
-        return live.index(treatment) + 1 if treatment in live else 0
+        return live.index(session) + 1 if session in live else 0
 
 
-def load_course(user: User) -> Course:
-    """All sessions of the signed-in patient, with their protocol versions, in one query."""
+_COURSE_QUERY = (
+    sa.select(
+        Treatment.id,
+        Treatment.status,
+        Treatment.appointment_at,
+        Treatment.treated_at,
+        Treatment.protocol_version_id,
+        ProtocolVersion.sha256,
+    )
+    .join(ProtocolVersion, ProtocolVersion.id == Treatment.protocol_version_id)
+    .where(Treatment.patient_id == sa.bindparam("patient_id"))
+    .order_by(Treatment.appointment_at, Treatment.id)
+)
+_TICKS_QUERY = sa.select(TaskTick.task_key).where(
+    TaskTick.treatment_id == sa.bindparam("treatment_id"), TaskTick.day == sa.bindparam("day")
+)
+
+
+def load_course(user: Principal) -> Course:
+    """All sessions of the signed-in patient in one query (no protocol text)."""
     patient = user.patient
     if patient is None:
         raise NotFound("Not a patient account.")
-    sessions = list(
-        db.session.scalars(
-            sa.select(Treatment)
-            .join(Treatment.protocol_version)
-            .options(contains_eager(Treatment.protocol_version))
-            .where(Treatment.patient_id == patient.id)
-            .order_by(Treatment.appointment_at, Treatment.id)
-        ).unique()
-    )
+    rows = db.session.connection().execute(_COURSE_QUERY, {"patient_id": patient.id})
+    sessions = [Session(*row) for row in rows]
     done = [t for t in sessions if t.status == TreatmentStatus.DONE]
     booked = [t for t in sessions if t.status == TreatmentStatus.SCHEDULED]
     return Course(
@@ -76,9 +104,9 @@ def load_course(user: User) -> Course:
     )
 
 
-def protocol_for(treatment: Treatment) -> Protocol:
-    """The protocol version pinned by a treatment."""
-    return protocol_of(treatment.protocol_version)
+def protocol_for(session: Session) -> Protocol:
+    """The protocol version pinned by a session (parsed once per process and version)."""
+    return protocol_by_version(session.protocol_version_id, session.protocol_sha256)
 
 
 @dataclass(frozen=True)
@@ -88,20 +116,15 @@ class TodayPage:
     checklist: ChecklistView | None
 
 
-def today_page(user: User, now: datetime) -> TodayPage:
+def today_page(user: Principal, now: datetime) -> TodayPage:
     """Today after treatment, plus the next appointment's checklist progress if booked."""
     course = load_course(user)
     today = None
     if course.recovering is not None:
         t = course.recovering
         day = day_number(t.anchor, now, course.tz)
-        ticked = set(
-            db.session.scalars(
-                sa.select(TaskTick.task_key).where(
-                    TaskTick.treatment_id == t.id, TaskTick.day == day
-                )
-            )
-        )
+        params = {"treatment_id": t.id, "day": day}
+        ticked = set(db.session.connection().execute(_TICKS_QUERY, params).scalars())
         today = build_today(protocol_for(t), t.anchor, course.tz, now, ticked)
     checklist = _checklist_for(course, now) if course.upcoming is not None else None
     return TodayPage(course, today, checklist)
@@ -118,13 +141,13 @@ def _checklist_for(course: Course, now: datetime) -> ChecklistView:
     return build_checklist(protocol_for(t), t.appointment_at, course.tz, now, ticked)
 
 
-def checklist_page(user: User, now: datetime) -> tuple[Course, ChecklistView | None]:
+def checklist_page(user: Principal, now: datetime) -> tuple[Course, ChecklistView | None]:
     """The checklist of the next booked appointment, if there is one."""
     course = load_course(user)
     return course, (_checklist_for(course, now) if course.upcoming else None)
 
 
-def plan_page(user: User) -> tuple[Course, PlanView | None]:
+def plan_page(user: Principal) -> tuple[Course, PlanView | None]:
     """The recovery timeline of the current (or, before treatment, the booked) session."""
     course = load_course(user)
     t = course.recovering or course.upcoming
@@ -133,7 +156,7 @@ def plan_page(user: User) -> tuple[Course, PlanView | None]:
     return course, build_plan(protocol_for(t), t.anchor, course.tz)
 
 
-def set_checklist_item(user: User, key: str, done: bool, now: datetime) -> None:
+def set_checklist_item(user: Principal, key: str, done: bool, now: datetime) -> None:
     """Tick or untick a checklist item of the next appointment (idempotent)."""
     course = load_course(user)
     t = course.upcoming
@@ -149,7 +172,7 @@ def set_checklist_item(user: User, key: str, done: bool, now: datetime) -> None:
     _commit_tolerating_duplicate()
 
 
-def set_task(user: User, key: str, day: int | None, done: bool, now: datetime) -> int:
+def set_task(user: Principal, key: str, day: int | None, done: bool, now: datetime) -> int:
     """Tick or untick a daily task for a day (today if not given); idempotent.
 
     A day may be today or an earlier day on which the task applied (a late tick, or a

@@ -1,0 +1,93 @@
+"""Push subscriptions (one per device) and the notification outbox."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+
+from app.dbtypes import UTCDateTime
+from app.dbtypes import utcnow
+from app.extensions import db
+
+
+class PushSubscription(db.Model):
+    """A browser's push endpoint and keys for one patient's device."""
+
+    __tablename__ = "push_subscriptions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("patients.id", ondelete="CASCADE"), index=True
+    )
+    endpoint: Mapped[str] = mapped_column(sa.String(1000), unique=True)
+    p256dh: Mapped[str] = mapped_column(sa.String(120))
+    auth: Mapped[str] = mapped_column(sa.String(40))
+    device: Mapped[str] = mapped_column(sa.String(120), default="")
+    # The sign-in session that last confirmed it: signing out of that session removes it,
+    # so the next person on a shared phone does not get this patient's reminders.
+    auth_session_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("auth_sessions.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    confirmed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_failure: Mapped[str] = mapped_column(sa.String(200), default="")
+
+
+class OutboxState(enum.StrEnum):
+    PENDING = "pending"  # waiting for its time (or a retry)
+    SENDING = "sending"  # claimed by a dispatcher until available_at (the lease)
+    SENT = "sent"
+    NO_DEVICE = "no_device"  # reminders not turned on: nothing to send to
+    FAILED = "failed"  # gave up; visible to the clinic
+    CANCELLED = "cancelled"  # plan changed (rescheduled, cancelled)
+
+
+OPEN_STATES = (OutboxState.PENDING.value, OutboxState.SENDING.value)
+
+
+class OutboxMessage(db.Model):
+    """One planned notification; unique per (treatment, key) so plans never double up."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        sa.UniqueConstraint("treatment_id", "key", name="uq_outbox_treatment_key"),
+        # The dispatcher's claim query: open rows by the time they become available.
+        sa.Index(
+            "ix_outbox_ready",
+            "available_at",
+            postgresql_where=sa.text("state IN ('pending', 'sending')"),
+            sqlite_where=sa.text("state IN ('pending', 'sending')"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("patients.id", ondelete="CASCADE"), index=True
+    )
+    treatment_id: Mapped[int] = mapped_column(sa.ForeignKey("treatments.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(sa.String(80))
+    kind: Mapped[str] = mapped_column(sa.String(20))
+    link: Mapped[str] = mapped_column(sa.String(200))
+    time_critical: Mapped[bool] = mapped_column(default=False)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # When a dispatcher may next claim it: the due time, a retry time, or a lease's end.
+    available_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    state: Mapped[OutboxState] = mapped_column(
+        sa.Enum(
+            OutboxState,
+            native_enum=False,
+            length=20,
+            values_callable=lambda e: [m.value for m in e],
+        ),
+        default=OutboxState.PENDING,
+    )
+    attempts: Mapped[int] = mapped_column(default=0)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str] = mapped_column(sa.String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,62 @@
+"""The signed-in person for one request: plain data, loaded with one Core query.
+
+Flask-Login's ``current_user`` is a ``Principal``, not an ORM row: building ORM objects
+for the user, clinic and patient on every page view cost more than the rest of the
+Today page (bench/today_page.py). Services that change accounts load ORM rows by id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import time
+
+from app.models.user import Role
+
+
+@dataclass(frozen=True)
+class ClinicInfo:
+    id: int
+    name: str
+    phone: str
+    emergency_number: str
+    opening_hours: str
+    out_of_hours: str
+    timezone: str
+
+
+@dataclass(frozen=True)
+class PatientInfo:
+    id: int
+    timezone: str
+    quiet_start: time
+    quiet_end: time
+
+
+@dataclass(frozen=True)
+class Principal:
+    """A user with a live sign-in session (what ``current_user`` is)."""
+
+    id: int
+    email: str
+    name: str
+    role: Role
+    clinic: ClinicInfo
+    patient: PatientInfo | None
+    session_id: int
+    session_token: str
+
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
+
+    def get_id(self) -> str:
+        """The sign-in session token, so logging out can revoke exactly this session."""
+        return self.session_token
+
+    @property
+    def clinic_id(self) -> int:
+        return self.clinic.id
+
+    @property
+    def is_clinician(self) -> bool:
+        return self.role in (Role.CLINICIAN, Role.CLINIC_ADMIN)

@@ -40,6 +40,23 @@ class Config:
     # argon2id, OWASP minimum (m=19 MiB, t=2, p=1); security checklist A1.
     SCLERO_ARGON2 = {"time_cost": 2, "memory_cost": 19456, "parallelism": 1}
     SCLERO_PROTOCOL_DIR = os.path.join(os.path.dirname(__file__), "app", "protocols")
+    # Web push (VAPID). Production sets both; development keeps a key in instance/.
+    VAPID_PRIVATE_KEY: str | None = None
+    VAPID_SUBJECT: str | None = None
+    VAPID_GENERATE_DEV_KEY: str | bool = False  # True: instance/ file; "memory": per process
+    # Push endpoints must be https on these hosts (security checklist B10: no SSRF).
+    PUSH_ALLOWED_HOSTS: tuple[str, ...] = (
+        "fcm.googleapis.com",
+        "android.googleapis.com",
+        "updates.push.services.mozilla.com",
+        "*.push.services.mozilla.com",
+        "web.push.apple.com",
+        "*.push.apple.com",
+        "*.notify.windows.com",
+    )
+    PUSH_ALLOW_HTTP: tuple[str, ...] = ()  # host:port allowed over http (tests only)
+    PUSH_TIMEOUT_SECONDS = 10.0
+    NOTIFY_POLL_SECONDS = 15.0
 
     @classmethod
     def validate(cls, config: dict[str, Any]) -> None:
@@ -55,6 +72,8 @@ class DevelopmentConfig(Config):
 
     DEBUG = False  # the reloader would start the app twice next to the dispatcher
     SECRET_KEY = "dev-only-not-secret"  # noqa: S105 - development only, refused in production
+    VAPID_SUBJECT = "mailto:developers@sclerocare.example"
+    VAPID_GENERATE_DEV_KEY = True
     SESSION_COOKIE_SECURE = False
     REMEMBER_COOKIE_SECURE = False
     SCLERO_DEMO = True
@@ -66,6 +85,8 @@ class TestingConfig(Config):
     TESTING = True
     SECRET_KEY = "test-only-not-secret"  # noqa: S105
     SQLALCHEMY_DATABASE_URI = "sqlite://"
+    VAPID_SUBJECT = "mailto:tests@sclerocare.example"
+    VAPID_GENERATE_DEV_KEY = "memory"
     SESSION_COOKIE_SECURE = False
     REMEMBER_COOKIE_SECURE = False
     WTF_CSRF_ENABLED = False

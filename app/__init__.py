@@ -57,6 +57,9 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     csrf.init_app(app)
     security.init_app(app)
+    from app.services import push
+
+    push.init_app(app)
     with app.app_context():
         from app.dbtypes import configure_sqlite
 

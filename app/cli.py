@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+import signal
+import threading
+from datetime import UTC
+from datetime import datetime
+
 import click
 from flask import Flask
 from flask import current_app
 from flask.cli import AppGroup
+from py_vapid import Vapid
 
 from app.domain.protocol import ProtocolError
 from app.extensions import db
@@ -13,12 +20,82 @@ from app.models import Role
 from app.security import now
 from app.services import accounts
 from app.services import demo
+from app.services import dispatch
 from app.services import protocols
+from app.services import push
 from app.services.errors import Invalid
 
 protocols_cli = AppGroup("protocols", help="Validate, load and list clinic protocols.")
 dev_cli = AppGroup("dev", help="Development helpers (demo data).")
 users_cli = AppGroup("users", help="Staff accounts.")
+notifications_cli = AppGroup("notifications", help="Send due reminders (web push).")
+
+
+def _parse_now(value: str | None) -> datetime:
+    if not value:
+        return now()
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter("use an ISO time such as 2026-11-22T09:00:00+00:00") from None
+    if parsed.tzinfo is None:
+        raise click.BadParameter("include a UTC offset, e.g. +00:00")
+    return parsed.astimezone(UTC)
+
+
+def _summary(report: dispatch.DispatchReport) -> str:
+    return (
+        f"claimed {report.claimed}, sent {report.sent}, no device {report.no_device}, "
+        f"retry later {report.retried}, failed {report.failed}, "
+        f"pushes {report.deliveries} {report.statuses}"
+    )
+
+
+def _sender():
+    return current_app.extensions["sclero_push"]["sender"]
+
+
+@notifications_cli.command("send-due")
+@click.option(
+    "--now", "at", default=None, help="Pretend it is this instant (ISO 8601 with offset)."
+)
+@click.option("--batch", default=200, show_default=True, help="Rows claimed per transaction.")
+def send_due(at: str | None, batch: int) -> None:
+    """Send every reminder that is due now, once, then exit (for cron or systemd timers)."""
+    report = dispatch.run_until_empty(_sender(), _parse_now(at), batch=batch)
+    click.echo(_summary(report))
+
+
+@notifications_cli.command("worker")
+@click.option("--interval", type=float, default=None, help="Seconds between passes.")
+def worker(interval: float | None) -> None:
+    """Keep sending due reminders until stopped (SIGTERM or Ctrl+C finish the pass first)."""
+    pause = interval if interval is not None else current_app.config["NOTIFY_POLL_SECONDS"]
+    stopping = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stopping.set())
+    click.echo(f"notification worker: a pass every {pause:g} s")
+    while not stopping.is_set():
+        try:
+            report = dispatch.run_until_empty(_sender(), now())
+            if report.claimed:
+                click.echo(_summary(report))
+        except Exception:  # noqa: BLE001 - keep the worker alive; the error is logged
+            logging.getLogger(__name__).exception("dispatch pass failed")
+            db.session.rollback()
+        finally:
+            db.session.remove()
+        stopping.wait(pause)
+    click.echo("notification worker stopped")
+
+
+@notifications_cli.command("vapid-keygen")
+def vapid_keygen() -> None:
+    """Print a new VAPID key pair for production configuration."""
+    vapid = Vapid()
+    vapid.generate_keys()
+    click.echo(f"FLASK_VAPID_PRIVATE_KEY={push.private_key_b64u(vapid)}")
+    click.echo(f"# public key (browsers subscribe with it): {push.public_key_b64u(vapid)}")
 
 
 @protocols_cli.command("validate")
@@ -98,6 +175,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(protocols_cli)
     app.cli.add_command(dev_cli)
     app.cli.add_command(users_cli)
+    app.cli.add_command(notifications_cli)
 
     @app.shell_context_processor
     def shell() -> dict[str, object]:

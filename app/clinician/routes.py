@@ -141,7 +141,7 @@ def reschedule(treatment_id: int):
 @bp.post("/sessions/<int:treatment_id>/cancel")
 def cancel(treatment_id: int):
     try:
-        t = clinic.cancel(current_user, treatment_id)
+        t = clinic.cancel(current_user, treatment_id, now())
         flash("Appointment cancelled.", "success")
     except Invalid as exc:
         t = clinic.treatment_for(current_user, treatment_id)

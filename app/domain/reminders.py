@@ -133,7 +133,7 @@ def _aftercare(protocol: Protocol, treated_at: datetime, tz: ZoneInfo) -> list[P
         days.update(range(first, (w.last_date - start_date).days + 1))
     for n in sorted(days):
         at = local_instant(start_date + timedelta(days=n), DAILY_AT, tz)
-        out.append(PlannedReminder(f"daily:{n}", "daily", at, f"/patient/today?day={n}"))
+        out.append(PlannedReminder(f"daily:{n}", "daily", at, "/patient/today"))
     first, _last = next_session_window(protocol, treated_at, tz)
     out.append(
         PlannedReminder(

@@ -5,15 +5,19 @@ from __future__ import annotations
 from flask import Blueprint
 from flask import abort
 from flask import flash
+from flask import jsonify
 from flask import redirect
 from flask import render_template
+from flask import request
 from flask import url_for
 from flask_login import current_user
 from flask_login import login_required
 
+from app.patient.forms import QuietHoursForm
 from app.patient.forms import TickForm
 from app.security import now
 from app.services import recovery
+from app.services import reminders
 from app.services.errors import Invalid
 
 bp = Blueprint("patient", __name__)
@@ -64,3 +68,83 @@ def tick_task(key: str):
     except Invalid as exc:
         flash(exc.message, "error")
     return redirect(url_for("patient.today", _anchor=f"task-{key}"), 303)
+
+
+def device_label(user_agent: str) -> str:
+    """A short, human name for a device from its User-Agent ("iPhone, Safari")."""
+    ua = user_agent.lower()
+    system = next(
+        (
+            name
+            for key, name in [
+                ("iphone", "iPhone"),
+                ("ipad", "iPad"),
+                ("android", "Android"),
+                ("windows", "Windows"),
+                ("mac os", "Mac"),
+                ("linux", "Linux"),
+            ]
+            if key in ua
+        ),
+        "Device",
+    )
+    browser = next(
+        (
+            name
+            for key, name in [
+                ("edg/", "Edge"),
+                ("firefox", "Firefox"),
+                ("chrome", "Chrome"),
+                ("safari", "Safari"),
+            ]
+            if key in ua
+        ),
+        "browser",
+    )
+    return f"{system}, {browser}"
+
+
+@bp.get("/reminders")
+def reminders_page():
+    data = reminders.settings(current_user)
+    form = QuietHoursForm(start=data.quiet_start, end=data.quiet_end)
+    return render_template("patient/reminders.html", s=data, form=form)
+
+
+@bp.post("/reminders/subscribe")
+def subscribe():
+    body = request.get_json(silent=True) or {}
+    label = device_label(request.headers.get("User-Agent", ""))
+    try:
+        reminders.save_subscription(current_user, body.get("subscription"), label, now())
+    except Invalid as exc:
+        return jsonify(ok=False, error=exc.message), 400
+    return jsonify(ok=True)
+
+
+@bp.post("/reminders/unsubscribe")
+def unsubscribe():
+    body = request.get_json(silent=True) or {}
+    endpoint = body.get("endpoint") if isinstance(body.get("endpoint"), str) else None
+    return jsonify(ok=True, removed=reminders.remove_subscription(current_user, endpoint=endpoint))
+
+
+@bp.post("/reminders/devices/<int:sub_id>/delete")
+def delete_device(sub_id: int):
+    if reminders.remove_subscription(current_user, sub_id=sub_id):
+        flash("Reminders are off for that device.", "success")
+    return redirect(url_for("patient.reminders_page"), 303)
+
+
+@bp.post("/reminders/quiet-hours")
+def quiet_hours():
+    form = QuietHoursForm()
+    if form.validate_on_submit():
+        try:
+            reminders.set_quiet_hours(current_user, form.start.data, form.end.data, now())
+            flash("Quiet hours saved.", "success")
+        except Invalid as exc:
+            flash(exc.message, "error")
+    else:
+        flash("Choose a start and an end time.", "error")
+    return redirect(url_for("patient.reminders_page"), 303)

@@ -6,7 +6,13 @@ from flask import Blueprint
 from flask import current_app
 from flask import jsonify
 from flask import render_template
+from flask import request
 from flask import send_from_directory
+
+from app.extensions import csrf
+from app.security import now
+from app.services import reminders
+from app.services.errors import Invalid
 
 bp = Blueprint("pwa", __name__)
 
@@ -59,3 +65,18 @@ def service_worker():
 @bp.get("/offline")
 def offline():
     return render_template("pwa/offline.html")
+
+
+@bp.post("/push/resubscribe")
+@csrf.exempt  # called by the service worker, which has no page and no CSRF token;
+# safe because it only acts for whoever holds the old endpoint, a secret URL.
+def resubscribe():
+    body = request.get_json(silent=True) or {}
+    old = body.get("old_endpoint")
+    if not isinstance(old, str):
+        return jsonify(ok=False, error="old_endpoint missing"), 400
+    try:
+        changed = reminders.replace_endpoint(old, body.get("subscription"), now())
+    except Invalid as exc:
+        return jsonify(ok=False, error=exc.message), 400
+    return jsonify(ok=changed), (200 if changed else 404)

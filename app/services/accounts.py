@@ -13,6 +13,7 @@ from app.models import Clinic
 from app.models import Invitation
 from app.models import LoginThrottle
 from app.models import Patient
+from app.models import PushSubscription
 from app.models import Role
 from app.models import User
 from app.principal import ClinicInfo
@@ -177,9 +178,17 @@ def _touch(session_id: int, **values: datetime) -> None:
 
 
 def end_session(token: str | None, now: datetime) -> None:
-    """Revoke a sign-in session (logout). Unknown tokens are ignored."""
+    """Revoke a sign-in session (logout). Unknown tokens are ignored.
+
+    Push subscriptions confirmed in this session go too: the phone may be shared, and
+    the next person must not get this patient's reminders.
+    """
     if not token:
         return
+    session_ids = sa.select(AuthSession.id).where(AuthSession.token_hash == token_hash(token))
+    db.session.execute(
+        sa.delete(PushSubscription).where(PushSubscription.auth_session_id.in_(session_ids))
+    )
     db.session.execute(
         sa.update(AuthSession)
         .where(AuthSession.token_hash == token_hash(token), AuthSession.revoked_at.is_(None))

@@ -24,6 +24,7 @@ from app.models import User
 from app.principal import Principal
 from app.security import normalise_email
 from app.services import accounts
+from app.services import outbox
 from app.services.errors import Invalid
 from app.services.errors import NotFound
 
@@ -124,9 +125,11 @@ def create_patient(
     user = User(email=email, name=name.strip(), role=Role.PATIENT, clinic_id=clinician.clinic_id)
     patient = Patient(user=user, clinic_id=clinician.clinic_id, timezone=tz.key)
     db.session.add_all([user, patient])
-    db.session.add(Treatment(patient=patient, protocol_version=version, appointment_at=appointment))
+    treatment = Treatment(patient=patient, protocol_version=version, appointment_at=appointment)
+    db.session.add(treatment)
     db.session.flush()
     token = accounts.issue_invitation(user, clinician, now)
+    outbox.sync_treatment(treatment, now)
     db.session.commit()
     return NewPatient(patient, token)
 
@@ -154,6 +157,7 @@ def book_session(
     _check_window(appointment, now, APPOINTMENT_PAST, APPOINTMENT_FUTURE, "appointment")
     treatment = Treatment(patient=patient, protocol_version=version, appointment_at=appointment)
     db.session.add(treatment)
+    outbox.sync_treatment(treatment, now)
     db.session.commit()
     return treatment
 
@@ -169,16 +173,18 @@ def reschedule(
     appointment = to_utc(appointment_local, tz, "appointment")
     _check_window(appointment, now, APPOINTMENT_PAST, APPOINTMENT_FUTURE, "appointment")
     treatment.appointment_at = appointment
+    outbox.sync_treatment(treatment, now)
     db.session.commit()
     return treatment
 
 
-def cancel(clinician: Principal, treatment_id: int) -> Treatment:
-    """Cancel a booked appointment (idempotent)."""
+def cancel(clinician: Principal, treatment_id: int, now: datetime) -> Treatment:
+    """Cancel a booked appointment (idempotent); its reminders are cancelled too."""
     treatment = treatment_for(clinician, treatment_id)
     if treatment.status == TreatmentStatus.DONE:
         raise Invalid("status", "A treatment that has been recorded cannot be cancelled.")
     treatment.status = TreatmentStatus.CANCELLED
+    outbox.sync_treatment(treatment, now)
     db.session.commit()
     return treatment
 
@@ -217,6 +223,7 @@ def record_treatment(
     treatment.concentration = record.concentration.strip()
     treatment.areas = record.areas.strip()
     treatment.compression = record.compression.strip()
+    outbox.sync_treatment(treatment, now)
     db.session.commit()
     return treatment
 

@@ -23,6 +23,7 @@ from app.models import Treatment
 from app.models import TreatmentStatus
 from app.models import User
 from app.security import hash_password
+from app.services import outbox
 from app.services import protocols
 
 DOMAIN = "demo.sclerocare.example"
@@ -82,6 +83,11 @@ def seed(now: datetime, protocol_dir: str) -> list[DemoLogin]:
         email = f"{local}@{DOMAIN}"
         _demo_patient(clinic, email, name, day, versions[key], now)
         logins.append(DemoLogin(email, PATIENT_PASSWORD, f"patient, {what}"))
+    db.session.flush()
+    for treatment in db.session.scalars(
+        sa.select(Treatment).join(Patient).where(Patient.clinic_id == clinic.id)
+    ):
+        outbox.sync_treatment(treatment, now)
     db.session.commit()
     return logins
 

@@ -76,6 +76,30 @@ def load_vapid(app: Flask) -> Vapid | None:
     return Vapid.from_file(path)
 
 
+_MEMORY: list[Vapid] = []
+
+
+def _memory_key() -> Vapid:
+    """One throwaway key per process (tests), so no file is written."""
+    if not _MEMORY:
+        fresh = Vapid()
+        fresh.generate_keys()
+        _MEMORY.append(fresh)
+    return _MEMORY[0]
+
+
+def init_app(app: Flask) -> None:
+    """Load the VAPID key at start-up (fails fast when missing) and build the sender."""
+    vapid = load_vapid(app)
+    app.extensions["sclero_push"] = {
+        "vapid": vapid,
+        "public_key": public_key_b64u(vapid),
+        "sender": WebPushSender(
+            vapid, app.config["VAPID_SUBJECT"], app.config["PUSH_TIMEOUT_SECONDS"]
+        ),
+    }
+
+
 def public_key_b64u(vapid: Vapid) -> str:
     """The applicationServerKey browsers subscribe with (uncompressed point, base64url)."""
     raw = vapid.public_key.public_bytes(

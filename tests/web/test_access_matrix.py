@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from app import create_app
 from app.extensions import db
+from app.models import PushSubscription
 from app.models import Treatment
 from config import TestingConfig
 from tests.conftest import login
@@ -31,6 +32,12 @@ EXPECTED = {
     "patient.plan": "patient",
     "patient.tick_checklist": "patient",
     "patient.tick_task": "patient",
+    "patient.reminders_page": "patient",
+    "patient.subscribe": "patient",
+    "patient.unsubscribe": "patient",
+    "patient.quiet_hours": "patient",
+    "patient.delete_device": "patient-object",
+    "pwa.resubscribe": "public",
     "clinician.patients": "clinic",
     "clinician.new_patient": "clinic",
     "clinician.patient": "clinic-object",
@@ -60,14 +67,27 @@ def _routes():
 ROUTES = sorted(set(_routes()))
 
 
+def _alices_device(patient_id: int) -> int:
+    sub = PushSubscription(
+        patient_id=patient_id,
+        endpoint="https://fcm.googleapis.com/fcm/send/alice",
+        p256dh="x",
+        auth="y",
+    )
+    db.session.add(sub)
+    db.session.commit()
+    return sub.id
+
+
 def test_every_route_has_an_expected_access_class():
     missing = sorted({endpoint for endpoint, _, _ in ROUTES} - set(EXPECTED))
     assert not missing, f"add these routes to EXPECTED: {missing}"
 
 
-def _url(rule: str, world, treatment_id: int) -> str:
+def _url(rule: str, world, treatment_id: int, sub_id: int) -> str:
     return (
         rule.replace("<int:patient_id>", str(world.patient_a))
+        .replace("<int:sub_id>", str(sub_id))
         .replace("<int:treatment_id>", str(treatment_id))
         .replace("<key>", "walks")
         .replace("<token>", "not-a-token")
@@ -83,6 +103,8 @@ def _verdict(kind: str, actor: str, status: int, location: str) -> bool:
     if actor == "anonymous":
         return status == 302 and location.startswith("/login")
     is_staff = actor.startswith("doc")
+    if kind == "patient-object":  # the object belongs to Alice
+        return status == 303 if actor.startswith("alice") else status == 404
     if kind == "patient":
         return status == 404 if is_staff else status in (200, 303, 400, 404)
     if not is_staff:
@@ -102,7 +124,7 @@ def test_access(app, world, in_app, endpoint, rule, method):
             sa.select(Treatment.id).where(Treatment.patient_id == world.patient_b)
         )
     )
-    url = _url(rule, world, treatment_id)
+    url = _url(rule, world, treatment_id, in_app(_alices_device, world.patient_a))
     for actor in ACTORS:
         client = app.test_client()
         if actor != "anonymous":

@@ -1,0 +1,166 @@
+"""The notification outbox: plan rows from treatments, claim them, record outcomes.
+
+Rows are written in the same transaction as the change that caused them (booking,
+recording, moving or cancelling a treatment), one per (treatment, key), so repeating
+an action never doubles a reminder. Dispatchers claim due rows with a lease: on
+PostgreSQL with ``FOR UPDATE SKIP LOCKED``, on SQLite with a single conditional UPDATE
+(SQLite runs one writer at a time, so the claim is atomic there too). A dispatcher that
+dies leaves its rows to be claimed again when the lease ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+from app.domain.reminders import PlannedReminder
+from app.domain.reminders import QuietHours
+from app.domain.reminders import plan_treatment
+from app.extensions import db
+from app.models import OutboxMessage
+from app.models import OutboxState
+from app.models import Patient
+from app.models import Treatment
+from app.models import TreatmentStatus
+from app.models.notification import OPEN_STATES
+from app.services.protocols import protocol_by_version
+
+# A reminder planned for a moment already this far past is not sent late (recording a
+# treatment a day after it happened must not fire yesterday's reminders at once).
+STALE_AFTER = timedelta(hours=2)
+
+
+def sync_treatment(treatment: Treatment, now: datetime) -> int:
+    """Bring a treatment's outbox rows in line with its current plan; no commit.
+
+    Pending rows move to their new due time; rows no longer in the plan (cancelled
+    treatment, changed protocol) are cancelled; rows already sent are left alone.
+
+    :returns: the number of rows added, moved or cancelled.
+    """
+    db.session.flush()
+    patient: Patient = treatment.patient
+    existing = {
+        row.key: row
+        for row in db.session.scalars(
+            sa.select(OutboxMessage).where(OutboxMessage.treatment_id == treatment.id)
+        )
+    }
+    planned = {r.key: r for r in _plan(treatment, patient)}
+    changes = 0
+    for key, row in existing.items():
+        if row.state.value in OPEN_STATES and key not in planned:
+            row.state = OutboxState.CANCELLED
+            changes += 1
+    for key, reminder in planned.items():
+        changes += _upsert(treatment, patient, existing.get(key), reminder, now)
+    return changes
+
+
+def _plan(treatment: Treatment, patient: Patient) -> list[PlannedReminder]:
+    if treatment.status == TreatmentStatus.CANCELLED:
+        return []
+    version = treatment.protocol_version
+    protocol = protocol_by_version(version.id, version.sha256, version.source_text)
+    return plan_treatment(
+        protocol,
+        appointment=treatment.appointment_at,
+        treated_at=treatment.treated_at if treatment.status == TreatmentStatus.DONE else None,
+        tz=ZoneInfo(patient.timezone),
+        quiet=QuietHours(patient.quiet_start, patient.quiet_end),
+    )
+
+
+def _upsert(
+    treatment: Treatment,
+    patient: Patient,
+    row: OutboxMessage | None,
+    r: PlannedReminder,
+    now: datetime,
+) -> int:
+    if row is None:
+        if r.due < now - STALE_AFTER:
+            return 0
+        db.session.add(
+            OutboxMessage(
+                patient_id=patient.id,
+                treatment_id=treatment.id,
+                key=r.key,
+                kind=r.kind,
+                link=r.link,
+                time_critical=r.time_critical,
+                due_at=r.due,
+                available_at=r.due,
+                state=OutboxState.PENDING,
+            )
+        )
+        return 1
+    if row.state == OutboxState.CANCELLED and r.due >= now - STALE_AFTER:
+        row.state = OutboxState.PENDING  # booked again after a cancellation
+    elif row.state != OutboxState.PENDING or row.due_at == r.due:
+        return 0
+    row.due_at = row.available_at = r.due
+    row.link, row.time_critical, row.attempts = r.link, r.time_critical, 0
+    return 1
+
+
+def sync_patient(patient_id: int, now: datetime) -> int:
+    """Re-plan every live treatment of a patient (after quiet hours change); no commit."""
+    treatments = db.session.scalars(
+        sa.select(Treatment).where(
+            Treatment.patient_id == patient_id, Treatment.status != TreatmentStatus.CANCELLED
+        )
+    )
+    return sum(sync_treatment(t, now) for t in treatments)
+
+
+# ------------------------------------------------------------------ claiming
+
+
+def claim(now: datetime, limit: int, lease: timedelta) -> list[OutboxMessage]:
+    """Atomically take up to ``limit`` due rows for this dispatcher, and commit.
+
+    A row is due when it is pending and its time has come, or when it is being sent
+    but its lease has run out (its dispatcher died). Claimed rows get a new lease.
+    """
+    ready = (
+        sa.select(OutboxMessage.id)
+        .where(OutboxMessage.state.in_(OPEN_STATES), OutboxMessage.available_at <= now)
+        .order_by(OutboxMessage.available_at)
+        .limit(limit)
+    )
+    if db.session.get_bind().dialect.name == "postgresql":
+        ready = ready.with_for_update(skip_locked=True)
+    ids = list(
+        db.session.scalars(
+            sa.update(OutboxMessage)
+            .where(OutboxMessage.id.in_(ready.scalar_subquery()))
+            .values(
+                state=OutboxState.SENDING,
+                available_at=now + lease,
+                attempts=OutboxMessage.attempts + 1,
+            )
+            .returning(OutboxMessage.id)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    db.session.commit()
+    if not ids:
+        return []
+    return list(
+        db.session.scalars(
+            sa.select(OutboxMessage).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)
+        )
+    )
+
+
+def counts_by_state(patient_ids: Iterable[int] | None = None) -> dict[str, int]:
+    """How many outbox rows are in each state (for reports and tests)."""
+    query = sa.select(OutboxMessage.state, sa.func.count()).group_by(OutboxMessage.state)
+    if patient_ids is not None:
+        query = query.where(OutboxMessage.patient_id.in_(list(patient_ids)))
+    return {state.value: n for state, n in db.session.execute(query)}

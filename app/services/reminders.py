@@ -1,0 +1,213 @@
+"""Patient use-cases for reminders: devices, quiet hours, and what the clinic sees."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from datetime import time
+
+import sqlalchemy as sa
+from flask import current_app
+
+from app.extensions import db
+from app.models import OutboxMessage
+from app.models import OutboxState
+from app.models import Patient
+from app.models import PushSubscription
+from app.principal import Principal
+from app.services import outbox
+from app.services.errors import Invalid
+from app.services.errors import NotFound
+from app.services.push import BadSubscription
+from app.services.push import check_subscription
+
+MAX_DEVICES = 10
+
+
+def _patient_id(user: Principal) -> int:
+    if user.patient is None:
+        raise NotFound("Not a patient account.")
+    return user.patient.id
+
+
+def save_subscription(
+    user: Principal, data: object, device: str, now: datetime
+) -> PushSubscription:
+    """Store or re-confirm this device's subscription (called on every app open).
+
+    The endpoint is unique: if another account on this phone had it, it moves to the
+    person now signed in.
+
+    :raises Invalid: for an endpoint or keys the server will not use.
+    """
+    patient_id = _patient_id(user)
+    try:
+        info = check_subscription(
+            data,
+            tuple(current_app.config["PUSH_ALLOWED_HOSTS"]),
+            tuple(current_app.config["PUSH_ALLOW_HTTP"]),
+        )
+    except BadSubscription as exc:
+        raise Invalid("subscription", str(exc)) from None
+    sub = db.session.scalar(
+        sa.select(PushSubscription).where(PushSubscription.endpoint == info.endpoint)
+    )
+    if sub is None:
+        count = db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(PushSubscription)
+            .where(PushSubscription.patient_id == patient_id)
+        )
+        if (count or 0) >= MAX_DEVICES:
+            raise Invalid(
+                "subscription", "Reminders are on for too many devices. Turn one off first."
+            )
+        sub = PushSubscription(endpoint=info.endpoint, created_at=now)
+        db.session.add(sub)
+    sub.patient_id = patient_id
+    sub.p256dh, sub.auth = info.p256dh, info.auth
+    sub.device = device[:120]
+    sub.auth_session_id = user.session_id
+    sub.confirmed_at = now
+    db.session.commit()
+    return sub
+
+
+def remove_subscription(
+    user: Principal, endpoint: str | None = None, sub_id: int | None = None
+) -> bool:
+    """Turn reminders off for one device of this patient.
+
+    By endpoint (from the device itself) it is idempotent; by id (the settings page)
+    another patient's or an unknown device is "not found".
+    """
+    patient_id = _patient_id(user)
+    query = sa.delete(PushSubscription).where(PushSubscription.patient_id == patient_id)
+    if sub_id is not None:
+        sub = db.session.get(PushSubscription, sub_id)
+        if sub is None or sub.patient_id != patient_id:
+            raise NotFound("No such device.")
+        query = query.where(PushSubscription.id == sub_id)
+    elif endpoint:
+        query = query.where(PushSubscription.endpoint == endpoint)
+    else:
+        return False
+    removed = db.session.execute(query).rowcount
+    db.session.commit()
+    return bool(removed)
+
+
+def replace_endpoint(old_endpoint: str, data: object, now: datetime) -> bool:
+    """The service worker's ``pushsubscriptionchange``: swap an endpoint for a new one.
+
+    No sign-in is needed, because only the holder of the old endpoint (a secret URL the
+    browser keeps) can ask; the new subscription is checked like any other.
+    """
+    sub = db.session.scalar(
+        sa.select(PushSubscription).where(PushSubscription.endpoint == old_endpoint)
+    )
+    if sub is None:
+        return False
+    try:
+        info = check_subscription(
+            data,
+            tuple(current_app.config["PUSH_ALLOWED_HOSTS"]),
+            tuple(current_app.config["PUSH_ALLOW_HTTP"]),
+        )
+    except BadSubscription as exc:
+        raise Invalid("subscription", str(exc)) from None
+    taken = db.session.scalar(
+        sa.select(PushSubscription).where(PushSubscription.endpoint == info.endpoint)
+    )
+    if taken is not None and taken.id != sub.id:
+        db.session.delete(taken)
+        db.session.flush()
+    sub.endpoint, sub.p256dh, sub.auth, sub.confirmed_at = (
+        info.endpoint,
+        info.p256dh,
+        info.auth,
+        now,
+    )
+    db.session.commit()
+    return True
+
+
+@dataclass(frozen=True)
+class ReminderSettings:
+    devices: list[PushSubscription]
+    quiet_start: time
+    quiet_end: time
+    public_key: str
+
+
+def settings(user: Principal) -> ReminderSettings:
+    """This patient's devices and quiet hours, and the key browsers subscribe with."""
+    patient = db.session.get(Patient, _patient_id(user))
+    assert patient is not None
+    devices = list(
+        db.session.scalars(
+            sa.select(PushSubscription)
+            .where(PushSubscription.patient_id == patient.id)
+            .order_by(PushSubscription.created_at)
+        )
+    )
+    key = current_app.extensions["sclero_push"]["public_key"]
+    return ReminderSettings(devices, patient.quiet_start, patient.quiet_end, key)
+
+
+def set_quiet_hours(user: Principal, start: time, end: time, now: datetime) -> int:
+    """Change quiet hours; pending reminders move to fit. Returns how many moved."""
+    patient = db.session.get(Patient, _patient_id(user))
+    assert patient is not None
+    if start == end:
+        raise Invalid(
+            "quiet_start",
+            "Start and end are the same. Choose different times, or turn reminders off.",
+        )
+    patient.quiet_start, patient.quiet_end = start, end
+    moved = outbox.sync_patient(patient.id, now)
+    db.session.commit()
+    return moved
+
+
+@dataclass(frozen=True)
+class DeliveryState:
+    """What the clinician sees about a patient's reminders."""
+
+    devices: int
+    last_confirmed: datetime | None
+    last_sent: datetime | None
+    last_failed: OutboxMessage | None
+    next_due: datetime | None
+    failed_count: int
+
+
+def delivery_state(patient_id: int) -> DeliveryState:
+    """Reminder state for one patient, in four small queries."""
+    subs = db.session.execute(
+        sa.select(sa.func.count(), sa.func.max(PushSubscription.confirmed_at)).where(
+            PushSubscription.patient_id == patient_id
+        )
+    ).one()
+    mine = sa.select(OutboxMessage).where(OutboxMessage.patient_id == patient_id)
+    last_sent = db.session.scalar(
+        sa.select(sa.func.max(OutboxMessage.sent_at)).where(
+            OutboxMessage.patient_id == patient_id, OutboxMessage.state == OutboxState.SENT
+        )
+    )
+    last_failed = db.session.scalar(
+        mine.where(OutboxMessage.state == OutboxState.FAILED)
+        .order_by(OutboxMessage.available_at.desc())
+        .limit(1)
+    )
+    failed = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(OutboxMessage)
+        .where(OutboxMessage.patient_id == patient_id, OutboxMessage.state == OutboxState.FAILED)
+    )
+    next_due = db.session.scalar(
+        sa.select(sa.func.min(OutboxMessage.available_at)).where(
+            OutboxMessage.patient_id == patient_id, OutboxMessage.state == OutboxState.PENDING
+        )
+    )
+    return DeliveryState(subs[0], subs[1], last_sent, last_failed, next_due, failed or 0)

@@ -1,0 +1,291 @@
+"""Web push end to end on the server: outbox planning, dispatch, the push service's answers.
+
+Uses the local push service (tests/push_double.py), which verifies VAPID and decrypts
+every payload, so assertions are on what a phone would really receive.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import Clinic
+from app.models import OutboxMessage
+from app.models import OutboxState
+from app.models import PushSubscription
+from app.models import Treatment
+from app.services import dispatch
+from app.services import outbox
+from app.services.push import WebPushSender
+from tests.conftest import login
+from tests.conftest import make_clinic
+from tests.conftest import make_patient
+from tests.push_double import PushServiceDouble
+
+HEALTH_WORDS = (
+    "stocking",
+    "bruis",
+    "vein",
+    "calf",
+    " leg",
+    "pain",
+    "treat",
+    "sclerosant",
+    "foam",
+    "alice",
+    "marker",
+)
+
+
+@pytest.fixture
+def push_service(app):
+    key = app.extensions["sclero_push"]["public_key"]
+    with PushServiceDouble(vapid_public_key_b64u=key) as ps:
+        app.config["PUSH_ALLOW_HTTP"] = (ps.netloc,)
+        yield ps
+
+
+@pytest.fixture
+def sender(app) -> WebPushSender:
+    ext = app.extensions["sclero_push"]
+    return WebPushSender(ext["vapid"], app.config["VAPID_SUBJECT"], timeout=1.0)
+
+
+def _treated_patient(in_app, email="alice@patients.example", day=0, **kwargs):
+    def build():
+        clinic = db.session.scalar(sa.select(Clinic).where(Clinic.slug == "north")) or make_clinic(
+            "north"
+        )
+        patient = make_patient(clinic, email, day=day, name="Alice Marker", **kwargs)
+        treatment = db.session.scalar(
+            sa.select(Treatment).where(Treatment.patient_id == patient.id)
+        )
+        outbox.sync_treatment(
+            treatment, datetime(2026, 11, 20, 12, 0, tzinfo=UTC) - timedelta(days=day)
+        )
+        db.session.commit()
+        return patient.id
+
+    return in_app(build)
+
+
+def _subscribe(client, email, fake):
+    login(client, email)
+    r = client.post("/patient/reminders/subscribe", json={"subscription": fake.info()})
+    assert r.status_code == 200, r.get_json()
+
+
+def _rows(in_app, **filters):
+    def q():
+        query = sa.select(OutboxMessage)
+        for k, v in filters.items():
+            query = query.where(getattr(OutboxMessage, k) == v)
+        return [
+            (r.key, r.state, r.due_at)
+            for r in db.session.scalars(query.order_by(OutboxMessage.due_at))
+        ]
+
+    return in_app(q)
+
+
+def test_milestone_reaches_the_phone_decrypted_with_no_health_details(
+    app, client, in_app, push_service, sender
+):
+    _treated_patient(in_app)
+    fake = push_service.new_subscription()
+    _subscribe(client, "alice@patients.example", fake)
+    # 72 h after a 10:00 treatment on Fri 20 Nov: Mon 23 Nov 10:00 London.
+    at = datetime(2026, 11, 23, 10, 0, 30, tzinfo=UTC)
+    report = in_app(dispatch.run_until_empty, sender, at)
+    assert report.sent >= 1 and report.failed == 0
+    messages = [json.loads(p) for p in push_service.delivered()]
+    assert messages, "nothing was delivered"
+    for m in messages:
+        text = json.dumps(m).lower()
+        assert not any(word in text for word in HEALTH_WORDS), m
+        assert m["title"] == "ScleroCare" and m["data"]["url"].startswith("/patient/")
+    milestone = [m for m in messages if m["body"] == "There is an update to your aftercare today."]
+    assert milestone and milestone[0]["data"]["url"] == "/patient/today"
+    received = next(iter(push_service.subs.values())).received
+    assert all(r["ttl"] and r["topic"].startswith("sc") and len(r["topic"]) <= 32 for r in received)
+    # Sending again sends nothing: each row goes once.
+    assert in_app(dispatch.run_until_empty, sender, at).claimed == 0
+
+
+def test_quiet_hours_delay_a_reminder_until_they_end(app, in_app):
+    # Treated Fri 22:30 London: the 72 h milestone, Mon 22:30, waits until Tue 08:00.
+    from datetime import time
+
+    _treated_patient(in_app, at=time(22, 30))
+    rows = {k: due for k, _, due in _rows(in_app)}
+    assert rows["milestone:stockings-night-off"] == datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
+
+
+def test_reschedule_moves_and_cancel_cancels_reminders_without_duplicates(
+    app, client, in_app, world
+):
+    login(client, "doc1@north.example")
+    tid = in_app(
+        lambda: db.session.scalar(
+            sa.select(Treatment.id).where(Treatment.patient_id == world.patient_b)
+        )
+    )
+    in_app(
+        lambda: (
+            outbox.sync_treatment(
+                db.session.get(Treatment, tid), datetime(2026, 11, 20, tzinfo=UTC)
+            ),
+            db.session.commit(),
+        )
+    )
+    before = {k: due for k, _, due in _rows(in_app, treatment_id=tid)}
+    client.post(f"/clinic/sessions/{tid}/reschedule", data={"date": "2026-11-30", "time": "10:00"})
+    moved = _rows(in_app, treatment_id=tid)
+    # Moving again to the same time changes nothing and adds nothing.
+    client.post(f"/clinic/sessions/{tid}/reschedule", data={"date": "2026-11-30", "time": "10:00"})
+    assert _rows(in_app, treatment_id=tid) == moved
+    keys = [k for k, _, _ in moved]
+    assert len(keys) == len(set(keys)) and set(before) <= set(keys)
+    # Reminders that were due before the move are now 9 days later (no DST in between);
+    # ones that had been too late to send before are planned now that they are ahead.
+    assert all(due - before[k] == timedelta(days=9) for k, _, due in moved if k in before)
+    client.post(f"/clinic/sessions/{tid}/cancel")
+    assert {state for _, state, _ in _rows(in_app, treatment_id=tid)} == {OutboxState.CANCELLED}
+
+
+@pytest.mark.parametrize(
+    ("respond", "row_state", "sub_kept"),
+    [
+        ((404, {}), OutboxState.NO_DEVICE, False),
+        ((410, {}), OutboxState.NO_DEVICE, False),
+        ((429, {"Retry-After": "120"}), OutboxState.PENDING, True),
+        ((500, {}), OutboxState.PENDING, True),
+        (("hang", {}), OutboxState.PENDING, True),
+        ((413, {}), OutboxState.FAILED, True),
+        ((400, {}), OutboxState.FAILED, True),
+    ],
+)
+def test_each_push_service_answer(
+    app, client, in_app, push_service, sender, respond, row_state, sub_kept
+):
+    _treated_patient(in_app)
+    fake = push_service.new_subscription()
+    fake.respond = respond
+    push_service.hang_seconds = 2.0
+    _subscribe(client, "alice@patients.example", fake)
+    at = datetime(2026, 11, 23, 10, 0, 30, tzinfo=UTC)
+    in_app(dispatch.dispatch_due, sender, at, batch=1)
+    row = in_app(
+        lambda: db.session.scalar(sa.select(OutboxMessage).where(OutboxMessage.attempts == 1))
+    )
+    assert row.state == row_state
+    kept = in_app(
+        lambda: db.session.scalar(sa.select(sa.func.count()).select_from(PushSubscription))
+    )
+    assert kept == (1 if sub_kept else 0)
+    if respond[0] == 429:
+        assert row.available_at >= at + timedelta(seconds=120)
+    if row_state == OutboxState.PENDING:
+        # Not before its back-off: a pass a second later claims nothing of it.
+        in_app(dispatch.dispatch_due, sender, at + timedelta(seconds=1), batch=50)
+        again = in_app(lambda: db.session.get(OutboxMessage, row.id))
+        assert again.state == OutboxState.PENDING and again.attempts == 1
+
+
+def test_a_gone_device_is_removed_but_another_device_still_gets_it(
+    app, in_app, push_service, sender, client
+):
+    _treated_patient(in_app)
+    gone, good = push_service.new_subscription(), push_service.new_subscription()
+    gone.respond = (410, {})
+    _subscribe(client, "alice@patients.example", gone)
+    client.post("/patient/reminders/subscribe", json={"subscription": good.info()})
+    at = datetime(2026, 11, 23, 10, 0, 30, tzinfo=UTC)
+    report = in_app(dispatch.run_until_empty, sender, at)
+    assert report.sent == report.claimed and report.gone_subscriptions == 1
+    endpoints = in_app(lambda: list(db.session.scalars(sa.select(PushSubscription.endpoint))))
+    assert endpoints == [good.endpoint]
+    assert len(good.received) == report.claimed
+
+
+def test_repeated_failures_give_up_visibly(app, in_app, push_service, sender, client):
+    _treated_patient(in_app)
+    fake = push_service.new_subscription()
+    fake.respond = (503, {})
+    _subscribe(client, "alice@patients.example", fake)
+    at = datetime(2026, 11, 23, 10, 0, 30, tzinfo=UTC)
+    for _ in range(dispatch.MAX_ATTEMPTS + 1):
+        in_app(dispatch.run_until_empty, sender, at)
+        at += timedelta(hours=3)
+    failed = in_app(
+        lambda: db.session.scalars(
+            sa.select(OutboxMessage).where(OutboxMessage.state == OutboxState.FAILED)
+        ).all()
+    )
+    assert failed, "rows should fail after the last attempt"
+    assert all(
+        r.attempts == dispatch.MAX_ATTEMPTS and r.last_error.startswith("gave up") for r in failed
+    )
+
+
+def test_one_vapid_signature_per_push_service(app, in_app, push_service, sender, client):
+    _treated_patient(in_app)
+    for _ in range(3):
+        fake = push_service.new_subscription()
+        _subscribe(client, "alice@patients.example", fake)
+    in_app(dispatch.run_until_empty, sender, datetime(2026, 11, 30, tzinfo=UTC))
+    assert len(push_service.delivered()) > 3
+    assert sender.signatures == 1
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "http://169.254.169.254/latest/meta-data",
+        "https://evil.example/push/1",
+        "file:///etc/passwd",
+        "https://fcm.googleapis.com.evil.example/x",
+        "https://user@fcm.googleapis.com/x",
+    ],
+)
+def test_subscriptions_to_unknown_hosts_are_refused(app, client, in_app, push_service, endpoint):
+    _treated_patient(in_app)
+    fake = push_service.new_subscription().info()
+    fake["endpoint"] = endpoint
+    login(client, "alice@patients.example")
+    r = client.post("/patient/reminders/subscribe", json={"subscription": fake})
+    assert r.status_code == 400 and "not supported" in r.get_json()["error"]
+
+
+def test_bad_keys_and_garbage_are_refused_with_a_message(app, client, in_app, push_service):
+    _treated_patient(in_app)
+    login(client, "alice@patients.example")
+    fake = push_service.new_subscription().info()
+    fake["keys"]["p256dh"] = "AAAA"
+    assert (
+        client.post("/patient/reminders/subscribe", json={"subscription": fake}).status_code == 400
+    )
+    assert client.post("/patient/reminders/subscribe", data="not json").status_code == 400
+    assert (
+        client.post("/patient/reminders/subscribe", json={"subscription": "x"}).status_code == 400
+    )
+
+
+def test_logout_removes_the_devices_subscribed_in_that_session(app, client, in_app, push_service):
+    _treated_patient(in_app)
+    _subscribe(client, "alice@patients.example", push_service.new_subscription())
+    assert (
+        in_app(lambda: db.session.scalar(sa.select(sa.func.count()).select_from(PushSubscription)))
+        == 1
+    )
+    client.post("/logout")
+    assert (
+        in_app(lambda: db.session.scalar(sa.select(sa.func.count()).select_from(PushSubscription)))
+        == 0
+    )

@@ -1,0 +1,163 @@
+"""Several dispatcher processes on one database: every notification goes exactly once.
+
+Two real `flask notifications send-due` processes race over 1,000 due rows; a third
+process claims a batch and is killed before sending, and the survivors send that batch
+once its lease has run out (security checklist F7, F8). Runs on the suite's database:
+PostgreSQL (FOR UPDATE SKIP LOCKED) in CI, a SQLite file otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from datetime import UTC
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import OutboxMessage
+from app.models import OutboxState
+from app.models import PushSubscription
+from app.models import Treatment
+from app.services.push import private_key_b64u
+from tests.conftest import make_clinic
+from tests.conftest import make_patient
+from tests.push_double import PushServiceDouble
+
+ROOT = Path(__file__).resolve().parent.parent
+DUE = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
+ROWS = 1000
+PATIENTS = 20
+
+
+@pytest.fixture
+def push_service(app):
+    with PushServiceDouble(vapid_public_key_b64u=app.extensions["sclero_push"]["public_key"]) as ps:
+        yield ps
+
+
+def _fill(push_service) -> list[int]:
+    """PATIENTS patients with one device each and ROWS due outbox rows between them."""
+    clinic = make_clinic("load")
+    patients = [make_patient(clinic, f"p{i}@load.example", day=1) for i in range(PATIENTS)]
+    treatments = {t.patient_id: t.id for t in db.session.scalars(sa.select(Treatment))}
+    for p in patients:
+        fake = push_service.new_subscription().info()
+        db.session.add(
+            PushSubscription(
+                patient_id=p.id,
+                endpoint=fake["endpoint"],
+                p256dh=fake["keys"]["p256dh"],
+                auth=fake["keys"]["auth"],
+            )
+        )
+    for i in range(ROWS):
+        p = patients[i % PATIENTS]
+        db.session.add(
+            OutboxMessage(
+                patient_id=p.id,
+                treatment_id=treatments[p.id],
+                key=f"load:{i}",
+                kind="daily",
+                link="/patient/today",
+                due_at=DUE,
+                available_at=DUE,
+                state=OutboxState.PENDING,
+            )
+        )
+    db.session.commit()
+    return list(db.session.scalars(sa.select(OutboxMessage.id)))
+
+
+def _env(app, push_service) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLASK_")}
+    env.update(
+        APP_ENV="development",
+        FLASK_APP="wsgi.py",
+        FLASK_SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"],
+        FLASK_VAPID_PRIVATE_KEY=private_key_b64u(app.extensions["sclero_push"]["vapid"]),
+        FLASK_PUSH_ALLOW_HTTP=json.dumps([push_service.netloc]),
+    )
+    return env
+
+
+def _flask(env: dict[str, str], *args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "flask", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def _topics(push_service) -> Counter:
+    return Counter(r["headers"].get("Topic") for r in push_service.requests if r["status"] == 201)
+
+
+def test_two_dispatchers_deliver_each_notification_exactly_once(app, in_app, push_service):
+    row_ids = in_app(_fill, push_service)
+    env = _env(app, push_service)
+    procs = [
+        _flask(env, "notifications", "send-due", "--now", DUE.isoformat(), "--batch", "50")
+        for _ in range(2)
+    ]
+    outputs = [p.communicate(timeout=240)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs), outputs
+    topics = _topics(push_service)
+    assert set(topics) == {f"sc{i}" for i in row_ids}, "some notifications were not delivered"
+    assert max(topics.values()) == 1, [t for t, n in topics.items() if n > 1][:10]
+    # Both processes did part of the work (a real race, not one doing everything).
+    claimed = [int(o.split("claimed ")[1].split(",")[0]) for o in outputs]
+    assert sum(claimed) == ROWS and min(claimed) > 0, outputs
+    states = in_app(lambda: Counter(db.session.scalars(sa.select(OutboxMessage.state))))
+    assert states == {OutboxState.SENT: ROWS}
+    # Every payload decrypted with the device keys and named no patient.
+    assert len(push_service.delivered()) == ROWS
+
+
+KILLER = """
+import os, signal, sys
+from datetime import datetime, timedelta
+from app import create_app
+from app.services import outbox
+app = create_app()
+with app.app_context():
+    rows = outbox.claim(datetime.fromisoformat(sys.argv[1]), 300, timedelta(seconds=60))
+    print(len(rows), flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)  # dies holding the claimed rows
+"""
+
+
+def test_a_killed_dispatchers_rows_are_sent_after_its_lease(app, in_app, push_service):
+    row_ids = in_app(_fill, push_service)
+    env = _env(app, push_service)
+    killer = subprocess.run(
+        [sys.executable, "-c", KILLER, DUE.isoformat()],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert killer.returncode == -9 and killer.stdout.strip() == "300", killer.stderr
+    survivor = _flask(env, "notifications", "send-due", "--now", DUE.isoformat())
+    out = survivor.communicate(timeout=240)[0]
+    assert "claimed 700," in out, out  # the killed process's rows are still leased
+    later = DUE.replace(minute=1, second=1).isoformat()  # after the 60 s lease
+    survivor = _flask(env, "notifications", "send-due", "--now", later)
+    out = survivor.communicate(timeout=240)[0]
+    assert "claimed 300," in out, out
+    topics = _topics(push_service)
+    assert set(topics) == {f"sc{i}" for i in row_ids} and max(topics.values()) == 1
+    states = in_app(lambda: Counter(db.session.scalars(sa.select(OutboxMessage.state))))
+    assert states == {OutboxState.SENT: ROWS}
+    attempts = in_app(lambda: Counter(db.session.scalars(sa.select(OutboxMessage.attempts))))
+    assert attempts == {1: 700, 2: 300}

@@ -23,7 +23,9 @@ run: install
 	APP_ENV=development $(BIN)/flask db upgrade
 	@APP_ENV=development $(BIN)/flask dev seed-demo
 	@echo ""
-	@echo "ScleroCare is starting at http://$(HOST):$(PORT)/  (Ctrl+C to stop)"
+	@echo "ScleroCare is starting at http://$(HOST):$(PORT)/  (Ctrl+C stops the web server and the reminder worker)"
+	@APP_ENV=development $(BIN)/flask notifications worker --interval 15 & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	APP_ENV=development $(BIN)/gunicorn --workers 2 --bind $(HOST):$(PORT) --access-logfile - wsgi:app
 
 test: install

@@ -20,6 +20,7 @@ from app.clinician.forms import WhenForm
 from app.security import now
 from app.services import clinic
 from app.services import protocols
+from app.services import reminders
 from app.services.errors import Invalid
 
 bp = Blueprint("clinician", __name__)
@@ -92,6 +93,7 @@ def patient(patient_id: int):
     book.protocol.choices = _protocol_choices()
     return render_template(
         "clinician/patient.html",
+        delivery=reminders.delivery_state(p.id),
         p=p,
         sessions=clinic.treatments_of(p),
         link=link,

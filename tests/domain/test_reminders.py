@@ -1,0 +1,159 @@
+"""Reminder planning: keys, due instants in the patient's zone, quiet hours, DST."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from datetime import datetime
+from datetime import time
+from datetime import timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
+
+from app.domain.protocol import parse_protocol
+from app.domain.reminders import MESSAGES
+from app.domain.reminders import QuietHours
+from app.domain.reminders import after_quiet_hours
+from app.domain.reminders import plan_treatment
+
+PROTOCOLS = Path(__file__).resolve().parents[2] / "app" / "protocols"
+P72 = parse_protocol((PROTOCOLS / "compression-72h.toml").read_text(), "72h")
+LONDON = ZoneInfo("Europe/London")
+QUIET = QuietHours()
+
+
+def test_quiet_window_wraps_midnight():
+    assert (
+        QUIET.contains(time(21, 0)) and QUIET.contains(time(23, 59)) and QUIET.contains(time(7, 59))
+    )
+    assert not QUIET.contains(time(8, 0)) and not QUIET.contains(time(20, 59))
+    daytime = QuietHours(time(13, 0), time(14, 0))
+    assert daytime.contains(time(13, 30)) and not daytime.contains(time(14, 0))
+    assert not QuietHours(time(9, 0), time(9, 0)).contains(time(9, 0))
+
+
+@pytest.mark.parametrize(
+    ("local", "expected_local"),
+    [
+        (datetime(2026, 11, 23, 22, 30), datetime(2026, 11, 24, 8, 0)),  # evening -> next morning
+        (datetime(2026, 11, 24, 3, 0), datetime(2026, 11, 24, 8, 0)),  # small hours -> same morning
+        (datetime(2026, 11, 24, 12, 0), datetime(2026, 11, 24, 12, 0)),  # daytime unchanged
+        (datetime(2026, 11, 24, 8, 0), datetime(2026, 11, 24, 8, 0)),  # the end itself is allowed
+    ],
+)
+def test_after_quiet_hours(local, expected_local):
+    due = local.replace(tzinfo=LONDON).astimezone(UTC)
+    assert (
+        after_quiet_hours(due, LONDON, QUIET).astimezone(LONDON).replace(tzinfo=None)
+        == expected_local
+    )
+
+
+def test_quiet_hours_end_is_local_across_the_clock_change():
+    # Night of Sat 24 to Sun 25 Oct 2026: London falls back at 02:00. 08:00 local is
+    # 08:00 GMT on the Sunday, not 07:00: the wall-clock time is kept.
+    due = datetime(2026, 10, 24, 22, 0, tzinfo=LONDON).astimezone(UTC)
+    moved = after_quiet_hours(due, LONDON, QUIET)
+    assert moved == datetime(2026, 10, 25, 8, 0, tzinfo=UTC)
+    # And in spring (29 Mar 2026, clocks go forward): 08:00 BST is 07:00 UTC.
+    due = datetime(2026, 3, 28, 23, 0, tzinfo=LONDON).astimezone(UTC)
+    assert after_quiet_hours(due, LONDON, QUIET) == datetime(2026, 3, 29, 7, 0, tzinfo=UTC)
+
+
+def test_plan_before_treatment_has_only_checklist_reminders():
+    appointment = datetime(2026, 12, 1, 10, 0, tzinfo=LONDON)
+    plan = plan_treatment(P72, appointment=appointment, treated_at=None, tz=LONDON, quiet=QUIET)
+    assert {r.kind for r in plan} == {"checklist"}
+    by_key = {r.key: r for r in plan}
+    # "No lotions" applies from 24 h before: reminded then (10:00 the day before).
+    assert by_key["checklist:no-lotions"].due == appointment - timedelta(hours=24)
+    # "Duplex scan" is due on day -7 (00:00): reminded 24 h earlier, at 00:00 on day -8,
+    # which is in quiet hours, so at 08:00 that day.
+    assert by_key["checklist:duplex-scan"].due == datetime(2026, 11, 23, 8, 0, tzinfo=LONDON)
+    assert all(r.link == "/patient/checklist" for r in plan)
+
+
+def test_plan_after_treatment_covers_milestones_daily_and_next_session():
+    treated = datetime(2026, 11, 20, 10, 0, tzinfo=LONDON)
+    plan = plan_treatment(P72, appointment=treated, treated_at=treated, tz=LONDON, quiet=QUIET)
+    keys = [r.key for r in plan]
+    assert len(keys) == len(set(keys)), "keys must be unique per treatment"
+    assert {f"milestone:{m.key}" for m in P72.milestones} <= set(keys)
+    daily = sorted(int(k.split(":")[1]) for k in keys if k.startswith("daily:"))
+    assert daily == list(range(1, 15))  # tasks run until the end of day 14
+    assert next(r for r in plan if r.key == "daily:3").due == datetime(
+        2026, 11, 23, 9, 0, tzinfo=LONDON
+    )
+    nxt = next(r for r in plan if r.key == "next-session")
+    assert nxt.due == datetime(2026, 12, 18, 10, 0, tzinfo=LONDON) and nxt.link == "/patient/plan"
+    assert [r.due for r in plan] == sorted(r.due for r in plan)
+
+
+def test_time_critical_items_ignore_quiet_hours():
+    text = (PROTOCOLS / "compression-72h.toml").read_text()
+    text = text.replace(
+        'at = "72h"\nsource = "Clinic page 4: after 72 hours, hosiery during the day only"',
+        'at = "72h"\ntime_critical = true\nsource = "Clinic page 4: after 72 hours, hosiery during the day only"',
+    )
+    protocol = parse_protocol(text, "critical.toml")
+    treated = datetime(2026, 11, 20, 22, 30, tzinfo=LONDON)
+    plan = {
+        r.key: r
+        for r in plan_treatment(
+            protocol, appointment=treated, treated_at=treated, tz=LONDON, quiet=QUIET
+        )
+    }
+    critical = plan["milestone:stockings-night-off"]
+    assert critical.time_critical and critical.due == treated + timedelta(hours=72)
+    normal = plan["milestone:stockings-done"]
+    assert not QUIET.contains(normal.due.astimezone(LONDON).time())
+
+
+def test_messages_carry_no_health_details():
+    for text in MESSAGES.values():
+        lowered = text.lower()
+        assert not any(
+            w in lowered
+            for w in ("stocking", "vein", "bruis", "leg", "pain", "injection", "treatment")
+        )
+
+
+ZONES = [
+    "Europe/London",
+    "Australia/Sydney",
+    "America/Santiago",
+    "Pacific/Kiritimati",
+    "Etc/GMT+12",
+]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    treated=st.datetimes(
+        min_value=datetime(2024, 1, 1), max_value=datetime(2032, 12, 31), timezones=st.just(UTC)
+    ),
+    zone=st.sampled_from(ZONES),
+    start=st.integers(0, 23),
+    length=st.integers(1, 12),
+)
+def test_no_planned_reminder_falls_in_quiet_hours(treated, zone, start, length):
+    """Whatever the zone, treatment time and quiet window, nothing (not time-critical)
+    is planned inside quiet hours, and nothing moves earlier than first planned."""
+    tz = ZoneInfo(zone)
+    quiet = QuietHours(time(start, 0), time((start + length) % 24, 0))
+    plan = plan_treatment(P72, appointment=treated, treated_at=treated, tz=tz, quiet=quiet)
+    raw = {
+        r.key: r
+        for r in plan_treatment(
+            P72, appointment=treated, treated_at=treated, tz=tz, quiet=QuietHours(time(0), time(0))
+        )
+    }
+    for r in plan:
+        local = r.due.astimezone(tz).time()
+        assert not quiet.contains(local) or r.time_critical, (r.key, r.due.astimezone(tz))
+        assert r.due >= raw[r.key].due
+        assert r.due - raw[r.key].due <= timedelta(hours=length + 1)

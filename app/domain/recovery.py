@@ -22,8 +22,12 @@ from app.domain.offsets import last_covered_date
 from app.domain.offsets import local_date
 from app.domain.offsets import resolve
 from app.domain.protocol import ChecklistItem
+from app.domain.protocol import DailyTask
+from app.domain.protocol import Milestone
+from app.domain.protocol import NormalNote
 from app.domain.protocol import Protocol
 from app.domain.protocol import RedFlag
+from app.domain.protocol import Restriction
 
 ItemState = Literal["done", "overdue", "now", "upcoming"]
 
@@ -178,6 +182,55 @@ def _red_flags(flags: Iterable[RedFlag]) -> dict[str, tuple[NoteToday, ...]]:
     return {tier: tuple(notes) for tier, notes in tiers.items()}
 
 
+@dataclass(frozen=True)
+class ResolvedPlan:
+    """A protocol's ranges turned into instants for one treatment and time zone.
+
+    Independent of "now", so it is computed once per treatment and reused on every
+    page view (see :func:`resolve_plan`).
+    """
+
+    tasks: tuple[tuple[DailyTask, Window], ...]
+    restrictions: tuple[tuple[Restriction, Window], ...]
+    milestones: tuple[tuple[Milestone, datetime, date], ...]
+    normal: tuple[tuple[NormalNote, Window], ...]
+    red_flags: dict[str, tuple[NoteToday, ...]]
+    next_session: tuple[date, date]
+
+
+_RESOLVED: dict[tuple[int, datetime, str], tuple[Protocol, ResolvedPlan]] = {}
+
+
+def resolve_plan(protocol: Protocol, treated_at: datetime, tz: ZoneInfo) -> ResolvedPlan:
+    """Resolve every range of a protocol for one treatment (memoised: a pure function).
+
+    The memo is keyed by the protocol object's identity and checked against it, since
+    hashing a whole protocol on each call would cost more than resolving it.
+    """
+    key = (id(protocol), treated_at, tz.key)
+    hit = _RESOLVED.get(key)
+    if hit is not None and hit[0] is protocol:
+        return hit[1]
+    plan = ResolvedPlan(
+        tasks=tuple((t, window(t.start, t.end, treated_at, tz)) for t in protocol.tasks),
+        restrictions=tuple(
+            (r, window(r.start, r.end, treated_at, tz)) for r in protocol.restrictions
+        ),
+        milestones=tuple(
+            (m, at, local_date(at, tz))
+            for m in protocol.milestones
+            for at in [resolve(m.at, treated_at, tz)]
+        ),
+        normal=tuple((n, window(n.start, n.end, treated_at, tz)) for n in protocol.normal),
+        red_flags=_red_flags(protocol.red_flags),
+        next_session=next_session_window(protocol, treated_at, tz),
+    )
+    if len(_RESOLVED) >= 4096:
+        _RESOLVED.clear()
+    _RESOLVED[key] = (protocol, plan)
+    return plan
+
+
 def build_today(
     protocol: Protocol,
     treated_at: datetime,
@@ -191,39 +244,34 @@ def build_today(
     restriction that ends at a clock time is dropped once that instant has passed; one
     that ends with a whole day stays until that day is over.
     """
+    plan = resolve_plan(protocol, treated_at, tz)
     today = local_date(now, tz)
     tasks = []
-    for task in protocol.tasks:
-        w = window(task.start, task.end, treated_at, tz)
+    for task, w in plan.tasks:
         # A task that ends at a clock time ("72h") leaves the list once that time has
         # passed; the milestone at the same moment tells the patient what changes.
         finished = w.end_is_exact and now >= w.end
         if w.covers_date(today) and not finished:
             tasks.append(TaskToday(task.key, task.title, task.detail, w, task.key in ticked_today))
-    restrictions = []
-    for rule in protocol.restrictions:
-        w = window(rule.start, rule.end, treated_at, tz)
-        if w.covers_date(today) and now < w.end:
-            restrictions.append(RestrictionToday(rule.key, rule.title, rule.detail, w))
-    milestones = []
-    for m in protocol.milestones:
-        at = resolve(m.at, treated_at, tz)
-        if local_date(at, tz) == today:
-            milestones.append(NoteToday(m.key, m.title, m.detail, at))
-    normal = []
-    for n in protocol.normal:
-        if window(n.start, n.end, treated_at, tz).covers_date(today):
-            normal.append(NoteToday(n.key, n.title, n.detail))
+    restrictions = [
+        RestrictionToday(rule.key, rule.title, rule.detail, w)
+        for rule, w in plan.restrictions
+        if w.covers_date(today) and now < w.end
+    ]
     restrictions.sort(key=lambda r: r.window.end)
     return TodayView(
         day=day_number(treated_at, now, tz),
         date=today,
         tasks=tuple(tasks),
         restrictions=tuple(restrictions),
-        milestones=tuple(milestones),
-        normal=tuple(normal),
-        red_flags=_red_flags(protocol.red_flags),
-        next_session=next_session_window(protocol, treated_at, tz),
+        milestones=tuple(
+            NoteToday(m.key, m.title, m.detail, at) for m, at, on in plan.milestones if on == today
+        ),
+        normal=tuple(
+            NoteToday(n.key, n.title, n.detail) for n, w in plan.normal if w.covers_date(today)
+        ),
+        red_flags=plan.red_flags,
+        next_session=plan.next_session,
     )
 
 

@@ -28,7 +28,7 @@ bp = Blueprint("auth", __name__)
 
 def home_for(user) -> str:  # noqa: ANN001
     """Where a signed-in user starts: Today for patients, the clinic list for staff."""
-    return url_for("clinician.patients") if user.is_clinician else url_for("patient.today")
+    return url_for("clinician.dashboard") if user.is_clinician else url_for("patient.today")
 
 
 def safe_next(target: str | None) -> str | None:

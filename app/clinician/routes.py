@@ -17,10 +17,11 @@ from app.clinician.forms import BookSessionForm
 from app.clinician.forms import NewPatientForm
 from app.clinician.forms import RecordTreatmentForm
 from app.clinician.forms import WhenForm
+from app.models import Role
 from app.security import now
 from app.services import clinic
 from app.services import protocols
-from app.services import reminders
+from app.services import review
 from app.services.errors import Invalid
 
 bp = Blueprint("clinician", __name__)
@@ -51,6 +52,17 @@ def _field_error(form, exc: Invalid) -> None:  # noqa: ANN001
 
 
 @bp.get("/")
+def dashboard():
+    pages = {
+        k: request.args.get(f"{k}_page", 1, type=int)
+        for k in ("alerts", "checkins", "missed", "upcoming")
+    }
+    return render_template(
+        "clinician/dashboard.html", d=review.dashboard(current_user, now(), pages)
+    )
+
+
+@bp.get("/patients")
 def patients():
     page = clinic.list_patients(
         current_user, request.args.get("q", "")[:100], request.args.get("page", 1, type=int)
@@ -84,21 +96,59 @@ def new_patient():
 
 @bp.get("/patients/<int:patient_id>")
 def patient(patient_id: int):
-    p = clinic.patient_for(current_user, patient_id)
+    page = review.patient_page(
+        current_user, patient_id, request.remote_addr or "", request.args.get("page", 1, type=int)
+    )
     invite = session.pop("new_invite", None)
     link = None
-    if invite and invite[0] == p.id:
+    if invite and invite[0] == patient_id:
         link = url_for("auth.accept_invite", token=invite[1], _external=True)
     book = BookSessionForm()
     book.protocol.choices = _protocol_choices()
     return render_template(
-        "clinician/patient.html",
-        delivery=reminders.delivery_state(p.id),
-        p=p,
-        sessions=clinic.treatments_of(p),
-        link=link,
-        book=book,
-        when=WhenForm(),
+        "clinician/patient.html", pg=page, p=page.diary.patient, link=link, book=book
+    )
+
+
+@bp.post("/alerts/<int:alert_id>/acknowledge")
+def acknowledge(alert_id: int):
+    alert = review.acknowledge(
+        current_user, alert_id, request.form.get("note", ""), request.remote_addr or "", now()
+    )
+    flash("Alert acknowledged.", "success")
+    if request.form.get("back") == "dashboard":
+        return redirect(url_for("clinician.dashboard"), 303)
+    return redirect(url_for("clinician.patient", patient_id=alert.patient_id), 303)
+
+
+@bp.post("/checkins/<int:checkin_id>/review")
+def mark_reviewed(checkin_id: int):
+    checkin = review.mark_reviewed(current_user, checkin_id, request.remote_addr or "", now())
+    return redirect(
+        url_for("clinician.patient", patient_id=checkin.patient_id, _anchor=f"day-{checkin.id}"),
+        303,
+    )
+
+
+@bp.post("/patients/<int:patient_id>/comments")
+def comment(patient_id: int):
+    try:
+        review.add_comment(
+            current_user, patient_id, request.form.get("body", ""), request.remote_addr or "", now()
+        )
+        flash("Comment added. The patient sees it in their diary.", "success")
+    except Invalid as exc:
+        flash(exc.message, "error")
+    return redirect(url_for("clinician.patient", patient_id=patient_id, _anchor="comments"), 303)
+
+
+@bp.get("/audit")
+def audit_log():
+    if current_user.role != Role.CLINIC_ADMIN:
+        abort(404)
+    return render_template(
+        "clinician/audit.html",
+        log=review.audit_log(current_user, request.args.get("page", 1, type=int)),
     )
 
 

@@ -1,6 +1,10 @@
 """SQLAlchemy models, one module per aggregate, re-exported here."""
 
 from app.models.clinic import Clinic
+from app.models.diary import Alert
+from app.models.diary import AuditEvent
+from app.models.diary import CheckIn
+from app.models.diary import Comment
 from app.models.notification import OutboxMessage
 from app.models.notification import OutboxState
 from app.models.notification import PushSubscription
@@ -17,6 +21,10 @@ from app.models.user import Role
 from app.models.user import User
 
 __all__ = [
+    "Alert",
+    "AuditEvent",
+    "CheckIn",
+    "Comment",
     "AuthSession",
     "ChecklistTick",
     "Clinic",

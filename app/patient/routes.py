@@ -16,6 +16,7 @@ from flask_login import login_required
 from app.patient.forms import QuietHoursForm
 from app.patient.forms import TickForm
 from app.security import now
+from app.services import diary
 from app.services import recovery
 from app.services import reminders
 from app.services.errors import Invalid
@@ -148,3 +149,61 @@ def quiet_hours():
     else:
         flash("Choose a start and an end time.", "error")
     return redirect(url_for("patient.reminders_page"), 303)
+
+
+def _tri(value: str | None) -> bool | None:
+    """A yes / no / not asked answer."""
+    return {"yes": True, "no": False}.get(value or "")
+
+
+def parse_checkin(form) -> dict[str, object]:  # noqa: ANN001
+    """The check-in form as plain values (validation happens in the service)."""
+    return {
+        "pain": form.get("pain", ""),
+        "bruising": form.get("bruising", ""),
+        "itching": form.get("itching") == "yes",
+        "lumps": form.get("lumps") == "yes",
+        "skin": form.getlist("skin"),
+        "stockings_day": _tri(form.get("stockings_day")),
+        "stockings_night": _tri(form.get("stockings_night")),
+        "walked": form.get("walked") == "yes",
+        "elevated": form.get("elevated") == "yes",
+        "note": form.get("note", "")[:5000],
+        "red_flags": {k[3:]: v for k, v in form.items() if k.startswith("rf-")},
+    }
+
+
+@bp.get("/checkin")
+def checkin():
+    data = diary.checkin_form(current_user, now())
+    return render_template(
+        "patient/checkin.html",
+        f=data,
+        values=data.existing.answers if data.existing else {},
+        errors={},
+    )
+
+
+@bp.post("/checkin")
+def submit_checkin():
+    raw = parse_checkin(request.form)
+    try:
+        result = diary.submit_checkin(
+            current_user, raw, request.form.get("client_key") or None, now()
+        )
+    except Invalid as exc:
+        data = diary.checkin_form(current_user, now())
+        values = {
+            **raw,
+            "skin": raw["skin"],
+            "red_flags": [k for k, v in raw["red_flags"].items() if v == "yes"],
+        }
+        return render_template(
+            "patient/checkin.html", f=data, values=values, errors={exc.field: exc.message}
+        ), 400
+    return render_template("patient/checkin_result.html", r=result)
+
+
+@bp.get("/diary")
+def diary_page():
+    return render_template("patient/diary.html", d=diary.diary(current_user))

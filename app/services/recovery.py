@@ -23,6 +23,7 @@ from app.domain.recovery import build_plan
 from app.domain.recovery import build_today
 from app.domain.recovery import window
 from app.extensions import db
+from app.models import CheckIn
 from app.models import ChecklistTick
 from app.models import ProtocolVersion
 from app.models import TaskTick
@@ -81,6 +82,9 @@ _COURSE_QUERY = (
     .where(Treatment.patient_id == sa.bindparam("patient_id"))
     .order_by(Treatment.appointment_at, Treatment.id)
 )
+_CHECKIN_QUERY = sa.select(CheckIn.updated_at).where(
+    CheckIn.treatment_id == sa.bindparam("treatment_id"), CheckIn.day == sa.bindparam("day")
+)
 _TICKS_QUERY = sa.select(TaskTick.task_key).where(
     TaskTick.treatment_id == sa.bindparam("treatment_id"), TaskTick.day == sa.bindparam("day")
 )
@@ -114,20 +118,22 @@ class TodayPage:
     course: Course
     today: TodayView | None
     checklist: ChecklistView | None
+    checked_in_at: datetime | None = None
 
 
 def today_page(user: Principal, now: datetime) -> TodayPage:
     """Today after treatment, plus the next appointment's checklist progress if booked."""
     course = load_course(user)
-    today = None
+    today = checked_in_at = None
     if course.recovering is not None:
         t = course.recovering
         day = day_number(t.anchor, now, course.tz)
         params = {"treatment_id": t.id, "day": day}
         ticked = set(db.session.connection().execute(_TICKS_QUERY, params).scalars())
+        checked_in_at = db.session.connection().execute(_CHECKIN_QUERY, params).scalar()
         today = build_today(protocol_for(t), t.anchor, course.tz, now, ticked)
     checklist = _checklist_for(course, now) if course.upcoming is not None else None
-    return TodayPage(course, today, checklist)
+    return TodayPage(course, today, checklist, checked_in_at if today else None)
 
 
 def _checklist_for(course: Course, now: datetime) -> ChecklistView:

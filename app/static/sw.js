@@ -1,9 +1,14 @@
-// ScleroCare service worker: an offline page for navigations. Authenticated pages,
-// photos and API responses are never cached here (health data on a shared phone).
+// ScleroCare service worker: an offline page for navigations, and reminders (web push).
+// Authenticated pages, photos and API responses are never cached here (health data on a
+// shared phone). Notifications show only the generic words the server sent.
 "use strict";
-const VERSION = "v1";
+const VERSION = "v2";
 const CACHE = "sclerocare-static-" + VERSION;
 const PRECACHE = ["/offline", "/static/css/app.css", "/static/js/app.js", "/static/icons/icon-192.png"];
+const HOME = "/patient/today";
+const FALLBACK_TITLE = "ScleroCare";
+const FALLBACK_BODY = "You have a new reminder. Open ScleroCare to see it.";
+const RESUBSCRIBE_URL = "/push/resubscribe";
 
 self.addEventListener("install", (event) => {
   event.waitUntil(caches.open(CACHE).then((c) => c.addAll(PRECACHE)).then(() => self.skipWaiting()));
@@ -28,4 +33,117 @@ self.addEventListener("fetch", (event) => {
   if (url.origin === self.location.origin && url.pathname.startsWith("/static/")) {
     event.respondWith(caches.match(request).then((hit) => hit || fetch(request)));
   }
+});
+
+// ------------------------------------------------------------------ reminders
+
+// Where a notification tap may go: a path on this site, or the Today page. Anything
+// else (another site, "//host", "javascript:", not a string) goes to Today.
+function notificationTarget(raw, origin) {
+  if (typeof raw !== "string" || raw === "") return HOME;
+  let url;
+  try {
+    url = new URL(raw, origin);
+  } catch (e) {
+    return HOME;
+  }
+  if (url.origin !== origin) return HOME;
+  return url.pathname + url.search + url.hash;
+}
+
+function text(value) {
+  return typeof value === "string" && value.trim() !== "" ? value : null;
+}
+
+// The notification for a push message's text: our own shape {title, body, tag,
+// data: {url}}, or Declarative Web Push {web_push: 8030, notification: {title, body,
+// navigate, tag}}. Unreadable messages still show a generic notification: a push
+// that shows nothing makes iOS (and Chrome) drop the subscription.
+function notificationFromPush(raw) {
+  let message = null;
+  try {
+    message = JSON.parse(raw);
+  } catch (e) {
+    message = null;
+  }
+  if (!message || typeof message !== "object") message = {};
+  let title, body, tag, url;
+  if (message.web_push === 8030 && message.notification && typeof message.notification === "object") {
+    const n = message.notification;
+    title = text(n.title);
+    body = text(n.body);
+    tag = text(n.tag);
+    url = text(n.navigate);
+  } else {
+    title = text(message.title);
+    body = text(message.body);
+    tag = text(message.tag);
+    url = message.data && typeof message.data === "object" ? text(message.data.url) : null;
+  }
+  const options = {
+    body: title ? body || "" : FALLBACK_BODY,
+    data: { url: notificationTarget(url, self.location.origin) },
+    icon: "/static/icons/icon-192.png",
+  };
+  if (tag) options.tag = tag;
+  return { title: title || FALLBACK_TITLE, options: options };
+}
+
+self.addEventListener("push", (event) => {
+  let raw = "";
+  try {
+    raw = event.data ? event.data.text() : "";
+  } catch (e) {
+    raw = "";
+  }
+  const n = notificationFromPush(raw);
+  event.waitUntil(self.registration.showNotification(n.title, n.options));
+});
+
+async function openTarget(path) {
+  const target = new URL(path, self.location.origin).href;
+  const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+  const ours = windows.filter((c) => new URL(c.url).origin === self.location.origin);
+  const exact = ours.find((c) => c.url === target);
+  if (exact) return exact.focus();
+  if (ours.length) {
+    const client = await ours[0].focus();
+    try {
+      // navigate() only works on pages this worker controls; otherwise open a window.
+      const moved = await client.navigate(target);
+      if (moved) return moved;
+    } catch (e) {
+      /* fall through */
+    }
+  }
+  return self.clients.openWindow(target);
+}
+
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  const data = event.notification.data || {};
+  event.waitUntil(openTarget(notificationTarget(data.url, self.location.origin)));
+});
+
+// The push service replaced or expired our subscription: subscribe again with the
+// same key and tell the server which endpoint the new one replaces. If this fails, the
+// next time the patient opens the reminders page the subscription is re-confirmed.
+async function renewSubscription(oldSubscription, newSubscription) {
+  let fresh = newSubscription;
+  if (!fresh) {
+    const key = oldSubscription && oldSubscription.options && oldSubscription.options.applicationServerKey;
+    if (!key) return null;
+    fresh = await self.registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key });
+  }
+  if (!oldSubscription || !oldSubscription.endpoint) return null;
+  return fetch(RESUBSCRIBE_URL, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ old_endpoint: oldSubscription.endpoint, subscription: fresh.toJSON() }),
+  });
+}
+
+self.addEventListener("pushsubscriptionchange", (event) => {
+  event.waitUntil(renewSubscription(event.oldSubscription, event.newSubscription));
 });

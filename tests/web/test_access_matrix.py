@@ -8,11 +8,16 @@ ship without a decision about who may use it (security checklist B1).
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 import sqlalchemy as sa
 
 from app import create_app
 from app.extensions import db
+from app.models import Alert
+from app.models import CheckIn
+from app.models import Patient
 from app.models import PushSubscription
 from app.models import Treatment
 from config import TestingConfig
@@ -38,6 +43,14 @@ EXPECTED = {
     "patient.quiet_hours": "patient",
     "patient.delete_device": "patient-object",
     "pwa.resubscribe": "public",
+    "patient.checkin": "patient",
+    "patient.submit_checkin": "patient",
+    "patient.diary_page": "patient",
+    "clinician.dashboard": "clinic",
+    "clinician.acknowledge": "clinic-object",
+    "clinician.mark_reviewed": "clinic-object",
+    "clinician.comment": "clinic-object",
+    "clinician.audit_log": "admin",
     "clinician.patients": "clinic",
     "clinician.new_patient": "clinic",
     "clinician.patient": "clinic-object",
@@ -67,16 +80,40 @@ def _routes():
 ROUTES = sorted(set(_routes()))
 
 
-def _alices_device(patient_id: int) -> int:
+def _alices_objects(patient_id: int) -> dict[str, int]:
+    """A device, a check-in and an alert of Alice's (clinic 1) for the object routes."""
+    patient = db.session.get(Patient, patient_id)
+    treatment = db.session.scalar(sa.select(Treatment).where(Treatment.patient_id == patient_id))
     sub = PushSubscription(
         patient_id=patient_id,
         endpoint="https://fcm.googleapis.com/fcm/send/alice",
         p256dh="x",
         auth="y",
     )
-    db.session.add(sub)
+    checkin = CheckIn(
+        patient_id=patient_id,
+        clinic_id=patient.clinic_id,
+        treatment_id=treatment.id,
+        day=3,
+        on_date=date(2026, 11, 20),
+        answers={},
+        pain=9,
+        bruising="mild",
+        level="same_day",
+        reasons=["Pain 9 out of 10"],
+    )
+    db.session.add_all([sub, checkin])
+    db.session.flush()
+    alert = Alert(
+        patient_id=patient_id,
+        clinic_id=patient.clinic_id,
+        checkin_id=checkin.id,
+        level="same_day",
+        severity=1,
+    )
+    db.session.add(alert)
     db.session.commit()
-    return sub.id
+    return {"sub": sub.id, "checkin": checkin.id, "alert": alert.id}
 
 
 def test_every_route_has_an_expected_access_class():
@@ -84,10 +121,12 @@ def test_every_route_has_an_expected_access_class():
     assert not missing, f"add these routes to EXPECTED: {missing}"
 
 
-def _url(rule: str, world, treatment_id: int, sub_id: int) -> str:
+def _url(rule: str, world, treatment_id: int, ids: dict[str, int]) -> str:
     return (
         rule.replace("<int:patient_id>", str(world.patient_a))
-        .replace("<int:sub_id>", str(sub_id))
+        .replace("<int:sub_id>", str(ids["sub"]))
+        .replace("<int:alert_id>", str(ids["alert"]))
+        .replace("<int:checkin_id>", str(ids["checkin"]))
         .replace("<int:treatment_id>", str(treatment_id))
         .replace("<key>", "walks")
         .replace("<token>", "not-a-token")
@@ -103,6 +142,8 @@ def _verdict(kind: str, actor: str, status: int, location: str) -> bool:
     if actor == "anonymous":
         return status == 302 and location.startswith("/login")
     is_staff = actor.startswith("doc")
+    if kind == "admin":  # no clinic admin among the actors: everyone signed in gets 404
+        return status == 404
     if kind == "patient-object":  # the object belongs to Alice
         return status == 303 if actor.startswith("alice") else status == 404
     if kind == "patient":
@@ -124,7 +165,7 @@ def test_access(app, world, in_app, endpoint, rule, method):
             sa.select(Treatment.id).where(Treatment.patient_id == world.patient_b)
         )
     )
-    url = _url(rule, world, treatment_id, in_app(_alices_device, world.patient_a))
+    url = _url(rule, world, treatment_id, in_app(_alices_objects, world.patient_a))
     for actor in ACTORS:
         client = app.test_client()
         if actor != "anonymous":

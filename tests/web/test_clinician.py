@@ -214,10 +214,10 @@ def test_patient_list_search_and_pagination(client, world, in_app):
 
     in_app(many)
     login(client, "doc1@north.example")
-    page = text_of(client.get("/clinic/"))
+    page = text_of(client.get("/clinic/patients"))
     assert "32 patients" in page and "Page 1 of 2" in page
     assert "Cara" not in page  # other clinic
-    found = text_of(client.get("/clinic/?q=marker-a"))
+    found = text_of(client.get("/clinic/patients?q=marker-a"))
     assert "1 patient matching" in found and "Alice Marker-A" in found
-    assert "Page 2 of 2" in text_of(client.get("/clinic/?page=2"))
-    assert client.get("/clinic/?page=abc").status_code == 200
+    assert "Page 2 of 2" in text_of(client.get("/clinic/patients?page=2"))
+    assert client.get("/clinic/patients?page=abc").status_code == 200

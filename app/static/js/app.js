@@ -17,3 +17,11 @@ document.addEventListener("submit", function (event) {
 document.addEventListener("focusin", function (event) {
   if (event.target.classList && event.target.classList.contains("copy")) { event.target.select(); }
 });
+// Each form load gets its own key, so a double tap or a replay is stored once.
+function newKey() {
+  if (window.crypto && crypto.randomUUID) { return crypto.randomUUID(); }
+  return Date.now().toString(36) + Math.random().toString(36).slice(2);
+}
+document.querySelectorAll("[data-client-key]").forEach(function (input) {
+  if (!input.value) { input.value = newKey(); }
+});

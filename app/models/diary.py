@@ -1,0 +1,112 @@
+"""The patient's diary: daily check-ins, alerts for the clinic, and clinic comments."""
+
+from __future__ import annotations
+
+from datetime import date
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+
+from app.dbtypes import UTCDateTime
+from app.dbtypes import utcnow
+from app.extensions import db
+
+
+class CheckIn(db.Model):
+    """One check-in per treatment and day; editable that day, earlier answers kept."""
+
+    __tablename__ = "checkins"
+    __table_args__ = (
+        sa.UniqueConstraint("treatment_id", "day", name="uq_checkins_treatment_day"),
+        # The dashboard's "new check-ins awaiting review", per clinic, newest first.
+        sa.Index("ix_checkins_clinic_review", "clinic_id", "reviewed_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("patients.id", ondelete="CASCADE"), index=True
+    )
+    clinic_id: Mapped[int] = mapped_column(sa.ForeignKey("clinics.id"))
+    treatment_id: Mapped[int] = mapped_column(sa.ForeignKey("treatments.id", ondelete="CASCADE"))
+    day: Mapped[int]
+    on_date: Mapped[date] = mapped_column(sa.Date)
+    answers: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    history: Mapped[list[Any]] = mapped_column(sa.JSON, default=list)
+    pain: Mapped[int]
+    bruising: Mapped[str] = mapped_column(sa.String(10))
+    level: Mapped[str] = mapped_column(sa.String(10))  # emergency | same_day | routine | none
+    reasons: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    note: Mapped[str] = mapped_column(sa.Text, default="")
+    # A client-made key (UUID) so a double tap or an offline replay is stored once.
+    client_key: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reviewed_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+
+
+class Alert(db.Model):
+    """An emergency or same-day answer, for the clinic to acknowledge."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        sa.Index("ix_alerts_clinic_open", "clinic_id", "acknowledged_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("patients.id", ondelete="CASCADE"), index=True
+    )
+    clinic_id: Mapped[int] = mapped_column(sa.ForeignKey("clinics.id"))
+    checkin_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("checkins.id", ondelete="CASCADE"), index=True
+    )
+    level: Mapped[str] = mapped_column(sa.String(10))
+    # 0 = emergency, 1 = same day: sorts the dashboard by severity in SQL.
+    severity: Mapped[int]
+    reasons: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    ack_note: Mapped[str] = mapped_column(sa.Text, default="")
+
+
+class Comment(db.Model):
+    """A clinician's comment, shown in the patient's diary."""
+
+    __tablename__ = "comments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("patients.id", ondelete="CASCADE"), index=True
+    )
+    author_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    author_name: Mapped[str] = mapped_column(sa.String(120))
+    body: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuditEvent(db.Model):
+    """Who looked at or changed which patient's data, when and from where."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (sa.Index("ix_audit_events_clinic_time", "clinic_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(sa.ForeignKey("clinics.id"))
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    actor_name: Mapped[str] = mapped_column(sa.String(120))
+    patient_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("patients.id", ondelete="SET NULL"), index=True
+    )
+    action: Mapped[str] = mapped_column(sa.String(40))
+    detail: Mapped[str] = mapped_column(sa.String(300), default="")
+    address: Mapped[str] = mapped_column(sa.String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,183 @@
+"""Patient use-cases for the diary: the daily check-in with triage, and reading the diary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from app.domain.checkin import AnswerError
+from app.domain.checkin import Triage
+from app.domain.checkin import check_answers
+from app.domain.checkin import questions_for_day
+from app.domain.checkin import triage
+from app.domain.offsets import day_number
+from app.domain.offsets import local_date
+from app.domain.protocol import RedFlag
+from app.domain.recovery import TodayView
+from app.domain.recovery import build_today
+from app.extensions import db
+from app.models import Alert
+from app.models import AuditEvent
+from app.models import CheckIn
+from app.models import Comment
+from app.principal import Principal
+from app.services.errors import Invalid
+from app.services.errors import NotFound
+from app.services.recovery import Course
+from app.services.recovery import load_course
+from app.services.recovery import protocol_for
+
+SEVERITY = {"emergency": 0, "same_day": 1}
+
+
+@dataclass(frozen=True)
+class CheckInForm:
+    """What the check-in page needs: the day, the questions, and today's answers."""
+
+    course: Course
+    day: int
+    questions: list[RedFlag]
+    existing: CheckIn | None
+
+
+def checkin_form(user: Principal, now: datetime) -> CheckInForm:
+    """Today's check-in questions (red flags in their windows) and any answers so far."""
+    course = load_course(user)
+    t = course.recovering
+    if t is None:
+        raise NotFound("There is no treatment recorded yet.")
+    today = local_date(now, course.tz)
+    asked = questions_for_day(protocol_for(t), t.anchor, course.tz, today)
+    day = day_number(t.anchor, now, course.tz)
+    existing = db.session.scalar(
+        sa.select(CheckIn).where(CheckIn.treatment_id == t.id, CheckIn.day == day)
+    )
+    return CheckInForm(course, day, asked, existing)
+
+
+@dataclass(frozen=True)
+class CheckInResult:
+    """The stored check-in, its triage, and today's view (for reassurance text)."""
+
+    checkin: CheckIn
+    triage: Triage
+    today: TodayView
+    replay: bool
+
+
+def submit_checkin(
+    user: Principal, raw: dict[str, object], client_key: str | None, now: datetime
+) -> CheckInResult:
+    """Store today's check-in (once per day; editing keeps the earlier answers).
+
+    A repeated ``client_key`` (double tap, offline replay) returns the stored check-in
+    unchanged. Emergency and same-day answers raise an alert for the clinic at once.
+
+    :raises Invalid: for an out-of-range answer, naming the field.
+    """
+    form = checkin_form(user, now)
+    t = form.course.recovering
+    assert t is not None
+    protocol = protocol_for(t)
+    if client_key:
+        replay = db.session.scalar(sa.select(CheckIn).where(CheckIn.client_key == client_key))
+        if replay is not None and replay.patient_id == form.course.patient.id:
+            stored = Triage(replay.level, tuple(replay.reasons))  # type: ignore[arg-type]
+            return CheckInResult(
+                replay, stored, build_today(protocol, t.anchor, form.course.tz, now, set()), True
+            )
+    try:
+        answers = check_answers(**raw, asked=form.questions)  # type: ignore[arg-type]
+    except AnswerError as exc:
+        raise Invalid(exc.field, exc.message) from None
+    decision = triage(answers, form.questions)
+    checkin = form.existing
+    if checkin is None:
+        checkin = CheckIn(
+            patient_id=form.course.patient.id,
+            clinic_id=user.clinic_id,
+            treatment_id=t.id,
+            day=form.day,
+            on_date=local_date(now, form.course.tz),
+            history=[],
+            created_at=now,
+        )
+        db.session.add(checkin)
+    else:
+        checkin.history = [
+            *checkin.history,
+            {"at": checkin.updated_at.isoformat(), "answers": checkin.answers},
+        ]
+        checkin.reviewed_at = None  # changed answers need a fresh look
+    checkin.answers = answers.as_dict()
+    checkin.pain, checkin.bruising, checkin.note = answers.pain, answers.bruising, answers.note
+    checkin.level, checkin.reasons = decision.level, list(decision.reasons)
+    checkin.client_key = client_key or checkin.client_key
+    checkin.updated_at = now
+    db.session.flush()
+    if decision.alerts_clinic:
+        _raise_alert(checkin, decision, now)
+    db.session.commit()
+    return CheckInResult(
+        checkin, decision, build_today(protocol, t.anchor, form.course.tz, now, set()), False
+    )
+
+
+def _raise_alert(checkin: CheckIn, decision: Triage, now: datetime) -> None:
+    """One open alert per check-in; a more severe edit raises its level."""
+    open_alert = db.session.scalar(
+        sa.select(Alert).where(Alert.checkin_id == checkin.id, Alert.acknowledged_at.is_(None))
+    )
+    severity = SEVERITY[decision.level]
+    if open_alert is None:
+        db.session.add(
+            Alert(
+                patient_id=checkin.patient_id,
+                clinic_id=checkin.clinic_id,
+                checkin_id=checkin.id,
+                level=decision.level,
+                severity=severity,
+                reasons=list(decision.reasons),
+                created_at=now,
+            )
+        )
+    elif severity < open_alert.severity or open_alert.reasons != list(decision.reasons):
+        open_alert.level, open_alert.severity = decision.level, min(severity, open_alert.severity)
+        open_alert.reasons = list(decision.reasons)
+
+
+@dataclass(frozen=True)
+class DiaryView:
+    """The patient's own diary: check-ins, clinic comments, and who viewed it."""
+
+    course: Course
+    checkins: list[CheckIn]
+    comments: list[Comment]
+    viewers: list[AuditEvent]
+
+
+def diary(user: Principal) -> DiaryView:
+    """Everything in the patient's diary, newest first."""
+    course = load_course(user)
+    pid = course.patient.id
+    checkins = list(
+        db.session.scalars(
+            sa.select(CheckIn).where(CheckIn.patient_id == pid).order_by(CheckIn.on_date.desc())
+        )
+    )
+    comments = list(
+        db.session.scalars(
+            sa.select(Comment).where(Comment.patient_id == pid).order_by(Comment.created_at.desc())
+        )
+    )
+    viewers = list(
+        db.session.scalars(
+            sa.select(AuditEvent)
+            .where(AuditEvent.patient_id == pid)
+            .order_by(AuditEvent.created_at.desc())
+            .limit(20)
+        )
+    )
+    return DiaryView(course, checkins, comments, viewers)

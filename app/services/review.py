@@ -1,0 +1,393 @@
+"""Clinician use-cases for reviewing diaries: the triage dashboard, a patient's diary,
+acknowledging alerts, marking days reviewed, comments, and the audit trail.
+
+Every query is scoped to the clinician's clinic and paged, so a page costs the same
+few statements for a clinic of 100 patients or of 10,000 (bench/clinician_dashboard.py).
+Every view of a patient's data, and every refused attempt, writes an audit event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import Alert
+from app.models import AuditEvent
+from app.models import CheckIn
+from app.models import Comment
+from app.models import OutboxMessage
+from app.models import OutboxState
+from app.models import Patient
+from app.models import Treatment
+from app.models import TreatmentStatus
+from app.models import User
+from app.principal import Principal
+from app.services.errors import Invalid
+from app.services.errors import NotFound
+
+PAGE = 20
+# Patients are followed for missed check-ins during the first four weeks (the DVT
+# window, ref 2.6) after their latest treatment.
+FOLLOW_DAYS = 28
+MISSED_DAYS = 2
+UPCOMING_DAYS = 14
+
+
+def audit(
+    actor: Principal, patient_id: int | None, action: str, address: str, detail: str = ""
+) -> None:
+    """Add an audit event (committed with the caller's transaction)."""
+    db.session.add(
+        AuditEvent(
+            clinic_id=actor.clinic_id,
+            actor_id=actor.id,
+            actor_name=actor.name,
+            patient_id=patient_id,
+            action=action,
+            detail=detail[:300],
+            address=address[:64],
+        )
+    )
+
+
+def own_patient(actor: Principal, patient_id: int, address: str, action: str) -> Patient:
+    """A patient of the actor's clinic; anything else is audited and "not found"."""
+    patient = db.session.get(Patient, patient_id)
+    if patient is None or patient.clinic_id != actor.clinic_id:
+        audit(actor, None, "refused", address, f"{action} patient #{patient_id}")
+        db.session.commit()
+        raise NotFound("No such patient.")
+    return patient
+
+
+# ------------------------------------------------------------------ dashboard
+
+
+@dataclass(frozen=True)
+class Section:
+    """One dashboard section: a page of rows and the total count."""
+
+    rows: list[sa.Row]
+    total: int
+    page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // PAGE))
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    alerts: Section
+    checkins: Section
+    missed: Section
+    upcoming: Section
+
+
+def _page(query: sa.Select, count: sa.Select, page: int) -> Section:
+    total = db.session.scalar(count) or 0
+    page = min(max(page, 1), max(1, -(-total // PAGE)))
+    rows = list(db.session.execute(query.limit(PAGE).offset((page - 1) * PAGE)))
+    return Section(rows, total, page)
+
+
+def dashboard(actor: Principal, now: datetime, pages: dict[str, int]) -> Dashboard:
+    """The triage dashboard: open alerts (most severe, then oldest, first), check-ins
+    awaiting review, patients who missed two or more check-ins, upcoming sessions.
+
+    Eight statements whatever the clinic's size (a count and a page per section).
+    """
+    clinic = actor.clinic_id
+    return Dashboard(
+        alerts=_alerts(clinic, pages.get("alerts", 1)),
+        checkins=_new_checkins(clinic, pages.get("checkins", 1)),
+        missed=_missed(clinic, now, pages.get("missed", 1)),
+        upcoming=_upcoming(clinic, now, pages.get("upcoming", 1)),
+    )
+
+
+def _alerts(clinic: int, page: int) -> Section:
+    where = (Alert.clinic_id == clinic, Alert.acknowledged_at.is_(None))
+    query = (
+        sa.select(
+            Alert.id,
+            Alert.level,
+            Alert.reasons,
+            Alert.created_at,
+            Patient.id.label("patient_id"),
+            User.name,
+        )
+        .join(Patient, Patient.id == Alert.patient_id)
+        .join(User, User.id == Patient.user_id)
+        .where(*where)
+        .order_by(Alert.severity, Alert.created_at, Alert.id)
+    )
+    return _page(query, sa.select(sa.func.count()).select_from(Alert).where(*where), page)
+
+
+def _new_checkins(clinic: int, page: int) -> Section:
+    where = (CheckIn.clinic_id == clinic, CheckIn.reviewed_at.is_(None))
+    query = (
+        sa.select(
+            CheckIn.id,
+            CheckIn.day,
+            CheckIn.level,
+            CheckIn.pain,
+            CheckIn.updated_at,
+            Patient.id.label("patient_id"),
+            User.name,
+        )
+        .join(Patient, Patient.id == CheckIn.patient_id)
+        .join(User, User.id == Patient.user_id)
+        .where(*where)
+        .order_by(CheckIn.created_at, CheckIn.id)
+    )
+    return _page(query, sa.select(sa.func.count()).select_from(CheckIn).where(*where), page)
+
+
+def _missed(clinic: int, now: datetime, page: int) -> Section:
+    """Patients in their first four weeks whose last check-in (or treatment) is 2+ days old."""
+    latest = (
+        sa.select(Treatment.patient_id, sa.func.max(Treatment.treated_at).label("treated_at"))
+        .join(Patient, Patient.id == Treatment.patient_id)
+        .where(Patient.clinic_id == clinic, Treatment.status == TreatmentStatus.DONE)
+        .group_by(Treatment.patient_id)
+        .subquery()
+    )
+    last_checkin = (
+        sa.select(CheckIn.patient_id, sa.func.max(CheckIn.updated_at).label("at"))
+        .where(CheckIn.clinic_id == clinic)
+        .group_by(CheckIn.patient_id)
+        .subquery()
+    )
+    last_seen = sa.func.coalesce(last_checkin.c.at, latest.c.treated_at)
+    where = (
+        latest.c.treated_at >= now - timedelta(days=FOLLOW_DAYS),
+        last_seen <= now - timedelta(days=MISSED_DAYS),
+    )
+    base = (
+        sa.select(
+            Patient.id.label("patient_id"),
+            User.name,
+            latest.c.treated_at,
+            last_checkin.c.at.label("last_checkin"),
+        )
+        .join(latest, latest.c.patient_id == Patient.id)
+        .outerjoin(last_checkin, last_checkin.c.patient_id == Patient.id)
+        .join(User, User.id == Patient.user_id)
+        .where(*where)
+    )
+    count = sa.select(sa.func.count()).select_from(base.subquery())
+    return _page(base.order_by(last_seen, Patient.id), count, page)
+
+
+def _upcoming(clinic: int, now: datetime, page: int) -> Section:
+    where = (
+        Patient.clinic_id == clinic,
+        Treatment.status == TreatmentStatus.SCHEDULED,
+        Treatment.appointment_at >= now,
+        Treatment.appointment_at < now + timedelta(days=UPCOMING_DAYS),
+    )
+    query = (
+        sa.select(
+            Treatment.id,
+            Treatment.appointment_at,
+            Patient.id.label("patient_id"),
+            Patient.timezone,
+            User.name,
+        )
+        .join(Patient, Patient.id == Treatment.patient_id)
+        .join(User, User.id == Patient.user_id)
+        .where(*where)
+        .order_by(Treatment.appointment_at, Treatment.id)
+    )
+    count = sa.select(sa.func.count()).select_from(Treatment).join(Patient).where(*where)
+    return _page(query, count, page)
+
+
+def open_alert_count(actor: Principal) -> int:
+    """For the badge in the clinician's navigation."""
+    return (
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Alert)
+            .where(Alert.clinic_id == actor.clinic_id, Alert.acknowledged_at.is_(None))
+        )
+        or 0
+    )
+
+
+# ------------------------------------------------------------------ one patient
+
+
+@dataclass(frozen=True)
+class PatientDiary:
+    """A patient's diary for the clinician, newest first, one page at a time."""
+
+    patient: Patient
+    checkins: list[CheckIn]
+    alerts: list[Alert]
+    comments: list[Comment]
+    chart: list[tuple[int, int, int]]  # (day, pain 0-10, bruising 0-3) oldest first
+    more: bool
+    page: int
+
+
+BRUISING_SCORE = {"none": 0, "mild": 1, "moderate": 2, "severe": 3}
+
+
+def patient_diary(actor: Principal, patient_id: int, address: str, page: int = 1) -> PatientDiary:
+    """Open a patient's diary (audited). A page holds the 28 most recent check-ins."""
+    patient = own_patient(actor, patient_id, address, "view")
+    page = max(page, 1)
+    size = 28
+    checkins = list(
+        db.session.scalars(
+            sa.select(CheckIn)
+            .where(CheckIn.patient_id == patient.id)
+            .order_by(CheckIn.on_date.desc(), CheckIn.id.desc())
+            .limit(size + 1)
+            .offset((page - 1) * size)
+        )
+    )
+    more = len(checkins) > size
+    checkins = checkins[:size]
+    alerts = list(
+        db.session.scalars(
+            sa.select(Alert)
+            .where(Alert.patient_id == patient.id)
+            .order_by(Alert.created_at.desc())
+            .limit(50)
+        )
+    )
+    comments = list(
+        db.session.scalars(
+            sa.select(Comment)
+            .where(Comment.patient_id == patient.id)
+            .order_by(Comment.created_at.desc())
+            .limit(50)
+        )
+    )
+    chart = [(c.day, c.pain, BRUISING_SCORE.get(c.bruising, 0)) for c in reversed(checkins)]
+    audit(actor, patient.id, "view", address, "diary")
+    db.session.commit()
+    return PatientDiary(patient, checkins, alerts, comments, chart, more, page)
+
+
+def acknowledge(actor: Principal, alert_id: int, note: str, address: str, now: datetime) -> Alert:
+    """Acknowledge an alert with a note (idempotent: the first acknowledgement stays)."""
+    alert = db.session.get(Alert, alert_id)
+    if alert is None or alert.clinic_id != actor.clinic_id:
+        audit(actor, None, "refused", address, f"acknowledge alert #{alert_id}")
+        db.session.commit()
+        raise NotFound("No such alert.")
+    if alert.acknowledged_at is None:
+        alert.acknowledged_at, alert.acknowledged_by_id = now, actor.id
+        alert.ack_note = note.strip()[:2000]
+        audit(actor, alert.patient_id, "acknowledge", address, f"alert #{alert.id}")
+    db.session.commit()
+    return alert
+
+
+def mark_reviewed(actor: Principal, checkin_id: int, address: str, now: datetime) -> CheckIn:
+    """Mark a diary day as reviewed (idempotent)."""
+    checkin = db.session.get(CheckIn, checkin_id)
+    if checkin is None or checkin.clinic_id != actor.clinic_id:
+        audit(actor, None, "refused", address, f"review check-in #{checkin_id}")
+        db.session.commit()
+        raise NotFound("No such check-in.")
+    if checkin.reviewed_at is None:
+        checkin.reviewed_at, checkin.reviewed_by_id = now, actor.id
+        audit(actor, checkin.patient_id, "review", address, f"day {checkin.day}")
+    db.session.commit()
+    return checkin
+
+
+def add_comment(
+    actor: Principal, patient_id: int, body: str, address: str, now: datetime
+) -> Comment:
+    """Write a comment into the patient's diary and queue a (generic) notification."""
+    patient = own_patient(actor, patient_id, address, "comment on")
+    text = body.strip()
+    if not text:
+        raise Invalid("body", "Write a comment first.")
+    if len(text) > 2000:
+        raise Invalid("body", "Please keep comments under 2,000 characters.")
+    comment = Comment(
+        patient_id=patient.id, author_id=actor.id, author_name=actor.name, body=text, created_at=now
+    )
+    db.session.add(comment)
+    db.session.flush()
+    latest = db.session.scalar(
+        sa.select(Treatment.id)
+        .where(Treatment.patient_id == patient.id)
+        .order_by(Treatment.appointment_at.desc())
+    )
+    if latest is not None:
+        db.session.add(
+            OutboxMessage(
+                patient_id=patient.id,
+                treatment_id=latest,
+                key=f"comment:{comment.id}",
+                kind="comment",
+                link="/patient/diary",
+                due_at=now,
+                available_at=now,
+                state=OutboxState.PENDING,
+            )
+        )
+    audit(actor, patient.id, "comment", address)
+    db.session.commit()
+    return comment
+
+
+def audit_log(actor: Principal, page: int) -> Section:
+    """The clinic's audit trail, newest first (clinic admins only; checked by the view)."""
+    where = (AuditEvent.clinic_id == actor.clinic_id,)
+    query = (
+        sa.select(
+            AuditEvent.created_at,
+            AuditEvent.actor_name,
+            AuditEvent.action,
+            AuditEvent.detail,
+            AuditEvent.address,
+            AuditEvent.patient_id,
+            User.name.label("patient_name"),
+        )
+        .outerjoin(Patient, Patient.id == AuditEvent.patient_id)
+        .outerjoin(User, User.id == Patient.user_id)
+        .where(*where)
+        .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+    )
+    return _page(query, sa.select(sa.func.count()).select_from(AuditEvent).where(*where), page)
+
+
+@dataclass(frozen=True)
+class PatientPage:
+    """Everything on the clinician's page for one patient."""
+
+    diary: PatientDiary
+    sessions: list[Treatment]
+    delivery: object
+    checklist_done: list[str]
+
+
+def patient_page(actor: Principal, patient_id: int, address: str, page: int = 1) -> PatientPage:
+    """The diary (audited), sessions, reminder delivery state and checklist ticks."""
+    from app.models import ChecklistTick
+    from app.services import reminders
+    from app.services.clinic import treatments_of
+
+    diary = patient_diary(actor, patient_id, address, page)
+    sessions = treatments_of(diary.patient)
+    booked = [t.id for t in sessions if t.status == TreatmentStatus.SCHEDULED]
+    ticks = list(
+        db.session.scalars(
+            sa.select(ChecklistTick.item_key).where(ChecklistTick.treatment_id.in_(booked))
+        )
+    )
+    return PatientPage(diary, sessions, reminders.delivery_state(diary.patient.id), ticks)

@@ -1,0 +1,181 @@
+"""Check-in questions by day and red-flag triage, rule by rule and at window edges."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from datetime import timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from app.domain.checkin import AnswerError
+from app.domain.checkin import check_answers
+from app.domain.checkin import questions_for_day
+from app.domain.checkin import triage
+from app.domain.protocol import parse_protocol
+
+PROTOCOLS = Path(__file__).resolve().parents[2] / "app" / "protocols"
+P72 = parse_protocol((PROTOCOLS / "compression-72h.toml").read_text(), "72h")
+LONDON = ZoneInfo("Europe/London")
+TREATED = datetime(2026, 11, 20, 10, 0, tzinfo=LONDON)
+
+
+def asked_on(day: int):
+    return questions_for_day(P72, TREATED, LONDON, (TREATED + timedelta(days=day)).date())
+
+
+def answers(day: int = 5, *, yes=(), **overrides):
+    asked = asked_on(day)
+    base = dict(
+        pain=2,
+        bruising="mild",
+        itching=False,
+        lumps=False,
+        skin=[],
+        stockings_day=True,
+        stockings_night=False,
+        walked=True,
+        elevated=True,
+        note="",
+        red_flags={f.key: ("yes" if f.key in yes else "no") for f in asked},
+    )
+    base.update(overrides)
+    return check_answers(**base, asked=asked), asked
+
+
+@pytest.mark.parametrize(
+    ("day", "included", "excluded"),
+    [
+        (
+            0,
+            {"allergy", "stroke-signs", "chest-breathing", "cold-foot-severe-pain"},
+            {"calf-pain-swelling", "skin-breakdown"},
+        ),
+        (1, {"allergy", "stroke-signs", "skin-breakdown", "infection"}, {"calf-pain-swelling"}),
+        (2, {"allergy", "skin-breakdown"}, {"calf-pain-swelling"}),
+        (3, {"calf-pain-swelling", "skin-breakdown"}, {"allergy", "stroke-signs"}),
+        (14, {"calf-pain-swelling", "skin-breakdown"}, set()),
+        (15, {"calf-pain-swelling"}, {"skin-breakdown", "infection"}),
+        (28, {"calf-pain-swelling", "chest-breathing"}, set()),
+        (29, set(), {"calf-pain-swelling", "chest-breathing"}),
+    ],
+)
+def test_red_flag_questions_follow_the_risk_windows(day, included, excluded):
+    keys = {f.key for f in asked_on(day)}
+    assert included <= keys, keys
+    assert not (excluded & keys), keys
+
+
+@pytest.mark.parametrize(
+    ("yes", "level"),
+    [
+        ({"chest-breathing"}, "emergency"),
+        ({"calf-pain-swelling"}, "same_day"),
+        ({"calf-pain-swelling", "chest-breathing"}, "emergency"),
+        ({"routine-changes"}, "routine"),
+        ((), "none"),
+    ],
+)
+def test_red_flag_answers_take_their_tier(yes, level):
+    a, asked = answers(5, yes=yes)
+    result = triage(a, asked)
+    assert result.level == level
+    assert result.alerts_clinic == (level in ("emergency", "same_day"))
+
+
+def test_allergy_on_day_zero_is_an_emergency():
+    a, asked = answers(0, yes={"allergy"})
+    assert triage(a, asked).level == "emergency"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "level", "reason"),
+    [
+        ({"skin": ["blister"]}, "same_day", "A blister"),
+        ({"skin": ["black"]}, "same_day", "Skin turning black"),
+        ({"skin": ["pale"]}, "same_day", "Skin turning white or grey"),
+        ({"skin": ["brown"]}, "routine", "Brown marks or lines"),
+        ({"skin": ["red-vessels"]}, "routine", "New fine red vessels"),
+        ({"pain": 8}, "same_day", "Pain 8 out of 10"),
+        ({"pain": 7}, "routine", "Pain 7 out of 10"),
+        ({"pain": 4}, "none", None),
+        ({"lumps": True}, "routine", "Tender lumps"),
+        ({"bruising": "severe"}, "routine", "Severe bruising"),
+        ({"bruising": "mild"}, "none", None),
+        ({"itching": True}, "routine", "Itching"),
+    ],
+)
+def test_fixed_question_rules(overrides, level, reason):
+    a, asked = answers(20, **overrides)
+    result = triage(a, asked)
+    assert result.level == level
+    if reason:
+        assert reason in result.reasons
+    else:
+        assert result.reasons == ()
+
+
+def test_the_most_severe_answer_wins_and_all_reasons_are_kept():
+    a, asked = answers(5, yes={"calf-pain-swelling"}, skin=["brown"], pain=9, itching=True)
+    result = triage(a, asked)
+    assert result.level == "same_day"
+    assert {"Brown marks or lines", "Pain 9 out of 10", "Itching"} <= set(result.reasons)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"pain": 11}, "pain"),
+        ({"pain": -1}, "pain"),
+        ({"pain": "lots"}, "pain"),
+        ({"bruising": "purple"}, "bruising"),
+        ({"skin": ["scales"]}, "skin"),
+        ({"note": "x" * 2001}, "note"),
+    ],
+)
+def test_out_of_range_answers_name_the_field(overrides, field):
+    with pytest.raises(AnswerError) as exc:
+        answers(5, **overrides)
+    assert exc.value.field == field
+
+
+def test_every_warning_sign_question_must_be_answered():
+    asked = asked_on(5)
+    partial = {f.key: "no" for f in asked[1:]}
+    with pytest.raises(AnswerError) as exc:
+        check_answers(
+            pain=1,
+            bruising="none",
+            itching=False,
+            lumps=False,
+            skin=[],
+            stockings_day=None,
+            stockings_night=None,
+            walked=True,
+            elevated=True,
+            note="",
+            red_flags=partial,
+            asked=asked,
+        )
+    assert exc.value.field == f"rf-{asked[0].key}"
+
+
+def test_a_yes_to_a_question_not_asked_today_is_refused():
+    asked = asked_on(20)
+    flags = {f.key: "no" for f in asked} | {"allergy": "yes"}
+    with pytest.raises(AnswerError):
+        check_answers(
+            pain=1,
+            bruising="none",
+            itching=False,
+            lumps=False,
+            skin=[],
+            stockings_day=None,
+            stockings_night=None,
+            walked=True,
+            elevated=True,
+            note="",
+            red_flags=flags,
+            asked=asked,
+        )

@@ -295,12 +295,22 @@ def test_logout_removes_the_devices_subscribed_in_that_session(app, client, in_a
 
 def test_clinician_sees_reminder_delivery_state(app, client, in_app, push_service, sender):
     pid = _treated_patient(in_app)
-    in_app(lambda: make_staff(db.session.scalar(sa.select(Clinic).where(Clinic.slug == "north")), "doc@north.example"))
+    in_app(
+        lambda: make_staff(
+            db.session.scalar(sa.select(Clinic).where(Clinic.slug == "north")), "doc@north.example"
+        )
+    )
     login(client, "doc@north.example")
     page = text_of(client.get(f"/clinic/patients/{pid}"))
-    assert "has not turned on reminders on any device" in page and "Last delivered: none yet" in page
+    assert (
+        "has not turned on reminders on any device" in page and "Last delivered: none yet" in page
+    )
     patient = app.test_client()
     _subscribe(patient, "alice@patients.example", push_service.new_subscription())
     in_app(dispatch.run_until_empty, sender, datetime(2026, 11, 21, 9, 0, 30, tzinfo=UTC))
     page = text_of(client.get(f"/clinic/patients/{pid}"))
-    assert "On for 1 device" in page and "Last delivered: Sat 21 Nov 2026" in page and "Next planned:" in page
+    assert (
+        "On for 1 device" in page
+        and "Last delivered: Sat 21 Nov 2026" in page
+        and "Next planned:" in page
+    )

@@ -25,3 +25,19 @@ function newKey() {
 document.querySelectorAll("[data-client-key]").forEach(function (input) {
   if (!input.value) { input.value = newKey(); }
 });
+// Signing out on a shared phone: drop this browser's push subscription too, so the
+// next person to sign in here is not silently given this patient's reminders.
+document.querySelectorAll("form.signout").forEach(function (form) {
+  form.addEventListener("submit", function (event) {
+    if (form.dataset.unsubscribed === "1" || !("serviceWorker" in navigator)) { return; }
+    event.preventDefault();
+    form.dataset.unsubscribed = "1";
+    var done = function () { form.submit(); };
+    var timer = window.setTimeout(done, 1500);
+    navigator.serviceWorker.getRegistration().then(function (reg) {
+      return reg && reg.pushManager ? reg.pushManager.getSubscription() : null;
+    }).then(function (sub) {
+      return sub ? sub.unsubscribe() : null;
+    }).catch(function () {}).then(function () { window.clearTimeout(timer); done(); });
+  }, true);
+});

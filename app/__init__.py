@@ -81,11 +81,13 @@ def register_blueprints(app: Flask) -> None:
 
 def register_error_handlers(app: Flask) -> None:
     """Friendly pages for 4xx and 5xx, never internals; template filters."""
+    from app import assets
     from app import templating
     from app.errors import register
 
     register(app)
     templating.register(app)
+    assets.init_app(app)
 
 
 def register_cli(app: Flask) -> None:

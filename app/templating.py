@@ -29,6 +29,13 @@ def register(app: Flask) -> None:
 
     app.add_template_filter(wording.day_phrase, "day_phrase")
 
+    @app.template_global("sc_generated")
+    def sc_generated() -> str:
+        # When this page was made, so a copy read offline can say how old it is.
+        from app.security import now
+
+        return now().isoformat()
+
     @app.template_filter("sha256")
     def sha256(text: str) -> str:
         # Lets the page recognise "this device" without printing its push endpoint,

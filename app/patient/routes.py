@@ -187,12 +187,12 @@ def checkin():
 @bp.post("/checkin")
 def submit_checkin():
     raw = parse_checkin(request.form)
+    day = request.form.get("day", type=int)
     try:
-        result = diary.submit_checkin(
-            current_user, raw, request.form.get("client_key") or None, now()
-        )
+        key = request.form.get("client_key") or None
+        result = diary.submit_checkin(current_user, raw, key, now(), day)
     except Invalid as exc:
-        data = diary.checkin_form(current_user, now())
+        data = diary.checkin_form(current_user, now(), day if exc.field != "day" else None)
         values = {
             **raw,
             "skin": raw["skin"],

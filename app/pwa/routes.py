@@ -7,8 +7,8 @@ from flask import current_app
 from flask import jsonify
 from flask import render_template
 from flask import request
-from flask import send_from_directory
 
+from app import assets
 from app.extensions import csrf
 from app.security import now
 from app.services import reminders
@@ -56,7 +56,9 @@ def manifest():
 
 @bp.get("/sw.js")
 def service_worker():
-    response = send_from_directory(current_app.static_folder, "sw.js", mimetype="text/javascript")
+    response = current_app.response_class(
+        assets.service_worker_source(current_app), mimetype="text/javascript"
+    )
     response.headers["Cache-Control"] = "no-cache"
     response.headers["Service-Worker-Allowed"] = "/"
     return response

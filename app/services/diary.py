@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from datetime import timedelta
 
 import sqlalchemy as sa
 
@@ -42,15 +43,27 @@ class CheckInForm:
     existing: CheckIn | None
 
 
-def checkin_form(user: Principal, now: datetime) -> CheckInForm:
-    """Today's check-in questions (red flags in their windows) and any answers so far."""
+# A check-in saved on the phone while offline may reach us a little later; it still
+# belongs to the day it was filled in (and asks that day's questions).
+LATE_DAYS = 2
+
+
+def checkin_form(user: Principal, now: datetime, day: int | None = None) -> CheckInForm:
+    """A day's check-in questions (red flags in their windows) and any answers so far.
+
+    :param day: the day the form was filled in (today if None); up to two days back.
+    """
     course = load_course(user)
     t = course.recovering
     if t is None:
         raise NotFound("There is no treatment recorded yet.")
-    today = local_date(now, course.tz)
-    asked = questions_for_day(protocol_for(t), t.anchor, course.tz, today)
-    day = day_number(t.anchor, now, course.tz)
+    today = day_number(t.anchor, now, course.tz)
+    if day is None:
+        day = today
+    if not today - LATE_DAYS <= day <= today or day < 0:
+        raise Invalid("day", "This check-in is for a day that can no longer be changed.")
+    on = local_date(t.anchor, course.tz) + timedelta(days=day)
+    asked = questions_for_day(protocol_for(t), t.anchor, course.tz, on)
     existing = db.session.scalar(
         sa.select(CheckIn).where(CheckIn.treatment_id == t.id, CheckIn.day == day)
     )
@@ -68,7 +81,11 @@ class CheckInResult:
 
 
 def submit_checkin(
-    user: Principal, raw: dict[str, object], client_key: str | None, now: datetime
+    user: Principal,
+    raw: dict[str, object],
+    client_key: str | None,
+    now: datetime,
+    day: int | None = None,
 ) -> CheckInResult:
     """Store today's check-in (once per day; editing keeps the earlier answers).
 
@@ -77,7 +94,7 @@ def submit_checkin(
 
     :raises Invalid: for an out-of-range answer, naming the field.
     """
-    form = checkin_form(user, now)
+    form = checkin_form(user, now, day)
     t = form.course.recovering
     assert t is not None
     protocol = protocol_for(t)
@@ -100,7 +117,7 @@ def submit_checkin(
             clinic_id=user.clinic_id,
             treatment_id=t.id,
             day=form.day,
-            on_date=local_date(now, form.course.tz),
+            on_date=local_date(t.anchor, form.course.tz) + timedelta(days=form.day),
             history=[],
             created_at=now,
         )

@@ -164,7 +164,13 @@ def _missed(clinic: int, now: datetime, page: int) -> Section:
         .group_by(CheckIn.patient_id)
         .subquery()
     )
-    last_seen = sa.func.coalesce(last_checkin.c.at, latest.c.treated_at)
+    # The later of the last check-in and the latest treatment: a new session restarts
+    # the count, and old check-ins from an earlier session do not hide a gap.
+    last_seen = sa.case(
+        (last_checkin.c.at.is_(None), latest.c.treated_at),
+        (last_checkin.c.at > latest.c.treated_at, last_checkin.c.at),
+        else_=latest.c.treated_at,
+    )
     where = (
         latest.c.treated_at >= now - timedelta(days=FOLLOW_DAYS),
         last_seen <= now - timedelta(days=MISSED_DAYS),

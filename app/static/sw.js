@@ -2,9 +2,17 @@
 // Authenticated pages, photos and API responses are never cached here (health data on a
 // shared phone). Notifications show only the generic words the server sent.
 "use strict";
-const VERSION = "v2";
+// Caching rules (issue: offline-first, but health data only where the patient expects it):
+// - versioned static assets and the offline page are precached;
+// - the patient's own Today, Checklist and Plan pages are kept from the last visit so
+//   they can be read offline (the page marks itself "offline, last updated ...");
+//   they are purged on sign-out and when another person signs in on this device;
+// - photos, clinician pages, API and every other response are never cached.
+const VERSION = "__ASSET_VERSION__"; // filled in when served (app/assets.py)
 const CACHE = "sclerocare-static-" + VERSION;
-const PRECACHE = ["/offline", "/static/css/app.css", "/static/js/app.js", "/static/icons/icon-192.png"];
+const PAGES = "sclerocare-pages";
+const OFFLINE_PAGES = ["/patient/today", "/patient/checklist", "/patient/plan"];
+const PRECACHE = ["__PRECACHE__"]; // versioned URLs, filled in when served
 const HOME = "/patient/today";
 const FALLBACK_TITLE = "ScleroCare";
 const FALLBACK_BODY = "You have a new reminder. Open ScleroCare to see it.";
@@ -15,23 +23,61 @@ self.addEventListener("install", (event) => {
 });
 
 self.addEventListener("activate", (event) => {
+  // Old static caches go; the pages cache survives an app update (same user's pages).
   event.waitUntil(
     caches.keys()
-      .then((keys) => Promise.all(keys.filter((k) => k !== CACHE).map((k) => caches.delete(k))))
+      .then((keys) => Promise.all(keys.filter((k) => k !== CACHE && k !== PAGES).map((k) => caches.delete(k))))
       .then(() => self.clients.claim())
   );
 });
 
+function isOfflinePage(url) {
+  return url.origin === self.location.origin && OFFLINE_PAGES.indexOf(url.pathname) !== -1;
+}
+
+// Network first; a good answer for one of the patient's pages is kept for offline use.
+// A redirect (to sign-in) or an error page is never stored.
+function pageFromNetwork(request, url) {
+  return fetch(request).then((response) => {
+    if (isOfflinePage(url) && response.ok && !response.redirected && response.type === "basic") {
+      const copy = response.clone();
+      caches.open(PAGES).then((cache) => cache.put(url.pathname, copy));
+    }
+    return response;
+  });
+}
+
+function pageOffline(url) {
+  const fallback = () => caches.match("/offline");
+  if (!isOfflinePage(url)) return fallback();
+  return caches.open(PAGES).then((cache) => cache.match(url.pathname)).then((hit) => hit || fallback());
+}
+
 self.addEventListener("fetch", (event) => {
   const request = event.request;
   if (request.method !== "GET") return;
+  const url = new URL(request.url);
   if (request.mode === "navigate") {
-    event.respondWith(fetch(request).catch(() => caches.match("/offline")));
+    event.respondWith(pageFromNetwork(request, url).catch(() => pageOffline(url)));
     return;
   }
-  const url = new URL(request.url);
   if (url.origin === self.location.origin && url.pathname.startsWith("/static/")) {
-    event.respondWith(caches.match(request).then((hit) => hit || fetch(request)));
+    // Versioned URLs never change, so a cached copy is always right.
+    event.respondWith(
+      caches.match(request).then((hit) => hit || fetch(request).then((response) => {
+        if (response.ok && url.searchParams.has("v")) {
+          const copy = response.clone();
+          caches.open(CACHE).then((cache) => cache.put(request, copy));
+        }
+        return response;
+      }))
+    );
+  }
+});
+
+self.addEventListener("message", (event) => {
+  if (event.data && event.data.type === "purge-pages") {
+    event.waitUntil(caches.delete(PAGES));
   }
 });
 

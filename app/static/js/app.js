@@ -1,43 +1,224 @@
-// ScleroCare page script: registers the service worker and guards against double submits.
+// ScleroCare page script: service worker, double-submit guard, offline queue and banner,
+// install prompt, and tidying up on sign-out. Plain JS, no framework, no inline script.
 "use strict";
-if ("serviceWorker" in navigator) {
-  window.addEventListener("load", function () {
-    navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () {});
+(function () {
+  var PAGES_CACHE = "sclerocare-pages";
+  // Forms that may be saved on the phone while offline and sent later. Each is safe to
+  // send twice: ticks send the wanted state, check-ins carry a client key.
+  var QUEUEABLE = /^\/patient\/(tasks\/[^/]+|checklist\/[^/]+|checkin)$/;
+
+  function meta(name) {
+    var m = document.querySelector('meta[name="' + name + '"]');
+    return m ? m.getAttribute("content") : null;
+  }
+  var user = meta("sc-user");
+  var queueKey = user ? "sc-queue-" + user : null;
+
+  if ("serviceWorker" in navigator) {
+    window.addEventListener("load", function () {
+      navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () {});
+    });
+  }
+
+  function purgePages() {
+    if (window.caches) { caches.delete(PAGES_CACHE).catch(function () {}); }
+  }
+
+  // Another person signed in on this phone: forget the pages kept for the last one.
+  if (user) {
+    try {
+      var previous = localStorage.getItem("sc-user");
+      if (previous && previous !== user) { purgePages(); }
+      localStorage.setItem("sc-user", user);
+    } catch (e) { /* storage may be off; nothing was kept then either */ }
+  }
+
+  // ---------------------------------------------------------------- status line
+  function status(text, kind) {
+    var main = document.getElementById("main");
+    if (!main) { return; }
+    var box = document.getElementById("sc-status");
+    if (!box) {
+      box = document.createElement("p");
+      box.id = "sc-status";
+      box.setAttribute("role", "status");
+      main.insertBefore(box, main.firstChild);
+    }
+    box.className = "flash " + (kind ? "flash-" + kind : "");
+    box.textContent = text;
+  }
+
+  // A page read from the phone's copy says so, and how old it is.
+  var generated = meta("sc-generated");
+  function offlineBanner() {
+    if (!generated) { return; }
+    var made = new Date(generated);
+    var stale = Date.now() - made.getTime() > 2 * 60 * 1000;
+    if (navigator.onLine === false || stale) {
+      var when = made.toLocaleString([], { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
+      status("Offline copy, last updated " + when + ". Changes you make are saved on this phone and sent when you are online.", "info");
+      document.documentElement.classList.add("is-offline-copy");
+    }
+  }
+  offlineBanner();
+  window.addEventListener("offline", offlineBanner);
+
+  // ---------------------------------------------------------------- offline queue
+  function readQueue() {
+    if (!queueKey) { return []; }
+    try { return JSON.parse(localStorage.getItem(queueKey) || "[]"); } catch (e) { return []; }
+  }
+  function writeQueue(items) {
+    if (!queueKey) { return; }
+    try { localStorage.setItem(queueKey, JSON.stringify(items)); } catch (e) { /* full or off */ }
+  }
+
+  function enqueue(form) {
+    var data = new URLSearchParams(new FormData(form));
+    var path = new URL(form.action, location.href).pathname;
+    var items = readQueue();
+    // A later tick of the same thing replaces the earlier one: only the last state counts.
+    items = items.filter(function (it) { return it.path !== path || path === "/patient/checkin"; });
+    items.push({ path: path, body: data.toString(), at: new Date().toISOString() });
+    writeQueue(items);
+  }
+
+  function showTickLocally(form) {
+    var done = form.querySelector('input[name="done"]');
+    var button = form.querySelector("button.tick");
+    if (!done || !button) { return; }
+    var nowDone = done.value === "1";
+    button.setAttribute("aria-pressed", nowDone ? "true" : "false");
+    var mark = button.querySelector('[aria-hidden="true"]');
+    if (mark) { mark.textContent = nowDone ? "✓" : ""; }
+    var label = button.querySelector(".sr");
+    if (label) { label.textContent = nowDone ? "Done" : "Mark as done"; }
+    var row = form.closest("li");
+    if (row) { row.classList.toggle("done", nowDone); }
+    done.value = nowDone ? "0" : "1";
+  }
+
+  var replaying = false;
+  function replay() {
+    var items = readQueue();
+    if (replaying || !items.length || navigator.onLine === false) { return; }
+    var token = meta("csrf-token");
+    if (!token) { return; }
+    replaying = true;
+    var item = items[0];
+    var body = new URLSearchParams(item.body);
+    body.set("csrf_token", token);  // the token of this page's sign-in session
+    fetch(item.path, { method: "POST", body: body, credentials: "same-origin" })
+      .then(function (response) {
+        var path = new URL(response.url).pathname;
+        if (path === "/login") {
+          status("Please sign in to send what you saved on this phone. Nothing is lost.", "error");
+          throw new Error("signed out");
+        }
+        if (response.status >= 500) { throw new Error("server"); }
+        writeQueue(readQueue().slice(1));
+        return response.text().then(function (html) {
+          if (item.path === "/patient/checkin" && response.ok) {
+            // Show the answer to the check-in: it may be urgent advice.
+            document.open();
+            document.write(html);
+            document.close();
+            return "shown";
+          }
+          return "sent";
+        });
+      })
+      .then(function (outcome) {
+        replaying = false;
+        if (outcome === "sent") {
+          if (readQueue().length) { replay(); } else { status("Sent. Everything saved on this phone has reached the clinic.", "success"); }
+        }
+      })
+      .catch(function () { replaying = false; });
+  }
+  window.addEventListener("online", replay);
+  window.addEventListener("load", replay);
+
+  // ---------------------------------------------------------------- submits
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form.dataset.sending === "1") { event.preventDefault(); return; }
+    var path = new URL(form.action, location.href).pathname;
+    if (navigator.onLine === false && form.method.toLowerCase() === "post" && QUEUEABLE.test(path) && queueKey) {
+      event.preventDefault();
+      enqueue(form);
+      showTickLocally(form);
+      if (path === "/patient/checkin") {
+        status("Saved on this phone, will send when online. If you feel unwell or have any warning sign, call the clinic or the emergency number now: do not wait.", "error");
+        window.scrollTo(0, 0);
+      } else {
+        status("Saved on this phone, will send when online.", "info");
+      }
+      return;
+    }
+    // A second tap while a form is sending would post it twice; the server is
+    // idempotent anyway, but this tells the patient it worked.
+    form.dataset.sending = "1";
+    window.setTimeout(function () { form.dataset.sending = ""; }, 4000);
   });
-}
-// A second tap while a form is sending would post it twice; the server is idempotent
-// anyway, but disabling the button tells the patient it worked.
-document.addEventListener("submit", function (event) {
-  var form = event.target;
-  if (form.dataset.sending === "1") { event.preventDefault(); return; }
-  form.dataset.sending = "1";
-  window.setTimeout(function () { form.dataset.sending = ""; }, 4000);
-});
-// Select the invitation link on focus, so the clinician can copy it in one step.
-document.addEventListener("focusin", function (event) {
-  if (event.target.classList && event.target.classList.contains("copy")) { event.target.select(); }
-});
-// Each form load gets its own key, so a double tap or a replay is stored once.
-function newKey() {
-  if (window.crypto && crypto.randomUUID) { return crypto.randomUUID(); }
-  return Date.now().toString(36) + Math.random().toString(36).slice(2);
-}
-document.querySelectorAll("[data-client-key]").forEach(function (input) {
-  if (!input.value) { input.value = newKey(); }
-});
-// Signing out on a shared phone: drop this browser's push subscription too, so the
-// next person to sign in here is not silently given this patient's reminders.
-document.querySelectorAll("form.signout").forEach(function (form) {
-  form.addEventListener("submit", function (event) {
-    if (form.dataset.unsubscribed === "1" || !("serviceWorker" in navigator)) { return; }
+
+  // Select the invitation link on focus, so the clinician can copy it in one step.
+  document.addEventListener("focusin", function (event) {
+    if (event.target.classList && event.target.classList.contains("copy")) { event.target.select(); }
+  });
+
+  // Each form load gets its own key, so a double tap or a replay is stored once.
+  function newKey() {
+    if (window.crypto && crypto.randomUUID) { return crypto.randomUUID(); }
+    return Date.now().toString(36) + Math.random().toString(36).slice(2);
+  }
+  document.querySelectorAll("[data-client-key]").forEach(function (input) {
+    if (!input.value) { input.value = newKey(); }
+  });
+
+  // ---------------------------------------------------------------- install
+  var deferredPrompt = null;
+  window.addEventListener("beforeinstallprompt", function (event) {
     event.preventDefault();
-    form.dataset.unsubscribed = "1";
-    var done = function () { form.submit(); };
-    var timer = window.setTimeout(done, 1500);
-    navigator.serviceWorker.getRegistration().then(function (reg) {
-      return reg && reg.pushManager ? reg.pushManager.getSubscription() : null;
-    }).then(function (sub) {
-      return sub ? sub.unsubscribe() : null;
-    }).catch(function () {}).then(function () { window.clearTimeout(timer); done(); });
-  }, true);
-});
+    deferredPrompt = event;
+    var button = document.getElementById("install-app");
+    if (button) { button.hidden = false; }
+  });
+  document.addEventListener("click", function (event) {
+    if (!event.target.closest || !event.target.closest("#install-app") || !deferredPrompt) { return; }
+    deferredPrompt.prompt();
+    deferredPrompt.userChoice.finally(function () {
+      deferredPrompt = null;
+      document.getElementById("install-app").hidden = true;
+    });
+  });
+
+  // ---------------------------------------------------------------- sign-out
+  // On a shared phone: drop this browser's push subscription and this person's kept
+  // pages and unsent entries, so the next person sees and gets none of them.
+  document.querySelectorAll("form.signout").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (form.dataset.tidied === "1") { return; }
+      var pending = readQueue().length;
+      if (pending && !window.confirm(pending + " entr" + (pending === 1 ? "y is" : "ies are") +
+          " saved on this phone but not sent yet. Sign out and delete " + (pending === 1 ? "it" : "them") + "?")) {
+        event.preventDefault();
+        event.stopImmediatePropagation();
+        return;
+      }
+      event.preventDefault();
+      event.stopImmediatePropagation();
+      form.dataset.tidied = "1";
+      if (queueKey) { try { localStorage.removeItem(queueKey); localStorage.removeItem("sc-user"); } catch (e) { /* off */ } }
+      purgePages();
+      var done = function () { form.submit(); };
+      var timer = window.setTimeout(done, 1500);
+      var unsubscribe = "serviceWorker" in navigator
+        ? navigator.serviceWorker.getRegistration().then(function (reg) {
+            return reg && reg.pushManager ? reg.pushManager.getSubscription() : null;
+          }).then(function (sub) { return sub ? sub.unsubscribe() : null; })
+        : Promise.resolve();
+      unsubscribe.catch(function () {}).then(function () { window.clearTimeout(timer); done(); });
+    }, true);
+  });
+})();

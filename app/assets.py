@@ -1,0 +1,98 @@
+"""Static assets: versioned URLs, long cache lifetimes, compression, the service worker.
+
+Every static URL carries a short hash of the file (``/static/css/app.css?v=1a2b3c4d``),
+so browsers may keep it for a year and a changed file is fetched at once. The service
+worker's cache name and precache list are filled in from the same hashes when it is
+served, so a new release activates cleanly and old caches are removed.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+
+from flask import Flask
+from flask import Response
+from flask import request
+from flask import url_for
+
+COMPRESSIBLE = {
+    "text/html",
+    "text/css",
+    "text/javascript",
+    "application/javascript",
+    "application/json",
+    "application/manifest+json",
+    "image/svg+xml",
+    "text/plain",
+}
+PRECACHE = ["css/app.css", "js/app.js", "js/push.js", "icons/icon-192.png"]
+YEAR = 365 * 24 * 3600
+
+
+def _hashes(static_folder: str) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for root, _dirs, files in os.walk(static_folder):
+        for name in files:
+            path = os.path.join(root, name)
+            rel = os.path.relpath(path, static_folder).replace(os.sep, "/")
+            with open(path, "rb") as fh:
+                found[rel] = hashlib.sha256(fh.read()).hexdigest()[:10]
+    return found
+
+
+def init_app(app: Flask) -> None:
+    """Hash the static files once at start-up and install the helpers."""
+    hashes = _hashes(app.static_folder or "")
+    version = hashlib.sha256(
+        "".join(f"{k}:{v}" for k, v in sorted(hashes.items())).encode()
+    ).hexdigest()[:10]
+    app.extensions["sclero_assets"] = {"hashes": hashes, "version": version}
+
+    def asset(filename: str) -> str:
+        return url_for("static", filename=filename, v=hashes.get(filename, "0"))
+
+    app.jinja_env.globals["asset"] = asset
+    app.after_request(_cache_and_compress)
+
+
+def service_worker_source(app: Flask) -> str:
+    """sw.js with this release's cache version and versioned precache URLs."""
+    ext = app.extensions["sclero_assets"]
+    cached = ext.get("sw")
+    if cached is None:
+        with open(os.path.join(app.static_folder or "", "sw.js"), encoding="utf-8") as fh:
+            source = fh.read()
+        urls = ["/offline"] + [
+            f"/static/{name}?v={ext['hashes'].get(name, '0')}" for name in PRECACHE
+        ]
+        source = source.replace('"__ASSET_VERSION__"', json.dumps(ext["version"]))
+        source = source.replace('["__PRECACHE__"]', json.dumps(urls))
+        ext["sw"] = cached = source
+    return cached
+
+
+def _cache_and_compress(response: Response) -> Response:
+    if (
+        request.path.startswith("/static/")
+        and request.args.get("v")
+        and response.status_code == 200
+    ):
+        response.headers["Cache-Control"] = f"public, max-age={YEAR}, immutable"
+    if (
+        response.status_code != 200
+        or "gzip" not in request.headers.get("Accept-Encoding", "")
+        or response.mimetype not in COMPRESSIBLE
+        or "Content-Encoding" in response.headers
+    ):
+        return response
+    response.direct_passthrough = False
+    data = response.get_data()
+    if len(data) < 500:
+        return response
+    response.set_data(gzip.compress(data, compresslevel=6))
+    response.headers["Content-Encoding"] = "gzip"
+    response.headers.add("Vary", "Accept-Encoding")
+    return response

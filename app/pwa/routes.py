@@ -28,6 +28,26 @@ def manifest():
         "display": "standalone",
         "background_color": "#ffffff",
         "theme_color": "#1d4e89",
+        "description": "Your checklist before vein treatment and your recovery, day by day.",
+        "lang": "en",
+        "orientation": "any",
+        "categories": ["health", "medical"],
+        "screenshots": [
+            {
+                "src": "/static/screenshots/today-narrow.png",
+                "sizes": "390x844",
+                "type": "image/png",
+                "form_factor": "narrow",
+                "label": "Today: what to do, what to avoid and what is normal",
+            },
+            {
+                "src": "/static/screenshots/today-wide.png",
+                "sizes": "1280x800",
+                "type": "image/png",
+                "form_factor": "wide",
+                "label": "Today on a larger screen",
+            },
+        ],
         "icons": [
             {
                 "src": "/static/icons/icon-192.png",

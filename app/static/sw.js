@@ -11,7 +11,8 @@
 const VERSION = "__ASSET_VERSION__"; // filled in when served (app/assets.py)
 const CACHE = "sclerocare-static-" + VERSION;
 const PAGES = "sclerocare-pages";
-const OFFLINE_PAGES = ["/patient/today", "/patient/checklist", "/patient/plan"];
+const OFFLINE_PAGES = ["/patient/today", "/patient/checklist", "/patient/plan", "/patient/checkin"];
+const REFRESH_AFTER_MS = 30 * 60 * 1000;
 const PRECACHE = ["__PRECACHE__"]; // versioned URLs, filled in when served
 const HOME = "/patient/today";
 const FALLBACK_TITLE = "ScleroCare";
@@ -35,22 +36,52 @@ function isOfflinePage(url) {
   return url.origin === self.location.origin && OFFLINE_PAGES.indexOf(url.pathname) !== -1;
 }
 
+function keep(path, response) {
+  if (response.ok && !response.redirected && response.type === "basic") {
+    return caches.open(PAGES).then((cache) => cache.put(path, response));
+  }
+  return Promise.resolve();
+}
+
+// When Today is opened online, the other offline pages are refreshed in the background
+// (at most every 30 minutes), so a patient who later loses signal can still tick and
+// check in.
+function refreshOthers() {
+  return caches.open(PAGES).then((cache) => Promise.all(
+    OFFLINE_PAGES.filter((p) => p !== HOME).map((path) => cache.match(path).then((hit) => {
+      const age = hit ? Date.now() - new Date(hit.headers.get("Date") || 0).getTime() : Infinity;
+      if (age < REFRESH_AFTER_MS) return null;
+      return fetch(path, { credentials: "same-origin" }).then((r) => keep(path, r)).catch(() => null);
+    }))
+  ));
+}
+
 // Network first; a good answer for one of the patient's pages is kept for offline use.
 // A redirect (to sign-in) or an error page is never stored.
-function pageFromNetwork(request, url) {
-  return fetch(request).then((response) => {
-    if (isOfflinePage(url) && response.ok && !response.redirected && response.type === "basic") {
+function pageFromNetwork(event, url) {
+  return fetch(event.request).then((response) => {
+    if (isOfflinePage(url)) {
       const copy = response.clone();
-      caches.open(PAGES).then((cache) => cache.put(url.pathname, copy));
+      event.waitUntil(keep(url.pathname, copy).then(() => (url.pathname === HOME ? refreshOthers() : null)));
     }
     return response;
   });
 }
 
+// A kept page is marked as a copy (on <html>), so the page can say "offline, last
+// updated ..." instead of passing for live data.
+function markedCopy(response) {
+  return response.text().then((html) => new Response(
+    html.replace("<html ", '<html data-offline-copy="1" '),
+    { status: 200, headers: { "Content-Type": "text/html; charset=utf-8" } }
+  ));
+}
+
 function pageOffline(url) {
   const fallback = () => caches.match("/offline");
   if (!isOfflinePage(url)) return fallback();
-  return caches.open(PAGES).then((cache) => cache.match(url.pathname)).then((hit) => hit || fallback());
+  return caches.open(PAGES).then((cache) => cache.match(url.pathname))
+    .then((hit) => (hit ? markedCopy(hit) : fallback()));
 }
 
 self.addEventListener("fetch", (event) => {
@@ -58,7 +89,7 @@ self.addEventListener("fetch", (event) => {
   if (request.method !== "GET") return;
   const url = new URL(request.url);
   if (request.mode === "navigate") {
-    event.respondWith(pageFromNetwork(request, url).catch(() => pageOffline(url)));
+    event.respondWith(pageFromNetwork(event, url).catch(() => pageOffline(url)));
     return;
   }
   if (url.origin === self.location.origin && url.pathname.startsWith("/static/")) {

@@ -48,17 +48,18 @@
     box.textContent = text;
   }
 
-  // A page read from the phone's copy says so, and how old it is.
+  // A page read from the phone's copy (marked by the service worker) says so, and how
+  // old it is; so does any page once the connection drops.
   var generated = meta("sc-generated");
   function offlineBanner() {
-    if (!generated) { return; }
-    var made = new Date(generated);
-    var stale = Date.now() - made.getTime() > 2 * 60 * 1000;
-    if (navigator.onLine === false || stale) {
-      var when = made.toLocaleString([], { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
-      status("Offline copy, last updated " + when + ". Changes you make are saved on this phone and sent when you are online.", "info");
-      document.documentElement.classList.add("is-offline-copy");
+    var copy = document.documentElement.getAttribute("data-offline-copy") === "1";
+    if (!copy && navigator.onLine !== false) { return; }
+    var text = "You are offline.";
+    if (generated) {
+      var made = new Date(generated);
+      text = "Offline copy, last updated " + made.toLocaleString([], { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" }) + ".";
     }
+    status(text + " Ticks and check-ins are saved on this phone and sent when you are online.", "info");
   }
   offlineBanner();
   window.addEventListener("offline", offlineBanner);

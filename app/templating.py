@@ -36,6 +36,15 @@ def register(app: Flask) -> None:
 
         return now().isoformat()
 
+    @app.template_global("open_alerts")
+    def open_alerts() -> int:
+        # The badge on the clinician's Dashboard tab: unacknowledged alerts of the clinic.
+        from flask_login import current_user
+
+        from app.services.review import open_alert_count
+
+        return open_alert_count(current_user) if current_user.is_clinician else 0
+
     @app.template_filter("sha256")
     def sha256(text: str) -> str:
         # Lets the page recognise "this device" without printing its push endpoint,

@@ -7,6 +7,7 @@ every payload, so assertions are on what a phone would really receive.
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
@@ -314,3 +315,34 @@ def test_clinician_sees_reminder_delivery_state(app, client, in_app, push_servic
         and "Last delivered: Sat 21 Nov 2026" in page
         and "Next planned:" in page
     )
+
+
+def test_a_same_day_answer_pushes_a_generic_alert_to_the_clinicians_phone(
+    app, client, in_app, push_service, sender
+):
+    _treated_patient(in_app, day=5)
+    in_app(
+        lambda: make_staff(
+            db.session.scalar(sa.select(Clinic).where(Clinic.slug == "north")), "doc@north.example"
+        )
+    )
+    doc = app.test_client()
+    login(doc, "doc@north.example")
+    phone = push_service.new_subscription()
+    assert (
+        doc.post("/clinic/reminders/subscribe", json={"subscription": phone.info()}).status_code
+        == 200
+    )
+    login(client, "alice@patients.example")
+    form = client.get("/patient/checkin").get_data(as_text=True)
+    flags = set(re.findall(r'name="(rf-[a-z-]+)"', form))
+    data = {f: "no" for f in flags} | {"rf-calf-pain-swelling": "yes"}
+    data |= {"pain": "3", "bruising": "mild", "walked": "yes", "elevated": "yes"}
+    assert "Please call the clinic today" in text_of(client.post("/patient/checkin", data=data))
+    in_app(dispatch.run_until_empty, sender, datetime(2026, 11, 20, 12, 0, 30, tzinfo=UTC))
+    got = [json.loads(m["plaintext"]) for m in phone.received]
+    assert [m["body"] for m in got] == ["A patient needs attention. Open the clinic dashboard."]
+    assert got[0]["data"]["url"] == "/clinic/"
+    assert phone.received[0]["urgency"] == "high"
+    # The badge on the clinician's Dashboard tab counts the open alert.
+    assert 'aria-label="1 open alert"' in doc.get("/clinic/").get_data(as_text=True)

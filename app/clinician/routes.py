@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint
 from flask import abort
 from flask import flash
+from flask import jsonify
 from flask import redirect
 from flask import render_template
 from flask import request
@@ -18,9 +19,11 @@ from app.clinician.forms import NewPatientForm
 from app.clinician.forms import RecordTreatmentForm
 from app.clinician.forms import WhenForm
 from app.models import Role
+from app.patient.routes import device_label
 from app.security import now
 from app.services import clinic
 from app.services import protocols
+from app.services import reminders as reminder_settings
 from app.services import review
 from app.services.errors import Invalid
 
@@ -223,3 +226,35 @@ def record(treatment_id: int):
             return redirect(url_for("clinician.patient", patient_id=t.patient_id), 303)
     status = 400 if request.method == "POST" else 200
     return render_template("clinician/record.html", form=form, t=t), status
+
+
+@bp.get("/reminders")
+def reminders_page():
+    return render_template("clinician/reminders.html", s=reminder_settings.settings(current_user))
+
+
+@bp.post("/reminders/subscribe")
+def subscribe():
+    body = request.get_json(silent=True) or {}
+    label = device_label(request.headers.get("User-Agent", ""))
+    try:
+        reminder_settings.save_subscription(current_user, body.get("subscription"), label, now())
+    except Invalid as exc:
+        return jsonify(ok=False, error=exc.message), 400
+    return jsonify(ok=True)
+
+
+@bp.post("/reminders/unsubscribe")
+def unsubscribe():
+    body = request.get_json(silent=True) or {}
+    endpoint = body.get("endpoint") if isinstance(body.get("endpoint"), str) else None
+    return jsonify(
+        ok=True, removed=reminder_settings.remove_subscription(current_user, endpoint=endpoint)
+    )
+
+
+@bp.post("/reminders/devices/<int:sub_id>/delete")
+def delete_device(sub_id: int):
+    if reminder_settings.remove_subscription(current_user, sub_id=sub_id):
+        flash("Alerts are off for that device.", "success")
+    return redirect(url_for("clinician.reminders_page"), 303)

@@ -26,7 +26,7 @@ from app.domain.protocol import Protocol
 from app.domain.recovery import next_session_window
 from app.domain.recovery import window
 
-Kind = Literal["checklist", "milestone", "daily", "next-session", "comment"]
+Kind = Literal["checklist", "milestone", "daily", "next-session", "comment", "alert"]
 
 # A "do by" checklist item is reminded this long before it is due.
 CHECKLIST_LEAD = timedelta(hours=24)
@@ -154,6 +154,7 @@ MESSAGES: dict[Kind, str] = {
     "daily": "Your aftercare for today is ready.",
     "next-session": "A reminder from your clinic.",
     "comment": "You have a new message from your clinic.",
+    "alert": "A patient needs attention. Open the clinic dashboard.",
 }
 TITLE = "ScleroCare"
 

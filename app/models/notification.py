@@ -15,13 +15,17 @@ from app.extensions import db
 
 
 class PushSubscription(db.Model):
-    """A browser's push endpoint and keys for one patient's device."""
+    """A browser's push endpoint and keys: a patient's device, or a clinician's."""
 
     __tablename__ = "push_subscriptions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    patient_id: Mapped[int] = mapped_column(
+    # A patient's device, or (patient_id empty) a clinician's device for clinic alerts.
+    patient_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("patients.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
     endpoint: Mapped[str] = mapped_column(sa.String(1000), unique=True)
     p256dh: Mapped[str] = mapped_column(sa.String(120))
@@ -49,6 +53,8 @@ class OutboxState(enum.StrEnum):
 
 
 OPEN_STATES = (OutboxState.PENDING.value, OutboxState.SENDING.value)
+# Shared by the partial index and the dispatcher's claim query (they must match).
+READY_PREDICATE = sa.text("outbox.state IN ('pending', 'sending')")
 
 
 class OutboxMessage(db.Model):
@@ -72,6 +78,10 @@ class OutboxMessage(db.Model):
     )
     treatment_id: Mapped[int] = mapped_column(sa.ForeignKey("treatments.id", ondelete="CASCADE"))
     key: Mapped[str] = mapped_column(sa.String(80))
+    # Set for messages to a clinician (new alert); otherwise the patient's devices.
+    recipient_user_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE")
+    )
     kind: Mapped[str] = mapped_column(sa.String(20))
     link: Mapped[str] = mapped_column(sa.String(200))
     time_critical: Mapped[bool] = mapped_column(default=False)

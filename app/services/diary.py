@@ -23,6 +23,10 @@ from app.models import Alert
 from app.models import AuditEvent
 from app.models import CheckIn
 from app.models import Comment
+from app.models import OutboxMessage
+from app.models import OutboxState
+from app.models import PushSubscription
+from app.models import User
 from app.principal import Principal
 from app.services.errors import Invalid
 from app.services.errors import NotFound
@@ -149,20 +153,49 @@ def _raise_alert(checkin: CheckIn, decision: Triage, now: datetime) -> None:
     )
     severity = SEVERITY[decision.level]
     if open_alert is None:
-        db.session.add(
-            Alert(
-                patient_id=checkin.patient_id,
-                clinic_id=checkin.clinic_id,
-                checkin_id=checkin.id,
-                level=decision.level,
-                severity=severity,
-                reasons=list(decision.reasons),
-                created_at=now,
-            )
+        alert = Alert(
+            patient_id=checkin.patient_id,
+            clinic_id=checkin.clinic_id,
+            checkin_id=checkin.id,
+            level=decision.level,
+            severity=severity,
+            reasons=list(decision.reasons),
+            created_at=now,
         )
+        db.session.add(alert)
+        db.session.flush()
+        _notify_staff(alert, checkin, now)
     elif severity < open_alert.severity or open_alert.reasons != list(decision.reasons):
         open_alert.level, open_alert.severity = decision.level, min(severity, open_alert.severity)
         open_alert.reasons = list(decision.reasons)
+
+
+def _notify_staff(alert: Alert, checkin: CheckIn, now: datetime) -> None:
+    """Queue a push to each clinician of the clinic who turned on alerts on a device.
+
+    Time-critical (no quiet hours) and generic: no name or symptom on a lock screen.
+    """
+    staff = db.session.scalars(
+        sa.select(PushSubscription.user_id)
+        .join(User, User.id == PushSubscription.user_id)
+        .where(User.clinic_id == alert.clinic_id, User.is_active.is_(True))
+        .distinct()
+    )
+    for user_id in staff:
+        db.session.add(
+            OutboxMessage(
+                patient_id=alert.patient_id,
+                treatment_id=checkin.treatment_id,
+                recipient_user_id=user_id,
+                key=f"alert:{alert.id}:{user_id}",
+                kind="alert",
+                link="/clinic/",
+                time_critical=True,
+                due_at=now,
+                available_at=now,
+                state=OutboxState.PENDING,
+            )
+        )
 
 
 @dataclass(frozen=True)

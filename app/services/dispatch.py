@@ -115,8 +115,8 @@ def dispatch_due(
     report = DispatchReport(claimed=len(rows))
     if not rows:
         return report
-    subs = _subscriptions_for({r.patient_id for r in rows})
-    jobs = [(row, sub) for row in rows for sub in subs.get(row.patient_id, [])]
+    subs = _subscriptions_for(rows)
+    jobs = [(row, sub) for row in rows for sub in subs.get(_recipient(row), [])]
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(jobs) or 1))) as pool:
         results = list(pool.map(lambda job: _send_one(sender, *job), jobs))
     by_row: dict[int, list[tuple[PushSubscription, SendResult]]] = defaultdict(list)
@@ -131,11 +131,24 @@ def dispatch_due(
     return report
 
 
-def _subscriptions_for(patient_ids: set[int]) -> dict[int, list[PushSubscription]]:
-    found: dict[int, list[PushSubscription]] = defaultdict(list)
-    query = sa.select(PushSubscription).where(PushSubscription.patient_id.in_(patient_ids))
+def _recipient(row: OutboxMessage) -> tuple[str, int]:
+    """A clinic alert goes to a clinician's devices; everything else to the patient's."""
+    if row.recipient_user_id is not None:
+        return ("user", row.recipient_user_id)
+    return ("patient", row.patient_id)
+
+
+def _subscriptions_for(rows: list[OutboxMessage]) -> dict[tuple[str, int], list[PushSubscription]]:
+    """The devices of every recipient in the batch, in one query."""
+    patients = {r.patient_id for r in rows if r.recipient_user_id is None}
+    users = {r.recipient_user_id for r in rows if r.recipient_user_id is not None}
+    found: dict[tuple[str, int], list[PushSubscription]] = defaultdict(list)
+    query = sa.select(PushSubscription).where(
+        sa.or_(PushSubscription.patient_id.in_(patients), PushSubscription.user_id.in_(users))
+    )
     for sub in db.session.scalars(query):
-        found[sub.patient_id].append(sub)
+        owner = ("user", sub.user_id) if sub.user_id is not None else ("patient", sub.patient_id)
+        found[owner].append(sub)  # type: ignore[index]
     return found
 
 

@@ -27,6 +27,7 @@ from app.models import Patient
 from app.models import Treatment
 from app.models import TreatmentStatus
 from app.models.notification import OPEN_STATES
+from app.models.notification import READY_PREDICATE
 from app.services.protocols import protocol_by_version
 
 # A reminder planned for a moment already this far past is not sent late (recording a
@@ -129,7 +130,9 @@ def claim(now: datetime, limit: int, lease: timedelta) -> list[OutboxMessage]:
     """
     ready = (
         sa.select(OutboxMessage.id)
-        .where(OutboxMessage.state.in_(OPEN_STATES), OutboxMessage.available_at <= now)
+        # The state test is literal SQL, the same text as the partial index's predicate:
+        # with bound parameters SQLite cannot prove the index applies and scans the table.
+        .where(READY_PREDICATE, OutboxMessage.available_at <= now)
         .order_by(OutboxMessage.available_at)
         .limit(limit)
     )

@@ -24,6 +24,13 @@ from app.services.push import check_subscription
 MAX_DEVICES = 10
 
 
+def _owner_filter(user: Principal):  # noqa: ANN202 - a SQL expression
+    """Devices belong to a patient, or (for staff) to the clinician's own account."""
+    if user.patient is not None:
+        return PushSubscription.patient_id == user.patient.id
+    return PushSubscription.user_id == user.id
+
+
 def _patient_id(user: Principal) -> int:
     if user.patient is None:
         raise NotFound("Not a patient account.")
@@ -40,7 +47,6 @@ def save_subscription(
 
     :raises Invalid: for an endpoint or keys the server will not use.
     """
-    patient_id = _patient_id(user)
     try:
         info = check_subscription(
             data,
@@ -54,9 +60,7 @@ def save_subscription(
     )
     if sub is None:
         count = db.session.scalar(
-            sa.select(sa.func.count())
-            .select_from(PushSubscription)
-            .where(PushSubscription.patient_id == patient_id)
+            sa.select(sa.func.count()).select_from(PushSubscription).where(_owner_filter(user))
         )
         if (count or 0) >= MAX_DEVICES:
             raise Invalid(
@@ -64,7 +68,8 @@ def save_subscription(
             )
         sub = PushSubscription(endpoint=info.endpoint, created_at=now)
         db.session.add(sub)
-    sub.patient_id = patient_id
+    sub.patient_id = user.patient.id if user.patient is not None else None
+    sub.user_id = None if user.patient is not None else user.id
     sub.p256dh, sub.auth = info.p256dh, info.auth
     sub.device = device[:120]
     sub.auth_session_id = user.session_id
@@ -81,11 +86,13 @@ def remove_subscription(
     By endpoint (from the device itself) it is idempotent; by id (the settings page)
     another patient's or an unknown device is "not found".
     """
-    patient_id = _patient_id(user)
-    query = sa.delete(PushSubscription).where(PushSubscription.patient_id == patient_id)
+    owner = _owner_filter(user)
+    query = sa.delete(PushSubscription).where(owner)
     if sub_id is not None:
-        sub = db.session.get(PushSubscription, sub_id)
-        if sub is None or sub.patient_id != patient_id:
+        found = db.session.scalar(
+            sa.select(PushSubscription.id).where(owner, PushSubscription.id == sub_id)
+        )
+        if found is None:
             raise NotFound("No such device.")
         query = query.where(PushSubscription.id == sub_id)
     elif endpoint:
@@ -141,17 +148,22 @@ class ReminderSettings:
 
 
 def settings(user: Principal) -> ReminderSettings:
-    """This patient's devices and quiet hours, and the key browsers subscribe with."""
-    patient = db.session.get(Patient, _patient_id(user))
-    assert patient is not None
+    """This person's devices and quiet hours, and the key browsers subscribe with.
+
+    Staff have no quiet hours: clinic alerts are for working hours and come at once.
+    """
     devices = list(
         db.session.scalars(
             sa.select(PushSubscription)
-            .where(PushSubscription.patient_id == patient.id)
+            .where(_owner_filter(user))
             .order_by(PushSubscription.created_at)
         )
     )
     key = current_app.extensions["sclero_push"]["public_key"]
+    if user.patient is None:
+        return ReminderSettings(devices, time(0, 0), time(0, 0), key)
+    patient = db.session.get(Patient, user.patient.id)
+    assert patient is not None
     return ReminderSettings(devices, patient.quiet_start, patient.quiet_end, key)
 
 

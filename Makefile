@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export FLASK_APP := wsgi.py
 
-.PHONY: install run test lint format bench clean
+.PHONY: install run test lint format bench clean audit
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,7 @@ run: install
 	@mkdir -p instance
 	APP_ENV=development $(BIN)/flask db upgrade
 	@APP_ENV=development $(BIN)/flask dev seed-demo
+	@APP_ENV=development $(BIN)/flask photos sweep
 	@echo ""
 	@echo "ScleroCare is starting at http://$(HOST):$(PORT)/  (Ctrl+C stops the web server and the reminder worker)"
 	@APP_ENV=development $(BIN)/flask notifications worker --interval 15 & worker=$$!; \
@@ -46,3 +47,6 @@ bench: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+
+audit: install
+	$(BIN)/python tools/audit.py

@@ -1,0 +1,259 @@
+"""`make audit`: Lighthouse (mobile) and axe-core over the app's pages; fails below the bar.
+
+* axe-core (WCAG 2.0/2.1/2.2 A and AA rules plus best practices) on every patient and
+  clinician page, including error states: zero violations allowed.
+* Lighthouse 12 (mobile) on the login, Today, Checklist and diary pages: performance,
+  accessibility and best practices 100, SEO at least 90.
+
+The app runs under gunicorn on 127.0.0.1 with a scratch SQLite database and the demo
+data. Node tools come from `npm install` into tools/node_modules (git-ignored). A
+machine without Node or Chromium skips with a clear message, unless REQUIRE_AUDIT=1
+(set by CI), which makes that a failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TOOLS = ROOT / "tools"
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROME_FLAGS = (
+    "--headless=new --no-sandbox --disable-gpu --disable-quic --no-first-run "
+    "--disable-background-networking --disable-component-update --disable-sync"
+)
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
+PASSWORD = "demo patient 2026"
+STAFF_PASSWORD = "demo clinician 2026"
+LIGHTHOUSE_PAGES = ["/login", "/patient/today", "/patient/checklist", "/patient/diary"]
+BAR = {"performance": 100, "accessibility": 100, "best-practices": 100, "seo": 90}
+
+
+def skip_or_fail(message: str) -> None:
+    if os.environ.get("REQUIRE_AUDIT") == "1":
+        print(f"audit: FAILED: {message}", file=sys.stderr)
+        raise SystemExit(1)
+    print(f"audit: skipped: {message}")
+    raise SystemExit(0)
+
+
+def ensure_node_tools() -> None:
+    if not shutil.which("node") or not shutil.which("npm"):
+        skip_or_fail("Node.js and npm are needed (apt-get install nodejs npm)")
+    if not Path(CHROMIUM).exists():
+        skip_or_fail(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
+    if not (TOOLS / "node_modules" / "lighthouse").exists() or not (TOOLS / "node_modules" / "axe-core").exists():
+        print("audit: installing lighthouse and axe-core with npm ...", flush=True)
+        subprocess.run(
+            ["npm", "install", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=TOOLS,
+            check=True,
+        )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_app(workdir: Path) -> tuple[subprocess.Popen, str]:
+    """Migrate a scratch database, load the demo data, start gunicorn."""
+    env = {
+        **os.environ,
+        "APP_ENV": "development",
+        "FLASK_APP": "wsgi.py",
+        "FLASK_SQLALCHEMY_DATABASE_URI": f"sqlite:///{workdir / 'audit.db'}",
+    }
+    flask = [sys.executable, "-m", "flask"]
+    subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run([*flask, "dev", "seed-demo"], cwd=ROOT, env=env, check=True, capture_output=True)
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "--log-level", "warning", "wsgi:app"],
+        cwd=ROOT,
+        env=env,
+    )
+    base = f"http://localhost:{port}"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"{base}/login", timeout=1)
+            return server, base
+        except OSError:
+            time.sleep(0.1)
+    server.kill()
+    raise SystemExit("audit: the app did not start")
+
+
+def run_axe(base: str) -> list[str]:
+    """axe-core on every page, signed in as a patient, then as a clinician."""
+    from playwright.sync_api import sync_playwright
+
+    axe = (TOOLS / "node_modules" / "axe-core" / "axe.min.js").read_text()
+    failures: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROME_FLAGS.split())
+        # bypass_csp lets axe's script in; the app's own pages use no inline script.
+        context = browser.new_context(viewport={"width": 390, "height": 844}, bypass_csp=True)
+        page = context.new_page()
+
+        def visit(path: str) -> None:
+            response = page.goto(base + path)
+            if response is not None and response.status >= 500:
+                failures.append(f"{path}: HTTP {response.status}")
+
+        def check(label: str) -> None:
+            page.add_script_tag(content=axe)
+            result = page.evaluate(
+                "async (tags) => await axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS
+            )
+            count = len(result["violations"])
+            print(f"  axe {label:42} {count} violation(s)")
+            for v in result["violations"]:
+                nodes = ", ".join(n["target"][0] if n["target"] else "?" for n in v["nodes"][:3])
+                failures.append(f"{label}: {v['id']} ({v['impact']}): {v['help']} [{nodes}]")
+
+        page.goto(f"{base}/login")
+        check("login")
+        page.get_by_label("Email").fill("nobody@demo.sclerocare.example")
+        page.get_by_label("Password").fill("wrong password!")
+        page.get_by_role("button", name="Sign in").click()
+        check("login (error)")
+        page.goto(f"{base}/invite/not-a-token")
+        check("invitation (expired link)")
+        sign_in(page, base, "day3@demo.sclerocare.example", PASSWORD)
+        for path in ["/patient/today", "/patient/checklist", "/patient/plan", "/patient/diary", "/patient/reminders",
+                     "/patient/checkin", "/patient/photos", "/patient/photos/new", "/offline", "/no-such-page"]:
+            visit(path)
+            check(path)
+        page.goto(f"{base}/patient/checkin")
+        page.get_by_role("button", name="Send check-in").click()
+        check("/patient/checkin (errors)")
+        page.goto(f"{base}/patient/today")
+        sign_out(page)
+        sign_in(page, base, "tomorrow@demo.sclerocare.example", PASSWORD)
+        for path in ["/patient/today", "/patient/checklist"]:
+            visit(path)
+            check(f"{path} (before treatment)")
+        sign_out(page)
+        sign_in(page, base, "clinician@demo.sclerocare.example", STAFF_PASSWORD)
+        page.goto(f"{base}/clinic/")
+        check("/clinic/ (dashboard)")
+        for path in ["/clinic/patients", "/clinic/patients/new", "/clinic/reminders", "/clinic/audit"]:
+            visit(path)
+            check(path)
+        page.goto(f"{base}/clinic/patients")
+        page.locator("table a").first.click()
+        check("/clinic/patients/<id>")
+        page.goto(f"{base}/clinic/patients/new")
+        page.get_by_role("button", name="Create patient and invitation link").click()
+        check("/clinic/patients/new (errors)")
+        browser.close()
+    return failures
+
+
+def sign_in(page, base: str, email: str, password: str) -> None:  # noqa: ANN001
+    page.goto(f"{base}/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+
+
+def sign_out(page) -> None:  # noqa: ANN001
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url("**/login")
+
+
+def session_cookie(base: str, email: str, password: str) -> str:
+    """Sign in over HTTP (CSRF included) and return the session cookie value."""
+    import http.cookiejar
+    import re
+    import urllib.parse
+
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    html = opener.open(f"{base}/login").read().decode()
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
+    data = urllib.parse.urlencode({"email": email, "password": password, "csrf_token": token}).encode()
+    opener.open(f"{base}/login", data=data)
+    return next(c.value for c in jar if c.name == "session")
+
+
+def lighthouse(url: str, cookie: str | None) -> dict:
+    """One mobile Lighthouse run; returns category scores (0-100) and LCP in ms."""
+    cmd = [
+        str(TOOLS / "node_modules" / ".bin" / "lighthouse"),
+        url,
+        "--quiet",
+        "--output=json",
+        "--output-path=stdout",
+        f"--chrome-path={CHROMIUM}",
+        f"--chrome-flags={CHROME_FLAGS}",
+        "--only-categories=performance,accessibility,best-practices,seo",
+    ]
+    if cookie:
+        cmd.append("--extra-headers=" + json.dumps({"Cookie": f"session={cookie}"}))
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
+    if out.returncode != 0:
+        raise RuntimeError(f"lighthouse failed on {url}: {out.stderr[-800:]}")
+    report = json.loads(out.stdout)
+    scores = {k: round((v["score"] or 0) * 100) for k, v in report["categories"].items()}
+    scores["lcp_ms"] = report["audits"]["largest-contentful-paint"]["numericValue"]
+    scores["failed_audits"] = [
+        a["id"]
+        for a in report["audits"].values()
+        if a.get("score") is not None and a["score"] < 1 and a.get("scoreDisplayMode") in ("binary", "numeric")
+    ]
+    return scores
+
+
+def run_lighthouse(base: str, pages: list[str]) -> list[str]:
+    cookie = session_cookie(base, "day3@demo.sclerocare.example", PASSWORD)
+    failures: list[str] = []
+    for path in pages:
+        scores = lighthouse(base + path, None if path == "/login" else cookie)
+        line = "  ".join(f"{k} {scores[k]:3d}" for k in BAR)
+        print(f"  lighthouse {path:22} {line}  LCP {scores['lcp_ms']:.0f} ms", flush=True)
+        for category, minimum in BAR.items():
+            if scores[category] < minimum:
+                failures.append(f"{path}: {category} {scores[category]} < {minimum} (failed audits: {scores['failed_audits']})")
+    return failures
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--no-lighthouse", action="store_true", help="axe only")
+    args = parser.parse_args()
+    ensure_node_tools()
+    with tempfile.TemporaryDirectory() as tmp:
+        server, base = start_app(Path(tmp))
+        try:
+            print(f"audit: app at {base}")
+            failures = run_axe(base)
+            if not args.no_lighthouse:
+                failures += run_lighthouse(base, LIGHTHOUSE_PAGES)
+        finally:
+            server.terminate()
+            server.wait(10)
+    if failures:
+        print("audit: FAILED", file=sys.stderr)
+        for f in failures:
+            print(f"  - {f}", file=sys.stderr)
+        return 1
+    print("audit: passed (axe: 0 violations; Lighthouse at or above the bar)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -52,7 +52,10 @@ def ensure_node_tools() -> None:
         skip_or_fail("Node.js and npm are needed (apt-get install nodejs npm)")
     if not Path(CHROMIUM).exists():
         skip_or_fail(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
-    if not (TOOLS / "node_modules" / "lighthouse").exists() or not (TOOLS / "node_modules" / "axe-core").exists():
+    if (
+        not (TOOLS / "node_modules" / "lighthouse").exists()
+        or not (TOOLS / "node_modules" / "axe-core").exists()
+    ):
         print("audit: installing lighthouse and axe-core with npm ...", flush=True)
         subprocess.run(
             ["npm", "install", "--no-audit", "--no-fund", "--loglevel=error"],
@@ -80,7 +83,18 @@ def start_app(workdir: Path) -> tuple[subprocess.Popen, str]:
     subprocess.run([*flask, "dev", "seed-demo"], cwd=ROOT, env=env, check=True, capture_output=True)
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "--log-level", "warning", "wsgi:app"],
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-w",
+            "2",
+            "-b",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "wsgi:app",
+        ],
         cwd=ROOT,
         env=env,
     )
@@ -115,7 +129,8 @@ def run_axe(base: str) -> list[str]:
         def check(label: str) -> None:
             page.add_script_tag(content=axe)
             result = page.evaluate(
-                "async (tags) => await axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS
+                "async (tags) => await axe.run(document, {runOnly: {type: 'tag', values: tags}})",
+                AXE_TAGS,
             )
             count = len(result["violations"])
             print(f"  axe {label:42} {count} violation(s)")
@@ -132,8 +147,18 @@ def run_axe(base: str) -> list[str]:
         page.goto(f"{base}/invite/not-a-token")
         check("invitation (expired link)")
         sign_in(page, base, "day3@demo.sclerocare.example", PASSWORD)
-        for path in ["/patient/today", "/patient/checklist", "/patient/plan", "/patient/diary", "/patient/reminders",
-                     "/patient/checkin", "/patient/photos", "/patient/photos/new", "/offline", "/no-such-page"]:
+        for path in [
+            "/patient/today",
+            "/patient/checklist",
+            "/patient/plan",
+            "/patient/diary",
+            "/patient/reminders",
+            "/patient/checkin",
+            "/patient/photos",
+            "/patient/photos/new",
+            "/offline",
+            "/no-such-page",
+        ]:
             visit(path)
             check(path)
         page.goto(f"{base}/patient/checkin")
@@ -149,7 +174,12 @@ def run_axe(base: str) -> list[str]:
         sign_in(page, base, "clinician@demo.sclerocare.example", STAFF_PASSWORD)
         page.goto(f"{base}/clinic/")
         check("/clinic/ (dashboard)")
-        for path in ["/clinic/patients", "/clinic/patients/new", "/clinic/reminders", "/clinic/audit"]:
+        for path in [
+            "/clinic/patients",
+            "/clinic/patients/new",
+            "/clinic/reminders",
+            "/clinic/audit",
+        ]:
             visit(path)
             check(path)
         page.goto(f"{base}/clinic/patients")
@@ -185,7 +215,9 @@ def session_cookie(base: str, email: str, password: str) -> str:
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     html = opener.open(f"{base}/login").read().decode()
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
-    data = urllib.parse.urlencode({"email": email, "password": password, "csrf_token": token}).encode()
+    data = urllib.parse.urlencode(
+        {"email": email, "password": password, "csrf_token": token}
+    ).encode()
     opener.open(f"{base}/login", data=data)
     return next(c.value for c in jar if c.name == "session")
 
@@ -213,7 +245,9 @@ def lighthouse(url: str, cookie: str | None) -> dict:
     scores["failed_audits"] = [
         a["id"]
         for a in report["audits"].values()
-        if a.get("score") is not None and a["score"] < 1 and a.get("scoreDisplayMode") in ("binary", "numeric")
+        if a.get("score") is not None
+        and a["score"] < 1
+        and a.get("scoreDisplayMode") in ("binary", "numeric")
     ]
     return scores
 
@@ -227,7 +261,8 @@ def run_lighthouse(base: str, pages: list[str]) -> list[str]:
         print(f"  lighthouse {path:22} {line}  LCP {scores['lcp_ms']:.0f} ms", flush=True)
         for category, minimum in BAR.items():
             if scores[category] < minimum:
-                failures.append(f"{path}: {category} {scores[category]} < {minimum} (failed audits: {scores['failed_audits']})")
+                failed = ", ".join(scores["failed_audits"])
+                failures.append(f"{path}: {category} {scores[category]} < {minimum} ({failed})")
     return failures
 
 

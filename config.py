@@ -57,6 +57,18 @@ class Config:
     PUSH_ALLOW_HTTP: tuple[str, ...] = ()  # host:port allowed over http (tests only)
     PUSH_TIMEOUT_SECONDS = 10.0
     NOTIFY_POLL_SECONDS = 15.0
+    # Photo diary. Files live outside static/; None means <instance folder>/photos.
+    PHOTO_STORAGE_DIR: str | None = None
+    PHOTO_MAX_PIXELS = 50_000_000  # checked from the header, before any decoding
+    PHOTO_LONG_EDGE = 2048  # stored size: enough for clinical detail
+    PHOTO_THUMB_EDGE = 320
+    PHOTO_JPEG_QUALITY = 88
+    PHOTO_MAX_PER_DAY = 20
+    PHOTO_MAX_TOTAL = 500
+    # Unreferenced files younger than this may belong to an upload still in flight.
+    PHOTO_ORPHAN_MINUTES = 60
+    # Tests only (ignored unless TESTING): simulate a crash at a write stage.
+    PHOTO_CRASH_AT: str | None = None
 
     @classmethod
     def validate(cls, config: dict[str, Any]) -> None:

@@ -21,6 +21,7 @@ from app.security import now
 from app.services import accounts
 from app.services import demo
 from app.services import dispatch
+from app.services import photos
 from app.services import protocols
 from app.services import push
 from app.services.errors import Invalid
@@ -29,6 +30,7 @@ protocols_cli = AppGroup("protocols", help="Validate, load and list clinic proto
 dev_cli = AppGroup("dev", help="Development helpers (demo data).")
 users_cli = AppGroup("users", help="Staff accounts.")
 notifications_cli = AppGroup("notifications", help="Send due reminders (web push).")
+photos_cli = AppGroup("photos", help="Photo store upkeep: orphan sweep, integrity check.")
 
 
 def _parse_now(value: str | None) -> datetime:
@@ -170,12 +172,36 @@ def create_staff(email: str, name: str, clinic_id: int, admin: bool, password: s
     click.echo(f"ok: {user.email} ({user.role.value})")
 
 
+@photos_cli.command("sweep")
+@click.option(
+    "--older-than",
+    "minutes",
+    type=float,
+    default=None,
+    help="Minutes (default PHOTO_ORPHAN_MINUTES): younger files may be uploads in flight.",
+)
+def photos_sweep(minutes: float | None) -> None:
+    """Remove photo files that no database row refers to (crashed uploads)."""
+    click.echo(f"removed {photos.sweep(minutes)} unreferenced photo file(s)")
+
+
+@photos_cli.command("verify")
+def photos_verify() -> None:
+    """Check every photo's files against their recorded sha256; exit 1 on damage."""
+    bad = photos.verify_all()
+    if bad:
+        click.echo(f"damaged or missing: photo ids {', '.join(map(str, bad))}", err=True)
+        raise SystemExit(1)
+    click.echo("all photo files match their sha256")
+
+
 def register(app: Flask) -> None:
     """Attach the command groups and a shell context."""
     app.cli.add_command(protocols_cli)
     app.cli.add_command(dev_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(notifications_cli)
+    app.cli.add_command(photos_cli)
 
     @app.shell_context_processor
     def shell() -> dict[str, object]:

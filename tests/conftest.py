@@ -87,11 +87,17 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def app(database_url: str, _schema, clock: Clock):
+def app(database_url: str, _schema, clock: Clock, tmp_path_factory: pytest.TempPathFactory):
     """The app, with *no* context held: each request gets its own app context, as in
     production (a shared one would leak ``g`` and the session's identity map between
-    requests and hide bugs). Use ``in_app`` to read the database in a test."""
-    app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=database_url, SCLERO_NOW=clock)
+    requests and hide bugs). Use ``in_app`` to read the database in a test. Photos go
+    to a fresh folder per test."""
+    app = create_app(
+        TestingConfig,
+        SQLALCHEMY_DATABASE_URI=database_url,
+        SCLERO_NOW=clock,
+        PHOTO_STORAGE_DIR=str(tmp_path_factory.mktemp("photos")),
+    )
     yield app
     with app.app_context():
         _db.session.remove()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint
 from flask import abort
 from flask import flash
+from flask import g
 from flask import jsonify
 from flask import redirect
 from flask import render_template
@@ -60,9 +61,9 @@ def dashboard():
         k: request.args.get(f"{k}_page", 1, type=int)
         for k in ("alerts", "checkins", "missed", "upcoming")
     }
-    return render_template(
-        "clinician/dashboard.html", d=review.dashboard(current_user, now(), pages)
-    )
+    board = review.dashboard(current_user, now(), pages)
+    g.open_alerts = board.alerts.total  # the nav badge needs no second count
+    return render_template("clinician/dashboard.html", d=board)
 
 
 @bp.get("/patients")

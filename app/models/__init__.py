@@ -9,6 +9,7 @@ from app.models.notification import OutboxMessage
 from app.models.notification import OutboxState
 from app.models.notification import PushSubscription
 from app.models.patient import Patient
+from app.models.photo import Photo
 from app.models.protocol import ProtocolVersion
 from app.models.treatment import ChecklistTick
 from app.models.treatment import TaskTick
@@ -33,6 +34,7 @@ __all__ = [
     "OutboxMessage",
     "OutboxState",
     "Patient",
+    "Photo",
     "ProtocolVersion",
     "PushSubscription",
     "Role",

@@ -17,6 +17,7 @@ from app.patient.forms import QuietHoursForm
 from app.patient.forms import TickForm
 from app.security import now
 from app.services import diary
+from app.services import photos
 from app.services import recovery
 from app.services import reminders
 from app.services.errors import Invalid
@@ -206,4 +207,8 @@ def submit_checkin():
 
 @bp.get("/diary")
 def diary_page():
-    return render_template("patient/diary.html", d=diary.diary(current_user))
+    return render_template(
+        "patient/diary.html",
+        d=diary.diary(current_user),
+        photo_diary=photos.diary(current_user, 1, 6),
+    )

@@ -117,8 +117,7 @@ def dispatch_due(
         return report
     subs = _subscriptions_for(rows)
     jobs = [(row, sub) for row in rows for sub in subs.get(_recipient(row), [])]
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(jobs) or 1))) as pool:
-        results = list(pool.map(lambda job: _send_one(sender, *job), jobs))
+    results = list(_pool(workers).map(lambda job: _send_one(sender, *job), jobs))
     by_row: dict[int, list[tuple[PushSubscription, SendResult]]] = defaultdict(list)
     for (row, sub), result in zip(jobs, results, strict=True):
         by_row[row.id].append((sub, result))
@@ -129,6 +128,18 @@ def dispatch_due(
         _record(row, by_row.get(row.id, []), now, report)
     db.session.commit()
     return report
+
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    """One long-lived pool per size: its threads keep their HTTP sessions (and so
+    their keep-alive connections to each push service) from batch to batch."""
+    pool = _POOLS.get(workers)
+    if pool is None:
+        pool = _POOLS[workers] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="push")
+    return pool
 
 
 def _recipient(row: OutboxMessage) -> tuple[str, int]:

@@ -249,6 +249,10 @@ BRUISING_SCORE = {"none": 0, "mild": 1, "moderate": 2, "severe": 3}
 def patient_diary(actor: Principal, patient_id: int, address: str, page: int = 1) -> PatientDiary:
     """Open a patient's diary (audited). A page holds the 28 most recent check-ins."""
     patient = own_patient(actor, patient_id, address, "view")
+    # Record the view first: committing after loading would expire the loaded rows and
+    # the page would reload each of them (an N+1 that grows with the diary).
+    audit(actor, patient.id, "view", address, "diary")
+    db.session.commit()
     page = max(page, 1)
     size = 28
     checkins = list(
@@ -279,8 +283,6 @@ def patient_diary(actor: Principal, patient_id: int, address: str, page: int = 1
         )
     )
     chart = [(c.day, c.pain, BRUISING_SCORE.get(c.bruising, 0)) for c in reversed(checkins)]
-    audit(actor, patient.id, "view", address, "diary")
-    db.session.commit()
     return PatientDiary(patient, checkins, alerts, comments, chart, more, page)
 
 

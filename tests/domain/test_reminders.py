@@ -95,10 +95,8 @@ def test_plan_after_treatment_covers_milestones_daily_and_next_session():
 
 def test_time_critical_items_ignore_quiet_hours():
     text = (PROTOCOLS / "compression-72h.toml").read_text()
-    text = text.replace(
-        'at = "72h"\nsource = "Clinic page 4: after 72 hours, hosiery during the day only"',
-        'at = "72h"\ntime_critical = true\nsource = "Clinic page 4: after 72 hours, hosiery during the day only"',
-    )
+    source = 'source = "Clinic page 4: after 72 hours, hosiery during the day only"'
+    text = text.replace(f'at = "72h"\n{source}', f'at = "72h"\ntime_critical = true\n{source}')
     protocol = parse_protocol(text, "critical.toml")
     treated = datetime(2026, 11, 20, 22, 30, tzinfo=LONDON)
     plan = {

@@ -8,18 +8,24 @@ ship without a decision about who may use it (security checklist B1).
 
 from __future__ import annotations
 
+import io
+from datetime import UTC
 from datetime import date
+from datetime import datetime
 
 import pytest
 import sqlalchemy as sa
+from PIL import Image
 
 from app import create_app
 from app.extensions import db
 from app.models import Alert
 from app.models import CheckIn
 from app.models import Patient
+from app.models import Photo
 from app.models import PushSubscription
 from app.models import Treatment
+from app.services import photos
 from config import TestingConfig
 from tests.conftest import login
 
@@ -46,11 +52,24 @@ EXPECTED = {
     "patient.checkin": "patient",
     "patient.submit_checkin": "patient",
     "patient.diary_page": "patient",
+    "patient.photos_page": "patient",
+    "patient.new_photo": "patient",
+    "patient.upload_photo": "patient",
+    "patient.photo": "patient-object",
+    "patient.photo_image": "patient-object",
+    "patient.photo_thumb": "patient-object",
+    "patient.delete_photo": "patient-object",
+    "patient.compare_photos": "patient",
     "clinician.dashboard": "clinic",
     "clinician.acknowledge": "clinic-object",
     "clinician.mark_reviewed": "clinic-object",
     "clinician.comment": "clinic-object",
     "clinician.audit_log": "admin",
+    "clinician.reminders_page": "clinic",
+    "clinician.subscribe": "clinic",
+    "clinician.unsubscribe": "clinic",
+    # The device in the URL is Alice's (a patient's): no clinician may remove it.
+    "clinician.delete_device": "admin",
     "clinician.patients": "clinic",
     "clinician.new_patient": "clinic",
     "clinician.patient": "clinic-object",
@@ -59,6 +78,10 @@ EXPECTED = {
     "clinician.reschedule": "clinic-object",
     "clinician.cancel": "clinic-object",
     "clinician.record": "clinic-object",
+    "clinician.patient_photos": "clinic-object",
+    "clinician.compare_photos": "clinic-object",
+    "clinician.photo_image": "clinic-object",
+    "clinician.photo_thumb": "clinic-object",
 }
 ACTORS = [
     "anonymous",
@@ -81,7 +104,8 @@ ROUTES = sorted(set(_routes()))
 
 
 def _alices_objects(patient_id: int) -> dict[str, int]:
-    """A device, a check-in and an alert of Alice's (clinic 1) for the object routes."""
+    """A device, a check-in, an alert and a photo of Alice's (clinic 1) for the object
+    routes."""
     patient = db.session.get(Patient, patient_id)
     treatment = db.session.scalar(sa.select(Treatment).where(Treatment.patient_id == patient_id))
     sub = PushSubscription(
@@ -112,8 +136,33 @@ def _alices_objects(patient_id: int) -> dict[str, int]:
         severity=1,
     )
     db.session.add(alert)
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), "gray").save(buffer, "JPEG")
+    stored = photos.store().put(buffer.getvalue())
+    thumb = photos.store().put(buffer.getvalue())
+    photo = Photo(
+        patient_id=patient_id,
+        clinic_id=patient.clinic_id,
+        treatment_id=treatment.id,
+        phase="after",
+        day=3,
+        taken_at=datetime(2026, 11, 20, 12, tzinfo=UTC),
+        taken_on=date(2026, 11, 20),
+        side="left",
+        region="calf",
+        view="inner",
+        full_key=stored.key,
+        full_sha256=stored.sha256,
+        full_size=stored.size,
+        thumb_key=thumb.key,
+        thumb_sha256=thumb.sha256,
+        width=8,
+        height=8,
+        source_format="JPEG",
+    )
+    db.session.add(photo)
     db.session.commit()
-    return {"sub": sub.id, "checkin": checkin.id, "alert": alert.id}
+    return {"sub": sub.id, "checkin": checkin.id, "alert": alert.id, "photo": photo.id}
 
 
 def test_every_route_has_an_expected_access_class():
@@ -127,6 +176,7 @@ def _url(rule: str, world, treatment_id: int, ids: dict[str, int]) -> str:
         .replace("<int:sub_id>", str(ids["sub"]))
         .replace("<int:alert_id>", str(ids["alert"]))
         .replace("<int:checkin_id>", str(ids["checkin"]))
+        .replace("<int:photo_id>", str(ids["photo"]))
         .replace("<int:treatment_id>", str(treatment_id))
         .replace("<key>", "walks")
         .replace("<token>", "not-a-token")
@@ -142,10 +192,10 @@ def _verdict(kind: str, actor: str, status: int, location: str) -> bool:
     if actor == "anonymous":
         return status == 302 and location.startswith("/login")
     is_staff = actor.startswith("doc")
-    if kind == "admin":  # no clinic admin among the actors: everyone signed in gets 404
+    if kind == "admin":  # nobody signed in here may use it: everyone gets 404
         return status == 404
-    if kind == "patient-object":  # the object belongs to Alice
-        return status == 303 if actor.startswith("alice") else status == 404
+    if kind == "patient-object":  # the object belongs to Alice: only she may see or act
+        return status in (200, 303) if actor.startswith("alice") else status == 404
     if kind == "patient":
         return status == 404 if is_staff else status in (200, 303, 400, 404)
     if not is_staff:

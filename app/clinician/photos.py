@@ -1,0 +1,52 @@
+"""Routes under /clinic for a patient's photos: the photo diary, compare, the images.
+
+Registered on the clinician blueprint (staff only); every photo is looked up through
+the patient's clinic, and every view is audited by the service.
+"""
+
+from __future__ import annotations
+
+from flask import render_template
+from flask import request
+from flask_login import current_user
+
+from app.clinician.routes import bp
+from app.photo_http import jpeg_response
+from app.services import photos
+from app.services.photos import Site
+
+
+def _address() -> str:
+    return request.remote_addr or ""
+
+
+@bp.get("/patients/<int:patient_id>/photos")
+def patient_photos(patient_id: int):
+    patient, diary = photos.clinic_diary(
+        current_user, patient_id, _address(), request.args.get("page", 1, type=int)
+    )
+    return render_template("clinician/photos/index.html", p=patient, diary=diary)
+
+
+@bp.get("/patients/<int:patient_id>/photos/compare")
+def compare_photos(patient_id: int):
+    args = request.args
+    patient, result = photos.clinic_compare(
+        current_user,
+        patient_id,
+        Site.from_values(args),
+        args.get("a", type=int),
+        args.get("b", type=int),
+        _address(),
+    )
+    return render_template("clinician/photos/compare.html", p=patient, c=result)
+
+
+@bp.get("/photos/<int:photo_id>/image")
+def photo_image(photo_id: int):
+    return jpeg_response(photos.clinic_image(current_user, photo_id, False, _address()))
+
+
+@bp.get("/photos/<int:photo_id>/thumb")
+def photo_thumb(photo_id: int):
+    return jpeg_response(photos.clinic_image(current_user, photo_id, True, _address()))

@@ -1,0 +1,174 @@
+"""Where photo bytes live: a small interface, and a local-folder implementation.
+
+The database row is written only after the file is durably in place (temp file in the
+same folder, fsync, rename, fsync the folder), so a row never points at a missing or
+short file. A crash in between leaves at most an unreferenced file, which ``sweep``
+removes once it is older than any upload still in flight. Names are random (128 bits)
+and never come from the user; the folder is outside ``static/`` and nothing lists it.
+
+An S3-compatible store for production implements the same three calls.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import secrets
+import time
+from collections.abc import Callable
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+KEY_PATTERN = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{32}\.jpg$")
+TEMP_PREFIX = ".tmp-"
+
+
+class StorageError(Exception):
+    """A stored file is missing, short, or does not match its recorded sha256."""
+
+
+class SimulatedCrash(BaseException):  # noqa: N818 - it models a kill, not an error
+    """Raised at a named write stage in tests (``PHOTO_CRASH_AT``), like ``kill -9``.
+
+    A BaseException, so the clean-up paths written for ordinary errors do not run and
+    the test sees exactly what a dead process would leave behind.
+    """
+
+
+@dataclass(frozen=True)
+class Stored:
+    key: str
+    sha256: str
+    size: int
+
+
+class PhotoStore(Protocol):
+    """What the photo service needs from a store."""
+
+    def put(self, data: bytes) -> Stored:
+        """Store bytes durably under a new random key."""
+        ...
+
+    def read(self, key: str, sha256: str) -> bytes:
+        """The bytes of ``key``, checked against ``sha256``; StorageError otherwise."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Remove ``key`` (no error if it is already gone)."""
+        ...
+
+    def sweep(self, is_referenced: Callable[[set[str]], set[str]], older_than: float) -> int:
+        """Remove files and temp files older than ``older_than`` seconds that no row uses."""
+        ...
+
+
+class LocalPhotoStore:
+    """Files under ``root/ab/<32 hex>.jpg``, mode 0600, folders 0700."""
+
+    def __init__(self, root: str, crash_at: str | None = None) -> None:
+        self.root = os.path.abspath(root)
+        self.crash_at = crash_at
+
+    def _crash(self, stage: str) -> None:
+        if self.crash_at == stage:
+            raise SimulatedCrash(stage)
+
+    def path(self, key: str) -> str:
+        """The file for a key; keys that are not ours never reach the file system."""
+        if not KEY_PATTERN.match(key):
+            raise StorageError("malformed photo key")
+        return os.path.join(self.root, key)
+
+    def put(self, data: bytes) -> Stored:
+        name = secrets.token_hex(16)
+        key = f"{name[:2]}/{name}.jpg"
+        folder = os.path.join(self.root, name[:2])
+        os.makedirs(self.root, mode=0o700, exist_ok=True)
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        temp = os.path.join(folder, f"{TEMP_PREFIX}{name}")
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+                self._crash("temp-written")
+                os.fsync(fd)
+                self._crash("fsynced")
+            finally:
+                os.close(fd)
+            os.rename(temp, self.path(key))  # 128 random bits: names do not clash
+        except Exception:
+            _remove(temp)  # disk full, I/O error: leave nothing behind
+            raise
+        self._crash("renamed")
+        _fsync_dir(folder)
+        return Stored(key, hashlib.sha256(data).hexdigest(), len(data))
+
+    def read(self, key: str, sha256: str) -> bytes:
+        try:
+            with open(self.path(key), "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            raise StorageError(f"photo file {key} is missing") from None
+        if hashlib.sha256(data).hexdigest() != sha256:
+            raise StorageError(f"photo file {key} does not match its sha256")
+        return data
+
+    def delete(self, key: str) -> None:
+        path = self.path(key)
+        if _remove(path):
+            _fsync_dir(os.path.dirname(path))
+
+    def sweep(self, is_referenced: Callable[[set[str]], set[str]], older_than: float) -> int:
+        cutoff = time.time() - older_than
+        removed = 0
+        for folder, names in self._folders():
+            old = [n for n in names if _mtime(os.path.join(folder, n)) <= cutoff]
+            temps = [n for n in old if n.startswith(TEMP_PREFIX)]
+            keys = {f"{os.path.basename(folder)}/{n}" for n in old if not n.startswith(".")}
+            keep = is_referenced({k for k in keys if KEY_PATTERN.match(k)}) if keys else set()
+            for name in temps + [k.split("/")[1] for k in keys - keep]:
+                removed += _remove(os.path.join(folder, name))
+        return removed
+
+    def keys(self) -> Iterable[str]:
+        """Every stored key (for integrity checks and tests)."""
+        for folder, names in self._folders():
+            for name in names:
+                key = f"{os.path.basename(folder)}/{name}"
+                if KEY_PATTERN.match(key):
+                    yield key
+
+    def _folders(self) -> Iterable[tuple[str, list[str]]]:
+        if not os.path.isdir(self.root):
+            return
+        for entry in sorted(os.scandir(self.root), key=lambda e: e.name):
+            if entry.is_dir(follow_symlinks=False) and re.fullmatch(r"[0-9a-f]{2}", entry.name):
+                yield entry.path, sorted(os.listdir(entry.path))
+
+
+def _mtime(path: str) -> float:
+    try:
+        return os.stat(path).st_mtime
+    except FileNotFoundError:
+        return float("inf")
+
+
+def _remove(path: str) -> bool:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def _fsync_dir(folder: str) -> None:
+    """Make a rename or unlink in ``folder`` durable."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

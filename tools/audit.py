@@ -70,7 +70,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_app(workdir: Path) -> tuple[subprocess.Popen, str]:
+def start_app(workdir: Path, wsgi: str = "wsgi:app") -> tuple[subprocess.Popen, str]:
     """Migrate a scratch database, load the demo data, start gunicorn."""
     env = {
         **os.environ,
@@ -93,7 +93,7 @@ def start_app(workdir: Path) -> tuple[subprocess.Popen, str]:
             f"127.0.0.1:{port}",
             "--log-level",
             "warning",
-            "wsgi:app",
+            wsgi,
         ],
         cwd=ROOT,
         env=env,

@@ -36,7 +36,7 @@ def load_config(app: Flask, config_class: type[Config] | None, overrides: dict[s
         os.makedirs(app.instance_path, exist_ok=True)
         path = os.path.join(app.instance_path, "sclerocare.db")
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{path}"
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+    if (app.config.get("SQLALCHEMY_DATABASE_URI") or "").startswith("sqlite"):
         # A pre-ping costs a round trip per request and protects nothing for a file.
         options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
         options.pop("pool_pre_ping", None)

@@ -96,6 +96,7 @@ from app.models import Role  # noqa: E402
 from app.models import Treatment  # noqa: E402
 from app.models import TreatmentStatus  # noqa: E402
 from app.models import User  # noqa: E402
+from app.models import followup  # noqa: E402
 from app.security import hash_password  # noqa: E402
 from app.services import protocols  # noqa: E402
 from config import TestingConfig  # noqa: E402
@@ -598,6 +599,9 @@ def load(url: str, specs: list[Spec]) -> list[ClinicPlan]:
                 )
             if conn.dialect.name == "postgresql":
                 move_sequences(conn)
+            # Core inserts bypass the ORM events that keep each patient's follow-up state
+            # (app/models/followup.py): compute it once, as the migration does.
+            say(f"  follow-up state for {followup.backfill(conn):,} patients")
         with db.engine.begin() as conn:
             conn.exec_driver_sql("ANALYZE")
         db.engine.dispose()  # the timed run starts from fresh connections, default settings

@@ -1,5 +1,6 @@
 """SQLAlchemy models, one module per aggregate, re-exported here."""
 
+from app.models import followup  # noqa: F401  (keeps patients' follow-up state current)
 from app.models.clinic import Clinic
 from app.models.diary import Alert
 from app.models.diary import AuditEvent

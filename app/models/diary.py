@@ -23,12 +23,13 @@ class CheckIn(db.Model):
         sa.UniqueConstraint("treatment_id", "day", name="uq_checkins_treatment_day"),
         # The dashboard's "new check-ins awaiting review", per clinic, newest first.
         sa.Index("ix_checkins_clinic_review", "clinic_id", "reviewed_at", "created_at"),
+        # A patient's latest check-in (and their diary, by date) without a sort.
+        sa.Index("ix_checkins_patient_updated", "patient_id", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    patient_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("patients.id", ondelete="CASCADE"), index=True
-    )
+    # Indexed with updated_at below (ix_checkins_patient_updated).
+    patient_id: Mapped[int] = mapped_column(sa.ForeignKey("patients.id", ondelete="CASCADE"))
     clinic_id: Mapped[int] = mapped_column(sa.ForeignKey("clinics.id"))
     treatment_id: Mapped[int] = mapped_column(sa.ForeignKey("treatments.id", ondelete="CASCADE"))
     day: Mapped[int]

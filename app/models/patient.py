@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from datetime import time
 from typing import TYPE_CHECKING
 
@@ -10,6 +11,7 @@ from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
 
+from app.dbtypes import UTCDateTime
 from app.extensions import db
 
 if TYPE_CHECKING:
@@ -19,6 +21,9 @@ if TYPE_CHECKING:
 
 class Patient(db.Model):
     __tablename__ = "patients"
+    __table_args__ = (
+        sa.Index("ix_patients_followup", "clinic_id", "follow_until", "last_seen_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), unique=True)
@@ -28,6 +33,11 @@ class Patient(db.Model):
     # No reminders between these local times unless time-critical (default 21:00-08:00).
     quiet_start: Mapped[time] = mapped_column(sa.Time, default=time(21, 0))
     quiet_end: Mapped[time] = mapped_column(sa.Time, default=time(8, 0))
+    # Kept up to date by app/models/followup.py whenever a treatment is recorded or a
+    # check-in is saved, so the dashboard's "missed check-ins" reads a few index entries
+    # instead of grouping every check-in of the clinic (bench/clinician_dashboard.py).
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    follow_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(back_populates="patient")
     clinic: Mapped[Clinic] = relationship()

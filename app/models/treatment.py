@@ -30,6 +30,8 @@ class Treatment(db.Model):
     """One session: booked (appointment), then recorded when it happens, or cancelled."""
 
     __tablename__ = "treatments"
+    # The dashboard's "sessions in the next two weeks" is a range on this index.
+    __table_args__ = (sa.Index("ix_treatments_status_appointment", "status", "appointment_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(

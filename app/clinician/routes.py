@@ -13,13 +13,14 @@ from flask import request
 from flask import session
 from flask import url_for
 from flask_login import current_user
-from flask_login import login_required
 
 from app.clinician.forms import BookSessionForm
 from app.clinician.forms import NewPatientForm
 from app.clinician.forms import RecordTreatmentForm
 from app.clinician.forms import WhenForm
+from app.extensions import login_manager
 from app.models import Role
+from app.patient.routes import PHOTO_FILES
 from app.patient.routes import device_label
 from app.security import now
 from app.services import clinic
@@ -32,9 +33,12 @@ bp = Blueprint("clinician", __name__)
 
 
 @bp.before_request
-@login_required
 def require_staff():
     """Patients get 404 here, as if the clinic pages did not exist."""
+    if not current_user.is_authenticated:
+        if request.endpoint in PHOTO_FILES:
+            abort(404)
+        return login_manager.unauthorized()
     if not current_user.is_clinician:
         abort(404)
 
@@ -100,9 +104,8 @@ def new_patient():
 
 @bp.get("/patients/<int:patient_id>")
 def patient(patient_id: int):
-    page = review.patient_page(
-        current_user, patient_id, request.remote_addr or "", request.args.get("page", 1, type=int)
-    )
+    address, number = request.remote_addr or "", request.args.get("page", 1, type=int)
+    page = review.patient_page(current_user, patient_id, address, now(), number)
     invite = session.pop("new_invite", None)
     link = None
     if invite and invite[0] == patient_id:

@@ -11,8 +11,8 @@ from flask import render_template
 from flask import request
 from flask import url_for
 from flask_login import current_user
-from flask_login import login_required
 
+from app.extensions import login_manager
 from app.patient.forms import QuietHoursForm
 from app.patient.forms import TickForm
 from app.security import now
@@ -25,10 +25,23 @@ from app.services.errors import Invalid
 bp = Blueprint("patient", __name__)
 
 
+# Photo files answer 404 to anyone not signed in, not a redirect: a photo URL must not
+# even reveal that something is there (issue: "nobody else can reach a photo").
+PHOTO_FILES = {
+    "patient.photo_image",
+    "patient.photo_thumb",
+    "clinician.photo_image",
+    "clinician.photo_thumb",
+}
+
+
 @bp.before_request
-@login_required
 def require_patient():
     """Every route here is for patients only; staff get 404 (no patient record)."""
+    if not current_user.is_authenticated:
+        if request.endpoint in PHOTO_FILES:
+            abort(404)
+        return login_manager.unauthorized()
     if current_user.patient is None:
         abort(404)
 

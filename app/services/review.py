@@ -376,21 +376,37 @@ class PatientPage:
     diary: PatientDiary
     sessions: list[Treatment]
     delivery: object
-    checklist_done: list[str]
+    checklist: object  # ChecklistView of the next booked session, or None
 
 
-def patient_page(actor: Principal, patient_id: int, address: str, page: int = 1) -> PatientPage:
-    """The diary (audited), sessions, reminder delivery state and checklist ticks."""
+def patient_page(
+    actor: Principal, patient_id: int, address: str, now: datetime, page: int = 1
+) -> PatientPage:
+    """The diary (audited), sessions, reminder delivery state and the next checklist."""
+    from zoneinfo import ZoneInfo
+
+    from app.domain.recovery import build_checklist
     from app.models import ChecklistTick
     from app.services import reminders
     from app.services.clinic import treatments_of
+    from app.services.protocols import protocol_by_version
 
     diary = patient_diary(actor, patient_id, address, page)
     sessions = treatments_of(diary.patient)
-    booked = [t.id for t in sessions if t.status == TreatmentStatus.SCHEDULED]
-    ticks = list(
-        db.session.scalars(
-            sa.select(ChecklistTick.item_key).where(ChecklistTick.treatment_id.in_(booked))
-        )
+    booked = sorted(
+        (t for t in sessions if t.status == TreatmentStatus.SCHEDULED),
+        key=lambda t: t.appointment_at,
     )
-    return PatientPage(diary, sessions, reminders.delivery_state(diary.patient.id), ticks)
+    checklist = None
+    if booked:
+        nxt = booked[0]
+        ticked = set(
+            db.session.scalars(
+                sa.select(ChecklistTick.item_key).where(ChecklistTick.treatment_id == nxt.id)
+            )
+        )
+        version = nxt.protocol_version
+        protocol = protocol_by_version(version.id, version.sha256, version.source_text)
+        tz = ZoneInfo(diary.patient.timezone)
+        checklist = build_checklist(protocol, nxt.appointment_at, tz, now, ticked)
+    return PatientPage(diary, sessions, reminders.delivery_state(diary.patient.id), checklist)

@@ -221,3 +221,14 @@ def test_patient_list_search_and_pagination(client, world, in_app):
     assert "1 patient matching" in found and "Alice Marker-A" in found
     assert "Page 2 of 2" in text_of(client.get("/clinic/patients?page=2"))
     assert client.get("/clinic/patients?page=abc").status_code == 200
+
+
+def test_clinician_sees_the_patients_checklist_state(app, client, world):
+    bob = app.test_client()
+    login(bob, "bob@patients.example")
+    bob.post("/patient/checklist/no-lotions", data={"done": "1"})
+    login(client, "doc1@north.example")
+    page = text_of(client.get(f"/clinic/patients/{world.patient_b}"))
+    assert "Checklist for the next session" in page and "1 of 6 done, 2 overdue" in page
+    assert "✓ No lotions, creams or oils on your legs" in page
+    assert "Overdue: Have your leg vein scan (duplex ultrasound)" in page

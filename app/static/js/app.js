@@ -177,6 +177,26 @@
     if (!input.value) { input.value = newKey(); }
   });
 
+  // ---------------------------------------------------------------- reminders
+  // Re-confirm this device's push subscription when the app opens (once a day per
+  // tab): browsers drop subscriptions silently, and the server keeps "last confirmed".
+  var confirmKey = "sc-push-confirmed";
+  if (user && location.pathname.indexOf("/patient/") === 0 && !document.getElementById("push-panel") &&
+      "serviceWorker" in navigator && window.Notification && Notification.permission === "granted" &&
+      sessionStorage.getItem(confirmKey) !== new Date().toDateString()) {
+    navigator.serviceWorker.ready.then(function (reg) {
+      return reg.pushManager ? reg.pushManager.getSubscription() : null;
+    }).then(function (sub) {
+      if (!sub) { return null; }
+      return fetch("/patient/reminders/subscribe", {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": meta("csrf-token") || "" },
+        body: JSON.stringify({ subscription: sub.toJSON() })
+      }).then(function (r) { if (r.ok) { sessionStorage.setItem(confirmKey, new Date().toDateString()); } });
+    }).catch(function () {});
+  }
+
   // ---------------------------------------------------------------- install
   var deferredPrompt = null;
   window.addEventListener("beforeinstallprompt", function (event) {

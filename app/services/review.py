@@ -160,30 +160,39 @@ def _missed(clinic: int, now: datetime, page: int) -> Section:
         Patient.follow_until >= now,
         Patient.last_seen_at <= now - timedelta(days=MISSED_DAYS),
     )
-    # Per shown row only (a page of at most 20): the dates the clinician reads.
+    count = sa.select(sa.func.count()).select_from(Patient).where(*where)
+    total = db.session.scalar(count) or 0
+    page = min(max(page, 1), max(1, -(-total // PAGE)))
+    # Page first, then the dates the clinician reads, for the (at most 20) shown rows only.
+    shown = (
+        sa.select(Patient.id, Patient.user_id, Patient.last_seen_at)
+        .where(*where)
+        .order_by(Patient.last_seen_at, Patient.id)
+        .limit(PAGE)
+        .offset((page - 1) * PAGE)
+        .subquery()
+    )
     last_checkin = (
         sa.select(sa.func.max(CheckIn.updated_at))
-        .where(CheckIn.patient_id == Patient.id)
+        .where(CheckIn.patient_id == shown.c.id)
         .scalar_subquery()
     )
     treated_at = (
         sa.select(sa.func.max(Treatment.treated_at))
-        .where(Treatment.patient_id == Patient.id, Treatment.status == TreatmentStatus.DONE)
+        .where(Treatment.patient_id == shown.c.id, Treatment.status == TreatmentStatus.DONE)
         .scalar_subquery()
     )
     query = (
         sa.select(
-            Patient.id.label("patient_id"),
+            shown.c.id.label("patient_id"),
             User.name,
             treated_at.label("treated_at"),
             last_checkin.label("last_checkin"),
         )
-        .join(User, User.id == Patient.user_id)
-        .where(*where)
-        .order_by(Patient.last_seen_at, Patient.id)
+        .join(User, User.id == shown.c.user_id)
+        .order_by(shown.c.last_seen_at, shown.c.id)
     )
-    count = sa.select(sa.func.count()).select_from(Patient).where(*where)
-    return _page(query, count, page)
+    return Section(list(db.session.execute(query)), total, page)
 
 
 def _upcoming(clinic: int, now: datetime, page: int) -> Section:

@@ -602,8 +602,10 @@ def load(url: str, specs: list[Spec]) -> list[ClinicPlan]:
             # Core inserts bypass the ORM events that keep each patient's follow-up state
             # (app/models/followup.py): compute it once, as the migration does.
             say(f"  follow-up state for {followup.backfill(conn):,} patients")
-        with db.engine.begin() as conn:
-            conn.exec_driver_sql("ANALYZE")
+        # Production tables are vacuumed (autovacuum): without it PostgreSQL cannot use
+        # index-only scans on freshly loaded rows. SQLite's ANALYZE is enough.
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM ANALYZE" if conn.dialect.name == "postgresql" else "ANALYZE")
         db.engine.dispose()  # the timed run starts from fresh connections, default settings
     return clinics
 

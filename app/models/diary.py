@@ -23,6 +23,15 @@ class CheckIn(db.Model):
         sa.UniqueConstraint("treatment_id", "day", name="uq_checkins_treatment_day"),
         # The dashboard's "new check-ins awaiting review", per clinic, newest first.
         sa.Index("ix_checkins_clinic_review", "clinic_id", "reviewed_at", "created_at"),
+        # "New check-ins to review", oldest first, read in index order (only open ones).
+        sa.Index(
+            "ix_checkins_unreviewed",
+            "clinic_id",
+            "created_at",
+            "id",
+            postgresql_where=sa.text("reviewed_at IS NULL"),
+            sqlite_where=sa.text("reviewed_at IS NULL"),
+        ),
         # A patient's latest check-in (and their diary, by date) without a sort.
         sa.Index("ix_checkins_patient_updated", "patient_id", "updated_at"),
     )

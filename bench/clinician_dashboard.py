@@ -605,7 +605,8 @@ def load(url: str, specs: list[Spec]) -> list[ClinicPlan]:
         # Production tables are vacuumed (autovacuum): without it PostgreSQL cannot use
         # index-only scans on freshly loaded rows. SQLite's ANALYZE is enough.
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("VACUUM ANALYZE" if conn.dialect.name == "postgresql" else "ANALYZE")
+            pg = conn.dialect.name == "postgresql"
+            conn.exec_driver_sql("VACUUM ANALYZE" if pg else "ANALYZE")
         db.engine.dispose()  # the timed run starts from fresh connections, default settings
     return clinics
 

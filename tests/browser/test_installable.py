@@ -1,0 +1,77 @@
+"""Installable and readable: Chromium's own installability check, and no sideways
+scrolling on any patient page at 320 px wide with text at 200%."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import CHROME_ARGS
+from tests.browser.conftest import CHROMIUM
+
+pytestmark = pytest.mark.browser
+
+PATIENT_PAGES = [
+    "/patient/today",
+    "/patient/checklist",
+    "/patient/plan",
+    "/patient/checkin",
+    "/patient/diary",
+    "/patient/photos",
+    "/patient/photos/new",
+    "/patient/reminders",
+]
+
+
+def test_chromium_reports_no_installability_errors(browser, live_server, tmp_path):
+    # Installability is only checked in a normal (persistent) profile, never incognito.
+    context = browser.browser_type.launch_persistent_context(
+        str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=CHROME_ARGS
+    )
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server.url}/login")
+        cdp = context.new_cdp_session(page)
+        manifest = cdp.send("Page.getAppManifest")
+        assert manifest["errors"] == [] and manifest["url"].endswith("/manifest.webmanifest")
+        errors = cdp.send("Page.getInstallabilityErrors")["installabilityErrors"]
+        assert errors == [], errors
+    finally:
+        context.close()
+
+
+def _sign_in(page, base: str) -> None:
+    page.goto(f"{base}/login")
+    page.get_by_label("Email").fill("day3@demo.sclerocare.example")
+    page.get_by_label("Password").fill("demo patient 2026")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(f"{base}/patient/today")
+
+
+OVERFLOW = """() => {
+  document.documentElement.style.fontSize = '200%';
+  const width = document.documentElement.clientWidth;
+  const wide = [...document.querySelectorAll('body *')]
+    .filter((el) => el.getBoundingClientRect().right > width + 1 && getComputedStyle(el).position !== 'absolute')
+    .filter((el) => !el.closest('.table-wrap'))  // tables scroll inside their own region
+    .map((el) => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + '.' + el.className);
+  return {scroll: document.documentElement.scrollWidth, width, wide: wide.slice(0, 5)};
+}"""
+
+
+def test_every_patient_page_fits_320px_at_200_percent_text(browser, live_server, artifacts):
+    context = browser.new_context(viewport={"width": 320, "height": 640})
+    try:
+        page = context.new_page()
+        _sign_in(page, live_server.url)
+        for path in PATIENT_PAGES:
+            page.goto(live_server.url + path)
+            result = page.evaluate(OVERFLOW)
+            if result["scroll"] > result["width"] or result["wide"]:
+                page.screenshot(
+                    path=str(artifacts / f"overflow{path.replace('/', '-')}.png"), full_page=True
+                )
+            assert result["scroll"] <= result["width"], (path, result)
+            assert result["wide"] == [], (path, result)
+    finally:
+        context.close()

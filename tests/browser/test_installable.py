@@ -52,7 +52,8 @@ OVERFLOW = """() => {
   document.documentElement.style.fontSize = '200%';
   const width = document.documentElement.clientWidth;
   const wide = [...document.querySelectorAll('body *')]
-    .filter((el) => el.getBoundingClientRect().right > width + 1 && getComputedStyle(el).position !== 'absolute')
+    .filter((el) => el.getBoundingClientRect().right > width + 1)
+    .filter((el) => getComputedStyle(el).position !== 'absolute')
     .filter((el) => !el.closest('.table-wrap'))  // tables scroll inside their own region
     .map((el) => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + '.' + el.className);
   return {scroll: document.documentElement.scrollWidth, width, wide: wide.slice(0, 5)};

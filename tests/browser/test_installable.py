@@ -76,3 +76,33 @@ def test_every_patient_page_fits_320px_at_200_percent_text(browser, live_server,
             assert result["wide"] == [], (path, result)
     finally:
         context.close()
+
+
+IPHONE_SAFARI = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1"
+)
+
+
+def test_iphone_in_safari_sees_the_home_screen_guide_until_dismissed(
+    browser, live_server, artifacts
+):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, user_agent=IPHONE_SAFARI)
+    try:
+        page = context.new_page()
+        _sign_in(page, live_server.url)
+        guide = page.get_by_role("complementary", name="Put ScleroCare on your Home Screen")
+        expect(guide).to_be_visible()
+        expect(guide).to_contain_text("Add to Home Screen")
+        page.screenshot(path=str(artifacts / "ios-home-screen-guide.png"))
+        guide.get_by_role("button", name="Not now").click()
+        expect(guide).to_be_hidden()
+        page.reload()
+        expect(guide).to_be_hidden()
+    finally:
+        context.close()
+
+
+def test_other_browsers_do_not_see_the_iphone_guide(page, live_server):
+    _sign_in(page, live_server.url)
+    expect(page.locator("#ios-guide")).to_be_hidden()

@@ -197,6 +197,21 @@
     }).catch(function () {});
   }
 
+  // ---------------------------------------------------------------- iPhone guide
+  // On iPhone and iPad, an app only gets reminders from the Home Screen (iOS 16.4+).
+  var apple = /iPhone|iPad|iPod/.test(navigator.userAgent) ||
+    (navigator.platform === "MacIntel" && navigator.maxTouchPoints > 1);
+  var standalone = window.navigator.standalone === true ||
+    (window.matchMedia && window.matchMedia("(display-mode: standalone)").matches);
+  var guide = document.getElementById("ios-guide");
+  if (guide && apple && !standalone && localStorage.getItem("sc-ios-guide") !== "closed") {
+    guide.hidden = false;
+    document.getElementById("ios-guide-close").addEventListener("click", function () {
+      guide.hidden = true;
+      try { localStorage.setItem("sc-ios-guide", "closed"); } catch (e) { /* off */ }
+    });
+  }
+
   // ---------------------------------------------------------------- install
   var deferredPrompt = null;
   window.addEventListener("beforeinstallprompt", function (event) {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask
+from flask import current_app
 from flask import render_template
 from flask import request
 from flask_wtf.csrf import CSRFError
@@ -33,9 +34,11 @@ MESSAGES = {
 }
 
 # No script or style from other hosts; no framing; no inline script (templates use none).
+# The one inline style allowed is the app's own stylesheet, by its hash (app/assets.py).
 CSP = (
-    "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
-    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+    "default-src 'self'; img-src 'self' data: blob:; style-src 'self'{style_hash}; "
+    "script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+    "form-action 'self'"
 )
 
 
@@ -81,7 +84,9 @@ def register(app: Flask) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault(
+            "Content-Security-Policy", current_app.extensions["sclero_assets"]["csp"]
+        )
         if response.mimetype == "text/html":
             # Pages hold health data: never stored by shared caches or the back button cache.
             response.headers.setdefault("Cache-Control", "no-store")

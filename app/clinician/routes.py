@@ -6,7 +6,6 @@ from flask import Blueprint
 from flask import abort
 from flask import flash
 from flask import g
-from flask import jsonify
 from flask import redirect
 from flask import render_template
 from flask import request
@@ -21,7 +20,8 @@ from app.clinician.forms import WhenForm
 from app.extensions import login_manager
 from app.models import Role
 from app.patient.routes import PHOTO_FILES
-from app.patient.routes import device_label
+from app.patient.routes import subscribe_json
+from app.patient.routes import unsubscribe_json
 from app.security import now
 from app.services import clinic
 from app.services import protocols
@@ -237,24 +237,9 @@ def reminders_page():
     return render_template("clinician/reminders.html", s=reminder_settings.settings(current_user))
 
 
-@bp.post("/reminders/subscribe")
-def subscribe():
-    body = request.get_json(silent=True) or {}
-    label = device_label(request.headers.get("User-Agent", ""))
-    try:
-        reminder_settings.save_subscription(current_user, body.get("subscription"), label, now())
-    except Invalid as exc:
-        return jsonify(ok=False, error=exc.message), 400
-    return jsonify(ok=True)
-
-
-@bp.post("/reminders/unsubscribe")
-def unsubscribe():
-    body = request.get_json(silent=True) or {}
-    endpoint = body.get("endpoint") if isinstance(body.get("endpoint"), str) else None
-    return jsonify(
-        ok=True, removed=reminder_settings.remove_subscription(current_user, endpoint=endpoint)
-    )
+# The same JSON handlers as the patient's: the service keys devices by who is signed in.
+bp.add_url_rule("/reminders/subscribe", "subscribe", subscribe_json, methods=["POST"])
+bp.add_url_rule("/reminders/unsubscribe", "unsubscribe", unsubscribe_json, methods=["POST"])
 
 
 @bp.post("/reminders/devices/<int:sub_id>/delete")

@@ -126,8 +126,8 @@ def reminders_page():
     return render_template("patient/reminders.html", s=data, form=form)
 
 
-@bp.post("/reminders/subscribe")
-def subscribe():
+def subscribe_json():
+    """POST {"subscription": ...}: store or re-confirm this device (patients and staff)."""
     body = request.get_json(silent=True) or {}
     label = device_label(request.headers.get("User-Agent", ""))
     try:
@@ -137,11 +137,15 @@ def subscribe():
     return jsonify(ok=True)
 
 
-@bp.post("/reminders/unsubscribe")
-def unsubscribe():
+def unsubscribe_json():
+    """POST {"endpoint": ...}: turn this device off (idempotent)."""
     body = request.get_json(silent=True) or {}
     endpoint = body.get("endpoint") if isinstance(body.get("endpoint"), str) else None
     return jsonify(ok=True, removed=reminders.remove_subscription(current_user, endpoint=endpoint))
+
+
+bp.add_url_rule("/reminders/subscribe", "subscribe", subscribe_json, methods=["POST"])
+bp.add_url_rule("/reminders/unsubscribe", "unsubscribe", unsubscribe_json, methods=["POST"])
 
 
 @bp.post("/reminders/devices/<int:sub_id>/delete")

@@ -19,6 +19,7 @@ from app.services import outbox
 from app.services.errors import Invalid
 from app.services.errors import NotFound
 from app.services.push import BadSubscription
+from app.services.push import SubscriptionInfo
 from app.services.push import check_subscription
 
 MAX_DEVICES = 10
@@ -37,6 +38,18 @@ def _patient_id(user: Principal) -> int:
     return user.patient.id
 
 
+def _checked(data: object) -> SubscriptionInfo:
+    """A browser's subscription, validated against the configured push hosts."""
+    try:
+        return check_subscription(
+            data,
+            tuple(current_app.config["PUSH_ALLOWED_HOSTS"]),
+            tuple(current_app.config["PUSH_ALLOW_HTTP"]),
+        )
+    except BadSubscription as exc:
+        raise Invalid("subscription", str(exc)) from None
+
+
 def save_subscription(
     user: Principal, data: object, device: str, now: datetime
 ) -> PushSubscription:
@@ -47,14 +60,7 @@ def save_subscription(
 
     :raises Invalid: for an endpoint or keys the server will not use.
     """
-    try:
-        info = check_subscription(
-            data,
-            tuple(current_app.config["PUSH_ALLOWED_HOSTS"]),
-            tuple(current_app.config["PUSH_ALLOW_HTTP"]),
-        )
-    except BadSubscription as exc:
-        raise Invalid("subscription", str(exc)) from None
+    info = _checked(data)
     sub = db.session.scalar(
         sa.select(PushSubscription).where(PushSubscription.endpoint == info.endpoint)
     )
@@ -115,14 +121,7 @@ def replace_endpoint(old_endpoint: str, data: object, now: datetime) -> bool:
     )
     if sub is None:
         return False
-    try:
-        info = check_subscription(
-            data,
-            tuple(current_app.config["PUSH_ALLOWED_HOSTS"]),
-            tuple(current_app.config["PUSH_ALLOW_HTTP"]),
-        )
-    except BadSubscription as exc:
-        raise Invalid("subscription", str(exc)) from None
+    info = _checked(data)
     taken = db.session.scalar(
         sa.select(PushSubscription).where(PushSubscription.endpoint == info.endpoint)
     )

@@ -156,6 +156,7 @@ def run_axe(base: str) -> list[str]:
             "/patient/checkin",
             "/patient/photos",
             "/patient/photos/new",
+            "/patient/photos/compare",
             "/offline",
             "/no-such-page",
         ]:
@@ -185,6 +186,12 @@ def run_axe(base: str) -> list[str]:
         page.goto(f"{base}/clinic/patients")
         page.locator("table a").first.click()
         check("/clinic/patients/<id>")
+        patient_url = page.url.split("?")[0]
+        for suffix in ("/photos", "/photos/compare"):
+            response = page.goto(patient_url + suffix)
+            if response is not None and response.status >= 500:
+                failures.append(f"/clinic/patients/<id>{suffix}: HTTP {response.status}")
+            check(f"/clinic/patients/<id>{suffix}")
         page.goto(f"{base}/clinic/patients/new")
         page.get_by_role("button", name="Create patient and invitation link").click()
         check("/clinic/patients/new (errors)")

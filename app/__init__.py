@@ -18,6 +18,7 @@ def create_app(config_class: type[Config] | None = None, **overrides: Any) -> Fl
     load_config(app, config_class, overrides)
     register_extensions(app)
     register_blueprints(app)
+    register_templating(app)
     register_error_handlers(app)
     register_cli(app)
     configure_logging(app)
@@ -79,15 +80,20 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(pwa_bp)
 
 
-def register_error_handlers(app: Flask) -> None:
-    """Friendly pages for 4xx and 5xx, never internals; template filters."""
+def register_templating(app: Flask) -> None:
+    """Template filters, versioned asset URLs, compression and the inline stylesheet."""
     from app import assets
     from app import templating
+
+    templating.register(app)
+    assets.init_app(app)
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Friendly pages for 4xx and 5xx, never internals; security headers."""
     from app.errors import register
 
     register(app)
-    templating.register(app)
-    assets.init_app(app)
 
 
 def register_cli(app: Flask) -> None:

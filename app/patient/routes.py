@@ -213,7 +213,6 @@ def submit_checkin():
         data = diary.checkin_form(current_user, now(), day if exc.field != "day" else None)
         values = {
             **raw,
-            "skin": raw["skin"],
             "red_flags": [k for k, v in raw["red_flags"].items() if v == "yes"],
         }
         return render_template(

@@ -185,15 +185,12 @@ def end_session(token: str | None, now: datetime) -> None:
     """
     if not token:
         return
-    session_ids = sa.select(AuthSession.id).where(AuthSession.token_hash == token_hash(token))
+    this_session = AuthSession.token_hash == token_hash(token)
+    session_ids = sa.select(AuthSession.id).where(this_session)
     db.session.execute(
         sa.delete(PushSubscription).where(PushSubscription.auth_session_id.in_(session_ids))
     )
-    db.session.execute(
-        sa.update(AuthSession)
-        .where(AuthSession.token_hash == token_hash(token), AuthSession.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
+    _revoke(this_session, now)
     db.session.commit()
 
 
@@ -266,10 +263,13 @@ def accept_invitation(token: str, password: str, confirm: str, now: datetime) ->
 
 
 def _revoke_all(user: User, now: datetime) -> None:
+    _revoke(AuthSession.user_id == user.id, now)
+
+
+def _revoke(which: sa.ColumnElement[bool], now: datetime) -> None:
+    """Mark the matching live sign-in sessions revoked (no commit)."""
     db.session.execute(
-        sa.update(AuthSession)
-        .where(AuthSession.user_id == user.id, AuthSession.revoked_at.is_(None))
-        .values(revoked_at=now)
+        sa.update(AuthSession).where(which, AuthSession.revoked_at.is_(None)).values(revoked_at=now)
     )
 
 

@@ -11,13 +11,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from app.domain.recovery import ChecklistView
+from app.domain.recovery import build_checklist
 from app.extensions import db
 from app.models import Alert
 from app.models import AuditEvent
 from app.models import CheckIn
+from app.models import ChecklistTick
 from app.models import Comment
 from app.models import OutboxMessage
 from app.models import OutboxState
@@ -26,8 +30,12 @@ from app.models import Treatment
 from app.models import TreatmentStatus
 from app.models import User
 from app.principal import Principal
+from app.services.clinic import treatments_of
 from app.services.errors import Invalid
 from app.services.errors import NotFound
+from app.services.protocols import protocol_by_version
+from app.services.reminders import DeliveryState
+from app.services.reminders import delivery_state
 
 PAGE = 20
 # Patients are followed for missed check-ins during the first four weeks (the DVT
@@ -384,22 +392,14 @@ class PatientPage:
 
     diary: PatientDiary
     sessions: list[Treatment]
-    delivery: object
-    checklist: object  # ChecklistView of the next booked session, or None
+    delivery: DeliveryState
+    checklist: ChecklistView | None  # of the next booked session
 
 
 def patient_page(
     actor: Principal, patient_id: int, address: str, now: datetime, page: int = 1
 ) -> PatientPage:
     """The diary (audited), sessions, reminder delivery state and the next checklist."""
-    from zoneinfo import ZoneInfo
-
-    from app.domain.recovery import build_checklist
-    from app.models import ChecklistTick
-    from app.services import reminders
-    from app.services.clinic import treatments_of
-    from app.services.protocols import protocol_by_version
-
     diary = patient_diary(actor, patient_id, address, page)
     sessions = treatments_of(diary.patient)
     booked = sorted(
@@ -418,4 +418,4 @@ def patient_page(
         protocol = protocol_by_version(version.id, version.sha256, version.source_text)
         tz = ZoneInfo(diary.patient.timezone)
         checklist = build_checklist(protocol, nxt.appointment_at, tz, now, ticked)
-    return PatientPage(diary, sessions, reminders.delivery_state(diary.patient.id), checklist)
+    return PatientPage(diary, sessions, delivery_state(diary.patient.id), checklist)

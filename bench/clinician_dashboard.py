@@ -680,7 +680,7 @@ class Page:
     client: object = None
     ms: list[float] = field(default_factory=list)
     statements: list[int] = field(default_factory=list)
-    sections: dict[str, int] = field(default_factory=dict)
+    sections: dict[str, str] = field(default_factory=dict)
     detail: list[dict] = field(default_factory=list)
 
     @property
@@ -759,9 +759,10 @@ def render(page: Page, recorder: Recorder) -> tuple[float, int, str]:
     return elapsed, recorder.count, html
 
 
-def section_counts(html: str) -> dict[str, int]:
-    pattern = r'<h2 id="(\w+)-title">[^<]*<span class="count">(\d+)</span>'
-    return {name: int(n) for name, n in re.findall(pattern, html)}
+def section_counts(html: str) -> dict[str, str]:
+    """Each section's count as shown ("27", or "more than 100" where the count stops)."""
+    pattern = r'<h2 id="(\w+)-title">[^<]*<span class="count">((?:more than )?\d+)</span>'
+    return dict(re.findall(pattern, html))
 
 
 def measure(targets: list[tuple[str, str, ClinicPlan]], rounds: int) -> list[list[Page]]:

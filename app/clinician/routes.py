@@ -65,7 +65,7 @@ def dashboard():
         k: request.args.get(f"{k}_page", 1, type=int)
         for k in ("alerts", "checkins", "missed", "upcoming")
     }
-    board = review.dashboard(current_user, now(), pages)
+    board = review.dashboard(current_user, now(), pages, request.remote_addr or "")
     g.open_alerts = board.alerts.total  # the nav badge needs no second count
     return render_template("clinician/dashboard.html", d=board)
 

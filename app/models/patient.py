@@ -22,7 +22,9 @@ if TYPE_CHECKING:
 class Patient(db.Model):
     __tablename__ = "patients"
     __table_args__ = (
-        sa.Index("ix_patients_followup", "clinic_id", "follow_until", "last_seen_at"),
+        # The dashboard's "missed check-ins": a range on last_seen_at (bounded below by the
+        # follow-up window, see app/services/review.py:_missed), read in the order shown.
+        sa.Index("ix_patients_last_seen", "clinic_id", "last_seen_at", "follow_until"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

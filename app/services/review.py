@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from app.dbtypes import utcnow
 from app.domain.recovery import ChecklistView
 from app.domain.recovery import build_checklist
 from app.extensions import db
@@ -29,6 +30,7 @@ from app.models import Patient
 from app.models import Treatment
 from app.models import TreatmentStatus
 from app.models import User
+from app.models.followup import FOLLOW_DAYS
 from app.principal import Principal
 from app.services.clinic import treatments_of
 from app.services.errors import Invalid
@@ -38,9 +40,10 @@ from app.services.reminders import DeliveryState
 from app.services.reminders import delivery_state
 
 PAGE = 20
-# Patients are followed for missed check-ins during the first four weeks (the DVT
-# window, ref 2.6) after their latest treatment.
-FOLLOW_DAYS = 28
+# Sections a clinician works through page by page count at most this many rows, then say
+# "more than 100": past five pages an exact figure changes nothing they do, and counting
+# thousands of rows would make the dashboard slower the larger the clinic.
+COUNT_CAP = 100
 MISSED_DAYS = 2
 UPCOMING_DAYS = 14
 
@@ -62,6 +65,25 @@ def audit(
     )
 
 
+def audit_views(actor: Principal, patient_ids: list[int], address: str, detail: str) -> None:
+    """A "view" audit event for each of ``patient_ids``, in one executemany insert."""
+    if not patient_ids:
+        return
+    # Read the actor once: current_user is a proxy, and a page lists up to 80 patients.
+    event = dict(
+        clinic_id=actor.clinic_id,
+        actor_id=actor.id,
+        actor_name=actor.name,
+        action="view",
+        detail=detail,
+        address=address[:64],
+        created_at=utcnow(),
+    )
+    db.session.execute(
+        AuditEvent.__table__.insert(), [{**event, "patient_id": pid} for pid in patient_ids]
+    )
+
+
 def own_patient(actor: Principal, patient_id: int, address: str, action: str) -> Patient:
     """A patient of the actor's clinic; anything else is audited and "not found"."""
     patient = db.session.get(Patient, patient_id)
@@ -77,15 +99,24 @@ def own_patient(actor: Principal, patient_id: int, address: str, action: str) ->
 
 @dataclass(frozen=True)
 class Section:
-    """One dashboard section: a page of rows and the total count."""
+    """One dashboard section: a page of rows and the total count.
+
+    ``capped``: there are more than ``total`` rows (the count stopped there); the pages
+    after ``pages`` exist but were not counted.
+    """
 
     rows: list[sa.Row]
     total: int
     page: int
+    capped: bool = False
 
     @property
     def pages(self) -> int:
         return max(1, -(-self.total // PAGE))
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages or self.capped
 
 
 @dataclass(frozen=True)
@@ -103,19 +134,52 @@ def _page(query: sa.Select, count: sa.Select, page: int) -> Section:
     return Section(rows, total, page)
 
 
-def dashboard(actor: Principal, now: datetime, pages: dict[str, int]) -> Dashboard:
+def _capped_total(matching: sa.Select, page: int) -> tuple[int, bool]:
+    """How many rows ``matching`` selects, counting no further than ``COUNT_CAP`` rows or
+    the end of the requested page (whichever is further), so there is always a next page
+    to offer when one exists. :returns: (rows counted, whether more were left uncounted)."""
+    known = max(COUNT_CAP, max(page, 1) * PAGE)
+    counted = (
+        db.session.scalar(
+            sa.select(sa.func.count()).select_from(matching.limit(known + 1).subquery())
+        )
+        or 0
+    )
+    return min(counted, known), counted > known
+
+
+def _capped_page(query: sa.Select, matching: sa.Select, page: int) -> Section:
+    """A page of ``query`` with a count capped as in ``_capped_total``."""
+    total, capped = _capped_total(matching, page)
+    page = min(max(page, 1), max(1, -(-total // PAGE)))
+    rows = list(db.session.execute(query.limit(PAGE).offset((page - 1) * PAGE)))
+    return Section(rows, total, page, capped)
+
+
+def dashboard(actor: Principal, now: datetime, pages: dict[str, int], address: str) -> Dashboard:
     """The triage dashboard: open alerts (most severe, then oldest, first), check-ins
     awaiting review, patients who missed two or more check-ins, upcoming sessions.
 
-    Eight statements whatever the clinic's size (a count and a page per section).
+    Alerts are counted exactly (each needs acknowledging); the other sections count up to
+    ``COUNT_CAP``. The page shows names and answers, so each patient on it gets a "view"
+    audit event. Nine statements whatever the clinic's size (a count and a page per
+    section, one insert of the audit events).
     """
     clinic = actor.clinic_id
-    return Dashboard(
+    board = Dashboard(
         alerts=_alerts(clinic, pages.get("alerts", 1)),
         checkins=_new_checkins(clinic, pages.get("checkins", 1)),
         missed=_missed(clinic, now, pages.get("missed", 1)),
         upcoming=_upcoming(clinic, now, pages.get("upcoming", 1)),
     )
+    shown = dict.fromkeys(
+        row.patient_id
+        for section in (board.alerts, board.checkins, board.missed, board.upcoming)
+        for row in section.rows
+    )
+    audit_views(actor, list(shown), address, "dashboard")
+    db.session.commit()
+    return board
 
 
 def _alerts(clinic: int, page: int) -> Section:
@@ -154,22 +218,26 @@ def _new_checkins(clinic: int, page: int) -> Section:
         .where(*where)
         .order_by(CheckIn.created_at, CheckIn.id)
     )
-    return _page(query, sa.select(sa.func.count()).select_from(CheckIn).where(*where), page)
+    return _capped_page(query, sa.select(CheckIn.id).where(*where), page)
 
 
 def _missed(clinic: int, now: datetime, page: int) -> Section:
     """Patients in their four weeks of follow-up not heard from for two days or more.
 
     Reads the follow-up state kept on each patient (app/models/followup.py) through
-    ``ix_patients_followup``, so it costs the same whatever the number of check-ins.
+    ``ix_patients_last_seen``, so it costs the same whatever the number of check-ins.
+    A patient is last seen no earlier than their latest treatment, which is at most
+    FOLLOW_DAYS before ``follow_until``: so whoever is still followed was last seen in the
+    last FOLLOW_DAYS. Saying so makes the search a short range of the index, read in the
+    order shown, instead of every patient followed (most of whom checked in today).
     """
     where = (
         Patient.clinic_id == clinic,
-        Patient.follow_until >= now,
+        Patient.last_seen_at >= now - timedelta(days=FOLLOW_DAYS),
         Patient.last_seen_at <= now - timedelta(days=MISSED_DAYS),
+        Patient.follow_until >= now,
     )
-    count = sa.select(sa.func.count()).select_from(Patient).where(*where)
-    total = db.session.scalar(count) or 0
+    total, capped = _capped_total(sa.select(Patient.id).where(*where), page)
     page = min(max(page, 1), max(1, -(-total // PAGE)))
     # Page first, then the dates the clinician reads, for the (at most 20) shown rows only.
     shown = (
@@ -200,7 +268,7 @@ def _missed(clinic: int, now: datetime, page: int) -> Section:
         .join(User, User.id == shown.c.user_id)
         .order_by(shown.c.last_seen_at, shown.c.id)
     )
-    return Section(list(db.session.execute(query)), total, page)
+    return Section(list(db.session.execute(query)), total, page, capped)
 
 
 def _upcoming(clinic: int, now: datetime, page: int) -> Section:
@@ -223,8 +291,8 @@ def _upcoming(clinic: int, now: datetime, page: int) -> Section:
         .where(*where)
         .order_by(Treatment.appointment_at, Treatment.id)
     )
-    count = sa.select(sa.func.count()).select_from(Treatment).join(Patient).where(*where)
-    return _page(query, count, page)
+    matching = sa.select(Treatment.id).join(Patient).where(*where)
+    return _capped_page(query, matching, page)
 
 
 def open_alert_count(actor: Principal) -> int:

@@ -174,7 +174,9 @@ def test_clinician_reviews_acknowledges_and_comments_all_audited(app, client, wo
     # Opening the diary is audited with who and from where, and the patient sees who looked.
     doc.get(f"/clinic/patients/{world.patient_a}")
     view = in_app(
-        lambda: db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "view"))
+        lambda: db.session.scalar(
+            sa.select(AuditEvent).where(AuditEvent.action == "view", AuditEvent.detail == "diary")
+        )
     )
     assert view.actor_name == "Doc1" and view.patient_id == world.patient_a and view.address
     assert "Who looked at your diary" in diary

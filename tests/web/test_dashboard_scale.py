@@ -15,6 +15,7 @@ from sqlalchemy import event
 
 from app.extensions import db
 from app.models import Alert
+from app.models import AuditEvent
 from app.models import CheckIn
 from app.models import Comment
 from app.models import Patient
@@ -158,10 +159,11 @@ def _section(html: str, name: str) -> str:
     return m.group(0)
 
 
-def _count(html: str, name: str) -> int:
-    m = re.search(rf'<h2 id="{name}-title">[^<]*<span class="count">(\d+)</span>', html)
+def _count(html: str, name: str) -> int | str:
+    """The count in a section's heading: a number, or "more than N" where it stops."""
+    m = re.search(rf'<h2 id="{name}-title">[^<]*<span class="count">([^<]+)</span>', html)
     assert m, f"no count in the {name} heading"
-    return int(m.group(1))
+    return int(m.group(1)) if m.group(1).isdigit() else m.group(1)
 
 
 def _text(fragment: str) -> str:
@@ -205,7 +207,7 @@ def two_clinics(app, in_app) -> dict[str, dict]:
     assert built["small"]["counts"] == {"alerts": 7, "checkins": 35, "missed": 5, "upcoming": 5}
     assert built["large"]["counts"] == {
         "alerts": 60 + 7 * 2,
-        "checkins": 60 * 3 + 7 * 20,
+        "checkins": "more than 100",  # 60 * 3 + 7 * 20
         "missed": 60,
         "upcoming": 60,
     }
@@ -231,8 +233,9 @@ def test_dashboard_statements_do_not_grow_with_the_clinic(app, two_clinics):
         small = _statements(app, two_clinics["small"]["client"], path)
         large = _statements(app, two_clinics["large"]["client"], path)
         _same_count(small, large, f"GET {path}")
-        # The session lookup, then a count and a page for each of the four sections.
-        assert len(large) <= 9, large
+        # The session lookup, a count and a page for each of the four sections, and one
+        # insert of the audit events.
+        assert len(large) <= 10, large
 
 
 def test_patient_page_statements_do_not_grow_with_the_diary(app, two_clinics):
@@ -428,3 +431,89 @@ def test_sections_belong_to_the_clinicians_clinic_only(app, east, world):
     for name in SECTIONS:
         assert not east_names & set(_names(_section(html, name))), name
     assert _names(_section(html, "upcoming")) == ["Bob Marker-B"]
+
+
+# ----------------------------------------------------------------- counts that stop
+
+
+def test_long_sections_say_more_than_100_and_the_pager_still_reaches_every_row(app, in_app):
+    # One patient: 3 check-ins of the latest session and 6 older sessions of 20 each.
+    in_app(_build_clinic, "big", 1, 140)
+    all_ids = set(
+        in_app(
+            lambda: db.session.scalars(sa.select(CheckIn.id).where(CheckIn.reviewed_at.is_(None)))
+        )
+    )
+    assert len(all_ids) == 123
+    doc = app.test_client()
+    login(doc, "doc@big.example")
+
+    def page(n: int) -> tuple[int | str, str, list[int]]:
+        html = doc.get(f"/clinic/?checkins_page={n}").get_data(as_text=True)
+        section = _section(html, "checkins")
+        return _count(html, "checkins"), _text(section), re.findall(r"#day-(\d+)", section)
+
+    count, text, _ = page(1)
+    assert count == "more than 100" and "Page 1 of more than 5 Next" in text
+    assert "Previous" not in text
+    # Past the counted rows the count goes as far as the page asked for, plus one.
+    count, text, _ = page(6)
+    assert count == "more than 120" and "Previous Page 6 of more than 6 Next" in text
+    count, text, rows = page(7)
+    assert count == 123 and text.endswith("Previous Page 7 of 7") and len(rows) == 3
+    assert page(99)[1].endswith("Page 7 of 7")  # past the end: the last page
+
+    # Following "Next" from the first page lists every check-in once.
+    seen, n = [], 1
+    while True:
+        _, text, rows = page(n)
+        seen += [int(r) for r in rows]
+        if not text.endswith("Next"):
+            break
+        n += 1
+    assert n == 7 and len(seen) == 123 and set(seen) == all_ids
+
+
+# ----------------------------------------------------------------- audit
+
+
+def test_the_dashboard_audits_each_patient_it_shows_once_per_view(app, in_app, east, world):
+    _submit_checkin(_patient_client(app, "amy"), yes=("calf-pain-swelling",))
+    _submit_checkin(_patient_client(app, "ed"), pain=5)
+    doc = app.test_client()
+    login(doc, "doc@east.example")
+
+    def dashboard_events() -> list[AuditEvent]:
+        return in_app(
+            lambda: db.session.scalars(
+                sa.select(AuditEvent)
+                .where(AuditEvent.detail == "dashboard")
+                .order_by(AuditEvent.id)
+            ).all()
+        )
+
+    html = doc.get("/clinic/").get_data(as_text=True)
+    linked = [
+        int(pid)
+        for name in SECTIONS
+        for pid in re.findall(r'href="/clinic/patients/(\d+)', _section(html, name))
+    ]
+    assert linked.count(east["amy"]) == 2  # an alert and a check-in to review
+    assert {east["amy"], east["ed"], east["eve"], east["gus"]} <= set(linked)
+    events = dashboard_events()
+    # One event per patient on the page, however many times they are listed.
+    assert sorted(e.patient_id for e in events) == sorted(set(linked))
+    assert all(
+        e.action == "view" and e.actor_name == "Doc" and e.address == "127.0.0.1" for e in events
+    )
+    # Every view is recorded, not only the first.
+    doc.get("/clinic/?missed_page=1")
+    assert len(dashboard_events()) == 2 * len(events)
+
+    # Another clinic's clinician sees none of east's patients: no event about them.
+    north = app.test_client()
+    login(north, "doc1@north.example")
+    north.get("/clinic/")
+    north_events = dashboard_events()[2 * len(events) :]
+    assert north_events and {e.actor_name for e in north_events} == {"Doc1"}
+    assert not {e.patient_id for e in north_events} & set(east.values())

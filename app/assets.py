@@ -66,10 +66,29 @@ def init_app(app: Flask) -> None:
     }
     app.jinja_env.globals["inline_css"] = app.extensions["sclero_assets"]["inline_css"]
 
+    # Templates build the same few URLs on every page (navigation, assets). Werkzeug's
+    # URL building costs more than the rest of a small page, so a URL without values is
+    # built once per mount point (SCRIPT_NAME) and endpoint, and kept (bench/today_page.py).
+    built: dict[tuple[str, str], str] = {}
+
+    def cached_url_for(endpoint: str, **values: object) -> str:
+        if values or endpoint.startswith("."):
+            return url_for(endpoint, **values)
+        key = (request.script_root, endpoint)
+        url = built.get(key)
+        if url is None:
+            url = built[key] = url_for(endpoint)
+        return url
+
     def asset(filename: str) -> str:
-        return url_for("static", filename=filename, v=hashes.get(filename, "0"))
+        key = (request.script_root, "static:" + filename)
+        url = built.get(key)
+        if url is None:
+            url = built[key] = url_for("static", filename=filename, v=hashes.get(filename, "0"))
+        return url
 
     app.jinja_env.globals["asset"] = asset
+    app.jinja_env.globals["url_for"] = cached_url_for
     app.after_request(_cache_and_compress)
 
 

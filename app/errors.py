@@ -81,13 +81,18 @@ def register(app: Flask) -> None:
 
     @app.after_request
     def headers(response):
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault(
-            "Content-Security-Policy", current_app.extensions["sclero_assets"]["csp"]
-        )
+        # One pass over the headers, then appends: a view may have set its own value.
+        present = {name.lower() for name in response.headers.keys()}
+        wanted = [
+            ("X-Content-Type-Options", "nosniff"),
+            ("X-Frame-Options", "DENY"),
+            ("Referrer-Policy", "same-origin"),
+            ("Content-Security-Policy", current_app.extensions["sclero_assets"]["csp"]),
+        ]
         if response.mimetype == "text/html":
             # Pages hold health data: never stored by shared caches or the back button cache.
-            response.headers.setdefault("Cache-Control", "no-store")
+            wanted.append(("Cache-Control", "no-store"))
+        for name, value in wanted:
+            if name.lower() not in present:
+                response.headers.add(name, value)
         return response

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from datetime import date
 from datetime import datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 
+# Pure and called many times per page with few distinct dates: strftime is the cost.
+@lru_cache(maxsize=4096)
 def day_label(day: date, today: date) -> str:
     """ "today", "tomorrow", "yesterday", a weekday within the week, else "Sat 6 Dec"."""
     delta = (day - today).days
@@ -31,6 +34,7 @@ def when(instant: datetime, tz: ZoneInfo, now: datetime) -> str:
     return f"{day_label(local.date(), now.astimezone(tz).date())} {local:%H:%M}"
 
 
+@lru_cache(maxsize=4096)
 def on(day: date, today: date) -> str:
     """A date with its weekday, never relative, for 'until' dates: "Sat 6 Dec"."""
     label = f"{day:%a} {day.day} {day:%b}"

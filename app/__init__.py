@@ -87,10 +87,12 @@ def register_extensions(app: Flask) -> None:
     from app import security
     from app.extensions import csrf
     from app.extensions import db
+    from app.extensions import init_reads
     from app.extensions import login_manager
     from app.extensions import migrate
 
     db.init_app(app)
+    init_reads(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "..", "migrations"))
     login_manager.init_app(app)
     csrf.init_app(app)

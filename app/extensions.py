@@ -1,5 +1,10 @@
 """Unbound Flask extension instances; bound to an app in ``create_app``."""
 
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Flask
+from flask import g
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -11,3 +16,28 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
+
+
+def reads() -> sa.Connection:
+    """This request's connection for plain reads (Core queries), beside the ORM session.
+
+    Setting up and tearing down the ORM session's connection costs more than a query
+    (bench/today_page.py), and the pages every patient opens only read: the sign-in
+    check and the Today, checklist and plan queries use this connection instead. It
+    never writes, and a use-case that writes does so through ``db.session`` as usual, so
+    reads here do not see that request's uncommitted writes: read before writing.
+    """
+    conn = g.get("_sclero_reads")
+    if conn is None or conn.closed:
+        conn = g._sclero_reads = db.engine.connect()
+    return conn
+
+
+def init_reads(app: Flask) -> None:
+    """Close the read connection when the request's app context ends."""
+
+    @app.teardown_appcontext
+    def _close_reads(_exc: BaseException | None) -> None:
+        conn = g.pop("_sclero_reads", None)
+        if conn is not None:
+            conn.close()

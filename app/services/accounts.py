@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from app.extensions import db
+from app.extensions import reads
 from app.models import AuthSession
 from app.models import Clinic
 from app.models import Invitation
@@ -143,11 +144,7 @@ def user_for_session(token: str, now: datetime) -> Principal | None:
     One SELECT; an UPDATE of ``last_seen_at`` only every few minutes.
     """
     # Core execution of a statement built once: this runs on every request.
-    row = (
-        db.session.connection()
-        .execute(_SESSION_QUERY, {"token_hash": token_hash(token)})
-        .one_or_none()
-    )
+    row = reads().execute(_SESSION_QUERY, {"token_hash": token_hash(token)}).one_or_none()
     if row is None or row.revoked_at is not None or not row.is_active:
         return None
     staff = row.role in (Role.CLINICIAN, Role.CLINIC_ADMIN)

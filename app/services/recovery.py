@@ -23,6 +23,7 @@ from app.domain.recovery import build_plan
 from app.domain.recovery import build_today
 from app.domain.recovery import window
 from app.extensions import db
+from app.extensions import reads
 from app.models import CheckIn
 from app.models import ChecklistTick
 from app.models import ProtocolVersion
@@ -100,7 +101,7 @@ def load_course(user: Principal, conn: sa.Connection | None = None) -> Course:
     patient = user.patient
     if patient is None:
         raise NotFound("Not a patient account.")
-    conn = conn or db.session.connection()
+    conn = conn or reads()
     rows = conn.execute(_COURSE_QUERY, {"patient_id": patient.id})
     sessions = [Session(*row) for row in rows]
     done = [t for t in sessions if t.status == TreatmentStatus.DONE]
@@ -129,7 +130,7 @@ class TodayPage:
 
 def today_page(user: Principal, now: datetime) -> TodayPage:
     """Today after treatment, plus the next appointment's checklist progress if booked."""
-    conn = db.session.connection()
+    conn = reads()
     course = load_course(user, conn)
     today = checked_in_at = None
     if course.recovering is not None:
@@ -150,9 +151,9 @@ def _checklist_for(course: Course, now: datetime) -> ChecklistView:
     t = course.upcoming
     assert t is not None
     ticked = set(
-        db.session.scalars(
-            sa.select(ChecklistTick.item_key).where(ChecklistTick.treatment_id == t.id)
-        )
+        reads()
+        .execute(sa.select(ChecklistTick.item_key).where(ChecklistTick.treatment_id == t.id))
+        .scalars()
     )
     return build_checklist(protocol_for(t), t.appointment_at, course.tz, now, ticked)
 

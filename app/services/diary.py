@@ -205,7 +205,16 @@ class DiaryView:
     course: Course
     checkins: list[CheckIn]
     comments: list[Comment]
-    viewers: list[AuditEvent]
+    viewers: list[Viewer]
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Someone at the clinic who looked: in the review list only, or at the diary itself."""
+
+    name: str
+    in_list_only: bool
+    last_at: datetime
 
 
 def diary(user: Principal) -> DiaryView:
@@ -222,12 +231,18 @@ def diary(user: Principal) -> DiaryView:
             sa.select(Comment).where(Comment.patient_id == pid).order_by(Comment.created_at.desc())
         )
     )
-    viewers = list(
-        db.session.scalars(
-            sa.select(AuditEvent)
+    # One line per person and kind of look, with the latest time: every dashboard view
+    # lists the patient (and is audited), so raw events would bury the diary openings.
+    listed = (AuditEvent.detail == "dashboard").label("in_list")
+    last = sa.func.max(AuditEvent.created_at)
+    viewers = [
+        Viewer(name, bool(in_list), at)
+        for name, in_list, at in db.session.execute(
+            sa.select(AuditEvent.actor_name, listed, last)
             .where(AuditEvent.patient_id == pid)
-            .order_by(AuditEvent.created_at.desc())
+            .group_by(AuditEvent.actor_id, AuditEvent.actor_name, listed)
+            .order_by(last.desc())
             .limit(20)
         )
-    )
+    ]
     return DiaryView(course, checkins, comments, viewers)

@@ -221,3 +221,19 @@ def test_empty_comment_is_refused_with_a_message(app, world):
         f"/clinic/patients/{world.patient_a}/comments", data={"body": "  "}, follow_redirects=True
     )
     assert "Write a comment first." in text_of(r)
+
+
+def test_patient_sees_each_person_once_per_kind_of_look(app, client, world):
+    """Dashboard listings are audited per patient; the patient's list must not drown in
+    them: one line per person for the review list, one for opening the diary."""
+    login(client, "alice@patients.example")
+    doc = app.test_client()
+    login(doc, "doc1@north.example")
+    for _ in range(3):
+        assert doc.get("/clinic/").status_code == 200
+    assert doc.get(f"/clinic/patients/{world.patient_a}").status_code == 200
+    page = text_of(client.get("/patient/diary"))
+    assert page.count("Doc1 saw you in the clinic's review list") == 1
+    assert page.count("Doc1 opened your diary, last on ") == 1
+    # Newest first: the diary opening came after the last dashboard view.
+    assert page.index("opened your diary") < page.index("review list")

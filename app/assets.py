@@ -87,8 +87,24 @@ def init_app(app: Flask) -> None:
             url = built[key] = url_for("static", filename=filename, v=hashes.get(filename, "0"))
         return url
 
+    patterns: dict[tuple[str, str, str], tuple[str, str] | None] = {}
+    sentinel = 9876543210
+
+    def url_with(endpoint: str, name: str, value: int) -> str:
+        # ``url_for(endpoint, name=value)`` for an integer id, from a pattern built once:
+        # the dashboard links up to 80 patients per page.
+        key = (request.script_root, endpoint, name)
+        if key not in patterns:
+            parts = url_for(endpoint, **{name: sentinel}).split(str(sentinel))
+            patterns[key] = (parts[0], parts[1]) if len(parts) == 2 else None
+        pattern = patterns[key]
+        if pattern is None:
+            return url_for(endpoint, **{name: value})
+        return f"{pattern[0]}{int(value)}{pattern[1]}"
+
     app.jinja_env.globals["asset"] = asset
     app.jinja_env.globals["url_for"] = cached_url_for
+    app.jinja_env.globals["url_with"] = url_with
     app.after_request(_cache_and_compress)
 
 

@@ -120,3 +120,20 @@ def test_signed_csrf_token_is_not_kept_when_tokens_expire(database_url, _schema,
     finally:
         with app.app_context():
             db.engine.dispose()
+
+
+def test_dashboard_links_built_from_a_pattern_match_url_for(app, world, in_app):
+    """Patient links on the dashboard come from a kept pattern; they must equal what
+    url_for builds, at / and behind a mount point."""
+    from flask import url_for
+
+    doc = app.test_client()
+    login(doc, "doc1@north.example")
+    for root in ("", "/care"):
+        html = doc.get("/clinic/", environ_overrides={"SCRIPT_NAME": root}).get_data(as_text=True)
+        with app.test_request_context("/clinic/", environ_overrides={"SCRIPT_NAME": root}):
+            alice = url_for("clinician.patient", patient_id=world.patient_a)
+        assert alice.startswith(f"{root}/clinic/")
+        assert f'href="{alice}"' in html or f'href="{alice}#day-' in html
+        hrefs = re.findall(r'href="([^"]*/clinic/patients/[^"]*)"', html)
+        assert hrefs and all(h.startswith(f"{root}/clinic/patients/") for h in hrefs)

@@ -75,18 +75,23 @@ def test_patients_of_two_clinics_each_see_their_own_clinic(app, world, in_app):
     assert names[world.clinic2] in page_c and names[world.clinic1] not in page_c
 
 
+def _sign_in_with_csrf(app, email: str):
+    """A client signed in through the real form, CSRF token included."""
+    client = app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    data = {"email": email, "password": PASSWORD, "csrf_token": token}
+    assert client.post("/login", data=data).status_code == 302
+    return client
+
+
 def test_signed_csrf_token_is_reused_within_a_session_and_still_accepted(
     database_url, _schema, world
 ):
     app = create_app(CsrfConfig, SQLALCHEMY_DATABASE_URI=database_url)
     try:
-        client, other = app.test_client(), app.test_client()
-        for c in (client, other):
-            page = c.get("/login").get_data(as_text=True)
-            token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-            email = "alice@patients.example" if c is client else "bob@patients.example"
-            data = {"email": email, "password": PASSWORD, "csrf_token": token}
-            assert c.post("/login", data=data).status_code == 302
+        client = _sign_in_with_csrf(app, "alice@patients.example")
+        other = _sign_in_with_csrf(app, "bob@patients.example")
         first = META.search(client.get("/patient/today").get_data(as_text=True)).group(1)
         second = META.search(client.get("/patient/plan").get_data(as_text=True)).group(1)
         theirs = META.search(other.get("/patient/checklist").get_data(as_text=True)).group(1)
@@ -108,11 +113,7 @@ def test_signed_csrf_token_is_not_kept_when_tokens_expire(database_url, _schema,
 
     app = create_app(Expiring, SQLALCHEMY_DATABASE_URI=database_url)
     try:
-        client = app.test_client()
-        page = client.get("/login").get_data(as_text=True)
-        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-        data = {"email": "alice@patients.example", "password": PASSWORD, "csrf_token": token}
-        assert client.post("/login", data=data).status_code == 302
+        client = _sign_in_with_csrf(app, "alice@patients.example")
         # Nothing is kept: Flask-WTF signs afresh, and the page's token is valid.
         token = META.search(client.get("/patient/today").get_data(as_text=True)).group(1)
         r = client.post("/patient/tasks/walks", data={"done": "1", "csrf_token": token})

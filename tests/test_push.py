@@ -405,3 +405,49 @@ def test_a_same_day_answer_pushes_a_generic_alert_to_the_clinicians_phone(
     assert phone.received[0]["urgency"] == "high"
     # The badge on the clinician's Dashboard tab counts the open alert.
     assert 'aria-label="1 open alert"' in doc.get("/clinic/").get_data(as_text=True)
+
+
+def test_reconfirming_on_app_open_never_turns_a_device_back_on(
+    app, client, in_app, push_service, clock
+):
+    """The app re-confirms its subscription each time it opens. That refreshes a device
+    that is on, but a device turned off (here from another phone's list) or another
+    person's device stays as it is: 404 {"off": true}, and nothing is stored."""
+    pid = _treated_patient(in_app)
+    _treated_patient(in_app, email="bob@patients.example")
+    phone, other_phone = push_service.new_subscription(), push_service.new_subscription()
+    _subscribe(client, "alice@patients.example", phone)
+    stored = in_app(lambda: db.session.scalar(sa.select(PushSubscription)))
+    clock.advance(hours=30)
+    again = {"subscription": phone.info(), "reconfirm": True}
+    assert client.post("/patient/reminders/subscribe", json=again).status_code == 200
+    refreshed = in_app(lambda: db.session.scalar(sa.select(PushSubscription)))
+    assert refreshed.id == stored.id and refreshed.confirmed_at == clock.now
+
+    # Turned off from the list (as from another phone): re-confirming does not undo it.
+    page = client.get("/patient/reminders").get_data(as_text=True)
+    delete = re.search(r'action="(/patient/reminders/devices/\d+/delete)"', page).group(1)
+    assert client.post(delete).status_code == 303
+    r = client.post("/patient/reminders/subscribe", json=again)
+    assert r.status_code == 404 and r.get_json()["off"] is True
+    count = sa.select(sa.func.count()).select_from(PushSubscription)
+    assert in_app(lambda: db.session.scalar(count)) == 0
+
+    # A device never turned on is not turned on by a re-confirmation either.
+    unknown = {"subscription": other_phone.info(), "reconfirm": True}
+    assert client.post("/patient/reminders/subscribe", json=unknown).status_code == 404
+    assert in_app(lambda: db.session.scalar(count)) == 0
+
+    # Another person's device on a shared phone stays theirs.
+    _subscribe(client, "alice@patients.example", phone)
+    bob = app.test_client()
+    login(bob, "bob@patients.example")
+    assert bob.post("/patient/reminders/subscribe", json=again).status_code == 404
+    owner = in_app(lambda: db.session.scalar(sa.select(PushSubscription.patient_id)))
+    assert owner == pid
+    # The explicit "Turn on" tap still moves it, as before.
+    turn_on = {"subscription": phone.info()}
+    assert bob.post("/patient/reminders/subscribe", json=turn_on).status_code == 200
+    assert in_app(lambda: db.session.scalar(sa.select(PushSubscription.patient_id))) != pid
+    # Garbage is refused with a message, not a crash.
+    assert client.post("/patient/reminders/subscribe", json=["x"]).status_code == 400

@@ -21,6 +21,7 @@ from app.services import photos
 from app.services import recovery
 from app.services import reminders
 from app.services.errors import Invalid
+from app.services.errors import NotFound
 
 bp = Blueprint("patient", __name__)
 
@@ -127,13 +128,24 @@ def reminders_page():
 
 
 def subscribe_json():
-    """POST {"subscription": ...}: store or re-confirm this device (patients and staff)."""
-    body = request.get_json(silent=True) or {}
+    """POST {"subscription": ..., "reconfirm": bool}: turn this device on, or re-confirm
+    it when the app opens (patients and staff). A re-confirmation of a device that is
+    off answers 404 ``{"off": true}``, and the page then drops the browser's copy."""
+    body = request.get_json(silent=True)
+    body = body if isinstance(body, dict) else {}
     label = device_label(request.headers.get("User-Agent", ""))
     try:
-        reminders.save_subscription(current_user, body.get("subscription"), label, now())
+        reminders.save_subscription(
+            current_user,
+            body.get("subscription"),
+            label,
+            now(),
+            reconfirm=body.get("reconfirm") is True,
+        )
     except Invalid as exc:
         return jsonify(ok=False, error=exc.message), 400
+    except NotFound as exc:
+        return jsonify(ok=False, off=True, error=str(exc)), 404
     return jsonify(ok=True)
 
 

@@ -51,19 +51,25 @@ def _checked(data: object) -> SubscriptionInfo:
 
 
 def save_subscription(
-    user: Principal, data: object, device: str, now: datetime
+    user: Principal, data: object, device: str, now: datetime, *, reconfirm: bool = False
 ) -> PushSubscription:
-    """Store or re-confirm this device's subscription (called on every app open).
+    """Store this device's subscription (the "Turn on" tap), or re-confirm it (every
+    app open, ``reconfirm=True``).
 
-    The endpoint is unique: if another account on this phone had it, it moves to the
-    person now signed in.
+    The endpoint is unique: if another account on this phone had it, turning on moves it
+    to the person now signed in. Re-confirming only refreshes a device this person still
+    has: a device turned off (from another phone's list, or by signing out) or another
+    account's device must stay off until someone taps "Turn on" again.
 
     :raises Invalid: for an endpoint or keys the server will not use.
+    :raises NotFound: when re-confirming a device that is not on for this person.
     """
     info = _checked(data)
     sub = db.session.scalar(
         sa.select(PushSubscription).where(PushSubscription.endpoint == info.endpoint)
     )
+    if reconfirm and (sub is None or not _owned_by(sub, user)):
+        raise NotFound("Reminders are off for this device.")
     if sub is None:
         count = db.session.scalar(
             sa.select(sa.func.count()).select_from(PushSubscription).where(_owner_filter(user))
@@ -82,6 +88,12 @@ def save_subscription(
     sub.confirmed_at = now
     db.session.commit()
     return sub
+
+
+def _owned_by(sub: PushSubscription, user: Principal) -> bool:
+    if user.patient is not None:
+        return sub.patient_id == user.patient.id
+    return sub.user_id == user.id
 
 
 def remove_subscription(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -46,20 +47,32 @@ IPHONE_SAFARI = (
 )
 
 # Replaces PushManager.subscribe (which cannot reach a real push service here) with one
-# returning a subscription minted by the push double. Refuses without permission, like
-# the real one. Injected with context.add_init_script(FAKE_SUBSCRIBE % json).
+# returning a subscription minted by the push double, kept across page loads like a real
+# one. Refuses without permission, like the real one. Injected with
+# context.add_init_script(FAKE_SUBSCRIBE % json).
 FAKE_SUBSCRIBE = """
 (() => {
   const fake = %s;
   const b64 = (s) => Uint8Array.from(
     atob((s + '='.repeat((4 - s.length %% 4) %% 4)).replace(/-/g, '+').replace(/_/g, '/')),
     (c) => c.charCodeAt(0)).buffer;
+  // Kept across page loads (localStorage), as a real subscription is.
+  const keep = self.localStorage || null;
+  const KEY = '__fakePushSubscription';
   let current = null;
   const make = () => ({
     endpoint: fake.endpoint, expirationTime: null, options: {userVisibleOnly: true},
     getKey: (k) => b64(fake.keys[k]), toJSON: () => fake,
-    unsubscribe: async () => { current = null; return true; },
+    unsubscribe: async () => {
+      current = null;
+      if (keep) keep.removeItem(KEY);
+      return true;
+    },
   });
+  if (keep && keep.getItem(KEY)) {
+    current = make();
+    self.__lastApplicationServerKey = keep.getItem(KEY + ':key');
+  }
   if (self.PushManager) {
     PushManager.prototype.subscribe = async function (opts) {
       if (!opts || !opts.userVisibleOnly || !opts.applicationServerKey) {
@@ -70,6 +83,10 @@ FAKE_SUBSCRIBE = """
       }
       const key = new Uint8Array(opts.applicationServerKey);
       window.__lastApplicationServerKey = btoa(String.fromCharCode(...key));
+      if (keep) {
+        keep.setItem(KEY, '1');
+        keep.setItem(KEY + ':key', window.__lastApplicationServerKey);
+      }
       return (current = make());
     };
     PushManager.prototype.getSubscription = async function () { return current; };
@@ -464,3 +481,68 @@ def test_service_worker_routes_clicks_and_renews_subscriptions(
     )
     assert result == {"status": 200, "usedKey": [4, 7, 9]}
     assert in_app(_endpoints, patient_id) == [new.endpoint]
+
+
+def _confirmed_at(patient_id: int):
+    return db.session.scalar(
+        sa.select(PushSubscription.confirmed_at).where(PushSubscription.patient_id == patient_id)
+    )
+
+
+def _set_confirmed_at(patient_id: int, when) -> None:
+    db.session.execute(
+        sa.update(PushSubscription)
+        .where(PushSubscription.patient_id == patient_id)
+        .values(confirmed_at=when)
+    )
+    db.session.commit()
+
+
+def _remove_devices(patient_id: int) -> None:
+    db.session.execute(sa.delete(PushSubscription).where(PushSubscription.patient_id == patient_id))
+    db.session.commit()
+
+
+def test_opening_the_app_reconfirms_the_device_but_never_turns_it_back_on(
+    push_service, live_server, page: Page, in_app, clock, js_errors
+):
+    base = live_server.url
+    fake = push_service.new_subscription()
+    page.context.add_init_script(FAKE_SUBSCRIBE % json.dumps(fake.info()))
+    patient_id, _ = in_app(_patient, DAY0)
+    sign_in(page, base, DAY0, demo.PATIENT_PASSWORD)
+    page.goto(f"{base}/patient/reminders")
+    page.context.grant_permissions(["notifications"], origin=base)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Turn on reminders").click()
+    expect(page.locator("#push-status")).to_have_text(ON)
+
+    # Opening the app (any patient page) re-confirms this device with the server.
+    old = clock.now - timedelta(days=3)
+    in_app(_set_confirmed_at, patient_id, old)
+    page.goto(f"{base}/patient/today")
+    for _ in range(100):
+        if in_app(_confirmed_at, patient_id) != old:
+            break
+        page.wait_for_timeout(50)
+    assert in_app(_confirmed_at, patient_id) == clock.now
+    assert in_app(_endpoints, patient_id) == [fake.endpoint]
+
+    # Turned off from another phone's list: the next app open does not turn it back on,
+    # and this browser drops its copy, so the reminders page shows it off too.
+    in_app(_remove_devices, patient_id)
+    page.evaluate("sessionStorage.clear()")
+    page.reload()
+    has_sub = (
+        "async () => !!(await (await navigator.serviceWorker.ready).pushManager.getSubscription())"
+    )
+    for _ in range(100):
+        if not page.evaluate(has_sub):
+            break
+        page.wait_for_timeout(50)
+    assert page.evaluate(has_sub) is False
+    assert in_app(_endpoints, patient_id) == []
+    page.goto(f"{base}/patient/reminders")
+    expect(page.locator("#push-status")).to_have_text("Reminders are off on this device.")
+    assert in_app(_endpoints, patient_id) == []
+    assert js_errors == []

@@ -192,8 +192,15 @@
         method: "POST",
         credentials: "same-origin",
         headers: { "Content-Type": "application/json", "X-CSRFToken": meta("csrf-token") || "" },
-        body: JSON.stringify({ subscription: sub.toJSON() })
-      }).then(function (r) { if (r.ok) { sessionStorage.setItem(confirmKey, new Date().toDateString()); } });
+        body: JSON.stringify({ subscription: sub.toJSON(), reconfirm: true })
+      }).then(function (r) {
+        // 404: this device was turned off (from another phone's list, or another
+        // person's reminders): drop the browser's copy so it stays off.
+        if (r.status === 404) { return sub.unsubscribe().then(function () { return r; }); }
+        return r;
+      }).then(function (r) {
+        if (r.ok || r.status === 404) { sessionStorage.setItem(confirmKey, new Date().toDateString()); }
+      });
     }).catch(function () {});
   }
 

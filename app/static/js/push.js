@@ -114,7 +114,9 @@
       if (response.redirected) { throw new Error(TEXT.signIn); }
       return response.json().then(function (data) {
         if (!response.ok || !data || data.ok === false) {
-          throw new Error((data && data.error) || TEXT.generic);
+          var error = new Error((data && data.error) || TEXT.generic);
+          error.off = !!(data && data.off);  // re-confirming a device that is off
+          throw error;
         }
         return data;
       }, function () {
@@ -222,21 +224,21 @@
       .then(function () { form.submit(); });
   }, true);
 
-  // Page open, permission already granted: re-confirm the subscription with the server
-  // (or make a new one if the browser dropped it), unless the patient turned it off.
+  // Page open, permission already granted: re-confirm this browser's subscription with
+  // the server. Only the "Turn on" tap creates one: a device turned off (from another
+  // phone's list, or by signing out) stays off, and this browser drops its copy.
   function reconfirm() {
     registration()
-      .then(function (reg) {
-        return reg.pushManager.getSubscription().then(function (sub) {
-          if (optedOut()) {
-            return sub ? sub.unsubscribe().then(function () { return null; }) : null;
-          }
-          return sub || subscribe(reg);
-        });
-      })
+      .then(function (reg) { return reg.pushManager.getSubscription(); })
       .then(function (sub) {
         if (!sub) { showOff(); return null; }
-        return saveSubscription(sub).then(function () { showOn(); markThisDevice(sub); });
+        if (optedOut()) { return sub.unsubscribe().then(function () { showOff(); }); }
+        return post(cfg.subscribeUrl, { subscription: sub.toJSON(), reconfirm: true }).then(
+          function () { showOn(); markThisDevice(sub); },
+          function (err) {
+            if (!err.off) { throw err; }
+            return sub.unsubscribe().then(function () { showOff(); });
+          });
       })
       .catch(function (err) { showOff("Reminders could not be checked: " + failed(err)); });
   }

@@ -451,3 +451,15 @@ def test_reconfirming_on_app_open_never_turns_a_device_back_on(
     assert in_app(lambda: db.session.scalar(sa.select(PushSubscription.patient_id))) != pid
     # Garbage is refused with a message, not a crash.
     assert client.post("/patient/reminders/subscribe", json=["x"]).status_code == 400
+
+
+def test_quiet_hours_saved_show_on_the_reminders_page(app, client, in_app):
+    _treated_patient(in_app)
+    login(client, "alice@patients.example")
+    page = client.get("/patient/reminders").get_data(as_text=True)
+    assert 'value="21:00"' in page and 'value="08:00"' in page  # the defaults
+    r = client.post("/patient/reminders/quiet-hours", data={"start": "22:30", "end": "07:15"})
+    assert r.status_code == 303
+    page = client.get("/patient/reminders").get_data(as_text=True)
+    assert 'value="22:30"' in page and 'value="07:15"' in page
+    assert "Quiet hours saved." in page

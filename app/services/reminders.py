@@ -173,9 +173,8 @@ def settings(user: Principal) -> ReminderSettings:
     key = current_app.extensions["sclero_push"]["public_key"]
     if user.patient is None:
         return ReminderSettings(devices, time(0, 0), time(0, 0), key)
-    patient = db.session.get(Patient, user.patient.id)
-    assert patient is not None
-    return ReminderSettings(devices, patient.quiet_start, patient.quiet_end, key)
+    # The signed-in principal already carries the quiet hours (read with the sign-in check).
+    return ReminderSettings(devices, user.patient.quiet_start, user.patient.quiet_end, key)
 
 
 def set_quiet_hours(user: Principal, start: time, end: time, now: datetime) -> int:

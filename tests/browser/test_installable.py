@@ -106,3 +106,39 @@ def test_iphone_in_safari_sees_the_home_screen_guide_until_dismissed(
 def test_other_browsers_do_not_see_the_iphone_guide(page, live_server):
     _sign_in(page, live_server.url)
     expect(page.locator("#ios-guide")).to_be_hidden()
+
+
+# Headless Chromium never fires beforeinstallprompt by itself (it needs engagement), so
+# the test fires one shaped like Chromium's: preventDefault(), prompt(), userChoice.
+FIRE_INSTALL_PROMPT = """() => {
+  window.__prompted = 0;
+  let choose;
+  const event = new Event('beforeinstallprompt', {cancelable: true});
+  event.prompt = () => { window.__prompted += 1; return Promise.resolve(); };
+  event.userChoice = new Promise((resolve) => { choose = resolve; });
+  window.__choose = (outcome) => choose({outcome, platform: 'web'});
+  window.dispatchEvent(event);
+  return event.defaultPrevented;
+}"""
+
+
+def test_install_button_appears_with_the_prompt_and_goes_after_the_choice(
+    page, live_server, js_errors
+):
+    _sign_in(page, live_server.url)
+    button = page.get_by_role("button", name="Install app")
+    expect(button).to_be_hidden()  # no prompt offered: no button that cannot work
+    # The app keeps the prompt for its own button instead of the browser's mini-bar.
+    assert page.evaluate(FIRE_INSTALL_PROMPT) is True
+    expect(button).to_be_visible()
+    button.click()
+    page.wait_for_function("window.__prompted === 1")
+    expect(button).to_be_visible()  # until the patient answers the browser's dialog
+    page.evaluate("window.__choose('dismissed')")
+    expect(button).to_be_hidden()
+    # A prompt can be used once: even if the button were shown again, a click does nothing.
+    page.evaluate("document.getElementById('install-app').hidden = false")
+    button.click()
+    page.wait_for_timeout(200)
+    assert page.evaluate("window.__prompted") == 1
+    assert js_errors == []

@@ -463,3 +463,28 @@ def test_quiet_hours_saved_show_on_the_reminders_page(app, client, in_app):
     page = client.get("/patient/reminders").get_data(as_text=True)
     assert 'value="22:30"' in page and 'value="07:15"' in page
     assert "Quiet hours saved." in page
+
+
+def test_staff_phones_are_reconfirmed_the_same_way(app, client, in_app, push_service):
+    """The clinician's "Alerts on my phone" page re-confirms too: the clinician's own
+    device is refreshed; a patient's app on a phone that holds it cannot take it over."""
+    _treated_patient(in_app)
+    in_app(
+        lambda: make_staff(
+            db.session.scalar(sa.select(Clinic).where(Clinic.slug == "north")), "doc@north.example"
+        )
+    )
+    doc = app.test_client()
+    login(doc, "doc@north.example")
+    phone = push_service.new_subscription()
+    on = {"subscription": phone.info()}
+    again = on | {"reconfirm": True}
+    assert doc.post("/clinic/reminders/subscribe", json=on).status_code == 200
+    assert doc.post("/clinic/reminders/subscribe", json=again).status_code == 200
+    login(client, "alice@patients.example")
+    assert client.post("/patient/reminders/subscribe", json=again).status_code == 404
+    owner = sa.select(PushSubscription.user_id, PushSubscription.patient_id)
+    user_id, patient_id = in_app(lambda: db.session.execute(owner).one())
+    assert user_id is not None and patient_id is None
+    other = {"subscription": push_service.new_subscription().info(), "reconfirm": True}
+    assert doc.post("/clinic/reminders/subscribe", json=other).status_code == 404

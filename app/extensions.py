@@ -30,6 +30,11 @@ def reads() -> sa.Connection:
     conn = g.get("_sclero_reads")
     if conn is None or conn.closed:
         conn = g._sclero_reads = db.engine.connect()
+        if conn.dialect.name != "sqlite":
+            # Reads need no transaction: without one, PostgreSQL is spared a BEGIN and
+            # the pool's ROLLBACK on return, two round trips per page. (SQLite's driver
+            # begins only before a write, so there is nothing to spare.)
+            conn.execution_options(isolation_level="AUTOCOMMIT")
     return conn
 
 

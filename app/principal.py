@@ -1,5 +1,7 @@
 """The signed-in person for one request: plain data, loaded with one Core query.
 
+For a patient the same query brings the course's sessions, which every patient page shows.
+
 Flask-Login's ``current_user`` is a ``Principal``, not an ORM row: building ORM objects
 for the user, clinic and patient on every page view cost more than the rest of the
 Today page (bench/today_page.py). Services that change accounts load ORM rows by id.
@@ -30,6 +32,11 @@ class PatientInfo:
     timezone: str
     quiet_start: time
     quiet_end: time
+    # The patient's sessions as read with the sign-in check (id, status, appointment,
+    # treated at, protocol version id, its sha256), in appointment order, or None when
+    # not read with it: every patient page needs them, and reading them in the same
+    # statement saves a round trip per page (bench/today_page.py).
+    sessions: tuple[tuple, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,10 @@ from app.models import Clinic
 from app.models import Invitation
 from app.models import LoginThrottle
 from app.models import Patient
+from app.models import ProtocolVersion
 from app.models import PushSubscription
 from app.models import Role
+from app.models import Treatment
 from app.models import User
 from app.principal import ClinicInfo
 from app.principal import PatientInfo
@@ -130,21 +132,33 @@ _SESSION_QUERY = (
         Patient.timezone,
         Patient.quiet_start,
         Patient.quiet_end,
+        # A patient's sessions come along (one row each): every patient page needs them.
+        Treatment.id.label("treatment_id"),
+        Treatment.status,
+        Treatment.appointment_at,
+        Treatment.treated_at,
+        Treatment.protocol_version_id,
+        ProtocolVersion.sha256,
     )
     .join(User, User.id == AuthSession.user_id)
     .join(Clinic, Clinic.id == User.clinic_id)
     .outerjoin(Patient, Patient.user_id == User.id)
+    .outerjoin(Treatment, Treatment.patient_id == Patient.id)
+    .outerjoin(ProtocolVersion, ProtocolVersion.id == Treatment.protocol_version_id)
     .where(AuthSession.token_hash == sa.bindparam("token_hash"))
+    .order_by(Treatment.appointment_at, Treatment.id)
 )
 
 
 def user_for_session(token: str, now: datetime) -> Principal | None:
     """The person behind a live sign-in session, or None if revoked, idle or unknown.
 
-    One SELECT; an UPDATE of ``last_seen_at`` only every few minutes.
+    One SELECT, which for a patient also reads the course's sessions; an UPDATE of
+    ``last_seen_at`` only every few minutes.
     """
     # Core execution of a statement built once: this runs on every request.
-    row = reads().execute(_SESSION_QUERY, {"token_hash": token_hash(token)}).one_or_none()
+    rows = reads().execute(_SESSION_QUERY, {"token_hash": token_hash(token)}).all()
+    row = rows[0] if rows else None
     if row is None or row.revoked_at is not None or not row.is_active:
         return None
     staff = row.role in (Role.CLINICIAN, Role.CLINIC_ADMIN)
@@ -165,7 +179,15 @@ def user_for_session(token: str, now: datetime) -> Principal | None:
     )
     patient = None
     if row.patient_id is not None:
-        patient = PatientInfo(row.patient_id, row.timezone, row.quiet_start, row.quiet_end)
+        sessions = tuple(
+            (r.treatment_id, r.status, r.appointment_at, r.treated_at)
+            + (r.protocol_version_id, r.sha256)
+            for r in rows
+            if r.treatment_id is not None
+        )
+        patient = PatientInfo(
+            row.patient_id, row.timezone, row.quiet_start, row.quiet_end, sessions
+        )
     return Principal(row.id, row.email, row.name, row.role, clinic, patient, row.session_id, token)
 
 

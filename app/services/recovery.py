@@ -97,12 +97,18 @@ _DAY_QUERY = sa.union_all(
 
 
 def load_course(user: Principal, conn: sa.Connection | None = None) -> Course:
-    """All sessions of the signed-in patient in one query (no protocol text)."""
+    """All sessions of the signed-in patient (no protocol text).
+
+    The sign-in check has usually read them already (``PatientInfo.sessions``); else
+    one query. Patients never change their own sessions, so within a request that copy
+    is current.
+    """
     patient = user.patient
     if patient is None:
         raise NotFound("Not a patient account.")
-    conn = conn or reads()
-    rows = conn.execute(_COURSE_QUERY, {"patient_id": patient.id})
+    rows = patient.sessions
+    if rows is None:
+        rows = (conn or reads()).execute(_COURSE_QUERY, {"patient_id": patient.id})
     sessions = [Session(*row) for row in rows]
     done = [t for t in sessions if t.status == TreatmentStatus.DONE]
     booked = [t for t in sessions if t.status == TreatmentStatus.SCHEDULED]

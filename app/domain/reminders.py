@@ -30,8 +30,13 @@ Kind = Literal["checklist", "milestone", "daily", "next-session", "comment", "al
 
 # A "do by" checklist item is reminded this long before it is due.
 CHECKLIST_LEAD = timedelta(hours=24)
-# The daily reminder to open Today, in the patient's local time.
+# The daily reminder to open Today and check in, in the patient's local time.
 DAILY_AT = time(9, 0)
+# Daily check-ins are asked for, and missed ones followed up by the clinic, until this
+# day after treatment: deep-vein thrombosis, the rare serious late complication, shows
+# up 4-28 days after (clinical reference 2.6). Days with protocol tasks after this
+# still get their reminder.
+CHECKIN_DAYS = 28
 NEXT_SESSION_AT = time(10, 0)
 
 
@@ -84,11 +89,17 @@ def plan_treatment(
     treated_at: datetime | None,
     tz: ZoneInfo,
     quiet: QuietHours,
+    next_booked: bool = False,
+    next_treated_at: datetime | None = None,
 ) -> list[PlannedReminder]:
     """Every reminder for one session, before and after treatment, in due order.
 
     Before treatment (``treated_at`` is None) only checklist reminders are planned, since
-    aftercare starts from the recorded treatment time.
+    aftercare starts from the recorded treatment time. A later session of the course
+    changes this one's plan: once it is booked (``next_booked``) there is no "time to
+    book" reminder, and once it is treated (``next_treated_at``) its own aftercare
+    replaces this one's from then on, as on Today, so no reminder of this session is
+    due after that.
     """
     raw: list[PlannedReminder] = []
     for item in protocol.checklist:
@@ -106,6 +117,10 @@ def plan_treatment(
     planned = [
         r if r.time_critical else _moved(r, after_quiet_hours(r.due, tz, quiet)) for r in raw
     ]
+    if next_booked:
+        planned = [r for r in planned if r.kind != "next-session"]
+    if next_treated_at is not None:
+        planned = [r for r in planned if r.kind == "checklist" or r.due < next_treated_at]
     return sorted(planned, key=lambda r: (r.due, r.key))
 
 
@@ -124,8 +139,9 @@ def _aftercare(protocol: Protocol, treated_at: datetime, tz: ZoneInfo) -> list[P
         )
         for m in protocol.milestones
     ]
-    # One "open Today" reminder for each day after treatment that has tasks to tick.
-    days: set[int] = set()
+    # One "open Today" reminder for each day after treatment that has tasks to tick or
+    # a check-in to send.
+    days: set[int] = set(range(1, CHECKIN_DAYS + 1))
     start_date = local_date(treated_at, tz)
     for task in protocol.tasks:
         w = window(task.start, task.end, treated_at, tz)
@@ -151,7 +167,7 @@ def _aftercare(protocol: Protocol, treated_at: datetime, tz: ZoneInfo) -> list[P
 MESSAGES: dict[Kind, str] = {
     "checklist": "You have something to do before your appointment.",
     "milestone": "There is an update to your aftercare today.",
-    "daily": "Your aftercare for today is ready.",
+    "daily": "Your check-in and aftercare for today are ready.",
     "next-session": "A reminder from your clinic.",
     "comment": "You have a new message from your clinic.",
     "alert": "A patient needs attention. Open the clinic dashboard.",

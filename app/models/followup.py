@@ -17,12 +17,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from app.domain.reminders import CHECKIN_DAYS
 from app.models.diary import CheckIn
 from app.models.patient import Patient
 from app.models.treatment import Treatment
 from app.models.treatment import TreatmentStatus
 
-FOLLOW_DAYS = 28
+# As long as daily check-ins are asked for (and reminded).
+FOLLOW_DAYS = CHECKIN_DAYS
 
 
 def _later(column: sa.Column[Any], value: Any) -> sa.ColumnElement[Any]:

@@ -129,7 +129,7 @@ def create_patient(
     db.session.add(treatment)
     db.session.flush()
     token = accounts.issue_invitation(user, clinician, now)
-    outbox.sync_treatment(treatment, now)
+    outbox.sync_patient(treatment.patient.id, now)
     db.session.commit()
     return NewPatient(patient, token)
 
@@ -157,7 +157,7 @@ def book_session(
     _check_window(appointment, now, APPOINTMENT_PAST, APPOINTMENT_FUTURE, "appointment")
     treatment = Treatment(patient=patient, protocol_version=version, appointment_at=appointment)
     db.session.add(treatment)
-    outbox.sync_treatment(treatment, now)
+    outbox.sync_patient(treatment.patient.id, now)
     db.session.commit()
     return treatment
 
@@ -173,7 +173,7 @@ def reschedule(
     appointment = to_utc(appointment_local, tz, "appointment")
     _check_window(appointment, now, APPOINTMENT_PAST, APPOINTMENT_FUTURE, "appointment")
     treatment.appointment_at = appointment
-    outbox.sync_treatment(treatment, now)
+    outbox.sync_patient(treatment.patient.id, now)
     db.session.commit()
     return treatment
 
@@ -184,7 +184,7 @@ def cancel(clinician: Principal, treatment_id: int, now: datetime) -> Treatment:
     if treatment.status == TreatmentStatus.DONE:
         raise Invalid("status", "A treatment that has been recorded cannot be cancelled.")
     treatment.status = TreatmentStatus.CANCELLED
-    outbox.sync_treatment(treatment, now)
+    outbox.sync_patient(treatment.patient.id, now)
     db.session.commit()
     return treatment
 
@@ -223,7 +223,7 @@ def record_treatment(
     treatment.concentration = record.concentration.strip()
     treatment.areas = record.areas.strip()
     treatment.compression = record.compression.strip()
-    outbox.sync_treatment(treatment, now)
+    outbox.sync_patient(treatment.patient.id, now)
     db.session.commit()
     return treatment
 

@@ -260,7 +260,21 @@ class _Writes:
             )
 
         for values, ids in self.rows.items():
-            update(OutboxMessage, ids, **dict(values))
+            changes = dict(values)
+            if changes["state"] == OutboxState.SENT:
+                update(OutboxMessage, ids, **changes)  # it did reach the phone
+                continue
+            # Otherwise only rows still claimed: one cancelled by a plan change while it
+            # was being sent must not come back as pending.
+            db.session.execute(
+                sa.update(OutboxMessage)
+                .where(
+                    OutboxMessage.id.in_(sorted(ids)),
+                    OutboxMessage.state == OutboxState.SENDING,
+                )
+                .values(**changes)
+                .execution_options(synchronize_session=False)
+            )
         if self.succeeded:
             update(PushSubscription, self.succeeded, last_success_at=now)
         for error, ids in self.failed.items():
@@ -315,7 +329,8 @@ def _record(
         report.no_device += 1
     else:
         error = ("gave up: " if transient else "") + (outcomes[0][1].error or "not delivered")
-        writes.row(row.id, state=OutboxState.FAILED, last_error=error[:200])
+        # available_at becomes the time it failed, which the clinician sees.
+        writes.row(row.id, state=OutboxState.FAILED, available_at=now, last_error=error[:200])
         report.failed += 1
 
 

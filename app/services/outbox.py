@@ -35,6 +35,8 @@ from app.services.protocols import protocol_by_version
 # A reminder planned for a moment already this far past is not sent late (recording a
 # treatment a day after it happened must not fire yesterday's reminders at once).
 STALE_AFTER = timedelta(hours=2)
+# Keys of rows queued by an event (a clinic comment, a new alert) rather than planned.
+EVENT_KEYS = ("comment:", "alert:")
 
 
 def sync_treatment(treatment: Treatment, now: datetime) -> int:
@@ -52,8 +54,11 @@ def sync_treatment(treatment: Treatment, now: datetime) -> int:
         for row in db.session.scalars(
             sa.select(OutboxMessage).where(OutboxMessage.treatment_id == treatment.id)
         )
+        # A clinic comment or a staff alert is queued by an event, not planned: a new
+        # plan must never cancel it.
+        if not row.key.startswith(EVENT_KEYS)
     }
-    planned = {r.key: r for r in _plan(treatment, patient)}
+    planned = {r.key: r for r in _plan(treatment, patient, _later_sessions(treatment))}
     changes = 0
     for key, row in existing.items():
         if row.state.value in OPEN_STATES and key not in planned:
@@ -64,17 +69,34 @@ def sync_treatment(treatment: Treatment, now: datetime) -> int:
     return changes
 
 
-def _plan(treatment: Treatment, patient: Patient) -> list[PlannedReminder]:
+def _later_sessions(treatment: Treatment) -> list[Treatment]:
+    """The patient's live sessions after this one (booked or treated)."""
+    return list(
+        db.session.scalars(
+            sa.select(Treatment).where(
+                Treatment.patient_id == treatment.patient_id,
+                Treatment.id != treatment.id,
+                Treatment.status != TreatmentStatus.CANCELLED,
+                Treatment.appointment_at > treatment.appointment_at,
+            )
+        )
+    )
+
+
+def _plan(treatment: Treatment, patient: Patient, later: list[Treatment]) -> list[PlannedReminder]:
     if treatment.status == TreatmentStatus.CANCELLED:
         return []
     version = treatment.protocol_version
     protocol = protocol_by_version(version.id, version.sha256, version.source_text)
+    treated_later = [t.treated_at for t in later if t.status == TreatmentStatus.DONE]
     return plan_treatment(
         protocol,
         appointment=treatment.appointment_at,
         treated_at=treatment.treated_at if treatment.status == TreatmentStatus.DONE else None,
         tz=ZoneInfo(patient.timezone),
         quiet=QuietHours(patient.quiet_start, patient.quiet_end),
+        next_booked=bool(later),
+        next_treated_at=min((t for t in treated_later if t is not None), default=None),
     )
 
 
@@ -112,11 +134,14 @@ def _upsert(
 
 
 def sync_patient(patient_id: int, now: datetime) -> int:
-    """Re-plan every live treatment of a patient (after quiet hours change); no commit."""
-    treatments = db.session.scalars(
-        sa.select(Treatment).where(
-            Treatment.patient_id == patient_id, Treatment.status != TreatmentStatus.CANCELLED
-        )
+    """Re-plan every session of a patient; no commit.
+
+    After any change to a session, not only that session's plan changes: an earlier
+    session loses its "time to book" reminder once another is booked, and its aftercare
+    reminders once another is treated. Quiet hours affect them all.
+    """
+    treatments = list(
+        db.session.scalars(sa.select(Treatment).where(Treatment.patient_id == patient_id))
     )
     return sum(sync_treatment(t, now) for t in treatments)
 

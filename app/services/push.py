@@ -11,11 +11,13 @@ means.
 from __future__ import annotations
 
 import base64
+import email.utils
 import os
 import threading
 import time
 import urllib.request
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Protocol
 from urllib.parse import SplitResult
 from urllib.parse import urlsplit
@@ -50,8 +52,9 @@ def load_vapid(app: Flask) -> Vapid | None:
     """The app's VAPID key, from configuration or (development) ``instance/``.
 
     Production must configure ``VAPID_PRIVATE_KEY`` and a ``mailto:``/``https:``
-    ``VAPID_SUBJECT``; start-up stops with a clear message otherwise. Development and
-    tests generate a key on first run and keep it in ``instance/vapid_private.pem``.
+    ``VAPID_SUBJECT``; start-up stops with a clear message otherwise. Development
+    generates a key on first run and keeps it in ``instance/vapid_private.pem``; tests
+    (``"memory"``) use one throwaway key per process and write nothing.
     """
     subject = app.config.get("VAPID_SUBJECT") or ""
     if not subject.startswith(("mailto:", "https:")) or subject.endswith(
@@ -68,7 +71,10 @@ def load_vapid(app: Flask) -> Vapid | None:
             raise ConfigError(
                 "VAPID_PRIVATE_KEY is not a valid base64url P-256 private key."
             ) from None
-    if not app.config.get("VAPID_GENERATE_DEV_KEY"):
+    generate = app.config.get("VAPID_GENERATE_DEV_KEY")
+    if generate == "memory":
+        return _memory_key()
+    if not generate:
         raise ConfigError(
             "Set VAPID_PRIVATE_KEY (generate one with `flask notifications vapid-keygen`)."
         )
@@ -199,14 +205,23 @@ class PushSender(Protocol):
     ) -> SendResult: ...
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds only; dates are rare here)."""
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date (RFC 9110
+    10.2.3). ``now`` is the current Unix time (the clock when not given). A header that
+    is neither gives None, and the usual back-off applies."""
     if not value:
         return None
     try:
         return max(0.0, float(value))
     except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
         return None
+    if when.tzinfo is None:  # "-0000": the RFC says such dates are UTC
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 class WebPushSender:

@@ -205,31 +205,36 @@ class DeliveryState:
 
 
 def delivery_state(patient_id: int) -> DeliveryState:
-    """Reminder state for one patient, in four small queries."""
+    """Reminder state for one patient, in five small queries.
+
+    Only the patient's own reminders count: alerts about this patient sent to the
+    clinicians' phones are in the same outbox, but say nothing about the patient's.
+    """
     subs = db.session.execute(
         sa.select(sa.func.count(), sa.func.max(PushSubscription.confirmed_at)).where(
             PushSubscription.patient_id == patient_id
         )
     ).one()
-    mine = sa.select(OutboxMessage).where(OutboxMessage.patient_id == patient_id)
+    own = (OutboxMessage.patient_id == patient_id, OutboxMessage.recipient_user_id.is_(None))
     last_sent = db.session.scalar(
         sa.select(sa.func.max(OutboxMessage.sent_at)).where(
-            OutboxMessage.patient_id == patient_id, OutboxMessage.state == OutboxState.SENT
+            *own, OutboxMessage.state == OutboxState.SENT
         )
     )
     last_failed = db.session.scalar(
-        mine.where(OutboxMessage.state == OutboxState.FAILED)
+        sa.select(OutboxMessage)
+        .where(*own, OutboxMessage.state == OutboxState.FAILED)
         .order_by(OutboxMessage.available_at.desc())
         .limit(1)
     )
     failed = db.session.scalar(
         sa.select(sa.func.count())
         .select_from(OutboxMessage)
-        .where(OutboxMessage.patient_id == patient_id, OutboxMessage.state == OutboxState.FAILED)
+        .where(*own, OutboxMessage.state == OutboxState.FAILED)
     )
     next_due = db.session.scalar(
         sa.select(sa.func.min(OutboxMessage.available_at)).where(
-            OutboxMessage.patient_id == patient_id, OutboxMessage.state == OutboxState.PENDING
+            *own, OutboxMessage.state == OutboxState.PENDING
         )
     )
     return DeliveryState(subs[0], subs[1], last_sent, last_failed, next_due, failed or 0)

@@ -18,6 +18,8 @@ import sqlalchemy as sa
 from app.dbtypes import utcnow
 from app.domain.recovery import ChecklistView
 from app.domain.recovery import build_checklist
+from app.domain.reminders import QuietHours
+from app.domain.reminders import after_quiet_hours
 from app.extensions import db
 from app.models import Alert
 from app.models import AuditEvent
@@ -416,6 +418,11 @@ def add_comment(
         .order_by(Treatment.appointment_at.desc())
     )
     if latest is not None:
+        # Not urgent by nature (anything urgent is a phone call): it waits for the end
+        # of the patient's quiet hours like every other reminder that is not time-critical.
+        due = after_quiet_hours(
+            now, ZoneInfo(patient.timezone), QuietHours(patient.quiet_start, patient.quiet_end)
+        )
         db.session.add(
             OutboxMessage(
                 patient_id=patient.id,
@@ -423,8 +430,8 @@ def add_comment(
                 key=f"comment:{comment.id}",
                 kind="comment",
                 link="/patient/diary",
-                due_at=now,
-                available_at=now,
+                due_at=due,
+                available_at=due,
                 state=OutboxState.PENDING,
             )
         )

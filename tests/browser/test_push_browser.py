@@ -427,7 +427,7 @@ def test_service_worker_routes_clicks_and_renews_subscriptions(
                     "web_push": 8030,
                     "notification": {
                         "title": "ScleroCare",
-                        "body": "Your aftercare for today is ready.",
+                        "body": "Your check-in and aftercare for today are ready.",
                         "navigate": f"{base}/patient/checklist",
                     },
                 }
@@ -440,7 +440,11 @@ def test_service_worker_routes_clicks_and_renews_subscriptions(
         ],
     )
     assert [(n["title"], n["options"]["body"], n["options"]["data"]) for n in shown] == [
-        ("ScleroCare", "Your aftercare for today is ready.", {"url": "/patient/checklist"}),
+        (
+            "ScleroCare",
+            "Your check-in and aftercare for today are ready.",
+            {"url": "/patient/checklist"},
+        ),
         ("ScleroCare", "Hi", {"url": "/patient/today"}),
         ("ScleroCare", GENERIC_BODY, {"url": "/patient/today"}),
         ("ScleroCare", GENERIC_BODY, {"url": "/patient/today"}),

@@ -84,7 +84,8 @@ def test_plan_after_treatment_covers_milestones_daily_and_next_session():
     assert len(keys) == len(set(keys)), "keys must be unique per treatment"
     assert {f"milestone:{m.key}" for m in P72.milestones} <= set(keys)
     daily = sorted(int(k.split(":")[1]) for k in keys if k.startswith("daily:"))
-    assert daily == list(range(1, 15))  # tasks run until the end of day 14
+    # Tasks run until the end of day 14; check-ins are reminded until day 28 (DVT window).
+    assert daily == list(range(1, 29))
     assert next(r for r in plan if r.key == "daily:3").due == datetime(
         2026, 11, 23, 9, 0, tzinfo=LONDON
     )
@@ -155,3 +156,26 @@ def test_no_planned_reminder_falls_in_quiet_hours(treated, zone, start, length):
         assert not quiet.contains(local) or r.time_critical, (r.key, r.due.astimezone(tz))
         assert r.due >= raw[r.key].due
         assert r.due - raw[r.key].due <= timedelta(hours=length + 1)
+
+
+def test_a_later_session_trims_the_earlier_plan():
+    treated = datetime(2026, 11, 20, 10, 0, tzinfo=LONDON)
+    full = plan_treatment(P72, appointment=treated, treated_at=treated, tz=LONDON, quiet=QUIET)
+    booked = plan_treatment(
+        P72, appointment=treated, treated_at=treated, tz=LONDON, quiet=QUIET, next_booked=True
+    )
+    assert [r for r in full if r.kind != "next-session"] == booked
+    second = datetime(2026, 12, 4, 10, 0, tzinfo=LONDON)  # two weeks later
+    trimmed = plan_treatment(
+        P72,
+        appointment=treated,
+        treated_at=treated,
+        tz=LONDON,
+        quiet=QUIET,
+        next_booked=True,
+        next_treated_at=second,
+    )
+    assert trimmed and all(r.due < second for r in trimmed)
+    assert [r for r in booked if r.due < second] == trimmed
+    daily = [int(r.key.split(":")[1]) for r in trimmed if r.kind == "daily"]
+    assert daily == list(range(1, 15))  # day 14 at 09:00 is before the 10:00 session

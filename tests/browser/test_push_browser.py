@@ -46,6 +46,19 @@ IPHONE_SAFARI = (
     "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
 )
 
+# Counts the page's calls to Notification.requestPermission (the real one still runs).
+COUNT_PERMISSION_REQUESTS = """
+(() => {
+  if (!self.Notification || !Notification.requestPermission) return;
+  const real = Notification.requestPermission.bind(Notification);
+  self.__permissionRequests = 0;
+  Notification.requestPermission = (...args) => {
+    self.__permissionRequests += 1;
+    return real(...args);
+  };
+})();
+"""
+
 # Replaces PushManager.subscribe (which cannot reach a real push service here) with one
 # returning a subscription minted by the push double, kept across page loads like a real
 # one. Refuses without permission, like the real one. Injected with
@@ -343,14 +356,20 @@ def test_denied_permission_explains_how_to_allow_and_stores_nothing(
     base = live_server.url
     fake = push_service.new_subscription()
     page.context.add_init_script(FAKE_SUBSCRIBE % json.dumps(fake.info()))
+    page.context.add_init_script(COUNT_PERMISSION_REQUESTS)
     patient_id, _ = in_app(_patient, DAY0)
     sign_in(page, base, DAY0, demo.PATIENT_PASSWORD)
+    # Opening the app and the reminders page never asks: only the tap does.
+    assert page.evaluate("Notification.permission") == "default"
+    assert page.evaluate("window.__permissionRequests") == 0
     page.goto(f"{base}/patient/reminders")
     status = page.locator("#push-status")
-    if page.evaluate("Notification.permission") == "default":
-        # Headless Chromium has no prompt: requestPermission() resolves 'denied'.
-        page.get_by_role("button", name="Turn on reminders").click()
+    expect(page.get_by_role("button", name="Turn on reminders")).to_be_visible()
+    assert page.evaluate("window.__permissionRequests") == 0
+    # Headless Chromium has no prompt: requestPermission() resolves 'denied'.
+    page.get_by_role("button", name="Turn on reminders").click()
     expect(status).to_contain_text("blocked")
+    assert page.evaluate("window.__permissionRequests") == 1
     expect(status).to_contain_text("set Notifications to Allow")
     expect(page.get_by_role("button", name="Turn on reminders")).to_be_hidden()
     assert page.evaluate("window.__lastApplicationServerKey") is None
@@ -449,6 +468,52 @@ def test_service_worker_routes_clicks_and_renews_subscriptions(
         ("ScleroCare", GENERIC_BODY, {"url": "/patient/today"}),
         ("ScleroCare", GENERIC_BODY, {"url": "/patient/today"}),
     ]
+
+    # A tap on a notification (notificationclick runs openTarget): headless Chromium
+    # cannot click a notification, and focus()/openWindow() need that click, so the
+    # worker's window list is replaced by recording stand-ins for this check only.
+    routed = sw.evaluate(
+        """async ([origin, scenarios]) => {
+            const out = [];
+            // On a worker's global object the attribute is its own property: keep it.
+            const real = Object.getOwnPropertyDescriptor(self, 'clients')
+              || Object.getOwnPropertyDescriptor(Object.getPrototypeOf(self), 'clients');
+            for (const [urls, path] of scenarios) {
+              const calls = [];
+              const win = (url) => ({
+                url,
+                focus: async function () { calls.push(['focus', this.url]); return this; },
+                navigate: async (to) => { calls.push(['navigate', to]); return { url: to }; },
+              });
+              Object.defineProperty(self, 'clients', { configurable: true, value: {
+                matchAll: async () => urls.map((u) => win(origin + u)),
+                openWindow: async (to) => { calls.push(['open', to]); return null; },
+              } });
+              try {
+                await openTarget(path);
+              } finally {
+                delete self.clients;
+                if (!('clients' in self)) Object.defineProperty(self, 'clients', real);
+              }
+              out.push(calls.map(([what, url]) => [what, url.replace(origin, '')]));
+            }
+            return out;
+        }""",
+        [
+            base,
+            [
+                [["/patient/plan"], "/patient/plan"],  # already open: focus it
+                [["/patient/diary"], "/patient/plan"],  # another page open: focus, go there
+                [[], "/patient/today"],  # nothing open: open a window
+            ],
+        ],
+    )
+    assert routed == [
+        [["focus", "/patient/plan"]],
+        [["focus", "/patient/diary"], ["navigate", "/patient/plan"]],
+        [["open", "/patient/today"]],
+    ]
+    assert sw.evaluate("typeof self.clients.openWindow") == "function"  # the real one is back
 
     # pushsubscriptionchange: the worker subscribes again with the old key and tells the
     # server (POST /push/resubscribe, no CSRF token in a worker) which endpoint it replaces.

@@ -264,3 +264,23 @@ def text_of(response) -> str:
     html = response.get_data(as_text=True)
     html = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", html, flags=re.S)
     return html_lib.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip())
+
+
+@pytest.fixture
+def push_service(app):
+    """The local push service (verifies VAPID, decrypts), which the app may post to."""
+    from tests.push_double import PushServiceDouble
+
+    key = app.extensions["sclero_push"]["public_key"]
+    with PushServiceDouble(vapid_public_key_b64u=key) as ps:
+        app.config["PUSH_ALLOW_HTTP"] = (ps.netloc,)
+        yield ps
+
+
+@pytest.fixture
+def sender(app):
+    """The app's real push sender, with a 1 s timeout so a hanging service ends quickly."""
+    from app.services.push import WebPushSender
+
+    ext = app.extensions["sclero_push"]
+    return WebPushSender(ext["vapid"], app.config["VAPID_SUBJECT"], timeout=1.0)

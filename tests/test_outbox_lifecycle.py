@@ -7,13 +7,6 @@ while it is being sent, and VAPID configuration at start-up.
 
 from __future__ import annotations
 
-import json
-import os
-import re
-import signal
-import subprocess
-import sys
-import time
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
@@ -28,11 +21,9 @@ from app.extensions import db
 from app.models import Clinic
 from app.models import OutboxMessage
 from app.models import OutboxState
-from app.models import PushSubscription
 from app.models import Treatment
 from app.services import dispatch
 from app.services import outbox
-from app.services.push import WebPushSender
 from app.services.push import load_vapid
 from app.services.push import parse_retry_after
 from app.services.push import private_key_b64u
@@ -42,22 +33,8 @@ from tests.conftest import make_clinic
 from tests.conftest import make_patient
 from tests.conftest import text_of
 from tests.conftest import version_id
-from tests.push_double import PushServiceDouble
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def push_service(app):
-    with PushServiceDouble(vapid_public_key_b64u=app.extensions["sclero_push"]["public_key"]) as ps:
-        app.config["PUSH_ALLOW_HTTP"] = (ps.netloc,)
-        yield ps
-
-
-@pytest.fixture
-def sender(app) -> WebPushSender:
-    ext = app.extensions["sclero_push"]
-    return WebPushSender(ext["vapid"], app.config["VAPID_SUBJECT"], timeout=1.0)
 
 
 def _rows(in_app, treatment_id: int) -> dict[str, tuple[OutboxState, datetime]]:
@@ -84,6 +61,33 @@ def _treatments(in_app, patient_id: int) -> list[int]:
 
 def _plan_all(in_app, patient_id: int, now: datetime) -> None:
     in_app(lambda: (outbox.sync_patient(patient_id, now), db.session.commit()))
+
+
+def _staff_alert(in_app, world, tid: int, n: int, at: datetime, state=OutboxState.PENDING):
+    """A queued push about Alice to her clinician's phone, as a same-day answer makes."""
+    staff = world.clinician1
+
+    def add():
+        db.session.add(
+            OutboxMessage(
+                patient_id=world.patient_a,
+                treatment_id=tid,
+                recipient_user_id=staff,
+                key=f"alert:{n}:{staff}",
+                kind="alert",
+                link="/clinic/",
+                time_critical=True,
+                due_at=at,
+                available_at=at,
+                state=state,
+                sent_at=at if state == OutboxState.SENT else None,
+                last_error="HTTP 400" if state == OutboxState.FAILED else "",
+            )
+        )
+        db.session.commit()
+        return f"alert:{n}:{staff}"
+
+    return in_app(add)
 
 
 RECORD = {
@@ -185,37 +189,15 @@ def test_a_comment_waits_for_quiet_hours_and_survives_re_planning(
     assert list(comments.values()) == [
         (OutboxState.PENDING, datetime(2026, 11, 21, 8, 0, tzinfo=UTC))
     ]
-    # A staff alert queued for the clinician's phone, as a same-day answer would.
-    staff = world.clinician1
-    in_app(
-        lambda: (
-            db.session.add(
-                OutboxMessage(
-                    patient_id=world.patient_a,
-                    treatment_id=tid,
-                    recipient_user_id=staff,
-                    key=f"alert:1:{staff}",
-                    kind="alert",
-                    link="/clinic/",
-                    time_critical=True,
-                    due_at=clock.now,
-                    available_at=clock.now,
-                    state=OutboxState.PENDING,
-                )
-            ),
-            db.session.commit(),
-        )
-    )
-    # The patient changes quiet hours, which re-plans every session: the comment moves
-    # with the new end of quiet hours only if it is re-planned, and it must not be
-    # cancelled; the alert is untouched.
+    alert = _staff_alert(in_app, world, tid, 1, clock.now)
+    # The patient changes quiet hours, which re-plans every session: the comment must
+    # not be cancelled, and the alert is untouched.
     patient = app.test_client()
     login(patient, "alice@patients.example")
     patient.post("/patient/reminders/quiet-hours", data={"start": "22:00", "end": "07:00"})
-    _plan_all(in_app, world.patient_a, clock.now)
     rows = _rows(in_app, tid)
     assert rows[next(iter(comments))][0] == OutboxState.PENDING
-    assert rows[f"alert:1:{staff}"][0] == OutboxState.PENDING
+    assert rows[alert][0] == OutboxState.PENDING
 
 
 def test_clinician_sees_only_the_patients_own_deliveries_and_failures(
@@ -223,29 +205,9 @@ def test_clinician_sees_only_the_patients_own_deliveries_and_failures(
 ):
     _plan_all(in_app, world.patient_a, clock.now)
     (tid,) = _treatments(in_app, world.patient_a)
-    staff = world.clinician1
     # Clinic alerts about Alice went to the clinician's phone: one delivered, one failed.
-    for n, (state, sent) in enumerate([(OutboxState.SENT, clock.now), (OutboxState.FAILED, None)]):
-        in_app(
-            lambda n=n, state=state, sent=sent: (
-                db.session.add(
-                    OutboxMessage(
-                        patient_id=world.patient_a,
-                        treatment_id=tid,
-                        recipient_user_id=staff,
-                        key=f"alert:{n}:{staff}",
-                        kind="alert",
-                        link="/clinic/",
-                        due_at=clock.now,
-                        available_at=clock.now,
-                        state=state,
-                        sent_at=sent,
-                        last_error="HTTP 400" if sent is None else "",
-                    )
-                ),
-                db.session.commit(),
-            )
-        )
+    _staff_alert(in_app, world, tid, 0, clock.now, OutboxState.SENT)
+    _staff_alert(in_app, world, tid, 1, clock.now, OutboxState.FAILED)
     login(client, "doc1@north.example")
     page = text_of(client.get(f"/clinic/patients/{world.patient_a}"))
     assert "Last delivered: none yet" in page and "could not be delivered" not in page
@@ -347,77 +309,3 @@ def test_development_keeps_its_key_in_instance_and_tests_keep_theirs_in_memory(t
     test_app.config.update(VAPID_SUBJECT="mailto:t@clinic.example", VAPID_GENERATE_DEV_KEY="memory")
     assert private_key_b64u(load_vapid(test_app)) == private_key_b64u(load_vapid(test_app))
     assert not memory.exists(), "the test key must not be written anywhere"
-
-
-def test_the_worker_sends_what_falls_due_and_stops_cleanly(app, in_app, push_service):
-    """`flask notifications worker` as a real process: it sends rows as they fall due
-    (on the real clock), each once, and finishes on SIGTERM with a goodbye line."""
-    due = datetime.now(UTC) - timedelta(minutes=1)
-
-    def fill() -> int:
-        clinic = make_clinic("worker")
-        patient = make_patient(clinic, "w@worker.example", day=1)
-        fake = push_service.new_subscription().info()
-        db.session.add(
-            PushSubscription(
-                patient_id=patient.id,
-                endpoint=fake["endpoint"],
-                p256dh=fake["keys"]["p256dh"],
-                auth=fake["keys"]["auth"],
-            )
-        )
-        tid = db.session.scalar(sa.select(Treatment.id).where(Treatment.patient_id == patient.id))
-        for i in range(5):
-            db.session.add(
-                OutboxMessage(
-                    patient_id=patient.id,
-                    treatment_id=tid,
-                    key=f"worker:{i}",
-                    kind="daily",
-                    link="/patient/today",
-                    due_at=due,
-                    available_at=due,
-                    state=OutboxState.PENDING,
-                )
-            )
-        db.session.commit()
-        return tid
-
-    in_app(fill)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLASK_")}
-    env.update(
-        APP_ENV="development",
-        FLASK_APP="wsgi.py",
-        FLASK_SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"],
-        FLASK_VAPID_PRIVATE_KEY=private_key_b64u(app.extensions["sclero_push"]["vapid"]),
-        FLASK_PUSH_ALLOW_HTTP=json.dumps([push_service.netloc]),
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "flask", "notifications", "worker", "--interval", "0.2"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while len(push_service.delivered()) < 5 and time.monotonic() < deadline:
-            time.sleep(0.1)
-        time.sleep(0.5)  # a few more passes: nothing may be sent twice
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        output = proc.communicate(timeout=30)[0]
-    assert proc.returncode == 0, output
-    assert "a pass every 0.2 s" in output and output.rstrip().endswith("worker stopped"), output
-    topics = [r["headers"].get("Topic") for r in push_service.requests if r["status"] == 201]
-    assert len(topics) == 5 and len(set(topics)) == 5, topics
-    states = in_app(
-        lambda: set(
-            db.session.scalars(
-                sa.select(OutboxMessage.state).where(OutboxMessage.key.like("worker:%"))
-            )
-        )
-    )
-    assert states == {OutboxState.SENT}
-    assert re.search(r"claimed 5\b", output), output

@@ -25,13 +25,11 @@ from app.models import PushSubscription
 from app.models import Treatment
 from app.services import dispatch
 from app.services import outbox
-from app.services.push import WebPushSender
 from tests.conftest import login
 from tests.conftest import make_clinic
 from tests.conftest import make_patient
 from tests.conftest import make_staff
 from tests.conftest import text_of
-from tests.push_double import PushServiceDouble
 
 HEALTH_WORDS = (
     "stocking",
@@ -46,20 +44,6 @@ HEALTH_WORDS = (
     "alice",
     "marker",
 )
-
-
-@pytest.fixture
-def push_service(app):
-    key = app.extensions["sclero_push"]["public_key"]
-    with PushServiceDouble(vapid_public_key_b64u=key) as ps:
-        app.config["PUSH_ALLOW_HTTP"] = (ps.netloc,)
-        yield ps
-
-
-@pytest.fixture
-def sender(app) -> WebPushSender:
-    ext = app.extensions["sclero_push"]
-    return WebPushSender(ext["vapid"], app.config["VAPID_SUBJECT"], timeout=1.0)
 
 
 def _treated_patient(in_app, email="alice@patients.example", day=0, **kwargs):

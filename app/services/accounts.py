@@ -180,8 +180,14 @@ def user_for_session(token: str, now: datetime) -> Principal | None:
     patient = None
     if row.patient_id is not None:
         sessions = tuple(
-            (r.treatment_id, r.status, r.appointment_at, r.treated_at)
-            + (r.protocol_version_id, r.sha256)
+            (
+                r.treatment_id,
+                r.status,
+                r.appointment_at,
+                r.treated_at,
+                r.protocol_version_id,
+                r.sha256,
+            )
             for r in rows
             if r.treatment_id is not None
         )

@@ -251,30 +251,25 @@ class _Writes:
         self.rows[tuple(sorted(values.items()))].append(row_id)
 
     def apply(self, now: datetime) -> None:
-        def update(model: type[OutboxMessage] | type[PushSubscription], ids, **values):
+        def update(model: type[OutboxMessage] | type[PushSubscription], ids, *where, **values):
             db.session.execute(
                 sa.update(model)
-                .where(model.id.in_(sorted(ids)))
+                .where(model.id.in_(sorted(ids)), *where)
                 .values(**values)
                 .execution_options(synchronize_session=False)
             )
 
         for values, ids in self.rows.items():
             changes = dict(values)
-            if changes["state"] == OutboxState.SENT:
-                update(OutboxMessage, ids, **changes)  # it did reach the phone
-                continue
-            # Otherwise only rows still claimed: one cancelled by a plan change while it
-            # was being sent must not come back as pending.
-            db.session.execute(
-                sa.update(OutboxMessage)
-                .where(
-                    OutboxMessage.id.in_(sorted(ids)),
-                    OutboxMessage.state == OutboxState.SENDING,
-                )
-                .values(**changes)
-                .execution_options(synchronize_session=False)
+            # A sent row did reach the phone. Any other outcome applies only to rows still
+            # claimed: one cancelled by a plan change while it was being sent must not
+            # come back as pending.
+            still_claimed = (
+                ()
+                if changes["state"] == OutboxState.SENT
+                else (OutboxMessage.state == OutboxState.SENDING,)
             )
+            update(OutboxMessage, ids, *still_claimed, **changes)
         if self.succeeded:
             update(PushSubscription, self.succeeded, last_success_at=now)
         for error, ids in self.failed.items():

@@ -39,11 +39,15 @@ STALE_AFTER = timedelta(hours=2)
 EVENT_KEYS = ("comment:", "alert:")
 
 
-def sync_treatment(treatment: Treatment, now: datetime) -> int:
+def sync_treatment(
+    treatment: Treatment, now: datetime, course: list[Treatment] | None = None
+) -> int:
     """Bring a treatment's outbox rows in line with its current plan; no commit.
 
     Pending rows move to their new due time; rows no longer in the plan (cancelled
     treatment, changed protocol) are cancelled; rows already sent are left alone.
+
+    ``course``: all the patient's sessions, when the caller has them already.
 
     :returns: the number of rows added, moved or cancelled.
     """
@@ -58,7 +62,7 @@ def sync_treatment(treatment: Treatment, now: datetime) -> int:
         # plan must never cancel it.
         if not row.key.startswith(EVENT_KEYS)
     }
-    planned = {r.key: r for r in _plan(treatment, patient, _later_sessions(treatment))}
+    planned = {r.key: r for r in _plan(treatment, patient, _later_sessions(treatment, course))}
     changes = 0
     for key, row in existing.items():
         if row.state.value in OPEN_STATES and key not in planned:
@@ -69,18 +73,21 @@ def sync_treatment(treatment: Treatment, now: datetime) -> int:
     return changes
 
 
-def _later_sessions(treatment: Treatment) -> list[Treatment]:
+def _later_sessions(treatment: Treatment, course: list[Treatment] | None) -> list[Treatment]:
     """The patient's live sessions after this one (booked or treated)."""
-    return list(
-        db.session.scalars(
-            sa.select(Treatment).where(
-                Treatment.patient_id == treatment.patient_id,
-                Treatment.id != treatment.id,
-                Treatment.status != TreatmentStatus.CANCELLED,
-                Treatment.appointment_at > treatment.appointment_at,
+    if course is None:
+        course = list(
+            db.session.scalars(
+                sa.select(Treatment).where(Treatment.patient_id == treatment.patient_id)
             )
         )
-    )
+    return [
+        t
+        for t in course
+        if t.id != treatment.id
+        and t.status != TreatmentStatus.CANCELLED
+        and t.appointment_at > treatment.appointment_at
+    ]
 
 
 def _plan(treatment: Treatment, patient: Patient, later: list[Treatment]) -> list[PlannedReminder]:
@@ -88,7 +95,6 @@ def _plan(treatment: Treatment, patient: Patient, later: list[Treatment]) -> lis
         return []
     version = treatment.protocol_version
     protocol = protocol_by_version(version.id, version.sha256, version.source_text)
-    treated_later = [t.treated_at for t in later if t.status == TreatmentStatus.DONE]
     return plan_treatment(
         protocol,
         appointment=treatment.appointment_at,
@@ -96,7 +102,10 @@ def _plan(treatment: Treatment, patient: Patient, later: list[Treatment]) -> lis
         tz=ZoneInfo(patient.timezone),
         quiet=QuietHours(patient.quiet_start, patient.quiet_end),
         next_booked=bool(later),
-        next_treated_at=min((t for t in treated_later if t is not None), default=None),
+        next_treated_at=min(
+            (t.treated_at for t in later if t.status == TreatmentStatus.DONE and t.treated_at),
+            default=None,
+        ),
     )
 
 
@@ -143,7 +152,7 @@ def sync_patient(patient_id: int, now: datetime) -> int:
     treatments = list(
         db.session.scalars(sa.select(Treatment).where(Treatment.patient_id == patient_id))
     )
-    return sum(sync_treatment(t, now) for t in treatments)
+    return sum(sync_treatment(t, now, treatments) for t in treatments)
 
 
 # ------------------------------------------------------------------ claiming

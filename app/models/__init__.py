@@ -5,6 +5,7 @@ from app.models.clinic import Clinic
 from app.models.diary import Alert
 from app.models.diary import AuditEvent
 from app.models.diary import CheckIn
+from app.models.diary import CheckInKey
 from app.models.diary import Comment
 from app.models.notification import OutboxMessage
 from app.models.notification import OutboxState
@@ -26,6 +27,7 @@ __all__ = [
     "Alert",
     "AuditEvent",
     "CheckIn",
+    "CheckInKey",
     "Comment",
     "AuthSession",
     "ChecklistTick",

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from datetime import date
 from datetime import datetime
+from typing import TYPE_CHECKING
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import relationship
 
 from app.dbtypes import UTCDateTime
 from app.dbtypes import utcnow
 from app.extensions import db
+
+if TYPE_CHECKING:
+    from app.models.user import User
 
 
 class CheckIn(db.Model):
@@ -50,13 +55,24 @@ class CheckIn(db.Model):
     level: Mapped[str] = mapped_column(sa.String(10))  # emergency | same_day | routine | none
     reasons: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
     note: Mapped[str] = mapped_column(sa.Text, default="")
-    # A client-made key (UUID) so a double tap or an offline replay is stored once.
-    client_key: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reviewed_by_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+
+
+class CheckInKey(db.Model):
+    """Every client-made key (UUID) a check-in was sent with, so a double tap or an
+    offline replay of any earlier version, even after an edit, is stored once and never
+    brings back older answers."""
+
+    __tablename__ = "checkin_keys"
+
+    client_key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    checkin_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("checkins.id", ondelete="CASCADE"), index=True
     )
 
 
@@ -86,6 +102,8 @@ class Alert(db.Model):
         sa.ForeignKey("users.id", ondelete="SET NULL")
     )
     ack_note: Mapped[str] = mapped_column(sa.Text, default="")
+    # Loaded with the alert where the page shows who acknowledged it (never lazily).
+    acknowledged_by: Mapped[User | None] = relationship(lazy="raise")
 
 
 class Comment(db.Model):

@@ -22,6 +22,7 @@ from app.extensions import db
 from app.models import Alert
 from app.models import AuditEvent
 from app.models import CheckIn
+from app.models import CheckInKey
 from app.models import Comment
 from app.models import OutboxMessage
 from app.models import OutboxState
@@ -91,20 +92,42 @@ def submit_checkin(
     now: datetime,
     day: int | None = None,
 ) -> CheckInResult:
-    """Store today's check-in (once per day; editing keeps the earlier answers).
+    """Store a day's check-in (once per day; editing keeps the earlier answers).
 
-    A repeated ``client_key`` (double tap, offline replay) returns the stored check-in
-    unchanged. Emergency and same-day answers raise an alert for the clinic at once.
+    A ``client_key`` seen before (double tap, offline replay, even of a version since
+    edited) returns the stored check-in unchanged. Two first submits of the same day that
+    race each other end as one check-in: the loser's insert fails on the one-per-day
+    constraint and it is stored again, now as a replay or an edit of the winner's.
+    Emergency and same-day answers raise an alert for the clinic at once.
 
     :raises Invalid: for an out-of-range answer, naming the field.
     """
+    client_key = (client_key or "").strip()[:64] or None
+    try:
+        return _submit(user, raw, client_key, now, day)
+    except sa.exc.IntegrityError:
+        db.session.rollback()
+        return _submit(user, raw, client_key, now, day)
+
+
+def _submit(
+    user: Principal,
+    raw: dict[str, object],
+    client_key: str | None,
+    now: datetime,
+    day: int | None,
+) -> CheckInResult:
     form = checkin_form(user, now, day)
     t = form.course.recovering
     assert t is not None
     protocol = protocol_for(t)
     if client_key:
-        replay = db.session.scalar(sa.select(CheckIn).where(CheckIn.client_key == client_key))
-        if replay is not None and replay.patient_id == form.course.patient.id:
+        replay = db.session.scalar(
+            sa.select(CheckIn).join(CheckInKey).where(CheckInKey.client_key == client_key)
+        )
+        if replay is not None:
+            if replay.patient_id != form.course.patient.id:
+                raise Invalid("day", "Please reload the page and send your check-in again.")
             stored = Triage(replay.level, tuple(replay.reasons))  # type: ignore[arg-type]
             return CheckInResult(
                 replay, stored, build_today(protocol, t.anchor, form.course.tz, now, set()), True
@@ -135,9 +158,10 @@ def submit_checkin(
     checkin.answers = answers.as_dict()
     checkin.pain, checkin.bruising, checkin.note = answers.pain, answers.bruising, answers.note
     checkin.level, checkin.reasons = decision.level, list(decision.reasons)
-    checkin.client_key = client_key or checkin.client_key
     checkin.updated_at = now
     db.session.flush()
+    if client_key:
+        db.session.add(CheckInKey(client_key=client_key, checkin_id=checkin.id))
     if decision.alerts_clinic:
         _raise_alert(checkin, decision, now)
     db.session.commit()

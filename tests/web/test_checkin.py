@@ -100,6 +100,47 @@ def test_double_submit_and_replay_are_stored_once(client, world, in_app):
     assert in_app(lambda: db.session.scalar(sa.select(CheckIn.history))) == []
 
 
+def test_replaying_a_first_submit_after_an_edit_keeps_the_edit(client, world, in_app):
+    """The phone queued the first version; the patient then edited it online."""
+    login(client, "alice@patients.example")
+    client.post("/patient/checkin", data=form(pain="3", client_key="first"))
+    client.post("/patient/checkin", data=form(pain="7", note="worse", client_key="second"))
+    r = client.post("/patient/checkin", data=form(pain="3", client_key="first"))
+    assert r.status_code == 200
+    checkin = in_app(lambda: db.session.scalar(sa.select(CheckIn)))
+    assert (checkin.pain, checkin.note) == (7, "worse")
+    assert [h["answers"]["pain"] for h in checkin.history] == [3]
+    # Both versions' keys stay known; the edit's replay changes nothing either.
+    client.post("/patient/checkin", data=form(pain="7", note="worse", client_key="second"))
+    assert len(in_app(lambda: db.session.scalar(sa.select(CheckIn.history)))) == 1
+
+
+def test_two_first_submits_racing_end_as_one_check_in(app, client, world, in_app, monkeypatch):
+    """Another request stores the day's check-in between this one's read and its insert:
+    the insert hits the one-per-day constraint, and the request is stored again."""
+    from app.services import diary
+
+    login(client, "alice@patients.example")
+    real = diary.check_answers
+    raced = []
+
+    def racing_check(**kwargs):
+        if not raced:
+            raced.append(1)
+            # The other request, complete with its own commit, from inside this one.
+            with app.test_client() as other:
+                login(other, "alice@patients.example")
+                assert other.post("/patient/checkin", data=form(pain="4")).status_code == 200
+        return real(**kwargs)
+
+    monkeypatch.setattr(diary, "check_answers", racing_check)
+    r = client.post("/patient/checkin", data=form(pain="5", client_key="racer"))
+    assert r.status_code == 200, text_of(r)
+    checkin = in_app(lambda: db.session.scalar(sa.select(CheckIn)))
+    assert in_app(count, CheckIn) == 1 and raced == [1]
+    assert checkin.pain == 5 and [h["answers"]["pain"] for h in checkin.history] == [4]
+
+
 def test_editing_the_same_day_keeps_earlier_answers(client, world, in_app):
     login(client, "alice@patients.example")
     client.post("/patient/checkin", data=form(pain="3"))
@@ -237,3 +278,26 @@ def test_patient_sees_each_person_once_per_kind_of_look(app, client, world):
     assert page.count("Doc1 opened your diary, last on ") == 1
     # Newest first: the diary opening came after the last dashboard view.
     assert page.index("opened your diary") < page.index("review list")
+
+
+def test_an_acknowledgement_note_is_shown_afterwards_and_a_long_one_refused(
+    app, client, world, in_app
+):
+    login(client, "alice@patients.example")
+    client.post("/patient/checkin", data=form(yes={"calf-pain-swelling"}))
+    doc = app.test_client()
+    login(doc, "doc1@north.example")
+    alert_id = in_app(lambda: db.session.scalar(sa.select(Alert.id)))
+    url, page = f"/clinic/alerts/{alert_id}/acknowledge", f"/clinic/patients/{world.patient_a}"
+    long_note = "Called. " + "x" * 2000
+    r = doc.post(url, data={"note": long_note, "patient": world.patient_a})
+    assert r.status_code == 303 and r.headers["Location"].endswith(f"{page}#open-alerts")
+    html = doc.get(page).get_data(as_text=True)
+    assert "Please keep the note under 2,000 characters." in html
+    assert long_note in html  # what was typed is back in this alert's note box
+    assert in_app(lambda: db.session.get(Alert, alert_id).acknowledged_at) is None
+    assert long_note not in doc.get(page).get_data(as_text=True)  # only once
+    doc.post(url, data={"note": "Called her; scan booked", "patient": world.patient_a})
+    shown = text_of(doc.get(page))
+    assert "Acknowledged alerts" in shown and "by Doc1" in shown
+    assert "Called her; scan booked" in shown

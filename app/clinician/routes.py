@@ -107,21 +107,35 @@ def patient(patient_id: int):
     address, number = request.remote_addr or "", request.args.get("page", 1, type=int)
     page = review.patient_page(current_user, patient_id, address, now(), number)
     invite = session.pop("new_invite", None)
+    draft = session.pop("ack_draft", None)
     link = None
     if invite and invite[0] == patient_id:
         link = url_for("auth.accept_invite", token=invite[1], _external=True)
     book = BookSessionForm()
     book.protocol.choices = _protocol_choices()
     return render_template(
-        "clinician/patient.html", pg=page, p=page.diary.patient, link=link, book=book
+        "clinician/patient.html",
+        pg=page,
+        p=page.diary.patient,
+        link=link,
+        book=book,
+        ack_draft=dict([draft]) if draft else {},
     )
 
 
 @bp.post("/alerts/<int:alert_id>/acknowledge")
 def acknowledge(alert_id: int):
-    alert = review.acknowledge(
-        current_user, alert_id, request.form.get("note", ""), request.remote_addr or "", now()
-    )
+    note = request.form.get("note", "")
+    try:
+        alert = review.acknowledge(current_user, alert_id, note, request.remote_addr or "", now())
+    except Invalid as exc:
+        # Keep what was typed: the patient page puts it back into this alert's note box.
+        session["ack_draft"] = (alert_id, note[:10_000])
+        flash(exc.message, "error")
+        back = request.form.get("patient", type=int)
+        if back is None:
+            return redirect(url_for("clinician.dashboard"), 303)
+        return redirect(url_for("clinician.patient", patient_id=back, _anchor="open-alerts"), 303)
     flash("Alert acknowledged.", "success")
     if request.form.get("back") == "dashboard":
         return redirect(url_for("clinician.dashboard"), 303)

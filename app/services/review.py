@@ -14,6 +14,7 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
 
 from app.dbtypes import utcnow
 from app.domain.recovery import ChecklistView
@@ -48,6 +49,7 @@ PAGE = 20
 COUNT_CAP = 100
 MISSED_DAYS = 2
 UPCOMING_DAYS = 14
+NOTE_MAX = 2000  # acknowledgement notes and comments, as the forms' maxlength says
 
 
 def audit(
@@ -351,6 +353,7 @@ def patient_diary(actor: Principal, patient_id: int, address: str, page: int = 1
     alerts = list(
         db.session.scalars(
             sa.select(Alert)
+            .options(joinedload(Alert.acknowledged_by))
             .where(Alert.patient_id == patient.id)
             .order_by(Alert.created_at.desc())
             .limit(50)
@@ -369,15 +372,21 @@ def patient_diary(actor: Principal, patient_id: int, address: str, page: int = 1
 
 
 def acknowledge(actor: Principal, alert_id: int, note: str, address: str, now: datetime) -> Alert:
-    """Acknowledge an alert with a note (idempotent: the first acknowledgement stays)."""
+    """Acknowledge an alert with a note (idempotent: the first acknowledgement stays).
+
+    :raises Invalid: for a note over ``NOTE_MAX`` characters (nothing is cut short).
+    """
     alert = db.session.get(Alert, alert_id)
     if alert is None or alert.clinic_id != actor.clinic_id:
         audit(actor, None, "refused", address, f"acknowledge alert #{alert_id}")
         db.session.commit()
         raise NotFound("No such alert.")
+    note = note.strip()
+    if len(note) > NOTE_MAX:
+        raise Invalid("note", f"Please keep the note under {NOTE_MAX:,} characters.")
     if alert.acknowledged_at is None:
         alert.acknowledged_at, alert.acknowledged_by_id = now, actor.id
-        alert.ack_note = note.strip()[:2000]
+        alert.ack_note = note
         audit(actor, alert.patient_id, "acknowledge", address, f"alert #{alert.id}")
     db.session.commit()
     return alert
@@ -405,8 +414,8 @@ def add_comment(
     text = body.strip()
     if not text:
         raise Invalid("body", "Write a comment first.")
-    if len(text) > 2000:
-        raise Invalid("body", "Please keep comments under 2,000 characters.")
+    if len(text) > NOTE_MAX:
+        raise Invalid("body", f"Please keep comments under {NOTE_MAX:,} characters.")
     comment = Comment(
         patient_id=patient.id, author_id=actor.id, author_name=actor.name, body=text, created_at=now
     )

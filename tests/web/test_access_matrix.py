@@ -1,9 +1,12 @@
 """Every route x every kind of visitor: deny by default, 404 for other people's data.
 
-Actors: anonymous, patient A (clinic 1), patient C (clinic 2), the clinician of clinic 2
-and, last (it may change data), the clinician of clinic 1. Objects in the URLs belong
-to clinic 1. A route that is not in ``EXPECTED`` fails the test, so a new route cannot
-ship without a decision about who may use it (security checklist B1).
+Actors: anonymous, patient A (clinic 1), patient C (clinic 2), the clinician and the
+clinic admin of clinic 2 and, last (they may change data), the clinician and the clinic
+admin of clinic 1. A clinic admin may do everything a clinician of the same clinic may,
+and read that clinic's audit log. Objects in the URLs belong to clinic 1. A route that
+is not in ``EXPECTED`` fails the test, so a new route cannot ship without a decision
+about who may use it (security checklist B1). Nobody outside clinic 1 ever gets a page
+naming a clinic-1 patient.
 """
 
 from __future__ import annotations
@@ -21,14 +24,17 @@ from app import create_app
 from app.extensions import db
 from app.models import Alert
 from app.models import CheckIn
+from app.models import Clinic
 from app.models import Patient
 from app.models import Photo
 from app.models import PushSubscription
+from app.models import Role
 from app.models import Treatment
 from app.patient.routes import PHOTO_FILES
 from app.services import photos
 from config import TestingConfig
 from tests.conftest import login
+from tests.conftest import make_staff
 
 EXPECTED = {
     "static": "public",
@@ -65,12 +71,12 @@ EXPECTED = {
     "clinician.acknowledge": "clinic-object",
     "clinician.mark_reviewed": "clinic-object",
     "clinician.comment": "clinic-object",
-    "clinician.audit_log": "admin",
+    "clinician.audit_log": "admin",  # clinic admins only, each their own clinic's
     "clinician.reminders_page": "clinic",
     "clinician.subscribe": "clinic",
     "clinician.unsubscribe": "clinic",
-    # The device in the URL is Alice's (a patient's): no clinician may remove it.
-    "clinician.delete_device": "admin",
+    # The device in the URL is Alice's (a patient's): no clinician or admin may remove it.
+    "clinician.delete_device": "nobody",
     "clinician.patients": "clinic",
     "clinician.new_patient": "clinic",
     "clinician.patient": "clinic-object",
@@ -84,13 +90,16 @@ EXPECTED = {
     "clinician.photo_image": "clinic-object",
     "clinician.photo_thumb": "clinic-object",
 }
-ACTORS = [
-    "anonymous",
-    "alice@patients.example",
-    "cara@patients.example",
-    "doc2@south.example",
-    "doc1@north.example",
-]
+# Actor -> (role, clinic 1 or 2); None for the anonymous visitor.
+ACTORS = {
+    "anonymous": None,
+    "alice@patients.example": (Role.PATIENT, 1),
+    "cara@patients.example": (Role.PATIENT, 2),
+    "doc2@south.example": (Role.CLINICIAN, 2),
+    "admin2@south.example": (Role.CLINIC_ADMIN, 2),
+    "doc1@north.example": (Role.CLINICIAN, 1),
+    "admin1@north.example": (Role.CLINIC_ADMIN, 1),
+}
 MARKERS = ("Alice Marker-A", "Bob Marker-B", "alice@patients.example", "bob@patients.example")
 
 
@@ -185,6 +194,14 @@ def _url(rule: str, world, treatment_id: int, ids: dict[str, int]) -> str:
     )
 
 
+def _add_clinic_admins(world) -> None:
+    for clinic_id, email in (
+        (world.clinic1, "admin1@north.example"),
+        (world.clinic2, "admin2@south.example"),
+    ):
+        make_staff(db.session.get(Clinic, clinic_id), email, Role.CLINIC_ADMIN)
+
+
 def _verdict(kind: str, actor: str, status: int, location: str, endpoint: str = "") -> bool:
     if status >= 500:
         return False
@@ -194,16 +211,23 @@ def _verdict(kind: str, actor: str, status: int, location: str, endpoint: str = 
         if endpoint in PHOTO_FILES:  # photo files: 404, not even a sign-in redirect
             return status == 404
         return status == 302 and location.startswith("/login")
-    is_staff = actor.startswith("doc")
-    if kind == "admin":  # nobody signed in here may use it: everyone gets 404
+    return _signed_in_verdict(kind, actor, status)
+
+
+def _signed_in_verdict(kind: str, actor: str, status: int) -> bool:
+    role, clinic = ACTORS[actor]
+    is_staff = role in (Role.CLINICIAN, Role.CLINIC_ADMIN)
+    if kind == "nobody":  # nobody signed in here may use it: everyone gets 404
         return status == 404
+    if kind == "admin":  # a clinic admin reads their own clinic's log; others get 404
+        return status == 200 if role == Role.CLINIC_ADMIN else status == 404
     if kind == "patient-object":  # the object belongs to Alice: only she may see or act
-        return status in (200, 303) if actor.startswith("alice") else status == 404
+        return status in (200, 303) if actor == "alice@patients.example" else status == 404
     if kind == "patient":
         return status == 404 if is_staff else status in (200, 303, 400, 404)
     if not is_staff:
         return status == 404
-    if kind == "clinic-object" and actor == "doc2@south.example":
+    if kind == "clinic-object" and clinic != 1:
         return status == 404
     return status in (200, 303, 400)
 
@@ -219,19 +243,32 @@ def test_access(app, world, in_app, endpoint, rule, method):
         )
     )
     url = _url(rule, world, treatment_id, in_app(_alices_objects, world.patient_a))
-    for actor in ACTORS:
+    in_app(_add_clinic_admins, world)
+    statuses = {}
+    for actor, who in ACTORS.items():
         client = app.test_client()
         if actor != "anonymous":
             assert login(client, actor).status_code == 302
         response = client.open(url, method=method, data={})
+        body = response.get_data()  # read before closing: a file response streams
         response.close()
         location = response.headers.get("Location", "")
+        statuses[actor] = response.status_code
         assert _verdict(kind, actor, response.status_code, location, endpoint), (
             actor,
             method,
             url,
             response.status_code,
         )
-        if response.status_code == 404:
-            body = response.get_data(as_text=True)
-            assert not any(marker in body for marker in MARKERS), (actor, url)
+        if response.status_code == 404 or (who is not None and who[1] != 1):
+            assert not any(marker.encode() in body for marker in MARKERS), (actor, url)
+    # The clinic admin gets exactly what the clinician of the same clinic gets, except
+    # the audit log, which only admins read.
+    for admin, clinician in (
+        ("admin1@north.example", "doc1@north.example"),
+        ("admin2@south.example", "doc2@south.example"),
+    ):
+        if endpoint == "clinician.audit_log":
+            assert (statuses[admin], statuses[clinician]) == (200, 404), (method, url)
+        else:
+            assert statuses[admin] == statuses[clinician], (admin, method, url, statuses)

@@ -59,6 +59,10 @@ def _field_error(form, exc: Invalid) -> None:  # noqa: ANN001
         flash(exc.message, "error")
 
 
+def _address() -> str:
+    return request.remote_addr or ""
+
+
 @bp.get("/")
 def dashboard():
     pages = {
@@ -73,7 +77,10 @@ def dashboard():
 @bp.get("/patients")
 def patients():
     page = clinic.list_patients(
-        current_user, request.args.get("q", "")[:100], request.args.get("page", 1, type=int)
+        current_user,
+        request.args.get("q", "")[:100],
+        request.args.get("page", 1, type=int),
+        _address(),
     )
     return render_template("clinician/patients.html", page=page, q=request.args.get("q", ""))
 
@@ -175,19 +182,22 @@ def audit_log():
 
 @bp.post("/patients/<int:patient_id>/invitation")
 def new_invitation(patient_id: int):
-    token = clinic.new_invitation(current_user, patient_id, now())
+    token = clinic.new_invitation(current_user, patient_id, now(), _address())
     session["new_invite"] = (patient_id, token)
     return redirect(url_for("clinician.patient", patient_id=patient_id), 303)
 
 
 @bp.post("/patients/<int:patient_id>/sessions")
 def book_session(patient_id: int):
-    clinic.patient_for(current_user, patient_id)  # 404 first, whatever the form says
+    # 404 (audited) first, whatever the form says.
+    clinic.patient_for(current_user, patient_id, _address(), "book a session for")
     form = BookSessionForm()
     form.protocol.choices = _protocol_choices()
     if form.validate_on_submit():
         try:
-            clinic.book_session(current_user, patient_id, form.local(), form.protocol.data, now())
+            clinic.book_session(
+                current_user, patient_id, form.local(), form.protocol.data, now(), _address()
+            )
             flash("Session booked.", "success")
         except Invalid as exc:
             flash(exc.message, "error")
@@ -199,10 +209,10 @@ def book_session(patient_id: int):
 @bp.post("/sessions/<int:treatment_id>/reschedule")
 def reschedule(treatment_id: int):
     form = WhenForm()
-    t = clinic.treatment_for(current_user, treatment_id)
+    t = clinic.treatment_for(current_user, treatment_id, _address(), "move")
     if form.validate_on_submit():
         try:
-            clinic.reschedule(current_user, treatment_id, form.local(), now())
+            clinic.reschedule(current_user, treatment_id, form.local(), now(), _address())
             flash("Appointment moved. The patient's checklist follows the new time.", "success")
         except Invalid as exc:
             flash(exc.message, "error")
@@ -214,17 +224,20 @@ def reschedule(treatment_id: int):
 @bp.post("/sessions/<int:treatment_id>/cancel")
 def cancel(treatment_id: int):
     try:
-        t = clinic.cancel(current_user, treatment_id, now())
+        t = clinic.cancel(current_user, treatment_id, now(), _address())
         flash("Appointment cancelled.", "success")
     except Invalid as exc:
-        t = clinic.treatment_for(current_user, treatment_id)
+        t = clinic.treatment_for(current_user, treatment_id, _address(), "cancel")
         flash(exc.message, "error")
     return redirect(url_for("clinician.patient", patient_id=t.patient_id), 303)
 
 
 @bp.route("/sessions/<int:treatment_id>/record", methods=["GET", "POST"])
 def record(treatment_id: int):
-    t = clinic.treatment_for(current_user, treatment_id)
+    if request.method == "GET":
+        t = clinic.record_form(current_user, treatment_id, _address())
+    else:
+        t = clinic.treatment_for(current_user, treatment_id, _address(), "record")
     form = RecordTreatmentForm()
     if form.validate_on_submit():
         record = clinic.TreatmentRecord(
@@ -236,7 +249,7 @@ def record(treatment_id: int):
             form.compression.data or "",
         )
         try:
-            clinic.record_treatment(current_user, treatment_id, record, now())
+            clinic.record_treatment(current_user, treatment_id, record, now(), _address())
         except Invalid as exc:
             _field_error(form, exc)
         else:

@@ -25,8 +25,11 @@ from app.principal import Principal
 from app.security import normalise_email
 from app.services import accounts
 from app.services import outbox
+from app.services.audit import audit
+from app.services.audit import audit_views
+from app.services.audit import own_patient
+from app.services.audit import refuse
 from app.services.errors import Invalid
-from app.services.errors import NotFound
 
 PAGE_SIZE = 25
 # How far back an appointment may be booked (the clinic entering today's patient late)
@@ -70,22 +73,29 @@ def _check_window(
         raise Invalid(field, "That date is too far in the future. Please check the year.")
 
 
-def patient_for(clinician: Principal, patient_id: int) -> Patient:
+def patient_for(clinician: Principal, patient_id: int, address: str, action: str) -> Patient:
     """A patient of the clinician's own clinic.
 
-    :raises NotFound: for unknown ids and for other clinics' patients alike.
+    :raises NotFound: for unknown ids and for other clinics' patients alike (audited).
     """
-    patient = db.session.get(Patient, patient_id)
-    if patient is None or patient.clinic_id != clinician.clinic_id:
-        raise NotFound("No such patient.")
-    return patient
+    return own_patient(clinician, patient_id, address, action)
 
 
-def treatment_for(clinician: Principal, treatment_id: int) -> Treatment:
-    """A treatment of one of the clinician's own patients, or NotFound."""
+def treatment_for(
+    clinician: Principal, treatment_id: int, address: str, action: str = "open"
+) -> Treatment:
+    """A treatment of one of the clinician's own patients, or NotFound (audited)."""
     treatment = db.session.get(Treatment, treatment_id)
     if treatment is None or treatment.patient.clinic_id != clinician.clinic_id:
-        raise NotFound("No such treatment.")
+        raise refuse(clinician, address, f"{action} session #{treatment_id}", "No such session.")
+    return treatment
+
+
+def record_form(clinician: Principal, treatment_id: int, address: str) -> Treatment:
+    """The session behind the record-treatment page; opening it is an audited view."""
+    treatment = treatment_for(clinician, treatment_id, address, "record")
+    audit(clinician, treatment.patient_id, "view", address, "record treatment form")
+    db.session.commit()
     return treatment
 
 
@@ -134,9 +144,9 @@ def create_patient(
     return NewPatient(patient, token)
 
 
-def new_invitation(clinician: Principal, patient_id: int, now: datetime) -> str:
+def new_invitation(clinician: Principal, patient_id: int, now: datetime, address: str) -> str:
     """A fresh invitation link for a patient (the old one stops working)."""
-    patient = patient_for(clinician, patient_id)
+    patient = patient_for(clinician, patient_id, address, "invite")
     token = accounts.issue_invitation(patient.user, clinician, now)
     db.session.commit()
     return token
@@ -148,9 +158,10 @@ def book_session(
     appointment_local: datetime,
     protocol_version_id: int,
     now: datetime,
+    address: str,
 ) -> Treatment:
     """Book another session of the course."""
-    patient = patient_for(clinician, patient_id)
+    patient = patient_for(clinician, patient_id, address, "book a session for")
     tz = ZoneInfo(patient.timezone)
     version = _protocol_for(clinician, protocol_version_id)
     appointment = to_utc(appointment_local, tz, "appointment")
@@ -163,10 +174,14 @@ def book_session(
 
 
 def reschedule(
-    clinician: Principal, treatment_id: int, appointment_local: datetime, now: datetime
+    clinician: Principal,
+    treatment_id: int,
+    appointment_local: datetime,
+    now: datetime,
+    address: str,
 ) -> Treatment:
     """Move a booked appointment; the checklist due times follow it."""
-    treatment = treatment_for(clinician, treatment_id)
+    treatment = treatment_for(clinician, treatment_id, address, "move")
     if treatment.status != TreatmentStatus.SCHEDULED:
         raise Invalid("appointment", "Only a booked appointment can be moved.")
     tz = ZoneInfo(treatment.patient.timezone)
@@ -178,9 +193,9 @@ def reschedule(
     return treatment
 
 
-def cancel(clinician: Principal, treatment_id: int, now: datetime) -> Treatment:
+def cancel(clinician: Principal, treatment_id: int, now: datetime, address: str) -> Treatment:
     """Cancel a booked appointment (idempotent); its reminders are cancelled too."""
-    treatment = treatment_for(clinician, treatment_id)
+    treatment = treatment_for(clinician, treatment_id, address, "cancel")
     if treatment.status == TreatmentStatus.DONE:
         raise Invalid("status", "A treatment that has been recorded cannot be cancelled.")
     treatment.status = TreatmentStatus.CANCELLED
@@ -202,13 +217,13 @@ class TreatmentRecord:
 
 
 def record_treatment(
-    clinician: Principal, treatment_id: int, record: TreatmentRecord, now: datetime
+    clinician: Principal, treatment_id: int, record: TreatmentRecord, now: datetime, address: str
 ) -> Treatment:
     """Record that a booked session happened; aftercare day 0 starts from it.
 
     Recording again corrects the details (same row), so a double submit is harmless.
     """
-    treatment = treatment_for(clinician, treatment_id)
+    treatment = treatment_for(clinician, treatment_id, address, "record")
     if treatment.status == TreatmentStatus.CANCELLED:
         raise Invalid("status", "This appointment was cancelled. Book a new session instead.")
     if record.form not in FORMS:
@@ -245,10 +260,12 @@ class PatientPage:
     total: int
 
 
-def list_patients(clinician: Principal, query: str, page: int) -> PatientPage:
+def list_patients(clinician: Principal, query: str, page: int, address: str) -> PatientPage:
     """The clinic's patients, searchable by name or email, a page at a time.
 
-    Three statements whatever the clinic size: count, page, and the page's sessions.
+    The list shows names and emails, so each patient on it gets a "view" audit event.
+    Four statements whatever the clinic size: count, page, the page's sessions, and one
+    insert of the audit events.
     """
     base = sa.select(Patient).join(Patient.user).where(Patient.clinic_id == clinician.clinic_id)
     if query.strip():
@@ -272,6 +289,8 @@ def list_patients(clinician: Principal, query: str, page: int) -> PatientPage:
         booked = [s.appointment_at for s in mine if s.status == TreatmentStatus.SCHEDULED]
         treated = [s.treated_at for s in mine if s.treated_at is not None]
         rows.append(PatientRow(p, min(booked, default=None), max(treated, default=None)))
+    audit_views(clinician, ids, address, "patient list")
+    db.session.commit()
     return PatientPage(rows, page, pages, total)
 
 

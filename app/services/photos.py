@@ -30,12 +30,12 @@ from app.models import Treatment
 from app.models import TreatmentStatus
 from app.principal import Principal
 from app.services import imaging
+from app.services.audit import audit
+from app.services.audit import own_patient
 from app.services.errors import Invalid
 from app.services.errors import NotFound
 from app.services.recovery import Course
 from app.services.recovery import load_course
-from app.services.review import audit
-from app.services.review import own_patient
 from app.services.storage import LocalPhotoStore
 from app.services.storage import PhotoStore
 from app.services.storage import SimulatedCrash

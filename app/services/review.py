@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
-from app.dbtypes import utcnow
 from app.domain.recovery import ChecklistView
 from app.domain.recovery import build_checklist
 from app.domain.reminders import QuietHours
@@ -35,9 +34,12 @@ from app.models import TreatmentStatus
 from app.models import User
 from app.models.followup import FOLLOW_DAYS
 from app.principal import Principal
+from app.services.audit import audit
+from app.services.audit import audit_views
+from app.services.audit import own_patient
+from app.services.audit import refuse
 from app.services.clinic import treatments_of
 from app.services.errors import Invalid
-from app.services.errors import NotFound
 from app.services.protocols import protocol_by_version
 from app.services.reminders import DeliveryState
 from app.services.reminders import delivery_state
@@ -50,52 +52,6 @@ COUNT_CAP = 100
 MISSED_DAYS = 2
 UPCOMING_DAYS = 14
 NOTE_MAX = 2000  # acknowledgement notes and comments, as the forms' maxlength says
-
-
-def audit(
-    actor: Principal, patient_id: int | None, action: str, address: str, detail: str = ""
-) -> None:
-    """Add an audit event (committed with the caller's transaction)."""
-    db.session.add(
-        AuditEvent(
-            clinic_id=actor.clinic_id,
-            actor_id=actor.id,
-            actor_name=actor.name,
-            patient_id=patient_id,
-            action=action,
-            detail=detail[:300],
-            address=address[:64],
-        )
-    )
-
-
-def audit_views(actor: Principal, patient_ids: list[int], address: str, detail: str) -> None:
-    """A "view" audit event for each of ``patient_ids``, in one executemany insert."""
-    if not patient_ids:
-        return
-    # Read the actor once: current_user is a proxy, and a page lists up to 80 patients.
-    event = dict(
-        clinic_id=actor.clinic_id,
-        actor_id=actor.id,
-        actor_name=actor.name,
-        action="view",
-        detail=detail,
-        address=address[:64],
-        created_at=utcnow(),
-    )
-    db.session.execute(
-        AuditEvent.__table__.insert(), [{**event, "patient_id": pid} for pid in patient_ids]
-    )
-
-
-def own_patient(actor: Principal, patient_id: int, address: str, action: str) -> Patient:
-    """A patient of the actor's clinic; anything else is audited and "not found"."""
-    patient = db.session.get(Patient, patient_id)
-    if patient is None or patient.clinic_id != actor.clinic_id:
-        audit(actor, None, "refused", address, f"{action} patient #{patient_id}")
-        db.session.commit()
-        raise NotFound("No such patient.")
-    return patient
 
 
 # ------------------------------------------------------------------ dashboard
@@ -378,9 +334,7 @@ def acknowledge(actor: Principal, alert_id: int, note: str, address: str, now: d
     """
     alert = db.session.get(Alert, alert_id)
     if alert is None or alert.clinic_id != actor.clinic_id:
-        audit(actor, None, "refused", address, f"acknowledge alert #{alert_id}")
-        db.session.commit()
-        raise NotFound("No such alert.")
+        raise refuse(actor, address, f"acknowledge alert #{alert_id}", "No such alert.")
     note = note.strip()
     if len(note) > NOTE_MAX:
         raise Invalid("note", f"Please keep the note under {NOTE_MAX:,} characters.")
@@ -396,9 +350,7 @@ def mark_reviewed(actor: Principal, checkin_id: int, address: str, now: datetime
     """Mark a diary day as reviewed (idempotent)."""
     checkin = db.session.get(CheckIn, checkin_id)
     if checkin is None or checkin.clinic_id != actor.clinic_id:
-        audit(actor, None, "refused", address, f"review check-in #{checkin_id}")
-        db.session.commit()
-        raise NotFound("No such check-in.")
+        raise refuse(actor, address, f"review check-in #{checkin_id}", "No such check-in.")
     if checkin.reviewed_at is None:
         checkin.reviewed_at, checkin.reviewed_by_id = now, actor.id
         audit(actor, checkin.patient_id, "review", address, f"day {checkin.day}")

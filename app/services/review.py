@@ -9,6 +9,7 @@ Every view of a patient's data, and every refused attempt, writes an audit event
 from __future__ import annotations
 
 from dataclasses import dataclass
+from dataclasses import field
 from datetime import datetime
 from datetime import timedelta
 from zoneinfo import ZoneInfo
@@ -29,6 +30,8 @@ from app.models import Comment
 from app.models import OutboxMessage
 from app.models import OutboxState
 from app.models import Patient
+from app.models import Photo
+from app.models import TaskTick
 from app.models import Treatment
 from app.models import TreatmentStatus
 from app.models import User
@@ -281,6 +284,9 @@ class PatientDiary:
     chart: list[tuple[int, int, int]]  # (day, pain 0-10, bruising 0-3) oldest first
     more: bool
     page: int
+    # What else the patient did on each check-in's day, by check-in id.
+    photos: dict[int, list[Photo]] = field(default_factory=dict)
+    ticks: dict[int, list[str]] = field(default_factory=dict)  # task keys ticked
 
 
 BRUISING_SCORE = {"none": 0, "mild": 1, "moderate": 2, "severe": 3}
@@ -324,7 +330,33 @@ def patient_diary(actor: Principal, patient_id: int, address: str, page: int = 1
         )
     )
     chart = [(c.day, c.pain, BRUISING_SCORE.get(c.bruising, 0)) for c in reversed(checkins)]
-    return PatientDiary(patient, checkins, alerts, comments, chart, more, page)
+    photos, ticks = _day_extras(patient.id, checkins)
+    return PatientDiary(patient, checkins, alerts, comments, chart, more, page, photos, ticks)
+
+
+def _day_extras(
+    patient_id: int, checkins: list[CheckIn]
+) -> tuple[dict[int, list[Photo]], dict[int, list[str]]]:
+    """The photos taken and the daily tasks ticked on the days of ``checkins``, by
+    check-in id: two statements for the page, whatever the length of the diary (and
+    even for a page without check-ins, so the count never depends on the data)."""
+    by_date = {c.on_date: c.id for c in checkins}
+    by_day = {(c.treatment_id, c.day): c.id for c in checkins}
+    photos: dict[int, list[Photo]] = {}
+    for photo in db.session.scalars(
+        sa.select(Photo)
+        .where(Photo.patient_id == patient_id, Photo.taken_on.in_(list(by_date)))
+        .order_by(Photo.taken_at, Photo.id)
+    ):
+        photos.setdefault(by_date[photo.taken_on], []).append(photo)
+    ticks: dict[int, list[str]] = {}
+    for tick in db.session.scalars(
+        sa.select(TaskTick)
+        .where(sa.tuple_(TaskTick.treatment_id, TaskTick.day).in_(list(by_day)))
+        .order_by(TaskTick.ticked_at)
+    ):
+        ticks.setdefault(by_day[(tick.treatment_id, tick.day)], []).append(tick.task_key)
+    return photos, ticks
 
 
 def acknowledge(actor: Principal, alert_id: int, note: str, address: str, now: datetime) -> Alert:
@@ -430,6 +462,7 @@ class PatientPage:
     sessions: list[Treatment]
     delivery: DeliveryState
     checklist: ChecklistView | None  # of the next booked session
+    task_titles: dict[int, list[str]]  # tasks ticked, by check-in id, as the patient saw them
 
 
 def patient_page(
@@ -454,4 +487,21 @@ def patient_page(
         protocol = protocol_by_version(version.id, version.sha256, version.source_text)
         tz = ZoneInfo(diary.patient.timezone)
         checklist = build_checklist(protocol, nxt.appointment_at, tz, now, ticked)
-    return PatientPage(diary, sessions, delivery_state(diary.patient.id), checklist)
+    return PatientPage(
+        diary, sessions, delivery_state(diary.patient.id), checklist, _task_titles(diary, sessions)
+    )
+
+
+def _task_titles(diary: PatientDiary, sessions: list[Treatment]) -> dict[int, list[str]]:
+    """Each day's ticked task keys as their titles in the session's protocol."""
+    treatment_of = {c.id: c.treatment_id for c in diary.checkins}
+    versions = {t.id: t.protocol_version for t in sessions}
+    titles: dict[int, list[str]] = {}
+    for checkin_id, keys in diary.ticks.items():
+        v = versions[treatment_of[checkin_id]]
+        named = {
+            task.key: task.title
+            for task in protocol_by_version(v.id, v.sha256, v.source_text).tasks
+        }
+        titles[checkin_id] = [named.get(key, key) for key in keys]
+    return titles

@@ -11,6 +11,7 @@ from app.models import CheckIn
 from app.models import Clinic
 from app.models import Comment
 from app.models import OutboxMessage
+from app.models import Photo
 from app.models import Role
 from tests.conftest import count
 from tests.conftest import login
@@ -301,3 +302,26 @@ def test_an_acknowledgement_note_is_shown_afterwards_and_a_long_one_refused(
     shown = text_of(doc.get(page))
     assert "Acknowledged alerts" in shown and "by Doc1" in shown
     assert "Called her; scan booked" in shown
+
+
+def test_the_clinicians_diary_day_shows_tasks_ticked_and_that_days_photos(
+    app, client, world, in_app
+):
+    from tests.test_photos import phone_jpeg
+    from tests.test_photos import upload
+
+    login(client, "alice@patients.example")
+    assert client.post("/patient/tasks/walks", data={"done": "1", "day": "3"}).status_code < 400
+    assert upload(client, phone_jpeg((400, 300))).status_code == 303
+    client.post("/patient/checkin", data=form())
+    doc = app.test_client()
+    login(doc, "doc1@north.example")
+    r = doc.get(f"/clinic/patients/{world.patient_a}")
+    page, html = text_of(r), r.get_data(as_text=True)
+    assert "Tasks ticked: Walk several times today" in page
+    photo_id = in_app(lambda: db.session.scalar(sa.select(Photo.id)))
+    assert f'src="/clinic/photos/{photo_id}/thumb"' in html
+    assert 'alt="left calf, inner view, taken' in html
+    # A day without ticks says so, rather than leaving the clinician to guess.
+    client.post("/patient/tasks/walks", data={"done": "0", "day": "3"})
+    assert "Tasks ticked: none" in text_of(doc.get(f"/clinic/patients/{world.patient_a}"))

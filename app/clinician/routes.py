@@ -67,7 +67,7 @@ def _address() -> str:
 def dashboard():
     pages = {
         k: request.args.get(f"{k}_page", 1, type=int)
-        for k in ("alerts", "checkins", "missed", "upcoming")
+        for k in ("alerts", "checkins", "photos", "missed", "upcoming")
     }
     board = review.dashboard(current_user, now(), pages, request.remote_addr or "")
     g.open_alerts = board.alerts.total  # the nav badge needs no second count
@@ -156,6 +156,14 @@ def mark_reviewed(checkin_id: int):
         url_for("clinician.patient", patient_id=checkin.patient_id, _anchor=f"day-{checkin.id}"),
         303,
     )
+
+
+@bp.post("/photos/<int:photo_id>/review")
+def review_photo(photo_id: int):
+    photo = review.mark_photo_reviewed(current_user, photo_id, _address(), now())
+    if request.form.get("back") == "dashboard":
+        return redirect(url_for("clinician.dashboard", _anchor="photos-title"), 303)
+    return redirect(url_for("clinician.patient", patient_id=photo.patient_id), 303)
 
 
 @bp.post("/patients/<int:patient_id>/comments")

@@ -28,6 +28,15 @@ class Photo(db.Model):
         # The diary and compare pages: a patient's photos of one site over time.
         sa.Index("ix_photos_patient_site", "patient_id", "side", "region", "view", "taken_at"),
         sa.Index("ix_photos_patient_taken", "patient_id", "taken_at"),
+        # The dashboard's "new photos to review", oldest first, read in index order.
+        sa.Index(
+            "ix_photos_unreviewed",
+            "clinic_id",
+            "created_at",
+            "id",
+            postgresql_where=sa.text("reviewed_at IS NULL"),
+            sqlite_where=sa.text("reviewed_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -55,6 +64,11 @@ class Photo(db.Model):
     # A client-made key (UUID) so a double tap or an offline replay is stored once.
     client_key: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set when a clinician has looked at it (or marked the check-in of its day reviewed).
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reviewed_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
 
     @property
     def site(self) -> str:

@@ -86,6 +86,7 @@ class Section:
 class Dashboard:
     alerts: Section
     checkins: Section
+    photos: Section
     missed: Section
     upcoming: Section
 
@@ -121,23 +122,25 @@ def _capped_page(query: sa.Select, matching: sa.Select, page: int) -> Section:
 
 def dashboard(actor: Principal, now: datetime, pages: dict[str, int], address: str) -> Dashboard:
     """The triage dashboard: open alerts (most severe, then oldest, first), check-ins
-    awaiting review, patients who missed two or more check-ins, upcoming sessions.
+    and photos awaiting review, patients who missed two or more check-ins, upcoming
+    sessions.
 
     Alerts are counted exactly (each needs acknowledging); the other sections count up to
     ``COUNT_CAP``. The page shows names and answers, so each patient on it gets a "view"
-    audit event. Nine statements whatever the clinic's size (a count and a page per
+    audit event. Eleven statements whatever the clinic's size (a count and a page per
     section, one insert of the audit events).
     """
     clinic = actor.clinic_id
     board = Dashboard(
         alerts=_alerts(clinic, pages.get("alerts", 1)),
         checkins=_new_checkins(clinic, pages.get("checkins", 1)),
+        photos=_new_photos(clinic, pages.get("photos", 1)),
         missed=_missed(clinic, now, pages.get("missed", 1)),
         upcoming=_upcoming(clinic, now, pages.get("upcoming", 1)),
     )
     shown = dict.fromkeys(
         row.patient_id
-        for section in (board.alerts, board.checkins, board.missed, board.upcoming)
+        for section in (board.alerts, board.checkins, board.photos, board.missed, board.upcoming)
         for row in section.rows
     )
     audit_views(actor, list(shown), address, "dashboard")
@@ -182,6 +185,29 @@ def _new_checkins(clinic: int, page: int) -> Section:
         .order_by(CheckIn.created_at, CheckIn.id)
     )
     return _capped_page(query, sa.select(CheckIn.id).where(*where), page)
+
+
+def _new_photos(clinic: int, page: int) -> Section:
+    """Photos no clinician has looked at yet, oldest first (``ix_photos_unreviewed``)."""
+    where = (Photo.clinic_id == clinic, Photo.reviewed_at.is_(None))
+    query = (
+        sa.select(
+            Photo.id,
+            Photo.phase,
+            Photo.day,
+            Photo.side,
+            Photo.region,
+            Photo.view,
+            Photo.created_at,
+            Patient.id.label("patient_id"),
+            User.name,
+        )
+        .join(Patient, Patient.id == Photo.patient_id)
+        .join(User, User.id == Patient.user_id)
+        .where(*where)
+        .order_by(Photo.created_at, Photo.id)
+    )
+    return _capped_page(query, sa.select(Photo.id).where(*where), page)
 
 
 def _missed(clinic: int, now: datetime, page: int) -> Section:
@@ -379,15 +405,37 @@ def acknowledge(actor: Principal, alert_id: int, note: str, address: str, now: d
 
 
 def mark_reviewed(actor: Principal, checkin_id: int, address: str, now: datetime) -> CheckIn:
-    """Mark a diary day as reviewed (idempotent)."""
+    """Mark a diary day as reviewed, with the photos taken that day (idempotent)."""
     checkin = db.session.get(CheckIn, checkin_id)
     if checkin is None or checkin.clinic_id != actor.clinic_id:
         raise refuse(actor, address, f"review check-in #{checkin_id}", "No such check-in.")
     if checkin.reviewed_at is None:
         checkin.reviewed_at, checkin.reviewed_by_id = now, actor.id
         audit(actor, checkin.patient_id, "review", address, f"day {checkin.day}")
+    # The day's photos are shown with it on the patient page, so they are seen too.
+    db.session.execute(
+        sa.update(Photo)
+        .where(
+            Photo.patient_id == checkin.patient_id,
+            Photo.taken_on == checkin.on_date,
+            Photo.reviewed_at.is_(None),
+        )
+        .values(reviewed_at=now, reviewed_by_id=actor.id)
+    )
     db.session.commit()
     return checkin
+
+
+def mark_photo_reviewed(actor: Principal, photo_id: int, address: str, now: datetime) -> Photo:
+    """Mark one photo as looked at (idempotent)."""
+    photo = db.session.get(Photo, photo_id)
+    if photo is None or photo.clinic_id != actor.clinic_id:
+        raise refuse(actor, address, f"review photo #{photo_id}", "No such photo.")
+    if photo.reviewed_at is None:
+        photo.reviewed_at, photo.reviewed_by_id = now, actor.id
+        audit(actor, photo.patient_id, "review", address, f"photo #{photo.id}")
+    db.session.commit()
+    return photo
 
 
 def add_comment(

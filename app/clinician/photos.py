@@ -10,14 +10,11 @@ from flask import render_template
 from flask import request
 from flask_login import current_user
 
+from app.clinician.routes import _address
 from app.clinician.routes import bp
 from app.photo_http import jpeg_response
 from app.services import photos
 from app.services.photos import Site
-
-
-def _address() -> str:
-    return request.remote_addr or ""
 
 
 @bp.get("/patients/<int:patient_id>/photos")

@@ -69,7 +69,7 @@ def dashboard():
         k: request.args.get(f"{k}_page", 1, type=int)
         for k in ("alerts", "checkins", "photos", "missed", "upcoming")
     }
-    board = review.dashboard(current_user, now(), pages, request.remote_addr or "")
+    board = review.dashboard(current_user, now(), pages, _address())
     g.open_alerts = board.alerts.total  # the nav badge needs no second count
     return render_template("clinician/dashboard.html", d=board)
 
@@ -111,8 +111,8 @@ def new_patient():
 
 @bp.get("/patients/<int:patient_id>")
 def patient(patient_id: int):
-    address, number = request.remote_addr or "", request.args.get("page", 1, type=int)
-    page = review.patient_page(current_user, patient_id, address, now(), number)
+    number = request.args.get("page", 1, type=int)
+    page = review.patient_page(current_user, patient_id, _address(), now(), number)
     invite = session.pop("new_invite", None)
     draft = session.pop("ack_draft", None)
     link = None
@@ -134,7 +134,7 @@ def patient(patient_id: int):
 def acknowledge(alert_id: int):
     note = request.form.get("note", "")
     try:
-        alert = review.acknowledge(current_user, alert_id, note, request.remote_addr or "", now())
+        alert = review.acknowledge(current_user, alert_id, note, _address(), now())
     except Invalid as exc:
         # Keep what was typed: the patient page puts it back into this alert's note box.
         session["ack_draft"] = (alert_id, note[:10_000])
@@ -151,7 +151,7 @@ def acknowledge(alert_id: int):
 
 @bp.post("/checkins/<int:checkin_id>/review")
 def mark_reviewed(checkin_id: int):
-    checkin = review.mark_reviewed(current_user, checkin_id, request.remote_addr or "", now())
+    checkin = review.mark_reviewed(current_user, checkin_id, _address(), now())
     return redirect(
         url_for("clinician.patient", patient_id=checkin.patient_id, _anchor=f"day-{checkin.id}"),
         303,
@@ -170,7 +170,7 @@ def review_photo(photo_id: int):
 def comment(patient_id: int):
     try:
         review.add_comment(
-            current_user, patient_id, request.form.get("body", ""), request.remote_addr or "", now()
+            current_user, patient_id, request.form.get("body", ""), _address(), now()
         )
         flash("Comment added. The patient sees it in their diary.", "success")
     except Invalid as exc:

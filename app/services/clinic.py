@@ -81,9 +81,7 @@ def patient_for(clinician: Principal, patient_id: int, address: str, action: str
     return own_patient(clinician, patient_id, address, action)
 
 
-def treatment_for(
-    clinician: Principal, treatment_id: int, address: str, action: str = "open"
-) -> Treatment:
+def treatment_for(clinician: Principal, treatment_id: int, address: str, action: str) -> Treatment:
     """A treatment of one of the clinician's own patients, or NotFound (audited)."""
     treatment = db.session.get(Treatment, treatment_id)
     if treatment is None or treatment.patient.clinic_id != clinician.clinic_id:

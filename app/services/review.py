@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
 from datetime import timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -148,19 +149,19 @@ def dashboard(actor: Principal, now: datetime, pages: dict[str, int], address: s
     return board
 
 
+def _named(model: type[Alert | CheckIn | Photo | Treatment], *columns: Any) -> sa.Select:
+    """``columns`` of ``model`` with the patient's id and name, as each section lists them."""
+    return (
+        sa.select(*columns, Patient.id.label("patient_id"), User.name)
+        .join(Patient, Patient.id == model.patient_id)
+        .join(User, User.id == Patient.user_id)
+    )
+
+
 def _alerts(clinic: int, page: int) -> Section:
     where = (Alert.clinic_id == clinic, Alert.acknowledged_at.is_(None))
     query = (
-        sa.select(
-            Alert.id,
-            Alert.level,
-            Alert.reasons,
-            Alert.created_at,
-            Patient.id.label("patient_id"),
-            User.name,
-        )
-        .join(Patient, Patient.id == Alert.patient_id)
-        .join(User, User.id == Patient.user_id)
+        _named(Alert, Alert.id, Alert.level, Alert.reasons, Alert.created_at)
         .where(*where)
         .order_by(Alert.severity, Alert.created_at, Alert.id)
     )
@@ -170,17 +171,7 @@ def _alerts(clinic: int, page: int) -> Section:
 def _new_checkins(clinic: int, page: int) -> Section:
     where = (CheckIn.clinic_id == clinic, CheckIn.reviewed_at.is_(None))
     query = (
-        sa.select(
-            CheckIn.id,
-            CheckIn.day,
-            CheckIn.level,
-            CheckIn.pain,
-            CheckIn.updated_at,
-            Patient.id.label("patient_id"),
-            User.name,
-        )
-        .join(Patient, Patient.id == CheckIn.patient_id)
-        .join(User, User.id == Patient.user_id)
+        _named(CheckIn, CheckIn.id, CheckIn.day, CheckIn.level, CheckIn.pain, CheckIn.updated_at)
         .where(*where)
         .order_by(CheckIn.created_at, CheckIn.id)
     )
@@ -190,23 +181,8 @@ def _new_checkins(clinic: int, page: int) -> Section:
 def _new_photos(clinic: int, page: int) -> Section:
     """Photos no clinician has looked at yet, oldest first (``ix_photos_unreviewed``)."""
     where = (Photo.clinic_id == clinic, Photo.reviewed_at.is_(None))
-    query = (
-        sa.select(
-            Photo.id,
-            Photo.phase,
-            Photo.day,
-            Photo.side,
-            Photo.region,
-            Photo.view,
-            Photo.created_at,
-            Patient.id.label("patient_id"),
-            User.name,
-        )
-        .join(Patient, Patient.id == Photo.patient_id)
-        .join(User, User.id == Patient.user_id)
-        .where(*where)
-        .order_by(Photo.created_at, Photo.id)
-    )
+    columns = (Photo.phase, Photo.day, Photo.side, Photo.region, Photo.view, Photo.created_at)
+    query = _named(Photo, Photo.id, *columns).where(*where).order_by(Photo.created_at, Photo.id)
     return _capped_page(query, sa.select(Photo.id).where(*where), page)
 
 
@@ -268,15 +244,7 @@ def _upcoming(clinic: int, now: datetime, page: int) -> Section:
         Treatment.appointment_at < now + timedelta(days=UPCOMING_DAYS),
     )
     query = (
-        sa.select(
-            Treatment.id,
-            Treatment.appointment_at,
-            Patient.id.label("patient_id"),
-            Patient.timezone,
-            User.name,
-        )
-        .join(Patient, Patient.id == Treatment.patient_id)
-        .join(User, User.id == Patient.user_id)
+        _named(Treatment, Treatment.id, Treatment.appointment_at, Patient.timezone)
         .where(*where)
         .order_by(Treatment.appointment_at, Treatment.id)
     )
@@ -543,13 +511,13 @@ def patient_page(
 def _task_titles(diary: PatientDiary, sessions: list[Treatment]) -> dict[int, list[str]]:
     """Each day's ticked task keys as their titles in the session's protocol."""
     treatment_of = {c.id: c.treatment_id for c in diary.checkins}
-    versions = {t.id: t.protocol_version for t in sessions}
-    titles: dict[int, list[str]] = {}
-    for checkin_id, keys in diary.ticks.items():
-        v = versions[treatment_of[checkin_id]]
-        named = {
-            task.key: task.title
-            for task in protocol_by_version(v.id, v.sha256, v.source_text).tasks
-        }
-        titles[checkin_id] = [named.get(key, key) for key in keys]
-    return titles
+    named: dict[int, dict[str, str]] = {}  # task titles by session, read once each
+    for t in sessions:
+        if t.id in treatment_of.values():
+            v = t.protocol_version
+            protocol = protocol_by_version(v.id, v.sha256, v.source_text)
+            named[t.id] = {task.key: task.title for task in protocol.tasks}
+    return {
+        checkin_id: [named[treatment_of[checkin_id]].get(key, key) for key in keys]
+        for checkin_id, keys in diary.ticks.items()
+    }

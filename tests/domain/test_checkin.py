@@ -25,8 +25,9 @@ def asked_on(day: int):
     return questions_for_day(P72, TREATED, LONDON, (TREATED + timedelta(days=day)).date())
 
 
-def answers(day: int = 5, *, yes=(), **overrides):
-    asked = asked_on(day)
+def answered(asked, *, yes=(), **overrides):
+    """Benign answers (pain 2, mild bruising: no reason of their own) to ``asked``, "yes"
+    to the warning signs in ``yes``; checked as the service checks them."""
     base = dict(
         pain=2,
         bruising="mild",
@@ -42,6 +43,10 @@ def answers(day: int = 5, *, yes=(), **overrides):
     )
     base.update(overrides)
     return check_answers(**base, asked=asked), asked
+
+
+def answers(day: int = 5, *, yes=(), **overrides):
+    return answered(asked_on(day), yes=yes, **overrides)
 
 
 @pytest.mark.parametrize(

@@ -16,10 +16,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from app.domain.checkin import AnswerError
-from app.domain.checkin import check_answers
 from app.domain.checkin import questions_for_day
 from app.domain.checkin import triage
 from app.domain.protocol import parse_protocol
+from tests.domain.test_checkin import answered
 
 PROTOCOL_DIR = Path(__file__).resolve().parents[2] / "app" / "protocols"
 PROTOCOLS = {
@@ -68,22 +68,7 @@ def keys_on(day: int, protocol: str = "compression-72h", treated=TREATED, tz=LON
 
 def answers(day: int, *, yes=(), protocol: str = "compression-72h", **overrides):
     """Benign answers (pain 2, mild bruising: no reason of their own) plus ``yes``."""
-    asked = asked_on(day, protocol)
-    raw = dict(
-        pain=2,
-        bruising="mild",
-        itching=False,
-        lumps=False,
-        skin=[],
-        stockings_day=True,
-        stockings_night=False,
-        walked=True,
-        elevated=True,
-        note="",
-        red_flags={f.key: ("yes" if f.key in yes else "no") for f in asked},
-    )
-    raw.update(overrides)
-    return check_answers(**raw, asked=asked), asked
+    return answered(asked_on(day, protocol), yes=yes, **overrides)
 
 
 def test_three_protocols_ship():

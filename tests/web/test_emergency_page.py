@@ -9,35 +9,9 @@ import re
 from app.extensions import db
 from app.models import Clinic
 from tests.conftest import login
+from tests.web.test_checkin import form
 
 NAV = ('<nav class="tabs"', '<header class="top"', 'class="skip"', 'class="signout"')
-# Alice (day 3) is asked these warning signs today.
-DAY3_FLAGS = [
-    "chest-breathing",
-    "calf-pain-swelling",
-    "skin-breakdown",
-    "cold-foot-severe-pain",
-    "infection",
-    "routine-changes",
-]
-
-
-def form(yes=()) -> dict[str, str]:
-    """A complete check-in: "yes" to the warning signs in ``yes``, as expected otherwise."""
-    data = {
-        "pain": "2",
-        "bruising": "mild",
-        "itching": "no",
-        "lumps": "no",
-        "stockings_day": "yes",
-        "stockings_night": "yes",
-        "walked": "yes",
-        "elevated": "yes",
-        "note": "",
-        "client_key": "",
-    }
-    data.update({f"rf-{k}": ("yes" if k in yes else "no") for k in DAY3_FLAGS})
-    return data
 
 
 def body_of(response) -> str:

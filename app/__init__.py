@@ -8,6 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
+from flask import Request
+from flask import current_app
 from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import URLSafeTimedSerializer
 
@@ -32,8 +34,35 @@ class CookieSessions(SecureCookieSessionInterface):
         return self._serializer[1]
 
 
+class CheckInRequest(Request):
+    """Flask's request, with a larger body allowed for the daily check-in.
+
+    The check-in form carries an optional photo. If its body went over
+    ``MAX_CONTENT_LENGTH`` the whole form would be refused unread (413) and the patient's
+    answers lost with it; read up to ``SCLERO_CHECKIN_MAX_BODY`` instead, so only the
+    photo is refused (the view checks its size) and the check-in is saved and triaged.
+    """
+
+    @property
+    def max_content_length(self) -> int | None:
+        if (
+            self._max_content_length is None
+            and current_app
+            and self.method == "POST"
+            and self.path == "/patient/checkin"
+        ):
+            return current_app.config["SCLERO_CHECKIN_MAX_BODY"]
+        return super().max_content_length
+
+    @max_content_length.setter
+    def max_content_length(self, value: int | None) -> None:
+        self._max_content_length = value
+
+
 class App(Flask):
     """Flask, minus two per-request costs that never change (bench/today_page.py)."""
+
+    request_class = CheckInRequest
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -30,7 +30,8 @@ COMPRESSIBLE = {
     "image/svg+xml",
     "text/plain",
 }
-PRECACHE = ["js/app.js", "js/push.js", "icons/icon-192.png"]
+# What a page kept for offline use needs (the check-in page works offline: app.js queues it).
+PRECACHE = ["js/app.js", "js/push.js", "js/checkin.js", "css/photos.css", "icons/icon-192.png"]
 YEAR = 365 * 24 * 3600
 
 

@@ -47,12 +47,30 @@ def _page(code: int):
     return render_template("errors/error.html", code=code, title=title, body=body), code
 
 
+def _http_page(code: int):
+    if code == 413 and request.path == "/patient/checkin":
+        # Even the larger check-in limit was passed, so the answers could not be read:
+        # say what to do, and never let a refused upload hide where to get help.
+        return _checkin_too_large()
+    return _page(code)
+
+
+def _checkin_too_large():
+    title = "Your check-in was not sent"
+    body = (
+        "The photo with it is far too large. Please go back, remove the photo, and send "
+        "your check-in again. If you feel unwell or have any warning sign, call your "
+        "clinic or the emergency number now."
+    )
+    return render_template("errors/error.html", code=413, title=title, body=body), 413
+
+
 def register(app: Flask) -> None:
     """Install error handlers and the security headers hook."""
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        return _page(exc.code or 500)
+        return _http_page(exc.code or 500)
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):

@@ -21,7 +21,7 @@ from app.domain import wording
 
 
 def register(app: Flask) -> None:
-    """Install filters: ``when``, ``on``, ``local``, ``day_phrase``."""
+    """Install filters: ``when``, ``on``, ``local``, ``day_phrase``, ``site_label``."""
 
     @app.template_filter("when")
     def when(instant: datetime, tz: str, now: datetime) -> str:
@@ -36,6 +36,13 @@ def register(app: Flask) -> None:
         return instant.astimezone(ZoneInfo(tz)).strftime(fmt)
 
     app.add_template_filter(wording.day_phrase, "day_phrase")
+
+    @app.template_filter("site_label")
+    def site_label(photo: object) -> str:
+        # "Left calf, inner side" for a stored photo (anything with side, region, view).
+        from app.services.photos import Site
+
+        return Site(photo.side, photo.region, photo.view).label  # type: ignore[attr-defined]
 
     @app.template_global("sc_generated")
     def sc_generated() -> str:

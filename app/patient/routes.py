@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 from flask import Blueprint
 from flask import abort
+from flask import current_app
 from flask import flash
 from flask import jsonify
 from flask import redirect
@@ -22,6 +25,7 @@ from app.services import recovery
 from app.services import reminders
 from app.services.errors import Invalid
 from app.services.errors import NotFound
+from app.services.photos import Site
 
 bp = Blueprint("patient", __name__)
 
@@ -203,15 +207,41 @@ def parse_checkin(form) -> dict[str, object]:  # noqa: ANN001
     }
 
 
-@bp.get("/checkin")
-def checkin():
-    data = diary.checkin_form(current_user, now())
+def _checkin_page(data: diary.CheckInForm, values: dict, errors: dict, **photo) -> str:
     return render_template(
         "patient/checkin.html",
         f=data,
-        values=data.existing.answers if data.existing else {},
-        errors={},
+        values=values,
+        errors=errors,
+        sides=photos.SIDES,
+        regions=photos.REGIONS,
+        views=photos.VIEWS,
+        photo=photo.get("photo"),
+        photo_error=photo.get("photo_error"),
     )
+
+
+@bp.get("/checkin")
+def checkin():
+    data = diary.checkin_form(current_user, now())
+    return _checkin_page(data, data.existing.answers if data.existing else {}, {})
+
+
+def attached_photo(form, files) -> diary.AttachedPhoto | None:  # noqa: ANN001
+    """The optional photo of the check-in form, if one was chosen.
+
+    One over the photo limit is not read at all (it waits in a temporary file until the
+    request ends); the service then refuses it on its own, keeping the answers.
+    """
+    upload = next((f for f in files.getlist("photo") if f and f.filename), None)
+    if upload is None:
+        return None
+    upload.stream.seek(0, os.SEEK_END)
+    size = upload.stream.tell()
+    upload.stream.seek(0)
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    data = upload.read() if not limit or size <= limit else None
+    return diary.AttachedPhoto(data, form.get("side"), form.get("region"), form.get("view"))
 
 
 @bp.post("/checkin")
@@ -220,15 +250,18 @@ def submit_checkin():
     day = request.form.get("day", type=int)
     try:
         key = request.form.get("client_key") or None
-        result = diary.submit_checkin(current_user, raw, key, now(), day)
-    except Invalid as exc:
+        photo = attached_photo(request.form, request.files)
+        result = diary.submit_checkin(current_user, raw, key, now(), day, photo)
+    except diary.AnswersRefused as exc:
         data = diary.checkin_form(current_user, now(), day if exc.field != "day" else None)
         values = {
             **raw,
             "red_flags": [k for k, v in raw["red_flags"].items() if v == "yes"],
+            "site": Site.from_values(request.form),
         }
-        return render_template(
-            "patient/checkin.html", f=data, values=values, errors={exc.field: exc.message}
+        errors = {exc.field: exc.message}
+        return _checkin_page(
+            data, values, errors, photo=exc.photo, photo_error=exc.photo_error
         ), 400
     return render_template("patient/checkin_result.html", r=result)
 

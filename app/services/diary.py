@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from dataclasses import replace
 from datetime import datetime
 from datetime import timedelta
 
 import sqlalchemy as sa
+from flask import current_app
 
 from app.domain.checkin import AnswerError
 from app.domain.checkin import Triage
@@ -26,14 +29,18 @@ from app.models import CheckInKey
 from app.models import Comment
 from app.models import OutboxMessage
 from app.models import OutboxState
+from app.models import Photo
 from app.models import PushSubscription
 from app.models import User
 from app.principal import Principal
+from app.services import photos
 from app.services.errors import Invalid
 from app.services.errors import NotFound
 from app.services.recovery import Course
 from app.services.recovery import load_course
 from app.services.recovery import protocol_for
+
+log = logging.getLogger(__name__)
 
 SEVERITY = {"emergency": 0, "same_day": 1}
 
@@ -83,6 +90,29 @@ class CheckInResult:
     triage: Triage
     today: TodayView
     replay: bool
+    # The optional photo sent with the check-in: stored, or why not (the check-in stands).
+    photo: Photo | None = None
+    photo_error: str | None = None
+
+
+@dataclass(frozen=True)
+class AttachedPhoto:
+    """A photo sent with the check-in form: its bytes (None if over the size limit,
+    so never read) and the site the patient chose for it."""
+
+    data: bytes | None
+    side: str | None
+    region: str | None
+    view: str | None
+
+
+class AnswersRefused(Invalid):
+    """The check-in was refused (an answer out of range); a photo sent with it was
+    still stored if it could be, so the patient need not choose it again."""
+
+    def __init__(self, refused: Invalid, photo: Photo | None, photo_error: str | None):
+        super().__init__(refused.field, refused.message)
+        self.photo, self.photo_error = photo, photo_error
 
 
 def submit_checkin(
@@ -91,6 +121,7 @@ def submit_checkin(
     client_key: str | None,
     now: datetime,
     day: int | None = None,
+    photo: AttachedPhoto | None = None,
 ) -> CheckInResult:
     """Store a day's check-in (once per day; editing keeps the earlier answers).
 
@@ -100,14 +131,51 @@ def submit_checkin(
     constraint and it is stored again, now as a replay or an edit of the winner's.
     Emergency and same-day answers raise an alert for the clinic at once.
 
-    :raises Invalid: for an out-of-range answer, naming the field.
+    A photo sent with it is stored after the check-in has committed (two commits on
+    purpose): the answers and their triage must never wait for, or fail with, a photo.
+    A refused photo is reported in the result, not raised.
+
+    :raises AnswersRefused: for an out-of-range answer, naming the field.
     """
     client_key = (client_key or "").strip()[:64] or None
     try:
-        return _submit(user, raw, client_key, now, day)
-    except sa.exc.IntegrityError:
+        try:
+            result = _submit(user, raw, client_key, now, day)
+        except sa.exc.IntegrityError:
+            db.session.rollback()
+            result = _submit(user, raw, client_key, now, day)
+    except Invalid as exc:
         db.session.rollback()
-        return _submit(user, raw, client_key, now, day)
+        saved, error = _attach(user, photo, client_key, now) if photo else (None, None)
+        raise AnswersRefused(exc, saved, error) from None
+    if photo is None:
+        return result
+    saved, error = _attach(user, photo, client_key, now)
+    return replace(result, photo=saved, photo_error=error)
+
+
+def _attach(
+    user: Principal, attached: AttachedPhoto, client_key: str | None, now: datetime
+) -> tuple[Photo | None, str | None]:
+    """Store a check-in's photo in the photo diary: (photo, None) or (None, why not).
+
+    Keyed on the check-in's key, so a double tap or a replay stores it once.
+    """
+    if attached.data is None:
+        limit = current_app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
+        return None, f"The photo is larger than {limit} MB. Please choose a smaller one."
+    key = f"checkin-{client_key[:56]}" if client_key else None
+    try:
+        site = photos.Site.parse(attached.side, attached.region, attached.view)
+        return photos.add_photo(user, attached.data, site, "", key, now), None
+    except Invalid as exc:
+        return None, exc.message
+    except Exception:
+        # The check-in is already saved; a failing photo store must not turn its
+        # triage advice into an error page.
+        db.session.rollback()
+        log.exception("photo sent with a check-in could not be stored")
+        return None, "The photo could not be saved just now. Please try again later."
 
 
 def _submit(

@@ -74,6 +74,15 @@ def test_emergency_result_fills_the_small_phone_and_the_call_button_comes_first(
     assert back_box["y"] > button["y"] + button["height"] and back_box["height"] >= 44
     page.screenshot(path=str(artifacts / "emergency-fullscreen-320.png"))
 
+    # The connection drops: the "offline" line goes below the emergency screen, never
+    # above the number and the call button (tel: links work without data).
+    page.context.set_offline(True)
+    offline = page.locator("#sc-status")
+    expect(offline).to_contain_text("sent when you are online")
+    assert offline.bounding_box()["y"] >= box["y"] + box["height"], offline.bounding_box()
+    assert call.bounding_box() == button
+    page.context.set_offline(False)
+
     back.click()
     expect(page).to_have_url(f"{base}/patient/today")
     expect(page.locator("nav.tabs")).to_be_visible()

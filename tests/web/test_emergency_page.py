@@ -68,3 +68,13 @@ def test_same_day_and_expected_results_keep_the_header_and_tabs(client, world):
         assert body.index('<nav class="tabs"') < body.index("<h1")
         assert body.count("Back to Today") == 1
         assert "emergency-screen" not in body
+
+
+def test_the_browser_bar_turns_emergency_red_only_on_the_emergency_page(client, world):
+    # The phone's status bar takes the page's theme colour: brand blue would frame the
+    # red emergency screen in calm blue.
+    login(client, "alice@patients.example")
+    emergency = client.post("/patient/checkin", data=form(yes={"chest-breathing"}))
+    assert '<meta name="theme-color" content="#a4161a">' in emergency.get_data(as_text=True)
+    same_day = client.post("/patient/checkin", data=form(yes={"calf-pain-swelling"}))
+    assert '<meta name="theme-color" content="#1d4e89">' in same_day.get_data(as_text=True)

@@ -42,7 +42,8 @@
       box = document.createElement("p");
       box.id = "sc-status";
       box.setAttribute("role", "status");
-      main.insertBefore(box, main.firstChild);
+      // On the emergency screen nothing goes above the emergency number and call button.
+      if (document.querySelector(".emergency-screen")) { main.appendChild(box); } else { main.insertBefore(box, main.firstChild); }
     }
     box.className = "flash " + (kind ? "flash-" + kind : "");
     box.textContent = text;
@@ -74,14 +75,20 @@
     try { localStorage.setItem(queueKey, JSON.stringify(items)); } catch (e) { /* full or off */ }
   }
 
+  // Returns true when a photo had to be left out: files cannot be kept in this queue.
   function enqueue(form) {
-    var data = new URLSearchParams(new FormData(form));
+    var data = new URLSearchParams();
+    var photoLeftOut = false;
+    new FormData(form).forEach(function (value, name) {
+      if (typeof value === "string") { data.append(name, value); } else if (value && value.size) { photoLeftOut = true; }
+    });
     var path = new URL(form.action, location.href).pathname;
     var items = readQueue();
     // A later tick of the same thing replaces the earlier one: only the last state counts.
     items = items.filter(function (it) { return it.path !== path || path === "/patient/checkin"; });
     items.push({ path: path, body: data.toString(), at: new Date().toISOString() });
     writeQueue(items);
+    return photoLeftOut;
   }
 
   function showTickLocally(form) {
@@ -143,14 +150,17 @@
   // ---------------------------------------------------------------- submits
   document.addEventListener("submit", function (event) {
     var form = event.target;
+    if (event.defaultPrevented) { return; }  // a page's own check stopped it (checkin.js)
     if (form.dataset.sending === "1") { event.preventDefault(); return; }
     var path = new URL(form.action, location.href).pathname;
     if (navigator.onLine === false && form.method.toLowerCase() === "post" && QUEUEABLE.test(path) && queueKey) {
       event.preventDefault();
-      enqueue(form);
+      var photoLeftOut = enqueue(form);
       showTickLocally(form);
       if (path === "/patient/checkin") {
-        status("Saved on this phone, will send when online. If you feel unwell or have any warning sign, call the clinic or the emergency number now: do not wait.", "error");
+        status("Saved on this phone, will send when online." +
+          (photoLeftOut ? " The photo cannot be kept on the phone: please add it from Photos once you are online." : "") +
+          " If you feel unwell or have any warning sign, call the clinic or the emergency number now: do not wait.", "error");
         window.scrollTo(0, 0);
       } else {
         status("Saved on this phone, will send when online.", "info");

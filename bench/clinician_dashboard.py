@@ -14,9 +14,18 @@ What it measures
     them stopped two or more days ago (the "missed" section); the last two days'
     check-ins await review (plus a few forgotten older ones); about 1.2 % of check-ins
     were same-day or emergency answers and raised an alert, open only if recent; some
-    patients have a session booked in the coming month. Patient 1 of each clinic is
+    patients have a session booked in the coming month. Photo rows (no files: the pages
+    show thumbnail URLs only) in the same proportions in both clinics: about 8 per 100
+    check-ins (85,000 in the large clinic), taken on check-in days, more often on
+    milestone days and days with worrying answers, and "before" photos a few days ahead
+    of 15 % of the sessions; reviewed with their day, except those of the last two days
+    and 2 % that arrived after their day was reviewed (so the dashboard's "new photos"
+    section runs to several pages in both clinics). A quarter of the patients tick their
+    daily tasks (``TaskTick``, 260,000 in the large clinic). Patient 1 of each clinic is
     "busy", identical in both: six sessions, 310 check-ins, two open alerts, 30 comments,
-    reminders, two devices. Then ANALYZE.
+    reminders, two devices, photos on about half of the check-in days (387 in all) and
+    90 % of the daily tasks ticked. The load prints how many photos and ticks each clinic
+    got, and the results what the busy patient's page showed of them. Then ANALYZE.
 
     Signed in as a clinician of the clinic (Flask test client, CSRF off, the app's clock
     pinned to the load time), it renders ``GET /clinic/`` (the dashboard) and
@@ -49,8 +58,8 @@ Usage
     ``--postgres`` names a server (any database on it the user may connect to); the
     benchmark creates two scratch databases there and drops them at the end.
     ``--quick`` loads 2,000 patients and 200,000 check-ins into the large clinic instead
-    of the defaults. On the 2-core machine the default run takes about 1 min 45 s on
-    SQLite (75 s of it loading) and 2 min 40 s on PostgreSQL (145 s loading).
+    of the defaults. On the 2-core machine the default run takes about 1 min 30 s on
+    SQLite (75-95 s of it loading) and 2 min 40 s on PostgreSQL (150 s loading).
 
 Exit status: 0 PASS, 1 BELOW AIM, 2 could not measure.
 """
@@ -73,6 +82,7 @@ from dataclasses import dataclass
 from dataclasses import field
 from datetime import UTC
 from datetime import datetime
+from datetime import time as clock
 from datetime import timedelta
 from pathlib import Path
 
@@ -91,8 +101,10 @@ from app.models import Comment  # noqa: E402
 from app.models import OutboxMessage  # noqa: E402
 from app.models import OutboxState  # noqa: E402
 from app.models import Patient  # noqa: E402
+from app.models import Photo  # noqa: E402
 from app.models import PushSubscription  # noqa: E402
 from app.models import Role  # noqa: E402
+from app.models import TaskTick  # noqa: E402
 from app.models import Treatment  # noqa: E402
 from app.models import TreatmentStatus  # noqa: E402
 from app.models import User  # noqa: E402
@@ -119,6 +131,36 @@ LAST = "Adams Baker Clarke Davies Evans Fisher Green Hughes Irwin Jones Khan Lew
 EMERGENCY = "Chest pain, sudden breathlessness, coughing up blood, a racing heart or fainting"
 CALF = "Pain, swelling, warmth or tenderness in the calf or the whole leg, especially on one side"
 NOTES = ("", "", "", "", "", "", "", "", "Bit sore after a long walk.", "Stocking rubs a little.")
+# Photos (rows only: the pages show thumbnail URLs, never the bytes). On a check-in day a
+# patient adds photos with this chance (busy patient: BUSY_PHOTO_DAY), more often on the
+# days the protocol's milestones fall on; some sessions also get "before" photos.
+PHOTO_DAY, PHOTO_MILESTONE_DAY, BUSY_PHOTO_DAY = 0.02, 0.15, 0.5
+MILESTONE_DAYS = frozenset((0, 1, 3, 7, 14, 21, 28))
+BEFORE_PHOTOS = 0.15  # sessions with "before" photos, taken 1-4 days ahead
+# Photos that arrived (offline queue) after their day was marked reviewed, and so still
+# wait for review: they make the dashboard's "new photos" section long in both clinics.
+LATE_PHOTO = 0.02
+REGIONS = ("calf", "calf", "calf", "thigh", "knee", "ankle", "foot")
+VIEWS = ("front", "back", "inner", "outer")
+# Daily tasks of the shipped protocols by day after treatment (first, last), as their
+# [[task]] windows cover them; TICKERS of the patients use the task list.
+TASK_DAYS = {
+    "compression-72h": {
+        "walk-after-treatment": (0, 0),
+        "stockings-day-night": (0, 2),
+        "stockings-daytime": (3, 10),
+        "walks": (0, 14),
+        "elevate-legs": (0, 14),
+    },
+    "compression-24h": {
+        "walk-after-treatment": (0, 0),
+        "stockings-day-night": (0, 0),
+        "stockings-daytime": (1, 15),
+        "walks": (0, 14),
+        "elevate-legs": (0, 14),
+    },
+}
+TICKERS, TICK = 0.25, 0.8
 
 
 class BenchError(RuntimeError):
@@ -188,6 +230,7 @@ class ClinicPlan:
     clinician_id: int
     patients: list[PatientPlan]
     versions: dict[str, int] = field(default_factory=dict)
+    seeded: Counter[str] = field(default_factory=Counter)  # rows loaded, by kind
 
     @property
     def busy(self) -> PatientPlan:
@@ -459,33 +502,193 @@ def checkin_row(
 
 
 def load_checkins(
-    conn: sa.Connection, rng: random.Random, ids: Ids, c: ClinicPlan
-) -> tuple[int, int]:
-    """Check-ins in chunks, each chunk's alerts right after it (they refer to it)."""
+    conn: sa.Connection, rng: random.Random, photo_rng: random.Random, ids: Ids, c: ClinicPlan
+) -> None:
+    """Check-ins in chunks, each chunk's alerts right after it (they refer to it), and the
+    photos taken on their days (``day_photos``; the busy patient's from a generator of
+    their own, so they are the same in both clinics). Counts go to ``c.seeded``."""
     checkins: list[dict] = []
     alerts: list[dict] = []
-    done = [0, 0]
+    photos: list[dict] = []
+    busy_rng = random.Random(13)
     for checkin, alert in checkin_and_alert_rows(rng, ids, c):
         checkins.append(checkin)
         if alert:
             alerts.append(alert)
+        busy = checkin["patient_id"] == c.busy.id
+        photos.extend(day_photos(busy_rng if busy else photo_rng, ids, c, checkin, busy))
         if len(checkins) == CHUNK:
-            flush_checkins(conn, checkins, alerts, done)
-            if done[0] % 200_000 == 0:
-                say(f"  clinic {c.slug}: {done[0]:,} check-ins")
-    flush_checkins(conn, checkins, alerts, done)
-    return done[0], done[1]
+            flush_checkins(conn, c, checkins, alerts, photos)
+            if c.seeded["check-ins"] % 200_000 == 0:
+                say(f"  clinic {c.slug}: {c.seeded['check-ins']:,} check-ins")
+    flush_checkins(conn, c, checkins, alerts, photos)
 
 
-def flush_checkins(conn: sa.Connection, checkins: list, alerts: list, done: list[int]) -> None:
-    if checkins:
-        conn.execute(CheckIn.__table__.insert(), checkins)
-    if alerts:
-        conn.execute(Alert.__table__.insert(), alerts)
-    done[0] += len(checkins)
-    done[1] += len(alerts)
+def flush_checkins(
+    conn: sa.Connection, c: ClinicPlan, checkins: list, alerts: list, photos: list
+) -> None:
+    for table, rows in (
+        (CheckIn.__table__, checkins),
+        (Alert.__table__, alerts),
+        (Photo.__table__, photos),
+    ):
+        if rows:
+            conn.execute(table.insert(), rows)
+    c.seeded["check-ins"] += len(checkins)
+    c.seeded["alerts"] += len(alerts)
+    tally_photos(c, photos)
     checkins.clear()
     alerts.clear()
+    photos.clear()
+
+
+def tally_photos(c: ClinicPlan, photos: list[dict]) -> None:
+    c.seeded["photos"] += len(photos)
+    c.seeded["photos to review"] += sum(ph["reviewed_at"] is None for ph in photos)
+    c.seeded["busy patient's photos"] += sum(ph["patient_id"] == c.busy.id for ph in photos)
+
+
+# ------------------------------------------------------------------ photos and ticks
+
+
+def day_photos(
+    rng: random.Random, ids: Ids, c: ClinicPlan, checkin: dict, busy: bool
+) -> list[dict]:
+    """The photos a patient took on a check-in's day, just before checking in.
+
+    Most days have none; milestone days and days with worrying answers more often have
+    some; the busy patient photographs about half of their days (and every milestone
+    and alert day). A photo is reviewed with its day (marking a day reviewed marks its
+    photos), except ``LATE_PHOTO`` of them that arrived after the day was reviewed and
+    still wait; those of the last two days wait with their check-ins.
+    """
+    day, at, level = checkin["day"], checkin["created_at"], checkin["level"]
+    special = day in MILESTONE_DAYS or level != "none"
+    if busy:
+        chance = 1.0 if special else BUSY_PHOTO_DAY
+    else:
+        chance = PHOTO_MILESTONE_DAY if special else PHOTO_DAY
+    if rng.random() >= chance:
+        return []
+    n = rng.choice((1, 2, 3) if busy else (1, 1, 1, 2))
+    midnight = datetime.combine(checkin["on_date"], clock(0, 5), UTC)
+    start = max(at - timedelta(minutes=rng.uniform(5, 90)), midnight)
+    reviewed = checkin["reviewed_at"]
+    rows = []
+    for k in range(n):
+        taken = start + timedelta(minutes=2 * k)
+        if reviewed is not None and rng.random() < LATE_PHOTO:
+            arrived = reviewed + timedelta(hours=rng.uniform(1, 30))
+            created, seen = min(arrived, NOW - timedelta(minutes=1)), None
+        else:
+            created, seen = taken, reviewed
+        rows.append(
+            photo_row(rng, ids, c, checkin["patient_id"], checkin["treatment_id"], "after", day)
+            | dict(taken_at=taken, taken_on=checkin["on_date"], created_at=created)
+            | reviewed_by(c, seen)
+        )
+    return rows
+
+
+def before_photo_rows(rng: random.Random, ids: Ids, c: ClinicPlan) -> Iterator[dict]:
+    """ "Before" photos, taken 1-4 days ahead of a session (no check-in on those days):
+    for ``BEFORE_PHOTOS`` of the sessions done, and of those booked within the week (taken
+    in the last day or two); every session of the busy patient. Reviewed a few hours
+    later, but for ``LATE_PHOTO`` of them and the recent ones."""
+    for p in c.patients:
+        busy = p is c.busy
+        own = random.Random(17) if busy else rng
+        for s in sorted(p.sessions, key=lambda s: s.id):
+            if s.status == TreatmentStatus.CANCELLED or s.at > NOW + 7 * DAY:
+                continue
+            if own.random() >= (1.0 if busy else BEFORE_PHOTOS):
+                continue
+            if s.status == TreatmentStatus.DONE:
+                start = s.at - own.randint(1, 4) * DAY + timedelta(hours=own.uniform(-3, 3))
+            else:  # booked: the photos are taken within the week before it, by now
+                start = max(NOW - own.uniform(0.05, 1.5) * DAY, s.at - 7 * DAY + DAY / 24)
+                if start > NOW - timedelta(minutes=10):
+                    continue
+            day = min(0, (start.date() - s.at.date()).days)
+            for k in range(own.randint(2, 4) if busy else own.randint(1, 3)):
+                taken = start + timedelta(minutes=2 * k)
+                late = taken >= NOW - 2 * DAY or own.random() < LATE_PHOTO
+                seen = None if late else taken + timedelta(hours=own.uniform(2, 30))
+                yield (
+                    photo_row(own, ids, c, p.id, s.id, "before", day)
+                    | dict(taken_at=taken, taken_on=taken.date(), created_at=taken)
+                    | reviewed_by(c, seen)
+                )
+
+
+def photo_row(
+    rng: random.Random,
+    ids: Ids,
+    c: ClinicPlan,
+    patient_id: int,
+    treatment_id: int,
+    phase: str,
+    day: int,
+) -> dict:
+    """A photo row without its times and review: plausible fake keys, hashes and sizes
+    (no files; the pages only show thumbnail URLs). Keys end with the row's id, so they
+    are unique even where the busy patient's generator repeats in the other clinic."""
+    photo_id = ids("photos")
+    portrait = rng.random() < 0.7
+    return dict(
+        id=photo_id,
+        patient_id=patient_id,
+        clinic_id=c.id,
+        treatment_id=treatment_id,
+        phase=phase,
+        day=day,
+        side=rng.choice(("left", "right")),
+        region=rng.choice(REGIONS),
+        view=rng.choice(VIEWS),
+        note=rng.choice(("", "", "", "", "Looks more bruised today.", "Lump near the knee.")),
+        full_key=photo_key(rng, photo_id),
+        full_sha256=f"{rng.getrandbits(256):064x}",
+        full_size=rng.randint(250_000, 1_400_000),
+        thumb_key=photo_key(rng, photo_id),
+        thumb_sha256=f"{rng.getrandbits(256):064x}",
+        width=1536 if portrait else 2048,
+        height=2048 if portrait else 1536,
+        source_format=rng.choice(("JPEG", "JPEG", "JPEG", "HEIF", "MPO")),
+        client_key=f"{rng.getrandbits(96):024x}{photo_id:08x}",
+    )
+
+
+def photo_key(rng: random.Random, photo_id: int) -> str:
+    """A key as the photo store makes them (``ab/<32 hex>.jpg``)."""
+    name = f"{rng.getrandbits(96):024x}{photo_id:08x}"
+    return f"{name[:2]}/{name}.jpg"
+
+
+def reviewed_by(c: ClinicPlan, at: datetime | None) -> dict:
+    return dict(reviewed_at=at, reviewed_by_id=c.clinician_id if at else None)
+
+
+def tick_rows(rng: random.Random, c: ClinicPlan) -> Iterator[dict]:
+    """Daily tasks ticked: ``TICKERS`` of the patients tick ``TICK`` of the tasks of each
+    day of their sessions' task windows so far (with or without a check-in that day);
+    the busy patient ticks 90 % of them (own generator: the same in both clinics)."""
+    for p in c.patients:
+        busy = p is c.busy
+        own = random.Random(19) if busy else rng
+        if not busy and own.random() >= TICKERS:
+            continue
+        chance = 0.9 if busy else TICK
+        for s in sorted(p.sessions, key=lambda s: s.id):
+            if s.status != TreatmentStatus.DONE:
+                continue
+            tasks = TASK_DAYS[s.protocol]
+            elapsed = int((NOW - s.at) / DAY)
+            for day in range(min(max(last for _, last in tasks.values()), elapsed) + 1):
+                for key, (first, last) in tasks.items():
+                    if first <= day <= last and own.random() < chance:
+                        at = s.at + day * DAY + timedelta(hours=own.uniform(0.2, 12))
+                        ticked = min(at, NOW - timedelta(minutes=1))
+                        yield dict(treatment_id=s.id, task_key=key, day=day, ticked_at=ticked)
 
 
 def extra_rows(ids: Ids, c: ClinicPlan) -> tuple[list[dict], list[dict], list[dict]]:
@@ -583,7 +786,17 @@ def load(url: str, specs: list[Spec]) -> list[ClinicPlan]:
             insert_chunked(conn, Patient.__table__, patient_rows(clinics))
             insert_chunked(conn, Treatment.__table__, treatment_rows(clinics))
             for c, spec in zip(clinics, specs, strict=True):
-                checkins, alerts = load_checkins(conn, random.Random(spec.seed + 1), ids, c)
+                photo_rng = random.Random(spec.seed + 2)
+                load_checkins(conn, random.Random(spec.seed + 1), photo_rng, ids, c)
+                before = list(before_photo_rows(photo_rng, ids, c))
+                insert_chunked(conn, Photo.__table__, iter(before))
+                tally_photos(c, before)
+                ticks = list(tick_rows(random.Random(spec.seed + 3), c))
+                insert_chunked(conn, TaskTick.__table__, iter(ticks))
+                c.seeded["task ticks"] = len(ticks)
+                c.seeded["busy patient's ticks"] = sum(
+                    t["treatment_id"] in {s.id for s in c.busy.sessions} for t in ticks
+                )
                 comments, outbox, devices = extra_rows(ids, c)
                 for table, rows in (
                     (Comment.__table__, comments),
@@ -592,11 +805,14 @@ def load(url: str, specs: list[Spec]) -> list[ClinicPlan]:
                 ):
                     insert_chunked(conn, table, iter(rows))
                 treatments = sum(len(p.sessions) for p in c.patients)
+                n = c.seeded
                 say(
                     f"  clinic {c.slug}: {len(c.patients):,} patients, {treatments:,} treatments, "
-                    f"{checkins:,} check-ins, {alerts:,} alerts, {len(comments):,} comments, "
-                    f"{len(outbox):,} outbox rows, {len(devices):,} devices"
+                    f"{n['check-ins']:,} check-ins, {n['alerts']:,} alerts, "
+                    f"{len(comments):,} comments, {len(outbox):,} outbox rows, "
+                    f"{len(devices):,} devices"
                 )
+                say(f"  clinic {c.slug}: {seeded_photos(c)}")
             if conn.dialect.name == "postgresql":
                 move_sequences(conn)
             # Core inserts bypass the ORM events that keep each patient's follow-up state
@@ -609,6 +825,16 @@ def load(url: str, specs: list[Spec]) -> list[ClinicPlan]:
             conn.exec_driver_sql("VACUUM ANALYZE" if pg else "ANALYZE")
         db.engine.dispose()  # the timed run starts from fresh connections, default settings
     return clinics
+
+
+def seeded_photos(c: ClinicPlan) -> str:
+    n = c.seeded
+    photos, ticks = n["busy patient's photos"], n["busy patient's ticks"]
+    return (
+        f"{n['photos']:,} photos seeded ({n['photos to review']:,} awaiting review, "
+        f"{photos:,} of the busy patient), {n['task ticks']:,} task ticks "
+        f"({ticks:,} of the busy patient)"
+    )
 
 
 def clinic_row(c: ClinicPlan) -> dict:
@@ -636,6 +862,7 @@ def move_sequences(conn: sa.Connection) -> None:
         "comments",
         "outbox",
         "push_subscriptions",
+        "photos",
     ):
         conn.exec_driver_sql(
             f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
@@ -765,6 +992,22 @@ def section_counts(html: str) -> dict[str, str]:
     return dict(re.findall(pattern, html))
 
 
+def diary_counts(html: str) -> dict[str, str]:
+    """What the patient page shows of its diary: entries (a check-in's, or a day without
+    one), those with thumbnails (and how many) and with tasks ticked: proof that photos
+    and ticks were on the measured page."""
+    entries = re.split(r'<li id="(?:day|date)-', html)[1:]
+    return {
+        "entries": str(len(entries)),
+        "without check-in": str(html.count('<li id="date-')),
+        "with photos": str(sum("/thumb" in entry for entry in entries)),
+        "thumbnails": str(len(re.findall(r"/photos/\d+/thumb", html))),
+        "with tasks ticked": str(
+            sum(re.search(r"ticked: (?!none)", entry) is not None for entry in entries)
+        ),
+    }
+
+
 def measure(targets: list[tuple[str, str, ClinicPlan]], rounds: int) -> list[list[Page]]:
     """For each page (dashboard, busy patient): one Page per target (where, url, clinic),
     rendered ``rounds`` times, interleaved, the order turning round by round."""
@@ -786,7 +1029,8 @@ def measure(targets: list[tuple[str, str, ClinicPlan]], rounds: int) -> list[lis
     try:
         for page in everything:  # warm-up: templates, caches
             *_, html = render(page, recorders[page.url])
-            page.sections = section_counts(html)
+            counts = section_counts if page.name == "dashboard" else diary_counts
+            page.sections = counts(html)
         say(f"{rounds} interleaved rounds")
         for r in range(rounds):
             for pages in kinds:
@@ -960,12 +1204,16 @@ def main(argv: list[str] | None = None) -> int:
             )
             print()
             print(f"{backend}, {args.rounds} interleaved rounds, median ms per render")
-            for c, page in ((alone, kinds[0][0]), (big, kinds[0][2])):
+            for c, page, diary in (
+                (alone, kinds[0][0], kinds[1][0]),
+                (big, kinds[0][2], kinds[1][2]),
+            ):
                 busy = sum(s.last_day + 1 for s in c.busy.sessions)
                 print(
                     f"  clinic {c.slug}: {len(c.patients):,} patients, {c.checkins():,} check-ins"
                     f" (busy patient {busy}); dashboard totals {page.sections}"
                 )
+                print(f"    {seeded_photos(c)}; busy patient's page shows {diary.sections}")
             return report(kinds, backend)
     except (BenchError, sa.exc.SQLAlchemyError, OSError) as exc:
         print(f"COULD NOT MEASURE: {exc}", flush=True)

@@ -8,16 +8,19 @@ Every view of a patient's data, and every refused attempt, writes an audit event
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from dataclasses import field
+from datetime import date
 from datetime import datetime
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import joinedload
 
+from app.domain.offsets import local_date
 from app.domain.recovery import ChecklistView
 from app.domain.recovery import build_checklist
 from app.domain.reminders import QuietHours
@@ -42,7 +45,6 @@ from app.services.audit import audit
 from app.services.audit import audit_views
 from app.services.audit import own_patient
 from app.services.audit import refuse
-from app.services.clinic import treatments_of
 from app.services.errors import Invalid
 from app.services.protocols import protocol_by_version
 from app.services.reminders import DeliveryState
@@ -266,46 +268,121 @@ def open_alert_count(actor: Principal) -> int:
 
 # ------------------------------------------------------------------ one patient
 
+DIARY_DAYS = 28  # days per page of a patient's diary: the four weeks of one recovery
+BRUISING_SCORE = {"none": 0, "mild": 1, "moderate": 2, "severe": 3}
+
+
+@dataclass(frozen=True)
+class DiaryDay:
+    """One day of a patient's diary: a day they checked in, took a photo or ticked a
+    daily task. A patient who skips the check-in but photographs a bruise is still seen.
+    """
+
+    on_date: date  # the patient's own calendar date
+    checkins: list[CheckIn]  # newest first: usually one, none if they did not check in
+    photos: list[Photo]  # oldest first
+    tasks: list[str]  # daily tasks ticked, by their titles in the session's protocol
+    # Where the day sits in the course, for a day without a check-in (a check-in says its
+    # own day): "Day 4" after a session, "Before treatment", or "" outside any session.
+    when: str = ""
+
 
 @dataclass(frozen=True)
 class PatientDiary:
-    """A patient's diary for the clinician, newest first, one page at a time."""
+    """A patient's diary for the clinician, newest day first, one page at a time."""
 
     patient: Patient
-    checkins: list[CheckIn]
+    days: list[DiaryDay]
     alerts: list[Alert]
     comments: list[Comment]
     chart: list[tuple[int, int, int]]  # (day, pain 0-10, bruising 0-3) oldest first
     more: bool
     page: int
-    # What else the patient did on each check-in's day, by check-in id.
-    photos: dict[int, list[Photo]] = field(default_factory=dict)
-    ticks: dict[int, list[str]] = field(default_factory=dict)  # task keys ticked
+    sessions: list[Treatment]  # every session, oldest first, with its protocol version
 
 
-BRUISING_SCORE = {"none": 0, "mild": 1, "moderate": 2, "severe": 3}
+class _PlusDays(sa.sql.functions.FunctionElement[date]):
+    """``start + days`` for a date and a whole number of days, in either database."""
+
+    type = sa.Date()
+    name = "plus_days"
+    inherit_cache = True
+
+
+@compiles(_PlusDays)
+def _plus_days(element: _PlusDays, compiler: Any, **kw: Any) -> str:
+    # PostgreSQL: date + integer is a date.
+    start, days = (compiler.process(c, **kw) for c in element.clauses)
+    return f"({start} + {days})"
+
+
+@compiles(_PlusDays, "sqlite")
+def _plus_days_sqlite(element: _PlusDays, compiler: Any, **kw: Any) -> str:
+    # SQLite keeps dates as ISO text, which date() returns too (so UNION and IN compare
+    # like with like); the modifier reads "3 days" or "-3 days".
+    start, days = (compiler.process(c, **kw) for c in element.clauses)
+    return f"date({start}, {days} || ' days')"
 
 
 def patient_diary(actor: Principal, patient_id: int, address: str, page: int = 1) -> PatientDiary:
-    """Open a patient's diary (audited). A page holds the 28 most recent check-ins."""
+    """Open a patient's diary (audited). A page holds the 28 most recent days on which
+    the patient checked in, took a photo or ticked a daily task.
+
+    The same statements whatever the length of the diary: the sessions, the page's
+    dates (one UNION of the three sources, paged in SQL), then the check-ins, photos and
+    ticks of those dates (one each, even for an empty page), the alerts, the comments.
+    """
     patient = own_patient(actor, patient_id, address, "view")
     # Record the view first: committing after loading would expire the loaded rows and
     # the page would reload each of them (an N+1 that grows with the diary).
     audit(actor, patient.id, "view", address, "diary")
     db.session.commit()
     page = max(page, 1)
-    size = 28
-    checkins = list(
-        db.session.scalars(
-            sa.select(CheckIn)
-            .where(CheckIn.patient_id == patient.id)
-            .order_by(CheckIn.on_date.desc(), CheckIn.id.desc())
-            .limit(size + 1)
-            .offset((page - 1) * size)
+    sessions = _sessions(patient.id)
+    # Day 0 of each session in the patient's calendar, as app/services/diary.py dates a
+    # check-in (local date of the anchor + day). Done here, not in SQL: neither database
+    # can be relied on to apply the patient's time zone rules the same way.
+    tz = ZoneInfo(patient.timezone)
+    starts = {t.id: local_date(t.anchor, tz) for t in sessions}
+    tick_date = _tick_date(starts)
+    dates = _page_dates(patient.id, starts, tick_date, page)
+    more = len(dates) > DIARY_DAYS
+    dates = dates[:DIARY_DAYS]
+
+    checkins: dict[date, list[CheckIn]] = {}
+    for checkin in db.session.scalars(
+        sa.select(CheckIn)
+        .where(CheckIn.patient_id == patient.id, CheckIn.on_date.in_(dates))
+        .order_by(CheckIn.on_date.desc(), CheckIn.id.desc())
+    ):
+        checkins.setdefault(checkin.on_date, []).append(checkin)
+    photos: dict[date, list[Photo]] = {}
+    for photo in db.session.scalars(
+        sa.select(Photo)
+        .where(Photo.patient_id == patient.id, Photo.taken_on.in_(dates))
+        .order_by(Photo.taken_at, Photo.id)
+    ):
+        photos.setdefault(photo.taken_on, []).append(photo)
+    ticks: dict[date, list[tuple[int, int, str]]] = {}
+    for treatment_id, day, key in db.session.execute(
+        sa.select(TaskTick.treatment_id, TaskTick.day, TaskTick.task_key)
+        .where(TaskTick.treatment_id.in_(list(starts)), tick_date.in_(dates))
+        .order_by(TaskTick.ticked_at)
+    ):
+        on = starts[treatment_id] + timedelta(days=day)
+        ticks.setdefault(on, []).append((treatment_id, day, key))
+
+    title = _task_title(sessions)
+    days = [
+        DiaryDay(
+            on_date=on,
+            checkins=checkins.get(on, []),
+            photos=photos.get(on, []),
+            tasks=[title(tid, key) for tid, _, key in ticks.get(on, [])],
+            when=_when(ticks.get(on, []), photos.get(on, []), starts),
         )
-    )
-    more = len(checkins) > size
-    checkins = checkins[:size]
+        for on in dates
+    ]
     alerts = list(
         db.session.scalars(
             sa.select(Alert)
@@ -323,34 +400,86 @@ def patient_diary(actor: Principal, patient_id: int, address: str, page: int = 1
             .limit(50)
         )
     )
-    chart = [(c.day, c.pain, BRUISING_SCORE.get(c.bruising, 0)) for c in reversed(checkins)]
-    photos, ticks = _day_extras(patient.id, checkins)
-    return PatientDiary(patient, checkins, alerts, comments, chart, more, page, photos, ticks)
+    chart = [
+        (c.day, c.pain, BRUISING_SCORE.get(c.bruising, 0))
+        for d in reversed(days)
+        for c in reversed(d.checkins)
+    ]
+    return PatientDiary(patient, days, alerts, comments, chart, more, page, sessions)
 
 
-def _day_extras(
-    patient_id: int, checkins: list[CheckIn]
-) -> tuple[dict[int, list[Photo]], dict[int, list[str]]]:
-    """The photos taken and the daily tasks ticked on the days of ``checkins``, by
-    check-in id: two statements for the page, whatever the length of the diary (and
-    even for a page without check-ins, so the count never depends on the data)."""
-    by_date = {c.on_date: c.id for c in checkins}
-    by_day = {(c.treatment_id, c.day): c.id for c in checkins}
-    photos: dict[int, list[Photo]] = {}
-    for photo in db.session.scalars(
-        sa.select(Photo)
-        .where(Photo.patient_id == patient_id, Photo.taken_on.in_(list(by_date)))
-        .order_by(Photo.taken_at, Photo.id)
-    ):
-        photos.setdefault(by_date[photo.taken_on], []).append(photo)
-    ticks: dict[int, list[str]] = {}
-    for tick in db.session.scalars(
-        sa.select(TaskTick)
-        .where(sa.tuple_(TaskTick.treatment_id, TaskTick.day).in_(list(by_day)))
-        .order_by(TaskTick.ticked_at)
-    ):
-        ticks.setdefault(by_day[(tick.treatment_id, tick.day)], []).append(tick.task_key)
-    return photos, ticks
+def _sessions(patient_id: int) -> list[Treatment]:
+    """All the patient's sessions, oldest first, each with its protocol version in the
+    same statement (the page reads every session's protocol: names, tasks, checklist)."""
+    return list(
+        db.session.scalars(
+            sa.select(Treatment)
+            .options(joinedload(Treatment.protocol_version))
+            .where(Treatment.patient_id == patient_id)
+            .order_by(Treatment.appointment_at, Treatment.id)
+        )
+    )
+
+
+def _tick_date(starts: dict[int, date]) -> sa.ColumnElement[date]:
+    """SQL for the patient's date of a task tick: its session's day 0 plus its day."""
+    if not starts:  # no session, so no ticks: a date (typed, for the UNION) that is NULL
+        return _PlusDays(sa.cast(sa.null(), sa.Date), TaskTick.day)
+    start = sa.case(
+        {tid: sa.literal(on, sa.Date) for tid, on in starts.items()}, value=TaskTick.treatment_id
+    )
+    return _PlusDays(start, TaskTick.day)
+
+
+def _page_dates(
+    patient_id: int, starts: dict[int, date], tick_date: sa.ColumnElement[date], page: int
+) -> list[date]:
+    """The dates of one page of the diary, newest first, and one more if there are more:
+    one statement, reading each source through an index on the patient (check-ins,
+    photos) or the session (ticks, by their primary key)."""
+    on = sa.union(
+        sa.select(CheckIn.on_date.label("on_date")).where(CheckIn.patient_id == patient_id),
+        sa.select(Photo.taken_on).where(Photo.patient_id == patient_id),
+        sa.select(tick_date).where(TaskTick.treatment_id.in_(list(starts))),
+    ).subquery()
+    return list(
+        db.session.scalars(
+            sa.select(on.c.on_date)
+            .order_by(on.c.on_date.desc())
+            .limit(DIARY_DAYS + 1)
+            .offset((page - 1) * DIARY_DAYS)
+        )
+    )
+
+
+def _task_title(sessions: list[Treatment]) -> Callable[[int, str], str]:
+    """A task's title in its session's protocol (the key if the protocol lost it)."""
+    versions = {t.id: t.protocol_version for t in sessions}
+    named: dict[int, dict[str, str]] = {}  # titles by session, read once each
+
+    def title(treatment_id: int, key: str) -> str:
+        if treatment_id not in named:
+            v = versions[treatment_id]
+            protocol = protocol_by_version(v.id, v.sha256, v.source_text)
+            named[treatment_id] = {task.key: task.title for task in protocol.tasks}
+        return named[treatment_id].get(key, key)
+
+    return title
+
+
+def _when(ticks: list[tuple[int, int, str]], photos: list[Photo], starts: dict[int, date]) -> str:
+    """Where a day sits in the course: the day of its latest session's ticks, else of its
+    last photo (taken before a session, or day N after one), else nothing."""
+    if ticks:
+        _, day, _ = max(ticks, key=lambda tick: starts[tick[0]])
+        return f"Day {day}"
+    placed = [p for p in photos if p.treatment_id is not None]
+    if not placed:
+        return ""
+    last = placed[-1]
+    if last.phase == "before":
+        return "Before treatment"
+    return f"Day {last.day}" if last.day is not None else ""
 
 
 def acknowledge(actor: Principal, alert_id: int, note: str, address: str, now: datetime) -> Alert:
@@ -478,7 +607,6 @@ class PatientPage:
     sessions: list[Treatment]
     delivery: DeliveryState
     checklist: ChecklistView | None  # of the next booked session
-    task_titles: dict[int, list[str]]  # tasks ticked, by check-in id, as the patient saw them
 
 
 def patient_page(
@@ -486,7 +614,7 @@ def patient_page(
 ) -> PatientPage:
     """The diary (audited), sessions, reminder delivery state and the next checklist."""
     diary = patient_diary(actor, patient_id, address, page)
-    sessions = treatments_of(diary.patient)
+    sessions = diary.sessions
     booked = sorted(
         (t for t in sessions if t.status == TreatmentStatus.SCHEDULED),
         key=lambda t: t.appointment_at,
@@ -503,21 +631,4 @@ def patient_page(
         protocol = protocol_by_version(version.id, version.sha256, version.source_text)
         tz = ZoneInfo(diary.patient.timezone)
         checklist = build_checklist(protocol, nxt.appointment_at, tz, now, ticked)
-    return PatientPage(
-        diary, sessions, delivery_state(diary.patient.id), checklist, _task_titles(diary, sessions)
-    )
-
-
-def _task_titles(diary: PatientDiary, sessions: list[Treatment]) -> dict[int, list[str]]:
-    """Each day's ticked task keys as their titles in the session's protocol."""
-    treatment_of = {c.id: c.treatment_id for c in diary.checkins}
-    named: dict[int, dict[str, str]] = {}  # task titles by session, read once each
-    for t in sessions:
-        if t.id in treatment_of.values():
-            v = t.protocol_version
-            protocol = protocol_by_version(v.id, v.sha256, v.source_text)
-            named[t.id] = {task.key: task.title for task in protocol.tasks}
-    return {
-        checkin_id: [named[treatment_of[checkin_id]].get(key, key) for key in keys]
-        for checkin_id, keys in diary.ticks.items()
-    }
+    return PatientPage(diary, sessions, delivery_state(diary.patient.id), checklist)

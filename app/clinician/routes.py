@@ -166,6 +166,23 @@ def review_photo(photo_id: int):
     return redirect(url_for("clinician.patient", patient_id=photo.patient_id), 303)
 
 
+@bp.post("/patients/<int:patient_id>/photos/review")
+def review_day_photos(patient_id: int):
+    day = review.mark_day_photos_reviewed(
+        current_user, patient_id, request.form.get("on", ""), _address(), now()
+    )
+    page = max(request.form.get("page", 1, type=int) or 1, 1)
+    return redirect(
+        url_for(
+            "clinician.patient",
+            patient_id=patient_id,
+            page=page if page > 1 else None,
+            _anchor=f"date-{day.isoformat()}",
+        ),
+        303,
+    )
+
+
 @bp.post("/patients/<int:patient_id>/comments")
 def comment(patient_id: int):
     try:

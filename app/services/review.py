@@ -535,6 +535,31 @@ def mark_photo_reviewed(actor: Principal, photo_id: int, address: str, now: date
     return photo
 
 
+def mark_day_photos_reviewed(
+    actor: Principal, patient_id: int, on: str, address: str, now: datetime
+) -> date:
+    """Mark a patient's photos of one day as looked at: for a diary day without a
+    check-in, which has no "Mark day reviewed" (idempotent).
+
+    :param on: the day as the page sent it (ISO date).
+    :raises Invalid: for a date that is not one.
+    """
+    patient = own_patient(actor, patient_id, address, "review photos of")
+    try:
+        day = date.fromisoformat(on)
+    except ValueError:
+        raise Invalid("on", "That day could not be read; please reload the page.") from None
+    marked = db.session.execute(
+        sa.update(Photo)
+        .where(Photo.patient_id == patient.id, Photo.taken_on == day, Photo.reviewed_at.is_(None))
+        .values(reviewed_at=now, reviewed_by_id=actor.id)
+    ).rowcount
+    if marked:
+        audit(actor, patient.id, "review", address, f"photos of {day.isoformat()}")
+    db.session.commit()
+    return day
+
+
 def add_comment(
     actor: Principal, patient_id: int, body: str, address: str, now: datetime
 ) -> Comment:

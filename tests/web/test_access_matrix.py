@@ -71,6 +71,7 @@ EXPECTED = {
     "clinician.acknowledge": "clinic-object",
     "clinician.mark_reviewed": "clinic-object",
     "clinician.review_photo": "clinic-object",
+    "clinician.review_day_photos": "clinic-object",
     "clinician.comment": "clinic-object",
     "clinician.audit_log": "admin",  # clinic admins only, each their own clinic's
     "clinician.reminders_page": "clinic",

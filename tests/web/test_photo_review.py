@@ -84,3 +84,29 @@ def test_another_clinic_cannot_mark_a_photo_reviewed(app, world, in_app):
     )
     assert refused == f"review photo #{photo_id}"
     assert "New photos to review 0" in text_of(other.get("/clinic/"))  # not in clinic 2's list
+
+
+def test_a_day_without_a_check_in_has_its_own_mark_photos_reviewed(app, world, in_app):
+    _, doc = _alice_with_a_photo(app, world)
+    page = f"/clinic/patients/{world.patient_a}"
+    html = doc.get(page).get_data(as_text=True)
+    assert "No check-in this day" in html and "Mark photos reviewed" in html
+    url = f"/clinic/patients/{world.patient_a}/photos/review"
+    assert doc.post(url, data={"on": "not a date"}).status_code == 400
+    assert _reviewed(in_app) is None
+    r = doc.post(url, data={"on": "2026-11-20", "page": "1"})
+    assert r.status_code == 303
+    assert r.headers["Location"].endswith(f"{page}#date-2026-11-20")
+    assert _reviewed(in_app) is not None
+    assert "Mark photos reviewed" not in doc.get(page).get_data(as_text=True)
+    assert "New photos to review 0" in text_of(doc.get("/clinic/"))
+    details = in_app(
+        lambda: db.session.scalars(
+            sa.select(AuditEvent.detail).where(AuditEvent.action == "review")
+        ).all()
+    )
+    assert details == ["photos of 2026-11-20"]
+    # Another clinic's clinician: 404, whatever the day.
+    other = app.test_client()
+    login(other, "doc2@south.example")
+    assert other.post(url, data={"on": "2026-11-20"}).status_code == 404

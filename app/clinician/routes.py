@@ -171,7 +171,7 @@ def review_day_photos(patient_id: int):
     day = review.mark_day_photos_reviewed(
         current_user, patient_id, request.form.get("on", ""), _address(), now()
     )
-    page = max(request.form.get("page", 1, type=int) or 1, 1)
+    page = min(max(request.form.get("page", 1, type=int) or 1, 1), review.MAX_DIARY_PAGE)
     return redirect(
         url_for(
             "clinician.patient",

@@ -269,6 +269,8 @@ def open_alert_count(actor: Principal) -> int:
 # ------------------------------------------------------------------ one patient
 
 DIARY_DAYS = 28  # days per page of a patient's diary: the four weeks of one recovery
+CHART_CHECKINS = 28  # check-ins on the pain and bruising chart
+MAX_DIARY_PAGE = 100_000  # far beyond any diary; keeps the SQL offset a small number
 BRUISING_SCORE = {"none": 0, "mild": 1, "moderate": 2, "severe": 3}
 
 
@@ -337,7 +339,7 @@ def patient_diary(actor: Principal, patient_id: int, address: str, page: int = 1
     # the page would reload each of them (an N+1 that grows with the diary).
     audit(actor, patient.id, "view", address, "diary")
     db.session.commit()
-    page = max(page, 1)
+    page = min(max(page, 1), MAX_DIARY_PAGE)
     sessions = _sessions(patient.id)
     # Day 0 of each session in the patient's calendar, as app/services/diary.py dates a
     # check-in (local date of the anchor + day). Done here, not in SQL: neither database
@@ -364,12 +366,11 @@ def patient_diary(actor: Principal, patient_id: int, address: str, page: int = 1
     ):
         photos.setdefault(photo.taken_on, []).append(photo)
     ticks: dict[date, list[tuple[int, int, str]]] = {}
-    for treatment_id, day, key in db.session.execute(
-        sa.select(TaskTick.treatment_id, TaskTick.day, TaskTick.task_key)
+    for treatment_id, day, key, on in db.session.execute(
+        sa.select(TaskTick.treatment_id, TaskTick.day, TaskTick.task_key, tick_date)
         .where(TaskTick.treatment_id.in_(list(starts)), tick_date.in_(dates))
         .order_by(TaskTick.ticked_at)
     ):
-        on = starts[treatment_id] + timedelta(days=day)
         ticks.setdefault(on, []).append((treatment_id, day, key))
 
     title = _task_title(sessions)
@@ -400,12 +401,22 @@ def patient_diary(actor: Principal, patient_id: int, address: str, page: int = 1
             .limit(50)
         )
     )
-    chart = [
-        (c.day, c.pain, BRUISING_SCORE.get(c.bruising, 0))
-        for d in reversed(days)
-        for c in reversed(d.checkins)
-    ]
+    chart = _chart(patient.id, dates[0] if dates else None)
     return PatientDiary(patient, days, alerts, comments, chart, more, page, sessions)
+
+
+def _chart(patient_id: int, upto: date | None) -> list[tuple[int, int, int]]:
+    """The latest check-ins up to the page's newest day, oldest first: a page of photo-
+    and tick-only days still shows how pain and bruising went (one statement)."""
+    query = sa.select(CheckIn.day, CheckIn.pain, CheckIn.bruising).where(
+        CheckIn.patient_id == patient_id
+    )
+    if upto is not None:
+        query = query.where(CheckIn.on_date <= upto)
+    rows = db.session.execute(
+        query.order_by(CheckIn.on_date.desc(), CheckIn.id.desc()).limit(CHART_CHECKINS)
+    ).all()
+    return [(day, pain, BRUISING_SCORE.get(bruising, 0)) for day, pain, bruising in rows[::-1]]
 
 
 def _sessions(patient_id: int) -> list[Treatment]:
@@ -422,13 +433,21 @@ def _sessions(patient_id: int) -> list[Treatment]:
 
 
 def _tick_date(starts: dict[int, date]) -> sa.ColumnElement[date]:
-    """SQL for the patient's date of a task tick: its session's day 0 plus its day."""
+    """SQL for the patient's date of a task tick: the date of the check-in of the same
+    session and day if there is one (a check-in keeps the date it was sent on, even if
+    the treatment time is corrected later), else the session's day 0 plus its day."""
     if not starts:  # no session, so no ticks: a date (typed, for the UNION) that is NULL
         return _PlusDays(sa.cast(sa.null(), sa.Date), TaskTick.day)
     start = sa.case(
         {tid: sa.literal(on, sa.Date) for tid, on in starts.items()}, value=TaskTick.treatment_id
     )
-    return _PlusDays(start, TaskTick.day)
+    # One index lookup per tick (uq_checkins_treatment_day); a patient has a few hundred.
+    checked_in = (
+        sa.select(CheckIn.on_date)
+        .where(CheckIn.treatment_id == TaskTick.treatment_id, CheckIn.day == TaskTick.day)
+        .scalar_subquery()
+    )
+    return sa.func.coalesce(checked_in, _PlusDays(start, TaskTick.day), type_=sa.Date)
 
 
 def _page_dates(

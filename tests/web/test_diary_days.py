@@ -137,7 +137,10 @@ def test_a_photo_outside_any_session_is_shown_by_its_date(app, world, in_app):
     in_app(build)
     html = staff(app).get(f"/clinic/patients/{world.patient_a}").get_data(as_text=True)
     assert entries(html) == [
-        ("date-2026-11-19", "Thu 19 Nov 2026 · No check-in this day Tasks ticked: none new")
+        (
+            "date-2026-11-19",
+            "Thu 19 Nov 2026 · No check-in this day Tasks ticked: none new Mark photos reviewed",
+        )
     ]
 
 
@@ -263,12 +266,15 @@ def test_pages_hold_28_days_of_every_kind_newest_first(app, world, in_app):
     assert photo_entries == [shown(start + timedelta(days=d)) for d in range(34, 19, -1)] + [
         shown(start + timedelta(days=15))
     ]
-    # The chart follows the page's check-ins: page 1 has days 7-9, page 2 days 0-6.
-    assert re.findall(r"<tr><td>(\d+)</td>", section(html, r"<tbody>.*?</tbody>")) == [
-        "7",
-        "8",
-        "9",
-    ]
+
+    # The chart: the latest check-ins up to the page's newest day (page 1: all ten, though
+    # its own days hold only days 7-9; page 2: days 0-6).
+    def charted(n: int) -> list[str]:
+        html = doc.get(f"/clinic/patients/{dana}?page={n}").get_data(as_text=True)
+        return re.findall(r"<tr><td>(\d+)</td>", section(html, r"<tbody>.*?</tbody>"))
+
+    assert charted(1) == [str(d) for d in range(10)]
+    assert charted(2) == [str(d) for d in range(7)]
 
     # Past the last page: nothing more, and a way back.
     third, third_pager = page(3)
@@ -331,3 +337,59 @@ def test_statements_do_not_grow_with_photos_and_ticks(app, world, in_app):
     # The long diary really has the days: three full pages and a few more.
     html = doc.get(f"/clinic/patients/{many}?page=4").get_data(as_text=True)
     assert len(entries(html)) == 90 - 3 * 28
+
+
+# ------------------------------------------------------------------ found in review
+
+
+def test_a_page_number_beyond_any_diary_is_an_empty_page_not_an_error(app, world):
+    doc = staff(app)
+    r = doc.get(f"/clinic/patients/{world.patient_a}?page=99999999999999999999")
+    assert r.status_code == 200 and "No older days." in text_of_html(r.get_data(as_text=True))
+    r = doc.post(
+        f"/clinic/patients/{world.patient_a}/photos/review",
+        data={"on": "2026-11-20", "page": "99999999999999999999"},
+    )
+    assert r.status_code == 303 and doc.get(r.headers["Location"]).status_code == 200
+
+
+def test_the_chart_shows_the_latest_check_ins_even_past_the_pages_days(app, world, in_app):
+    """Dana checked in on days 0-2 only, then took photos on days 3-30: page 1's 28
+    days hold no check-in, but the chart still shows her three."""
+
+    def build():
+        dana = make_patient(db.session.get(Clinic, world.clinic1), "dana@patients.example", day=40)
+        add_days(dana.id, checkins=range(3), photos=range(3, 31))
+        return dana.id
+
+    dana = in_app(build)
+    html = staff(app).get(f"/clinic/patients/{dana}").get_data(as_text=True)
+    assert "No check-ins yet." not in text_of_html(html)
+    table = section(html, r"<tbody>.*?</tbody>")
+    assert [row[0] for row in re.findall(r"<tr><td>(\d+)</td>", table)] == ["0", "1", "2"]
+
+
+def test_a_tick_stays_with_its_check_in_after_the_treatment_record_is_corrected(
+    app, client, world, in_app
+):
+    """Day 1's check-in and walk tick; then the clinic corrects the treatment time by a
+    day. The check-in keeps the date it was sent on, and the tick stays with it."""
+    login(client, "alice@patients.example")
+    submit(client, day=1)
+    assert client.post("/patient/tasks/walks", data={"done": "1", "day": "1"}).status_code < 400
+    tid = in_app(lambda: db.session.scalar(sa.select(Treatment.id)))
+    doc = staff(app)
+    r = doc.post(
+        f"/clinic/sessions/{tid}/record",
+        data={
+            "date": "2026-11-16",
+            "time": "10:00",
+            "sclerosant": "Polidocanol",
+            "form": "liquid",
+            "areas": "left calf",
+        },
+    )
+    assert r.status_code == 303
+    days = entries(doc.get(f"/clinic/patients/{world.patient_a}").get_data(as_text=True))
+    assert [entry_id.split("-")[0] for entry_id, _ in days] == ["day"], days
+    assert f"Tasks ticked: {WALK}" in days[0][1]

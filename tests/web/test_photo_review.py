@@ -110,3 +110,26 @@ def test_a_day_without_a_check_in_has_its_own_mark_photos_reviewed(app, world, i
     other = app.test_client()
     login(other, "doc2@south.example")
     assert other.post(url, data={"on": "2026-11-20"}).status_code == 404
+
+
+def test_a_photo_that_arrives_after_its_day_was_reviewed_can_be_marked_there(
+    app, world, in_app, clock
+):
+    alice = app.test_client()
+    login(alice, "alice@patients.example")
+    alice.post("/patient/checkin", data=form())
+    doc = app.test_client()
+    login(doc, "doc1@north.example")
+    checkin_id = in_app(lambda: db.session.scalar(sa.select(CheckIn.id)))
+    doc.post(f"/clinic/checkins/{checkin_id}/review")
+    page = f"/clinic/patients/{world.patient_a}"
+    assert "Mark photos reviewed" not in doc.get(page).get_data(as_text=True)
+    clock.advance(minutes=30)
+    assert upload(alice, phone_jpeg((400, 300))).status_code == 303  # late, same day
+    html = doc.get(page).get_data(as_text=True)
+    start = html.index(f'<li id="day-{checkin_id}"')
+    entry = html[start : html.index("</ol>", start)]  # the diary's only day
+    assert "Reviewed" in entry and "Mark photos reviewed" in entry
+    assert 'id="date-2026-11-20"' in html  # where the button brings the clinician back
+    doc.post(f"{page}/photos/review", data={"on": "2026-11-20"})
+    assert _reviewed(in_app) is not None

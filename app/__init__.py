@@ -34,6 +34,14 @@ class CookieSessions(SecureCookieSessionInterface):
         return self._serializer[1]
 
 
+def _signed_in_patient() -> bool:
+    from flask_login import current_user
+
+    from app.models import Role
+
+    return bool(current_user.is_authenticated and current_user.role == Role.PATIENT)
+
+
 class CheckInRequest(Request):
     """Flask's request, with a larger body allowed for the daily check-in.
 
@@ -41,6 +49,7 @@ class CheckInRequest(Request):
     ``MAX_CONTENT_LENGTH`` the whole form would be refused unread (413) and the patient's
     answers lost with it; read up to ``SCLERO_CHECKIN_MAX_BODY`` instead, so only the
     photo is refused (the view checks its size) and the check-in is saved and triaged.
+    Only for a signed-in patient: nobody else may make the server take in that much.
     """
 
     @property
@@ -50,6 +59,7 @@ class CheckInRequest(Request):
             and current_app
             and self.method == "POST"
             and self.path == "/patient/checkin"
+            and _signed_in_patient()
         ):
             return current_app.config["SCLERO_CHECKIN_MAX_BODY"]
         return super().max_content_length

@@ -181,3 +181,14 @@ def test_the_form_offers_the_photo_as_an_optional_part(client, world):
     assert f'data-max-bytes="{20 * 1024 * 1024}"' in html
     assert "Add a photo (optional)" in html and 'name="photo"' in html
     assert "/static/js/checkin.js" in html
+
+
+def test_only_a_signed_in_patient_may_send_the_larger_check_in_body(app, client, world, in_app):
+    app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
+    app.config["SCLERO_CHECKIN_MAX_BODY"] = 4 * 1024 * 1024
+    app.config["WTF_CSRF_ENABLED"] = True  # its check reads the body before any view
+    big = phone_jpeg((64, 64)) + b"\0" * (2 * 1024 * 1024)
+    assert send(client, big, **SITE).status_code == 413  # not signed in: the usual limit
+    login(client, "doc1@north.example")
+    assert send(client, big, **SITE).status_code == 413  # staff: the usual limit
+    assert rows(in_app) == (0, 0)

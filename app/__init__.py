@@ -53,12 +53,16 @@ class CheckInRequest(Request):
     """
 
     @property
+    def sends_checkin(self) -> bool:
+        """A daily check-in being sent (its 413 page says what to do: app/errors.py)."""
+        return self.method == "POST" and self.path == "/patient/checkin"
+
+    @property
     def max_content_length(self) -> int | None:
         if (
             self._max_content_length is None
             and current_app
-            and self.method == "POST"
-            and self.path == "/patient/checkin"
+            and self.sends_checkin
             and _signed_in_patient()
         ):
             return current_app.config["SCLERO_CHECKIN_MAX_BODY"]

@@ -48,21 +48,17 @@ def _page(code: int):
 
 
 def _http_page(code: int):
-    if code == 413 and request.path == "/patient/checkin":
+    if code == 413 and request.sends_checkin:  # type: ignore[attr-defined]
         # Even the larger check-in limit was passed, so the answers could not be read:
         # say what to do, and never let a refused upload hide where to get help.
-        return _checkin_too_large()
+        title = "Your check-in was not sent"
+        body = (
+            "The photo with it is far too large. Please go back, remove the photo, and "
+            "send your check-in again. If you feel unwell or have any warning sign, call "
+            "your clinic or the emergency number now."
+        )
+        return render_template("errors/error.html", code=413, title=title, body=body), 413
     return _page(code)
-
-
-def _checkin_too_large():
-    title = "Your check-in was not sent"
-    body = (
-        "The photo with it is far too large. Please go back, remove the photo, and send "
-        "your check-in again. If you feel unwell or have any warning sign, call your "
-        "clinic or the emergency number now."
-    )
-    return render_template("errors/error.html", code=413, title=title, body=body), 413
 
 
 def register(app: Flask) -> None:

@@ -171,12 +171,12 @@ def review_day_photos(patient_id: int):
     day = review.mark_day_photos_reviewed(
         current_user, patient_id, request.form.get("on", ""), _address(), now()
     )
-    page = min(max(request.form.get("page", 1, type=int) or 1, 1), review.MAX_DIARY_PAGE)
+    page = request.form.get("page", 1, type=int)  # the diary page clamps it
     return redirect(
         url_for(
             "clinician.patient",
             patient_id=patient_id,
-            page=page if page > 1 else None,
+            page=page if page and page > 1 else None,
             _anchor=f"date-{day.isoformat()}",
         ),
         303,

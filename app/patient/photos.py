@@ -14,6 +14,7 @@ from flask import url_for
 from flask_login import current_user
 
 from app.patient.routes import bp
+from app.patient.routes import chosen_file
 from app.photo_http import jpeg_response
 from app.security import now
 from app.services import photos
@@ -47,7 +48,7 @@ def new_photo():
 @bp.post("/photos")
 def upload_photo():
     form = request.form
-    upload = next((f for f in request.files.getlist("photo") if f and f.filename), None)
+    upload = chosen_file(request.files)
     site = None
     try:
         site = Site.parse(form.get("side"), form.get("region"), form.get("view"))

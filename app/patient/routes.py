@@ -16,6 +16,7 @@ from flask import url_for
 from flask_login import current_user
 
 from app.extensions import login_manager
+from app.models import Photo
 from app.patient.forms import QuietHoursForm
 from app.patient.forms import TickForm
 from app.security import now
@@ -207,7 +208,13 @@ def parse_checkin(form) -> dict[str, object]:  # noqa: ANN001
     }
 
 
-def _checkin_page(data: diary.CheckInForm, values: dict, errors: dict, **photo) -> str:
+def _checkin_page(
+    data: diary.CheckInForm,
+    values: dict,
+    errors: dict,
+    photo: Photo | None = None,
+    photo_error: str | None = None,
+) -> str:
     return render_template(
         "patient/checkin.html",
         f=data,
@@ -216,8 +223,8 @@ def _checkin_page(data: diary.CheckInForm, values: dict, errors: dict, **photo) 
         sides=photos.SIDES,
         regions=photos.REGIONS,
         views=photos.VIEWS,
-        photo=photo.get("photo"),
-        photo_error=photo.get("photo_error"),
+        photo=photo,
+        photo_error=photo_error,
     )
 
 
@@ -227,13 +234,19 @@ def checkin():
     return _checkin_page(data, data.existing.answers if data.existing else {}, {})
 
 
+def chosen_file(files):  # noqa: ANN001, ANN201
+    """The photo the patient chose: the pages offer two pickers (camera, photos), and
+    send one."""
+    return next((f for f in files.getlist("photo") if f and f.filename), None)
+
+
 def attached_photo(form, files) -> diary.AttachedPhoto | None:  # noqa: ANN001
     """The optional photo of the check-in form, if one was chosen.
 
     One over the photo limit is not read at all (it waits in a temporary file until the
     request ends); the service then refuses it on its own, keeping the answers.
     """
-    upload = next((f for f in files.getlist("photo") if f and f.filename), None)
+    upload = chosen_file(files)
     if upload is None:
         return None
     upload.stream.seek(0, os.SEEK_END)

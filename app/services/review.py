@@ -332,7 +332,8 @@ def patient_diary(actor: Principal, patient_id: int, address: str, page: int = 1
 
     The same statements whatever the length of the diary: the sessions, the page's
     dates (one UNION of the three sources, paged in SQL), then the check-ins, photos and
-    ticks of those dates (one each, even for an empty page), the alerts, the comments.
+    ticks of those dates (one each, even for an empty page), the alerts, the comments
+    and the chart's check-ins.
     """
     patient = own_patient(actor, patient_id, address, "view")
     # Record the view first: committing after loading would expire the loaded rows and
@@ -529,15 +530,7 @@ def mark_reviewed(actor: Principal, checkin_id: int, address: str, now: datetime
         checkin.reviewed_at, checkin.reviewed_by_id = now, actor.id
         audit(actor, checkin.patient_id, "review", address, f"day {checkin.day}")
     # The day's photos are shown with it on the patient page, so they are seen too.
-    db.session.execute(
-        sa.update(Photo)
-        .where(
-            Photo.patient_id == checkin.patient_id,
-            Photo.taken_on == checkin.on_date,
-            Photo.reviewed_at.is_(None),
-        )
-        .values(reviewed_at=now, reviewed_by_id=actor.id)
-    )
+    _mark_photos_of_day(actor, checkin.patient_id, checkin.on_date, now)
     db.session.commit()
     return checkin
 
@@ -568,15 +561,19 @@ def mark_day_photos_reviewed(
         day = date.fromisoformat(on)
     except ValueError:
         raise Invalid("on", "That day could not be read; please reload the page.") from None
-    marked = db.session.execute(
-        sa.update(Photo)
-        .where(Photo.patient_id == patient.id, Photo.taken_on == day, Photo.reviewed_at.is_(None))
-        .values(reviewed_at=now, reviewed_by_id=actor.id)
-    ).rowcount
-    if marked:
+    if _mark_photos_of_day(actor, patient.id, day, now):
         audit(actor, patient.id, "review", address, f"photos of {day.isoformat()}")
     db.session.commit()
     return day
+
+
+def _mark_photos_of_day(actor: Principal, patient_id: int, on: date, now: datetime) -> int:
+    """Mark the patient's photos of one day reviewed; :returns: how many were new."""
+    return db.session.execute(
+        sa.update(Photo)
+        .where(Photo.patient_id == patient_id, Photo.taken_on == on, Photo.reviewed_at.is_(None))
+        .values(reviewed_at=now, reviewed_by_id=actor.id)
+    ).rowcount
 
 
 def add_comment(

@@ -21,7 +21,8 @@ from app.domain import wording
 
 
 def register(app: Flask) -> None:
-    """Install filters: ``when``, ``on``, ``local``, ``day_phrase``, ``site_label``."""
+    """Install filters: ``when``, ``on``, ``local``, ``day_phrase``, ``lower_first``,
+    ``site_label``."""
 
     @app.template_filter("when")
     def when(instant: datetime, tz: str, now: datetime) -> str:
@@ -36,6 +37,7 @@ def register(app: Flask) -> None:
         return instant.astimezone(ZoneInfo(tz)).strftime(fmt)
 
     app.add_template_filter(wording.day_phrase, "day_phrase")
+    app.add_template_filter(wording.lower_first, "lower_first")
 
     @app.template_filter("site_label")
     def site_label(photo: object) -> str:

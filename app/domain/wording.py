@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import date
 from datetime import datetime
+from datetime import timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -50,3 +51,49 @@ def day_phrase(n: int) -> str:
     if n == -1:
         return "Your treatment is tomorrow"
     return f"{-n} days until your treatment"
+
+
+def clock_on(instant: datetime, tz: ZoneInfo, now: datetime) -> str:
+    """A local time then its day, as instructions read: "14:00 today", "09:30 on Sat 6 Dec".
+
+    24-hour clock, as everywhere in the app. A midnight that begins a day is named by the
+    day alone ("tomorrow"), since "00:00 tomorrow" reads like the night before.
+    """
+    local = instant.astimezone(tz)
+    today = now.astimezone(tz).date()
+    label = day_label(local.date(), today)
+    if local.hour == 0 and local.minute == 0:
+        return label
+    joiner = " " if label in ("today", "tomorrow", "yesterday") else " on "
+    return f"{local:%H:%M}{joiner}{label}"
+
+
+def starting(instant: datetime, tz: ZoneInfo, now: datetime) -> str:
+    """When something begins: "from 14:00 today", "from tomorrow", "from Sat 6 Dec"."""
+    return f"from {clock_on(instant, tz, now)}"
+
+
+def ending(end: datetime, exact: bool, tz: ZoneInfo, now: datetime) -> str:
+    """When something stops applying: "until 14:00 today", "until midnight tonight",
+    "until the end of Sat 6 Dec".
+
+    ``exact`` is False for a rule kept through a whole day (it ends at the next local
+    midnight, ``end``): that is said as the last day it covers, or as "midnight tonight"
+    when that is today, so a patient always sees a time within the next 24 hours.
+    """
+    if exact:
+        return f"until {clock_on(end, tz, now)}"
+    local = end.astimezone(tz)
+    today = now.astimezone(tz).date()
+    last = (local - timedelta(microseconds=1)).date()
+    if last == today:
+        return "until midnight tonight"
+    if last == today + timedelta(days=1):
+        return "until the end of tomorrow"
+    return f"until the end of {on(last, today)}"
+
+
+def lower_first(text: str) -> str:
+    """A title or phrase continuing a sentence: "Wear your stockings" -> "wear your
+    stockings" (left alone when it starts with an abbreviation such as "NHS")."""
+    return text if text[1:2].isupper() else text[:1].lower() + text[1:]

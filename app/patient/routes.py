@@ -66,7 +66,7 @@ def checklist():
 
 @bp.get("/plan")
 def plan():
-    course, view = recovery.plan_page(current_user)
+    course, view = recovery.plan_page(current_user, now())
     return render_template("patient/plan.html", course=course, view=view, now=now())
 
 

@@ -250,7 +250,10 @@ def test_today_day_10(p72: Protocol) -> None:
     assert view.day == 10
     assert keys(view.tasks) == ["stockings-daytime", "walks", "elevate-legs"]
     assert view.tasks[0].window.last_date == date(2024, 6, 20)
-    assert view.milestones == ()
+    # Stockings are done from midnight: shown ahead, with when, never "from now".
+    assert [(m.key, m.state, m.heading) for m in view.milestones] == [
+        ("stockings-done", "upcoming", "From tomorrow: you no longer need to wear your stockings")
+    ]
     assert keys(view.restrictions) == ALL_RESTRICTIONS_72H
 
 
@@ -372,16 +375,16 @@ def test_today_uses_patient_zone() -> None:
 
 
 def test_plan_has_next_session_window(p72: Protocol) -> None:
-    plan = build_plan(p72, TREATED, LONDON)
+    plan = build_plan(p72, TREATED, LONDON, TREATED)
     sessions = [e for e in plan.events if e.kind == "session"]
     assert len(sessions) == 1
     assert (sessions[0].on, sessions[0].day) == (date(2024, 7, 8), 28)
-    assert "Mon 2 Sep 2024" in sessions[0].detail
+    assert "until Mon 2 Sep" in sessions[0].detail
     assert next_session_window(p72, TREATED, LONDON) == (date(2024, 7, 8), date(2024, 9, 2))
 
 
 def test_plan_has_restriction_end_dates(p72: Protocol) -> None:
-    plan = build_plan(p72, TREATED, LONDON)
+    plan = build_plan(p72, TREATED, LONDON, TREATED)
     ends = {(e.on, e.day, e.title) for e in plan.events if e.kind == "ends"}
     assert ends == {
         (date(2024, 6, 24), 14, "Last day to avoid: very hot or very cold on your legs"),
@@ -393,13 +396,14 @@ def test_plan_has_restriction_end_dates(p72: Protocol) -> None:
 
 
 def test_plan_has_milestones_and_task_starts(p72: Protocol) -> None:
-    plan = build_plan(p72, TREATED, LONDON)
+    plan = build_plan(p72, TREATED, LONDON, TREATED)
     milestones = {e.title: e.day for e in plan.events if e.kind == "milestone"}
+    # Seen from the treatment itself: every milestone is ahead, and says from when.
     assert milestones == {
-        "You can take your stockings off at night from now": 3,
-        "You no longer need to wear your stockings": 11,
-        "Hot baths and high-impact exercise are fine again": 15,
-        "Sun and waxing are fine again": 29,
+        "From 10:00 on Thu 13 Jun: you can take your stockings off at night": 3,
+        "From Fri 21 Jun: you no longer need to wear your stockings": 11,
+        "From Tue 25 Jun: hot baths and high-impact exercise are fine again": 15,
+        "From Tue 9 Jul: sun and waxing are fine again": 29,
     }
     starts = {e.title: e.day for e in plan.events if e.kind == "starts"}
     assert starts["Wear your stockings in the daytime"] == 3
@@ -407,7 +411,7 @@ def test_plan_has_milestones_and_task_starts(p72: Protocol) -> None:
 
 
 def test_plan_is_sorted_and_grouped_by_week(p72: Protocol) -> None:
-    plan = build_plan(p72, TREATED, LONDON)
+    plan = build_plan(p72, TREATED, LONDON, TREATED)
     dates = [e.on for e in plan.events]
     assert dates == sorted(dates)
     assert len(plan.events) == len(p72.milestones) + len(p72.tasks) + len(p72.restrictions) + 1
@@ -422,6 +426,6 @@ def test_plan_is_sorted_and_grouped_by_week(p72: Protocol) -> None:
 
 def test_plan_for_each_protocol_includes_session() -> None:
     for key, first_week in (("compression-none", 2), ("compression-24h", 6)):
-        plan = build_plan(load(key), TREATED, LONDON)
+        plan = build_plan(load(key), TREATED, LONDON, TREATED)
         session = next(e for e in plan.events if e.kind == "session")
         assert session.day == first_week * 7

@@ -81,9 +81,11 @@ def ending(end: datetime, exact: bool, tz: ZoneInfo, now: datetime) -> str:
     midnight, ``end``): that is said as the last day it covers, or as "midnight tonight"
     when that is today, so a patient always sees a time within the next 24 hours.
     """
-    if exact:
-        return f"until {clock_on(end, tz, now)}"
     local = end.astimezone(tz)
+    # An exact end that falls on midnight reads as the day it closes ("until midnight
+    # tonight"), never "until tomorrow", which sounds like the whole of tomorrow.
+    if exact and (local.hour, local.minute, local.second) != (0, 0, 0):
+        return f"until {clock_on(end, tz, now)}"
     today = now.astimezone(tz).date()
     last = (local - timedelta(microseconds=1)).date()
     if last == today:

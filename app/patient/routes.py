@@ -231,6 +231,8 @@ def _checkin_page(
 @bp.get("/checkin")
 def checkin():
     data = diary.checkin_form(current_user, now())
+    if data.follow_up_over:
+        return render_template("patient/checkin_closed.html", f=data)
     return _checkin_page(data, data.existing.answers if data.existing else {}, {})
 
 

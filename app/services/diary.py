@@ -19,6 +19,7 @@ from app.domain.checkin import triage
 from app.domain.offsets import day_number
 from app.domain.offsets import local_date
 from app.domain.protocol import RedFlag
+from app.domain.recovery import FOLLOW_UP_DAYS
 from app.domain.recovery import TodayView
 from app.domain.recovery import build_today
 from app.extensions import db
@@ -53,6 +54,9 @@ class CheckInForm:
     day: int
     questions: list[RedFlag]
     existing: CheckIn | None
+    # Today is after the session's follow-up (issue 14 point 9): the page says so
+    # instead of asking questions (a late offline check-in is still accepted).
+    follow_up_over: bool = False
 
 
 # A check-in saved on the phone while offline may reach us a little later; it still
@@ -79,7 +83,7 @@ def checkin_form(user: Principal, now: datetime, day: int | None = None) -> Chec
     existing = db.session.scalar(
         sa.select(CheckIn).where(CheckIn.treatment_id == t.id, CheckIn.day == day)
     )
-    return CheckInForm(course, day, asked, existing)
+    return CheckInForm(course, day, asked, existing, today > FOLLOW_UP_DAYS)
 
 
 @dataclass(frozen=True)

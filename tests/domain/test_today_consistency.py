@@ -200,7 +200,7 @@ def test_days_0_to_28_every_half_hour(key: str, zone: str, change: date) -> None
     assert failures == [], failures[:10]
 
 
-@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     key=st.sampled_from(sorted(PROTOCOLS)),
     change=st.sampled_from(CHANGES),

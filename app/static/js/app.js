@@ -65,6 +65,20 @@
   offlineBanner();
   window.addEventListener("offline", offlineBanner);
 
+  // ---------------------------------------------------------------- ended instructions
+  // Today marks each time-bound instruction with the instant it ends (data-until). A page
+  // left open on the phone, or read from its offline copy, hides those whose end has
+  // passed, so a finished task is never shown as something to do (issue 14 point 2).
+  function hideEnded() {
+    var now = Date.now();
+    Array.prototype.forEach.call(document.querySelectorAll("[data-until]"), function (el) {
+      var end = Date.parse(el.getAttribute("data-until"));
+      if (!isNaN(end) && now >= end) { el.hidden = true; }
+    });
+  }
+  hideEnded();
+  setInterval(hideEnded, 60000);
+
   // ---------------------------------------------------------------- offline queue
   function readQueue() {
     if (!queueKey) { return []; }

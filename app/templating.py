@@ -21,12 +21,17 @@ from app.domain import wording
 
 
 def register(app: Flask) -> None:
-    """Install filters: ``when``, ``on``, ``local``, ``day_phrase``, ``lower_first``,
+    """Install filters: ``when``, ``at_time``, ``on``, ``local``, ``day_phrase``, ``lower_first``,
     ``site_label``."""
 
     @app.template_filter("when")
     def when(instant: datetime, tz: str, now: datetime) -> str:
         return wording.when(instant, ZoneInfo(tz), now)
+
+    @app.template_filter("at_time")
+    def at_time(instant: datetime, tz: str, now: datetime) -> str:
+        # "12:00 today", "09:30 on Sat 6 Dec": for "saw it at ..." sentences.
+        return wording.clock_on(instant, ZoneInfo(tz), now)
 
     @app.template_filter("on")
     def on(day: date, today: date) -> str:

@@ -162,7 +162,7 @@ def test_emergency_advice_stays_across_reloads_and_days_until_acknowledged(
     page = text_of(client.get("/patient/today"))
     assert "Call 999 now if you have not already" not in page
     assert "The clinic has seen your answers" in page
-    assert "North Clinic saw it today 12:00" in page
+    assert "North Clinic saw it at 12:00 today" in page
     assert "ambulance" not in page
 
 
@@ -182,7 +182,7 @@ def test_same_day_advice_then_a_shared_note(app, client, world, clock, in_app):
     )
     page = text_of(client.get("/patient/today"))
     assert "Please call the clinic today" not in page
-    assert "North Clinic saw it today 13:05" in page
+    assert "North Clinic saw it at 13:05 today" in page
     assert "A note from the clinic for you: Please come in at 15:00 for a scan." in page
     detail = in_app(
         lambda: db.session.scalar(

@@ -236,3 +236,19 @@ def test_today_with_alerts_still_needs_two_statements(app, client, world, clock,
         event.remove(engine, "before_cursor_execute", record)
     assert "The clinic has seen your answers" in page
     assert len(statements) <= 2, statements
+
+
+def test_a_milestone_ahead_does_not_show_text_written_for_its_moment(client, world, clock, in_app):
+    """The evening of day 14 (24 h protocol): "From tomorrow: strenuous exercise ... are
+    fine again", without its detail "keep wearing your stockings ... until tomorrow",
+    which is only true from day 15."""
+    clock.now = datetime(2026, 11, 20, 20, 0, tzinfo=UTC)
+    add_patient(in_app, "ella@patients.example", day=14, key="compression-24h", now=clock())
+    login(client, "ella@patients.example")
+    page = text_of(client.get("/patient/today"))
+    assert "From tomorrow: strenuous exercise, sun and long journeys are fine again" in page
+    assert "Keep wearing your stockings in the daytime until tomorrow" not in page
+    clock.advance(hours=4)  # day 15: the moment has come, the detail is true
+    page = text_of(client.get("/patient/today"))
+    assert "Strenuous exercise, sun and long journeys are fine again" in page
+    assert "Keep wearing your stockings in the daytime until tomorrow" in page

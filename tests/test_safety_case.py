@@ -339,6 +339,15 @@ def test_every_citation_in_the_code_resolves_to_a_reference_section():
     assert unresolved_in(files, CODE_CITATION) == {}
 
 
+def test_citations_point_at_the_reference_in_the_repository():
+    """Nothing in the app sends a reader to the research notes outside the repository."""
+    files = [p for p in sorted((ROOT / "app").rglob("*")) if p.suffix in (".toml", ".md", ".py")]
+    outside = [
+        str(p.relative_to(ROOT)) for p in files if "clinical-and-market-reference" in p.read_text()
+    ]
+    assert outside == []
+
+
 def test_a_citation_to_a_missing_section_is_caught():
     text = 'source = "ref 2.6 and 2.9; refs 9.1-2.5; reference §3.2; clinic page 4"'
     assert citations(text, PROTOCOL_CITATION) == {"2.6", "2.9", "9.1", "2.5", "3.2"}

@@ -30,9 +30,11 @@ from app.domain.protocol import Protocol
 from app.domain.protocol import RedFlag
 from app.domain.protocol import Restriction
 from app.domain.wording import ending
+from app.domain.wording import ending_on
 from app.domain.wording import lower_first
 from app.domain.wording import on
 from app.domain.wording import starting
+from app.domain.wording import starting_on
 
 ItemState = Literal["done", "overdue", "now", "upcoming"]
 # On Today: "now" is in force at this instant; "upcoming" starts later (shown with when).
@@ -221,7 +223,7 @@ _FROM_NOW = re.compile(r"\s+from now[.!]?$", re.IGNORECASE)
 
 
 def _capital(text: str) -> str:
-    return text[:1].upper() + text[1:]
+    return text[:1].upper() + text[1:] if text[:1].islower() else text
 
 
 def milestone_heading(title: str, at: datetime, tz: ZoneInfo, now: datetime) -> str:
@@ -240,12 +242,16 @@ def milestone_heading(title: str, at: datetime, tz: ZoneInfo, now: datetime) -> 
     return rest
 
 
-def timing(w: Window, tz: ZoneInfo, now: datetime) -> str:
+def timing(w: Window, tz: ZoneInfo, now: datetime, today: date | None = None) -> str:
     """When a task or rule applies, seen from ``now``: "Until 14:00 today", or
-    "From 14:00 today until the end of Sat 6 Dec" before it starts."""
-    end = ending(w.end, w.end_is_exact, tz, now)
+    "From 14:00 today until the end of Sat 6 Dec" before it starts.
+
+    :param today: the local date of ``now``, when the caller has it already.
+    """
+    today = today or local_date(now, tz)
+    end = ending_on(w.end, w.end_is_exact, tz, today)
     if now < w.start:
-        return _capital(f"{starting(w.start, tz, now)} {end}")
+        return _capital(f"{starting_on(w.start, tz, today)} {end}")
     return _capital(end)
 
 
@@ -353,14 +359,18 @@ def build_today(
         if state is not None:
             done = task.key in ticked_today
             tasks.append(
-                TaskToday(task.key, task.title, task.detail, w, done, state, timing(w, tz, now))
+                TaskToday(
+                    task.key, task.title, task.detail, w, done, state, timing(w, tz, now, today)
+                )
             )
     restrictions = []
     for rule, w in plan.restrictions:
         state = _shown(w, today, now, started)
         if state is not None:
             restrictions.append(
-                RestrictionToday(rule.key, rule.title, rule.detail, w, state, timing(w, tz, now))
+                RestrictionToday(
+                    rule.key, rule.title, rule.detail, w, state, timing(w, tz, now, today)
+                )
             )
     restrictions.sort(key=lambda r: (r.state != "now", r.window.end))
     milestones = []

@@ -59,8 +59,14 @@ def clock_on(instant: datetime, tz: ZoneInfo, now: datetime) -> str:
     24-hour clock, as everywhere in the app. A midnight that begins a day is named by the
     day alone ("tomorrow"), since "00:00 tomorrow" reads like the night before.
     """
+    return _clock_on(instant, tz, now.astimezone(tz).date())
+
+
+# The phrases below are pure and asked for every task and rule on every Today view, with
+# few distinct (instant, day) pairs: cached, as day_label is (bench/today_page.py).
+@lru_cache(maxsize=4096)
+def _clock_on(instant: datetime, tz: ZoneInfo, today: date) -> str:
     local = instant.astimezone(tz)
-    today = now.astimezone(tz).date()
     label = day_label(local.date(), today)
     if local.hour == 0 and local.minute == 0:
         return label
@@ -70,7 +76,12 @@ def clock_on(instant: datetime, tz: ZoneInfo, now: datetime) -> str:
 
 def starting(instant: datetime, tz: ZoneInfo, now: datetime) -> str:
     """When something begins: "from 14:00 today", "from tomorrow", "from Sat 6 Dec"."""
-    return f"from {clock_on(instant, tz, now)}"
+    return starting_on(instant, tz, now.astimezone(tz).date())
+
+
+def starting_on(instant: datetime, tz: ZoneInfo, today: date) -> str:
+    """:func:`starting` for a known local date of "now"."""
+    return f"from {_clock_on(instant, tz, today)}"
 
 
 def ending(end: datetime, exact: bool, tz: ZoneInfo, now: datetime) -> str:
@@ -81,12 +92,17 @@ def ending(end: datetime, exact: bool, tz: ZoneInfo, now: datetime) -> str:
     midnight, ``end``): that is said as the last day it covers, or as "midnight tonight"
     when that is today, so a patient always sees a time within the next 24 hours.
     """
+    return ending_on(end, exact, tz, now.astimezone(tz).date())
+
+
+@lru_cache(maxsize=4096)
+def ending_on(end: datetime, exact: bool, tz: ZoneInfo, today: date) -> str:
+    """:func:`ending` for a known local date of "now"."""
     local = end.astimezone(tz)
     # An exact end that falls on midnight reads as the day it closes ("until midnight
     # tonight"), never "until tomorrow", which sounds like the whole of tomorrow.
     if exact and (local.hour, local.minute, local.second) != (0, 0, 0):
-        return f"until {clock_on(end, tz, now)}"
-    today = now.astimezone(tz).date()
+        return f"until {_clock_on(end, tz, today)}"
     last = (local - timedelta(microseconds=1)).date()
     if last == today:
         return "until midnight tonight"

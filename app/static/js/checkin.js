@@ -1,8 +1,15 @@
-// ScleroCare daily check-in: the optional photo. Before sending, a photo that is too
-// large or has no area chosen is pointed out on the page, where nothing is lost yet;
-// "Remove the photo" sends the answers without it. Offline, app.js keeps the answers
-// and leaves the photo out, so these checks step aside then.
+// ScleroCare daily check-in: focus on the error summary, and the optional photo.
+// Before sending, a photo that is too large or has no area chosen is pointed out on
+// the page, where nothing is lost yet; "Remove the photo" sends the answers without
+// it. Offline, app.js keeps the answers and leaves the photo out, so these checks step
+// aside then.
 "use strict";
+(function () {
+  // After a refused check-in the error summary gets the focus, so a screen reader
+  // reads it first and a keyboard user can follow its links (GOV.UK pattern).
+  var summary = document.getElementById("error-summary");
+  if (summary) { summary.focus(); }
+})();
 (function () {
   var form = document.querySelector("form.checkin-form");
   var problem = document.getElementById("photo-problem");

@@ -127,8 +127,10 @@ def warning_answers(stored: dict[str, object], asked: list[RedFlag]) -> dict[str
     yes = set(_strings(stored.get("red_flags")))
     if "red_flags_no" in stored:
         no = set(_strings(stored.get("red_flags_no")))
-    else:
+    elif "red_flags" in stored:
         no = {f.key for f in asked} - yes
+    else:  # nothing stored yet: nothing answered
+        no = set()
     return {f.key: "yes" if f.key in yes else ("no" if f.key in no else None) for f in asked}
 
 

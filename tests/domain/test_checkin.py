@@ -13,6 +13,7 @@ from app.domain.checkin import AnswerError
 from app.domain.checkin import check_answers
 from app.domain.checkin import questions_for_day
 from app.domain.checkin import triage
+from app.domain.checkin import warning_answers
 from app.domain.protocol import parse_protocol
 
 PROTOCOLS = Path(__file__).resolve().parents[2] / "app" / "protocols"
@@ -227,3 +228,14 @@ def test_yes_and_no_answers_are_kept_apart_from_not_answered():
     assert a.red_flags == {"calf-pain-swelling"}
     assert a.red_flags_no == {f.key for f in asked} - {"calf-pain-swelling"}
     assert "Itching" in triage(a, asked).reasons
+
+
+def test_stored_warning_sign_answers_read_back_as_given():
+    asked = asked_on(5)
+    keys = [f.key for f in asked]
+    assert warning_answers({}, asked) == dict.fromkeys(keys)  # nothing stored yet
+    new = {"red_flags": [keys[0]], "red_flags_no": keys[1:]}
+    assert warning_answers(new, asked) == {k: "yes" if k == keys[0] else "no" for k in keys}
+    # Stored before "no" answers were kept: every question shown had to be answered.
+    old = {"red_flags": [keys[1]]}
+    assert warning_answers(old, asked) == {k: "yes" if k == keys[1] else "no" for k in keys}

@@ -82,6 +82,7 @@ def test_nothing_answered_then_one_field_at_a_time_never_invents_an_answer(
     app, client, world, in_app
 ):
     login(client, "alice@patients.example")
+    assert parse(client.get("/patient/checkin")).checked == {}  # a new check-in
     r = post(client, {})
     page = parse(r)
     assert r.status_code == 400 and page.checked == {}

@@ -94,13 +94,17 @@ def test_answers_are_never_invented_from_nothing_to_accepted_and_in_the_edit_for
 def test_a_refused_check_in_sent_from_the_offline_queue_comes_back_as_the_form(
     page: Page, app, clock, live_server, js_errors
 ):
-    """Offline, a check-in missing a warning-sign answer is queued; back online the
-    server refuses it (400), and the form with the answers and the problem is shown
+    """Offline, a check-in with a "yes" to a warning sign is kept on the phone at once,
+    even with other answers missing (urgent advice must not wait); back online the
+    server refuses it (400), and the form with the answers and the problems is shown
     rather than the queued check-in silently dropped."""
     base = live_server.url
     demo_patient(app, clock, f"olga@{demo.DOMAIN}", "Olga Offline", day=3)
     sign_in(page, base, f"olga@{demo.DOMAIN}", PASSWORD, clock())
     page.goto(f"{base}/patient/checkin")
+    page.locator("fieldset:has(input[name='rf-routine-changes'])").get_by_role(
+        "radio", name="Yes", exact=True
+    ).check()
     page.get_by_role("group", name=re.compile(r"^Pain where")).get_by_role(
         "radio", name="4", exact=True
     ).check()
@@ -112,5 +116,41 @@ def test_a_refused_check_in_sent_from_the_offline_queue_comes_back_as_the_form(
     page.evaluate("window.dispatchEvent(new Event('online'))")
     expect(page.locator("#error-summary")).to_be_visible()
     expect(page.locator("#note")).to_have_value("written offline")
-    assert checked(page) == ["pain=4"]
+    assert checked(page) == ["pain=4", "rf-routine-changes=yes"]
+    assert not js_errors, js_errors
+
+
+def test_offline_a_missing_answer_is_pointed_out_before_the_check_in_is_kept(
+    page: Page, app, clock, live_server, js_errors
+):
+    """Offline there is no server to answer, so the page itself lists what is missing,
+    keeps nothing yet, and then keeps the check-in once it is complete."""
+    base = live_server.url
+    demo_patient(app, clock, f"pia@{demo.DOMAIN}", "Pia Phone", day=3)
+    sign_in(page, base, f"pia@{demo.DOMAIN}", PASSWORD, clock())
+    page.goto(f"{base}/patient/checkin")
+    names = [
+        q.locator("input").first.get_attribute("name")
+        for q in page.locator("section.warning-questions fieldset").all()
+    ]
+    page.context.set_offline(True)
+    page.get_by_role("group", name="Bruising").get_by_role("radio", name="None").check()
+    send(page)
+    summary = page.locator("#error-summary")
+    expect(summary).to_be_focused()
+    expect(summary.get_by_role("link")).to_have_count(len(names) + 1)  # + pain
+    queued = """() => JSON.parse(localStorage.getItem(
+        'sc-queue-' + document.querySelector('meta[name=sc-user]').content) || '[]').length"""
+    assert page.evaluate(queued) == 0
+    assert checked(page) == ["bruising=none"]
+    for name in names:
+        page.locator(f"fieldset:has(input[name='{name}'])").get_by_role(
+            "radio", name="No", exact=True
+        ).check()
+    page.get_by_role("group", name=re.compile(r"^Pain where")).get_by_role(
+        "radio", name="1", exact=True
+    ).check()
+    send(page)
+    expect(page.locator("#sc-status")).to_contain_text("Saved on this phone")
+    assert page.evaluate(queued) == 1
     assert not js_errors, js_errors

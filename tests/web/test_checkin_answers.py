@@ -125,6 +125,18 @@ def test_nothing_answered_then_one_field_at_a_time_never_invents_an_answer(
     assert "Not answered: Tender lumps, Itching" in text_of(client.get("/patient/diary"))
 
 
+def test_a_check_in_with_questions_left_out_is_not_called_all_as_expected(client, world):
+    login(client, "alice@patients.example")
+    r = post(client, {f"rf-{k}": "no" for k in DAY3_FLAGS} | {"pain": "1", "bruising": "none"})
+    page = text_of(r)
+    assert r.status_code == 200 and "Everything you answered sounds as expected" in page
+    assert "Everything you told us" not in page
+    assert (
+        "Not answered: Tender lumps, Itching, Stockings in the day, Stockings at night, "
+        "Walked, Legs raised." in page
+    )
+
+
 def test_each_error_is_shown_at_its_field_and_in_the_summary(client, world):
     login(client, "alice@patients.example")
     data = {f"rf-{k}": "no" for k in DAY3_FLAGS if k != "infection"} | {"pain": "12"}

@@ -32,5 +32,8 @@ def lock_patient(patient_id: int) -> None:
     if db.session.get_bind().dialect.name == "postgresql":
         db.session.execute(sa.select(Patient.id).where(Patient.id == patient_id).with_for_update())
         return
+    # Writes a column to its own value (not the key, so no foreign-key checks run).
     table = Patient.__table__
-    db.session.execute(table.update().where(table.c.id == patient_id).values(id=table.c.id))
+    db.session.execute(
+        table.update().where(table.c.id == patient_id).values(timezone=table.c.timezone)
+    )

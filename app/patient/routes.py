@@ -187,26 +187,19 @@ def quiet_hours():
     return redirect(url_for("patient.reminders_page"), 303)
 
 
-def _tri(value: str | None) -> bool | None:
-    """A yes / no / not answered answer: only "yes" or "no" count as an answer."""
-    return {"yes": True, "no": False}.get(value or "")
-
-
 def parse_checkin(form) -> dict[str, object]:  # noqa: ANN001
-    """The check-in form as plain values (validation happens in the service).
-
-    A yes/no question left unanswered is None, never "no".
-    """
+    """The check-in form as plain values (validation happens in the service, which
+    reads a yes/no question left unanswered as None, never as "no")."""
     return {
         "pain": form.get("pain", ""),
         "bruising": form.get("bruising", ""),
-        "itching": _tri(form.get("itching")),
-        "lumps": _tri(form.get("lumps")),
+        "itching": form.get("itching"),
+        "lumps": form.get("lumps"),
         "skin": form.getlist("skin"),
-        "stockings_day": _tri(form.get("stockings_day")),
-        "stockings_night": _tri(form.get("stockings_night")),
-        "walked": _tri(form.get("walked")),
-        "elevated": _tri(form.get("elevated")),
+        "stockings_day": form.get("stockings_day"),
+        "stockings_night": form.get("stockings_night"),
+        "walked": form.get("walked"),
+        "elevated": form.get("elevated"),
         "note": form.get("note", "")[:5000],
         "red_flags": {k[3:]: v for k, v in form.items() if k.startswith("rf-")},
     }

@@ -96,6 +96,7 @@ RECORD = {
     "concentration": "0.5%",
     "areas": "left calf",
     "compression": "class 2",
+    "checks_done": "y",  # the 72 h protocol's duplex scan and consultation were done
 }
 
 

@@ -6,6 +6,7 @@ from datetime import datetime
 from zoneinfo import available_timezones
 
 from flask_wtf import FlaskForm
+from wtforms import BooleanField
 from wtforms import DateField
 from wtforms import EmailField
 from wtforms import RadioField
@@ -52,3 +53,6 @@ class RecordTreatmentForm(WhenForm):
     concentration = StringField("Concentration", validators=[Optional(), Length(max=40)])
     areas = StringField("Treated areas", validators=[DataRequired(), Length(max=300)])
     compression = StringField("Compression prescribed", validators=[Optional(), Length(max=200)])
+    # Shown only when the protocol has clinic tasks (a duplex scan, the consultation);
+    # required then, which the service checks (app/services/clinic.py:record_treatment).
+    checks_done = BooleanField("Done before this treatment")

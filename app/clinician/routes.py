@@ -272,6 +272,7 @@ def record(treatment_id: int):
             form.concentration.data or "",
             form.areas.data,
             form.compression.data or "",
+            checks_confirmed=bool(form.checks_done.data),
         )
         try:
             clinic.record_treatment(current_user, treatment_id, record, now(), _address())
@@ -281,7 +282,9 @@ def record(treatment_id: int):
             flash("Treatment recorded. The patient's recovery plan starts from it.", "success")
             return redirect(url_for("clinician.patient", patient_id=t.patient_id), 303)
     status = 400 if request.method == "POST" else 200
-    return render_template("clinician/record.html", form=form, t=t), status
+    return render_template(
+        "clinician/record.html", form=form, t=t, tasks=clinic.clinic_tasks(t)
+    ), status
 
 
 @bp.get("/reminders")

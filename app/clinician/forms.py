@@ -37,6 +37,8 @@ class WhenForm(FlaskForm):
 class NewPatientForm(WhenForm):
     name = StringField("Full name", validators=[DataRequired(), Length(max=120)])
     email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
+    # Checked loosely by the service (digits, spaces, + - and brackets).
+    phone = StringField("Phone (optional)", validators=[Optional(), Length(max=40)])
     timezone = SelectField("Time zone", choices=ZONES, validate_choice=False)
     protocol = SelectField("Aftercare protocol", coerce=int, validate_choice=False)
 

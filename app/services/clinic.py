@@ -30,6 +30,7 @@ from app.services.audit import audit
 from app.services.audit import audit_views
 from app.services.audit import own_patient
 from app.services.audit import refuse
+from app.services.clinic_settings import check_phone
 from app.services.errors import Invalid
 from app.services.protocols import protocol_by_version
 
@@ -99,6 +100,14 @@ def record_form(clinician: Principal, treatment_id: int, address: str) -> Treatm
     return treatment
 
 
+def cancel_form(clinician: Principal, treatment_id: int, address: str) -> Treatment:
+    """The session behind the cancel-confirmation page; opening it is an audited view."""
+    treatment = treatment_for(clinician, treatment_id, address, "cancel")
+    audit(clinician, treatment.patient_id, "view", address, "cancel appointment form")
+    db.session.commit()
+    return treatment
+
+
 def _protocol_for(clinician: Principal, version_id: int) -> ProtocolVersion:
     version = db.session.get(ProtocolVersion, version_id)
     if version is None or version.clinic_id != clinician.clinic_id:
@@ -123,9 +132,11 @@ def create_patient(
     appointment_local: datetime,
     protocol_version_id: int,
     now: datetime,
+    phone: str = "",
 ) -> NewPatient:
     """Create a patient with their first appointment and an invitation link."""
     tz = check_timezone(timezone)
+    phone = check_phone(phone, "phone")
     email = normalise_email(email)
     if db.session.scalar(sa.select(User.id).where(User.email == email)) is not None:
         raise Invalid("email", "There is already an account with this email.")
@@ -133,7 +144,7 @@ def create_patient(
     appointment = to_utc(appointment_local, tz, "appointment")
     _check_window(appointment, now, APPOINTMENT_PAST, APPOINTMENT_FUTURE, "appointment")
     user = User(email=email, name=name.strip(), role=Role.PATIENT, clinic_id=clinician.clinic_id)
-    patient = Patient(user=user, clinic_id=clinician.clinic_id, timezone=tz.key)
+    patient = Patient(user=user, clinic_id=clinician.clinic_id, timezone=tz.key, phone=phone)
     db.session.add_all([user, patient])
     treatment = Treatment(patient=patient, protocol_version=version, appointment_at=appointment)
     db.session.add(treatment)
@@ -142,6 +153,18 @@ def create_patient(
     outbox.sync_patient(treatment.patient.id, now)
     db.session.commit()
     return NewPatient(patient, token)
+
+
+def set_phone(clinician: Principal, patient_id: int, phone: str, address: str) -> Patient:
+    """Record or change a patient's phone number, for call-backs (audited; blank clears).
+
+    :raises Invalid: for something that is not a phone number (app/services/clinic_settings.py).
+    """
+    patient = patient_for(clinician, patient_id, address, "change the phone of")
+    patient.phone = check_phone(phone, "phone")
+    audit(clinician, patient.id, "change", address, "phone number")
+    db.session.commit()
+    return patient
 
 
 def new_invitation(clinician: Principal, patient_id: int, now: datetime, address: str) -> str:

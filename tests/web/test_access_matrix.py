@@ -83,6 +83,7 @@ EXPECTED = {
     "clinician.new_patient": "clinic",
     "clinician.patient": "clinic-object",
     "clinician.new_invitation": "clinic-object",
+    "clinician.set_phone": "clinic-object",
     "clinician.book_session": "clinic-object",
     "clinician.reschedule": "clinic-object",
     "clinician.cancel": "clinic-object",

@@ -128,8 +128,10 @@ def test_reschedule_moves_the_checklist(app, client, world, in_app):
 def test_cancel_then_today_says_nothing_is_booked(app, client, world, in_app):
     tid = _bob_treatment(in_app, world)
     login(client, "doc1@north.example")
-    client.post(f"/clinic/sessions/{tid}/cancel")
-    client.post(f"/clinic/sessions/{tid}/cancel")  # twice: still cancelled, no error
+    client.post(f"/clinic/sessions/{tid}/cancel", data={"confirm": "yes"})
+    client.post(
+        f"/clinic/sessions/{tid}/cancel", data={"confirm": "yes"}
+    )  # twice: still cancelled, no error
     status = in_app(lambda: db.session.get(Treatment, tid).status)
     assert status == TreatmentStatus.CANCELLED
     bob = app.test_client()

@@ -96,6 +96,9 @@ def test_no_patient_reminder_for_a_clinic_task(world, in_app):
     from app.services import outbox
 
     def plan() -> None:
+        # Booked a month ahead, so every checklist reminder is still in the future.
+        t = db.session.scalar(sa.select(Treatment).where(Treatment.patient_id == world.patient_b))
+        t.appointment_at = NOW + timedelta(days=30)
         outbox.sync_patient(world.patient_b, NOW)
         db.session.commit()
 

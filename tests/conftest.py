@@ -173,7 +173,7 @@ def make_clinic(slug: str, name: str | None = None) -> Clinic:
         # Realistic structured hours (app/domain/hours.py): NOW, a Friday noon, is open.
         opening_hours="Mon-Fri 09:00-17:00",
         hours="Mon-Fri 09:00-17:00",
-        out_of_hours="Call 999 in an emergency.",
+        out_of_hours="Or go to an urgent treatment centre.",
         out_of_hours_name="NHS 111",
         out_of_hours_phone="111",
         timezone="Europe/London",

@@ -24,6 +24,7 @@ from app.patient.routes import subscribe_json
 from app.patient.routes import unsubscribe_json
 from app.security import now
 from app.services import clinic
+from app.services import clinic_settings
 from app.services import protocols
 from app.services import reminders as reminder_settings
 from app.services import review
@@ -206,6 +207,39 @@ def audit_log():
         "clinician/audit.html",
         log=review.audit_log(current_user, request.args.get("page", 1, type=int)),
     )
+
+
+@bp.route("/settings/hours", methods=["GET", "POST"])
+def clinic_hours():
+    """Clinic admins set opening hours and the out-of-hours line (issue 14 point 3); a
+    full clinic set-up page is a later issue. Others get 404, as for the audit log."""
+    if current_user.role != Role.CLINIC_ADMIN:
+        abort(404)
+    clinic_info = current_user.clinic
+    values = {
+        "hours": clinic_info.hours,
+        "out_of_hours_name": clinic_info.out_of_hours_name,
+        "out_of_hours_phone": clinic_info.out_of_hours_phone,
+    }
+    error = None
+    if request.method == "POST":
+        values = {k: request.form.get(k, "")[:1000] for k in values}
+        try:
+            clinic_settings.set_own_hours(
+                current_user,
+                values["hours"],
+                values["out_of_hours_name"],
+                values["out_of_hours_phone"],
+                _address(),
+            )
+        except Invalid as exc:
+            error = exc
+        else:
+            flash("Opening hours saved. Patients see them from their next page.", "success")
+            return redirect(url_for("clinician.clinic_hours"), 303)
+    return render_template(
+        "clinician/hours.html", values=values, error=error, clinic=clinic_info
+    ), (400 if error else 200)
 
 
 @bp.post("/patients/<int:patient_id>/invitation")

@@ -18,7 +18,10 @@ import sqlalchemy as sa
 from app.domain import hours as hours_domain
 from app.extensions import db
 from app.models import Clinic
+from app.models import Role
 from app.principal import ClinicInfo
+from app.principal import Principal
+from app.services.audit import audit
 from app.services.errors import Invalid
 from app.services.errors import NotFound
 
@@ -82,10 +85,7 @@ class HoursSet:
 
 
 def set_hours(slug: str, spec: str, out_of_hours_name: str, out_of_hours_phone: str) -> HoursSet:
-    """Store a clinic's weekly hours and out-of-hours route; the summary follows the hours.
-
-    An out-of-hours number is required: without one a closed clinic's same-day advice
-    has no number to put first.
+    """Store a clinic's weekly hours and out-of-hours route (``flask clinic set-hours``).
 
     :raises NotFound: for an unknown clinic.
     :raises Invalid: for hours that cannot be read or a bad number, naming the field.
@@ -93,6 +93,33 @@ def set_hours(slug: str, spec: str, out_of_hours_name: str, out_of_hours_phone: 
     clinic = db.session.scalar(sa.select(Clinic).where(Clinic.slug == slug))
     if clinic is None:
         raise NotFound(f"No clinic with the slug '{slug}'.")
+    stored = _store(clinic, spec, out_of_hours_name, out_of_hours_phone)
+    db.session.commit()
+    return stored
+
+
+def set_own_hours(
+    admin: Principal, spec: str, out_of_hours_name: str, out_of_hours_phone: str, address: str
+) -> HoursSet:
+    """A clinic admin sets their own clinic's hours from the settings page (audited).
+
+    :raises Invalid: as ``set_hours``; nothing is stored then.
+    """
+    if admin.role != Role.CLINIC_ADMIN:
+        raise NotFound("No such page.")
+    clinic = db.session.get(Clinic, admin.clinic_id)
+    stored = _store(clinic, spec, out_of_hours_name, out_of_hours_phone)
+    audit(admin, None, "change", address, f"clinic hours: {stored.summary}; {stored.out_of_hours}")
+    db.session.commit()
+    return stored
+
+
+def _store(clinic: Clinic, spec: str, out_of_hours_name: str, out_of_hours_phone: str) -> HoursSet:
+    """Check and set hours, summary and out-of-hours route on ``clinic`` (not committed).
+
+    An out-of-hours number is required: without one a closed clinic's same-day advice
+    has no number to put first.
+    """
     try:
         parsed = hours_domain.parse_hours(spec)
     except hours_domain.HoursError as exc:
@@ -110,5 +137,4 @@ def set_hours(slug: str, spec: str, out_of_hours_name: str, out_of_hours_phone: 
     clinic.opening_hours = summary
     clinic.out_of_hours_name = name
     clinic.out_of_hours_phone = phone
-    db.session.commit()
     return HoursSet(summary or "never open (no hours)", f"{name}: {phone}")

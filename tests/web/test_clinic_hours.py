@@ -161,3 +161,56 @@ def test_demo_clinic_has_structured_hours(app, runner, in_app):
     clinic = in_app(lambda: db.session.scalar(sa.select(Clinic).where(Clinic.slug == "demo")))
     assert clinic.hours.startswith("Mon-Thu 08:30-18:00")
     assert clinic.out_of_hours_phone == "111"
+
+
+# ------------------------------------------------------------------ the admin's settings page
+
+
+def test_admin_sets_hours_on_the_settings_page_and_patients_follow(app, in_app, clock):
+    from app.models import AuditEvent
+    from app.models import Role
+    from tests.conftest import make_staff
+
+    _patient_at(in_app, clock, SUNDAY_0422)
+    in_app(
+        lambda: make_staff(
+            db.session.scalar(sa.select(Clinic).where(Clinic.slug == "north")),
+            "admin@north.example",
+            Role.CLINIC_ADMIN,
+        )
+    )
+    admin = app.test_client()
+    login(admin, "admin@north.example")
+    page = admin.get("/clinic/settings/hours")
+    assert page.status_code == 200 and 'value="Mon-Fri 09:00-17:00"' in page.get_data(as_text=True)
+    # Bad hours: refused with a message next to the field, what was typed kept.
+    data = {
+        "hours": "Sun 9-5",
+        "out_of_hours_name": "Vein nurse",
+        "out_of_hours_phone": "01632 960 999",
+    }
+    r = admin.post("/clinic/settings/hours", data=data)
+    assert r.status_code == 400 and "'9' is not a time" in text_of(r)
+    assert 'value="Sun 9-5"' in r.get_data(as_text=True)
+    r = admin.post("/clinic/settings/hours", data={**data, "hours": "Sun 00:00-24:00"})
+    assert r.status_code == 303
+    detail = in_app(
+        lambda: db.session.scalar(sa.select(AuditEvent.detail).where(AuditEvent.action == "change"))
+    )
+    assert "Sun 00:00-24:00" in detail
+    # Sunday 04:22 is now open hours: the clinic is the first button for a patient.
+    alice = app.test_client()
+    login(alice, "alice@patients.example")
+    r = alice.post("/patient/checkin", data=form(yes={"calf-pain-swelling"}))
+    assert "Please call the clinic today" in text_of(r)
+    assert _tel_links(r)[0] == "01632960111" and "01632960999" in _tel_links(r)
+
+
+def test_settings_page_is_for_admins_only(app, world):
+    doc = app.test_client()
+    login(doc, "doc1@north.example")
+    assert doc.get("/clinic/settings/hours").status_code == 404
+    assert doc.post("/clinic/settings/hours", data={"hours": ""}).status_code == 404
+    alice = app.test_client()
+    login(alice, "alice@patients.example")
+    assert alice.get("/clinic/settings/hours").status_code == 404

@@ -172,7 +172,7 @@ def test_same_day_advice_then_a_shared_note(app, client, world, clock, in_app):
     page = text_of(client.get("/patient/today"))
     assert "Please call the clinic today" in page
     assert "Call North Clinic: 01632 960 111" in page
-    assert "If the clinic is closed: Call 111." in page
+    assert "If the clinic is closed when you call, or nobody answers, call NHS 111" in page
     assert "Done today at 12:00. Thank you." in page  # the check-in itself is done
     clock.advance(hours=1, minutes=5)
     doc = doctor(app)
@@ -252,3 +252,16 @@ def test_a_milestone_ahead_does_not_show_text_written_for_its_moment(client, wor
     page = text_of(client.get("/patient/today"))
     assert "Strenuous exercise, sun and long journeys are fine again" in page
     assert "Keep wearing your stockings in the daytime until tomorrow" in page
+
+
+def test_same_day_advice_on_today_knows_the_clinic_is_closed(app, client, world, clock, in_app):
+    """The issue's Sunday 04:22: the advice kept on Today leads with the out-of-hours
+    route, as the result page does (shared partial _contact_buttons.html)."""
+    login(client, "alice@patients.example")
+    client.post("/patient/checkin", data=form(yes={"calf-pain-swelling"}))
+    clock.now = datetime(2026, 11, 22, 4, 22, tzinfo=UTC)  # Sunday, London
+    html = client.get("/patient/today").get_data(as_text=True)
+    block = html.split('id="urgent-advice"')[1].split("</section>")[0]
+    assert "Please call NHS 111 for advice" in block
+    assert "The clinic is closed now." in block
+    assert block.index('href="tel:111"') < block.index('href="tel:01632960111"')

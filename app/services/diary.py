@@ -14,8 +14,11 @@ from flask import current_app
 from app.domain.checkin import AnswerError
 from app.domain.checkin import Triage
 from app.domain.checkin import check_answers
+from app.domain.checkin import fixed_questions_for_day
+from app.domain.checkin import offline_rules
 from app.domain.checkin import questions_for_day
 from app.domain.checkin import triage
+from app.domain.checkin import unasked_as_none
 from app.domain.offsets import day_number
 from app.domain.offsets import local_date
 from app.domain.protocol import RedFlag
@@ -53,6 +56,10 @@ class CheckInForm:
     day: int
     questions: list[RedFlag]
     existing: CheckIn | None
+    # The fixed questions the protocol asks on this day (pain, skin, stockings, ...).
+    fixed: frozenset[str] = frozenset()
+    # The triage rules for the phone to apply offline (see domain.checkin.offline_rules).
+    rules: dict[str, object] | None = None
 
 
 # A check-in saved on the phone while offline may reach us a little later; it still
@@ -75,11 +82,14 @@ def checkin_form(user: Principal, now: datetime, day: int | None = None) -> Chec
     if not today - LATE_DAYS <= day <= today or day < 0:
         raise Invalid("day", "This check-in is for a day that can no longer be changed.")
     on = local_date(t.anchor, course.tz) + timedelta(days=day)
-    asked = questions_for_day(protocol_for(t), t.anchor, course.tz, on)
+    protocol = protocol_for(t)
+    asked = questions_for_day(protocol, t.anchor, course.tz, on)
     existing = db.session.scalar(
         sa.select(CheckIn).where(CheckIn.treatment_id == t.id, CheckIn.day == day)
     )
-    return CheckInForm(course, day, asked, existing)
+    fixed = fixed_questions_for_day(protocol, t.anchor, course.tz, on)
+    rules = offline_rules(protocol, t.anchor, course.tz)
+    return CheckInForm(course, day, asked, existing, fixed, rules)
 
 
 @dataclass(frozen=True)
@@ -201,10 +211,10 @@ def _submit(
                 replay, stored, build_today(protocol, t.anchor, form.course.tz, now, set()), True
             )
     try:
-        answers = check_answers(**raw, asked=form.questions)  # type: ignore[arg-type]
+        answers = check_answers(**unasked_as_none(raw, form.fixed), asked=form.questions)  # type: ignore[arg-type]
     except AnswerError as exc:
         raise Invalid(exc.field, exc.message) from None
-    decision = triage(answers, form.questions)
+    decision = triage(answers, form.questions, protocol.answer_rules)
     checkin = form.existing
     if checkin is None:
         checkin = CheckIn(

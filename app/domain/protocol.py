@@ -418,7 +418,27 @@ class _Reader:
                 seen += 1
         return None
 
-    def open_value(self, value: Any, item: str, fld: str, line: int | None) -> bool:
+    def field_line(self, header: int | None, fld: str) -> int | None:
+        """The line of ``fld = ...`` in the table that starts at line ``header``."""
+        if header is None:
+            return None
+        pattern = re.compile(rf"^\s*{re.escape(fld)}\s*=")
+        for number in range(header + 1, len(self.lines) + 1):
+            raw = self.lines[number - 1]
+            if raw.lstrip().startswith("["):
+                break
+            if pattern.match(raw):
+                return number
+        return header
+
+    def open_value(
+        self,
+        value: Any,
+        item: str,
+        fld: str,
+        line: int | None,
+        example: str = "a few words of text",
+    ) -> bool:
         """True (and noted) when the file leaves this value to the clinic."""
         if value != OPEN_VALUE:
             return False
@@ -427,8 +447,8 @@ class _Reader:
                 self.filename,
                 item,
                 fld,
-                f"needs the clinic's value: replace '{OPEN_VALUE}' with your own",
-                line,
+                f"needs the clinic's value: replace '{OPEN_VALUE}' with your own ({example})",
+                self.field_line(line, fld),
                 needs_value=True,
             )
         )
@@ -462,7 +482,7 @@ class _Reader:
                 self.problem(item, fld, f"must be one of {', '.join(KINDS)}", line)
                 return None
             return value
-        if self.open_value(value, item, fld, line):
+        if self.open_value(value, item, fld, line, "an offset such as 'day 14' or '72h'"):
             return None
         try:
             return Offset.parse(value)
@@ -752,7 +772,7 @@ def _read_course(reader: _Reader, data: dict[str, Any]) -> Course | None:
     numbers: dict[str, int] = {}
     for fld in sorted(_COURSE_FIELDS - {"source"}):
         value = table.get(fld)
-        if reader.open_value(value, "[course]", fld, line):
+        if reader.open_value(value, "[course]", fld, line, "a whole number from 1 to 52"):
             continue
         if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 52:
             reader.problem("[course]", fld, "must be a whole number from 1 to 52", line)

@@ -233,7 +233,10 @@ def test_every_shipped_item_names_its_source(shipped: tuple[Path, Protocol]) -> 
         *protocol.milestones,
         *protocol.normal,
         *protocol.red_flags,
+        *protocol.questions,
+        *protocol.answer_rules,
     ]
+    assert protocol.questions and protocol.answer_rules
     for item in items:
         assert re.match(r"(Clinic page \d|ref \d\.\d)", item.source), (item.key, item.source)
     assert re.match(r"Clinic page \d", protocol.course.source)

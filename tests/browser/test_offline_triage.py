@@ -3,8 +3,8 @@
 1. One source of truth: the check-in page carries the rule table the server builds
    from the protocol (``offline_rules``), and the page's own script (triage.js) decides
    with it. For every shipped protocol, every red flag on every day 0-30 (and the far
-   window edges), and every answer rule, the page's decision equals the server's
-   ``triage()``, reasons included.
+   window edges), every answer rule, and 150 mixed answer sets, the page's decision
+   equals the server's ``triage()``, reasons and their order included.
 2. Offline, "yes" to the chest question and Send: the full-screen emergency page with
    the tel: call button shows at once, the check-in waits on the phone, and it is sent
    once (one check-in, one alert) when the phone is back online.
@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import json
+import random
 from datetime import time
 from datetime import timedelta
 from zoneinfo import ZoneInfo
@@ -103,6 +104,24 @@ def _server_decisions(protocol, anchor, zone) -> list[dict]:
     for bruising in BRUISING:
         cases.append(case(5, set(), bruising=bruising))
     cases.append(case(5, set(), lumps=True, itching=True, bruising="severe", pain=9))
+    # Mixed answers: several warning signs, skin changes and the rest at once, so the
+    # order of the reasons and the highest tier are compared too.
+    rng = random.Random(14)
+    for _ in range(150):
+        day = rng.choice(DAYS)
+        asked = questions_for_day(protocol, anchor, zone, base + timedelta(days=day))
+        yes = {f.key for f in asked if rng.random() < 0.3}
+        cases.append(
+            case(
+                day,
+                yes,
+                pain=rng.randint(0, 10),
+                bruising=rng.choice(BRUISING),
+                skin=rng.sample(sorted(SKIN_CHANGES), rng.randint(0, 3)),
+                lumps=rng.random() < 0.3,
+                itching=rng.random() < 0.3,
+            )
+        )
     return cases
 
 
@@ -132,11 +151,11 @@ def test_page_and_server_triage_agree_on_every_rule_of_every_shipped_protocol(
             }""",
             cases,
         )
-        assert len(got) == len(cases) > 250
+        assert len(got) == len(cases) > 400
         for c, g in zip(cases, got, strict=True):
             assert (g["level"], g["reasons"]) == (c["level"], c["reasons"]), (key, c)
         # Every emergency flag is an emergency on its own window's days, and only there.
-        emergencies = [c for c in cases if c["level"] == "emergency"]
+        emergencies = [c for c in cases if c["level"] == "emergency" and len(c["asked_yes"]) == 1]
         assert {c["asked_yes"][0] for c in emergencies} == {
             f.key for f in protocol.red_flags if f.tier == "emergency"
         }

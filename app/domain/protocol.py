@@ -43,9 +43,12 @@ QUESTIONS = (
     "walked",
     "elevated",
 )
-# Questions that every protocol must ask: they carry the same-day rules for severe
-# pain and skin breakdown (ref 2.6 urgent tier).
-REQUIRED_QUESTIONS = ("pain", "skin")
+# Questions that every protocol must ask, and why.
+REQUIRED_QUESTIONS = {
+    "pain": "it carries the same-day rule for severe pain (ref 2.6)",
+    "skin": "it carries the same-day rule for skin breakdown (ref 2.6)",
+    "bruising": "the clinic's chart of each diary plots it next to pain",
+}
 BRUISING_CHOICES = ("none", "mild", "moderate", "severe")
 # The skin changes a patient can tick, in the patient's words. Their tiers are protocol
 # data (``[[answer_rule]]`` with ``answer = "skin"``).
@@ -599,12 +602,12 @@ def _read_questions(reader: _Reader, data: dict[str, Any], task_keys: set[Any]) 
             seen.add(key)  # type: ignore[arg-type]
             questions.append(Question(key, source, during))  # type: ignore[arg-type]
     asked = {q.key for q in questions}
-    for key in REQUIRED_QUESTIONS if "question" in data else ():
+    for key, why in REQUIRED_QUESTIONS.items() if "question" in data else ():
         if key not in asked:
             reader.problem(
                 "[[question]]",
                 "key",
-                f"every protocol must ask '{key}': it carries same-day rules (ref 2.6)",
+                f"every protocol must ask '{key}': {why}",
                 reader.header_line("question"),
             )
     return questions

@@ -142,6 +142,10 @@ key = "skin"
 source = "test"
 
 [[question]]
+key = "bruising"
+source = "test"
+
+[[question]]
 key = "walked"
 source = "test"
 
@@ -330,7 +334,7 @@ def test_valid_sample_parses_into_dataclasses() -> None:
         "emergency",
     ]
     assert [f.kind for f in p.red_flags] == ["chest", "calf", None, "allergy", "stroke"]
-    assert [q.key for q in p.questions] == ["pain", "skin", "walked"]
+    assert [q.key for q in p.questions] == ["pain", "skin", "bruising", "walked"]
     assert p.answer_rules[1] == AnswerRule("pain", "pain", "routine", "test", at_least=8)
 
 
@@ -475,7 +479,7 @@ def test_duplicate_key_in_a_section() -> None:
 
 
 def test_same_key_in_different_sections_is_allowed() -> None:
-    text = edit('key = "bruising"', 'key = "sun"')
+    text = edit('key = "bruising"\ntitle = "Bruising"', 'key = "sun"\ntitle = "Bruising"')
     assert parse_protocol(text, "clinic.toml").normal[0].key == "sun"
 
 

@@ -234,6 +234,14 @@ def test_every_skin_change_a_patient_can_tick_needs_a_tier():
     assert "red-vessels" in problem.message
 
 
+@pytest.mark.parametrize("key", ["skin", "bruising"])
+def test_skin_and_bruising_must_be_asked(key):
+    start = P72.index(f'[[question]]\nkey = "{key}"\n')
+    end = P72.index("[[", start + 2)
+    found = problems(P72[:start] + P72[end:])
+    assert any(p.field == "key" and f"must ask '{key}'" in p.message for p in found)
+
+
 def test_pain_and_skin_must_be_asked():
     text = edit(P72, '[[question]]\nkey = "pain"\n', '[[question]]\nkey = "walked"\n')
     found = [(p.field, p.message) for p in problems(text)]

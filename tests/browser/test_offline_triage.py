@@ -37,6 +37,7 @@ from app.models import Clinic
 from app.models import ProtocolVersion
 from app.models import Treatment
 from app.services import demo
+from tests.browser.test_offline_journey import _wait_for_kept_pages
 from tests.browser.test_triage_browser import sign_in
 from tests.conftest import PASSWORD
 from tests.conftest import make_patient
@@ -185,12 +186,12 @@ def test_offline_yes_to_chest_pain_shows_the_emergency_screen_and_is_sent_once(
     expect(page).to_have_url(f"{base}/patient/today")
     page.wait_for_function("navigator.serviceWorker.controller !== null")
     page.reload()  # through the service worker, which keeps the check-in page
-    page.wait_for_function(
-        "async () => !!(await (await caches.open('sclerocare-pages')).match('/patient/checkin'))",
-        timeout=15_000,
-    )
+    _wait_for_kept_pages(page, ["/patient/today", "/patient/checkin"])
 
+    # Offline, as the patient would be: Today from the phone's copy, then the check-in.
     page.context.set_offline(True)
+    page.reload()
+    expect(page.locator("#sc-status")).to_contain_text("Offline copy, last updated")
     page.goto(f"{base}/patient/checkin")
     expect(page.get_by_role("heading", level=1)).to_have_text("How are you today?")
     for group in page.locator("section.warning-questions fieldset").all():

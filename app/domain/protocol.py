@@ -23,6 +23,8 @@ from app.domain.offsets import OffsetSyntaxError
 
 Tier = Literal["emergency", "same_day", "routine"]
 TIERS: tuple[Tier, ...] = ("emergency", "same_day", "routine")
+Doer = Literal["patient", "clinic"]
+DOERS: tuple[Doer, ...] = ("patient", "clinic")
 
 # A value a clinic page leaves open (page 2 gives no stocking duration). Written in the
 # file in place of an offset, a number or a text, it names what the clinic must decide:
@@ -120,6 +122,10 @@ class ChecklistItem:
 
     ``starts`` marks an item that applies *from* a time (no lotions from 24 h
     before) rather than one to finish *by* a time (have a duplex scan).
+    ``by = "clinic"`` marks the clinic's own task (a duplex scan, the consultation):
+    the patient is told "your clinic will ...", cannot tick it, is never told it is
+    overdue or reminded about it, and the clinician confirms it when recording the
+    treatment (issue 14 point 10).
     """
 
     key: str
@@ -130,6 +136,7 @@ class ChecklistItem:
     starts: Offset | None = None
     photo: bool = False
     time_critical: bool = False
+    by: Doer = "patient"
 
 
 @dataclass(frozen=True)
@@ -278,7 +285,7 @@ class ProtocolError(ValueError):
 
 
 # Section name in the file -> (dataclass, fields: name -> (required, kind)).
-_Kind = Literal["text", "offset", "bool", "tier", "kind"]
+_Kind = Literal["text", "offset", "bool", "tier", "kind", "by"]
 _COMMON: dict[str, tuple[bool, _Kind]] = {
     "key": (True, "text"),
     "title": (True, "text"),
@@ -295,6 +302,7 @@ _SECTIONS: dict[str, tuple[type, dict[str, tuple[bool, _Kind]]]] = {
             "starts": (False, "offset"),
             "photo": (False, "bool"),
             "time_critical": (False, "bool"),
+            "by": (False, "by"),
         },
     ),
     "task": (DailyTask, {**_COMMON, **_RANGE}),
@@ -475,14 +483,10 @@ class _Reader:
             if not isinstance(value, bool):
                 self.problem(item, fld, "must be true or false", line)
             return value
-        if kind == "tier":
-            if value not in TIERS:
-                self.problem(item, fld, f"must be one of {', '.join(TIERS)}", line)
-                return None
-            return value
-        if kind == "kind":
-            if value not in KINDS:
-                self.problem(item, fld, f"must be one of {', '.join(KINDS)}", line)
+        choices = {"by": DOERS, "tier": TIERS, "kind": KINDS}.get(kind)
+        if choices is not None:
+            if value not in choices:
+                self.problem(item, fld, f"must be one of {', '.join(choices)}", line)
                 return None
             return value
         if self.open_value(value, item, fld, line, "an offset such as 'day 14' or '72h'"):
@@ -853,3 +857,7 @@ def _check_range(reader: _Reader, section: str, item: Any, label: str, line: int
             reader.problem(label, "due", "must be at or before the appointment", line)
         if item.starts is not None and item.starts.rough_hours() > item.due.rough_hours():
             reader.problem(label, "starts", "must not be after 'due'", line)
+        if item.by == "clinic" and item.photo:
+            reader.problem(
+                label, "photo", "a clinic's own task cannot ask the patient for photos", line
+            )

@@ -7,6 +7,7 @@ import signal
 import threading
 from datetime import UTC
 from datetime import datetime
+from datetime import timedelta
 
 import click
 from flask import Flask
@@ -49,8 +50,18 @@ def _summary(report: dispatch.DispatchReport) -> str:
     return (
         f"claimed {report.claimed}, sent {report.sent}, no device {report.no_device}, "
         f"retry later {report.retried}, failed {report.failed}, "
-        f"pushes {report.deliveries} {report.statuses}"
+        f"dropped as late {report.dropped}, after quiet hours {report.later}, "
+        f"claim lost {report.lost}, pushes {report.deliveries} {report.statuses}"
     )
+
+
+_LEASE = click.option(
+    "--lease",
+    type=click.FloatRange(min=1.0),
+    default=dispatch.LEASE.total_seconds(),
+    show_default=True,
+    help="Seconds a claim lasts unless renewed (renewed every third of it while sending).",
+)
 
 
 def _sender():
@@ -62,15 +73,19 @@ def _sender():
     "--now", "at", default=None, help="Pretend it is this instant (ISO 8601 with offset)."
 )
 @click.option("--batch", default=200, show_default=True, help="Rows claimed per transaction.")
-def send_due(at: str | None, batch: int) -> None:
+@_LEASE
+def send_due(at: str | None, batch: int, lease: float) -> None:
     """Send every reminder that is due now, once, then exit (for cron or systemd timers)."""
-    report = dispatch.run_until_empty(_sender(), _parse_now(at), batch=batch)
+    clock = dispatch.advancing_clock(_parse_now(at)) if at else now
+    report = dispatch.run_until_empty(_sender(), clock, batch=batch, lease=timedelta(seconds=lease))
     click.echo(_summary(report))
 
 
 @notifications_cli.command("worker")
 @click.option("--interval", type=float, default=None, help="Seconds between passes.")
-def worker(interval: float | None) -> None:
+@click.option("--batch", default=200, show_default=True, help="Rows claimed per transaction.")
+@_LEASE
+def worker(interval: float | None, batch: int, lease: float) -> None:
     """Keep sending due reminders until stopped (SIGTERM or Ctrl+C finish the pass first)."""
     pause = interval if interval is not None else current_app.config["NOTIFY_POLL_SECONDS"]
     stopping = threading.Event()
@@ -79,7 +94,10 @@ def worker(interval: float | None) -> None:
     click.echo(f"notification worker: a pass every {pause:g} s")
     while not stopping.is_set():
         try:
-            report = dispatch.run_until_empty(_sender(), now())
+            # The clock itself, not one reading of it: each batch reads the time afresh.
+            report = dispatch.run_until_empty(
+                _sender(), now, batch=batch, lease=timedelta(seconds=lease)
+            )
             if report.claimed:
                 click.echo(_summary(report))
         except Exception:  # noqa: BLE001 - keep the worker alive; the error is logged

@@ -193,6 +193,7 @@ def dispatch_due(
     lease: timedelta = LEASE,
     workers: int = IN_FLIGHT,
     clock: Clock | None = None,
+    renew: bool = True,
 ) -> DispatchReport:
     """Claim one batch of due rows at ``now``, send them, and record each outcome.
 
@@ -200,6 +201,8 @@ def dispatch_due(
     another encrypts. (bench/push_fanout.py: with a push service answering after 20 ms,
     8 in flight send about 7 times as fast as one at a time.) ``clock`` gives the time
     for lease renewals and outcomes (by default ``now`` moving on with real time).
+    ``renew=False`` turns lease renewal off: only for the test that shows what it
+    prevents.
     """
     clock = clock or advancing_clock(now)
     token = outbox.new_token()
@@ -222,7 +225,7 @@ def dispatch_due(
     # End the read transaction before the network: no snapshot or idle-in-transaction
     # connection held while push services answer (up to the timeout).
     db.session.commit()
-    _send_and_record(sender, todo, token, clock, lease, workers, report)
+    _send_and_record(sender, todo, token, clock, lease if renew else None, workers, report)
     return report
 
 
@@ -371,7 +374,7 @@ def _send_and_record(
     todo: list[tuple[ClaimedMessage, list[Device]]],
     token: str,
     clock: Clock,
-    lease: timedelta,
+    lease: timedelta | None,
     workers: int,
     report: DispatchReport,
 ) -> None:
@@ -385,7 +388,7 @@ def _send_and_record(
     queue = deque(todo)
     held = {row.id for row, _ in todo}
     in_flight: dict[Future[list[tuple[Device, SendResult]]], ClaimedMessage] = {}
-    renew_every = lease.total_seconds() / 3
+    renew_every = lease.total_seconds() / 3 if lease is not None else 3600.0
     renewed = time.monotonic()
     pool = _pool(workers)
     while queue or in_flight:
@@ -399,7 +402,7 @@ def _send_and_record(
             _record(row, future.result(), clock(), token, report)
             db.session.commit()
             held.discard(row.id)
-        if held and time.monotonic() - renewed >= renew_every:
+        if lease is not None and held and time.monotonic() - renewed >= renew_every:
             still = outbox.renew(held, token, clock() + lease)
             renewed = time.monotonic()
             if still != held:

@@ -20,18 +20,21 @@ from app.extensions import db
 from app.models import Role
 from app.security import now
 from app.services import accounts
+from app.services import backup
 from app.services import demo
 from app.services import dispatch
 from app.services import photos
 from app.services import protocols
 from app.services import push
 from app.services.errors import Invalid
+from config import ConfigError
 
 protocols_cli = AppGroup("protocols", help="Validate, load and list clinic protocols.")
 dev_cli = AppGroup("dev", help="Development helpers (demo data).")
 users_cli = AppGroup("users", help="Staff accounts.")
 notifications_cli = AppGroup("notifications", help="Send due reminders (web push).")
 photos_cli = AppGroup("photos", help="Photo store upkeep: orphan sweep, integrity check.")
+backup_cli = AppGroup("backup", help="Back up and restore the database and the photo files.")
 
 
 def _parse_now(value: str | None) -> datetime:
@@ -65,7 +68,10 @@ _LEASE = click.option(
 
 
 def _sender():
-    return current_app.extensions["sclero_push"]["sender"]
+    try:
+        return current_app.extensions["sclero_push"]["sender"]
+    except ConfigError as exc:  # no VAPID key yet: say so, no traceback
+        raise click.ClickException(str(exc)) from None
 
 
 @notifications_cli.command("send-due")
@@ -88,6 +94,7 @@ def send_due(at: str | None, batch: int, lease: float) -> None:
 def worker(interval: float | None, batch: int, lease: float) -> None:
     """Keep sending due reminders until stopped (SIGTERM or Ctrl+C finish the pass first)."""
     pause = interval if interval is not None else current_app.config["NOTIFY_POLL_SECONDS"]
+    sender = _sender()  # before the loop: a missing key stops the worker with its message
     stopping = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopping.set())
@@ -96,7 +103,7 @@ def worker(interval: float | None, batch: int, lease: float) -> None:
         try:
             # The clock itself, not one reading of it: each batch reads the time afresh.
             report = dispatch.run_until_empty(
-                _sender(), now, batch=batch, lease=timedelta(seconds=lease)
+                sender, now, batch=batch, lease=timedelta(seconds=lease)
             )
             if report.claimed:
                 click.echo(_summary(report))
@@ -213,6 +220,36 @@ def photos_verify() -> None:
     click.echo("all photo files match their sha256")
 
 
+@backup_cli.command("create")
+@click.argument("folder", type=click.Path(file_okay=False))
+def backup_create(folder: str) -> None:
+    """Write a consistent backup (database + photo files + sha256 manifest) into a new
+    or empty FOLDER."""
+    try:
+        done = backup.create(folder, now())
+    except backup.BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"backup of the {done.dialect} database (revision {done.revision or 'none'}) and "
+        f"{done.photo_files} photo file(s) written to {done.folder}"
+    )
+
+
+@backup_cli.command("restore")
+@click.argument("folder", type=click.Path(file_okay=False, exists=True))
+def backup_restore(folder: str) -> None:
+    """Restore FOLDER into the configured database and photo folder, both empty."""
+    try:
+        done = backup.restore(folder)
+    except backup.BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"restored the {done.dialect} database (revision {done.revision or 'none'}) and "
+        f"{done.photo_files} photo file(s) from {done.folder}; now run `flask photos verify` "
+        "and `flask db check`"
+    )
+
+
 def register(app: Flask) -> None:
     """Attach the command groups and a shell context."""
     app.cli.add_command(protocols_cli)
@@ -220,6 +257,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(notifications_cli)
     app.cli.add_command(photos_cli)
+    app.cli.add_command(backup_cli)
 
     @app.shell_context_processor
     def shell() -> dict[str, object]:

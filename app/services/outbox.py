@@ -231,8 +231,11 @@ def claim(
     return sorted((ClaimedMessage(*row) for row in rows), key=lambda m: m.id)
 
 
-def renew(ids: Iterable[int], token: str, until: datetime) -> set[int]:
-    """Extend the lease of rows this claim still holds, and commit.
+def renew(
+    ids: Iterable[int], token: str, until: datetime, conn: sa.Connection | None = None
+) -> set[int]:
+    """Extend the lease of rows this claim still holds, and commit (through ``conn``, an
+    autocommit connection, when given; else the session).
 
     :returns: the ids still held; the others were cancelled or taken by another claim
         (only possible if this dispatcher stalled past its lease), and must not be sent.
@@ -240,7 +243,7 @@ def renew(ids: Iterable[int], token: str, until: datetime) -> set[int]:
     ids = sorted(ids)
     if not ids:
         return set()
-    kept = db.session.scalars(
+    statement = (
         sa.update(OutboxMessage)
         .where(
             OutboxMessage.id.in_(ids),
@@ -249,8 +252,10 @@ def renew(ids: Iterable[int], token: str, until: datetime) -> set[int]:
         )
         .values(available_at=until)
         .returning(OutboxMessage.id)
-        .execution_options(synchronize_session=False)
-    ).all()
+    )
+    if conn is not None:
+        return set(conn.scalars(statement).all())
+    kept = db.session.scalars(statement.execution_options(synchronize_session=False)).all()
     db.session.commit()
     return set(kept)
 

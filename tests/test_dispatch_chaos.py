@@ -62,11 +62,18 @@ def _workers(env: dict[str, str], n: int, *, lease: float, batch: int) -> list[s
 
 
 def _stop(procs: list[subprocess.Popen]) -> list[str]:
-    """SIGTERM the live ones (they finish their pass), collect every output."""
+    """SIGTERM the live ones (they finish their pass), collect every output. A worker
+    started late may still be loading the app: wait for its first line (its signal
+    handlers are in place by then) so it, too, has to stop cleanly."""
+    firsts = []
     for p in procs:
+        first = ""
         if p.poll() is None:
+            assert p.stdout is not None
+            first = p.stdout.readline()
             p.send_signal(signal.SIGTERM)
-    return [p.communicate(timeout=30)[0] for p in procs]
+        firsts.append(first)
+    return [first + p.communicate(timeout=30)[0] for first, p in zip(firsts, procs, strict=True)]
 
 
 def _open_rows(in_app) -> int:

@@ -237,3 +237,15 @@ def test_vapid_keygen_works_in_production_before_any_key_exists(tmp_path):
         text=True,
     )
     assert web.returncode == 0, web.stderr
+
+
+def test_readme_gives_the_backup_schedule_and_the_restore_drill():
+    """The Production section tells operators when to back up and how to prove a
+    restore works (issue 15 point 6)."""
+    readme = (ROOT / "README.md").read_text()
+    production = readme.split("## Production", 1)[1].split("\n## ", 1)[0]
+    assert "flask backup create" in production and "flask backup restore" in production
+    assert "Schedule" in production and "nightly" in production
+    drill = production.split("Restore drill", 1)[1]
+    for step in ("empty database", "flask photos verify", "flask db check"):
+        assert step in drill, step

@@ -177,7 +177,7 @@ def test_each_batch_reads_the_clock(app, in_app, push_service, sender, monkeypat
 
 
 def test_no_more_than_the_in_flight_bound_is_sent_before_its_outcome_is_committed(
-    app, in_app, push_service, sender
+    app, in_app, push_service, sender, monkeypatch
 ):
     """While rows are being sent, the rows sent but not yet recorded (what a kill -9
     would repeat) never exceed ``workers``; the others are committed as they return."""
@@ -217,26 +217,38 @@ def test_no_more_than_the_in_flight_bound_is_sent_before_its_outcome_is_committe
 
     in_app(build)
     lock = threading.Lock()
-    delivered_unrecorded: list[int] = []
-    real_send = sender.send
+    counts = {"started": 0, "recorded": 0}
+    gaps: list[int] = []
+    visible: list[tuple[int, int]] = []
+    real_send, real_record = sender.send, dispatch._record
 
     def watch(*args, **kwargs):
-        result = real_send(*args, **kwargs)
+        with lock:
+            counts["started"] += 1
+            gaps.append(counts["started"] - counts["recorded"])
+        time.sleep(0.05)
+        return real_send(*args, **kwargs)
+
+    def record(*args, **kwargs):
+        real_record(*args, **kwargs)
+        with lock:
+            counts["recorded"] += 1
+        # Committed the moment it is written: another session sees it already.
         with app.app_context():
-            sent = db.session.scalar(
+            seen = db.session.scalar(
                 sa.select(sa.func.count())
                 .select_from(OutboxMessage)
                 .where(OutboxMessage.state == OutboxState.SENT)
             )
-        with lock:
-            delivered_unrecorded.append(len(push_service.delivered()) - sent)
-        time.sleep(0.05)
-        return result
+        visible.append((seen, counts["recorded"]))
 
     sender.send = watch
+    monkeypatch.setattr(dispatch, "_record", record)
     report = in_app(dispatch.dispatch_due, sender, AT, workers=3)
-    assert report.sent == 20
-    assert max(delivered_unrecorded) <= 3, delivered_unrecorded
+    assert report.sent == 20 and counts == {"started": 20, "recorded": 20}
+    # Sends started but not yet recorded (what a kill -9 could repeat): never above 3.
+    assert max(gaps) == 3, gaps
+    assert all(seen == recorded for seen, recorded in visible), visible
 
 
 # ------------------------------------------------------------------ lateness

@@ -6,6 +6,7 @@ from datetime import datetime
 from zoneinfo import available_timezones
 
 from flask_wtf import FlaskForm
+from wtforms import BooleanField
 from wtforms import DateField
 from wtforms import EmailField
 from wtforms import RadioField
@@ -36,6 +37,8 @@ class WhenForm(FlaskForm):
 class NewPatientForm(WhenForm):
     name = StringField("Full name", validators=[DataRequired(), Length(max=120)])
     email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
+    # Checked loosely by the service (digits, spaces, + - and brackets).
+    phone = StringField("Phone (optional)", validators=[Optional(), Length(max=40)])
     timezone = SelectField("Time zone", choices=ZONES, validate_choice=False)
     protocol = SelectField("Aftercare protocol", coerce=int, validate_choice=False)
 
@@ -52,3 +55,6 @@ class RecordTreatmentForm(WhenForm):
     concentration = StringField("Concentration", validators=[Optional(), Length(max=40)])
     areas = StringField("Treated areas", validators=[DataRequired(), Length(max=300)])
     compression = StringField("Compression prescribed", validators=[Optional(), Length(max=200)])
+    # Shown only when the protocol has clinic tasks (a duplex scan, the consultation);
+    # required then, which the service checks (app/services/clinic.py:record_treatment).
+    checks_done = BooleanField("Done before this treatment")

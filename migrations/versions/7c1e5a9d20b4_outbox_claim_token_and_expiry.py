@@ -7,7 +7,7 @@ as before. The new ``dropped`` state needs no DDL: the state column is a VARCHAR
 without a CHECK constraint (native_enum=False).
 
 Revision ID: 7c1e5a9d20b4
-Revises: 0d80f103b8fe
+Revises: c708eb1af544
 Create Date: 2026-12-06 07:40:00.000000
 
 """
@@ -19,7 +19,7 @@ import app.dbtypes  # noqa: F401  (UTCDateTime columns)
 
 # revision identifiers, used by Alembic.
 revision = '7c1e5a9d20b4'
-down_revision = '0d80f103b8fe'
+down_revision = 'c708eb1af544'
 branch_labels = None
 depends_on = None
 

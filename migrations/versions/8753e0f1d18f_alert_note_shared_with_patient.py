@@ -5,7 +5,7 @@ note with the patient, who then reads it on Today (issue 14 point 4). Existing
 acknowledgements were written for the clinic only, so they start not shared.
 
 Revision ID: 8753e0f1d18f
-Revises: c708eb1af544
+Revises: 7c1e5a9d20b4
 Create Date: 2026-12-06 07:40:00.000000
 
 """
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '8753e0f1d18f'
-down_revision = 'c708eb1af544'
+down_revision = '7c1e5a9d20b4'
 branch_labels = None
 depends_on = None
 

@@ -21,13 +21,21 @@ from app.domain import wording
 from app.domain.checkin import not_answered
 
 
+def _at_time(instant: datetime, tz: str, now: datetime) -> str:
+    """ "12:00 today", "09:30 on Sat 6 Dec": for "saw it at ..." sentences."""
+    return wording.clock_on(instant, ZoneInfo(tz), now)
+
+
 def register(app: Flask) -> None:
-    """Install filters: ``when``, ``on``, ``local``, ``day_phrase``, ``site_label``,
-    ``yes_no`` and ``not_answered`` (a stored check-in's answers)."""
+    """Install filters: ``when``, ``at_time``, ``on``, ``local``, ``day_phrase``,
+    ``lower_first``, ``site_label``, ``yes_no`` and ``not_answered`` (a stored check-in's
+    answers)."""
 
     @app.template_filter("when")
     def when(instant: datetime, tz: str, now: datetime) -> str:
         return wording.when(instant, ZoneInfo(tz), now)
+
+    app.add_template_filter(_at_time, "at_time")
 
     @app.template_filter("on")
     def on(day: date, today: date) -> str:
@@ -38,6 +46,7 @@ def register(app: Flask) -> None:
         return instant.astimezone(ZoneInfo(tz)).strftime(fmt)
 
     app.add_template_filter(wording.day_phrase, "day_phrase")
+    app.add_template_filter(wording.lower_first, "lower_first")
 
     @app.template_filter("yes_no")
     def yes_no(value: object) -> str:

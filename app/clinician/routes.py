@@ -138,7 +138,8 @@ def patient(patient_id: int):
 def acknowledge(alert_id: int):
     note = request.form.get("note", "")
     try:
-        alert = review.acknowledge(current_user, alert_id, note, _address(), now())
+        share = request.form.get("share") == "1"
+        alert = review.acknowledge(current_user, alert_id, note, _address(), now(), share)
     except Invalid as exc:
         # Keep what was typed: the patient page puts it back into this alert's note box.
         session["ack_draft"] = (alert_id, note[:10_000])

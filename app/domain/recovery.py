@@ -7,6 +7,7 @@ that templates render. Nothing here reads a clock or a database.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from collections.abc import Set
 from dataclasses import dataclass
@@ -28,9 +29,26 @@ from app.domain.protocol import NormalNote
 from app.domain.protocol import Protocol
 from app.domain.protocol import RedFlag
 from app.domain.protocol import Restriction
+from app.domain.wording import ending
+from app.domain.wording import ending_on
+from app.domain.wording import lower_first
+from app.domain.wording import on
+from app.domain.wording import starting
+from app.domain.wording import starting_on
 
 # "clinic": the clinic's own task (by = "clinic"); never done, overdue or due for the patient.
 ItemState = Literal["done", "overdue", "now", "upcoming", "clinic"]
+# On Today: "now" is in force at this instant; "upcoming" starts later (shown with when).
+TimeState = Literal["now", "upcoming"]
+
+# Daily check-ins are asked for (and missed ones followed up by the clinic) until this
+# day after the latest treatment: deep-vein thrombosis, the rare serious late
+# complication, shows up 4-28 days after (clinical reference 2.6). After it, the
+# session's follow-up is over (app/models/followup.py keeps the same bound).
+FOLLOW_UP_DAYS = 28
+# Something that starts or changes within this span is shown ahead, with its time
+# (issue 14 point 2: "from 14:00 tomorrow").
+LOOKAHEAD = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -138,13 +156,19 @@ def build_checklist(
 
 @dataclass(frozen=True)
 class TaskToday:
-    """A daily task that applies today, and whether it is ticked for today."""
+    """A daily task that applies today, and whether it is ticked for today.
+
+    ``state`` is "now" while the task is in force and "upcoming" before it starts;
+    ``timing`` says when in the patient's words ("Until 14:00 today").
+    """
 
     key: str
     title: str
     detail: str
     window: Window
     done: bool
+    state: TimeState = "now"
+    timing: str = ""
 
 
 @dataclass(frozen=True)
@@ -155,21 +179,35 @@ class RestrictionToday:
     title: str
     detail: str
     window: Window
+    state: TimeState = "now"
+    timing: str = ""
 
 
 @dataclass(frozen=True)
 class NoteToday:
-    """A note, milestone or red flag that is relevant today."""
+    """A note, milestone or red flag that is relevant today.
+
+    For a milestone, ``heading`` is the title as it reads at this instant: as written
+    once its moment has come ("... from now"), else with its time ("From 14:00 today:
+    ...").
+    """
 
     key: str
     title: str
     detail: str
     at: datetime | None = None
+    state: TimeState = "now"
+    heading: str = ""
 
 
 @dataclass(frozen=True)
 class TodayView:
-    """Everything the Today page shows for one day after treatment."""
+    """Everything the Today page shows for one day after treatment.
+
+    ``follow_up_over``: the session's daily follow-up has ended (after day
+    ``FOLLOW_UP_DAYS``): no more check-in invitations for it. ``next_session`` is None
+    once its usual window has passed.
+    """
 
     day: int
     date: date
@@ -179,6 +217,53 @@ class TodayView:
     normal: tuple[NoteToday, ...]
     red_flags: dict[str, tuple[NoteToday, ...]]
     next_session: tuple[date, date] | None
+    follow_up_over: bool = False
+
+    @property
+    def active_tasks(self) -> tuple[TaskToday, ...]:
+        """Tasks in force now (the ones to tick)."""
+        return tuple(t for t in self.tasks if t.state == "now")
+
+    @property
+    def later_tasks(self) -> tuple[TaskToday, ...]:
+        """Tasks that start later (within the next 24 hours), shown with their start."""
+        return tuple(t for t in self.tasks if t.state == "upcoming")
+
+
+_FROM_NOW = re.compile(r"\s+from now[.!]?$", re.IGNORECASE)
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:] if text[:1].islower() else text
+
+
+def milestone_heading(title: str, at: datetime, tz: ZoneInfo, now: datetime) -> str:
+    """A milestone's title as true at ``now``: never "from now" before its moment.
+
+    Protocol titles may end in "from now" (they are written for the moment itself).
+    Before that moment the heading says from when ("From 14:00 today: you can take
+    your stockings off to sleep"); on its own date once reached, the title as written;
+    on a later date, the title without "from now".
+    """
+    rest = _FROM_NOW.sub("", title)
+    if at > now:
+        return f"{_capital(starting(at, tz, now))}: {lower_first(rest)}"
+    if local_date(at, tz) == local_date(now, tz):
+        return title
+    return rest
+
+
+def timing(w: Window, tz: ZoneInfo, now: datetime, today: date | None = None) -> str:
+    """When a task or rule applies, seen from ``now``: "Until 14:00 today", or
+    "From 14:00 today until the end of Sat 6 Dec" before it starts.
+
+    :param today: the local date of ``now``, when the caller has it already.
+    """
+    today = today or local_date(now, tz)
+    end = ending_on(w.end, w.end_is_exact, tz, today)
+    if now < w.start:
+        return _capital(f"{starting_on(w.start, tz, today)} {end}")
+    return _capital(end)
 
 
 def _red_flags(flags: Iterable[RedFlag]) -> dict[str, tuple[NoteToday, ...]]:
@@ -242,6 +327,25 @@ def resolve_plan(protocol: Protocol, treated_at: datetime, tz: ZoneInfo) -> Reso
     return plan
 
 
+def _shown(w: Window, today: date, now: datetime, started: bool) -> TimeState | None:
+    """Whether a task or rule is on Today at ``now``, and as what.
+
+    In force ("now") from its start until its end: a rule that ends at a clock time
+    ("72h") leaves at that instant, one kept through a whole day at the end of the day
+    (its window ends at the next local midnight). Before it starts, it is shown
+    "upcoming" when it starts later today or within the next 24 hours, so the patient
+    sees what changes and when; it is never shown as something to do now. Nothing is
+    shown ahead before the treatment itself (``started``).
+    """
+    if now >= w.end:
+        return None
+    if now >= w.start:
+        return "now"
+    if started and (w.covers_date(today) or w.start - now <= LOOKAHEAD):
+        return "upcoming"
+    return None
+
+
 def build_today(
     protocol: Protocol,
     treated_at: datetime,
@@ -251,38 +355,60 @@ def build_today(
 ) -> TodayView:
     """The Today view for the patient's local date at ``now``.
 
-    Tasks and restrictions apply on every local date their window touches. A task or
-    restriction that ends at a clock time is dropped once that instant has passed; one
-    that ends with a whole day stays until that day is over.
+    Every task and rule is either in force at ``now`` or upcoming with its start time,
+    and none is shown after its end: so "wear them day and night" and "you can take
+    them off to sleep" are never both in force (issue 14 point 2). A milestone is shown
+    on its own date once its moment has come, and during the 24 hours before it as
+    "From <time>: ...".
     """
     plan = resolve_plan(protocol, treated_at, tz)
     today = local_date(now, tz)
+    started = now >= treated_at
     tasks = []
     for task, w in plan.tasks:
-        # A task that ends at a clock time ("72h") leaves the list once that time has
-        # passed; the milestone at the same moment tells the patient what changes.
-        finished = w.end_is_exact and now >= w.end
-        if w.covers_date(today) and not finished:
-            tasks.append(TaskToday(task.key, task.title, task.detail, w, task.key in ticked_today))
-    restrictions = [
-        RestrictionToday(rule.key, rule.title, rule.detail, w)
-        for rule, w in plan.restrictions
-        if w.covers_date(today) and now < w.end
-    ]
-    restrictions.sort(key=lambda r: r.window.end)
+        state = _shown(w, today, now, started)
+        if state is not None:
+            done = task.key in ticked_today
+            tasks.append(
+                TaskToday(
+                    task.key, task.title, task.detail, w, done, state, timing(w, tz, now, today)
+                )
+            )
+    restrictions = []
+    for rule, w in plan.restrictions:
+        state = _shown(w, today, now, started)
+        if state is not None:
+            restrictions.append(
+                RestrictionToday(
+                    rule.key, rule.title, rule.detail, w, state, timing(w, tz, now, today)
+                )
+            )
+    restrictions.sort(key=lambda r: (r.state != "now", r.window.end))
+    milestones = []
+    for m, at, on_date in sorted(plan.milestones, key=lambda x: x[1]):
+        if at <= now and on_date == today:
+            state: TimeState = "now"
+        elif started and now < at <= now + LOOKAHEAD:
+            state = "upcoming"
+        else:
+            continue
+        heading = milestone_heading(m.title, at, tz, now)
+        milestones.append(NoteToday(m.key, m.title, m.detail, at, state, heading))
+    day = day_number(treated_at, now, tz)
+    first, last = plan.next_session
     return TodayView(
-        day=day_number(treated_at, now, tz),
+        day=day,
         date=today,
         tasks=tuple(tasks),
         restrictions=tuple(restrictions),
-        milestones=tuple(
-            NoteToday(m.key, m.title, m.detail, at) for m, at, on in plan.milestones if on == today
-        ),
+        milestones=tuple(milestones),
         normal=tuple(
             NoteToday(n.key, n.title, n.detail) for n, w in plan.normal if w.covers_date(today)
         ),
         red_flags=plan.red_flags,
-        next_session=plan.next_session,
+        # A window that has passed is not advice any more (issue 14 point 9).
+        next_session=(first, last) if today <= last else None,
+        follow_up_over=day > FOLLOW_UP_DAYS,
     )
 
 
@@ -303,13 +429,18 @@ def next_session_window(
 
 @dataclass(frozen=True)
 class PlanEvent:
-    """One line of the recovery timeline."""
+    """One line of the recovery timeline.
+
+    ``timing`` says when, as Today says it at the same instant ("From 10:00 today
+    until the end of Sat 6 Dec"), where the date alone would not be enough.
+    """
 
     on: date
     day: int
     kind: Literal["milestone", "ends", "starts", "session"]
     title: str
     detail: str
+    timing: str = ""
 
 
 @dataclass(frozen=True)
@@ -320,35 +451,49 @@ class PlanView:
     weeks: tuple[tuple[int, tuple[PlanEvent, ...]], ...]
 
 
-def build_plan(protocol: Protocol, treated_at: datetime, tz: ZoneInfo) -> PlanView:
+def build_plan(protocol: Protocol, treated_at: datetime, tz: ZoneInfo, now: datetime) -> PlanView:
     """All dated events of a protocol for one treatment: milestones, ends of rules.
 
-    Week 0 holds days 0-6, week 1 days 7-13, and so on.
+    Worded for ``now`` with the same helpers as Today, so the two pages never disagree:
+    a milestone says "from now" only once its moment has come, and a next-session
+    window that has passed is left out. Week 0 holds days 0-6, week 1 days 7-13, and
+    so on.
     """
+    plan = resolve_plan(protocol, treated_at, tz)
     base = local_date(treated_at, tz)
+    today = local_date(now, tz)
     events: list[PlanEvent] = []
-    for m in protocol.milestones:
-        on = local_date(resolve(m.at, treated_at, tz), tz)
-        events.append(PlanEvent(on, (on - base).days, "milestone", m.title, m.detail))
-    for task in protocol.tasks:
-        w = window(task.start, task.end, treated_at, tz)
+    for m, at, on_date in plan.milestones:
+        title = milestone_heading(m.title, at, tz, now)
+        events.append(PlanEvent(on_date, (on_date - base).days, "milestone", title, m.detail))
+    for task, w in plan.tasks:
         events.append(
-            PlanEvent(w.first_date, (w.first_date - base).days, "starts", task.title, task.detail)
+            PlanEvent(
+                w.first_date,
+                (w.first_date - base).days,
+                "starts",
+                task.title,
+                task.detail,
+                timing(w, tz, now) if now < w.end else "",
+            )
         )
-    for rule in protocol.restrictions:
-        w = window(rule.start, rule.end, treated_at, tz)
+    for rule, w in plan.restrictions:
         title = f"Last day to avoid: {rule.title.lower()}"
-        events.append(PlanEvent(w.last_date, (w.last_date - base).days, "ends", title, rule.detail))
-    first, last = next_session_window(protocol, treated_at, tz)
-    events.append(
-        PlanEvent(
-            first,
-            (first - base).days,
-            "session",
-            "Your next session can be booked from now",
-            f"The usual window is until {last:%a %-d %b %Y}.",
+        when = _capital(ending(w.end, True, tz, now)) if w.end_is_exact and now < w.end else ""
+        events.append(
+            PlanEvent(w.last_date, (w.last_date - base).days, "ends", title, rule.detail, when)
         )
-    )
+    first, last = plan.next_session
+    if today <= last:
+        events.append(
+            PlanEvent(
+                first,
+                (first - base).days,
+                "session",
+                "Next session, if you need one: the usual window opens",
+                f"The usual window is until {on(last, today)}. Call the clinic to book.",
+            )
+        )
     order = {"starts": 0, "milestone": 1, "ends": 2, "session": 3}
     events.sort(key=lambda e: (e.on, order[e.kind], e.title))
     weeks: dict[int, list[PlanEvent]] = {}

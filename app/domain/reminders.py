@@ -32,6 +32,7 @@ from app.domain.offsets import local_instant
 from app.domain.offsets import local_midnight
 from app.domain.offsets import resolve
 from app.domain.protocol import Protocol
+from app.domain.recovery import FOLLOW_UP_DAYS
 from app.domain.recovery import next_session_window
 from app.domain.recovery import window
 
@@ -44,8 +45,8 @@ DAILY_AT = time(9, 0)
 # Daily check-ins are asked for, and missed ones followed up by the clinic, until this
 # day after treatment: deep-vein thrombosis, the rare serious late complication, shows
 # up 4-28 days after (clinical reference 2.6). Days with protocol tasks after this
-# still get their reminder.
-CHECKIN_DAYS = 28
+# still get their reminder. One bound with Today's end of follow-up (issue 14 point 9).
+CHECKIN_DAYS = FOLLOW_UP_DAYS
 NEXT_SESSION_AT = time(10, 0)
 
 

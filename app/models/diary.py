@@ -102,6 +102,9 @@ class Alert(db.Model):
         sa.ForeignKey("users.id", ondelete="SET NULL")
     )
     ack_note: Mapped[str] = mapped_column(sa.Text, default="")
+    # The clinician chose to show ack_note to the patient on Today (issue 14 point 4);
+    # otherwise the note is for the clinic only.
+    note_shared: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     # Loaded with the alert where the page shows who acknowledged it (never lazily).
     acknowledged_by: Mapped[User | None] = relationship(lazy="raise")
 

@@ -67,7 +67,7 @@ def checklist():
 
 @bp.get("/plan")
 def plan():
-    course, view = recovery.plan_page(current_user)
+    course, view = recovery.plan_page(current_user, now())
     return render_template("patient/plan.html", course=course, view=view, now=now())
 
 
@@ -243,6 +243,8 @@ def _checkin_page(
 @bp.get("/checkin")
 def checkin():
     data = diary.checkin_form(current_user, now())
+    if data.follow_up_over:
+        return render_template("patient/checkin_closed.html", f=data)
     stored = data.existing.answers if data.existing else {}
     return _checkin_page(data, form_values(stored, data.questions), {})
 

@@ -22,6 +22,7 @@ from app.domain.checkin import unasked_as_none
 from app.domain.offsets import day_number
 from app.domain.offsets import local_date
 from app.domain.protocol import RedFlag
+from app.domain.recovery import FOLLOW_UP_DAYS
 from app.domain.recovery import TodayView
 from app.domain.recovery import build_today
 from app.extensions import db
@@ -61,6 +62,9 @@ class CheckInForm:
     fixed: frozenset[str] = frozenset()
     # The triage rules for the phone to apply offline (see domain.checkin.offline_rules).
     rules: dict[str, object] | None = None
+    # Today is after the session's follow-up (issue 14 point 9): the page says so
+    # instead of asking questions (a late offline check-in is still accepted).
+    follow_up_over: bool = False
 
 
 # A check-in saved on the phone while offline may reach us a little later; it still
@@ -90,7 +94,8 @@ def checkin_form(user: Principal, now: datetime, day: int | None = None) -> Chec
     )
     fixed = fixed_questions_for_day(protocol, t.anchor, course.tz, on)
     rules = offline_rules(protocol, t.anchor, course.tz)
-    return CheckInForm(course, day, asked, existing, fixed, rules)
+    over = today > FOLLOW_UP_DAYS
+    return CheckInForm(course, day, asked, existing, fixed, rules, follow_up_over=over)
 
 
 @dataclass(frozen=True)

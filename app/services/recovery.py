@@ -7,12 +7,16 @@ once (recovering from session 1 while session 2 is booked).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
+from datetime import timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from app.dbtypes import UTCDateTime
 from app.domain.offsets import day_number
 from app.domain.protocol import Protocol
 from app.domain.recovery import ChecklistView
@@ -24,6 +28,7 @@ from app.domain.recovery import build_today
 from app.domain.recovery import window
 from app.extensions import db
 from app.extensions import reads
+from app.models import Alert
 from app.models import CheckIn
 from app.models import ChecklistTick
 from app.models import ProtocolVersion
@@ -84,17 +89,66 @@ _COURSE_QUERY = (
     .where(Treatment.patient_id == sa.bindparam("patient_id"))
     .order_by(Treatment.appointment_at, Treatment.id)
 )
-# What the patient did on one day: the check-in time (first SELECT, so the compound takes
-# its column types) and the ticked task keys, in one statement: a round trip less on
-# every Today view (bench/today_page.py).
+
+
+# What the patient did on one day, and the urgent advice still to show, in one statement
+# (a round trip less on every Today view, bench/today_page.py): the check-in time, the
+# ticked task keys, and the patient's alerts that are open or were acknowledged lately.
+# Every row has the same columns; ``kind`` says which part it comes from. The NULLs are
+# typed so PostgreSQL can match the parts' column types.
+def _null(type_: Any) -> sa.ColumnElement[Any]:
+    return sa.cast(sa.null(), type_)
+
+
 _DAY_QUERY = sa.union_all(
-    sa.select(sa.literal_column("NULL", sa.String).label("task_key"), CheckIn.updated_at).where(
+    sa.select(
+        sa.literal("checkin", sa.String).label("kind"),
+        _null(sa.String).label("key"),
+        CheckIn.updated_at.label("at"),
+        _null(UTCDateTime()).label("seen_at"),
+        _null(sa.Text).label("note"),
+        _null(sa.Text).label("reasons"),
+    ).where(
         CheckIn.treatment_id == sa.bindparam("treatment_id"), CheckIn.day == sa.bindparam("day")
     ),
-    sa.select(TaskTick.task_key, sa.literal_column("NULL", CheckIn.updated_at.type)).where(
+    sa.select(
+        sa.literal("tick", sa.String),
+        TaskTick.task_key,
+        _null(UTCDateTime()),
+        _null(UTCDateTime()),
+        _null(sa.Text),
+        _null(sa.Text),
+    ).where(
         TaskTick.treatment_id == sa.bindparam("treatment_id"), TaskTick.day == sa.bindparam("day")
     ),
+    sa.select(
+        sa.literal("alert", sa.String),
+        Alert.level,
+        Alert.created_at,
+        Alert.acknowledged_at,
+        # Only a note the clinician chose to share ever leaves the database for Today.
+        sa.case((Alert.note_shared, Alert.ack_note), else_=sa.literal("", sa.Text)),
+        sa.cast(Alert.reasons, sa.Text),
+    ).where(
+        Alert.patient_id == sa.bindparam("patient_id"),
+        sa.or_(Alert.acknowledged_at.is_(None), Alert.acknowledged_at >= sa.bindparam("since")),
+    ),
 )
+# An acknowledgement stays on Today for this long, so the patient sees that the clinic
+# saw their answers (and any note shared with them) even a few days later.
+SEEN_SHOWN_FOR = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class AlertNotice:
+    """An emergency or same-day result as Today shows it until, and after, the clinic
+    has seen it (issue 14 point 4). ``note`` is only ever a note shared with the patient."""
+
+    level: str
+    reasons: tuple[str, ...]
+    raised_at: datetime
+    seen_at: datetime | None
+    note: str
 
 
 def load_course(user: Principal, conn: sa.Connection | None = None) -> Course:
@@ -129,10 +183,26 @@ def protocol_for(session: Session) -> Protocol:
 
 @dataclass(frozen=True)
 class TodayPage:
+    """What Today shows. ``urgent``: alerts the clinic has not acknowledged yet, most
+    severe first (their advice stays at the top); ``seen``: alerts acknowledged in the
+    last ``SEEN_SHOWN_FOR``, newest first. ``course_complete``: follow-up of the latest
+    session is over and nothing else is booked (issue 14 point 9)."""
+
     course: Course
     today: TodayView | None
     checklist: ChecklistView | None
     checked_in_at: datetime | None = None
+    urgent: tuple[AlertNotice, ...] = ()
+    seen: tuple[AlertNotice, ...] = ()
+
+    @property
+    def course_complete(self) -> bool:
+        return self.today is not None and self.today.follow_up_over and not self.course.upcoming
+
+    @property
+    def invite_checkin(self) -> bool:
+        """Ask for today's check-in only while the session is followed up."""
+        return self.today is not None and not self.today.follow_up_over
 
 
 def today_page(user: Principal, now: datetime) -> TodayPage:
@@ -140,18 +210,33 @@ def today_page(user: Principal, now: datetime) -> TodayPage:
     conn = reads()
     course = load_course(user, conn)
     today = checked_in_at = None
+    urgent: list[AlertNotice] = []
+    seen: list[AlertNotice] = []
     if course.recovering is not None:
         t = course.recovering
         day = day_number(t.anchor, now, course.tz)
         ticked = set()
-        for task_key, updated_at in conn.execute(_DAY_QUERY, {"treatment_id": t.id, "day": day}):
-            if task_key is None:
-                checked_in_at = updated_at
+        params = {
+            "treatment_id": t.id,
+            "day": day,
+            "patient_id": course.patient.id,
+            "since": now - SEEN_SHOWN_FOR,
+        }
+        for kind, key, at, seen_at, note, reasons in conn.execute(_DAY_QUERY, params):
+            if kind == "checkin":
+                checked_in_at = at
+            elif kind == "tick":
+                ticked.add(key)
             else:
-                ticked.add(task_key)
+                notice = AlertNotice(key, tuple(json.loads(reasons or "[]")), at, seen_at, note)
+                (urgent if seen_at is None else seen).append(notice)
         today = build_today(protocol_for(t), t.anchor, course.tz, now, ticked)
+    urgent.sort(key=lambda a: (a.level != "emergency", -a.raised_at.timestamp()))
+    seen.sort(key=lambda a: a.seen_at or a.raised_at, reverse=True)
     checklist = _checklist_for(course, now) if course.upcoming is not None else None
-    return TodayPage(course, today, checklist, checked_in_at if today else None)
+    return TodayPage(
+        course, today, checklist, checked_in_at if today else None, tuple(urgent), tuple(seen)
+    )
 
 
 def _checklist_for(course: Course, now: datetime) -> ChecklistView:
@@ -171,13 +256,14 @@ def checklist_page(user: Principal, now: datetime) -> tuple[Course, ChecklistVie
     return course, (_checklist_for(course, now) if course.upcoming else None)
 
 
-def plan_page(user: Principal) -> tuple[Course, PlanView | None]:
-    """The recovery timeline of the current (or, before treatment, the booked) session."""
+def plan_page(user: Principal, now: datetime) -> tuple[Course, PlanView | None]:
+    """The recovery timeline of the current (or, before treatment, the booked) session,
+    worded for ``now`` as Today is."""
     course = load_course(user)
     t = course.recovering or course.upcoming
     if t is None:
         return course, None
-    return course, build_plan(protocol_for(t), t.anchor, course.tz)
+    return course, build_plan(protocol_for(t), t.anchor, course.tz, now)
 
 
 def set_checklist_item(user: Principal, key: str, done: bool, now: datetime) -> None:

@@ -503,9 +503,12 @@ def _when(ticks: list[tuple[int, int, str]], photos: list[Photo], starts: dict[i
     return f"Day {last.day}" if last.day is not None else ""
 
 
-def acknowledge(actor: Principal, alert_id: int, note: str, address: str, now: datetime) -> Alert:
+def acknowledge(
+    actor: Principal, alert_id: int, note: str, address: str, now: datetime, share: bool = False
+) -> Alert:
     """Acknowledge an alert with a note (idempotent: the first acknowledgement stays).
 
+    :param share: show the note to the patient on Today (a note left empty shares nothing).
     :raises Invalid: for a note over ``NOTE_MAX`` characters (nothing is cut short), and
         for an emergency alert without a note: acknowledging one is a safety action, so
         the clinician must say what was done (issue 14 point 11).
@@ -525,7 +528,9 @@ def acknowledge(actor: Principal, alert_id: int, note: str, address: str, now: d
     if alert.acknowledged_at is None:
         alert.acknowledged_at, alert.acknowledged_by_id = now, actor.id
         alert.ack_note = note
-        audit(actor, alert.patient_id, "acknowledge", address, f"alert #{alert.id}")
+        alert.note_shared = share and bool(note)
+        shared = " (note shared with the patient)" if alert.note_shared else ""
+        audit(actor, alert.patient_id, "acknowledge", address, f"alert #{alert.id}{shared}")
     db.session.commit()
     return alert
 

@@ -259,7 +259,10 @@ def test_today_day_10(p72: Protocol) -> None:
     assert view.day == 10
     assert keys(view.tasks) == ["stockings-daytime", "walks", "elevate-legs"]
     assert view.tasks[0].window.last_date == date(2024, 6, 20)
-    assert view.milestones == ()
+    # Stockings are done from midnight: shown ahead, with when, never "from now".
+    assert [(m.key, m.state, m.heading) for m in view.milestones] == [
+        ("stockings-done", "upcoming", "From tomorrow: you no longer need to wear your stockings")
+    ]
     assert keys(view.restrictions) == ALL_RESTRICTIONS_72H
 
 
@@ -381,16 +384,16 @@ def test_today_uses_patient_zone() -> None:
 
 
 def test_plan_has_next_session_window(p72: Protocol) -> None:
-    plan = build_plan(p72, TREATED, LONDON)
+    plan = build_plan(p72, TREATED, LONDON, TREATED)
     sessions = [e for e in plan.events if e.kind == "session"]
     assert len(sessions) == 1
     assert (sessions[0].on, sessions[0].day) == (date(2024, 7, 8), 28)
-    assert "Mon 2 Sep 2024" in sessions[0].detail
+    assert "until Mon 2 Sep" in sessions[0].detail
     assert next_session_window(p72, TREATED, LONDON) == (date(2024, 7, 8), date(2024, 9, 2))
 
 
 def test_plan_has_restriction_end_dates(p72: Protocol) -> None:
-    plan = build_plan(p72, TREATED, LONDON)
+    plan = build_plan(p72, TREATED, LONDON, TREATED)
     ends = {(e.on, e.day, e.title) for e in plan.events if e.kind == "ends"}
     assert ends == {
         (date(2024, 6, 24), 14, "Last day to avoid: very hot or very cold on your legs"),
@@ -402,13 +405,14 @@ def test_plan_has_restriction_end_dates(p72: Protocol) -> None:
 
 
 def test_plan_has_milestones_and_task_starts(p72: Protocol) -> None:
-    plan = build_plan(p72, TREATED, LONDON)
+    plan = build_plan(p72, TREATED, LONDON, TREATED)
     milestones = {e.title: e.day for e in plan.events if e.kind == "milestone"}
+    # Seen from the treatment itself: every milestone is ahead, and says from when.
     assert milestones == {
-        "You can take your stockings off at night from now": 3,
-        "You no longer need to wear your stockings": 11,
-        "Hot baths and high-impact exercise are fine again": 15,
-        "Sun and waxing are fine again": 29,
+        "From 10:00 on Thu 13 Jun: you can take your stockings off at night": 3,
+        "From Fri 21 Jun: you no longer need to wear your stockings": 11,
+        "From Tue 25 Jun: hot baths and high-impact exercise are fine again": 15,
+        "From Tue 9 Jul: sun and waxing are fine again": 29,
     }
     starts = {e.title: e.day for e in plan.events if e.kind == "starts"}
     assert starts["Wear your stockings in the daytime"] == 3
@@ -416,7 +420,7 @@ def test_plan_has_milestones_and_task_starts(p72: Protocol) -> None:
 
 
 def test_plan_is_sorted_and_grouped_by_week(p72: Protocol) -> None:
-    plan = build_plan(p72, TREATED, LONDON)
+    plan = build_plan(p72, TREATED, LONDON, TREATED)
     dates = [e.on for e in plan.events]
     assert dates == sorted(dates)
     assert len(plan.events) == len(p72.milestones) + len(p72.tasks) + len(p72.restrictions) + 1
@@ -431,6 +435,82 @@ def test_plan_is_sorted_and_grouped_by_week(p72: Protocol) -> None:
 
 def test_plan_for_each_protocol_includes_session() -> None:
     for key, first_week in (("compression-none", 2), ("compression-24h", 6)):
-        plan = build_plan(load(key), TREATED, LONDON)
+        plan = build_plan(load(key), TREATED, LONDON, TREATED)
         session = next(e for e in plan.events if e.kind == "session")
         assert session.day == first_week * 7
+
+
+# ------------------------------------------------------------------ issue 14 point 2
+
+
+def test_first_night_of_24h_protocol_says_when_and_does_not_contradict() -> None:
+    """The issue's bug: at 00:30 on the first night, "day and night, until 14:00" and
+    "take them off to sleep from now" were both shown."""
+    p24 = load("compression-24h")
+    treated = at(2024, 6, 10, 14, 0)
+    view = build_today(p24, treated, LONDON, at(2024, 6, 11, 0, 30), frozenset())
+    assert view.day == 1
+    active = {t.key: t.timing for t in view.active_tasks}
+    assert active["stockings-day-night"] == "Until 14:00 today"
+    assert "stockings-daytime" not in active
+    later = {t.key: t.timing for t in view.later_tasks}
+    assert later == {"stockings-daytime": "From 14:00 today until the end of Tue 25 Jun"}
+    assert [(m.key, m.state, m.heading) for m in view.milestones] == [
+        (
+            "stockings-night-off",
+            "upcoming",
+            "From 14:00 today: you can take your stockings off to sleep",
+        )
+    ]
+    # At 14:00 the change happens: one regime in force, the milestone "from now".
+    after = build_today(p24, treated, LONDON, at(2024, 6, 11, 14, 0), frozenset())
+    assert "stockings-day-night" not in keys(after.tasks)
+    assert [t.key for t in after.active_tasks][0] == "stockings-daytime"
+    assert after.milestones[0].heading == "You can take your stockings off to sleep from now"
+
+
+def test_day_0_task_that_ended_hours_ago_is_not_shown(p72: Protocol) -> None:
+    """The issue's bug: "Walk for 10 minutes straight after treatment - until today 06:49"
+    still shown hours later."""
+    treated = at(2024, 6, 10, 3, 49)
+    during = build_today(p72, treated, LONDON, at(2024, 6, 10, 6, 0), frozenset())
+    walk = next(t for t in during.tasks if t.key == "walk-after-treatment")
+    assert (walk.state, walk.timing) == ("now", "Until 06:49 today")
+    later = build_today(p72, treated, LONDON, at(2024, 6, 10, 12, 0), frozenset())
+    assert "walk-after-treatment" not in keys(later.tasks)
+
+
+def test_rules_ending_within_a_day_say_the_time(p72: Protocol) -> None:
+    evening = today(p72, at(2024, 6, 24, 20, 0))  # day 14, the last day of most rules
+    timing = {r.key: r.timing for r in evening.restrictions}
+    assert timing["heat-and-cold"] == "Until midnight tonight"
+    assert timing["sun"] == "Until the end of Mon 8 Jul"
+    assert [(m.key, m.heading) for m in evening.milestones] == [
+        ("heat-exercise-ok", "From tomorrow: hot baths and high-impact exercise are fine again")
+    ]
+    day_13 = today(p72, at(2024, 6, 23, 20, 0))
+    assert {r.key: r.timing for r in day_13.restrictions}["heat-and-cold"] == (
+        "Until the end of tomorrow"
+    )
+
+
+def test_an_exact_end_at_midnight_is_not_until_tomorrow(p72: Protocol) -> None:
+    treated = at(2024, 6, 10, 21, 0)  # the 3-hour walk ends at midnight
+    view = build_today(p72, treated, LONDON, at(2024, 6, 10, 21, 30), frozenset())
+    walk = next(t for t in view.tasks if t.key == "walk-after-treatment")
+    assert walk.timing == "Until midnight tonight"
+
+
+def test_next_session_window_leaves_today_and_plan_once_passed(p72: Protocol) -> None:
+    inside = today(p72, at(2024, 9, 2, 12, 0))  # the last day of the 4-12 week window
+    assert inside.next_session == (date(2024, 7, 8), date(2024, 9, 2))
+    after = today(p72, at(2024, 9, 3, 12, 0))
+    assert after.next_session is None
+    plan = build_plan(p72, TREATED, LONDON, at(2024, 9, 3, 12, 0))
+    assert [e for e in plan.events if e.kind == "session"] == []
+
+
+def test_follow_up_is_over_after_day_28(p72: Protocol) -> None:
+    assert today(p72, at(2024, 7, 8, 23, 59)).follow_up_over is False  # day 28
+    assert today(p72, at(2024, 7, 9, 0, 0)).follow_up_over is True  # day 29
+    assert today(p72, at(2025, 3, 10, 12, 0)).follow_up_over is True  # day 273

@@ -166,7 +166,7 @@ def test_record_treatment_starts_day_zero(app, client, world, in_app, clock):
     login(bob, "bob@patients.example")
     page = text_of(bob.get("/patient/today"))
     assert "Treatment day" in page and "Wear your stockings day and night" in page
-    assert "Until Mon 23 Nov 11:15" in page  # 72 hours
+    assert "Until 11:15 on Mon 23 Nov" in page  # 72 hours
 
 
 def test_record_refuses_a_future_time_and_bad_form(client, world, in_app):

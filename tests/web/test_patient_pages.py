@@ -95,8 +95,12 @@ def test_checklist_shows_due_times_relative_to_appointment_and_overdue(client, w
 def test_plan_lists_milestones_and_next_session_window(client, world):
     login(client, "alice@patients.example")
     page = text_of(client.get("/patient/plan"))
+    # Treated Tue 17 Nov 10:00 (72 h protocol); now Fri 20 Nov 12:00, so the night-off
+    # milestone (Fri 10:00) has come today and the next-session window is ahead.
     assert "You can take your stockings off at night from now" in page
-    assert "Your next session can be booked from now" in page
+    assert "Next session, if you need one: the usual window opens" in page
+    assert page.count("from now") == 1
+    assert "From Sat 28 Nov: you no longer need to wear your stockings" in page
     assert "Session 1: treated Tue 17 Nov 2026, 10:00" in page
 
 

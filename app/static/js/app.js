@@ -65,6 +65,32 @@
   offlineBanner();
   window.addEventListener("offline", offlineBanner);
 
+  // ---------------------------------------------------------------- ended instructions
+  // Today marks each time-bound instruction with the instant it ends (data-until). A page
+  // left open on the phone, or read from its offline copy, hides those whose end has
+  // passed, so a finished task is never shown as something to do (issue 14 point 2).
+  // The phone's clock may be wrong, so "now" is the server's: the page says when it was
+  // made (sc-generated); a page fresh from the server measures the phone's offset and
+  // keeps it for the offline copies read later.
+  var SKEW_KEY = "sc-clock-skew";
+  var skew = 0;
+  var isCopy = document.documentElement.getAttribute("data-offline-copy") === "1";
+  if (generated && !isCopy && !isNaN(Date.parse(generated))) {
+    skew = Date.now() - Date.parse(generated);
+    try { localStorage.setItem(SKEW_KEY, String(skew)); } catch (e) { /* private mode */ }
+  } else {
+    try { skew = Number(localStorage.getItem(SKEW_KEY)) || 0; } catch (e) { skew = 0; }
+  }
+  function hideEnded() {
+    var now = Date.now() - skew;
+    Array.prototype.forEach.call(document.querySelectorAll("[data-until]"), function (el) {
+      var end = Date.parse(el.getAttribute("data-until"));
+      if (!isNaN(end) && now >= end) { el.hidden = true; }
+    });
+  }
+  hideEnded();
+  setInterval(hideEnded, 60000);
+
   // ---------------------------------------------------------------- offline queue
   function readQueue() {
     if (!queueKey) { return []; }

@@ -62,9 +62,10 @@ def _http_page(code: int):
         # say what to do, and never let a refused upload hide where to get help.
         title = "Your check-in was not sent"
         body = (
-            "The photo with it is far too large. Please go back, remove the photo, and "
-            "send your check-in again. If you feel unwell or have any warning sign, call "
-            "your clinic or the emergency number now."
+            "It was far too large to read, usually because of the photo with it. Please go "
+            "back, remove the photo (and shorten the note if it is very long), and send "
+            "your check-in again. If you feel unwell or have any warning sign, call your "
+            "clinic or the emergency number now."
         )
         return _page(413, title, body)
     return _page(code)

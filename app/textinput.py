@@ -42,9 +42,10 @@ Forms: every form of the app derives from ``Form``, which reads form fields only
 Flask-WTF would otherwise build a form from any JSON body (a JSON list or number was a
 500); a JSON body sent to a form is an empty form, refused with the form's messages.
 
-JSON: at most ``JSON_MAX_BYTES`` and ``JSON_MAX_DEPTH`` levels, checked before parsing
-(Python's parser recurses, and a RecursionError was a 500); anything else is a
-``ValueError``, which Flask turns into a 400 (or ``None`` for ``get_json(silent=True)``).
+JSON: an object of at most ``JSON_MAX_BYTES`` and ``JSON_MAX_DEPTH`` levels, checked
+before parsing (Python's parser recurses, and a RecursionError was a 500); a body that
+is a list, a string or a number is refused too, as views read it with ``.get``. Anything
+else is a ``ValueError``, which Flask turns into a 400 (or ``None`` for ``get_json(silent=True)``).
 """
 
 from __future__ import annotations
@@ -268,7 +269,10 @@ class JsonInput:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
         if _depth(text) > JSON_MAX_DEPTH:
             raise ValueError(f"JSON nested deeper than {JSON_MAX_DEPTH} levels")
-        return _cleaned(json.loads(text, **kwargs))
+        data = json.loads(text, **kwargs)
+        if not isinstance(data, dict):
+            raise ValueError("a JSON body must be an object")
+        return _cleaned(data)
 
     @staticmethod
     def dumps(obj: Any, **kwargs: Any) -> str:

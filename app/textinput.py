@@ -7,10 +7,12 @@ Text (every form field and query argument, every string in a JSON body):
 ==================  ====================================================================
 field               rule
 ==================  ====================================================================
-multi-line          ``note``, ``body`` (check-in note, photo note, acknowledgement note,
-                    comment): line breaks become ``\\n`` (browsers send ``\\r\\n``, which
-                    would also count twice against a length limit); tab and line break
-                    are kept; every other control character (C0, DEL, C1) is removed.
+multi-line          ``note``, ``body`` and any name ending in ``_note`` (check-in, photo
+                    and acknowledgement notes, comments; a new text box should use one
+                    of these names, or be added to ``MULTILINE_FIELDS``): line breaks
+                    become ``\\n`` (browsers send ``\\r\\n``, which would also count
+                    twice against a length limit); tab and line break are kept; every
+                    other control character (C0, DEL, C1) is removed.
 verbatim            ``password``, ``confirm``: passed on as sent. They are only ever
                     hashed, never stored or shown, and must compare exactly.
 single-line         every other field, query argument, JSON string and JSON key: tab and
@@ -22,7 +24,7 @@ Why remove and not refuse: no keyboard types these characters, and browsers drop
 from one-line inputs, so they arrive from a paste, a broken client or an attacker. A
 refusal would be read by nobody, and on the check-in form it could lose the answers
 around the note, red flags included. PostgreSQL cannot store NUL at all (a 500 before
-this rule). Removal never changes what a person can see.
+this rule). What is removed was invisible anyway.
 
 Refused instead, where the text is a name rather than words: a URL path part with a
 control character is 404 (``TextConverter``); a protocol file with one is refused with
@@ -112,7 +114,7 @@ def clean_field(name: str, value: str) -> str:
     """A form field or query argument's value, by the rule for its name."""
     if name in VERBATIM_FIELDS:
         return value
-    return clean_text(value, multiline=name in MULTILINE_FIELDS)
+    return clean_text(value, multiline=name in MULTILINE_FIELDS or name.endswith("_note"))
 
 
 def has_control(value: str) -> bool:

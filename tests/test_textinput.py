@@ -4,8 +4,10 @@ dates, JSON limits and the place of a control character in parsed data."""
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from datetime import date
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -70,6 +72,7 @@ def test_line_breaks_become_one_newline_in_notes_and_a_space_elsewhere():
 def test_fields_by_name_note_and_body_are_multi_line_passwords_are_verbatim():
     assert clean_field("note", "one\r\ntwo\x00") == "one\ntwo"
     assert clean_field("body", "one\r\ntwo") == "one\ntwo"
+    assert clean_field("ack_note", "one\r\ntwo") == "one\ntwo"
     assert clean_field("name", "one\r\ntwo\x00") == "one two"
     assert clean_field("password", "pa\x00ss\r\n") == "pa\x00ss\r\n"
     assert clean_field("confirm", "pa\x00ss") == "pa\x00ss"
@@ -140,3 +143,15 @@ def test_find_control_names_the_place_in_parsed_data():
     assert find_control({"a": [{"b": "x"}, {"c": "bad\x00"}]}) == "a[1].c"
     assert find_control({"protocol": {"na\x07me": "x"}}) == "protocol.na\x07me"
     assert find_control("\x1b") == "(text)"
+
+
+def test_every_text_box_of_the_pages_keeps_its_line_breaks():
+    """A <textarea> whose name is not a multi-line field would lose its line breaks."""
+    templates = Path(__file__).parents[1] / "app" / "templates"
+    boxes = {
+        name
+        for page in templates.rglob("*.html")
+        for name in re.findall(r'<textarea[^>]*\bname="([\w-]+)"', page.read_text())
+    }
+    assert boxes >= {"note", "body"}
+    assert {name for name in boxes if clean_field(name, "a\r\nb") != "a\nb"} == set()

@@ -18,10 +18,12 @@ from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
 from app.domain import wording
+from app.domain.checkin import not_answered
 
 
 def register(app: Flask) -> None:
-    """Install filters: ``when``, ``on``, ``local``, ``day_phrase``, ``site_label``."""
+    """Install filters: ``when``, ``on``, ``local``, ``day_phrase``, ``site_label``,
+    ``yes_no`` and ``not_answered`` (a stored check-in's answers)."""
 
     @app.template_filter("when")
     def when(instant: datetime, tz: str, now: datetime) -> str:
@@ -36,6 +38,14 @@ def register(app: Flask) -> None:
         return instant.astimezone(ZoneInfo(tz)).strftime(fmt)
 
     app.add_template_filter(wording.day_phrase, "day_phrase")
+
+    @app.template_filter("yes_no")
+    def yes_no(value: object) -> str:
+        # A stored yes/no answer; anything but True or False was not answered, and
+        # says so (never "no": issue 14 point 1).
+        return ("yes" if value else "no") if isinstance(value, bool) else "not answered"
+
+    app.add_template_filter(not_answered, "not_answered")
 
     @app.template_filter("site_label")
     def site_label(photo: object) -> str:

@@ -7,6 +7,10 @@ peaks (e.g. allergy and stroke signs on days 0-1, calf pain on days 3-28, skin
 breakdown on days 1-14); the fixed questions (pain, bruising, skin changes, stockings)
 are asked every day. Every rule below names its source.
 
+Only what the patient said is recorded: the warning-sign questions of the day, pain and
+bruising must be answered; the other yes/no questions may be left unanswered and are
+then stored as not answered (None), never as "no" (issue 14 point 1).
+
 Pure functions: answers and the protocol in, a decision out.
 """
 
@@ -40,33 +44,56 @@ SKIN_CHANGES = {
 MAX_NOTE = 2000
 
 
-class AnswerError(ValueError):
-    """An answer out of range; ``field`` names the form field."""
+# The optional yes/no questions, in the order the form asks them, with the words the
+# clinician's diary and the patient's own answers use. Each is stored as True, False or
+# None (not answered): a skipped question is never turned into "no" (issue 14 point 1).
+OPTIONAL_YES_NO = {
+    "lumps": "Tender lumps",
+    "itching": "Itching",
+    "stockings_day": "Stockings in the day",
+    "stockings_night": "Stockings at night",
+    "walked": "Walked",
+    "elevated": "Legs raised",
+}
+PAIN_MESSAGE = "Choose a pain score from 0 to 10."
+BRUISING_MESSAGE = "Choose how much bruising you have."
 
-    def __init__(self, field_name: str, message: str):
+
+class AnswerError(ValueError):
+    """Answers that cannot be stored. ``errors`` maps each form field to its message,
+    in the order the form asks them; ``field`` and ``message`` are the first."""
+
+    def __init__(self, field_name: str, message: str, errors: dict[str, str] | None = None):
         super().__init__(message)
         self.field = field_name
         self.message = message
+        self.errors = errors or {field_name: message}
 
 
 @dataclass(frozen=True)
 class Answers:
-    """One day's check-in, validated."""
+    """One day's check-in, validated.
+
+    Pain, bruising and every warning-sign question asked that day are required. The
+    other yes/no questions may be left unanswered (None), and stay so: "not reported",
+    never "no".
+    """
 
     pain: int
     bruising: str
-    itching: bool
-    lumps: bool
+    itching: bool | None
+    lumps: bool | None
     skin: frozenset[str]
     stockings_day: bool | None
     stockings_night: bool | None
-    walked: bool
-    elevated: bool
+    walked: bool | None
+    elevated: bool | None
     note: str = ""
     red_flags: frozenset[str] = field(default_factory=frozenset)  # keys answered "yes"
+    red_flags_no: frozenset[str] = field(default_factory=frozenset)  # keys answered "no"
 
     def as_dict(self) -> dict[str, object]:
-        """A JSON-friendly form for storage."""
+        """A JSON-friendly form for storage (None stays null: not answered)."""
         return {
             "pain": self.pain,
             "bruising": self.bruising,
@@ -79,7 +106,36 @@ class Answers:
             "elevated": self.elevated,
             "note": self.note,
             "red_flags": sorted(self.red_flags),
+            "red_flags_no": sorted(self.red_flags_no),
         }
+
+
+def not_answered(stored: dict[str, object]) -> list[str]:
+    """The optional questions a stored check-in left unanswered, by their short names.
+
+    A key missing from the stored answers counts as not answered too.
+    """
+    return [label for key, label in OPTIONAL_YES_NO.items() if stored.get(key) is None]
+
+
+def warning_answers(stored: dict[str, object], asked: list[RedFlag]) -> dict[str, str | None]:
+    """Each asked warning-sign question's stored answer: "yes", "no" or None.
+
+    Check-ins stored before "no" answers were kept separately (no ``red_flags_no``) had
+    to answer every question shown, so any asked key not answered "yes" was a "no".
+    """
+    yes = set(_strings(stored.get("red_flags")))
+    if "red_flags_no" in stored:
+        no = set(_strings(stored.get("red_flags_no")))
+    elif "red_flags" in stored:
+        no = {f.key for f in asked} - yes
+    else:  # nothing stored yet: nothing answered
+        no = set()
+    return {f.key: "yes" if f.key in yes else ("no" if f.key in no else None) for f in asked}
+
+
+def _strings(value: object) -> list[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
 
 def questions_for_day(
@@ -89,63 +145,101 @@ def questions_for_day(
     return [f for f in protocol.red_flags if window(f.start, f.end, treated_at, tz).covers_date(on)]
 
 
+def _yes_no(value: object) -> bool | None:
+    """A yes/no answer as given: True, False, or None when not answered.
+
+    Anything other than a boolean or "yes"/"no" is "not answered": never "no".
+    """
+    if isinstance(value, bool):
+        return value
+    return {"yes": True, "no": False}.get(value) if isinstance(value, str) else None
+
+
 def check_answers(
     *,
     pain: object,
     bruising: object,
-    itching: bool,
-    lumps: bool,
+    itching: object,
+    lumps: object,
     skin: list[str],
-    stockings_day: bool | None,
-    stockings_night: bool | None,
-    walked: bool,
-    elevated: bool,
+    stockings_day: object,
+    stockings_night: object,
+    walked: object,
+    elevated: object,
     note: str,
     red_flags: dict[str, str] | list[str],
     asked: list[RedFlag],
 ) -> Answers:
-    """Validate raw answers; out-of-range values are refused with the field named.
+    """Validate raw answers; every problem is reported at once, each with its field.
 
     ``red_flags`` maps every asked question's key to "yes" or "no": each must be
     answered, because a skipped warning-sign question must not pass as "no". A list
-    (as stored) means the keys answered "yes".
+    (as stored) means the keys answered "yes". The optional yes/no questions take
+    True/False, "yes"/"no", or anything else for "not answered" (kept as None).
+
+    :raises AnswerError: with ``errors`` naming every field that needs an answer or a
+        change, in the order the form asks them.
     """
-    try:
-        pain_value = int(str(pain))
-    except ValueError:
-        raise AnswerError("pain", "Choose a pain score from 0 to 10.") from None
-    if not 0 <= pain_value <= 10:
-        raise AnswerError("pain", "Choose a pain score from 0 to 10.")
+    errors, yes, no = _warning_signs(red_flags, asked)
+    pain_value = _pain(pain)
+    if pain_value is None:
+        errors["pain"] = PAIN_MESSAGE
     if bruising not in BRUISING:
-        raise AnswerError("bruising", "Choose how much bruising you have.")
-    unknown = set(skin) - set(SKIN_CHANGES)
-    if unknown:
-        raise AnswerError("skin", "Choose skin changes from the list.")
+        errors["bruising"] = BRUISING_MESSAGE
+    if set(skin) - set(SKIN_CHANGES):
+        errors["skin"] = "Choose skin changes from the list."
+    if len(note) > MAX_NOTE:
+        errors["note"] = f"Please keep the note under {MAX_NOTE} characters."
+    if errors:
+        first = next(iter(errors))
+        raise AnswerError(first, errors[first], errors)
+    assert pain_value is not None
+    return Answers(
+        pain=pain_value,
+        bruising=str(bruising),
+        itching=_yes_no(itching),
+        lumps=_yes_no(lumps),
+        skin=frozenset(skin),
+        stockings_day=_yes_no(stockings_day),
+        stockings_night=_yes_no(stockings_night),
+        walked=_yes_no(walked),
+        elevated=_yes_no(elevated),
+        note=note.strip(),
+        red_flags=frozenset(yes),
+        red_flags_no=frozenset(no),
+    )
+
+
+def _warning_signs(
+    red_flags: dict[str, str] | list[str], asked: list[RedFlag]
+) -> tuple[dict[str, str], set[str], set[str]]:
+    """Errors, "yes" keys and "no" keys of the warning-sign answers.
+
+    Every asked question needs a "yes" or a "no": one left out is an error, never a "no".
+    """
+    errors: dict[str, str] = {}
     asked_keys = {f.key for f in asked}
     if isinstance(red_flags, dict):
         for flag in asked:
             if red_flags.get(flag.key) not in ("yes", "no"):
-                raise AnswerError(f"rf-{flag.key}", "Please answer yes or no to this question.")
+                errors[f"rf-{flag.key}"] = f"Please answer yes or no: {flag.title}"
         yes = {k for k, v in red_flags.items() if v == "yes"}
+        no = {k for k, v in red_flags.items() if v == "no"} & asked_keys
     else:
         yes = set(red_flags)
+        no = asked_keys - yes
     if yes - asked_keys:
-        raise AnswerError("red_flags", "Answer only the questions shown.")
-    if len(note) > MAX_NOTE:
-        raise AnswerError("note", f"Please keep the note under {MAX_NOTE} characters.")
-    return Answers(
-        pain=pain_value,
-        bruising=str(bruising),
-        itching=bool(itching),
-        lumps=bool(lumps),
-        skin=frozenset(skin),
-        stockings_day=stockings_day,
-        stockings_night=stockings_night,
-        walked=bool(walked),
-        elevated=bool(elevated),
-        note=note.strip(),
-        red_flags=frozenset(yes),
-    )
+        errors["red_flags"] = "Answer only the questions shown."
+    return errors, yes, no
+
+
+def _pain(pain: object) -> int | None:
+    """A pain score from 0 to 10, or None for anything else (missing, out of range)."""
+    try:
+        value = int(str(pain))
+    except ValueError:
+        return None
+    return value if 0 <= value <= 10 else None
 
 
 @dataclass(frozen=True)
@@ -190,10 +284,12 @@ def triage(answers: Answers, asked: list[RedFlag]) -> Triage:
     elif answers.pain >= 5:
         level = _worse(level, "routine")
         reasons.append(f"Pain {answers.pain} out of 10")
+    # Only a "yes" counts: a question left unanswered (None) is "not reported", which
+    # neither raises nor lowers the tier (and is shown to the clinic as not answered).
     for flag_on, label in (
-        (answers.lumps, "Tender lumps"),
+        (answers.lumps is True, "Tender lumps"),
         (answers.bruising in ("moderate", "severe"), f"{answers.bruising.title()} bruising"),
-        (answers.itching, "Itching"),
+        (answers.itching is True, "Itching"),
     ):
         if flag_on:
             level = _worse(level, "routine")

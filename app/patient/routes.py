@@ -15,6 +15,7 @@ from flask import request
 from flask import url_for
 from flask_login import current_user
 
+from app.domain.checkin import warning_answers
 from app.extensions import login_manager
 from app.models import Photo
 from app.patient.forms import QuietHoursForm
@@ -186,26 +187,37 @@ def quiet_hours():
     return redirect(url_for("patient.reminders_page"), 303)
 
 
-def _tri(value: str | None) -> bool | None:
-    """A yes / no / not asked answer."""
-    return {"yes": True, "no": False}.get(value or "")
-
-
 def parse_checkin(form) -> dict[str, object]:  # noqa: ANN001
-    """The check-in form as plain values (validation happens in the service)."""
+    """The check-in form as plain values (validation happens in the service, which
+    reads a yes/no question left unanswered as None, never as "no")."""
     return {
         "pain": form.get("pain", ""),
         "bruising": form.get("bruising", ""),
-        "itching": form.get("itching") == "yes",
-        "lumps": form.get("lumps") == "yes",
+        "itching": form.get("itching"),
+        "lumps": form.get("lumps"),
         "skin": form.getlist("skin"),
-        "stockings_day": _tri(form.get("stockings_day")),
-        "stockings_night": _tri(form.get("stockings_night")),
-        "walked": form.get("walked") == "yes",
-        "elevated": form.get("elevated") == "yes",
+        "stockings_day": form.get("stockings_day"),
+        "stockings_night": form.get("stockings_night"),
+        "walked": form.get("walked"),
+        "elevated": form.get("elevated"),
         "note": form.get("note", "")[:5000],
         "red_flags": {k[3:]: v for k, v in form.items() if k.startswith("rf-")},
     }
+
+
+def form_values(answers: dict, questions: list) -> dict:  # noqa: ANN001
+    """What the check-in form shows as chosen: exactly the given answers, nothing more.
+
+    ``answers`` is either a stored check-in's answers (the edit form) or what was just
+    sent (after an error); ``rf`` maps each warning-sign question shown to "yes", "no"
+    or None.
+    """
+    if isinstance(answers.get("red_flags"), dict):  # just sent
+        sent = answers["red_flags"]
+        rf = {q.key: v if (v := sent.get(q.key)) in ("yes", "no") else None for q in questions}
+    else:  # stored
+        rf = warning_answers(answers, questions)
+    return {**answers, "rf": rf}
 
 
 def _checkin_page(
@@ -231,7 +243,8 @@ def _checkin_page(
 @bp.get("/checkin")
 def checkin():
     data = diary.checkin_form(current_user, now())
-    return _checkin_page(data, data.existing.answers if data.existing else {}, {})
+    stored = data.existing.answers if data.existing else {}
+    return _checkin_page(data, form_values(stored, data.questions), {})
 
 
 def chosen_file(files):  # noqa: ANN001, ANN201
@@ -267,14 +280,9 @@ def submit_checkin():
         result = diary.submit_checkin(current_user, raw, key, now(), day, photo)
     except diary.AnswersRefused as exc:
         data = diary.checkin_form(current_user, now(), day if exc.field != "day" else None)
-        values = {
-            **raw,
-            "red_flags": [k for k, v in raw["red_flags"].items() if v == "yes"],
-            "site": Site.from_values(request.form),
-        }
-        errors = {exc.field: exc.message}
+        values = {**form_values(raw, data.questions), "site": Site.from_values(request.form)}
         return _checkin_page(
-            data, values, errors, photo=exc.photo, photo_error=exc.photo_error
+            data, values, exc.errors, photo=exc.photo, photo_error=exc.photo_error
         ), 400
     return render_template("patient/checkin_result.html", r=result)
 

@@ -36,6 +36,7 @@ from app.principal import Principal
 from app.services import photos
 from app.services.errors import Invalid
 from app.services.errors import NotFound
+from app.services.locking import lock_patient
 from app.services.recovery import Course
 from app.services.recovery import load_course
 from app.services.recovery import protocol_for
@@ -107,12 +108,31 @@ class AttachedPhoto:
 
 
 class AnswersRefused(Invalid):
-    """The check-in was refused (an answer out of range); a photo sent with it was
-    still stored if it could be, so the patient need not choose it again."""
+    """The check-in was refused (answers missing or out of range); a photo sent with it
+    was still stored if it could be, so the patient need not choose it again.
 
-    def __init__(self, refused: Invalid, photo: Photo | None, photo_error: str | None):
+    ``errors`` maps every field that needs attention to its message, in form order.
+    """
+
+    def __init__(
+        self,
+        refused: Invalid,
+        photo: Photo | None,
+        photo_error: str | None,
+        errors: dict[str, str] | None = None,
+    ):
         super().__init__(refused.field, refused.message)
         self.photo, self.photo_error = photo, photo_error
+        self.errors = errors or {refused.field: refused.message}
+
+
+class _Refused(Invalid):
+    """Every problem with the answers at once (from ``check_answers``)."""
+
+    def __init__(self, errors: dict[str, str]):
+        first = next(iter(errors))
+        super().__init__(first, errors[first])
+        self.errors = errors
 
 
 def submit_checkin(
@@ -129,7 +149,10 @@ def submit_checkin(
     edited) returns the stored check-in unchanged. Two first submits of the same day that
     race each other end as one check-in: the loser's insert fails on the one-per-day
     constraint and it is stored again, now as a replay or an edit of the winner's.
-    Emergency and same-day answers raise an alert for the clinic at once.
+    Edits from several devices at once are serialised by the patient's lock
+    (``lock_patient``), so every answer set confirmed to a device is either the current
+    one or in the history. Emergency and same-day answers raise an alert for the clinic
+    at once.
 
     A photo sent with it is stored after the check-in has committed (two commits on
     purpose): the answers and their triage must never wait for, or fail with, a photo.
@@ -147,7 +170,8 @@ def submit_checkin(
     except Invalid as exc:
         db.session.rollback()
         saved, error = _attach(user, photo, client_key, now) if photo else (None, None)
-        raise AnswersRefused(exc, saved, error) from None
+        errors = exc.errors if isinstance(exc, _Refused) else None
+        raise AnswersRefused(exc, saved, error, errors) from None
     if photo is None:
         return result
     saved, error = _attach(user, photo, client_key, now)
@@ -189,23 +213,24 @@ def _submit(
     t = form.course.recovering
     assert t is not None
     protocol = protocol_for(t)
-    if client_key:
-        replay = db.session.scalar(
-            sa.select(CheckIn).join(CheckInKey).where(CheckInKey.client_key == client_key)
-        )
-        if replay is not None:
-            if replay.patient_id != form.course.patient.id:
-                raise Invalid("day", "Please reload the page and send your check-in again.")
-            stored = Triage(replay.level, tuple(replay.reasons))  # type: ignore[arg-type]
-            return CheckInResult(
-                replay, stored, build_today(protocol, t.anchor, form.course.tz, now, set()), True
-            )
+    if client_key and (replay := _by_key(client_key)) is not None:
+        return _replayed(replay, form, now)
     try:
         answers = check_answers(**raw, asked=form.questions)  # type: ignore[arg-type]
     except AnswerError as exc:
-        raise Invalid(exc.field, exc.message) from None
+        raise _Refused(exc.errors) from None
     decision = triage(answers, form.questions)
-    checkin = form.existing
+    # From here to the commit, one writer per patient: another device's edit of this
+    # day must not be read before it commits and then overwritten (issue 15 point 3).
+    lock_patient(form.course.patient.id)
+    if client_key and (replay := _by_key(client_key)) is not None:
+        # The same key sent twice at once: the other request stored it first.
+        return _replayed(replay, form, now)
+    checkin = db.session.scalar(
+        sa.select(CheckIn)
+        .where(CheckIn.treatment_id == t.id, CheckIn.day == form.day)
+        .execution_options(populate_existing=True)
+    )
     if checkin is None:
         checkin = CheckIn(
             patient_id=form.course.patient.id,
@@ -235,6 +260,28 @@ def _submit(
     db.session.commit()
     return CheckInResult(
         checkin, decision, build_today(protocol, t.anchor, form.course.tz, now, set()), False
+    )
+
+
+def _replayed(replay: CheckIn, form: CheckInForm, now: datetime) -> CheckInResult:
+    """A key seen before: the check-in stored with it, unchanged, with its triage."""
+    if replay.patient_id != form.course.patient.id:
+        raise Invalid("day", "Please reload the page and send your check-in again.")
+    t = form.course.recovering
+    assert t is not None
+    stored = Triage(replay.level, tuple(replay.reasons))  # type: ignore[arg-type]
+    today = build_today(protocol_for(t), t.anchor, form.course.tz, now, set())
+    db.session.commit()  # nothing written; ends the transaction (and any lock) early
+    return CheckInResult(replay, stored, today, True)
+
+
+def _by_key(client_key: str) -> CheckIn | None:
+    """The check-in stored with this client key, read afresh."""
+    return db.session.scalar(
+        sa.select(CheckIn)
+        .join(CheckInKey)
+        .where(CheckInKey.client_key == client_key)
+        .execution_options(populate_existing=True)
     )
 
 

@@ -34,6 +34,7 @@ from app.services.audit import audit
 from app.services.audit import own_patient
 from app.services.errors import Invalid
 from app.services.errors import NotFound
+from app.services.locking import lock_patient
 from app.services.recovery import Course
 from app.services.recovery import load_course
 from app.services.storage import LocalPhotoStore
@@ -208,6 +209,20 @@ def add_photo(
     except imaging.Rejected as exc:
         raise Invalid("photo", str(exc)) from None
     treatment_id, phase, day = place(course, now)
+    # One writer per patient from here (after the slow image work): the same key sent
+    # from two devices or tabs at once stores one photo, and the second gets it back
+    # rather than a clash on the unique key (issue 15 point 3).
+    lock_patient(patient_id)
+    if client_key:
+        replay = _replay(patient_id, client_key)
+        if replay is not None:
+            db.session.commit()  # nothing written: just let the lock go
+            return replay
+    try:
+        _check_quota(patient_id, local_date(now, course.tz))
+    except Invalid:
+        db.session.rollback()
+        raise
     photo = Photo(
         patient_id=patient_id,
         clinic_id=user.clinic_id,
@@ -226,7 +241,14 @@ def add_photo(
         client_key=client_key,
         created_at=now,
     )
-    _store_and_commit(photo, processed)
+    try:
+        _store_and_commit(photo, processed)
+    except sa.exc.IntegrityError:
+        # Only another patient's upload can hold this key (ours are serialised above);
+        # _store_and_commit has removed this one's files.
+        if client_key and (replay := _replay(patient_id, client_key)) is not None:
+            return replay
+        raise Invalid("photo", "Please reload the page and try again.") from None
     _crash("committed")
     return photo
 

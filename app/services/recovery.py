@@ -34,6 +34,7 @@ from app.principal import PatientInfo
 from app.principal import Principal
 from app.services.errors import Invalid
 from app.services.errors import NotFound
+from app.services.locking import lock_patient
 from app.services.protocols import protocol_by_version
 
 
@@ -187,6 +188,7 @@ def set_checklist_item(user: Principal, key: str, done: bool, now: datetime) -> 
         raise NotFound("There is no booked appointment.")
     if key not in {item.key for item in protocol_for(t).checklist}:
         raise NotFound("No such checklist item.")
+    lock_patient(course.patient.id)  # ticks from several devices: one at a time
     existing = db.session.get(ChecklistTick, (t.id, key))
     if done and existing is None:
         db.session.add(ChecklistTick(treatment_id=t.id, item_key=key, ticked_at=now))
@@ -215,6 +217,7 @@ def set_task(user: Principal, key: str, day: int | None, done: bool, now: dateti
     last = (w.last_date - w.first_date).days + first
     if day > today or not first <= day <= last:
         raise Invalid("day", "This task does not apply on that day.")
+    lock_patient(course.patient.id)  # ticks from several devices: one at a time
     existing = db.session.get(TaskTick, (t.id, key, day))
     if done and existing is None:
         db.session.add(TaskTick(treatment_id=t.id, task_key=key, day=day, ticked_at=now))

@@ -13,6 +13,7 @@ from app.domain.checkin import AnswerError
 from app.domain.checkin import check_answers
 from app.domain.checkin import questions_for_day
 from app.domain.checkin import triage
+from app.domain.checkin import warning_answers
 from app.domain.protocol import parse_protocol
 
 PROTOCOLS = Path(__file__).resolve().parents[2] / "app" / "protocols"
@@ -184,3 +185,57 @@ def test_a_yes_to_a_question_not_asked_today_is_refused():
             red_flags=flags,
             asked=asked,
         )
+
+
+def test_every_problem_is_reported_at_once_in_form_order():
+    asked = asked_on(5)
+    with pytest.raises(AnswerError) as exc:
+        check_answers(
+            pain="",
+            bruising="",
+            itching=None,
+            lumps=None,
+            skin=["scales"],
+            stockings_day=None,
+            stockings_night=None,
+            walked=None,
+            elevated=None,
+            note="x" * 2001,
+            red_flags={},
+            asked=asked,
+        )
+    fields = [f"rf-{f.key}" for f in asked] + ["pain", "bruising", "skin", "note"]
+    assert list(exc.value.errors) == fields
+    assert exc.value.field == fields[0]  # the first, for callers that want one
+
+
+@pytest.mark.parametrize("skipped", [None, "", "maybe", "No"])
+def test_an_optional_question_left_out_is_not_answered_never_no(skipped):
+    a, asked = answers(
+        5, itching=skipped, lumps=skipped, walked=skipped, elevated=skipped, stockings_day=None
+    )
+    assert (a.itching, a.lumps, a.walked, a.elevated, a.stockings_day) == (None,) * 5
+    stored = a.as_dict()
+    assert all(stored[k] is None for k in ("itching", "lumps", "walked", "elevated"))
+    # Not reported: no reason of its own, and no reassurance either (the tier stays
+    # what the answered questions give).
+    assert triage(a, asked).reasons == ()
+
+
+def test_yes_and_no_answers_are_kept_apart_from_not_answered():
+    a, asked = answers(5, yes={"calf-pain-swelling"}, itching="yes", lumps="no")
+    assert (a.itching, a.lumps) == (True, False)
+    assert a.red_flags == {"calf-pain-swelling"}
+    assert a.red_flags_no == {f.key for f in asked} - {"calf-pain-swelling"}
+    assert "Itching" in triage(a, asked).reasons
+
+
+def test_stored_warning_sign_answers_read_back_as_given():
+    asked = asked_on(5)
+    keys = [f.key for f in asked]
+    assert warning_answers({}, asked) == dict.fromkeys(keys)  # nothing stored yet
+    new = {"red_flags": [keys[0]], "red_flags_no": keys[1:]}
+    assert warning_answers(new, asked) == {k: "yes" if k == keys[0] else "no" for k in keys}
+    # Stored before "no" answers were kept: every question shown had to be answered.
+    old = {"red_flags": [keys[1]]}
+    assert warning_answers(old, asked) == {k: "yes" if k == keys[1] else "no" for k in keys}

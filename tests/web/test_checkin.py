@@ -156,7 +156,10 @@ def test_bad_answers_are_named_and_nothing_is_lost(client, world, in_app):
     cases = [
         ({"pain": "12"}, "Choose a pain score from 0 to 10."),
         ({"bruising": "purple"}, "Choose how much bruising you have."),
-        ({"rf-calf-pain-swelling": ""}, "Please answer yes or no to this question."),
+        (
+            {"rf-calf-pain-swelling": ""},
+            "Please answer yes or no: Pain, swelling, warmth or tenderness in the calf",
+        ),
         ({"rf-allergy": "yes"}, "Answer only the questions shown."),
     ]
     for overrides, message in cases:

@@ -137,7 +137,7 @@ def test_refused_answers_keep_a_good_photo(client, world, in_app):
     r = send(client, phone_jpeg((400, 300)), pain="11", note="keep me", **SITE)
     page = text_of(r)
     assert r.status_code == 400
-    assert "Nothing you wrote was lost. Your photo is saved." in page
+    assert "Nothing you chose or wrote was lost. Your photo is saved." in page
     assert "Your photo (Left calf, inner side) is saved in your photo diary" in page
     assert "keep me" in page
     assert rows(in_app) == (0, 1)

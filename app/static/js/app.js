@@ -126,8 +126,10 @@
         if (response.status >= 500) { throw new Error("server"); }
         writeQueue(readQueue().slice(1));
         return response.text().then(function (html) {
-          if (item.path === "/patient/checkin" && response.ok) {
-            // Show the answer to the check-in: it may be urgent advice.
+          // Show the answer to the check-in: it may be urgent advice. A refused one
+          // (400: a warning-sign question unanswered) comes back as the form with the
+          // answers kept and the problems marked, so it is shown too, never dropped.
+          if (item.path === "/patient/checkin" && (response.ok || response.status === 400)) {
             document.open();
             document.write(html);
             document.close();

@@ -1,8 +1,69 @@
-// ScleroCare daily check-in: the optional photo. Before sending, a photo that is too
-// large or has no area chosen is pointed out on the page, where nothing is lost yet;
-// "Remove the photo" sends the answers without it. Offline, app.js keeps the answers
-// and leaves the photo out, so these checks step aside then.
+// ScleroCare daily check-in: focus on the error summary, and the optional photo.
+// Before sending, a photo that is too large or has no area chosen is pointed out on
+// the page, where nothing is lost yet; "Remove the photo" sends the answers without
+// it. Offline, app.js keeps the answers and leaves the photo out, so these checks step
+// aside then.
 "use strict";
+(function () {
+  // After a refused check-in the error summary gets the focus, so a screen reader
+  // reads it first and a keyboard user can follow its links (GOV.UK pattern).
+  var summary = document.getElementById("error-summary");
+  if (summary) { summary.focus(); }
+})();
+(function () {
+  // Offline, the server cannot point out a missing answer until the phone is back
+  // online, so the answers it requires (each warning sign, pain, bruising) are checked
+  // here before the check-in is kept on the phone, with the same error summary. The
+  // server checks again. A "yes" to any warning sign is never held back: urgent advice
+  // must not wait for the other answers.
+  var form = document.querySelector("form.checkin-form");
+  if (!form) { return; }
+  function checkedIn(name) { return form.querySelector('input[name="' + name + '"]:checked'); }
+  function summarise(missing) {
+    var old = document.getElementById("error-summary");
+    if (old) { old.parentNode.removeChild(old); }
+    var box = document.createElement("div");
+    box.className = "error-summary";
+    box.id = "error-summary";
+    box.setAttribute("role", "alert");
+    box.setAttribute("aria-labelledby", "error-summary-title");
+    box.tabIndex = -1;
+    var heading = document.createElement("h2");
+    heading.id = "error-summary-title";
+    heading.textContent = "There is a problem";
+    var list = document.createElement("ul");
+    missing.forEach(function (m) {
+      var link = document.createElement("a");
+      link.href = "#" + m.id;
+      link.textContent = m.text;
+      var item = document.createElement("li");
+      item.appendChild(link);
+      list.appendChild(item);
+    });
+    box.appendChild(heading);
+    box.appendChild(list);
+    var h1 = document.querySelector("main h1");
+    h1.parentNode.insertBefore(box, h1);
+    box.focus();
+  }
+  form.addEventListener("submit", function (event) {
+    if (navigator.onLine !== false) { return; }
+    if (form.querySelector('.warning-questions input[value="yes"]:checked')) { return; }
+    var missing = [];
+    form.querySelectorAll(".warning-questions fieldset").forEach(function (group) {
+      var first = group.querySelector('input[type="radio"]');
+      if (first && !checkedIn(first.name)) {
+        missing.push({ id: first.id, text: "Please answer yes or no: " + group.querySelector("legend").textContent.trim() });
+      }
+    });
+    if (!checkedIn("pain")) { missing.push({ id: "pain", text: "Choose a pain score from 0 to 10." }); }
+    if (!checkedIn("bruising")) { missing.push({ id: "bruising", text: "Choose how much bruising you have." }); }
+    if (missing.length) {
+      event.preventDefault();
+      summarise(missing);
+    }
+  });
+})();
 (function () {
   var form = document.querySelector("form.checkin-form");
   var problem = document.getElementById("photo-problem");

@@ -19,18 +19,21 @@ from app.extensions import db
 from app.models import Role
 from app.security import now
 from app.services import accounts
+from app.services import clinic_settings
 from app.services import demo
 from app.services import dispatch
 from app.services import photos
 from app.services import protocols
 from app.services import push
 from app.services.errors import Invalid
+from app.services.errors import NotFound
 
 protocols_cli = AppGroup("protocols", help="Validate, load and list clinic protocols.")
 dev_cli = AppGroup("dev", help="Development helpers (demo data).")
 users_cli = AppGroup("users", help="Staff accounts.")
 notifications_cli = AppGroup("notifications", help="Send due reminders (web push).")
 photos_cli = AppGroup("photos", help="Photo store upkeep: orphan sweep, integrity check.")
+clinic_cli = AppGroup("clinic", help="Clinic settings: opening hours and out-of-hours line.")
 
 
 def _parse_now(value: str | None) -> datetime:
@@ -195,6 +198,33 @@ def photos_verify() -> None:
     click.echo("all photo files match their sha256")
 
 
+@clinic_cli.command("set-hours")
+@click.argument("slug")
+@click.argument("hours")
+@click.option(
+    "--out-of-hours-name",
+    required=True,
+    help="Whom patients call when the clinic is closed, e.g. 'NHS 111'.",
+)
+@click.option(
+    "--out-of-hours-phone", required=True, help="That line's number, e.g. 111 or 01632 960 999."
+)
+def clinic_set_hours(
+    slug: str, hours: str, out_of_hours_name: str, out_of_hours_phone: str
+) -> None:
+    """Set a clinic's weekly opening HOURS in its own time zone, and its out-of-hours line.
+
+    HOURS looks like "Mon-Fri 08:30-18:00; Sat 09:00-12:30, 13:30-16:00". Days not named
+    are closed; an interval may end at 24:00 or run past midnight (Fri 20:00-02:00); ""
+    means never open, so patients are always sent to the out-of-hours line first.
+    """
+    try:
+        stored = clinic_settings.set_hours(slug, hours, out_of_hours_name, out_of_hours_phone)
+    except (Invalid, NotFound) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"ok: {slug} open {stored.summary}; when closed: {stored.out_of_hours}")
+
+
 def register(app: Flask) -> None:
     """Attach the command groups and a shell context."""
     app.cli.add_command(protocols_cli)
@@ -202,6 +232,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(notifications_cli)
     app.cli.add_command(photos_cli)
+    app.cli.add_command(clinic_cli)
 
     @app.shell_context_processor
     def shell() -> dict[str, object]:

@@ -24,6 +24,10 @@ class ClinicInfo:
     opening_hours: str
     out_of_hours: str
     timezone: str
+    # Structured hours (app/domain/hours.py) and the out-of-hours route's name and number.
+    hours: str = ""
+    out_of_hours_name: str = ""
+    out_of_hours_phone: str = ""
 
 
 @dataclass(frozen=True)

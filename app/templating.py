@@ -80,6 +80,35 @@ def register(app: Flask) -> None:
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
     register_fragments(app)
+    register_contact(app)
+
+
+def register_contact(app: Flask) -> None:
+    """``contact_route``, ``dialable`` and ``opens``: the same-day call buttons."""
+
+    @app.template_global("contact_route")
+    def contact_route(clinic: object) -> object:
+        # Whom to call first for same-day advice, from the clinic's hours at this instant
+        # (app/templates/patient/_contact_buttons.html).
+        from app.security import now
+        from app.services.clinic_settings import contact_route as route
+
+        return route(clinic, now())  # type: ignore[arg-type]
+
+    @app.template_filter("dialable")
+    def dialable(number: str) -> str:
+        # A number for a tel: link: a leading + and digits only.
+        from app.domain.hours import dialable as digits
+
+        return digits(number)
+
+    @app.template_filter("opens")
+    def opens(instant: datetime, tz: str) -> str:
+        # "at 08:30 on Monday", in the reader's zone.
+        from app.domain.hours import opening_phrase
+        from app.security import now
+
+        return opening_phrase(instant, ZoneInfo(tz), now())
 
 
 def register_fragments(app: Flask) -> None:

@@ -170,8 +170,12 @@ def make_clinic(slug: str, name: str | None = None) -> Clinic:
         name=name or f"{slug.title()} Clinic",
         phone="01632 960 111",
         emergency_number="999",
-        opening_hours="Mon-Fri 9:00-17:00",
-        out_of_hours="Call 111.",
+        # Realistic structured hours (app/domain/hours.py): NOW, a Friday noon, is open.
+        opening_hours="Mon-Fri 09:00-17:00",
+        hours="Mon-Fri 09:00-17:00",
+        out_of_hours="Or go to an urgent treatment centre.",
+        out_of_hours_name="NHS 111",
+        out_of_hours_phone="111",
         timezone="Europe/London",
     )
     _db.session.add(clinic)

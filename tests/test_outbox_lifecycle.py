@@ -96,6 +96,7 @@ RECORD = {
     "concentration": "0.5%",
     "areas": "left calf",
     "compression": "class 2",
+    "checks_done": "y",  # the 72 h protocol's duplex scan and consultation were done
 }
 
 
@@ -249,7 +250,9 @@ def test_a_row_cancelled_while_it_is_being_sent_stays_cancelled(
     real_send = sender.send
 
     def send_while_cancelled(*args, **kwargs):
-        assert doc.post(f"/clinic/sessions/{tid}/cancel").status_code == 303
+        assert (
+            doc.post(f"/clinic/sessions/{tid}/cancel", data={"confirm": "yes"}).status_code == 303
+        )
         return real_send(*args, **kwargs)
 
     sender.send = send_while_cancelled

@@ -144,7 +144,7 @@ def test_reschedule_moves_and_cancel_cancels_reminders_without_duplicates(
     # Reminders that were due before the move are now 9 days later (no DST in between);
     # ones that had been too late to send before are planned now that they are ahead.
     assert all(due - before[k] == timedelta(days=9) for k, _, due in moved if k in before)
-    client.post(f"/clinic/sessions/{tid}/cancel")
+    client.post(f"/clinic/sessions/{tid}/cancel", data={"confirm": "yes"})
     assert {state for _, state, _ in _rows(in_app, treatment_id=tid)} == {OutboxState.CANCELLED}
 
 

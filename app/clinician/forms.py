@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import available_timezones
 
+from wtforms import BooleanField
 from wtforms import DateField
 from wtforms import EmailField
 from wtforms import RadioField
@@ -50,6 +51,8 @@ class WhenForm(Form):
 class NewPatientForm(WhenForm):
     name = StringField("Full name", validators=[DataRequired(), Length(max=120)])
     email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
+    # Checked loosely by the service (digits, spaces, + - and brackets).
+    phone = StringField("Phone (optional)", validators=[Optional(), Length(max=40)])
     timezone = SelectField("Time zone", choices=ZONES, validate_choice=False)
     protocol = SelectField("Aftercare protocol", coerce=db_int, validate_choice=False)
 
@@ -66,3 +69,6 @@ class RecordTreatmentForm(WhenForm):
     concentration = StringField("Concentration", validators=[Optional(), Length(max=40)])
     areas = StringField("Treated areas", validators=[DataRequired(), Length(max=300)])
     compression = StringField("Compression prescribed", validators=[Optional(), Length(max=200)])
+    # Shown only when the protocol has clinic tasks (a duplex scan, the consultation);
+    # required then, which the service checks (app/services/clinic.py:record_treatment).
+    checks_done = BooleanField("Done before this treatment")

@@ -24,6 +24,7 @@ from app.patient.routes import subscribe_json
 from app.patient.routes import unsubscribe_json
 from app.security import now
 from app.services import clinic
+from app.services import clinic_settings
 from app.services import protocols
 from app.services import reminders as reminder_settings
 from app.services import review
@@ -100,6 +101,7 @@ def new_patient():
                 appointment_local=form.local(),
                 protocol_version_id=form.protocol.data,
                 now=now(),
+                phone=form.phone.data or "",
             )
         except Invalid as exc:
             _field_error(form, exc)
@@ -116,6 +118,7 @@ def patient(patient_id: int):
     page = review.patient_page(current_user, patient_id, _address(), now(), number)
     invite = session.pop("new_invite", None)
     draft = session.pop("ack_draft", None)
+    phone_draft = session.pop("phone_draft", None)
     link = None
     if invite and invite[0] == patient_id:
         link = url_for("auth.accept_invite", token=invite[1], _external=True)
@@ -128,6 +131,7 @@ def patient(patient_id: int):
         link=link,
         book=book,
         ack_draft=dict([draft]) if draft else {},
+        phone_draft=phone_draft[1] if phone_draft and phone_draft[0] == patient_id else None,
     )
 
 
@@ -209,6 +213,39 @@ def audit_log():
     )
 
 
+@bp.route("/settings/hours", methods=["GET", "POST"])
+def clinic_hours():
+    """Clinic admins set opening hours and the out-of-hours line (issue 14 point 3); a
+    full clinic set-up page is a later issue. Others get 404, as for the audit log."""
+    if current_user.role != Role.CLINIC_ADMIN:
+        abort(404)
+    clinic_info = current_user.clinic
+    values = {
+        "hours": clinic_info.hours,
+        "out_of_hours_name": clinic_info.out_of_hours_name,
+        "out_of_hours_phone": clinic_info.out_of_hours_phone,
+    }
+    error = None
+    if request.method == "POST":
+        values = {k: request.form.get(k, "")[:1000] for k in values}
+        try:
+            clinic_settings.set_own_hours(
+                current_user,
+                values["hours"],
+                values["out_of_hours_name"],
+                values["out_of_hours_phone"],
+                _address(),
+            )
+        except Invalid as exc:
+            error = exc
+        else:
+            flash("Opening hours saved. Patients see them from their next page.", "success")
+            return redirect(url_for("clinician.clinic_hours"), 303)
+    return render_template(
+        "clinician/hours.html", values=values, error=error, clinic=clinic_info
+    ), (400 if error else 200)
+
+
 @bp.post("/patients/<int:patient_id>/invitation")
 def new_invitation(patient_id: int):
     token = clinic.new_invitation(current_user, patient_id, now(), _address())
@@ -250,13 +287,34 @@ def reschedule(treatment_id: int):
     return redirect(url_for("clinician.patient", patient_id=t.patient_id), 303)
 
 
-@bp.post("/sessions/<int:treatment_id>/cancel")
-def cancel(treatment_id: int):
+@bp.post("/patients/<int:patient_id>/phone")
+def set_phone(patient_id: int):
     try:
-        t = clinic.cancel(current_user, treatment_id, now(), _address())
+        clinic.set_phone(current_user, patient_id, request.form.get("phone", ""), _address())
+        flash("Phone number saved.", "success")
+    except Invalid as exc:
+        session["phone_draft"] = (patient_id, request.form.get("phone", "")[:200])
+        flash(exc.message, "error")
+    return redirect(url_for("clinician.patient", patient_id=patient_id, _anchor="phone"), 303)
+
+
+@bp.route("/sessions/<int:treatment_id>/cancel", methods=["GET", "POST"])
+def cancel(treatment_id: int):
+    """Cancelling is deliberate: a page asks to confirm, and the POST needs ``confirm``
+    (issue 14 point 11); without JavaScript too."""
+    if request.method == "GET":
+        t = clinic.cancel_form(current_user, treatment_id, _address())
+    else:
+        t = clinic.treatment_for(current_user, treatment_id, _address(), "cancel")
+    if request.method == "GET" or request.form.get("confirm") != "yes":
+        error = None
+        if request.method == "POST":
+            error = "Confirm that you want to cancel this appointment."
+        return render_template("clinician/cancel.html", t=t, error=error), (400 if error else 200)
+    try:
+        clinic.cancel(current_user, treatment_id, now(), _address())
         flash("Appointment cancelled.", "success")
     except Invalid as exc:
-        t = clinic.treatment_for(current_user, treatment_id, _address(), "cancel")
         flash(exc.message, "error")
     return redirect(url_for("clinician.patient", patient_id=t.patient_id), 303)
 
@@ -276,6 +334,7 @@ def record(treatment_id: int):
             form.concentration.data or "",
             form.areas.data,
             form.compression.data or "",
+            checks_confirmed=bool(form.checks_done.data),
         )
         try:
             clinic.record_treatment(current_user, treatment_id, record, now(), _address())
@@ -285,7 +344,9 @@ def record(treatment_id: int):
             flash("Treatment recorded. The patient's recovery plan starts from it.", "success")
             return redirect(url_for("clinician.patient", patient_id=t.patient_id), 303)
     status = 400 if request.method == "POST" else 200
-    return render_template("clinician/record.html", form=form, t=t), status
+    return render_template(
+        "clinician/record.html", form=form, t=t, tasks=clinic.clinic_tasks(t)
+    ), status
 
 
 @bp.get("/reminders")

@@ -23,6 +23,8 @@ from app.domain.offsets import OffsetSyntaxError
 
 Tier = Literal["emergency", "same_day", "routine"]
 TIERS: tuple[Tier, ...] = ("emergency", "same_day", "routine")
+Doer = Literal["patient", "clinic"]
+DOERS: tuple[Doer, ...] = ("patient", "clinic")
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,10 @@ class ChecklistItem:
 
     ``starts`` marks an item that applies *from* a time (no lotions from 24 h
     before) rather than one to finish *by* a time (have a duplex scan).
+    ``by = "clinic"`` marks the clinic's own task (a duplex scan, the consultation):
+    the patient is told "your clinic will ...", cannot tick it, is never told it is
+    overdue or reminded about it, and the clinician confirms it when recording the
+    treatment (issue 14 point 10).
     """
 
     key: str
@@ -41,6 +47,7 @@ class ChecklistItem:
     starts: Offset | None = None
     photo: bool = False
     time_critical: bool = False
+    by: Doer = "patient"
 
 
 @dataclass(frozen=True)
@@ -156,7 +163,7 @@ class ProtocolError(ValueError):
 
 
 # Section name in the file -> (dataclass, fields: name -> (required, kind)).
-_Kind = Literal["text", "offset", "bool", "tier"]
+_Kind = Literal["text", "offset", "bool", "tier", "by"]
 _COMMON: dict[str, tuple[bool, _Kind]] = {
     "key": (True, "text"),
     "title": (True, "text"),
@@ -173,6 +180,7 @@ _SECTIONS: dict[str, tuple[type, dict[str, tuple[bool, _Kind]]]] = {
             "starts": (False, "offset"),
             "photo": (False, "bool"),
             "time_critical": (False, "bool"),
+            "by": (False, "by"),
         },
     ),
     "task": (DailyTask, {**_COMMON, **_RANGE}),
@@ -236,6 +244,11 @@ class _Reader:
         if kind == "bool":
             if not isinstance(value, bool):
                 self.problem(item, fld, "must be true or false", line)
+            return value
+        if kind == "by":
+            if value not in DOERS:
+                self.problem(item, fld, f"must be one of {', '.join(DOERS)}", line)
+                return None
             return value
         if kind == "tier":
             if value not in TIERS:
@@ -394,3 +407,7 @@ def _check_range(reader: _Reader, section: str, item: Any, label: str, line: int
             reader.problem(label, "due", "must be at or before the appointment", line)
         if item.starts is not None and item.starts.rough_hours() > item.due.rough_hours():
             reader.problem(label, "starts", "must not be after 'due'", line)
+        if item.by == "clinic" and item.photo:
+            reader.problem(
+                label, "photo", "a clinic's own task cannot ask the patient for photos", line
+            )

@@ -29,7 +29,8 @@ from app.domain.protocol import Protocol
 from app.domain.protocol import RedFlag
 from app.domain.protocol import Restriction
 
-ItemState = Literal["done", "overdue", "now", "upcoming"]
+# "clinic": the clinic's own task (by = "clinic"); never done, overdue or due for the patient.
+ItemState = Literal["done", "overdue", "now", "upcoming", "clinic"]
 
 
 @dataclass(frozen=True)
@@ -85,10 +86,13 @@ class ChecklistView:
     entries: tuple[ChecklistEntry, ...]
     done_count: int
     overdue_count: int
+    # What the clinic does before the appointment ("your clinic will ..."); not the
+    # patient's to tick and not counted in the patient's progress.
+    clinic_entries: tuple[ChecklistEntry, ...] = ()
 
     @property
     def total(self) -> int:
-        """Number of items."""
+        """Number of the patient's items."""
         return len(self.entries)
 
 
@@ -98,12 +102,18 @@ def build_checklist(
     """The checklist for an appointment, ordered by when each item is due.
 
     An item is *overdue* when its due time has passed and it is not ticked; an item with
-    a ``starts`` time is *now* from then until it is due; earlier, *upcoming*.
+    a ``starts`` time is *now* from then until it is due; earlier, *upcoming*. The
+    clinic's own items (``by = "clinic"``) go to ``clinic_entries`` in state "clinic":
+    a scan the clinic books is never the patient's overdue task (issue 14 point 10).
     """
     entries = []
+    clinic_entries = []
     for item in protocol.checklist:
         due = resolve(item.due, appointment, tz)
         starts = resolve(item.starts, appointment, tz) if item.starts else None
+        if item.by == "clinic":
+            clinic_entries.append(ChecklistEntry(item, due, starts, "clinic", False))
+            continue
         done = item.key in ticked
         if done:
             state: ItemState = "done"
@@ -119,6 +129,7 @@ def build_checklist(
         entries=tuple(entries),
         done_count=sum(e.done for e in entries),
         overdue_count=sum(e.state == "overdue" for e in entries),
+        clinic_entries=tuple(sorted(clinic_entries, key=lambda e: (e.due, e.item.key))),
     )
 
 

@@ -103,6 +103,8 @@ def plan_treatment(
     """
     raw: list[PlannedReminder] = []
     for item in protocol.checklist:
+        if item.by == "clinic":
+            continue  # the clinic's own task: nothing for the patient to do or be nagged about
         if item.starts is not None:
             at = resolve(item.starts, appointment, tz)
         else:

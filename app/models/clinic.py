@@ -18,6 +18,16 @@ class Clinic(db.Model):
     phone: Mapped[str] = mapped_column(sa.String(40))
     # The number patients call in an emergency, e.g. 999 (UK), 112 (EU), 911 (US).
     emergency_number: Mapped[str] = mapped_column(sa.String(10))
+    # The human summary of ``hours`` ("Mon-Fri 08:30-18:00; Sat 09:00-13:00"), kept in
+    # step with it by app/services/clinic_settings.py.
     opening_hours: Mapped[str] = mapped_column(sa.String(200), default="")
+    # Structured weekly hours in the clinic's zone, read by app/domain/hours.py; blank
+    # means never open, so same-day advice always puts the out-of-hours route first.
+    hours: Mapped[str] = mapped_column(sa.String(400), default="", server_default="")
+    # Free-text advice for when the clinic is closed (shown with the number below).
     out_of_hours: Mapped[str] = mapped_column(sa.String(300), default="")
+    # Whom to call when closed: the clinic's own out-of-hours line, or the national
+    # urgent-care line it names (NHS 111 for UK clinics; ref 2.6 urgent tier).
+    out_of_hours_name: Mapped[str] = mapped_column(sa.String(80), default="", server_default="")
+    out_of_hours_phone: Mapped[str] = mapped_column(sa.String(40), default="", server_default="")
     timezone: Mapped[str] = mapped_column(sa.String(64), default="Europe/London")

@@ -32,6 +32,8 @@ class Patient(db.Model):
     clinic_id: Mapped[int] = mapped_column(sa.ForeignKey("clinics.id"), index=True)
     # IANA zone: day N, due times and reminders are computed in it.
     timezone: Mapped[str] = mapped_column(sa.String(64))
+    # For call-backs after an alert; checked loosely (app/services/clinic.py:check_phone).
+    phone: Mapped[str] = mapped_column(sa.String(40), default="", server_default="")
     # No reminders between these local times unless time-critical (default 21:00-08:00).
     quiet_start: Mapped[time] = mapped_column(sa.Time, default=time(21, 0))
     quiet_end: Mapped[time] = mapped_column(sa.Time, default=time(8, 0))

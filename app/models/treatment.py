@@ -18,6 +18,7 @@ from app.extensions import db
 if TYPE_CHECKING:
     from app.models.patient import Patient
     from app.models.protocol import ProtocolVersion
+    from app.models.user import User
 
 
 class TreatmentStatus(enum.StrEnum):
@@ -55,9 +56,17 @@ class Treatment(db.Model):
     areas: Mapped[str] = mapped_column(sa.String(300), default="")
     compression: Mapped[str] = mapped_column(sa.String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The clinic's own checklist items (by = "clinic": duplex scan, consultation) the
+    # recording clinician confirmed were done, space-separated keys, with who and when.
+    checks_confirmed: Mapped[str] = mapped_column(sa.String(300), default="", server_default="")
+    checks_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    checks_confirmed_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
 
     patient: Mapped[Patient] = relationship()
     protocol_version: Mapped[ProtocolVersion] = relationship()
+    checks_confirmed_by: Mapped[User | None] = relationship()
 
     @property
     def anchor(self) -> datetime:

@@ -128,6 +128,9 @@ _SESSION_QUERY = (
         Clinic.opening_hours,
         Clinic.out_of_hours,
         Clinic.timezone.label("clinic_timezone"),
+        Clinic.hours,
+        Clinic.out_of_hours_name,
+        Clinic.out_of_hours_phone,
         Patient.id.label("patient_id"),
         Patient.timezone,
         Patient.quiet_start,
@@ -176,6 +179,9 @@ def user_for_session(token: str, now: datetime) -> Principal | None:
         row.opening_hours,
         row.out_of_hours,
         row.clinic_timezone,
+        row.hours,
+        row.out_of_hours_name,
+        row.out_of_hours_phone,
     )
     patient = None
     if row.patient_id is not None:

@@ -14,6 +14,7 @@ from zoneinfo import available_timezones
 
 import sqlalchemy as sa
 
+from app.domain.protocol import ChecklistItem
 from app.extensions import db
 from app.models import Patient
 from app.models import ProtocolVersion
@@ -29,7 +30,9 @@ from app.services.audit import audit
 from app.services.audit import audit_views
 from app.services.audit import own_patient
 from app.services.audit import refuse
+from app.services.clinic_settings import check_phone
 from app.services.errors import Invalid
+from app.services.protocols import protocol_by_version
 
 PAGE_SIZE = 25
 # How far back an appointment may be booked (the clinic entering today's patient late)
@@ -97,6 +100,14 @@ def record_form(clinician: Principal, treatment_id: int, address: str) -> Treatm
     return treatment
 
 
+def cancel_form(clinician: Principal, treatment_id: int, address: str) -> Treatment:
+    """The session behind the cancel-confirmation page; opening it is an audited view."""
+    treatment = treatment_for(clinician, treatment_id, address, "cancel")
+    audit(clinician, treatment.patient_id, "view", address, "cancel appointment form")
+    db.session.commit()
+    return treatment
+
+
 def _protocol_for(clinician: Principal, version_id: int) -> ProtocolVersion:
     version = db.session.get(ProtocolVersion, version_id)
     if version is None or version.clinic_id != clinician.clinic_id:
@@ -121,9 +132,11 @@ def create_patient(
     appointment_local: datetime,
     protocol_version_id: int,
     now: datetime,
+    phone: str = "",
 ) -> NewPatient:
     """Create a patient with their first appointment and an invitation link."""
     tz = check_timezone(timezone)
+    phone = check_phone(phone, "phone")
     email = normalise_email(email)
     if db.session.scalar(sa.select(User.id).where(User.email == email)) is not None:
         raise Invalid("email", "There is already an account with this email.")
@@ -131,7 +144,7 @@ def create_patient(
     appointment = to_utc(appointment_local, tz, "appointment")
     _check_window(appointment, now, APPOINTMENT_PAST, APPOINTMENT_FUTURE, "appointment")
     user = User(email=email, name=name.strip(), role=Role.PATIENT, clinic_id=clinician.clinic_id)
-    patient = Patient(user=user, clinic_id=clinician.clinic_id, timezone=tz.key)
+    patient = Patient(user=user, clinic_id=clinician.clinic_id, timezone=tz.key, phone=phone)
     db.session.add_all([user, patient])
     treatment = Treatment(patient=patient, protocol_version=version, appointment_at=appointment)
     db.session.add(treatment)
@@ -140,6 +153,18 @@ def create_patient(
     outbox.sync_patient(treatment.patient.id, now)
     db.session.commit()
     return NewPatient(patient, token)
+
+
+def set_phone(clinician: Principal, patient_id: int, phone: str, address: str) -> Patient:
+    """Record or change a patient's phone number, for call-backs (audited; blank clears).
+
+    :raises Invalid: for something that is not a phone number (app/services/clinic_settings.py).
+    """
+    patient = patient_for(clinician, patient_id, address, "change the phone of")
+    patient.phone = check_phone(phone, "phone")
+    audit(clinician, patient.id, "change", address, "phone number")
+    db.session.commit()
+    return patient
 
 
 def new_invitation(clinician: Principal, patient_id: int, now: datetime, address: str) -> str:
@@ -212,6 +237,14 @@ class TreatmentRecord:
     concentration: str
     areas: str
     compression: str
+    # The clinician ticked "done before this treatment" for the clinic's own tasks.
+    checks_confirmed: bool = False
+
+
+def clinic_tasks(treatment: Treatment) -> tuple[ChecklistItem, ...]:
+    """The clinic's own checklist items (by = "clinic") of a session's protocol."""
+    protocol = protocol_by_version(treatment.protocol_version_id, treatment.protocol_version.sha256)
+    return tuple(item for item in protocol.checklist if item.by == "clinic")
 
 
 def record_treatment(
@@ -220,12 +253,22 @@ def record_treatment(
     """Record that a booked session happened; aftercare day 0 starts from it.
 
     Recording again corrects the details (same row), so a double submit is harmless.
+    When the protocol has clinic tasks (a duplex scan, the consultation), the clinician
+    must confirm they were done; the first confirmation (which tasks, who, when) is kept
+    on the treatment and audited (issue 14 point 10).
     """
     treatment = treatment_for(clinician, treatment_id, address, "record")
     if treatment.status == TreatmentStatus.CANCELLED:
         raise Invalid("status", "This appointment was cancelled. Book a new session instead.")
     if record.form not in FORMS:
         raise Invalid("form", "Choose liquid or foam.")
+    tasks = clinic_tasks(treatment)
+    if tasks and not record.checks_confirmed:
+        names = "; ".join(item.title for item in tasks)
+        raise Invalid(
+            "checks_done",
+            f"Confirm that these were done before recording the treatment: {names}.",
+        )
     tz = ZoneInfo(treatment.patient.timezone)
     treated = to_utc(record.treated_local, tz, "treated_at")
     _check_window(treated, now, TREATED_PAST, TREATED_FUTURE, "treated_at")
@@ -236,6 +279,17 @@ def record_treatment(
     treatment.concentration = record.concentration.strip()
     treatment.areas = record.areas.strip()
     treatment.compression = record.compression.strip()
+    if tasks and treatment.checks_confirmed_at is None:
+        keys = " ".join(item.key for item in tasks)
+        treatment.checks_confirmed = keys
+        treatment.checks_confirmed_at, treatment.checks_confirmed_by_id = now, clinician.id
+        audit(
+            clinician,
+            treatment.patient_id,
+            "confirm",
+            address,
+            f"clinic tasks done before session #{treatment.id}: {keys}",
+        )
     outbox.sync_patient(treatment.patient.id, now)
     db.session.commit()
     return treatment

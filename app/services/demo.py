@@ -23,6 +23,7 @@ from app.models import Treatment
 from app.models import TreatmentStatus
 from app.models import User
 from app.security import hash_password
+from app.services import clinic_settings
 from app.services import outbox
 from app.services import protocols
 
@@ -31,6 +32,7 @@ CLINICIAN_EMAIL = f"clinician@{DOMAIN}"
 CLINICIAN_PASSWORD = "demo clinician 2026"
 PATIENT_PASSWORD = "demo patient 2026"
 TZ = "Europe/London"
+DEMO_HOURS = "Mon-Thu 08:30-18:00; Fri 08:30-17:00; Sat 09:00-13:00"
 
 
 @dataclass(frozen=True)
@@ -59,12 +61,14 @@ def seed(now: datetime, protocol_dir: str) -> list[DemoLogin]:
             name="Demo Vein Clinic",
             phone="01632 960 000",
             emergency_number="999",
-            opening_hours="Monday to Friday, 9:00 to 17:00",
-            out_of_hours="Call NHS 111, or 999 in an emergency.",
             timezone=TZ,
         )
         db.session.add(clinic)
         db.session.commit()
+    # Realistic hours for a UK vein clinic, closed on Sunday; NHS 111 when closed.
+    # Set on every run, so a demo database made before structured hours gets them too.
+    clinic_settings.set_hours("demo", DEMO_HOURS, "NHS 111", "111")
+    clinic.out_of_hours = "For an emergency, call 999."
     for path in protocols.shipped_files(protocol_dir):
         protocols.load(path, "demo", now)
     staff = db.session.scalar(sa.select(User).where(User.email == CLINICIAN_EMAIL))

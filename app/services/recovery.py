@@ -186,7 +186,8 @@ def set_checklist_item(user: Principal, key: str, done: bool, now: datetime) -> 
     t = course.upcoming
     if t is None:
         raise NotFound("There is no booked appointment.")
-    if key not in {item.key for item in protocol_for(t).checklist}:
+    # The clinic's own items (by = "clinic") are not the patient's to tick.
+    if key not in {item.key for item in protocol_for(t).checklist if item.by == "patient"}:
         raise NotFound("No such checklist item.")
     lock_patient(course.patient.id)  # ticks from several devices: one at a time
     existing = db.session.get(ChecklistTick, (t.id, key))

@@ -163,7 +163,8 @@ def _named(model: type[Alert | CheckIn | Photo | Treatment], *columns: Any) -> s
 def _alerts(clinic: int, page: int) -> Section:
     where = (Alert.clinic_id == clinic, Alert.acknowledged_at.is_(None))
     query = (
-        _named(Alert, Alert.id, Alert.level, Alert.reasons, Alert.created_at)
+        # The patient's phone comes along so a call-back is one tap (issue 14 point 11).
+        _named(Alert, Alert.id, Alert.level, Alert.reasons, Alert.created_at, Patient.phone)
         .where(*where)
         .order_by(Alert.severity, Alert.created_at, Alert.id)
     )
@@ -505,7 +506,9 @@ def _when(ticks: list[tuple[int, int, str]], photos: list[Photo], starts: dict[i
 def acknowledge(actor: Principal, alert_id: int, note: str, address: str, now: datetime) -> Alert:
     """Acknowledge an alert with a note (idempotent: the first acknowledgement stays).
 
-    :raises Invalid: for a note over ``NOTE_MAX`` characters (nothing is cut short).
+    :raises Invalid: for a note over ``NOTE_MAX`` characters (nothing is cut short), and
+        for an emergency alert without a note: acknowledging one is a safety action, so
+        the clinician must say what was done (issue 14 point 11).
     """
     alert = db.session.get(Alert, alert_id)
     if alert is None or alert.clinic_id != actor.clinic_id:
@@ -513,6 +516,12 @@ def acknowledge(actor: Principal, alert_id: int, note: str, address: str, now: d
     note = note.strip()
     if len(note) > NOTE_MAX:
         raise Invalid("note", f"Please keep the note under {NOTE_MAX:,} characters.")
+    if not note and alert.level == "emergency" and alert.acknowledged_at is None:
+        raise Invalid(
+            "note",
+            "Write a note to acknowledge an emergency alert: what was done, for example "
+            "'Called the patient, advised to go to A&E'.",
+        )
     if alert.acknowledged_at is None:
         alert.acknowledged_at, alert.acknowledged_by_id = now, actor.id
         alert.ack_note = note

@@ -79,7 +79,8 @@ def test_invitation_to_offline_check_in(live_server, page, in_app, clock, artifa
     for key in ("no-lotions", "bring-stockings"):
         page.locator(f"#item-{key} button.tick").click()
         expect(page.locator(f"#item-{key} button.tick")).to_have_attribute("aria-pressed", "true")
-    expect(page.locator(".progress-text")).to_contain_text("2 of 6 done")
+    # 4 of the patient's own: the scan and consultation are the clinic's (not counted).
+    expect(page.locator(".progress-text")).to_contain_text("2 of 4 done")
     page.screenshot(path=shots / "2-checklist.png", full_page=True)
 
     # 3. The treatment happens (recorded by the clinic); Today shows day 1.

@@ -86,8 +86,6 @@ def states(view: ChecklistView) -> dict[str, str]:
 def test_checklist_is_ordered_by_start_or_due(p72: Protocol) -> None:
     view = build_checklist(p72, APPOINTMENT, LONDON, at(2024, 6, 1, 12, 0), set())
     assert [e.item.key for e in view.entries] == [
-        "duplex-scan",  # due day -7, ties with screening and sorts by key
-        "screening",
         "before-photos",  # starts day -3
         "bring-stockings",  # starts -24h, ties with no-lotions
         "no-lotions",
@@ -95,12 +93,14 @@ def test_checklist_is_ordered_by_start_or_due(p72: Protocol) -> None:
     ]
     starts = [e.starts or e.due for e in view.entries]
     assert starts == sorted(starts)
-    assert view.total == 6
+    assert view.total == 4
+    # The clinic's own items (by = "clinic") are listed apart, by due time then key.
+    assert [e.item.key for e in view.clinic_entries] == ["duplex-scan", "screening"]
 
 
 def test_checklist_resolves_due_and_starts(p72: Protocol) -> None:
     view = build_checklist(p72, APPOINTMENT, LONDON, at(2024, 6, 1, 12, 0), set())
-    by_key = {e.item.key: e for e in view.entries}
+    by_key = {e.item.key: e for e in view.entries + view.clinic_entries}
     assert by_key["screening"].due == at(2024, 6, 13, 0, 0)
     assert by_key["screening"].starts is None
     assert by_key["no-lotions"].starts == APPOINTMENT - timedelta(hours=24)
@@ -113,8 +113,6 @@ def test_checklist_resolves_due_and_starts(p72: Protocol) -> None:
 def test_checklist_states_well_before(p72: Protocol) -> None:
     view = build_checklist(p72, APPOINTMENT, LONDON, at(2024, 6, 1, 12, 0), set())
     assert states(view) == {
-        "duplex-scan": "now",  # no start time: to do from now until due
-        "screening": "now",
         "before-photos": "upcoming",
         "bring-stockings": "upcoming",
         "no-lotions": "upcoming",
@@ -124,22 +122,33 @@ def test_checklist_states_well_before(p72: Protocol) -> None:
 
 
 def test_checklist_done_and_overdue(p72: Protocol) -> None:
-    view = build_checklist(p72, APPOINTMENT, LONDON, at(2024, 6, 15, 12, 0), {"screening"})
+    now = at(2024, 6, 20, 9, 0)  # photos were due at 08:00
+    view = build_checklist(p72, APPOINTMENT, LONDON, now, {"no-lotions"})
     s = states(view)
-    assert s["screening"] == "done"
-    assert s["duplex-scan"] == "overdue"
-    assert s["before-photos"] == "upcoming"
+    assert s["no-lotions"] == "done"
+    assert s["before-photos"] == "overdue"
     assert (view.done_count, view.overdue_count) == (1, 1)
-    done = next(e for e in view.entries if e.item.key == "screening")
+    done = next(e for e in view.entries if e.item.key == "no-lotions")
     assert done.done is True
+
+
+def test_clinic_items_are_never_overdue_or_counted_for_the_patient(p72: Protocol) -> None:
+    # Issue 14 point 10: the duplex scan (due day -7) on the morning of the appointment
+    # is the clinic's task, not the patient's overdue item; a tick does not count either.
+    now = at(2024, 6, 20, 9, 0)
+    view = build_checklist(p72, APPOINTMENT, LONDON, now, {"duplex-scan", "screening"})
+    assert {e.item.key: e.state for e in view.clinic_entries} == {
+        "duplex-scan": "clinic",
+        "screening": "clinic",
+    }
+    assert "duplex-scan" not in states(view)
+    assert (view.done_count, view.overdue_count, view.total) == (0, 1, 4)
 
 
 def test_checklist_day_before(p72: Protocol) -> None:
     now = at(2024, 6, 19, 12, 0)
-    view = build_checklist(p72, APPOINTMENT, LONDON, now, {"screening", "duplex-scan"})
+    view = build_checklist(p72, APPOINTMENT, LONDON, now, set())
     assert states(view) == {
-        "duplex-scan": "done",
-        "screening": "done",
         "before-photos": "now",
         "bring-stockings": "now",
         "no-lotions": "now",
@@ -174,7 +183,7 @@ def test_ticked_item_is_done_even_when_late(p72: Protocol) -> None:
     keys = {i.key for i in p72.checklist}
     view = build_checklist(p72, APPOINTMENT, LONDON, APPOINTMENT + timedelta(days=1), keys)
     assert set(states(view).values()) == {"done"}
-    assert (view.done_count, view.overdue_count) == (6, 0)
+    assert (view.done_count, view.overdue_count) == (4, 0)
 
 
 def test_unknown_ticks_are_ignored(p72: Protocol) -> None:

@@ -71,9 +71,11 @@ def test_plan_before_treatment_has_only_checklist_reminders():
     by_key = {r.key: r for r in plan}
     # "No lotions" applies from 24 h before: reminded then (10:00 the day before).
     assert by_key["checklist:no-lotions"].due == appointment - timedelta(hours=24)
-    # "Duplex scan" is due on day -7 (00:00): reminded 24 h earlier, at 00:00 on day -8,
-    # which is in quiet hours, so at 08:00 that day.
-    assert by_key["checklist:duplex-scan"].due == datetime(2026, 11, 23, 8, 0, tzinfo=LONDON)
+    # "Before photos" starts on day -3 (00:00), in quiet hours, so reminded at 08:00.
+    assert by_key["checklist:before-photos"].due == datetime(2026, 11, 28, 8, 0, tzinfo=LONDON)
+    # The clinic's own items (duplex scan, consultation) never nag the patient.
+    assert "checklist:duplex-scan" not in by_key and "checklist:screening" not in by_key
+    assert set(by_key) == {f"checklist:{i.key}" for i in P72.checklist if i.by == "patient"}
     assert all(r.link == "/patient/checklist" for r in plan)
 
 

@@ -74,6 +74,8 @@ EXPECTED = {
     "clinician.review_day_photos": "clinic-object",
     "clinician.comment": "clinic-object",
     "clinician.audit_log": "admin",  # clinic admins only, each their own clinic's
+    # Clinic admins only, their own clinic's hours (an empty POST is refused: 400).
+    "clinician.clinic_hours": "admin-form",
     "clinician.reminders_page": "clinic",
     "clinician.subscribe": "clinic",
     "clinician.unsubscribe": "clinic",
@@ -83,6 +85,7 @@ EXPECTED = {
     "clinician.new_patient": "clinic",
     "clinician.patient": "clinic-object",
     "clinician.new_invitation": "clinic-object",
+    "clinician.set_phone": "clinic-object",
     "clinician.book_session": "clinic-object",
     "clinician.reschedule": "clinic-object",
     "clinician.cancel": "clinic-object",
@@ -223,6 +226,8 @@ def _signed_in_verdict(kind: str, actor: str, status: int) -> bool:
         return status == 404
     if kind == "admin":  # a clinic admin reads their own clinic's log; others get 404
         return status == 200 if role == Role.CLINIC_ADMIN else status == 404
+    if kind == "admin-form":  # a clinic admin's own settings form; others get 404
+        return status in (200, 303, 400) if role == Role.CLINIC_ADMIN else status == 404
     if kind == "patient-object":  # the object belongs to Alice: only she may see or act
         return status in (200, 303) if actor == "alice@patients.example" else status == 404
     if kind == "patient":
@@ -265,12 +270,14 @@ def test_access(app, world, in_app, endpoint, rule, method):
         if response.status_code == 404 or (who is not None and who[1] != 1):
             assert not any(marker.encode() in body for marker in MARKERS), (actor, url)
     # The clinic admin gets exactly what the clinician of the same clinic gets, except
-    # the audit log, which only admins read.
+    # the audit log and the clinic's settings, which only admins use.
     for admin, clinician in (
         ("admin1@north.example", "doc1@north.example"),
         ("admin2@south.example", "doc2@south.example"),
     ):
         if endpoint == "clinician.audit_log":
             assert (statuses[admin], statuses[clinician]) == (200, 404), (method, url)
+        elif EXPECTED[endpoint] == "admin-form":
+            assert statuses[clinician] == 404 and statuses[admin] != 404, (method, url)
         else:
             assert statuses[admin] == statuses[clinician], (admin, method, url, statuses)

@@ -128,8 +128,10 @@ def test_reschedule_moves_the_checklist(app, client, world, in_app):
 def test_cancel_then_today_says_nothing_is_booked(app, client, world, in_app):
     tid = _bob_treatment(in_app, world)
     login(client, "doc1@north.example")
-    client.post(f"/clinic/sessions/{tid}/cancel")
-    client.post(f"/clinic/sessions/{tid}/cancel")  # twice: still cancelled, no error
+    client.post(f"/clinic/sessions/{tid}/cancel", data={"confirm": "yes"})
+    client.post(
+        f"/clinic/sessions/{tid}/cancel", data={"confirm": "yes"}
+    )  # twice: still cancelled, no error
     status = in_app(lambda: db.session.get(Treatment, tid).status)
     assert status == TreatmentStatus.CANCELLED
     bob = app.test_client()
@@ -149,6 +151,7 @@ def test_record_treatment_starts_day_zero(app, client, world, in_app, clock):
         "concentration": "0.5%",
         "areas": "right calf",
         "compression": "class 2",
+        "checks_done": "y",  # the 72 h protocol's duplex scan and consultation
     }
     r = client.post(f"/clinic/sessions/{tid}/record", data=data)
     assert r.status_code == 303
@@ -175,6 +178,7 @@ def test_record_refuses_a_future_time_and_bad_form(client, world, in_app):
         "sclerosant": "STS",
         "form": "liquid",
         "areas": "calf",
+        "checks_done": "y",
     }
     r = client.post(f"/clinic/sessions/{tid}/record", data=base)
     assert r.status_code == 400 and "too far in the future" in text_of(r)
@@ -229,6 +233,10 @@ def test_clinician_sees_the_patients_checklist_state(app, client, world):
     bob.post("/patient/checklist/no-lotions", data={"done": "1"})
     login(client, "doc1@north.example")
     page = text_of(client.get(f"/clinic/patients/{world.patient_b}"))
-    assert "Checklist for the next session" in page and "1 of 6 done, 2 overdue" in page
+    # The duplex scan and consultation are the clinic's tasks (issue 14 point 10): not in
+    # the patient's count, never "overdue", listed apart.
+    assert "Checklist for the next session" in page and "1 of 4 done." in page
     assert "✓ No lotions, creams or oils on your legs" in page
-    assert "Overdue: Have your leg vein scan (duplex ultrasound)" in page
+    assert "Overdue:" not in page
+    assert "The clinic's own tasks (confirmed when recording the treatment):" in page
+    assert "Scan the veins of your legs (duplex ultrasound)" in page

@@ -387,6 +387,7 @@ def test_a_tick_stays_with_its_check_in_after_the_treatment_record_is_corrected(
             "sclerosant": "Polidocanol",
             "form": "liquid",
             "areas": "left calf",
+            "checks_done": "y",
         },
     )
     assert r.status_code == 303

@@ -30,7 +30,9 @@ def test_today_before_treatment_points_to_checklist(client, world):
     login(client, "bob@patients.example")
     page = text_of(client.get("/patient/today"))
     assert "Your treatment is tomorrow 10:00" in page
-    assert "0 of 6 done" in page
+    # The scan and consultation are the clinic's (issue 14 point 10): not counted, said apart.
+    assert "0 of 4 done." in page and "overdue" not in page
+    assert "Your clinic will also: Scan the veins of your legs (duplex ultrasound)" in page
 
 
 def test_task_tick_is_stored_once_and_can_be_undone(client, world, in_app):
@@ -69,10 +71,10 @@ def test_checklist_tick_untick_and_progress(client, world, in_app):
     client.post("/patient/checklist/no-lotions", data={"done": "1"})
     client.post("/patient/checklist/no-lotions", data={"done": "1"})
     page = text_of(client.get("/patient/checklist"))
-    assert "1 of 6 done" in page
+    assert "1 of 4 done" in page
     assert in_app(count, ChecklistTick) == 1
     client.post("/patient/checklist/no-lotions", data={"done": "0"})
-    assert "0 of 6 done" in text_of(client.get("/patient/checklist"))
+    assert "0 of 4 done" in text_of(client.get("/patient/checklist"))
 
 
 def test_checklist_shows_due_times_relative_to_appointment_and_overdue(client, world, clock):
@@ -81,9 +83,13 @@ def test_checklist_shows_due_times_relative_to_appointment_and_overdue(client, w
     # Appointment Sat 21 Nov 10:00; "no lotions" starts 24 h before: today 10:00.
     assert "No lotions, creams or oils on your legs" in page
     assert "From today 10:00" in page
-    # The scan was due on day -7 (Sat 14 Nov): overdue now.
-    assert "Overdue" in page
-    assert "2 overdue" in page
+    # The scan was due on day -7 (Sat 14 Nov), but it is the clinic's task: never
+    # overdue for the patient, shown under "Your clinic will" (issue 14 point 10).
+    assert "Overdue" not in page and "overdue" not in page
+    assert "Your clinic will Scan the veins of your legs (duplex ultrasound)" in page
+    clock.advance(hours=21, minutes=30)  # Sat 09:30: photos were due at 08:00
+    page = text_of(client.get("/patient/checklist"))
+    assert "1 overdue" in page and "Overdue" in page
 
 
 def test_plan_lists_milestones_and_next_session_window(client, world):

@@ -281,7 +281,9 @@ def test_sessions_list_shows_each_state_with_its_controls(app, world, in_app):
             )
         ]
     )
-    assert doc.post(f"/clinic/sessions/{cancelled}/cancel").status_code == 303
+    assert (
+        doc.post(f"/clinic/sessions/{cancelled}/cancel", data={"confirm": "yes"}).status_code == 303
+    )
     statuses = in_app(
         lambda: [db.session.get(Treatment, i).status for i in (done, booked, cancelled)]
     )
@@ -303,7 +305,7 @@ def test_sessions_list_shows_each_state_with_its_controls(app, world, in_app):
     assert "Treated" not in second and "cancelled" not in second
     assert f'href="/clinic/sessions/{booked}/record"' in items[1]
     assert f'action="/clinic/sessions/{booked}/reschedule"' in items[1]
-    assert f'action="/clinic/sessions/{booked}/cancel"' in items[1]
+    assert f'href="/clinic/sessions/{booked}/cancel"' in items[1]  # asks to confirm
     assert "Record treatment" in second and "Move appointment" in second
     assert "Cancel appointment" in second
 

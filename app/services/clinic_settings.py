@@ -1,0 +1,140 @@
+"""A clinic's contact settings: opening hours, the out-of-hours route, phone numbers.
+
+Setting hours is an admin action (``flask clinic set-hours``; a full clinic set-up page
+is a later issue). Reading them for a page is ``contact_route``: whom a patient with a
+same-day problem should call first, right now (app/domain/hours.py).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+from app.domain import hours as hours_domain
+from app.extensions import db
+from app.models import Clinic
+from app.models import Role
+from app.principal import ClinicInfo
+from app.principal import Principal
+from app.services.audit import audit
+from app.services.errors import Invalid
+from app.services.errors import NotFound
+
+# Digits, spaces, + ( ) - and dots; 3 to 20 digits (111 and 999 are real numbers,
+# E.164 allows 15 digits, an extension a few more).
+_PHONE = re.compile(r"^\+?[\d\s().-]+$")
+PHONE_MAX = 40
+
+
+def check_phone(text: str, field: str, required: bool = False) -> str:
+    """A phone number as typed (trimmed), checked loosely; "" when blank and allowed.
+
+    :raises Invalid: naming ``field``, with what is allowed.
+    """
+    text = " ".join((text or "").split())
+    if not text:
+        if required:
+            raise Invalid(field, "Enter a phone number.")
+        return ""
+    digits = sum(ch.isdigit() for ch in text)
+    if len(text) > PHONE_MAX or not _PHONE.match(text) or not 3 <= digits <= 20:
+        raise Invalid(
+            field,
+            "Enter a phone number using digits, spaces, +, - and brackets only, "
+            "for example 01632 960 000 or +44 1632 960000.",
+        )
+    return text
+
+
+@lru_cache(maxsize=256)
+def _parsed(spec: str) -> hours_domain.OpeningHours:
+    try:
+        return hours_domain.parse_hours(spec)
+    except hours_domain.HoursError:
+        # Stored hours are checked on the way in; if one ever cannot be read, the safe
+        # reading is "closed", which puts the out-of-hours route first.
+        return hours_domain.OpeningHours()
+
+
+def contact_route(clinic: ClinicInfo | Clinic, now: datetime) -> hours_domain.ContactRoute:
+    """The call buttons for same-day advice at ``now``, in order (see app/domain/hours.py)."""
+    own = hours_domain.Call(clinic.name, clinic.phone, hours_domain.dialable(clinic.phone))
+    out_of_hours = None
+    if clinic.out_of_hours_phone:
+        out_of_hours = hours_domain.Call(
+            clinic.out_of_hours_name or "the out-of-hours line",
+            clinic.out_of_hours_phone,
+            hours_domain.dialable(clinic.out_of_hours_phone),
+        )
+    return hours_domain.same_day_route(
+        _parsed(clinic.hours or ""), ZoneInfo(clinic.timezone), now, own, out_of_hours
+    )
+
+
+@dataclass(frozen=True)
+class HoursSet:
+    """What was stored, for the command's confirmation."""
+
+    summary: str
+    out_of_hours: str
+
+
+def set_hours(slug: str, spec: str, out_of_hours_name: str, out_of_hours_phone: str) -> HoursSet:
+    """Store a clinic's weekly hours and out-of-hours route (``flask clinic set-hours``).
+
+    :raises NotFound: for an unknown clinic.
+    :raises Invalid: for hours that cannot be read or a bad number, naming the field.
+    """
+    clinic = db.session.scalar(sa.select(Clinic).where(Clinic.slug == slug))
+    if clinic is None:
+        raise NotFound(f"No clinic with the slug '{slug}'.")
+    stored = _store(clinic, spec, out_of_hours_name, out_of_hours_phone)
+    db.session.commit()
+    return stored
+
+
+def set_own_hours(
+    admin: Principal, spec: str, out_of_hours_name: str, out_of_hours_phone: str, address: str
+) -> HoursSet:
+    """A clinic admin sets their own clinic's hours from the settings page (audited).
+
+    :raises Invalid: as ``set_hours``; nothing is stored then.
+    """
+    if admin.role != Role.CLINIC_ADMIN:
+        raise NotFound("No such page.")
+    clinic = db.session.get(Clinic, admin.clinic_id)
+    stored = _store(clinic, spec, out_of_hours_name, out_of_hours_phone)
+    audit(admin, None, "change", address, f"clinic hours: {stored.summary}; {stored.out_of_hours}")
+    db.session.commit()
+    return stored
+
+
+def _store(clinic: Clinic, spec: str, out_of_hours_name: str, out_of_hours_phone: str) -> HoursSet:
+    """Check and set hours, summary and out-of-hours route on ``clinic`` (not committed).
+
+    An out-of-hours number is required: without one a closed clinic's same-day advice
+    has no number to put first.
+    """
+    try:
+        parsed = hours_domain.parse_hours(spec)
+    except hours_domain.HoursError as exc:
+        raise Invalid("hours", str(exc)) from None
+    phone = check_phone(out_of_hours_phone, "out_of_hours_phone", required=True)
+    name = " ".join((out_of_hours_name or "").split())
+    if not name:
+        raise Invalid("out_of_hours_name", "Name the out-of-hours line, for example 'NHS 111'.")
+    if len(name) > 80:
+        raise Invalid("out_of_hours_name", "Keep the out-of-hours name under 80 characters.")
+    summary = hours_domain.format_hours(parsed)
+    if len(summary) > 200:
+        raise Invalid("hours", "These hours are too long to summarise; join days that share times.")
+    clinic.hours = summary  # the canonical form, which parse_hours reads back the same
+    clinic.opening_hours = summary
+    clinic.out_of_hours_name = name
+    clinic.out_of_hours_phone = phone
+    return HoursSet(summary or "never open (no hours)", f"{name}: {phone}")

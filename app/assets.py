@@ -31,7 +31,14 @@ COMPRESSIBLE = {
     "text/plain",
 }
 # What a page kept for offline use needs (the check-in page works offline: app.js queues it).
-PRECACHE = ["js/app.js", "js/push.js", "js/checkin.js", "css/photos.css", "icons/icon-192.png"]
+PRECACHE = [
+    "js/app.js",
+    "js/push.js",
+    "js/checkin.js",
+    "js/triage.js",
+    "css/photos.css",
+    "icons/icon-192.png",
+]
 YEAR = 365 * 24 * 3600
 
 

@@ -14,8 +14,11 @@ from flask import current_app
 from app.domain.checkin import AnswerError
 from app.domain.checkin import Triage
 from app.domain.checkin import check_answers
+from app.domain.checkin import fixed_questions_for_day
+from app.domain.checkin import offline_rules
 from app.domain.checkin import questions_for_day
 from app.domain.checkin import triage
+from app.domain.checkin import unasked_as_none
 from app.domain.offsets import day_number
 from app.domain.offsets import local_date
 from app.domain.protocol import RedFlag
@@ -54,6 +57,10 @@ class CheckInForm:
     day: int
     questions: list[RedFlag]
     existing: CheckIn | None
+    # The fixed questions the protocol asks on this day (pain, skin, stockings, ...).
+    fixed: frozenset[str] = frozenset()
+    # The triage rules for the phone to apply offline (see domain.checkin.offline_rules).
+    rules: dict[str, object] | None = None
 
 
 # A check-in saved on the phone while offline may reach us a little later; it still
@@ -76,11 +83,14 @@ def checkin_form(user: Principal, now: datetime, day: int | None = None) -> Chec
     if not today - LATE_DAYS <= day <= today or day < 0:
         raise Invalid("day", "This check-in is for a day that can no longer be changed.")
     on = local_date(t.anchor, course.tz) + timedelta(days=day)
-    asked = questions_for_day(protocol_for(t), t.anchor, course.tz, on)
+    protocol = protocol_for(t)
+    asked = questions_for_day(protocol, t.anchor, course.tz, on)
     existing = db.session.scalar(
         sa.select(CheckIn).where(CheckIn.treatment_id == t.id, CheckIn.day == day)
     )
-    return CheckInForm(course, day, asked, existing)
+    fixed = fixed_questions_for_day(protocol, t.anchor, course.tz, on)
+    rules = offline_rules(protocol, t.anchor, course.tz)
+    return CheckInForm(course, day, asked, existing, fixed, rules)
 
 
 @dataclass(frozen=True)
@@ -216,10 +226,10 @@ def _submit(
     if client_key and (replay := _by_key(client_key)) is not None:
         return _replayed(replay, form, now)
     try:
-        answers = check_answers(**raw, asked=form.questions)  # type: ignore[arg-type]
+        answers = check_answers(**unasked_as_none(raw, form.fixed), asked=form.questions)  # type: ignore[arg-type]
     except AnswerError as exc:
         raise _Refused(exc.errors) from None
-    decision = triage(answers, form.questions)
+    decision = triage(answers, form.questions, protocol.answer_rules)
     # From here to the commit, one writer per patient: another device's edit of this
     # day must not be read before it commits and then overwritten (issue 15 point 3).
     lock_patient(form.course.patient.id)

@@ -159,7 +159,7 @@ def protocol_by_version(version_id: int, sha256: str, text: str | None = None) -
             text = db.session.scalar(
                 sa.select(ProtocolVersion.source_text).where(ProtocolVersion.id == version_id)
             )
-        found = parse_protocol(text or "", f"protocol version {version_id}")
+        found = parse_protocol(text or "", f"protocol version {version_id}", stored=True)
         if len(_PARSED) > 512:
             _PARSED.clear()
         _PARSED[key] = found

@@ -85,14 +85,14 @@ def test_red_flag_questions_follow_the_risk_windows(day, included, excluded):
 )
 def test_red_flag_answers_take_their_tier(yes, level):
     a, asked = answers(5, yes=yes)
-    result = triage(a, asked)
+    result = triage(a, asked, P72.answer_rules)
     assert result.level == level
     assert result.alerts_clinic == (level in ("emergency", "same_day"))
 
 
 def test_allergy_on_day_zero_is_an_emergency():
     a, asked = answers(0, yes={"allergy"})
-    assert triage(a, asked).level == "emergency"
+    assert triage(a, asked, P72.answer_rules).level == "emergency"
 
 
 @pytest.mark.parametrize(
@@ -114,7 +114,7 @@ def test_allergy_on_day_zero_is_an_emergency():
 )
 def test_fixed_question_rules(overrides, level, reason):
     a, asked = answers(20, **overrides)
-    result = triage(a, asked)
+    result = triage(a, asked, P72.answer_rules)
     assert result.level == level
     if reason:
         assert reason in result.reasons
@@ -124,7 +124,7 @@ def test_fixed_question_rules(overrides, level, reason):
 
 def test_the_most_severe_answer_wins_and_all_reasons_are_kept():
     a, asked = answers(5, yes={"calf-pain-swelling"}, skin=["brown"], pain=9, itching=True)
-    result = triage(a, asked)
+    result = triage(a, asked, P72.answer_rules)
     assert result.level == "same_day"
     assert {"Brown marks or lines", "Pain 9 out of 10", "Itching"} <= set(result.reasons)
 
@@ -219,7 +219,7 @@ def test_an_optional_question_left_out_is_not_answered_never_no(skipped):
     assert all(stored[k] is None for k in ("itching", "lumps", "walked", "elevated"))
     # Not reported: no reason of its own, and no reassurance either (the tier stays
     # what the answered questions give).
-    assert triage(a, asked).reasons == ()
+    assert triage(a, asked, P72.answer_rules).reasons == ()
 
 
 def test_yes_and_no_answers_are_kept_apart_from_not_answered():
@@ -227,7 +227,7 @@ def test_yes_and_no_answers_are_kept_apart_from_not_answered():
     assert (a.itching, a.lumps) == (True, False)
     assert a.red_flags == {"calf-pain-swelling"}
     assert a.red_flags_no == {f.key for f in asked} - {"calf-pain-swelling"}
-    assert "Itching" in triage(a, asked).reasons
+    assert "Itching" in triage(a, asked, P72.answer_rules).reasons
 
 
 def test_stored_warning_sign_answers_read_back_as_given():

@@ -16,6 +16,7 @@ from app.domain.offsets import Offset
 from app.domain.offsets import resolve
 from app.domain.protocol import MAX_TEXT
 from app.domain.protocol import TIERS
+from app.domain.protocol import AnswerRule
 from app.domain.protocol import Problem
 from app.domain.protocol import Protocol
 from app.domain.protocol import ProtocolError
@@ -90,6 +91,7 @@ source = "test"
 
 [[red_flag]]
 key = "chest"
+kind = "chest"
 tier = "emergency"
 title = "Chest pain"
 start = "0h"
@@ -98,6 +100,7 @@ source = "test"
 
 [[red_flag]]
 key = "calf"
+kind = "calf"
 tier = "same_day"
 title = "Calf pain"
 start = "day 3"
@@ -110,6 +113,54 @@ tier = "routine"
 title = "Lumps"
 start = "0h"
 end = "day 180"
+source = "test"
+
+[[red_flag]]
+key = "allergy"
+kind = "allergy"
+tier = "emergency"
+title = "Swollen lips"
+start = "0h"
+end = "day 1"
+source = "test"
+
+[[red_flag]]
+key = "stroke"
+kind = "stroke"
+tier = "emergency"
+title = "Slurred speech"
+start = "0h"
+end = "day 1"
+source = "test"
+
+[[question]]
+key = "pain"
+source = "test"
+
+[[question]]
+key = "skin"
+source = "test"
+
+[[question]]
+key = "bruising"
+source = "test"
+
+[[question]]
+key = "walked"
+source = "test"
+
+[[answer_rule]]
+key = "skin"
+answer = "skin"
+choices = ["blister", "sore", "pale", "black", "brown", "red-vessels"]
+tier = "routine"
+source = "test"
+
+[[answer_rule]]
+key = "pain"
+answer = "pain"
+at_least = 8
+tier = "routine"
 source = "test"
 """
 
@@ -186,7 +237,10 @@ def test_every_shipped_item_names_its_source(shipped: tuple[Path, Protocol]) -> 
         *protocol.milestones,
         *protocol.normal,
         *protocol.red_flags,
+        *protocol.questions,
+        *protocol.answer_rules,
     ]
+    assert protocol.questions and protocol.answer_rules
     for item in items:
         assert re.match(r"(Clinic page \d|ref \d\.\d)", item.source), (item.key, item.source)
     assert re.match(r"Clinic page \d", protocol.course.source)
@@ -272,7 +326,16 @@ def test_valid_sample_parses_into_dataclasses() -> None:
     assert p.tasks[1].detail == ""  # optional, defaults to empty
     assert p.tasks[1].end == Offset(day=14)
     assert p.milestones[0].at == Offset(hours=72)
-    assert [f.tier for f in p.red_flags] == ["emergency", "same_day", "routine"]
+    assert [f.tier for f in p.red_flags] == [
+        "emergency",
+        "same_day",
+        "routine",
+        "emergency",
+        "emergency",
+    ]
+    assert [f.kind for f in p.red_flags] == ["chest", "calf", None, "allergy", "stroke"]
+    assert [q.key for q in p.questions] == ["pain", "skin", "bruising", "walked"]
+    assert p.answer_rules[1] == AnswerRule("pain", "pain", "routine", "test", at_least=8)
 
 
 def test_text_whitespace_is_collapsed() -> None:
@@ -281,10 +344,11 @@ def test_text_whitespace_is_collapsed() -> None:
     assert p.tasks[1].title == "Walk often"
 
 
-def test_list_sections_are_optional() -> None:
-    start = VALID.index("[[checklist]]")
-    p = parse_protocol(VALID[:start], "clinic.toml")
-    assert p.checklist == () and p.red_flags == ()
+def test_list_sections_other_than_triage_are_optional() -> None:
+    start, end = VALID.index("[[checklist]]"), VALID.index("[[red_flag]]")
+    p = parse_protocol(VALID[:start] + VALID[end:], "clinic.toml")
+    assert p.checklist == () and p.tasks == () and p.normal == ()
+    assert len(p.red_flags) == 5
 
 
 # ------------------------------------------------------------------ refusals
@@ -415,7 +479,7 @@ def test_duplicate_key_in_a_section() -> None:
 
 
 def test_same_key_in_different_sections_is_allowed() -> None:
-    text = edit('key = "bruising"', 'key = "sun"')
+    text = edit('key = "bruising"\ntitle = "Bruising"', 'key = "sun"\ntitle = "Bruising"')
     assert parse_protocol(text, "clinic.toml").normal[0].key == "sun"
 
 

@@ -158,6 +158,8 @@
     if (navigator.onLine === false && form.method.toLowerCase() === "post" && QUEUEABLE.test(path) && queueKey) {
       event.preventDefault();
       var photoLeftOut = enqueue(form);
+      // triage.js listens on the check-in form: an emergency answer shows its call screen.
+      form.dispatchEvent(new CustomEvent("sc-queued", { bubbles: true }));
       showTickLocally(form);
       if (path === "/patient/checkin") {
         status("Saved on this phone, will send when online." +

@@ -7,6 +7,7 @@ import signal
 import threading
 from datetime import UTC
 from datetime import datetime
+from datetime import timedelta
 
 import click
 from flask import Flask
@@ -19,6 +20,7 @@ from app.extensions import db
 from app.models import Role
 from app.security import now
 from app.services import accounts
+from app.services import backup
 from app.services import clinic_settings
 from app.services import demo
 from app.services import dispatch
@@ -27,12 +29,14 @@ from app.services import protocols
 from app.services import push
 from app.services.errors import Invalid
 from app.services.errors import NotFound
+from config import ConfigError
 
 protocols_cli = AppGroup("protocols", help="Validate, load and list clinic protocols.")
 dev_cli = AppGroup("dev", help="Development helpers (demo data).")
 users_cli = AppGroup("users", help="Staff accounts.")
 notifications_cli = AppGroup("notifications", help="Send due reminders (web push).")
 photos_cli = AppGroup("photos", help="Photo store upkeep: orphan sweep, integrity check.")
+backup_cli = AppGroup("backup", help="Back up and restore the database and the photo files.")
 clinic_cli = AppGroup("clinic", help="Clinic settings: opening hours and out-of-hours line.")
 
 
@@ -52,12 +56,25 @@ def _summary(report: dispatch.DispatchReport) -> str:
     return (
         f"claimed {report.claimed}, sent {report.sent}, no device {report.no_device}, "
         f"retry later {report.retried}, failed {report.failed}, "
-        f"pushes {report.deliveries} {report.statuses}"
+        f"dropped as late {report.dropped}, after quiet hours {report.later}, "
+        f"claim lost {report.lost}, pushes {report.deliveries} {report.statuses}"
     )
 
 
+_LEASE = click.option(
+    "--lease",
+    type=click.FloatRange(min=1.0),
+    default=dispatch.LEASE.total_seconds(),
+    show_default=True,
+    help="Seconds a claim lasts unless renewed (renewed every third of it while sending).",
+)
+
+
 def _sender():
-    return current_app.extensions["sclero_push"]["sender"]
+    try:
+        return current_app.extensions["sclero_push"]["sender"]
+    except ConfigError as exc:  # no VAPID key yet: say so, no traceback
+        raise click.ClickException(str(exc)) from None
 
 
 @notifications_cli.command("send-due")
@@ -65,24 +82,32 @@ def _sender():
     "--now", "at", default=None, help="Pretend it is this instant (ISO 8601 with offset)."
 )
 @click.option("--batch", default=200, show_default=True, help="Rows claimed per transaction.")
-def send_due(at: str | None, batch: int) -> None:
+@_LEASE
+def send_due(at: str | None, batch: int, lease: float) -> None:
     """Send every reminder that is due now, once, then exit (for cron or systemd timers)."""
-    report = dispatch.run_until_empty(_sender(), _parse_now(at), batch=batch)
+    clock = dispatch.advancing_clock(_parse_now(at)) if at else now
+    report = dispatch.run_until_empty(_sender(), clock, batch=batch, lease=timedelta(seconds=lease))
     click.echo(_summary(report))
 
 
 @notifications_cli.command("worker")
 @click.option("--interval", type=float, default=None, help="Seconds between passes.")
-def worker(interval: float | None) -> None:
+@click.option("--batch", default=200, show_default=True, help="Rows claimed per transaction.")
+@_LEASE
+def worker(interval: float | None, batch: int, lease: float) -> None:
     """Keep sending due reminders until stopped (SIGTERM or Ctrl+C finish the pass first)."""
     pause = interval if interval is not None else current_app.config["NOTIFY_POLL_SECONDS"]
+    sender = _sender()  # before the loop: a missing key stops the worker with its message
     stopping = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopping.set())
     click.echo(f"notification worker: a pass every {pause:g} s")
     while not stopping.is_set():
         try:
-            report = dispatch.run_until_empty(_sender(), now())
+            # The clock itself, not one reading of it: each batch reads the time afresh.
+            report = dispatch.run_until_empty(
+                sender, now, batch=batch, lease=timedelta(seconds=lease)
+            )
             if report.claimed:
                 click.echo(_summary(report))
         except Exception:  # noqa: BLE001 - keep the worker alive; the error is logged
@@ -212,6 +237,36 @@ def photos_verify() -> None:
     click.echo("all photo files match their sha256")
 
 
+@backup_cli.command("create")
+@click.argument("folder", type=click.Path(file_okay=False))
+def backup_create(folder: str) -> None:
+    """Write a consistent backup (database + photo files + sha256 manifest) into a new
+    or empty FOLDER."""
+    try:
+        done = backup.create(folder, now())
+    except backup.BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"backup of the {done.dialect} database (revision {done.revision or 'none'}) and "
+        f"{done.photo_files} photo file(s) written to {done.folder}"
+    )
+
+
+@backup_cli.command("restore")
+@click.argument("folder", type=click.Path(file_okay=False, exists=True))
+def backup_restore(folder: str) -> None:
+    """Restore FOLDER into the configured database and photo folder, both empty."""
+    try:
+        done = backup.restore(folder)
+    except backup.BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"restored the {done.dialect} database (revision {done.revision or 'none'}) and "
+        f"{done.photo_files} photo file(s) from {done.folder}; now run `flask photos verify` "
+        "and `flask db check`"
+    )
+
+
 @clinic_cli.command("set-hours")
 @click.argument("slug")
 @click.argument("hours")
@@ -246,6 +301,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(notifications_cli)
     app.cli.add_command(photos_cli)
+    app.cli.add_command(backup_cli)
     app.cli.add_command(clinic_cli)
 
     @app.shell_context_processor

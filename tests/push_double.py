@@ -6,7 +6,8 @@
   (``Authorization: vapid t=<ES256 JWT>,k=<public key>``) and decrypts the RFC 8291
   aes128gcm body with http_ece, using the subscription's private key and auth secret.
 * Can be told to answer 404, 410, 429 (+Retry-After), 500, 413 or to hang for a given
-  subscription, to exercise every branch of the dispatcher.
+  subscription, to exercise every branch of the dispatcher, and to take ``delay_seconds``
+  over every answer (a slow push service).
 
 Adapted from the recipe in shared/testing/browser-and-push.md §8.4.
 """
@@ -113,6 +114,7 @@ class PushServiceDouble:
         self.subs: dict[str, FakeSubscription] = {}
         self.requests: list[dict] = []
         self.hang_seconds = 3.0
+        self.delay_seconds = 0.0  # every answer waits this long (a slow push service)
         self._lock = threading.Lock()
         self._srv = make_server(host, port, self._wsgi, threaded=True)
         self.netloc = f"{host}:{self._srv.server_port}"
@@ -140,6 +142,14 @@ class PushServiceDouble:
         )
         self.subs[sid] = sub
         return sub
+
+    def per_row(self) -> dict[int, int]:
+        """How many times each outbox row reached a device (the payload's opaque id)."""
+        counts: dict[int, int] = {}
+        for plaintext in self.delivered():
+            row = json.loads(plaintext)["data"]["id"]
+            counts[row] = counts.get(row, 0) + 1
+        return counts
 
     def delivered(self) -> list[bytes]:
         """Every decrypted plaintext, across subscriptions."""
@@ -173,6 +183,7 @@ class PushServiceDouble:
         if len(body) > 4096:
             return answer(413, "payload too large")
         status, extra = sub.respond
+        time.sleep(self.delay_seconds)  # 0 by default: a slow service when set
         if status == "hang":
             time.sleep(self.hang_seconds)
             return answer(201)

@@ -7,10 +7,18 @@ the item time-critical. Nothing is sent here: the outbox service stores the plan
 dispatcher sends it.
 
 Push is best effort (clinical reference §3.2): nothing safety-critical depends on these.
+
+Lateness is a rule, not an accident: every reminder has a validity window (it expires
+when its day, or the appointment it prepares for, is over), and ``decide_at_send``
+checks that window and the quiet hours again when the dispatcher is about to send,
+since a worker may have been down for days. After such a gap only the newest due
+reminder of each kind goes out (``newest_per_kind``); the older ones are dropped, and
+the clinic sees how many.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from datetime import datetime
@@ -21,6 +29,7 @@ from zoneinfo import ZoneInfo
 
 from app.domain.offsets import local_date
 from app.domain.offsets import local_instant
+from app.domain.offsets import local_midnight
 from app.domain.offsets import resolve
 from app.domain.protocol import Protocol
 from app.domain.recovery import next_session_window
@@ -65,6 +74,89 @@ class PlannedReminder:
     due: datetime
     link: str
     time_critical: bool = False
+    # No longer worth sending after this instant (None: the kind's event window applies).
+    expires: datetime | None = None
+
+
+# Event messages (a clinic comment, an alert to a clinician's phone) are queued when
+# something happens, not planned: they stay worth a push for this long. The comment
+# stays on the patient's pages, and the alert on the clinic dashboard, after that.
+EVENT_VALIDITY: dict[str, timedelta] = {
+    "comment": timedelta(days=3),
+    "alert": timedelta(hours=24),
+}
+DEFAULT_VALIDITY = timedelta(hours=24)
+
+
+def end_of_local_day(instant: datetime, tz: ZoneInfo) -> datetime:
+    """The first instant of the next local day: a "today" prompt is over by then."""
+    return local_midnight(local_date(instant, tz) + timedelta(days=1), tz)
+
+
+def expires_at(kind: str, due: datetime, stored: datetime | None) -> datetime:
+    """When a reminder stops being worth sending: its planned expiry, else the kind's
+    event window after it fell due."""
+    if stored is not None:
+        return stored
+    return due + EVENT_VALIDITY.get(kind, DEFAULT_VALIDITY)
+
+
+@dataclass(frozen=True)
+class SendDecision:
+    """What to do with a claimed reminder now: send it, send it later, or drop it."""
+
+    action: Literal["send", "later", "drop"]
+    at: datetime | None = None  # for "later": when quiet hours end
+    reason: str = ""  # for "drop": what the clinic is told
+
+
+def decide_at_send(
+    *,
+    kind: str,
+    due: datetime,
+    expires: datetime | None,
+    now: datetime,
+    tz: ZoneInfo | None,
+    quiet: QuietHours | None,
+    time_critical: bool,
+) -> SendDecision:
+    """Send now, re-schedule past quiet hours, or drop as too late (checked at send time).
+
+    ``tz``/``quiet`` are None for a clinician's device (staff have no quiet hours). A
+    reminder still valid when quiet hours end waits for that moment; one that would
+    expire first is dropped, so yesterday's "today is ready" never arrives at 03:00.
+    """
+    end = expires_at(kind, due, expires)
+    if now >= end:
+        return SendDecision("drop", reason="too late: its time had passed")
+    if time_critical or tz is None or quiet is None:
+        return SendDecision("send")
+    later = after_quiet_hours(now, tz, quiet)
+    if later == now:
+        return SendDecision("send")
+    if later >= end:
+        return SendDecision("drop", reason="too late: it would have arrived after its time")
+    return SendDecision("later", at=later)
+
+
+def newest_per_kind(
+    rows: Iterable[tuple[int, tuple[str, int], str, datetime]],
+) -> tuple[set[int], set[int]]:
+    """Of due reminders ``(id, recipient, kind, due)``, which to send and which a newer
+    one of the same kind for the same recipient replaces (a catch-up after downtime sends
+    one "today is ready", not three). Ties on ``due`` keep the higher id.
+
+    :returns: (ids to keep, ids replaced).
+    """
+    newest: dict[tuple[tuple[str, int], str], tuple[datetime, int]] = {}
+    all_ids: set[int] = set()
+    for row_id, recipient, kind, due in rows:
+        all_ids.add(row_id)
+        key = (recipient, kind)
+        if key not in newest or (due, row_id) > newest[key]:
+            newest[key] = (due, row_id)
+    keep = {row_id for _, row_id in newest.values()}
+    return keep, all_ids - keep
 
 
 def after_quiet_hours(due: datetime, tz: ZoneInfo, quiet: QuietHours) -> datetime:
@@ -109,15 +201,24 @@ def plan_treatment(
             at = resolve(item.starts, appointment, tz)
         else:
             at = resolve(item.due, appointment, tz) - CHECKLIST_LEAD
+        # A "before your appointment" prompt is useless once the item's time or the
+        # appointment itself has passed.
+        until = min(resolve(item.due, appointment, tz), appointment)
         raw.append(
             PlannedReminder(
-                f"checklist:{item.key}", "checklist", at, "/patient/checklist", item.time_critical
+                f"checklist:{item.key}",
+                "checklist",
+                at,
+                "/patient/checklist",
+                item.time_critical,
+                until,
             )
         )
     if treated_at is not None:
         raw.extend(_aftercare(protocol, treated_at, tz))
     planned = [
-        r if r.time_critical else _moved(r, after_quiet_hours(r.due, tz, quiet)) for r in raw
+        _expiring(r if r.time_critical else _moved(r, after_quiet_hours(r.due, tz, quiet)), tz)
+        for r in raw
     ]
     if next_booked:
         planned = [r for r in planned if r.kind != "next-session"]
@@ -127,7 +228,17 @@ def plan_treatment(
 
 
 def _moved(r: PlannedReminder, due: datetime) -> PlannedReminder:
-    return PlannedReminder(r.key, r.kind, due, r.link, r.time_critical)
+    return PlannedReminder(r.key, r.kind, due, r.link, r.time_critical, r.expires)
+
+
+def _expiring(r: PlannedReminder, tz: ZoneInfo) -> PlannedReminder:
+    """A "today" prompt (daily, milestone) is over when the local day it falls on ends,
+    after any quiet-hours move; other kinds keep the expiry they were planned with."""
+    if r.kind not in ("daily", "milestone"):
+        return r
+    return PlannedReminder(
+        r.key, r.kind, r.due, r.link, r.time_critical, end_of_local_day(r.due, tz)
+    )
 
 
 def _aftercare(protocol: Protocol, treated_at: datetime, tz: ZoneInfo) -> list[PlannedReminder]:
@@ -152,13 +263,15 @@ def _aftercare(protocol: Protocol, treated_at: datetime, tz: ZoneInfo) -> list[P
     for n in sorted(days):
         at = local_instant(start_date + timedelta(days=n), DAILY_AT, tz)
         out.append(PlannedReminder(f"daily:{n}", "daily", at, "/patient/today"))
-    first, _last = next_session_window(protocol, treated_at, tz)
+    first, last = next_session_window(protocol, treated_at, tz)
     out.append(
         PlannedReminder(
             "next-session",
             "next-session",
             local_instant(first, NEXT_SESSION_AT, tz),
             "/patient/plan",
+            # Worth sending while the window to book the next session is open.
+            expires=local_midnight(last + timedelta(days=1), tz),
         )
     )
     return out

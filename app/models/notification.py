@@ -50,6 +50,9 @@ class OutboxState(enum.StrEnum):
     NO_DEVICE = "no_device"  # reminders not turned on: nothing to send to
     FAILED = "failed"  # gave up; visible to the clinic
     CANCELLED = "cancelled"  # plan changed (rescheduled, cancelled)
+    # Not sent because it came too late (its validity window had passed) or a newer
+    # reminder of the same kind replaced it; last_error says which. Shown to the clinic.
+    DROPPED = "dropped"
 
 
 OPEN_STATES = (OutboxState.PENDING.value, OutboxState.SENDING.value)
@@ -98,6 +101,12 @@ class OutboxMessage(db.Model):
         default=OutboxState.PENDING,
     )
     attempts: Mapped[int] = mapped_column(default=0)
+    # The fencing token of the dispatcher holding the current claim (a new one per
+    # claim): an outcome or a lease renewal is written only WHERE claim_token matches.
+    claim_token: Mapped[str | None] = mapped_column(sa.String(32))
+    # After this instant the reminder is no longer worth sending (app.domain.reminders
+    # validity windows); empty for event messages, whose window follows from their kind.
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str] = mapped_column(sa.String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -12,28 +12,78 @@ What each push-service answer means (RFC 8030; security checklist F10):
 A row with several devices is sent when at least one device got it. A row whose
 patient has no device is marked ``no_device``: reminders are a convenience, and the same
 information is on the patient's pages every day.
+
+Exactly once per device (issue 15 point 1)
+------------------------------------------
+* **Fencing.** Each claim writes a fresh token into its rows (``outbox.claim``). Every
+  later write for those rows (a lease renewal, an outcome, a drop) is an UPDATE ``WHERE
+  id = ... AND claim_token = :token``, so a dispatcher that lost its claim cannot undo
+  or repeat another's work.
+* **Leases are renewed while sends are in flight**, rather than made longer than the
+  worst case. The worst case of one batch is batch x devices x timeout / concurrency
+  (200 x 10 x 10 s / 8 = 2,500 s): a lease that long would leave a dead dispatcher's
+  rows waiting 40 minutes. Instead the lease is short (``LEASE``, 60 s) and the thread
+  that records outcomes renews every row the claim still holds each ``LEASE / 3``; a
+  dispatcher that dies stops renewing and its rows come back within one lease. The
+  renewal returns the rows still held: any other row is left alone, never sent.
+* **Time is read for each batch** (``run_until_empty`` takes a clock), and again for
+  each renewal and outcome, so a long backlog never hands out leases already expired.
+* **Each outcome is committed as soon as its row's sends return**: one UPDATE on a
+  connection in autocommit (``_recording_connection``). At most ``workers`` rows
+  (default 8, ``IN_FLIGHT``) are being sent or waiting to be recorded at any moment;
+  a kill -9 of a worker can therefore re-send at most that many rows (to each of
+  their devices; a person has one or two). Rows claimed but not yet started are not
+  re-sent by anyone: they were never sent, and the next claim after the lease sends
+  them once. On PostgreSQL the outcome commits do not wait for the disk: a crash of the
+  database server itself (not of a worker) may lose up to ~0.6 s of outcomes, whose
+  rows are then sent again.
+* A kill -9 also loses the batch's device bookkeeping (last success/failure, gone
+  devices), which is written once per batch: diagnostics only, never delivery state.
+
+Lateness (issue 15 point 2)
+---------------------------
+Before sending, each claimed row is checked against its validity window and the
+patient's quiet hours again (``app.domain.reminders.decide_at_send``): too late is
+``dropped`` (with the reason, counted for the clinic), inside quiet hours goes back to
+``pending`` until they end. Of several due rows of one kind for one person only the
+newest is sent (``newest_per_kind``); the others are dropped as replaced. The push
+``Topic`` and the notification ``tag`` name the kind, so a newer reminder replaces an
+older one still waiting at the push service or shown on the phone instead of stacking.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from collections import defaultdict
 from collections import deque
+from collections.abc import Callable
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED
+from concurrent.futures import Future
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait
+from contextlib import contextmanager
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
 from app.domain.reminders import TITLE
+from app.domain.reminders import QuietHours
+from app.domain.reminders import decide_at_send
 from app.domain.reminders import message_for
+from app.domain.reminders import newest_per_kind
 from app.extensions import db
 from app.models import OutboxMessage
 from app.models import OutboxState
+from app.models import Patient
 from app.models import PushSubscription
+from app.models.notification import READY_PREDICATE
 from app.services import outbox
 from app.services.outbox import ClaimedMessage
 from app.services.push import PushSender
@@ -45,6 +95,9 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 6
 BASE_BACKOFF = timedelta(seconds=30)
 MAX_BACKOFF = timedelta(hours=2)
+LEASE = timedelta(seconds=60)
+IN_FLIGHT = 8  # rows being sent at once per dispatcher: the most a kill -9 can repeat
+Clock = Callable[[], datetime]
 TTL_SECONDS = {
     "daily": 12 * 3600,
     "checklist": 24 * 3600,
@@ -62,6 +115,9 @@ class DispatchReport:
     no_device: int = 0
     retried: int = 0
     failed: int = 0
+    dropped: int = 0
+    later: int = 0
+    lost: int = 0
     deliveries: int = 0
     gone_subscriptions: int = 0
     statuses: dict[str, int] = field(default_factory=dict)
@@ -73,6 +129,9 @@ class DispatchReport:
             "no_device",
             "retried",
             "failed",
+            "dropped",
+            "later",
+            "lost",
             "deliveries",
             "gone_subscriptions",
         ):
@@ -85,13 +144,15 @@ def payload_for(row: ClaimedMessage) -> bytes:
     """The notification as the service worker gets it: generic words and a link only.
 
     No name, treatment, body part or date: lock screens are public (checklist F11).
-    ``tag`` and the Topic header share the row id, so a re-send replaces, not repeats.
+    ``tag`` (on the phone) and the Topic header (at the push service) name the kind, so
+    a newer reminder of a kind replaces an older one instead of stacking. ``id`` is the
+    opaque outbox row id (no health detail), so a device can tell a repeat.
     """
     body = {
         "title": TITLE,
         "body": message_for(row.kind),
-        "tag": f"sc-{row.id}",
-        "data": {"url": row.link},
+        "tag": f"sc-{row.kind}",
+        "data": {"url": row.link, "id": row.id},
     }
     return json.dumps(body, separators=(",", ":")).encode()
 
@@ -104,6 +165,11 @@ def backoff(attempts: int, retry_after: float | None) -> timedelta:
     return wait
 
 
+def topic_for(kind: str) -> str:
+    """The push ``Topic`` of a kind: URL-safe base64 characters, at most 32 (RFC 8030 5.4)."""
+    return f"sc-{kind}"[:32]
+
+
 @dataclass(frozen=True, slots=True)
 class Device:
     """One stored push subscription, as sending needs it."""
@@ -112,43 +178,153 @@ class Device:
     info: SubscriptionInfo
 
 
+@dataclass(frozen=True, slots=True)
+class _Quiet:
+    """A patient's zone and quiet hours, for the send-time check."""
+
+    tz: ZoneInfo
+    quiet: QuietHours
+
+
+def advancing_clock(start: datetime) -> Clock:
+    """A clock that starts at ``start`` and then moves with real time (``--now`` runs
+    and tests: the pretended instant, yet leases and outcomes still see time pass)."""
+    origin = time.monotonic()
+    return lambda: start + timedelta(seconds=time.monotonic() - origin)
+
+
 def dispatch_due(
     sender: PushSender,
     now: datetime,
     *,
     batch: int = 200,
-    lease: timedelta = timedelta(seconds=60),
-    workers: int = 8,
+    lease: timedelta = LEASE,
+    workers: int = IN_FLIGHT,
+    clock: Clock | None = None,
+    renew: bool = True,
 ) -> DispatchReport:
-    """Claim one batch of due rows, send them, record the outcomes; one commit at the end.
+    """Claim one batch of due rows at ``now``, send them, and record each outcome.
 
-    Up to ``workers`` sends are in flight at once: while one waits for a push service,
+    Up to ``workers`` rows are in flight at once: while one waits for a push service,
     another encrypts. (bench/push_fanout.py: with a push service answering after 20 ms,
-    8 in flight send about 7 times as fast as one at a time; answering at once, 8 and 1
-    were within the shared machine's noise of each other, so no need to tune it down.)
+    8 in flight send about 7 times as fast as one at a time.) ``clock`` gives the time
+    for lease renewals and outcomes (by default ``now`` moving on with real time).
+    ``renew=False`` turns lease renewal off: only for the test that shows what it
+    prevents.
     """
-    rows = outbox.claim(now, batch, lease)
+    clock = clock or advancing_clock(now)
+    token = outbox.new_token()
+    rows = outbox.claim(now, batch, lease, token)
     report = DispatchReport(claimed=len(rows))
     if not rows:
         return report
-    devices = _devices_for(rows)
+    devices, quiet = _recipients_of(rows)
+    rows = _screen(rows, now, quiet, token, report)
+    todo: list[tuple[ClaimedMessage, list[Device]]] = []
+    no_device: list[int] = []
+    for row in rows:
+        found = devices.get(_recipient(row), [])
+        if found:
+            todo.append((row, found))
+        else:
+            no_device.append(row.id)
+    if no_device:
+        report.no_device += _fenced(no_device, token, state=OutboxState.NO_DEVICE)
     # End the read transaction before the network: no snapshot or idle-in-transaction
     # connection held while push services answer (up to the timeout).
     db.session.commit()
-    jobs = [(row, device) for row in rows for device in devices.get(_recipient(row), ())]
-    results = _send_all(sender, jobs, workers)
-    by_row: dict[int, list[tuple[Device, SendResult]]] = defaultdict(list)
-    for (row, device), result in zip(jobs, results, strict=True):
-        by_row[row.id].append((device, result))
-        report.deliveries += 1
-        key = str(result.status) if result.status is not None else "error"
-        report.statuses[key] = report.statuses.get(key, 0) + 1
-    writes = _Writes()
-    for row in rows:
-        _record(row, by_row.get(row.id, []), now, report, writes)
-    writes.apply(now)
-    db.session.commit()
+    _send_and_record(sender, todo, token, clock, lease if renew else None, workers, report)
     return report
+
+
+def _screen(
+    rows: list[ClaimedMessage],
+    now: datetime,
+    quiet: dict[int, _Quiet],
+    token: str,
+    report: DispatchReport,
+) -> list[ClaimedMessage]:
+    """Apply the lateness rules at send time; return the rows to send now.
+
+    Too late or replaced by a newer one of its kind: dropped, with the reason. Inside
+    the patient's quiet hours: back to pending until they end (not an attempt).
+    """
+    keep, replaced = newest_per_kind(_due_of_same_kind(rows, now))
+    drops: dict[str, list[int]] = defaultdict(list)
+    later: dict[datetime, list[int]] = defaultdict(list)
+    send: list[ClaimedMessage] = []
+    for row in rows:
+        if row.id in replaced:
+            drops["replaced by a newer reminder of the same kind"].append(row.id)
+            continue
+        where = quiet.get(row.patient_id) if row.recipient_user_id is None else None
+        decision = decide_at_send(
+            kind=row.kind,
+            due=row.due_at,
+            expires=row.expires_at,
+            now=now,
+            tz=where.tz if where else None,
+            quiet=where.quiet if where else None,
+            time_critical=row.time_critical,
+        )
+        if decision.action == "drop":
+            drops[decision.reason].append(row.id)
+        elif decision.action == "later":
+            later[decision.at].append(row.id)  # type: ignore[index] - set for "later"
+        else:
+            send.append(row)
+    for reason, ids in drops.items():
+        report.dropped += _fenced(ids, token, state=OutboxState.DROPPED, last_error=reason)
+    for at, ids in later.items():
+        report.later += _fenced(
+            ids,
+            token,
+            state=OutboxState.PENDING,
+            available_at=at,
+            attempts=OutboxMessage.attempts - 1,
+        )
+    return send
+
+
+def _due_of_same_kind(
+    rows: list[ClaimedMessage], now: datetime
+) -> list[tuple[int, tuple[str, int], str, datetime]]:
+    """The claimed rows and every other open, due row of the same patients, so a newer
+    reminder held by another claim (or waiting) still replaces an older one here."""
+    patients = {r.patient_id for r in rows}
+    found = {(r.id, _recipient(r), r.kind, r.due_at) for r in rows}
+    query = sa.select(
+        OutboxMessage.id,
+        OutboxMessage.patient_id,
+        OutboxMessage.recipient_user_id,
+        OutboxMessage.kind,
+        OutboxMessage.due_at,
+    ).where(
+        READY_PREDICATE,
+        OutboxMessage.patient_id.in_(sorted(patients)),
+        OutboxMessage.due_at <= now,
+    )
+    for row_id, patient_id, user_id, kind, due in db.session.execute(query):
+        recipient = ("user", user_id) if user_id is not None else ("patient", patient_id)
+        found.add((row_id, recipient, kind, due))
+    return sorted(found)
+
+
+def _fenced(ids: list[int], token: str, conn: sa.Connection | None = None, **values: object) -> int:
+    """Write ``values`` to the rows of ``ids`` this claim still holds; how many it did.
+
+    Through ``conn`` (the recording connection) when given, else the session."""
+    result = (conn or db.session).execute(
+        sa.update(OutboxMessage)
+        .where(
+            OutboxMessage.id.in_(sorted(ids)),
+            OutboxMessage.claim_token == token,
+            OutboxMessage.state == OutboxState.SENDING,
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
 
 
 def _recipient(row: ClaimedMessage) -> tuple[str, int]:
@@ -158,8 +334,11 @@ def _recipient(row: ClaimedMessage) -> tuple[str, int]:
     return ("patient", row.patient_id)
 
 
-def _devices_for(rows: list[ClaimedMessage]) -> dict[tuple[str, int], list[Device]]:
-    """The devices of every recipient in the batch, in one query (columns, not objects)."""
+def _recipients_of(
+    rows: list[ClaimedMessage],
+) -> tuple[dict[tuple[str, int], list[Device]], dict[int, _Quiet]]:
+    """The devices of every recipient in the batch (one query, columns not objects) and
+    the patients' zones and quiet hours (one more)."""
     patients = {r.patient_id for r in rows if r.recipient_user_id is None}
     users = {r.recipient_user_id for r in rows if r.recipient_user_id is not None}
     found: dict[tuple[str, int], list[Device]] = defaultdict(list)
@@ -174,7 +353,16 @@ def _devices_for(rows: list[ClaimedMessage]) -> dict[tuple[str, int], list[Devic
     for sub_id, patient_id, user_id, endpoint, p256dh, auth in db.session.execute(query):
         owner = ("user", user_id) if user_id is not None else ("patient", patient_id)
         found[owner].append(Device(sub_id, SubscriptionInfo(endpoint, p256dh, auth)))
-    return found
+    quiet: dict[int, _Quiet] = {}
+    if patients:
+        zones = db.session.execute(
+            sa.select(Patient.id, Patient.timezone, Patient.quiet_start, Patient.quiet_end).where(
+                Patient.id.in_(sorted(patients))
+            )
+        )
+        for patient_id, zone, start, end in zones:
+            quiet[patient_id] = _Quiet(ZoneInfo(zone), QuietHours(start, end))
+    return found, quiet
 
 
 # ------------------------------------------------------------------ sending
@@ -191,31 +379,82 @@ def _pool(workers: int) -> ThreadPoolExecutor:
     return pool
 
 
-def _send_all(
-    sender: PushSender, jobs: list[tuple[ClaimedMessage, Device]], workers: int
-) -> list[SendResult]:
-    """Send every job, up to ``workers`` at once; results in job order.
+def _send_and_record(
+    sender: PushSender,
+    todo: list[tuple[ClaimedMessage, list[Device]]],
+    token: str,
+    clock: Clock,
+    lease: timedelta | None,
+    workers: int,
+    report: DispatchReport,
+) -> None:
+    """Send rows, at most ``workers`` at once; record and commit each as it returns.
 
-    This thread sends too; helpers from the pool take jobs from the same queue, so
-    there is one task per helper, not one per message.
+    This thread owns the database session: it starts sends on the pool, writes each
+    outcome as soon as the row's sends are back, and renews the lease of every row the
+    claim still holds each ``lease / 3``. A row counts as in flight from the moment its
+    send starts until its outcome is committed, so a crash repeats at most ``workers``.
     """
-    results: list[SendResult | None] = [None] * len(jobs)
-    todo = deque(range(len(jobs)))
+    queue = deque(todo)
+    held = {row.id for row, _ in todo}
+    in_flight: dict[Future[list[tuple[Device, SendResult]]], ClaimedMessage] = {}
+    renew_every = lease.total_seconds() / 3 if lease is not None else 3600.0
+    renewed = time.monotonic()
+    pool = _pool(workers)
+    heard = _Heard()
+    with _recording_connection() as conn:
+        while queue or in_flight:
+            while queue and len(in_flight) < workers:
+                row, devices = queue.popleft()
+                in_flight[pool.submit(_send_row, sender, row, devices)] = row
+            wait_for = max(0.0, renew_every - (time.monotonic() - renewed))
+            done, _ = wait(in_flight, timeout=wait_for, return_when=FIRST_COMPLETED)
+            for future in done:
+                row = in_flight.pop(future)
+                # One statement in autocommit: committed the moment it returns.
+                _record(conn, row, future.result(), clock(), token, report, heard)
+                held.discard(row.id)
+            if lease is not None and held and time.monotonic() - renewed >= renew_every:
+                still = outbox.renew(held, token, clock() + lease, conn)
+                renewed = time.monotonic()
+                if still != held:
+                    # Cancelled meanwhile, or (after a stall past the lease) taken by
+                    # another claim: not ours to send. Sends already started finish, and
+                    # their outcome write is fenced.
+                    report.lost += len(held - still)
+                    held = still
+                    queue = deque((row, d) for row, d in queue if row.id in held)
+        report.gone_subscriptions += heard.apply(conn, clock())
 
-    def work() -> None:
-        while True:
-            try:
-                i = todo.popleft()  # deque.popleft is atomic: each job is taken once
-            except IndexError:
-                return
-            results[i] = _send_one(sender, *jobs[i])
 
-    helpers = min(workers, len(jobs)) - 1
-    running = [_pool(workers - 1).submit(work) for _ in range(helpers)] if helpers > 0 else []
-    work()
-    for helper in running:
-        helper.result()
-    return results  # type: ignore[return-value] - every slot is filled by now
+@contextmanager
+def _recording_connection() -> Iterator[sa.Connection]:
+    """A connection of its own for outcomes and renewals, in autocommit: each outcome is
+    one UPDATE, committed as it returns, with no pool check-out or BEGIN per row.
+
+    On PostgreSQL its commits do not wait for the disk (``synchronous_commit = off``):
+    an outcome is visible to every other dispatcher at once and survives a kill -9 of
+    this worker (the server has it); only a crash of the database server itself can lose
+    the last fraction of a second of outcomes (at most 3 x wal_writer_delay, 0.6 s by
+    default), whose rows are then sent again. Waiting for the disk cost about 6 ms per
+    row on the project's machine, more than the send itself.
+    """
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        postgres = conn.dialect.name == "postgresql"
+        if postgres:
+            conn.exec_driver_sql("SET synchronous_commit = off")
+        try:
+            yield conn
+        finally:
+            if postgres and not conn.invalidated:
+                conn.exec_driver_sql("RESET synchronous_commit")
+
+
+def _send_row(
+    sender: PushSender, row: ClaimedMessage, devices: list[Device]
+) -> list[tuple[Device, SendResult]]:
+    """Send one row to each of its devices (a person has a few at most)."""
+    return [(device, _send_one(sender, row, device)) for device in devices]
 
 
 def _send_one(sender: PushSender, row: ClaimedMessage, device: Device) -> SendResult:
@@ -225,7 +464,7 @@ def _send_one(sender: PushSender, row: ClaimedMessage, device: Device) -> SendRe
             payload_for(row),
             ttl=TTL_SECONDS.get(row.kind, 86400),
             urgency="high" if row.time_critical else "normal",
-            topic=f"sc{row.id}",
+            topic=topic_for(row.kind),
         )
     except Exception as exc:  # noqa: BLE001 - one bad device must not stop the batch
         log.exception("push send failed")
@@ -235,105 +474,136 @@ def _send_one(sender: PushSender, row: ClaimedMessage, device: Device) -> SendRe
 # ------------------------------------------------------------------ recording
 
 
-@dataclass
-class _Writes:
-    """Outcomes of a batch, written as a few set-based statements instead of one UPDATE
-    per row and per device (the common case, all sent, is two statements)."""
+def _record(
+    conn: sa.Connection,
+    row: ClaimedMessage,
+    outcomes: list[tuple[Device, SendResult]],
+    now: datetime,
+    token: str,
+    report: DispatchReport,
+    heard: _Heard,
+) -> None:
+    """Decide the row's next state from its devices' answers and write it (fenced); what
+    each answer says about its device goes to ``heard``. No commit."""
+    succeeded: list[int] = []
+    failed: dict[str, list[int]] = defaultdict(list)
+    gone: list[int] = []
+    transient: list[SendResult] = []
+    for device, result in outcomes:
+        report.deliveries += 1
+        key = str(result.status) if result.status is not None else "error"
+        report.statuses[key] = report.statuses.get(key, 0) + 1
+        status = result.status
+        if status is not None and 200 <= status < 300:
+            succeeded.append(device.id)
+        elif status in (404, 410):
+            gone.append(device.id)
+        else:
+            failed[(result.error or f"HTTP {status}")[:200]].append(device.id)
+            if status is None or status == 429 or status >= 500:
+                transient.append(result)
+    if succeeded:
+        # It did reach the phone: recorded even if the plan was cancelled meanwhile (a
+        # cancelled row must not come back as pending, but "sent" is the truth).
+        done = conn.execute(
+            sa.update(OutboxMessage)
+            .where(OutboxMessage.id == row.id, OutboxMessage.claim_token == token)
+            .values(state=OutboxState.SENT, sent_at=now, last_error="")
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        report.sent += done
+        report.lost += 1 - done
+    elif transient and row.attempts < MAX_ATTEMPTS:
+        retry_after = max((r.retry_after or 0 for r in transient), default=0) or None
+        _count(
+            report,
+            "retried",
+            _fenced(
+                [row.id],
+                token,
+                conn,
+                state=OutboxState.PENDING,
+                available_at=now + backoff(row.attempts, retry_after),
+                last_error=transient[0].error or f"HTTP {transient[0].status}",
+            ),
+        )
+    elif gone and len(gone) == len(outcomes):
+        _count(report, "no_device", _fenced([row.id], token, conn, state=OutboxState.NO_DEVICE))
+    else:
+        error = ("gave up: " if transient else "") + (outcomes[0][1].error or "not delivered")
+        # available_at becomes the time it failed, which the clinic sees.
+        _count(
+            report,
+            "failed",
+            _fenced(
+                [row.id],
+                token,
+                conn,
+                state=OutboxState.FAILED,
+                available_at=now,
+                last_error=error[:200],
+            ),
+        )
+    heard.succeeded.update(succeeded)
+    for error, ids in failed.items():
+        heard.failed[error].update(ids)
+    heard.gone.update(gone)
 
-    rows: dict[tuple[tuple[str, object], ...], list[int]] = field(
-        default_factory=lambda: defaultdict(list)
-    )
+
+def _count(report: DispatchReport, name: str, done: int) -> None:
+    setattr(report, name, getattr(report, name) + done)
+    report.lost += 1 - done
+
+
+@dataclass
+class _Heard:
+    """What the push services said about each device during a batch, written once at
+    its end in a few set-based statements (not per row: the per-row transaction carries
+    only what exactly-once needs, the row's own state). A crash loses only these
+    diagnostics; a gone device answers 404/410 again next time and is deleted then."""
+
     succeeded: set[int] = field(default_factory=set)
     failed: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
     gone: set[int] = field(default_factory=set)
 
-    def row(self, row_id: int, **values: object) -> None:
-        self.rows[tuple(sorted(values.items()))].append(row_id)
+    def apply(self, conn: sa.Connection, now: datetime) -> int:
+        """Write it all through ``conn``. Returns how many gone devices were deleted."""
 
-    def apply(self, now: datetime) -> None:
-        def update(model: type[OutboxMessage] | type[PushSubscription], ids, *where, **values):
-            db.session.execute(
-                sa.update(model)
-                .where(model.id.in_(sorted(ids)), *where)
+        def update(ids: set[int], **values: object) -> None:
+            conn.execute(
+                sa.update(PushSubscription)
+                .where(PushSubscription.id.in_(sorted(ids)))
                 .values(**values)
                 .execution_options(synchronize_session=False)
             )
 
-        for values, ids in self.rows.items():
-            changes = dict(values)
-            # A sent row did reach the phone. Any other outcome applies only to rows still
-            # claimed: one cancelled by a plan change while it was being sent must not
-            # come back as pending.
-            still_claimed = (
-                ()
-                if changes["state"] == OutboxState.SENT
-                else (OutboxMessage.state == OutboxState.SENDING,)
-            )
-            update(OutboxMessage, ids, *still_claimed, **changes)
-        if self.succeeded:
-            update(PushSubscription, self.succeeded, last_success_at=now)
+        if self.succeeded - self.gone:
+            update(self.succeeded - self.gone, last_success_at=now)
         for error, ids in self.failed.items():
-            update(PushSubscription, ids, last_failure_at=now, last_failure=error)
-        if self.gone:
-            db.session.execute(
+            if ids - self.gone:
+                update(ids - self.gone, last_failure_at=now, last_failure=error)
+        if not self.gone:
+            return 0
+        return (
+            conn.execute(
                 sa.delete(PushSubscription)
                 .where(PushSubscription.id.in_(sorted(self.gone)))
                 .execution_options(synchronize_session=False)
-            )
-
-
-def _record(
-    row: ClaimedMessage,
-    outcomes: list[tuple[Device, SendResult]],
-    now: datetime,
-    report: DispatchReport,
-    writes: _Writes,
-) -> None:
-    """Decide the row's next state from its devices' answers."""
-    if not outcomes:
-        writes.row(row.id, state=OutboxState.NO_DEVICE)
-        report.no_device += 1
-        return
-    transient: list[SendResult] = []
-    for device, result in outcomes:
-        status = result.status
-        if status is not None and 200 <= status < 300:
-            writes.succeeded.add(device.id)
-        elif status in (404, 410):
-            if device.id not in writes.gone:
-                writes.gone.add(device.id)
-                report.gone_subscriptions += 1
-        else:
-            writes.failed[(result.error or f"HTTP {status}")[:200]].add(device.id)
-            if status is None or status == 429 or status >= 500:
-                transient.append(result)
-    if any(r.status is not None and 200 <= r.status < 300 for _, r in outcomes):
-        writes.row(row.id, state=OutboxState.SENT, sent_at=now, last_error="")
-        report.sent += 1
-    elif transient and row.attempts < MAX_ATTEMPTS:
-        retry_after = max((r.retry_after or 0 for r in transient), default=0) or None
-        writes.row(
-            row.id,
-            state=OutboxState.PENDING,
-            available_at=now + backoff(row.attempts, retry_after),
-            last_error=transient[0].error or f"HTTP {transient[0].status}",
+            ).rowcount
+            or 0
         )
-        report.retried += 1
-    elif all(r.status in (404, 410) for _, r in outcomes):
-        writes.row(row.id, state=OutboxState.NO_DEVICE)
-        report.no_device += 1
-    else:
-        error = ("gave up: " if transient else "") + (outcomes[0][1].error or "not delivered")
-        # available_at becomes the time it failed, which the clinician sees.
-        writes.row(row.id, state=OutboxState.FAILED, available_at=now, last_error=error[:200])
-        report.failed += 1
 
 
-def run_until_empty(sender: PushSender, now: datetime, **kwargs: object) -> DispatchReport:
-    """Dispatch batches until nothing is due (``flask notifications send-due``)."""
+def run_until_empty(sender: PushSender, now: datetime | Clock, **kwargs: object) -> DispatchReport:
+    """Dispatch batches until nothing is due (``flask notifications send-due``).
+
+    ``now`` is a clock, read afresh for every batch; a fixed instant means that instant
+    moving on with real time (``advancing_clock``).
+    """
+    clock = advancing_clock(now) if isinstance(now, datetime) else now
     total = DispatchReport()
     while True:
-        report = dispatch_due(sender, now, **kwargs)  # type: ignore[arg-type]
+        report = dispatch_due(sender, clock(), clock=clock, **kwargs)  # type: ignore[arg-type]
         total.add(report)
         if report.claimed == 0:
             return total

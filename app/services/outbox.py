@@ -6,11 +6,17 @@ an action never doubles a reminder. Dispatchers claim due rows with a lease: on
 PostgreSQL with ``FOR UPDATE SKIP LOCKED``, on SQLite with a single conditional UPDATE
 (SQLite runs one writer at a time, so the claim is atomic there too). A dispatcher that
 dies leaves its rows to be claimed again when the lease ends.
+
+Every claim writes a fresh fencing token into its rows. Renewing a lease and writing an
+outcome are conditional on that token (``WHERE id = :id AND claim_token = :token``), so
+a dispatcher whose lease ran out and whose rows another dispatcher took can no longer
+change them (app.services.dispatch explains the leases).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -129,16 +135,18 @@ def _upsert(
                 time_critical=r.time_critical,
                 due_at=r.due,
                 available_at=r.due,
+                expires_at=r.expires,
                 state=OutboxState.PENDING,
             )
         )
         return 1
     if row.state == OutboxState.CANCELLED and r.due >= now - STALE_AFTER:
         row.state = OutboxState.PENDING  # booked again after a cancellation
-    elif row.state != OutboxState.PENDING or row.due_at == r.due:
+    elif row.state != OutboxState.PENDING or (row.due_at, row.expires_at) == (r.due, r.expires):
         return 0
     row.due_at = row.available_at = r.due
     row.link, row.time_critical, row.attempts = r.link, r.time_critical, 0
+    row.expires_at = r.expires
     return 1
 
 
@@ -173,18 +181,28 @@ class ClaimedMessage:
     link: str
     time_critical: bool
     attempts: int
+    due_at: datetime
+    expires_at: datetime | None
 
 
 _CLAIMED_COLUMNS = tuple(getattr(OutboxMessage, f.name) for f in dataclasses.fields(ClaimedMessage))
 
 
-def claim(now: datetime, limit: int, lease: timedelta) -> list[ClaimedMessage]:
+def new_token() -> str:
+    """A fencing token for one claim (128 random bits, hex)."""
+    return uuid.uuid4().hex
+
+
+def claim(
+    now: datetime, limit: int, lease: timedelta, token: str | None = None
+) -> list[ClaimedMessage]:
     """Atomically take up to ``limit`` due rows for this dispatcher, and commit.
 
     A row is due when it is pending and its time has come, or when it is being sent
-    but its lease has run out (its dispatcher died). Claimed rows get a new lease.
-    One statement claims them and returns what sending needs (``attempts`` counts this
-    attempt), in id order.
+    but its lease has run out (its dispatcher died). Claimed rows get a new lease and
+    the claim's fencing token ``token`` (a fresh one when not given). One statement
+    claims them and returns what sending needs (``attempts`` counts this attempt), in
+    id order.
     """
     ready = (
         sa.select(OutboxMessage.id)
@@ -203,6 +221,7 @@ def claim(now: datetime, limit: int, lease: timedelta) -> list[ClaimedMessage]:
             state=OutboxState.SENDING,
             available_at=now + lease,
             attempts=OutboxMessage.attempts + 1,
+            claim_token=token or new_token(),
         )
         .returning(*_CLAIMED_COLUMNS)
         .execution_options(synchronize_session=False)
@@ -210,6 +229,35 @@ def claim(now: datetime, limit: int, lease: timedelta) -> list[ClaimedMessage]:
     db.session.commit()
     # RETURNING order is unspecified on both databases.
     return sorted((ClaimedMessage(*row) for row in rows), key=lambda m: m.id)
+
+
+def renew(
+    ids: Iterable[int], token: str, until: datetime, conn: sa.Connection | None = None
+) -> set[int]:
+    """Extend the lease of rows this claim still holds, and commit (through ``conn``, an
+    autocommit connection, when given; else the session).
+
+    :returns: the ids still held; the others were cancelled or taken by another claim
+        (only possible if this dispatcher stalled past its lease), and must not be sent.
+    """
+    ids = sorted(ids)
+    if not ids:
+        return set()
+    statement = (
+        sa.update(OutboxMessage)
+        .where(
+            OutboxMessage.id.in_(ids),
+            OutboxMessage.claim_token == token,
+            OutboxMessage.state == OutboxState.SENDING,
+        )
+        .values(available_at=until)
+        .returning(OutboxMessage.id)
+    )
+    if conn is not None:
+        return set(conn.scalars(statement).all())
+    kept = db.session.scalars(statement.execution_options(synchronize_session=False)).all()
+    db.session.commit()
+    return set(kept)
 
 
 def counts_by_state(patient_ids: Iterable[int] | None = None) -> dict[str, int]:

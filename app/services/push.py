@@ -23,6 +23,7 @@ from urllib.parse import SplitResult
 from urllib.parse import urlsplit
 
 import certifi
+import click
 import urllib3
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -99,9 +100,34 @@ def _memory_key() -> Vapid:
     return _MEMORY[0]
 
 
+class _Unconfigured(dict):
+    """Stands in for the push set-up when a ``flask`` command started without a key:
+    any use raises the same clear ConfigError start-up would have raised."""
+
+    def __init__(self, error: ConfigError) -> None:
+        super().__init__()
+        self.error = error
+
+    def __getitem__(self, name: str) -> object:
+        raise self.error
+
+
 def init_app(app: Flask) -> None:
-    """Load the VAPID key at start-up (fails fast when missing) and build the sender."""
-    vapid = load_vapid(app)
+    """Load the VAPID key at start-up (fails fast when missing) and build the sender.
+
+    Under a ``flask`` command the check waits until push is used: otherwise
+    ``flask notifications vapid-keygen`` (and ``flask db upgrade``, ``flask backup``)
+    could not run in production before the key they are meant to create exists. The
+    web server (gunicorn loads ``wsgi:app`` with no command running) still refuses to
+    start, and ``send-due``/``worker`` stop with the same message on their first send.
+    """
+    try:
+        vapid = load_vapid(app)
+    except ConfigError as exc:
+        if click.get_current_context(silent=True) is None:
+            raise
+        app.extensions["sclero_push"] = _Unconfigured(exc)
+        return
     app.extensions["sclero_push"] = {
         "vapid": vapid,
         "public_key": public_key_b64u(vapid),

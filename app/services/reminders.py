@@ -202,6 +202,9 @@ class DeliveryState:
     last_failed: OutboxMessage | None
     next_due: datetime | None
     failed_count: int
+    # Not sent because they came too late (the sender was behind, or quiet hours ran
+    # into the end of their day) or a newer one of the same kind replaced them.
+    dropped_count: int = 0
 
 
 def delivery_state(patient_id: int) -> DeliveryState:
@@ -227,14 +230,24 @@ def delivery_state(patient_id: int) -> DeliveryState:
         .order_by(OutboxMessage.available_at.desc())
         .limit(1)
     )
-    failed = db.session.scalar(
-        sa.select(sa.func.count())
-        .select_from(OutboxMessage)
-        .where(*own, OutboxMessage.state == OutboxState.FAILED)
+    counts = dict(
+        db.session.execute(
+            sa.select(OutboxMessage.state, sa.func.count())
+            .where(*own, OutboxMessage.state.in_([OutboxState.FAILED, OutboxState.DROPPED]))
+            .group_by(OutboxMessage.state)
+        ).all()
     )
     next_due = db.session.scalar(
         sa.select(sa.func.min(OutboxMessage.available_at)).where(
             *own, OutboxMessage.state == OutboxState.PENDING
         )
     )
-    return DeliveryState(subs[0], subs[1], last_sent, last_failed, next_due, failed or 0)
+    return DeliveryState(
+        subs[0],
+        subs[1],
+        last_sent,
+        last_failed,
+        next_due,
+        counts.get(OutboxState.FAILED, 0),
+        counts.get(OutboxState.DROPPED, 0),
+    )

@@ -15,9 +15,12 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 from app.domain.protocol import parse_protocol
+from app.domain.reminders import EVENT_VALIDITY
 from app.domain.reminders import MESSAGES
 from app.domain.reminders import QuietHours
 from app.domain.reminders import after_quiet_hours
+from app.domain.reminders import decide_at_send
+from app.domain.reminders import newest_per_kind
 from app.domain.reminders import plan_treatment
 
 PROTOCOLS = Path(__file__).resolve().parents[2] / "app" / "protocols"
@@ -181,3 +184,148 @@ def test_a_later_session_trims_the_earlier_plan():
     assert [r for r in booked if r.due < second] == trimmed
     daily = [int(r.key.split(":")[1]) for r in trimmed if r.kind == "daily"]
     assert daily == list(range(1, 15))  # day 14 at 09:00 is before the 10:00 session
+
+
+# ------------------------------------------------------------------ validity at send time
+
+
+def test_every_planned_reminder_has_a_validity_window_that_fits_its_kind():
+    treated = datetime(2026, 11, 20, 10, 0, tzinfo=LONDON).astimezone(UTC)
+    plan = plan_treatment(P72, appointment=treated, treated_at=treated, tz=LONDON, quiet=QUIET)
+    before = plan_treatment(
+        P72,
+        appointment=treated + timedelta(days=10),
+        treated_at=None,
+        tz=LONDON,
+        quiet=QUIET,
+    )
+    for r in plan + before:
+        assert r.expires is not None and r.expires > r.due, r
+        local_due = r.due.astimezone(LONDON)
+        if r.kind in ("daily", "milestone"):
+            # Over when the local day it falls on is over.
+            assert r.expires.astimezone(LONDON) == datetime.combine(
+                local_due.date() + timedelta(days=1), time(0), LONDON
+            )
+        if r.kind == "checklist":
+            assert r.expires <= treated + timedelta(days=10)  # never after the appointment
+    (ns,) = [r for r in plan if r.kind == "next-session"]
+    assert ns.expires - ns.due > timedelta(days=7)  # the booking window stays open a while
+
+
+def test_a_daily_prompt_found_at_night_is_dropped_once_its_day_would_be_over():
+    due = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)  # Sun 09:00 London
+    day_end = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)
+    # At 03:00 on Monday (18 hours late, inside quiet hours): dropped, not sent.
+    late = decide_at_send(
+        kind="daily",
+        due=due,
+        expires=day_end,
+        now=datetime(2026, 11, 23, 3, 0, tzinfo=UTC),
+        tz=LONDON,
+        quiet=QUIET,
+        time_critical=False,
+    )
+    assert late.action == "drop" and late.reason
+    # At 22:00 on Sunday (quiet hours; they end after the day): dropped as well.
+    night = decide_at_send(
+        kind="daily",
+        due=due,
+        expires=day_end,
+        now=datetime(2026, 11, 22, 22, 0, tzinfo=UTC),
+        tz=LONDON,
+        quiet=QUIET,
+        time_critical=False,
+    )
+    assert night.action == "drop"
+    # At 15:00 on Sunday: late but still its day, so it goes.
+    afternoon = decide_at_send(
+        kind="daily",
+        due=due,
+        expires=day_end,
+        now=datetime(2026, 11, 22, 15, 0, tzinfo=UTC),
+        tz=LONDON,
+        quiet=QUIET,
+        time_critical=False,
+    )
+    assert afternoon.action == "send"
+
+
+def test_an_event_message_waits_for_quiet_hours_to_end_and_then_expires():
+    due = datetime(2026, 11, 22, 20, 55, tzinfo=UTC)
+    later = decide_at_send(
+        kind="comment",
+        due=due,
+        expires=None,
+        now=datetime(2026, 11, 22, 21, 30, tzinfo=UTC),
+        tz=LONDON,
+        quiet=QUIET,
+        time_critical=False,
+    )
+    assert later.action == "later" and later.at == datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+    gone = decide_at_send(
+        kind="comment",
+        due=due,
+        expires=None,
+        now=due + EVENT_VALIDITY["comment"],
+        tz=LONDON,
+        quiet=QUIET,
+        time_critical=False,
+    )
+    assert gone.action == "drop"
+    urgent = decide_at_send(
+        kind="checklist",
+        due=due,
+        expires=due + timedelta(hours=2),
+        now=datetime(2026, 11, 22, 21, 30, tzinfo=UTC),
+        tz=LONDON,
+        quiet=QUIET,
+        time_critical=True,
+    )
+    assert urgent.action == "send"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    due=st.datetimes(
+        min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 31), timezones=st.just(UTC)
+    ),
+    late=st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=3)),
+    valid=st.timedeltas(min_value=timedelta(minutes=1), max_value=timedelta(days=3)),
+    zone=st.sampled_from(["Europe/London", "America/Santiago", "Pacific/Auckland", "UTC"]),
+)
+def test_nothing_is_sent_after_its_window_or_inside_quiet_hours(due, late, valid, zone):
+    tz = ZoneInfo(zone)
+    now = due + late
+    d = decide_at_send(
+        kind="milestone",
+        due=due,
+        expires=due + valid,
+        now=now,
+        tz=tz,
+        quiet=QUIET,
+        time_critical=False,
+    )
+    if d.action == "send":
+        assert now < due + valid and not QUIET.contains(now.astimezone(tz).time())
+    elif d.action == "later":
+        assert now < d.at < due + valid
+        assert not QUIET.contains(d.at.astimezone(tz).time())
+    else:
+        assert now >= due + valid or after_quiet_hours(now, tz, QUIET) >= due + valid
+
+
+def test_a_catch_up_keeps_the_newest_reminder_of_each_kind_per_person():
+    t = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    alice, bob = ("patient", 1), ("patient", 2)
+    keep, replaced = newest_per_kind(
+        [
+            (1, alice, "daily", t - timedelta(days=2)),
+            (2, alice, "daily", t - timedelta(days=1)),
+            (3, alice, "daily", t),
+            (4, alice, "checklist", t),
+            (5, alice, "checklist", t),  # same moment: the later row wins
+            (6, bob, "daily", t - timedelta(days=1)),
+        ]
+    )
+    assert keep == {3, 5, 6} and replaced == {1, 2, 4}

@@ -13,6 +13,7 @@ from flask import current_app
 from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import URLSafeTimedSerializer
 
+from app import textinput
 from config import Config
 from config import config_by_name
 
@@ -42,7 +43,25 @@ def _signed_in_patient() -> bool:
     return bool(current_user.is_authenticated and current_user.role == Role.PATIENT)
 
 
-class CheckInRequest(Request):
+class InputRequest(Request):
+    """Flask's request, with the input rules of ``app.textinput`` applied centrally: form
+    fields and query arguments are cleaned as they are parsed (and their ``get(type=int)``
+    stays within the database's range), and JSON bodies are size- and depth-limited."""
+
+    parameter_storage_class = textinput.CleanMultiDict
+
+    @property
+    def json_module(self) -> type[textinput.JsonInput]:
+        return textinput.JsonInput
+
+    @json_module.setter
+    def json_module(self, value: Any) -> None:
+        # Flask hands each request the app's JSON provider; request bodies keep the
+        # limits above (the app's provider still writes responses and sessions).
+        pass
+
+
+class CheckInRequest(InputRequest):
     """Flask's request, with a larger body allowed for the daily check-in.
 
     The check-in form carries an optional photo. If its body went over
@@ -80,6 +99,13 @@ class App(Flask):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # Before any blueprint adds a rule: ids within the database's range, and no
+        # control characters in path parts (app.textinput).
+        self.url_map.converters.update(
+            int=textinput.IdConverter,
+            default=textinput.TextConverter,
+            string=textinput.TextConverter,
+        )
         self.session_interface = CookieSessions()
         self._sync: dict[Callable, Callable] = {}
 

@@ -6,6 +6,7 @@ import logging
 
 from flask import Flask
 from flask import current_app
+from flask import jsonify
 from flask import render_template
 from flask import request
 from flask_wtf.csrf import CSRFError
@@ -42,8 +43,16 @@ CSP = (
 )
 
 
-def _page(code: int):
-    title, body = MESSAGES.get(code, MESSAGES[400])
+def _wants_json() -> bool:
+    """A request from the app's scripts (push subscriptions) gets its error as JSON."""
+    return request.is_json or request.accept_mimetypes.best == "application/json"
+
+
+def _page(code: int, title: str | None = None, body: str | None = None):
+    default_title, default_body = MESSAGES.get(code, MESSAGES[400])
+    title, body = title or default_title, body or default_body
+    if _wants_json():
+        return jsonify(ok=False, error=f"{title}. {body}"), code
     return render_template("errors/error.html", code=code, title=title, body=body), code
 
 
@@ -53,11 +62,12 @@ def _http_page(code: int):
         # say what to do, and never let a refused upload hide where to get help.
         title = "Your check-in was not sent"
         body = (
-            "The photo with it is far too large. Please go back, remove the photo, and "
-            "send your check-in again. If you feel unwell or have any warning sign, call "
-            "your clinic or the emergency number now."
+            "It was far too large to read, usually because of the photo with it. Please go "
+            "back, remove the photo (and shorten the note if it is very long), and send "
+            "your check-in again. If you feel unwell or have any warning sign, call your "
+            "clinic or the emergency number now."
         )
-        return render_template("errors/error.html", code=413, title=title, body=body), 413
+        return _page(413, title, body)
     return _page(code)
 
 
@@ -75,7 +85,7 @@ def register(app: Flask) -> None:
             "For your safety the form expired. Please reload the page and try again; "
             "nothing was saved."
         )
-        return render_template("errors/error.html", code=400, title=title, body=body), 400
+        return _page(400, title, body)
 
     @app.errorhandler(NotFound)
     def not_found(exc: NotFound):
@@ -83,9 +93,7 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(Invalid)
     def invalid(exc: Invalid):
-        return render_template(
-            "errors/error.html", code=400, title="Please check that", body=exc.message
-        ), 400
+        return _page(400, "Please check that", exc.message)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

@@ -1,6 +1,5 @@
 """Forms for signing in and setting a password (shape only; rules live in services)."""
 
-from flask_wtf import FlaskForm
 from wtforms import EmailField
 from wtforms import HiddenField
 from wtforms import PasswordField
@@ -8,13 +7,15 @@ from wtforms.validators import DataRequired
 from wtforms.validators import Email
 from wtforms.validators import Length
 
+from app.textinput import Form
 
-class LoginForm(FlaskForm):
+
+class LoginForm(Form):
     email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=128)])
     next = HiddenField()
 
 
-class SetPasswordForm(FlaskForm):
+class SetPasswordForm(Form):
     password = PasswordField("New password", validators=[DataRequired(), Length(max=256)])
     confirm = PasswordField("Type it again", validators=[DataRequired(), Length(max=256)])

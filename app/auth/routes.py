@@ -22,6 +22,7 @@ from app.services.errors import BadCredentials
 from app.services.errors import Invalid
 from app.services.errors import InvitationUnusable
 from app.services.errors import LoginThrottled
+from app.textinput import has_control
 
 bp = Blueprint("auth", __name__)
 
@@ -32,8 +33,10 @@ def home_for(user) -> str:  # noqa: ANN001
 
 
 def safe_next(target: str | None) -> str | None:
-    """Only same-site paths: no scheme, no host, no protocol-relative ``//evil``."""
-    if not target:
+    """Only same-site paths: no scheme, no host, no protocol-relative ``//evil``, and
+    nothing a Location header cannot hold (a line break there was a 500 after sign-in;
+    a real ``next`` is percent-encoded, so it has no spaces either)."""
+    if not target or has_control(target) or " " in target:
         return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
@@ -55,6 +58,9 @@ def login():
     form = LoginForm(next=request.args.get("next", ""))
     status = 200
     if form.validate_on_submit():
+        # Where to go is settled before any sign-in session exists, so nothing after it
+        # can fail (a line break in ``next`` was a 500 with the session already made).
+        target = safe_next(form.next.data)
         try:
             token = accounts.authenticate(form.email.data, form.password.data, now())
         except LoginThrottled:
@@ -68,7 +74,7 @@ def login():
         else:
             user = accounts.user_for_session(token, now())
             login_user(user)
-            return redirect(safe_next(form.next.data) or home_for(user))
+            return redirect(target or home_for(user))
     elif request.method == "POST":
         status = 400
     return render_template("auth/login.html", form=form), status

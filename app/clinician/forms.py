@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import available_timezones
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField
 from wtforms import DateField
 from wtforms import EmailField
@@ -17,6 +16,11 @@ from wtforms.validators import DataRequired
 from wtforms.validators import Email
 from wtforms.validators import Length
 from wtforms.validators import Optional
+from wtforms.validators import ValidationError
+
+from app.textinput import Form
+from app.textinput import calendar_date
+from app.textinput import db_int
 
 ZONES = sorted(
     z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/"))
@@ -24,10 +28,20 @@ ZONES = sorted(
 ZONES += ["Etc/GMT+12", "Etc/GMT-14", "UTC"]
 
 
-class WhenForm(FlaskForm):
+def in_calendar(form: Form, field: DateField) -> None:
+    """A date within the years the app handles (app.textinput: 0001 or 9999 in an extreme
+    time zone is no UTC instant at all)."""
+    if field.data is not None:
+        try:
+            calendar_date(field.data)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+
+
+class WhenForm(Form):
     """A local date and time, in the patient's time zone."""
 
-    date = DateField("Date", validators=[DataRequired(message="Enter a date.")])
+    date = DateField("Date", validators=[DataRequired(message="Enter a date."), in_calendar])
     time = TimeField("Time", validators=[DataRequired(message="Enter a time.")])
 
     def local(self) -> datetime:
@@ -40,11 +54,11 @@ class NewPatientForm(WhenForm):
     # Checked loosely by the service (digits, spaces, + - and brackets).
     phone = StringField("Phone (optional)", validators=[Optional(), Length(max=40)])
     timezone = SelectField("Time zone", choices=ZONES, validate_choice=False)
-    protocol = SelectField("Aftercare protocol", coerce=int, validate_choice=False)
+    protocol = SelectField("Aftercare protocol", coerce=db_int, validate_choice=False)
 
 
 class BookSessionForm(WhenForm):
-    protocol = SelectField("Aftercare protocol", coerce=int, validate_choice=False)
+    protocol = SelectField("Aftercare protocol", coerce=db_int, validate_choice=False)
 
 
 class RecordTreatmentForm(WhenForm):

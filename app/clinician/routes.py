@@ -29,6 +29,7 @@ from app.services import protocols
 from app.services import reminders as reminder_settings
 from app.services import review
 from app.services.errors import Invalid
+from app.textinput import keep_in_session
 
 bp = Blueprint("clinician", __name__)
 
@@ -141,9 +142,12 @@ def acknowledge(alert_id: int):
         share = request.form.get("share") == "1"
         alert = review.acknowledge(current_user, alert_id, note, _address(), now(), share)
     except Invalid as exc:
-        # Keep what was typed: the patient page puts it back into this alert's note box.
-        session["ack_draft"] = (alert_id, note[:10_000])
-        flash(exc.message, "error")
+        # Keep what was typed: the patient page puts it back into this alert's note box,
+        # if it fits the session cookie (a larger cookie is dropped or refused: 431).
+        if keep_in_session("ack_draft", (alert_id, note)):
+            flash(exc.message, "error")
+        else:
+            flash(f"{exc.message} Your note was too long to keep here.", "error")
         back = request.form.get("patient", type=int)
         if back is None:
             return redirect(url_for("clinician.dashboard"), 303)

@@ -1,6 +1,5 @@
 """Tick forms: the desired state is sent, so a double tap cannot flip it back."""
 
-from flask_wtf import FlaskForm
 from wtforms import HiddenField
 from wtforms import IntegerField
 from wtforms import TimeField
@@ -9,12 +8,14 @@ from wtforms.validators import DataRequired
 from wtforms.validators import NumberRange
 from wtforms.validators import Optional
 
+from app.textinput import Form
 
-class TickForm(FlaskForm):
+
+class TickForm(Form):
     done = HiddenField(validators=[AnyOf(["0", "1"])])
     day = IntegerField(validators=[Optional(), NumberRange(min=-400, max=4000)])
 
 
-class QuietHoursForm(FlaskForm):
+class QuietHoursForm(Form):
     start = TimeField("No reminders from", validators=[DataRequired()])
     end = TimeField("until", validators=[DataRequired()])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tomllib
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,6 +18,7 @@ from app.extensions import db
 from app.models import Clinic
 from app.models import ProtocolVersion
 from app.services.errors import Invalid
+from app.textinput import find_control
 
 MAX_FILE_BYTES = 256 * 1024
 
@@ -44,7 +46,15 @@ def read_file(path: str) -> Protocol:
         raise ProtocolError(
             [Problem(name, "file", "encoding", f"is not UTF-8 text ({exc.reason})")]
         ) from None
-    return parse_protocol(text, name)
+    protocol = parse_protocol(text, name)
+    # TOML escapes (\u0000) can still put control characters into the text, which
+    # PostgreSQL cannot store and no page should show (app.textinput).
+    place = find_control(tomllib.loads(text))
+    if place:
+        raise ProtocolError(
+            [Problem(name, "text", place, "holds a control character (such as NUL); remove it")]
+        )
+    return protocol
 
 
 @dataclass(frozen=True)

@@ -526,12 +526,25 @@ def acknowledge(
             "'Called the patient, advised to go to A&E'.",
         )
     if alert.acknowledged_at is None:
-        alert.acknowledged_at, alert.acknowledged_by_id = now, actor.id
-        alert.ack_note = note
-        alert.note_shared = share and bool(note)
-        shared = " (note shared with the patient)" if alert.note_shared else ""
-        audit(actor, alert.patient_id, "acknowledge", address, f"alert #{alert.id}{shared}")
+        # Only if nobody acknowledged it since it was read: two clinicians at once must
+        # not overwrite the first one's note, time and name (the first stays).
+        shared_note = share and bool(note)
+        won = db.session.execute(
+            sa.update(Alert)
+            .where(Alert.id == alert.id, Alert.acknowledged_at.is_(None))
+            .values(
+                acknowledged_at=now,
+                acknowledged_by_id=actor.id,
+                ack_note=note,
+                note_shared=shared_note,
+            )
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if won:
+            shared = " (note shared with the patient)" if shared_note else ""
+            audit(actor, alert.patient_id, "acknowledge", address, f"alert #{alert.id}{shared}")
     db.session.commit()
+    db.session.refresh(alert)
     return alert
 
 

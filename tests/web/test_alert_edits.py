@@ -54,3 +54,60 @@ def test_editing_an_emergency_to_as_expected_keeps_it_too(client, world, in_app)
     alert = _alert(in_app)
     assert alert.level == "emergency" and alert.severity == 0
     assert "Call 999" in text_of(client.get("/patient/today"))
+
+
+def test_two_clinicians_acknowledging_at_once_keep_the_first_note(
+    app, client, world, in_app, monkeypatch
+):
+    """Two clinicians acknowledge the same emergency at the same moment, each with a note
+    of what they did. The first acknowledgement stays (as the service promises): the
+    second must not overwrite its note, its time or who made it."""
+    from datetime import UTC
+    from datetime import datetime
+
+    from app.models import Clinic
+    from app.models import Role
+    from tests.conftest import make_staff
+
+    login(client, "alice@patients.example")
+    client.post("/patient/checkin", data=form(yes={"chest-breathing"}))
+    alert_id = _alert(in_app).id
+    other = in_app(
+        lambda: (
+            make_staff(
+                db.session.get(Clinic, world.clinic1), "doc3@north.example", Role.CLINICIAN
+            ).id
+        )
+    )
+    first_at = datetime(2026, 11, 20, 11, 59, tzinfo=UTC)
+
+    real_get = db.session.get
+    raced = []
+
+    def get_then_other_clinician_commits(entity, ident, *args, **kwargs):
+        row = real_get(entity, ident, *args, **kwargs)
+        if entity is Alert and not raced:
+            raced.append(1)  # between this read and this write, the colleague commits
+            with db.engine.begin() as conn:
+                conn.execute(
+                    sa.update(Alert)
+                    .where(Alert.id == ident, Alert.acknowledged_at.is_(None))
+                    .values(
+                        acknowledged_at=first_at,
+                        acknowledged_by_id=other,
+                        ack_note="Called her at once: sent to A&E by ambulance.",
+                    )
+                )
+        return row
+
+    doc = app.test_client()
+    login(doc, "doc1@north.example")
+    monkeypatch.setattr(db.session, "get", get_then_other_clinician_commits)
+    doc.post(f"/clinic/alerts/{alert_id}/acknowledge", data={"note": "Left a voicemail."})
+    monkeypatch.undo()
+
+    assert raced
+    alert = _alert(in_app)
+    assert alert.ack_note == "Called her at once: sent to A&E by ambulance."
+    assert alert.acknowledged_by_id == other
+    assert alert.acknowledged_at == first_at

@@ -352,3 +352,21 @@ def test_an_over_long_note_with_a_missing_answer_comes_back_with_both_errors(cli
     assert r.status_code == 400 and in_app(count, CheckIn) == 0
     assert "Please keep the note under 2,000 characters." in page
     assert "y" * 2001 in r.get_data(as_text=True)  # what was typed is back in the box
+
+
+def test_a_refused_check_in_with_a_warning_sign_still_shows_the_call_buttons_first(
+    client, world, in_app
+):
+    """Chest pain answered yes, pain score forgotten: the form comes back to be finished,
+    but the emergency call button comes before the error summary, not after it."""
+    login(client, "alice@patients.example")
+    r = client.post("/patient/checkin", data=form(yes={"chest-breathing"}, pain=""))
+    html = r.get_data(as_text=True)
+    assert r.status_code == 400 and in_app(count, CheckIn) == 0
+    assert 'href="tel:999"' in html
+    assert html.index('href="tel:999"') < html.index('id="error-summary"')
+    same_day = client.post("/patient/checkin", data=form(yes={"calf-pain-swelling"}, pain=""))
+    assert "Please get advice today" in text_of(same_day)
+    assert 'href="tel:999"' not in same_day.get_data(as_text=True).split('id="error-summary"')[0]
+    calm = client.post("/patient/checkin", data=form(pain=""))
+    assert 'id="urgent-advice"' not in calm.get_data(as_text=True)

@@ -18,8 +18,6 @@ from dataclasses import field
 from functools import cache
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 SAFETY = ROOT / "docs" / "clinical-safety"
 HAZARD_LOG = SAFETY / "hazard-log.md"
@@ -309,14 +307,7 @@ def test_the_safety_case_argument_covers_every_hazard():
     assert set(re.findall(r"HAZ-\d{2}", plan)) <= {h.key for h in HAZARDS}
 
 
-# The coordinator links these while merging the other engineers' work. Strict: the
-# moment the last "TO LINK" is replaced this test passes, the strict xfail turns that
-# into a failure, and the marker has to go. After that no TO LINK can be merged again.
-@pytest.mark.xfail(
-    strict=True,
-    reason="TO LINK controls wait for tests being written now; remove this marker once "
-    "the last one is linked",
-)
+# Strict: every control names the tests that prove it; no "TO LINK" may be merged.
 def test_no_control_is_left_to_link():
     left = [f"{h.key} {c.key}: {c.proof}" for h in HAZARDS for c in h.controls if is_to_link(c)]
     assert not left, "\n".join(left)

@@ -42,6 +42,7 @@ BRUISING = BRUISING_CHOICES
 # from the protocol's answer rules.
 SKIN_CHANGES = SKIN_CHOICES
 MAX_NOTE = 2000
+NOTE_MESSAGE = f"Please keep the note under {MAX_NOTE:,} characters."
 
 
 # The optional yes/no questions, in the order the form asks them, with the words the
@@ -211,8 +212,8 @@ def check_answers(
         errors["bruising"] = BRUISING_MESSAGE
     if set(skin) - set(SKIN_CHANGES):
         errors["skin"] = "Choose skin changes from the list."
-    if len(note) > MAX_NOTE:
-        errors["note"] = f"Please keep the note under {MAX_NOTE} characters."
+    if len(note.strip()) > MAX_NOTE:
+        errors["note"] = NOTE_MESSAGE
     if errors:
         first = next(iter(errors))
         raise AnswerError(first, errors[first], errors)

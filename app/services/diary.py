@@ -11,6 +11,8 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import current_app
 
+from app.domain.checkin import MAX_NOTE
+from app.domain.checkin import NOTE_MESSAGE
 from app.domain.checkin import AnswerError
 from app.domain.checkin import Triage
 from app.domain.checkin import check_answers
@@ -109,6 +111,9 @@ class CheckInResult:
     # The optional photo sent with the check-in: stored, or why not (the check-in stands).
     photo: Photo | None = None
     photo_error: str | None = None
+    # A note too long to store, set aside so the answers and their triage still stand
+    # (issue 14 point 6); shown back on the result page so nothing typed is lost.
+    note_refused: str | None = None
 
 
 @dataclass(frozen=True)
@@ -230,10 +235,17 @@ def _submit(
     protocol = protocol_for(t)
     if client_key and (replay := _by_key(client_key)) is not None:
         return _replayed(replay, form, now)
+    # An over-long note is the one answer that may be refused on its own: the answers
+    # (warning signs above all) are stored and triaged without it, like a refused photo.
+    note = str(raw.get("note") or "")
+    long_note = note.strip() if len(note.strip()) > MAX_NOTE else None
+    if long_note is not None:
+        raw = {**raw, "note": ""}
     try:
         answers = check_answers(**unasked_as_none(raw, form.fixed), asked=form.questions)  # type: ignore[arg-type]
     except AnswerError as exc:
-        raise _Refused(exc.errors) from None
+        errors = exc.errors if long_note is None else {**exc.errors, "note": NOTE_MESSAGE}
+        raise _Refused(errors) from None
     decision = triage(answers, form.questions, protocol.answer_rules)
     # From here to the commit, one writer per patient: another device's edit of this
     # day must not be read before it commits and then overwritten (issue 15 point 3).
@@ -273,9 +285,8 @@ def _submit(
     if decision.alerts_clinic:
         _raise_alert(checkin, decision, now)
     db.session.commit()
-    return CheckInResult(
-        checkin, decision, build_today(protocol, t.anchor, form.course.tz, now, set()), False
-    )
+    today = build_today(protocol, t.anchor, form.course.tz, now, set())
+    return CheckInResult(checkin, decision, today, False, note_refused=long_note)
 
 
 def _replayed(replay: CheckIn, form: CheckInForm, now: datetime) -> CheckInResult:

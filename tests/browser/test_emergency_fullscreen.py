@@ -87,3 +87,30 @@ def test_emergency_result_fills_the_small_phone_and_the_call_button_comes_first(
     expect(page).to_have_url(f"{base}/patient/today")
     expect(page.locator("nav.tabs")).to_be_visible()
     assert js_errors == []
+
+
+def test_a_refused_check_in_with_chest_pain_keeps_the_call_button_on_screen(
+    page: Page, app, clock, live_server, js_errors
+):
+    """Chest pain answered yes, the pain score forgotten: the form comes back to be
+    finished, and on a 390 px phone the call button is on the first screen, above the
+    error summary that has the focus."""
+    base = live_server.url
+    page.set_viewport_size({"width": 390, "height": 844})
+    demo_patient(app, clock, f"em390@{demo.DOMAIN}", "Ellis Forgetful", day=1)
+    sign_in(page, base, f"em390@{demo.DOMAIN}", PASSWORD, clock())
+    page.get_by_role("link", name="Start today's check-in").click()
+    questions = page.locator("section.warning-questions fieldset")
+    for question in questions.all():
+        title = question.locator("legend").inner_text().lower()
+        answer = "Yes" if "chest pain" in title else "No"
+        question.get_by_role("radio", name=answer, exact=True).check()
+    page.get_by_role("button", name="Send check-in").click()
+
+    expect(page.locator("#error-summary")).to_be_focused()
+    call = page.locator("#urgent-advice").get_by_role("link", name="Call 999")
+    expect(call).to_have_attribute("href", "tel:999")
+    box = call.bounding_box()
+    assert page.evaluate("window.scrollY") == 0
+    assert box["y"] >= 0 and box["y"] + box["height"] <= 844, box
+    assert js_errors == []

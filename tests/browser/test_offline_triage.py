@@ -235,3 +235,47 @@ def test_offline_yes_to_chest_pain_shows_the_emergency_screen_and_is_sent_once(
     page.reload()
     assert in_app(_stored, patient_id) == ([(1, "emergency")], ["emergency"])
     assert js_errors == []
+
+
+def test_offline_a_same_day_answer_shows_whom_to_call_and_is_sent_once(
+    page: Page, app, clock, live_server, in_app, js_errors
+):
+    """Offline, "yes" to signs of infection: the page offers the clinic and the
+    out-of-hours line at once (it cannot know the clinic is open), keeps the header,
+    and the check-in is sent once when back online."""
+    base = live_server.url
+    patient_id = in_app(_demo_patient_day1, clock)
+    sign_in(page, base, f"offline-em@{demo.DOMAIN}", PASSWORD, clock())
+    expect(page).to_have_url(f"{base}/patient/today")
+    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    page.reload()
+    _wait_for_kept_pages(page, ["/patient/today", "/patient/checkin"])
+
+    page.context.set_offline(True)
+    page.reload()
+    expect(page.locator("#sc-status")).to_contain_text("Offline copy, last updated")
+    page.goto(f"{base}/patient/checkin")
+    expect(page.get_by_role("heading", level=1)).to_have_text("How are you today?")
+    for group in page.locator("section.warning-questions fieldset").all():
+        answer = "Yes" if "Spreading redness" in group.locator("legend").inner_text() else "No"
+        group.get_by_role("radio", name=answer, exact=True).check()
+    page.locator('input[name="pain"][value="2"]').check(force=True)
+    page.get_by_label("A little").check()
+    page.get_by_role("button", name="Send check-in").click()
+
+    advice = page.get_by_role("alert").filter(has_text="Please get advice today")
+    expect(advice).to_contain_text("Spreading redness")
+    calls = advice.locator('a[href^="tel:"]')
+    expect(calls).not_to_have_count(0)
+    expect(page.locator("nav.tabs")).to_be_visible()
+    assert advice.bounding_box()["y"] < 844
+    assert in_app(_stored, patient_id) == ([], [])
+
+    page.context.set_offline(False)
+    page.wait_for_function(
+        "() => (localStorage.getItem('sc-queue-' + "
+        "document.querySelector('meta[name=sc-user]').content) || '[]') === '[]'",
+        timeout=15_000,
+    )
+    assert in_app(_stored, patient_id) == ([(1, "same_day")], ["same_day"])
+    assert js_errors == []

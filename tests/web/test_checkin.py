@@ -328,3 +328,45 @@ def test_the_clinicians_diary_day_shows_tasks_ticked_and_that_days_photos(
     # A day without ticks says so, rather than leaving the clinician to guess.
     client.post("/patient/tasks/walks", data={"done": "0", "day": "3"})
     assert "Tasks ticked: none" in text_of(doc.get(f"/clinic/patients/{world.patient_a}"))
+
+
+def test_an_emergency_check_in_with_an_over_long_note_is_stored_alerted_and_shown(
+    client, world, in_app
+):
+    """Only the note is refused: the warning signs are stored and triaged, the clinic is
+    alerted, the emergency number comes first, and the note is shown back, not lost."""
+    login(client, "alice@patients.example")
+    long_note = "Chest feels tight. " + "x" * 2000
+    r = client.post("/patient/checkin", data=form(yes={"chest-breathing"}, note=long_note))
+    assert r.status_code == 200 and text_of(r).startswith("Call 999 now")
+    assert "your note is not" in text_of(r) and long_note in r.get_data(as_text=True)
+    stored = in_app(lambda: db.session.scalar(sa.select(CheckIn)))
+    assert stored.level == "emergency" and stored.note == "" and stored.answers["note"] == ""
+    assert in_app(lambda: db.session.scalar(sa.select(Alert.level))) == "emergency"
+
+
+def test_an_over_long_note_with_a_missing_answer_comes_back_with_both_errors(client, world, in_app):
+    login(client, "alice@patients.example")
+    r = client.post("/patient/checkin", data=form(pain="", note="y" * 2001))
+    page = text_of(r)
+    assert r.status_code == 400 and in_app(count, CheckIn) == 0
+    assert "Please keep the note under 2,000 characters." in page
+    assert "y" * 2001 in r.get_data(as_text=True)  # what was typed is back in the box
+
+
+def test_a_refused_check_in_with_a_warning_sign_still_shows_the_call_buttons_first(
+    client, world, in_app
+):
+    """Chest pain answered yes, pain score forgotten: the form comes back to be finished,
+    but the emergency call button comes before the error summary, not after it."""
+    login(client, "alice@patients.example")
+    r = client.post("/patient/checkin", data=form(yes={"chest-breathing"}, pain=""))
+    html = r.get_data(as_text=True)
+    assert r.status_code == 400 and in_app(count, CheckIn) == 0
+    assert 'href="tel:999"' in html
+    assert html.index('href="tel:999"') < html.index('id="error-summary"')
+    same_day = client.post("/patient/checkin", data=form(yes={"calf-pain-swelling"}, pain=""))
+    assert "Please get advice today" in text_of(same_day)
+    assert 'href="tel:999"' not in same_day.get_data(as_text=True).split('id="error-summary"')[0]
+    calm = client.post("/patient/checkin", data=form(pain=""))
+    assert 'id="urgent-advice"' not in calm.get_data(as_text=True)

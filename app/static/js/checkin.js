@@ -7,8 +7,14 @@
 (function () {
   // After a refused check-in the error summary gets the focus, so a screen reader
   // reads it first and a keyboard user can follow its links (GOV.UK pattern).
+  // A "yes" to a warning sign puts its call buttons above the summary: keep them on
+  // screen (focus without scrolling, then show the page from the top).
   var summary = document.getElementById("error-summary");
-  if (summary) { summary.focus(); }
+  var urgent = document.getElementById("urgent-advice");
+  if (summary) {
+    summary.focus({ preventScroll: Boolean(urgent) });
+    if (urgent) { window.scrollTo(0, 0); }
+  }
 })();
 (function () {
   // Offline, the server cannot point out a missing answer until the phone is back

@@ -118,9 +118,27 @@
     window.scrollTo(0, 0);
   }
 
+  function showSameDay(result) {
+    // Same-day advice offline: the call buttons at the top of the page, with the
+    // reasons; the header and tabs stay (this is not an emergency screen).
+    var template = document.getElementById("offline-same-day");
+    var main = document.getElementById("main");
+    if (!template || !main) { return; }
+    var box = template.content.firstElementChild.cloneNode(true);
+    var list = box.querySelector("ul.reasons");
+    result.reasons.forEach(function (reason) {
+      var item = document.createElement("li");
+      item.textContent = reason;
+      list.appendChild(item);
+    });
+    main.insertBefore(box, main.firstChild);
+    window.scrollTo(0, 0);
+  }
+
   // app.js saved an offline check-in on this phone (it dispatches "sc-queued").
   form.addEventListener("sc-queued", function () {
     var result = evaluate(table, answersOf());
     if (result.level === "emergency") { showEmergency(result); }
+    else if (result.level === "same_day") { showSameDay(result); }
   });
 })();

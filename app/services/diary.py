@@ -13,6 +13,7 @@ from flask import current_app
 
 from app.domain.checkin import MAX_NOTE
 from app.domain.checkin import NOTE_MESSAGE
+from app.domain.checkin import OPTIONAL_YES_NO
 from app.domain.checkin import AnswerError
 from app.domain.checkin import Triage
 from app.domain.checkin import check_answers
@@ -275,7 +276,10 @@ def _submit(
             {"at": checkin.updated_at.isoformat(), "answers": checkin.answers},
         ]
         checkin.reviewed_at = None  # changed answers need a fresh look
-    checkin.answers = answers.as_dict()
+    # Which optional questions the page did not ask that day, so they are never shown
+    # as skipped ("not answered") to the patient or the clinician.
+    not_asked = sorted(set(OPTIONAL_YES_NO) - form.fixed)
+    checkin.answers = {**answers.as_dict(), "not_asked": not_asked}
     checkin.pain, checkin.bruising, checkin.note = answers.pain, answers.bruising, answers.note
     checkin.level, checkin.reasons = decision.level, list(decision.reasons)
     checkin.updated_at = now

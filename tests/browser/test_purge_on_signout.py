@@ -28,8 +28,9 @@ def keep_today(page) -> str:
     page.reload()  # controlled by the service worker from here on
     page.wait_for_function("navigator.serviceWorker.controller !== null")
     page.reload()
-    page.wait_for_function(f"({KEPT_TODAY})().then((html) => html !== null)")
-    return page.evaluate(KEPT_TODAY)
+    # The kept copy itself, read in the same poll that finds it: a background refresh
+    # may replace it between two separate reads.
+    return page.wait_for_function(f"({KEPT_TODAY})()").json_value()
 
 
 def test_sign_out_purges_kept_pages(live_server, page):
@@ -50,8 +51,8 @@ def test_another_person_signing_in_does_not_see_the_previous_pages(live_server, 
     sign_in(page, base, "day3@demo.sclerocare.example")
     assert "Day 3 after your treatment" in keep_today(page)
     # The check-in form was kept in the background too (refreshed at most every 30 min).
-    page.wait_for_function(f"({KEPT_CHECKIN})().then((html) => html !== null)")
-    assert "Day 3 after your treatment" in page.evaluate(KEPT_CHECKIN)
+    kept = page.wait_for_function(f"({KEPT_CHECKIN})()").json_value()
+    assert "Day 3 after your treatment" in kept
     page.context.clear_cookies()  # the first person's sign-in ends without signing out
     sign_in(page, base, "day0@demo.sclerocare.example")
     page.wait_for_timeout(500)

@@ -18,6 +18,7 @@ from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
 from app.domain import wording
+from app.domain.checkin import answer_words
 from app.domain.checkin import not_answered
 
 
@@ -28,8 +29,8 @@ def _at_time(instant: datetime, tz: str, now: datetime) -> str:
 
 def register(app: Flask) -> None:
     """Install filters: ``when``, ``at_time``, ``on``, ``local``, ``day_phrase``,
-    ``lower_first``, ``site_label``, ``yes_no`` and ``not_answered`` (a stored check-in's
-    answers)."""
+    ``lower_first``, ``site_label``, ``yes_no``, ``not_answered`` and ``answer_words`` (a
+    stored check-in's answers)."""
 
     @app.template_filter("when")
     def when(instant: datetime, tz: str, now: datetime) -> str:
@@ -55,6 +56,7 @@ def register(app: Flask) -> None:
         return ("yes" if value else "no") if isinstance(value, bool) else "not answered"
 
     app.add_template_filter(not_answered, "not_answered")
+    app.add_template_filter(answer_words, "answer_words")
 
     @app.template_filter("site_label")
     def site_label(photo: object) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
@@ -87,3 +88,25 @@ def test_validate_and_load_refuse_a_protocol_without_the_stroke_question(runner,
             result.output,
         ), result.output
     assert in_app(_versions) == before
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "named"),
+    [
+        ('kind = "calf"\n', 'kind = ["calf"]\n', r"red_flag '[^']+': field 'kind': must be one of"),
+        ('key = "walks"\n', 'key = ["walks"]\n', r"task #\d+: field 'key': must be non-empty text"),
+        ('key = "walks"\n', "key = {a = 1}\n", r"task #\d+: field 'key': must be non-empty text"),
+    ],
+)
+def test_validate_names_a_key_or_kind_written_as_a_list_instead_of_crashing(
+    runner, tmp_path, old, new, named
+):
+    """A clinic's typo (``kind = ["calf"]``) must get the usual message, not a traceback."""
+    text = (Path(PROTOCOL_DIR) / "compression-24h.toml").read_text(encoding="utf-8")
+    assert old in text
+    bad = tmp_path / "list-kind.toml"
+    bad.write_text(text.replace(old, new, 1), encoding="utf-8")
+    result = runner.invoke(args=["protocols", "validate", str(bad)])
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert re.search(rf"error: list-kind\.toml:\d+: {named}", result.output), result.output

@@ -160,7 +160,14 @@ def acknowledge(alert_id: int):
 
 @bp.post("/checkins/<int:checkin_id>/review")
 def mark_reviewed(checkin_id: int):
-    checkin = review.mark_reviewed(current_user, checkin_id, _address(), now())
+    # What the page showed (absent on pages from before these fields: as before).
+    seen = request.form.get("seen")
+    upto = request.form.get("photos_upto", type=int)
+    try:
+        checkin = review.mark_reviewed(current_user, checkin_id, _address(), now(), seen, upto)
+    except review.ChangedSinceSeen as exc:
+        flash(exc.message, "error")
+        checkin = exc.checkin
     return redirect(
         url_for("clinician.patient", patient_id=checkin.patient_id, _anchor=f"day-{checkin.id}"),
         303,
@@ -178,7 +185,12 @@ def review_photo(photo_id: int):
 @bp.post("/patients/<int:patient_id>/photos/review")
 def review_day_photos(patient_id: int):
     day = review.mark_day_photos_reviewed(
-        current_user, patient_id, request.form.get("on", ""), _address(), now()
+        current_user,
+        patient_id,
+        request.form.get("on", ""),
+        _address(),
+        now(),
+        request.form.get("photos_upto", type=int),
     )
     page = request.form.get("page", 1, type=int)  # the diary page clamps it
     return redirect(

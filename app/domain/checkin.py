@@ -114,9 +114,25 @@ class Answers:
 def not_answered(stored: dict[str, object]) -> list[str]:
     """The optional questions a stored check-in left unanswered, by their short names.
 
-    A key missing from the stored answers counts as not answered too.
+    A key missing from the stored answers counts as not answered too; a question the
+    page did not ask that day (``not_asked``: no stockings on this protocol, or not any
+    more) is not "not answered": the patient could not answer it.
     """
-    return [label for key, label in OPTIONAL_YES_NO.items() if stored.get(key) is None]
+    skip = set(_strings(stored.get("not_asked")))
+    return [
+        label
+        for key, label in OPTIONAL_YES_NO.items()
+        if key not in skip and stored.get(key) is None
+    ]
+
+
+def answer_words(stored: dict[str, object], key: str) -> str:
+    """One optional yes/no answer as the clinician's diary says it: "yes", "no", "not
+    answered", or "not asked" when the page did not ask it that day."""
+    if key in _strings(stored.get("not_asked")):
+        return "not asked"
+    value = stored.get(key)
+    return ("yes" if value else "no") if isinstance(value, bool) else "not answered"
 
 
 def warning_answers(stored: dict[str, object], asked: list[RedFlag]) -> dict[str, str | None]:

@@ -528,14 +528,11 @@ def parse_protocol(text: str, filename: str = "<protocol>", *, stored: bool = Fa
     course = _read_course(reader, data)
     sections = {name: _read_items(reader, data, name) for name in _SECTIONS}
     # Keys as written (a task refused for another reason must not cascade).
-    written_tasks = data.get("task") if isinstance(data.get("task"), list) else []
-    task_keys = {t.get("key") for t in written_tasks if isinstance(t, dict)}
+    task_keys = _written(data, "task", "key")
     questions = _read_questions(reader, data, task_keys)
     rules = _read_answer_rules(reader, data, questions)
     if not stored:
-        written = data.get("red_flag") if isinstance(data.get("red_flag"), list) else []
-        kinds = {f.get("kind") for f in written if isinstance(f, dict)}
-        _check_required_flags(reader, sections["red_flag"], kinds)
+        _check_required_flags(reader, sections["red_flag"], _written(data, "red_flag", "kind"))
     if reader.problems:
         raise ProtocolError(reader.problems)
     return Protocol(
@@ -708,6 +705,14 @@ def _covers(start: Offset, end: Offset, first_day: int, last_day: int) -> tuple[
     else:
         ends_ok = (end.day or 0) > last_day or (end.day == last_day and end.at is None)
     return starts_ok, ends_ok
+
+
+def _written(data: dict[str, Any], section: str, fld: str) -> set[str]:
+    """The text values of one field across a section's items, as written. Anything
+    else (``key = ["x"]``, a table) is left out: its own field check names it, and it
+    must not crash the reader with an unhashable value."""
+    items = data.get(section) if isinstance(data.get(section), list) else []
+    return {v for i in items if isinstance(i, dict) and isinstance(v := i.get(fld), str)}
 
 
 def _check_required_flags(reader: _Reader, flags: list[RedFlag], written: set[Any]) -> None:

@@ -13,6 +13,7 @@ from flask import current_app
 
 from app.domain.checkin import MAX_NOTE
 from app.domain.checkin import NOTE_MESSAGE
+from app.domain.checkin import OPTIONAL_YES_NO
 from app.domain.checkin import AnswerError
 from app.domain.checkin import Triage
 from app.domain.checkin import check_answers
@@ -275,7 +276,10 @@ def _submit(
             {"at": checkin.updated_at.isoformat(), "answers": checkin.answers},
         ]
         checkin.reviewed_at = None  # changed answers need a fresh look
-    checkin.answers = answers.as_dict()
+    # Which optional questions the page did not ask that day, so they are never shown
+    # as skipped ("not answered") to the patient or the clinician.
+    not_asked = sorted(set(OPTIONAL_YES_NO) - form.fixed)
+    checkin.answers = {**answers.as_dict(), "not_asked": not_asked}
     checkin.pain, checkin.bruising, checkin.note = answers.pain, answers.bruising, answers.note
     checkin.level, checkin.reasons = decision.level, list(decision.reasons)
     checkin.updated_at = now
@@ -312,7 +316,8 @@ def _by_key(client_key: str) -> CheckIn | None:
 
 
 def _raise_alert(checkin: CheckIn, decision: Triage, now: datetime) -> None:
-    """One open alert per check-in; a more severe edit raises its level."""
+    """One open alert per check-in; an edit can raise its tier and add reasons, never
+    take any away before a clinician has seen it."""
     open_alert = db.session.scalar(
         sa.select(Alert).where(Alert.checkin_id == checkin.id, Alert.acknowledged_at.is_(None))
     )
@@ -330,9 +335,15 @@ def _raise_alert(checkin: CheckIn, decision: Triage, now: datetime) -> None:
         db.session.add(alert)
         db.session.flush()
         _notify_staff(alert, checkin, now)
-    elif severity < open_alert.severity or open_alert.reasons != list(decision.reasons):
-        open_alert.level, open_alert.severity = decision.level, min(severity, open_alert.severity)
-        open_alert.reasons = list(decision.reasons)
+    else:
+        # An edit before anyone has seen the alert may raise its tier, never lower it,
+        # and adds its reasons to those already given: the clinic must still see the
+        # chest pain the patient reported first (and write a note to acknowledge it).
+        if severity < open_alert.severity:
+            open_alert.level, open_alert.severity = decision.level, severity
+        new = [r for r in decision.reasons if r not in open_alert.reasons]
+        if new:
+            open_alert.reasons = [*open_alert.reasons, *new]
 
 
 def _notify_staff(alert: Alert, checkin: CheckIn, now: datetime) -> None:

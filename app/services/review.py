@@ -526,25 +526,67 @@ def acknowledge(
             "'Called the patient, advised to go to A&E'.",
         )
     if alert.acknowledged_at is None:
-        alert.acknowledged_at, alert.acknowledged_by_id = now, actor.id
-        alert.ack_note = note
-        alert.note_shared = share and bool(note)
-        shared = " (note shared with the patient)" if alert.note_shared else ""
-        audit(actor, alert.patient_id, "acknowledge", address, f"alert #{alert.id}{shared}")
+        # Only if nobody acknowledged it since it was read: two clinicians at once must
+        # not overwrite the first one's note, time and name (the first stays).
+        shared_note = share and bool(note)
+        won = db.session.execute(
+            sa.update(Alert)
+            .where(Alert.id == alert.id, Alert.acknowledged_at.is_(None))
+            .values(
+                acknowledged_at=now,
+                acknowledged_by_id=actor.id,
+                ack_note=note,
+                note_shared=shared_note,
+            )
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if won:
+            shared = " (note shared with the patient)" if shared_note else ""
+            audit(actor, alert.patient_id, "acknowledge", address, f"alert #{alert.id}{shared}")
     db.session.commit()
+    db.session.refresh(alert)
     return alert
 
 
-def mark_reviewed(actor: Principal, checkin_id: int, address: str, now: datetime) -> CheckIn:
-    """Mark a diary day as reviewed, with the photos taken that day (idempotent)."""
+class ChangedSinceSeen(Invalid):
+    """The patient changed a check-in after the clinician's page showed it."""
+
+    def __init__(self, checkin: CheckIn):
+        super().__init__(
+            "seen",
+            "The patient changed this day's answers after you opened the page. "
+            "Please read them again before marking the day reviewed.",
+        )
+        self.checkin = checkin
+
+
+def mark_reviewed(
+    actor: Principal,
+    checkin_id: int,
+    address: str,
+    now: datetime,
+    seen: str | None = None,
+    photos_upto: int | None = None,
+) -> CheckIn:
+    """Mark a diary day as reviewed, with the photos taken that day (idempotent).
+
+    :param seen: the check-in's ``updated_at`` as the clinician's page showed it; the
+        patient may have changed the answers since, from a phone (issue 15 point 3), and
+        answers nobody has looked at must not be marked as seen.
+    :param photos_upto: the newest photo id the page showed for the day: a photo sent
+        after the page was opened waits for its own look.
+    :raises ChangedSinceSeen: when the answers changed after the page was opened.
+    """
     checkin = db.session.get(CheckIn, checkin_id)
     if checkin is None or checkin.clinic_id != actor.clinic_id:
         raise refuse(actor, address, f"review check-in #{checkin_id}", "No such check-in.")
+    if seen is not None and seen != checkin.updated_at.isoformat():
+        raise ChangedSinceSeen(checkin)
     if checkin.reviewed_at is None:
         checkin.reviewed_at, checkin.reviewed_by_id = now, actor.id
         audit(actor, checkin.patient_id, "review", address, f"day {checkin.day}")
     # The day's photos are shown with it on the patient page, so they are seen too.
-    _mark_photos_of_day(actor, checkin.patient_id, checkin.on_date, now)
+    _mark_photos_of_day(actor, checkin.patient_id, checkin.on_date, now, photos_upto)
     db.session.commit()
     return checkin
 
@@ -562,12 +604,18 @@ def mark_photo_reviewed(actor: Principal, photo_id: int, address: str, now: date
 
 
 def mark_day_photos_reviewed(
-    actor: Principal, patient_id: int, on: str, address: str, now: datetime
+    actor: Principal,
+    patient_id: int,
+    on: str,
+    address: str,
+    now: datetime,
+    photos_upto: int | None = None,
 ) -> date:
     """Mark a patient's photos of one day as looked at: for a diary day without a
     check-in, which has no "Mark day reviewed" (idempotent).
 
     :param on: the day as the page sent it (ISO date).
+    :param photos_upto: the newest photo id the page showed (later ones are not seen).
     :raises Invalid: for a date that is not one.
     """
     patient = own_patient(actor, patient_id, address, "review photos of")
@@ -575,17 +623,26 @@ def mark_day_photos_reviewed(
         day = date.fromisoformat(on)
     except ValueError:
         raise Invalid("on", "That day could not be read; please reload the page.") from None
-    if _mark_photos_of_day(actor, patient.id, day, now):
+    if _mark_photos_of_day(actor, patient.id, day, now, photos_upto):
         audit(actor, patient.id, "review", address, f"photos of {day.isoformat()}")
     db.session.commit()
     return day
 
 
-def _mark_photos_of_day(actor: Principal, patient_id: int, on: date, now: datetime) -> int:
-    """Mark the patient's photos of one day reviewed; :returns: how many were new."""
+def _mark_photos_of_day(
+    actor: Principal, patient_id: int, on: date, now: datetime, upto: int | None = None
+) -> int:
+    """Mark the patient's photos of one day reviewed, up to photo id ``upto`` (the
+    newest the clinician's page showed) when given; :returns: how many were new."""
+    shown = Photo.id <= upto if upto is not None else sa.true()
     return db.session.execute(
         sa.update(Photo)
-        .where(Photo.patient_id == patient_id, Photo.taken_on == on, Photo.reviewed_at.is_(None))
+        .where(
+            Photo.patient_id == patient_id,
+            Photo.taken_on == on,
+            Photo.reviewed_at.is_(None),
+            shown,
+        )
         .values(reviewed_at=now, reviewed_by_id=actor.id)
     ).rowcount
 

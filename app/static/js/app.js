@@ -184,6 +184,9 @@
     if (navigator.onLine === false && form.method.toLowerCase() === "post" && QUEUEABLE.test(path) && queueKey) {
       event.preventDefault();
       var photoLeftOut = enqueue(form);
+      // The page stays: a correction sent from it is a new check-in edit, not a replay
+      // of this one, so it needs its own key (else the server keeps the first answers).
+      form.querySelectorAll("[data-client-key]").forEach(function (input) { input.value = newKey(); });
       // triage.js listens on the check-in form: an emergency answer shows its call screen.
       form.dispatchEvent(new CustomEvent("sc-queued", { bubbles: true }));
       showTickLocally(form);

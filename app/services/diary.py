@@ -78,7 +78,8 @@ LATE_DAYS = 2
 def checkin_form(user: Principal, now: datetime, day: int | None = None) -> CheckInForm:
     """A day's check-in questions (red flags in their windows) and any answers so far.
 
-    :param day: the day the form was filled in (today if None); up to two days back.
+    :param day: the day the form was filled in (today if None): any earlier day of this
+        treatment for a first check-in, up to LATE_DAYS back for a change.
     """
     course = load_course(user)
     t = course.recovering
@@ -87,14 +88,19 @@ def checkin_form(user: Principal, now: datetime, day: int | None = None) -> Chec
     today = day_number(t.anchor, now, course.tz)
     if day is None:
         day = today
-    if not today - LATE_DAYS <= day <= today or day < 0:
+    if not 0 <= day <= today:
+        raise Invalid("day", "This check-in is for a day that can no longer be changed.")
+    existing = db.session.scalar(
+        sa.select(CheckIn).where(CheckIn.treatment_id == t.id, CheckIn.day == day)
+    )
+    # Answers already given may be changed for LATE_DAYS; a first check-in for an older
+    # day is still taken: a phone offline for days may hold a red flag the clinic must
+    # hear about (issue 14 point 6: no check-in is lost).
+    if day < today - LATE_DAYS and existing is not None:
         raise Invalid("day", "This check-in is for a day that can no longer be changed.")
     on = local_date(t.anchor, course.tz) + timedelta(days=day)
     protocol = protocol_for(t)
     asked = questions_for_day(protocol, t.anchor, course.tz, on)
-    existing = db.session.scalar(
-        sa.select(CheckIn).where(CheckIn.treatment_id == t.id, CheckIn.day == day)
-    )
     fixed = fixed_questions_for_day(protocol, t.anchor, course.tz, on)
     rules = offline_rules(protocol, t.anchor, course.tz)
     over = today > FOLLOW_UP_DAYS

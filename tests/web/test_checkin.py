@@ -370,3 +370,29 @@ def test_a_refused_check_in_with_a_warning_sign_still_shows_the_call_buttons_fir
     assert 'href="tel:999"' not in same_day.get_data(as_text=True).split('id="error-summary"')[0]
     calm = client.post("/patient/checkin", data=form(pain=""))
     assert 'id="urgent-advice"' not in calm.get_data(as_text=True)
+
+
+def test_an_emergency_check_in_sent_three_days_late_still_alerts_the_clinic(
+    client, world, in_app, clock
+):
+    """Filled in offline on day 3, the phone back online on day 6: the first check-in of
+    day 3 is stored for day 3 and the clinic is alerted, not refused as too old."""
+    login(client, "alice@patients.example")
+    data = {**form(yes={"chest-breathing"}), "day": "3", "client_key": "late-1"}
+    clock.advance(days=3)
+    r = client.post("/patient/checkin", data=data)
+    assert r.status_code == 200 and text_of(r).startswith("Call 999 now")
+    stored = in_app(lambda: db.session.scalar(sa.select(CheckIn)))
+    assert (stored.day, stored.level) == (3, "emergency")
+    assert in_app(lambda: db.session.scalar(sa.select(Alert.level))) == "emergency"
+
+
+def test_answers_older_than_two_days_cannot_be_changed(client, world, in_app, clock):
+    login(client, "alice@patients.example")
+    assert client.post("/patient/checkin", data={**form(), "day": "3"}).status_code == 200
+    clock.advance(days=3)
+    r = client.post("/patient/checkin", data={**form(pain="6"), "day": "3"})
+    assert r.status_code == 400 and "can no longer be changed" in text_of(r)
+    assert in_app(lambda: db.session.scalar(sa.select(CheckIn.pain))) == 2
+    future = client.post("/patient/checkin", data={**form(), "day": "9"})
+    assert future.status_code == 400

@@ -108,8 +108,9 @@ def cancel_form(clinician: Principal, treatment_id: int, address: str) -> Treatm
     return treatment
 
 
-def _protocol_for(clinician: Principal, version_id: int) -> ProtocolVersion:
-    version = db.session.get(ProtocolVersion, version_id)
+def _protocol_for(clinician: Principal, version_id: int | None) -> ProtocolVersion:
+    # None: the form's id was missing or out of the database's range (db_int).
+    version = db.session.get(ProtocolVersion, version_id) if version_id is not None else None
     if version is None or version.clinic_id != clinician.clinic_id:
         raise Invalid("protocol", "Choose one of your clinic's protocols.")
     return version

@@ -266,3 +266,12 @@ def test_a_protocol_file_whose_escapes_carry_a_control_character_is_refused(
         assert "field 'protocol.name': holds a control character (such as NUL)" in result.output
         assert "Traceback" not in result.output
     assert in_app(count, ProtocolVersion) == before
+
+
+def test_booking_a_session_without_a_protocol_is_refused_not_a_500(app, world):
+    """Found by the route walk in CI: a form with no protocol reached the database as
+    an id of None."""
+    doc = _staff(app)
+    when = {"date": "2026-11-21", "time": "00:00"}
+    r = doc.post(f"/clinic/patients/{world.patient_a}/sessions", data=when, follow_redirects=True)
+    assert r.status_code == 200 and "Choose one of your clinic's protocols." in text_of(r)

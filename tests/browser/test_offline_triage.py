@@ -177,10 +177,10 @@ def _stored(patient_id: int):
     return [(c.day, c.level) for c in checkins], [a.level for a in alerts]
 
 
-def test_offline_yes_to_chest_pain_shows_the_emergency_screen_and_is_sent_once(
-    page: Page, app, clock, live_server, in_app, artifacts, js_errors
-):
-    base = live_server.url
+def _check_in_offline(page: Page, base: str, clock, in_app, yes: str) -> int:
+    """Sign the day-1 patient in, let the phone keep Today and the check-in, go offline
+    and send the check-in with "yes" to the one warning sign whose question contains
+    ``yes``. Returns the patient's id."""
     patient_id = in_app(_demo_patient_day1, clock)
     sign_in(page, base, f"offline-em@{demo.DOMAIN}", PASSWORD, clock())
     expect(page).to_have_url(f"{base}/patient/today")
@@ -195,11 +195,19 @@ def test_offline_yes_to_chest_pain_shows_the_emergency_screen_and_is_sent_once(
     page.goto(f"{base}/patient/checkin")
     expect(page.get_by_role("heading", level=1)).to_have_text("How are you today?")
     for group in page.locator("section.warning-questions fieldset").all():
-        answer = "Yes" if "Chest pain" in group.locator("legend").inner_text() else "No"
+        answer = "Yes" if yes in group.locator("legend").inner_text() else "No"
         group.get_by_role("radio", name=answer, exact=True).check()
     page.locator('input[name="pain"][value="2"]').check(force=True)
     page.get_by_label("A little").check()
     page.get_by_role("button", name="Send check-in").click()
+    return patient_id
+
+
+def test_offline_yes_to_chest_pain_shows_the_emergency_screen_and_is_sent_once(
+    page: Page, app, clock, live_server, in_app, artifacts, js_errors
+):
+    base = live_server.url
+    patient_id = _check_in_offline(page, base, clock, in_app, yes="Chest pain")
 
     # At once, still offline: the emergency screen, call button first, nothing above it.
     heading = page.get_by_role("heading", level=1)
@@ -244,24 +252,7 @@ def test_offline_a_same_day_answer_shows_whom_to_call_and_is_sent_once(
     out-of-hours line at once (it cannot know the clinic is open), keeps the header,
     and the check-in is sent once when back online."""
     base = live_server.url
-    patient_id = in_app(_demo_patient_day1, clock)
-    sign_in(page, base, f"offline-em@{demo.DOMAIN}", PASSWORD, clock())
-    expect(page).to_have_url(f"{base}/patient/today")
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
-    page.reload()
-    _wait_for_kept_pages(page, ["/patient/today", "/patient/checkin"])
-
-    page.context.set_offline(True)
-    page.reload()
-    expect(page.locator("#sc-status")).to_contain_text("Offline copy, last updated")
-    page.goto(f"{base}/patient/checkin")
-    expect(page.get_by_role("heading", level=1)).to_have_text("How are you today?")
-    for group in page.locator("section.warning-questions fieldset").all():
-        answer = "Yes" if "Spreading redness" in group.locator("legend").inner_text() else "No"
-        group.get_by_role("radio", name=answer, exact=True).check()
-    page.locator('input[name="pain"][value="2"]').check(force=True)
-    page.get_by_label("A little").check()
-    page.get_by_role("button", name="Send check-in").click()
+    patient_id = _check_in_offline(page, base, clock, in_app, yes="Spreading redness")
 
     advice = page.get_by_role("alert").filter(has_text="Please get advice today")
     expect(advice).to_contain_text("Spreading redness")

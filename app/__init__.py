@@ -153,7 +153,7 @@ def load_config(app: Flask, config_class: type[Config] | None, overrides: dict[s
 
 def register_extensions(app: Flask) -> None:
     """Bind db, migrations, login and CSRF; SQLite gets foreign keys and WAL."""
-    from app import security
+    from app.auth import loader
     from app.extensions import csrf
     from app.extensions import db
     from app.extensions import init_reads
@@ -165,8 +165,8 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "..", "migrations"))
     login_manager.init_app(app)
     csrf.init_app(app)
-    security.init_app(app)
-    from app.services import push
+    loader.init_app(app)
+    from app.adapters import push
 
     push.init_app(app)
     with app.app_context():

@@ -15,20 +15,20 @@ from flask import current_app
 from flask.cli import AppGroup
 from py_vapid import Vapid
 
+from app.adapters import push
+from app.clock import now
 from app.domain.protocol import ProtocolError
 from app.extensions import db
 from app.models import Role
-from app.security import now
 from app.services import accounts
 from app.services import backup
-from app.services import clinic_settings
 from app.services import demo
-from app.services import dispatch
 from app.services import photos
 from app.services import protocols
-from app.services import push
+from app.services.clinic import settings as clinic_settings
 from app.services.errors import Invalid
 from app.services.errors import NotFound
+from app.services.notify import dispatch
 from config import ConfigError
 
 protocols_cli = AppGroup("protocols", help="Validate, load and list clinic protocols.")

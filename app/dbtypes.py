@@ -52,11 +52,6 @@ class Base(DeclarativeBase):
     metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def utcnow() -> datetime:
-    """Column default: the current instant, aware UTC (a callable, never evaluated once)."""
-    return datetime.now(UTC)
-
-
 def configure_sqlite(engine: Engine) -> None:
     """Turn on foreign keys (off by default in SQLite) and WAL for file databases."""
     if engine.dialect.name != "sqlite":

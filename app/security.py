@@ -1,8 +1,7 @@
-"""Passwords, tokens, the sign-in session loader and role checks.
+"""Passwords and tokens: the primitives the accounts service builds on.
 
-Sign-in sessions live in the ``auth_sessions`` table: the cookie carries a random token,
-the table its SHA-256, so logging out revokes the session on the server and a copied
-cookie stops working (security checklist A6, which stock Flask-Login does not meet).
+The database stores only a token's SHA-256 and a password's argon2id hash. This module
+imports no service and no model (app.auth.loader wires sign-in sessions into Flask-Login).
 """
 
 from __future__ import annotations
@@ -10,42 +9,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import UTC
-from datetime import datetime
-from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError
 from argon2.exceptions import VerificationError
-from flask import Flask
 from flask import current_app
 from flask import g
-
-from app.extensions import login_manager
-
-
-def init_app(app: Flask) -> None:
-    """Wire the loader and the sign-in page into Flask-Login."""
-    login_manager.login_view = "auth.login"
-    login_manager.login_message = "Please sign in to continue."
-    login_manager.login_message_category = "info"
-    # Our own server-side sessions replace Flask-Login's weaker protection.
-    login_manager.session_protection = None
-    login_manager.user_loader(_load_user)
-
-
-def _load_user(token: str) -> Any:
-    from app.services import accounts
-
-    return accounts.user_for_session(token, now())
-
-
-def now() -> datetime:
-    """The current instant; tests may pin it with ``app.config['SCLERO_NOW']``."""
-    pinned = current_app.config.get("SCLERO_NOW")
-    if pinned is not None:
-        return pinned() if callable(pinned) else pinned
-    return datetime.now(UTC)
 
 
 def new_token() -> str:

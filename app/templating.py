@@ -68,7 +68,7 @@ def register(app: Flask) -> None:
     @app.template_global("sc_generated")
     def sc_generated() -> str:
         # When this page was made, so a copy read offline can say how old it is.
-        from app.security import now
+        from app.clock import now
 
         return now().isoformat()
 
@@ -101,8 +101,8 @@ def register_contact(app: Flask) -> None:
     def contact_route(clinic: object) -> object:
         # Whom to call first for same-day advice, from the clinic's hours at this instant
         # (app/templates/patient/_contact_buttons.html).
-        from app.security import now
-        from app.services.clinic_settings import contact_route as route
+        from app.clock import now
+        from app.services.clinic.settings import contact_route as route
 
         return route(clinic, now())  # type: ignore[arg-type]
 
@@ -116,8 +116,8 @@ def register_contact(app: Flask) -> None:
     @app.template_filter("opens")
     def opens(instant: datetime, tz: str) -> str:
         # "at 08:30 on Monday", in the reader's zone.
+        from app.clock import now
         from app.domain.hours import opening_phrase
-        from app.security import now
 
         return opening_phrase(instant, ZoneInfo(tz), now())
 

@@ -1,7 +1,7 @@
 """Photo ingest against bare Pillow, interleaved in one run (performance goals PG-P1..P4).
 
 A realistic 12 MP phone photo (gradients, 8x8 texture, noise; EXIF with orientation,
-GPS, make/model, date) goes through the app's own pipeline (``app.services.imaging``)
+GPS, make/model, date) goes through the app's own pipeline (``app.adapters.imaging``)
 and, in the same rounds, through a bare Pillow decode + JPEG encode of the same file.
 Then the same for a HEIC made from it, against a pillow-heif decode alone. Peak memory
 of one ingest is measured in a fresh process (growth of VmHWM over the resident size
@@ -33,8 +33,8 @@ from PIL import Image  # noqa: E402
 from PIL import ImageChops  # noqa: E402
 from PIL import features  # noqa: E402
 
+from app.adapters.photo_store import LocalPhotoStore  # noqa: E402
 from app.services import imaging  # noqa: E402
-from app.services.storage import LocalPhotoStore  # noqa: E402
 
 SIZE = (4032, 3024)
 SETTINGS = imaging.Settings()

@@ -139,6 +139,8 @@ from pywebpush import webpush  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 
 from app import create_app  # noqa: E402
+from app.adapters.push import WebPushSender  # noqa: E402
+from app.adapters.push import b64u  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.models import Clinic  # noqa: E402
 from app.models import OutboxMessage  # noqa: E402
@@ -152,8 +154,6 @@ from app.models import TreatmentStatus  # noqa: E402
 from app.models import User  # noqa: E402
 from app.services import dispatch  # noqa: E402
 from app.services import outbox  # noqa: E402
-from app.services.push import WebPushSender  # noqa: E402
-from app.services.push import b64u  # noqa: E402
 from config import TestingConfig  # noqa: E402
 
 AIM_VS_WEBPUSH = 1.6  # issue 15: with outcomes committed per send
@@ -703,8 +703,8 @@ import sys
 from datetime import datetime
 sys.path.insert(0, sys.argv[3])
 from app import create_app
-from app.services import dispatch
-from app.services.push import WebPushSender
+from app.services.notify import dispatch
+from app.adapters.push import WebPushSender
 from config import TestingConfig
 app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=sys.argv[1])
 ext = app.extensions["sclero_push"]

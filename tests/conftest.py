@@ -284,7 +284,7 @@ def push_service(app):
 @pytest.fixture
 def sender(app):
     """The app's real push sender, with a 1 s timeout so a hanging service ends quickly."""
-    from app.services.push import WebPushSender
+    from app.adapters.push import WebPushSender
 
     ext = app.extensions["sclero_push"]
     return WebPushSender(ext["vapid"], app.config["VAPID_SUBJECT"], timeout=1.0)

@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.models import OutboxMessage
 from app.models import OutboxState
-from app.services import dispatch
+from app.services.notify import dispatch
 from tests.conftest import is_postgres
 from tests.test_dispatch_processes import _env
 from tests.test_dispatch_processes import _flask

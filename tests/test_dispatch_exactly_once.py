@@ -20,6 +20,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
+from app.adapters.push import SendResult
 from app.domain.reminders import decide_at_send
 from app.extensions import db
 from app.models import Clinic
@@ -27,9 +28,8 @@ from app.models import OutboxMessage
 from app.models import OutboxState
 from app.models import PushSubscription
 from app.models import Treatment
-from app.services import dispatch
-from app.services import outbox
-from app.services.push import SendResult
+from app.services.notify import dispatch
+from app.services.notify import outbox
 from tests.conftest import login
 from tests.conftest import make_clinic
 from tests.conftest import make_patient

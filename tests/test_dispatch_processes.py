@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from app.adapters.push import private_key_b64u
 from app.extensions import db
 from app.models import OutboxMessage
 from app.models import OutboxState
@@ -34,7 +35,6 @@ from app.models import PushSubscription
 from app.models import Role
 from app.models import Treatment
 from app.models import User
-from app.services.push import private_key_b64u
 from tests.conftest import make_clinic
 from tests.conftest import make_patient
 from tests.push_double import PushServiceDouble
@@ -183,7 +183,7 @@ KILLER = """
 import os, signal, sys
 from datetime import datetime, timedelta
 from app import create_app
-from app.services import outbox
+from app.services.notify import outbox
 app = create_app()
 with app.app_context():
     rows = outbox.claim(datetime.fromisoformat(sys.argv[1]), 300, timedelta(seconds=60))

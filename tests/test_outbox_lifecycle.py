@@ -17,16 +17,16 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
+from app.adapters.push import load_vapid
+from app.adapters.push import parse_retry_after
+from app.adapters.push import private_key_b64u
 from app.extensions import db
 from app.models import Clinic
 from app.models import OutboxMessage
 from app.models import OutboxState
 from app.models import Treatment
-from app.services import dispatch
-from app.services import outbox
-from app.services.push import load_vapid
-from app.services.push import parse_retry_after
-from app.services.push import private_key_b64u
+from app.services.notify import dispatch
+from app.services.notify import outbox
 from config import ConfigError
 from tests.conftest import login
 from tests.conftest import make_clinic

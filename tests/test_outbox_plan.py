@@ -20,7 +20,7 @@ from app.extensions import db
 from app.models import OutboxMessage
 from app.models import OutboxState
 from app.models import Treatment
-from app.services import outbox
+from app.services.notify import outbox
 from tests.conftest import NOW
 from tests.conftest import make_clinic
 from tests.conftest import make_patient

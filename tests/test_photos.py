@@ -26,15 +26,15 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image
 
+from app.adapters import imaging
+from app.adapters.photo_store import KEY_PATTERN
+from app.adapters.photo_store import LocalPhotoStore
+from app.adapters.photo_store import SimulatedCrash
+from app.adapters.photo_store import StorageError
 from app.extensions import db
 from app.models import AuditEvent
 from app.models import Photo
-from app.services import imaging
 from app.services import photos
-from app.services.storage import KEY_PATTERN
-from app.services.storage import LocalPhotoStore
-from app.services.storage import SimulatedCrash
-from app.services.storage import StorageError
 from tests.conftest import count
 from tests.conftest import login
 from tests.conftest import text_of

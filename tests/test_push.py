@@ -23,8 +23,8 @@ from app.models import OutboxMessage
 from app.models import OutboxState
 from app.models import PushSubscription
 from app.models import Treatment
-from app.services import dispatch
-from app.services import outbox
+from app.services.notify import dispatch
+from app.services.notify import outbox
 from tests.conftest import login
 from tests.conftest import make_clinic
 from tests.conftest import make_patient

@@ -16,7 +16,7 @@ from flask_login import logout_user
 
 from app.auth.forms import LoginForm
 from app.auth.forms import SetPasswordForm
-from app.security import now
+from app.clock import now
 from app.services import accounts
 from app.services.errors import BadCredentials
 from app.services.errors import Invalid

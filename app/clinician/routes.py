@@ -17,18 +17,18 @@ from app.clinician.forms import BookSessionForm
 from app.clinician.forms import NewPatientForm
 from app.clinician.forms import RecordTreatmentForm
 from app.clinician.forms import WhenForm
+from app.clock import now
 from app.extensions import login_manager
 from app.models import Role
 from app.patient.routes import PHOTO_FILES
 from app.patient.routes import subscribe_json
 from app.patient.routes import unsubscribe_json
-from app.security import now
 from app.services import clinic
-from app.services import clinic_settings
 from app.services import protocols
-from app.services import reminders as reminder_settings
 from app.services import review
+from app.services.clinic import settings as clinic_settings
 from app.services.errors import Invalid
+from app.services.notify import subscriptions as reminder_settings
 from app.textinput import keep_in_session
 
 bp = Blueprint("clinician", __name__)

@@ -1,12 +1,12 @@
 """SQLAlchemy models, one module per aggregate, re-exported here."""
 
 from app.models import followup  # noqa: F401  (keeps patients' follow-up state current)
+from app.models.audit import AuditEvent
+from app.models.checkin import Alert
+from app.models.checkin import CheckIn
+from app.models.checkin import CheckInKey
 from app.models.clinic import Clinic
-from app.models.diary import Alert
-from app.models.diary import AuditEvent
-from app.models.diary import CheckIn
-from app.models.diary import CheckInKey
-from app.models.diary import Comment
+from app.models.comment import Comment
 from app.models.notification import OutboxMessage
 from app.models.notification import OutboxState
 from app.models.notification import PushSubscription

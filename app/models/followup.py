@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from app.domain.reminders import CHECKIN_DAYS
-from app.models.diary import CheckIn
+from app.models.checkin import CheckIn
 from app.models.patient import Patient
 from app.models.treatment import Treatment
 from app.models.treatment import TreatmentStatus

@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
+from app.clock import now
 from app.dbtypes import UTCDateTime
-from app.dbtypes import utcnow
 from app.extensions import db
 
 
@@ -36,8 +36,8 @@ class PushSubscription(db.Model):
     auth_session_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("auth_sessions.id", ondelete="SET NULL"), index=True
     )
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    confirmed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    confirmed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_failure: Mapped[str] = mapped_column(sa.String(200), default="")
@@ -109,4 +109,4 @@ class OutboxMessage(db.Model):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str] = mapped_column(sa.String(200), default="")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)

@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
+from app.clock import now
 from app.dbtypes import UTCDateTime
-from app.dbtypes import utcnow
 from app.extensions import db
 
 
@@ -63,7 +63,7 @@ class Photo(db.Model):
     source_format: Mapped[str] = mapped_column(sa.String(10))
     # A client-made key (UUID) so a double tap or an offline replay is stored once.
     client_key: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     # Set when a clinician has looked at it (or marked the check-in of its day reviewed).
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reviewed_by_id: Mapped[int | None] = mapped_column(

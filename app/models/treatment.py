@@ -11,8 +11,8 @@ from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
 
+from app.clock import now
 from app.dbtypes import UTCDateTime
-from app.dbtypes import utcnow
 from app.extensions import db
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ class Treatment(db.Model):
     concentration: Mapped[str] = mapped_column(sa.String(40), default="")
     areas: Mapped[str] = mapped_column(sa.String(300), default="")
     compression: Mapped[str] = mapped_column(sa.String(200), default="")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     # The clinic's own checklist items (by = "clinic": duplex scan, consultation) the
     # recording clinician confirmed were done, space-separated keys, with who and when.
     checks_confirmed: Mapped[str] = mapped_column(sa.String(300), default="", server_default="")
@@ -81,7 +81,7 @@ class ChecklistTick(db.Model):
         sa.ForeignKey("treatments.id", ondelete="CASCADE"), primary_key=True
     )
     item_key: Mapped[str] = mapped_column(sa.String(80), primary_key=True)
-    ticked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ticked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 
 
 class TaskTick(db.Model):
@@ -94,4 +94,4 @@ class TaskTick(db.Model):
     )
     task_key: Mapped[str] = mapped_column(sa.String(80), primary_key=True)
     day: Mapped[int] = mapped_column(primary_key=True)
-    ticked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ticked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)

@@ -13,10 +13,10 @@ from flask import request
 from flask import url_for
 from flask_login import current_user
 
+from app.clock import now
 from app.patient.routes import bp
 from app.patient.routes import chosen_file
 from app.photo_http import jpeg_response
-from app.security import now
 from app.services import photos
 from app.services.errors import Invalid
 from app.services.photos import Site

@@ -15,18 +15,18 @@ from flask import request
 from flask import url_for
 from flask_login import current_user
 
+from app.clock import now
 from app.domain.checkin import warning_answers
 from app.extensions import login_manager
 from app.models import Photo
 from app.patient.forms import QuietHoursForm
 from app.patient.forms import TickForm
-from app.security import now
-from app.services import diary
+from app.services import checkins
 from app.services import photos
-from app.services import recovery
-from app.services import reminders
+from app.services.care import recovery
 from app.services.errors import Invalid
 from app.services.errors import NotFound
+from app.services.notify import subscriptions
 from app.services.photos import Site
 
 bp = Blueprint("patient", __name__)
@@ -128,7 +128,7 @@ def device_label(user_agent: str) -> str:
 
 @bp.get("/reminders")
 def reminders_page():
-    data = reminders.settings(current_user)
+    data = subscriptions.settings(current_user)
     form = QuietHoursForm(start=data.quiet_start, end=data.quiet_end)
     return render_template("patient/reminders.html", s=data, form=form)
 
@@ -141,7 +141,7 @@ def subscribe_json():
     body = body if isinstance(body, dict) else {}
     label = device_label(request.headers.get("User-Agent", ""))
     try:
-        reminders.save_subscription(
+        subscriptions.save_subscription(
             current_user,
             body.get("subscription"),
             label,
@@ -159,7 +159,9 @@ def unsubscribe_json():
     """POST {"endpoint": ...}: turn this device off (idempotent)."""
     body = request.get_json(silent=True) or {}
     endpoint = body.get("endpoint") if isinstance(body.get("endpoint"), str) else None
-    return jsonify(ok=True, removed=reminders.remove_subscription(current_user, endpoint=endpoint))
+    return jsonify(
+        ok=True, removed=subscriptions.remove_subscription(current_user, endpoint=endpoint)
+    )
 
 
 bp.add_url_rule("/reminders/subscribe", "subscribe", subscribe_json, methods=["POST"])
@@ -168,7 +170,7 @@ bp.add_url_rule("/reminders/unsubscribe", "unsubscribe", unsubscribe_json, metho
 
 @bp.post("/reminders/devices/<int:sub_id>/delete")
 def delete_device(sub_id: int):
-    if reminders.remove_subscription(current_user, sub_id=sub_id):
+    if subscriptions.remove_subscription(current_user, sub_id=sub_id):
         flash("Reminders are off for that device.", "success")
     return redirect(url_for("patient.reminders_page"), 303)
 
@@ -178,7 +180,7 @@ def quiet_hours():
     form = QuietHoursForm()
     if form.validate_on_submit():
         try:
-            reminders.set_quiet_hours(current_user, form.start.data, form.end.data, now())
+            subscriptions.set_quiet_hours(current_user, form.start.data, form.end.data, now())
             flash("Quiet hours saved.", "success")
         except Invalid as exc:
             flash(exc.message, "error")
@@ -221,7 +223,7 @@ def form_values(answers: dict, questions: list) -> dict:  # noqa: ANN001
 
 
 def _checkin_page(
-    data: diary.CheckInForm,
+    data: checkins.CheckInForm,
     values: dict,
     errors: dict,
     photo: Photo | None = None,
@@ -242,7 +244,7 @@ def _checkin_page(
 
 @bp.get("/checkin")
 def checkin():
-    data = diary.checkin_form(current_user, now())
+    data = checkins.checkin_form(current_user, now())
     if data.follow_up_over:
         return render_template("patient/checkin_closed.html", f=data)
     stored = data.existing.answers if data.existing else {}
@@ -255,7 +257,7 @@ def chosen_file(files):  # noqa: ANN001, ANN201
     return next((f for f in files.getlist("photo") if f and f.filename), None)
 
 
-def attached_photo(form, files) -> diary.AttachedPhoto | None:  # noqa: ANN001
+def attached_photo(form, files) -> checkins.AttachedPhoto | None:  # noqa: ANN001
     """The optional photo of the check-in form, if one was chosen.
 
     One over the photo limit is not read at all (it waits in a temporary file until the
@@ -269,7 +271,7 @@ def attached_photo(form, files) -> diary.AttachedPhoto | None:  # noqa: ANN001
     upload.stream.seek(0)
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     data = upload.read() if not limit or size <= limit else None
-    return diary.AttachedPhoto(data, form.get("side"), form.get("region"), form.get("view"))
+    return checkins.AttachedPhoto(data, form.get("side"), form.get("region"), form.get("view"))
 
 
 @bp.post("/checkin")
@@ -279,9 +281,9 @@ def submit_checkin():
     try:
         key = request.form.get("client_key") or None
         photo = attached_photo(request.form, request.files)
-        result = diary.submit_checkin(current_user, raw, key, now(), day, photo)
-    except diary.AnswersRefused as exc:
-        data = diary.checkin_form(current_user, now(), day if exc.field != "day" else None)
+        result = checkins.submit_checkin(current_user, raw, key, now(), day, photo)
+    except checkins.AnswersRefused as exc:
+        data = checkins.checkin_form(current_user, now(), day if exc.field != "day" else None)
         values = {**form_values(raw, data.questions), "site": Site.from_values(request.form)}
         return _checkin_page(
             data, values, exc.errors, photo=exc.photo, photo_error=exc.photo_error
@@ -293,6 +295,6 @@ def submit_checkin():
 def diary_page():
     return render_template(
         "patient/diary.html",
-        d=diary.diary(current_user),
+        d=checkins.diary(current_user),
         photo_diary=photos.diary(current_user, 1, 6),
     )

@@ -9,10 +9,10 @@ from flask import render_template
 from flask import request
 
 from app import assets
+from app.clock import now
 from app.extensions import csrf
-from app.security import now
-from app.services import reminders
 from app.services.errors import Invalid
+from app.services.notify import subscriptions
 
 bp = Blueprint("pwa", __name__)
 
@@ -98,7 +98,7 @@ def resubscribe():
     if not isinstance(old, str):
         return jsonify(ok=False, error="old_endpoint missing"), 400
     try:
-        changed = reminders.replace_endpoint(old, body.get("subscription"), now())
+        changed = subscriptions.replace_endpoint(old, body.get("subscription"), now())
     except Invalid as exc:
         return jsonify(ok=False, error=exc.message), 400
     return jsonify(ok=changed), (200 if changed else 404)

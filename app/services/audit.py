@@ -6,7 +6,7 @@ who, which patient, what, when and from where.
 
 from __future__ import annotations
 
-from app.dbtypes import utcnow
+from app.clock import now
 from app.extensions import db
 from app.models import AuditEvent
 from app.models import Patient
@@ -43,7 +43,7 @@ def audit_views(actor: Principal, patient_ids: list[int], address: str, detail: 
         action="view",
         detail=detail,
         address=address[:64],
-        created_at=utcnow(),
+        created_at=now(),
     )
     db.session.execute(
         AuditEvent.__table__.insert(), [{**event, "patient_id": pid} for pid in patient_ids]

@@ -10,7 +10,7 @@
   when and from which kind of database the copy was made.
 
 Consistency. Photo files never change once written (new names for new photos), and a
-row is only written after its file is durably in place (app.services.storage). So the
+row is only written after its file is durably in place (app.adapters.photo_store). So the
 backup takes the database snapshot first and copies exactly the files that snapshot
 refers to. On PostgreSQL the list of files is read inside the very snapshot pg_dump
 uses (``pg_export_snapshot`` + ``pg_dump --snapshot``). A photo deleted between the

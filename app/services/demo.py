@@ -23,9 +23,9 @@ from app.models import Treatment
 from app.models import TreatmentStatus
 from app.models import User
 from app.security import hash_password
-from app.services import clinic_settings
-from app.services import outbox
 from app.services import protocols
+from app.services.clinic import settings as clinic_settings
+from app.services.notify import outbox
 
 DOMAIN = "demo.sclerocare.example"
 CLINICIAN_EMAIL = f"clinician@{DOMAIN}"

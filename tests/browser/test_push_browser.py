@@ -29,7 +29,7 @@ from app.models import Patient
 from app.models import PushSubscription
 from app.models import User
 from app.services import demo
-from app.services import dispatch
+from app.services.notify import dispatch
 from tests.browser.conftest import PHONE
 from tests.browser.test_today_browser import sign_in
 from tests.push_double import PushServiceDouble

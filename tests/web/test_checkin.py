@@ -119,10 +119,10 @@ def test_replaying_a_first_submit_after_an_edit_keeps_the_edit(client, world, in
 def test_two_first_submits_racing_end_as_one_check_in(app, client, world, in_app, monkeypatch):
     """Another request stores the day's check-in between this one's read and its insert:
     the insert hits the one-per-day constraint, and the request is stored again."""
-    from app.services import diary
+    from app.services import checkins
 
     login(client, "alice@patients.example")
-    real = diary.check_answers
+    real = checkins.check_answers
     raced = []
 
     def racing_check(**kwargs):
@@ -134,7 +134,7 @@ def test_two_first_submits_racing_end_as_one_check_in(app, client, world, in_app
                 assert other.post("/patient/checkin", data=form(pain="4")).status_code == 200
         return real(**kwargs)
 
-    monkeypatch.setattr(diary, "check_answers", racing_check)
+    monkeypatch.setattr(checkins, "check_answers", racing_check)
     r = client.post("/patient/checkin", data=form(pain="5", client_key="racer"))
     assert r.status_code == 200, text_of(r)
     checkin = in_app(lambda: db.session.scalar(sa.select(CheckIn)))
@@ -270,7 +270,7 @@ def test_empty_comment_is_refused_with_a_message(app, world):
 
 def test_patient_sees_each_person_once_per_kind_of_look(app, client, world):
     """Dashboard listings are audited per patient; the patient's list must not drown in
-    them: one line per person for the review list, one for opening the diary."""
+    them: one line per person for the review list, one for opening the checkins."""
     login(client, "alice@patients.example")
     doc = app.test_client()
     login(doc, "doc1@north.example")

@@ -93,7 +93,7 @@ def test_patient_cannot_tick_a_clinic_task(client, world, in_app):
 
 
 def test_no_patient_reminder_for_a_clinic_task(world, in_app):
-    from app.services import outbox
+    from app.services.notify import outbox
 
     def plan() -> None:
         # Booked a month ahead, so every checklist reminder is still in the future.

@@ -25,13 +25,13 @@ from app.models import User
 from app.principal import Principal
 from app.security import normalise_email
 from app.services import accounts
-from app.services import outbox
 from app.services.audit import audit
 from app.services.audit import audit_views
 from app.services.audit import own_patient
 from app.services.audit import refuse
-from app.services.clinic_settings import check_phone
+from app.services.clinic.settings import check_phone
 from app.services.errors import Invalid
+from app.services.notify import outbox
 from app.services.protocols import protocol_by_version
 
 PAGE_SIZE = 25

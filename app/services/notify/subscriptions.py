@@ -9,18 +9,18 @@ from datetime import time
 import sqlalchemy as sa
 from flask import current_app
 
+from app.adapters.push import BadSubscription
+from app.adapters.push import SubscriptionInfo
+from app.adapters.push import check_subscription
 from app.extensions import db
 from app.models import OutboxMessage
 from app.models import OutboxState
 from app.models import Patient
 from app.models import PushSubscription
 from app.principal import Principal
-from app.services import outbox
 from app.services.errors import Invalid
 from app.services.errors import NotFound
-from app.services.push import BadSubscription
-from app.services.push import SubscriptionInfo
-from app.services.push import check_subscription
+from app.services.notify import outbox
 
 MAX_DEVICES = 10
 

@@ -46,9 +46,9 @@ from app.services.audit import audit_views
 from app.services.audit import own_patient
 from app.services.audit import refuse
 from app.services.errors import Invalid
+from app.services.notify.subscriptions import DeliveryState
+from app.services.notify.subscriptions import delivery_state
 from app.services.protocols import protocol_by_version
-from app.services.reminders import DeliveryState
-from app.services.reminders import delivery_state
 
 PAGE = 20
 # Sections a clinician works through page by page count at most this many rows, then say

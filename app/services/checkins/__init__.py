@@ -41,12 +41,12 @@ from app.models import PushSubscription
 from app.models import User
 from app.principal import Principal
 from app.services import photos
+from app.services.care.recovery import Course
+from app.services.care.recovery import load_course
+from app.services.care.recovery import protocol_for
 from app.services.errors import Invalid
 from app.services.errors import NotFound
 from app.services.locking import lock_patient
-from app.services.recovery import Course
-from app.services.recovery import load_course
-from app.services.recovery import protocol_for
 
 log = logging.getLogger(__name__)
 

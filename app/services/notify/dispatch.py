@@ -73,6 +73,9 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from app.adapters.push import PushSender
+from app.adapters.push import SendResult
+from app.adapters.push import SubscriptionInfo
 from app.domain.reminders import TITLE
 from app.domain.reminders import QuietHours
 from app.domain.reminders import decide_at_send
@@ -84,11 +87,8 @@ from app.models import OutboxState
 from app.models import Patient
 from app.models import PushSubscription
 from app.models.notification import READY_PREDICATE
-from app.services import outbox
-from app.services.outbox import ClaimedMessage
-from app.services.push import PushSender
-from app.services.push import SendResult
-from app.services.push import SubscriptionInfo
+from app.services.notify import outbox
+from app.services.notify.outbox import ClaimedMessage
 
 log = logging.getLogger(__name__)
 

@@ -21,6 +21,10 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import current_app
 
+from app.adapters import imaging
+from app.adapters.photo_store import LocalPhotoStore
+from app.adapters.photo_store import PhotoStore
+from app.adapters.photo_store import SimulatedCrash
 from app.domain.offsets import day_number
 from app.domain.offsets import local_date
 from app.extensions import db
@@ -29,17 +33,13 @@ from app.models import Photo
 from app.models import Treatment
 from app.models import TreatmentStatus
 from app.principal import Principal
-from app.services import imaging
 from app.services.audit import audit
 from app.services.audit import own_patient
+from app.services.care.recovery import Course
+from app.services.care.recovery import load_course
 from app.services.errors import Invalid
 from app.services.errors import NotFound
 from app.services.locking import lock_patient
-from app.services.recovery import Course
-from app.services.recovery import load_course
-from app.services.storage import LocalPhotoStore
-from app.services.storage import PhotoStore
-from app.services.storage import SimulatedCrash
 
 log = logging.getLogger(__name__)
 

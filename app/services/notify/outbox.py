@@ -10,7 +10,7 @@ dies leaves its rows to be claimed again when the lease ends.
 Every claim writes a fresh fencing token into its rows. Renewing a lease and writing an
 outcome are conditional on that token (``WHERE id = :id AND claim_token = :token``), so
 a dispatcher whose lease ran out and whose rows another dispatcher took can no longer
-change them (app.services.dispatch explains the leases).
+change them (app.services.notify.dispatch explains the leases).
 """
 
 from __future__ import annotations

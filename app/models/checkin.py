@@ -1,4 +1,4 @@
-"""The patient's diary: daily check-ins, alerts for the clinic, and clinic comments."""
+"""Daily check-ins, the keys each was sent with, and the alerts they raise for the clinic."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
 
+from app.clock import now
 from app.dbtypes import UTCDateTime
-from app.dbtypes import utcnow
 from app.extensions import db
 
 if TYPE_CHECKING:
@@ -55,8 +55,8 @@ class CheckIn(db.Model):
     level: Mapped[str] = mapped_column(sa.String(10))  # emergency | same_day | routine | none
     reasons: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
     note: Mapped[str] = mapped_column(sa.Text, default="")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reviewed_by_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("users.id", ondelete="SET NULL")
@@ -96,7 +96,7 @@ class Alert(db.Model):
     # 0 = emergency, 1 = same day: sorts the dashboard by severity in SQL.
     severity: Mapped[int]
     reasons: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     acknowledged_by_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("users.id", ondelete="SET NULL")
@@ -107,43 +107,3 @@ class Alert(db.Model):
     note_shared: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     # Loaded with the alert where the page shows who acknowledged it (never lazily).
     acknowledged_by: Mapped[User | None] = relationship(lazy="raise")
-
-
-class Comment(db.Model):
-    """A clinician's comment, shown in the patient's diary."""
-
-    __tablename__ = "comments"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    patient_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("patients.id", ondelete="CASCADE"), index=True
-    )
-    author_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
-    author_name: Mapped[str] = mapped_column(sa.String(120))
-    body: Mapped[str] = mapped_column(sa.Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-class AuditEvent(db.Model):
-    """Who looked at or changed which patient's data, when and from where."""
-
-    __tablename__ = "audit_events"
-    __table_args__ = (
-        sa.Index("ix_audit_events_clinic_time", "clinic_id", "created_at"),
-        # "Who looked at your diary": a patient's latest events, read in order (the
-        # dashboard adds one per patient it lists, so a followed patient gathers many).
-        sa.Index("ix_audit_events_patient_time", "patient_id", "created_at"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    clinic_id: Mapped[int] = mapped_column(sa.ForeignKey("clinics.id"))
-    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
-    actor_name: Mapped[str] = mapped_column(sa.String(120))
-    # Indexed with created_at (ix_audit_events_patient_time).
-    patient_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("patients.id", ondelete="SET NULL")
-    )
-    action: Mapped[str] = mapped_column(sa.String(40))
-    detail: Mapped[str] = mapped_column(sa.String(300), default="")
-    address: Mapped[str] = mapped_column(sa.String(64), default="")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

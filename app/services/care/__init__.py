@@ -1,0 +1,1 @@
+"""Care: a patient's course of sessions, and the Today, Checklist and Plan pages built from it."""

@@ -1,0 +1,1 @@
+"""Notifications: what goes into the outbox, how dispatchers send it, and patients' devices."""

@@ -29,6 +29,7 @@ from app.models import OutboxState
 from app.models import PushSubscription
 from app.models import Treatment
 from app.services.notify import dispatch
+from app.services.notify import enqueue
 from app.services.notify import outbox
 from tests.conftest import login
 from tests.conftest import make_clinic
@@ -266,7 +267,7 @@ def test_after_two_days_down_yesterdays_prompts_are_dropped_not_sent_at_night(
         make_staff(clinic, "doc@north.example")
         patient = make_patient(clinic, "alice@patients.example", day=0)
         t = db.session.scalar(sa.select(Treatment).where(Treatment.patient_id == patient.id))
-        outbox.sync_treatment(t, datetime(2026, 11, 20, 12, 0, tzinfo=UTC))
+        enqueue.enqueue_reminders(t, datetime(2026, 11, 20, 12, 0, tzinfo=UTC))
         fake = push_service.new_subscription().info()
         db.session.add(
             PushSubscription(

@@ -26,7 +26,7 @@ from app.models import OutboxMessage
 from app.models import OutboxState
 from app.models import Treatment
 from app.services.notify import dispatch
-from app.services.notify import outbox
+from app.services.notify import enqueue
 from config import ConfigError
 from tests.conftest import login
 from tests.conftest import make_clinic
@@ -60,7 +60,7 @@ def _treatments(in_app, patient_id: int) -> list[int]:
 
 
 def _plan_all(in_app, patient_id: int, now: datetime) -> None:
-    in_app(lambda: (outbox.sync_patient(patient_id, now), db.session.commit()))
+    in_app(lambda: (enqueue.replan_patient(patient_id, now), db.session.commit()))
 
 
 def _staff_alert(in_app, world, tid: int, n: int, at: datetime, state=OutboxState.PENDING):

@@ -24,7 +24,7 @@ from app.models import OutboxState
 from app.models import PushSubscription
 from app.models import Treatment
 from app.services.notify import dispatch
-from app.services.notify import outbox
+from app.services.notify import enqueue
 from tests.conftest import login
 from tests.conftest import make_clinic
 from tests.conftest import make_patient
@@ -55,7 +55,7 @@ def _treated_patient(in_app, email="alice@patients.example", day=0, **kwargs):
         treatment = db.session.scalar(
             sa.select(Treatment).where(Treatment.patient_id == patient.id)
         )
-        outbox.sync_treatment(
+        enqueue.enqueue_reminders(
             treatment, datetime(2026, 11, 20, 12, 0, tzinfo=UTC) - timedelta(days=day)
         )
         db.session.commit()
@@ -142,7 +142,7 @@ def test_reschedule_moves_and_cancel_cancels_reminders_without_duplicates(
     )
     in_app(
         lambda: (
-            outbox.sync_treatment(
+            enqueue.enqueue_reminders(
                 db.session.get(Treatment, tid), datetime(2026, 11, 20, tzinfo=UTC)
             ),
             db.session.commit(),

@@ -25,7 +25,7 @@ from app.models import User
 from app.security import hash_password
 from app.services import protocols
 from app.services.clinic import settings as clinic_settings
-from app.services.notify import outbox
+from app.services.notify import enqueue
 
 DOMAIN = "demo.sclerocare.example"
 CLINICIAN_EMAIL = f"clinician@{DOMAIN}"
@@ -91,7 +91,7 @@ def seed(now: datetime, protocol_dir: str) -> list[DemoLogin]:
     for treatment in db.session.scalars(
         sa.select(Treatment).join(Patient).where(Patient.clinic_id == clinic.id)
     ):
-        outbox.sync_treatment(treatment, now)
+        enqueue.enqueue_reminders(treatment, now)
     db.session.commit()
     return logins
 

@@ -93,13 +93,13 @@ def test_patient_cannot_tick_a_clinic_task(client, world, in_app):
 
 
 def test_no_patient_reminder_for_a_clinic_task(world, in_app):
-    from app.services.notify import outbox
+    from app.services.notify import enqueue
 
     def plan() -> None:
         # Booked a month ahead, so every checklist reminder is still in the future.
         t = db.session.scalar(sa.select(Treatment).where(Treatment.patient_id == world.patient_b))
         t.appointment_at = NOW + timedelta(days=30)
-        outbox.sync_patient(world.patient_b, NOW)
+        enqueue.replan_patient(world.patient_b, NOW)
         db.session.commit()
 
     in_app(plan)

@@ -34,11 +34,7 @@ from app.models import AuditEvent
 from app.models import CheckIn
 from app.models import CheckInKey
 from app.models import Comment
-from app.models import OutboxMessage
-from app.models import OutboxState
 from app.models import Photo
-from app.models import PushSubscription
-from app.models import User
 from app.principal import Principal
 from app.services import photos
 from app.services.care.recovery import Course
@@ -47,6 +43,7 @@ from app.services.care.recovery import protocol_for
 from app.services.errors import Invalid
 from app.services.errors import NotFound
 from app.services.locking import lock_patient
+from app.services.notify.enqueue import enqueue_staff_alert
 
 log = logging.getLogger(__name__)
 
@@ -340,7 +337,7 @@ def _raise_alert(checkin: CheckIn, decision: Triage, now: datetime) -> None:
         )
         db.session.add(alert)
         db.session.flush()
-        _notify_staff(alert, checkin, now)
+        enqueue_staff_alert(alert, checkin.treatment_id, now)
     else:
         # An edit before anyone has seen the alert may raise its tier, never lower it,
         # and adds its reasons to those already given: the clinic must still see the
@@ -350,34 +347,6 @@ def _raise_alert(checkin: CheckIn, decision: Triage, now: datetime) -> None:
         new = [r for r in decision.reasons if r not in open_alert.reasons]
         if new:
             open_alert.reasons = [*open_alert.reasons, *new]
-
-
-def _notify_staff(alert: Alert, checkin: CheckIn, now: datetime) -> None:
-    """Queue a push to each clinician of the clinic who turned on alerts on a device.
-
-    Time-critical (no quiet hours) and generic: no name or symptom on a lock screen.
-    """
-    staff = db.session.scalars(
-        sa.select(PushSubscription.user_id)
-        .join(User, User.id == PushSubscription.user_id)
-        .where(User.clinic_id == alert.clinic_id, User.is_active.is_(True))
-        .distinct()
-    )
-    for user_id in staff:
-        db.session.add(
-            OutboxMessage(
-                patient_id=alert.patient_id,
-                treatment_id=checkin.treatment_id,
-                recipient_user_id=user_id,
-                key=f"alert:{alert.id}:{user_id}",
-                kind="alert",
-                link="/clinic/",
-                time_critical=True,
-                due_at=now,
-                available_at=now,
-                state=OutboxState.PENDING,
-            )
-        )
 
 
 @dataclass(frozen=True)

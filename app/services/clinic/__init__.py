@@ -31,7 +31,7 @@ from app.services.audit import own_patient
 from app.services.audit import refuse
 from app.services.clinic.settings import check_phone
 from app.services.errors import Invalid
-from app.services.notify import outbox
+from app.services.notify import enqueue
 from app.services.protocols import protocol_by_version
 
 PAGE_SIZE = 25
@@ -151,7 +151,7 @@ def create_patient(
     db.session.add(treatment)
     db.session.flush()
     token = accounts.issue_invitation(user, clinician, now)
-    outbox.sync_patient(treatment.patient.id, now)
+    enqueue.replan_patient(treatment.patient.id, now)
     db.session.commit()
     return NewPatient(patient, token)
 
@@ -192,7 +192,7 @@ def book_session(
     _check_window(appointment, now, APPOINTMENT_PAST, APPOINTMENT_FUTURE, "appointment")
     treatment = Treatment(patient=patient, protocol_version=version, appointment_at=appointment)
     db.session.add(treatment)
-    outbox.sync_patient(treatment.patient.id, now)
+    enqueue.replan_patient(treatment.patient.id, now)
     db.session.commit()
     return treatment
 
@@ -212,7 +212,7 @@ def reschedule(
     appointment = to_utc(appointment_local, tz, "appointment")
     _check_window(appointment, now, APPOINTMENT_PAST, APPOINTMENT_FUTURE, "appointment")
     treatment.appointment_at = appointment
-    outbox.sync_patient(treatment.patient.id, now)
+    enqueue.replan_patient(treatment.patient.id, now)
     db.session.commit()
     return treatment
 
@@ -223,7 +223,7 @@ def cancel(clinician: Principal, treatment_id: int, now: datetime, address: str)
     if treatment.status == TreatmentStatus.DONE:
         raise Invalid("status", "A treatment that has been recorded cannot be cancelled.")
     treatment.status = TreatmentStatus.CANCELLED
-    outbox.sync_patient(treatment.patient.id, now)
+    enqueue.replan_patient(treatment.patient.id, now)
     db.session.commit()
     return treatment
 
@@ -291,7 +291,7 @@ def record_treatment(
             address,
             f"clinic tasks done before session #{treatment.id}: {keys}",
         )
-    outbox.sync_patient(treatment.patient.id, now)
+    enqueue.replan_patient(treatment.patient.id, now)
     db.session.commit()
     return treatment
 

@@ -20,7 +20,7 @@ from app.models import PushSubscription
 from app.principal import Principal
 from app.services.errors import Invalid
 from app.services.errors import NotFound
-from app.services.notify import outbox
+from app.services.notify import enqueue
 
 MAX_DEVICES = 10
 
@@ -187,7 +187,7 @@ def set_quiet_hours(user: Principal, start: time, end: time, now: datetime) -> i
             "Start and end are the same. Choose different times, or turn reminders off.",
         )
     patient.quiet_start, patient.quiet_end = start, end
-    moved = outbox.sync_patient(patient.id, now)
+    moved = enqueue.replan_patient(patient.id, now)
     db.session.commit()
     return moved
 

@@ -23,16 +23,12 @@ from sqlalchemy.orm import joinedload
 from app.domain.offsets import local_date
 from app.domain.recovery import ChecklistView
 from app.domain.recovery import build_checklist
-from app.domain.reminders import QuietHours
-from app.domain.reminders import after_quiet_hours
 from app.extensions import db
 from app.models import Alert
 from app.models import AuditEvent
 from app.models import CheckIn
 from app.models import ChecklistTick
 from app.models import Comment
-from app.models import OutboxMessage
-from app.models import OutboxState
 from app.models import Patient
 from app.models import Photo
 from app.models import TaskTick
@@ -46,6 +42,7 @@ from app.services.audit import audit_views
 from app.services.audit import own_patient
 from app.services.audit import refuse
 from app.services.errors import Invalid
+from app.services.notify.enqueue import enqueue_comment
 from app.services.notify.subscriptions import DeliveryState
 from app.services.notify.subscriptions import delivery_state
 from app.services.protocols import protocol_by_version
@@ -662,29 +659,7 @@ def add_comment(
     )
     db.session.add(comment)
     db.session.flush()
-    latest = db.session.scalar(
-        sa.select(Treatment.id)
-        .where(Treatment.patient_id == patient.id)
-        .order_by(Treatment.appointment_at.desc())
-    )
-    if latest is not None:
-        # Not urgent by nature (anything urgent is a phone call): it waits for the end
-        # of the patient's quiet hours like every other reminder that is not time-critical.
-        due = after_quiet_hours(
-            now, ZoneInfo(patient.timezone), QuietHours(patient.quiet_start, patient.quiet_end)
-        )
-        db.session.add(
-            OutboxMessage(
-                patient_id=patient.id,
-                treatment_id=latest,
-                key=f"comment:{comment.id}",
-                kind="comment",
-                link="/patient/diary",
-                due_at=due,
-                available_at=due,
-                state=OutboxState.PENDING,
-            )
-        )
+    enqueue_comment(comment, patient, now)
     audit(actor, patient.id, "comment", address)
     db.session.commit()
     return comment

@@ -108,9 +108,9 @@ from app.models import TaskTick  # noqa: E402
 from app.models import Treatment  # noqa: E402
 from app.models import TreatmentStatus  # noqa: E402
 from app.models import User  # noqa: E402
-from app.models import followup  # noqa: E402
 from app.security import hash_password  # noqa: E402
 from app.services import protocols  # noqa: E402
+from app.services.care import followup  # noqa: E402
 from config import TestingConfig  # noqa: E402
 
 AIM_RATIO = 1.5
@@ -816,7 +816,7 @@ def load(url: str, specs: list[Spec]) -> list[ClinicPlan]:
             if conn.dialect.name == "postgresql":
                 move_sequences(conn)
             # Core inserts bypass the ORM events that keep each patient's follow-up state
-            # (app/models/followup.py): compute it once, as the migration does.
+            # (app/services/care/followup.py): compute it once, as the migration does.
             say(f"  follow-up state for {followup.backfill(conn):,} patients")
         # Production tables are vacuumed (autovacuum): without it PostgreSQL cannot use
         # index-only scans on freshly loaded rows. SQLite's ANALYZE is enough.

@@ -31,6 +31,7 @@ from app.models import TreatmentStatus
 from app.models import User
 from app.security import hash_password
 from app.services import protocols
+from app.services.care import followup
 from config import TestingConfig
 
 PROTOCOL_DIR = TestingConfig.SCLERO_PROTOCOL_DIR
@@ -236,6 +237,9 @@ def make_patient(
             areas="left calf",
         )
     _db.session.add_all([user, patient, treatment])
+    _db.session.flush()
+    # Rows made here bypass the services, which keep the follow-up state themselves.
+    followup.note_treatment(treatment)
     _db.session.commit()
     return patient
 

@@ -44,7 +44,7 @@ TimeState = Literal["now", "upcoming"]
 # Daily check-ins are asked for (and missed ones followed up by the clinic) until this
 # day after the latest treatment: deep-vein thrombosis, the rare serious late
 # complication, shows up 4-28 days after (clinical reference 2.6). After it, the
-# session's follow-up is over (app/models/followup.py keeps the same bound).
+# session's follow-up is over (app/services/care/followup.py keeps the same bound).
 FOLLOW_UP_DAYS = 28
 # Something that starts or changes within this span is shown ahead, with its time
 # (issue 14 point 2: "from 14:00 tomorrow").

@@ -1,6 +1,5 @@
 """SQLAlchemy models, one module per aggregate, re-exported here."""
 
-from app.models import followup  # noqa: F401  (keeps patients' follow-up state current)
 from app.models.audit import AuditEvent
 from app.models.checkin import Alert
 from app.models.checkin import CheckIn

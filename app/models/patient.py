@@ -37,7 +37,7 @@ class Patient(db.Model):
     # No reminders between these local times unless time-critical (default 21:00-08:00).
     quiet_start: Mapped[time] = mapped_column(sa.Time, default=time(21, 0))
     quiet_end: Mapped[time] = mapped_column(sa.Time, default=time(8, 0))
-    # Kept up to date by app/models/followup.py whenever a treatment is recorded or a
+    # Kept up to date by app/services/care/followup.py whenever a treatment is recorded or a
     # check-in is saved, so the dashboard's "missed check-ins" reads a few index entries
     # instead of grouping every check-in of the clinic (bench/clinician_dashboard.py).
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -24,6 +24,7 @@ from app.models import TreatmentStatus
 from app.models import User
 from app.security import hash_password
 from app.services import protocols
+from app.services.care import followup
 from app.services.clinic import settings as clinic_settings
 from app.services.notify import enqueue
 
@@ -91,6 +92,7 @@ def seed(now: datetime, protocol_dir: str) -> list[DemoLogin]:
     for treatment in db.session.scalars(
         sa.select(Treatment).join(Patient).where(Patient.clinic_id == clinic.id)
     ):
+        followup.note_treatment(treatment)
         enqueue.enqueue_reminders(treatment, now)
     db.session.commit()
     return logins

@@ -22,7 +22,7 @@ from app.domain.recovery import FOLLOW_UP_DAYS
 from app.domain.recovery import build_today
 from app.domain.reminders import QuietHours
 from app.domain.reminders import plan_treatment
-from app.models.followup import FOLLOW_DAYS
+from app.services.care.followup import FOLLOW_DAYS
 
 PROTOCOL_DIR = Path(__file__).resolve().parents[2] / "app" / "protocols"
 PATHS = sorted(PROTOCOL_DIR.glob("*.toml"))

@@ -37,6 +37,7 @@ from app.models import Comment
 from app.models import Photo
 from app.principal import Principal
 from app.services import photos
+from app.services.care import followup
 from app.services.care.recovery import Course
 from app.services.care.recovery import load_course
 from app.services.care.recovery import protocol_for
@@ -287,6 +288,7 @@ def _submit(
     checkin.level, checkin.reasons = decision.level, list(decision.reasons)
     checkin.updated_at = now
     db.session.flush()
+    followup.note_checkin(checkin.patient_id, now)
     if client_key:
         db.session.add(CheckInKey(client_key=client_key, checkin_id=checkin.id))
     if decision.alerts_clinic:
@@ -379,7 +381,9 @@ def diary(user: Principal) -> DiaryView:
     )
     comments = list(
         db.session.scalars(
-            sa.select(Comment).where(Comment.patient_id == pid).order_by(Comment.created_at.desc())
+            sa.select(Comment)
+            .where(Comment.patient_id == pid)
+            .order_by(Comment.created_at.desc(), Comment.id.desc())
         )
     )
     # One line per person and kind of look, with the latest time: every dashboard view
@@ -392,7 +396,8 @@ def diary(user: Principal) -> DiaryView:
             sa.select(AuditEvent.actor_name, listed, last)
             .where(AuditEvent.patient_id == pid)
             .group_by(AuditEvent.actor_id, AuditEvent.actor_name, listed)
-            .order_by(last.desc())
+            # Same-instant stamps (a pinned clock, one busy second) keep their order.
+            .order_by(last.desc(), sa.func.max(AuditEvent.id).desc())
             .limit(20)
         )
     ]

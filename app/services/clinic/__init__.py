@@ -29,6 +29,7 @@ from app.services.audit import audit
 from app.services.audit import audit_views
 from app.services.audit import own_patient
 from app.services.audit import refuse
+from app.services.care import followup
 from app.services.clinic.settings import check_phone
 from app.services.errors import Invalid
 from app.services.notify import enqueue
@@ -291,6 +292,7 @@ def record_treatment(
             address,
             f"clinic tasks done before session #{treatment.id}: {keys}",
         )
+    followup.note_treatment(treatment)
     enqueue.replan_patient(treatment.patient.id, now)
     db.session.commit()
     return treatment

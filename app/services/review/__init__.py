@@ -35,12 +35,12 @@ from app.models import TaskTick
 from app.models import Treatment
 from app.models import TreatmentStatus
 from app.models import User
-from app.models.followup import FOLLOW_DAYS
 from app.principal import Principal
 from app.services.audit import audit
 from app.services.audit import audit_views
 from app.services.audit import own_patient
 from app.services.audit import refuse
+from app.services.care.followup import FOLLOW_DAYS
 from app.services.errors import Invalid
 from app.services.notify.enqueue import enqueue_comment
 from app.services.notify.subscriptions import DeliveryState
@@ -189,7 +189,7 @@ def _new_photos(clinic: int, page: int) -> Section:
 def _missed(clinic: int, now: datetime, page: int) -> Section:
     """Patients in their four weeks of follow-up not heard from for two days or more.
 
-    Reads the follow-up state kept on each patient (app/models/followup.py) through
+    Reads the follow-up state kept on each patient (app/services/care/followup.py) through
     ``ix_patients_last_seen``, so it costs the same whatever the number of check-ins.
     A patient is last seen no earlier than their latest treatment, which is at most
     FOLLOW_DAYS before ``follow_until``: so whoever is still followed was last seen in the
@@ -388,7 +388,7 @@ def patient_diary(actor: Principal, patient_id: int, address: str, page: int = 1
             sa.select(Alert)
             .options(joinedload(Alert.acknowledged_by))
             .where(Alert.patient_id == patient.id)
-            .order_by(Alert.created_at.desc())
+            .order_by(Alert.created_at.desc(), Alert.id.desc())
             .limit(50)
         )
     )
@@ -396,7 +396,7 @@ def patient_diary(actor: Principal, patient_id: int, address: str, page: int = 1
         db.session.scalars(
             sa.select(Comment)
             .where(Comment.patient_id == patient.id)
-            .order_by(Comment.created_at.desc())
+            .order_by(Comment.created_at.desc(), Comment.id.desc())
             .limit(50)
         )
     )

@@ -1,48 +1,53 @@
-"""Keep each patient's follow-up state current: when they were last heard from, and
-until when they are followed for missed check-ins.
+"""Each patient's follow-up state: when they were last heard from, and until when they
+are followed for missed check-ins (the clinician dashboard reads both).
 
 * ``follow_until``: the latest recorded treatment plus 28 days (the DVT window, ref 2.6).
 * ``last_seen_at``: the later of the latest treatment and the latest check-in.
 
-SQLAlchemy events on CheckIn and Treatment update the patient row in the same flush, so
-every write path (services, demo data, tests) keeps it right. ``BACKFILL`` recomputes it
-from scratch (used by the migration and by bulk loaders that bypass the ORM).
+The services that store a check-in or record a treatment call ``note_checkin`` or
+``note_treatment`` in the same transaction, next to the change (no ORM events: every
+write is visible where it happens). ``backfill`` recomputes it all from scratch, for the
+migration that added it and for bulk loaders that bypass the services.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import event
 
 from app.domain.reminders import CHECKIN_DAYS
-from app.models.checkin import CheckIn
-from app.models.patient import Patient
-from app.models.treatment import Treatment
-from app.models.treatment import TreatmentStatus
+from app.extensions import db
+from app.models import CheckIn
+from app.models import Patient
+from app.models import Treatment
+from app.models import TreatmentStatus
 
 # As long as daily check-ins are asked for (and reminded).
 FOLLOW_DAYS = CHECKIN_DAYS
 
 
-def _later(column: sa.Column[Any], value: Any) -> sa.ColumnElement[Any]:
+def _later(column: Any, value: Any) -> sa.ColumnElement[Any]:
     return sa.case((sa.or_(column.is_(None), column < value), value), else_=column)
 
 
-def _after_checkin(_mapper: Any, connection: sa.Connection, checkin: CheckIn) -> None:
-    connection.execute(
+def note_checkin(patient_id: int, at: datetime) -> None:
+    """A check-in was stored or changed at ``at``; no commit."""
+    db.session.execute(
         sa.update(Patient)
-        .where(Patient.id == checkin.patient_id)
-        .values(last_seen_at=_later(Patient.last_seen_at, checkin.updated_at))
+        .where(Patient.id == patient_id)
+        .values(last_seen_at=_later(Patient.last_seen_at, at))
+        .execution_options(synchronize_session=False)
     )
 
 
-def _after_treatment(_mapper: Any, connection: sa.Connection, treatment: Treatment) -> None:
+def note_treatment(treatment: Treatment) -> None:
+    """A treatment was recorded as done; no commit. Other states change nothing."""
     if treatment.status != TreatmentStatus.DONE or treatment.treated_at is None:
         return
-    connection.execute(
+    db.session.execute(
         sa.update(Patient)
         .where(Patient.id == treatment.patient_id)
         .values(
@@ -51,12 +56,8 @@ def _after_treatment(_mapper: Any, connection: sa.Connection, treatment: Treatme
                 Patient.follow_until, treatment.treated_at + timedelta(days=FOLLOW_DAYS)
             ),
         )
+        .execution_options(synchronize_session=False)
     )
-
-
-for _event in ("after_insert", "after_update"):
-    event.listen(CheckIn, _event, _after_checkin)
-    event.listen(Treatment, _event, _after_treatment)
 
 
 def backfill(connection: sa.Connection) -> int:

@@ -27,8 +27,8 @@ from datetime import timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from app.domain.localtime import local_instant
 from app.domain.offsets import local_date
-from app.domain.offsets import local_instant
 from app.domain.offsets import local_midnight
 from app.domain.offsets import resolve
 from app.domain.protocol.model import Protocol

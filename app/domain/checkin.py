@@ -28,12 +28,12 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from app.domain.offsets import local_date
-from app.domain.protocol import BRUISING_CHOICES
-from app.domain.protocol import SKIN_CHOICES
-from app.domain.protocol import AnswerRule
-from app.domain.protocol import Protocol
-from app.domain.protocol import RedFlag
-from app.domain.recovery import window
+from app.domain.protocol.model import AnswerRule
+from app.domain.protocol.model import Protocol
+from app.domain.protocol.model import RedFlag
+from app.domain.protocol.requirements import BRUISING_CHOICES
+from app.domain.protocol.requirements import SKIN_CHOICES
+from app.domain.recovery.windows import window
 
 Level = Literal["emergency", "same_day", "routine", "none"]
 LEVELS: tuple[Level, ...] = ("emergency", "same_day", "routine", "none")

@@ -15,8 +15,9 @@ into the next day (``Fri 20:00-02:00``). No hours at all means "never open": the
 out-of-hours route is always first.
 
 Pure: the time zone and the instant are arguments. Every comparison is between UTC
-instants, so clock changes need no special case: a wall-clock time skipped when the
-clocks go forward is read with the offset before the change (01:30 on the spring
+instants, so clock changes need no special case: wall-clock times become instants by
+the app's one rule (:func:`app.domain.localtime.local_instant`): a time skipped when
+the clocks go forward is read with the offset before the change (01:30 on the spring
 morning in London is 02:30 BST, when the clock reaches that point), and a repeated one
 as its first occurrence.
 """
@@ -25,12 +26,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC
 from datetime import date
 from datetime import datetime
 from datetime import time
 from datetime import timedelta
 from zoneinfo import ZoneInfo
+
+from app.domain.localtime import local_instant
 
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -184,8 +186,7 @@ def _instant(day: date, minutes: int, tz: ZoneInfo) -> datetime:
     (more than a day's minutes fall on the following dates)."""
     day = day + timedelta(days=minutes // (24 * 60))
     minutes %= 24 * 60
-    wall = datetime.combine(day, time(minutes // 60, minutes % 60), tzinfo=tz)
-    return wall.astimezone(UTC)
+    return local_instant(day, time(minutes // 60, minutes % 60), tz)
 
 
 def is_open(hours: OpeningHours, tz: ZoneInfo, now: datetime) -> bool:

@@ -29,6 +29,8 @@ from datetime import time
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+from app.domain.localtime import local_instant
+
 _HOURS = re.compile(r"^\s*([+-]?\d{1,5})\s*h\s*$")
 _DAY = re.compile(r"^\s*day\s+([+-]?\d{1,4})(?:\s+(\d{1,2}):(\d{2}))?\s*$")
 
@@ -100,16 +102,6 @@ def local_midnight(day: date, tz: ZoneInfo) -> datetime:
     non-existent wall time with ``fold=0`` lands after the gap, which is what we want.
     """
     return local_instant(day, time(0, 0), tz)
-
-
-def local_instant(day: date, at: time, tz: ZoneInfo) -> datetime:
-    """The UTC instant of a local wall-clock time.
-
-    PEP 495 semantics with ``fold=0``: a wall time inside a spring-forward gap maps past
-    the gap (00:00 that never happened becomes 01:00 local), and a repeated wall time
-    in an autumn overlap maps to its first occurrence.
-    """
-    return datetime.combine(day, at).replace(tzinfo=tz).astimezone(UTC)
 
 
 def local_date(instant: datetime, tz: ZoneInfo) -> date:

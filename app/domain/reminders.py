@@ -27,14 +27,14 @@ from datetime import timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from app.domain.localtime import local_instant
 from app.domain.offsets import local_date
-from app.domain.offsets import local_instant
 from app.domain.offsets import local_midnight
 from app.domain.offsets import resolve
-from app.domain.protocol import Protocol
-from app.domain.recovery import FOLLOW_UP_DAYS
-from app.domain.recovery import next_session_window
-from app.domain.recovery import window
+from app.domain.protocol.model import Protocol
+from app.domain.recovery.resolved_plan import next_session_window
+from app.domain.recovery.today import FOLLOW_UP_DAYS
+from app.domain.recovery.windows import window
 
 Kind = Literal["checklist", "milestone", "daily", "next-session", "comment", "alert"]
 

@@ -363,7 +363,7 @@ def test_toml_syntax_error_is_refused_naming_file_and_line() -> None:
 
 
 def test_toml_syntax_error_problem_carries_the_line_number() -> None:
-    # DOMAIN BUG (app/domain/protocol.py, parse_protocol): on a TOML syntax error the
+    # DOMAIN BUG (app/domain/protocol/parse.py, parse_protocol): on a TOML syntax error the
     # Problem gets line=None; the line is only inside the message text, so
     # "file:line" is not shown by Problem.__str__ and callers cannot point at it.
     text = edit('title = "Walk"', 'title = "Walk')
@@ -596,7 +596,7 @@ def test_unknown_section() -> None:
 
 
 def test_unknown_section_problem_carries_its_line() -> None:
-    # DOMAIN BUG (app/domain/protocol.py, parse_protocol): unknown sections are
+    # DOMAIN BUG (app/domain/protocol/parse.py, parse_protocol): unknown sections are
     # reported with line=None although the header is in the file.
     text = VALID + '\n[[restrictions]]\nkey = "x"\n'
     problem = only(refuse(text))
@@ -618,7 +618,7 @@ def test_every_problem_is_reported_at_once() -> None:
 
 
 def test_header_with_trailing_comment_keeps_line_numbers_right() -> None:
-    # DOMAIN BUG (app/domain/protocol.py, _Reader.header_line): headers are found by
+    # DOMAIN BUG (app/domain/protocol/reader.py, Reader.header_line): headers are found by
     # exact text match, so a valid TOML header with a trailing comment
     # ("[[task]]  # stockings") or inner spaces ("[[ task ]]") is not counted. A
     # problem in that entry is then reported at the header line of the NEXT entry of

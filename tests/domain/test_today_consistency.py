@@ -239,12 +239,12 @@ def test_checker_catches_a_protocol_that_overlaps_two_regimes() -> None:
 def test_checker_catches_the_old_first_night_bug(monkeypatch: pytest.MonkeyPatch) -> None:
     """With Today's old rule (a task is shown on every date its window touches), the
     first night of the 24 h protocol at 00:30 is reported, as the issue saw it."""
-    from app.domain import recovery
+    from app.domain.recovery import today as today_module
 
     def old_rule(w, today, now, started):  # noqa: ANN001, ANN202
         return "now" if w.covers_date(today) and now < w.end else None
 
-    monkeypatch.setattr(recovery, "_shown", old_rule)
+    monkeypatch.setattr(today_module, "_shown", old_rule)
     tz = ZoneInfo("Europe/London")
     treated = datetime(2026, 6, 1, 13, 0, tzinfo=UTC)  # 14:00 London
     now = datetime(2026, 6, 1, 23, 30, tzinfo=UTC)  # 00:30 London, day 1

@@ -1,0 +1,156 @@
+"""Reading a protocol's check-in rules: ``[[question]]`` and ``[[answer_rule]]``.
+
+Which fixed questions a protocol asks (every day, or only while a task applies) and
+which answers reach which tier are protocol data. Every skin change a patient can tick
+must reach the clinic at some tier, and the questions that carry the same-day rules
+must be asked (:data:`~app.domain.protocol.requirements.REQUIRED_QUESTIONS`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.domain.protocol.model import AnswerRule
+from app.domain.protocol.model import Question
+from app.domain.protocol.reader import Reader
+from app.domain.protocol.requirements import BRUISING_CHOICES
+from app.domain.protocol.requirements import QUESTIONS
+from app.domain.protocol.requirements import REQUIRED_QUESTIONS
+from app.domain.protocol.requirements import SKIN_CHOICES
+
+CHECKIN_SECTIONS = ("question", "answer_rule")
+
+
+def _entries(reader: Reader, data: dict[str, Any], section: str) -> list[tuple[str, int, Any]]:
+    """A list section's entries as (label, line, table); a missing section is refused."""
+    entries = data.get(section)
+    if entries is None:
+        reader.problem(
+            f"[[{section}]]",
+            section,
+            "section is missing; see 'Check-in questions and triage' in the protocol README",
+        )
+        return []
+    if not isinstance(entries, list):
+        reader.problem(section, section, f"must be written as [[{section}]] entries")
+        return []
+    out: list[tuple[str, int, Any]] = []
+    for index, entry in enumerate(entries):
+        line = reader.header_line(section, index)
+        label = f"{section} #{index + 1}"
+        if isinstance(entry, dict) and isinstance(entry.get("key"), str):
+            label = f"{section} '{entry['key']}'"
+        if not isinstance(entry, dict):
+            reader.problem(label, section, "must be a table", line)
+            continue
+        out.append((label, line, entry))  # type: ignore[arg-type]
+    return out
+
+
+def _unknown_fields(
+    reader: Reader, entry: dict[str, Any], allowed: tuple[str, ...], label: str, line: int | None
+) -> None:
+    for fld in sorted(set(entry) - set(allowed)):
+        reader.problem(label, fld, f"unknown field; allowed: {', '.join(allowed)}", line)
+
+
+def read_questions(reader: Reader, data: dict[str, Any], task_keys: set[Any]) -> list[Question]:
+    """``[[question]]``: which fixed questions are asked, and on which days."""
+    questions: list[Question] = []
+    seen: set[str] = set()
+    for label, line, entry in _entries(reader, data, "question"):
+        before = len(reader.problems)
+        _unknown_fields(reader, entry, ("key", "during", "source"), label, line)
+        key = entry.get("key")
+        if key not in QUESTIONS:
+            reader.problem(label, "key", f"must be one of {', '.join(QUESTIONS)}", line)
+        elif key in seen:
+            reader.problem(label, "key", f"'{key}' is used twice in [[question]]", line)
+        source = reader.text(entry.get("source"), label, "source", line)
+        during = _during(reader, entry.get("during", []), task_keys, label, line)
+        if len(reader.problems) == before and source is not None:
+            seen.add(key)  # type: ignore[arg-type]
+            questions.append(Question(key, source, during))  # type: ignore[arg-type]
+    asked = {q.key for q in questions}
+    for key, why in REQUIRED_QUESTIONS.items() if "question" in data else ():
+        if key not in asked:
+            reader.problem(
+                "[[question]]",
+                "key",
+                f"every protocol must ask '{key}': {why}",
+                reader.header_line("question"),
+            )
+    return questions
+
+
+def _during(
+    reader: Reader, during: Any, task_keys: set[Any], label: str, line: int | None
+) -> tuple[str, ...]:
+    if not isinstance(during, list) or not all(isinstance(d, str) for d in during):
+        reader.problem(label, "during", 'must be a list of task keys, e.g. ["walks"]', line)
+        return ()
+    for name in during:
+        if name not in task_keys:
+            reader.problem(label, "during", f"no [[task]] has the key '{name}'", line)
+    return tuple(during)
+
+
+def read_answer_rules(
+    reader: Reader, data: dict[str, Any], questions: list[Question]
+) -> list[AnswerRule]:
+    """``[[answer_rule]]``: the answers to fixed questions that reach a tier."""
+    asked = {q.key for q in questions}
+    allowed = ("key", "answer", "tier", "at_least", "choices", "source")
+    rules: list[AnswerRule] = []
+    keys: set[str] = set()
+    for label, line, entry in _entries(reader, data, "answer_rule"):
+        before = len(reader.problems)
+        _unknown_fields(reader, entry, allowed, label, line)
+        key = reader.text(entry.get("key"), label, "key", line)
+        source = reader.text(entry.get("source"), label, "source", line)
+        tier = reader.convert("tier", entry.get("tier"), label, "tier", line)
+        answer, at_least, choices = _answer_condition(reader, entry, label, line)
+        if answer is not None and answer not in asked and "question" in data:
+            reader.problem(label, "answer", f"'{answer}' is not in [[question]]", line)
+        if key is not None and key in keys:
+            reader.problem(label, "key", f"'{key}' is used twice in [[answer_rule]]", line)
+        if len(reader.problems) > before:
+            continue
+        keys.add(key)  # type: ignore[arg-type]
+        rules.append(AnswerRule(key, answer, tier, source, at_least, choices))  # type: ignore[arg-type]
+    if "skin" in asked:
+        # Every skin change a patient can tick must reach the clinic at some tier.
+        covered = {c for r in rules if r.answer == "skin" for c in r.choices}
+        missing = [c for c in SKIN_CHOICES if c not in covered]
+        if missing and not reader.problems:
+            reader.problem(
+                "[[answer_rule]]",
+                "choices",
+                f"no rule gives a tier to the skin change(s) {', '.join(missing)}",
+                reader.header_line("answer_rule"),
+            )
+    return rules
+
+
+def _answer_condition(
+    reader: Reader, entry: dict[str, Any], label: str, line: int | None
+) -> tuple[str | None, int | None, tuple[str, ...]]:
+    """An answer rule's (answer, at_least, choices), each checked against the answer."""
+    answer, at_least, choices = entry.get("answer"), entry.get("at_least"), entry.get("choices")
+    choices_for = {"skin": tuple(SKIN_CHOICES), "bruising": BRUISING_CHOICES}
+    if answer not in ("pain", "bruising", "skin", "lumps", "itching"):
+        reader.problem(label, "answer", "must be one of pain, bruising, skin, lumps, itching", line)
+        return None, None, ()
+    if answer == "pain":
+        if not isinstance(at_least, int) or isinstance(at_least, bool) or not 1 <= at_least <= 10:
+            reader.problem(label, "at_least", "must be a whole number from 1 to 10", line)
+    elif at_least is not None:
+        reader.problem(label, "at_least", 'is only for answer = "pain"', line)
+    if answer in choices_for:
+        valid = choices_for[answer]
+        if not isinstance(choices, list) or not choices or not set(choices) <= set(valid):
+            reader.problem(label, "choices", f"must be a list of: {', '.join(valid)}", line)
+            choices = []
+    elif choices is not None:
+        reader.problem(label, "choices", 'is only for answer = "skin" or "bruising"', line)
+    return answer, at_least, tuple(choices or ())

@@ -1,0 +1,83 @@
+"""Reading a whole protocol file: TOML in, a validated :class:`Protocol` or every problem.
+
+The file format is documented in ``app/protocols/README.md``. Each part of the file is
+read by its own module (``sections``, ``checkin_rules``, ``flag_coverage``); this one
+puts them together, so a file is refused as a whole, naming every problem at once.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+
+from app.domain.protocol.checkin_rules import CHECKIN_SECTIONS
+from app.domain.protocol.checkin_rules import read_answer_rules
+from app.domain.protocol.checkin_rules import read_questions
+from app.domain.protocol.flag_coverage import check_required_flags
+from app.domain.protocol.legacy import LEGACY_CHECKIN
+from app.domain.protocol.model import Protocol
+from app.domain.protocol.problems import Problem
+from app.domain.protocol.problems import ProtocolError
+from app.domain.protocol.reader import Reader
+from app.domain.protocol.reader import written
+from app.domain.protocol.sections import SECTIONS
+from app.domain.protocol.sections import read_course
+from app.domain.protocol.sections import read_items
+from app.domain.protocol.sections import read_table
+
+_PROTOCOL_FIELDS = {"key", "name", "summary", "compression"}
+_AT_LINE = re.compile(r"at line (\d+)")
+
+
+def parse_protocol(text: str, filename: str = "<protocol>", *, stored: bool = False) -> Protocol:
+    """Read and validate a protocol file.
+
+    :param stored: the text of a version already in the database. It passed the checks
+        of its day when it was loaded, and a patient's plan is pinned to it, so it is not
+        refused for a rule added since: a version from before check-in questions and
+        answer rules were protocol data gets the rules the app applied then
+        (:data:`LEGACY_CHECKIN`), and the required warning signs are not checked again.
+    :returns: the protocol, immutable.
+    :raises ProtocolError: naming every problem (file, item, line, field).
+    """
+    reader = Reader(filename, text)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        found = _AT_LINE.search(str(exc))
+        line = int(found.group(1)) if found else None
+        problem = Problem(filename, "file", "syntax", f"not valid TOML: {exc}", line)
+        raise ProtocolError([problem]) from None
+    known = ("protocol", "course", *SECTIONS, *CHECKIN_SECTIONS)
+    unknown = set(data) - set(known)
+    for name in sorted(unknown):
+        expected = f"expected one of {', '.join(known)}"
+        reader.problem(name, name, f"unknown section; {expected}", reader.header_line(name))
+    if stored and not any(name in data for name in CHECKIN_SECTIONS):
+        data = {**data, **tomllib.loads(LEGACY_CHECKIN)}
+    head = read_table(reader, data, "protocol", _PROTOCOL_FIELDS, {"summary", "compression"})
+    course = read_course(reader, data)
+    sections = {name: read_items(reader, data, name) for name in SECTIONS}
+    # Keys as written (a task refused for another reason must not cascade).
+    task_keys = written(data, "task", "key")
+    questions = read_questions(reader, data, task_keys)
+    rules = read_answer_rules(reader, data, questions)
+    if not stored:
+        check_required_flags(reader, sections["red_flag"], written(data, "red_flag", "kind"))
+    if reader.problems:
+        raise ProtocolError(reader.problems)
+    return Protocol(
+        key=head["key"],
+        name=head["name"],
+        summary=head.get("summary") or "",
+        compression=head.get("compression") or "",
+        course=course,  # type: ignore[arg-type]
+        checklist=tuple(sections["checklist"]),
+        tasks=tuple(sections["task"]),
+        restrictions=tuple(sections["restriction"]),
+        milestones=tuple(sections["milestone"]),
+        normal=tuple(sections["normal"]),
+        red_flags=tuple(sections["red_flag"]),
+        questions=tuple(questions),
+        answer_rules=tuple(rules),
+    )

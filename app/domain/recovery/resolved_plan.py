@@ -1,0 +1,99 @@
+"""A protocol's ranges resolved for one treatment and time zone, and the next session.
+
+Independent of "now", so a treatment's plan is resolved once and reused by Today and
+the plan on every page view (memoised: it is a pure function of its arguments).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from datetime import datetime
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from app.domain.offsets import local_date
+from app.domain.offsets import resolve
+from app.domain.protocol.model import DailyTask
+from app.domain.protocol.model import Milestone
+from app.domain.protocol.model import NormalNote
+from app.domain.protocol.model import Protocol
+from app.domain.protocol.model import RedFlag
+from app.domain.protocol.model import Restriction
+from app.domain.recovery.today_view import NoteToday
+from app.domain.recovery.windows import Window
+from app.domain.recovery.windows import window
+
+
+def _red_flags(flags: Iterable[RedFlag]) -> dict[str, tuple[NoteToday, ...]]:
+    """All red flags by tier: shown every day, not only in their peak window.
+
+    Source: clinical reference §3.2 (push is best effort; red-flag advice must be
+    visible in the app every day).
+    """
+    tiers: dict[str, list[NoteToday]] = {"emergency": [], "same_day": [], "routine": []}
+    for flag in flags:
+        tiers[flag.tier].append(NoteToday(flag.key, flag.title, flag.detail))
+    return {tier: tuple(notes) for tier, notes in tiers.items()}
+
+
+@dataclass(frozen=True)
+class ResolvedPlan:
+    """A protocol's ranges turned into instants for one treatment and time zone.
+
+    Independent of "now", so it is computed once per treatment and reused on every
+    page view (see :func:`resolve_plan`).
+    """
+
+    tasks: tuple[tuple[DailyTask, Window], ...]
+    restrictions: tuple[tuple[Restriction, Window], ...]
+    milestones: tuple[tuple[Milestone, datetime, date], ...]
+    normal: tuple[tuple[NormalNote, Window], ...]
+    red_flags: dict[str, tuple[NoteToday, ...]]
+    next_session: tuple[date, date]
+
+
+_RESOLVED: dict[tuple[int, datetime, str], tuple[Protocol, ResolvedPlan]] = {}
+
+
+def resolve_plan(protocol: Protocol, treated_at: datetime, tz: ZoneInfo) -> ResolvedPlan:
+    """Resolve every range of a protocol for one treatment (memoised: a pure function).
+
+    The memo is keyed by the protocol object's identity and checked against it, since
+    hashing a whole protocol on each call would cost more than resolving it.
+    """
+    key = (id(protocol), treated_at, tz.key)
+    hit = _RESOLVED.get(key)
+    if hit is not None and hit[0] is protocol:
+        return hit[1]
+    plan = ResolvedPlan(
+        tasks=tuple((t, window(t.start, t.end, treated_at, tz)) for t in protocol.tasks),
+        restrictions=tuple(
+            (r, window(r.start, r.end, treated_at, tz)) for r in protocol.restrictions
+        ),
+        milestones=tuple(
+            (m, at, local_date(at, tz))
+            for m in protocol.milestones
+            for at in [resolve(m.at, treated_at, tz)]
+        ),
+        normal=tuple((n, window(n.start, n.end, treated_at, tz)) for n in protocol.normal),
+        red_flags=_red_flags(protocol.red_flags),
+        next_session=next_session_window(protocol, treated_at, tz),
+    )
+    if len(_RESOLVED) >= 4096:
+        _RESOLVED.clear()
+    _RESOLVED[key] = (protocol, plan)
+    return plan
+
+
+def next_session_window(
+    protocol: Protocol, treated_at: datetime, tz: ZoneInfo
+) -> tuple[date, date]:
+    """First and last dates for the next session of the course, from the protocol."""
+    base = local_date(treated_at, tz)
+    course = protocol.course
+    return (
+        base + timedelta(weeks=course.interval_weeks_min),
+        base + timedelta(weeks=course.interval_weeks_max),
+    )

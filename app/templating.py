@@ -18,7 +18,7 @@ from markupsafe import Markup
 from app.domain import wording
 from app.domain.checkin import answer_words
 from app.domain.checkin import not_answered
-from app.speedups import fragment
+from app.speedups import fragment_cache
 
 
 def _at_time(instant: datetime, tz: str, now: datetime) -> str:
@@ -123,18 +123,19 @@ def register_contact(app: Flask) -> None:
 
 def register_fragments(app: Flask) -> None:
     """``help_box`` and ``patient_nav``: fragments shared by many pages, kept under a key
-    that names everything they depend on (``speedups.fragment``)."""
+    that names everything they depend on (the fragment cache of app/speedups.py)."""
+    fragments = fragment_cache(app)
 
     @app.template_global("help_box")
     def help_box(clinic: object, flags: dict | None) -> Markup:
         # The red-flag box is on every patient page; it depends only on the clinic and the
         # protocol version's red flags, so all of a clinic's patients share one rendering.
         key = ("help", clinic, tuple((tier, tuple(notes)) for tier, notes in (flags or {}).items()))
-        return fragment(key, "patient/_help.html", clinic=clinic, flags=flags)
+        return fragments.get(key, "patient/_help.html", clinic=clinic, flags=flags)
 
     @app.template_global("patient_nav")
     def patient_nav() -> Markup:
         # The patient's tab bar differs only by the current page (and the mount point).
         endpoint = request.endpoint or ""
         key = ("nav", request.script_root, endpoint)
-        return fragment(key, "_nav_patient.html", endpoint=endpoint)
+        return fragments.get(key, "_nav_patient.html", endpoint=endpoint)

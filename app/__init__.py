@@ -4,43 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
 from flask import Request
-from flask import current_app
-from flask.sessions import SecureCookieSessionInterface
-from itsdangerous import URLSafeTimedSerializer
 
 from app import textinput
 from config import Config
 from config import config_by_name
-
-
-class CookieSessions(SecureCookieSessionInterface):
-    """Flask's signed-cookie sessions, with the signing serializer built once per key set.
-
-    Flask builds a new serializer (and derives its keys) on every request; the keys only
-    change with the configuration, so the serializer is kept until they do.
-    """
-
-    def __init__(self) -> None:
-        self._serializer: tuple[tuple, URLSafeTimedSerializer | None] | None = None
-
-    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
-        keys = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
-        if self._serializer is None or self._serializer[0] != keys:
-            self._serializer = (keys, super().get_signing_serializer(app))
-        return self._serializer[1]
-
-
-def _signed_in_patient() -> bool:
-    from flask_login import current_user
-
-    from app.models import Role
-
-    return bool(current_user.is_authenticated and current_user.role == Role.PATIENT)
 
 
 class InputRequest(Request):
@@ -61,41 +32,14 @@ class InputRequest(Request):
         pass
 
 
-class CheckInRequest(InputRequest):
-    """Flask's request, with a larger body allowed for the daily check-in.
+class App(Flask):
+    """Flask with the input rules of ``app.textinput`` on every request and URL.
 
-    The check-in form carries an optional photo. If its body went over
-    ``MAX_CONTENT_LENGTH`` the whole form would be refused unread (413) and the patient's
-    answers lost with it; read up to ``SCLERO_CHECKIN_MAX_BODY`` instead, so only the
-    photo is refused (the view checks its size) and the check-in is saved and triaged.
-    Only for a signed-in patient: nobody else may make the server take in that much.
+    What replaces Flask's own behaviour for speed (and the check-in's body limit) is in
+    app/speedups.py, put in place by ``register_speedups``.
     """
 
-    @property
-    def sends_checkin(self) -> bool:
-        """A daily check-in being sent (its 413 page says what to do: app/errors.py)."""
-        return self.method == "POST" and self.path == "/patient/checkin"
-
-    @property
-    def max_content_length(self) -> int | None:
-        if (
-            self._max_content_length is None
-            and current_app
-            and self.sends_checkin
-            and _signed_in_patient()
-        ):
-            return current_app.config["SCLERO_CHECKIN_MAX_BODY"]
-        return super().max_content_length
-
-    @max_content_length.setter
-    def max_content_length(self, value: int | None) -> None:
-        self._max_content_length = value
-
-
-class App(Flask):
-    """Flask, minus two per-request costs that never change (bench/today_page.py)."""
-
-    request_class = CheckInRequest
+    request_class = InputRequest
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -106,24 +50,16 @@ class App(Flask):
             default=textinput.TextConverter,
             string=textinput.TextConverter,
         )
-        self.session_interface = CookieSessions()
-        self._sync: dict[Callable, Callable] = {}
-
-    def ensure_sync(self, func: Callable) -> Callable:
-        # Flask asks ``inspect`` whether each view and hook is a coroutine function on every
-        # request; the answer for a given function never changes.
-        done = self._sync.get(func)
-        if done is None:
-            done = self._sync[func] = super().ensure_sync(func)
-        return done
 
 
 def create_app(config_class: type[Config] | None = None, **overrides: Any) -> Flask:
-    """Build the app: config, extensions, blueprints, errors, CLI, logging."""
+    """Build the app: config, extensions, blueprints, speed-ups, templating, errors, CLI,
+    logging."""
     app = App(__name__, instance_relative_config=True)
     load_config(app, config_class, overrides)
     register_extensions(app)
     register_blueprints(app)
+    register_speedups(app)
     register_templating(app)
     register_error_handlers(app)
     register_cli(app)
@@ -188,8 +124,16 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(pwa_bp)
 
 
+def register_speedups(app: Flask) -> None:
+    """Where Flask's own behaviour is replaced (app/speedups.py): after the blueprints
+    and Flask-WTF, whose check-in route and ``csrf_token`` they need."""
+    from app import speedups
+
+    speedups.install(app)
+
+
 def register_templating(app: Flask) -> None:
-    """Template filters, versioned asset URLs, compression and the inline stylesheet."""
+    """Template filters, versioned asset URLs, their cache headers and the inline stylesheet."""
     from app import assets
     from app import templating
 

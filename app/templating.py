@@ -1,5 +1,6 @@
 """Jinja filters that turn instants into the patient's local, plain-English wording, and
-the few page fragments that are the same for many requests (rendered once, then kept).
+the few page fragments that are the same for many requests (rendered once, then kept by
+the fragment cache of app/speedups.py).
 """
 
 from __future__ import annotations
@@ -10,16 +11,14 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import Flask
-from flask import current_app
 from flask import g
 from flask import request
-from flask import session
-from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
 from app.domain import wording
 from app.domain.checkin import answer_words
 from app.domain.checkin import not_answered
+from app.speedups import fragment_cache
 
 
 def _at_time(instant: datetime, tz: str, now: datetime) -> str:
@@ -123,8 +122,9 @@ def register_contact(app: Flask) -> None:
 
 
 def register_fragments(app: Flask) -> None:
-    """Kept renderings of fragments shared by many pages, and reuse of the signed CSRF token."""
-    fragments = FragmentCache()
+    """``help_box`` and ``patient_nav``: fragments shared by many pages, kept under a key
+    that names everything they depend on (the fragment cache of app/speedups.py)."""
+    fragments = fragment_cache(app)
 
     @app.template_global("help_box")
     def help_box(clinic: object, flags: dict | None) -> Markup:
@@ -139,49 +139,3 @@ def register_fragments(app: Flask) -> None:
         endpoint = request.endpoint or ""
         key = ("nav", request.script_root, endpoint)
         return fragments.get(key, "_nav_patient.html", endpoint=endpoint)
-
-    signed_tokens: dict[str, str] = {}
-
-    def csrf_token() -> str:
-        # Flask-WTF signs the session's raw CSRF secret afresh on every page (JSON, zlib,
-        # HMAC). With no time limit on tokens an earlier signed form stays valid for as
-        # long as the raw secret does, so it is kept per secret instead of re-made.
-        done = g.get("csrf_token")
-        if done is not None:
-            return done
-        if app.config.get("WTF_CSRF_TIME_LIMIT") is not None:
-            return generate_csrf()
-        raw = session.get("csrf_token")
-        signed = signed_tokens.get(raw) if isinstance(raw, str) else None
-        if signed is None:
-            signed = generate_csrf()
-            if len(signed_tokens) >= FragmentCache.LIMIT:
-                signed_tokens.clear()
-            signed_tokens[session["csrf_token"]] = signed
-        g.csrf_token = signed  # what Flask-WTF's own forms and generate_csrf() return
-        return signed
-
-    # Flask-WTF offers its csrf_token() through a context processor; a later one wins.
-    app.jinja_env.globals["csrf_token"] = csrf_token
-    app.context_processor(lambda: {"csrf_token": csrf_token})
-
-
-class FragmentCache:
-    """Rendered fragments by a key that names everything they depend on.
-
-    Bounded: when full it starts again, which costs one rendering per key.
-    """
-
-    LIMIT = 4096
-
-    def __init__(self) -> None:
-        self._done: dict[object, Markup] = {}
-
-    def get(self, key: object, template: str, **context: object) -> Markup:
-        html = self._done.get(key)
-        if html is None:
-            html = Markup(current_app.jinja_env.get_template(template).render(**context))
-            if len(self._done) >= self.LIMIT:
-                self._done.clear()
-            self._done[key] = html
-        return html

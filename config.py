@@ -31,7 +31,7 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None  # token lives as long as the session: patients leave tabs open
     MAX_CONTENT_LENGTH = 20 * 1024 * 1024  # a whole request; also the largest photo taken
     # The check-in form may carry a photo: a body up to this size is still read, so an
-    # over-large photo is refused on its own and the answers are saved (app.CheckInRequest).
+    # over-large photo is refused on its own and the answers are saved (app.speedups: CheckInBody).
     SCLERO_CHECKIN_MAX_BODY = 80 * 1024 * 1024
     # Sign-in sessions end after this much idleness (security checklist A7).
     SCLERO_PATIENT_IDLE = timedelta(days=14)

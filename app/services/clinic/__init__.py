@@ -14,6 +14,8 @@ from zoneinfo import available_timezones
 
 import sqlalchemy as sa
 
+from app.domain.localtime import NoSuchLocalTime
+from app.domain.localtime import local_to_utc
 from app.domain.protocol import ChecklistItem
 from app.extensions import db
 from app.models import Patient
@@ -54,18 +56,12 @@ def check_timezone(name: str) -> ZoneInfo:
 
 
 def to_utc(local: datetime, tz: ZoneInfo, field: str) -> datetime:
-    """A wall-clock time in the patient's zone as an aware UTC instant.
-
-    Refuses a time that does not exist (skipped when clocks go forward).
-    """
-    if local.tzinfo is not None:
-        raise ValueError("expected a wall-clock (naive) time")
-    instant = local.replace(tzinfo=tz).astimezone(ZoneInfo("UTC"))
-    if instant.astimezone(tz).replace(tzinfo=None) != local:
-        raise Invalid(
-            field, f"{local:%H:%M} does not exist on that day in {tz.key}: the clocks go forward."
-        )
-    return instant
+    """A wall-clock time in the patient's zone as an aware UTC instant, or an error
+    naming the field for a time skipped when the clocks go forward."""
+    try:
+        return local_to_utc(local, tz)
+    except NoSuchLocalTime as exc:
+        raise Invalid(field, str(exc)) from exc
 
 
 def _check_window(

@@ -1,0 +1,89 @@
+"""Invitations: the single-use link a patient gets to set their password and sign in."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask import current_app
+
+from app.extensions import db
+from app.models import Invitation
+from app.models import User
+from app.principal import Principal
+from app.security import hash_password
+from app.security import new_token
+from app.security import token_hash
+from app.services.accounts.passwords import check_password_rules
+from app.services.accounts.sessions import open_session
+from app.services.accounts.sessions import revoke_all
+from app.services.errors import Invalid
+from app.services.errors import InvitationUnusable
+
+
+def issue_invitation(user: User, created_by: Principal | None, now: datetime) -> str:
+    """A new single-use link token for a patient; earlier unused links stop working.
+
+    The caller commits (this is part of a larger use-case).
+    """
+    db.session.execute(
+        sa.update(Invitation)
+        .where(Invitation.user_id == user.id, Invitation.used_at.is_(None))
+        .values(used_at=now)
+    )
+    token = new_token()
+    ttl = current_app.config["SCLERO_INVITE_TTL"]
+    db.session.add(
+        Invitation(
+            token_hash=token_hash(token),
+            user=user,
+            created_by_id=created_by.id if created_by else None,
+            created_at=now,
+            expires_at=now + ttl,
+        )
+    )
+    return token
+
+
+def usable_invitation(token: str, now: datetime) -> Invitation:
+    """The invitation behind a link, if it can still be used.
+
+    :raises InvitationUnusable: reason ``unknown``, ``used`` or ``expired``.
+    """
+    inv = db.session.scalar(sa.select(Invitation).where(Invitation.token_hash == token_hash(token)))
+    if inv is None:
+        raise InvitationUnusable("unknown")
+    if inv.used_at is not None:
+        raise InvitationUnusable("used")
+    if now >= inv.expires_at:
+        raise InvitationUnusable("expired")
+    return inv
+
+
+def accept_invitation(token: str, password: str, confirm: str, now: datetime) -> str:
+    """Set the patient's password from an invitation and sign them in.
+
+    The invitation is claimed with a conditional UPDATE, so a double submit or two
+    tabs can use it only once.
+
+    :returns: the new session token.
+    """
+    inv = usable_invitation(token, now)
+    check_password_rules(password)
+    if password != confirm:
+        raise Invalid("confirm", "The two passwords are not the same.")
+    claimed = db.session.execute(
+        sa.update(Invitation)
+        .where(Invitation.id == inv.id, Invitation.used_at.is_(None))
+        .values(used_at=now)
+    ).rowcount
+    if claimed != 1:
+        db.session.rollback()
+        raise InvitationUnusable("used")
+    user = inv.user
+    user.password_hash = hash_password(password)
+    # A new password ends every other session of this account (checklist A8).
+    revoke_all(user, now)
+    session_token = open_session(user, now)
+    db.session.commit()
+    return session_token

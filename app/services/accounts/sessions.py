@@ -1,0 +1,207 @@
+"""Sign-in sessions: signing in (with throttling of failed attempts), finding the
+person behind a session cookie on each request, and signing out.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask import current_app
+
+from app.extensions import db
+from app.extensions import reads
+from app.models import AuthSession
+from app.models import Clinic
+from app.models import LoginThrottle
+from app.models import Patient
+from app.models import ProtocolVersion
+from app.models import PushSubscription
+from app.models import Role
+from app.models import Treatment
+from app.models import User
+from app.principal import ClinicInfo
+from app.principal import PatientInfo
+from app.principal import Principal
+from app.security import email_key
+from app.security import new_token
+from app.security import normalise_email
+from app.security import token_hash
+from app.security import verify_password
+from app.services.errors import BadCredentials
+from app.services.errors import LoginThrottled
+
+# Refresh last_seen_at at most this often, so a page view is not also a write.
+_SEEN_EVERY_SECONDS = 300
+
+
+def authenticate(email: str, password: str, now: datetime) -> str:
+    """Check credentials and open a sign-in session.
+
+    Failures are counted per email, whether or not the account exists, so unknown and
+    known emails get the same answers (checklist A3, A4).
+
+    :returns: the new session token for the cookie.
+    :raises LoginThrottled: after too many failures in the window, even when correct.
+    :raises BadCredentials: for a wrong email or password.
+    """
+    key = email_key(email)
+    throttle = db.session.get(LoginThrottle, key)
+    window = current_app.config["SCLERO_LOGIN_WINDOW"]
+    if throttle is not None and now - throttle.window_start > window:
+        throttle.failures, throttle.window_start = 0, now
+    if (
+        throttle is not None
+        and throttle.failures >= current_app.config["SCLERO_LOGIN_MAX_FAILURES"]
+    ):
+        db.session.commit()
+        raise LoginThrottled("Too many attempts.")
+    user = db.session.scalar(sa.select(User).where(User.email == normalise_email(email)))
+    ok = verify_password(user.password_hash if user else None, password)
+    if not ok or user is None or not user.is_active:
+        if throttle is None:
+            throttle = LoginThrottle(email_key=key, failures=0, window_start=now)
+            db.session.add(throttle)
+        throttle.failures += 1
+        db.session.commit()
+        raise BadCredentials("Email or password is not right.")
+    if throttle is not None:
+        db.session.delete(throttle)
+    token = open_session(user, now)
+    db.session.commit()
+    return token
+
+
+def open_session(user: User, now: datetime) -> str:
+    """Add a new sign-in session for the user (no commit); returns its cookie token."""
+    token = new_token()
+    db.session.add(
+        AuthSession(token_hash=token_hash(token), user=user, created_at=now, last_seen_at=now)
+    )
+    return token
+
+
+_SESSION_QUERY = (
+    sa.select(
+        AuthSession.id.label("session_id"),
+        AuthSession.last_seen_at,
+        AuthSession.revoked_at,
+        User.id,
+        User.email,
+        User.name,
+        User.role,
+        User.is_active,
+        Clinic.id.label("clinic_id"),
+        Clinic.name.label("clinic_name"),
+        Clinic.phone,
+        Clinic.emergency_number,
+        Clinic.opening_hours,
+        Clinic.out_of_hours,
+        Clinic.timezone.label("clinic_timezone"),
+        Clinic.hours,
+        Clinic.out_of_hours_name,
+        Clinic.out_of_hours_phone,
+        Patient.id.label("patient_id"),
+        Patient.timezone,
+        Patient.quiet_start,
+        Patient.quiet_end,
+        # A patient's sessions come along (one row each): every patient page needs them.
+        Treatment.id.label("treatment_id"),
+        Treatment.status,
+        Treatment.appointment_at,
+        Treatment.treated_at,
+        Treatment.protocol_version_id,
+        ProtocolVersion.sha256,
+    )
+    .join(User, User.id == AuthSession.user_id)
+    .join(Clinic, Clinic.id == User.clinic_id)
+    .outerjoin(Patient, Patient.user_id == User.id)
+    .outerjoin(Treatment, Treatment.patient_id == Patient.id)
+    .outerjoin(ProtocolVersion, ProtocolVersion.id == Treatment.protocol_version_id)
+    .where(AuthSession.token_hash == sa.bindparam("token_hash"))
+    .order_by(Treatment.appointment_at, Treatment.id)
+)
+
+
+def user_for_session(token: str, now: datetime) -> Principal | None:
+    """The person behind a live sign-in session, or None if revoked, idle or unknown.
+
+    One SELECT, which for a patient also reads the course's sessions; an UPDATE of
+    ``last_seen_at`` only every few minutes.
+    """
+    # Core execution of a statement built once: this runs on every request.
+    rows = reads().execute(_SESSION_QUERY, {"token_hash": token_hash(token)}).all()
+    row = rows[0] if rows else None
+    if row is None or row.revoked_at is not None or not row.is_active:
+        return None
+    staff = row.role in (Role.CLINICIAN, Role.CLINIC_ADMIN)
+    idle = current_app.config["SCLERO_CLINICIAN_IDLE" if staff else "SCLERO_PATIENT_IDLE"]
+    if now - row.last_seen_at > idle:
+        _touch(row.session_id, revoked_at=now)
+        return None
+    if (now - row.last_seen_at).total_seconds() > _SEEN_EVERY_SECONDS:
+        _touch(row.session_id, last_seen_at=now)
+    clinic = ClinicInfo(
+        row.clinic_id,
+        row.clinic_name,
+        row.phone,
+        row.emergency_number,
+        row.opening_hours,
+        row.out_of_hours,
+        row.clinic_timezone,
+        row.hours,
+        row.out_of_hours_name,
+        row.out_of_hours_phone,
+    )
+    patient = None
+    if row.patient_id is not None:
+        sessions = tuple(
+            (
+                r.treatment_id,
+                r.status,
+                r.appointment_at,
+                r.treated_at,
+                r.protocol_version_id,
+                r.sha256,
+            )
+            for r in rows
+            if r.treatment_id is not None
+        )
+        patient = PatientInfo(
+            row.patient_id, row.timezone, row.quiet_start, row.quiet_end, sessions
+        )
+    return Principal(row.id, row.email, row.name, row.role, clinic, patient, row.session_id, token)
+
+
+def _touch(session_id: int, **values: datetime) -> None:
+    db.session.execute(sa.update(AuthSession).where(AuthSession.id == session_id).values(**values))
+    db.session.commit()
+
+
+def end_session(token: str | None, now: datetime) -> None:
+    """Revoke a sign-in session (logout). Unknown tokens are ignored.
+
+    Push subscriptions confirmed in this session go too: the phone may be shared, and
+    the next person must not get this patient's reminders.
+    """
+    if not token:
+        return
+    this_session = AuthSession.token_hash == token_hash(token)
+    session_ids = sa.select(AuthSession.id).where(this_session)
+    db.session.execute(
+        sa.delete(PushSubscription).where(PushSubscription.auth_session_id.in_(session_ids))
+    )
+    _revoke(this_session, now)
+    db.session.commit()
+
+
+def revoke_all(user: User, now: datetime) -> None:
+    """Mark every live sign-in session of the user revoked (no commit)."""
+    _revoke(AuthSession.user_id == user.id, now)
+
+
+def _revoke(which: sa.ColumnElement[bool], now: datetime) -> None:
+    """Mark the matching live sign-in sessions revoked (no commit)."""
+    db.session.execute(
+        sa.update(AuthSession).where(which, AuthSession.revoked_at.is_(None)).values(revoked_at=now)
+    )

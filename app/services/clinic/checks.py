@@ -1,0 +1,61 @@
+"""Checks shared by the patient and session use-cases of the clinic: the time zone, a
+wall-clock time turned into UTC, how far back or ahead a date may be, and the protocol
+chosen from the clinic's own list.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+from zoneinfo import available_timezones
+
+from app.domain.localtime import NoSuchLocalTime
+from app.domain.localtime import local_to_utc
+from app.extensions import db
+from app.models import ProtocolVersion
+from app.principal import Principal
+from app.services.errors import Invalid
+
+# How far back an appointment may be booked (the clinic entering today's patient late)
+# and how far ahead; anything else is almost certainly a typo in the year.
+APPOINTMENT_PAST = timedelta(days=1)
+APPOINTMENT_FUTURE = timedelta(days=2 * 366)
+TREATED_PAST = timedelta(days=366)
+TREATED_FUTURE = timedelta(hours=1)
+_ZONES = frozenset(available_timezones())
+
+
+def check_timezone(name: str) -> ZoneInfo:
+    """A valid IANA zone name, or an error naming the field."""
+    if name not in _ZONES:
+        raise Invalid("timezone", "Choose a time zone from the list, such as Europe/London.")
+    return ZoneInfo(name)
+
+
+def to_utc(local: datetime, tz: ZoneInfo, field: str) -> datetime:
+    """A wall-clock time in the patient's zone as an aware UTC instant, or an error
+    naming the field for a time skipped when the clocks go forward."""
+    try:
+        return local_to_utc(local, tz)
+    except NoSuchLocalTime as exc:
+        raise Invalid(field, str(exc)) from exc
+
+
+def check_window(
+    instant: datetime, now: datetime, past: timedelta, future: timedelta, field: str
+) -> None:
+    """Refuse an instant more than ``past`` before or ``future`` after ``now``."""
+    if instant < now - past:
+        raise Invalid(field, "That date is too far in the past. Please check the year.")
+    if instant > now + future:
+        raise Invalid(field, "That date is too far in the future. Please check the year.")
+
+
+def clinic_protocol(clinician: Principal, version_id: int | None) -> ProtocolVersion:
+    """A protocol version of the clinician's own clinic, or an error on the form field."""
+    # None: the form's id was missing or out of the database's range (db_int).
+    version = db.session.get(ProtocolVersion, version_id) if version_id is not None else None
+    if version is None or version.clinic_id != clinician.clinic_id:
+        raise Invalid("protocol", "Choose one of your clinic's protocols.")
+    return version

@@ -1,0 +1,155 @@
+"""The clinic's patients: adding one, their phone and invitation link, and the list.
+
+Every query is scoped to the clinician's own clinic, so another clinic's patient is
+simply "not found" (404), never "forbidden".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import Patient
+from app.models import Role
+from app.models import Treatment
+from app.models import TreatmentStatus
+from app.models import User
+from app.principal import Principal
+from app.security import normalise_email
+from app.services import accounts
+from app.services.audit import audit
+from app.services.audit import audit_views
+from app.services.audit import own_patient
+from app.services.clinic.checks import APPOINTMENT_FUTURE
+from app.services.clinic.checks import APPOINTMENT_PAST
+from app.services.clinic.checks import check_timezone
+from app.services.clinic.checks import check_window
+from app.services.clinic.checks import clinic_protocol
+from app.services.clinic.checks import to_utc
+from app.services.clinic.settings import check_phone
+from app.services.errors import Invalid
+from app.services.notify import enqueue
+
+PAGE_SIZE = 25
+
+
+def patient_for(clinician: Principal, patient_id: int, address: str, action: str) -> Patient:
+    """A patient of the clinician's own clinic.
+
+    :raises NotFound: for unknown ids and for other clinics' patients alike (audited).
+    """
+    return own_patient(clinician, patient_id, address, action)
+
+
+@dataclass(frozen=True)
+class NewPatient:
+    """What the clinician hands over: the patient and a one-time invitation token."""
+
+    patient: Patient
+    invitation_token: str
+
+
+def create_patient(
+    clinician: Principal,
+    *,
+    name: str,
+    email: str,
+    timezone: str,
+    appointment_local: datetime,
+    protocol_version_id: int,
+    now: datetime,
+    phone: str = "",
+) -> NewPatient:
+    """Create a patient with their first appointment and an invitation link."""
+    tz = check_timezone(timezone)
+    phone = check_phone(phone, "phone")
+    email = normalise_email(email)
+    if db.session.scalar(sa.select(User.id).where(User.email == email)) is not None:
+        raise Invalid("email", "There is already an account with this email.")
+    version = clinic_protocol(clinician, protocol_version_id)
+    appointment = to_utc(appointment_local, tz, "appointment")
+    check_window(appointment, now, APPOINTMENT_PAST, APPOINTMENT_FUTURE, "appointment")
+    user = User(email=email, name=name.strip(), role=Role.PATIENT, clinic_id=clinician.clinic_id)
+    patient = Patient(user=user, clinic_id=clinician.clinic_id, timezone=tz.key, phone=phone)
+    db.session.add_all([user, patient])
+    treatment = Treatment(patient=patient, protocol_version=version, appointment_at=appointment)
+    db.session.add(treatment)
+    db.session.flush()
+    token = accounts.issue_invitation(user, clinician, now)
+    enqueue.replan_patient(treatment.patient.id, now)
+    db.session.commit()
+    return NewPatient(patient, token)
+
+
+def set_phone(clinician: Principal, patient_id: int, phone: str, address: str) -> Patient:
+    """Record or change a patient's phone number, for call-backs (audited; blank clears).
+
+    :raises Invalid: for something that is not a phone number (app/services/clinic/settings.py).
+    """
+    patient = patient_for(clinician, patient_id, address, "change the phone of")
+    patient.phone = check_phone(phone, "phone")
+    audit(clinician, patient.id, "change", address, "phone number")
+    db.session.commit()
+    return patient
+
+
+def new_invitation(clinician: Principal, patient_id: int, now: datetime, address: str) -> str:
+    """A fresh invitation link for a patient (the old one stops working)."""
+    patient = patient_for(clinician, patient_id, address, "invite")
+    token = accounts.issue_invitation(patient.user, clinician, now)
+    db.session.commit()
+    return token
+
+
+@dataclass(frozen=True)
+class PatientRow:
+    """One line of the clinic's patient list."""
+
+    patient: Patient
+    next_appointment: datetime | None
+    last_treated: datetime | None
+
+
+@dataclass(frozen=True)
+class PatientPage:
+    rows: list[PatientRow]
+    page: int
+    pages: int
+    total: int
+
+
+def list_patients(clinician: Principal, query: str, page: int, address: str) -> PatientPage:
+    """The clinic's patients, searchable by name or email, a page at a time.
+
+    The list shows names and emails, so each patient on it gets a "view" audit event.
+    Four statements whatever the clinic size: count, page, the page's sessions, and one
+    insert of the audit events.
+    """
+    base = sa.select(Patient).join(Patient.user).where(Patient.clinic_id == clinician.clinic_id)
+    if query.strip():
+        like = f"%{query.strip().lower()}%"
+        base = base.where(sa.or_(sa.func.lower(User.name).like(like), User.email.like(like)))
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(base.subquery())) or 0
+    pages = max(1, -(-total // PAGE_SIZE))
+    page = min(max(page, 1), pages)
+    patients = db.session.scalars(
+        base.order_by(User.name, Patient.id).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
+    ).all()
+    ids = [p.id for p in patients]
+    sessions = db.session.execute(
+        sa.select(
+            Treatment.patient_id, Treatment.status, Treatment.appointment_at, Treatment.treated_at
+        ).where(Treatment.patient_id.in_(ids), Treatment.status != TreatmentStatus.CANCELLED)
+    ).all()
+    rows = []
+    for p in patients:
+        mine = [s for s in sessions if s.patient_id == p.id]
+        booked = [s.appointment_at for s in mine if s.status == TreatmentStatus.SCHEDULED]
+        treated = [s.treated_at for s in mine if s.treated_at is not None]
+        rows.append(PatientRow(p, min(booked, default=None), max(treated, default=None)))
+    audit_views(clinician, ids, address, "patient list")
+    db.session.commit()
+    return PatientPage(rows, page, pages, total)

@@ -1,0 +1,193 @@
+"""A patient's sessions as the clinic handles them: booking, moving and cancelling an
+appointment, and recording the treatment (with the clinic's own tasks confirmed).
+
+Every session is reached through the clinician's own clinic, so another clinic's
+session is simply "not found" (404), never "forbidden".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+from app.domain.protocol import ChecklistItem
+from app.extensions import db
+from app.models import Patient
+from app.models import Treatment
+from app.models import TreatmentStatus
+from app.principal import Principal
+from app.services.audit import audit
+from app.services.audit import refuse
+from app.services.care import followup
+from app.services.clinic.checks import APPOINTMENT_FUTURE
+from app.services.clinic.checks import APPOINTMENT_PAST
+from app.services.clinic.checks import TREATED_FUTURE
+from app.services.clinic.checks import TREATED_PAST
+from app.services.clinic.checks import check_window
+from app.services.clinic.checks import clinic_protocol
+from app.services.clinic.checks import to_utc
+from app.services.clinic.patients import patient_for
+from app.services.errors import Invalid
+from app.services.notify import enqueue
+from app.services.protocols import protocol_by_version
+
+FORMS = ("liquid", "foam")
+
+
+def treatment_for(clinician: Principal, treatment_id: int, address: str, action: str) -> Treatment:
+    """A treatment of one of the clinician's own patients, or NotFound (audited)."""
+    treatment = db.session.get(Treatment, treatment_id)
+    if treatment is None or treatment.patient.clinic_id != clinician.clinic_id:
+        raise refuse(clinician, address, f"{action} session #{treatment_id}", "No such session.")
+    return treatment
+
+
+def treatments_of(patient: Patient) -> list[Treatment]:
+    """All sessions of a patient's course, oldest first."""
+    return list(
+        db.session.scalars(
+            sa.select(Treatment)
+            .where(Treatment.patient_id == patient.id)
+            .order_by(Treatment.appointment_at)
+        )
+    )
+
+
+def record_form(clinician: Principal, treatment_id: int, address: str) -> Treatment:
+    """The session behind the record-treatment page; opening it is an audited view."""
+    treatment = treatment_for(clinician, treatment_id, address, "record")
+    audit(clinician, treatment.patient_id, "view", address, "record treatment form")
+    db.session.commit()
+    return treatment
+
+
+def cancel_form(clinician: Principal, treatment_id: int, address: str) -> Treatment:
+    """The session behind the cancel-confirmation page; opening it is an audited view."""
+    treatment = treatment_for(clinician, treatment_id, address, "cancel")
+    audit(clinician, treatment.patient_id, "view", address, "cancel appointment form")
+    db.session.commit()
+    return treatment
+
+
+def book_session(
+    clinician: Principal,
+    patient_id: int,
+    appointment_local: datetime,
+    protocol_version_id: int,
+    now: datetime,
+    address: str,
+) -> Treatment:
+    """Book another session of the course."""
+    patient = patient_for(clinician, patient_id, address, "book a session for")
+    tz = ZoneInfo(patient.timezone)
+    version = clinic_protocol(clinician, protocol_version_id)
+    appointment = to_utc(appointment_local, tz, "appointment")
+    check_window(appointment, now, APPOINTMENT_PAST, APPOINTMENT_FUTURE, "appointment")
+    treatment = Treatment(patient=patient, protocol_version=version, appointment_at=appointment)
+    db.session.add(treatment)
+    enqueue.replan_patient(treatment.patient.id, now)
+    db.session.commit()
+    return treatment
+
+
+def reschedule(
+    clinician: Principal,
+    treatment_id: int,
+    appointment_local: datetime,
+    now: datetime,
+    address: str,
+) -> Treatment:
+    """Move a booked appointment; the checklist due times follow it."""
+    treatment = treatment_for(clinician, treatment_id, address, "move")
+    if treatment.status != TreatmentStatus.SCHEDULED:
+        raise Invalid("appointment", "Only a booked appointment can be moved.")
+    tz = ZoneInfo(treatment.patient.timezone)
+    appointment = to_utc(appointment_local, tz, "appointment")
+    check_window(appointment, now, APPOINTMENT_PAST, APPOINTMENT_FUTURE, "appointment")
+    treatment.appointment_at = appointment
+    enqueue.replan_patient(treatment.patient.id, now)
+    db.session.commit()
+    return treatment
+
+
+def cancel(clinician: Principal, treatment_id: int, now: datetime, address: str) -> Treatment:
+    """Cancel a booked appointment (idempotent); its reminders are cancelled too."""
+    treatment = treatment_for(clinician, treatment_id, address, "cancel")
+    if treatment.status == TreatmentStatus.DONE:
+        raise Invalid("status", "A treatment that has been recorded cannot be cancelled.")
+    treatment.status = TreatmentStatus.CANCELLED
+    enqueue.replan_patient(treatment.patient.id, now)
+    db.session.commit()
+    return treatment
+
+
+@dataclass(frozen=True)
+class TreatmentRecord:
+    """What was done in a session, as the clinician enters it."""
+
+    treated_local: datetime
+    sclerosant: str
+    form: str
+    concentration: str
+    areas: str
+    compression: str
+    # The clinician ticked "done before this treatment" for the clinic's own tasks.
+    checks_confirmed: bool = False
+
+
+def clinic_tasks(treatment: Treatment) -> tuple[ChecklistItem, ...]:
+    """The clinic's own checklist items (by = "clinic") of a session's protocol."""
+    protocol = protocol_by_version(treatment.protocol_version_id, treatment.protocol_version.sha256)
+    return tuple(item for item in protocol.checklist if item.by == "clinic")
+
+
+def record_treatment(
+    clinician: Principal, treatment_id: int, record: TreatmentRecord, now: datetime, address: str
+) -> Treatment:
+    """Record that a booked session happened; aftercare day 0 starts from it.
+
+    Recording again corrects the details (same row), so a double submit is harmless.
+    When the protocol has clinic tasks (a duplex scan, the consultation), the clinician
+    must confirm they were done; the first confirmation (which tasks, who, when) is kept
+    on the treatment and audited (issue 14 point 10).
+    """
+    treatment = treatment_for(clinician, treatment_id, address, "record")
+    if treatment.status == TreatmentStatus.CANCELLED:
+        raise Invalid("status", "This appointment was cancelled. Book a new session instead.")
+    if record.form not in FORMS:
+        raise Invalid("form", "Choose liquid or foam.")
+    tasks = clinic_tasks(treatment)
+    if tasks and not record.checks_confirmed:
+        names = "; ".join(item.title for item in tasks)
+        raise Invalid(
+            "checks_done",
+            f"Confirm that these were done before recording the treatment: {names}.",
+        )
+    tz = ZoneInfo(treatment.patient.timezone)
+    treated = to_utc(record.treated_local, tz, "treated_at")
+    check_window(treated, now, TREATED_PAST, TREATED_FUTURE, "treated_at")
+    treatment.treated_at = treated
+    treatment.status = TreatmentStatus.DONE
+    treatment.sclerosant = record.sclerosant.strip()
+    treatment.form = record.form
+    treatment.concentration = record.concentration.strip()
+    treatment.areas = record.areas.strip()
+    treatment.compression = record.compression.strip()
+    if tasks and treatment.checks_confirmed_at is None:
+        keys = " ".join(item.key for item in tasks)
+        treatment.checks_confirmed = keys
+        treatment.checks_confirmed_at, treatment.checks_confirmed_by_id = now, clinician.id
+        audit(
+            clinician,
+            treatment.patient_id,
+            "confirm",
+            address,
+            f"clinic tasks done before session #{treatment.id}: {keys}",
+        )
+    followup.note_treatment(treatment)
+    enqueue.replan_patient(treatment.patient.id, now)
+    db.session.commit()
+    return treatment

@@ -4,6 +4,7 @@ and the answers already given.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
@@ -42,6 +43,21 @@ class CheckInForm:
     # Today is after the session's follow-up (issue 14 point 9): the page says so
     # instead of asking questions (a late offline check-in is still accepted).
     follow_up_over: bool = False
+
+    def urgent_level(self, red_flags: Mapping[str, object] | None) -> str | None:
+        """The advice to put first on a refused form, for the warning signs answered
+        "yes" among this day's questions: "emergency" if any is one, else "same_day" if
+        any is one, else None. Red-flag advice must never wait for the rest of the form
+        to be fixed (issue 14 point 6).
+
+        :param red_flags: the answers sent, by question key ("yes", "no" or None).
+        """
+        level = None
+        for q in self.questions:
+            if (red_flags or {}).get(q.key) == "yes" and q.tier in ("emergency", "same_day"):
+                if q.tier == "emergency" or level is None:
+                    level = q.tier
+        return level
 
 
 # A check-in saved on the phone while offline may reach us a little later; it still

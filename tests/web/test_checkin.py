@@ -119,10 +119,10 @@ def test_replaying_a_first_submit_after_an_edit_keeps_the_edit(client, world, in
 def test_two_first_submits_racing_end_as_one_check_in(app, client, world, in_app, monkeypatch):
     """Another request stores the day's check-in between this one's read and its insert:
     the insert hits the one-per-day constraint, and the request is stored again."""
-    from app.services import checkins
+    from app.services.checkins import submit
 
     login(client, "alice@patients.example")
-    real = checkins.check_answers
+    real = submit.check_answers
     raced = []
 
     def racing_check(**kwargs):
@@ -134,7 +134,7 @@ def test_two_first_submits_racing_end_as_one_check_in(app, client, world, in_app
                 assert other.post("/patient/checkin", data=form(pain="4")).status_code == 200
         return real(**kwargs)
 
-    monkeypatch.setattr(checkins, "check_answers", racing_check)
+    monkeypatch.setattr(submit, "check_answers", racing_check)
     r = client.post("/patient/checkin", data=form(pain="5", client_key="racer"))
     assert r.status_code == 200, text_of(r)
     checkin = in_app(lambda: db.session.scalar(sa.select(CheckIn)))

@@ -1,0 +1,97 @@
+"""The check-in form: which day a patient may check in for, the questions that day asks,
+and the answers already given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from app.domain.checkin import fixed_questions_for_day
+from app.domain.checkin import offline_rules
+from app.domain.checkin import questions_for_day
+from app.domain.offsets import day_number
+from app.domain.offsets import local_date
+from app.domain.protocol import RedFlag
+from app.domain.recovery import FOLLOW_UP_DAYS
+from app.extensions import db
+from app.models import CheckIn
+from app.principal import Principal
+from app.services.care.recovery import Course
+from app.services.care.recovery import load_course
+from app.services.care.recovery import protocol_for
+from app.services.errors import Invalid
+from app.services.errors import NotFound
+
+
+@dataclass(frozen=True)
+class CheckInForm:
+    """What the check-in page needs: the day, the questions, and today's answers."""
+
+    course: Course
+    day: int
+    questions: list[RedFlag]
+    existing: CheckIn | None
+    # The fixed questions the protocol asks on this day (pain, skin, stockings, ...).
+    fixed: frozenset[str] = frozenset()
+    # The triage rules for the phone to apply offline (see domain.checkin.offline_rules).
+    rules: dict[str, object] | None = None
+    # Today is after the session's follow-up (issue 14 point 9): the page says so
+    # instead of asking questions (a late offline check-in is still accepted).
+    follow_up_over: bool = False
+
+    def urgent_level(self, red_flags: Mapping[str, object] | None) -> str | None:
+        """The advice to put first on a refused form, for the warning signs answered
+        "yes" among this day's questions: "emergency" if any is one, else "same_day" if
+        any is one, else None. Red-flag advice must never wait for the rest of the form
+        to be fixed (issue 14 point 6).
+
+        :param red_flags: the answers sent, by question key ("yes", "no" or None).
+        """
+        level = None
+        for q in self.questions:
+            if (red_flags or {}).get(q.key) == "yes" and q.tier in ("emergency", "same_day"):
+                if q.tier == "emergency" or level is None:
+                    level = q.tier
+        return level
+
+
+# A check-in saved on the phone while offline may reach us a little later; it still
+# belongs to the day it was filled in (and asks that day's questions).
+LATE_DAYS = 2
+
+
+def checkin_form(user: Principal, now: datetime, day: int | None = None) -> CheckInForm:
+    """A day's check-in questions (red flags in their windows) and any answers so far.
+
+    :param day: the day the form was filled in (today if None): any earlier day of this
+        treatment for a first check-in, up to LATE_DAYS back for a change.
+    """
+    course = load_course(user)
+    t = course.recovering
+    if t is None:
+        raise NotFound("There is no treatment recorded yet.")
+    today = day_number(t.anchor, now, course.tz)
+    if day is None:
+        day = today
+    if not 0 <= day <= today:
+        raise Invalid("day", "This check-in is for a day that can no longer be changed.")
+    existing = db.session.scalar(
+        sa.select(CheckIn).where(CheckIn.treatment_id == t.id, CheckIn.day == day)
+    )
+    # Answers already given may be changed for LATE_DAYS; a first check-in for an older
+    # day is still taken: a phone offline for days may hold a red flag the clinic must
+    # hear about (issue 14 point 6: no check-in is lost).
+    if day < today - LATE_DAYS and existing is not None:
+        raise Invalid("day", "This check-in is for a day that can no longer be changed.")
+    on = local_date(t.anchor, course.tz) + timedelta(days=day)
+    protocol = protocol_for(t)
+    asked = questions_for_day(protocol, t.anchor, course.tz, on)
+    fixed = fixed_questions_for_day(protocol, t.anchor, course.tz, on)
+    rules = offline_rules(protocol, t.anchor, course.tz)
+    over = today > FOLLOW_UP_DAYS
+    return CheckInForm(course, day, asked, existing, fixed, rules, follow_up_over=over)

@@ -1,0 +1,187 @@
+"""The clinician's triage dashboard, and the open-alert count on the navigation badge.
+
+Every query is scoped to the clinician's clinic and paged, so a page costs the same
+few statements for a clinic of 100 patients or of 10,000 (bench/clinician_dashboard.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import Alert
+from app.models import CheckIn
+from app.models import Patient
+from app.models import Photo
+from app.models import Treatment
+from app.models import TreatmentStatus
+from app.models import User
+from app.principal import Principal
+from app.services.audit import audit_views
+from app.services.care.followup import FOLLOW_DAYS
+from app.services.review.paging import PAGE
+from app.services.review.paging import Section
+from app.services.review.paging import capped_page
+from app.services.review.paging import capped_total
+from app.services.review.paging import counted_page
+
+MISSED_DAYS = 2
+UPCOMING_DAYS = 14
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    alerts: Section
+    checkins: Section
+    photos: Section
+    missed: Section
+    upcoming: Section
+
+
+def dashboard(actor: Principal, now: datetime, pages: dict[str, int], address: str) -> Dashboard:
+    """The triage dashboard: open alerts (most severe, then oldest, first), check-ins
+    and photos awaiting review, patients who missed two or more check-ins, upcoming
+    sessions.
+
+    Alerts are counted exactly (each needs acknowledging); the other sections count up to
+    ``COUNT_CAP``. The page shows names and answers, so each patient on it gets a "view"
+    audit event. Eleven statements whatever the clinic's size (a count and a page per
+    section, one insert of the audit events).
+    """
+    clinic = actor.clinic_id
+    board = Dashboard(
+        alerts=_alerts(clinic, pages.get("alerts", 1)),
+        checkins=_new_checkins(clinic, pages.get("checkins", 1)),
+        photos=_new_photos(clinic, pages.get("photos", 1)),
+        missed=_missed(clinic, now, pages.get("missed", 1)),
+        upcoming=_upcoming(clinic, now, pages.get("upcoming", 1)),
+    )
+    shown = dict.fromkeys(
+        row.patient_id
+        for section in (board.alerts, board.checkins, board.photos, board.missed, board.upcoming)
+        for row in section.rows
+    )
+    audit_views(actor, list(shown), address, "dashboard")
+    db.session.commit()
+    return board
+
+
+def _named(model: type[Alert | CheckIn | Photo | Treatment], *columns: Any) -> sa.Select:
+    """``columns`` of ``model`` with the patient's id and name, as each section lists them."""
+    return (
+        sa.select(*columns, Patient.id.label("patient_id"), User.name)
+        .join(Patient, Patient.id == model.patient_id)
+        .join(User, User.id == Patient.user_id)
+    )
+
+
+def _alerts(clinic: int, page: int) -> Section:
+    where = (Alert.clinic_id == clinic, Alert.acknowledged_at.is_(None))
+    query = (
+        # The patient's phone comes along so a call-back is one tap (issue 14 point 11).
+        _named(Alert, Alert.id, Alert.level, Alert.reasons, Alert.created_at, Patient.phone)
+        .where(*where)
+        .order_by(Alert.severity, Alert.created_at, Alert.id)
+    )
+    return counted_page(query, sa.select(sa.func.count()).select_from(Alert).where(*where), page)
+
+
+def _new_checkins(clinic: int, page: int) -> Section:
+    where = (CheckIn.clinic_id == clinic, CheckIn.reviewed_at.is_(None))
+    query = (
+        _named(CheckIn, CheckIn.id, CheckIn.day, CheckIn.level, CheckIn.pain, CheckIn.updated_at)
+        .where(*where)
+        .order_by(CheckIn.created_at, CheckIn.id)
+    )
+    return capped_page(query, sa.select(CheckIn.id).where(*where), page)
+
+
+def _new_photos(clinic: int, page: int) -> Section:
+    """Photos no clinician has looked at yet, oldest first (``ix_photos_unreviewed``)."""
+    where = (Photo.clinic_id == clinic, Photo.reviewed_at.is_(None))
+    columns = (Photo.phase, Photo.day, Photo.side, Photo.region, Photo.view, Photo.created_at)
+    query = _named(Photo, Photo.id, *columns).where(*where).order_by(Photo.created_at, Photo.id)
+    return capped_page(query, sa.select(Photo.id).where(*where), page)
+
+
+def _missed(clinic: int, now: datetime, page: int) -> Section:
+    """Patients in their four weeks of follow-up not heard from for two days or more.
+
+    Reads the follow-up state kept on each patient (app/services/care/followup.py) through
+    ``ix_patients_last_seen``, so it costs the same whatever the number of check-ins.
+    A patient is last seen no earlier than their latest treatment, which is at most
+    FOLLOW_DAYS before ``follow_until``: so whoever is still followed was last seen in the
+    last FOLLOW_DAYS. Saying so makes the search a short range of the index, read in the
+    order shown, instead of every patient followed (most of whom checked in today).
+    """
+    where = (
+        Patient.clinic_id == clinic,
+        Patient.last_seen_at >= now - timedelta(days=FOLLOW_DAYS),
+        Patient.last_seen_at <= now - timedelta(days=MISSED_DAYS),
+        Patient.follow_until >= now,
+    )
+    total, capped = capped_total(sa.select(Patient.id).where(*where), page)
+    page = min(max(page, 1), max(1, -(-total // PAGE)))
+    # Page first, then the dates the clinician reads, for the (at most 20) shown rows only.
+    shown = (
+        sa.select(Patient.id, Patient.user_id, Patient.last_seen_at)
+        .where(*where)
+        .order_by(Patient.last_seen_at, Patient.id)
+        .limit(PAGE)
+        .offset((page - 1) * PAGE)
+        .subquery()
+    )
+    last_checkin = (
+        sa.select(sa.func.max(CheckIn.updated_at))
+        .where(CheckIn.patient_id == shown.c.id)
+        .scalar_subquery()
+    )
+    treated_at = (
+        sa.select(sa.func.max(Treatment.treated_at))
+        .where(Treatment.patient_id == shown.c.id, Treatment.status == TreatmentStatus.DONE)
+        .scalar_subquery()
+    )
+    query = (
+        sa.select(
+            shown.c.id.label("patient_id"),
+            User.name,
+            treated_at.label("treated_at"),
+            last_checkin.label("last_checkin"),
+        )
+        .join(User, User.id == shown.c.user_id)
+        .order_by(shown.c.last_seen_at, shown.c.id)
+    )
+    return Section(list(db.session.execute(query)), total, page, capped)
+
+
+def _upcoming(clinic: int, now: datetime, page: int) -> Section:
+    where = (
+        Patient.clinic_id == clinic,
+        Treatment.status == TreatmentStatus.SCHEDULED,
+        Treatment.appointment_at >= now,
+        Treatment.appointment_at < now + timedelta(days=UPCOMING_DAYS),
+    )
+    query = (
+        _named(Treatment, Treatment.id, Treatment.appointment_at, Patient.timezone)
+        .where(*where)
+        .order_by(Treatment.appointment_at, Treatment.id)
+    )
+    matching = sa.select(Treatment.id).join(Patient).where(*where)
+    return capped_page(query, matching, page)
+
+
+def open_alert_count(actor: Principal) -> int:
+    """For the badge in the clinician's navigation."""
+    return (
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Alert)
+            .where(Alert.clinic_id == actor.clinic_id, Alert.acknowledged_at.is_(None))
+        )
+        or 0
+    )

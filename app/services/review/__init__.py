@@ -5,12 +5,12 @@ trail.
 Only a face: each name lives in the module that says what it holds, and importing it
 from here keeps working (``review.dashboard(...)``):
 
-- ``dashboard``: the triage dashboard and the open-alert count for the badge;
+- ``triage``: the triage dashboard and the open-alert count for the badge;
 - ``patient_record``: the clinician's view of one patient (the days of their diary, the
   chart, the patient page); ``sql_dates`` holds the date arithmetic its queries need;
 - ``actions``: acknowledge an alert, mark a day or photos reviewed (``ChangedSinceSeen``);
 - ``comments``: the clinic's comments in a patient's diary;
-- ``audit_log``: the clinic's audit trail;
+- ``audit_trail``: the clinic's audit trail;
 - ``paging``: ``Section``, one page of a list and its (maybe capped) count.
 
 Every query is scoped to the clinician's clinic and paged, so a page costs the same
@@ -24,13 +24,8 @@ from app.services.review.actions import acknowledge as acknowledge
 from app.services.review.actions import mark_day_photos_reviewed as mark_day_photos_reviewed
 from app.services.review.actions import mark_photo_reviewed as mark_photo_reviewed
 from app.services.review.actions import mark_reviewed as mark_reviewed
-from app.services.review.audit_log import audit_log as audit_log
+from app.services.review.audit_trail import audit_log as audit_log
 from app.services.review.comments import add_comment as add_comment
-from app.services.review.dashboard import MISSED_DAYS as MISSED_DAYS
-from app.services.review.dashboard import UPCOMING_DAYS as UPCOMING_DAYS
-from app.services.review.dashboard import Dashboard as Dashboard
-from app.services.review.dashboard import dashboard as dashboard
-from app.services.review.dashboard import open_alert_count as open_alert_count
 from app.services.review.paging import COUNT_CAP as COUNT_CAP
 from app.services.review.paging import PAGE as PAGE
 from app.services.review.paging import Section as Section
@@ -43,3 +38,8 @@ from app.services.review.patient_record import PatientDiary as PatientDiary
 from app.services.review.patient_record import PatientPage as PatientPage
 from app.services.review.patient_record import patient_diary as patient_diary
 from app.services.review.patient_record import patient_page as patient_page
+from app.services.review.triage import MISSED_DAYS as MISSED_DAYS
+from app.services.review.triage import UPCOMING_DAYS as UPCOMING_DAYS
+from app.services.review.triage import Dashboard as Dashboard
+from app.services.review.triage import dashboard as dashboard
+from app.services.review.triage import open_alert_count as open_alert_count

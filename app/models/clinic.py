@@ -19,7 +19,7 @@ class Clinic(db.Model):
     # The number patients call in an emergency, e.g. 999 (UK), 112 (EU), 911 (US).
     emergency_number: Mapped[str] = mapped_column(sa.String(10))
     # The human summary of ``hours`` ("Mon-Fri 08:30-18:00; Sat 09:00-13:00"), kept in
-    # step with it by app/services/clinic_settings.py.
+    # step with it by app/services/clinic/settings.py.
     opening_hours: Mapped[str] = mapped_column(sa.String(200), default="")
     # Structured weekly hours in the clinic's zone, read by app/domain/hours.py; blank
     # means never open, so same-day advice always puts the out-of-hours route first.

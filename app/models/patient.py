@@ -23,7 +23,7 @@ class Patient(db.Model):
     __tablename__ = "patients"
     __table_args__ = (
         # The dashboard's "missed check-ins": a range on last_seen_at (bounded below by the
-        # follow-up window, see app/services/review.py:_missed), read in the order shown.
+        # follow-up window, see app/services/review/triage.py:_missed), read in the order shown.
         sa.Index("ix_patients_last_seen", "clinic_id", "last_seen_at", "follow_until"),
     )
 
@@ -32,7 +32,7 @@ class Patient(db.Model):
     clinic_id: Mapped[int] = mapped_column(sa.ForeignKey("clinics.id"), index=True)
     # IANA zone: day N, due times and reminders are computed in it.
     timezone: Mapped[str] = mapped_column(sa.String(64))
-    # For call-backs after an alert; checked loosely (app/services/clinic.py:check_phone).
+    # For call-backs after an alert; checked loosely (app/services/clinic/settings.py:check_phone).
     phone: Mapped[str] = mapped_column(sa.String(40), default="", server_default="")
     # No reminders between these local times unless time-critical (default 21:00-08:00).
     quiet_start: Mapped[time] = mapped_column(sa.Time, default=time(21, 0))

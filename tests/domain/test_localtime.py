@@ -47,7 +47,7 @@ def utc(*args: int) -> datetime:
 
 
 def services_to_utc(local: datetime, tz: ZoneInfo) -> datetime:
-    """app/services/clinic.py ``to_utc`` before the rule moved here, without the form
+    """app/services/clinic (``to_utc``) before the rule moved here, without the form
     field: the behaviour ``local_to_utc`` must keep."""
     if local.tzinfo is not None:
         raise ValueError("expected a wall-clock (naive) time")

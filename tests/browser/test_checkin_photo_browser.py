@@ -21,7 +21,7 @@ from app.services import demo
 from tests.browser.test_triage_browser import demo_patient
 from tests.browser.test_triage_browser import sign_in
 from tests.conftest import PASSWORD
-from tests.test_photos import phone_jpeg
+from tests.services.test_photos import phone_jpeg
 
 pytestmark = pytest.mark.browser
 

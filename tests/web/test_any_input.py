@@ -35,7 +35,7 @@ from app.domain.checkin import SKIN_CHANGES
 from app.services import photos
 from config import TestingConfig
 from tests.conftest import login
-from tests.test_photos import phone_jpeg
+from tests.services.test_photos import phone_jpeg
 from tests.web import test_checkin
 from tests.web.test_access_matrix import _add_clinic_admins
 from tests.web.test_access_matrix import _alices_objects

@@ -310,8 +310,8 @@ def test_an_acknowledgement_note_is_shown_afterwards_and_a_long_one_refused(
 def test_the_clinicians_diary_day_shows_tasks_ticked_and_that_days_photos(
     app, client, world, in_app
 ):
-    from tests.test_photos import phone_jpeg
-    from tests.test_photos import upload
+    from tests.services.test_photos import phone_jpeg
+    from tests.services.test_photos import upload
 
     login(client, "alice@patients.example")
     assert client.post("/patient/tasks/walks", data={"done": "1", "day": "3"}).status_code < 400

@@ -16,8 +16,8 @@ from app.services import photos
 from tests.conftest import count
 from tests.conftest import login
 from tests.conftest import text_of
-from tests.test_photos import phone_jpeg
-from tests.test_photos import stored_files
+from tests.services.test_photos import phone_jpeg
+from tests.services.test_photos import stored_files
 from tests.web.test_checkin import form
 
 SITE = {"side": "left", "region": "calf", "view": "inner"}

@@ -23,9 +23,9 @@ from app.models import Photo
 from app.models import TaskTick
 from tests.conftest import count
 from tests.conftest import login
-from tests.test_photos import phone_jpeg
-from tests.test_photos import stored_files
-from tests.test_photos import upload
+from tests.services.test_photos import phone_jpeg
+from tests.services.test_photos import stored_files
+from tests.services.test_photos import upload
 from tests.web.test_checkin import form
 
 BOUND_S = 60

@@ -28,8 +28,8 @@ from app.models import TaskTick
 from app.models import Treatment
 from tests.conftest import login
 from tests.conftest import make_patient
-from tests.test_photos import phone_jpeg
-from tests.test_photos import upload
+from tests.services.test_photos import phone_jpeg
+from tests.services.test_photos import upload
 from tests.web.test_dashboard_scale import _same_count
 from tests.web.test_dashboard_scale import _statements
 from tests.web.test_review_coverage import section

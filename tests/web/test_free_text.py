@@ -37,7 +37,7 @@ from app.models import User
 from app.services import accounts
 from app.textinput import clean_text
 from tests.conftest import login
-from tests.test_photos import phone_jpeg
+from tests.services.test_photos import phone_jpeg
 from tests.web.test_checkin import form
 
 # Any character a form can carry (a lone surrogate cannot be encoded), with the

@@ -19,8 +19,8 @@ from app.models import CheckIn
 from app.models import Photo
 from tests.conftest import login
 from tests.conftest import text_of
-from tests.test_photos import phone_jpeg
-from tests.test_photos import upload
+from tests.services.test_photos import phone_jpeg
+from tests.services.test_photos import upload
 from tests.web.test_checkin import form
 
 

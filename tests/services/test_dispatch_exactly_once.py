@@ -4,7 +4,7 @@ Fencing tokens, lease renewal while sends are in flight, the clock read per batc
 outcomes committed per row with a bounded number in flight, and the lateness rules at
 send time (validity windows, quiet hours, one reminder per kind after a gap, the
 clinic's count of what was dropped). The real-process versions are in
-tests/test_dispatch_chaos.py.
+tests/processes/test_dispatch_chaos.py.
 """
 
 from __future__ import annotations

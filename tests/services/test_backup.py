@@ -30,11 +30,11 @@ from tests.conftest import Clock
 from tests.conftest import build_world
 from tests.conftest import is_postgres
 from tests.conftest import login
-from tests.test_photos import ALICE
-from tests.test_photos import phone_jpeg
-from tests.test_photos import upload
+from tests.services.test_photos import ALICE
+from tests.services.test_photos import phone_jpeg
+from tests.services.test_photos import upload
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _app(url: str, photos: Path):

@@ -34,7 +34,7 @@ from tests.conftest import make_patient
 from tests.conftest import text_of
 from tests.conftest import version_id
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _rows(in_app, treatment_id: int) -> dict[str, tuple[OutboxState, datetime]]:

@@ -147,7 +147,7 @@ def test_find_control_names_the_place_in_parsed_data():
 
 def test_every_text_box_of_the_pages_keeps_its_line_breaks():
     """A <textarea> whose name is not a multi-line field would lose its line breaks."""
-    templates = Path(__file__).parents[1] / "app" / "templates"
+    templates = Path(__file__).parents[2] / "app" / "templates"
     boxes = {
         name
         for page in templates.rglob("*.html")

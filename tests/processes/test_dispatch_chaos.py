@@ -32,9 +32,9 @@ from app.models import OutboxMessage
 from app.models import OutboxState
 from app.services.notify import dispatch
 from tests.conftest import is_postgres
-from tests.test_dispatch_processes import _env
-from tests.test_dispatch_processes import _flask
-from tests.test_dispatch_processes import fill
+from tests.processes.test_dispatch_processes import _env
+from tests.processes.test_dispatch_processes import _flask
+from tests.processes.test_dispatch_processes import fill
 
 pytestmark = [
     pytest.mark.postgres,

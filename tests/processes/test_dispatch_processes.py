@@ -39,7 +39,7 @@ from tests.conftest import make_clinic
 from tests.conftest import make_patient
 from tests.push_double import PushServiceDouble
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DUE = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 ROWS = 1000
 PATIENTS = 20

@@ -152,8 +152,8 @@ from app.models import Role  # noqa: E402
 from app.models import Treatment  # noqa: E402
 from app.models import TreatmentStatus  # noqa: E402
 from app.models import User  # noqa: E402
-from app.services import dispatch  # noqa: E402
-from app.services import outbox  # noqa: E402
+from app.services.notify import dispatch  # noqa: E402
+from app.services.notify import outbox  # noqa: E402
 from config import TestingConfig  # noqa: E402
 
 AIM_VS_WEBPUSH = 1.6  # issue 15: with outcomes committed per send

@@ -11,6 +11,9 @@ What comes out is always a fresh JPEG that shares no bytes with the upload:
 - orientation is applied to the pixels, colours are converted to sRGB, and every piece
   of metadata (EXIF with GPS, camera, dates; XMP; comments; ICC; thumbnails) is left
   behind because nothing of the source's ``info`` is written out.
+
+What services call: ``process(data, Settings)``, which answers ``Processed`` (the full
+JPEG, its thumbnail and their sizes) or raises ``Rejected`` with a message for the user.
 """
 
 from __future__ import annotations

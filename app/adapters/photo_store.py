@@ -6,7 +6,9 @@ short file. A crash in between leaves at most an unreferenced file, which ``swee
 removes once it is older than any upload still in flight. Names are random (128 bits)
 and never come from the user; the folder is outside ``static/`` and nothing lists it.
 
-An S3-compatible store for production implements the same three calls.
+What services call: ``PhotoStore`` (``put``, ``read`` checked against a sha256,
+``delete``, ``sweep``); ``LocalPhotoStore`` implements it. An S3-compatible store for
+production implements the same calls. Nothing here imports a service or a model.
 """
 
 from __future__ import annotations

@@ -6,6 +6,12 @@ performance anchors PG-H3), posts over a keep-alive connection pool per origin, 
 TTL, Urgency, Topic and a timeout on every request, follows no redirect, and reports
 the push service's answer without raising, so the dispatcher decides what each status
 means.
+
+What services call: ``PushSender`` (``send`` one payload to one ``SubscriptionInfo``,
+answering a ``SendResult``; ``WebPushSender`` is the real one), ``check_subscription``
+(is an endpoint acceptable), and the VAPID key helpers. ``init_app``/``load_vapid`` wire
+the key and sender into the Flask app at start-up. Nothing here imports a service or a
+model.
 """
 
 from __future__ import annotations

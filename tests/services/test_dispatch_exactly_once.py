@@ -28,6 +28,7 @@ from app.models import OutboxMessage
 from app.models import OutboxState
 from app.models import PushSubscription
 from app.models import Treatment
+from app.services.notify import delivery
 from app.services.notify import dispatch
 from app.services.notify import enqueue
 from app.services.notify import outbox
@@ -221,7 +222,7 @@ def test_no_more_than_the_in_flight_bound_is_sent_before_its_outcome_is_committe
     counts = {"started": 0, "recorded": 0}
     gaps: list[int] = []
     visible: list[tuple[int, int]] = []
-    real_send, real_record = sender.send, dispatch._record
+    real_send, real_record = sender.send, delivery._record
 
     def watch(*args, **kwargs):
         with lock:
@@ -244,7 +245,7 @@ def test_no_more_than_the_in_flight_bound_is_sent_before_its_outcome_is_committe
         visible.append((seen, counts["recorded"]))
 
     sender.send = watch
-    monkeypatch.setattr(dispatch, "_record", record)
+    monkeypatch.setattr(delivery, "_record", record)
     report = in_app(dispatch.dispatch_due, sender, AT, workers=3)
     assert report.sent == 20 and counts == {"started": 20, "recorded": 20}
     # Sends started but not yet recorded (what a kill -9 could repeat): never above 3.

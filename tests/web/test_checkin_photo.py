@@ -12,7 +12,7 @@ from app.extensions import db
 from app.models import Alert
 from app.models import CheckIn
 from app.models import Photo
-from app.services import photos
+from app.services.photos import storage
 from tests.conftest import count
 from tests.conftest import login
 from tests.conftest import text_of
@@ -164,7 +164,7 @@ def test_a_failing_photo_store_never_hides_the_triage(app, client, world, in_app
         def delete(self, key):
             pass
 
-    monkeypatch.setattr(photos, "store", lambda: Broken())
+    monkeypatch.setattr(storage, "store", lambda: Broken())
     login(client, "alice@patients.example")
     r = send(client, phone_jpeg((400, 300)), yes={"chest-breathing"}, **SITE)
     page = text_of(r)

@@ -1,0 +1,119 @@
+"""Pure rules of the photo diary: body sites, and where a photo sits in a course.
+
+* ``Site`` (with ``SIDES``, ``REGIONS``, ``VIEWS``): a body site such as
+  ``left-calf-inner``, parsed from form values or a token, and its label in words.
+* ``place``: which session a photo taken now belongs to, and as what (a "before" photo
+  of the next session, or day N after the latest treatment).
+* ``when_label``: that placement in words ("Day 3 after treatment").
+
+No Flask, no database, no clock: callers pass ``now`` and the course's sessions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from app.domain.offsets import day_number
+
+SIDES = {"left": "Left", "right": "Right"}
+REGIONS = {"thigh": "thigh", "knee": "knee", "calf": "calf", "ankle": "ankle", "foot": "foot"}
+VIEWS = {"front": "front", "back": "back", "inner": "inner side", "outer": "outer side"}
+# A photo taken this close before a booked session belongs to that session's "before" set.
+BEFORE_DAYS = 7
+
+
+class SiteError(ValueError):
+    """A site with a missing or unknown part; ``field`` names the form field."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def site_problem(side: str | None, region: str | None, view: str | None) -> SiteError | None:
+    """The error for the first missing or unknown part of a site, or None if it is whole."""
+    for field, value, allowed, what in (
+        ("side", side, SIDES, "left or right"),
+        ("region", region, REGIONS, "the part of the leg"),
+        ("view", view, VIEWS, "front, back, inner or outer"),
+    ):
+        if value not in allowed:
+            return SiteError(field, f"Please choose {what}.")
+    return None
+
+
+@dataclass(frozen=True)
+class Site:
+    """A body site: side, region and view (``left-calf-inner``)."""
+
+    side: str
+    region: str
+    view: str
+
+    @classmethod
+    def parse(cls, side: str | None, region: str | None, view: str | None) -> Site:
+        """A site from form values; :raises SiteError: naming the missing part."""
+        problem = site_problem(side, region, view)
+        if problem is not None:
+            raise problem
+        return cls(side, region, view)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_token(cls, token: str | None) -> Site | None:
+        parts = (token or "").split("-")
+        if len(parts) != 3 or site_problem(*parts) is not None:
+            return None
+        return cls(*parts)
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, str]) -> Site | None:
+        """A site from a ``site`` token or side/region/view values (query or form)."""
+        parts = (values.get(k, "") for k in ("side", "region", "view"))
+        return cls.from_token(values.get("site") or "-".join(parts))
+
+    @property
+    def token(self) -> str:
+        return f"{self.side}-{self.region}-{self.view}"
+
+    @property
+    def label(self) -> str:
+        return f"{SIDES[self.side]} {REGIONS[self.region]}, {VIEWS[self.view]}"
+
+
+def place(
+    now: datetime,
+    tz: ZoneInfo,
+    upcoming: tuple[int, datetime] | None,
+    recovering: tuple[int, datetime] | None,
+) -> tuple[int | None, str, int | None]:
+    """Which session a photo taken now belongs to: (treatment id, phase, day).
+
+    ``upcoming`` is the next booked session (id, appointment time), ``recovering`` the
+    one being recovered from (id, anchor), either None. Before the first treatment, or
+    within a week before the next booked session, it is a "before" photo of that
+    session; otherwise day N after the latest treatment.
+    """
+    if upcoming is not None:
+        upcoming_id, appointment_at = upcoming
+        if recovering is None or now <= appointment_at <= now + timedelta(days=BEFORE_DAYS):
+            return upcoming_id, "before", min(0, day_number(appointment_at, now, tz))
+    if recovering is not None:
+        recovering_id, anchor = recovering
+        return recovering_id, "after", day_number(anchor, now, tz)
+    return None, "before", None
+
+
+def when_label(phase: str, day: int | None, session: int | None, many: bool) -> str:
+    """Where a photo sits in the course, in words."""
+    if phase == "before":
+        return f"Before session {session}" if many and session else "Before treatment"
+    of = f" of session {session}" if many and session else ""
+    if day == 0:
+        return f"Treatment day{of}"
+    after = f"after session {session}" if many and session else "after treatment"
+    return f"Day {day} {after}"

@@ -1,0 +1,71 @@
+"""Who a claimed outbox row goes to: the recipient's devices (``Device``) and, for a
+patient, their zone and quiet hours for the send-time check (``PatientQuiet``)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+from app.adapters.push import SubscriptionInfo
+from app.domain.reminders import QuietHours
+from app.extensions import db
+from app.models import Patient
+from app.models import PushSubscription
+from app.services.notify.outbox import ClaimedMessage
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    """One stored push subscription, as sending needs it."""
+
+    id: int
+    info: SubscriptionInfo
+
+
+@dataclass(frozen=True, slots=True)
+class PatientQuiet:
+    """A patient's zone and quiet hours, for the send-time check."""
+
+    tz: ZoneInfo
+    quiet: QuietHours
+
+
+def recipient_of(row: ClaimedMessage) -> tuple[str, int]:
+    """A clinic alert goes to a clinician's devices; everything else to the patient's."""
+    if row.recipient_user_id is not None:
+        return ("user", row.recipient_user_id)
+    return ("patient", row.patient_id)
+
+
+def recipients_of(
+    rows: list[ClaimedMessage],
+) -> tuple[dict[tuple[str, int], list[Device]], dict[int, PatientQuiet]]:
+    """The devices of every recipient in the batch (one query, columns not objects) and
+    the patients' zones and quiet hours (one more)."""
+    patients = {r.patient_id for r in rows if r.recipient_user_id is None}
+    users = {r.recipient_user_id for r in rows if r.recipient_user_id is not None}
+    found: dict[tuple[str, int], list[Device]] = defaultdict(list)
+    query = sa.select(
+        PushSubscription.id,
+        PushSubscription.patient_id,
+        PushSubscription.user_id,
+        PushSubscription.endpoint,
+        PushSubscription.p256dh,
+        PushSubscription.auth,
+    ).where(sa.or_(PushSubscription.patient_id.in_(patients), PushSubscription.user_id.in_(users)))
+    for sub_id, patient_id, user_id, endpoint, p256dh, auth in db.session.execute(query):
+        owner = ("user", user_id) if user_id is not None else ("patient", patient_id)
+        found[owner].append(Device(sub_id, SubscriptionInfo(endpoint, p256dh, auth)))
+    quiet: dict[int, PatientQuiet] = {}
+    if patients:
+        zones = db.session.execute(
+            sa.select(Patient.id, Patient.timezone, Patient.quiet_start, Patient.quiet_end).where(
+                Patient.id.in_(sorted(patients))
+            )
+        )
+        for patient_id, zone, start, end in zones:
+            quiet[patient_id] = PatientQuiet(ZoneInfo(zone), QuietHours(start, end))
+    return found, quiet

@@ -1,0 +1,98 @@
+"""The patient's own photo diary: pages by day, one photo, its bytes, comparisons, the
+"add a photo" page, and deleting. Other patients' photos are "not found"."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import Photo
+from app.principal import Principal
+from app.services.care.recovery import load_course
+from app.services.errors import NotFound
+from app.services.photos import storage
+from app.services.photos.listing import PAGE
+from app.services.photos.listing import Comparison
+from app.services.photos.listing import PhotoDiary
+from app.services.photos.listing import PhotoItem
+from app.services.photos.listing import comparison_of
+from app.services.photos.listing import diary_of
+from app.services.photos.listing import items
+from app.services.photos.listing import session_numbers
+from app.services.photos.sites import Site
+from app.services.photos.upload import place
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class UploadPage:
+    site: Site | None
+    previous: dict[str, int]  # site token -> id of its latest photo (the alignment ghost)
+    phase: str
+
+
+def diary(user: Principal, page: int = 1, size: int = PAGE) -> PhotoDiary:
+    """The patient's own photos by day, newest first."""
+    patient = _patient(user)
+    return diary_of(patient.id, patient.timezone, page, size)
+
+
+def _patient(user: Principal):  # noqa: ANN202 - PatientInfo
+    if user.patient is None:
+        raise NotFound("Not a patient account.")
+    return user.patient
+
+
+def _own(user: Principal, photo_id: int) -> Photo:
+    photo = db.session.get(Photo, photo_id)
+    if photo is None or photo.patient_id != _patient(user).id:
+        raise NotFound("No such photo.")
+    return photo
+
+
+def photo(user: Principal, photo_id: int) -> PhotoItem:
+    """One of the patient's own photos."""
+    found = _own(user, photo_id)
+    return items([found], session_numbers(found.patient_id))[0]
+
+
+def image(user: Principal, photo_id: int, thumb: bool = False) -> bytes:
+    """The JPEG bytes of one of the patient's own photos, integrity-checked."""
+    return storage.read(_own(user, photo_id), thumb)
+
+
+def upload_page(user: Principal, site: Site | None, now: datetime) -> UploadPage:
+    """What the "add a photo" page needs: the latest photo of every site, and the phase."""
+    course = load_course(user)
+    rows = db.session.execute(
+        sa.select(Photo.id, Photo.side, Photo.region, Photo.view)
+        .where(Photo.patient_id == course.patient.id)
+        .order_by(Photo.taken_at, Photo.id)
+    )
+    previous = {f"{side}-{region}-{view}": pid for pid, side, region, view in rows}
+    return UploadPage(site, previous, place(course, now)[1])
+
+
+def delete(user: Principal, photo_id: int) -> None:
+    """Delete one of the patient's own photos: the row, then its files."""
+    found = _own(user, photo_id)
+    keys = (found.full_key, found.thumb_key)
+    db.session.delete(found)
+    db.session.commit()
+    files = storage.store()
+    for key in keys:
+        try:
+            files.delete(key)
+        except OSError:
+            log.warning("photo file of deleted photo #%s left for the sweeper", photo_id)
+
+
+def compare(user: Principal, site: Site | None, left: int | None, right: int | None) -> Comparison:
+    """Two photos of one site (by default its first and its latest) side by side."""
+    patient = _patient(user)
+    return comparison_of(patient.id, patient.timezone, site, left, right)

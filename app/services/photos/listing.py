@@ -1,0 +1,153 @@
+"""What photo pages show, built for any one patient: items, the diary by day, and
+comparisons. ``album`` (the patient's own) and ``clinic`` (audited) decide who may see it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from app.domain.photos import when_label
+from app.extensions import db
+from app.models import Photo
+from app.models import Treatment
+from app.models import TreatmentStatus
+from app.services.photos.sites import Site
+
+PAGE = 40
+
+
+@dataclass(frozen=True)
+class PhotoItem:
+    """A photo as pages show it."""
+
+    id: int
+    site: Site
+    taken_at: datetime
+    taken_on: date
+    when: str  # "Day 3 after treatment", "Before session 2"
+    note: str
+    width: int
+    height: int
+
+    def thumb_size(self, edge: int = 320) -> tuple[int, int]:
+        """The thumbnail's size (for width/height attributes, so pages do not jump)."""
+        scale = min(1.0, edge / max(self.width, self.height))
+        return max(1, round(self.width * scale)), max(1, round(self.height * scale))
+
+
+@dataclass(frozen=True)
+class PhotoDay:
+    on: date
+    when: str
+    photos: list[PhotoItem]
+
+
+@dataclass(frozen=True)
+class PhotoDiary:
+    tz: str
+    days: list[PhotoDay]
+    total: int
+    page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // PAGE))
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two photos of one site side by side, and the choices for each slot."""
+
+    tz: str
+    sites: list[tuple[Site, int]]  # every site with photos, and how many
+    site: Site | None
+    choices: list[PhotoItem]  # the site's photos, oldest first
+    left: PhotoItem | None
+    right: PhotoItem | None
+
+
+def session_numbers(patient_id: int) -> dict[int, int]:
+    """Session number (1, 2, ...) of each treatment not cancelled, by appointment."""
+    rows = db.session.execute(
+        sa.select(Treatment.id, Treatment.status)
+        .where(Treatment.patient_id == patient_id)
+        .order_by(Treatment.appointment_at, Treatment.id)
+    )
+    live = [tid for tid, status in rows if status != TreatmentStatus.CANCELLED]
+    return {tid: n for n, tid in enumerate(live, start=1)}
+
+
+def items(rows: Iterable[Photo], numbers: dict[int, int]) -> list[PhotoItem]:
+    """Photo rows as pages show them, each placed in words by its session number."""
+    many = len(numbers) > 1
+    return [
+        PhotoItem(
+            id=p.id,
+            site=Site(p.side, p.region, p.view),
+            taken_at=p.taken_at,
+            taken_on=p.taken_on,
+            when=when_label(p.phase, p.day, numbers.get(p.treatment_id or 0), many),
+            note=p.note,
+            width=p.width,
+            height=p.height,
+        )
+        for p in rows
+    ]
+
+
+def diary_of(patient_id: int, tz: str, page: int, size: int = PAGE) -> PhotoDiary:
+    """One page of a patient's photos by day, newest first."""
+    where = Photo.patient_id == patient_id
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(Photo).where(where)) or 0
+    page = min(max(page, 1), max(1, -(-total // size)))
+    rows = db.session.scalars(
+        sa.select(Photo)
+        .where(where)
+        .order_by(Photo.taken_at.desc(), Photo.id.desc())
+        .limit(size)
+        .offset((page - 1) * size)
+    )
+    days: list[PhotoDay] = []
+    for item in items(rows, session_numbers(patient_id)):
+        if days and days[-1].on == item.taken_on:
+            days[-1].photos.append(item)
+        else:
+            days.append(PhotoDay(item.taken_on, item.when, [item]))
+    return PhotoDiary(tz, days, total, page)
+
+
+def comparison_of(
+    patient_id: int, tz: str, site: Site | None, left: int | None, right: int | None
+) -> Comparison:
+    """Two of a patient's photos of one site (by default its first and latest)."""
+    counts = db.session.execute(
+        sa.select(Photo.side, Photo.region, Photo.view, sa.func.count())
+        .where(Photo.patient_id == patient_id)
+        .group_by(Photo.side, Photo.region, Photo.view)
+        .order_by(Photo.side, Photo.region, Photo.view)
+    )
+    sites = [(Site(s, r, v), n) for s, r, v, n in counts]
+    if site is None or site not in {s for s, _ in sites}:
+        site = next((s for s, n in sites if n > 1), sites[0][0] if sites else None)
+    if site is None:
+        return Comparison(tz, [], None, [], None, None)
+    rows = db.session.scalars(
+        sa.select(Photo)
+        .where(
+            Photo.patient_id == patient_id,
+            Photo.side == site.side,
+            Photo.region == site.region,
+            Photo.view == site.view,
+        )
+        .order_by(Photo.taken_at, Photo.id)
+    )
+    choices = items(rows, session_numbers(patient_id))
+    by_id = {c.id: c for c in choices}
+    first = by_id.get(left or 0, choices[0])
+    second = by_id.get(right or 0, choices[-1])
+    return Comparison(tz, sites, site, choices, first, second)

@@ -1,0 +1,50 @@
+"""Keeping the photo files honest: remove files no row refers to (crashed or abandoned
+uploads) and find photos whose files are missing or altered (``flask photos ...``)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import current_app
+
+from app.extensions import db
+from app.models import Photo
+from app.services.photos import storage
+
+
+def referenced(keys: set[str]) -> set[str]:
+    """Those of ``keys`` a photo row refers to (as its full file or its thumbnail)."""
+    found: set[str] = set()
+    chunk = sorted(keys)
+    for i in range(0, len(chunk), 500):
+        part = chunk[i : i + 500]
+        found.update(db.session.scalars(sa.select(Photo.full_key).where(Photo.full_key.in_(part))))
+        found.update(
+            db.session.scalars(sa.select(Photo.thumb_key).where(Photo.thumb_key.in_(part)))
+        )
+    return found
+
+
+def sweep(older_than_minutes: float | None = None) -> int:
+    """Remove stored files no row refers to (crashed or abandoned uploads)."""
+    minutes = (
+        current_app.config["PHOTO_ORPHAN_MINUTES"]
+        if older_than_minutes is None
+        else older_than_minutes
+    )
+    return storage.store().sweep(referenced, minutes * 60)
+
+
+def verify_all() -> list[int]:
+    """Ids of photos whose full or thumbnail file is missing or altered."""
+    files = storage.store()
+    bad = []
+    rows = db.session.execute(
+        sa.select(Photo.id, Photo.full_key, Photo.full_sha256, Photo.thumb_key, Photo.thumb_sha256)
+    )
+    for pid, full_key, full_sha, thumb_key, thumb_sha in rows:
+        try:
+            files.read(full_key, full_sha)
+            files.read(thumb_key, thumb_sha)
+        except Exception:  # noqa: BLE001 - report every damaged photo, whatever the cause
+            bad.append(pid)
+    return bad

@@ -16,6 +16,7 @@ from flask.cli import AppGroup
 from py_vapid import Vapid
 
 from app.adapters import push
+from app.clock import advancing
 from app.clock import now
 from app.domain.protocol import ProtocolError
 from app.extensions import db
@@ -85,7 +86,7 @@ def _sender():
 @_LEASE
 def send_due(at: str | None, batch: int, lease: float) -> None:
     """Send every reminder that is due now, once, then exit (for cron or systemd timers)."""
-    clock = dispatch.advancing_clock(_parse_now(at)) if at else now
+    clock = advancing(_parse_now(at)) if at else now
     report = dispatch.run_until_empty(_sender(), clock, batch=batch, lease=timedelta(seconds=lease))
     click.echo(_summary(report))
 

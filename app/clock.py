@@ -5,12 +5,19 @@ comes from ``now()`` here, so a test that pins ``app.config["SCLERO_NOW"]`` (an 
 datetime, or a callable returning one) pins everything. Outside an app context (a bare
 script, a thread without the app) it is the real time. Domain code never calls it: time
 is an argument there.
+
+Nothing else in app/ reads the system clock (tests/test_import_rules.py checks): a run
+that must pretend an instant and still see time pass uses ``advancing``, and the
+adapters that compare with other machines' clocks use ``wall_seconds``.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import UTC
 from datetime import datetime
+from datetime import timedelta
 
 from flask import current_app
 from flask import has_app_context
@@ -23,3 +30,21 @@ def now() -> datetime:
         if pinned is not None:
             return pinned() if callable(pinned) else pinned
     return datetime.now(UTC)
+
+
+def advancing(start: datetime) -> Callable[[], datetime]:
+    """A clock that starts at ``start`` and then moves with real time (the dispatcher's
+    ``--now`` runs and tests: the pretended instant, yet leases and outcomes still see
+    time pass)."""
+    origin = time.monotonic()
+    return lambda: start + timedelta(seconds=time.monotonic() - origin)
+
+
+def wall_seconds() -> float:
+    """Real seconds since the epoch, never pinned.
+
+    Only for comparing with clocks outside the app, which a pinned test clock cannot
+    move: file modification times (the photo store's sweep), the expiry a push service
+    reads in a VAPID token, an HTTP ``Retry-After`` date.
+    """
+    return time.time()

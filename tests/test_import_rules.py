@@ -378,3 +378,68 @@ def test_no_cycle_no_report(tmp_path):
         {"app/a.py": "from app import b\n", "app/b.py": "import json\n"},
     )
     assert cycles(modules, imports) == []
+
+
+# ---------------------------------------------------------------- one clock
+
+# Calls that read the system clock. app/clock.py is the one place allowed to make them,
+# so pinning SCLERO_NOW pins every "now" in the app (issue 16 point 3).
+CLOCK_READS = {
+    ("datetime", "now"),
+    ("datetime", "utcnow"),
+    ("datetime", "today"),
+    ("date", "today"),
+    ("time", "time"),
+    ("time", "time_ns"),
+}
+
+
+def clock_reads(modules: dict[str, Path], root: Path = ROOT) -> list[str]:
+    """Every call such as ``datetime.now()`` or ``time.time()`` outside app.clock."""
+    found = []
+    for name, path in sorted(modules.items()):
+        if name == "app.clock":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name)
+                and (node.func.value.id, node.func.attr) in CLOCK_READS
+            ):
+                found.append(f"{path.relative_to(root)}:{node.lineno} reads the system clock")
+    return found
+
+
+def test_only_app_clock_reads_the_system_clock(real):
+    modules, _ = real
+    assert not clock_reads(modules), _report(clock_reads(modules))
+
+
+def test_a_clock_read_outside_app_clock_is_caught(tmp_path):
+    modules, _ = _tree(
+        tmp_path,
+        {
+            "app/__init__.py": "",
+            "app/clock.py": "import time\ndef now():\n    return time.time()\n",
+            "app/services/__init__.py": "",
+            "app/services/x.py": "from datetime import datetime\nT = datetime.now()\n",
+        },
+    )
+    reads = clock_reads(modules, tmp_path)
+    assert [p.split(":")[0] for p in reads] == ["app/services/x.py"]
+
+
+# ---------------------------------------------------------------- module size
+
+MAX_LINES = 400  # "small enough to read in one sitting" (issue 16 point 1)
+
+
+def test_no_module_in_app_is_over_400_lines(real):
+    modules, _ = real
+    long = [
+        f"{path.relative_to(ROOT)}: {n} lines"
+        for path in sorted(modules.values())
+        if (n := len(path.read_text().splitlines())) > MAX_LINES
+    ]
+    assert long == [], _report(long)

@@ -17,11 +17,12 @@ import hashlib
 import os
 import re
 import secrets
-import time
 from collections.abc import Callable
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
+
+from app.clock import wall_seconds
 
 KEY_PATTERN = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{32}\.jpg$")
 TEMP_PREFIX = ".tmp-"
@@ -125,7 +126,7 @@ class LocalPhotoStore:
             _fsync_dir(os.path.dirname(path))
 
     def sweep(self, is_referenced: Callable[[set[str]], set[str]], older_than: float) -> int:
-        cutoff = time.time() - older_than
+        cutoff = wall_seconds() - older_than
         removed = 0
         for folder, names in self._folders():
             old = [n for n in names if _mtime(os.path.join(folder, n)) <= cutoff]

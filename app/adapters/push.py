@@ -20,7 +20,6 @@ import base64
 import email.utils
 import os
 import threading
-import time
 import urllib.request
 from dataclasses import dataclass
 from datetime import UTC
@@ -37,6 +36,7 @@ from flask import Flask
 from py_vapid import Vapid
 from pywebpush import WebPusher
 
+from app.clock import wall_seconds
 from config import ConfigError
 
 VAPID_LIFETIME = 12 * 3600  # seconds a signed header is reused (Apple accepts up to 24 h)
@@ -253,7 +253,7 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
         return None
     if when.tzinfo is None:  # "-0000": the RFC says such dates are UTC
         when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+    return max(0.0, when.timestamp() - (wall_seconds() if now is None else now))
 
 
 class WebPushSender:
@@ -280,7 +280,7 @@ class WebPushSender:
 
     def _vapid_for(self, origin: str) -> dict[str, str]:
         """A signed VAPID header for the origin, cached for ~12 hours; do not mutate it."""
-        now = time.time()
+        now = wall_seconds()
         # Read without the lock (a dict read is atomic), so threads do not queue on it
         # for every message; only signing takes the lock, and checks again inside.
         cached = self._headers.get(origin)

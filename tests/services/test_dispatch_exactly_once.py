@@ -21,6 +21,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from app.adapters.push import SendResult
+from app.clock import advancing
 from app.domain.reminders import decide_at_send
 from app.extensions import db
 from app.models import Clinic
@@ -109,7 +110,7 @@ def test_a_lease_is_renewed_while_its_sends_are_in_flight(app, in_app, push_serv
     outlasts its lease twice over, yet another dispatcher looking at the real clock in
     the middle finds nothing to take, and each row is sent once."""
     in_app(_patient_with_rows, push_service, ["daily", "milestone", "checklist", "comment"])
-    clock = dispatch.advancing_clock(AT)
+    clock = advancing(AT)
     stolen: list = []
     real_send = sender.send
     calls = []
@@ -135,7 +136,7 @@ def test_without_renewal_the_same_stall_loses_the_rows(app, in_app, push_service
     """The control for the test above: with renewal off, the other dispatcher takes the
     rows not yet recorded, which is what renewing prevents."""
     in_app(_patient_with_rows, push_service, ["daily", "milestone", "checklist", "comment"])
-    clock = dispatch.advancing_clock(AT)
+    clock = advancing(AT)
     stolen: list = []
     real_send = sender.send
     calls = []

@@ -49,13 +49,13 @@ older one still waiting at the push service or shown on the phone instead of sta
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
 from datetime import datetime
 from datetime import timedelta
 
 import sqlalchemy as sa
 
+from app import clock as clock_module
 from app.adapters.push import PushSender
 from app.domain.reminders import decide_at_send
 from app.domain.reminders import newest_per_kind
@@ -85,13 +85,6 @@ LEASE = timedelta(seconds=60)
 IN_FLIGHT = 8  # rows being sent at once per dispatcher: the most a kill -9 can repeat
 
 
-def advancing_clock(start: datetime) -> Clock:
-    """A clock that starts at ``start`` and then moves with real time (``--now`` runs
-    and tests: the pretended instant, yet leases and outcomes still see time pass)."""
-    origin = time.monotonic()
-    return lambda: start + timedelta(seconds=time.monotonic() - origin)
-
-
 def dispatch_due(
     sender: PushSender,
     now: datetime,
@@ -111,7 +104,7 @@ def dispatch_due(
     ``renew=False`` turns lease renewal off: only for the test that shows what it
     prevents.
     """
-    clock = clock or advancing_clock(now)
+    clock = clock or clock_module.advancing(now)
     token = outbox.new_token()
     rows = outbox.claim(now, batch, lease, token)
     report = DispatchReport(claimed=len(rows))
@@ -213,9 +206,9 @@ def run_until_empty(sender: PushSender, now: datetime | Clock, **kwargs: object)
     """Dispatch batches until nothing is due (``flask notifications send-due``).
 
     ``now`` is a clock, read afresh for every batch; a fixed instant means that instant
-    moving on with real time (``advancing_clock``).
+    moving on with real time (``app.clock.advancing``).
     """
-    clock = advancing_clock(now) if isinstance(now, datetime) else now
+    clock = clock_module.advancing(now) if isinstance(now, datetime) else now
     total = DispatchReport()
     while True:
         report = dispatch_due(sender, clock(), clock=clock, **kwargs)  # type: ignore[arg-type]

@@ -1,4 +1,5 @@
-"""Routes under /patient: today, checklist, plan, and the tick actions."""
+"""Routes under /patient: today, checklist, plan and the tick actions; reminders (push
+devices, quiet hours); the daily check-in; the diary. Photo routes: app/patient/photos.py."""
 
 from __future__ import annotations
 

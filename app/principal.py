@@ -71,3 +71,8 @@ class Principal:
     @property
     def is_clinician(self) -> bool:
         return self.role in (Role.CLINICIAN, Role.CLINIC_ADMIN)
+
+    @property
+    def is_admin(self) -> bool:
+        """A clinic admin: may read the audit log and set the clinic's opening hours."""
+        return self.role == Role.CLINIC_ADMIN

@@ -10,17 +10,17 @@ from flask import render_template
 from flask import request
 from flask_login import current_user
 
-from app.clinician.routes import _address
 from app.clinician.routes import bp
-from app.photo_http import jpeg_response
 from app.services import photos
 from app.services.photos import Site
+from app.web import client_address
+from app.web import jpeg_response
 
 
 @bp.get("/patients/<int:patient_id>/photos")
 def patient_photos(patient_id: int):
     patient, diary = photos.clinic_diary(
-        current_user, patient_id, _address(), request.args.get("page", 1, type=int)
+        current_user, patient_id, client_address(), request.args.get("page", 1, type=int)
     )
     return render_template("clinician/photos/index.html", p=patient, diary=diary)
 
@@ -34,16 +34,16 @@ def compare_photos(patient_id: int):
         Site.from_values(args),
         args.get("a", type=int),
         args.get("b", type=int),
-        _address(),
+        client_address(),
     )
     return render_template("clinician/photos/compare.html", p=patient, c=result)
 
 
 @bp.get("/photos/<int:photo_id>/image")
 def photo_image(photo_id: int):
-    return jpeg_response(photos.clinic_image(current_user, photo_id, False, _address()))
+    return jpeg_response(photos.clinic_image(current_user, photo_id, False, client_address()))
 
 
 @bp.get("/photos/<int:photo_id>/thumb")
 def photo_thumb(photo_id: int):
-    return jpeg_response(photos.clinic_image(current_user, photo_id, True, _address()))
+    return jpeg_response(photos.clinic_image(current_user, photo_id, True, client_address()))

@@ -19,10 +19,7 @@ from app.clinician.forms import RecordTreatmentForm
 from app.clinician.forms import WhenForm
 from app.clock import now
 from app.extensions import login_manager
-from app.models import Role
-from app.patient.routes import PHOTO_FILES
-from app.patient.routes import subscribe_json
-from app.patient.routes import unsubscribe_json
+from app.push_devices import add_device_routes
 from app.services import clinic
 from app.services import protocols
 from app.services import review
@@ -30,6 +27,8 @@ from app.services.clinic import settings as clinic_settings
 from app.services.errors import Invalid
 from app.services.notify import subscriptions as reminder_settings
 from app.textinput import keep_in_session
+from app.web import PHOTO_FILES
+from app.web import client_address
 
 bp = Blueprint("clinician", __name__)
 
@@ -61,17 +60,13 @@ def _field_error(form, exc: Invalid) -> None:  # noqa: ANN001
         flash(exc.message, "error")
 
 
-def _address() -> str:
-    return request.remote_addr or ""
-
-
 @bp.get("/")
 def dashboard():
     pages = {
         k: request.args.get(f"{k}_page", 1, type=int)
         for k in ("alerts", "checkins", "photos", "missed", "upcoming")
     }
-    board = review.dashboard(current_user, now(), pages, _address())
+    board = review.dashboard(current_user, now(), pages, client_address())
     g.open_alerts = board.alerts.total  # the nav badge needs no second count
     return render_template("clinician/dashboard.html", d=board)
 
@@ -82,7 +77,7 @@ def patients():
         current_user,
         request.args.get("q", "")[:100],
         request.args.get("page", 1, type=int),
-        _address(),
+        client_address(),
     )
     return render_template("clinician/patients.html", page=page, q=request.args.get("q", ""))
 
@@ -115,7 +110,7 @@ def new_patient():
 @bp.get("/patients/<int:patient_id>")
 def patient(patient_id: int):
     number = request.args.get("page", 1, type=int)
-    page = review.patient_page(current_user, patient_id, _address(), now(), number)
+    page = review.patient_page(current_user, patient_id, client_address(), now(), number)
     invite = session.pop("new_invite", None)
     draft = session.pop("ack_draft", None)
     phone_draft = session.pop("phone_draft", None)
@@ -140,7 +135,7 @@ def acknowledge(alert_id: int):
     note = request.form.get("note", "")
     try:
         share = request.form.get("share") == "1"
-        alert = review.acknowledge(current_user, alert_id, note, _address(), now(), share)
+        alert = review.acknowledge(current_user, alert_id, note, client_address(), now(), share)
     except Invalid as exc:
         # Keep what was typed: the patient page puts it back into this alert's note box,
         # if it fits the session cookie (a larger cookie is dropped or refused: 431).
@@ -164,7 +159,9 @@ def mark_reviewed(checkin_id: int):
     seen = request.form.get("seen")
     upto = request.form.get("photos_upto", type=int)
     try:
-        checkin = review.mark_reviewed(current_user, checkin_id, _address(), now(), seen, upto)
+        checkin = review.mark_reviewed(
+            current_user, checkin_id, client_address(), now(), seen, upto
+        )
     except review.ChangedSinceSeen as exc:
         flash(exc.message, "error")
         checkin = exc.checkin
@@ -176,7 +173,7 @@ def mark_reviewed(checkin_id: int):
 
 @bp.post("/photos/<int:photo_id>/review")
 def review_photo(photo_id: int):
-    photo = review.mark_photo_reviewed(current_user, photo_id, _address(), now())
+    photo = review.mark_photo_reviewed(current_user, photo_id, client_address(), now())
     if request.form.get("back") == "dashboard":
         return redirect(url_for("clinician.dashboard", _anchor="photos-title"), 303)
     return redirect(url_for("clinician.patient", patient_id=photo.patient_id), 303)
@@ -188,7 +185,7 @@ def review_day_photos(patient_id: int):
         current_user,
         patient_id,
         request.form.get("on", ""),
-        _address(),
+        client_address(),
         now(),
         request.form.get("photos_upto", type=int),
     )
@@ -208,7 +205,7 @@ def review_day_photos(patient_id: int):
 def comment(patient_id: int):
     try:
         review.add_comment(
-            current_user, patient_id, request.form.get("body", ""), _address(), now()
+            current_user, patient_id, request.form.get("body", ""), client_address(), now()
         )
         flash("Comment added. The patient sees it in their diary.", "success")
     except Invalid as exc:
@@ -218,7 +215,7 @@ def comment(patient_id: int):
 
 @bp.get("/audit")
 def audit_log():
-    if current_user.role != Role.CLINIC_ADMIN:
+    if not current_user.is_admin:
         abort(404)
     return render_template(
         "clinician/audit.html",
@@ -230,7 +227,7 @@ def audit_log():
 def clinic_hours():
     """Clinic admins set opening hours and the out-of-hours line (issue 14 point 3); a
     full clinic set-up page is a later issue. Others get 404, as for the audit log."""
-    if current_user.role != Role.CLINIC_ADMIN:
+    if not current_user.is_admin:
         abort(404)
     clinic_info = current_user.clinic
     values = {
@@ -247,7 +244,7 @@ def clinic_hours():
                 values["hours"],
                 values["out_of_hours_name"],
                 values["out_of_hours_phone"],
-                _address(),
+                client_address(),
             )
         except Invalid as exc:
             error = exc
@@ -261,7 +258,7 @@ def clinic_hours():
 
 @bp.post("/patients/<int:patient_id>/invitation")
 def new_invitation(patient_id: int):
-    token = clinic.new_invitation(current_user, patient_id, now(), _address())
+    token = clinic.new_invitation(current_user, patient_id, now(), client_address())
     session["new_invite"] = (patient_id, token)
     return redirect(url_for("clinician.patient", patient_id=patient_id), 303)
 
@@ -269,13 +266,13 @@ def new_invitation(patient_id: int):
 @bp.post("/patients/<int:patient_id>/sessions")
 def book_session(patient_id: int):
     # 404 (audited) first, whatever the form says.
-    clinic.patient_for(current_user, patient_id, _address(), "book a session for")
+    clinic.patient_for(current_user, patient_id, client_address(), "book a session for")
     form = BookSessionForm()
     form.protocol.choices = _protocol_choices()
     if form.validate_on_submit():
         try:
             clinic.book_session(
-                current_user, patient_id, form.local(), form.protocol.data, now(), _address()
+                current_user, patient_id, form.local(), form.protocol.data, now(), client_address()
             )
             flash("Session booked.", "success")
         except Invalid as exc:
@@ -288,10 +285,10 @@ def book_session(patient_id: int):
 @bp.post("/sessions/<int:treatment_id>/reschedule")
 def reschedule(treatment_id: int):
     form = WhenForm()
-    t = clinic.treatment_for(current_user, treatment_id, _address(), "move")
+    t = clinic.treatment_for(current_user, treatment_id, client_address(), "move")
     if form.validate_on_submit():
         try:
-            clinic.reschedule(current_user, treatment_id, form.local(), now(), _address())
+            clinic.reschedule(current_user, treatment_id, form.local(), now(), client_address())
             flash("Appointment moved. The patient's checklist follows the new time.", "success")
         except Invalid as exc:
             flash(exc.message, "error")
@@ -303,7 +300,7 @@ def reschedule(treatment_id: int):
 @bp.post("/patients/<int:patient_id>/phone")
 def set_phone(patient_id: int):
     try:
-        clinic.set_phone(current_user, patient_id, request.form.get("phone", ""), _address())
+        clinic.set_phone(current_user, patient_id, request.form.get("phone", ""), client_address())
         flash("Phone number saved.", "success")
     except Invalid as exc:
         session["phone_draft"] = (patient_id, request.form.get("phone", "")[:200])
@@ -316,16 +313,16 @@ def cancel(treatment_id: int):
     """Cancelling is deliberate: a page asks to confirm, and the POST needs ``confirm``
     (issue 14 point 11); without JavaScript too."""
     if request.method == "GET":
-        t = clinic.cancel_form(current_user, treatment_id, _address())
+        t = clinic.cancel_form(current_user, treatment_id, client_address())
     else:
-        t = clinic.treatment_for(current_user, treatment_id, _address(), "cancel")
+        t = clinic.treatment_for(current_user, treatment_id, client_address(), "cancel")
     if request.method == "GET" or request.form.get("confirm") != "yes":
         error = None
         if request.method == "POST":
             error = "Confirm that you want to cancel this appointment."
         return render_template("clinician/cancel.html", t=t, error=error), (400 if error else 200)
     try:
-        clinic.cancel(current_user, treatment_id, now(), _address())
+        clinic.cancel(current_user, treatment_id, now(), client_address())
         flash("Appointment cancelled.", "success")
     except Invalid as exc:
         flash(exc.message, "error")
@@ -335,9 +332,9 @@ def cancel(treatment_id: int):
 @bp.route("/sessions/<int:treatment_id>/record", methods=["GET", "POST"])
 def record(treatment_id: int):
     if request.method == "GET":
-        t = clinic.record_form(current_user, treatment_id, _address())
+        t = clinic.record_form(current_user, treatment_id, client_address())
     else:
-        t = clinic.treatment_for(current_user, treatment_id, _address(), "record")
+        t = clinic.treatment_for(current_user, treatment_id, client_address(), "record")
     form = RecordTreatmentForm()
     if form.validate_on_submit():
         record = clinic.TreatmentRecord(
@@ -350,7 +347,7 @@ def record(treatment_id: int):
             checks_confirmed=bool(form.checks_done.data),
         )
         try:
-            clinic.record_treatment(current_user, treatment_id, record, now(), _address())
+            clinic.record_treatment(current_user, treatment_id, record, now(), client_address())
         except Invalid as exc:
             _field_error(form, exc)
         else:
@@ -368,8 +365,7 @@ def reminders_page():
 
 
 # The same JSON handlers as the patient's: the service keys devices by who is signed in.
-bp.add_url_rule("/reminders/subscribe", "subscribe", subscribe_json, methods=["POST"])
-bp.add_url_rule("/reminders/unsubscribe", "unsubscribe", unsubscribe_json, methods=["POST"])
+add_device_routes(bp)
 
 
 @bp.post("/reminders/devices/<int:sub_id>/delete")

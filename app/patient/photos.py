@@ -15,11 +15,11 @@ from flask_login import current_user
 
 from app.clock import now
 from app.patient.routes import bp
-from app.patient.routes import chosen_file
-from app.photo_http import jpeg_response
 from app.services import photos
 from app.services.errors import Invalid
 from app.services.photos import Site
+from app.web import chosen_file
+from app.web import jpeg_response
 
 
 @bp.get("/photos")

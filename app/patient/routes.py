@@ -1,4 +1,5 @@
-"""Routes under /patient: today, checklist, plan, and the tick actions."""
+"""Routes under /patient: today, checklist, plan and the tick actions; reminders (push
+devices, quiet hours); the daily check-in; the diary. Photo routes: app/patient/photos.py."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from flask import Blueprint
 from flask import abort
 from flask import current_app
 from flask import flash
-from flask import jsonify
 from flask import redirect
 from flask import render_template
 from flask import request
@@ -18,28 +18,19 @@ from flask_login import current_user
 from app.clock import now
 from app.domain.checkin import warning_answers
 from app.extensions import login_manager
-from app.models import Photo
 from app.patient.forms import QuietHoursForm
 from app.patient.forms import TickForm
+from app.push_devices import add_device_routes
 from app.services import checkins
 from app.services import photos
 from app.services.care import recovery
 from app.services.errors import Invalid
-from app.services.errors import NotFound
 from app.services.notify import subscriptions
 from app.services.photos import Site
+from app.web import PHOTO_FILES
+from app.web import chosen_file
 
 bp = Blueprint("patient", __name__)
-
-
-# Photo files answer 404 to anyone not signed in, not a redirect: a photo URL must not
-# even reveal that something is there (issue: "nobody else can reach a photo").
-PHOTO_FILES = {
-    "patient.photo_image",
-    "patient.photo_thumb",
-    "clinician.photo_image",
-    "clinician.photo_thumb",
-}
 
 
 @bp.before_request
@@ -92,40 +83,6 @@ def tick_task(key: str):
     return redirect(url_for("patient.today", _anchor=f"task-{key}"), 303)
 
 
-def device_label(user_agent: str) -> str:
-    """A short, human name for a device from its User-Agent ("iPhone, Safari")."""
-    ua = user_agent.lower()
-    system = next(
-        (
-            name
-            for key, name in [
-                ("iphone", "iPhone"),
-                ("ipad", "iPad"),
-                ("android", "Android"),
-                ("windows", "Windows"),
-                ("mac os", "Mac"),
-                ("linux", "Linux"),
-            ]
-            if key in ua
-        ),
-        "Device",
-    )
-    browser = next(
-        (
-            name
-            for key, name in [
-                ("edg/", "Edge"),
-                ("firefox", "Firefox"),
-                ("chrome", "Chrome"),
-                ("safari", "Safari"),
-            ]
-            if key in ua
-        ),
-        "browser",
-    )
-    return f"{system}, {browser}"
-
-
 @bp.get("/reminders")
 def reminders_page():
     data = subscriptions.settings(current_user)
@@ -133,39 +90,7 @@ def reminders_page():
     return render_template("patient/reminders.html", s=data, form=form)
 
 
-def subscribe_json():
-    """POST {"subscription": ..., "reconfirm": bool}: turn this device on, or re-confirm
-    it when the app opens (patients and staff). A re-confirmation of a device that is
-    off answers 404 ``{"off": true}``, and the page then drops the browser's copy."""
-    body = request.get_json(silent=True)
-    body = body if isinstance(body, dict) else {}
-    label = device_label(request.headers.get("User-Agent", ""))
-    try:
-        subscriptions.save_subscription(
-            current_user,
-            body.get("subscription"),
-            label,
-            now(),
-            reconfirm=body.get("reconfirm") is True,
-        )
-    except Invalid as exc:
-        return jsonify(ok=False, error=exc.message), 400
-    except NotFound as exc:
-        return jsonify(ok=False, off=True, error=str(exc)), 404
-    return jsonify(ok=True)
-
-
-def unsubscribe_json():
-    """POST {"endpoint": ...}: turn this device off (idempotent)."""
-    body = request.get_json(silent=True) or {}
-    endpoint = body.get("endpoint") if isinstance(body.get("endpoint"), str) else None
-    return jsonify(
-        ok=True, removed=subscriptions.remove_subscription(current_user, endpoint=endpoint)
-    )
-
-
-bp.add_url_rule("/reminders/subscribe", "subscribe", subscribe_json, methods=["POST"])
-bp.add_url_rule("/reminders/unsubscribe", "unsubscribe", unsubscribe_json, methods=["POST"])
+add_device_routes(bp)
 
 
 @bp.post("/reminders/devices/<int:sub_id>/delete")
@@ -226,9 +151,10 @@ def _checkin_page(
     data: checkins.CheckInForm,
     values: dict,
     errors: dict,
-    photo: Photo | None = None,
-    photo_error: str | None = None,
+    refused: checkins.AnswersRefused | None = None,
 ) -> str:
+    # After a refusal, the photo sent with the answers may have been kept anyway: the
+    # page shows it (or why it was not saved) so the patient need not choose it again.
     return render_template(
         "patient/checkin.html",
         f=data,
@@ -237,8 +163,8 @@ def _checkin_page(
         sides=photos.SIDES,
         regions=photos.REGIONS,
         views=photos.VIEWS,
-        photo=photo,
-        photo_error=photo_error,
+        photo=refused.photo if refused else None,
+        photo_error=refused.photo_error if refused else None,
     )
 
 
@@ -249,12 +175,6 @@ def checkin():
         return render_template("patient/checkin_closed.html", f=data)
     stored = data.existing.answers if data.existing else {}
     return _checkin_page(data, form_values(stored, data.questions), {})
-
-
-def chosen_file(files):  # noqa: ANN001, ANN201
-    """The photo the patient chose: the pages offer two pickers (camera, photos), and
-    send one."""
-    return next((f for f in files.getlist("photo") if f and f.filename), None)
 
 
 def attached_photo(form, files) -> checkins.AttachedPhoto | None:  # noqa: ANN001
@@ -285,9 +205,7 @@ def submit_checkin():
     except checkins.AnswersRefused as exc:
         data = checkins.checkin_form(current_user, now(), day if exc.field != "day" else None)
         values = {**form_values(raw, data.questions), "site": Site.from_values(request.form)}
-        return _checkin_page(
-            data, values, exc.errors, photo=exc.photo, photo_error=exc.photo_error
-        ), 400
+        return _checkin_page(data, values, exc.errors, exc), 400
     return render_template("patient/checkin_result.html", r=result)
 
 

@@ -30,8 +30,8 @@ from app.models import Photo
 from app.models import PushSubscription
 from app.models import Role
 from app.models import Treatment
-from app.patient.routes import PHOTO_FILES
 from app.services import photos
+from app.web import PHOTO_FILES
 from config import TestingConfig
 from tests.conftest import login
 from tests.conftest import make_staff

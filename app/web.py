@@ -1,0 +1,92 @@
+"""Web helpers every blueprint shares: small readings of the request and the photo response.
+
+- ``client_address``: who sent the request, for the audit trail.
+- ``chosen_file``: the photo picked in a form with two pickers (camera, photos).
+- ``device_label``: a short human name for a push device, from its User-Agent.
+- ``jpeg_response`` (with ``PHOTO_HEADERS``): the one way photo bytes leave the server.
+- ``PHOTO_FILES``: the photo-file endpoints, which answer 404 rather than a sign-in
+  redirect to anyone not signed in.
+
+Plain helpers, no routes: views of any blueprint import them from here, so no view needs
+another blueprint's module.
+"""
+
+from __future__ import annotations
+
+from flask import Response
+from flask import request
+
+# Photo files answer 404 to anyone not signed in, not a redirect: a photo URL must not
+# even reveal that something is there (issue: "nobody else can reach a photo").
+PHOTO_FILES = frozenset(
+    {
+        "patient.photo_image",
+        "patient.photo_thumb",
+        "clinician.photo_image",
+        "clinician.photo_thumb",
+    }
+)
+
+# ``no-store`` keeps photos out of the browser cache, shared caches and the back-forward
+# cache (the service worker never caches them either); ``nosniff`` and the sandboxing CSP
+# make sure the bytes are only ever treated as an image, even if opened on their own; the
+# fixed file name leaks nothing when saved.
+PHOTO_HEADERS = {
+    "Cache-Control": "private, no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+    "Content-Disposition": 'inline; filename="photo.jpg"',
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+
+
+def client_address() -> str:
+    """The address the request came from, as the audit trail records it ("" if unknown)."""
+    return request.remote_addr or ""
+
+
+def chosen_file(files):  # noqa: ANN001, ANN201
+    """The photo the patient chose: the pages offer two pickers (camera, photos), and
+    send one."""
+    return next((f for f in files.getlist("photo") if f and f.filename), None)
+
+
+def device_label(user_agent: str) -> str:
+    """A short, human name for a device from its User-Agent ("iPhone, Safari")."""
+    ua = user_agent.lower()
+    system = next(
+        (
+            name
+            for key, name in [
+                ("iphone", "iPhone"),
+                ("ipad", "iPad"),
+                ("android", "Android"),
+                ("windows", "Windows"),
+                ("mac os", "Mac"),
+                ("linux", "Linux"),
+            ]
+            if key in ua
+        ),
+        "Device",
+    )
+    browser = next(
+        (
+            name
+            for key, name in [
+                ("edg/", "Edge"),
+                ("firefox", "Firefox"),
+                ("chrome", "Chrome"),
+                ("safari", "Safari"),
+            ]
+            if key in ua
+        ),
+        "browser",
+    )
+    return f"{system}, {browser}"
+
+
+def jpeg_response(data: bytes) -> Response:
+    """Stored, integrity-checked JPEG bytes as an HTTP response."""
+    response = Response(data, mimetype="image/jpeg")
+    response.headers.update(PHOTO_HEADERS)
+    return response

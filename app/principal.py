@@ -69,6 +69,10 @@ class Principal:
         return self.clinic.id
 
     @property
+    def is_patient(self) -> bool:
+        return self.role == Role.PATIENT
+
+    @property
     def is_clinician(self) -> bool:
         return self.role in (Role.CLINICIAN, Role.CLINIC_ADMIN)
 

@@ -136,9 +136,7 @@ def install_sync_cache(app: Flask) -> None:
 def _signed_in_patient() -> bool:
     from flask_login import current_user
 
-    from app.models import Role
-
-    return bool(current_user.is_authenticated and current_user.role == Role.PATIENT)
+    return bool(current_user.is_authenticated and current_user.is_patient)
 
 
 class CheckInBody(Request):

@@ -158,6 +158,21 @@ def model_violations(imports: list[Import]) -> list[str]:
     ]
 
 
+def lower_layer_violations(imports: list[Import]) -> list[str]:
+    """Services and adapters sit below the web layer; adapters below services and models."""
+    out = []
+    web = (*VIEW_PACKAGES, "app.web", "app.push_devices")
+    for imp in imports:
+        if within(imp.source, "app.services") or within(imp.source, "app.adapters"):
+            if any(within(imp.target, w) for w in web):
+                out.append(f"{imp}: services and adapters may not import the web layer")
+        if within(imp.source, "app.adapters") and (
+            within(imp.target, "app.services") or within(imp.target, "app.models")
+        ):
+            out.append(f"{imp}: adapters may not import services or models")
+    return out
+
+
 def _reachable(start: str, graph: dict[str, set[str]]) -> set[str]:
     seen: set[str] = set()
     todo = [start]
@@ -240,6 +255,11 @@ def test_domain_imports_only_the_standard_library_and_itself(real):
 
 def test_models_import_neither_domain_nor_services(real):
     problems = model_violations(real[1])
+    assert problems == [], _report(problems)
+
+
+def test_services_and_adapters_stay_below_the_web_and_adapters_below_services(real):
+    problems = lower_layer_violations(real[1])
     assert problems == [], _report(problems)
 
 
@@ -370,6 +390,23 @@ def test_a_cycle_is_caught_even_through_a_function_local_import(tmp_path):
     assert len(problems) == 1
     assert problems[0].startswith("cycle among app.a, app.b, app.c: app.a -> app.b -> app.c")
     assert "app/c.py:2 imports app.a (inside a function)" in problems[0]
+
+
+def test_a_service_importing_a_view_or_an_adapter_importing_a_model_is_caught(tmp_path):
+    _, imports = _tree(
+        tmp_path,
+        {
+            "app/models/__init__.py": "",
+            "app/web.py": "",
+            "app/patient/routes.py": "",
+            "app/services/x.py": "from app.patient import routes\nfrom app.web import y\n",
+            "app/adapters/push.py": "from app.models import Patient\nfrom app import clock\n",
+            "app/clock.py": "",
+        },
+    )
+    problems = lower_layer_violations(imports)
+    assert len(problems) == 3, problems
+    assert sum("may not import services or models" in p for p in problems) == 1
 
 
 def test_no_cycle_no_report(tmp_path):

@@ -33,8 +33,8 @@ from PIL import Image  # noqa: E402
 from PIL import ImageChops  # noqa: E402
 from PIL import features  # noqa: E402
 
+from app.adapters import imaging  # noqa: E402
 from app.adapters.photo_store import LocalPhotoStore  # noqa: E402
-from app.services import imaging  # noqa: E402
 
 SIZE = (4032, 3024)
 SETTINGS = imaging.Settings()

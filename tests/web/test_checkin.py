@@ -270,7 +270,7 @@ def test_empty_comment_is_refused_with_a_message(app, world):
 
 def test_patient_sees_each_person_once_per_kind_of_look(app, client, world):
     """Dashboard listings are audited per patient; the patient's list must not drown in
-    them: one line per person for the review list, one for opening the checkins."""
+    them: one line per person for the review list, one for opening the diary."""
     login(client, "alice@patients.example")
     doc = app.test_client()
     login(doc, "doc1@north.example")

@@ -62,7 +62,7 @@ def login():
         # can fail (a line break in ``next`` was a 500 with the session already made).
         target = safe_next(form.next.data)
         try:
-            token = accounts.authenticate(form.email.data, form.password.data, now())
+            user = accounts.authenticate(form.email.data, form.password.data, now())
         except LoginThrottled:
             flash(
                 "Too many attempts. Please wait 15 minutes, or call your clinic for help.", "error"
@@ -72,7 +72,6 @@ def login():
             flash("That email and password do not match. Please try again.", "error")
             status = 401
         else:
-            user = accounts.user_for_session(token, now())
             login_user(user)
             return redirect(target or home_for(user))
     elif request.method == "POST":
@@ -96,21 +95,22 @@ def logout():
 def accept_invite(token: str):
     form = SetPasswordForm()
     try:
+        if form.validate_on_submit():
+            # Checks the link first, as the page does: an unusable one is 410 whatever
+            # the passwords are.
+            try:
+                user = accounts.accept_invitation(
+                    token, form.password.data, form.confirm.data, now()
+                )
+            except Invalid as exc:
+                getattr(form, exc.field).errors.append(exc.message)
+            else:
+                login_user(user)
+                flash("Your password is set. Welcome!", "success")
+                return redirect(url_for("patient.today"))
+        # The form page (again, after a password error): the link must still be usable.
         invitation = accounts.usable_invitation(token, now())
     except InvitationUnusable as exc:
         return render_template("auth/invite_unusable.html", reason=exc.reason), 410
-    if form.validate_on_submit():
-        try:
-            session_token = accounts.accept_invitation(
-                token, form.password.data, form.confirm.data, now()
-            )
-        except Invalid as exc:
-            getattr(form, exc.field).errors.append(exc.message)
-        except InvitationUnusable as exc:
-            return render_template("auth/invite_unusable.html", reason=exc.reason), 410
-        else:
-            login_user(accounts.user_for_session(session_token, now()))
-            flash("Your password is set. Welcome!", "success")
-            return redirect(url_for("patient.today"))
     status = 400 if request.method == "POST" else 200
     return render_template("auth/invite.html", form=form, invitation=invitation), status

@@ -21,7 +21,6 @@ from app.clock import now
 from app.extensions import login_manager
 from app.push_devices import add_device_routes
 from app.services import clinic
-from app.services import protocols
 from app.services import review
 from app.services.clinic import settings as clinic_settings
 from app.services.errors import Invalid
@@ -44,11 +43,8 @@ def require_staff():
         abort(404)
 
 
-def _protocol_choices() -> dict[int, str]:
-    return {
-        v.id: f"{v.name} (v{v.version})"
-        for v in protocols.latest_for_clinic(current_user.clinic_id)
-    }
+def _protocol_choices(versions) -> dict[int, str]:  # noqa: ANN001 - ProtocolVersion rows
+    return {v.id: f"{v.name} (v{v.version})" for v in versions}
 
 
 def _field_error(form, exc: Invalid) -> None:  # noqa: ANN001
@@ -85,7 +81,8 @@ def patients():
 @bp.route("/patients/new", methods=["GET", "POST"])
 def new_patient():
     form = NewPatientForm(timezone=current_user.clinic.timezone)
-    form.protocol.choices = _protocol_choices()
+    # The protocol is checked by the service (validate_choice=False), so the choices are
+    # read only when the form is shown.
     if form.validate_on_submit():
         try:
             created = clinic.create_patient(
@@ -103,6 +100,7 @@ def new_patient():
         else:
             session["new_invite"] = (created.patient.id, created.invitation_token)
             return redirect(url_for("clinician.patient", patient_id=created.patient.id), 303)
+    form.protocol.choices = _protocol_choices(clinic.protocol_choices(current_user))
     status = 400 if request.method == "POST" else 200
     return render_template("clinician/new_patient.html", form=form), status
 
@@ -110,7 +108,7 @@ def new_patient():
 @bp.get("/patients/<int:patient_id>")
 def patient(patient_id: int):
     number = request.args.get("page", 1, type=int)
-    page = review.patient_page(current_user, patient_id, client_address(), now(), number)
+    page = clinic.patient_record_page(current_user, patient_id, client_address(), now(), number)
     invite = session.pop("new_invite", None)
     draft = session.pop("ack_draft", None)
     phone_draft = session.pop("phone_draft", None)
@@ -118,11 +116,11 @@ def patient(patient_id: int):
     if invite and invite[0] == patient_id:
         link = url_for("auth.accept_invite", token=invite[1], _external=True)
     book = BookSessionForm()
-    book.protocol.choices = _protocol_choices()
+    book.protocol.choices = _protocol_choices(page.protocols)
     return render_template(
         "clinician/patient.html",
-        pg=page,
-        p=page.diary.patient,
+        pg=page.record,
+        p=page.record.diary.patient,
         link=link,
         book=book,
         ack_draft=dict([draft]) if draft else {},
@@ -265,10 +263,10 @@ def new_invitation(patient_id: int):
 
 @bp.post("/patients/<int:patient_id>/sessions")
 def book_session(patient_id: int):
-    # 404 (audited) first, whatever the form says.
-    clinic.patient_for(current_user, patient_id, client_address(), "book a session for")
+    # 404 (audited) first, whatever the form says: booking looks the patient up before
+    # any rule, and an incomplete form only after the same look-up. The form is never
+    # shown here (the protocol is checked by the service), so it needs no choices.
     form = BookSessionForm()
-    form.protocol.choices = _protocol_choices()
     if form.validate_on_submit():
         try:
             clinic.book_session(
@@ -278,21 +276,25 @@ def book_session(patient_id: int):
         except Invalid as exc:
             flash(exc.message, "error")
     else:
+        clinic.patient_for(current_user, patient_id, client_address(), "book a session for")
         flash("Enter a date and a time for the session.", "error")
     return redirect(url_for("clinician.patient", patient_id=patient_id), 303)
 
 
 @bp.post("/sessions/<int:treatment_id>/reschedule")
 def reschedule(treatment_id: int):
+    # 404 (audited) first, whatever the form says: moving looks the session up before
+    # any rule, and an incomplete form only after the same look-up.
     form = WhenForm()
-    t = clinic.treatment_for(current_user, treatment_id, client_address(), "move")
     if form.validate_on_submit():
         try:
-            clinic.reschedule(current_user, treatment_id, form.local(), now(), client_address())
+            t = clinic.reschedule(current_user, treatment_id, form.local(), now(), client_address())
             flash("Appointment moved. The patient's checklist follows the new time.", "success")
-        except Invalid as exc:
+        except clinic.SessionUnchanged as exc:
+            t = exc.treatment
             flash(exc.message, "error")
     else:
+        t = clinic.treatment_for(current_user, treatment_id, client_address(), "move")
         flash("Enter a date and a time.", "error")
     return redirect(url_for("clinician.patient", patient_id=t.patient_id), 303)
 
@@ -312,29 +314,28 @@ def set_phone(patient_id: int):
 def cancel(treatment_id: int):
     """Cancelling is deliberate: a page asks to confirm, and the POST needs ``confirm``
     (issue 14 point 11); without JavaScript too."""
+    error = None
     if request.method == "GET":
         t = clinic.cancel_form(current_user, treatment_id, client_address())
-    else:
+    elif request.form.get("confirm") != "yes":
         t = clinic.treatment_for(current_user, treatment_id, client_address(), "cancel")
-    if request.method == "GET" or request.form.get("confirm") != "yes":
-        error = None
         if request.method == "POST":
             error = "Confirm that you want to cancel this appointment."
-        return render_template("clinician/cancel.html", t=t, error=error), (400 if error else 200)
-    try:
-        clinic.cancel(current_user, treatment_id, now(), client_address())
-        flash("Appointment cancelled.", "success")
-    except Invalid as exc:
-        flash(exc.message, "error")
-    return redirect(url_for("clinician.patient", patient_id=t.patient_id), 303)
+    else:
+        try:
+            t = clinic.cancel(current_user, treatment_id, now(), client_address())
+            flash("Appointment cancelled.", "success")
+        except clinic.SessionUnchanged as exc:
+            t = exc.treatment
+            flash(exc.message, "error")
+        return redirect(url_for("clinician.patient", patient_id=t.patient_id), 303)
+    return render_template("clinician/cancel.html", t=t, error=error), (400 if error else 200)
 
 
 @bp.route("/sessions/<int:treatment_id>/record", methods=["GET", "POST"])
 def record(treatment_id: int):
-    if request.method == "GET":
-        t = clinic.record_form(current_user, treatment_id, client_address())
-    else:
-        t = clinic.treatment_for(current_user, treatment_id, client_address(), "record")
+    # 404 (audited) first, whatever the form says: recording looks the session up before
+    # any rule, and the page (opened, or shown again) does the same look-up.
     form = RecordTreatmentForm()
     if form.validate_on_submit():
         record = clinic.TreatmentRecord(
@@ -347,15 +348,17 @@ def record(treatment_id: int):
             checks_confirmed=bool(form.checks_done.data),
         )
         try:
-            clinic.record_treatment(current_user, treatment_id, record, now(), client_address())
+            t = clinic.record_treatment(current_user, treatment_id, record, now(), client_address())
         except Invalid as exc:
             _field_error(form, exc)
         else:
             flash("Treatment recorded. The patient's recovery plan starts from it.", "success")
             return redirect(url_for("clinician.patient", patient_id=t.patient_id), 303)
+    opening = request.method == "GET"
+    page = clinic.record_page(current_user, treatment_id, client_address(), opening=opening)
     status = 400 if request.method == "POST" else 200
     return render_template(
-        "clinician/record.html", form=form, t=t, tasks=clinic.clinic_tasks(t)
+        "clinician/record.html", form=form, t=page.treatment, tasks=page.tasks
     ), status
 
 

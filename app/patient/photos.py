@@ -86,11 +86,10 @@ def photo_thumb(photo_id: int):
 
 @bp.post("/photos/<int:photo_id>/delete")
 def delete_photo(photo_id: int):
-    photos.photo(current_user, photo_id)  # 404 for other people's photos, whatever is sent
-    if request.form.get("confirm") != "yes":
+    # 404 for other people's photos, whatever is sent; nothing changes unless confirmed.
+    if not photos.delete(current_user, photo_id, confirmed=request.form.get("confirm") == "yes"):
         flash("Tick the box to confirm, then press Delete.", "error")
         return redirect(url_for("patient.photo", photo_id=photo_id, _anchor="delete"), 303)
-    photos.delete(current_user, photo_id)
     flash("Photo deleted.", "success")
     return redirect(url_for("patient.photos_page"), 303)
 

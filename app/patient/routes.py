@@ -211,8 +211,5 @@ def submit_checkin():
 
 @bp.get("/diary")
 def diary_page():
-    return render_template(
-        "patient/diary.html",
-        d=checkins.diary(current_user),
-        photo_diary=photos.diary(current_user, 1, 6),
-    )
+    page = checkins.diary_page(current_user)
+    return render_template("patient/diary.html", d=page.diary, photo_diary=page.photos)

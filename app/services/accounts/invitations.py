@@ -17,6 +17,7 @@ from app.security import token_hash
 from app.services.accounts.passwords import check_password_rules
 from app.services.accounts.sessions import open_session
 from app.services.accounts.sessions import revoke_all
+from app.services.accounts.sessions import signed_in
 from app.services.errors import Invalid
 from app.services.errors import InvitationUnusable
 
@@ -60,13 +61,16 @@ def usable_invitation(token: str, now: datetime) -> Invitation:
     return inv
 
 
-def accept_invitation(token: str, password: str, confirm: str, now: datetime) -> str:
+def accept_invitation(token: str, password: str, confirm: str, now: datetime) -> Principal:
     """Set the patient's password from an invitation and sign them in.
 
     The invitation is claimed with a conditional UPDATE, so a double submit or two
     tabs can use it only once.
 
-    :returns: the new session token.
+    :returns: the patient now signed in, as ``login_user`` takes them.
+    :raises InvitationUnusable: checked first, before the password (reason as
+        ``usable_invitation``), and again if another request claimed it meanwhile.
+    :raises Invalid: for a password breaking the rules or a confirmation not the same.
     """
     inv = usable_invitation(token, now)
     check_password_rules(password)
@@ -86,4 +90,4 @@ def accept_invitation(token: str, password: str, confirm: str, now: datetime) ->
     revoke_all(user, now)
     session_token = open_session(user, now)
     db.session.commit()
-    return session_token
+    return signed_in(session_token, now)

@@ -35,13 +35,14 @@ from app.services.errors import LoginThrottled
 _SEEN_EVERY_SECONDS = 300
 
 
-def authenticate(email: str, password: str, now: datetime) -> str:
+def authenticate(email: str, password: str, now: datetime) -> Principal:
     """Check credentials and open a sign-in session.
 
     Failures are counted per email, whether or not the account exists, so unknown and
     known emails get the same answers (checklist A3, A4).
 
-    :returns: the new session token for the cookie.
+    :returns: the person now signed in, as ``login_user`` takes them (their session
+        token, for the cookie, is ``get_id()``).
     :raises LoginThrottled: after too many failures in the window, even when correct.
     :raises BadCredentials: for a wrong email or password.
     """
@@ -69,7 +70,17 @@ def authenticate(email: str, password: str, now: datetime) -> str:
         db.session.delete(throttle)
     token = open_session(user, now)
     db.session.commit()
-    return token
+    return signed_in(token, now)
+
+
+def signed_in(token: str, now: datetime) -> Principal:
+    """The person behind a session just opened and committed (by sign-in or accepting
+    an invitation): read back as every later request reads it."""
+    principal = user_for_session(token, now)
+    # Opened at ``now`` for an active account, so it is live: never None here.
+    if principal is None:
+        raise RuntimeError("A sign-in session just opened is not live.")
+    return principal
 
 
 def open_session(user: User, now: datetime) -> str:

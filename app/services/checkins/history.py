@@ -1,5 +1,5 @@
-"""The patient's own diary page: their check-ins, the clinic's comments, and who at the
-clinic has looked.
+"""The patient's own diary page: their check-ins, the clinic's comments, who at the
+clinic has looked, and (beside them) the latest days of their photo diary.
 """
 
 from __future__ import annotations
@@ -16,6 +16,11 @@ from app.models import Comment
 from app.principal import Principal
 from app.services.care.recovery import Course
 from app.services.care.recovery import load_course
+from app.services.photos import album
+from app.services.photos.listing import PhotoDiary
+
+# Photos the diary page shows (its first days); the photo diary page has them all.
+DIARY_PAGE_PHOTOS = 6
 
 
 @dataclass(frozen=True)
@@ -69,3 +74,17 @@ def diary(user: Principal) -> DiaryView:
         )
     ]
     return DiaryView(course, checkins, comments, viewers)
+
+
+@dataclass(frozen=True)
+class DiaryPage:
+    """What the diary page shows: the diary itself and the first page of photos."""
+
+    diary: DiaryView
+    photos: PhotoDiary
+
+
+def diary_page(user: Principal) -> DiaryPage:
+    """The patient's diary page in one call: the diary, then the photo diary's first
+    ``DIARY_PAGE_PHOTOS`` photos (the same reads as each on its own)."""
+    return DiaryPage(diary(user), album.diary(user, 1, DIARY_PAGE_PHOTOS))

@@ -5,6 +5,8 @@ it from here keeps working (``clinic.create_patient(...)``):
 
 * ``patients``: adding a patient, their phone and invitation link, the patient list.
 * ``sessions``: booking, moving and cancelling appointments, recording a treatment.
+* ``pages``: what the form pages show, each in one call (protocol choices, the patient
+  page with its booking form, the record-treatment page).
 * ``checks``: the time zone, wall-clock-to-UTC and date-window checks both share.
 * ``settings``: the clinic's contact details and opening hours.
 
@@ -18,6 +20,11 @@ from app.services.clinic.checks import TREATED_FUTURE as TREATED_FUTURE
 from app.services.clinic.checks import TREATED_PAST as TREATED_PAST
 from app.services.clinic.checks import check_timezone as check_timezone
 from app.services.clinic.checks import to_utc as to_utc
+from app.services.clinic.pages import PatientRecordPage as PatientRecordPage
+from app.services.clinic.pages import RecordPage as RecordPage
+from app.services.clinic.pages import patient_record_page as patient_record_page
+from app.services.clinic.pages import protocol_choices as protocol_choices
+from app.services.clinic.pages import record_page as record_page
 from app.services.clinic.patients import PAGE_SIZE as PAGE_SIZE
 from app.services.clinic.patients import NewPatient as NewPatient
 from app.services.clinic.patients import PatientPage as PatientPage
@@ -28,6 +35,7 @@ from app.services.clinic.patients import new_invitation as new_invitation
 from app.services.clinic.patients import patient_for as patient_for
 from app.services.clinic.patients import set_phone as set_phone
 from app.services.clinic.sessions import FORMS as FORMS
+from app.services.clinic.sessions import SessionUnchanged as SessionUnchanged
 from app.services.clinic.sessions import TreatmentRecord as TreatmentRecord
 from app.services.clinic.sessions import book_session as book_session
 from app.services.clinic.sessions import cancel as cancel

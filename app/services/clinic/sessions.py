@@ -37,6 +37,15 @@ from app.services.protocols import protocol_by_version
 FORMS = ("liquid", "foam")
 
 
+class SessionUnchanged(Invalid):
+    """A move or cancellation a rule refused; ``treatment`` is the session, left as it
+    was, so the page can go back to its patient."""
+
+    def __init__(self, treatment: Treatment, field: str, message: str):
+        super().__init__(field, message)
+        self.treatment = treatment
+
+
 def treatment_for(clinician: Principal, treatment_id: int, address: str, action: str) -> Treatment:
     """A treatment of one of the clinician's own patients, or NotFound (audited)."""
     treatment = db.session.get(Treatment, treatment_id)
@@ -100,24 +109,41 @@ def reschedule(
     now: datetime,
     address: str,
 ) -> Treatment:
-    """Move a booked appointment; the checklist due times follow it."""
+    """Move a booked appointment; the checklist due times follow it.
+
+    :raises SessionUnchanged: for a session not booked, or a time it cannot move to.
+    """
     treatment = treatment_for(clinician, treatment_id, address, "move")
-    if treatment.status != TreatmentStatus.SCHEDULED:
-        raise Invalid("appointment", "Only a booked appointment can be moved.")
-    tz = ZoneInfo(treatment.patient.timezone)
-    appointment = to_utc(appointment_local, tz, "appointment")
-    check_window(appointment, now, APPOINTMENT_PAST, APPOINTMENT_FUTURE, "appointment")
+    try:
+        appointment = _new_appointment(treatment, appointment_local, now)
+    except Invalid as exc:
+        raise SessionUnchanged(treatment, exc.field, exc.message) from exc
     treatment.appointment_at = appointment
     enqueue.replan_patient(treatment.patient.id, now)
     db.session.commit()
     return treatment
 
 
+def _new_appointment(treatment: Treatment, appointment_local: datetime, now: datetime) -> datetime:
+    """Where a booked session may move to, as a UTC instant (nothing changed yet)."""
+    if treatment.status != TreatmentStatus.SCHEDULED:
+        raise Invalid("appointment", "Only a booked appointment can be moved.")
+    tz = ZoneInfo(treatment.patient.timezone)
+    appointment = to_utc(appointment_local, tz, "appointment")
+    check_window(appointment, now, APPOINTMENT_PAST, APPOINTMENT_FUTURE, "appointment")
+    return appointment
+
+
 def cancel(clinician: Principal, treatment_id: int, now: datetime, address: str) -> Treatment:
-    """Cancel a booked appointment (idempotent); its reminders are cancelled too."""
+    """Cancel a booked appointment (idempotent); its reminders are cancelled too.
+
+    :raises SessionUnchanged: for a treatment already recorded.
+    """
     treatment = treatment_for(clinician, treatment_id, address, "cancel")
     if treatment.status == TreatmentStatus.DONE:
-        raise Invalid("status", "A treatment that has been recorded cannot be cancelled.")
+        raise SessionUnchanged(
+            treatment, "status", "A treatment that has been recorded cannot be cancelled."
+        )
     treatment.status = TreatmentStatus.CANCELLED
     enqueue.replan_patient(treatment.patient.id, now)
     db.session.commit()

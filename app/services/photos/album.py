@@ -78,9 +78,18 @@ def upload_page(user: Principal, site: Site | None, now: datetime) -> UploadPage
     return UploadPage(site, previous, place(course, now)[1])
 
 
-def delete(user: Principal, photo_id: int) -> None:
-    """Delete one of the patient's own photos: the row, then its files."""
+def delete(user: Principal, photo_id: int, *, confirmed: bool) -> bool:
+    """Delete one of the patient's own photos, the row then its files, if the patient
+    confirmed it.
+
+    Another patient's photo is "not found" whether or not they confirmed, so the answer
+    never depends on what was sent.
+
+    :returns: whether the photo was deleted (False: not confirmed, nothing changed).
+    """
     found = _own(user, photo_id)
+    if not confirmed:
+        return False
     keys = (found.full_key, found.thumb_key)
     db.session.delete(found)
     db.session.commit()
@@ -90,6 +99,7 @@ def delete(user: Principal, photo_id: int) -> None:
             files.delete(key)
         except OSError:
             log.warning("photo file of deleted photo #%s left for the sweeper", photo_id)
+    return True
 
 
 def compare(user: Principal, site: Site | None, left: int | None, right: int | None) -> Comparison:

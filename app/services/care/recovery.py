@@ -1,9 +1,7 @@
 """Patient use-cases: the checklist, Today, the plan, and ticking things off.
 
 Each page starts from the patient's course (``app/services/care/course.py``: the
-session recovering from and the next one booked). ``Course``, ``Session``,
-``load_course`` and ``protocol_for`` are re-exported here for callers that import them
-from this module.
+session recovering from and the next one booked).
 """
 
 from __future__ import annotations
@@ -32,10 +30,9 @@ from app.models import CheckIn
 from app.models import ChecklistTick
 from app.models import TaskTick
 from app.principal import Principal
-from app.services.care.course import Course as Course
-from app.services.care.course import Session as Session
-from app.services.care.course import load_course as load_course
-from app.services.care.course import protocol_for as protocol_for
+from app.services.care.course import Course
+from app.services.care.course import load_course
+from app.services.care.course import protocol_for
 from app.services.errors import Invalid
 from app.services.errors import NotFound
 from app.services.locking import lock_patient

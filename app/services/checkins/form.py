@@ -21,9 +21,9 @@ from app.domain.recovery import FOLLOW_UP_DAYS
 from app.extensions import db
 from app.models import CheckIn
 from app.principal import Principal
-from app.services.care.recovery import Course
-from app.services.care.recovery import load_course
-from app.services.care.recovery import protocol_for
+from app.services.care.course import Course
+from app.services.care.course import load_course
+from app.services.care.course import protocol_for
 from app.services.errors import Invalid
 from app.services.errors import NotFound
 

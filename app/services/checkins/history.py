@@ -14,8 +14,8 @@ from app.models import AuditEvent
 from app.models import CheckIn
 from app.models import Comment
 from app.principal import Principal
-from app.services.care.recovery import Course
-from app.services.care.recovery import load_course
+from app.services.care.course import Course
+from app.services.care.course import load_course
 from app.services.photos import album
 from app.services.photos.listing import PhotoDiary
 

@@ -32,7 +32,7 @@ from app.models import Photo
 from app.principal import Principal
 from app.services import photos
 from app.services.care import followup
-from app.services.care.recovery import protocol_for
+from app.services.care.course import protocol_for
 from app.services.checkins.alerts import raise_alert
 from app.services.checkins.form import CheckInForm
 from app.services.checkins.form import checkin_form

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.models import Photo
 from app.principal import Principal
-from app.services.care.recovery import load_course
+from app.services.care.course import load_course
 from app.services.errors import NotFound
 from app.services.photos import storage
 from app.services.photos.listing import PAGE

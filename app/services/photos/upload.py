@@ -20,8 +20,8 @@ from app.domain.offsets import local_date
 from app.extensions import db
 from app.models import Photo
 from app.principal import Principal
-from app.services.care.recovery import Course
-from app.services.care.recovery import load_course
+from app.services.care.course import Course
+from app.services.care.course import load_course
 from app.services.errors import Invalid
 from app.services.locking import lock_patient
 from app.services.photos import storage

@@ -51,38 +51,27 @@ def chosen_file(files):  # noqa: ANN001, ANN201
     return next((f for f in files.getlist("photo") if f and f.filename), None)
 
 
+# The first key found in the lower-cased User-Agent names it; order matters (an Edge or
+# Chrome User-Agent also says "safari", an Android one "linux").
+_SYSTEMS = (
+    ("iphone", "iPhone"),
+    ("ipad", "iPad"),
+    ("android", "Android"),
+    ("windows", "Windows"),
+    ("mac os", "Mac"),
+    ("linux", "Linux"),
+)
+_BROWSERS = (("edg/", "Edge"), ("firefox", "Firefox"), ("chrome", "Chrome"), ("safari", "Safari"))
+
+
+def _first_named(ua: str, names: tuple[tuple[str, str], ...], default: str) -> str:
+    return next((name for key, name in names if key in ua), default)
+
+
 def device_label(user_agent: str) -> str:
     """A short, human name for a device from its User-Agent ("iPhone, Safari")."""
     ua = user_agent.lower()
-    system = next(
-        (
-            name
-            for key, name in [
-                ("iphone", "iPhone"),
-                ("ipad", "iPad"),
-                ("android", "Android"),
-                ("windows", "Windows"),
-                ("mac os", "Mac"),
-                ("linux", "Linux"),
-            ]
-            if key in ua
-        ),
-        "Device",
-    )
-    browser = next(
-        (
-            name
-            for key, name in [
-                ("edg/", "Edge"),
-                ("firefox", "Firefox"),
-                ("chrome", "Chrome"),
-                ("safari", "Safari"),
-            ]
-            if key in ua
-        ),
-        "browser",
-    )
-    return f"{system}, {browser}"
+    return f"{_first_named(ua, _SYSTEMS, 'Device')}, {_first_named(ua, _BROWSERS, 'browser')}"
 
 
 def jpeg_response(data: bytes) -> Response:

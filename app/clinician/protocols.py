@@ -65,13 +65,17 @@ def sign_off_protocol(version_id: int):
 
 
 def _number(name: str) -> int | None:
-    try:
-        return db_int(request.args.get(name, ""))
-    except ValueError:
+    """A version number from the query: None when absent (the service picks the
+    default), 0 (no such version: 404) when it is not a number."""
+    if name not in request.args:
         return None
+    try:
+        return db_int(request.args[name])
+    except ValueError:
+        return 0
 
 
-@bp.get("/protocols/<key>/compare")
-def compare_protocol(key: str):
-    result = protocol_admin.compare(current_user, key, _number("old"), _number("new"))
+@bp.get("/protocols/<protocol_key>/compare")
+def compare_protocol(protocol_key: str):
+    result = protocol_admin.compare(current_user, protocol_key, _number("old"), _number("new"))
     return render_template("clinician/protocol_compare.html", c=result)

@@ -141,7 +141,8 @@ class Comparison:
 
 
 def compare(staff: Principal, key: str, old_number: int | None, new_number: int | None):
-    """Versions ``old_number`` and ``new_number`` of the clinic's protocol ``key``.
+    """Versions ``old_number`` and ``new_number`` of the clinic's protocol ``key``; by
+    default the newest version and the one before it (or itself, if it is the only one).
 
     :raises NotFound: for a protocol or version the clinic does not have.
     """
@@ -151,10 +152,13 @@ def compare(staff: Principal, key: str, old_number: int | None, new_number: int 
             sa.select(ProtocolVersion).where(
                 ProtocolVersion.clinic_id == staff.clinic_id,
                 ProtocolVersion.key == key[:80],
-                ProtocolVersion.version.in_([n for n in (old_number, new_number) if n]),
             )
         )
     }
+    if new_number is None:
+        new_number = max(found, default=None)
+    if old_number is None and new_number is not None:
+        old_number = max((n for n in found if n < new_number), default=new_number)
     old, new = found.get(old_number), found.get(new_number)
     if old is None or new is None:
         raise NotFound("No such protocol version.")

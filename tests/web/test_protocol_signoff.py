@@ -215,12 +215,20 @@ def test_compare_shows_the_change_in_words_and_lines(client, world, v2):
         "old=x&new=2",
         "old=99999999999999999999&new=2",
         "old=-1&new=2",
-        "",
+        "old=1&new=",
     ],
 )
 def test_compare_with_odd_input_is_not_found_never_an_error(client, world, v2, query):
     login(client, "doc1@north.example")
     assert client.get(f"/clinic/protocols/compression-72h/compare?{query}").status_code == 404
+
+
+def test_compare_by_default_shows_the_newest_version_against_the_one_before(client, world, v2):
+    login(client, "doc1@north.example")
+    page = text_of(client.get("/clinic/protocols/compression-72h/compare"))
+    assert "version 1 compared with version 2" in page and "Was: 4 Now: 6" in page
+    only = text_of(client.get("/clinic/protocols/compression-24h/compare"))
+    assert "version 1 compared with version 1" in only and "The two files are the same" in only
 
 
 def test_compare_with_an_odd_key_is_not_found(client, world, v2):

@@ -135,3 +135,42 @@ def test_seed_demo_signs_off_its_protocols(app, runner):
     ]
     assert len(demo) >= 3
     assert all("by Dr Demo" in line for line in demo), demo
+
+
+def test_two_admins_at_once_sign_off_once(app, in_app, tmp_path, runner, clock):
+    """The second of two simultaneous sign-offs (two workers, two admins) finds the
+    version signed by the first after it read it: it changes nothing and audits nothing."""
+    from app.principal import ClinicInfo
+    from app.principal import Principal
+    from app.services import protocol_admin
+
+    _setup(in_app, tmp_path, runner)
+
+    def race() -> tuple[bool, str]:
+        boss = db.session.scalar(sa.select(User).where(User.email == "boss@east.example"))
+        clinic = ClinicInfo(boss.clinic_id, "East", "", "", "", "", "Europe/London")
+        me = Principal(boss.id, boss.email, boss.name, boss.role, clinic, None, 0, "")
+        version = db.session.scalar(
+            sa.select(ProtocolVersion).where(
+                ProtocolVersion.clinic_id == boss.clinic_id, ProtocolVersion.version == 2
+            )
+        )
+        assert not version.is_signed_off  # read before the other admin's commit
+        with db.engine.begin() as other:
+            other.execute(
+                sa.update(ProtocolVersion)
+                .where(ProtocolVersion.id == version.id)
+                .values(signed_off_at=clock.now, signed_off_by_name="Other Admin")
+            )
+        done = protocol_admin.sign_off(me, version.id, True, "127.0.0.1", clock.now)
+        return done.signed_now, done.version.signed_off_by_name
+
+    assert in_app(race) == (False, "Other Admin")
+    count = in_app(
+        lambda: db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.action == "sign off")
+        )
+    )
+    assert count == 0

@@ -48,7 +48,7 @@ def test_admin_compares_and_signs_off_a_new_version(
 
     page.go_back()
     page.get_by_role("button", name=f"Sign off version {loaded.version}").click()
-    expect(page.get_by_text("Tick “I have read this version")).to_be_visible()
+    expect(page.locator("#confirm-error")).to_contain_text("Tick “I have read this version")
     page.get_by_label("I have read this version and approve it for patients").check()
     page.get_by_role("button", name=f"Sign off version {loaded.version}").click()
     expect(page.get_by_text("is signed off. New patients can have it.")).to_be_visible()

@@ -23,6 +23,7 @@ from app.models import Treatment
 from app.models import TreatmentStatus
 from app.models import User
 from app.security import hash_password
+from app.services import protocol_admin
 from app.services import protocols
 from app.services.care import followup
 from app.services.clinic import settings as clinic_settings
@@ -70,8 +71,6 @@ def seed(now: datetime, protocol_dir: str) -> list[DemoLogin]:
     # Set on every run, so a demo database made before structured hours gets them too.
     clinic_settings.set_hours("demo", DEMO_HOURS, "NHS 111", "111")
     clinic.out_of_hours = "For an emergency, call 999."
-    for path in protocols.shipped_files(protocol_dir):
-        protocols.load(path, "demo", now)
     staff = db.session.scalar(sa.select(User).where(User.email == CLINICIAN_EMAIL))
     if staff is None:
         staff = User(
@@ -79,6 +78,14 @@ def seed(now: datetime, protocol_dir: str) -> list[DemoLogin]:
         )
         db.session.add(staff)
     staff.password_hash = hash_password(CLINICIAN_PASSWORD)
+    db.session.commit()
+    for path in protocols.shipped_files(protocol_dir):
+        for loaded in protocols.load(path, "demo", now):
+            # The demo admin signs off the shipped protocols, so the demo can add
+            # patients at once; a real clinic signs off on the Protocols page.
+            protocol_admin.sign_off_by_email(
+                "demo", loaded.key, loaded.version, CLINICIAN_EMAIL, now
+            )
     db.session.execute(
         sa.delete(User).where(User.email.like(f"%@{DOMAIN}"), User.role == Role.PATIENT)
     )

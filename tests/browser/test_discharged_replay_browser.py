@@ -12,6 +12,8 @@ from app.extensions import db
 from app.models import Patient
 from app.models import TaskTick
 from app.models import User
+from app.services import demo
+from tests.browser.test_triage_browser import sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -22,10 +24,7 @@ def test_an_offline_tick_replayed_after_discharge_shows_the_course_has_ended(
     live_server, page, in_app, clock, js_errors
 ):
     base = live_server.url
-    page.goto(f"{base}/login")
-    page.get_by_label("Email").fill(EMAIL)
-    page.get_by_label("Password").fill("demo patient 2026")
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, base, EMAIL, demo.PATIENT_PASSWORD, clock())
     expect(page).to_have_url(f"{base}/patient/today")
     page.evaluate("navigator.serviceWorker.ready")
     page.reload()  # now controlled by the service worker

@@ -58,8 +58,11 @@ def edit_patient(patient_id: int):
             changed = lifecycle.update_details(
                 current_user, patient_id, _typed(form), now(), client_address()
             )
+        except lifecycle.DetailsRefused as exc:
+            for field, message in exc.errors.items():
+                form[field].errors = [message]
         except Invalid as exc:
-            getattr(form, exc.field, form.name).errors = [exc.message]
+            form[exc.field].errors = [exc.message]
         else:
             flash(f"Saved: {', '.join(changed)}." if changed else "Nothing changed.", "success")
             return redirect(url_for("clinician.patient", patient_id=patient_id), 303)

@@ -212,3 +212,23 @@ def test_a_new_time_zone_moves_reminders_to_its_wall_clock_across_a_clock_change
     assert after["daily:2"] == datetime(2027, 3, 21, 9, 0, tzinfo=UTC)
     assert after["daily:10"] == datetime(2027, 3, 29, 8, 0, tzinfo=UTC)
     assert date(2027, 3, 28) in {d.astimezone(london).date() for d in after.values()}
+
+
+def test_every_problem_is_named_at_once_and_each_fix_is_kept(client, world, in_app):
+    """A half-filled form corrected field by field: each round names all that is left."""
+    login(client, DOC1)
+    url = f"/clinic/patients/{world.patient_a}/edit"
+    data = details(name="", email="nope", phone="abc", timezone="Nowhere")
+    r = client.post(url, data=data)
+    assert r.status_code == 400
+    html = r.get_data(as_text=True)
+    for field in ("name", "email", "phone", "timezone"):
+        assert f'id="{field}-error"' in html, field
+    data["name"] = "Alice Fixed"
+    r = client.post(url, data=data)
+    html = r.get_data(as_text=True)
+    assert 'id="name-error"' not in html and 'value="Alice Fixed"' in html
+    assert 'id="email-error"' in html and 'id="timezone-error"' in html
+    data.update(email="alice.fixed@patients.example", phone="", timezone="Europe/London")
+    assert client.post(url, data=data).status_code == 303
+    assert in_app(_alice, world)[:2] == ("Alice Fixed", "alice.fixed@patients.example")

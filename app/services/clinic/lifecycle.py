@@ -43,6 +43,15 @@ REASON_MAX = 500
 _AUDIT_VALUE = 130
 
 
+class DetailsRefused(Invalid):
+    """Some of the details break a rule: ``errors`` maps each such field to its message."""
+
+    def __init__(self, errors: dict[str, str]):
+        field, message = next(iter(errors.items()))
+        super().__init__(field, message)
+        self.errors = errors
+
+
 @dataclass(frozen=True)
 class Details:
     """What the edit form sends (as typed)."""
@@ -101,16 +110,25 @@ def update_details(
     the same wall-clock time in the new zone.
 
     :returns: the labels of the fields that changed (empty: nothing to save).
-    :raises Invalid: naming the first field that breaks a rule; nothing is saved.
+    :raises DetailsRefused: naming every field that breaks a rule; nothing is saved.
+    :raises Invalid: ("email") when another account took the email meanwhile.
     """
     patient = patient_for(clinician, patient_id, address, "edit")
     user = patient.user
-    new = {
-        "name": _check_name(details.name),
-        "email": _check_email(details.email, user.id),
-        "phone": check_phone(details.phone, "phone"),
-        "timezone": check_timezone(details.timezone).key,
+    checks = {
+        "name": lambda: _check_name(details.name),
+        "email": lambda: _check_email(details.email, user.id),
+        "phone": lambda: check_phone(details.phone, "phone"),
+        "timezone": lambda: check_timezone(details.timezone).key,
     }
+    new, errors = {}, {}
+    for key, check in checks.items():
+        try:
+            new[key] = check()
+        except Invalid as exc:
+            errors[key] = exc.message
+    if errors:  # every problem at once, so a form is not corrected one field per round
+        raise DetailsRefused(errors)
     old = {
         "name": user.name,
         "email": user.email,

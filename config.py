@@ -37,6 +37,8 @@ class Config:
     SCLERO_PATIENT_IDLE = timedelta(days=14)
     SCLERO_CLINICIAN_IDLE = timedelta(minutes=30)
     SCLERO_INVITE_TTL = timedelta(days=7)
+    # After discharge a patient may still read their diary, photos and plan this long.
+    SCLERO_DISCHARGE_READ = timedelta(days=90)
     # Throttle: this many failed sign-ins for one email in the window locks that email.
     SCLERO_LOGIN_MAX_FAILURES = 10
     SCLERO_LOGIN_WINDOW = timedelta(minutes=15)

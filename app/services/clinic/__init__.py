@@ -9,6 +9,8 @@ it from here keeps working (``clinic.create_patient(...)``):
   page with its booking form, the record-treatment page).
 * ``checks``: the time zone, wall-clock-to-UTC and date-window checks both share.
 * ``settings``: the clinic's contact details and opening hours.
+* ``lifecycle``: editing a patient's details, discharging and re-opening them, and what
+  a discharged patient may still do (imported as a module: ``lifecycle.discharge(...)``).
 
 Every query is scoped to the clinician's own clinic, so another clinic's patient is
 simply "not found" (404), never "forbidden".
@@ -26,6 +28,7 @@ from app.services.clinic.pages import patient_record_page as patient_record_page
 from app.services.clinic.pages import protocol_choices as protocol_choices
 from app.services.clinic.pages import record_page as record_page
 from app.services.clinic.patients import PAGE_SIZE as PAGE_SIZE
+from app.services.clinic.patients import STATUSES as STATUSES
 from app.services.clinic.patients import NewPatient as NewPatient
 from app.services.clinic.patients import PatientPage as PatientPage
 from app.services.clinic.patients import PatientRow as PatientRow

@@ -4,7 +4,7 @@ Reviewed by hand: a patient is discharged by a clinician (issue 17 point 4) and 
 re-opened. Existing patients are all active, so both columns start empty (NULL and '').
 
 Revision ID: b7d41e2c9a10
-Revises: 8753e0f1d18f
+Revises: b7e2c4a91f03
 Create Date: 2026-12-06 19:40:00.000000
 
 """
@@ -16,7 +16,7 @@ import app.dbtypes  # noqa: F401  (UTCDateTime columns)
 
 # revision identifiers, used by Alembic.
 revision = 'b7d41e2c9a10'
-down_revision = '8753e0f1d18f'
+down_revision = 'b7e2c4a91f03'
 branch_labels = None
 depends_on = None
 

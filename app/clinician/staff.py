@@ -35,7 +35,7 @@ from app.services.errors import Invalid
 from app.textinput import Form
 from app.web import client_address
 
-ROLE_CHOICES = [("clinician", "Clinician"), ("clinic_admin", "Clinic admin")]
+ROLE_CHOICES = {"clinician": "Clinician", "clinic_admin": "Clinic admin"}
 
 # The share-link macro (app/templates/_macros/share_link.html) draws its QR code with this.
 bp.add_app_template_global(qr_svg, "link_qr")

@@ -94,6 +94,14 @@ EXPECTED = {
     "clinician.compare_photos": "clinic-object",
     "clinician.photo_image": "clinic-object",
     "clinician.photo_thumb": "clinic-object",
+    # Clinic admins only (issue 17): the staff list, inviting (an empty POST: 400), and
+    # acting on a member of staff, who in the URL is clinic 1's clinician.
+    "clinician.staff_list": "admin",
+    "clinician.invite_staff": "admin-form",
+    "clinician.staff_role": "admin-object",
+    "clinician.staff_deactivate": "admin-object",
+    "clinician.staff_reactivate": "admin-object",
+    "clinician.staff_link": "admin-object",
 }
 # Actor -> (role, clinic 1 or 2); None for the anonymous visitor.
 ACTORS = {
@@ -193,6 +201,7 @@ def _url(rule: str, world, treatment_id: int, ids: dict[str, int]) -> str:
         .replace("<int:checkin_id>", str(ids["checkin"]))
         .replace("<int:photo_id>", str(ids["photo"]))
         .replace("<int:treatment_id>", str(treatment_id))
+        .replace("<int:user_id>", str(world.clinician1))
         .replace("<key>", "walks")
         .replace("<token>", "not-a-token")
         .replace("<path:filename>", "css/app.css")
@@ -228,6 +237,8 @@ def _signed_in_verdict(kind: str, actor: str, status: int) -> bool:
         return status == 200 if role == Role.CLINIC_ADMIN else status == 404
     if kind == "admin-form":  # a clinic admin's own settings form; others get 404
         return status in (200, 303, 400) if role == Role.CLINIC_ADMIN else status == 404
+    if kind == "admin-object":  # clinic 1's staff: only clinic 1's admin; others 404
+        return status in (200, 303, 400) if actor == "admin1@north.example" else status == 404
     if kind == "patient-object":  # the object belongs to Alice: only she may see or act
         return status in (200, 303) if actor == "alice@patients.example" else status == 404
     if kind == "patient":
@@ -270,13 +281,15 @@ def test_access(app, world, in_app, endpoint, rule, method):
         if response.status_code == 404 or (who is not None and who[1] != 1):
             assert not any(marker.encode() in body for marker in MARKERS), (actor, url)
     # The clinic admin gets exactly what the clinician of the same clinic gets, except
-    # the audit log and the clinic's settings, which only admins use.
+    # the audit log, the clinic's settings and its staff, which only admins use.
     for admin, clinician in (
         ("admin1@north.example", "doc1@north.example"),
         ("admin2@south.example", "doc2@south.example"),
     ):
-        if endpoint == "clinician.audit_log":
+        if EXPECTED[endpoint] == "admin":
             assert (statuses[admin], statuses[clinician]) == (200, 404), (method, url)
+        elif EXPECTED[endpoint] == "admin-object":
+            assert statuses[clinician] == 404, (method, url)
         elif EXPECTED[endpoint] == "admin-form":
             assert statuses[clinician] == 404 and statuses[admin] != 404, (method, url)
         else:

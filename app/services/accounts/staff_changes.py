@@ -40,6 +40,8 @@ def set_role(admin: Principal, user_id: int, role: str, address: str) -> User:
 
     :raises Invalid: on ``role``: an unknown role, demoting oneself, or the last admin.
     """
+    # Whose account comes first: another clinic's staff is "not found" whatever the role.
+    own_staff(admin, user_id, address, "change the role of")
     wanted = parse_role(role)
     user = _locked_staff(admin, user_id, address, "change the role of")
     if user.role == wanted:

@@ -3,9 +3,9 @@
 Two rules protect the clinic from locking itself out: an admin cannot demote or
 deactivate themself, and the clinic always keeps at least one active admin. The second
 is a read-then-write rule, so two admins demoting each other at the same moment could
-both pass it; each change therefore first takes the clinic's write lock (``FOR UPDATE``
-on its row on PostgreSQL, the database write lock on SQLite, as ``app/services/locking``
-does for a patient) and only then counts the admins that would remain.
+both pass it; each change therefore first takes the clinic's write lock
+(``locking.lock_clinic``: ``FOR UPDATE`` on its row on PostgreSQL, the database write
+lock on SQLite) and only then counts the admins that would remain.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import Clinic
 from app.models import Invitation
 from app.models import PushSubscription
 from app.models import Role
@@ -26,6 +25,7 @@ from app.services.accounts.staff import own_staff
 from app.services.accounts.staff import parse_role
 from app.services.audit import audit
 from app.services.errors import Invalid
+from app.services.locking import lock_clinic
 
 LAST_ADMIN = (
     "The clinic must keep at least one active clinic admin. Make someone else an admin first."
@@ -101,22 +101,12 @@ def reactivate(admin: Principal, user_id: int, address: str) -> User:
 def _locked_staff(admin: Principal, user_id: int, address: str, action: str) -> User:
     """The member of staff, read again after taking the clinic's write lock."""
     own_staff(admin, user_id, address, action)
-    _lock_clinic(admin.clinic_id)
+    lock_clinic(admin.clinic_id)
     user = db.session.scalar(
         sa.select(User).where(User.id == user_id).execution_options(populate_existing=True)
     )
     assert user is not None  # own_staff found it, and accounts are never deleted
     return user
-
-
-def _lock_clinic(clinic_id: int) -> None:
-    """Hold the clinic's write lock until this request's transaction ends."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(sa.select(Clinic.id).where(Clinic.id == clinic_id).with_for_update())
-        return
-    # SQLite: writing a column to its own value takes the database's write lock.
-    table = Clinic.__table__
-    db.session.execute(table.update().where(table.c.id == clinic_id).values(name=table.c.name))
 
 
 def _keep_an_admin(leaving: User) -> None:

@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint
 from flask import flash
+from flask import make_response
 from flask import redirect
 from flask import render_template
 from flask import request
@@ -93,6 +94,18 @@ def logout():
 
 @bp.route("/invite/<token>", methods=["GET", "POST"])
 def accept_invite(token: str):
+    """A patient's or staff member's link: set a password, then go to their start page.
+
+    The token is in this page's URL, so the page is sent with ``Referrer-Policy:
+    no-referrer``: its scripts, and the form posting back here, never carry it in a
+    Referer header to a log (the access logs redact the path itself: app/logredact.py).
+    """
+    response = make_response(_accept_invite(token))
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _accept_invite(token: str):
     form = SetPasswordForm()
     try:
         if form.validate_on_submit():
@@ -107,7 +120,7 @@ def accept_invite(token: str):
             else:
                 login_user(user)
                 flash("Your password is set. Welcome!", "success")
-                return redirect(url_for("patient.today"))
+                return redirect(home_for(user))
         # The form page (again, after a password error): the link must still be usable.
         invitation = accounts.usable_invitation(token, now())
     except InvitationUnusable as exc:

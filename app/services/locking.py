@@ -1,4 +1,5 @@
-"""Serialising the writes of one patient's diary across devices and workers.
+"""Serialising the writes of one patient's diary across devices and workers (and, with
+``lock_clinic``, the clinic-wide rules such as "keep one active admin").
 
 A patient may have the app open on several phones at once, each sending check-in
 edits, task ticks and photos. Each of those use-cases reads something, decides, and
@@ -24,6 +25,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from app.extensions import db
+from app.models import Clinic
 from app.models import Patient
 
 
@@ -37,3 +39,13 @@ def lock_patient(patient_id: int) -> None:
     db.session.execute(
         table.update().where(table.c.id == patient_id).values(timezone=table.c.timezone)
     )
+
+
+def lock_clinic(clinic_id: int) -> None:
+    """Hold the clinic's write lock until this request's transaction ends: for a rule
+    over the clinic's staff (app/services/accounts/staff_changes.py), the same way."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(sa.select(Clinic.id).where(Clinic.id == clinic_id).with_for_update())
+        return
+    table = Clinic.__table__
+    db.session.execute(table.update().where(table.c.id == clinic_id).values(name=table.c.name))

@@ -104,6 +104,14 @@ EXPECTED = {
     # A key names a protocol within the reader's own clinic (each has compression-72h).
     "clinician.compare_protocol": "clinic",
     "clinician.sign_off_protocol": "admin-object",
+    # Clinic admins only (issue 17): the staff list, inviting (an empty POST: 400), and
+    # acting on a member of staff, who in the URL is clinic 1's clinician.
+    "clinician.staff_list": "admin",
+    "clinician.invite_staff": "admin-form",
+    "clinician.staff_role": "admin-object",
+    "clinician.staff_deactivate": "admin-object",
+    "clinician.staff_reactivate": "admin-object",
+    "clinician.staff_link": "admin-object",
 }
 # Actor -> (role, clinic 1 or 2); None for the anonymous visitor.
 ACTORS = {
@@ -208,6 +216,7 @@ def _url(rule: str, world, treatment_id: int, ids: dict[str, int]) -> str:
         .replace("<int:treatment_id>", str(treatment_id))
         .replace("<int:version_id>", str(ids["version"]))
         .replace("<protocol_key>", "compression-72h")
+        .replace("<int:user_id>", str(world.clinician1))
         .replace("<key>", "walks")
         .replace("<token>", "not-a-token")
         .replace("<path:filename>", "css/app.css")
@@ -288,12 +297,12 @@ def test_access(app, world, in_app, endpoint, rule, method):
         if response.status_code == 404 or (who is not None and who[1] != 1):
             assert not any(marker.encode() in body for marker in MARKERS), (actor, url)
     # The clinic admin gets exactly what the clinician of the same clinic gets, except
-    # the audit log and the clinic's settings, which only admins use.
+    # the audit log, the clinic's settings and its staff, which only admins use.
     for admin, clinician in (
         ("admin1@north.example", "doc1@north.example"),
         ("admin2@south.example", "doc2@south.example"),
     ):
-        if endpoint == "clinician.audit_log":
+        if EXPECTED[endpoint] == "admin":
             assert (statuses[admin], statuses[clinician]) == (200, 404), (method, url)
         elif EXPECTED[endpoint] == "admin-form" or (
             EXPECTED[endpoint] == "admin-object" and admin == "admin1@north.example"

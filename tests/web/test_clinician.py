@@ -39,7 +39,7 @@ def test_create_patient_shows_a_single_use_link_that_the_patient_can_open(
     r = _new_patient(client, in_app, world)
     assert r.status_code == 200
     page = r.get_data(as_text=True)
-    link = re.search(r'value="(http://localhost/invite/[^"]+)"', page).group(1)
+    link = re.search(r">(http://localhost/invite/[^<]+)</textarea>", page).group(1)
     assert "It works once, for 7 days" in text_of(r)
     # Shown once only: a reload no longer shows it.
     patient_id = in_app(

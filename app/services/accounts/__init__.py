@@ -5,8 +5,10 @@ it from here keeps working (``accounts.authenticate(...)``):
 
 * ``passwords``: the password rules.
 * ``sessions``: signing in (throttled), the person behind a session cookie, signing out.
-* ``invitations``: a patient's single-use link to set a password and sign in.
-* ``staff``: clinician and clinic-admin accounts.
+* ``invitations``: the single-use link (patient or staff) to set a password and sign in.
+* ``staff``: clinician and clinic-admin accounts: the list, invitations, new links.
+* ``staff_changes``: a role, deactivating and reactivating (the clinic keeps an admin).
+* ``links``: the one place a sign-in link is handed to the mail channel.
 """
 
 from app.services.accounts.invitations import accept_invitation as accept_invitation

@@ -1,4 +1,10 @@
-"""Invitations: the single-use link a patient gets to set their password and sign in."""
+"""Invitations: the single-use link a patient or member of staff gets to set their
+password and sign in.
+
+The same link serves a first invitation and a "new sign-in link" for someone who lost
+their password: using it sets the password and ends the account's other sessions. A
+deactivated account's links do not work (deactivating also marks them used).
+"""
 
 from __future__ import annotations
 
@@ -23,7 +29,7 @@ from app.services.errors import InvitationUnusable
 
 
 def issue_invitation(user: User, created_by: Principal | None, now: datetime) -> str:
-    """A new single-use link token for a patient; earlier unused links stop working.
+    """A new single-use link token for an account; earlier unused links stop working.
 
     The caller commits (this is part of a larger use-case).
     """
@@ -58,16 +64,19 @@ def usable_invitation(token: str, now: datetime) -> Invitation:
         raise InvitationUnusable("used")
     if now >= inv.expires_at:
         raise InvitationUnusable("expired")
+    if not inv.user.is_active:
+        # Said as "unknown": the page need not tell a stranger the account exists.
+        raise InvitationUnusable("unknown")
     return inv
 
 
 def accept_invitation(token: str, password: str, confirm: str, now: datetime) -> Principal:
-    """Set the patient's password from an invitation and sign them in.
+    """Set the password from an invitation and sign the account's owner in.
 
     The invitation is claimed with a conditional UPDATE, so a double submit or two
     tabs can use it only once.
 
-    :returns: the patient now signed in, as ``login_user`` takes them.
+    :returns: the person now signed in, as ``login_user`` takes them.
     :raises InvitationUnusable: checked first, before the password (reason as
         ``usable_invitation``), and again if another request claimed it meanwhile.
     :raises Invalid: for a password breaking the rules or a confirmation not the same.

@@ -1,16 +1,40 @@
-"""Staff accounts: clinicians and clinic admins, created from the command line."""
+"""Staff accounts: clinicians and clinic admins.
+
+``create_staff`` is the command line's (``flask users create-staff``). The rest is the
+clinic admin's staff pages: the list, inviting someone by email, and a new sign-in
+link. Changing a role and (de)activating an account are in ``staff_changes``. Every
+function here takes the admin as a ``Principal`` and is scoped to their clinic: a
+non-admin, or someone else's staff, is "not found" (audited), never "forbidden".
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
 import sqlalchemy as sa
+from email_validator import EmailNotValidError
+from email_validator import validate_email
 
 from app.extensions import db
+from app.models import AuthSession
 from app.models import Role
 from app.models import User
+from app.principal import Principal
 from app.security import hash_password
 from app.security import normalise_email
+from app.services.accounts.invitations import issue_invitation
+from app.services.accounts.links import email_link
 from app.services.accounts.passwords import check_password_rules
+from app.services.audit import audit
+from app.services.audit import refuse
 from app.services.errors import Invalid
+from app.services.errors import NotFound
+
+STAFF_ROLES = (Role.CLINICIAN, Role.CLINIC_ADMIN)
+MAX_NAME = 120
+MAX_EMAIL = 254
 
 
 def create_staff(clinic_id: int, email: str, name: str, password: str, role: Role) -> User:
@@ -25,3 +49,186 @@ def create_staff(clinic_id: int, email: str, name: str, password: str, role: Rol
     user.password_hash = hash_password(password)
     db.session.commit()
     return user
+
+
+def require_admin(actor: Principal) -> None:
+    """Only a clinic admin manages staff; anyone else sees no such page (404)."""
+    if not actor.is_admin:
+        raise NotFound("No such page.")
+
+
+def own_staff(admin: Principal, user_id: int, address: str, action: str) -> User:
+    """A clinician or admin of the admin's own clinic; anything else is audited and
+    "not found" (a patient's account is not staff, whichever clinic)."""
+    require_admin(admin)
+    user = db.session.get(User, user_id)
+    if user is None or user.clinic_id != admin.clinic_id or user.role not in STAFF_ROLES:
+        raise refuse(admin, address, f"{action} staff #{user_id}", "No such person.")
+    return user
+
+
+@dataclass(frozen=True)
+class StaffRow:
+    """One line of the staff list."""
+
+    id: int
+    name: str
+    email: str
+    role: Role
+    is_active: bool
+    # None: never signed in (an invitation not yet accepted, or a password set by the CLI).
+    last_sign_in: datetime | None
+    has_password: bool
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.CLINIC_ADMIN
+
+
+def list_staff(admin: Principal) -> list[StaffRow]:
+    """The clinic's clinicians and admins, active first, then by name; one query."""
+    require_admin(admin)
+    last = (
+        sa.select(AuthSession.user_id, sa.func.max(AuthSession.created_at).label("at"))
+        .group_by(AuthSession.user_id)
+        .subquery()
+    )
+    rows = db.session.execute(
+        sa.select(User, last.c.at)
+        .outerjoin(last, last.c.user_id == User.id)
+        .where(User.clinic_id == admin.clinic_id, User.role.in_(STAFF_ROLES))
+        .order_by(User.is_active.desc(), sa.func.lower(User.name), User.id)
+    ).all()
+    return [
+        StaffRow(u.id, u.name, u.email, u.role, u.is_active, at, u.password_hash is not None)
+        for u, at in rows
+    ]
+
+
+@dataclass(frozen=True)
+class IssuedLink:
+    """A sign-in link just made: shown once on screen (and perhaps emailed).
+
+    ``purpose`` is ``"invite"`` for someone who never set a password, else ``"signin"``.
+    """
+
+    user: User
+    token: str
+    purpose: str
+    # True when the link was also queued for email; False when not asked or not possible.
+    emailed: bool = False
+
+
+def parse_role(value: str) -> Role:
+    """A staff role from a form value. :raises Invalid: on the ``role`` field."""
+    for role in STAFF_ROLES:
+        if value == role.value:
+            return role
+    raise Invalid("role", "Choose clinician or clinic admin.")
+
+
+def check_name(name: str) -> str:
+    """A person's name as shown on every page: 1 to 120 characters."""
+    name = " ".join(name.split())
+    if not name:
+        raise Invalid("name", "Enter the person's name.")
+    if len(name) > MAX_NAME:
+        raise Invalid("name", f"Use at most {MAX_NAME} characters.")
+    return name
+
+
+def check_email(email: str) -> str:
+    """An email address as stored (normalised). :raises Invalid: on ``email``."""
+    email = email.strip()
+    if not email:
+        raise Invalid("email", "Enter their email address.")
+    if len(email) > MAX_EMAIL:
+        raise Invalid("email", f"Use at most {MAX_EMAIL} characters.")
+    try:
+        validate_email(email, check_deliverability=False)
+    except EmailNotValidError:
+        raise Invalid("email", "Enter an email address like name@example.com.") from None
+    return normalise_email(email)
+
+
+def invite_staff(
+    admin: Principal,
+    email: str,
+    name: str,
+    role: str,
+    now: datetime,
+    address: str,
+    email_url: Callable[[str], str] | None = None,
+) -> IssuedLink:
+    """Add a clinician or admin with no password, and make their invitation link.
+
+    Inviting again someone who was invited but never set a password (a double submit,
+    or a lost link) makes a fresh link, and the old one stops working. Anyone else with
+    that email is refused: an account is never moved between clinics or roles here.
+
+    ``email_url`` (the page's way of turning a token into a full link), when given,
+    asks for the link to be emailed as well.
+
+    :raises Invalid: on ``email``, ``name`` or ``role``.
+    """
+    require_admin(admin)
+    name, email, chosen = check_name(name), check_email(email), parse_role(role)
+    user = db.session.scalar(sa.select(User).where(User.email == email))
+    if user is None:
+        user = User(email=email, name=name, role=chosen, clinic_id=admin.clinic_id)
+        db.session.add(user)
+        db.session.flush()
+        audit(admin, None, "invite staff", address, f"{email} as {_role_words(chosen)}")
+    elif (
+        user.clinic_id == admin.clinic_id
+        and user.role == chosen
+        and user.password_hash is None
+        and user.is_active
+    ):
+        audit(admin, None, "invite staff", address, f"{email} again (new link)")
+    else:
+        raise Invalid(
+            "email",
+            "There is already an account with this email. If they work here, find them "
+            "in the list below.",
+        )
+    return _issue(admin, user, "invite", now, email_url)
+
+
+def new_link(
+    admin: Principal,
+    user_id: int,
+    now: datetime,
+    address: str,
+    email_url: Callable[[str], str] | None = None,
+) -> IssuedLink:
+    """A fresh sign-in link for an active member of staff (their last one stops working).
+
+    Someone who never set a password gets an invitation; someone who has one gets a
+    link to set a new one (the same page: it replaces the password and ends their
+    other sessions when used).
+    """
+    user = own_staff(admin, user_id, address, "new link for")
+    if not user.is_active:
+        raise Invalid("link", "Reactivate this account first.")
+    purpose = "signin" if user.password_hash else "invite"
+    audit(admin, None, "staff link", address, f"new {purpose} link for {user.email}")
+    return _issue(admin, user, purpose, now, email_url)
+
+
+def _issue(
+    admin: Principal,
+    user: User,
+    purpose: str,
+    now: datetime,
+    email_url: Callable[[str], str] | None,
+) -> IssuedLink:
+    """Make the link (earlier ones stop working), email it if asked, and commit once."""
+    token = issue_invitation(user, admin, now)
+    emailed = email_link(user, purpose, email_url(token), now) if email_url else False
+    db.session.commit()
+    return IssuedLink(user, token, purpose, emailed)
+
+
+def _role_words(role: Role) -> str:
+    return "clinic admin" if role == Role.CLINIC_ADMIN else "clinician"

@@ -1,0 +1,76 @@
+"""Sign-in tokens never reach a log: a filter that redacts them from access-log lines.
+
+Invitation, password-reset and unsubscribe links carry their token in the path
+(``/invite/<token>``, ``/reset/<token>``, ``/unsubscribe/<token>``). Gunicorn's and
+Werkzeug's access logs write the request line, and gunicorn's default format the
+Referer too, so without this every link used would sit in the logs, where anyone who
+reads them could use one that has not been used yet. The path segment after each of
+those words is replaced by ``[redacted]``, wherever it appears in the line.
+
+Installed on the loggers themselves (``install``), from ``wsgi.py`` (gunicorn's workers,
+``flask run``) and from ``gunicorn.conf.py`` (the master's logger class), so it holds
+whichever way the app is served.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+# After /invite/, /reset/ or /unsubscribe/ (also percent-encoded slashes, as a Referer
+# or a crafted path may have them): everything up to the next /, ?, #, space or quote.
+TOKEN_PATH = re.compile(
+    r"(?i)((?:/|%2f)(?:invite|reset|unsubscribe)(?:/|%2f))[^/?#\s\"'&]+",
+)
+REDACTED = "[redacted]"
+LOGGERS = ("gunicorn.access", "gunicorn.error", "werkzeug", "app.errors")
+
+
+def redact(text: str) -> str:
+    """``text`` with each sign-in token in a path replaced by ``[redacted]``."""
+    return TOKEN_PATH.sub(lambda m: m.group(1) + REDACTED, text)
+
+
+class RedactTokens(logging.Filter):
+    """Rewrites a record's message with the tokens redacted; never drops a record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a bad format is the logger's to report
+            return True
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+_FILTER = RedactTokens()
+
+
+def install(names: tuple[str, ...] = LOGGERS) -> None:
+    """Attach the filter to each named logger (once: installing again is a no-op)."""
+    for name in names:
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
+
+
+def gunicorn_logger_class() -> Any:
+    """Gunicorn's logger with the filter on its access and error logs.
+
+    Built on demand, so the app does not import gunicorn (the dev server has none).
+    """
+    from gunicorn.glogging import Logger
+
+    class RedactingLogger(Logger):
+        """``logger_class`` for gunicorn.conf.py."""
+
+        def setup(self, cfg: Any) -> None:
+            super().setup(cfg)
+            for logger in (self.access_log, self.error_log):
+                if _FILTER not in logger.filters:
+                    logger.addFilter(_FILTER)
+
+    return RedactingLogger

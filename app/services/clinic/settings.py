@@ -1,8 +1,11 @@
 """A clinic's contact settings: opening hours, the out-of-hours route, phone numbers.
 
-Setting hours is an admin action (``flask clinic set-hours``; a full clinic set-up page
-is a later issue). Reading them for a page is ``contact_route``: whom a patient with a
-same-day problem should call first, right now (app/domain/hours.py).
+Setting hours is an admin action (``flask clinic set-hours``, or the clinic settings
+page of app/services/clinic/profile.py). Reading them for a page is ``contact_route``:
+whom a patient with a same-day problem should call first, right now
+(app/domain/hours.py). The field checks shared by set-up and the settings page
+(``check_phone``, ``check_emergency_number``, ``check_clinic_name``, ``check_email``)
+live here too.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from email_validator import EmailNotValidError
+from email_validator import validate_email
 
 from app.domain import hours as hours_domain
 from app.extensions import db
@@ -29,6 +34,10 @@ from app.services.errors import NotFound
 # E.164 allows 15 digits, an extension a few more).
 _PHONE = re.compile(r"^\+?[\d\s().-]+$")
 PHONE_MAX = 40
+# Emergency numbers are short codes: 999, 112, 911, 000, 119.
+_EMERGENCY = re.compile(r"^\d{2,6}$")
+NAME_MAX = 200
+EMAIL_MAX = 254
 
 
 def check_phone(text: str, field: str, required: bool = False) -> str:
@@ -49,6 +58,52 @@ def check_phone(text: str, field: str, required: bool = False) -> str:
             "for example 01632 960 000 or +44 1632 960000.",
         )
     return text
+
+
+def check_emergency_number(text: str, field: str = "emergency_number") -> str:
+    """The emergency number patients are told to call, e.g. 999; required.
+
+    :raises Invalid: naming ``field``.
+    """
+    text = "".join((text or "").split())
+    if not text:
+        raise Invalid(
+            field, "Enter the emergency number, for example 999 in the UK or 112 in the EU."
+        )
+    if not _EMERGENCY.match(text):
+        raise Invalid(field, "Enter the emergency number as 2 to 6 digits, for example 999 or 112.")
+    return text
+
+
+def check_clinic_name(text: str, field: str = "name") -> str:
+    """The clinic's name as patients see it (trimmed, inner spaces folded); required."""
+    text = " ".join((text or "").split())
+    if not text:
+        raise Invalid(field, "Enter the clinic's name.")
+    if len(text) > NAME_MAX:
+        raise Invalid(field, f"Keep the clinic's name to {NAME_MAX} characters or fewer.")
+    if not text.isprintable():
+        raise Invalid(field, "Use letters, numbers and punctuation only.")
+    return text
+
+
+def check_email(text: str, field: str = "email", required: bool = True) -> str:
+    """An email address, lower-cased and trimmed; "" when blank and allowed.
+
+    Only the form of the address is checked (no DNS look-up: set-up runs offline).
+    """
+    text = (text or "").strip()
+    if not text:
+        if required:
+            raise Invalid(field, "Enter an email address.")
+        return ""
+    if len(text) > EMAIL_MAX or not text.isprintable():
+        raise Invalid(field, "Enter a real email address, like name@example.com.")
+    try:
+        validate_email(text, check_deliverability=False)
+    except EmailNotValidError:
+        raise Invalid(field, "Enter a real email address, like name@example.com.") from None
+    return text.lower()
 
 
 @lru_cache(maxsize=256)

@@ -39,9 +39,7 @@ class Clinic(db.Model):
     reply_to_email: Mapped[str] = mapped_column(sa.String(254), default="", server_default="")
     # The protocol key the new-patient and booking forms preselect ("" = none); a key,
     # not a version, so loading a newer version of it needs no change here.
-    default_protocol_key: Mapped[str] = mapped_column(
-        sa.String(80), default="", server_default=""
-    )
+    default_protocol_key: Mapped[str] = mapped_column(sa.String(80), default="", server_default="")
     # Quiet hours a new patient starts with (each patient can change their own).
     default_quiet_start: Mapped[time] = mapped_column(
         sa.Time, default=time(21, 0), server_default="21:00:00"

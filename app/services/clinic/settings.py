@@ -23,10 +23,7 @@ from email_validator import validate_email
 from app.domain import hours as hours_domain
 from app.extensions import db
 from app.models import Clinic
-from app.models import Role
 from app.principal import ClinicInfo
-from app.principal import Principal
-from app.services.audit import audit
 from app.services.errors import Invalid
 from app.services.errors import NotFound
 
@@ -153,20 +150,29 @@ def set_hours(slug: str, spec: str, out_of_hours_name: str, out_of_hours_phone: 
     return stored
 
 
-def set_own_hours(
-    admin: Principal, spec: str, out_of_hours_name: str, out_of_hours_phone: str, address: str
-) -> HoursSet:
-    """A clinic admin sets their own clinic's hours from the settings page (audited).
+def summarise(parsed: hours_domain.OpeningHours) -> str:
+    """The canonical text of parsed hours, which is both stored and shown to patients.
 
-    :raises Invalid: as ``set_hours``; nothing is stored then.
+    :raises Invalid: when it would not fit the clinic's columns.
     """
-    if admin.role != Role.CLINIC_ADMIN:
-        raise NotFound("No such page.")
-    clinic = db.session.get(Clinic, admin.clinic_id)
-    stored = _store(clinic, spec, out_of_hours_name, out_of_hours_phone)
-    audit(admin, None, "change", address, f"clinic hours: {stored.summary}; {stored.out_of_hours}")
-    db.session.commit()
-    return stored
+    summary = hours_domain.format_hours(parsed)
+    if len(summary) > 200:
+        raise Invalid("hours", "These hours are too long to summarise; join days that share times.")
+    return summary
+
+
+def check_out_of_hours(name: str, phone: str) -> tuple[str, str]:
+    """The out-of-hours line as (name, number): both, or neither (then a closed clinic's
+    pages tell patients to call their local out-of-hours or urgent care service)."""
+    phone = check_phone(phone, "out_of_hours_phone")
+    name = " ".join((name or "").split())
+    if phone and not name:
+        raise Invalid("out_of_hours_name", "Name the out-of-hours line, for example 'NHS 111'.")
+    if name and not phone:
+        raise Invalid("out_of_hours_phone", "Give the out-of-hours line's number too.")
+    if len(name) > 80 or not name.isprintable():
+        raise Invalid("out_of_hours_name", "Keep the out-of-hours name under 80 characters.")
+    return name, phone
 
 
 def _store(clinic: Clinic, spec: str, out_of_hours_name: str, out_of_hours_phone: str) -> HoursSet:
@@ -185,9 +191,7 @@ def _store(clinic: Clinic, spec: str, out_of_hours_name: str, out_of_hours_phone
         raise Invalid("out_of_hours_name", "Name the out-of-hours line, for example 'NHS 111'.")
     if len(name) > 80:
         raise Invalid("out_of_hours_name", "Keep the out-of-hours name under 80 characters.")
-    summary = hours_domain.format_hours(parsed)
-    if len(summary) > 200:
-        raise Invalid("hours", "These hours are too long to summarise; join days that share times.")
+    summary = summarise(parsed)
     clinic.hours = summary  # the canonical form, which parse_hours reads back the same
     clinic.opening_hours = summary
     clinic.out_of_hours_name = name

@@ -29,6 +29,7 @@ from app.services.clinic.checks import check_timezone
 from app.services.clinic.settings import check_clinic_name
 from app.services.clinic.settings import check_email
 from app.services.clinic.settings import check_emergency_number
+from app.services.clinic.settings import check_out_of_hours
 from app.services.clinic.settings import check_phone
 from app.services.errors import Invalid
 
@@ -74,19 +75,6 @@ def check_slug(text: str) -> str:
     return text
 
 
-def _out_of_hours(name: str, phone: str) -> tuple[str, str]:
-    """The out-of-hours line: both its name and number, or neither."""
-    phone = check_phone(phone, "out_of_hours_phone")
-    name = " ".join((name or "").split())
-    if phone and not name:
-        raise Invalid("out_of_hours_name", "Name the out-of-hours line, for example 'NHS 111'.")
-    if name and not phone:
-        raise Invalid("out_of_hours_phone", "Give the out-of-hours line's number too.")
-    if len(name) > 80 or not name.isprintable():
-        raise Invalid("out_of_hours_name", "Keep the out-of-hours name under 80 characters.")
-    return name, phone
-
-
 def create_clinic(new: NewClinic, now: datetime) -> ClinicCreated:
     """Create a clinic and its first clinic admin, and issue the admin's sign-in link.
 
@@ -106,7 +94,7 @@ def create_clinic(new: NewClinic, now: datetime) -> ClinicCreated:
     email = check_email(new.admin_email, "admin_email")
     phone = check_phone(new.phone, "phone", required=True)
     emergency = check_emergency_number(new.emergency_number)
-    ooh_name, ooh_phone = _out_of_hours(new.out_of_hours_name, new.out_of_hours_phone)
+    ooh_name, ooh_phone = check_out_of_hours(new.out_of_hours_name, new.out_of_hours_phone)
     admin_name = " ".join((new.admin_name or "").split()) or email.split("@")[0]
     if len(admin_name) > ADMIN_NAME_MAX or not admin_name.isprintable():
         raise Invalid("admin_name", f"Keep the admin's name to {ADMIN_NAME_MAX} characters.")

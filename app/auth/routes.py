@@ -107,7 +107,8 @@ def accept_invite(token: str):
             else:
                 login_user(user)
                 flash("Your password is set. Welcome!", "success")
-                return redirect(url_for("patient.today"))
+                # A clinic's first admin is invited too (flask clinic create).
+                return redirect(home_for(user))
         # The form page (again, after a password error): the link must still be usable.
         invitation = accounts.usable_invitation(token, now())
     except InvitationUnusable as exc:

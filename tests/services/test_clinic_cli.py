@@ -117,11 +117,9 @@ def test_each_mistake_is_a_clear_error_without_a_traceback(runner, in_app, chang
     result = runner.invoke(args=create_args(**changes))
     assert result.exit_code != 0
     assert message in result.output, result.output
-    assert (
-        "Traceback" not in result.output
-        and result.exception is None
-        or isinstance(result.exception, SystemExit)
-    )
+    # A usage error or a ClickException: exit code and message, never an exception.
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
     assert in_app(count, Clinic) == 0 and in_app(count, User) == 0
 
 

@@ -41,6 +41,8 @@ class Config:
     # links made outside a request (``flask clinic create``) are built from it, never from
     # a request's Host header, which the sender of the request controls.
     SCLERO_BASE_URL: str | None = None
+    # After discharge a patient may still read their diary, photos and plan this long.
+    SCLERO_DISCHARGE_READ = timedelta(days=90)
     # Throttle: this many failed sign-ins for one email in the window locks that email.
     SCLERO_LOGIN_MAX_FAILURES = 10
     SCLERO_LOGIN_WINDOW = timedelta(minutes=15)

@@ -26,6 +26,7 @@ from app.services import accounts
 from app.services import backup
 from app.services import demo
 from app.services import photos
+from app.services import protocol_admin
 from app.services import protocols
 from app.services.errors import Invalid
 from app.services.notify import dispatch
@@ -176,13 +177,51 @@ def load(path: str, clinic: str | None) -> None:
     for r in results:
         state = "new version" if r.created else "unchanged"
         click.echo(f"{r.clinic}: {r.key} v{r.version} ({state})")
+    for r in results:
+        if r.created:
+            click.echo(
+                f"{r.clinic}: {r.key} v{r.version} is not signed off: new patients cannot have "
+                f"it until a clinic admin signs it off (Protocols page, or `flask protocols "
+                f"sign-off --clinic {r.clinic} --key {r.key} --version {r.version} --by EMAIL`)"
+            )
 
 
 @protocols_cli.command("list")
 def list_versions() -> None:
-    """Every protocol version of every clinic."""
+    """Every protocol version of every clinic, with who signed it off and when."""
     for slug, v in protocols.all_versions():
-        click.echo(f"{slug}\t{v.key}\tv{v.version}\t{v.created_at:%Y-%m-%d %H:%M}Z\t{v.name}")
+        if v.signed_off_at is not None:
+            state = f"signed off {v.signed_off_at:%Y-%m-%d %H:%M}Z by {v.signed_off_by_name}"
+        else:
+            state = "NOT signed off"
+        click.echo(
+            f"{slug}\t{v.key}\tv{v.version}\t{v.created_at:%Y-%m-%d %H:%M}Z\t{v.name}\t{state}"
+        )
+
+
+@protocols_cli.command("sign-off")
+@click.option("--clinic", "clinic", required=True, help="Clinic slug.")
+@click.option("--key", required=True, help="Protocol key, as `flask protocols list` shows.")
+@click.option("--version", "number", type=click.IntRange(min=1), required=True)
+@click.option("--by", "email", required=True, help="Email of an active admin of the clinic.")
+def sign_off(clinic: str, key: str, number: int, email: str) -> None:
+    """Sign a protocol version off for patients, as the named clinic admin (audited).
+
+    Only a signed-off version can be chosen for a new patient or booking. Signing off a
+    version already signed off changes nothing.
+    """
+    try:
+        done = protocol_admin.sign_off_by_email(clinic, key, number, email, now())
+    except Invalid as exc:
+        raise click.ClickException(exc.message) from None
+    v = done.version
+    if done.signed_now:
+        click.echo(f"ok: {clinic} {v.key} v{v.version} signed off by {v.signed_off_by_name}")
+    else:
+        click.echo(
+            f"unchanged: {clinic} {v.key} v{v.version} was already signed off by "
+            f"{v.signed_off_by_name} at {v.signed_off_at:%Y-%m-%d %H:%M}Z"
+        )
 
 
 @dev_cli.command("seed-demo")

@@ -10,6 +10,7 @@ Today page (bench/today_page.py). Services that change accounts load ORM rows by
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from datetime import time
 
 from app.models.user import Role
@@ -43,6 +44,9 @@ class PatientInfo:
     # not read with it: every patient page needs them, and reading them in the same
     # statement saves a round trip per page (bench/today_page.py).
     sessions: tuple[tuple, ...] | None = None
+    # Set once a clinician discharges the patient: the patient pages turn read-only, then
+    # closed (app/services/clinic/lifecycle.py:patient_access).
+    discharged_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from app import create_app
 from app.extensions import db as _db
 from app.models import Clinic
 from app.models import Patient
+from app.models import ProtocolVersion
 from app.models import Role
 from app.models import Treatment
 from app.models import TreatmentStatus
@@ -183,7 +184,20 @@ def make_clinic(slug: str, name: str | None = None) -> Clinic:
     _db.session.commit()
     for path in protocols.shipped_files(PROTOCOL_DIR):
         protocols.load(path, slug, NOW - timedelta(days=60))
+    sign_off_all(clinic)
     return clinic
+
+
+def sign_off_all(clinic: Clinic, name: str = "Test Sign-off") -> None:
+    """Mark every protocol version of a clinic signed off, as a clinic admin would have,
+    so new patients and bookings may use them (tests of sign-off itself load versions
+    after this and sign them off through the service)."""
+    _db.session.execute(
+        sa.update(ProtocolVersion)
+        .where(ProtocolVersion.clinic_id == clinic.id, ProtocolVersion.signed_off_at.is_(None))
+        .values(signed_off_at=NOW - timedelta(days=60), signed_off_by_name=name)
+    )
+    _db.session.commit()
 
 
 def make_staff(clinic: Clinic, email: str, role: Role = Role.CLINICIAN) -> User:

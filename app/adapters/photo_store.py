@@ -107,7 +107,7 @@ class LocalPhotoStore:
             _remove(temp)  # disk full, I/O error: leave nothing behind
             raise
         self._crash("renamed")
-        _fsync_dir(folder)
+        fsync_dir(folder)
         return Stored(key, hashlib.sha256(data).hexdigest(), len(data))
 
     def read(self, key: str, sha256: str) -> bytes:
@@ -123,7 +123,7 @@ class LocalPhotoStore:
     def delete(self, key: str) -> None:
         path = self.path(key)
         if _remove(path):
-            _fsync_dir(os.path.dirname(path))
+            fsync_dir(os.path.dirname(path))
 
     def sweep(self, is_referenced: Callable[[set[str]], set[str]], older_than: float) -> int:
         cutoff = wall_seconds() - older_than
@@ -168,7 +168,7 @@ def _remove(path: str) -> bool:
     return True
 
 
-def _fsync_dir(folder: str) -> None:
+def fsync_dir(folder: str) -> None:
     """Make a rename or unlink in ``folder`` durable."""
     fd = os.open(folder, os.O_RDONLY)
     try:

@@ -1,6 +1,8 @@
-"""The clinic's pages: patients, appointments, recording treatments, photos."""
+"""The clinic's pages: patients, appointments, recording treatments, photos, protocols."""
 
+from app.clinician import lifecycle as _lifecycle  # noqa: F401 - registers edit/discharge routes
 from app.clinician import photos as _photos  # noqa: F401 - registers the photo routes on bp
+from app.clinician import protocols as _protocols  # noqa: F401 - registers the protocol routes
 from app.clinician import settings as _settings  # noqa: F401 - registers the settings page
 from app.clinician.routes import bp
 

@@ -74,13 +74,11 @@ def dashboard():
 
 @bp.get("/patients")
 def patients():
-    page = clinic.list_patients(
-        current_user,
-        request.args.get("q", "")[:100],
-        request.args.get("page", 1, type=int),
-        client_address(),
-    )
-    return render_template("clinician/patients.html", page=page, q=request.args.get("q", ""))
+    status = request.args.get("status", "active")
+    status = status if status in clinic.STATUSES else "active"
+    q, number = request.args.get("q", "")[:100], request.args.get("page", 1, type=int)
+    page = clinic.list_patients(current_user, q, number, client_address(), status)
+    return render_template("clinician/patients.html", page=page, q=q, status=status)
 
 
 @bp.route("/patients/new", methods=["GET", "POST"])

@@ -42,6 +42,11 @@ class Patient(db.Model):
     # instead of grouping every check-in of the clinic (bench/clinician_dashboard.py).
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     follow_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Discharge (app/services/clinic/lifecycle.py): reminders stop, the patient leaves the
+    # dashboard and keeps read-only access for SCLERO_DISCHARGE_READ after this instant.
+    # None: an active patient (re-opening clears it).
+    discharged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    discharge_reason: Mapped[str] = mapped_column(sa.String(500), default="", server_default="")
 
     user: Mapped[User] = relationship(back_populates="patient")
     clinic: Mapped[Clinic] = relationship()

@@ -1,4 +1,5 @@
-"""Stored protocol versions: the validated TOML text, immutable once written."""
+"""Stored protocol versions: the validated TOML text, immutable once written, and its
+clinical sign-off (who approved it for patients, and when)."""
 
 from __future__ import annotations
 
@@ -31,3 +32,15 @@ class ProtocolVersion(db.Model):
     source_text: Mapped[str] = mapped_column(sa.Text)
     sha256: Mapped[str] = mapped_column(sa.String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    # Clinical governance (issue 17 point 3): a version is offered for new treatments
+    # only once a named clinic admin has approved it. The name is kept as written at
+    # sign-off, so the record still says who approved it if the account is removed.
+    signed_off_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    signed_off_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    signed_off_by_name: Mapped[str | None] = mapped_column(sa.String(120))
+
+    @property
+    def is_signed_off(self) -> bool:
+        return self.signed_off_at is not None

@@ -9,14 +9,18 @@ from flask import Blueprint
 from flask import abort
 from flask import current_app
 from flask import flash
+from flask import g
+from flask import jsonify
 from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
 from flask_login import current_user
+from flask_login import logout_user
 
 from app.clock import now
 from app.domain.checkin import warning_answers
+from app.domain.discharge import Access
 from app.extensions import login_manager
 from app.patient.forms import QuietHoursForm
 from app.patient.forms import TickForm
@@ -24,6 +28,7 @@ from app.push_devices import add_device_routes
 from app.services import checkins
 from app.services import photos
 from app.services.care import recovery
+from app.services.clinic import lifecycle
 from app.services.errors import Invalid
 from app.services.notify import subscriptions
 from app.services.photos import Site
@@ -42,6 +47,33 @@ def require_patient():
         return login_manager.unauthorized()
     if current_user.patient is None:
         abort(404)
+    return _discharged_check()
+
+
+# What a discharged patient may still post while they can read: turning reminders off on
+# a device (a shared phone must be able to stop them). The check-in and photo forms are
+# refused as pages too, so nobody fills one in for nothing.
+_STILL_ALLOWED = {"patient.delete_device", "patient.unsubscribe"}
+_WRITE_PAGES = {"patient.checkin", "patient.new_photo"}
+
+
+def _discharged_check():  # noqa: ANN202 - a response or None, as before_request takes
+    """Read-only after discharge, closed after the read period (issue 17 point 4)."""
+    clinic = current_user.clinic
+    state = lifecycle.patient_access(current_user, now())
+    if state.access == Access.ENDED:
+        logout_user()  # the service ended the sign-in session
+        return render_template("patient/discharged.html", clinic=clinic, ended=True), 403
+    if state.access == Access.ACTIVE:
+        return None
+    g.read_until = state.read_until  # the banner on every page (base.html)
+    writing = request.method not in ("GET", "HEAD") or request.endpoint in _WRITE_PAGES
+    if not writing or request.endpoint in _STILL_ALLOWED:
+        return None
+    if request.is_json or request.accept_mimetypes.best == "application/json":
+        message = f"Your course with {clinic.name} has ended, so this cannot be changed."
+        return jsonify(ok=False, error=message), 403
+    return render_template("patient/discharged.html", clinic=clinic, ended=False), 403
 
 
 @bp.get("/today")

@@ -39,6 +39,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from app.adapters.photo_store import fsync_dir
 from app.extensions import db
 from app.models import Photo
 from app.services import photos
@@ -89,7 +90,7 @@ def create(folder: str, now: datetime) -> Summary:
         "photos": files,
     }
     _write_durably(os.path.join(folder, MANIFEST), json.dumps(manifest, indent=1).encode())
-    _fsync_dir(folder)
+    fsync_dir(folder)
     return Summary(folder, engine.dialect.name, len(files), revision)
 
 
@@ -171,7 +172,7 @@ def _copy_photos(keys: dict[str, str], folder: str) -> dict[str, dict[str, objec
         _write_durably(path, data)
         files[key] = {"sha256": sha256, "size": len(data)}
     for sub in {os.path.dirname(os.path.join(folder, k)) for k in files}:
-        _fsync_dir(sub)
+        fsync_dir(sub)
     return files
 
 
@@ -334,11 +335,3 @@ def _write_durably(path: str, data: bytes) -> None:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
-
-
-def _fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -23,6 +23,7 @@ from app.models import Treatment
 from app.models import TreatmentStatus
 from app.models import User
 from app.security import hash_password
+from app.services import protocol_admin
 from app.services import protocols
 from app.services.care import followup
 from app.services.clinic import settings as clinic_settings
@@ -74,8 +75,6 @@ def seed(now: datetime, protocol_dir: str) -> list[DemoLogin]:
     clinic.out_of_hours = "If you cannot get through, go to your nearest urgent treatment centre."
     clinic.default_protocol_key = "compression-72h"
     clinic.reply_to_email = f"reception@{DOMAIN}"
-    for path in protocols.shipped_files(protocol_dir):
-        protocols.load(path, "demo", now)
     staff = db.session.scalar(sa.select(User).where(User.email == CLINICIAN_EMAIL))
     if staff is None:
         staff = User(
@@ -83,6 +82,14 @@ def seed(now: datetime, protocol_dir: str) -> list[DemoLogin]:
         )
         db.session.add(staff)
     staff.password_hash = hash_password(CLINICIAN_PASSWORD)
+    db.session.commit()
+    for path in protocols.shipped_files(protocol_dir):
+        for loaded in protocols.load(path, "demo", now):
+            # The demo admin signs off the shipped protocols, so the demo can add
+            # patients at once; a real clinic signs off on the Protocols page.
+            protocol_admin.sign_off_by_email(
+                "demo", loaded.key, loaded.version, CLINICIAN_EMAIL, now
+            )
     db.session.execute(
         sa.delete(User).where(User.email.like(f"%@{DOMAIN}"), User.role == Role.PATIENT)
     )

@@ -114,14 +114,19 @@ def _store(clinic: Clinic, protocol: Protocol, text: str, digest: str, now: date
     return LoadResult(clinic.slug, protocol.key, version, True)
 
 
-def latest_for_clinic(clinic_id: int) -> list[ProtocolVersion]:
-    """The newest version of each protocol a clinic has, by name."""
-    newest = (
-        sa.select(ProtocolVersion.key, sa.func.max(ProtocolVersion.version).label("v"))
-        .where(ProtocolVersion.clinic_id == clinic_id)
-        .group_by(ProtocolVersion.key)
-        .subquery()
+def latest_for_clinic(clinic_id: int, *, signed_off: bool = False) -> list[ProtocolVersion]:
+    """The newest version of each protocol a clinic has, by name.
+
+    ``signed_off``: the newest version a clinic admin has signed off, which is what a
+    new treatment may use; a newer version waiting for sign-off leaves the one before it
+    on offer, and a protocol with no signed-off version is not offered at all.
+    """
+    newest = sa.select(ProtocolVersion.key, sa.func.max(ProtocolVersion.version).label("v")).where(
+        ProtocolVersion.clinic_id == clinic_id
     )
+    if signed_off:
+        newest = newest.where(ProtocolVersion.signed_off_at.is_not(None))
+    newest = newest.group_by(ProtocolVersion.key).subquery()
     return list(
         db.session.scalars(
             sa.select(ProtocolVersion)

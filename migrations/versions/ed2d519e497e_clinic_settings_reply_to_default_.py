@@ -7,7 +7,7 @@ preselect nothing, as before) and the quiet hours every patient got until now
 edits the settings. No data is moved.
 
 Revision ID: ed2d519e497e
-Revises: 8753e0f1d18f
+Revises: b7d41e2c9a10
 Create Date: 2026-12-06 19:24:07.520199
 
 """
@@ -19,7 +19,7 @@ import app.dbtypes  # noqa: F401  (UTCDateTime columns)
 
 # revision identifiers, used by Alembic.
 revision = 'ed2d519e497e'
-down_revision = '8753e0f1d18f'
+down_revision = 'b7d41e2c9a10'
 branch_labels = None
 depends_on = None
 

@@ -92,10 +92,20 @@ EXPECTED = {
     "clinician.reschedule": "clinic-object",
     "clinician.cancel": "clinic-object",
     "clinician.record": "clinic-object",
+    "clinician.edit_patient": "clinic-object",
+    "clinician.discharge": "clinic-object",
+    "clinician.reopen": "clinic-object",
     "clinician.patient_photos": "clinic-object",
     "clinician.compare_photos": "clinic-object",
     "clinician.photo_image": "clinic-object",
     "clinician.photo_thumb": "clinic-object",
+    # Protocols (issue 17 point 3): staff read their own clinic's; only the clinic's
+    # admins sign off (a clinician, or another clinic's admin, gets 404).
+    "clinician.protocols": "clinic",
+    "clinician.protocol_version": "clinic-object",
+    # A key names a protocol within the reader's own clinic (each has compression-72h).
+    "clinician.compare_protocol": "clinic",
+    "clinician.sign_off_protocol": "admin-object",
 }
 # Actor -> (role, clinic 1 or 2); None for the anonymous visitor.
 ACTORS = {
@@ -179,7 +189,10 @@ def _alices_objects(patient_id: int) -> dict[str, int]:
     )
     db.session.add(photo)
     db.session.commit()
-    return {"sub": sub.id, "checkin": checkin.id, "alert": alert.id, "photo": photo.id}
+    version = treatment.protocol_version_id
+    return {"sub": sub.id, "checkin": checkin.id, "alert": alert.id, "photo": photo.id} | {
+        "version": version
+    }
 
 
 def test_every_route_has_an_expected_access_class():
@@ -195,6 +208,8 @@ def _url(rule: str, world, treatment_id: int, ids: dict[str, int]) -> str:
         .replace("<int:checkin_id>", str(ids["checkin"]))
         .replace("<int:photo_id>", str(ids["photo"]))
         .replace("<int:treatment_id>", str(treatment_id))
+        .replace("<int:version_id>", str(ids["version"]))
+        .replace("<protocol_key>", "compression-72h")
         .replace("<key>", "walks")
         .replace("<token>", "not-a-token")
         .replace("<path:filename>", "css/app.css")
@@ -228,6 +243,9 @@ def _signed_in_verdict(kind: str, actor: str, status: int) -> bool:
         return status == 404
     if kind == "admin":  # a clinic admin reads their own clinic's log; others get 404
         return status == 200 if role == Role.CLINIC_ADMIN else status == 404
+    if kind == "admin-object":  # an admin action on clinic 1's object; others get 404
+        ok = role == Role.CLINIC_ADMIN and clinic == 1
+        return status in (200, 303, 400) if ok else status == 404
     if kind == "admin-form":  # a clinic admin's own settings form; others get 404
         return status in (200, 303, 400) if role == Role.CLINIC_ADMIN else status == 404
     if kind == "patient-object":  # the object belongs to Alice: only she may see or act
@@ -279,7 +297,9 @@ def test_access(app, world, in_app, endpoint, rule, method):
     ):
         if endpoint == "clinician.audit_log":
             assert (statuses[admin], statuses[clinician]) == (200, 404), (method, url)
-        elif EXPECTED[endpoint] == "admin-form":
+        elif EXPECTED[endpoint] == "admin-form" or (
+            EXPECTED[endpoint] == "admin-object" and admin == "admin1@north.example"
+        ):
             assert statuses[clinician] == 404 and statuses[admin] != 404, (method, url)
         else:
             assert statuses[admin] == statuses[clinician], (admin, method, url, statuses)

@@ -117,6 +117,7 @@ _SESSION_QUERY = (
         Patient.timezone,
         Patient.quiet_start,
         Patient.quiet_end,
+        Patient.discharged_at,
         # A patient's sessions come along (one row each): every patient page needs them.
         Treatment.id.label("treatment_id"),
         Treatment.status,
@@ -181,7 +182,12 @@ def user_for_session(token: str, now: datetime) -> Principal | None:
             if r.treatment_id is not None
         )
         patient = PatientInfo(
-            row.patient_id, row.timezone, row.quiet_start, row.quiet_end, sessions
+            row.patient_id,
+            row.timezone,
+            row.quiet_start,
+            row.quiet_end,
+            sessions,
+            row.discharged_at,
         )
     return Principal(row.id, row.email, row.name, row.role, clinic, patient, row.session_id, token)
 

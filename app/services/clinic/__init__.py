@@ -11,6 +11,8 @@ it from here keeps working (``clinic.create_patient(...)``):
 * ``settings``: the clinic's contact details and opening hours, and their field checks.
 * ``setup``: ``flask clinic create`` and ``list`` (a clinic and its first admin).
 * ``profile``: the clinic admin's settings page (read, check, store, audit).
+* ``lifecycle``: editing a patient's details, discharging and re-opening them, and what
+  a discharged patient may still do (imported as a module: ``lifecycle.discharge(...)``).
 
 Every query is scoped to the clinician's own clinic, so another clinic's patient is
 simply "not found" (404), never "forbidden".
@@ -28,6 +30,7 @@ from app.services.clinic.pages import patient_record_page as patient_record_page
 from app.services.clinic.pages import protocol_choices as protocol_choices
 from app.services.clinic.pages import record_page as record_page
 from app.services.clinic.patients import PAGE_SIZE as PAGE_SIZE
+from app.services.clinic.patients import STATUSES as STATUSES
 from app.services.clinic.patients import NewPatient as NewPatient
 from app.services.clinic.patients import PatientPage as PatientPage
 from app.services.clinic.patients import PatientRow as PatientRow

@@ -1,6 +1,6 @@
 """Checks shared by the patient and session use-cases of the clinic: the time zone, a
 wall-clock time turned into UTC, how far back or ahead a date may be, and the protocol
-chosen from the clinic's own list.
+chosen from the clinic's own list (and signed off).
 """
 
 from __future__ import annotations
@@ -58,4 +58,13 @@ def clinic_protocol(clinician: Principal, version_id: int | None) -> ProtocolVer
     version = db.session.get(ProtocolVersion, version_id) if version_id is not None else None
     if version is None or version.clinic_id != clinician.clinic_id:
         raise Invalid("protocol", "Choose one of your clinic's protocols.")
+    # Clinical governance (issue 17 point 3): the forms offer only signed-off versions,
+    # and an unsigned id posted by hand is refused here, for new patients and bookings.
+    if version.signed_off_at is None:
+        raise Invalid(
+            "protocol",
+            f"{version.name} version {version.version} has not been signed off yet, so it "
+            "cannot be used for a new treatment. Choose a signed-off protocol, or ask a "
+            "clinic admin to sign this version off on the Protocols page.",
+        )
     return version

@@ -22,9 +22,9 @@ from app.services.clinic.sessions import treatment_for
 
 
 def protocol_choices(clinician: Principal) -> list[ProtocolVersion]:
-    """The newest version of each of the clinic's protocols, by name: what the
-    new-patient and booking forms offer."""
-    return protocols.latest_for_clinic(clinician.clinic_id)
+    """The newest signed-off version of each of the clinic's protocols, by name: what
+    the new-patient and booking forms offer (an unsigned version is never offered)."""
+    return protocols.latest_for_clinic(clinician.clinic_id, signed_off=True)
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,8 @@ from app.services.errors import Invalid
 from app.services.notify import enqueue
 
 PAGE_SIZE = 25
+# The patient list's filter: in care (the default), discharged (archived), or both.
+STATUSES = ("active", "discharged", "all")
 
 
 def patient_for(clinician: Principal, patient_id: int, address: str, action: str) -> Patient:
@@ -131,8 +133,13 @@ class PatientPage:
     total: int
 
 
-def list_patients(clinician: Principal, query: str, page: int, address: str) -> PatientPage:
+def list_patients(
+    clinician: Principal, query: str, page: int, address: str, status: str = "active"
+) -> PatientPage:
     """The clinic's patients, searchable by name or email, a page at a time.
+
+    ``status`` (one of ``STATUSES``; anything else is "active"): discharged patients are
+    archived, found only when asked for.
 
     The list shows names and emails, so each patient on it gets a "view" audit event.
     Four statements whatever the clinic size: count, page, the page's sessions, and one
@@ -142,6 +149,10 @@ def list_patients(clinician: Principal, query: str, page: int, address: str) -> 
     if query.strip():
         like = f"%{query.strip().lower()}%"
         base = base.where(sa.or_(sa.func.lower(User.name).like(like), User.email.like(like)))
+    if status == "discharged":
+        base = base.where(Patient.discharged_at.is_not(None))
+    elif status != "all":
+        base = base.where(Patient.discharged_at.is_(None))
     total = db.session.scalar(sa.select(sa.func.count()).select_from(base.subquery())) or 0
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(max(page, 1), pages)

@@ -95,7 +95,8 @@ def _later_sessions(treatment: Treatment, course: list[Treatment] | None) -> lis
 
 
 def _plan(treatment: Treatment, patient: Patient, later: list[Treatment]) -> list[PlannedReminder]:
-    if treatment.status == TreatmentStatus.CANCELLED:
+    # A discharged patient gets nothing planned: re-planning cancels their open rows.
+    if treatment.status == TreatmentStatus.CANCELLED or patient.discharged_at is not None:
         return []
     version = treatment.protocol_version
     protocol = protocol_by_version(version.id, version.sha256, version.source_text)
@@ -172,7 +173,7 @@ def enqueue_comment(comment: Comment, patient: Patient, now: datetime) -> None:
         .where(Treatment.patient_id == patient.id)
         .order_by(Treatment.appointment_at.desc())
     )
-    if latest is None:
+    if latest is None or patient.discharged_at is not None:  # discharged: no pushes
         return
     due = after_quiet_hours(
         now, ZoneInfo(patient.timezone), QuietHours(patient.quiet_start, patient.quiet_end)

@@ -32,6 +32,11 @@ from app.services.review.paging import counted_page
 
 MISSED_DAYS = 2
 UPCOMING_DAYS = 14
+# A discharged patient leaves the dashboard's work lists (issue 17 point 4). Not the open
+# alerts: discharge is refused while any is open (app/services/clinic/lifecycle.py), so a
+# discharged patient has none, unless one raced the discharge; that one must stay in
+# sight until acknowledged, never vanish with the patient.
+_IN_CARE = Patient.discharged_at.is_(None)
 
 
 @dataclass(frozen=True)
@@ -92,21 +97,23 @@ def _alerts(clinic: int, page: int) -> Section:
 
 
 def _new_checkins(clinic: int, page: int) -> Section:
-    where = (CheckIn.clinic_id == clinic, CheckIn.reviewed_at.is_(None))
+    where = (CheckIn.clinic_id == clinic, CheckIn.reviewed_at.is_(None), _IN_CARE)
     query = (
         _named(CheckIn, CheckIn.id, CheckIn.day, CheckIn.level, CheckIn.pain, CheckIn.updated_at)
         .where(*where)
         .order_by(CheckIn.created_at, CheckIn.id)
     )
-    return capped_page(query, sa.select(CheckIn.id).where(*where), page)
+    matching = sa.select(CheckIn.id).join(Patient, Patient.id == CheckIn.patient_id).where(*where)
+    return capped_page(query, matching, page)
 
 
 def _new_photos(clinic: int, page: int) -> Section:
     """Photos no clinician has looked at yet, oldest first (``ix_photos_unreviewed``)."""
-    where = (Photo.clinic_id == clinic, Photo.reviewed_at.is_(None))
+    where = (Photo.clinic_id == clinic, Photo.reviewed_at.is_(None), _IN_CARE)
     columns = (Photo.phase, Photo.day, Photo.side, Photo.region, Photo.view, Photo.created_at)
     query = _named(Photo, Photo.id, *columns).where(*where).order_by(Photo.created_at, Photo.id)
-    return capped_page(query, sa.select(Photo.id).where(*where), page)
+    matching = sa.select(Photo.id).join(Patient, Patient.id == Photo.patient_id).where(*where)
+    return capped_page(query, matching, page)
 
 
 def _missed(clinic: int, now: datetime, page: int) -> Section:
@@ -124,6 +131,7 @@ def _missed(clinic: int, now: datetime, page: int) -> Section:
         Patient.last_seen_at >= now - timedelta(days=FOLLOW_DAYS),
         Patient.last_seen_at <= now - timedelta(days=MISSED_DAYS),
         Patient.follow_until >= now,
+        _IN_CARE,
     )
     total, capped = capped_total(sa.select(Patient.id).where(*where), page)
     page = min(max(page, 1), max(1, -(-total // PAGE)))
@@ -165,6 +173,7 @@ def _upcoming(clinic: int, now: datetime, page: int) -> Section:
         Treatment.status == TreatmentStatus.SCHEDULED,
         Treatment.appointment_at >= now,
         Treatment.appointment_at < now + timedelta(days=UPCOMING_DAYS),
+        _IN_CARE,
     )
     query = (
         _named(Treatment, Treatment.id, Treatment.appointment_at, Patient.timezone)

@@ -155,7 +155,9 @@
           // Show the answer to the check-in: it may be urgent advice. A refused one
           // (400: a warning-sign question unanswered) comes back as the form with the
           // answers kept and the problems marked, so it is shown too, never dropped.
-          if (item.path === "/patient/checkin" && (response.ok || response.status === 400)) {
+          // 403: the course has ended (discharged), so nothing was saved: the page says
+          // so and gives the clinic's number, rather than "everything reached the clinic".
+          if (response.status === 403 || (item.path === "/patient/checkin" && (response.ok || response.status === 400))) {
             document.open();
             document.write(html);
             document.close();

@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
+from app.models import AuditEvent
 from app.models import Clinic
 from app.models import Invitation
 from app.models import Role
@@ -54,9 +55,10 @@ def test_create_makes_the_clinic_its_admin_and_a_sign_in_link(app, runner, in_ap
     def made():
         clinic = db.session.scalar(sa.select(Clinic).where(Clinic.slug == "north-leeds"))
         admin = db.session.scalar(sa.select(User).where(User.clinic_id == clinic.id))
-        return clinic, admin, count(Invitation)
+        event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.clinic_id == clinic.id))
+        return clinic, admin, count(Invitation), event
 
-    clinic, admin, invitations = in_app(made)
+    clinic, admin, invitations, event = in_app(made)
     assert (clinic.name, clinic.timezone) == ("North Leeds Vein Clinic", "Europe/London")
     assert (clinic.phone, clinic.emergency_number) == ("0113 496 0000", "999")
     assert (clinic.out_of_hours_name, clinic.out_of_hours_phone) == ("NHS 111", "111")
@@ -66,6 +68,11 @@ def test_create_makes_the_clinic_its_admin_and_a_sign_in_link(app, runner, in_ap
         Role.CLINIC_ADMIN,
     )
     assert admin.password_hash is None and invitations == 1
+    # The clinic's audit log starts with its creation, from the command line.
+    assert (event.action, event.actor_name) == ("create", "command line")
+    assert event.detail == (
+        "clinic north-leeds created; first admin lead@north-leeds.example invited"
+    )
 
 
 def test_the_link_lets_the_admin_set_a_password_and_reach_the_dashboard(app, runner):

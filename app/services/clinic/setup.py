@@ -20,6 +20,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from app.extensions import db
+from app.models import AuditEvent
 from app.models import Clinic
 from app.models import Patient
 from app.models import Role
@@ -115,6 +116,19 @@ def create_clinic(new: NewClinic, now: datetime) -> ClinicCreated:
     db.session.add_all([clinic, admin])
     db.session.flush()
     token = accounts.issue_invitation(admin, None, now)
+    # The audit writer takes a signed-in Principal; there is none on the command line, so
+    # the event names it as the actor, as `flask protocols sign-off` does.
+    db.session.add(
+        AuditEvent(
+            clinic_id=clinic.id,
+            actor_id=None,
+            actor_name="command line",
+            action="create",
+            detail=f"clinic {slug} created; first admin {email} invited",
+            address="command line",
+            created_at=now,
+        )
+    )
     db.session.commit()
     return ClinicCreated(slug, name, email, token)
 

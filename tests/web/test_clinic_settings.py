@@ -21,6 +21,7 @@ from tests.conftest import login
 from tests.conftest import make_staff
 from tests.conftest import text_of
 from tests.conftest import version_id
+from tests.web.test_checkin import form as checkin_form
 
 ADMIN = "admin1@north.example"
 
@@ -261,6 +262,10 @@ def test_patients_see_a_change_on_their_next_page(app, admin, world):
     assert "Call 112" in text and "Call 999" not in text
     assert "Call Leeds Out of Hours: 0113 496 0999" in text and "Or ring the ward." in text
     assert 'href="tel:112"' in page.get_data(as_text=True)
+    # The triage advice too: the emergency answer's screen calls the new number.
+    r = alice.post("/patient/checkin", data=checkin_form(yes={"chest-breathing"}))
+    assert "Call 112 now" in text_of(r) and 'href="tel:112">Call 112</a>' in r.get_data(True)
+    assert "Call 999" not in text_of(r)
     # The other clinic's patient is untouched.
     cara = app.test_client()
     login(cara, "cara@patients.example")

@@ -67,8 +67,7 @@ def clinic_settings():
         try:
             changed = profile.update_settings(current_user, typed, client_address())
         except profile.SettingsInvalid as exc:
-            errors = exc.errors
-            page = profile.page_again(current_user, typed)
+            errors, page = exc.errors, exc.page
         else:
             if changed:
                 flash(

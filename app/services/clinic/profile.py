@@ -78,12 +78,14 @@ class Settings:
 
 class SettingsInvalid(Invalid):
     """Some settings break a rule: ``errors`` maps each field (``day-0`` .. ``day-6`` for
-    the weekday rows) to its message. ``field`` and ``message`` are the first."""
+    the weekday rows) to its message. ``field`` and ``message`` are the first. ``page``
+    is the page to show again, with what was typed."""
 
     def __init__(self, errors: dict[str, str]):
         first = next(iter(errors))
         super().__init__(first, errors[first])
         self.errors = errors
+        self.page: SettingsPage | None = None
 
 
 @dataclass(frozen=True)
@@ -136,12 +138,6 @@ def settings_page(admin: Principal) -> SettingsPage:
     """The settings of the admin's clinic (404 for anyone but a clinic admin)."""
     clinic = _admin_clinic(admin)
     return SettingsPage(clinic.name, current(clinic), _protocols(clinic.id))
-
-
-def page_again(admin: Principal, typed: Settings) -> SettingsPage:
-    """The page shown again after refused settings: what was typed, and the choices."""
-    clinic = _admin_clinic(admin)
-    return SettingsPage(clinic.name, typed, _protocols(clinic.id))
 
 
 def _quiet(start: str, end: str) -> tuple[time, time]:
@@ -218,10 +214,17 @@ def update_settings(admin: Principal, typed: Settings, address: str) -> list[str
     the database on every request (app/services/accounts/sessions.py).
 
     :raises NotFound: for anyone but a clinic admin.
-    :raises SettingsInvalid: with every field's problem; nothing is stored then.
+    :raises SettingsInvalid: with every field's problem and the page to show again;
+        nothing is stored then.
     """
     clinic = _admin_clinic(admin, lock=True)  # two admins saving at once: one after the other
-    clean = _check(typed, {key for key, _ in _protocols(clinic.id)})
+    choices = _protocols(clinic.id)
+    try:
+        clean = _check(typed, {key for key, _ in choices})
+    except SettingsInvalid as exc:
+        exc.page = SettingsPage(clinic.name, typed, choices)
+        db.session.rollback()  # nothing to store; let the other admin's save go on
+        raise
     quiet_start, quiet_end = clean.pop("quiet_hours")
     before = {name: getattr(clinic, name) for name in clean}
     before["quiet_hours"] = f"{_hhmm(clinic.default_quiet_start)}-{_hhmm(clinic.default_quiet_end)}"

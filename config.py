@@ -37,6 +37,10 @@ class Config:
     SCLERO_PATIENT_IDLE = timedelta(days=14)
     SCLERO_CLINICIAN_IDLE = timedelta(minutes=30)
     SCLERO_INVITE_TTL = timedelta(days=7)
+    # The address patients and staff reach the app at, e.g. https://care.example-clinic.uk:
+    # links made outside a request (``flask clinic create``) are built from it, never from
+    # a request's Host header, which the sender of the request controls.
+    SCLERO_BASE_URL: str | None = None
     # After discharge a patient may still read their diary, photos and plan this long.
     SCLERO_DISCHARGE_READ = timedelta(days=90)
     # Throttle: this many failed sign-ins for one email in the window locks that email.
@@ -91,6 +95,7 @@ class DevelopmentConfig(Config):
     SECRET_KEY = "dev-only-not-secret"  # noqa: S105 - development only, refused in production
     VAPID_SUBJECT = "mailto:developers@sclerocare.example"
     VAPID_GENERATE_DEV_KEY = True
+    SCLERO_BASE_URL = "http://127.0.0.1:5000"  # `make run`
     SESSION_COOKIE_SECURE = False
     REMEMBER_COOKIE_SECURE = False
     SCLERO_DEMO = True
@@ -104,6 +109,7 @@ class TestingConfig(Config):
     SQLALCHEMY_DATABASE_URI = "sqlite://"
     VAPID_SUBJECT = "mailto:tests@sclerocare.example"
     VAPID_GENERATE_DEV_KEY = "memory"
+    SCLERO_BASE_URL = "http://localhost"
     SESSION_COOKIE_SECURE = False
     REMEMBER_COOKIE_SECURE = False
     WTF_CSRF_ENABLED = False

@@ -16,6 +16,7 @@ from flask.cli import AppGroup
 from py_vapid import Vapid
 
 from app.adapters import push
+from app.cli_clinic import clinic_cli
 from app.clock import advancing
 from app.clock import now
 from app.domain.protocol import ProtocolError
@@ -27,9 +28,7 @@ from app.services import demo
 from app.services import photos
 from app.services import protocol_admin
 from app.services import protocols
-from app.services.clinic import settings as clinic_settings
 from app.services.errors import Invalid
-from app.services.errors import NotFound
 from app.services.notify import dispatch
 from config import ConfigError
 
@@ -39,7 +38,6 @@ users_cli = AppGroup("users", help="Staff accounts.")
 notifications_cli = AppGroup("notifications", help="Send due reminders (web push).")
 photos_cli = AppGroup("photos", help="Photo store upkeep: orphan sweep, integrity check.")
 backup_cli = AppGroup("backup", help="Back up and restore the database and the photo files.")
-clinic_cli = AppGroup("clinic", help="Clinic settings: opening hours and out-of-hours line.")
 
 
 def _parse_now(value: str | None) -> datetime:
@@ -305,33 +303,6 @@ def backup_restore(folder: str) -> None:
         f"{done.photo_files} photo file(s) from {done.folder}; now run `flask photos verify` "
         "and `flask db check`"
     )
-
-
-@clinic_cli.command("set-hours")
-@click.argument("slug")
-@click.argument("hours")
-@click.option(
-    "--out-of-hours-name",
-    required=True,
-    help="Whom patients call when the clinic is closed, e.g. 'NHS 111'.",
-)
-@click.option(
-    "--out-of-hours-phone", required=True, help="That line's number, e.g. 111 or 01632 960 999."
-)
-def clinic_set_hours(
-    slug: str, hours: str, out_of_hours_name: str, out_of_hours_phone: str
-) -> None:
-    """Set a clinic's weekly opening HOURS in its own time zone, and its out-of-hours line.
-
-    HOURS looks like "Mon-Fri 08:30-18:00; Sat 09:00-12:30, 13:30-16:00". Days not named
-    are closed; an interval may end at 24:00 or run past midnight (Fri 20:00-02:00); ""
-    means never open, so patients are always sent to the out-of-hours line first.
-    """
-    try:
-        stored = clinic_settings.set_hours(slug, hours, out_of_hours_name, out_of_hours_phone)
-    except (Invalid, NotFound) as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(f"ok: {slug} open {stored.summary}; when closed: {stored.out_of_hours}")
 
 
 def register(app: Flask) -> None:

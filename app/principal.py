@@ -29,6 +29,8 @@ class ClinicInfo:
     hours: str = ""
     out_of_hours_name: str = ""
     out_of_hours_phone: str = ""
+    # The protocol key the new-patient and booking forms preselect ("" for none).
+    default_protocol_key: str = ""
 
 
 @dataclass(frozen=True)

@@ -180,6 +180,7 @@ def run_axe(base: str) -> list[str]:
             "/clinic/patients/new",
             "/clinic/reminders",
             "/clinic/audit",
+            "/clinic/settings",
         ]:
             visit(path)
             check(path)
@@ -195,6 +196,10 @@ def run_axe(base: str) -> list[str]:
         page.goto(f"{base}/clinic/patients/new")
         page.get_by_role("button", name="Create patient and invitation link").click()
         check("/clinic/patients/new (errors)")
+        page.goto(f"{base}/clinic/settings")
+        page.get_by_label("Main phone number").fill("call us")
+        page.get_by_role("button", name="Save settings").click()
+        check("/clinic/settings (errors)")
         browser.close()
     return failures
 

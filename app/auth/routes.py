@@ -120,6 +120,7 @@ def _accept_invite(token: str):
             else:
                 login_user(user)
                 flash("Your password is set. Welcome!", "success")
+                # A clinic's first admin is invited too (flask clinic create).
                 return redirect(home_for(user))
         # The form page (again, after a password error): the link must still be usable.
         invitation = accounts.usable_invitation(token, now())

@@ -4,6 +4,7 @@ staff."""
 from app.clinician import lifecycle as _lifecycle  # noqa: F401 - registers edit/discharge routes
 from app.clinician import photos as _photos  # noqa: F401 - registers the photo routes on bp
 from app.clinician import protocols as _protocols  # noqa: F401 - registers the protocol routes
+from app.clinician import settings as _settings  # noqa: F401 - registers the settings page
 from app.clinician import staff as _staff  # noqa: F401 - registers the staff routes on bp
 from app.clinician.routes import bp
 

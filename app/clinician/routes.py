@@ -22,7 +22,6 @@ from app.extensions import login_manager
 from app.push_devices import add_device_routes
 from app.services import clinic
 from app.services import review
-from app.services.clinic import settings as clinic_settings
 from app.services.errors import Invalid
 from app.services.notify import subscriptions as reminder_settings
 from app.textinput import keep_in_session
@@ -45,6 +44,12 @@ def require_staff():
 
 def _protocol_choices(versions) -> dict[int, str]:  # noqa: ANN001 - ProtocolVersion rows
     return {v.id: f"{v.name} (v{v.version})" for v in versions}
+
+
+def _default_protocol(versions) -> int | None:  # noqa: ANN001 - ProtocolVersion rows
+    """The version of the clinic's default protocol (its settings page), to preselect."""
+    key = current_user.clinic.default_protocol_key
+    return next((v.id for v in versions if key and v.key == key), None)
 
 
 def _field_error(form, exc: Invalid) -> None:  # noqa: ANN001
@@ -98,7 +103,10 @@ def new_patient():
         else:
             session["new_invite"] = (created.patient.id, created.invitation_token)
             return redirect(url_for("clinician.patient", patient_id=created.patient.id), 303)
-    form.protocol.choices = _protocol_choices(clinic.protocol_choices(current_user))
+    versions = clinic.protocol_choices(current_user)
+    form.protocol.choices = _protocol_choices(versions)
+    if request.method == "GET":
+        form.protocol.data = _default_protocol(versions)
     status = 400 if request.method == "POST" else 200
     return render_template("clinician/new_patient.html", form=form), status
 
@@ -115,6 +123,7 @@ def patient(patient_id: int):
         link = url_for("auth.accept_invite", token=invite[1], _external=True)
     book = BookSessionForm()
     book.protocol.choices = _protocol_choices(page.protocols)
+    book.protocol.data = _default_protocol(page.protocols)
     return render_template(
         "clinician/patient.html",
         pg=page.record,
@@ -217,39 +226,6 @@ def audit_log():
         "clinician/audit.html",
         log=review.audit_log(current_user, request.args.get("page", 1, type=int)),
     )
-
-
-@bp.route("/settings/hours", methods=["GET", "POST"])
-def clinic_hours():
-    """Clinic admins set opening hours and the out-of-hours line (issue 14 point 3); a
-    full clinic set-up page is a later issue. Others get 404, as for the audit log."""
-    if not current_user.is_admin:
-        abort(404)
-    clinic_info = current_user.clinic
-    values = {
-        "hours": clinic_info.hours,
-        "out_of_hours_name": clinic_info.out_of_hours_name,
-        "out_of_hours_phone": clinic_info.out_of_hours_phone,
-    }
-    error = None
-    if request.method == "POST":
-        values = {k: request.form.get(k, "")[:1000] for k in values}
-        try:
-            clinic_settings.set_own_hours(
-                current_user,
-                values["hours"],
-                values["out_of_hours_name"],
-                values["out_of_hours_phone"],
-                client_address(),
-            )
-        except Invalid as exc:
-            error = exc
-        else:
-            flash("Opening hours saved. Patients see them from their next page.", "success")
-            return redirect(url_for("clinician.clinic_hours"), 303)
-    return render_template(
-        "clinician/hours.html", values=values, error=error, clinic=clinic_info
-    ), (400 if error else 200)
 
 
 @bp.post("/patients/<int:patient_id>/invitation")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import time
+
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
@@ -30,4 +32,18 @@ class Clinic(db.Model):
     # urgent-care line it names (NHS 111 for UK clinics; ref 2.6 urgent tier).
     out_of_hours_name: Mapped[str] = mapped_column(sa.String(80), default="", server_default="")
     out_of_hours_phone: Mapped[str] = mapped_column(sa.String(40), default="", server_default="")
+    # The zone the opening hours are written in, and the zone a new patient's form
+    # starts with; each patient keeps their own zone (changing this one moves no patient).
     timezone: Mapped[str] = mapped_column(sa.String(64), default="Europe/London")
+    # Where patients' replies to the clinic's emails go; blank until the admin sets it.
+    reply_to_email: Mapped[str] = mapped_column(sa.String(254), default="", server_default="")
+    # The protocol key the new-patient and booking forms preselect ("" = none); a key,
+    # not a version, so loading a newer version of it needs no change here.
+    default_protocol_key: Mapped[str] = mapped_column(sa.String(80), default="", server_default="")
+    # Quiet hours a new patient starts with (each patient can change their own).
+    default_quiet_start: Mapped[time] = mapped_column(
+        sa.Time, default=time(21, 0), server_default="21:00:00"
+    )
+    default_quiet_end: Mapped[time] = mapped_column(
+        sa.Time, default=time(8, 0), server_default="08:00:00"
+    )

@@ -70,7 +70,11 @@ def seed(now: datetime, protocol_dir: str) -> list[DemoLogin]:
     # Realistic hours for a UK vein clinic, closed on Sunday; NHS 111 when closed.
     # Set on every run, so a demo database made before structured hours gets them too.
     clinic_settings.set_hours("demo", DEMO_HOURS, "NHS 111", "111")
-    clinic.out_of_hours = "For an emergency, call 999."
+    # The rest of the settings page's values, so the demo shows each in use. The advice
+    # is for a closed clinic; the emergency number has its own place on every page.
+    clinic.out_of_hours = "If you cannot get through, go to your nearest urgent treatment centre."
+    clinic.default_protocol_key = "compression-72h"
+    clinic.reply_to_email = f"reception@{DOMAIN}"
     staff = db.session.scalar(sa.select(User).where(User.email == CLINICIAN_EMAIL))
     if staff is None:
         staff = User(

@@ -74,7 +74,9 @@ EXPECTED = {
     "clinician.review_day_photos": "clinic-object",
     "clinician.comment": "clinic-object",
     "clinician.audit_log": "admin",  # clinic admins only, each their own clinic's
-    # Clinic admins only, their own clinic's hours (an empty POST is refused: 400).
+    # Clinic admins only, their own clinic's settings (an empty POST is refused: 400);
+    # the old hours page redirects admins to them (303).
+    "clinician.clinic_settings": "admin-form",
     "clinician.clinic_hours": "admin-form",
     "clinician.reminders_page": "clinic",
     "clinician.subscribe": "clinic",

@@ -16,6 +16,7 @@ from tests.conftest import make_clinic
 from tests.conftest import make_patient
 from tests.conftest import text_of
 from tests.web.test_checkin import form
+from tests.web.test_clinic_settings import settings_form
 
 # Sunday 6 December 2026, 04:22 in London (GMT, so also UTC): the clinic is closed.
 SUNDAY_0422 = datetime(2026, 12, 6, 4, 22, tzinfo=UTC)
@@ -181,21 +182,27 @@ def test_admin_sets_hours_on_the_settings_page_and_patients_follow(app, in_app, 
     )
     admin = app.test_client()
     login(admin, "admin@north.example")
-    page = admin.get("/clinic/settings/hours")
-    assert page.status_code == 200 and 'value="Mon-Fri 09:00-17:00"' in page.get_data(as_text=True)
-    # Bad hours: refused with a message next to the field, what was typed kept.
-    data = {
-        "hours": "Sun 9-5",
-        "out_of_hours_name": "Vein nurse",
-        "out_of_hours_phone": "01632 960 999",
-    }
-    r = admin.post("/clinic/settings/hours", data=data)
-    assert r.status_code == 400 and "'9' is not a time" in text_of(r)
-    assert 'value="Sun 9-5"' in r.get_data(as_text=True)
-    r = admin.post("/clinic/settings/hours", data={**data, "hours": "Sun 00:00-24:00"})
+    page = admin.get("/clinic/settings")
+    assert page.status_code == 200
+    assert 'name="day-0-start-0" type="time" value="09:00"' in page.get_data(as_text=True)
+    # Bad hours: refused with a message next to the day, what was typed kept.
+    data = settings_form(
+        out_of_hours_name="Vein nurse",
+        out_of_hours_phone="01632 960 999",
+        **{"day-6-open": "1", "day-6-start-0": "9", "day-6-end-0": "5"},
+    )
+    r = admin.post("/clinic/settings", data=data)
+    assert r.status_code == 400 and "Sunday: '9' is not a time" in text_of(r)
+    assert 'name="day-6-start-0" type="time" value="9"' in r.get_data(as_text=True)
+    data |= {"day-6-start-0": "00:00", "day-6-end-0": "00:00"}
+    r = admin.post("/clinic/settings", data=data)
     assert r.status_code == 303
     detail = in_app(
-        lambda: db.session.scalar(sa.select(AuditEvent.detail).where(AuditEvent.action == "change"))
+        lambda: db.session.scalar(
+            sa.select(AuditEvent.detail).where(
+                AuditEvent.action == "change", AuditEvent.detail.like("%opening hours%")
+            )
+        )
     )
     assert "Sun 00:00-24:00" in detail
     # Sunday 04:22 is now open hours: the clinic is the first button for a patient.
@@ -211,6 +218,7 @@ def test_settings_page_is_for_admins_only(app, world):
     login(doc, "doc1@north.example")
     assert doc.get("/clinic/settings/hours").status_code == 404
     assert doc.post("/clinic/settings/hours", data={"hours": ""}).status_code == 404
+    assert doc.get("/clinic/settings").status_code == 404
     alice = app.test_client()
     login(alice, "alice@patients.example")
     assert alice.get("/clinic/settings/hours").status_code == 404

@@ -112,6 +112,7 @@ _SESSION_QUERY = (
         Clinic.hours,
         Clinic.out_of_hours_name,
         Clinic.out_of_hours_phone,
+        Clinic.default_protocol_key,
         Patient.id.label("patient_id"),
         Patient.timezone,
         Patient.quiet_start,
@@ -164,6 +165,7 @@ def user_for_session(token: str, now: datetime) -> Principal | None:
         row.hours,
         row.out_of_hours_name,
         row.out_of_hours_phone,
+        row.default_protocol_key,
     )
     patient = None
     if row.patient_id is not None:

@@ -8,7 +8,9 @@ it from here keeps working (``clinic.create_patient(...)``):
 * ``pages``: what the form pages show, each in one call (protocol choices, the patient
   page with its booking form, the record-treatment page).
 * ``checks``: the time zone, wall-clock-to-UTC and date-window checks both share.
-* ``settings``: the clinic's contact details and opening hours.
+* ``settings``: the clinic's contact details and opening hours, and their field checks.
+* ``setup``: ``flask clinic create`` and ``list`` (a clinic and its first admin).
+* ``profile``: the clinic admin's settings page (read, check, store, audit).
 * ``lifecycle``: editing a patient's details, discharging and re-opening them, and what
   a discharged patient may still do (imported as a module: ``lifecycle.discharge(...)``).
 

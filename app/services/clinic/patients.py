@@ -12,6 +12,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from app.extensions import db
+from app.models import Clinic
 from app.models import Patient
 from app.models import Role
 from app.models import Treatment
@@ -75,7 +76,16 @@ def create_patient(
     appointment = to_utc(appointment_local, tz, "appointment")
     check_window(appointment, now, APPOINTMENT_PAST, APPOINTMENT_FUTURE, "appointment")
     user = User(email=email, name=name.strip(), role=Role.PATIENT, clinic_id=clinician.clinic_id)
-    patient = Patient(user=user, clinic_id=clinician.clinic_id, timezone=tz.key, phone=phone)
+    clinic = db.session.get(Clinic, clinician.clinic_id)
+    patient = Patient(
+        user=user,
+        clinic_id=clinician.clinic_id,
+        timezone=tz.key,
+        phone=phone,
+        # The clinic's default quiet hours (its settings page); the patient can change them.
+        quiet_start=clinic.default_quiet_start,
+        quiet_end=clinic.default_quiet_end,
+    )
     db.session.add_all([user, patient])
     treatment = Treatment(patient=patient, protocol_version=version, appointment_at=appointment)
     db.session.add(treatment)

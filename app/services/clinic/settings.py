@@ -1,8 +1,11 @@
 """A clinic's contact settings: opening hours, the out-of-hours route, phone numbers.
 
-Setting hours is an admin action (``flask clinic set-hours``; a full clinic set-up page
-is a later issue). Reading them for a page is ``contact_route``: whom a patient with a
-same-day problem should call first, right now (app/domain/hours.py).
+Setting hours is an admin action (``flask clinic set-hours``, or the clinic settings
+page of app/services/clinic/profile.py). Reading them for a page is ``contact_route``:
+whom a patient with a same-day problem should call first, right now
+(app/domain/hours.py). The field checks shared by set-up and the settings page
+(``check_phone``, ``check_emergency_number``, ``check_clinic_name``, ``check_email``)
+live here too.
 """
 
 from __future__ import annotations
@@ -14,14 +17,13 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from email_validator import EmailNotValidError
+from email_validator import validate_email
 
 from app.domain import hours as hours_domain
 from app.extensions import db
 from app.models import Clinic
-from app.models import Role
 from app.principal import ClinicInfo
-from app.principal import Principal
-from app.services.audit import audit
 from app.services.errors import Invalid
 from app.services.errors import NotFound
 
@@ -29,6 +31,10 @@ from app.services.errors import NotFound
 # E.164 allows 15 digits, an extension a few more).
 _PHONE = re.compile(r"^\+?[\d\s().-]+$")
 PHONE_MAX = 40
+# Emergency numbers are short codes: 999, 112, 911, 000, 119.
+_EMERGENCY = re.compile(r"^\d{2,6}$")
+NAME_MAX = 200
+EMAIL_MAX = 254
 
 
 def check_phone(text: str, field: str, required: bool = False) -> str:
@@ -49,6 +55,52 @@ def check_phone(text: str, field: str, required: bool = False) -> str:
             "for example 01632 960 000 or +44 1632 960000.",
         )
     return text
+
+
+def check_emergency_number(text: str, field: str = "emergency_number") -> str:
+    """The emergency number patients are told to call, e.g. 999; required.
+
+    :raises Invalid: naming ``field``.
+    """
+    text = "".join((text or "").split())
+    if not text:
+        raise Invalid(
+            field, "Enter the emergency number, for example 999 in the UK or 112 in the EU."
+        )
+    if not _EMERGENCY.match(text):
+        raise Invalid(field, "Enter the emergency number as 2 to 6 digits, for example 999 or 112.")
+    return text
+
+
+def check_clinic_name(text: str, field: str = "name") -> str:
+    """The clinic's name as patients see it (trimmed, inner spaces folded); required."""
+    text = " ".join((text or "").split())
+    if not text:
+        raise Invalid(field, "Enter the clinic's name.")
+    if len(text) > NAME_MAX:
+        raise Invalid(field, f"Keep the clinic's name to {NAME_MAX} characters or fewer.")
+    if not text.isprintable():
+        raise Invalid(field, "Use letters, numbers and punctuation only.")
+    return text
+
+
+def check_email(text: str, field: str = "email", required: bool = True) -> str:
+    """An email address, lower-cased and trimmed; "" when blank and allowed.
+
+    Only the form of the address is checked (no DNS look-up: set-up runs offline).
+    """
+    text = (text or "").strip()
+    if not text:
+        if required:
+            raise Invalid(field, "Enter an email address.")
+        return ""
+    if len(text) > EMAIL_MAX or not text.isprintable():
+        raise Invalid(field, "Enter a real email address, like name@example.com.")
+    try:
+        validate_email(text, check_deliverability=False)
+    except EmailNotValidError:
+        raise Invalid(field, "Enter a real email address, like name@example.com.") from None
+    return text.lower()
 
 
 @lru_cache(maxsize=256)
@@ -98,20 +150,29 @@ def set_hours(slug: str, spec: str, out_of_hours_name: str, out_of_hours_phone: 
     return stored
 
 
-def set_own_hours(
-    admin: Principal, spec: str, out_of_hours_name: str, out_of_hours_phone: str, address: str
-) -> HoursSet:
-    """A clinic admin sets their own clinic's hours from the settings page (audited).
+def summarise(parsed: hours_domain.OpeningHours) -> str:
+    """The canonical text of parsed hours, which is both stored and shown to patients.
 
-    :raises Invalid: as ``set_hours``; nothing is stored then.
+    :raises Invalid: when it would not fit the clinic's columns.
     """
-    if admin.role != Role.CLINIC_ADMIN:
-        raise NotFound("No such page.")
-    clinic = db.session.get(Clinic, admin.clinic_id)
-    stored = _store(clinic, spec, out_of_hours_name, out_of_hours_phone)
-    audit(admin, None, "change", address, f"clinic hours: {stored.summary}; {stored.out_of_hours}")
-    db.session.commit()
-    return stored
+    summary = hours_domain.format_hours(parsed)
+    if len(summary) > 200:
+        raise Invalid("hours", "These hours are too long to summarise; join days that share times.")
+    return summary
+
+
+def check_out_of_hours(name: str, phone: str) -> tuple[str, str]:
+    """The out-of-hours line as (name, number): both, or neither (then a closed clinic's
+    pages tell patients to call their local out-of-hours or urgent care service)."""
+    phone = check_phone(phone, "out_of_hours_phone")
+    name = " ".join((name or "").split())
+    if phone and not name:
+        raise Invalid("out_of_hours_name", "Name the out-of-hours line, for example 'NHS 111'.")
+    if name and not phone:
+        raise Invalid("out_of_hours_phone", "Give the out-of-hours line's number too.")
+    if len(name) > 80 or not name.isprintable():
+        raise Invalid("out_of_hours_name", "Keep the out-of-hours name under 80 characters.")
+    return name, phone
 
 
 def _store(clinic: Clinic, spec: str, out_of_hours_name: str, out_of_hours_phone: str) -> HoursSet:
@@ -130,9 +191,7 @@ def _store(clinic: Clinic, spec: str, out_of_hours_name: str, out_of_hours_phone
         raise Invalid("out_of_hours_name", "Name the out-of-hours line, for example 'NHS 111'.")
     if len(name) > 80:
         raise Invalid("out_of_hours_name", "Keep the out-of-hours name under 80 characters.")
-    summary = hours_domain.format_hours(parsed)
-    if len(summary) > 200:
-        raise Invalid("hours", "These hours are too long to summarise; join days that share times.")
+    summary = summarise(parsed)
     clinic.hours = summary  # the canonical form, which parse_hours reads back the same
     clinic.opening_hours = summary
     clinic.out_of_hours_name = name

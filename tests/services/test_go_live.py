@@ -1,0 +1,180 @@
+"""The README's Production section, run as written (issue 17 point 1): on an empty
+PostgreSQL database, with the production configuration from the environment,
+`flask db upgrade`, `flask clinic create`, `flask protocols validate` and `load` (and
+`sign-off` once that command exists) as real processes; then the admin follows the
+printed link, sets a password, signs in and sees the dashboard, with CSRF and Secure
+cookies on as in production."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from app import create_app
+from config import ProductionConfig
+from tests.conftest import text_of
+
+ROOT = Path(__file__).resolve().parents[2]
+BASE = "https://care.north-leeds.example"
+PROTOCOL = "app/protocols/compression-72h.toml"
+ADMIN = "lead@north-leeds.example"
+NEW_PASSWORD = "a long clinic password 2026"
+
+
+@pytest.fixture
+def empty_postgres():
+    """A new, empty PostgreSQL database (dropped afterwards), as its URL."""
+    url = os.environ.get("TEST_DATABASE_URL", "")
+    if not url.startswith("postgresql"):
+        if os.environ.get("REQUIRE_POSTGRES") == "1":
+            pytest.fail("REQUIRE_POSTGRES=1 but TEST_DATABASE_URL is not PostgreSQL")
+        pytest.skip("set TEST_DATABASE_URL=postgresql+psycopg://... to run on PostgreSQL")
+    base = sa.engine.make_url(url)
+    name = f"sclerocare_golive_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _production_env(database_url: str) -> dict[str, str]:
+    """The README's step 2, for a subprocess."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FLASK_", "APP_ENV"))}
+    env.update(
+        APP_ENV="production",
+        FLASK_APP="wsgi.py",
+        PYTHONPATH=str(ROOT),
+        FLASK_SQLALCHEMY_DATABASE_URI=database_url,
+        FLASK_SECRET_KEY=secrets.token_urlsafe(48),
+        FLASK_VAPID_SUBJECT="mailto:it@north-leeds.example",
+        FLASK_SCLERO_BASE_URL=BASE,
+    )
+    return env
+
+
+def _flask(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "flask", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, f"flask {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
+    assert "Traceback" not in done.stderr
+    return done.stdout
+
+
+def _csrf(response) -> str:
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', response.text).group(1)
+
+
+@pytest.mark.postgres
+def test_from_an_empty_database_to_a_signed_in_admin(empty_postgres):
+    env = _production_env(empty_postgres)
+    # Step 2: the VAPID key is made before any is configured.
+    key = re.search(
+        r"^FLASK_VAPID_PRIVATE_KEY=(\S+)$", _flask(env, "notifications", "vapid-keygen"), re.M
+    )
+    env["FLASK_VAPID_PRIVATE_KEY"] = key.group(1)
+    # Steps 3 to 6.
+    _flask(env, "db", "upgrade")
+    out = _flask(
+        env,
+        "clinic",
+        "create",
+        "North Leeds Vein Clinic",
+        "--slug",
+        "north-leeds",
+        "--time-zone",
+        "Europe/London",
+        "--admin-email",
+        ADMIN,
+        "--admin-name",
+        "Dr A Lead",
+        "--phone",
+        "0113 496 0000",
+        "--emergency-number",
+        "999",
+        "--out-of-hours-name",
+        "NHS 111",
+        "--out-of-hours-phone",
+        "111",
+    )
+    link = re.search(rf"^{re.escape(BASE)}/invite/(\S+)$", out, re.M)
+    assert link, out
+    assert "ok: " in _flask(env, "protocols", "validate", PROTOCOL)
+    assert "north-leeds: compression-72h v1 (new version)" in _flask(
+        env, "protocols", "load", PROTOCOL, "--clinic", "north-leeds"
+    )
+    if "sign-off" in _flask(env, "protocols", "--help"):  # added by the sign-off work
+        _flask(
+            env,
+            "protocols",
+            "sign-off",
+            "--clinic",
+            "north-leeds",
+            "--key",
+            "compression-72h",
+            "--version",
+            "1",
+            "--by",
+            ADMIN,
+        )
+    assert "north-leeds\tNorth Leeds Vein Clinic" in _flask(env, "clinic", "list")
+
+    # Step 8, as a browser would: CSRF and Secure cookies are on in production.
+    app = create_app(
+        ProductionConfig,
+        SQLALCHEMY_DATABASE_URI=empty_postgres,
+        SECRET_KEY=env["FLASK_SECRET_KEY"],
+        VAPID_PRIVATE_KEY=env["FLASK_VAPID_PRIVATE_KEY"],
+        VAPID_SUBJECT=env["FLASK_VAPID_SUBJECT"],
+    )
+    try:
+        browser = app.test_client()
+        invite_url = f"{BASE}/invite/{link.group(1)}"
+        page = browser.get(invite_url)
+        assert page.status_code == 200 and "Welcome, Dr A Lead" in text_of(page)
+        r = browser.post(
+            invite_url,
+            data={"csrf_token": _csrf(page), "password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+            headers={"Referer": invite_url},  # Flask-WTF checks it over https
+        )
+        assert r.status_code == 302 and r.headers["Location"] == "/clinic/"
+        # A fresh browser signs in with the new password.
+        browser = app.test_client()
+        page = browser.get(f"{BASE}/login")
+        r = browser.post(
+            f"{BASE}/login",
+            data={"csrf_token": _csrf(page), "email": ADMIN, "password": NEW_PASSWORD},
+            headers={"Referer": f"{BASE}/login"},
+        )
+        assert r.status_code == 302
+        dashboard = browser.get(f"{BASE}/clinic/")
+        assert dashboard.status_code == 200
+        assert "North Leeds Vein Clinic" in text_of(dashboard)
+        assert "Clinic settings" in text_of(dashboard)
+        # The loaded protocol is there to choose for a first patient.
+        new_patient = text_of(browser.get(f"{BASE}/clinic/patients/new"))
+        assert "72 hours day and night" in new_patient
+    finally:
+        with app.app_context():
+            from app.extensions import db
+
+            db.engine.dispose()

@@ -105,6 +105,9 @@ def register_extensions(app: Flask) -> None:
     from app.adapters import push
 
     push.init_app(app)
+    from app.adapters import mail
+
+    mail.init_app(app)
     with app.app_context():
         from app.dbtypes import configure_sqlite
 

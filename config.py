@@ -168,6 +168,8 @@ class ProductionConfig(Config):
                 "Set MAIL_DEFAULT_FROM to the address emails come from "
                 '(e.g. "Your Clinic <noreply@clinic.example>").'
             )
+        if config.get("SCLERO_DEV_MAIL"):
+            raise ConfigError("SCLERO_DEV_MAIL shows caught mail to anyone: development only.")
         if config.get("MAIL_USE_TLS") and config.get("MAIL_USE_SSL"):
             raise ConfigError("Set only one of MAIL_USE_TLS (STARTTLS) and MAIL_USE_SSL.")
         if not str(config.get("SCLERO_BASE_URL") or "").startswith("https://"):

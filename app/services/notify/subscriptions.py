@@ -13,6 +13,8 @@ from app.adapters.push import BadSubscription
 from app.adapters.push import SubscriptionInfo
 from app.adapters.push import check_subscription
 from app.extensions import db
+from app.models import Channel
+from app.models import EmailPreference
 from app.models import OutboxMessage
 from app.models import OutboxState
 from app.models import Patient
@@ -21,6 +23,7 @@ from app.principal import Principal
 from app.services.errors import Invalid
 from app.services.errors import NotFound
 from app.services.notify import enqueue
+from app.services.notify.email_prefs import choice_of
 
 MAX_DEVICES = 10
 
@@ -156,6 +159,10 @@ class ReminderSettings:
     quiet_start: time
     quiet_end: time
     public_key: str
+    # Reminder emails (app.services.notify.email_prefs): "auto", "email" or "off", and
+    # the address they go to; empty for staff.
+    email_choice: str = ""
+    email: str = ""
 
 
 def settings(user: Principal) -> ReminderSettings:
@@ -174,7 +181,14 @@ def settings(user: Principal) -> ReminderSettings:
     if user.patient is None:
         return ReminderSettings(devices, time(0, 0), time(0, 0), key)
     # The signed-in principal already carries the quiet hours (read with the sign-in check).
-    return ReminderSettings(devices, user.patient.quiet_start, user.patient.quiet_end, key)
+    return ReminderSettings(
+        devices,
+        user.patient.quiet_start,
+        user.patient.quiet_end,
+        key,
+        choice_of(db.session.get(EmailPreference, user.patient.id)),
+        user.email,
+    )
 
 
 def set_quiet_hours(user: Principal, start: time, end: time, now: datetime) -> int:
@@ -205,6 +219,18 @@ class DeliveryState:
     # Not sent because they came too late (the sender was behind, or quiet hours ran
     # into the end of their day) or a newer one of the same kind replaced them.
     dropped_count: int = 0
+    email: EmailDelivery | None = None
+
+
+@dataclass(frozen=True)
+class EmailDelivery:
+    """The patient's emails (reminder digests and account links) as the clinic sees them."""
+
+    choice: str  # "auto", "email" or "off" (app.services.notify.email_prefs)
+    last_sent: datetime | None
+    failed_count: int
+    last_failed: OutboxMessage | None  # refused (5xx) or given up after retries
+    retrying: OutboxMessage | None  # waiting to try again after a 4xx or a connection error
 
 
 def delivery_state(patient_id: int) -> DeliveryState:
@@ -218,7 +244,11 @@ def delivery_state(patient_id: int) -> DeliveryState:
             PushSubscription.patient_id == patient_id
         )
     ).one()
-    own = (OutboxMessage.patient_id == patient_id, OutboxMessage.recipient_user_id.is_(None))
+    own = (
+        OutboxMessage.patient_id == patient_id,
+        OutboxMessage.recipient_user_id.is_(None),
+        OutboxMessage.channel == Channel.PUSH,
+    )
     last_sent = db.session.scalar(
         sa.select(sa.func.max(OutboxMessage.sent_at)).where(
             *own, OutboxMessage.state == OutboxState.SENT
@@ -250,4 +280,29 @@ def delivery_state(patient_id: int) -> DeliveryState:
         next_due,
         counts.get(OutboxState.FAILED, 0),
         counts.get(OutboxState.DROPPED, 0),
+        email_delivery(patient_id),
     )
+
+
+def email_delivery(patient_id: int) -> EmailDelivery:
+    """Emails to the patient: digests and account links (bounces included), 4 queries."""
+    mine = (OutboxMessage.patient_id == patient_id, OutboxMessage.channel == Channel.EMAIL)
+    last_sent = db.session.scalar(
+        sa.select(sa.func.max(OutboxMessage.sent_at)).where(
+            *mine, OutboxMessage.state == OutboxState.SENT
+        )
+    )
+    failed = db.session.scalars(
+        sa.select(OutboxMessage)
+        .where(*mine, OutboxMessage.state == OutboxState.FAILED)
+        .order_by(OutboxMessage.available_at.desc())
+        .limit(50)  # the count shown stops at 50 ("50 or more")
+    ).all()
+    retrying = db.session.scalar(
+        sa.select(OutboxMessage)
+        .where(*mine, OutboxMessage.state == OutboxState.PENDING, OutboxMessage.last_error != "")
+        .order_by(OutboxMessage.available_at.desc())
+        .limit(1)
+    )
+    choice = choice_of(db.session.get(EmailPreference, patient_id))
+    return EmailDelivery(choice, last_sent, len(failed), failed[0] if failed else None, retrying)

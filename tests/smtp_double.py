@@ -82,6 +82,9 @@ class SmtpDouble:
     def start(self) -> SmtpDouble:
         self._controller = _Controller(self, self.port)
         self._controller.start()
+        with self.lock:
+            # start() connects once itself to check the server is up: not a client's.
+            self.connections = 0
         return self
 
     def stop(self) -> None:

@@ -3,6 +3,7 @@
 from wtforms import HiddenField
 from wtforms import IntegerField
 from wtforms import RadioField
+from wtforms import SelectChoice
 from wtforms import TimeField
 from wtforms.validators import AnyOf
 from wtforms.validators import DataRequired
@@ -26,9 +27,9 @@ class EmailChoiceForm(Form):
     channel = RadioField(
         "How should reminders reach you?",
         choices=[
-            ("auto", "On my phone, or by email when no device has reminders on"),
-            ("email", "By email, at most one a day"),
-            ("off", "No reminder emails"),
+            SelectChoice("auto", "On my phone, or by email when no device has reminders on"),
+            SelectChoice("email", "By email, at most one a day"),
+            SelectChoice("off", "No reminder emails"),
         ],
         validators=[DataRequired(message="Choose how you would like your reminders.")],
     )

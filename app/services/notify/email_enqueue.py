@@ -91,53 +91,59 @@ def fold_into_digests(
 ) -> int:
     """Fold claimed patient reminders into each patient's digest of the day; no commit.
 
-    The reminders become ``digested`` (fenced by the claim); the digest row is added, or
-    the waiting one gets their kinds. :returns: how many reminders were folded.
+    The reminders become ``digested`` (fenced by the claim); the missing digest rows are
+    added, and the waiting ones get the new kinds. A few statements for the whole batch:
+    one read of the day's digests, one insert, one fenced update (plus one update per
+    digest still waiting). :returns: how many reminders were folded.
     """
-    by_patient: dict[int, list[ClaimedMessage]] = defaultdict(list)
+    kinds: dict[str, set[str]] = defaultdict(set)
+    patient_of: dict[str, int] = {}
+    ids: list[int] = []
     for row in rows:
-        if row.patient_id is not None:
-            by_patient[row.patient_id].append(row)
-    folded = 0
-    for patient_id, mine in sorted(by_patient.items()):
-        key = digest_key(patient_id, now, zones[patient_id])
-        kinds = {r.kind for r in mine}
-        _add_to_digest(patient_id, key, kinds, now)
-        folded += fenced([r.id for r in mine], token, state=OutboxState.DIGESTED, sent_at=now)
-    return folded
-
-
-def _add_to_digest(patient_id: int, key: str, kinds: set[str], now: datetime) -> None:
-    existing = db.session.execute(
-        sa.select(OutboxMessage.id, OutboxMessage.state, OutboxMessage.detail).where(
-            OutboxMessage.treatment_id.is_(None), OutboxMessage.key == key
-        )
-    ).first()
-    if existing is None:
+        if row.patient_id is None:
+            continue
+        key = digest_key(row.patient_id, now, zones[row.patient_id])
+        kinds[key].add(row.kind)
+        patient_of[key] = row.patient_id
+        ids.append(row.id)
+    if not ids:
+        return 0
+    existing = _existing(list(kinds))
+    missing = [key for key in kinds if key not in existing]
+    if missing:
         try:
             with db.session.begin_nested():
-                db.session.add(_digest_row(patient_id, key, kinds, now))
-            return
-        except IntegrityError:
-            # Another dispatcher added today's digest a moment ago: join it.
-            existing = db.session.execute(
-                sa.select(OutboxMessage.id, OutboxMessage.state, OutboxMessage.detail).where(
-                    OutboxMessage.treatment_id.is_(None), OutboxMessage.key == key
+                db.session.execute(
+                    sa.insert(OutboxMessage),
+                    [_digest_values(patient_of[k], k, kinds[k], now) for k in missing],
                 )
-            ).one()
-    row_id, state, detail = existing
-    if state == OutboxState.PENDING:
-        merged = ",".join(sorted(set(detail.split(",")) - {""} | kinds))
-        db.session.execute(
-            sa.update(OutboxMessage)
-            .where(OutboxMessage.id == row_id, OutboxMessage.state == OutboxState.PENDING)
-            .values(detail=merged[:200])
-            .execution_options(synchronize_session=False)
-        )
+        except IntegrityError:
+            # Another dispatcher added one of these digests a moment ago: join them.
+            existing = _existing(list(kinds))
+    for key, (row_id, state, detail) in existing.items():
+        if state == OutboxState.PENDING and not kinds[key] <= set(detail.split(",")):
+            merged = ",".join(sorted(set(detail.split(",")) - {""} | kinds[key]))
+            db.session.execute(
+                sa.update(OutboxMessage)
+                .where(OutboxMessage.id == row_id, OutboxMessage.state == OutboxState.PENDING)
+                .values(detail=merged[:200])
+                .execution_options(synchronize_session=False)
+            )
+    return fenced(ids, token, state=OutboxState.DIGESTED, sent_at=now)
 
 
-def _digest_row(patient_id: int, key: str, kinds: set[str], now: datetime) -> OutboxMessage:
-    return OutboxMessage(
+def _existing(keys: list[str]) -> dict[str, tuple[int, OutboxState, str]]:
+    """The digest rows already there for these keys: key -> (id, state, detail)."""
+    found = db.session.execute(
+        sa.select(
+            OutboxMessage.key, OutboxMessage.id, OutboxMessage.state, OutboxMessage.detail
+        ).where(OutboxMessage.treatment_id.is_(None), OutboxMessage.key.in_(sorted(keys)))
+    )
+    return {key: (row_id, state, detail) for key, row_id, state, detail in found}
+
+
+def _digest_values(patient_id: int, key: str, kinds: set[str], now: datetime) -> dict:
+    return dict(
         patient_id=patient_id,
         treatment_id=None,
         key=key,
@@ -149,4 +155,8 @@ def _digest_row(patient_id: int, key: str, kinds: set[str], now: datetime) -> Ou
         expires_at=now + DIGEST_VALIDITY,
         detail=",".join(sorted(kinds))[:200],
         state=OutboxState.PENDING,
+        attempts=0,
+        time_critical=False,
+        last_error="",
+        created_at=now,
     )

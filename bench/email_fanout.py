@@ -220,7 +220,7 @@ def run(args: argparse.Namespace, server: Server, tmp: str) -> int:
     from app.services.notify import dispatch
 
     with scratch_databases(args.postgres, ("email_fanout",)) as urls:
-        url = urls[0] if args.postgres else f"sqlite:///{tmp}/email_fanout.db"
+        url = urls[0]
         app = make_app(url)
         app.config["MAIL_PORT"] = server.port
         per_round = seed(app, args.count, args.rounds)
@@ -285,9 +285,8 @@ def run(args: argparse.Namespace, server: Server, tmp: str) -> int:
         f"{', '.join(f'{x:.2f}' for x in ratios)}), pooled {rate['dispatcher'] / rate['bare']:.2f}"
     )
     print(f"  ratio dispatcher / one connection: {rate['dispatcher'] / rate['one']:.2f}")
-    print(
-        f"  outbox states: { {str(k.value if hasattr(k, 'value') else k): v for k, v in states.items()} }"
-    )
+    shown = {getattr(k, "value", k): v for k, v in states.items()}
+    print(f"  outbox states: {shown}")
     ok = median >= 1.0 and totals["dispatcher"][1] <= max(batches, 1)
     print(
         f"  aims: ratio >= 1.0 {'met' if median >= 1.0 else 'MISSED'}; "

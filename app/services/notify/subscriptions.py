@@ -234,75 +234,81 @@ class EmailDelivery:
 
 
 def delivery_state(patient_id: int) -> DeliveryState:
-    """Reminder state for one patient, in five small queries.
+    """Reminder state for one patient, push and email, in four small queries.
 
     Only the patient's own reminders count: alerts about this patient sent to the
     clinicians' phones are in the same outbox, but say nothing about the patient's.
+    Emails count whoever queued them (reminder digests, and account emails such as an
+    invitation: a bounce says the address is wrong either way).
     """
+    pref = sa.select(EmailPreference).where(EmailPreference.patient_id == patient_id)
     subs = db.session.execute(
-        sa.select(sa.func.count(), sa.func.max(PushSubscription.confirmed_at)).where(
-            PushSubscription.patient_id == patient_id
-        )
+        sa.select(
+            sa.func.count(),
+            sa.func.max(PushSubscription.confirmed_at),
+            pref.with_only_columns(EmailPreference.reminders_by_email).scalar_subquery(),
+            pref.with_only_columns(EmailPreference.unsubscribed_at).scalar_subquery(),
+        ).where(PushSubscription.patient_id == patient_id)
     ).one()
-    own = (
+    mine = (
         OutboxMessage.patient_id == patient_id,
-        OutboxMessage.recipient_user_id.is_(None),
-        OutboxMessage.channel == Channel.PUSH,
+        sa.or_(OutboxMessage.recipient_user_id.is_(None), OutboxMessage.channel == Channel.EMAIL),
     )
-    last_sent = db.session.scalar(
-        sa.select(sa.func.max(OutboxMessage.sent_at)).where(
-            *own, OutboxMessage.state == OutboxState.SENT
+    counts: dict[tuple[Channel, OutboxState], int] = {}
+    last_sent: dict[Channel, datetime] = {}
+    for channel, state, n, sent in db.session.execute(
+        sa.select(
+            OutboxMessage.channel,
+            OutboxMessage.state,
+            sa.func.count(),
+            sa.func.max(OutboxMessage.sent_at),
         )
-    )
-    last_failed = db.session.scalar(
+        .where(*mine)
+        .group_by(OutboxMessage.channel, OutboxMessage.state)
+    ):
+        counts[(channel, state)] = n
+        if state == OutboxState.SENT and sent is not None:
+            last_sent[channel] = sent
+    # The newest failure of each channel, and an email waiting to be tried again.
+    problems = db.session.scalars(
         sa.select(OutboxMessage)
-        .where(*own, OutboxMessage.state == OutboxState.FAILED)
+        .where(
+            *mine,
+            sa.or_(
+                OutboxMessage.state == OutboxState.FAILED,
+                sa.and_(
+                    OutboxMessage.state == OutboxState.PENDING,
+                    OutboxMessage.channel == Channel.EMAIL,
+                    OutboxMessage.last_error != "",
+                ),
+            ),
+        )
         .order_by(OutboxMessage.available_at.desc())
-        .limit(1)
-    )
-    counts = dict(
-        db.session.execute(
-            sa.select(OutboxMessage.state, sa.func.count())
-            .where(*own, OutboxMessage.state.in_([OutboxState.FAILED, OutboxState.DROPPED]))
-            .group_by(OutboxMessage.state)
-        ).all()
-    )
+        .limit(100)  # a long run of one channel's failures may hide the other's newest
+    ).all()
     next_due = db.session.scalar(
         sa.select(sa.func.min(OutboxMessage.available_at)).where(
-            *own, OutboxMessage.state == OutboxState.PENDING
+            *mine, OutboxMessage.channel == Channel.PUSH, OutboxMessage.state == OutboxState.PENDING
         )
     )
+
+    def first(channel: Channel, state: OutboxState) -> OutboxMessage | None:
+        return next((m for m in problems if m.channel == channel and m.state == state), None)
+
+    choice = "off" if subs[3] is not None else ("email" if subs[2] else "auto")
     return DeliveryState(
         subs[0],
         subs[1],
-        last_sent,
-        last_failed,
+        last_sent.get(Channel.PUSH),
+        first(Channel.PUSH, OutboxState.FAILED),
         next_due,
-        counts.get(OutboxState.FAILED, 0),
-        counts.get(OutboxState.DROPPED, 0),
-        email_delivery(patient_id),
+        counts.get((Channel.PUSH, OutboxState.FAILED), 0),
+        counts.get((Channel.PUSH, OutboxState.DROPPED), 0),
+        EmailDelivery(
+            choice,
+            last_sent.get(Channel.EMAIL),
+            counts.get((Channel.EMAIL, OutboxState.FAILED), 0),
+            first(Channel.EMAIL, OutboxState.FAILED),
+            first(Channel.EMAIL, OutboxState.PENDING),
+        ),
     )
-
-
-def email_delivery(patient_id: int) -> EmailDelivery:
-    """Emails to the patient: digests and account links (bounces included), 4 queries."""
-    mine = (OutboxMessage.patient_id == patient_id, OutboxMessage.channel == Channel.EMAIL)
-    last_sent = db.session.scalar(
-        sa.select(sa.func.max(OutboxMessage.sent_at)).where(
-            *mine, OutboxMessage.state == OutboxState.SENT
-        )
-    )
-    failed = db.session.scalars(
-        sa.select(OutboxMessage)
-        .where(*mine, OutboxMessage.state == OutboxState.FAILED)
-        .order_by(OutboxMessage.available_at.desc())
-        .limit(50)  # the count shown stops at 50 ("50 or more")
-    ).all()
-    retrying = db.session.scalar(
-        sa.select(OutboxMessage)
-        .where(*mine, OutboxMessage.state == OutboxState.PENDING, OutboxMessage.last_error != "")
-        .order_by(OutboxMessage.available_at.desc())
-        .limit(1)
-    )
-    choice = choice_of(db.session.get(EmailPreference, patient_id))
-    return EmailDelivery(choice, last_sent, len(failed), failed[0] if failed else None, retrying)

@@ -38,7 +38,6 @@ from app.adapters.mail import MailBatch
 from app.adapters.mail import MailResult
 from app.adapters.mail import MailSender
 from app.extensions import db
-from app.models import OutboxMessage
 from app.models import OutboxState
 from app.models import Patient
 from app.models import User
@@ -191,14 +190,3 @@ def _close(conn: sa.Connection, row: ClaimedMessage, token: str, now: datetime, 
 def _count(report: DispatchReport, name: str, done: int) -> None:
     setattr(report, name, getattr(report, name) + done)
     report.lost += 1 - done
-
-
-def drop_secrets(ids: list[int], token: str) -> None:
-    """Wipe the links of dropped account emails (fenced; no commit)."""
-    if ids:
-        db.session.execute(
-            sa.update(OutboxMessage)
-            .where(OutboxMessage.id.in_(sorted(ids)), OutboxMessage.claim_token == token)
-            .values(secret=None)
-            .execution_options(synchronize_session=False)
-        )

@@ -17,7 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-import sqlalchemy as sa
 from flask import current_app
 from itsdangerous import BadSignature
 from itsdangerous import URLSafeSerializer
@@ -111,14 +110,3 @@ def set_email_choice(user: Principal, choice: str, now: datetime) -> None:
     pref.unsubscribed_at = now if choice == "off" else None
     pref.updated_at = now
     db.session.commit()
-
-
-def choices_of(patient_ids: set[int]) -> dict[int, str]:
-    """Each patient's choice (``auto`` when they never chose), in one query."""
-    found = {pid: "auto" for pid in patient_ids}
-    if patient_ids:
-        for pref in db.session.scalars(
-            sa.select(EmailPreference).where(EmailPreference.patient_id.in_(sorted(patient_ids)))
-        ):
-            found[pref.patient_id] = choice_of(pref)
-    return found

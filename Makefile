@@ -1,4 +1,5 @@
-# ScleroCare: `make run` starts the app with demo data; `make test` runs every test.
+# ScleroCare: `make run` starts the app with demo data (and a local mail catcher);
+# `make test` runs every test.
 SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
@@ -24,9 +25,11 @@ run: install
 	@APP_ENV=development $(BIN)/flask dev seed-demo
 	@APP_ENV=development $(BIN)/flask photos sweep
 	@echo ""
-	@echo "ScleroCare is starting at http://$(HOST):$(PORT)/  (Ctrl+C stops the web server and the reminder worker)"
-	@APP_ENV=development $(BIN)/flask notifications worker --interval 15 & worker=$$!; \
-	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
+	@echo "ScleroCare is starting at http://$(HOST):$(PORT)/  (Ctrl+C stops the web server, the reminder worker and the mail catcher)"
+	@echo "Emails are caught, not sent: see http://$(HOST):$(PORT)/dev/mail or instance/mail/*.eml"
+	@$(BIN)/python tools/mail_catcher.py --port 1025 --folder instance/mail & catcher=$$!; \
+	APP_ENV=development $(BIN)/flask notifications worker --interval 15 & worker=$$!; \
+	trap 'kill $$worker $$catcher 2>/dev/null; wait $$worker $$catcher 2>/dev/null' EXIT INT TERM; \
 	APP_ENV=development $(BIN)/gunicorn --workers 2 --bind $(HOST):$(PORT) --access-logfile - wsgi:app
 
 test: install

@@ -12,6 +12,11 @@ from datetime import timedelta
 from typing import Any
 
 
+def _env_flag(name: str) -> bool:
+    """A yes/no environment variable: 1, true, yes or on mean yes."""
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
 class ConfigError(RuntimeError):
     """The configuration is unsafe or incomplete; the message says what to set."""
 
@@ -37,10 +42,6 @@ class Config:
     SCLERO_PATIENT_IDLE = timedelta(days=14)
     SCLERO_CLINICIAN_IDLE = timedelta(minutes=30)
     SCLERO_INVITE_TTL = timedelta(days=7)
-    # The address patients and staff reach the app at, e.g. https://care.example-clinic.uk:
-    # links made outside a request (``flask clinic create``) are built from it, never from
-    # a request's Host header, which the sender of the request controls.
-    SCLERO_BASE_URL: str | None = None
     # After discharge a patient may still read their diary, photos and plan this long.
     SCLERO_DISCHARGE_READ = timedelta(days=90)
     # Throttle: this many failed sign-ins for one email in the window locks that email.
@@ -66,6 +67,26 @@ class Config:
     PUSH_ALLOW_HTTP: tuple[str, ...] = ()  # host:port allowed over http (tests only)
     PUSH_TIMEOUT_SECONDS = 10.0
     NOTIFY_POLL_SECONDS = 15.0
+    # Email (Flask-Mailman over SMTP; app/adapters/mail.py). Read from MAIL_* variables
+    # (or FLASK_MAIL_*); production refuses to start without a sender address.
+    MAIL_BACKEND = "smtp"  # Flask-Mailman's default in tests is an in-memory outbox
+    MAIL_SERVER = os.environ.get("MAIL_SERVER", "localhost")
+    MAIL_PORT = int(os.environ.get("MAIL_PORT", "25") or 25)
+    MAIL_USE_TLS = _env_flag("MAIL_USE_TLS")  # STARTTLS on MAIL_PORT (usually 587)
+    MAIL_USE_SSL = _env_flag("MAIL_USE_SSL")  # TLS from the first byte (usually 465)
+    MAIL_USERNAME: str | None = os.environ.get("MAIL_USERNAME") or None
+    MAIL_PASSWORD: str | None = os.environ.get("MAIL_PASSWORD") or None
+    MAIL_DEFAULT_SENDER: str | None = os.environ.get("MAIL_DEFAULT_FROM") or None
+    MAIL_TIMEOUT = 10.0  # seconds per SMTP operation: a hung server must not stall a batch
+    # The address patients and staff reach the app at, e.g. https://care.example-clinic.uk.
+    # Links made outside a request (emails sent by the dispatcher, ``flask clinic create``)
+    # are built from it, never from a request's Host header, which the sender controls.
+    # Production refuses to start without an https one. SCLERO_BASE_URL or
+    # FLASK_SCLERO_BASE_URL.
+    SCLERO_BASE_URL: str | None = os.environ.get("SCLERO_BASE_URL") or None
+    SCLERO_RESET_TTL = timedelta(hours=1)
+    # At most this many reset emails per account per hour; more asks get the same page.
+    SCLERO_RESET_MAX_PER_HOUR = 3
     # Photo diary. Files live outside static/; None means <instance folder>/photos.
     PHOTO_STORAGE_DIR: str | None = None
     PHOTO_MAX_PIXELS = 50_000_000  # checked from the header, before any decoding
@@ -95,10 +116,15 @@ class DevelopmentConfig(Config):
     SECRET_KEY = "dev-only-not-secret"  # noqa: S105 - development only, refused in production
     VAPID_SUBJECT = "mailto:developers@sclerocare.example"
     VAPID_GENERATE_DEV_KEY = True
-    SCLERO_BASE_URL = "http://127.0.0.1:5000"  # `make run`
     SESSION_COOKIE_SECURE = False
     REMEMBER_COOKIE_SECURE = False
     SCLERO_DEMO = True
+    # `make run` starts a catcher here (tools/mail_catcher.py); /dev/mail shows its files.
+    MAIL_SERVER = os.environ.get("MAIL_SERVER", "127.0.0.1")
+    MAIL_PORT = int(os.environ.get("MAIL_PORT", "1025") or 1025)
+    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_FROM") or "ScleroCare <noreply@localhost>"
+    SCLERO_BASE_URL = os.environ.get("SCLERO_BASE_URL") or "http://127.0.0.1:5000"
+    SCLERO_DEV_MAIL = True  # registers the /dev/mail pages
 
 
 class TestingConfig(Config):
@@ -109,13 +135,24 @@ class TestingConfig(Config):
     SQLALCHEMY_DATABASE_URI = "sqlite://"
     VAPID_SUBJECT = "mailto:tests@sclerocare.example"
     VAPID_GENERATE_DEV_KEY = "memory"
-    SCLERO_BASE_URL = "http://localhost"
     SESSION_COOKIE_SECURE = False
     REMEMBER_COOKIE_SECURE = False
     WTF_CSRF_ENABLED = False
     # Cheap hashes keep the suite fast; a test checks that production uses the strong ones.
     SCLERO_ARGON2 = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
     SCLERO_DEMO = True
+    # Nothing from the developer's environment: tests that send start their own SMTP
+    # server on loopback (tests/smtp_double.py) and point MAIL_PORT at it. Port 9 is
+    # "discard", closed here, so a stray send fails fast instead of reaching a real server.
+    MAIL_SERVER = "127.0.0.1"
+    MAIL_PORT = 9
+    MAIL_USE_TLS = False
+    MAIL_USE_SSL = False
+    MAIL_USERNAME = None
+    MAIL_PASSWORD = None
+    MAIL_DEFAULT_SENDER = "ScleroCare <noreply@clinic.example>"
+    MAIL_TIMEOUT = 2.0
+    SCLERO_BASE_URL = "http://localhost"
 
 
 class ProductionConfig(Config):
@@ -131,6 +168,19 @@ class ProductionConfig(Config):
             or len(str(config["SECRET_KEY"])) < 32
         ):
             raise ConfigError("FLASK_SECRET_KEY must be a random value of at least 32 characters.")
+        if not config.get("MAIL_DEFAULT_SENDER"):
+            raise ConfigError(
+                "Set MAIL_DEFAULT_FROM to the address emails come from "
+                '(e.g. "Your Clinic <noreply@clinic.example>").'
+            )
+        if config.get("SCLERO_DEV_MAIL"):
+            raise ConfigError("SCLERO_DEV_MAIL shows caught mail to anyone: development only.")
+        if config.get("MAIL_USE_TLS") and config.get("MAIL_USE_SSL"):
+            raise ConfigError("Set only one of MAIL_USE_TLS (STARTTLS) and MAIL_USE_SSL.")
+        if not str(config.get("SCLERO_BASE_URL") or "").startswith("https://"):
+            raise ConfigError(
+                "Set SCLERO_BASE_URL to the site's https address (links in emails use it)."
+            )
 
 
 CONFIGS: dict[str, type[Config]] = {

@@ -105,6 +105,9 @@ def register_extensions(app: Flask) -> None:
     from app.adapters import push
 
     push.init_app(app)
+    from app.adapters import mail
+
+    mail.init_app(app)
     with app.app_context():
         from app.dbtypes import configure_sqlite
 
@@ -122,6 +125,10 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(patient_bp, url_prefix="/patient")
     app.register_blueprint(clinician_bp, url_prefix="/clinic")
     app.register_blueprint(pwa_bp)
+    if app.config.get("SCLERO_DEV_MAIL"):
+        from app.devmail import bp as devmail_bp
+
+        app.register_blueprint(devmail_bp)
 
 
 def register_speedups(app: Flask) -> None:

@@ -4,6 +4,8 @@
 - ``chosen_file``: the photo picked in a form with two pickers (camera, photos).
 - ``device_label``: a short human name for a push device, from its User-Agent.
 - ``jpeg_response`` (with ``PHOTO_HEADERS``): the one way photo bytes leave the server.
+- ``public_url``: a link for someone else to open (a sign-in link), from the configured
+  address, never from the request's Host header.
 - ``PHOTO_FILES``: the photo-file endpoints, which answer 404 rather than a sign-in
   redirect to anyone not signed in.
 
@@ -13,8 +15,12 @@ another blueprint's module.
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Response
+from flask import current_app
 from flask import request
+from flask import url_for
 
 # Photo files answer 404 to anyone not signed in, not a redirect: a photo URL must not
 # even reveal that something is there (issue: "nobody else can reach a photo").
@@ -26,6 +32,24 @@ PHOTO_FILES = frozenset(
         "clinician.photo_thumb",
     }
 )
+
+
+def public_url(endpoint: str, **values: object) -> str:
+    """The full address of ``endpoint`` as the clinic's users reach the app.
+
+    Built from ``SCLERO_BASE_URL`` (with any path prefix it has), not from the request:
+    the Host header is whatever the sender of the request chose, and a sign-in link
+    built from it could point a patient at someone else's site.
+    """
+    base = current_app.config.get("SCLERO_BASE_URL")
+    if not base:  # only a hand-made config lacks it; production refuses to start then
+        return url_for(endpoint, _external=True, **values)
+    parts = urlsplit(str(base))
+    urls = current_app.url_map.bind(
+        parts.netloc, script_name=parts.path.rstrip("/") or "/", url_scheme=parts.scheme
+    )
+    return urls.build(endpoint, values, force_external=True)
+
 
 # ``no-store`` keeps photos out of the browser cache, shared caches and the back-forward
 # cache (the service worker never caches them either); ``nosniff`` and the sandboxing CSP

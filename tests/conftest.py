@@ -306,3 +306,14 @@ def sender(app):
 
     ext = app.extensions["sclero_push"]
     return WebPushSender(ext["vapid"], app.config["VAPID_SUBJECT"], timeout=1.0)
+
+
+@pytest.fixture
+def smtp_server(app):
+    """A real SMTP server on loopback (tests/smtp_double.py) that the app sends to."""
+    from tests.smtp_double import SmtpDouble
+
+    server = SmtpDouble().start()
+    app.config["MAIL_PORT"] = server.port
+    yield server
+    server.stop()

@@ -19,3 +19,7 @@ class LoginForm(Form):
 class SetPasswordForm(Form):
     password = PasswordField("New password", validators=[DataRequired(), Length(max=256)])
     confirm = PasswordField("Type it again", validators=[DataRequired(), Length(max=256)])
+
+
+class ForgotPasswordForm(Form):
+    email = EmailField("Your email", validators=[DataRequired(), Email(), Length(max=254)])

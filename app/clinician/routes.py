@@ -27,6 +27,7 @@ from app.services.notify import subscriptions as reminder_settings
 from app.textinput import keep_in_session
 from app.web import PHOTO_FILES
 from app.web import client_address
+from app.web import public_url
 
 bp = Blueprint("clinician", __name__)
 
@@ -120,7 +121,7 @@ def patient(patient_id: int):
     phone_draft = session.pop("phone_draft", None)
     link = None
     if invite and invite[0] == patient_id:
-        link = url_for("auth.accept_invite", token=invite[1], _external=True)
+        link = public_url("auth.accept_invite", token=invite[1])
     book = BookSessionForm()
     book.protocol.choices = _protocol_choices(page.protocols)
     book.protocol.data = _default_protocol(page.protocols)

@@ -34,6 +34,7 @@ from app.services.accounts import staff_changes
 from app.services.errors import Invalid
 from app.textinput import Form
 from app.web import client_address
+from app.web import public_url
 
 ROLE_CHOICES = {"clinician": "Clinician", "clinic_admin": "Clinic admin"}
 
@@ -71,7 +72,7 @@ def admin_only(view):  # noqa: ANN001, ANN201 - a view decorator
 
 
 def _link_url(token: str) -> str:
-    return url_for("auth.accept_invite", token=token, _external=True)
+    return public_url("auth.accept_invite", token=token)
 
 
 def _list_page(form: InviteStaffForm, row_errors: dict[int, str] | None = None, status=200):  # noqa: ANN001, ANN202

@@ -6,6 +6,9 @@ from app.models.checkin import CheckIn
 from app.models.checkin import CheckInKey
 from app.models.clinic import Clinic
 from app.models.comment import Comment
+from app.models.mail import EmailPreference
+from app.models.mail import PasswordReset
+from app.models.notification import Channel
 from app.models.notification import OutboxMessage
 from app.models.notification import OutboxState
 from app.models.notification import PushSubscription
@@ -27,7 +30,9 @@ __all__ = [
     "AuditEvent",
     "CheckIn",
     "CheckInKey",
+    "Channel",
     "Comment",
+    "EmailPreference",
     "AuthSession",
     "ChecklistTick",
     "Clinic",
@@ -35,6 +40,7 @@ __all__ = [
     "LoginThrottle",
     "OutboxMessage",
     "OutboxState",
+    "PasswordReset",
     "Patient",
     "Photo",
     "ProtocolVersion",

@@ -1,4 +1,4 @@
-"""Push subscriptions (one per device) and the notification outbox."""
+"""Push subscriptions (one per device) and the notification outbox (push and email rows)."""
 
 from __future__ import annotations
 
@@ -53,6 +53,14 @@ class OutboxState(enum.StrEnum):
     # Not sent because it came too late (its validity window had passed) or a newer
     # reminder of the same kind replaced it; last_error says which. Shown to the clinic.
     DROPPED = "dropped"
+    # A patient reminder that went out as part of the day's email digest instead of a
+    # push (the patient chose email, or has no device): the digest row says if it was sent.
+    DIGESTED = "digested"
+
+
+class Channel(enum.StrEnum):
+    PUSH = "push"  # the recipient's devices
+    EMAIL = "email"  # the recipient's account email (reminder digests, account links)
 
 
 OPEN_STATES = (OutboxState.PENDING.value, OutboxState.SENDING.value)
@@ -73,14 +81,35 @@ class OutboxMessage(db.Model):
             postgresql_where=sa.text("state IN ('pending', 'sending')"),
             sqlite_where=sa.text("state IN ('pending', 'sending')"),
         ),
+        # Rows tied to no treatment (account emails, a day's reminder digest) are unique
+        # by key alone: a repeated enqueue or two dispatchers folding reminders into the
+        # same day's digest meet here.
+        sa.Index(
+            "uq_outbox_untied_key",
+            "key",
+            unique=True,
+            postgresql_where=sa.text("treatment_id IS NULL"),
+            sqlite_where=sa.text("treatment_id IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    patient_id: Mapped[int] = mapped_column(
+    # Empty only for an account email to a clinician (invitation, sign-in link, reset).
+    patient_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("patients.id", ondelete="CASCADE"), index=True
     )
-    treatment_id: Mapped[int] = mapped_column(sa.ForeignKey("treatments.id", ondelete="CASCADE"))
+    # Empty for rows no treatment plans: account emails and the day's reminder digest.
+    treatment_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("treatments.id", ondelete="CASCADE")
+    )
     key: Mapped[str] = mapped_column(sa.String(80))
+    channel: Mapped[Channel] = mapped_column(
+        sa.Enum(
+            Channel, native_enum=False, length=10, values_callable=lambda e: [m.value for m in e]
+        ),
+        default=Channel.PUSH,
+        server_default=Channel.PUSH.value,
+    )
     # Set for messages to a clinician (new alert); otherwise the patient's devices.
     recipient_user_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("users.id", ondelete="CASCADE")
@@ -109,4 +138,9 @@ class OutboxMessage(db.Model):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str] = mapped_column(sa.String(200), default="")
+    # Email rows: a digest's reminder kinds ("daily,checklist"), or a link's purpose.
+    detail: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
+    # An account email's link, token included: needed until the email is sent, then
+    # wiped (set to NULL with the outcome) so no usable token rests in the outbox.
+    secret: Mapped[str | None] = mapped_column(sa.String(1000))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)

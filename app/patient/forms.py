@@ -2,6 +2,8 @@
 
 from wtforms import HiddenField
 from wtforms import IntegerField
+from wtforms import RadioField
+from wtforms import SelectChoice
 from wtforms import TimeField
 from wtforms.validators import AnyOf
 from wtforms.validators import DataRequired
@@ -19,3 +21,15 @@ class TickForm(Form):
 class QuietHoursForm(Form):
     start = TimeField("No reminders from", validators=[DataRequired()])
     end = TimeField("until", validators=[DataRequired()])
+
+
+class EmailChoiceForm(Form):
+    channel = RadioField(
+        "How should reminders reach you?",
+        choices=[
+            SelectChoice("auto", "On my phone, or by email when no device has reminders on"),
+            SelectChoice("email", "By email, at most one a day"),
+            SelectChoice("off", "No reminder emails"),
+        ],
+        validators=[DataRequired(message="Choose how you would like your reminders.")],
+    )

@@ -22,6 +22,7 @@ from app.clock import now
 from app.domain.checkin import warning_answers
 from app.domain.discharge import Access
 from app.extensions import login_manager
+from app.patient.forms import EmailChoiceForm
 from app.patient.forms import QuietHoursForm
 from app.patient.forms import TickForm
 from app.push_devices import add_device_routes
@@ -30,6 +31,7 @@ from app.services import photos
 from app.services.care import recovery
 from app.services.clinic import lifecycle
 from app.services.errors import Invalid
+from app.services.notify import email_prefs
 from app.services.notify import subscriptions
 from app.services.photos import Site
 from app.web import PHOTO_FILES
@@ -119,7 +121,26 @@ def tick_task(key: str):
 def reminders_page():
     data = subscriptions.settings(current_user)
     form = QuietHoursForm(start=data.quiet_start, end=data.quiet_end)
-    return render_template("patient/reminders.html", s=data, form=form)
+    email_form = EmailChoiceForm(channel=data.email_choice)
+    return render_template("patient/reminders.html", s=data, form=form, email_form=email_form)
+
+
+@bp.post("/reminders/email")
+def email_choice():
+    form = EmailChoiceForm()
+    if form.validate_on_submit():
+        email_prefs.set_email_choice(current_user, form.channel.data, now())
+        flash("Saved. " + _EMAIL_SAVED[form.channel.data], "success")
+    else:
+        flash("Choose how you would like your reminders.", "error")
+    return redirect(url_for("patient.reminders_page", _anchor="email-title"), 303)
+
+
+_EMAIL_SAVED = {
+    "auto": "Reminders come to your devices, or by email when none has reminders on.",
+    "email": "Reminders come by email, at most one a day.",
+    "off": "No reminder emails.",
+}
 
 
 add_device_routes(bp)

@@ -195,6 +195,8 @@ def _production_env(tmp_path: Path, **extra: str) -> dict[str, str]:
         FLASK_SECRET_KEY="s" * 40,
         FLASK_SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'prod.db'}",
         FLASK_VAPID_SUBJECT="mailto:ops@clinic.example.org",
+        MAIL_DEFAULT_FROM="Clinic <noreply@clinic.example.org>",
+        SCLERO_BASE_URL="https://care.clinic.example.org",
         **extra,
     )
     return env

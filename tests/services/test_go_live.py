@@ -61,6 +61,7 @@ def _production_env(database_url: str) -> dict[str, str]:
         FLASK_SECRET_KEY=secrets.token_urlsafe(48),
         FLASK_VAPID_SUBJECT="mailto:it@north-leeds.example",
         FLASK_SCLERO_BASE_URL=BASE,
+        MAIL_DEFAULT_FROM="North Leeds Vein Clinic <noreply@north-leeds.example>",
     )
     return env
 

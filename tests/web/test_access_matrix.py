@@ -42,6 +42,10 @@ EXPECTED = {
     "auth.login": "public",
     "auth.logout": "public",
     "auth.accept_invite": "public",
+    "auth.forgot_password": "public",
+    "auth.reset_password": "public",  # the single-use token is the access check
+    "auth.unsubscribe_page": "public",  # the signed token is the access check
+    "auth.unsubscribe": "public",
     "pwa.manifest": "public",
     "pwa.service_worker": "public",
     "pwa.offline": "public",
@@ -54,6 +58,7 @@ EXPECTED = {
     "patient.subscribe": "patient",
     "patient.unsubscribe": "patient",
     "patient.quiet_hours": "patient",
+    "patient.email_choice": "patient",
     "patient.delete_device": "patient-object",
     "pwa.resubscribe": "public",
     "patient.checkin": "patient",

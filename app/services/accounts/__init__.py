@@ -9,15 +9,21 @@ it from here keeps working (``accounts.authenticate(...)``):
 * ``staff``: clinician and clinic-admin accounts: the list, invitations, new links.
 * ``staff_changes``: a role, deactivating and reactivating (the clinic keeps an admin).
 * ``links``: the one place a sign-in link is handed to the mail channel.
+* ``reset``: self-service password reset by emailed link.
+* ``invite_email``: email a patient a new invitation link.
 """
 
 from app.services.accounts.invitations import accept_invitation as accept_invitation
 from app.services.accounts.invitations import issue_invitation as issue_invitation
 from app.services.accounts.invitations import usable_invitation as usable_invitation
+from app.services.accounts.invite_email import email_invitation as email_invitation
 from app.services.accounts.passwords import COMMON_PASSWORDS as COMMON_PASSWORDS
 from app.services.accounts.passwords import MAX_PASSWORD as MAX_PASSWORD
 from app.services.accounts.passwords import MIN_PASSWORD as MIN_PASSWORD
 from app.services.accounts.passwords import check_password_rules as check_password_rules
+from app.services.accounts.reset import request_reset as request_reset
+from app.services.accounts.reset import reset_password as reset_password
+from app.services.accounts.reset import usable_reset as usable_reset
 from app.services.accounts.sessions import authenticate as authenticate
 from app.services.accounts.sessions import end_session as end_session
 from app.services.accounts.sessions import user_for_session as user_for_session

@@ -1,8 +1,7 @@
 """Sign-in links leaving the clinic: the one place that hands a link to the mail channel.
 
-The mail channel (``app.services.notify.enqueue_link_email``) is built separately; it is
-imported when a link is emailed rather than with this module, so the staff pages work
-(and show the link on screen) whether or not email is there yet.
+The email goes through the outbox like a reminder (``notify.enqueue_link_email``); the
+link itself waits there only until it is sent, then the row forgets it.
 """
 
 from __future__ import annotations
@@ -10,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from app.models import User
+from app.services.notify.email_enqueue import enqueue_link_email
 
 PURPOSES = ("invite", "signin")
 
@@ -19,15 +19,9 @@ def email_link(user: User, purpose: str, url: str, now: datetime) -> bool:
 
     The caller commits: the email goes through the outbox, in the same transaction.
 
-    :returns: False when this installation has no mail channel, so the page can say
-        the link was not emailed (it is always shown on screen as well).
+    :returns: True once queued (the page also shows the link on screen).
     """
     if purpose not in PURPOSES:
         raise ValueError(f"unknown link purpose {purpose!r}")
-    from app.services import notify
-
-    enqueue_link_email = getattr(notify, "enqueue_link_email", None)
-    if enqueue_link_email is None:
-        return False
     enqueue_link_email(user, purpose, url, now)
     return True

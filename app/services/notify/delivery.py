@@ -145,7 +145,7 @@ def send_and_record(
     renewed = time.monotonic()
     pool = _pool(workers)
     heard = _Heard()
-    with _recording_connection() as conn:
+    with recording_connection() as conn:
         while queue or in_flight:
             while queue and len(in_flight) < workers:
                 row, devices = queue.popleft()
@@ -171,7 +171,7 @@ def send_and_record(
 
 
 @contextmanager
-def _recording_connection() -> Iterator[sa.Connection]:
+def recording_connection() -> Iterator[sa.Connection]:
     """A connection of its own for outcomes and renewals, in autocommit: each outcome is
     one UPDATE, committed as it returns, with no pool check-out or BEGIN per row.
 

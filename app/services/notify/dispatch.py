@@ -6,8 +6,12 @@ recording the outcome is ``delivery``; who a row goes to is ``recipients``; what
 did is ``report``. Their public names are re-exported here (the CLI, tests and the bench
 import them from this module).
 
-A row whose patient has no device is marked ``no_device``: reminders are a convenience,
-and the same information is on the patient's pages every day.
+A patient's reminder goes into the day's email digest when the patient chose email, or
+has no device with push on (``email_enqueue.fold_into_digests``); email rows (digests,
+account links) are sent by ``email_delivery`` on one SMTP connection per batch, with the
+same claim, fencing and lease rules as push. A row with nowhere to go (no device, emails
+turned off; a clinician without a device) is marked ``no_device``: reminders are a
+convenience, and the same information is on the patient's pages every day.
 
 Exactly once per device (issue 15 point 1)
 ------------------------------------------
@@ -25,7 +29,7 @@ Exactly once per device (issue 15 point 1)
 * **Time is read for each batch** (``run_until_empty`` takes a clock), and again for
   each renewal and outcome, so a long backlog never hands out leases already expired.
 * **Each outcome is committed as soon as its row's sends return**: one UPDATE on a
-  connection in autocommit (``delivery._recording_connection``). At most ``workers`` rows
+  connection in autocommit (``delivery.recording_connection``). At most ``workers`` rows
   (default 8, ``IN_FLIGHT``) are being sent or waiting to be recorded at any moment;
   a kill -9 of a worker can therefore re-send at most that many rows (to each of
   their devices; a person has one or two). Rows claimed but not yet started are not
@@ -56,10 +60,13 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from app import clock as clock_module
+from app.adapters import mail
+from app.adapters.mail import MailSender
 from app.adapters.push import PushSender
 from app.domain.reminders import decide_at_send
 from app.domain.reminders import newest_per_kind
 from app.extensions import db
+from app.models import Channel
 from app.models import OutboxMessage
 from app.models import OutboxState
 from app.models.notification import READY_PREDICATE
@@ -73,6 +80,8 @@ from app.services.notify.delivery import fenced
 from app.services.notify.delivery import payload_for as payload_for
 from app.services.notify.delivery import send_and_record
 from app.services.notify.delivery import topic_for as topic_for
+from app.services.notify.email_delivery import send_emails
+from app.services.notify.email_enqueue import fold_into_digests
 from app.services.notify.outbox import ClaimedMessage
 from app.services.notify.recipients import Device as Device
 from app.services.notify.recipients import PatientQuiet
@@ -94,6 +103,7 @@ def dispatch_due(
     workers: int = IN_FLIGHT,
     clock: Clock | None = None,
     renew: bool = True,
+    mailer: MailSender | None = None,
 ) -> DispatchReport:
     """Claim one batch of due rows at ``now``, send them, and record each outcome.
 
@@ -102,7 +112,7 @@ def dispatch_due(
     8 in flight send about 7 times as fast as one at a time.) ``clock`` gives the time
     for lease renewals and outcomes (by default ``now`` moving on with real time).
     ``renew=False`` turns lease renewal off: only for the test that shows what it
-    prevents.
+    prevents. ``mailer`` sends the email rows (by default the app's SMTP sender).
     """
     clock = clock or clock_module.advancing(now)
     token = outbox.new_token()
@@ -110,23 +120,43 @@ def dispatch_due(
     report = DispatchReport(claimed=len(rows))
     if not rows:
         return report
+    emails = [r for r in rows if r.channel == Channel.EMAIL]
+    pushes = [r for r in rows if r.channel != Channel.EMAIL]
     devices, quiet = recipients_of(rows)
-    rows = _screen(rows, now, quiet, token, report)
+    emails = _screen(emails, now, quiet, token, report)
+    pushes = _screen(pushes, now, quiet, token, report)
     todo: list[tuple[ClaimedMessage, list[Device]]] = []
     no_device: list[int] = []
-    for row in rows:
+    to_digest: list[ClaimedMessage] = []
+    for row in pushes:
         found = devices.get(recipient_of(row), [])
-        if found:
+        where = quiet.get(row.patient_id) if _is_patients(row) else None  # type: ignore[arg-type]
+        choice = where.email if where else None
+        if choice == "email" or (choice == "auto" and not found):
+            to_digest.append(row)
+        elif found:
             todo.append((row, found))
         else:
             no_device.append(row.id)
     if no_device:
         report.no_device += fenced(no_device, token, state=OutboxState.NO_DEVICE)
+    if to_digest:
+        zones = {pid: q.tz for pid, q in quiet.items()}
+        report.digested += fold_into_digests(to_digest, zones, token, now)
     # End the read transaction before the network: no snapshot or idle-in-transaction
     # connection held while push services answer (up to the timeout).
     db.session.commit()
     send_and_record(sender, todo, token, clock, lease if renew else None, workers, report)
+    if emails:
+        send_emails(
+            mailer or mail.default_sender(), emails, token, clock, lease if renew else None, report
+        )
     return report
+
+
+def _is_patients(row: ClaimedMessage) -> bool:
+    """A patient's own reminder (not an alert to a clinician about them)."""
+    return row.recipient_user_id is None and row.patient_id is not None
 
 
 def _screen(
@@ -166,7 +196,10 @@ def _screen(
         else:
             send.append(row)
     for reason, ids in drops.items():
-        report.dropped += fenced(ids, token, state=OutboxState.DROPPED, last_error=reason)
+        # secret: an account email's link is wiped with the drop (email_enqueue).
+        report.dropped += fenced(
+            ids, token, state=OutboxState.DROPPED, last_error=reason, secret=None
+        )
     for at, ids in later.items():
         report.later += fenced(
             ids,
@@ -183,7 +216,9 @@ def _due_of_same_kind(
 ) -> list[tuple[int, tuple[str, int], str, datetime]]:
     """The claimed rows and every other open, due row of the same patients, so a newer
     reminder held by another claim (or waiting) still replaces an older one here."""
-    patients = {r.patient_id for r in rows}
+    if not rows:
+        return []
+    patients = {r.patient_id for r in rows if r.patient_id is not None}
     found = {(r.id, recipient_of(r), r.kind, r.due_at) for r in rows}
     query = sa.select(
         OutboxMessage.id,

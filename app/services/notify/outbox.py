@@ -39,7 +39,7 @@ class ClaimedMessage:
     """
 
     id: int
-    patient_id: int
+    patient_id: int | None
     recipient_user_id: int | None
     kind: str
     link: str
@@ -47,6 +47,11 @@ class ClaimedMessage:
     attempts: int
     due_at: datetime
     expires_at: datetime | None
+    channel: str = "push"
+    key: str = ""
+    detail: str = ""
+    # An account email's link (token included) until it is sent; None for other rows.
+    secret: str | None = None
 
 
 _CLAIMED_COLUMNS = tuple(getattr(OutboxMessage, f.name) for f in dataclasses.fields(ClaimedMessage))

@@ -1,5 +1,6 @@
 """Who a claimed outbox row goes to: the recipient's devices (``Device``) and, for a
-patient, their zone and quiet hours for the send-time check (``PatientQuiet``)."""
+patient, their zone and quiet hours for the send-time check and their choice about
+reminder emails (``PatientQuiet``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import sqlalchemy as sa
 from app.adapters.push import SubscriptionInfo
 from app.domain.reminders import QuietHours
 from app.extensions import db
+from app.models import EmailPreference
 from app.models import Patient
 from app.models import PushSubscription
 from app.services.notify.outbox import ClaimedMessage
@@ -31,6 +33,9 @@ class PatientQuiet:
 
     tz: ZoneInfo
     quiet: QuietHours
+    # Reminder emails: "auto" (when no device has push), "email" (instead) or "off"
+    # (app.services.notify.email_prefs).
+    email: str = "auto"
 
 
 def recipient_of(row: ClaimedMessage) -> tuple[str, int]:
@@ -44,7 +49,7 @@ def recipients_of(
     rows: list[ClaimedMessage],
 ) -> tuple[dict[tuple[str, int], list[Device]], dict[int, PatientQuiet]]:
     """The devices of every recipient in the batch (one query, columns not objects) and
-    the patients' zones and quiet hours (one more)."""
+    the patients' zones, quiet hours and email choices (one more)."""
     patients = {r.patient_id for r in rows if r.recipient_user_id is None}
     users = {r.recipient_user_id for r in rows if r.recipient_user_id is not None}
     found: dict[tuple[str, int], list[Device]] = defaultdict(list)
@@ -62,10 +67,18 @@ def recipients_of(
     quiet: dict[int, PatientQuiet] = {}
     if patients:
         zones = db.session.execute(
-            sa.select(Patient.id, Patient.timezone, Patient.quiet_start, Patient.quiet_end).where(
-                Patient.id.in_(sorted(patients))
+            sa.select(
+                Patient.id,
+                Patient.timezone,
+                Patient.quiet_start,
+                Patient.quiet_end,
+                EmailPreference.reminders_by_email,
+                EmailPreference.unsubscribed_at,
             )
+            .outerjoin(EmailPreference, EmailPreference.patient_id == Patient.id)
+            .where(Patient.id.in_(sorted(patients)))
         )
-        for patient_id, zone, start, end in zones:
-            quiet[patient_id] = PatientQuiet(ZoneInfo(zone), QuietHours(start, end))
+        for patient_id, zone, start, end, by_email, unsubscribed in zones:
+            choice = "off" if unsubscribed else ("email" if by_email else "auto")
+            quiet[patient_id] = PatientQuiet(ZoneInfo(zone), QuietHours(start, end), choice)
     return found, quiet

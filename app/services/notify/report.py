@@ -24,6 +24,9 @@ class DispatchReport:
     lost: int = 0
     deliveries: int = 0
     gone_subscriptions: int = 0
+    digested: int = 0  # patient reminders folded into the day's email digest
+    emails: int = 0  # messages handed to the SMTP server (sent, refused or not)
+    smtp_connections: int = 0
     statuses: dict[str, int] = field(default_factory=dict)
 
     def add(self, other: DispatchReport) -> None:
@@ -38,6 +41,9 @@ class DispatchReport:
             "lost",
             "deliveries",
             "gone_subscriptions",
+            "digested",
+            "emails",
+            "smtp_connections",
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for key, n in other.statuses.items():

@@ -13,6 +13,8 @@ from app.adapters.push import BadSubscription
 from app.adapters.push import SubscriptionInfo
 from app.adapters.push import check_subscription
 from app.extensions import db
+from app.models import Channel
+from app.models import EmailPreference
 from app.models import OutboxMessage
 from app.models import OutboxState
 from app.models import Patient
@@ -21,6 +23,7 @@ from app.principal import Principal
 from app.services.errors import Invalid
 from app.services.errors import NotFound
 from app.services.notify import enqueue
+from app.services.notify.email_prefs import choice_of
 
 MAX_DEVICES = 10
 
@@ -156,6 +159,10 @@ class ReminderSettings:
     quiet_start: time
     quiet_end: time
     public_key: str
+    # Reminder emails (app.services.notify.email_prefs): "auto", "email" or "off", and
+    # the address they go to; empty for staff.
+    email_choice: str = ""
+    email: str = ""
 
 
 def settings(user: Principal) -> ReminderSettings:
@@ -174,7 +181,14 @@ def settings(user: Principal) -> ReminderSettings:
     if user.patient is None:
         return ReminderSettings(devices, time(0, 0), time(0, 0), key)
     # The signed-in principal already carries the quiet hours (read with the sign-in check).
-    return ReminderSettings(devices, user.patient.quiet_start, user.patient.quiet_end, key)
+    return ReminderSettings(
+        devices,
+        user.patient.quiet_start,
+        user.patient.quiet_end,
+        key,
+        choice_of(db.session.get(EmailPreference, user.patient.id)),
+        user.email,
+    )
 
 
 def set_quiet_hours(user: Principal, start: time, end: time, now: datetime) -> int:
@@ -205,49 +219,96 @@ class DeliveryState:
     # Not sent because they came too late (the sender was behind, or quiet hours ran
     # into the end of their day) or a newer one of the same kind replaced them.
     dropped_count: int = 0
+    email: EmailDelivery | None = None
+
+
+@dataclass(frozen=True)
+class EmailDelivery:
+    """The patient's emails (reminder digests and account links) as the clinic sees them."""
+
+    choice: str  # "auto", "email" or "off" (app.services.notify.email_prefs)
+    last_sent: datetime | None
+    failed_count: int
+    last_failed: OutboxMessage | None  # refused (5xx) or given up after retries
+    retrying: OutboxMessage | None  # waiting to try again after a 4xx or a connection error
 
 
 def delivery_state(patient_id: int) -> DeliveryState:
-    """Reminder state for one patient, in five small queries.
+    """Reminder state for one patient, push and email, in four small queries.
 
     Only the patient's own reminders count: alerts about this patient sent to the
     clinicians' phones are in the same outbox, but say nothing about the patient's.
+    Emails count whoever queued them (reminder digests, and account emails such as an
+    invitation: a bounce says the address is wrong either way).
     """
+    pref = sa.select(EmailPreference).where(EmailPreference.patient_id == patient_id)
     subs = db.session.execute(
-        sa.select(sa.func.count(), sa.func.max(PushSubscription.confirmed_at)).where(
-            PushSubscription.patient_id == patient_id
-        )
+        sa.select(
+            sa.func.count(),
+            sa.func.max(PushSubscription.confirmed_at),
+            pref.with_only_columns(EmailPreference.reminders_by_email).scalar_subquery(),
+            pref.with_only_columns(EmailPreference.unsubscribed_at).scalar_subquery(),
+        ).where(PushSubscription.patient_id == patient_id)
     ).one()
-    own = (OutboxMessage.patient_id == patient_id, OutboxMessage.recipient_user_id.is_(None))
-    last_sent = db.session.scalar(
-        sa.select(sa.func.max(OutboxMessage.sent_at)).where(
-            *own, OutboxMessage.state == OutboxState.SENT
+    mine = (
+        OutboxMessage.patient_id == patient_id,
+        sa.or_(OutboxMessage.recipient_user_id.is_(None), OutboxMessage.channel == Channel.EMAIL),
+    )
+    counts: dict[tuple[Channel, OutboxState], int] = {}
+    last_sent: dict[Channel, datetime] = {}
+    for channel, state, n, sent in db.session.execute(
+        sa.select(
+            OutboxMessage.channel,
+            OutboxMessage.state,
+            sa.func.count(),
+            sa.func.max(OutboxMessage.sent_at),
         )
-    )
-    last_failed = db.session.scalar(
+        .where(*mine)
+        .group_by(OutboxMessage.channel, OutboxMessage.state)
+    ):
+        counts[(channel, state)] = n
+        if state == OutboxState.SENT and sent is not None:
+            last_sent[channel] = sent
+    # The newest failure of each channel, and an email waiting to be tried again.
+    problems = db.session.scalars(
         sa.select(OutboxMessage)
-        .where(*own, OutboxMessage.state == OutboxState.FAILED)
+        .where(
+            *mine,
+            sa.or_(
+                OutboxMessage.state == OutboxState.FAILED,
+                sa.and_(
+                    OutboxMessage.state == OutboxState.PENDING,
+                    OutboxMessage.channel == Channel.EMAIL,
+                    OutboxMessage.last_error != "",
+                ),
+            ),
+        )
         .order_by(OutboxMessage.available_at.desc())
-        .limit(1)
-    )
-    counts = dict(
-        db.session.execute(
-            sa.select(OutboxMessage.state, sa.func.count())
-            .where(*own, OutboxMessage.state.in_([OutboxState.FAILED, OutboxState.DROPPED]))
-            .group_by(OutboxMessage.state)
-        ).all()
-    )
+        .limit(100)  # a long run of one channel's failures may hide the other's newest
+    ).all()
     next_due = db.session.scalar(
         sa.select(sa.func.min(OutboxMessage.available_at)).where(
-            *own, OutboxMessage.state == OutboxState.PENDING
+            *mine, OutboxMessage.channel == Channel.PUSH, OutboxMessage.state == OutboxState.PENDING
         )
     )
+
+    def first(channel: Channel, state: OutboxState) -> OutboxMessage | None:
+        return next((m for m in problems if m.channel == channel and m.state == state), None)
+
+    choice = "off" if subs[3] is not None else ("email" if subs[2] else "auto")
     return DeliveryState(
         subs[0],
         subs[1],
-        last_sent,
-        last_failed,
+        last_sent.get(Channel.PUSH),
+        first(Channel.PUSH, OutboxState.FAILED),
         next_due,
-        counts.get(OutboxState.FAILED, 0),
-        counts.get(OutboxState.DROPPED, 0),
+        counts.get((Channel.PUSH, OutboxState.FAILED), 0),
+        counts.get((Channel.PUSH, OutboxState.DROPPED), 0),
+        EmailDelivery(
+            choice,
+            last_sent.get(Channel.EMAIL),
+            counts.get((Channel.EMAIL, OutboxState.FAILED), 0),
+            first(Channel.EMAIL, OutboxState.FAILED),
+            first(Channel.EMAIL, OutboxState.PENDING),
+        ),
     )

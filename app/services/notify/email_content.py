@@ -1,0 +1,101 @@
+"""What an email says: the day's reminder digest and the account links (invitation,
+sign-in, password reset), in plain words and with no health details.
+
+Like a push on a lock screen, an email preview is public: a digest names no treatment,
+body part, date or answer, only the generic words of each reminder kind
+(``app.domain.reminders.message_for``) and a link to the page. A reminder digest carries
+a one-click unsubscribe (RFC 8058: ``List-Unsubscribe`` with an https link and
+``List-Unsubscribe-Post``) and the same link in its text. Links are built from
+``SCLERO_BASE_URL``, never from a request's Host header.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import current_app
+
+from app.adapters.mail import Email
+from app.domain.reminders import TITLE
+from app.domain.reminders import message_for
+from app.services.notify.outbox import ClaimedMessage
+
+LINK_PURPOSES = ("invite", "signin", "reset")
+
+_LINKS = {
+    "invite": (
+        f"Your {TITLE} invitation",
+        "Your clinic has set up {app} for your aftercare. Open this link to choose a "
+        "password and sign in:",
+        "The link works once. If it has run out, ask your clinic for a new one.",
+    ),
+    "signin": (
+        f"Your {TITLE} sign-in link",
+        "Here is your link to sign in to {app}:",
+        "The link works once. If it has run out, ask your clinic for a new one.",
+    ),
+    "reset": (
+        f"Reset your {TITLE} password",
+        "Someone, we hope you, asked to reset the password of your {app} account. Open "
+        "this link to choose a new one:",
+        "The link works once, for one hour. If you did not ask, ignore this email: your "
+        "password stays as it is.",
+    ),
+}
+
+
+def absolute(path: str) -> str:
+    """A path on this site as a full link, from the configured base address."""
+    base = str(current_app.config["SCLERO_BASE_URL"]).rstrip("/")
+    return base + path if path.startswith("/") else path
+
+
+def message_id(row: ClaimedMessage) -> str:
+    """The same Message-ID every time a row is sent: a receiving server or mail app can
+    recognise the rare repeat (a crash between the server's "250 OK" and our record)."""
+    host = urlsplit(absolute("/")).hostname or "localhost"
+    return f"<outbox-{row.id}@{host}>"
+
+
+def build(row: ClaimedMessage, to: str, unsubscribe_url: str | None) -> Email:
+    """The email for a claimed email row, to ``to``."""
+    headers = {"Message-ID": message_id(row), "Auto-Submitted": "auto-generated"}
+    if row.kind == "digest":
+        return _digest(row, to, unsubscribe_url, headers)
+    subject, intro, after = _LINKS.get(row.kind, _LINKS["signin"])
+    text = "\n\n".join(
+        [
+            "Hello,",
+            intro.format(app=TITLE),
+            row.secret or absolute("/login"),
+            after,
+            "This email was sent automatically; replies are not read.",
+        ]
+    )
+    return Email(to=to, subject=subject, text=text + "\n", headers=headers)
+
+
+def _digest(
+    row: ClaimedMessage, to: str, unsubscribe_url: str | None, headers: dict[str, str]
+) -> Email:
+    kinds = [k for k in row.detail.split(",") if k]
+    lines = sorted({f"- {message_for(k)}" for k in kinds}) or [f"- {message_for('daily')}"]
+    parts = [
+        "Hello,",
+        "You have reminders from your clinic today:\n" + "\n".join(lines),
+        f"Open {TITLE}: {absolute(row.link)}",
+        "Your Today page always has everything you need, even without this email.",
+    ]
+    if unsubscribe_url:
+        headers["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        parts.append(
+            "You get this email because reminders by email are on for you. To stop them, "
+            f"open: {unsubscribe_url}"
+        )
+    return Email(
+        to=to,
+        subject=f"Your {TITLE} reminders for today",
+        text="\n\n".join(parts) + "\n",
+        headers=headers,
+    )

@@ -146,6 +146,8 @@ def test_from_an_empty_database_to_a_signed_in_admin(empty_postgres):
         SECRET_KEY=env["FLASK_SECRET_KEY"],
         VAPID_PRIVATE_KEY=env["FLASK_VAPID_PRIVATE_KEY"],
         VAPID_SUBJECT=env["FLASK_VAPID_SUBJECT"],
+        MAIL_DEFAULT_SENDER=env["MAIL_DEFAULT_FROM"],
+        SCLERO_BASE_URL=env["FLASK_SCLERO_BASE_URL"],
     )
     try:
         browser = app.test_client()

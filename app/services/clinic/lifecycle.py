@@ -141,17 +141,20 @@ def update_details(
         return []
     user.name, user.email = new["name"], new["email"]
     patient.phone, patient.timezone = new["phone"], new["timezone"]
+    try:
+        # Written now, before the re-plan below reads the database (its autoflush would
+        # raise the unique-email error outside this guard: a 500).
+        db.session.flush()
+    except IntegrityError:
+        # Another account took the email between the check and the write (two tabs).
+        db.session.rollback()
+        raise Invalid("email", "There is already an account with this email.") from None
     for key in changed:
         detail = f"{labels[key]}: {_shown(old[key]) or '(none)'} → {_shown(new[key]) or '(none)'}"
         audit(clinician, patient.id, "change", address, detail)
     if "timezone" in changed:
         enqueue.replan_patient(patient.id, now)
-    try:
-        db.session.commit()
-    except IntegrityError:
-        # Another account took the email between the check and the write.
-        db.session.rollback()
-        raise Invalid("email", "There is already an account with this email.") from None
+    db.session.commit()
     return [labels[k] for k in changed]
 
 

@@ -27,10 +27,12 @@ class Device:
 
 @dataclass(frozen=True, slots=True)
 class PatientQuiet:
-    """A patient's zone and quiet hours, for the send-time check."""
+    """A patient's zone and quiet hours, for the send-time check, and whether they have
+    been discharged since the row was claimed (then nothing more is sent to them)."""
 
     tz: ZoneInfo
     quiet: QuietHours
+    discharged: bool = False
 
 
 def recipient_of(row: ClaimedMessage) -> tuple[str, int]:
@@ -62,10 +64,16 @@ def recipients_of(
     quiet: dict[int, PatientQuiet] = {}
     if patients:
         zones = db.session.execute(
-            sa.select(Patient.id, Patient.timezone, Patient.quiet_start, Patient.quiet_end).where(
-                Patient.id.in_(sorted(patients))
-            )
+            sa.select(
+                Patient.id,
+                Patient.timezone,
+                Patient.quiet_start,
+                Patient.quiet_end,
+                Patient.discharged_at,
+            ).where(Patient.id.in_(sorted(patients)))
         )
-        for patient_id, zone, start, end in zones:
-            quiet[patient_id] = PatientQuiet(ZoneInfo(zone), QuietHours(start, end))
+        for patient_id, zone, start, end, discharged_at in zones:
+            quiet[patient_id] = PatientQuiet(
+                ZoneInfo(zone), QuietHours(start, end), discharged_at is not None
+            )
     return found, quiet

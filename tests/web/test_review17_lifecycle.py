@@ -8,8 +8,11 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import AuditEvent
+from app.models import OutboxMessage
 from app.models import Patient
+from app.models import Treatment
 from app.models import User
+from app.models.notification import OPEN_STATES
 from app.services.clinic import lifecycle
 from tests.conftest import login
 from tests.conftest import text_of
@@ -74,3 +77,61 @@ def test_two_tabs_saving_the_same_new_email_alone_get_a_message(client, world, i
     assert "There is already an account with this email." in text_of(r)
     assert in_app(_alice, world)[1] == "alice@patients.example"
     assert in_app(_changes) == 0
+
+
+def _open_patient_rows(patient_id: int) -> int:
+    return db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(OutboxMessage)
+        .where(
+            OutboxMessage.patient_id == patient_id,
+            OutboxMessage.recipient_user_id.is_(None),
+            OutboxMessage.state.in_(OPEN_STATES),
+        )
+    )
+
+
+def test_a_discharged_patient_booked_recorded_or_commented_on_gets_no_reminder(
+    client, world, in_app
+):
+    """Bob (booked tomorrow) is discharged; the clinician then records his session,
+    books another and leaves a comment. Each is kept, and nothing is queued to his
+    phone: reminders stopped with the discharge, until he is re-opened."""
+    login(client, DOC1)
+    r = client.post(f"/clinic/patients/{world.patient_b}/discharge", data={"confirm": "yes"})
+    assert r.status_code == 303
+    assert in_app(_open_patient_rows, world.patient_b) == 0
+    (tid,) = in_app(
+        lambda: db.session.scalars(
+            sa.select(Treatment.id).where(Treatment.patient_id == world.patient_b)
+        ).all()
+    )
+    recorded = {
+        "date": "2026-11-20",
+        "time": "11:15",
+        "sclerosant": "Polidocanol",
+        "form": "foam",
+        "areas": "right calf",
+        "checks_done": "y",
+    }
+    assert client.post(f"/clinic/sessions/{tid}/record", data=recorded).status_code == 303
+    version = in_app(lambda: db.session.get(Treatment, tid).protocol_version_id)
+    booked = {"date": "2026-12-18", "time": "10:00", "protocol": str(version)}
+    assert (
+        client.post(f"/clinic/patients/{world.patient_b}/sessions", data=booked).status_code == 303
+    )
+    r = client.post(f"/clinic/patients/{world.patient_b}/comments", data={"body": "All well."})
+    assert r.status_code == 303
+    statuses = in_app(
+        lambda: sorted(
+            t.status.value
+            for t in db.session.scalars(
+                sa.select(Treatment).where(Treatment.patient_id == world.patient_b)
+            )
+        )
+    )
+    assert statuses == ["done", "scheduled"]
+    assert in_app(_open_patient_rows, world.patient_b) == 0
+    # Re-opened, the same course is planned again.
+    assert client.post(f"/clinic/patients/{world.patient_b}/reopen").status_code == 303
+    assert in_app(_open_patient_rows, world.patient_b) > 0

@@ -135,3 +135,22 @@ def test_a_discharged_patient_booked_recorded_or_commented_on_gets_no_reminder(
     # Re-opened, the same course is planned again.
     assert client.post(f"/clinic/patients/{world.patient_b}/reopen").status_code == 303
     assert in_app(_open_patient_rows, world.patient_b) > 0
+
+
+def test_a_discharged_patients_today_page_does_not_invite_a_check_in(client, world, in_app):
+    """Today still said "Tell the clinic how you are today" with a check-in button, which
+    led to a refusal: a patient with a warning sign must not be asked to tell the clinic
+    through a form it no longer reads. The page says whom to call instead."""
+    login(client, "alice@patients.example")
+    assert "Start today's check-in" in text_of(client.get("/patient/today"))
+    doc = client.application.test_client()
+    login(doc, DOC1)
+    r = doc.post(f"/clinic/patients/{world.patient_a}/discharge", data={"confirm": "yes"})
+    assert r.status_code == 303
+    page = client.get("/patient/today")
+    text = text_of(page)
+    assert page.status_code == 200
+    assert "/patient/checkin" not in page.get_data(as_text=True)
+    assert "Tell the clinic how you are today" not in text
+    assert "Check-ins have closed because your clinic has discharged you." in text
+    assert "01632 960 111" in text and "call 999" in text

@@ -4,6 +4,9 @@ discharge, and a time-zone change across a clock change with the dispatcher down
 
 from __future__ import annotations
 
+import html as html_lib
+import re
+
 import sqlalchemy as sa
 
 from app.extensions import db
@@ -154,3 +157,50 @@ def test_a_discharged_patients_today_page_does_not_invite_a_check_in(client, wor
     assert "Tell the clinic how you are today" not in text
     assert "Check-ins have closed because your clinic has discharged you." in text
     assert "01632 960 111" in text and "call 999" in text
+
+
+def _edit_form(client, patient_id: int) -> dict[str, str]:
+    """The edit form as a browser tab holds it once opened: every field, hidden ones too."""
+    html = client.get(f"/clinic/patients/{patient_id}/edit").get_data(as_text=True)
+    fields = dict(re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', html))
+    zone = re.search(r'<option selected value="([^"]+)"', html)
+    fields["timezone"] = zone.group(1)
+    fields.pop("csrf_token", None)
+    return {k: html_lib.unescape(v) for k, v in fields.items()}
+
+
+def test_two_tabs_editing_different_fields_do_not_undo_each_other(client, world, in_app):
+    """Tab 1 and tab 2 open the edit form; tab 1 saves a new phone number, then tab 2
+    saves a new name. Tab 2's form still held the old (empty) phone, and saving it put
+    that back: tab 1's change was silently undone."""
+    login(client, DOC1)
+    tab1 = _edit_form(client, world.patient_a)
+    tab2 = _edit_form(client, world.patient_a)
+    tab1["phone"] = "07700 900123"
+    assert client.post(f"/clinic/patients/{world.patient_a}/edit", data=tab1).status_code == 303
+    tab2["name"] = "Alice Renamed"
+    assert client.post(f"/clinic/patients/{world.patient_a}/edit", data=tab2).status_code == 303
+    p = in_app(lambda: db.session.get(Patient, world.patient_a))
+    assert (p.phone, in_app(_alice, world)[0]) == ("07700 900123", "Alice Renamed")
+
+
+def test_two_tabs_changing_the_same_field_ask_before_replacing(client, world, in_app):
+    """Both tabs change the phone: the second is told what the first saved, keeps what
+    it typed, and replaces it only when saved again."""
+    login(client, DOC1)
+    url = f"/clinic/patients/{world.patient_a}/edit"
+    tab1 = _edit_form(client, world.patient_a)
+    tab2 = _edit_form(client, world.patient_a)
+    tab1["phone"] = "07700 900123"
+    assert client.post(url, data=tab1).status_code == 303
+    tab2["phone"] = "07700 900999"
+    r = client.post(url, data=tab2)
+    assert r.status_code == 400
+    assert "Someone changed this to “07700 900123” while you were editing" in text_of(r)
+    assert 'value="07700 900999"' in r.get_data(as_text=True)
+    assert in_app(lambda: db.session.get(Patient, world.patient_a).phone) == "07700 900123"
+    again = dict(
+        re.findall(r'<input[^>]*name="(was_[a-z]+)"[^>]*value="([^"]*)"', r.get_data(as_text=True))
+    )
+    assert client.post(url, data={**tab2, **again}).status_code == 303
+    assert in_app(lambda: db.session.get(Patient, world.patient_a).phone) == "07700 900999"

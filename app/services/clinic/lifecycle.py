@@ -52,14 +52,20 @@ class DetailsRefused(Invalid):
         self.errors = errors
 
 
+class DetailsConflict(DetailsRefused):
+    """Fields this form changed that someone else changed too since it was opened."""
+
+
 @dataclass(frozen=True)
 class Details:
-    """What the edit form sends (as typed)."""
+    """What the edit form sends (as typed), and the stored values the form was opened
+    with (``was``; None from a client that does not send them)."""
 
     name: str
     email: str
     phone: str
     timezone: str
+    was: dict[str, str] | None = None
 
 
 def details_page(clinician: Principal, patient_id: int, address: str, *, opening: bool) -> Patient:
@@ -135,6 +141,7 @@ def update_details(
         "phone": patient.phone,
         "timezone": patient.timezone,
     }
+    _merge(new, old, details.was)
     labels = {"name": "name", "email": "email", "phone": "phone number", "timezone": "time zone"}
     changed = [k for k in new if new[k] != old[k]]
     if not changed:
@@ -156,6 +163,33 @@ def update_details(
         enqueue.replan_patient(patient.id, now)
     db.session.commit()
     return [labels[k] for k in changed]
+
+
+def _merge(new: dict[str, str], stored: dict[str, str], was: dict[str, str] | None) -> None:
+    """Two tabs (or two clinicians) editing one patient: a field someone else saved
+    after this form was opened is kept when this form left it as it was, and is a
+    question when this form changed it too; never silently undone.
+
+    :raises DetailsConflict: naming each field both changed; the form then carries the
+        new stored values, so saving again replaces them on purpose.
+    """
+    if was is None:
+        return
+    conflicts = {}
+    for key, now_stored in stored.items():
+        opened_with = was.get(key, now_stored)
+        if opened_with == now_stored:
+            continue  # nobody else changed it
+        if new[key] == opened_with:
+            new[key] = now_stored  # this form did not touch it: keep the other change
+        elif new[key] != now_stored:
+            shown = _shown(now_stored) or "(none)"
+            conflicts[key] = (
+                f"Someone changed this to “{shown}” while you were editing. Save again to "
+                "replace it with what you typed."
+            )
+    if conflicts:
+        raise DetailsConflict(conflicts)
 
 
 @dataclass(frozen=True)

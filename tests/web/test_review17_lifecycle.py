@@ -204,3 +204,34 @@ def test_two_tabs_changing_the_same_field_ask_before_replacing(client, world, in
     )
     assert client.post(url, data={**tab2, **again}).status_code == 303
     assert in_app(lambda: db.session.get(Patient, world.patient_a).phone) == "07700 900999"
+
+
+def test_a_discharged_patients_pages_offer_nothing_that_is_refused(client, world, in_app):
+    """Every page a discharged patient may read offered actions that are refused after
+    discharge: "Turn on reminders", quiet hours, "Add a photo", "Do today's check-in".
+    Only turning a device off stays (it is allowed, a shared phone must stop them)."""
+    doc = client.application.test_client()
+    login(doc, DOC1)
+    assert (
+        doc.post(
+            f"/clinic/patients/{world.patient_a}/discharge", data={"confirm": "yes"}
+        ).status_code
+        == 303
+    )
+    login(client, "alice@patients.example")
+    refused = ("/patient/checkin", "/patient/photos/new", "/patient/reminders/quiet-hours")
+    for path in (
+        "/patient/today",
+        "/patient/diary",
+        "/patient/photos",
+        "/patient/reminders",
+        "/patient/plan",
+        "/patient/checklist",
+    ):
+        r = client.get(path)
+        assert r.status_code == 200, path
+        html = r.get_data(as_text=True)
+        assert [u for u in refused if f'"{u}"' in html] == [], path
+        assert 'id="push-panel"' not in html, path
+    text = text_of(client.get("/patient/reminders"))
+    assert "Reminders have stopped because your clinic has discharged you." in text

@@ -235,3 +235,30 @@ def test_a_discharged_patients_pages_offer_nothing_that_is_refused(client, world
         assert 'id="push-panel"' not in html, path
     text = text_of(client.get("/patient/reminders"))
     assert "Reminders have stopped because your clinic has discharged you." in text
+
+
+def _audited(action: str, patient_id: int) -> int:
+    return db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(AuditEvent)
+        .where(AuditEvent.action == action, AuditEvent.patient_id == patient_id)
+    )
+
+
+def test_double_submits_of_discharge_and_re_open_change_things_once(client, world, in_app):
+    login(client, DOC1)
+    a = world.patient_a
+    url = f"/clinic/patients/{a}"
+    for _ in range(2):
+        assert client.post(f"{url}/discharge", data={"confirm": "yes"}).status_code == 303
+    assert in_app(_audited, "discharge", a) == 1
+    for _ in range(2):
+        assert client.post(f"{url}/reopen").status_code == 303
+    assert in_app(_audited, "re-open", a) == 1
+    planned = in_app(_open_patient_rows, a)
+    assert planned > 0
+    assert client.post(f"{url}/reopen").status_code == 303  # a third, from an old tab
+    assert in_app(_open_patient_rows, a) == planned  # nothing queued twice
+    # A discharge page left open in another tab since before the re-open still works.
+    assert client.post(f"{url}/discharge", data={"confirm": "yes"}).status_code == 303
+    assert in_app(_open_patient_rows, a) == 0 and in_app(_audited, "discharge", a) == 2

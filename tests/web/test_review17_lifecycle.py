@@ -262,3 +262,17 @@ def test_double_submits_of_discharge_and_re_open_change_things_once(client, worl
     # A discharge page left open in another tab since before the re-open still works.
     assert client.post(f"{url}/discharge", data={"confirm": "yes"}).status_code == 303
     assert in_app(_open_patient_rows, a) == 0 and in_app(_audited, "discharge", a) == 2
+
+
+def test_two_tabs_giving_one_patient_the_same_new_email_save_once(client, world, in_app):
+    login(client, DOC1)
+    url = f"/clinic/patients/{world.patient_a}/edit"
+    tab1 = _edit_form(client, world.patient_a)
+    tab2 = _edit_form(client, world.patient_a)
+    tab1["email"] = tab2["email"] = "alice.new@patients.example"
+    assert client.post(url, data=tab1).status_code == 303
+    r = client.post(url, data=tab2)
+    assert r.status_code == 303
+    assert "Nothing changed." in text_of(client.get(r.location))
+    assert in_app(_alice, world)[1] == "alice.new@patients.example"
+    assert in_app(_changes) == 1

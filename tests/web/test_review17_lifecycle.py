@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import html as html_lib
 import re
+import threading
+import time
 
+import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
@@ -17,6 +20,7 @@ from app.models import Treatment
 from app.models import User
 from app.models.notification import OPEN_STATES
 from app.services.clinic import lifecycle
+from tests.conftest import is_postgres
 from tests.conftest import login
 from tests.conftest import text_of
 from tests.web.test_patient_edit import DOC1
@@ -276,3 +280,37 @@ def test_two_tabs_giving_one_patient_the_same_new_email_save_once(client, world,
     assert "Nothing changed." in text_of(client.get(r.location))
     assert in_app(_alice, world)[1] == "alice.new@patients.example"
     assert in_app(_changes) == 1
+
+
+@pytest.mark.skipif(not is_postgres(), reason="row locks need PostgreSQL (TEST_DATABASE_URL)")
+def test_a_save_landing_during_another_save_waits_and_asks(client, world, in_app):
+    """Another worker is saving Alice's phone (row locked, not yet committed) when this
+    tab saves a different phone. It read the old value before that commit and wrote
+    after it: the other save was overwritten unseen. Now it waits for the patient's
+    lock, sees the new value, and asks (as two tabs one after the other do)."""
+    login(client, DOC1)
+    url = f"/clinic/patients/{world.patient_a}/edit"
+    tab = _edit_form(client, world.patient_a)
+    tab["phone"] = "07700 900999"
+    answers: list[tuple[int, str]] = []
+
+    def save() -> None:
+        r = client.post(url, data=tab)
+        answers.append((r.status_code, text_of(r)))
+
+    with client.application.app_context():
+        other = db.engine.connect()
+    other_tx = other.begin()
+    other.execute(
+        sa.update(Patient).where(Patient.id == world.patient_a).values(phone="07700 900123")
+    )
+    worker = threading.Thread(target=save)
+    worker.start()
+    time.sleep(0.5)  # the tab's save is now waiting on the row
+    other_tx.commit()
+    other.close()
+    worker.join(10)
+    ((status, text),) = answers
+    assert status == 400
+    assert "Someone changed this to “07700 900123” while you were editing" in text
+    assert in_app(lambda: db.session.get(Patient, world.patient_a).phone) == "07700 900123"

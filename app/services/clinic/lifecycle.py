@@ -135,6 +135,11 @@ def update_details(
             errors[key] = exc.message
     if errors:  # every problem at once, so a form is not corrected one field per round
         raise DetailsRefused(errors)
+    # Two saves at once (two tabs, two clinicians): the second waits, then compares the
+    # form with what the first saved (_merge), instead of both reading the same values.
+    lock_patient(patient.id)
+    db.session.refresh(patient)
+    db.session.refresh(user)
     old = {
         "name": user.name,
         "email": user.email,

@@ -146,10 +146,15 @@ def update_details(
         "phone": patient.phone,
         "timezone": patient.timezone,
     }
-    _merge(new, old, details.was)
     labels = {"name": "name", "email": "email", "phone": "phone number", "timezone": "time zone"}
+    try:
+        _merge(new, old, details.was)
+    except DetailsConflict:
+        db.session.rollback()  # let go of the lock: nothing was changed
+        raise
     changed = [k for k in new if new[k] != old[k]]
     if not changed:
+        db.session.rollback()  # let go of the lock
         return []
     user.name, user.email = new["name"], new["email"]
     patient.phone, patient.timezone = new["phone"], new["timezone"]

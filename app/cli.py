@@ -30,6 +30,7 @@ from app.services import protocol_admin
 from app.services import protocols
 from app.services.errors import Invalid
 from app.services.notify import dispatch
+from app.textinput import DB_INT_MAX
 from config import ConfigError
 
 protocols_cli = AppGroup("protocols", help="Validate, load and list clinic protocols.")
@@ -202,7 +203,8 @@ def list_versions() -> None:
 @protocols_cli.command("sign-off")
 @click.option("--clinic", "clinic", required=True, help="Clinic slug.")
 @click.option("--key", required=True, help="Protocol key, as `flask protocols list` shows.")
-@click.option("--version", "number", type=click.IntRange(min=1), required=True)
+# At most the database's INTEGER: a bigger number was a traceback on PostgreSQL.
+@click.option("--version", "number", type=click.IntRange(min=1, max=DB_INT_MAX), required=True)
 @click.option("--by", "email", required=True, help="Email of an active admin of the clinic.")
 def sign_off(clinic: str, key: str, number: int, email: str) -> None:
     """Sign a protocol version off for patients, as the named clinic admin (audited).

@@ -15,6 +15,7 @@ from flask import request
 from flask import url_for
 from flask_login import current_user
 from wtforms import EmailField
+from wtforms import HiddenField
 from wtforms import SelectField
 from wtforms import StringField
 
@@ -39,26 +40,49 @@ class PatientDetailsForm(Form):
     email = EmailField("Email")
     phone = StringField("Phone (optional)")
     timezone = SelectField("Time zone", choices=ZONES, validate_choice=False)
+    # The stored values this form was opened with, so a save changes only what was
+    # edited here and never undoes another tab's save (lifecycle._merge).
+    was_name = HiddenField()
+    was_email = HiddenField()
+    was_phone = HiddenField()
+    was_timezone = HiddenField()
+
+
+_FIELDS = ("name", "email", "phone", "timezone")
 
 
 def _typed(form: PatientDetailsForm) -> lifecycle.Details:
-    return lifecycle.Details(
-        (form.name.data or "")[:_KEEP],
-        (form.email.data or "")[:_KEEP],
-        (form.phone.data or "")[:_KEEP],
-        (form.timezone.data or "")[:_KEEP],
-    )
+    sent = all(f"was_{k}" in request.form for k in _FIELDS)  # older pages lack them
+    was = {k: (form[f"was_{k}"].data or "")[:_KEEP] for k in _FIELDS} if sent else None
+    return lifecycle.Details(*((form[k].data or "")[:_KEEP] for k in _FIELDS), was=was)
+
+
+def _stored(p) -> dict[str, str]:  # noqa: ANN001 - the patient row the service gave
+    return {"name": p.user.name, "email": p.user.email, "phone": p.phone, "timezone": p.timezone}
+
+
+def _shown_again(form: PatientDetailsForm, stored: dict[str, str], conflicts: dict) -> None:
+    """Keep what was typed, as far as it is sensible to send back; a field changed
+    elsewhere meanwhile is now shown, so saving again replaces it on purpose."""
+    for f in form:
+        if f.type != "CSRFTokenField":
+            f.data = (f.data or "")[:_KEEP]
+    for key in conflicts:
+        form[f"was_{key}"].data = stored[key]
 
 
 @bp.route("/patients/<int:patient_id>/edit", methods=["GET", "POST"])
 def edit_patient(patient_id: int):
     form = PatientDetailsForm()
+    conflicts: dict[str, str] = {}
     if form.validate_on_submit():
         try:
             changed = lifecycle.update_details(
                 current_user, patient_id, _typed(form), now(), client_address()
             )
         except lifecycle.DetailsRefused as exc:
+            if isinstance(exc, lifecycle.DetailsConflict):
+                conflicts = exc.errors
             for field, message in exc.errors.items():
                 form[field].errors = [message]
         except Invalid as exc:
@@ -68,14 +92,13 @@ def edit_patient(patient_id: int):
             return redirect(url_for("clinician.patient", patient_id=patient_id), 303)
     opening = request.method == "GET"
     p = lifecycle.details_page(current_user, patient_id, client_address(), opening=opening)
+    stored = _stored(p)
     if opening:
         form = PatientDetailsForm(
-            formdata=None, name=p.user.name, email=p.user.email, phone=p.phone, timezone=p.timezone
+            formdata=None, **stored, **{f"was_{k}": v for k, v in stored.items()}
         )
     else:
-        # Keep what was typed, as far as it is sensible to send back.
-        for f in (form.name, form.email, form.phone, form.timezone):
-            f.data = (f.data or "")[:_KEEP]
+        _shown_again(form, stored, conflicts)
     return render_template("clinician/patient_edit.html", form=form, p=p), (200 if opening else 400)
 
 

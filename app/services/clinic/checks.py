@@ -10,10 +10,13 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 from zoneinfo import available_timezones
 
+import sqlalchemy as sa
+
 from app.domain.localtime import NoSuchLocalTime
 from app.domain.localtime import local_to_utc
 from app.extensions import db
 from app.models import ProtocolVersion
+from app.models import Treatment
 from app.principal import Principal
 from app.services.errors import Invalid
 
@@ -52,8 +55,15 @@ def check_window(
         raise Invalid(field, "That date is too far in the future. Please check the year.")
 
 
-def clinic_protocol(clinician: Principal, version_id: int | None) -> ProtocolVersion:
-    """A protocol version of the clinician's own clinic, or an error on the form field."""
+def clinic_protocol(
+    clinician: Principal, version_id: int | None, patient_id: int | None = None
+) -> ProtocolVersion:
+    """A protocol version of the clinician's own clinic, or an error on the form field.
+
+    It must be signed off, and be the newest signed-off version of its protocol, unless
+    ``patient_id`` (booking another session) already has a session on it: patients keep
+    the version they were treated on, new treatments get the one approved now.
+    """
     # None: the form's id was missing or out of the database's range (db_int).
     version = db.session.get(ProtocolVersion, version_id) if version_id is not None else None
     if version is None or version.clinic_id != clinician.clinic_id:
@@ -67,4 +77,33 @@ def clinic_protocol(clinician: Principal, version_id: int | None) -> ProtocolVer
             "cannot be used for a new treatment. Choose a signed-off protocol, or ask a "
             "clinic admin to sign this version off on the Protocols page.",
         )
+    newest = _newest_signed_off(version)
+    if newest > version.version and not _patient_is_on(patient_id, version.id):
+        raise Invalid(
+            "protocol",
+            f"{version.name} version {version.version} has been replaced by version "
+            f"{newest}. Choose version {newest}: an older version is kept only for the "
+            "patients already on it.",
+        )
     return version
+
+
+def _newest_signed_off(version: ProtocolVersion) -> int:
+    return db.session.scalar(
+        sa.select(sa.func.max(ProtocolVersion.version)).where(
+            ProtocolVersion.clinic_id == version.clinic_id,
+            ProtocolVersion.key == version.key,
+            ProtocolVersion.signed_off_at.is_not(None),
+        )
+    )
+
+
+def _patient_is_on(patient_id: int | None, version_id: int) -> bool:
+    if patient_id is None:
+        return False
+    found = db.session.scalar(
+        sa.select(Treatment.id)
+        .where(Treatment.patient_id == patient_id, Treatment.protocol_version_id == version_id)
+        .limit(1)
+    )
+    return found is not None

@@ -52,14 +52,20 @@ class DetailsRefused(Invalid):
         self.errors = errors
 
 
+class DetailsConflict(DetailsRefused):
+    """Fields this form changed that someone else changed too since it was opened."""
+
+
 @dataclass(frozen=True)
 class Details:
-    """What the edit form sends (as typed)."""
+    """What the edit form sends (as typed), and the stored values the form was opened
+    with (``was``; None from a client that does not send them)."""
 
     name: str
     email: str
     phone: str
     timezone: str
+    was: dict[str, str] | None = None
 
 
 def details_page(clinician: Principal, patient_id: int, address: str, *, opening: bool) -> Patient:
@@ -129,6 +135,11 @@ def update_details(
             errors[key] = exc.message
     if errors:  # every problem at once, so a form is not corrected one field per round
         raise DetailsRefused(errors)
+    # Two saves at once (two tabs, two clinicians): the second waits, then compares the
+    # form with what the first saved (_merge), instead of both reading the same values.
+    lock_patient(patient.id)
+    db.session.refresh(patient)
+    db.session.refresh(user)
     old = {
         "name": user.name,
         "email": user.email,
@@ -136,23 +147,59 @@ def update_details(
         "timezone": patient.timezone,
     }
     labels = {"name": "name", "email": "email", "phone": "phone number", "timezone": "time zone"}
+    try:
+        _merge(new, old, details.was)
+    except DetailsConflict:
+        db.session.rollback()  # let go of the lock: nothing was changed
+        raise
     changed = [k for k in new if new[k] != old[k]]
     if not changed:
+        db.session.rollback()  # let go of the lock
         return []
     user.name, user.email = new["name"], new["email"]
     patient.phone, patient.timezone = new["phone"], new["timezone"]
+    try:
+        # Written now, before the re-plan below reads the database (its autoflush would
+        # raise the unique-email error outside this guard: a 500).
+        db.session.flush()
+    except IntegrityError:
+        # Another account took the email between the check and the write (two tabs).
+        db.session.rollback()
+        raise Invalid("email", "There is already an account with this email.") from None
     for key in changed:
         detail = f"{labels[key]}: {_shown(old[key]) or '(none)'} → {_shown(new[key]) or '(none)'}"
         audit(clinician, patient.id, "change", address, detail)
     if "timezone" in changed:
         enqueue.replan_patient(patient.id, now)
-    try:
-        db.session.commit()
-    except IntegrityError:
-        # Another account took the email between the check and the write.
-        db.session.rollback()
-        raise Invalid("email", "There is already an account with this email.") from None
+    db.session.commit()
     return [labels[k] for k in changed]
+
+
+def _merge(new: dict[str, str], stored: dict[str, str], was: dict[str, str] | None) -> None:
+    """Two tabs (or two clinicians) editing one patient: a field someone else saved
+    after this form was opened is kept when this form left it as it was, and is a
+    question when this form changed it too; never silently undone.
+
+    :raises DetailsConflict: naming each field both changed; the form then carries the
+        new stored values, so saving again replaces them on purpose.
+    """
+    if was is None:
+        return
+    conflicts = {}
+    for key, now_stored in stored.items():
+        opened_with = was.get(key, now_stored)
+        if opened_with == now_stored:
+            continue  # nobody else changed it
+        if new[key] == opened_with:
+            new[key] = now_stored  # this form did not touch it: keep the other change
+        elif new[key] != now_stored:
+            shown = _shown(now_stored) or "(none)"
+            conflicts[key] = (
+                f"Someone changed this to “{shown}” while you were editing. Save again to "
+                "replace it with what you typed."
+            )
+    if conflicts:
+        raise DetailsConflict(conflicts)
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,20 @@ def patient_record_page(
 ) -> PatientRecordPage:
     """The patient page (audited, 404 for another clinic's patient), then the choices."""
     record = review.patient_page(clinician, patient_id, address, now, page)
-    return PatientRecordPage(record, protocol_choices(clinician))
+    return PatientRecordPage(record, _booking_choices(clinician, record.sessions))
+
+
+def _booking_choices(clinician: Principal, sessions: list[Treatment]) -> list[ProtocolVersion]:
+    """The booking form's protocols: the version of the patient's latest session first
+    (the one a browser selects), even when a newer version has been signed off since,
+    because patients keep their version; then the clinic's current ones."""
+    choices = protocol_choices(clinician)
+    if not sessions:
+        return choices
+    own = max(sessions, key=lambda t: t.appointment_at).protocol_version
+    if own.signed_off_at is None:
+        return choices
+    return [own, *(v for v in choices if v.id != own.id)]
 
 
 @dataclass(frozen=True)

@@ -92,7 +92,7 @@ def book_session(
     """Book another session of the course."""
     patient = patient_for(clinician, patient_id, address, "book a session for")
     tz = ZoneInfo(patient.timezone)
-    version = clinic_protocol(clinician, protocol_version_id)
+    version = clinic_protocol(clinician, protocol_version_id, patient.id)
     appointment = to_utc(appointment_local, tz, "appointment")
     check_window(appointment, now, APPOINTMENT_PAST, APPOINTMENT_FUTURE, "appointment")
     treatment = Treatment(patient=patient, protocol_version=version, appointment_at=appointment)

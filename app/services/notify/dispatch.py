@@ -168,8 +168,9 @@ def _screen(
 ) -> list[ClaimedMessage]:
     """Apply the lateness rules at send time; return the rows to send now.
 
-    Too late or replaced by a newer one of its kind: dropped, with the reason. Inside
-    the patient's quiet hours: back to pending until they end (not an attempt).
+    Too late, replaced by a newer one of its kind, or to a patient discharged since the
+    claim: dropped, with the reason. Inside the patient's quiet hours: back to pending
+    until they end (not an attempt).
     """
     keep, replaced = newest_per_kind(_due_of_same_kind(rows, now))
     drops: dict[str, list[int]] = defaultdict(list)
@@ -180,6 +181,12 @@ def _screen(
             drops["replaced by a newer reminder of the same kind"].append(row.id)
             continue
         where = quiet.get(row.patient_id) if row.recipient_user_id is None else None
+        if where is not None and where.discharged:
+            # Discharged after this row was claimed: the discharge cancelled it, but the
+            # claim still holds it in memory. Not sent (the fenced write is a no-op for
+            # a cancelled row, and drops any row planned by mistake after discharge).
+            drops["patient discharged"].append(row.id)
+            continue
         decision = decide_at_send(
             kind=row.kind,
             due=row.due_at,

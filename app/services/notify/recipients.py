@@ -29,13 +29,15 @@ class Device:
 
 @dataclass(frozen=True, slots=True)
 class PatientQuiet:
-    """A patient's zone and quiet hours, for the send-time check."""
+    """A patient's zone and quiet hours, for the send-time check, and whether they have
+    been discharged since the row was claimed (then nothing more is sent to them)."""
 
     tz: ZoneInfo
     quiet: QuietHours
     # Reminder emails: "auto" (when no device has push), "email" (instead) or "off"
     # (app.services.notify.email_prefs).
     email: str = "auto"
+    discharged: bool = False
 
 
 def recipient_of(row: ClaimedMessage) -> tuple[str, int]:
@@ -74,11 +76,17 @@ def recipients_of(
                 Patient.quiet_end,
                 EmailPreference.reminders_by_email,
                 EmailPreference.unsubscribed_at,
+                Patient.discharged_at,
             )
             .outerjoin(EmailPreference, EmailPreference.patient_id == Patient.id)
             .where(Patient.id.in_(sorted(patients)))
         )
-        for patient_id, zone, start, end, by_email, unsubscribed in zones:
+        for patient_id, zone, start, end, by_email, unsubscribed, discharged_at in zones:
             choice = "off" if unsubscribed else ("email" if by_email else "auto")
-            quiet[patient_id] = PatientQuiet(ZoneInfo(zone), QuietHours(start, end), choice)
+            quiet[patient_id] = PatientQuiet(
+                ZoneInfo(zone),
+                QuietHours(start, end),
+                email=choice,
+                discharged=discharged_at is not None,
+            )
     return found, quiet

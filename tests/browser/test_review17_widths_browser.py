@@ -6,6 +6,8 @@ with CSRF on, in their error states too."""
 
 from __future__ import annotations
 
+import os
+import warnings
 from pathlib import Path
 
 import pytest
@@ -69,7 +71,14 @@ def _check(page: Page, what: str, artifacts: Path, problems: list[str]) -> None:
             problems.append(f"{what} @{width}: words broken inside: {broken[:5]}")
         slug = what.replace(" ", "-").replace("/", "_")
         page.screenshot(path=str(artifacts / f"review17-{slug}-{width}.png"), full_page=True)
-    if AXE.exists():
+    if not AXE.exists():
+        # CI installs the node tools before the tests (.ci/run) and requires browsers:
+        # there a missing axe is a failure, not a quiet pass of half the check.
+        if os.environ.get("REQUIRE_BROWSER") == "1":
+            problems.append(f"{what}: axe-core missing (npm install in tools/)")
+        else:
+            warnings.warn("axe-core not installed: accessibility not checked", stacklevel=1)
+    else:
         page.add_script_tag(content=AXE.read_text())
         result = page.evaluate(
             "async (tags) => await axe.run(document, {runOnly: {type: 'tag', values: tags}})",

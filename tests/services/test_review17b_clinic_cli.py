@@ -1,0 +1,91 @@
+"""Review of `flask clinic` (issue 17 point 1): two `create`s racing for one slug or one
+admin email, odd bytes in command-line options, and odd base URLs."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import Clinic
+from app.models import User
+from tests.conftest import count
+from tests.conftest import make_clinic
+from tests.services.test_clinic_cli import LINK
+from tests.services.test_clinic_cli import create_args
+
+
+def _checks_miss_once(monkeypatch, misses: int) -> None:
+    """The service's first ``misses`` existence checks find nothing, as when another
+    `flask clinic create` commits just after them: the race the unique index decides."""
+    real = db.session.scalar
+    left = [misses]
+
+    def scalar(statement, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        if left[0] > 0:
+            left[0] -= 1
+            return None
+        return real(statement, *args, **kwargs)
+
+    monkeypatch.setattr(db.session, "scalar", scalar)
+
+
+def test_two_creates_with_one_slug_make_one_clinic_and_a_clear_error(
+    app, runner, in_app, monkeypatch
+):
+    app.config["SCLERO_BASE_URL"] = "https://care.example"
+    in_app(make_clinic, "north-leeds")  # the other command, already committed
+    _checks_miss_once(monkeypatch, 2)
+    result = runner.invoke(args=create_args(**{"--admin-email": "other@north-leeds.example"}))
+    assert result.exit_code == 1, result.output
+    assert "--slug: The slug 'north-leeds' is taken" in result.output
+    assert "Traceback" not in result.output and result.exception.__class__ is SystemExit
+    monkeypatch.undo()
+    assert in_app(count, Clinic) == 1
+    assert in_app(lambda: db.session.scalar(sa.select(User.id))) is None
+
+
+def test_two_creates_with_one_admin_email_make_one_clinic_and_a_clear_error(
+    app, runner, in_app, monkeypatch
+):
+    app.config["SCLERO_BASE_URL"] = "https://care.example"
+    assert runner.invoke(args=create_args()).exit_code == 0
+    _checks_miss_once(monkeypatch, 2)
+    result = runner.invoke(args=create_args(**{"--slug": "leeds-two"}))
+    assert result.exit_code == 1, result.output
+    assert "--admin-email: There is already an account" in result.output
+    monkeypatch.undo()
+    assert in_app(count, Clinic) == 1
+
+
+@pytest.mark.parametrize(
+    "base",
+    [
+        "https://care.example/#x",
+        "https://care.example/\r\nX: y",
+        "https://care.example/ app",
+        "https://user:secret@care.example",
+    ],
+)
+def test_a_base_url_a_link_cannot_be_made_from_is_refused(app, runner, in_app, base):
+    result = runner.invoke(args=[*create_args(), "--base-url", base])
+    assert result.exit_code == 1, result.output
+    assert "--base-url" in result.output
+    assert in_app(count, Clinic) == 0
+
+
+def test_a_base_url_with_a_path_keeps_it(runner):
+    result = runner.invoke(args=[*create_args(), "--base-url", "https://care.example/north/"])
+    assert result.exit_code == 0, result.output
+    assert LINK.search(result.output).group(1).startswith("https://care.example/north/invite/")
+
+
+@pytest.mark.parametrize("name", ["NHS\x00111", "NHS\u202e111"])
+def test_set_hours_refuses_unprintable_names(runner, in_app, name):
+    in_app(make_clinic, "north")
+    args = ["--out-of-hours-name", name, "--out-of-hours-phone", "111"]
+    result = runner.invoke(args=["clinic", "set-hours", "north", "Mon-Fri 09:00-17:00", *args])
+    assert result.exit_code == 1, result.output
+    assert "out-of-hours" in result.output.lower()
+    stored = in_app(lambda: db.session.scalar(sa.select(Clinic.out_of_hours_name)))
+    assert stored == "NHS 111"

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from dataclasses import field
 from datetime import time
 
+from app.domain import direction
 from app.domain import hours as hours_domain
 from app.domain.weekly_hours import DayError
 from app.domain.weekly_hours import DayRow
@@ -154,6 +155,8 @@ def _advice(text: str) -> str:
     text = " ".join((text or "").split())
     if len(text) > ADVICE_MAX:
         raise Invalid("out_of_hours", f"Keep the advice to {ADVICE_MAX} characters or fewer.")
+    if direction.has_direction_controls(text):
+        raise Invalid("out_of_hours", direction.MESSAGE)
     return text
 
 

@@ -89,3 +89,48 @@ def test_set_hours_refuses_unprintable_names(runner, in_app, name):
     assert "out-of-hours" in result.output.lower()
     stored = in_app(lambda: db.session.scalar(sa.select(Clinic.out_of_hours_name)))
     assert stored == "NHS 111"
+
+
+def test_two_creates_at_once_make_one_clinic(app, in_app):
+    """Two `flask clinic create` runs at the same moment, in two threads with their own
+    connections: one clinic, and the other a clear error on the slug (never a crash)."""
+    import threading
+
+    from app.services.clinic import setup
+    from app.services.errors import Invalid
+    from tests.conftest import NOW
+
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def run(n: int) -> None:
+        with app.app_context():
+            new = setup.NewClinic(
+                name=f"Leeds {n}",
+                slug="leeds",
+                timezone="Europe/London",
+                admin_email=f"lead{n}@leeds.example",
+                phone="0113 496 0000",
+                emergency_number="999",
+            )
+            barrier.wait()
+            try:
+                setup.create_clinic(new, NOW)
+            except Invalid as exc:
+                outcomes.append(f"{exc.field}: {exc.message}")
+            else:
+                outcomes.append("created")
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(outcomes) == [
+        "created",
+        "slug: The slug 'leeds' is taken by another clinic; choose another.",
+    ]
+    assert in_app(count, Clinic) == 1
+    assert in_app(count, User) == 1

@@ -107,3 +107,30 @@ def test_same_day_advice_follows_the_new_hours_across_a_clock_change(
         assert 'data-clinic-open="no"' in html and "The clinic is closed now." in text
         assert f"The clinic opens {opens}." in text
         assert text.index("Call NHS 111") < text.index("Call North Clinic")
+
+
+@pytest.mark.parametrize(("start", "end"), [("17:00", "09:00"), ("18:00", "08:30")])
+def test_opening_and_closing_swapped_is_caught_not_read_as_a_night_opening(
+    admin,  # noqa: F811
+    in_app,
+    world,
+    start,
+    end,
+):
+    """Monday 17:00 to 09:00 would have the clinic "open" all night, telling a patient
+    at 3 am to ring the clinic first: almost surely the two times swapped."""
+    r = admin.post(
+        "/clinic/settings", data=settings_form(**{"day-0-start-0": start, "day-0-end-0": end})
+    )
+    assert r.status_code == 400
+    assert f"Monday: {start} to {end} would keep the clinic open overnight" in text_of(r)
+    assert f'value="{start}"' in r.get_data(as_text=True)  # what was typed stays
+    assert in_app(lambda: db.session.get(Clinic, world.clinic1).hours) == "Mon-Fri 09:00-17:00"
+
+
+@pytest.mark.parametrize(
+    ("start", "end"), [("20:00", "02:00"), ("00:00", "00:00"), ("09:00", "00:00")]
+)
+def test_a_real_night_opening_or_all_day_is_kept(admin, in_app, world, start, end):  # noqa: F811
+    data = settings_form(**{"day-4-start-0": start, "day-4-end-0": end})
+    assert admin.post("/clinic/settings", data=data).status_code == 303

@@ -22,6 +22,7 @@ from datetime import time
 
 from app.domain import direction
 from app.domain import hours as hours_domain
+from app.domain.weekly_hours import DAY_MINUTES
 from app.domain.weekly_hours import DayError
 from app.domain.weekly_hours import DayRow
 from app.domain.weekly_hours import rows_from_hours
@@ -160,13 +161,29 @@ def _advice(text: str) -> str:
     return text
 
 
+# A night opening longer than this is read as the two times swapped: 17:00 to 09:00
+# would have patients told at 3 am that the clinic is open and to ring it first.
+NIGHT_MAX_MINUTES = 12 * 60
+
+
 def _hours(days: tuple[DayRow, ...]) -> str:
     try:
-        return summarise(hours_domain.parse_hours(spec_from_rows(days)))
+        parsed = hours_domain.parse_hours(spec_from_rows(days))
     except DayError as exc:
         raise Invalid(f"day-{exc.weekday}", str(exc)) from None
     except hours_domain.HoursError as exc:
         raise Invalid("hours", str(exc)) from None
+    for i in parsed.intervals:
+        if i.end > DAY_MINUTES and i.length > NIGHT_MAX_MINUTES:
+            day, opens, closes = hours_domain.DAY_NAMES[i.weekday], *i.label().split("-")
+            next_day = hours_domain.DAY_NAMES[(i.weekday + 1) % 7]
+            raise Invalid(
+                f"day-{i.weekday}",
+                f"{day}: {opens} to {closes} would keep the clinic open overnight until "
+                f"{closes} on {next_day}. If it opens at {closes} and closes at {opens}, "
+                "swap the two times.",
+            )
+    return summarise(parsed)
 
 
 def _check(typed: Settings, protocol_keys: set[str]) -> dict[str, object]:

@@ -134,3 +134,27 @@ def test_opening_and_closing_swapped_is_caught_not_read_as_a_night_opening(
 def test_a_real_night_opening_or_all_day_is_kept(admin, in_app, world, start, end):  # noqa: F811
     data = settings_form(**{"day-4-start-0": start, "day-4-end-0": end})
     assert admin.post("/clinic/settings", data=data).status_code == 303
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "é@north.example",  # would go out as =?utf-8?q?=C3=A9?=@north.example: undeliverable
+        "desk@bücher.example",
+        "desk@north.example\r\nBcc: everyone@x.example",
+        '"Desk" <desk@north.example>',
+        "desk@north.example, other@x.example",
+    ],
+)
+def test_a_reply_to_that_would_break_an_email_header_is_refused(admin, in_app, world, typed):  # noqa: F811
+    r = admin.post("/clinic/settings", data=settings_form(reply_to_email=typed))
+    assert r.status_code == 400
+    assert in_app(lambda: db.session.get(Clinic, world.clinic1).reply_to_email) == ""
+
+
+def test_a_plain_reply_to_is_kept_lower_cased(admin, in_app, world):  # noqa: F811
+    r = admin.post("/clinic/settings", data=settings_form(reply_to_email=" Desk@North.example "))
+    assert r.status_code == 303
+    assert in_app(lambda: db.session.get(Clinic, world.clinic1).reply_to_email) == (
+        "desk@north.example"
+    )

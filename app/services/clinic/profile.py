@@ -200,7 +200,7 @@ def _check(typed: Settings, protocol_keys: set[str]) -> dict[str, object]:
         "timezone": lambda: check_timezone(typed.timezone).key,
         "default_protocol_key": lambda: _protocol_key(typed.default_protocol_key, protocol_keys),
         "quiet_hours": lambda: _quiet(typed.quiet_start, typed.quiet_end),
-        "reply_to_email": lambda: check_email(typed.reply_to_email, "reply_to_email", False),
+        "reply_to_email": lambda: _reply_to(typed.reply_to_email),
     }
     clean: dict[str, object] = {}
     errors: dict[str, str] = {}
@@ -213,6 +213,21 @@ def _check(typed: Settings, protocol_keys: set[str]) -> dict[str, object]:
         raise SettingsInvalid(errors)
     clean["out_of_hours_name"], clean["out_of_hours_phone"] = clean.pop("out_of_hours_line")
     return clean
+
+
+def _reply_to(text: str) -> str:
+    """The clinic's reply-to address: one plain address, ASCII only. It goes into the
+    Reply-To header of every email; a non-ASCII one goes out as an encoded word
+    (=?utf-8?q?...?=@host) that no reply reaches, and display names or lists would
+    add other recipients."""
+    email = check_email(text, "reply_to_email", False)
+    if not email.isascii():
+        raise Invalid(
+            "reply_to_email",
+            "Use an address with plain letters a to z, digits, dots and hyphens only: "
+            "replies to other addresses may not arrive.",
+        )
+    return email
 
 
 def _protocol_key(key: str, keys: set[str]) -> str:

@@ -134,3 +134,38 @@ def test_two_creates_at_once_make_one_clinic(app, in_app):
     ]
     assert in_app(count, Clinic) == 1
     assert in_app(count, User) == 1
+
+
+ODD = ["\x00", "x" * 100_000, "\u202e", "a\r\nb", "\udcff"]
+OPTIONS = [
+    "name",
+    "--slug",
+    "--time-zone",
+    "--admin-email",
+    "--admin-name",
+    "--phone",
+    "--emergency-number",
+    "--out-of-hours-name",
+    "--out-of-hours-phone",
+]
+
+
+@pytest.mark.parametrize("option", OPTIONS)
+@pytest.mark.parametrize("odd", ODD, ids=["nul", "100k", "rlo", "crlf", "surrogate"])
+def test_odd_bytes_in_any_create_option_are_a_clear_error(app, runner, in_app, option, odd):
+    app.config["SCLERO_BASE_URL"] = "https://care.example"
+    args = create_args(**({} if option == "name" else {option: f"a{odd}"}))
+    if option == "name":
+        args[2] = f"North {odd}"
+    if option.startswith("--out-of-hours"):
+        args += ["--out-of-hours-name", "NHS 111", "--out-of-hours-phone", "111"]
+        args[args.index(option, len(args) - 4) + 1] = f"a{odd}"
+    result = runner.invoke(args=args)
+    assert result.exit_code in (0, 1), result.output
+    assert "Traceback" not in result.output
+    if result.exit_code == 1:
+        assert result.output.startswith("Error: ")
+        assert in_app(count, Clinic) == 0
+    else:  # accepted: then stored as something printable on one line
+        name = in_app(lambda: db.session.scalar(sa.select(Clinic.name)))
+        assert name.isprintable()

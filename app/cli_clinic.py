@@ -57,12 +57,29 @@ def _base_url(option: str | None) -> str:
     """
     base = (option or current_app.config.get("SCLERO_BASE_URL") or "").strip()
     parts = urlsplit(base)
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
+    try:
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:  # not a number, or past 65535
+        port_ok = False
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+        # user:password@ is dropped from links; a space or line break would be sent on
+        or "@" in parts.netloc
+        or any(ch.isspace() or not ch.isprintable() for ch in base)
+        or not port_ok
+    ):
         raise click.ClickException(
             "Give the address users reach the app at with --base-url or SCLERO_BASE_URL "
             "(FLASK_SCLERO_BASE_URL), for example https://care.example-clinic.uk"
         )
-    return base.rstrip("/")
+    base = base.rstrip("/")
+    # Made once before anything is stored: a link that cannot be made after the clinic
+    # is committed would leave a clinic whose first admin never gets one.
+    _sign_in_link(base, "check")
+    return base
 
 
 def _sign_in_link(base: str, token: str) -> str:

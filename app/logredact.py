@@ -19,9 +19,10 @@ import re
 from typing import Any
 
 # After /invite/, /reset/ or /unsubscribe/ (also percent-encoded slashes, as a Referer
-# or a crafted path may have them): everything up to the next /, ?, #, space or quote.
+# or a crafted path may have them, and repeated slashes, which Werkzeug merges and
+# redirects to the live page): everything up to the next /, ?, #, space or quote.
 TOKEN_PATH = re.compile(
-    r"(?i)((?:/|%2f)(?:invite|reset|unsubscribe)(?:/|%2f))[^/?#\s\"'&]+",
+    r"(?i)((?:/|%2f)(?:invite|reset|unsubscribe)(?:/|%2f)+)[^/?#\s\"'&]+",
 )
 REDACTED = "[redacted]"
 LOGGERS = ("gunicorn.access", "gunicorn.error", "werkzeug", "app.errors")

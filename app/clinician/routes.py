@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 from flask import abort
+from flask import current_app
 from flask import flash
 from flask import g
 from flask import redirect
@@ -102,8 +103,9 @@ def new_patient():
         except Invalid as exc:
             _field_error(form, exc)
         else:
-            session["new_invite"] = (created.patient.id, created.invitation_token)
-            return redirect(url_for("clinician.patient", patient_id=created.patient.id), 303)
+            # The link is shown by this response, never carried to the next page in the
+            # session cookie (signed, not encrypted: the token would be readable in it).
+            return _patient_page(created.patient.id, token=created.invitation_token)
     versions = clinic.protocol_choices(current_user)
     form.protocol.choices = _protocol_choices(versions)
     if request.method == "GET":
@@ -114,14 +116,16 @@ def new_patient():
 
 @bp.get("/patients/<int:patient_id>")
 def patient(patient_id: int):
+    return _patient_page(patient_id)
+
+
+def _patient_page(patient_id: int, token: str | None = None):  # noqa: ANN202
+    """The patient page; with ``token``, the sign-in link just made, shown this once."""
     number = request.args.get("page", 1, type=int)
     page = clinic.patient_record_page(current_user, patient_id, client_address(), now(), number)
-    invite = session.pop("new_invite", None)
     draft = session.pop("ack_draft", None)
     phone_draft = session.pop("phone_draft", None)
-    link = None
-    if invite and invite[0] == patient_id:
-        link = public_url("auth.accept_invite", token=invite[1])
+    link = public_url("auth.accept_invite", token=token) if token else None
     book = BookSessionForm()
     book.protocol.choices = _protocol_choices(page.protocols)
     book.protocol.data = _default_protocol(page.protocols)
@@ -130,6 +134,7 @@ def patient(patient_id: int):
         pg=page.record,
         p=page.record.diary.patient,
         link=link,
+        ttl_days=current_app.config["SCLERO_INVITE_TTL"].days,
         book=book,
         ack_draft=dict([draft]) if draft else {},
         phone_draft=phone_draft[1] if phone_draft and phone_draft[0] == patient_id else None,
@@ -232,8 +237,9 @@ def audit_log():
 @bp.post("/patients/<int:patient_id>/invitation")
 def new_invitation(patient_id: int):
     token = clinic.new_invitation(current_user, patient_id, now(), client_address())
-    session["new_invite"] = (patient_id, token)
-    return redirect(url_for("clinician.patient", patient_id=patient_id), 303)
+    # Shown by this response (as the staff pages do), not kept in the session cookie;
+    # reloading asks before posting again, which would only retire this link.
+    return _patient_page(patient_id, token=token)
 
 
 @bp.post("/patients/<int:patient_id>/sessions")

@@ -142,7 +142,7 @@ def test_admin_signs_off_once_audited_and_then_new_patients_get_it(client, world
     assert in_app(lambda: db.session.get(ProtocolVersion, v2).signed_off_at) == NOW
     # Now offered, and a new patient gets it.
     assert f'value="{v2}"' in client.get("/clinic/patients/new").get_data(as_text=True)
-    assert _new_patient(client, v2).status_code == 303
+    assert _new_patient(client, v2).status_code == 200
 
 
 def test_patients_keep_the_version_they_were_treated_on(client, world, in_app, v2):

@@ -364,12 +364,13 @@ def test_keep_an_admin_counts_only_active_admins(app, in_app, world):
     def run():
         staff_changes.deactivate(principal(one), two, NOW, "test")
         with pytest.raises(Invalid) as exc:
-            staff_changes.set_role(principal(two), one, "clinician", "test")
+            staff_changes._keep_an_admin(db.session.get(User, one))
         return exc.value
 
     err = in_app(run)
-    # "two" is deactivated, so "one" is the only active admin: demoting them is refused
-    # (here by "two", who is no longer active, calling the service directly).
+    # "two" is deactivated, so "one" is the only active admin: losing them is refused.
+    # (A deactivated admin calling the service is refused before this rule, as no admin:
+    # tests/web/test_review17b_staff.py.)
     assert "at least one active clinic admin" in err.message
 
 

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from email_validator import EmailNotValidError
 from email_validator import validate_email
 
+from app.domain import direction
 from app.extensions import db
 from app.models import AuthSession
 from app.models import Role
@@ -134,6 +135,8 @@ def check_name(name: str) -> str:
         raise Invalid("name", "Enter the person's name.")
     if len(name) > MAX_NAME:
         raise Invalid("name", f"Use at most {MAX_NAME} characters.")
+    if direction.has_direction_controls(name):
+        raise Invalid("name", direction.MESSAGE)
     return name
 
 

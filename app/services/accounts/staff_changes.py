@@ -25,6 +25,7 @@ from app.services.accounts.staff import own_staff
 from app.services.accounts.staff import parse_role
 from app.services.audit import audit
 from app.services.errors import Invalid
+from app.services.errors import NotFound
 from app.services.locking import lock_clinic
 
 LAST_ADMIN = (
@@ -102,6 +103,16 @@ def _locked_staff(admin: Principal, user_id: int, address: str, action: str) -> 
     """The member of staff, read again after taking the clinic's write lock."""
     own_staff(admin, user_id, address, action)
     lock_clinic(admin.clinic_id)
+    # The admin was read at the start of the request; another admin may have demoted
+    # or deactivated them since. Under the lock, their own row decides.
+    actor = db.session.execute(
+        sa.select(User.role, User.is_active)
+        .where(User.id == admin.id)
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if actor is None or actor.role != Role.CLINIC_ADMIN or not actor.is_active:
+        db.session.rollback()
+        raise NotFound("No such page.")
     user = db.session.scalar(
         sa.select(User).where(User.id == user_id).execution_options(populate_existing=True)
     )

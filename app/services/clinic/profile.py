@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from dataclasses import field
 from datetime import time
 
+from app.domain import direction
 from app.domain import hours as hours_domain
+from app.domain.weekly_hours import DAY_MINUTES
 from app.domain.weekly_hours import DayError
 from app.domain.weekly_hours import DayRow
 from app.domain.weekly_hours import rows_from_hours
@@ -154,16 +156,34 @@ def _advice(text: str) -> str:
     text = " ".join((text or "").split())
     if len(text) > ADVICE_MAX:
         raise Invalid("out_of_hours", f"Keep the advice to {ADVICE_MAX} characters or fewer.")
+    if direction.has_direction_controls(text):
+        raise Invalid("out_of_hours", direction.MESSAGE)
     return text
+
+
+# A night opening longer than this is read as the two times swapped: 17:00 to 09:00
+# would have patients told at 3 am that the clinic is open and to ring it first.
+NIGHT_MAX_MINUTES = 12 * 60
 
 
 def _hours(days: tuple[DayRow, ...]) -> str:
     try:
-        return summarise(hours_domain.parse_hours(spec_from_rows(days)))
+        parsed = hours_domain.parse_hours(spec_from_rows(days))
     except DayError as exc:
         raise Invalid(f"day-{exc.weekday}", str(exc)) from None
     except hours_domain.HoursError as exc:
         raise Invalid("hours", str(exc)) from None
+    for i in parsed.intervals:
+        if i.end > DAY_MINUTES and i.length > NIGHT_MAX_MINUTES:
+            day, opens, closes = hours_domain.DAY_NAMES[i.weekday], *i.label().split("-")
+            next_day = hours_domain.DAY_NAMES[(i.weekday + 1) % 7]
+            raise Invalid(
+                f"day-{i.weekday}",
+                f"{day}: {opens} to {closes} would keep the clinic open overnight until "
+                f"{closes} on {next_day}. If it opens at {closes} and closes at {opens}, "
+                "swap the two times.",
+            )
+    return summarise(parsed)
 
 
 def _check(typed: Settings, protocol_keys: set[str]) -> dict[str, object]:
@@ -180,7 +200,7 @@ def _check(typed: Settings, protocol_keys: set[str]) -> dict[str, object]:
         "timezone": lambda: check_timezone(typed.timezone).key,
         "default_protocol_key": lambda: _protocol_key(typed.default_protocol_key, protocol_keys),
         "quiet_hours": lambda: _quiet(typed.quiet_start, typed.quiet_end),
-        "reply_to_email": lambda: check_email(typed.reply_to_email, "reply_to_email", False),
+        "reply_to_email": lambda: _reply_to(typed.reply_to_email),
     }
     clean: dict[str, object] = {}
     errors: dict[str, str] = {}
@@ -193,6 +213,21 @@ def _check(typed: Settings, protocol_keys: set[str]) -> dict[str, object]:
         raise SettingsInvalid(errors)
     clean["out_of_hours_name"], clean["out_of_hours_phone"] = clean.pop("out_of_hours_line")
     return clean
+
+
+def _reply_to(text: str) -> str:
+    """The clinic's reply-to address: one plain address, ASCII only. It goes into the
+    Reply-To header of every email; a non-ASCII one goes out as an encoded word
+    (=?utf-8?q?...?=@host) that no reply reaches, and display names or lists would
+    add other recipients."""
+    email = check_email(text, "reply_to_email", False)
+    if not email.isascii():
+        raise Invalid(
+            "reply_to_email",
+            "Use an address with plain letters a to z, digits, dots and hyphens only: "
+            "replies to other addresses may not arrive.",
+        )
+    return email
 
 
 def _protocol_key(key: str, keys: set[str]) -> str:

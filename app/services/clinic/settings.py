@@ -170,9 +170,21 @@ def check_out_of_hours(name: str, phone: str) -> tuple[str, str]:
         raise Invalid("out_of_hours_name", "Name the out-of-hours line, for example 'NHS 111'.")
     if name and not phone:
         raise Invalid("out_of_hours_phone", "Give the out-of-hours line's number too.")
-    if len(name) > 80 or not name.isprintable():
-        raise Invalid("out_of_hours_name", "Keep the out-of-hours name under 80 characters.")
+    if name:
+        _check_line_name(name)
     return name, phone
+
+
+def _check_line_name(name: str) -> None:
+    """The out-of-hours line's name: at most 80 characters, all printable (the command
+    line passes NUL, which PostgreSQL cannot store, and direction overrides through)."""
+    if len(name) > 80:
+        raise Invalid("out_of_hours_name", "Keep the out-of-hours name under 80 characters.")
+    if not name.isprintable():
+        raise Invalid(
+            "out_of_hours_name",
+            "Use letters, numbers and punctuation only in the out-of-hours name.",
+        )
 
 
 def _store(clinic: Clinic, spec: str, out_of_hours_name: str, out_of_hours_phone: str) -> HoursSet:
@@ -189,8 +201,7 @@ def _store(clinic: Clinic, spec: str, out_of_hours_name: str, out_of_hours_phone
     name = " ".join((out_of_hours_name or "").split())
     if not name:
         raise Invalid("out_of_hours_name", "Name the out-of-hours line, for example 'NHS 111'.")
-    if len(name) > 80:
-        raise Invalid("out_of_hours_name", "Keep the out-of-hours name under 80 characters.")
+    _check_line_name(name)
     summary = summarise(parsed)
     clinic.hours = summary  # the canonical form, which parse_hours reads back the same
     clinic.opening_hours = summary

@@ -114,7 +114,19 @@ def create_clinic(new: NewClinic, now: datetime) -> ClinicCreated:
     )
     admin = User(email=email, name=admin_name, role=Role.CLINIC_ADMIN, clinic=clinic)
     db.session.add_all([clinic, admin])
-    db.session.flush()
+    try:
+        db.session.flush()
+    except sa.exc.IntegrityError as exc:
+        # Another `flask clinic create` took the slug or the email after the checks
+        # above: the unique indexes decide, and this one says which, as above.
+        db.session.rollback()
+        if db.session.scalar(sa.select(Clinic.id).where(Clinic.slug == slug)) is not None:
+            raise Invalid(
+                "slug", f"The slug '{slug}' is taken by another clinic; choose another."
+            ) from exc
+        raise Invalid(
+            "admin_email", f"There is already an account with the email {email}."
+        ) from exc
     token = accounts.issue_invitation(admin, None, now)
     # The audit writer takes a signed-in Principal; there is none on the command line, so
     # the event names it as the actor, as `flask protocols sign-off` does.

@@ -55,6 +55,7 @@ class NewPatientForm(WhenForm):
     phone = StringField("Phone (optional)", validators=[Optional(), Length(max=40)])
     timezone = SelectField("Time zone", choices=ZONES, validate_choice=False)
     protocol = SelectField("Aftercare protocol", coerce=db_int, validate_choice=False)
+    email_it = BooleanField("Also email the invitation link to the patient", default=True)
 
 
 class BookSessionForm(WhenForm):

@@ -99,13 +99,18 @@ def new_patient():
                 protocol_version_id=form.protocol.data,
                 now=now(),
                 phone=form.phone.data or "",
+                email_url=_invite_url if form.email_it.data else None,
             )
         except Invalid as exc:
             _field_error(form, exc)
         else:
             # The link is shown by this response, never carried to the next page in the
             # session cookie (signed, not encrypted: the token would be readable in it).
-            return _patient_page(created.patient.id, token=created.invitation_token)
+            return _patient_page(
+                created.patient.id,
+                token=created.invitation_token,
+                emailed=bool(form.email_it.data),
+            )
     versions = clinic.protocol_choices(current_user)
     form.protocol.choices = _protocol_choices(versions)
     if request.method == "GET":
@@ -119,13 +124,18 @@ def patient(patient_id: int):
     return _patient_page(patient_id)
 
 
-def _patient_page(patient_id: int, token: str | None = None):  # noqa: ANN202
-    """The patient page; with ``token``, the sign-in link just made, shown this once."""
+def _invite_url(token: str) -> str:
+    return public_url("auth.accept_invite", token=token)
+
+
+def _patient_page(patient_id: int, token: str | None = None, emailed: bool = False):  # noqa: ANN202
+    """The patient page; with ``token``, the sign-in link just made, shown this once
+    (``emailed``: it is also on its way to the patient's email)."""
     number = request.args.get("page", 1, type=int)
     page = clinic.patient_record_page(current_user, patient_id, client_address(), now(), number)
     draft = session.pop("ack_draft", None)
     phone_draft = session.pop("phone_draft", None)
-    link = public_url("auth.accept_invite", token=token) if token else None
+    link = _invite_url(token) if token else None
     book = BookSessionForm()
     book.protocol.choices = _protocol_choices(page.protocols)
     book.protocol.data = _default_protocol(page.protocols)
@@ -134,6 +144,7 @@ def _patient_page(patient_id: int, token: str | None = None):  # noqa: ANN202
         pg=page.record,
         p=page.record.diary.patient,
         link=link,
+        emailed=emailed,
         ttl_days=current_app.config["SCLERO_INVITE_TTL"].days,
         book=book,
         ack_draft=dict([draft]) if draft else {},
@@ -236,10 +247,17 @@ def audit_log():
 
 @bp.post("/patients/<int:patient_id>/invitation")
 def new_invitation(patient_id: int):
-    token = clinic.new_invitation(current_user, patient_id, now(), client_address())
+    email_it = request.form.get("email_it") == "y"
+    token = clinic.new_invitation(
+        current_user,
+        patient_id,
+        now(),
+        client_address(),
+        email_url=_invite_url if email_it else None,
+    )
     # Shown by this response (as the staff pages do), not kept in the session cookie;
     # reloading asks before posting again, which would only retire this link.
-    return _patient_page(patient_id, token=token)
+    return _patient_page(patient_id, token=token, emailed=email_it)
 
 
 @bp.post("/patients/<int:patient_id>/sessions")

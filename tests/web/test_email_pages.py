@@ -7,28 +7,17 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import timedelta
 
 import pytest
-import sqlalchemy as sa
 
 from app import create_app
-from app.clock import advancing
 from app.extensions import db
-from app.models import AuditEvent
 from app.models import EmailPreference
-from app.models import OutboxMessage
-from app.principal import Principal
-from app.services import accounts
-from app.services.errors import NotFound
-from app.services.notify import dispatch
 from config import ConfigError
 from config import ProductionConfig
 from config import TestingConfig
-from tests.conftest import NOW
 from tests.conftest import login
 from tests.conftest import text_of
-from tests.smtp_double import links_in
 
 
 class NoPush:
@@ -148,44 +137,4 @@ def test_mail_settings_come_from_the_environment():
     assert out == "smtp.clinic.example 587 True False u p C <n@clinic.example>"
 
 
-def _doc(world) -> Principal:
-    from app.models import User
-    from app.services.accounts.sessions import open_session
-    from app.services.accounts.sessions import signed_in
-
-    user = db.session.get(User, world.clinician1)
-    token = open_session(user, NOW)
-    db.session.commit()
-    return signed_in(token, NOW)
-
-
-def test_a_patient_invitation_can_be_emailed_and_its_link_works(
-    app, client, world, in_app, smtp_server
-):
-    def send():
-        return accounts.email_invitation(
-            _doc(world), world.patient_a, NOW, lambda t: f"/invite/{t}", "127.0.0.1"
-        )
-
-    assert in_app(send) == "alice@patients.example"
-    in_app(dispatch.run_until_empty, NoPush(), advancing(NOW))
-    mail = smtp_server.to("alice@patients.example")[-1]
-    assert mail["Subject"] == "Your ScleroCare invitation"
-    link = next(u for u in links_in(mail) if "/invite/" in u)
-    assert client.get(link.removeprefix("http://localhost")).status_code == 200
-    assert in_app(lambda: db.session.scalar(sa.select(OutboxMessage.secret))) is None
-    assert in_app(
-        lambda: db.session.scalar(
-            sa.select(AuditEvent.action).where(AuditEvent.action == "invitation emailed")
-        )
-    )
-
-
-def test_another_clinics_patient_cannot_be_emailed_an_invitation(app, world, in_app):
-    with pytest.raises(NotFound):
-        in_app(
-            lambda: accounts.email_invitation(
-                _doc(world), world.patient_c, NOW + timedelta(0), lambda t: f"/invite/{t}"
-            )
-        )
-    assert in_app(lambda: db.session.scalar(sa.select(sa.func.count(OutboxMessage.id)))) == 0
+# Emailing a patient's invitation link: tests/web/test_patient_link_email.py.

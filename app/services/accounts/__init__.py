@@ -10,13 +10,11 @@ it from here keeps working (``accounts.authenticate(...)``):
 * ``staff_changes``: a role, deactivating and reactivating (the clinic keeps an admin).
 * ``links``: the one place a sign-in link is handed to the mail channel.
 * ``reset``: self-service password reset by emailed link.
-* ``invite_email``: email a patient a new invitation link.
 """
 
 from app.services.accounts.invitations import accept_invitation as accept_invitation
 from app.services.accounts.invitations import issue_invitation as issue_invitation
 from app.services.accounts.invitations import usable_invitation as usable_invitation
-from app.services.accounts.invite_email import email_invitation as email_invitation
 from app.services.accounts.passwords import COMMON_PASSWORDS as COMMON_PASSWORDS
 from app.services.accounts.passwords import MAX_PASSWORD as MAX_PASSWORD
 from app.services.accounts.passwords import MIN_PASSWORD as MIN_PASSWORD

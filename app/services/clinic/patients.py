@@ -6,6 +6,7 @@ simply "not found" (404), never "forbidden".
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,6 +22,7 @@ from app.models import User
 from app.principal import Principal
 from app.security import normalise_email
 from app.services import accounts
+from app.services.accounts.links import email_link
 from app.services.audit import audit
 from app.services.audit import audit_views
 from app.services.audit import own_patient
@@ -65,8 +67,13 @@ def create_patient(
     protocol_version_id: int,
     now: datetime,
     phone: str = "",
+    email_url: Callable[[str], str] | None = None,
 ) -> NewPatient:
-    """Create a patient with their first appointment and an invitation link."""
+    """Create a patient with their first appointment and an invitation link.
+
+    With ``email_url`` (the full link for a token) the link is also emailed to them,
+    through the outbox in the same transaction.
+    """
     tz = check_timezone(timezone)
     phone = check_phone(phone, "phone")
     email = normalise_email(email)
@@ -91,6 +98,8 @@ def create_patient(
     db.session.add(treatment)
     db.session.flush()
     token = accounts.issue_invitation(user, clinician, now)
+    if email_url is not None:
+        email_link(user, "invite", email_url(token), now)
     enqueue.replan_patient(treatment.patient.id, now)
     db.session.commit()
     return NewPatient(patient, token)
@@ -108,10 +117,28 @@ def set_phone(clinician: Principal, patient_id: int, phone: str, address: str) -
     return patient
 
 
-def new_invitation(clinician: Principal, patient_id: int, now: datetime, address: str) -> str:
-    """A fresh invitation link for a patient (the old one stops working)."""
+def new_invitation(
+    clinician: Principal,
+    patient_id: int,
+    now: datetime,
+    address: str,
+    email_url: Callable[[str], str] | None = None,
+) -> str:
+    """A fresh invitation link for a patient (the old one stops working).
+
+    With ``email_url`` (the full link for a token) it is also emailed to the patient
+    (audited, as the link goes to an address the clinic can see).
+    """
     patient = patient_for(clinician, patient_id, address, "invite")
     token = accounts.issue_invitation(patient.user, clinician, now)
+    if email_url is not None:
+        email_link(
+            patient.user,
+            "signin" if patient.user.password_hash else "invite",
+            email_url(token),
+            now,
+        )
+        audit(clinician, patient.id, "invitation emailed", address, f"to {patient.user.email}")
     db.session.commit()
     return token
 

@@ -89,8 +89,17 @@ def book_session(
     now: datetime,
     address: str,
 ) -> Treatment:
-    """Book another session of the course."""
+    """Book another session of the course.
+
+    :raises Invalid: for a discharged patient: a session booked then would get no
+        reminders and no check-ins (the course has ended), so it is re-opened first.
+    """
     patient = patient_for(clinician, patient_id, address, "book a session for")
+    if patient.discharged_at is not None:
+        raise Invalid(
+            "appointment",
+            "This patient has been discharged. Re-open their record before booking a session.",
+        )
     tz = ZoneInfo(patient.timezone)
     version = clinic_protocol(clinician, protocol_version_id, patient.id)
     appointment = to_utc(appointment_local, tz, "appointment")

@@ -56,8 +56,20 @@ def request_reset(
         )
     )
     if recent >= current_app.config["SCLERO_RESET_MAX_PER_HOUR"]:
-        _audit(user, "password reset refused", "too many asked in an hour", address)
-        db.session.commit()
+        # Noted once an hour: a script asking again and again for one address must not
+        # write an audit row per request (the table would grow without bound).
+        noted = db.session.scalar(
+            sa.select(AuditEvent.id)
+            .where(
+                AuditEvent.actor_id == user.id,
+                AuditEvent.action == "password reset refused",
+                AuditEvent.created_at > hour_ago,
+            )
+            .limit(1)
+        )
+        if noted is None:
+            _audit(user, "password reset refused", "too many asked in an hour", address)
+            db.session.commit()
         return
     db.session.execute(
         sa.update(PasswordReset)
@@ -87,6 +99,10 @@ def usable_reset(token: str, now: datetime) -> PasswordReset:
         sa.select(PasswordReset).where(PasswordReset.token_hash == token_hash(token))
     )
     if row is None:
+        raise InvitationUnusable("unknown")
+    if not db.session.scalar(sa.select(User.is_active).where(User.id == row.user_id)):
+        # Asked before the account was deactivated: it must not set a password that
+        # would work again the day the account is re-activated.
         raise InvitationUnusable("unknown")
     if row.used_at is not None:
         raise InvitationUnusable("used")

@@ -117,8 +117,21 @@ class SmtpBatch:
             )[:200]
             return MailResult("failed" if any(c >= 500 for c in codes) else "retry", error)
         except smtplib.SMTPResponseException as exc:
+            if isinstance(exc, smtplib.SMTPConnectError) or exc.smtp_code == 421:
+                # 421 "closing the channel" (often as the greeting of a busy server):
+                # the connection is gone, so the rest of the batch waits for the next
+                # one rather than opening a new connection per email.
+                self._broken = _smtp_error(exc)
+                self._close()
+                return MailResult("retry", self._broken)
             # Sender refused, data refused: 5xx is permanent, 4xx asks us to come back.
             return MailResult("failed" if exc.smtp_code >= 500 else "retry", _smtp_error(exc))
+        except ValueError as exc:
+            # The message cannot be written at all (a line break in an address or a
+            # header, an address that cannot be encoded): sending it again will not
+            # help. The connection may be half-way through a command: start afresh.
+            self._close()
+            return MailResult("failed", f"cannot be sent: {exc}"[:200])
         except (smtplib.SMTPException, OSError) as exc:
             self._broken = f"{type(exc).__name__}: {exc}"[:200]
             self._close()

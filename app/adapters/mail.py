@@ -56,6 +56,9 @@ class Email:
     # Extra headers: List-Unsubscribe, Message-ID (fixed per outbox row, so a receiving
     # server or mail app can tell a rare repeat), Auto-Submitted.
     headers: dict[str, str] = field(default_factory=dict)
+    # Where a reply goes (the clinic's reply-to setting); "" for none. Passed to the
+    # library, which encodes it (IDN, quotes) and refuses a line break in it.
+    reply_to: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +107,7 @@ class SmtpBatch:
                 from_email=self._sender,
                 to=[message.to],
                 headers=dict(message.headers),
+                reply_to=[message.reply_to] if message.reply_to else None,
                 connection=backend,
             )
             if message.html is not None:

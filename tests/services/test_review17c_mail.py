@@ -196,3 +196,27 @@ def test_a_421_greeting_is_one_connection_per_batch_not_one_per_email(app, in_ap
     assert server.connections == 1
     errors = {v[1] for v in _rows(in_app).values()}
     assert all("421" in e for e in errors), errors
+
+
+def test_a_reply_to_on_an_idn_domain_is_encoded_and_a_smuggled_header_is_refused(
+    app, in_app, smtp_server
+):
+    in_app(_links, "bob@north.example", reply_to="desk@bücher.example")
+    _once(in_app)
+    (mail,) = smtp_server.messages
+    assert mail["Reply-To"] in ("desk@xn--bcher-kva.example", "desk@bücher.example")
+    assert "A reply goes to your clinic." in mail.get_body(("plain",)).get_content()
+
+    def poison():
+        from app.models import Clinic
+
+        db.session.execute(sa.update(Clinic).values(reply_to_email="a@b.example\nBcc: x@y"))
+        enqueue_link_email(
+            db.session.scalar(sa.select(User)), "signin", "http://localhost/invite/s2", AT
+        )
+        db.session.commit()
+
+    in_app(poison)
+    smtp_server.clear()
+    report = _once(in_app)
+    assert smtp_server.messages == [] and report.failed == 1 and report.retried == 0

@@ -220,3 +220,78 @@ def test_a_reply_to_on_an_idn_domain_is_encoded_and_a_smuggled_header_is_refused
     smtp_server.clear()
     report = _once(in_app)
     assert smtp_server.messages == [] and report.failed == 1 and report.retried == 0
+
+
+def _smtp(rcpt: bytes = b"250 OK", after_data: str = "ok", delay: float = 0.0):  # noqa: ANN202, C901
+    """A scripted SMTP server: ``rcpt`` answers RCPT; after DATA it answers, hangs up
+    (``drop``) or waits ``delay`` seconds first."""
+
+    def script(conn: socket.socket) -> None:  # noqa: C901 - a tiny SMTP state machine
+        conn.sendall(b"220 raw.example ESMTP\r\n")
+        buf = b""
+        in_data = False
+        while True:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return
+            buf += chunk
+            while b"\r\n" in buf:
+                if in_data:
+                    if b"\r\n.\r\n" not in buf:
+                        break
+                    buf = buf.split(b"\r\n.\r\n", 1)[1]
+                    in_data = False
+                    if after_data == "drop":
+                        return
+                    time.sleep(delay)
+                    conn.sendall(b"250 queued\r\n")
+                    continue
+                line, buf = buf.split(b"\r\n", 1)
+                verb = line[:4].upper()
+                if verb in (b"EHLO", b"HELO"):
+                    conn.sendall(b"250 raw.example\r\n")
+                elif verb == b"RCPT":
+                    conn.sendall(rcpt + b"\r\n")
+                elif verb == b"DATA":
+                    if after_data == "drop-in-data":
+                        conn.sendall(b"354 go on\r\n")
+                        conn.recv(10)
+                        return
+                    conn.sendall(b"354 go on\r\n")
+                    in_data = True
+                elif verb == b"QUIT":
+                    conn.sendall(b"221 bye\r\n")
+                    return
+                else:
+                    conn.sendall(b"250 OK\r\n")
+
+    return script
+
+
+def test_452_per_recipient_is_retried_and_the_batch_goes_on(app, in_app, raw):
+    raw(_smtp(rcpt=b"452 4.2.2 Mailbox full"))
+    in_app(_links, "doc0@north.example", "doc1@north.example", "doc2@north.example")
+    report = _once(in_app)
+    assert report.retried == 3 and report.failed == 0
+    assert all(v == ("pending", "SMTP 452 4.2.2 Mailbox full") for v in _rows(in_app).values())
+
+
+@pytest.mark.parametrize("how", ["drop", "drop-in-data"])
+def test_a_server_that_hangs_up_mid_data_loses_nothing(app, in_app, raw, how):
+    server = raw(_smtp(after_data=how))
+    in_app(_links, *[f"doc{i}@north.example" for i in range(4)])
+    report = _once(in_app)
+    assert report.retried == 4 and report.sent == 0 and server.connections == 1
+    rows = _rows(in_app)
+    assert {v[0] for v in rows.values()} == {"pending"}
+    # The links are kept for the retry, and the error says what happened.
+    assert all("Disconnected" in v[1] or "reset" in v[1].lower() for v in rows.values()), rows
+
+
+def test_a_server_answering_after_the_timeout_costs_one_timeout(app, in_app, raw):
+    server = raw(_smtp(delay=30))
+    in_app(_links, *[f"doc{i}@north.example" for i in range(5)])
+    started = time.monotonic()
+    report = _once(in_app)
+    assert time.monotonic() - started < 3.5
+    assert report.retried == 5 and server.connections == 1

@@ -201,3 +201,22 @@ def test_any_bytes_in_the_reminders_email_choice(client, world, in_app, value):
     pref = _pref(in_app, world.patient_a)
     # app.textinput drops a NUL before the form sees it, so "email\x00" is "email".
     assert pref is None if value != "email\x00" else pref.reminders_by_email
+
+
+def test_known_and_unknown_emails_take_the_same_time(app, client, world, in_app):
+    """The known path writes three rows and commits; the unknown one only reads. Without
+    a common floor the difference (about 4x on PostgreSQL) tells an attacker which
+    emails have accounts, whatever the page says."""
+    import time
+
+    app.config["SCLERO_RESET_MIN_SECONDS"] = 0.3
+
+    def took(email: str) -> float:
+        started = time.perf_counter()
+        assert client.post("/forgot-password", data={"email": email}).status_code == 200
+        return time.perf_counter() - started
+
+    known = [took(ALICE), took("doc1@north.example")]
+    unknown = [took("nobody@patients.example"), took("nobody2@patients.example")]
+    assert min(known + unknown) >= 0.3
+    assert abs(max(known) - max(unknown)) < 0.1

@@ -220,3 +220,36 @@ def test_known_and_unknown_emails_take_the_same_time(app, client, world, in_app)
     unknown = [took("nobody@patients.example"), took("nobody2@patients.example")]
     assert min(known + unknown) >= 0.3
     assert abs(max(known) - max(unknown)) < 0.1
+
+
+def test_one_address_asking_for_many_emails_gets_a_bounded_number_sent(app, client, world, in_app):
+    """Someone with a list of the clinic's patients' emails must not be able to have the
+    clinic send every one of them reset emails from one machine."""
+    from app.models import OutboxMessage
+    from tests.conftest import make_clinic
+    from tests.conftest import make_staff
+
+    def many():
+        clinic = make_clinic("flood")
+        for i in range(30):
+            make_staff(clinic, f"victim{i}@flood.example")
+
+    in_app(many)
+    attacker = {"REMOTE_ADDR": "203.0.113.9"}
+    for i in range(30):
+        page = client.post(
+            "/forgot-password", data={"email": f"victim{i}@flood.example"}, environ_base=attacker
+        )
+        assert page.status_code == 200
+    sent = in_app(
+        lambda: db.session.scalar(sa.select(sa.func.count()).where(OutboxMessage.kind == "reset"))
+    )
+    assert sent <= app.config["SCLERO_RESET_MAX_PER_ADDRESS"]
+    # Someone else, elsewhere, is not held up by it.
+    client.post(
+        "/forgot-password", data={"email": ALICE}, environ_base={"REMOTE_ADDR": "198.51.100.7"}
+    )
+    after = in_app(
+        lambda: db.session.scalar(sa.select(sa.func.count()).where(OutboxMessage.kind == "reset"))
+    )
+    assert after == sent + 1

@@ -90,6 +90,9 @@ class Config:
     # "Forgot your password?" takes at least this long for any email, known or not, so
     # its timing does not tell which emails have accounts (app/services/accounts/reset.py).
     SCLERO_RESET_MIN_SECONDS = 0.25
+    # At most this many asks an hour from one network address, for any emails: someone
+    # with a list of patients' emails cannot have the clinic mail every one of them.
+    SCLERO_RESET_MAX_PER_ADDRESS = 20
     # Photo diary. Files live outside static/; None means <instance folder>/photos.
     PHOTO_STORAGE_DIR: str | None = None
     PHOTO_MAX_PIXELS = 50_000_000  # checked from the header, before any decoding

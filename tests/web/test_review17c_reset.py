@@ -253,3 +253,23 @@ def test_one_address_asking_for_many_emails_gets_a_bounded_number_sent(app, clie
         lambda: db.session.scalar(sa.select(sa.func.count()).where(OutboxMessage.kind == "reset"))
     )
     assert after == sent + 1
+
+
+def test_a_discharged_patient_can_reset_and_then_sees_what_discharge_allows(
+    app, client, world, in_app, clock, smtp_server
+):
+    clinician = app.test_client()
+    login(clinician, "doc1@north.example")
+    clinician.post(
+        f"/clinic/patients/{world.patient_a}/discharge", data={"confirm": "yes", "reason": "Done"}
+    )
+    path = _link(client, in_app, clock, smtp_server)
+    assert client.post(path, data={"password": NEW, "confirm": NEW}).status_code == 303
+    assert login(client, ALICE, NEW).status_code == 302
+    assert client.get("/patient/diary").status_code == 200  # read access, as discharge says
+    clock.advance(days=91)
+    later = app.test_client()
+    path = _link(later, in_app, clock, smtp_server)
+    assert later.post(path, data={"password": NEW + "!", "confirm": NEW + "!"}).status_code == 303
+    assert login(later, ALICE, NEW + "!").status_code == 302
+    assert "You can no longer sign in" in text_of(later.get("/patient/today"))

@@ -324,3 +324,23 @@ def test_a_server_answering_after_the_timeout_costs_one_timeout(app, in_app, raw
     report = _once(in_app)
     assert time.monotonic() - started < 3.5
     assert report.retried == 5 and server.connections == 1
+
+
+def test_an_unsendable_address_is_shown_on_the_clinician_page(app, in_app, client, world, raw):
+    from tests.conftest import login
+    from tests.conftest import text_of
+
+    raw(_recording([]))
+
+    def invite_alice():
+        alice = db.session.scalar(sa.select(User).where(User.email == "alice@patients.example"))
+        alice.email = "alicé@patients.example"
+        enqueue_link_email(alice, "invite", "http://localhost/invite/secret-a", AT)
+        db.session.commit()
+
+    in_app(invite_alice)
+    assert _once(in_app).failed == 1
+    login(client, "doc1@north.example")
+    page = text_of(client.get(f"/clinic/patients/{world.patient_a}"))
+    assert "1 email could not be delivered" in page
+    assert "letters outside A-Z before the @" in page and "Check the patient's email" in page

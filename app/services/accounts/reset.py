@@ -4,8 +4,8 @@
 hour); it answers nothing, so the page is the same whether the email has an account
 (checklist A4), and takes the same time (``SCLERO_RESET_MIN_SECONDS``, a floor: a known
 email writes and commits, an unknown one only reads). At most
-``SCLERO_RESET_MAX_PER_HOUR`` links per account an hour (a mail-bomb stopper), and at
-most ``SCLERO_RESET_MAX_PER_ADDRESS`` asks an hour from one network address, whatever
+``SCLERO_RESET_MAX_PER_HOUR`` links per account an hour (a mail-bomb stopper), and (when
+set) at most ``SCLERO_RESET_MAX_PER_ADDRESS`` asks an hour from one network address, whatever
 the emails; more asks are answered the same way and send nothing. A new link ends the
 earlier unused ones. ``reset_password`` sets the new password (the rules of
 ``passwords``), uses the link up with a conditional UPDATE (a double submit or two tabs
@@ -67,7 +67,7 @@ def request_reset(
 def _request_reset(email: str, now: datetime, link_for: Callable[[str], str], address: str) -> None:
     token = new_token()
     hashed = token_hash(token)
-    if address and _flooding(address, now):
+    if address and current_app.config["SCLERO_RESET_MAX_PER_ADDRESS"] and _flooding(address, now):
         return
     user = db.session.scalar(sa.select(User).where(User.email == normalise_email(email)))
     if user is None or not user.is_active:

@@ -274,3 +274,34 @@ def test_a_discharged_patient_can_reset_and_then_sees_what_discharge_allows(
     assert later.post(path, data={"password": NEW + "!", "confirm": NEW + "!"}).status_code == 303
     assert login(later, ALICE, NEW + "!").status_code == 302
     assert "You can no longer sign in" in text_of(later.get("/patient/today"))
+
+
+def test_a_reset_ends_any_other_link_of_the_account(app, client, world, in_app, clock):
+    """Two asks at the same moment (a double submit on two connections) can each leave
+    a live link, as neither sees the other's row yet. Once one is used, the other must
+    not set the password again."""
+    from datetime import timedelta
+
+    from app.models import PasswordReset
+    from app.security import token_hash
+
+    def two_live_links():
+        user = db.session.scalar(sa.select(User).where(User.email == ALICE))
+        for token in ("first-token", "second-token"):
+            db.session.add(
+                PasswordReset(
+                    token_hash=token_hash(token),
+                    user_id=user.id,
+                    created_at=clock(),
+                    expires_at=clock() + timedelta(hours=1),
+                )
+            )
+        db.session.commit()
+
+    in_app(two_live_links)
+    assert (
+        client.post("/reset/first-token", data={"password": NEW, "confirm": NEW}).status_code == 303
+    )
+    other = client.post("/reset/second-token", data={"password": NEW + "!", "confirm": NEW + "!"})
+    assert other.status_code == 410
+    assert login(client, ALICE, NEW).status_code == 302

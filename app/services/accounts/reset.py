@@ -181,6 +181,13 @@ def reset_password(
     if claimed != 1:
         db.session.rollback()
         raise InvitationUnusable("used")
+    # Any other live link of the account ends too (two asks at the same moment can
+    # each leave one): a used reset must not be followed by another.
+    db.session.execute(
+        sa.update(PasswordReset)
+        .where(PasswordReset.user_id == row.user_id, PasswordReset.used_at.is_(None))
+        .values(used_at=now)
+    )
     user = db.session.get(User, row.user_id)
     assert user is not None
     user.password_hash = hash_password(password)

@@ -87,6 +87,15 @@ class Config:
     SCLERO_RESET_TTL = timedelta(hours=1)
     # At most this many reset emails per account per hour; more asks get the same page.
     SCLERO_RESET_MAX_PER_HOUR = 3
+    # "Forgot your password?" takes at least this long for any email, known or not, so
+    # its timing does not tell which emails have accounts (app/services/accounts/reset.py).
+    SCLERO_RESET_MIN_SECONDS = 0.25
+    # At most this many asks an hour from one network address, for any emails: someone
+    # with a list of patients' emails cannot have the clinic mail every one of them.
+    # Off (0) by default: behind the README's proxy every request comes from 127.0.0.1
+    # (nothing rewrites REMOTE_ADDR from X-Forwarded-For), and a limit on that one
+    # address would let anyone stop every reset. Set it where the address is the client's.
+    SCLERO_RESET_MAX_PER_ADDRESS = int(os.environ.get("SCLERO_RESET_MAX_PER_ADDRESS", "0") or 0)
     # Photo diary. Files live outside static/; None means <instance folder>/photos.
     PHOTO_STORAGE_DIR: str | None = None
     PHOTO_MAX_PIXELS = 50_000_000  # checked from the header, before any decoding
@@ -140,6 +149,7 @@ class TestingConfig(Config):
     WTF_CSRF_ENABLED = False
     # Cheap hashes keep the suite fast; a test checks that production uses the strong ones.
     SCLERO_ARGON2 = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
+    SCLERO_RESET_MIN_SECONDS = 0.0  # the timing test sets its own floor
     SCLERO_DEMO = True
     # Nothing from the developer's environment: tests that send start their own SMTP
     # server on loopback (tests/smtp_double.py) and point MAIL_PORT at it. Port 9 is

@@ -56,6 +56,9 @@ class Email:
     # Extra headers: List-Unsubscribe, Message-ID (fixed per outbox row, so a receiving
     # server or mail app can tell a rare repeat), Auto-Submitted.
     headers: dict[str, str] = field(default_factory=dict)
+    # Where a reply goes (the clinic's reply-to setting); "" for none. Passed to the
+    # library, which encodes it (IDN, quotes) and refuses a line break in it.
+    reply_to: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +73,13 @@ class MailBatch(Protocol):
 
 class MailSender(Protocol):
     def batch(self) -> MailBatch: ...  # a context manager giving a MailBatch
+
+
+def _plain_local_part(address: str) -> bool:
+    """The part before the @ is plain ASCII (the domain may be an IDN: it is sent in
+    punycode). False for ""."""
+    local = address.rpartition("@")[0]
+    return bool(local) and local.isascii()
 
 
 def _smtp_error(exc: smtplib.SMTPResponseException) -> str:
@@ -94,6 +104,13 @@ class SmtpBatch:
     def send(self, message: Email) -> MailResult:
         if self._broken:
             return MailResult("retry", self._broken)
+        if not _plain_local_part(message.to):
+            # Flask-Mailman would write "josé@" as "=?utf-8?b?...?=@": a mailbox that
+            # does not exist, which the server accepts and we would record as sent.
+            # SMTPUTF8 is not used, so say so to the clinic (no address in the error).
+            return MailResult(
+                "failed", "the address has letters outside A-Z before the @, which is not sent"
+            )
         backend = self._backend
         try:
             if backend.open():  # type: ignore[attr-defined] - True when it connected now
@@ -104,6 +121,8 @@ class SmtpBatch:
                 from_email=self._sender,
                 to=[message.to],
                 headers=dict(message.headers),
+                # A reply-to the library would garble (see above) is left off.
+                reply_to=[message.reply_to] if _plain_local_part(message.reply_to) else None,
                 connection=backend,
             )
             if message.html is not None:
@@ -117,8 +136,13 @@ class SmtpBatch:
             )[:200]
             return MailResult("failed" if any(c >= 500 for c in codes) else "retry", error)
         except smtplib.SMTPResponseException as exc:
-            # Sender refused, data refused: 5xx is permanent, 4xx asks us to come back.
-            return MailResult("failed" if exc.smtp_code >= 500 else "retry", _smtp_error(exc))
+            return self._answered(exc)
+        except ValueError as exc:
+            # The message cannot be written at all (a line break in an address or a
+            # header, an address that cannot be encoded): sending it again will not
+            # help. The connection may be half-way through a command: start afresh.
+            self._close()
+            return MailResult("failed", f"cannot be sent: {exc}"[:200])
         except (smtplib.SMTPException, OSError) as exc:
             self._broken = f"{type(exc).__name__}: {exc}"[:200]
             self._close()
@@ -126,6 +150,17 @@ class SmtpBatch:
         if sent != 1:
             return MailResult("retry", "the server did not take the message")
         return MailResult("sent")
+
+    def _answered(self, exc: smtplib.SMTPResponseException) -> MailResult:
+        if isinstance(exc, smtplib.SMTPConnectError) or exc.smtp_code == 421:
+            # 421 "closing the channel" (often as the greeting of a busy server): the
+            # connection is gone, so the rest of the batch waits for the next one
+            # rather than opening a new connection per email.
+            self._broken = _smtp_error(exc)
+            self._close()
+            return MailResult("retry", self._broken)
+        # Sender refused, data refused: 5xx is permanent, 4xx asks us to come back.
+        return MailResult("failed" if exc.smtp_code >= 500 else "retry", _smtp_error(exc))
 
     def _close(self) -> None:
         try:

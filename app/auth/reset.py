@@ -7,6 +7,7 @@ Registered on the auth blueprint (imported by ``app.auth``).
 from __future__ import annotations
 
 from flask import flash
+from flask import make_response
 from flask import redirect
 from flask import render_template
 from flask import request
@@ -42,6 +43,16 @@ def forgot_password():
 
 @bp.route("/reset/<token>", methods=["GET", "POST"])
 def reset_password(token: str):
+    """The token is in this page's URL: ``Referrer-Policy: no-referrer`` keeps it out of
+    any Referer (the form posting back, the next page), and ``no-store`` out of the
+    browser's cache, where someone at the same computer could open it from Back."""
+    response = make_response(_reset_password(token))
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _reset_password(token: str):
     form = SetPasswordForm()
     try:
         if form.validate_on_submit():

@@ -2,28 +2,35 @@
 
 ``request_reset`` queues an emailed single-use link valid for ``SCLERO_RESET_TTL`` (one
 hour); it answers nothing, so the page is the same whether the email has an account
-(checklist A4): an unknown email does the same hashing and one read, and only skips the
-write. At most ``SCLERO_RESET_MAX_PER_HOUR`` links per account an hour (a mail-bomb
-stopper); more asks are answered the same way and send nothing. A new link ends the
+(checklist A4), and takes the same time (``SCLERO_RESET_MIN_SECONDS``, a floor: a known
+email writes and commits, an unknown one only reads). At most
+``SCLERO_RESET_MAX_PER_HOUR`` links per account an hour (a mail-bomb stopper), and (when
+set) at most ``SCLERO_RESET_MAX_PER_ADDRESS`` asks an hour from one network address, whatever
+the emails; more asks are answered the same way and send nothing. A new link ends the
 earlier unused ones. ``reset_password`` sets the new password (the rules of
 ``passwords``), uses the link up with a conditional UPDATE (a double submit or two tabs
-use it once) and ends every sign-in session of the account. The token is stored only as
-its SHA-256 (``PasswordReset``); the emailed link leaves the outbox once sent
+use it once) and ends every sign-in session of the account. A link of an account
+deactivated since is refused. The token is stored only as its SHA-256
+(``PasswordReset``); the emailed link leaves the outbox once sent
 (``notify.email_enqueue``). Both steps are audited.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import datetime
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import AuditEvent
+from app.models import LoginThrottle
 from app.models import PasswordReset
 from app.models import User
+from app.security import email_key
 from app.security import hash_password
 from app.security import new_token
 from app.security import normalise_email
@@ -43,9 +50,25 @@ def request_reset(
 
     ``link_for(token)`` is the reset page's path for a token; the link is made absolute
     from ``SCLERO_BASE_URL`` (never from the request's Host header, which anyone can set).
+    Takes at least ``SCLERO_RESET_MIN_SECONDS`` whatever the email: a known one writes
+    and commits (about 4x the time of an unknown one on PostgreSQL), and that difference
+    alone would tell an attacker which emails have accounts.
     """
+    started = time.monotonic()
+    try:
+        _request_reset(email, now, link_for, address)
+    finally:
+        floor = float(current_app.config.get("SCLERO_RESET_MIN_SECONDS", 0.25))
+        left = floor - (time.monotonic() - started)
+        if left > 0:
+            time.sleep(left)
+
+
+def _request_reset(email: str, now: datetime, link_for: Callable[[str], str], address: str) -> None:
     token = new_token()
     hashed = token_hash(token)
+    if address and current_app.config["SCLERO_RESET_MAX_PER_ADDRESS"] and _flooding(address, now):
+        return
     user = db.session.scalar(sa.select(User).where(User.email == normalise_email(email)))
     if user is None or not user.is_active:
         return
@@ -56,8 +79,20 @@ def request_reset(
         )
     )
     if recent >= current_app.config["SCLERO_RESET_MAX_PER_HOUR"]:
-        _audit(user, "password reset refused", "too many asked in an hour", address)
-        db.session.commit()
+        # Noted once an hour: a script asking again and again for one address must not
+        # write an audit row per request (the table would grow without bound).
+        noted = db.session.scalar(
+            sa.select(AuditEvent.id)
+            .where(
+                AuditEvent.actor_id == user.id,
+                AuditEvent.action == "password reset refused",
+                AuditEvent.created_at > hour_ago,
+            )
+            .limit(1)
+        )
+        if noted is None:
+            _audit(user, "password reset refused", "too many asked in an hour", address)
+            db.session.commit()
         return
     db.session.execute(
         sa.update(PasswordReset)
@@ -77,6 +112,32 @@ def request_reset(
     db.session.commit()
 
 
+def _flooding(address: str, now: datetime) -> bool:
+    """Count this ask against its network address (any email, known or not); True past
+    ``SCLERO_RESET_MAX_PER_ADDRESS`` in the hour. Commits the count.
+
+    Kept in the sign-in throttle table under a key of its own (a keyed hash of
+    ``reset-from:<address>``, which no email can collide with: it has no ``@``)."""
+    key = email_key("reset-from:" + address)
+    window = current_app.config["SCLERO_RESET_TTL"]
+    try:
+        with db.session.begin_nested():
+            row = db.session.get(LoginThrottle, key)
+            if row is None:
+                row = LoginThrottle(email_key=key, failures=0, window_start=now)
+                db.session.add(row)
+            elif now - row.window_start > window:
+                row.failures, row.window_start = 0, now
+            row.failures += 1
+            count = row.failures
+    except IntegrityError:
+        # Two first asks from one address at the same moment: the other one counted.
+        db.session.rollback()
+        return False
+    db.session.commit()
+    return count > current_app.config["SCLERO_RESET_MAX_PER_ADDRESS"]
+
+
 def usable_reset(token: str, now: datetime) -> PasswordReset:
     """The reset behind a link, if it can still be used.
 
@@ -87,6 +148,10 @@ def usable_reset(token: str, now: datetime) -> PasswordReset:
         sa.select(PasswordReset).where(PasswordReset.token_hash == token_hash(token))
     )
     if row is None:
+        raise InvitationUnusable("unknown")
+    if not db.session.scalar(sa.select(User.is_active).where(User.id == row.user_id)):
+        # Asked before the account was deactivated: it must not set a password that
+        # would work again the day the account is re-activated.
         raise InvitationUnusable("unknown")
     if row.used_at is not None:
         raise InvitationUnusable("used")
@@ -116,6 +181,13 @@ def reset_password(
     if claimed != 1:
         db.session.rollback()
         raise InvitationUnusable("used")
+    # Any other live link of the account ends too (two asks at the same moment can
+    # each leave one): a used reset must not be followed by another.
+    db.session.execute(
+        sa.update(PasswordReset)
+        .where(PasswordReset.user_id == row.user_id, PasswordReset.used_at.is_(None))
+        .values(used_at=now)
+    )
     user = db.session.get(User, row.user_id)
     assert user is not None
     user.password_hash = hash_password(password)

@@ -11,6 +11,7 @@ a one-click unsubscribe (RFC 8058: ``List-Unsubscribe`` with an https link and
 
 from __future__ import annotations
 
+from dataclasses import replace
 from urllib.parse import urlsplit
 
 from flask import current_app
@@ -57,11 +58,12 @@ def message_id(row: ClaimedMessage) -> str:
     return f"<outbox-{row.id}@{host}>"
 
 
-def build(row: ClaimedMessage, to: str, unsubscribe_url: str | None) -> Email:
-    """The email for a claimed email row, to ``to``."""
+def build(row: ClaimedMessage, to: str, unsubscribe_url: str | None, reply_to: str = "") -> Email:
+    """The email for a claimed email row, to ``to``; a reply goes to ``reply_to`` (the
+    clinic's reply-to setting) when there is one."""
     headers = {"Message-ID": message_id(row), "Auto-Submitted": "auto-generated"}
     if row.kind == "digest":
-        return _digest(row, to, unsubscribe_url, headers)
+        return replace(_digest(row, to, unsubscribe_url, headers), reply_to=reply_to)
     subject, intro, after = _LINKS.get(row.kind, _LINKS["signin"])
     text = "\n\n".join(
         [
@@ -69,10 +71,12 @@ def build(row: ClaimedMessage, to: str, unsubscribe_url: str | None) -> Email:
             intro.format(app=TITLE),
             row.secret or absolute("/login"),
             after,
-            "This email was sent automatically; replies are not read.",
+            "This email was sent automatically. A reply goes to your clinic."
+            if reply_to
+            else "This email was sent automatically; replies are not read.",
         ]
     )
-    return Email(to=to, subject=subject, text=text + "\n", headers=headers)
+    return Email(to=to, subject=subject, text=text + "\n", headers=headers, reply_to=reply_to)
 
 
 def _digest(

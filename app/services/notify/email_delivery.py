@@ -38,6 +38,7 @@ from app.adapters.mail import MailBatch
 from app.adapters.mail import MailResult
 from app.adapters.mail import MailSender
 from app.extensions import db
+from app.models import Clinic
 from app.models import OutboxState
 from app.models import Patient
 from app.models import User
@@ -53,32 +54,38 @@ from app.services.notify.report import Clock
 from app.services.notify.report import DispatchReport
 
 
-def addresses_of(rows: list[ClaimedMessage]) -> dict[int, str]:
-    """Each row's address: the account's email (a clinician's, or the patient's), in two
-    queries. Inactive accounts get nothing."""
+def addresses_of(rows: list[ClaimedMessage]) -> dict[int, tuple[str, str]]:
+    """Each row's address and its clinic's reply-to address ("" when the clinic has
+    none): the account's email (a clinician's, or the patient's), in two queries.
+    Inactive accounts get nothing."""
     users = {r.recipient_user_id for r in rows if r.recipient_user_id is not None}
     patients = {r.patient_id for r in rows if r.recipient_user_id is None and r.patient_id}
-    by_user = dict(
-        db.session.execute(
-            sa.select(User.id, User.email).where(User.id.in_(sorted(users)), User.is_active)
-        ).all()
-    )
-    by_patient = dict(
-        db.session.execute(
-            sa.select(Patient.id, User.email)
+    by_user = {
+        uid: (address, reply_to)
+        for uid, address, reply_to in db.session.execute(
+            sa.select(User.id, User.email, Clinic.reply_to_email)
+            .join(Clinic, Clinic.id == User.clinic_id)
+            .where(User.id.in_(sorted(users)), User.is_active)
+        )
+    }
+    by_patient = {
+        pid: (address, reply_to)
+        for pid, address, reply_to in db.session.execute(
+            sa.select(Patient.id, User.email, Clinic.reply_to_email)
             .join(User, User.id == Patient.user_id)
+            .join(Clinic, Clinic.id == Patient.clinic_id)
             .where(Patient.id.in_(sorted(patients)), User.is_active)
-        ).all()
-    )
-    found: dict[int, str] = {}
+        )
+    }
+    found: dict[int, tuple[str, str]] = {}
     for row in rows:
         address = (
             by_user.get(row.recipient_user_id)
             if row.recipient_user_id is not None
             else by_patient.get(row.patient_id)  # type: ignore[arg-type]
         )
-        if address:
-            found[row.id] = address
+        if address and address[0]:
+            found[row.id] = (address[0], address[1] or "")
     return found
 
 
@@ -113,11 +120,12 @@ def send_emails(
             if row.id not in held:
                 continue
             held.discard(row.id)
-            to = addresses.get(row.id)
-            if to is None:
+            found = addresses.get(row.id)
+            if found is None:
                 _count(report, "failed", _close(conn, row, token, clock(), "no email address"))
                 continue
-            result = _send(batch, build(row, to, unsubscribe.get(row.patient_id)))
+            to, reply_to = found
+            result = _send(batch, build(row, to, unsubscribe.get(row.patient_id), reply_to))
             report.emails += 1
             name = f"email {result.outcome}"
             report.statuses[name] = report.statuses.get(name, 0) + 1

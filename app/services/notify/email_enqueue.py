@@ -24,7 +24,9 @@ Today page).
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import UTC
 from datetime import datetime
+from datetime import time
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -44,6 +46,7 @@ from app.services.notify.email_content import LINK_PURPOSES
 from app.services.notify.outbox import ClaimedMessage
 
 # A digest not sent within this time of its first reminder is dropped: tomorrow's is due.
+# It never outlives its local day either (``digest_expiry``).
 DIGEST_VALIDITY = timedelta(hours=14)
 
 
@@ -86,6 +89,16 @@ def digest_key(patient_id: int, now: datetime, tz: ZoneInfo) -> str:
     return f"digest:{patient_id}:{now.astimezone(tz).date().isoformat()}"
 
 
+def digest_expiry(now: datetime, tz: ZoneInfo) -> datetime:
+    """When a digest started at ``now`` is too late to send: ``DIGEST_VALIDITY`` later,
+    or the end of the patient's local day if that comes first. A digest held back (a
+    busy server, then quiet hours) would otherwise arrive the next morning as "today's
+    reminders" beside that day's own digest: two in a day, one of them stale."""
+    local = now.astimezone(tz)
+    midnight = datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=tz)
+    return min(now + DIGEST_VALIDITY, midnight.astimezone(UTC))
+
+
 def fold_into_digests(
     rows: list[ClaimedMessage], zones: dict[int, ZoneInfo], token: str, now: datetime
 ) -> int:
@@ -115,7 +128,10 @@ def fold_into_digests(
             with db.session.begin_nested():
                 db.session.execute(
                     sa.insert(OutboxMessage),
-                    [_digest_values(patient_of[k], k, kinds[k], now) for k in missing],
+                    [
+                        _digest_values(patient_of[k], k, kinds[k], now, zones[patient_of[k]])
+                        for k in missing
+                    ],
                 )
         except IntegrityError:
             # Another dispatcher added one of these digests a moment ago: join them.
@@ -142,7 +158,7 @@ def _existing(keys: list[str]) -> dict[str, tuple[int, OutboxState, str]]:
     return {key: (row_id, state, detail) for key, row_id, state, detail in found}
 
 
-def _digest_values(patient_id: int, key: str, kinds: set[str], now: datetime) -> dict:
+def _digest_values(patient_id: int, key: str, kinds: set[str], now: datetime, tz: ZoneInfo) -> dict:
     return dict(
         patient_id=patient_id,
         treatment_id=None,
@@ -152,7 +168,7 @@ def _digest_values(patient_id: int, key: str, kinds: set[str], now: datetime) ->
         link="/patient/today",
         due_at=now,
         available_at=now,
-        expires_at=now + DIGEST_VALIDITY,
+        expires_at=digest_expiry(now, tz),
         detail=",".join(sorted(kinds))[:200],
         state=OutboxState.PENDING,
         attempts=0,

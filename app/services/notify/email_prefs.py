@@ -47,7 +47,11 @@ def _patient_of(token: str) -> int | None:
         value = _serializer().loads(token)
     except BadSignature:
         return None
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    if not isinstance(value, int) or isinstance(value, bool):
+        return None
+    # Only ids a database column can hold: a bigger number was a 500 from the driver
+    # (reachable only with the secret key, but a link must never be a server error).
+    return value if 0 < value < 2**31 else None
 
 
 def check_unsubscribe(token: str) -> None:

@@ -48,9 +48,24 @@ class WhenForm(Form):
         return datetime.combine(self.date.data, self.time.data)
 
 
+PLAIN_EMAIL = (
+    "Enter an email address like name@example.com, with no accents before the @ "
+    "(email cannot reach such addresses yet)."
+)
+
+
 class NewPatientForm(WhenForm):
     name = StringField("Full name", validators=[DataRequired(), Length(max=120)])
-    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
+    # No accented letters before the @: the app's email (SMTP without SMTPUTF8) cannot
+    # reach such a mailbox, so it is refused here rather than failing at send time.
+    email = EmailField(
+        "Email",
+        validators=[
+            DataRequired(),
+            Email(allow_smtputf8=False, message=PLAIN_EMAIL),
+            Length(max=254),
+        ],
+    )
     # Checked loosely by the service (digits, spaces, + - and brackets).
     phone = StringField("Phone (optional)", validators=[Optional(), Length(max=40)])
     timezone = SelectField("Time zone", choices=ZONES, validate_choice=False)

@@ -99,6 +99,8 @@ def test_an_email_in_use_or_malformed_is_refused_on_the_field_keeping_what_was_t
         ("BOB@patients.example", "There is already an account with this email."),
         ("doc2@south.example", "There is already an account with this email."),
         ("not-an-email", "Enter an email address like name@example.com."),
+        # Email cannot reach an accented mailbox name (no SMTPUTF8): refused at entry.
+        ("josé@patients.example", "Enter an email address like name@example.com."),
         ("", "Enter the patient's email address."),
         ("a" * 300 + "@x.example", "An email address is at most 254 characters."),
     ):

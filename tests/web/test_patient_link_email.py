@@ -22,6 +22,7 @@ from tests.conftest import login
 from tests.conftest import text_of
 from tests.smtp_double import links_in
 from tests.web.test_email_pages import NoPush
+from tests.web.test_staff_admin import admin  # noqa: F401, F811 - the fixture
 
 
 def _link(html: str) -> str:
@@ -107,3 +108,23 @@ def test_another_clinics_patient_is_not_emailed(client, world, in_app, smtp_serv
     r = client.post(f"/clinic/patients/{world.patient_c}/invitation", data={"email_it": "y"})
     assert r.status_code == 404
     assert in_app(lambda: db.session.scalar(sa.select(sa.func.count(OutboxMessage.id)))) == 0
+
+
+def test_an_accented_mailbox_name_is_refused_when_the_patient_is_added(client, world, in_app):
+    # The app's email cannot reach josé@… (no SMTPUTF8): the invitation would fail, so
+    # the address is refused on the form, with what was typed kept.
+    login(client, "doc1@north.example")
+    r = _new_patient(client, in_app, world, email="josé@patients.example", email_it="y")
+    assert r.status_code == 400
+    assert "no accents before the @" in text_of(r)
+    assert "josé@patients.example" in r.get_data(as_text=True)
+    assert in_app(lambda: db.session.scalar(sa.select(sa.func.count(OutboxMessage.id)))) == 0
+
+
+def test_an_accented_mailbox_name_is_refused_for_staff(admin):  # noqa: F811 - fixture
+    r = admin.post(
+        "/clinic/staff",
+        data={"name": "José", "email": "josé@north.example", "role": "clinician"},
+    )
+    assert r.status_code == 400
+    assert "Enter an email address like name@example.com." in text_of(r)

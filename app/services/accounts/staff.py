@@ -148,7 +148,7 @@ def check_email(email: str) -> str:
     if len(email) > MAX_EMAIL:
         raise Invalid("email", f"Use at most {MAX_EMAIL} characters.")
     try:
-        validate_email(email, check_deliverability=False)
+        validate_email(email, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError:
         raise Invalid("email", "Enter an email address like name@example.com.") from None
     return normalise_email(email)

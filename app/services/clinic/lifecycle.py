@@ -95,7 +95,7 @@ def _check_email(text: str, user_id: int) -> str:
     if len(email) > EMAIL_MAX:
         raise Invalid("email", f"An email address is at most {EMAIL_MAX} characters.")
     try:
-        validate_email(email, check_deliverability=False)
+        validate_email(email, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError:
         raise Invalid("email", "Enter an email address like name@example.com.") from None
     taken = db.session.scalar(sa.select(User.id).where(User.email == email, User.id != user_id))

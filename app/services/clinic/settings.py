@@ -97,7 +97,7 @@ def check_email(text: str, field: str = "email", required: bool = True) -> str:
     if len(text) > EMAIL_MAX or not text.isprintable():
         raise Invalid(field, "Enter a real email address, like name@example.com.")
     try:
-        validate_email(text, check_deliverability=False)
+        validate_email(text, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError:
         raise Invalid(field, "Enter a real email address, like name@example.com.") from None
     return text.lower()

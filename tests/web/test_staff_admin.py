@@ -431,6 +431,28 @@ def test_a_pending_invitation_dies_with_deactivation(app, admin, in_app):
     assert app.test_client().get(path).status_code == 410
 
 
+def test_an_emailed_link_still_waiting_is_not_sent_after_deactivation(
+    app, admin, in_app, smtp_server
+):
+    r = admin.post(
+        "/clinic/staff",
+        data={"name": "Nia", "email": "nia@north.example", "role": "clinician", "email_it": "y"},
+    )
+    assert r.status_code == 200
+    nia = _user(in_app, "nia@north.example")
+    admin.post(f"/clinic/staff/{nia.id}/deactivate")
+    in_app(dispatch.run_until_empty, NoPush(), advancing(NOW))
+    assert smtp_server.to("nia@north.example") == []
+    row = in_app(
+        lambda: db.session.execute(
+            sa.select(OutboxMessage.state, OutboxMessage.secret).where(
+                OutboxMessage.recipient_user_id == nia.id
+            )
+        ).one()
+    )
+    assert (row.state.value, row.secret) == ("cancelled", None)
+
+
 def test_reactivate_lets_them_sign_in_again_but_old_cookies_stay_dead(app, admin, world, in_app):
     old = app.test_client()
     login(old, "doc1@north.example")

@@ -16,6 +16,8 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import Invitation
+from app.models import OutboxMessage
+from app.models import OutboxState
 from app.models import PushSubscription
 from app.models import Role
 from app.models import User
@@ -82,6 +84,17 @@ def deactivate(admin: Principal, user_id: int, now: datetime, address: str) -> U
         sa.update(Invitation)
         .where(Invitation.user_id == user.id, Invitation.used_at.is_(None))
         .values(used_at=now)
+    )
+    # Alerts and link emails still waiting for them are not sent (a row a dispatcher has
+    # already claimed finishes; its devices are gone, so an alert push finds none).
+    db.session.execute(
+        sa.update(OutboxMessage)
+        .where(
+            OutboxMessage.recipient_user_id == user.id,
+            OutboxMessage.state == OutboxState.PENDING,
+        )
+        .values(state=OutboxState.CANCELLED, secret=None, last_error="account deactivated")
+        .execution_options(synchronize_session=False)
     )
     audit(admin, None, "change", address, f"{user.email}: active -> deactivated")
     db.session.commit()

@@ -109,6 +109,9 @@ def live_server(app, demo_data):
     # The test config turns CSRF off for the test client; the browser exercises the real flow.
     app.config["WTF_CSRF_ENABLED"] = True
     with LiveServer(app) as server:
+        # Links handed to people (sign-in links, emails) use the configured address, as
+        # in production, never the request's Host: here that is the live server's.
+        app.config["SCLERO_BASE_URL"] = server.url
         yield server
 
 

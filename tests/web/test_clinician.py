@@ -72,7 +72,7 @@ def test_bad_input_is_named_and_nothing_is_created(client, world, in_app):
         ({"date": "2031-01-01"}, "too far in the future"),
         ({"date": "not a date"}, "Enter a date."),
         ({"email": "alice@patients.example"}, "already an account with this email"),
-        ({"email": "not-an-email"}, "Invalid email address"),
+        ({"email": "not-an-email"}, "Enter an email address like name@example.com"),
         ({"protocol": "999999"}, "Choose one of your clinic's protocols"),
     ]
     before = in_app(lambda: db.session.scalar(sa.select(sa.func.count()).select_from(User)))

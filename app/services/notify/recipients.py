@@ -16,6 +16,7 @@ from app.extensions import db
 from app.models import EmailPreference
 from app.models import Patient
 from app.models import PushSubscription
+from app.services.notify.email_prefs import paused_since
 from app.services.notify.outbox import ClaimedMessage
 
 
@@ -81,8 +82,12 @@ def recipients_of(
             .outerjoin(EmailPreference, EmailPreference.patient_id == Patient.id)
             .where(Patient.id.in_(sorted(patients)))
         )
+        # A hard bounce of a digest pauses reminder emails (email_prefs.paused_since).
+        paused = paused_since(patients)
         for patient_id, zone, start, end, by_email, unsubscribed, discharged_at in zones:
             choice = "off" if unsubscribed else ("email" if by_email else "auto")
+            if patient_id in paused:
+                choice = "off"
             quiet[patient_id] = PatientQuiet(
                 ZoneInfo(zone),
                 QuietHours(start, end),

@@ -22,6 +22,7 @@ from app.models import PushSubscription
 from app.principal import Principal
 from app.services.errors import Invalid
 from app.services.errors import NotFound
+from app.services.notify import email_prefs
 from app.services.notify import enqueue
 from app.services.notify.email_prefs import choice_of
 
@@ -231,6 +232,8 @@ class EmailDelivery:
     failed_count: int
     last_failed: OutboxMessage | None  # refused (5xx) or given up after retries
     retrying: OutboxMessage | None  # waiting to try again after a 4xx or a connection error
+    # When a hard bounce of a reminder digest paused reminder emails (email_prefs).
+    paused_since: datetime | None = None
 
 
 def delivery_state(patient_id: int) -> DeliveryState:
@@ -310,5 +313,6 @@ def delivery_state(patient_id: int) -> DeliveryState:
             counts.get((Channel.EMAIL, OutboxState.FAILED), 0),
             first(Channel.EMAIL, OutboxState.FAILED),
             first(Channel.EMAIL, OutboxState.PENDING),
+            email_prefs.paused_since([patient_id]).get(patient_id),
         ),
     )

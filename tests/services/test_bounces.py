@@ -20,7 +20,6 @@ from email.mime.text import MIMEText
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import EmailPreference
 from app.models import OutboxMessage
 from app.models import OutboxState
 from app.models import Role
@@ -280,19 +279,19 @@ def _change_email(client, pid: int, address: str) -> None:
     assert response.status_code == 303
 
 
-def test_choosing_email_again_ends_the_pause(app, in_app, runner, smtp_server):
+def test_the_patient_is_told_and_choosing_email_again_ends_the_pause(
+    app, in_app, client, runner, smtp_server, clock
+):
     row_id, mail = _sent_digest(in_app, smtp_server)
-    _bounce(runner, dsn(mail))
     pid = in_app(lambda: db.session.scalar(sa.select(OutboxMessage.patient_id)))
-
-    def choose_email() -> None:
-        pref = db.session.get(EmailPreference, pid) or EmailPreference(patient_id=pid)
-        pref.reminders_by_email = True
-        pref.updated_at = AT + timedelta(days=1)
-        db.session.add(pref)
-        db.session.commit()
-
-    in_app(choose_email)
+    login(client, ALICE)
+    assert "reminder emails are paused" not in text_of(client.get("/patient/reminders"))
+    _bounce(runner, dsn(mail))
+    assert "reminder emails are paused" in text_of(client.get("/patient/reminders"))
+    clock.advance(hours=1)
+    response = client.post("/patient/reminders/email", data={"channel": "email"})
+    assert response.status_code == 303
+    assert "reminder emails are paused" not in text_of(client.get("/patient/reminders"))
     in_app(_add_rows, pid, ["daily"], AT + timedelta(days=1, hours=1), "again")
     report = _run(in_app, AT + timedelta(days=1, hours=1, minutes=1))
     assert report.emails == 1 and len(smtp_server.messages) == 2

@@ -164,6 +164,8 @@ class ReminderSettings:
     # the address they go to; empty for staff.
     email_choice: str = ""
     email: str = ""
+    # A reminder email to this address bounced: emails are paused (email_prefs).
+    email_paused: bool = False
 
 
 def settings(user: Principal) -> ReminderSettings:
@@ -189,6 +191,7 @@ def settings(user: Principal) -> ReminderSettings:
         key,
         choice_of(db.session.get(EmailPreference, user.patient.id)),
         user.email,
+        user.patient.id in email_prefs.paused_since([user.patient.id]),
     )
 
 

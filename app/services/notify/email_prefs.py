@@ -133,24 +133,41 @@ def address_changed(patient_id: int, now: datetime) -> None:
     _row(patient_id, now).updated_at = now
 
 
-def paused_since(patient_ids: Iterable[int]) -> dict[int, datetime]:
-    """Patients whose reminder emails are paused by a hard bounce, with its time.
+def _bounced_digests():
+    return (
+        OutboxMessage.channel == Channel.EMAIL,
+        OutboxMessage.kind == "digest",
+        OutboxMessage.state == OutboxState.FAILED,
+        OutboxMessage.last_error.like("bounced: 5%"),
+    )
 
-    One query: each patient's newest bounced digest (``available_at`` is when the
-    report came) against the time of their last email choice or address change.
-    """
+
+def last_bounce(patient_id: sa.ColumnElement[int]) -> sa.ScalarSelect:
+    """A column: when the patient's newest bounced digest was reported (``available_at``
+    of a failed row is when it failed), or NULL; to add to a query over patients."""
+    return (
+        sa.select(sa.func.max(OutboxMessage.available_at))
+        .where(OutboxMessage.patient_id == patient_id, *_bounced_digests())
+        .scalar_subquery()
+    )
+
+
+def is_paused(bounced_at: datetime | None, settings_changed_at: datetime | None) -> bool:
+    """Paused: a digest bounced after the patient's last email choice or address change."""
+    return bounced_at is not None and (
+        settings_changed_at is None or bounced_at > settings_changed_at
+    )
+
+
+def paused_since(patient_ids: Iterable[int]) -> dict[int, datetime]:
+    """Patients whose reminder emails are paused by a hard bounce, with its time; one
+    query."""
     ids = sorted(set(patient_ids))
     if not ids:
         return {}
     bounced = (
         sa.select(OutboxMessage.patient_id, sa.func.max(OutboxMessage.available_at).label("at"))
-        .where(
-            OutboxMessage.patient_id.in_(ids),
-            OutboxMessage.channel == Channel.EMAIL,
-            OutboxMessage.kind == "digest",
-            OutboxMessage.state == OutboxState.FAILED,
-            OutboxMessage.last_error.like("bounced: 5%"),
-        )
+        .where(OutboxMessage.patient_id.in_(ids), *_bounced_digests())
         .group_by(OutboxMessage.patient_id)
         .subquery()
     )
@@ -159,4 +176,4 @@ def paused_since(patient_ids: Iterable[int]) -> dict[int, datetime]:
             EmailPreference, EmailPreference.patient_id == bounced.c.patient_id
         )
     )
-    return {pid: at for pid, at, changed in rows if changed is None or at > changed}
+    return {pid: at for pid, at, changed in rows if is_paused(at, changed)}

@@ -240,7 +240,7 @@ class EmailDelivery:
 
 
 def delivery_state(patient_id: int) -> DeliveryState:
-    """Reminder state for one patient, push and email, in four small queries.
+    """Reminder state for one patient, push and email, in five small queries.
 
     Only the patient's own reminders count: alerts about this patient sent to the
     clinicians' phones are in the same outbox, but say nothing about the patient's.

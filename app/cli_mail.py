@@ -5,9 +5,10 @@ Wired as a pipe alias, e.g. in /etc/aliases::
 
     bounces: "|/srv/sclerocare/.venv/bin/flask mail bounce"
 
-An MTA retries a pipe that exits non-zero, and bounces a message it cannot deliver: for
-a bounce that would loop. So this always exits 0 with one line per message, whatever it
-was given (app.services.notify.bounces says what is recorded).
+An MTA bounces a message whose pipe exits non-zero (for a bounce, to nowhere) except
+with 75 (EX_TEMPFAIL), which it retries later. So whatever the message is, this exits 0
+with one line per message (app.services.notify.bounces says what is recorded); only when
+the database cannot be reached does it exit 75, so the report is kept and tried again.
 """
 
 from __future__ import annotations
@@ -18,10 +19,13 @@ from typing import BinaryIO
 
 import click
 from flask.cli import AppGroup
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.clock import now
 from app.services.notify.bounces import MAX_BYTES
 from app.services.notify.bounces import record_bounce
+
+EX_TEMPFAIL = 75  # sysexits.h: "try again later", as Postfix and Exim read it
 
 mail_cli = AppGroup("mail", help="Email: record late bounces (delivery status notifications).")
 
@@ -42,7 +46,10 @@ def _files(paths: tuple[str, ...]) -> list[Path]:
         path = Path(name)
         if path.is_dir():
             inbox = path / "new" if (path / "new").is_dir() else path
-            found.extend(sorted(p for p in inbox.iterdir() if p.is_file()))
+            try:
+                found.extend(sorted(p for p in inbox.iterdir() if p.is_file()))
+            except OSError as exc:
+                click.echo(f"{name}: ignored: could not list it ({type(exc).__name__})")
         else:
             found.append(path)
     return found
@@ -65,8 +72,17 @@ def mail_bounce(files: tuple[str, ...]) -> None:
 
     Reads one message from stdin, or each of FILES (a folder: the files in its new/ if it
     is a Maildir, else in it). A permanent failure (5.x.x) marks that email failed as
-    "bounced"; a delay (4.x.x) is noted. Anything else is ignored. Always exits 0.
+    "bounced"; a delay (4.x.x) is noted. Anything else is ignored. Exits 0, or 75 when
+    the database cannot be reached (the mail server then tries again later).
     """
+    try:
+        _bounce(files)
+    except SQLAlchemyError as exc:
+        click.echo(f"deferred: the database could not be reached ({type(exc).__name__})")
+        sys.exit(EX_TEMPFAIL)
+
+
+def _bounce(files: tuple[str, ...]) -> None:
     if not files:
         try:
             raw = _read(sys.stdin.buffer)

@@ -102,12 +102,16 @@ def _bounce(runner, raw: bytes, *files: str):
     return result.output
 
 
-def test_a_hard_bounce_fails_the_sent_digest_once(app, in_app, runner, smtp_server, clock):
+def test_a_hard_bounce_fails_the_sent_digest_once(app, in_app, runner, smtp_server, clock, caplog):
     row_id, mail = _sent_digest(in_app, smtp_server)
+    caplog.set_level("INFO", logger="app.services.notify.bounces")
     assert mail["Message-ID"] == f"<outbox-{row_id}@localhost>"
     assert _row(in_app, row_id)[0] == "sent"
     out = _bounce(runner, dsn(mail))
     assert out.strip() == f"bounced: email {row_id} (5.1.1)"
+    # The record of this system action: one app log line, without the address.
+    (line,) = [r.getMessage() for r in caplog.records if r.name.endswith("bounces")]
+    assert line == f"mail bounce: bounced: email {row_id} (5.1.1)"
     state, error = _row(in_app, row_id)
     assert state == "failed"
     assert error.startswith("bounced: 5.1.1 550 5.1.1 <alice@patients.example>: Recipient")
@@ -219,8 +223,7 @@ def test_files_and_a_maildir(app, in_app, runner, smtp_server, tmp_path):
     ]
 
 
-def test_the_real_command_reads_stdin_as_an_mta_pipe_does(app, in_app, smtp_server, database_url):
-    row_id, mail = _sent_digest(in_app, smtp_server)
+def _command(database_url: str, raw: bytes) -> subprocess.CompletedProcess:
     env = {
         "PATH": "/usr/bin:/bin",
         "PYTHONPATH": ".",
@@ -229,18 +232,32 @@ def test_the_real_command_reads_stdin_as_an_mta_pipe_does(app, in_app, smtp_serv
         "FLASK_SQLALCHEMY_DATABASE_URI": database_url,
         "SCLERO_BASE_URL": "http://localhost",
     }
-    done = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-m", "flask", "mail", "bounce"],
-        input=dsn(mail),
+        input=raw,
         capture_output=True,
         env=env,
         timeout=60,
         check=False,
     )
+
+
+def test_the_real_command_reads_stdin_as_an_mta_pipe_does(app, in_app, smtp_server, database_url):
+    row_id, mail = _sent_digest(in_app, smtp_server)
+    done = _command(database_url, dsn(mail))
     assert done.returncode == 0, done.stderr
     assert done.stdout.decode().strip() == f"bounced: email {row_id} (5.1.1)"
     assert b"Traceback" not in done.stderr
     assert _row(in_app, row_id)[0] == "failed"
+
+
+def test_without_the_database_the_mail_server_is_asked_to_try_again(app, in_app, smtp_server):
+    row_id, mail = _sent_digest(in_app, smtp_server)
+    done = _command("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2", dsn(mail))
+    assert done.returncode == 75, done.stderr  # EX_TEMPFAIL: Postfix and Exim retry
+    assert done.stdout.decode().startswith("deferred: the database could not be reached")
+    assert b"Traceback" not in done.stderr
+    assert _row(in_app, row_id)[0] == "sent"
 
 
 # ------------------------------------------------------------------ what the clinic sees

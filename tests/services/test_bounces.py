@@ -23,6 +23,7 @@ from app.extensions import db
 from app.models import OutboxMessage
 from app.models import OutboxState
 from app.models import Role
+from app.models import User
 from app.services.notify.email_enqueue import enqueue_link_email
 from tests.conftest import login
 from tests.conftest import make_staff
@@ -334,3 +335,14 @@ def test_the_staff_page_shows_a_staff_email_that_bounced(app, in_app, client, ru
     assert "Last email bounced: 5.1.1 550 5.1.1 mailbox unavailable" in page
     # Only the person it was sent to.
     assert page.count("Last email bounced") == 1
+
+    def new_link() -> None:
+        user = db.session.scalar(sa.select(User).where(User.email == "newdoc@north.example"))
+        enqueue_link_email(user, "signin", "http://localhost/invite/again", AT)
+        db.session.commit()
+
+    # A later email to them that went through: the old failure is no longer news.
+    in_app(new_link)
+    _run(in_app, AT + timedelta(minutes=5))
+    assert len(smtp_server.messages) == 2
+    assert "Last email" not in text_of(client.get("/clinic/staff"))

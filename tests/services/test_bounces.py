@@ -346,3 +346,58 @@ def test_the_staff_page_shows_a_staff_email_that_bounced(app, in_app, client, ru
     _run(in_app, AT + timedelta(minutes=5))
     assert len(smtp_server.messages) == 2
     assert "Last email" not in text_of(client.get("/clinic/staff"))
+
+
+POSTFIX = """Return-Path: <>
+Date: Mon, 23 Nov 2026 10:00:40 +0000 (GMT)
+From: MAILER-DAEMON@mx.example (Mail Delivery System)
+Subject: Undelivered Mail Returned to Sender
+To: noreply@localhost
+Auto-Submitted: auto-replied
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status;
+\tboundary="ABC.1700000000/mx.example"
+
+This is a MIME-encapsulated message.
+
+--ABC.1700000000/mx.example
+Content-Description: Notification
+Content-Type: text/plain; charset=us-ascii
+
+This is the mail system at host mx.example.
+
+--ABC.1700000000/mx.example
+Content-Description: Delivery report
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example
+X-Postfix-Queue-ID: 1234
+
+Final-Recipient: rfc822; alice@patients.example
+Original-Recipient: rfc822;alice@patients.example
+Action: failed
+Status: 5.1.1
+Diagnostic-Code: smtp; 550 5.1.1 <alice@patients.example>: Recipient address
+    rejected: User unknown in virtual mailbox table
+
+--ABC.1700000000/mx.example
+Content-Description: Undelivered Message Headers
+Content-Type: text/rfc822-headers
+
+Message-ID: MESSAGE_ID
+Subject: Your ScleroCare reminders for today
+
+--ABC.1700000000/mx.example--
+"""
+
+
+def test_a_report_as_postfix_writes_it(app, in_app, runner, smtp_server):
+    """Byte for byte as Postfix sends it: CRLF, a folded Diagnostic-Code."""
+    row_id, mail = _sent_digest(in_app, smtp_server)
+    raw = POSTFIX.replace("MESSAGE_ID", mail["Message-ID"].upper()).replace("\n", "\r\n")
+    assert _bounce(runner, raw.encode()).strip() == f"bounced: email {row_id} (5.1.1)"
+    assert _row(in_app, row_id) == (
+        "failed",
+        "bounced: 5.1.1 550 5.1.1 <alice@patients.example>: Recipient address rejected: "
+        "User unknown in virtual mailbox table",
+    )

@@ -17,6 +17,7 @@ from py_vapid import Vapid
 
 from app.adapters import push
 from app.cli_clinic import clinic_cli
+from app.cli_mail import mail_cli
 from app.clock import advancing
 from app.clock import now
 from app.domain.protocol import ProtocolError
@@ -316,6 +317,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(photos_cli)
     app.cli.add_command(backup_cli)
     app.cli.add_command(clinic_cli)
+    app.cli.add_command(mail_cli)
 
     @app.shell_context_processor
     def shell() -> dict[str, object]:

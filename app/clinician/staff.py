@@ -31,6 +31,7 @@ from app.clock import now
 from app.qr import qr_svg
 from app.services.accounts import staff
 from app.services.accounts import staff_changes
+from app.services.accounts import staff_email
 from app.services.errors import Invalid
 from app.textinput import Form
 from app.web import client_address
@@ -76,9 +77,11 @@ def _link_url(token: str) -> str:
 
 
 def _list_page(form: InviteStaffForm, row_errors: dict[int, str] | None = None, status=200):  # noqa: ANN001, ANN202
+    rows, email_failures = staff_email.staff_page(current_user)
     return render_template(
         "clinician/staff.html",
-        rows=staff.list_staff(current_user),
+        rows=rows,
+        email_failures=email_failures,
         form=form,
         role_choices=ROLE_CHOICES,
         row_errors=row_errors or {},

@@ -34,6 +34,7 @@ from app.services.clinic.patients import patient_for
 from app.services.clinic.settings import check_phone
 from app.services.errors import Invalid
 from app.services.locking import lock_patient
+from app.services.notify import email_prefs
 from app.services.notify import enqueue
 
 NAME_MAX = 120
@@ -171,6 +172,8 @@ def update_details(
         audit(clinician, patient.id, "change", address, detail)
     if "timezone" in changed:
         enqueue.replan_patient(patient.id, now)
+    if "email" in changed:
+        email_prefs.address_changed(patient.id, now)  # ends a pause after a bounce
     db.session.commit()
     return [labels[k] for k in changed]
 

@@ -8,21 +8,33 @@ Three choices (``CHOICES``):
 * ``email``: the day's email digest instead of push.
 * ``off``: no reminder emails (what the unsubscribe link sets). Push still works.
 
+A hard bounce of a reminder digest (``bounces``) pauses reminder emails to the patient
+(``paused_since``): sending the next day's digest to an address that does not exist
+only earns the server a bad name. The pause is derived, nothing is stored for it: it
+holds while the newest bounced digest is newer than the patient's email settings
+(``EmailPreference.updated_at``), which choosing on the Reminders page and a change of
+the account's email (``address_changed``) both move on. Push is not affected.
+
 The unsubscribe token is the patient's id signed with the app's secret key (itsdangerous,
 its own salt): nothing to store, nothing to expire, and it only ever turns emails off.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+import sqlalchemy as sa
 from flask import current_app
 from itsdangerous import BadSignature
 from itsdangerous import URLSafeSerializer
 
 from app.extensions import db
+from app.models import Channel
 from app.models import EmailPreference
+from app.models import OutboxMessage
+from app.models import OutboxState
 from app.models import Patient
 from app.principal import Principal
 from app.services.errors import Invalid
@@ -114,3 +126,54 @@ def set_email_choice(user: Principal, choice: str, now: datetime) -> None:
     pref.unsubscribed_at = now if choice == "off" else None
     pref.updated_at = now
     db.session.commit()
+
+
+def address_changed(patient_id: int, now: datetime) -> None:
+    """The patient's email address changed: a pause after a bounce ends; no commit."""
+    _row(patient_id, now).updated_at = now
+
+
+def _bounced_digests():
+    return (
+        OutboxMessage.channel == Channel.EMAIL,
+        OutboxMessage.kind == "digest",
+        OutboxMessage.state == OutboxState.FAILED,
+        OutboxMessage.last_error.like("bounced: 5%"),
+    )
+
+
+def last_bounce(patient_id: sa.ColumnElement[int]) -> sa.ScalarSelect:
+    """A column: when the patient's newest bounced digest was reported (``available_at``
+    of a failed row is when it failed), or NULL; to add to a query over patients."""
+    return (
+        sa.select(sa.func.max(OutboxMessage.available_at))
+        .where(OutboxMessage.patient_id == patient_id, *_bounced_digests())
+        .scalar_subquery()
+    )
+
+
+def is_paused(bounced_at: datetime | None, settings_changed_at: datetime | None) -> bool:
+    """Paused: a digest bounced after the patient's last email choice or address change."""
+    return bounced_at is not None and (
+        settings_changed_at is None or bounced_at > settings_changed_at
+    )
+
+
+def paused_since(patient_ids: Iterable[int]) -> dict[int, datetime]:
+    """Patients whose reminder emails are paused by a hard bounce, with its time; one
+    query."""
+    ids = sorted(set(patient_ids))
+    if not ids:
+        return {}
+    bounced = (
+        sa.select(OutboxMessage.patient_id, sa.func.max(OutboxMessage.available_at).label("at"))
+        .where(OutboxMessage.patient_id.in_(ids), *_bounced_digests())
+        .group_by(OutboxMessage.patient_id)
+        .subquery()
+    )
+    rows = db.session.execute(
+        sa.select(bounced.c.patient_id, bounced.c.at, EmailPreference.updated_at).outerjoin(
+            EmailPreference, EmailPreference.patient_id == bounced.c.patient_id
+        )
+    )
+    return {pid: at for pid, at, changed in rows if is_paused(at, changed)}

@@ -16,6 +16,8 @@ from app.extensions import db
 from app.models import EmailPreference
 from app.models import Patient
 from app.models import PushSubscription
+from app.services.notify.email_prefs import is_paused
+from app.services.notify.email_prefs import last_bounce
 from app.services.notify.outbox import ClaimedMessage
 
 
@@ -77,12 +79,27 @@ def recipients_of(
                 EmailPreference.reminders_by_email,
                 EmailPreference.unsubscribed_at,
                 Patient.discharged_at,
+                EmailPreference.updated_at,
+                # A hard bounce of a digest pauses reminder emails (email_prefs).
+                last_bounce(Patient.id),
             )
             .outerjoin(EmailPreference, EmailPreference.patient_id == Patient.id)
             .where(Patient.id.in_(sorted(patients)))
         )
-        for patient_id, zone, start, end, by_email, unsubscribed, discharged_at in zones:
+        for (
+            patient_id,
+            zone,
+            start,
+            end,
+            by_email,
+            unsubscribed,
+            discharged_at,
+            changed_at,
+            bounced_at,
+        ) in zones:
             choice = "off" if unsubscribed else ("email" if by_email else "auto")
+            if is_paused(bounced_at, changed_at):
+                choice = "off"
             quiet[patient_id] = PatientQuiet(
                 ZoneInfo(zone),
                 QuietHours(start, end),

@@ -22,6 +22,7 @@ from app.models import PushSubscription
 from app.principal import Principal
 from app.services.errors import Invalid
 from app.services.errors import NotFound
+from app.services.notify import email_prefs
 from app.services.notify import enqueue
 from app.services.notify.email_prefs import choice_of
 
@@ -163,6 +164,8 @@ class ReminderSettings:
     # the address they go to; empty for staff.
     email_choice: str = ""
     email: str = ""
+    # A reminder email to this address bounced: emails are paused (email_prefs).
+    email_paused: bool = False
 
 
 def settings(user: Principal) -> ReminderSettings:
@@ -188,6 +191,7 @@ def settings(user: Principal) -> ReminderSettings:
         key,
         choice_of(db.session.get(EmailPreference, user.patient.id)),
         user.email,
+        user.patient.id in email_prefs.paused_since([user.patient.id]),
     )
 
 
@@ -231,10 +235,12 @@ class EmailDelivery:
     failed_count: int
     last_failed: OutboxMessage | None  # refused (5xx) or given up after retries
     retrying: OutboxMessage | None  # waiting to try again after a 4xx or a connection error
+    # When a hard bounce of a reminder digest paused reminder emails (email_prefs).
+    paused_since: datetime | None = None
 
 
 def delivery_state(patient_id: int) -> DeliveryState:
-    """Reminder state for one patient, push and email, in four small queries.
+    """Reminder state for one patient, push and email, in five small queries.
 
     Only the patient's own reminders count: alerts about this patient sent to the
     clinicians' phones are in the same outbox, but say nothing about the patient's.
@@ -310,5 +316,6 @@ def delivery_state(patient_id: int) -> DeliveryState:
             counts.get((Channel.EMAIL, OutboxState.FAILED), 0),
             first(Channel.EMAIL, OutboxState.FAILED),
             first(Channel.EMAIL, OutboxState.PENDING),
+            email_prefs.paused_since([patient_id]).get(patient_id),
         ),
     )

@@ -63,7 +63,9 @@ def test_a_new_patient_cannot_be_given_a_replaced_version_by_hand(client, world,
     assert r.status_code == 400
     assert "version 1 has been replaced by version 2" in text_of(r)
     assert in_app(lambda: db.session.scalar(sa.select(sa.func.count()).select_from(Treatment))) == 3
-    assert _new_patient(client, signed_v2).status_code == 303
+    assert (
+        _new_patient(client, signed_v2).status_code == 200
+    )  # created: the new patient's page, with the link
 
 
 def test_a_patient_on_the_older_version_keeps_it_for_their_next_session(
@@ -85,7 +87,9 @@ def test_a_patient_on_the_new_version_cannot_be_booked_on_the_replaced_one(
     client, world, in_app, signed_v2
 ):
     v1 = in_app(lambda: _version(world.clinic1, 1))
-    assert _new_patient(client, signed_v2).status_code == 303
+    assert (
+        _new_patient(client, signed_v2).status_code == 200
+    )  # created: the new patient's page, with the link
     dana = in_app(
         lambda: db.session.scalar(
             sa.select(Treatment.patient_id).where(Treatment.protocol_version_id == signed_v2)

@@ -115,8 +115,6 @@ class IssuedLink:
     user: User
     token: str
     purpose: str
-    # True when the link was also queued for email; False when not asked or not possible.
-    emailed: bool = False
 
 
 def parse_role(value: str) -> Role:
@@ -225,9 +223,10 @@ def _issue(
 ) -> IssuedLink:
     """Make the link (earlier ones stop working), email it if asked, and commit once."""
     token = issue_invitation(user, admin, now)
-    emailed = email_link(user, purpose, email_url(token), now) if email_url else False
+    if email_url is not None:
+        email_link(user, purpose, email_url(token), now)
     db.session.commit()
-    return IssuedLink(user, token, purpose, emailed)
+    return IssuedLink(user, token, purpose)
 
 
 def _role_words(role: Role) -> str:

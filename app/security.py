@@ -1,4 +1,4 @@
-"""Passwords and tokens: the primitives the accounts service builds on.
+"""Passwords, tokens and email addresses: the primitives the accounts service builds on.
 
 The database stores only a token's SHA-256 and a password's argon2id hash. This module
 imports no service and no model (app.auth.loader wires sign-in sessions into Flask-Login).
@@ -13,6 +13,8 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError
 from argon2.exceptions import VerificationError
+from email_validator import EmailNotValidError
+from email_validator import validate_email
 from flask import current_app
 from flask import g
 
@@ -36,6 +38,24 @@ def email_key(email: str) -> str:
 def normalise_email(email: str) -> str:
     """Emails compare case-insensitively and without surrounding spaces."""
     return email.strip().lower()
+
+
+# The longest address SMTP carries (RFC 5321's path limit, less the angle brackets).
+EMAIL_MAX = 254
+
+
+def is_plain_email(email: str) -> bool:
+    """Whether ``email`` has the form of an address the app's email can reach.
+
+    The form only (no DNS look-up: set-up runs offline), and no accented letters before
+    the @ (SMTP without SMTPUTF8 cannot reach such a mailbox). Each caller checks the
+    length first, with its own message.
+    """
+    try:
+        validate_email(email, check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError:
+        return False
+    return True
 
 
 def _hasher() -> PasswordHasher:

@@ -24,10 +24,11 @@ from app.services.errors import InvitationUnusable
 from app.services.errors import NotFound
 from app.services.notify import email_prefs
 from app.web import client_address
+from app.web import public_url
 
 
-def _reset_path(token: str) -> str:
-    return url_for("auth.reset_password", token=token)
+def _reset_link(token: str) -> str:
+    return public_url("auth.reset_password", token=token)
 
 
 @bp.route("/forgot-password", methods=["GET", "POST"])
@@ -35,7 +36,7 @@ def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
         # The same page whether or not the email has an account (checklist A4).
-        accounts.request_reset(form.email.data, now(), _reset_path, client_address())
+        accounts.request_reset(form.email.data, now(), _reset_link, client_address())
         return render_template("auth/forgot_sent.html", email=form.email.data)
     status = 400 if request.method == "POST" else 200
     return render_template("auth/forgot.html", form=form), status

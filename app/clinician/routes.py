@@ -99,7 +99,7 @@ def new_patient():
                 protocol_version_id=form.protocol.data,
                 now=now(),
                 phone=form.phone.data or "",
-                email_url=_invite_url if form.email_it.data else None,
+                email_url=invite_url if form.email_it.data else None,
             )
         except Invalid as exc:
             _field_error(form, exc)
@@ -124,7 +124,8 @@ def patient(patient_id: int):
     return _patient_page(patient_id)
 
 
-def _invite_url(token: str) -> str:
+def invite_url(token: str) -> str:
+    """The full sign-in link of an invitation token (patients' and staff's alike)."""
     return public_url("auth.accept_invite", token=token)
 
 
@@ -135,7 +136,7 @@ def _patient_page(patient_id: int, token: str | None = None, emailed: bool = Fal
     page = clinic.patient_record_page(current_user, patient_id, client_address(), now(), number)
     draft = session.pop("ack_draft", None)
     phone_draft = session.pop("phone_draft", None)
-    link = _invite_url(token) if token else None
+    link = invite_url(token) if token else None
     book = BookSessionForm()
     book.protocol.choices = _protocol_choices(page.protocols)
     book.protocol.data = _default_protocol(page.protocols)
@@ -253,7 +254,7 @@ def new_invitation(patient_id: int):
         patient_id,
         now(),
         client_address(),
-        email_url=_invite_url if email_it else None,
+        email_url=invite_url if email_it else None,
     )
     # Shown by this response (as the staff pages do), not kept in the session cookie;
     # reloading asks before posting again, which would only retire this link.

@@ -27,6 +27,7 @@ from wtforms import SelectField
 from wtforms import StringField
 
 from app.clinician.routes import bp
+from app.clinician.routes import invite_url
 from app.clock import now
 from app.qr import qr_svg
 from app.services.accounts import staff
@@ -35,7 +36,6 @@ from app.services.accounts import staff_email
 from app.services.errors import Invalid
 from app.textinput import Form
 from app.web import client_address
-from app.web import public_url
 
 ROLE_CHOICES = {"clinician": "Clinician", "clinic_admin": "Clinic admin"}
 
@@ -72,10 +72,6 @@ def admin_only(view):  # noqa: ANN001, ANN201 - a view decorator
     return wrapped
 
 
-def _link_url(token: str) -> str:
-    return public_url("auth.accept_invite", token=token)
-
-
 def _list_page(form: InviteStaffForm, row_errors: dict[int, str] | None = None, status=200):  # noqa: ANN001, ANN202
     rows, email_failures = staff_email.staff_page(current_user)
     return render_template(
@@ -93,7 +89,7 @@ def _link_page(issued: staff.IssuedLink, asked_email: bool):  # noqa: ANN202
     return render_template(
         "clinician/staff_link.html",
         issued=issued,
-        link=_link_url(issued.token),
+        link=invite_url(issued.token),
         asked_email=asked_email,
         ttl_days=ttl.days,
     )
@@ -119,7 +115,7 @@ def invite_staff():
                 form.role.data or "",
                 now(),
                 client_address(),
-                email_url=_link_url if email_it else None,
+                email_url=invite_url if email_it else None,
             )
         except Invalid as exc:
             field = getattr(form, exc.field, None)
@@ -183,7 +179,7 @@ def staff_link(user_id: int):
             user_id,
             now(),
             client_address(),
-            email_url=_link_url if email_it else None,
+            email_url=invite_url if email_it else None,
         )
     except Invalid as exc:
         return _list_page(InviteStaffForm(formdata=None), {user_id: exc.message}, 400)

@@ -14,14 +14,11 @@ from app.services.notify.email_enqueue import enqueue_link_email
 PURPOSES = ("invite", "signin")
 
 
-def email_link(user: User, purpose: str, url: str, now: datetime) -> bool:
+def email_link(user: User, purpose: str, url: str, now: datetime) -> None:
     """Queue an email with the link to ``user`` (purpose ``invite`` or ``signin``).
 
     The caller commits: the email goes through the outbox, in the same transaction.
-
-    :returns: True once queued (the page also shows the link on screen).
     """
     if purpose not in PURPOSES:
         raise ValueError(f"unknown link purpose {purpose!r}")
     enqueue_link_email(user, purpose, url, now)
-    return True

@@ -39,7 +39,6 @@ from app.services.accounts.passwords import check_password_rules
 from app.services.accounts.sessions import revoke_all
 from app.services.errors import Invalid
 from app.services.errors import InvitationUnusable
-from app.services.notify.email_content import absolute
 from app.services.notify.email_enqueue import enqueue_link_email
 
 
@@ -48,8 +47,9 @@ def request_reset(
 ) -> None:
     """Email a reset link to the account of ``email``, if there is one; commit.
 
-    ``link_for(token)`` is the reset page's path for a token; the link is made absolute
-    from ``SCLERO_BASE_URL`` (never from the request's Host header, which anyone can set).
+    ``link_for(token)`` is the reset page's full link for a token, made by the page from
+    ``SCLERO_BASE_URL`` (``app.web.public_url``, as every emailed sign-in link is), never
+    from the request's Host header, which anyone can set.
     Takes at least ``SCLERO_RESET_MIN_SECONDS`` whatever the email: a known one writes
     and commits (about 4x the time of an unknown one on PostgreSQL), and that difference
     alone would tell an attacker which emails have accounts.
@@ -107,7 +107,7 @@ def _request_reset(email: str, now: datetime, link_for: Callable[[str], str], ad
             expires_at=now + current_app.config["SCLERO_RESET_TTL"],
         )
     )
-    enqueue_link_email(user, "reset", absolute(link_for(token)), now)
+    enqueue_link_email(user, "reset", link_for(token), now)
     _audit(user, "password reset asked", "link emailed", address)
     db.session.commit()
 

@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.header import decode_header
 from email.message import Message
-from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
@@ -40,7 +39,7 @@ from app.extensions import db
 from app.models import Channel
 from app.models import OutboxMessage
 from app.models import OutboxState
-from app.services.notify.email_content import absolute
+from app.services.notify.email_content import mail_host
 
 log = logging.getLogger(__name__)
 
@@ -174,10 +173,6 @@ def _worst(ids: list[int], blocks: list[Message]) -> Report:
     return Report(ids, best[1], best[2], best[3])
 
 
-def our_host() -> str:
-    return (urlsplit(absolute("/")).hostname or "localhost").lower()
-
-
 def error_text(prefix: str, status: str, diagnostic: str) -> str:
     """``bounced: 5.1.1 <diagnostic>``, at most what the column holds (200)."""
     # "smtp; 550 ..." says only which kind of code follows.
@@ -188,7 +183,7 @@ def error_text(prefix: str, status: str, diagnostic: str) -> str:
 def record_bounce(raw: bytes, now: datetime) -> Outcome:
     """Record one DSN (the raw message), and commit. Never raises on odd input."""
     try:
-        report = parse(raw, our_host())
+        report = parse(raw, mail_host())
     except Exception as exc:  # noqa: BLE001 - garbage must not make the MTA retry
         outcome = Outcome("ignored", f"ignored: could not read the message ({type(exc).__name__})")
     else:

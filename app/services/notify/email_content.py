@@ -51,11 +51,16 @@ def absolute(path: str) -> str:
     return base + path if path.startswith("/") else path
 
 
+def mail_host() -> str:
+    """The host our Message-IDs name (``SCLERO_BASE_URL``'s, lower case): a bounce report
+    about a Message-ID at another host is not about our mail (``bounces``)."""
+    return urlsplit(absolute("/")).hostname or "localhost"
+
+
 def message_id(row: ClaimedMessage) -> str:
     """The same Message-ID every time a row is sent: a receiving server or mail app can
     recognise the rare repeat (a crash between the server's "250 OK" and our record)."""
-    host = urlsplit(absolute("/")).hostname or "localhost"
-    return f"<outbox-{row.id}@{host}>"
+    return f"<outbox-{row.id}@{mail_host()}>"
 
 
 def build(row: ClaimedMessage, to: str, unsubscribe_url: str | None, reply_to: str = "") -> Email:

@@ -36,12 +36,21 @@ function isOfflinePage(url) {
   return url.origin === self.location.origin && OFFLINE_PAGES.indexOf(url.pathname) !== -1;
 }
 
+// The whole page is read before the kept copy is replaced: if the signal drops halfway
+// through a refresh, the put never starts and the old copy stays (a put fed by a broken
+// stream can leave no copy at all, which is when the patient needs it most).
 function keep(path, response) {
   if (response.ok && !response.redirected && response.type === "basic") {
-    return caches.open(PAGES).then((cache) => cache.put(path, response));
+    return response.blob().then((body) => caches.open(PAGES).then((cache) => cache.put(
+      path, new Response(body, { status: response.status, headers: response.headers })
+    ))).catch(() => null);
   }
   return Promise.resolve();
 }
+
+// One background refresh per page at a time (Today opened twice in a row must not start
+// a second download of a page whose first is still on its way).
+const refreshing = new Set();
 
 // When Today is opened online, the other offline pages are refreshed in the background
 // (at most every 30 minutes), so a patient who later loses signal can still tick and
@@ -50,8 +59,10 @@ function refreshOthers() {
   return caches.open(PAGES).then((cache) => Promise.all(
     OFFLINE_PAGES.filter((p) => p !== HOME).map((path) => cache.match(path).then((hit) => {
       const age = hit ? Date.now() - new Date(hit.headers.get("Date") || 0).getTime() : Infinity;
-      if (age < REFRESH_AFTER_MS) return null;
-      return fetch(path, { credentials: "same-origin" }).then((r) => keep(path, r)).catch(() => null);
+      if (age < REFRESH_AFTER_MS || refreshing.has(path)) return null;
+      refreshing.add(path);
+      return fetch(path, { credentials: "same-origin" }).then((r) => keep(path, r)).catch(() => null)
+        .finally(() => refreshing.delete(path));
     }))
   ));
 }

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from werkzeug.serving import make_server
 
 from app.services import demo
@@ -119,3 +121,41 @@ def live_server(app, demo_data):
 def artifacts() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+def wait_for_js(page, expression: str, arg=None, timeout: float = 30_000):  # noqa: ANN001, ANN201
+    """Poll ``expression`` (a JS expression or function) until it is truthy; its value.
+
+    A drop-in for ``page.wait_for_function`` that polls from Python with ``evaluate``
+    (the DevTools protocol): Playwright's in-page polling compiles the predicate with
+    eval, which the app's CSP (script-src 'self') refuses whenever the first check is
+    not already true, so those waits failed only when the machine was slow. A page
+    navigating meanwhile is retried, not an error. ``timeout`` in ms, as Playwright's.
+    """
+    deadline = time.monotonic() + timeout / 1000
+    while True:
+        try:
+            value = page.evaluate(expression, arg)
+        except PlaywrightError as exc:
+            if "context was destroyed" not in str(exc) and "navigat" not in str(exc):
+                raise
+            value = None
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"not true after {timeout / 1000:g} s: {expression}"
+        time.sleep(0.05)
+
+
+def wait_for_sw_control(page) -> None:  # noqa: ANN001
+    """Until the service worker controls ``page``.
+
+    A page loaded while the worker was still installing is taken over by its
+    ``clients.claim()``; on a slow machine that can be missed, and a page loaded after
+    activation is always controlled, so one reload is tried before giving up."""
+    expression = "navigator.serviceWorker.controller !== null"
+    try:
+        wait_for_js(page, expression, timeout=10_000)
+    except AssertionError:
+        wait_for_js(page, "navigator.serviceWorker.ready.then(() => true)", timeout=20_000)
+        page.reload()
+        wait_for_js(page, expression, timeout=20_000)

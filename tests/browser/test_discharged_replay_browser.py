@@ -13,6 +13,7 @@ from app.models import Patient
 from app.models import TaskTick
 from app.models import User
 from app.services import demo
+from tests.browser.conftest import wait_for_sw_control
 from tests.browser.test_triage_browser import sign_in
 
 pytestmark = pytest.mark.browser
@@ -28,7 +29,7 @@ def test_an_offline_tick_replayed_after_discharge_shows_the_course_has_ended(
     expect(page).to_have_url(f"{base}/patient/today")
     page.evaluate("navigator.serviceWorker.ready")
     page.reload()  # now controlled by the service worker
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    wait_for_sw_control(page)
 
     page.context.set_offline(True)
     page.locator("#task-walks button.tick").click()

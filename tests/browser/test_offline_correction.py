@@ -18,6 +18,8 @@ from playwright.sync_api import expect
 from app.extensions import db
 from app.models import CheckIn
 from app.services import demo
+from tests.browser.conftest import wait_for_js
+from tests.browser.conftest import wait_for_sw_control
 from tests.browser.test_offline_journey import _wait_for_kept_pages
 from tests.browser.test_offline_triage import _demo_patient_day1
 from tests.browser.test_triage_browser import sign_in
@@ -49,7 +51,7 @@ def test_a_check_in_corrected_offline_reaches_the_clinic_corrected(
     base = live_server.url
     patient_id = in_app(_demo_patient_day1, clock)
     sign_in(page, base, f"offline-em@{demo.DOMAIN}", PASSWORD, clock())
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    wait_for_sw_control(page)
     page.reload()
     _wait_for_kept_pages(page, ["/patient/today", "/patient/checkin"])
 
@@ -75,7 +77,7 @@ def test_a_check_in_corrected_offline_reaches_the_clinic_corrected(
     for _ in range(4):
         page.goto(f"{base}/patient/today")
         try:
-            page.wait_for_function(f"() => ({QUEUE})() === '[]'", timeout=5_000)
+            wait_for_js(page, f"() => ({QUEUE})() === '[]'", timeout=5_000)
             break
         except PlaywrightTimeout:
             continue

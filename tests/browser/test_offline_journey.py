@@ -21,6 +21,8 @@ from app.models import TaskTick
 from app.models import Treatment
 from app.models import TreatmentStatus
 from app.services import accounts
+from tests.browser.conftest import wait_for_js
+from tests.browser.conftest import wait_for_sw_control
 from tests.conftest import make_patient
 
 pytestmark = pytest.mark.browser
@@ -47,13 +49,15 @@ def _record_treatment(patient_id: int, clock) -> None:
 
 
 def _wait_for_kept_pages(page, paths) -> None:
-    page.wait_for_function(
+    """Until the service worker has kept every page of ``paths``."""
+    wait_for_js(
+        page,
         """async (paths) => {
             const cache = await caches.open('sclerocare-pages');
             for (const p of paths) { if (!(await cache.match(p))) return false; }
             return true;
         }""",
-        arg=paths,
+        paths,
         timeout=15_000,
     )
 
@@ -87,7 +91,7 @@ def test_invitation_to_offline_check_in(live_server, page, in_app, clock, artifa
     in_app(_record_treatment, patient_id, clock)
     page.goto(f"{base}/patient/today")
     expect(page.get_by_role("heading", level=1)).to_have_text("Day 1 after your treatment")
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    wait_for_sw_control(page)
     page.reload()  # now through the service worker, which keeps the patient's pages
     _wait_for_kept_pages(page, ["/patient/today", "/patient/checkin"])
     page.screenshot(path=shots / "3-today.png", full_page=True)

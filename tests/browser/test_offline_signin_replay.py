@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 from app.extensions import db
 from app.models import AuthSession
 from app.models import TaskTick
+from tests.browser.conftest import wait_for_sw_control
 
 pytestmark = pytest.mark.browser
 
@@ -23,7 +24,7 @@ def test_offline_tick_is_sent_after_signing_in_again(live_server, page, in_app, 
     expect(page).to_have_url(f"{base}/patient/today")
     page.evaluate("navigator.serviceWorker.ready")
     page.reload()  # now controlled by the service worker
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    wait_for_sw_control(page)
 
     page.context.set_offline(True)
     page.locator("#task-walks button.tick").click()

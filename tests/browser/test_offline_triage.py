@@ -37,6 +37,8 @@ from app.models import Clinic
 from app.models import ProtocolVersion
 from app.models import Treatment
 from app.services import demo
+from tests.browser.conftest import wait_for_js
+from tests.browser.conftest import wait_for_sw_control
 from tests.browser.test_offline_journey import _wait_for_kept_pages
 from tests.browser.test_triage_browser import sign_in
 from tests.conftest import PASSWORD
@@ -184,7 +186,7 @@ def _check_in_offline(page: Page, base: str, clock, in_app, yes: str) -> int:
     patient_id = in_app(_demo_patient_day1, clock)
     sign_in(page, base, f"offline-em@{demo.DOMAIN}", PASSWORD, clock())
     expect(page).to_have_url(f"{base}/patient/today")
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    wait_for_sw_control(page)
     page.reload()  # through the service worker, which keeps the check-in page
     _wait_for_kept_pages(page, ["/patient/today", "/patient/checkin"])
 
@@ -233,7 +235,8 @@ def test_offline_yes_to_chest_pain_shows_the_emergency_screen_and_is_sent_once(
     # Back online: sent once; the server's own emergency page replaces the phone's.
     page.context.set_offline(False)
     expect(page.get_by_role("link", name="Back to Today")).to_be_visible(timeout=15_000)
-    page.wait_for_function(
+    wait_for_js(
+        page,
         "() => (localStorage.getItem('sc-queue-' + "
         "document.querySelector('meta[name=sc-user]').content) || '[]') === '[]'",
         timeout=15_000,
@@ -263,7 +266,8 @@ def test_offline_a_same_day_answer_shows_whom_to_call_and_is_sent_once(
     assert in_app(_stored, patient_id) == ([], [])
 
     page.context.set_offline(False)
-    page.wait_for_function(
+    wait_for_js(
+        page,
         "() => (localStorage.getItem('sc-queue-' + "
         "document.querySelector('meta[name=sc-user]').content) || '[]') === '[]'",
         timeout=15_000,

@@ -6,6 +6,9 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import wait_for_js
+from tests.browser.conftest import wait_for_sw_control
+
 pytestmark = pytest.mark.browser
 
 KEPT_TODAY = """async () => {
@@ -26,11 +29,11 @@ def sign_in(page, base: str, email: str) -> None:
 def keep_today(page) -> str:
     page.evaluate("navigator.serviceWorker.ready")
     page.reload()  # controlled by the service worker from here on
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    wait_for_sw_control(page)
     page.reload()
     # The kept copy itself, read in the same poll that finds it: a background refresh
     # may replace it between two separate reads.
-    return page.wait_for_function(f"({KEPT_TODAY})()").json_value()
+    return wait_for_js(page, f"({KEPT_TODAY})()")
 
 
 def test_sign_out_purges_kept_pages(live_server, page):
@@ -51,7 +54,7 @@ def test_another_person_signing_in_does_not_see_the_previous_pages(live_server, 
     sign_in(page, base, "day3@demo.sclerocare.example")
     assert "Day 3 after your treatment" in keep_today(page)
     # The check-in form was kept in the background too (refreshed at most every 30 min).
-    kept = page.wait_for_function(f"({KEPT_CHECKIN})()").json_value()
+    kept = wait_for_js(page, f"({KEPT_CHECKIN})()")
     assert "Day 3 after your treatment" in kept
     page.context.clear_cookies()  # the first person's sign-in ends without signing out
     sign_in(page, base, "day0@demo.sclerocare.example")

@@ -15,16 +15,16 @@ from flask import current_app
 
 from app.extensions import db
 from app.models import Invitation
+from app.models import PasswordReset
 from app.models import User
 from app.principal import Principal
 from app.security import hash_password
 from app.security import new_token
 from app.security import token_hash
-from app.services.accounts.passwords import check_password_rules
+from app.services.accounts.passwords import check_new_password
 from app.services.accounts.sessions import open_session
 from app.services.accounts.sessions import revoke_all
 from app.services.accounts.sessions import signed_in
-from app.services.errors import Invalid
 from app.services.errors import InvitationUnusable
 
 
@@ -50,6 +50,22 @@ def issue_invitation(user: User, created_by: Principal | None, now: datetime) ->
         )
     )
     return token
+
+
+def claim_link(model: type[Invitation] | type[PasswordReset], row_id: int, now: datetime) -> None:
+    """Mark a single-use link (an invitation or a reset) used, once.
+
+    A conditional UPDATE, so a double submit or two tabs can use it only once.
+
+    :raises InvitationUnusable: ``used``, when another request claimed it first (the
+        transaction is rolled back).
+    """
+    claimed = db.session.execute(
+        sa.update(model).where(model.id == row_id, model.used_at.is_(None)).values(used_at=now)
+    ).rowcount
+    if claimed != 1:
+        db.session.rollback()
+        raise InvitationUnusable("used")
 
 
 def usable_invitation(token: str, now: datetime) -> Invitation:
@@ -82,17 +98,8 @@ def accept_invitation(token: str, password: str, confirm: str, now: datetime) ->
     :raises Invalid: for a password breaking the rules or a confirmation not the same.
     """
     inv = usable_invitation(token, now)
-    check_password_rules(password)
-    if password != confirm:
-        raise Invalid("confirm", "The two passwords are not the same.")
-    claimed = db.session.execute(
-        sa.update(Invitation)
-        .where(Invitation.id == inv.id, Invitation.used_at.is_(None))
-        .values(used_at=now)
-    ).rowcount
-    if claimed != 1:
-        db.session.rollback()
-        raise InvitationUnusable("used")
+    check_new_password(password, confirm)
+    claim_link(Invitation, inv.id, now)
     user = inv.user
     user.password_hash = hash_password(password)
     # A new password ends every other session of this account (checklist A8).

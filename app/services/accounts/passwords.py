@@ -33,3 +33,10 @@ def check_password_rules(password: str) -> None:
         raise Invalid("password", f"Use at most {MAX_PASSWORD} characters.")
     if password.lower() in COMMON_PASSWORDS:
         raise Invalid("password", "That password is too common. Please choose another.")
+
+
+def check_new_password(password: str, confirm: str) -> None:
+    """A new password chosen on a link's page: the rules, then the same twice."""
+    check_password_rules(password)
+    if password != confirm:
+        raise Invalid("confirm", "The two passwords are not the same.")

@@ -35,9 +35,9 @@ from app.security import hash_password
 from app.security import new_token
 from app.security import normalise_email
 from app.security import token_hash
-from app.services.accounts.passwords import check_password_rules
+from app.services.accounts.invitations import claim_link
+from app.services.accounts.passwords import check_new_password
 from app.services.accounts.sessions import revoke_all
-from app.services.errors import Invalid
 from app.services.errors import InvitationUnusable
 from app.services.notify.email_enqueue import enqueue_link_email
 
@@ -170,17 +170,8 @@ def reset_password(
     :raises Invalid: the password breaks the rules, or the two are not the same.
     """
     row = usable_reset(token, now)
-    check_password_rules(password)
-    if password != confirm:
-        raise Invalid("confirm", "The two passwords are not the same.")
-    claimed = db.session.execute(
-        sa.update(PasswordReset)
-        .where(PasswordReset.id == row.id, PasswordReset.used_at.is_(None))
-        .values(used_at=now)
-    ).rowcount
-    if claimed != 1:
-        db.session.rollback()
-        raise InvitationUnusable("used")
+    check_new_password(password, confirm)
+    claim_link(PasswordReset, row.id, now)
     # Any other live link of the account ends too (two asks at the same moment can
     # each leave one): a used reset must not be followed by another.
     db.session.execute(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html as html_lib
 import os
 import re
+import uuid
 from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
@@ -317,3 +318,24 @@ def smtp_server(app):
     app.config["MAIL_PORT"] = server.port
     yield server
     server.stop()
+
+
+@pytest.fixture
+def empty_postgres():
+    """A new, empty PostgreSQL database (dropped afterwards), as its URL."""
+    url = os.environ.get("TEST_DATABASE_URL", "")
+    if not url.startswith("postgresql"):
+        if os.environ.get("REQUIRE_POSTGRES") == "1":
+            pytest.fail("REQUIRE_POSTGRES=1 but TEST_DATABASE_URL is not PostgreSQL")
+        pytest.skip("set TEST_DATABASE_URL=postgresql+psycopg://... to run on PostgreSQL")
+    base = sa.engine.make_url(url)
+    name = f"sclerocare_empty_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -12,11 +12,9 @@ import re
 import secrets
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from app import create_app
 from config import ProductionConfig
@@ -28,26 +26,7 @@ PROTOCOL = "app/protocols/compression-72h.toml"
 ADMIN = "lead@north-leeds.example"
 NEW_PASSWORD = "a long clinic password 2026"
 
-
-@pytest.fixture
-def empty_postgres():
-    """A new, empty PostgreSQL database (dropped afterwards), as its URL."""
-    url = os.environ.get("TEST_DATABASE_URL", "")
-    if not url.startswith("postgresql"):
-        if os.environ.get("REQUIRE_POSTGRES") == "1":
-            pytest.fail("REQUIRE_POSTGRES=1 but TEST_DATABASE_URL is not PostgreSQL")
-        pytest.skip("set TEST_DATABASE_URL=postgresql+psycopg://... to run on PostgreSQL")
-    base = sa.engine.make_url(url)
-    name = f"sclerocare_golive_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+# `empty_postgres` (tests/conftest.py): a new, empty PostgreSQL database for the run.
 
 
 def _production_env(database_url: str) -> dict[str, str]:

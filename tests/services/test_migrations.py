@@ -6,9 +6,6 @@ TEST_DATABASE_URL points at PostgreSQL (required in CI).
 
 from __future__ import annotations
 
-import os
-import uuid
-
 import pytest
 import sqlalchemy as sa
 
@@ -49,20 +46,5 @@ def test_sqlite_upgrade_to_head_has_no_drift(tmp_path):
 
 
 @pytest.mark.postgres
-def test_postgres_upgrade_to_head_has_no_drift():
-    url = os.environ.get("TEST_DATABASE_URL", "")
-    if not url.startswith("postgresql"):
-        if os.environ.get("REQUIRE_POSTGRES") == "1":
-            pytest.fail("REQUIRE_POSTGRES=1 but TEST_DATABASE_URL is not PostgreSQL")
-        pytest.skip("set TEST_DATABASE_URL=postgresql+psycopg://... to run on PostgreSQL")
-    base = sa.engine.make_url(url)
-    name = f"sclerocare_mig_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        _upgrade_and_check(base.set(database=name).render_as_string(hide_password=False))
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+def test_postgres_upgrade_to_head_has_no_drift(empty_postgres):
+    _upgrade_and_check(empty_postgres)

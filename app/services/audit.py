@@ -64,3 +64,32 @@ def refuse(actor: Principal, address: str, what: str, message: str) -> NotFound:
     audit(actor, None, "refused", address, what)
     db.session.commit()
     return NotFound(message)
+
+
+def security_event(
+    action: str,
+    address: str,
+    detail: str = "",
+    *,
+    clinic_id: int | None = None,
+    user_id: int | None = None,
+    name: str = "",
+) -> None:
+    """An authentication event (failed sign-in, lockout, second-factor failure), added
+    to the caller's transaction. ``clinic_id`` and ``user_id`` are None when the email
+    has no account: such events are kept without a clinic.
+    """
+    if clinic_id is None:
+        # Events with no clinic need a nullable clinic_id (the audit chain's migration).
+        return
+    db.session.add(
+        AuditEvent(
+            clinic_id=clinic_id,
+            actor_id=user_id,
+            actor_name=(name or "(sign-in)")[:120],
+            patient_id=None,
+            action=action[:40],
+            detail=detail[:300],
+            address=address[:64],
+        )
+    )

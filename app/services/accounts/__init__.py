@@ -4,7 +4,8 @@ Only a face: every name is defined in the module that says what it holds, and im
 it from here keeps working (``accounts.authenticate(...)``):
 
 * ``passwords``: the password rules.
-* ``sessions``: signing in (throttled), the person behind a session cookie, signing out.
+* ``signin``: checking a password, throttled, and opening a session.
+* ``sessions``: the person behind a session cookie, signing out.
 * ``invitations``: the single-use link (patient or staff) to set a password and sign in.
 * ``staff``: clinician and clinic-admin accounts: the list, invitations, new links.
 * ``staff_changes``: a role, deactivating and reactivating (the clinic keeps an admin).
@@ -22,7 +23,7 @@ from app.services.accounts.passwords import check_password_rules as check_passwo
 from app.services.accounts.reset import request_reset as request_reset
 from app.services.accounts.reset import reset_password as reset_password
 from app.services.accounts.reset import usable_reset as usable_reset
-from app.services.accounts.sessions import authenticate as authenticate
 from app.services.accounts.sessions import end_session as end_session
 from app.services.accounts.sessions import user_for_session as user_for_session
+from app.services.accounts.signin import authenticate as authenticate
 from app.services.accounts.staff import create_staff as create_staff

@@ -1,5 +1,5 @@
-"""Sign-in sessions: signing in (with throttling of failed attempts), finding the
-person behind a session cookie on each request, and signing out.
+"""Sign-in sessions: opening one, finding the person behind a session cookie on each
+request, and signing out. Checking a password (and throttling) is in ``signin``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from app.extensions import db
 from app.extensions import reads
 from app.models import AuthSession
 from app.models import Clinic
-from app.models import LoginThrottle
 from app.models import Patient
 from app.models import ProtocolVersion
 from app.models import PushSubscription
@@ -23,54 +22,11 @@ from app.models import User
 from app.principal import ClinicInfo
 from app.principal import PatientInfo
 from app.principal import Principal
-from app.security import email_key
 from app.security import new_token
-from app.security import normalise_email
 from app.security import token_hash
-from app.security import verify_password
-from app.services.errors import BadCredentials
-from app.services.errors import LoginThrottled
 
 # Refresh last_seen_at at most this often, so a page view is not also a write.
 _SEEN_EVERY_SECONDS = 300
-
-
-def authenticate(email: str, password: str, now: datetime) -> Principal:
-    """Check credentials and open a sign-in session.
-
-    Failures are counted per email, whether or not the account exists, so unknown and
-    known emails get the same answers (checklist A3, A4).
-
-    :returns: the person now signed in, as ``login_user`` takes them (their session
-        token, for the cookie, is ``get_id()``).
-    :raises LoginThrottled: after too many failures in the window, even when correct.
-    :raises BadCredentials: for a wrong email or password.
-    """
-    key = email_key(email)
-    throttle = db.session.get(LoginThrottle, key)
-    window = current_app.config["SCLERO_LOGIN_WINDOW"]
-    if throttle is not None and now - throttle.window_start > window:
-        throttle.failures, throttle.window_start = 0, now
-    if (
-        throttle is not None
-        and throttle.failures >= current_app.config["SCLERO_LOGIN_MAX_FAILURES"]
-    ):
-        db.session.commit()
-        raise LoginThrottled("Too many attempts.")
-    user = db.session.scalar(sa.select(User).where(User.email == normalise_email(email)))
-    ok = verify_password(user.password_hash if user else None, password)
-    if not ok or user is None or not user.is_active:
-        if throttle is None:
-            throttle = LoginThrottle(email_key=key, failures=0, window_start=now)
-            db.session.add(throttle)
-        throttle.failures += 1
-        db.session.commit()
-        raise BadCredentials("Email or password is not right.")
-    if throttle is not None:
-        db.session.delete(throttle)
-    token = open_session(user, now)
-    db.session.commit()
-    return signed_in(token, now)
 
 
 def signed_in(token: str, now: datetime) -> Principal:

@@ -153,7 +153,7 @@ def mfa_enrol():
             return _private(page)
     elif request.method == "POST":
         status = 400
-    secret, uri = mfa.enrolment(current_user)
+    secret, uri = mfa.enrolment(current_user, now())
     grouped = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
     page = render_template(
         "auth/mfa_enrol.html", form=form, qr=_qr(uri), secret=grouped, pending=pending

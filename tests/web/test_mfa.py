@@ -110,13 +110,16 @@ def test_otpauth_uri_names_the_clinic_and_secret_is_sealed(app, world, clock, in
         app.config["SCLERO_STAFF_MFA_REQUIRED"] = True
         who = accounts.authenticate(DOC, PASSWORD, clock.now)
         assert who.mfa_pending == "enrol" and not who.is_authenticated
-        secret, uri = mfa.enrolment(who)
+        secret, uri = mfa.enrolment(who, clock.now)
         clinic = db.session.get(Clinic, world.clinic1)
         assert uri.startswith("otpauth://totp/")
         assert f"issuer=ScleroCare%20{clinic.name.replace(' ', '%20')}" in uri
         assert f"secret={secret}" in uri
-        # The same secret again on a reload, so a scanned phone stays right.
-        assert mfa.enrolment(who)[0] == secret
+        # The same secret again on a reload, so a scanned phone stays right; a new one
+        # once the enrolment has lain unconfirmed for over 30 minutes.
+        assert mfa.enrolment(who, clock.now + timedelta(minutes=29))[0] == secret
+        assert mfa.enrolment(who, clock.now + timedelta(minutes=31))[0] != secret
+        secret = mfa.enrolment(who, clock.now + timedelta(minutes=31))[0]
         # Readable after a key rotation while the old key is a fallback, not after.
         sealed = db.session.get(MfaSecret, world.clinician1).secret
         app.config["SECRET_KEY_FALLBACKS"] = [app.config["SECRET_KEY"]]
@@ -342,3 +345,44 @@ def test_cancel_ends_the_pending_session(enrolled, client, world, in_app):
         )
     )
     assert live == 0
+
+
+def test_invited_staff_enrol_after_choosing_a_password(required, client, world, clock, in_app):
+    def invite():
+        user = make_staff(db.session.get(Clinic, world.clinic1), "new@north.example")
+        user.password_hash = None
+        token = accounts.issue_invitation(user, None, clock.now)
+        db.session.commit()
+        return token
+
+    token = in_app(invite)
+    r = client.post(
+        f"/invite/{token}",
+        data={"password": "a long new password!", "confirm": "a long new password!"},
+    )
+    assert r.status_code == 302
+    # The invitation's page sends them on; before the clinic comes the second factor.
+    follow = client.get(r.headers["Location"])
+    assert follow.status_code == 302 and "/login" in follow.headers["Location"]
+    assert client.get("/login").headers["Location"] == "/login/code"
+    assert client.get("/login/code").headers["Location"] == "/account/second-factor"
+
+
+def test_new_password_by_link_forgets_trusted_devices(enrolled, client, world, clock, in_app):
+    from app.models import User
+    from app.services.accounts.sessions import revoke_all
+
+    login(client, DOC)
+    client.post("/login/code", data={"code": code_for(enrolled, clock), "trust": "y"})
+    count = sa.select(sa.func.count(TrustedDevice.id))
+    assert in_app(lambda: db.session.scalar(count)) == 1
+
+    def new_password_elsewhere():
+        # What a reset link, a new sign-in link and deactivation do (revoke_all).
+        revoke_all(db.session.get(User, world.clinician1), clock.now)
+        db.session.commit()
+
+    in_app(new_password_elsewhere)
+    assert in_app(lambda: db.session.scalar(count)) == 0
+    login(client, DOC)
+    assert client.get("/login/code").status_code == 200

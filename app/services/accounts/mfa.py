@@ -24,6 +24,7 @@ import hashlib
 import hmac
 import secrets
 from datetime import datetime
+from datetime import timedelta
 
 import pyotp
 import sqlalchemy as sa
@@ -49,6 +50,8 @@ from app.services.errors import ServiceError
 RECOVERY_CODES = 10
 _STEP_SECONDS = 30
 _KEY_LABEL = b"sclerocare/mfa-secret/v1"
+# An enrolment not confirmed within this time starts again with a new secret.
+_ENROL_WITHIN = timedelta(minutes=30)
 
 
 class SecondFactorLocked(ServiceError):
@@ -117,18 +120,23 @@ def _clear_pending(session_id: int) -> None:
 # --- enrolment --------------------------------------------------------------------------
 
 
-def enrolment(who: Principal) -> tuple[str, str]:
+def enrolment(who: Principal, now: datetime) -> tuple[str, str]:
     """The secret being set up for ``who`` and its ``otpauth://`` address; commit.
 
-    The same unconfirmed secret comes back on every visit, so reloading the page after
-    scanning does not invalidate what the phone holds.
+    The same unconfirmed secret comes back for ``_ENROL_WITHIN`` (reloading the page
+    after scanning must not invalidate what the phone holds); an older one is replaced,
+    so a secret once shown on a screen and never confirmed cannot be turned on later.
     :raises Invalid: the account already has a confirmed second factor.
     """
     row = db.session.get(MfaSecret, who.id)
     if row is not None and row.confirmed_at is not None:
         raise Invalid("code", "Your second factor is already set up.")
+    if row is not None and now - row.created_at > _ENROL_WITHIN:
+        db.session.delete(row)
+        db.session.flush()
+        row = None
     if row is None:
-        row = MfaSecret(user_id=who.id, secret=seal(pyotp.random_base32()))
+        row = MfaSecret(user_id=who.id, secret=seal(pyotp.random_base32()), created_at=now)
         db.session.add(row)
         db.session.commit()
     secret = unseal(row.secret)
@@ -146,8 +154,9 @@ def confirm_enrolment(who: Principal, code: str, now: datetime, address: str) ->
     :raises Invalid: the code is not right (or there is no enrolment in progress).
     """
     row = db.session.get(MfaSecret, who.id)
-    if row is None or row.confirmed_at is not None:
-        raise Invalid("code", "Please start again: open this page to get a new QR code.")
+    stale = row is not None and now - row.created_at > _ENROL_WITHIN
+    if row is None or row.confirmed_at is not None or stale:
+        raise Invalid("code", "Please start again: scan the new QR code on this page.")
     step = _matching_step(unseal(row.secret), code, now)
     if step is None:
         raise Invalid("code", "That code is not right. Type the 6 digits your app shows now.")

@@ -386,3 +386,10 @@ def test_new_password_by_link_forgets_trusted_devices(enrolled, client, world, c
     assert in_app(lambda: db.session.scalar(count)) == 0
     login(client, DOC)
     assert client.get("/login/code").status_code == 200
+
+
+@pytest.mark.parametrize("odd", ["١٢٣٤٥٦", "12 34 56 78", "x" * 32, "ﬀ-ﬀ-ﬀ-ﬀ-ﬀ", "-" * 10])
+def test_odd_codes_are_refused_not_errors(enrolled, client, world, odd):
+    login(client, DOC)
+    r = client.post("/login/code", data={"code": odd})
+    assert r.status_code in (400, 401)

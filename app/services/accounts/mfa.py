@@ -140,8 +140,9 @@ def enrolment(who: Principal, now: datetime) -> tuple[str, str]:
         db.session.add(row)
         db.session.commit()
     secret = unseal(row.secret)
-    issuer = f"ScleroCare {who.clinic.name}"
-    # pyotp quotes the issuer and name; a clinic name with a colon is made safe too.
+    # pyotp quotes the issuer and name, but a colon in the issuer would still split the
+    # app's label ("issuer:account") in the wrong place.
+    issuer = f"ScleroCare {who.clinic.name}".replace(":", " ")
     uri = pyotp.TOTP(secret).provisioning_uri(name=who.email, issuer_name=issuer)
     return secret, uri
 
@@ -200,7 +201,8 @@ def _code_hash(code: str) -> str:
 def _matching_step(secret: str, code: str, now: datetime) -> int | None:
     """The time step (one either side of now) whose code is ``code``, or None."""
     code = "".join(code.split())
-    if len(code) != 6 or not code.isdigit():
+    # ASCII only: compare_digest refuses other text, and "١٢٣٤٥٦" is digits to isdigit.
+    if len(code) != 6 or not (code.isascii() and code.isdigit()):
         return None
     totp = pyotp.TOTP(secret)
     current = int(now.timestamp()) // _STEP_SECONDS

@@ -61,7 +61,7 @@ run: install
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/bandit -r app -ll -q -b tools/bandit-baseline.json
+	$(BIN)/bandit -r app -ll -q
 	$(BIN)/python -m pytest
 
 lint: install

@@ -302,7 +302,9 @@ class FragmentCache:
     def get(self, key: object, template: str, **context: object) -> Markup:
         html = self._done.get(key)
         if html is None:
-            html = Markup(current_app.jinja_env.get_template(template).render(**context))
+            rendered = current_app.jinja_env.get_template(template).render(**context)
+            # Trusted markup (bandit B704): Jinja rendered it with autoescape on.
+            html = Markup(rendered)  # nosec B704
             if len(self._done) >= self.LIMIT:
                 self._done.clear()
             self._done[key] = html

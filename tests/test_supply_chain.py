@@ -150,19 +150,21 @@ def test_the_npm_lock_pins_every_package_with_integrity_and_matches_package_json
         assert packages[f"node_modules/{name}"]["version"] == version
 
 
-def test_the_bandit_baseline_holds_only_the_reviewed_false_positives():
-    """Checklist G3: the gate's baseline may not grow. The four entries are Markup()
-    around trusted HTML (the app's own stylesheet, segno's SVG of a sign-in link with an
-    escaped label and of the authenticator URI with a fixed label, an autoescaped
-    template); a new finding must be fixed or annotated at its line."""
-    baseline = json.loads((ROOT / "tools" / "bandit-baseline.json").read_text("utf-8"))
-    found = sorted((r["filename"], r["test_id"]) for r in baseline["results"])
-    assert found == [
-        ("app/assets.py", "B704"),
-        ("app/auth/mfa.py", "B704"),
-        ("app/qr.py", "B704"),
-        ("app/speedups.py", "B704"),
-    ]
+def test_every_bandit_exception_says_why_at_its_line():
+    """Checklist G3: `make test` runs bandit with no baseline, so a false positive is
+    marked where it is: ``# nosec`` with the check's id (a bare one silences every
+    check on the line), and the line above is a comment saying why."""
+    marks = []
+    for path in sorted((ROOT / "app").rglob("*.py")):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for number, line in enumerate(lines, 1):
+            if "# nosec" in line:
+                above = lines[number - 2].strip() if number > 1 else ""
+                marks.append((f"{path.relative_to(ROOT).as_posix()}:{number}", line, above))
+    assert marks, "the four reviewed Markup() lines carry # nosec B704"
+    for where, line, above in marks:
+        assert re.search(r"# nosec B\d{3}$", line), f"{where}: {line.strip()}"
+        assert above.startswith("# ") and len(above) > 20, f"{where}: no reason above"
 
 
 def _git(*args: str) -> subprocess.CompletedProcess[str]:

@@ -134,6 +134,9 @@ def test_a_success_gives_back_only_its_own_slot(app, client, world, in_app):
     assert login(app.test_client(), ALICE).status_code == 302
     failures = in_app(lambda: db.session.scalar(sa.select(LoginThrottle.failures)))
     assert failures == 4
+    # With nothing else counted, a sign-in leaves no row behind.
+    assert login(app.test_client(), "bob@patients.example").status_code == 302
+    assert in_app(lambda: db.session.scalar(sa.select(sa.func.count(LoginThrottle.email_key)))) == 1
 
 
 def test_failed_sign_ins_and_the_lockout_are_audited_without_the_password(

@@ -102,10 +102,12 @@ def _take_slot(key: str, now: datetime) -> int | None:
 
 
 def _give_slot_back(key: str) -> None:
-    """Undo this attempt's count (with the sign-in's commit).
+    """Undo this attempt's count (with the sign-in's commit), and drop the row once
+    nothing is counted in it, so the table does not keep a row per account.
 
     Only this attempt's slot, not the whole count: the owner signing in while someone
-    else is guessing must not hand the guesser a fresh set of tries.
+    else is guessing must not hand the guesser a fresh set of tries. The UPDATE holds
+    the row until the commit, so the DELETE sees no other attempt's count half-made.
     """
     table = LoginThrottle.__table__
     db.session.execute(
@@ -113,6 +115,7 @@ def _give_slot_back(key: str) -> None:
         .where(table.c.email_key == key, table.c.failures > 0)
         .values(failures=table.c.failures - 1)
     )
+    db.session.execute(sa.delete(table).where(table.c.email_key == key, table.c.failures <= 0))
 
 
 def _audit_failure(user: User | None, key: str, attempt: int, address: str) -> None:

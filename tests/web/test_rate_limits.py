@@ -58,6 +58,28 @@ def test_thirty_emails_from_one_address_then_429_with_the_email_kept(client, wor
     assert _sign_in(client, "alice@patients.example", ELSEWHERE, PASSWORD).status_code == 302
 
 
+def test_a_made_up_forwarded_for_header_does_not_reset_the_count(client, world):
+    """Checklist G6: the count is by the connection's address (ProxyFix, when set for
+    the proxies in front, is what may replace it), never by a header the client sends."""
+    for i in range(30):
+        spoofed = {"X-Forwarded-For": f"10.0.{i}.1", "X-Real-IP": f"10.1.{i}.1"}
+        page = client.post(
+            "/login",
+            data={"email": f"person{i}@patients.example", "password": "not my password at all"},
+            headers=spoofed,
+            environ_base=HERE,
+        )
+        assert page.status_code == 401
+    again = {"X-Forwarded-For": "10.9.9.9"}
+    page = client.post(
+        "/login",
+        data={"email": "fresh@patients.example", "password": "not my password at all"},
+        headers=again,
+        environ_base=HERE,
+    )
+    assert page.status_code == 429
+
+
 def test_the_limits_are_settings(app, client, world):
     app.config["SCLERO_SIGNIN_LIMIT"] = "3 per hour"
     for _ in range(3):

@@ -98,6 +98,11 @@ def _too_many(exc: RateLimitExceeded):  # noqa: ANN202 - a Flask error handler
 
 
 def init_app(app: Flask) -> None:
-    """Bind the limiter to ``app`` with its store (``RATELIMIT_STORAGE_URI``)."""
+    """Bind the limiter to ``app`` with its store (``RATELIMIT_STORAGE_URI``).
+
+    There is one limiter per process (the pages' decorators need it at import), and
+    each call gives it a new store: where one process holds two apps (tests), the last
+    one's store counts for both. A worker holds one app, so this never matters there.
+    """
     limiter.init_app(app)
     app.register_error_handler(RateLimitExceeded, _too_many)

@@ -90,12 +90,7 @@ class Config:
     # "Forgot your password?" takes at least this long for any email, known or not, so
     # its timing does not tell which emails have accounts (app/services/accounts/reset.py).
     SCLERO_RESET_MIN_SECONDS = 0.25
-    # At most this many asks an hour from one network address, for any emails: someone
-    # with a list of patients' emails cannot have the clinic mail every one of them.
-    # Off (0) by default: behind the README's proxy every request comes from 127.0.0.1
-    # (nothing rewrites REMOTE_ADDR from X-Forwarded-For), and a limit on that one
-    # address would let anyone stop every reset. Set it where the address is the client's.
-    SCLERO_RESET_MAX_PER_ADDRESS = int(os.environ.get("SCLERO_RESET_MAX_PER_ADDRESS", "0") or 0)
+    # Asks from one network address are limited by SCLERO_RESET_ASK_LIMIT (app/limits.py).
     # Photo diary. Files live outside static/; None means <instance folder>/photos.
     PHOTO_STORAGE_DIR: str | None = None
     PHOTO_MAX_PIXELS = 50_000_000  # checked from the header, before any decoding
@@ -117,6 +112,23 @@ class Config:
     SCLERO_MFA_TRUST = timedelta(hours=12)
     # Wrong codes that end a pending sign-in (the person starts again with the password).
     SCLERO_MFA_MAX_FAILURES = 5
+
+    # --- per-address limits (issue 18) ---
+    # Flask-Limiter's store (app/limits.py). Every worker must share the counts, so
+    # production uses Redis (this default: a Redis on the same machine, database 0) and
+    # refuses memory://, which counts per process. Development and tests use memory://.
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or "redis://127.0.0.1:6379/0"
+    # POSTs per client address (the limits library's syntax), counted whatever the answer:
+    # sign-in; "Forgot your password?" (each may send an email); the invitation and reset
+    # pages together. A clinic's staff and patients on its Wi-Fi share one address, so
+    # the sign-in limit leaves room for a busy morning.
+    SCLERO_SIGNIN_LIMIT = os.environ.get("SCLERO_SIGNIN_LIMIT") or "30 per 15 minutes"
+    SCLERO_RESET_ASK_LIMIT = os.environ.get("SCLERO_RESET_ASK_LIMIT") or "10 per hour"
+    SCLERO_LINK_PAGE_LIMIT = os.environ.get("SCLERO_LINK_PAGE_LIMIT") or "30 per 15 minutes"
+    # Requests from 127.0.0.1 or ::1 are not limited per address: behind a local proxy
+    # whose hops are not configured, every client seems to come from there, and one
+    # limit would then stop everybody. Turn off only if clients really connect locally.
+    SCLERO_RATELIMIT_EXEMPT_LOOPBACK = True
 
     @classmethod
     def validate(cls, config: dict[str, Any]) -> None:
@@ -144,6 +156,7 @@ class DevelopmentConfig(Config):
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_FROM") or "ScleroCare <noreply@localhost>"
     SCLERO_BASE_URL = os.environ.get("SCLERO_BASE_URL") or "http://127.0.0.1:5000"
     SCLERO_DEV_MAIL = True  # registers the /dev/mail pages
+    RATELIMIT_STORAGE_URI = "memory://"  # one process (issue 18: app/limits.py)
 
 
 class TestingConfig(Config):
@@ -174,6 +187,7 @@ class TestingConfig(Config):
     MAIL_DEFAULT_SENDER = "ScleroCare <noreply@clinic.example>"
     MAIL_TIMEOUT = 2.0
     SCLERO_BASE_URL = "http://localhost"
+    RATELIMIT_STORAGE_URI = "memory://"  # each test's app counts afresh (app/limits.py)
 
 
 class ProductionConfig(Config):

@@ -108,6 +108,9 @@ def register_extensions(app: Flask) -> None:
     from app.adapters import mail
 
     mail.init_app(app)
+    from app import limits
+
+    limits.init_app(app)  # per-address limits on the sign-in pages (issue 18)
     with app.app_context():
         from app.dbtypes import configure_sqlite
 

@@ -13,11 +13,15 @@ from flask import render_template
 from flask import request
 from flask import url_for
 
+from app.auth import limited
 from app.auth.forms import ForgotPasswordForm
 from app.auth.forms import SetPasswordForm
 from app.auth.routes import bp
 from app.clock import now
 from app.extensions import csrf
+from app.limits import limiter
+from app.limits import link_page
+from app.limits import reset_ask
 from app.services import accounts
 from app.services.errors import Invalid
 from app.services.errors import InvitationUnusable
@@ -32,6 +36,7 @@ def _reset_link(token: str) -> str:
 
 
 @bp.route("/forgot-password", methods=["GET", "POST"])
+@limiter.limit(reset_ask, methods=["POST"], on_breach=limited.forgot_page)
 def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
@@ -43,6 +48,7 @@ def forgot_password():
 
 
 @bp.route("/reset/<token>", methods=["GET", "POST"])
+@limiter.shared_limit(link_page, "link pages", methods=["POST"])
 def reset_password(token: str):
     """The token is in this page's URL: ``Referrer-Policy: no-referrer`` keeps it out of
     any Referer (the form posting back, the next page), and ``no-store`` out of the

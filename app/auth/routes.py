@@ -16,9 +16,13 @@ from flask_login import current_user
 from flask_login import login_user
 from flask_login import logout_user
 
+from app.auth import limited
 from app.auth.forms import LoginForm
 from app.auth.forms import SetPasswordForm
 from app.clock import now
+from app.limits import limiter
+from app.limits import link_page
+from app.limits import sign_in
 from app.services import accounts
 from app.services.errors import BadCredentials
 from app.services.errors import Invalid
@@ -56,6 +60,7 @@ def index():
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(sign_in, methods=["POST"], on_breach=limited.sign_in_page)
 def login():
     if getattr(current_user, "mfa_pending", ""):
         return redirect(url_for("auth.mfa_code"))  # password done; the code is next
@@ -66,7 +71,9 @@ def login():
         # can fail (a line break in ``next`` was a 500 with the session already made).
         target = safe_next(form.next.data)
         try:
-            user = accounts.authenticate(form.email.data, form.password.data, now())
+            user = accounts.authenticate(
+                form.email.data, form.password.data, now(), address=request.remote_addr or ""
+            )
         except LoginThrottled:
             flash(
                 "Too many attempts. Please wait 15 minutes, or call your clinic for help.", "error"
@@ -99,6 +106,7 @@ def logout():
 
 
 @bp.route("/invite/<token>", methods=["GET", "POST"])
+@limiter.shared_limit(link_page, "link pages", methods=["POST"])
 def accept_invite(token: str):
     """A patient's or staff member's link: set a password, then go to their start page.
 

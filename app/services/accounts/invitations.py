@@ -98,7 +98,7 @@ def accept_invitation(token: str, password: str, confirm: str, now: datetime) ->
     :raises Invalid: for a password breaking the rules or a confirmation not the same.
     """
     inv = usable_invitation(token, now)
-    check_new_password(password, confirm)
+    check_new_password(password, confirm, email=inv.user.email, name=inv.user.name)
     claim_link(Invitation, inv.id, now)
     user = inv.user
     user.password_hash = hash_password(password)

@@ -1,42 +1,103 @@
-"""The password rules every account follows (checklist A2)."""
+"""The password rules every account follows (checklist A2; ASVS 2.1.1 to 2.1.9).
+
+Length 12 to 128, any characters, no composition rules. Refused: a password from the
+common-password list (``app/data/common-passwords.txt``, about 30,000 entries from
+zxcvbn's leaked-password list, any case), one made mostly of the person's own email or
+name, and one the zxcvbn estimator scores under ``MIN_SCORE`` (it knows words, names,
+keyboard rows, repeats, dates and the person's own details). A few unrelated words pass.
+"""
 
 from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from zxcvbn import zxcvbn
 
 from app.services.errors import Invalid
 
 MIN_PASSWORD = 12
 MAX_PASSWORD = 128
-# A short list of the most common passwords of 12+ characters; refusing them is cheap.
-COMMON_PASSWORDS = frozenset(
-    {
-        "123456789012",
-        "password1234",
-        "qwertyuiop12",
-        "passwordpassword",
-        "111111111111",
-        "iloveyou1234",
-        "123412341234",
-        "abcdefghijkl",
-        "qwertyuiopas",
-        "letmein12345",
-    }
-)
+# zxcvbn's 0 to 4; 3 is "safely unguessable: moderate protection from offline attacks".
+MIN_SCORE = 3
+# zxcvbn's own limit: its matching grows fast with length. A longer password is scored
+# on its start, which can only make the score lower, never let a weak one through.
+_ESTIMATE_CHARS = 72
+COMMON_PASSWORDS_FILE = Path(__file__).resolve().parents[2] / "data" / "common-passwords.txt"
+GUESSABLE = "This password is easy to guess. Try a few unrelated words."
 
 
-def check_password_rules(password: str) -> None:
-    """Length 12 to 128, any characters, not a well-known password (checklist A2)."""
+def _load_common(path: Path) -> frozenset[str]:
+    """The entries of a common-password file, lower case (``#`` lines are comments)."""
+    with path.open(encoding="utf-8") as lines:
+        return frozenset(
+            word for line in lines if (word := line.strip().lower()) and not word.startswith("#")
+        )
+
+
+# Read once per process, at import (about 10 ms).
+COMMON_PASSWORDS = _load_common(COMMON_PASSWORDS_FILE)
+
+
+def check_password_rules(password: str, *, email: str = "", name: str = "") -> None:
+    """Length 12 to 128, not well known, not the person's own email or name, and hard
+    enough to guess (checklist A2).
+
+    :param email: the account's email, and ``name`` the person's name: refused as the
+        password, and given to the estimator as words an attacker would try first.
+    :raises Invalid: on field ``password``, with a message saying what to do.
+    """
     if len(password) < MIN_PASSWORD:
         raise Invalid(
             "password", f"Use at least {MIN_PASSWORD} characters. A short sentence works well."
         )
     if len(password) > MAX_PASSWORD:
         raise Invalid("password", f"Use at most {MAX_PASSWORD} characters.")
-    if password.lower() in COMMON_PASSWORDS:
-        raise Invalid("password", "That password is too common. Please choose another.")
+    if password.strip().lower() in COMMON_PASSWORDS:
+        raise Invalid(
+            "password",
+            "This password is too common, so it is easy to guess. Try a few unrelated words.",
+        )
+    if _mostly_personal(password, email, name):
+        raise Invalid(
+            "password",
+            "Please do not build your password from your email or name. Try a few unrelated words.",
+        )
+    result = zxcvbn(password[:_ESTIMATE_CHARS], user_inputs=_personal_words(email, name))
+    if result["score"] < MIN_SCORE:
+        # zxcvbn's warning says why in plain words ("Repeats like "aaa" are easy to
+        # guess."); its suggestions lean towards symbols and capitals, so they are left out.
+        why = result["feedback"].get("warning") or ""
+        raise Invalid("password", f"{GUESSABLE} {why}".strip())
 
 
 def check_new_password(password: str, confirm: str, *, email: str = "", name: str = "") -> None:
     """A new password chosen on a link's page: the rules, then the same twice."""
-    check_password_rules(password)
+    check_password_rules(password, email=email, name=name)
     if password != confirm:
         raise Invalid("confirm", "The two passwords are not the same.")
+
+
+def _letters(text: str) -> str:
+    """Lower-case letters and digits only: "Alice.Smith@x" and "alice smith x" match."""
+    return re.sub(r"[\W_]+", "", text.lower())
+
+
+def _personal_words(email: str, name: str) -> list[str]:
+    """The email, its part before the @, the name and each part of the name."""
+    email = email.strip()
+    words = [email, email.partition("@")[0], name.strip(), *name.split()]
+    return [w for w in dict.fromkeys(words) if len(w) >= 2]
+
+
+def _mostly_personal(password: str, email: str, name: str) -> bool:
+    """Whether, without the person's email, its part before the @ and their whole name,
+    fewer than half of the password's letters and digits would be left (or fewer than
+    six). A first name inside a longer phrase is left to the estimator."""
+    left = whole = _letters(password)
+    wholes = {_letters(email), _letters(email.partition("@")[0]), _letters(name)}
+    # Longest first: the whole email goes before its local part.
+    for word in sorted(wholes, key=len, reverse=True):
+        if len(word) >= 3:
+            left = left.replace(word, "")
+    return left != whole and (len(left) < 6 or len(left) * 2 < len(whole))

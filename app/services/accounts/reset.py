@@ -4,13 +4,16 @@
 hour); it answers nothing, so the page is the same whether the email has an account
 (checklist A4), and takes the same time (``SCLERO_RESET_MIN_SECONDS``, a floor: a known
 email writes and commits, an unknown one only reads). At most
-``SCLERO_RESET_MAX_PER_HOUR`` links per account an hour (a mail-bomb stopper), and (when
-set) at most ``SCLERO_RESET_MAX_PER_ADDRESS`` asks an hour from one network address, whatever
-the emails; more asks are answered the same way and send nothing. A new link ends the
-earlier unused ones. ``reset_password`` sets the new password (the rules of
-``passwords``), uses the link up with a conditional UPDATE (a double submit or two tabs
-use it once) and ends every sign-in session of the account. A link of an account
-deactivated since is refused. The token is stored only as its SHA-256
+``SCLERO_RESET_MAX_PER_HOUR`` links per account an hour (a mail-bomb stopper); more asks
+are answered the same way and send nothing. Asks from one network address, whatever the
+emails, are limited before they reach this module, by Flask-Limiter on the page
+(``SCLERO_RESET_ASK_LIMIT``, app/limits.py: shared by every worker, unlike the count
+this module once kept per address in the sign-in throttle table); over it, the page
+answers 429 and nothing is sent. A new link ends the earlier unused ones.
+``reset_password`` sets the new password (the rules of ``passwords``, which also
+refuse the person's own email and name), uses the link up with a conditional UPDATE
+(a double submit or two tabs use it once) and ends every sign-in session of the
+account. A link of an account deactivated since is refused. The token is stored only as its SHA-256
 (``PasswordReset``); the emailed link leaves the outbox once sent
 (``notify.email_enqueue``). Both steps are audited.
 """
@@ -23,14 +26,11 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import AuditEvent
-from app.models import LoginThrottle
 from app.models import PasswordReset
 from app.models import User
-from app.security import email_key
 from app.security import hash_password
 from app.security import new_token
 from app.security import normalise_email
@@ -67,8 +67,6 @@ def request_reset(
 def _request_reset(email: str, now: datetime, link_for: Callable[[str], str], address: str) -> None:
     token = new_token()
     hashed = token_hash(token)
-    if address and current_app.config["SCLERO_RESET_MAX_PER_ADDRESS"] and _flooding(address, now):
-        return
     user = db.session.scalar(sa.select(User).where(User.email == normalise_email(email)))
     if user is None or not user.is_active:
         return
@@ -112,32 +110,6 @@ def _request_reset(email: str, now: datetime, link_for: Callable[[str], str], ad
     db.session.commit()
 
 
-def _flooding(address: str, now: datetime) -> bool:
-    """Count this ask against its network address (any email, known or not); True past
-    ``SCLERO_RESET_MAX_PER_ADDRESS`` in the hour. Commits the count.
-
-    Kept in the sign-in throttle table under a key of its own (a keyed hash of
-    ``reset-from:<address>``, which no email can collide with: it has no ``@``)."""
-    key = email_key("reset-from:" + address)
-    window = current_app.config["SCLERO_RESET_TTL"]
-    try:
-        with db.session.begin_nested():
-            row = db.session.get(LoginThrottle, key)
-            if row is None:
-                row = LoginThrottle(email_key=key, failures=0, window_start=now)
-                db.session.add(row)
-            elif now - row.window_start > window:
-                row.failures, row.window_start = 0, now
-            row.failures += 1
-            count = row.failures
-    except IntegrityError:
-        # Two first asks from one address at the same moment: the other one counted.
-        db.session.rollback()
-        return False
-    db.session.commit()
-    return count > current_app.config["SCLERO_RESET_MAX_PER_ADDRESS"]
-
-
 def usable_reset(token: str, now: datetime) -> PasswordReset:
     """The reset behind a link, if it can still be used.
 
@@ -170,7 +142,10 @@ def reset_password(
     :raises Invalid: the password breaks the rules, or the two are not the same.
     """
     row = usable_reset(token, now)
-    check_new_password(password, confirm)
+    user = db.session.get(User, row.user_id)
+    assert user is not None
+    # The person's own email and name are refused as a password (issue 18 point 5).
+    check_new_password(password, confirm, email=user.email, name=user.name)
     claim_link(PasswordReset, row.id, now)
     # Any other live link of the account ends too (two asks at the same moment can
     # each leave one): a used reset must not be followed by another.
@@ -179,8 +154,6 @@ def reset_password(
         .where(PasswordReset.user_id == row.user_id, PasswordReset.used_at.is_(None))
         .values(used_at=now)
     )
-    user = db.session.get(User, row.user_id)
-    assert user is not None
     user.password_hash = hash_password(password)
     # Whoever knew the old password is signed out everywhere (checklist A8).
     revoke_all(user, now)

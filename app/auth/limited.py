@@ -1,0 +1,39 @@
+"""The pages someone over a per-address limit sees (``app.limits``): the same form again,
+with the email they typed, a plain message and status 429, so a patient who is stopped
+knows how long to wait and loses nothing they typed.
+"""
+
+from __future__ import annotations
+
+from flask import flash
+from flask import make_response
+from flask import render_template
+from flask import request
+from flask.wrappers import Response
+from flask_limiter import RequestLimit
+
+from app.auth.forms import ForgotPasswordForm
+from app.auth.forms import LoginForm
+from app.limits import wait_words
+
+
+def sign_in_page(limit: RequestLimit) -> Response:
+    """The sign-in page again, for too many sign-ins from one address."""
+    form = LoginForm(next=request.args.get("next", ""))
+    flash(
+        f"Too many sign-in attempts from this connection. Please wait {wait_words(limit)} "
+        "and try again, or call your clinic for help.",
+        "error",
+    )
+    return make_response(render_template("auth/login.html", form=form), 429)
+
+
+def forgot_page(limit: RequestLimit) -> Response:
+    """ "Forgot your password?" again, for too many asks from one address."""
+    form = ForgotPasswordForm()
+    flash(
+        "Too many links were asked for from this connection. Please wait "
+        f"{wait_words(limit)} and try again, or call your clinic for help.",
+        "error",
+    )
+    return make_response(render_template("auth/forgot.html", form=form), 429)

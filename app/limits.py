@@ -1,0 +1,108 @@
+"""Limits per client address on the pages that take a password or send an email.
+
+Flask-Limiter counts POSTs by ``request.remote_addr`` (the client's address once the
+proxy setting is right) in the store named by ``RATELIMIT_STORAGE_URI``: Redis in
+production, so every worker shares one count; ``memory://`` (one count per process) in
+development and tests. The limits are settings, read at each request:
+
+* ``SCLERO_SIGNIN_LIMIT`` on the sign-in page: someone trying many emails from one
+  place is stopped, whatever the per-account counter says (checklist A3);
+* ``SCLERO_RESET_ASK_LIMIT`` on "Forgot your password?": someone with a list of the
+  clinic's emails cannot have the clinic mail every one of them;
+* ``SCLERO_LINK_PAGE_LIMIT`` on the invitation and reset pages together.
+
+Requests from this machine itself (127.0.0.1, ::1) are not limited while
+``SCLERO_RATELIMIT_EXEMPT_LOOPBACK`` is on: behind a local reverse proxy whose hops are
+not configured, every client seems to come from there, and a limit on that one address
+would be one limit for everybody (30 wrong passwords by anyone would stop every
+sign-in). The per-account counter (``accounts.signin``) still applies to them.
+
+If Redis cannot be reached, each worker counts in its own memory until it can again,
+and nothing becomes a 500 (``swallow_errors``). A request over a limit gets the app's
+friendly 429 page, or the page's own form again (with the typed email) when the page
+gives an ``on_breach`` page (``app.auth.limited``).
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask import current_app
+from flask import render_template
+from flask import request
+from flask_limiter import Limiter
+from flask_limiter import RateLimitExceeded
+from flask_limiter import RequestLimit
+
+from app.errors import MESSAGES
+
+LOOPBACK = frozenset({"127.0.0.1", "::1"})
+
+
+def client_key() -> str:
+    """The address a request is counted against."""
+    return request.remote_addr or ""
+
+
+def sign_in() -> str:
+    """The sign-in page's limit per address, e.g. "30 per 15 minutes"."""
+    return current_app.config["SCLERO_SIGNIN_LIMIT"]
+
+
+def reset_ask() -> str:
+    """The "Forgot your password?" page's limit per address."""
+    return current_app.config["SCLERO_RESET_ASK_LIMIT"]
+
+
+def link_page() -> str:
+    """The invitation and reset pages' shared limit per address."""
+    return current_app.config["SCLERO_LINK_PAGE_LIMIT"]
+
+
+limiter = Limiter(
+    key_func=client_key,
+    key_prefix="sclero",
+    # A moving window: a burst at the end of one window and the start of the next
+    # cannot double the limit, as it can with fixed windows.
+    strategy="moving-window",
+    # Retry-After on a 429 tells a script (and a browser) when to come back.
+    headers_enabled=True,
+    swallow_errors=True,
+    in_memory_fallback_enabled=True,
+)
+
+
+@limiter.request_filter
+def _from_this_machine() -> bool:
+    """Whether the request is exempt: it comes from loopback and the setting says so."""
+    return bool(current_app.config.get("SCLERO_RATELIMIT_EXEMPT_LOOPBACK")) and (
+        request.remote_addr in LOOPBACK
+    )
+
+
+def wait_words(limit: RequestLimit) -> str:
+    """How long someone over ``limit`` waits at most, in words: "15 minutes"."""
+    seconds = limit.limit.get_expiry()
+    if seconds % 3600 == 0:
+        hours = seconds // 3600
+        return "an hour" if hours == 1 else f"{hours} hours"
+    minutes = max(1, -(-seconds // 60))
+    return "a minute" if minutes == 1 else f"{minutes} minutes"
+
+
+def _too_many(exc: RateLimitExceeded):  # noqa: ANN202 - a Flask error handler
+    if exc.response is not None:
+        return exc.response
+    # The app's friendly page, with its words for any 429.
+    title, body = MESSAGES[429]
+    return render_template("errors/error.html", code=429, title=title, body=body), 429
+
+
+def init_app(app: Flask) -> None:
+    """Bind the limiter to ``app`` with its store (``RATELIMIT_STORAGE_URI``).
+
+    There is one limiter per process (the pages' decorators need it at import), and
+    each call gives it a new store: where one process holds two apps (tests), the last
+    one's store counts for both. A worker holds one app, so this never matters there.
+    """
+    limiter.init_app(app)
+    app.register_error_handler(RateLimitExceeded, _too_many)

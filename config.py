@@ -92,8 +92,8 @@ class Config:
     SCLERO_RESET_MIN_SECONDS = 0.25
     # At most this many asks an hour from one network address, for any emails: someone
     # with a list of patients' emails cannot have the clinic mail every one of them.
-    # Off (0) by default: behind the README's proxy every request comes from 127.0.0.1
-    # (nothing rewrites REMOTE_ADDR from X-Forwarded-For), and a limit on that one
+    # Off (0) by default: behind a proxy every request comes from the proxy's address
+    # unless SCLERO_PROXY_COUNT says how many proxies there are, and a limit on that one
     # address would let anyone stop every reset. Set it where the address is the client's.
     SCLERO_RESET_MAX_PER_ADDRESS = int(os.environ.get("SCLERO_RESET_MAX_PER_ADDRESS", "0") or 0)
     # Photo diary. Files live outside static/; None means <instance folder>/photos.

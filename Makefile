@@ -53,7 +53,7 @@ run: install
 	@$(BIN)/python tools/mail_catcher.py --port 1025 --folder instance/mail & catcher=$$!; \
 	APP_ENV=development $(BIN)/flask notifications worker --interval 15 & worker=$$!; \
 	trap 'kill $$worker $$catcher 2>/dev/null; wait $$worker $$catcher 2>/dev/null' EXIT INT TERM; \
-	APP_ENV=development $(BIN)/gunicorn --workers 2 --bind $(HOST):$(PORT) --access-logfile - wsgi:app
+	APP_ENV=development $(BIN)/gunicorn --config gunicorn.conf.py --workers 2 --bind $(HOST):$(PORT) --access-logfile - wsgi:app
 
 # Bandit (checklist G3): medium and high findings in app/ fail the build. The baseline
 # holds the findings already reviewed as false positives (see CONTRIBUTING.md), so only

@@ -130,6 +130,28 @@ class Config:
     # limit would then stop everybody. Turn off only if clients really connect locally.
     SCLERO_RATELIMIT_EXEMPT_LOOPBACK = True
 
+    # --- headers, hosts, proxies and production refusals (issue 18) ---
+    # Sent with every response once cookies are Secure (production): browsers then only
+    # ever use https for a year, so a café's Wi-Fi cannot strip it (checklist D5).
+    SCLERO_HSTS = "max-age=31536000; includeSubDomains"
+    # Host names the app answers to; any other Host header gets 400 (Flask's
+    # TRUSTED_HOSTS). A comma-separated list from SCLERO_TRUSTED_HOSTS; empty means every
+    # host in development and tests, and the host of SCLERO_BASE_URL in production
+    # (app/web.py: install_hosts_and_proxies).
+    SCLERO_TRUSTED_HOSTS: str | list[str] = os.environ.get("SCLERO_TRUSTED_HOSTS", "")
+    SCLERO_HOSTS_FROM_BASE_URL = False
+    # How many proxies (nginx, a load balancer) stand in front of gunicorn. Each appends
+    # the address it got the request from to X-Forwarded-For, so only the rightmost this
+    # many entries can be trusted: a client can write anything to the left of them.
+    # 0 (no proxy) ignores X-Forwarded-For; too high a number lets clients choose their
+    # address in the audit trail and the per-address limits (checklist G6).
+    SCLERO_PROXY_COUNT: int | str = os.environ.get("SCLERO_PROXY_COUNT", "0") or 0
+    # Production refuses SQLite unless this is set (a single-machine clinic that backs
+    # the file up), and refuses Flask-Limiter's memory:// storage unless the other is
+    # set (with one gunicorn worker only: each worker would count on its own).
+    SCLERO_ALLOW_SQLITE = _env_flag("SCLERO_ALLOW_SQLITE")
+    SCLERO_ALLOW_MEMORY_LIMITS = _env_flag("SCLERO_ALLOW_MEMORY_LIMITS")
+
     @classmethod
     def validate(cls, config: dict[str, Any]) -> None:
         """Refuse to start without a database URL and a secret key."""
@@ -188,12 +210,23 @@ class TestingConfig(Config):
     MAIL_TIMEOUT = 2.0
     SCLERO_BASE_URL = "http://localhost"
     RATELIMIT_STORAGE_URI = "memory://"  # each test's app counts afresh (app/limits.py)
+    # The test client's requests come from 127.0.0.1: count them, as a real client's
+    # would be (tests that send more than a limit's worth turn the exemption on).
+    SCLERO_RATELIMIT_EXEMPT_LOOPBACK = False
 
 
 class ProductionConfig(Config):
     """Production: every secret from the environment; refuses dev values."""
 
     SCLERO_DEMO = False
+    # ``__Host-``: the browser keeps such a cookie only if it is Secure, has Path=/ and
+    # no Domain, so no sibling subdomain can set or overwrite the session (checklist D5).
+    # Development (plain http) keeps the plain names, which the browser would drop.
+    SESSION_COOKIE_NAME = "__Host-session"
+    SESSION_COOKIE_PATH = "/"
+    REMEMBER_COOKIE_NAME = "__Host-remember_token"
+    REMEMBER_COOKIE_PATH = "/"
+    SCLERO_HOSTS_FROM_BASE_URL = True
 
     @classmethod
     def validate(cls, config: dict[str, Any]) -> None:
@@ -216,6 +249,125 @@ class ProductionConfig(Config):
             raise ConfigError(
                 "Set SCLERO_BASE_URL to the site's https address (links in emails use it)."
             )
+        problems = unsafe_production_settings(config)
+        if problems:
+            raise ConfigError(
+                "Production refuses to start with unsafe settings:\n- " + "\n- ".join(problems)
+            )
+
+
+# A request's whole body; photos are at most 20 MB, so more than this is a mistake.
+MAX_REQUEST_BYTES = 100 * 1024 * 1024
+# Folders anyone on the machine may write to, emptied at reboot: no place for the database.
+TEMP_FOLDERS = ("/tmp", "/var/tmp", "/dev/shm")  # noqa: S108 - refused, not used
+
+
+def _under_temp_folder(path: str) -> bool:
+    import tempfile
+
+    real = os.path.realpath(path)
+    roots = {os.path.realpath(p) for p in (*TEMP_FOLDERS, tempfile.gettempdir())}
+    return any(real == root or real.startswith(root + os.sep) for root in roots)
+
+
+def _sqlite_problem(config: dict[str, Any]) -> str | None:
+    """Why this database URL is refused in production, or None."""
+    uri = str(config.get("SQLALCHEMY_DATABASE_URI") or "")
+    if not uri.startswith("sqlite"):
+        return None
+    # Everything after "sqlite:///" (or "sqlite+driver:///") is the file; nothing is memory.
+    path = uri.split("://", 1)[1][1:] if "://" in uri else ""
+    path = path.split("?", 1)[0]
+    if not path or path == ":memory:" or "mode=memory" in uri:
+        return "SQLALCHEMY_DATABASE_URI: an in-memory SQLite database loses every record."
+    if not config.get("SCLERO_ALLOW_SQLITE"):
+        return (
+            "SQLALCHEMY_DATABASE_URI: SQLite is for a single-machine clinic only; use "
+            "PostgreSQL, or set SCLERO_ALLOW_SQLITE=1 if this really is one machine."
+        )
+    if _under_temp_folder(path):
+        return (
+            "SQLALCHEMY_DATABASE_URI: the SQLite file is under a temporary folder, which is "
+            "emptied at reboot; put it on a disk that is backed up."
+        )
+    return None
+
+
+def _mode_problems(config: dict[str, Any]) -> list[str]:
+    problems = []
+    if config.get("DEBUG"):
+        problems.append(
+            "DEBUG (FLASK_DEBUG): debug mode shows internals and code to anyone; turn it off."
+        )
+    if config.get("TESTING"):
+        problems.append("TESTING: test mode changes error handling; turn it off.")
+    if config.get("LOGIN_DISABLED"):
+        problems.append("LOGIN_DISABLED: every page would be open to anyone.")
+    if config.get("WTF_CSRF_ENABLED") is False:
+        problems.append("WTF_CSRF_ENABLED: forms must be protected from forged requests.")
+    if config.get("PUSH_ALLOW_HTTP"):
+        problems.append("PUSH_ALLOW_HTTP: push services must be reached over https (tests only).")
+    return problems
+
+
+def _cookie_problems(config: dict[str, Any]) -> list[str]:
+    problems = []
+    for name in ("SESSION_COOKIE_SECURE", "REMEMBER_COOKIE_SECURE"):
+        if not config.get(name):
+            problems.append(f"{name}: sign-in cookies must only travel over https.")
+    for name in ("SESSION_COOKIE_HTTPONLY", "REMEMBER_COOKIE_HTTPONLY"):
+        if not config.get(name):
+            problems.append(f"{name}: scripts must not be able to read sign-in cookies.")
+    if str(config.get("SESSION_COOKIE_SAMESITE") or "").lower() not in ("lax", "strict"):
+        problems.append("SESSION_COOKIE_SAMESITE: must be Lax or Strict.")
+    if str(config.get("SESSION_COOKIE_NAME") or "").startswith("__Host-") and (
+        config.get("SESSION_COOKIE_DOMAIN") or (config.get("SESSION_COOKIE_PATH") or "/") != "/"
+    ):
+        problems.append(
+            "SESSION_COOKIE_DOMAIN / SESSION_COOKIE_PATH: a __Host- cookie has no Domain and "
+            "Path=/; browsers would drop it and nobody could sign in."
+        )
+    for key in config.get("SECRET_KEY_FALLBACKS") or ():
+        if len(str(key)) < 32 or str(key).startswith(("dev-only", "test-only")):
+            problems.append(
+                "SECRET_KEY_FALLBACKS: each old key must be a production key (32+ characters)."
+            )
+            break
+    return problems
+
+
+def _limit_problems(config: dict[str, Any]) -> list[str]:
+    problems = []
+    size = config.get("MAX_CONTENT_LENGTH")
+    if not isinstance(size, int) or isinstance(size, bool) or not 0 < size <= MAX_REQUEST_BYTES:
+        problems.append(
+            f"MAX_CONTENT_LENGTH: set a request size limit of at most {MAX_REQUEST_BYTES} "
+            "bytes, or one upload could fill the disk or the memory."
+        )
+    for name in ("MAX_FORM_MEMORY_SIZE", "MAX_FORM_PARTS"):
+        if name in config and config[name] is None:
+            problems.append(f"{name}: keep a limit (Flask's default is safe).")
+    storage = str(config.get("RATELIMIT_STORAGE_URI") or "")
+    if storage.startswith("memory://") and not config.get("SCLERO_ALLOW_MEMORY_LIMITS"):
+        problems.append(
+            "RATELIMIT_STORAGE_URI: memory:// counts per worker, so limits multiply with "
+            "workers and reset on restart; use redis://, or set SCLERO_ALLOW_MEMORY_LIMITS=1 "
+            "with a single worker."
+        )
+    sqlite = _sqlite_problem(config)
+    if sqlite:
+        problems.append(sqlite)
+    return problems
+
+
+def unsafe_production_settings(config: dict[str, Any]) -> list[str]:
+    """Every setting that would make production unsafe, each naming the setting.
+
+    Each guards against an override that is easy to leave in by mistake (a debugging
+    session, a test's settings, a copied development file) and that nothing else would
+    notice until it had exposed patients' records.
+    """
+    return _mode_problems(config) + _cookie_problems(config) + _limit_problems(config)
 
 
 CONFIGS: dict[str, type[Config]] = {

@@ -1,8 +1,15 @@
-"""App-wide error pages and security headers: friendly text, never internals."""
+"""App-wide error pages and security headers: friendly text, never internals.
+
+An unexpected error's page shows a short reference, logged with the traceback, so the
+clinic's IT can find what happened from what a patient reads out on the phone. Every
+response gets the security headers (checklist D5, D6); ``register`` also installs the
+trusted hosts and the proxy setting (``app.web.install_hosts_and_proxies``).
+"""
 
 from __future__ import annotations
 
 import logging
+import secrets
 
 from flask import Flask
 from flask import current_app
@@ -12,6 +19,7 @@ from flask import request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from app import web
 from app.extensions import db
 from app.services.errors import Invalid
 from app.services.errors import NotFound
@@ -42,17 +50,36 @@ CSP = (
     "form-action 'self'"
 )
 
+# The photo diary takes pictures through a file input, which may open the camera; no page
+# needs any other device or sensor, so none can be asked for, even by injected script.
+PERMISSIONS_POLICY = (
+    "camera=(self), microphone=(), geolocation=(), payment=(), usb=(), serial=(), "
+    "bluetooth=(), midi=(), magnetometer=(), gyroscope=(), accelerometer=(), "
+    "display-capture=()"
+)
+# Responses that may carry someone's data unless a view says otherwise (photos do, with
+# their own headers). Versioned static files keep their year-long cache (app/assets.py).
+NOT_PERSONAL = frozenset({"static", "pwa.manifest", "pwa.service_worker"})
+
+
+def new_reference() -> str:
+    """A short id for one unexpected error: easy to read out, unique enough to grep."""
+    return secrets.token_hex(4).upper()
+
 
 def _wants_json() -> bool:
     """A request from the app's scripts (push subscriptions) gets its error as JSON."""
     return request.is_json or request.accept_mimetypes.best == "application/json"
 
 
-def _page(code: int, title: str | None = None, body: str | None = None):
+def _page(code: int, title: str | None = None, body: str | None = None, reference: str = ""):
     default_title, default_body = MESSAGES.get(code, MESSAGES[400])
     title, body = title or default_title, body or default_body
+    if reference:
+        body = f"{body} If you contact the clinic about it, quote reference {reference}."
     if _wants_json():
-        return jsonify(ok=False, error=f"{title}. {body}"), code
+        extra = {"reference": reference} if reference else {}
+        return jsonify(ok=False, error=f"{title}. {body}", **extra), code
     return render_template("errors/error.html", code=code, title=title, body=body), code
 
 
@@ -72,7 +99,8 @@ def _http_page(code: int):
 
 
 def register(app: Flask) -> None:
-    """Install error handlers and the security headers hook."""
+    """Install error handlers, the security headers hook, trusted hosts and proxies."""
+    web.install_hosts_and_proxies(app)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
@@ -98,23 +126,33 @@ def register(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
         db.session.rollback()
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        return _page(500)
+        reference = new_reference()
+        log.exception("unhandled error %s on %s %s", reference, request.method, request.path)
+        return _page(500, reference=reference)
 
-    @app.after_request
-    def headers(response):
-        # One pass over the headers, then appends: a view may have set its own value.
-        present = {name.lower() for name in response.headers.keys()}
-        wanted = [
-            ("X-Content-Type-Options", "nosniff"),
-            ("X-Frame-Options", "DENY"),
-            ("Referrer-Policy", "same-origin"),
-            ("Content-Security-Policy", current_app.extensions["sclero_assets"]["csp"]),
-        ]
-        if response.mimetype == "text/html":
-            # Pages hold health data: never stored by shared caches or the back button cache.
-            wanted.append(("Cache-Control", "no-store"))
-        for name, value in wanted:
-            if name.lower() not in present:
-                response.headers.add(name, value)
-        return response
+    app.after_request(security_headers)
+
+
+def security_headers(response):
+    """The security headers on every response; a header a view set itself is kept."""
+    # One pass over the headers, then appends: a view may have set its own value.
+    present = {name.lower() for name in response.headers.keys()}
+    wanted = [
+        ("X-Content-Type-Options", "nosniff"),
+        ("X-Frame-Options", "DENY"),
+        ("Referrer-Policy", "same-origin"),
+        ("Content-Security-Policy", current_app.extensions["sclero_assets"]["csp"]),
+        ("Permissions-Policy", PERMISSIONS_POLICY),
+    ]
+    hsts = current_app.config.get("SCLERO_HSTS")
+    if hsts and current_app.config.get("SESSION_COOKIE_SECURE"):
+        # Only where the site is https (its cookies are Secure): production.
+        wanted.append(("Strict-Transport-Security", hsts))
+    if request.endpoint not in NOT_PERSONAL:
+        # Pages and JSON hold health data: never stored by shared caches, the browser
+        # cache or the back button cache (the service worker keeps its own copies).
+        wanted.append(("Cache-Control", "no-store"))
+    for name, value in wanted:
+        if name.lower() not in present:
+            response.headers.add(name, value)
+    return response

@@ -1,11 +1,16 @@
-"""Sign-in tokens never reach a log: a filter that redacts them from access-log lines.
+"""Nothing secret or personal reaches a log: a filter that redacts access-log lines.
 
 Invitation, password-reset and unsubscribe links carry their token in the path
-(``/invite/<token>``, ``/reset/<token>``, ``/unsubscribe/<token>``). Gunicorn's and
+(``/invite/<token>``, ``/reset/<token>``, ``/email/unsubscribe/<token>``). Gunicorn's and
 Werkzeug's access logs write the request line, and gunicorn's default format the
 Referer too, so without this every link used would sit in the logs, where anyone who
 reads them could use one that has not been used yet. The path segment after each of
-those words is replaced by ``[redacted]``, wherever it appears in the line.
+those words is replaced by ``[redacted]``, wherever it appears in the line (request
+line, Referer, error messages).
+
+Query strings go too, wholly (``?[redacted]``): the clinician's patient search sends
+names and emails there, and no query string the app uses is needed to read a log.
+The marker is ASCII so that a log written under a C locale never fails to encode.
 
 Installed on the loggers themselves (``install``), from ``wsgi.py`` (gunicorn's workers,
 ``flask run``) and from ``gunicorn.conf.py`` (the master's logger class), so it holds
@@ -24,13 +29,18 @@ from typing import Any
 TOKEN_PATH = re.compile(
     r"(?i)((?:/|%2f)(?:invite|reset|unsubscribe)(?:/|%2f)+)[^/?#\s\"'&]+",
 )
+# A query string: from a ? that follows part of a URL up to the next space, quote or #.
+# A question mark at the end of a sentence (followed by a space) is left alone.
+QUERY = re.compile(r"(?<=[\w/.%~\]-])\?[^\s\"'#]+")
 REDACTED = "[redacted]"
 LOGGERS = ("gunicorn.access", "gunicorn.error", "werkzeug", "app.errors")
 
 
 def redact(text: str) -> str:
-    """``text`` with each sign-in token in a path replaced by ``[redacted]``."""
-    return TOKEN_PATH.sub(lambda m: m.group(1) + REDACTED, text)
+    """``text`` with each sign-in token in a path, and each query string, replaced by
+    ``[redacted]``."""
+    text = TOKEN_PATH.sub(lambda m: m.group(1) + REDACTED, text)
+    return QUERY.sub("?" + REDACTED, text)
 
 
 class RedactTokens(logging.Filter):

@@ -8,6 +8,8 @@
   address, never from the request's Host header.
 - ``PHOTO_FILES``: the photo-file endpoints, which answer 404 rather than a sign-in
   redirect to anyone not signed in.
+- ``install_hosts_and_proxies``: which Host headers the app answers (``TRUSTED_HOSTS``)
+  and how many proxies' ``X-Forwarded-For`` entries it believes (``ProxyFix``).
 
 Plain helpers, no routes: views of any blueprint import them from here, so no view needs
 another blueprint's module.
@@ -17,10 +19,14 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from flask import Flask
 from flask import Response
 from flask import current_app
 from flask import request
 from flask import url_for
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from config import ConfigError
 
 # Photo files answer 404 to anyone not signed in, not a redirect: a photo URL must not
 # even reveal that something is there (issue: "nobody else can reach a photo").
@@ -49,6 +55,55 @@ def public_url(endpoint: str, **values: object) -> str:
         parts.netloc, script_name=parts.path.rstrip("/") or "/", url_scheme=parts.scheme
     )
     return urls.build(endpoint, values, force_external=True)
+
+
+def trusted_hosts(config: dict) -> list[str] | None:
+    """The host names the app answers to, or None for any.
+
+    ``SCLERO_TRUSTED_HOSTS`` (a list, or names separated by commas) when set; otherwise,
+    in production, the host of ``SCLERO_BASE_URL``: the one name users are sent to.
+    """
+    names = config.get("SCLERO_TRUSTED_HOSTS") or ""
+    if isinstance(names, str):
+        names = names.split(",")
+    hosts = [str(name).strip().lower() for name in names if str(name).strip()]
+    if not hosts and config.get("SCLERO_HOSTS_FROM_BASE_URL"):
+        host = urlsplit(str(config.get("SCLERO_BASE_URL") or "")).hostname
+        hosts = [host] if host else []
+    return hosts or None
+
+
+def proxy_count(config: dict) -> int:
+    """``SCLERO_PROXY_COUNT`` as a number of proxies; a bad value stops the start-up."""
+    value = config.get("SCLERO_PROXY_COUNT") or 0
+    try:
+        count = int(value)
+    except (TypeError, ValueError):
+        count = -1
+    if not 0 <= count <= 5 or isinstance(value, bool):
+        raise ConfigError(
+            f"SCLERO_PROXY_COUNT must be the number of proxies in front (0 to 5), not {value!r}."
+        )
+    return count
+
+
+def install_hosts_and_proxies(app: Flask) -> None:
+    """Answer only the configured host names, and read the client's address through the
+    configured number of proxies.
+
+    A request for another host gets 400 (Flask's ``TRUSTED_HOSTS``), so nothing the app
+    makes from the Host header (redirects) can point elsewhere. Behind N proxies the
+    rightmost N ``X-Forwarded-For`` entries were written by them; ``ProxyFix`` takes the
+    client's address (and the scheme) from there, and never the host, which comes from
+    ``SCLERO_BASE_URL``. With no proxy the header is ignored: anyone could send it.
+    """
+    if app.config.get("TRUSTED_HOSTS") is None:
+        app.config["TRUSTED_HOSTS"] = trusted_hosts(app.config)
+    count = proxy_count(app.config)
+    if count:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=count, x_proto=count, x_host=0, x_port=0, x_prefix=0
+        )
 
 
 # ``no-store`` keeps photos out of the browser cache, shared caches and the back-forward

@@ -92,8 +92,10 @@ def test_caught_mail_page_exists_only_in_development(app, client, tmp_path):
 
 
 def _production(**extra):
-    base = dict(
-        SQLALCHEMY_DATABASE_URI="sqlite://",
+    # The class's own settings, as the app's config holds them (issue 18 refuses unsafe ones).
+    base = {k: getattr(ProductionConfig, k) for k in dir(ProductionConfig) if k.isupper()}
+    base |= dict(
+        SQLALCHEMY_DATABASE_URI="postgresql+psycopg://db.internal/sclerocare",
         SECRET_KEY="s" * 40,
         VAPID_PRIVATE_KEY=None,
         MAIL_DEFAULT_SENDER="Clinic <noreply@clinic.example>",

@@ -12,8 +12,10 @@ import re
 import secrets
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import pyotp
 import pytest
 
 from app import create_app
@@ -139,7 +141,20 @@ def test_from_an_empty_database_to_a_signed_in_admin(empty_postgres):
             headers={"Referer": invite_url},  # Flask-WTF checks it over https
         )
         assert r.status_code == 302 and r.headers["Location"] == "/clinic/"
-        # A fresh browser signs in with the new password.
+        # Production requires staff to set up a second factor before anything else.
+        assert browser.get(f"{BASE}/clinic/").status_code == 302
+        page = browser.get(f"{BASE}/account/second-factor")
+        assert page.status_code == 200
+        secret = re.search(r'id="mfa-secret">([A-Z2-7 ]+)<', page.get_data(as_text=True))
+        totp = pyotp.TOTP(secret.group(1).replace(" ", ""))
+        r = browser.post(
+            f"{BASE}/account/second-factor",
+            data={"csrf_token": _csrf(page), "code": totp.now()},
+            headers={"Referer": f"{BASE}/account/second-factor"},
+        )
+        assert r.status_code == 200 and "recovery code" in text_of(r).lower()
+        # A fresh browser signs in with the new password, then a code (the next time
+        # step's: each code works once).
         browser = app.test_client()
         page = browser.get(f"{BASE}/login")
         r = browser.post(
@@ -147,7 +162,14 @@ def test_from_an_empty_database_to_a_signed_in_admin(empty_postgres):
             data={"csrf_token": _csrf(page), "email": ADMIN, "password": NEW_PASSWORD},
             headers={"Referer": f"{BASE}/login"},
         )
-        assert r.status_code == 302
+        assert r.status_code in (302, 303) and "/login/code" in r.headers["Location"]
+        page = browser.get(f"{BASE}/login/code")
+        r = browser.post(
+            f"{BASE}/login/code",
+            data={"csrf_token": _csrf(page), "code": totp.at(time.time() + 30)},
+            headers={"Referer": f"{BASE}/login/code"},
+        )
+        assert r.status_code in (302, 303)
         dashboard = browser.get(f"{BASE}/clinic/")
         assert dashboard.status_code == 200
         assert "North Leeds Vein Clinic" in text_of(dashboard)

@@ -301,3 +301,19 @@ def test_c11_the_total_photo_quota_refuses_with_a_message_and_keeps_the_diary(ap
     assert r.status_code == 400 and "Your photo diary is full" in text_of(r)
     assert in_app(lambda: db.session.scalar(sa.select(sa.func.count()).select_from(Photo))) == 2
     assert in_app(photos.verify_all) == []  # every kept photo is whole
+
+
+def test_d7_the_service_worker_keeps_only_its_allowlist_never_diary_photos_or_api(client):
+    """D7 (static half; the browser half is tests/browser/test_purge_on_signout.py): the
+    served service worker keeps only the four offline pages and versioned /static/ files.
+    No diary, photo, clinician or JSON URL can enter a cache, and sign-out purges pages."""
+    sw = client.get("/sw.js").get_data(as_text=True)
+    pages = re.search(r"const OFFLINE_PAGES = \[([^\]]*)\];", sw).group(1)
+    kept = set(re.findall(r'"([^"]+)"', pages))
+    assert kept == {"/patient/today", "/patient/checklist", "/patient/plan", "/patient/checkin"}
+    # Every cache.put is one of the two rules: the allowlisted pages, or /static/ files.
+    assert sw.count("cache.put(") == 2
+    assert 'url.pathname.startsWith("/static/")' in sw
+    assert "OFFLINE_PAGES.indexOf(url.pathname) !== -1" in sw
+    assert 'request.method !== "GET") return' in sw  # posts are never cached
+    assert "caches.delete(PAGES)" in sw  # the purge sign-out asks for

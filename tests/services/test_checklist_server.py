@@ -1,0 +1,182 @@
+"""Security checklist F1 and F14: the web server, killed or stopped, loses no answer it
+acknowledged.
+
+Gunicorn runs for real on loopback against the suite's database (a SQLite file, or
+PostgreSQL with TEST_DATABASE_URL), on the real clock. A patient treated three days
+before the real "now" sends her check-in again and again, each time with a new note;
+after every 2xx every worker is killed with SIGKILL (F1), or the master gets SIGTERM
+while a request is in flight (F14). Each change of a check-in keeps the earlier answers
+in its history, so every acknowledged note must be there afterwards, in order.
+Workers are forked from a preloaded app (``--preload``) so that restarts take a moment;
+what is checked (the answer comes only after the commit) does not depend on it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+import requests
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import CheckIn
+from app.models import Clinic
+from tests.conftest import PASSWORD
+from tests.conftest import make_patient
+from tests.web.test_checkin import form
+
+ROOT = Path(__file__).resolve().parents[2]
+EMAIL = "fran@patients.example"
+TOKEN = re.compile(r'(?:name="csrf-token" content|name="csrf_token" type="hidden" value)="([^"]+)"')
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _up(base: str, proc: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"gunicorn exited: {log.read_text()}")
+        try:
+            if requests.get(f"{base}/login", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            time.sleep(0.2)
+    pytest.fail(f"gunicorn did not answer: {log.read_text()}")
+
+
+def _workers(master: int) -> list[int]:
+    """The worker processes of a gunicorn master (its children), from /proc."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == master:
+                found.append(int(entry))
+    return found
+
+
+@pytest.fixture
+def server(app, database_url, tmp_path, in_app, world):
+    """Gunicorn with two workers on the suite's database, and Fran (day 3) signed in."""
+
+    def patient():
+        clinic = db.session.get(Clinic, world.clinic1)
+        return make_patient(clinic, EMAIL, day=3, now=datetime.now(UTC)).id  # the real clock
+
+    in_app(patient)
+    port, log = _free_port(), tmp_path / "gunicorn.log"
+    env = {
+        **os.environ,
+        "APP_ENV": "development",
+        "FLASK_SQLALCHEMY_DATABASE_URI": database_url,
+        "FLASK_VAPID_GENERATE_DEV_KEY": "memory",
+        "PYTHONPATH": str(ROOT),
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            "2",
+            "--preload",
+            "--graceful-timeout",
+            "20",
+        ]
+        + ["--bind", f"127.0.0.1:{port}", "--error-logfile", str(log), "wsgi:app"],
+        cwd=ROOT,
+        env=env,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _up(base, proc, log)
+        session = requests.Session()
+        token = TOKEN.search(session.get(f"{base}/login", timeout=10).text).group(1)
+        data = {"email": EMAIL, "password": PASSWORD, "csrf_token": token}
+        signed_in = session.post(f"{base}/login", data=data, allow_redirects=False, timeout=10)
+        assert signed_in.status_code == 302, signed_in.text
+        yield base, session, proc, log
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=30)
+
+
+def _send(base: str, session: requests.Session, note: str) -> int:
+    page = session.get(f"{base}/patient/checkin", timeout=10)
+    token = TOKEN.search(page.text).group(1)
+    r = session.post(f"{base}/patient/checkin", data=form(note=note, csrf_token=token), timeout=20)
+    return r.status_code
+
+
+def _notes(in_app) -> list[str]:
+    def read():
+        row = db.session.scalar(sa.select(CheckIn))
+        return [h["answers"]["note"] for h in row.history] + [row.note]
+
+    return in_app(read)
+
+
+def test_f1_every_acknowledged_check_in_survives_kill_9_of_the_workers(server, in_app):
+    """F1: 15 times: send a check-in, wait for the 2xx, SIGKILL every worker, wait for
+    the master to start new ones. Every acknowledged note is in the database, in order:
+    the 2xx comes only after the commit."""
+    base, session, proc, log = server
+    acknowledged = []
+    for i in range(15):
+        note = f"acknowledged-{i}"
+        assert _send(base, session, note) == 200
+        acknowledged.append(note)
+        for pid in _workers(proc.pid):
+            os.kill(pid, signal.SIGKILL)
+        _up(base, proc, log)
+    assert _notes(in_app) == acknowledged
+
+
+def test_f14_sigterm_lets_the_request_in_flight_finish(server, in_app):
+    """F14: SIGTERM to the master while check-ins are being sent: each request that got
+    a 2xx is stored, none gets a 5xx, and gunicorn exits by itself within its graceful
+    timeout."""
+    base, session, proc, log = server
+    assert _send(base, session, "before-stop") == 200
+    results: list[tuple[int, str]] = []
+
+    def keep_sending():
+        for i in range(20):
+            try:
+                results.append((_send(base, session, f"during-{i}"), f"during-{i}"))
+            except requests.RequestException:
+                return  # the server has stopped listening: a refused connection
+
+    sender = threading.Thread(target=keep_sending)
+    sender.start()
+    deadline = time.monotonic() + 30
+    while not results and time.monotonic() < deadline:  # sending is under way
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    sender.join(timeout=60)
+    assert proc.wait(timeout=30) == 0
+    assert results  # some check-ins were really in flight around the signal
+    assert all(status == 200 for status, _ in results), results
+    stored = _notes(in_app)
+    assert stored[0] == "before-stop"
+    assert [note for _, note in results] == stored[1:]

@@ -1,14 +1,15 @@
-"""Security checklist F1 and F14: the web server, killed or stopped, loses no answer it
-acknowledged.
+"""Security checklist F1, F2, F6 and F14: the web server, killed, stopped or raced by
+many writers, loses no answer it acknowledged and leaves nothing half-written.
 
 Gunicorn runs for real on loopback against the suite's database (a SQLite file, or
-PostgreSQL with TEST_DATABASE_URL), on the real clock. A patient treated three days
-before the real "now" sends her check-in again and again, each time with a new note;
-after every 2xx every worker is killed with SIGKILL (F1), or the master gets SIGTERM
-while a request is in flight (F14). Each change of a check-in keeps the earlier answers
-in its history, so every acknowledged note must be there afterwards, in order.
-Workers are forked from a preloaded app (``--preload``) so that restarts take a moment;
-what is checked (the answer comes only after the commit) does not depend on it.
+PostgreSQL with TEST_DATABASE_URL), on the real clock, so the patients here are treated
+three days before the real "now". Each change of a check-in keeps the earlier answers
+in its history, so every acknowledged note must be there afterwards: after every worker
+is killed with SIGKILL following each 2xx (F1), with twenty writers on three workers
+(F6), and with SIGTERM sent while check-ins are in flight (F14). A photo upload killed
+half-way leaves neither a row nor a file (F2). Workers are forked from a preloaded app
+(``--preload``) so that restarts take a moment; what is checked (the answer comes only
+after the commit) does not depend on it.
 """
 
 from __future__ import annotations
@@ -33,8 +34,10 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.models import CheckIn
 from app.models import Clinic
+from app.models import Photo
 from tests.conftest import PASSWORD
 from tests.conftest import make_patient
+from tests.services.test_photos import phone_jpeg
 from tests.web.test_checkin import form
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -248,3 +251,76 @@ def test_f6_three_workers_and_twenty_writers_give_no_error_and_lose_nothing(
     assert set(statuses) <= {200, 303}, sorted(set(statuses))
     for pid, notes in confirmed.items():
         assert sorted(_notes(in_app, pid)) == sorted(notes)
+
+
+def _disposition(name: str) -> str:
+    return f'Content-Disposition: form-data; name="{name}"'
+
+
+def test_f2_an_upload_killed_half_way_leaves_no_row_and_no_file(
+    app, database_url, tmp_path, in_app, world, monkeypatch
+):
+    """F2: a 5 MB photo sent slowly; every worker is killed (SIGKILL) when half of it has
+    arrived. The phone gets no 2xx, and neither a row nor a file (not even a temporary
+    one) is left in the photo store; the next upload works."""
+    _day3_patients(in_app, world, [EMAIL])
+    store = tmp_path / "photos"
+    monkeypatch.setenv("FLASK_PHOTO_STORAGE_DIR", str(store))  # for the server started next
+    with _gunicorn(database_url, tmp_path, 2) as (base, proc, log):
+        session = _sign_in(base, EMAIL)
+        page = session.get(f"{base}/patient/photos/new", timeout=10).text
+        token = TOKEN.search(page).group(1)
+        boundary = "f2-boundary"
+        fields = {"csrf_token": token, "side": "left", "region": "calf", "view": "inner"}
+        head = (
+            b"".join(
+                f"--{boundary}\r\n{_disposition(k)}\r\n\r\n{v}\r\n".encode()
+                for k, v in fields.items()
+            )
+            + (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="photo"; '
+                'filename="leg.jpg"\r\nContent-Type: image/jpeg\r\n\r\n'
+            ).encode()
+        )
+        photo = b"\xff\xd8\xff\xe0" + os.urandom(5 * 1024 * 1024)
+        tail = f"\r\n--{boundary}--\r\n".encode()
+        port = int(base.rsplit(":", 1)[1])
+        cookie = "; ".join(f"{c.name}={c.value}" for c in session.cookies)
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+            conn.sendall(
+                (
+                    "POST /patient/photos HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    f"Cookie: {cookie}\r\nContent-Type: multipart/form-data; "
+                    f"boundary={boundary}\r\nContent-Length: "
+                    f"{len(head) + len(photo) + len(tail)}\r\n\r\n"
+                ).encode()
+                + head
+            )
+            half = len(photo) // 2
+            for start in range(0, half, 256 * 1024):  # slowly, in pieces
+                conn.sendall(photo[start : start + 256 * 1024])
+                time.sleep(0.05)
+            for pid in _workers(proc.pid):
+                os.kill(pid, signal.SIGKILL)
+            answer = b""
+            try:
+                while chunk := conn.recv(65536):
+                    answer += chunk
+            except OSError:
+                pass
+        assert not re.match(rb"HTTP/1\.[01] 2", answer), answer[:200]
+        _up(base, proc, log)
+        count = in_app(lambda: db.session.scalar(sa.select(sa.func.count(Photo.id))))
+        assert count == 0
+        left = [p for p in store.rglob("*") if p.is_file()] if store.exists() else []
+        assert left == []
+        # And the service is whole again: a complete upload is stored.
+        r = session.post(
+            f"{base}/patient/photos",
+            data=fields,
+            files={"photo": ("leg.jpg", phone_jpeg((200, 150)), "image/jpeg")},
+            allow_redirects=False,
+            timeout=30,
+        )
+        assert r.status_code == 303, r.text[:500]
+        assert in_app(lambda: db.session.scalar(sa.select(sa.func.count(Photo.id)))) == 1

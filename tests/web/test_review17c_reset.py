@@ -207,6 +207,7 @@ def test_known_and_unknown_emails_take_the_same_time(app, client, world, in_app)
     """The known path writes three rows and commits; the unknown one only reads. Without
     a common floor the difference (about 4x on PostgreSQL) tells an attacker which
     emails have accounts, whatever the page says."""
+    import statistics
     import time
 
     app.config["SCLERO_RESET_MIN_SECONDS"] = 0.3
@@ -216,10 +217,14 @@ def test_known_and_unknown_emails_take_the_same_time(app, client, world, in_app)
         assert client.post("/forgot-password", data={"email": email}).status_code == 200
         return time.perf_counter() - started
 
-    known = [took(ALICE), took("doc1@north.example")]
-    unknown = [took("nobody@patients.example"), took("nobody2@patients.example")]
+    # Interleaved rounds and medians: on a shared, busy machine one slow request is
+    # noise, while a path that skips the floor is slower or faster every time.
+    known, unknown = [], []
+    for n in range(3):
+        known += [took(ALICE), took("doc1@north.example")]
+        unknown += [took(f"nobody{n}@patients.example"), took(f"nobody{n}b@patients.example")]
     assert min(known + unknown) >= 0.3
-    assert abs(max(known) - max(unknown)) < 0.1
+    assert abs(statistics.median(known) - statistics.median(unknown)) < 0.1
 
 
 def test_one_address_asking_for_many_emails_gets_a_bounded_number_sent(app, client, world, in_app):

@@ -1,5 +1,6 @@
 """Sign in, sign out, accepting an invitation, password reset and email unsubscribe."""
 
+from app.auth import device as device  # registers its routes on bp
 from app.auth import reset as reset  # registers its routes on bp
 from app.auth.routes import bp
 

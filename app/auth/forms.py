@@ -1,5 +1,6 @@
 """Forms for signing in and setting a password (shape only; rules live in services)."""
 
+from wtforms import BooleanField
 from wtforms import EmailField
 from wtforms import HiddenField
 from wtforms import PasswordField
@@ -13,6 +14,7 @@ from app.textinput import Form
 class LoginForm(Form):
     email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=128)])
+    remember = BooleanField("Remember this phone")
     next = HiddenField()
 
 

@@ -15,6 +15,7 @@ from flask_login import current_user
 from flask_login import login_user
 from flask_login import logout_user
 
+from app.auth import remembered
 from app.auth.forms import LoginForm
 from app.auth.forms import SetPasswordForm
 from app.clock import now
@@ -57,6 +58,8 @@ def index():
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     form = LoginForm(next=request.args.get("next", ""))
+    if request.method == "GET" and (pin_page := remembered.pin_page_instead(form.next.data)):
+        return pin_page
     status = 200
     if form.validate_on_submit():
         # Where to go is settled before any sign-in session exists, so nothing after it
@@ -74,7 +77,7 @@ def login():
             status = 401
         else:
             login_user(user)
-            return redirect(target or home_for(user))
+            return remembered.after_password(user, form.remember.data, target or home_for(user))
     elif request.method == "POST":
         status = 400
     return render_template("auth/login.html", form=form), status
@@ -87,8 +90,11 @@ def logout():
     logout_user()
     flash("You have signed out.", "info")
     response = redirect(url_for("auth.login"))
-    # Drop anything the browser cached for this person (issue 6 builds on this).
-    response.headers["Clear-Site-Data"] = '"cache"'
+    remembered.on_sign_out(response)
+    # The browser's HTTP cache and this site's cookies go; its storage stays, because
+    # that holds another person's unsent check-ins and the offline pages' service worker
+    # (docs/decisions/session-lifetimes.md).
+    response.headers["Clear-Site-Data"] = '"cache", "cookies"'
     return response
 
 

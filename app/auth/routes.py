@@ -60,6 +60,10 @@ def login():
     form = LoginForm(next=request.args.get("next", ""))
     if request.method == "GET" and (pin_page := remembered.pin_page_instead(form.next.data)):
         return pin_page
+    if request.method == "GET" and request.args.get("signed_out"):
+        # Said here, not flashed by /logout: its Clear-Site-Data "cookies" drops the
+        # session cookie that would carry the message.
+        flash("You have signed out.", "info")
     status = 200
     if form.validate_on_submit():
         # Where to go is settled before any sign-in session exists, so nothing after it
@@ -88,8 +92,7 @@ def logout():
     token = current_user.get_id() if current_user.is_authenticated else None
     accounts.end_session(token, now())
     logout_user()
-    flash("You have signed out.", "info")
-    response = redirect(url_for("auth.login"))
+    response = redirect(url_for("auth.login", signed_out=1))
     remembered.on_sign_out(response)
     # The browser's HTTP cache and this site's cookies go; its storage stays, because
     # that holds another person's unsent check-ins and the offline pages' service worker

@@ -35,6 +35,12 @@ def sign_in(page, base: str, remember: bool = False) -> None:
     page.get_by_role("button", name="Sign in").click()
 
 
+def choose_pin(page) -> None:
+    page.get_by_label("Choose a PIN").fill("2580")
+    page.get_by_label("Type it again").fill("2580")
+    page.get_by_role("button", name="Save PIN").click()
+
+
 def test_an_ended_session_drops_the_kept_pages_on_the_next_contact(
     live_server, page, clock, js_errors
 ):
@@ -60,9 +66,7 @@ def test_an_offline_tick_survives_the_session_end_and_goes_after_the_pin(
 ):
     base = live_server.url
     sign_in(page, base, remember=True)
-    page.get_by_label("Choose a PIN").fill("2580")
-    page.get_by_label("Type it again").fill("2580")
-    page.get_by_role("button", name="Save PIN").click()
+    choose_pin(page)
     expect(page).to_have_url(f"{base}/patient/today")
     keep_today(page)
 
@@ -88,4 +92,18 @@ def test_an_offline_tick_survives_the_session_end_and_goes_after_the_pin(
     expect(page.locator("#sc-status")).to_contain_text("Sent.", timeout=15_000)
     ticks = in_app(lambda: [(t.task_key, t.day) for t in db.session.scalars(sa.select(TaskTick))])
     assert ticks == [("walks", 3)]
+    assert js_errors == []
+
+
+def test_sign_out_still_says_so_after_clearing_cookies(live_server, page, js_errors):
+    """Clear-Site-Data "cookies" must not swallow the message on the sign-in page."""
+    base = live_server.url
+    sign_in(page, base, remember=True)
+    choose_pin(page)
+    expect(page).to_have_url(f"{base}/patient/today")
+    assert [c["name"] for c in page.context.cookies() if "device" in c["name"]]
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(f"{base}/login?signed_out=1")
+    expect(page.locator(".flashes")).to_contain_text("You have signed out.")
+    assert not [c["name"] for c in page.context.cookies() if "device" in c["name"]]
     assert js_errors == []

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.models import AuthSession
 from tests.conftest import login
+from tests.conftest import text_of
 
 DOC = "doc1@north.example"
 ALICE = "alice@patients.example"
@@ -113,3 +114,6 @@ def test_sign_out_clears_the_cache_and_cookies_but_not_the_storage(client, world
     kinds = {part.strip() for part in header.split(",")}
     assert kinds == {'"cache"', '"cookies"'}
     assert '"storage"' not in header and '"*"' not in header
+    # The message rides in the URL: the session cookie that would carry it is cleared.
+    assert r.headers["Location"] == "/login?signed_out=1"
+    assert "You have signed out." in text_of(client.get(r.headers["Location"]))

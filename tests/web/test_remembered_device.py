@@ -4,6 +4,8 @@ enter your PIN" opens a new one (issue 18 point 10; docs/decisions/session-lifet
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -303,3 +305,36 @@ def test_forget_devices_is_the_password_change_seam(client, world, in_app, clock
     clock.advance(minutes=31)
     r = client.post("/login/pin", data={"pin": PIN})
     assert r.headers["Location"].startswith("/login?password=1")
+
+
+def test_30_wrong_pins_at_once_reach_the_pin_check_at_most_5_times(
+    app, world, in_app, clock, monkeypatch
+):
+    client = app.test_client()
+    remember(client)
+    token = client.get_cookie(COOKIE).value
+    checks: list[str] = []
+    guard = threading.Lock()
+    real_verify = devices.verify_password
+
+    def slow_verify(stored: str, secret: str) -> bool:
+        with guard:
+            checks.append(secret)
+        time.sleep(0.02)  # widen the window between counting and checking
+        return real_verify(stored, secret)
+
+    monkeypatch.setattr(devices, "verify_password", slow_verify)
+
+    def attempt() -> None:
+        try:
+            in_app(devices.sign_in_with_pin, token, "0000", clock.now, "")
+        except (devices.WrongPin, devices.DeviceUnknown):
+            pass
+
+    threads = [threading.Thread(target=attempt) for _ in range(30)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(checks) == 5
+    assert device(in_app).forgotten_at == clock.now

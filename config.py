@@ -38,9 +38,6 @@ class Config:
     # The check-in form may carry a photo: a body up to this size is still read, so an
     # over-large photo is refused on its own and the answers are saved (app.speedups: CheckInBody).
     SCLERO_CHECKIN_MAX_BODY = 80 * 1024 * 1024
-    # Sign-in sessions end after this much idleness (security checklist A7).
-    SCLERO_PATIENT_IDLE = timedelta(days=14)
-    SCLERO_CLINICIAN_IDLE = timedelta(minutes=30)
     SCLERO_INVITE_TTL = timedelta(days=7)
     # After discharge a patient may still read their diary, photos and plan this long.
     SCLERO_DISCHARGE_READ = timedelta(days=90)
@@ -151,6 +148,19 @@ class Config:
     # set (with one gunicorn worker only: each worker would count on its own).
     SCLERO_ALLOW_SQLITE = _env_flag("SCLERO_ALLOW_SQLITE")
     SCLERO_ALLOW_MEMORY_LIMITS = _env_flag("SCLERO_ALLOW_MEMORY_LIMITS")
+
+    # --- session lifetimes (issue 18) ---
+    # A sign-in session ends after this much idleness, or this long after sign-in
+    # however active (security checklist A7; ASVS 3.3.2; docs/decisions/session-lifetimes.md).
+    SCLERO_PATIENT_IDLE = timedelta(minutes=30)
+    SCLERO_CLINICIAN_IDLE = timedelta(minutes=15)
+    SCLERO_PATIENT_ABSOLUTE = timedelta(hours=12)
+    SCLERO_CLINICIAN_ABSOLUTE = timedelta(hours=12)
+    # A patient's remembered phone: a device token in a cookie plus a PIN opens a new
+    # session without the password, until this long after the phone was remembered.
+    SCLERO_DEVICE_TTL = timedelta(days=30)
+    # This many wrong PINs in a row forget the phone (the password is needed again).
+    SCLERO_DEVICE_PIN_TRIES = 5
 
     @classmethod
     def validate(cls, config: dict[str, Any]) -> None:

@@ -16,6 +16,7 @@ from app.textinput import Form
 class LoginForm(Form):
     email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=128)])
+    remember = BooleanField("Remember this phone")
     next = HiddenField()
 
 

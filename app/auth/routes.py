@@ -17,6 +17,7 @@ from flask_login import login_user
 from flask_login import logout_user
 
 from app.auth import limited
+from app.auth import remembered
 from app.auth.forms import LoginForm
 from app.auth.forms import SetPasswordForm
 from app.clock import now
@@ -65,6 +66,12 @@ def login():
     if getattr(current_user, "mfa_pending", ""):
         return redirect(url_for("auth.mfa_code"))  # password done; the code is next
     form = LoginForm(next=request.args.get("next", ""))
+    if request.method == "GET" and (pin_page := remembered.pin_page_instead(form.next.data)):
+        return pin_page
+    if request.method == "GET" and request.args.get("signed_out"):
+        # Said here, not flashed by /logout: its Clear-Site-Data "cookies" drops the
+        # session cookie that would carry the message.
+        flash("You have signed out.", "info")
     status = 200
     if form.validate_on_submit():
         # Where to go is settled before any sign-in session exists, so nothing after it
@@ -87,7 +94,7 @@ def login():
             if user.mfa_pending:  # a second factor first (issue 18, app/auth/mfa.py)
                 session["mfa_next"] = target or ""
                 return redirect(url_for("auth.mfa_code"))
-            return redirect(target or home_for(user))
+            return remembered.after_password(user, form.remember.data, target or home_for(user))
     elif request.method == "POST":
         status = 400
     return render_template("auth/login.html", form=form), status
@@ -95,13 +102,17 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    token = current_user.get_id() if current_user.is_authenticated else None
+    # A sign-in waiting for its second factor is not "authenticated", but its server
+    # session must end here too, not linger until it idles out.
+    token = None if current_user.is_anonymous else current_user.get_id()
     accounts.end_session(token, now())
     logout_user()
-    flash("You have signed out.", "info")
-    response = redirect(url_for("auth.login"))
-    # Drop anything the browser cached for this person (issue 6 builds on this).
-    response.headers["Clear-Site-Data"] = '"cache"'
+    response = redirect(url_for("auth.login", signed_out=1))
+    remembered.on_sign_out(response)
+    # The browser's HTTP cache and this site's cookies go; its storage stays, because
+    # that holds another person's unsent check-ins and the offline pages' service worker
+    # (docs/decisions/session-lifetimes.md).
+    response.headers["Clear-Site-Data"] = '"cache", "cookies"'
     return response
 
 

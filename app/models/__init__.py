@@ -6,6 +6,7 @@ from app.models.checkin import CheckIn
 from app.models.checkin import CheckInKey
 from app.models.clinic import Clinic
 from app.models.comment import Comment
+from app.models.device import RememberedDevice as RememberedDevice
 from app.models.mail import EmailPreference
 from app.models.mail import PasswordReset
 from app.models.notification import Channel

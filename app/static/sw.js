@@ -6,7 +6,8 @@
 // - versioned static assets and the offline page are precached;
 // - the patient's own Today, Checklist and Plan pages are kept from the last visit so
 //   they can be read offline (the page marks itself "offline, last updated ...");
-//   they are purged on sign-out and when another person signs in on this device;
+//   they are purged on sign-out, when another person signs in on this device, and when
+//   any answer shows the server has ended the session (signedOut below);
 // - photos, clinician pages, API and every other response are never cached.
 const VERSION = "__ASSET_VERSION__"; // filled in when served (app/assets.py)
 const CACHE = "sclerocare-static-" + VERSION;
@@ -18,6 +19,9 @@ const HOME = "/patient/today";
 const FALLBACK_TITLE = "ScleroCare";
 const FALLBACK_BODY = "You have a new reminder. Open ScleroCare to see it.";
 const RESUBSCRIBE_URL = "/push/resubscribe";
+// The sign-in and PIN pages carry this header when nobody is signed in (app/auth/device.py).
+const SIGNED_OUT_HEADER = "X-Sclero-Signed-Out";
+const SIGN_IN_PATHS = ["/login", "/login/pin"];
 
 self.addEventListener("install", (event) => {
   event.waitUntil(caches.open(CACHE).then((c) => c.addAll(PRECACHE)).then(() => self.skipWaiting()));
@@ -36,14 +40,37 @@ function isOfflinePage(url) {
   return url.origin === self.location.origin && OFFLINE_PAGES.indexOf(url.pathname) !== -1;
 }
 
+// Whether an answer says nobody is signed in any more: the server ended the session
+// (idle, 12 hours, signed out elsewhere, password changed). The kept pages are this
+// person's health data, so they go at once. The unsent ticks and check-ins are not
+// here (the page keeps them) and stay, to be sent after signing in again.
+function signedOut(response) {
+  if (!response) return false;
+  if (response.status === 401 || response.headers.get(SIGNED_OUT_HEADER) === "1") return true;
+  if (!response.redirected || !response.url) return false;
+  const url = new URL(response.url);
+  return url.origin === self.location.origin && SIGN_IN_PATHS.indexOf(url.pathname) !== -1;
+}
+
+// Counts purges: a page whose download began before a purge is not put back after it.
+let generation = 0;
+
+function forgetPages() {
+  generation += 1;
+  return caches.delete(PAGES);
+}
+
 // The whole page is read before the kept copy is replaced: if the signal drops halfway
 // through a refresh, the put never starts and the old copy stays (a put fed by a broken
 // stream can leave no copy at all, which is when the patient needs it most).
-function keep(path, response) {
+function keep(path, response, started) {
   if (response.ok && !response.redirected && response.type === "basic") {
-    return response.blob().then((body) => caches.open(PAGES).then((cache) => cache.put(
-      path, new Response(body, { status: response.status, headers: response.headers })
-    ))).catch(() => null);
+    return response.blob().then((body) => {
+      if (started !== generation) return null; // signed out meanwhile: keep nothing
+      return caches.open(PAGES).then((cache) => cache.put(
+        path, new Response(body, { status: response.status, headers: response.headers })
+      ));
+    }).catch(() => null);
   }
   return Promise.resolve();
 }
@@ -61,19 +88,25 @@ function refreshOthers() {
       const age = hit ? Date.now() - new Date(hit.headers.get("Date") || 0).getTime() : Infinity;
       if (age < REFRESH_AFTER_MS || refreshing.has(path)) return null;
       refreshing.add(path);
-      return fetch(path, { credentials: "same-origin" }).then((r) => keep(path, r)).catch(() => null)
+      const started = generation;
+      return fetch(path, { credentials: "same-origin" })
+        .then((r) => (signedOut(r) ? forgetPages() : keep(path, r, started))).catch(() => null)
         .finally(() => refreshing.delete(path));
     }))
   ));
 }
 
 // Network first; a good answer for one of the patient's pages is kept for offline use.
-// A redirect (to sign-in) or an error page is never stored.
+// A redirect (to sign-in) or an error page is never stored; a signed-out answer drops
+// every kept page.
 function pageFromNetwork(event, url) {
+  const started = generation;
   return fetch(event.request).then((response) => {
-    if (isOfflinePage(url)) {
+    if (signedOut(response)) {
+      event.waitUntil(forgetPages());
+    } else if (isOfflinePage(url)) {
       const copy = response.clone();
-      event.waitUntil(keep(url.pathname, copy).then(() => (url.pathname === HOME ? refreshOthers() : null)));
+      event.waitUntil(keep(url.pathname, copy, started).then(() => (url.pathname === HOME ? refreshOthers() : null)));
     }
     return response;
   });
@@ -119,7 +152,7 @@ self.addEventListener("fetch", (event) => {
 
 self.addEventListener("message", (event) => {
   if (event.data && event.data.type === "purge-pages") {
-    event.waitUntil(caches.delete(PAGES));
+    event.waitUntil(forgetPages());
   }
 });
 

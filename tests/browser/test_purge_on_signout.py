@@ -41,7 +41,7 @@ def test_sign_out_purges_kept_pages(live_server, page):
     sign_in(page, base, "day3@demo.sclerocare.example")
     assert "Day 3 after your treatment" in keep_today(page)
     page.get_by_role("button", name="Sign out").click()
-    expect(page).to_have_url(f"{base}/login")
+    expect(page).to_have_url(f"{base}/login?signed_out=1")
     assert page.evaluate("caches.has('sclerocare-pages')") is False
     assert page.evaluate("localStorage.getItem('sc-user')") is None
 

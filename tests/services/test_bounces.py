@@ -307,6 +307,7 @@ def test_the_patient_is_told_and_choosing_email_again_ends_the_pause(
     _bounce(runner, dsn(mail))
     assert "reminder emails are paused" in text_of(client.get("/patient/reminders"))
     clock.advance(hours=1)
+    login(client, ALICE)  # sessions end after 30 idle minutes
     response = client.post("/patient/reminders/email", data={"channel": "email"})
     assert response.status_code == 303
     assert "reminder emails are paused" not in text_of(client.get("/patient/reminders"))

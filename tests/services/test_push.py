@@ -443,6 +443,7 @@ def test_reconfirming_on_app_open_never_turns_a_device_back_on(
     _subscribe(client, "alice@patients.example", phone)
     stored = in_app(lambda: db.session.scalar(sa.select(PushSubscription)))
     clock.advance(hours=30)
+    login(client, "alice@patients.example")  # sessions end after 30 idle minutes
     again = {"subscription": phone.info(), "reconfirm": True}
     assert client.post("/patient/reminders/subscribe", json=again).status_code == 200
     refreshed = in_app(lambda: db.session.scalar(sa.select(PushSubscription)))

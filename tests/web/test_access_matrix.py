@@ -46,6 +46,9 @@ EXPECTED = {
     "auth.reset_password": "public",  # the single-use token is the access check
     "auth.unsubscribe_page": "public",  # the signed token is the access check
     "auth.unsubscribe": "public",
+    "auth.pin_sign_in": "public",  # the remembered phone's cookie and PIN are the check
+    "auth.forget_phone": "public",  # forgets only the phone whose cookie it carries
+    "auth.choose_pin": "patient",  # remembering a phone: patients only
     "pwa.manifest": "public",
     "pwa.service_worker": "public",
     "pwa.offline": "public",

@@ -380,6 +380,7 @@ def test_an_emergency_check_in_sent_three_days_late_still_alerts_the_clinic(
     login(client, "alice@patients.example")
     data = {**form(yes={"chest-breathing"}), "day": "3", "client_key": "late-1"}
     clock.advance(days=3)
+    login(client, "alice@patients.example")  # the session ended meanwhile (30 idle min)
     r = client.post("/patient/checkin", data=data)
     assert r.status_code == 200 and text_of(r).startswith("Call 999 now")
     stored = in_app(lambda: db.session.scalar(sa.select(CheckIn)))
@@ -391,6 +392,7 @@ def test_answers_older_than_two_days_cannot_be_changed(client, world, in_app, cl
     login(client, "alice@patients.example")
     assert client.post("/patient/checkin", data={**form(), "day": "3"}).status_code == 200
     clock.advance(days=3)
+    login(client, "alice@patients.example")  # sessions end after 30 idle minutes
     r = client.post("/patient/checkin", data={**form(pain="6"), "day": "3"})
     assert r.status_code == 400 and "can no longer be changed" in text_of(r)
     assert in_app(lambda: db.session.scalar(sa.select(CheckIn.pain))) == 2

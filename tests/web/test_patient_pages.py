@@ -88,6 +88,7 @@ def test_checklist_shows_due_times_relative_to_appointment_and_overdue(client, w
     assert "Overdue" not in page and "overdue" not in page
     assert "Your clinic will Scan the veins of your legs (duplex ultrasound)" in page
     clock.advance(hours=21, minutes=30)  # Sat 09:30: photos were due at 08:00
+    login(client, "bob@patients.example")  # sessions end after 30 idle minutes
     page = text_of(client.get("/patient/checklist"))
     assert "1 overdue" in page and "Overdue" in page
 

@@ -126,6 +126,7 @@ def test_a_photo_that_arrives_after_its_day_was_reviewed_can_be_marked_there(
     assert "Mark photos reviewed" not in doc.get(page).get_data(as_text=True)
     clock.advance(minutes=30)
     assert upload(alice, phone_jpeg((400, 300))).status_code == 303  # late, same day
+    login(doc, "doc1@north.example")  # staff sessions end after 15 idle minutes
     html = doc.get(page).get_data(as_text=True)
     start = html.index(f'<li id="day-{checkin_id}"')
     entry = html[start : html.index("</ol>", start)]  # the diary's only day

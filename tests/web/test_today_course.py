@@ -51,6 +51,7 @@ def test_first_night_of_the_24h_protocol_today_and_plan_agree(client, world, clo
     assert "from now" not in plan
     # At 14:00 the milestone has come: both pages say "from now", one regime in force.
     clock.now = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
+    login(client, "nina@patients.example")  # sessions end after 30 idle minutes
     today = text_of(client.get("/patient/today"))
     now_text = "You can take your stockings off to sleep from now"
     assert now_text in today and now_text in text_of(client.get("/patient/plan"))
@@ -93,6 +94,7 @@ def test_follow_up_boundary_day_28_then_29(client, world, clock, in_app):
     assert "Start today's check-in" in page and "Your course is complete" not in page
     assert "How are you today?" in text_of(client.get("/patient/checkin"))
     clock.advance(hours=12)  # Sat 21 Nov 00:00 London: day 29
+    login(client, "pat@patients.example")  # sessions end after 30 idle minutes
     page = text_of(client.get("/patient/today"))
     assert "Day 29 after your treatment" in page
     assert "Your course is complete" in page and "Start today's check-in" not in page
@@ -151,6 +153,7 @@ def test_emergency_advice_stays_across_reloads_and_days_until_acknowledged(
     # The advice comes before everything else of the day.
     assert html.index('id="urgent-advice"') < html.index('id="tasks-title"')
     clock.advance(days=2)
+    login(client, "alice@patients.example")  # sessions end after 30 idle minutes
     page = text_of(client.get("/patient/today"))
     assert "Day 5 after your treatment" in page
     assert "Call 999 now if you have not already" in page
@@ -175,6 +178,7 @@ def test_same_day_advice_then_a_shared_note(app, client, world, clock, in_app):
     assert "If the clinic is closed when you call, or nobody answers, call NHS 111" in page
     assert "Done today at 12:00. Thank you." in page  # the check-in itself is done
     clock.advance(hours=1, minutes=5)
+    login(client, "alice@patients.example")  # sessions end after 30 idle minutes
     doc = doctor(app)
     doc.post(
         f"/clinic/alerts/{only_alert_id(in_app)}/acknowledge",
@@ -193,6 +197,7 @@ def test_same_day_advice_then_a_shared_note(app, client, world, clock, in_app):
     assert "(shared with the patient)" in text_of(doc.get(f"/clinic/patients/{world.patient_a}"))
     # A week later the acknowledgement has done its job and leaves Today.
     clock.advance(days=7, minutes=1)
+    login(client, "alice@patients.example")
     assert "The clinic has seen your answers" not in text_of(client.get("/patient/today"))
 
 
@@ -218,6 +223,7 @@ def test_today_with_alerts_still_needs_two_statements(app, client, world, clock,
     login(client, "alice@patients.example")
     client.post("/patient/checkin", data=form(yes={"calf-pain-swelling"}))
     clock.advance(days=1)
+    login(client, "alice@patients.example")  # sessions end after 30 idle minutes
     client.post("/patient/checkin", data=form(yes={"chest-breathing"}))
     doctor(app).post(
         f"/clinic/alerts/{only_alert_id(in_app)}/acknowledge", data={"note": "ok", "share": "1"}
@@ -249,6 +255,7 @@ def test_a_milestone_ahead_does_not_show_text_written_for_its_moment(client, wor
     assert "From tomorrow: strenuous exercise, sun and long journeys are fine again" in page
     assert "Keep wearing your stockings in the daytime until tomorrow" not in page
     clock.advance(hours=4)  # day 15: the moment has come, the detail is true
+    login(client, "ella@patients.example")  # sessions end after 30 idle minutes
     page = text_of(client.get("/patient/today"))
     assert "Strenuous exercise, sun and long journeys are fine again" in page
     assert "Keep wearing your stockings in the daytime until tomorrow" in page
@@ -260,6 +267,7 @@ def test_same_day_advice_on_today_knows_the_clinic_is_closed(app, client, world,
     login(client, "alice@patients.example")
     client.post("/patient/checkin", data=form(yes={"calf-pain-swelling"}))
     clock.now = datetime(2026, 11, 22, 4, 22, tzinfo=UTC)  # Sunday, London
+    login(client, "alice@patients.example")  # sessions end after 30 idle minutes
     html = client.get("/patient/today").get_data(as_text=True)
     block = html.split('id="urgent-advice"')[1].split("</section>")[0]
     assert "Please call NHS 111 for advice" in block

@@ -21,6 +21,7 @@ from app.principal import Principal
 from app.security import hash_password
 from app.security import new_token
 from app.security import token_hash
+from app.services.accounts.devices import forget_devices
 from app.services.accounts.passwords import check_new_password
 from app.services.accounts.sessions import open_session
 from app.services.accounts.sessions import revoke_all
@@ -104,6 +105,7 @@ def accept_invitation(token: str, password: str, confirm: str, now: datetime) ->
     user.password_hash = hash_password(password)
     # A new password ends every other session of this account (checklist A8).
     revoke_all(user, now)
+    forget_devices(user.id, now)  # a lost phone's PIN must not outlive a new link
     session_token = open_session(user, now)
     db.session.commit()
     return signed_in(session_token, now)

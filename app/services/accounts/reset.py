@@ -35,6 +35,7 @@ from app.security import hash_password
 from app.security import new_token
 from app.security import normalise_email
 from app.security import token_hash
+from app.services.accounts.devices import forget_devices
 from app.services.accounts.invitations import claim_link
 from app.services.accounts.passwords import check_new_password
 from app.services.accounts.sessions import revoke_all
@@ -157,6 +158,7 @@ def reset_password(
     user.password_hash = hash_password(password)
     # Whoever knew the old password is signed out everywhere (checklist A8).
     revoke_all(user, now)
+    forget_devices(user.id, now)  # and every remembered phone's PIN (session-lifetimes.md)
     _audit(user, "password reset", "new password set; all sessions ended", address)
     db.session.commit()
 

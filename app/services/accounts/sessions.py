@@ -27,8 +27,10 @@ from app.principal import Principal
 from app.security import new_token
 from app.security import token_hash
 
-# Refresh last_seen_at at most this often, so a page view is not also a write.
-_SEEN_EVERY_SECONDS = 300
+# Refresh last_seen_at at most this often, so a page view is not also a write. The idle
+# check reads last_seen_at, which lags real activity by up to this much: a minute keeps
+# it precise (14 minutes idle on a 15-minute limit is never refused; 16 always is).
+_SEEN_EVERY_SECONDS = 60
 
 
 def signed_in(token: str, now: datetime) -> Principal:
@@ -74,6 +76,7 @@ def _second_factor_owed(user: User) -> str:
 _SESSION_QUERY = (
     sa.select(
         AuthSession.id.label("session_id"),
+        AuthSession.created_at.label("session_created_at"),
         AuthSession.last_seen_at,
         AuthSession.revoked_at,
         AuthSession.mfa_pending,
@@ -127,9 +130,7 @@ def user_for_session(token: str, now: datetime) -> Principal | None:
     row = rows[0] if rows else None
     if row is None or row.revoked_at is not None or not row.is_active:
         return None
-    staff = row.role in (Role.CLINICIAN, Role.CLINIC_ADMIN)
-    idle = current_app.config["SCLERO_CLINICIAN_IDLE" if staff else "SCLERO_PATIENT_IDLE"]
-    if now - row.last_seen_at > idle:
+    if _expired(row, now):
         _touch(row.session_id, revoked_at=now)
         return None
     if (now - row.last_seen_at).total_seconds() > _SEEN_EVERY_SECONDS:
@@ -179,6 +180,18 @@ def user_for_session(token: str, now: datetime) -> Principal | None:
         row.session_id,
         token,
         row.mfa_pending,
+    )
+
+
+def _expired(row: sa.Row, now: datetime) -> bool:
+    """Whether a session is past its idle or its absolute limit (security checklist A7):
+    staff 15 minutes idle, patients 30, everyone 12 hours after sign-in however active.
+    A patient's way back in after that is the remembered phone's PIN (``devices``)."""
+    kind = "CLINICIAN" if row.role in (Role.CLINICIAN, Role.CLINIC_ADMIN) else "PATIENT"
+    config = current_app.config
+    return (
+        now - row.last_seen_at > config[f"SCLERO_{kind}_IDLE"]
+        or now - row.session_created_at > config[f"SCLERO_{kind}_ABSOLUTE"]
     )
 
 

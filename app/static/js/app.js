@@ -144,8 +144,11 @@
     body.set("csrf_token", token);  // the token of this page's sign-in session
     fetch(item.path, { method: "POST", body: body, credentials: "same-origin" })
       .then(function (response) {
+        // Signed out by the server meanwhile (the sign-in or PIN page says so in a
+        // header): the kept pages go, the unsent entries stay for after signing in.
         var path = new URL(response.url).pathname;
-        if (path === "/login") {
+        if (response.headers.get("X-Sclero-Signed-Out") === "1" || path === "/login" || path === "/login/pin") {
+          purgePages();
           status("Please sign in to send what you saved on this phone. Nothing is lost.", "error");
           throw new Error("signed out");
         }

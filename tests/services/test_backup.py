@@ -193,7 +193,9 @@ def _production_env(tmp_path: Path, **extra: str) -> dict[str, str]:
         APP_ENV="production",
         FLASK_APP="wsgi.py",
         FLASK_SECRET_KEY="s" * 40,
-        FLASK_SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'prod.db'}",
+        # Production refuses SQLite (and any database under /tmp); these commands never
+        # connect, so a PostgreSQL address is all they need.
+        FLASK_SQLALCHEMY_DATABASE_URI="postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
         FLASK_VAPID_SUBJECT="mailto:ops@clinic.example.org",
         MAIL_DEFAULT_FROM="Clinic <noreply@clinic.example.org>",
         SCLERO_BASE_URL="https://care.clinic.example.org",

@@ -141,6 +141,9 @@ def test_a_clinician_may_resend_a_first_invitation_audited(doc, world, in_app):
 def test_staff_links_stay_admin_only(doc, admin, world, in_app):
     assert doc.post(f"/clinic/staff/{world.clinician1}/link").status_code == 404
     assert _invitations(in_app, "doc1@north.example") == 0
+    assert f"Doc1|refused: clinician.staff_link {world.clinician1} (clinic admins only)" in _events(
+        in_app
+    )
     r = admin.post(f"/clinic/staff/{world.clinician1}/link")
     assert r.status_code == 200
     assert _invitations(in_app, "doc1@north.example") == 1

@@ -58,6 +58,14 @@ def require_admin(actor: Principal) -> None:
         raise NotFound("No such page.")
 
 
+def refuse_non_admin(actor: Principal, address: str, what: str) -> None:
+    """A member of staff who is not an admin tried an admin's write (a forged POST: the
+    pages show them no such button). Audited and committed at once, so the 404 that
+    follows does not roll it back."""
+    audit(actor, None, "refused", address, f"{what} (clinic admins only)"[:300])
+    db.session.commit()
+
+
 def own_staff(admin: Principal, user_id: int, address: str, action: str) -> User:
     """A clinician or admin of the admin's own clinic; anything else is audited and
     "not found" (a patient's account is not staff, whichever clinic)."""

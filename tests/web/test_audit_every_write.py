@@ -572,3 +572,29 @@ def test_routes_that_write_nothing(endpoint, app, world, in_app):
     assert response.status_code == 303
     assert ctx.one(sa.select(Clinic.hours).where(Clinic.id == world.clinic1)) == settings
     assert _last_event(in_app) == before
+
+
+def test_correcting_a_treatment_names_what_changed_but_not_the_clinical_text(app, world, in_app):
+    """Recording again corrects the details: the audit row says which (by name) and the
+    time before and after, never the typed areas or notes (clinical free text)."""
+    ctx = Ctx(app, world, in_app)
+    session = ctx.one(sa.select(Treatment.id).where(Treatment.patient_id == world.patient_a))
+    before = _last_event(in_app)
+    r = ctx.staff("clinician").post(
+        f"/clinic/sessions/{session}/record",
+        data={
+            "date": "2026-11-17",
+            "time": "11:30",
+            "sclerosant": "Polidocanol",
+            "form": "liquid",
+            "areas": "left calf and a secret-marker ankle",
+            "checks_done": "y",
+        },
+    )
+    assert r.status_code == 303
+    events = [e for e in _new_events(in_app, before, world.clinician1) if "treatment" in e]
+    assert events == [
+        f"correct treatment: session #{session}: treated time 2026-11-17 10:00 -> "
+        "2026-11-17 11:30; areas treated"
+    ]
+    assert "secret-marker" not in " ".join(_new_events(in_app, 0, world.clinician1))

@@ -13,6 +13,7 @@ from flask import make_response
 from flask import redirect
 from flask import render_template
 from flask import request
+from flask import session
 from flask import url_for
 from flask_login import current_user
 
@@ -27,10 +28,22 @@ from app.web import device_label
 
 def _link_notice() -> link_notice.LinkNotice | None:
     """The signed-in person's one-time notice that a clinic link changed their password
-    (patients' Today page and the staff dashboard show it; read once, then forgotten)."""
+    (patients' Today page and the staff dashboard show it; read once, then forgotten).
+
+    Looked up once per sign-in session, not on every page view: the Today page is read
+    in two statements (tests/web/test_today_course.py). That is enough, because the
+    notice is set only by using a link, which opens a new session and ends the others.
+    """
     if not current_user.is_authenticated:
         return None
+    if session.get(_NOTICE_CHECKED) == current_user.session_id:
+        return None
+    session[_NOTICE_CHECKED] = current_user.session_id
     return link_notice.take_notice(current_user)
+
+
+# The sign-in session (its id) whose notice was already looked up.
+_NOTICE_CHECKED = "link_notice_checked"
 
 
 # An app-wide template global: the patients' Today page uses it too.

@@ -42,11 +42,17 @@ NOTICE = "Your password was changed on 20 November 2026 using a link from your c
 HEALTH_WORDS = ("calf", "Polidocanol", "liquid", "compression", "day 3", "bruis", "treat")
 
 
+def sign_in_admin(client, in_app, world) -> None:  # noqa: ANN001
+    """Add clinic 1's admin and sign ``client`` in as them (a patient's new sign-in
+    link is theirs to make: other test files use this too)."""
+    in_app(lambda: make_staff(db.session.get(Clinic, world.clinic1), ADMIN, Role.CLINIC_ADMIN))
+    assert login(client, ADMIN).status_code == 302
+
+
 @pytest.fixture
 def admin(app, in_app, world):
-    in_app(lambda: make_staff(db.session.get(Clinic, world.clinic1), ADMIN, Role.CLINIC_ADMIN))
     client = app.test_client()
-    assert login(client, ADMIN).status_code == 302
+    sign_in_admin(client, in_app, world)
     return client
 
 

@@ -130,18 +130,22 @@ def test_a_forged_post_by_a_clinician_is_404_audited_and_makes_no_link(doc, worl
     )
 
 
-def test_a_clinician_may_resend_a_first_invitation_audited(doc, world, in_app):
+def test_a_clinician_may_resend_a_first_invitation_audited(app, doc, world, in_app):
     _unclaimed(in_app, world.patient_b)
     page = doc.get(f"/clinic/patients/{world.patient_b}")
     assert "Make a new invitation link" in text_of(page)
     r = doc.post(f"/clinic/patients/{world.patient_b}/invitation")
     assert r.status_code == 200
-    _token(r)
+    token = _token(r)
     assert "Doc1|sign-in link: invitation again, shown on screen" in _events(
         in_app, world.patient_b
     )
-    # Nothing to warn about: no password was there to replace.
+    # Nothing to warn about: no password was there to replace, by email or on Today.
     assert "link_notice" not in _outbox_kinds(in_app)
+    bob = app.test_client()
+    r = bob.post(f"/invite/{token}", data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    assert r.status_code == 302
+    assert "Your password was changed" not in text_of(bob.get("/patient/today"))
 
 
 def test_staff_links_stay_admin_only(doc, admin, world, in_app):
@@ -232,15 +236,6 @@ def test_the_notice_waits_for_the_next_sign_in(app, admin, world, in_app):
     assert login(later, ALICE, NEW_PASSWORD).status_code == 302
     assert NOTICE in text_of(later.get("/patient/today"))
     assert NOTICE not in text_of(later.get("/patient/today"))
-
-
-def test_a_first_invitation_gives_no_notice(app, doc, world, in_app):
-    _unclaimed(in_app, world.patient_b)
-    token = _token(doc.post(f"/clinic/patients/{world.patient_b}/invitation"))
-    bob = app.test_client()
-    r = bob.post(f"/invite/{token}", data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
-    assert r.status_code == 302
-    assert "Your password was changed" not in text_of(bob.get("/patient/today"))
 
 
 def test_staff_see_the_notice_on_their_dashboard_once(app, admin, world, in_app, smtp_server):

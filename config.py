@@ -108,6 +108,15 @@ class Config:
     PHOTO_ORPHAN_MINUTES = 60
     # Tests only (ignored unless TESTING): simulate a crash at a write stage.
     PHOTO_CRASH_AT: str | None = None
+    # --- staff second factor and password change (issue 18) ---
+    # Clinicians and admins must pass a TOTP code after their password (and enrol one
+    # first if they have none). On unless a config turns it off: Development and
+    # Testing do, so `make run` and the suite sign in with a password alone.
+    SCLERO_STAFF_MFA_REQUIRED = True
+    # "Trust this device": skips the code on that browser for this long, 12 h at most.
+    SCLERO_MFA_TRUST = timedelta(hours=12)
+    # Wrong codes that end a pending sign-in (the person starts again with the password).
+    SCLERO_MFA_MAX_FAILURES = 5
 
     @classmethod
     def validate(cls, config: dict[str, Any]) -> None:
@@ -128,6 +137,7 @@ class DevelopmentConfig(Config):
     SESSION_COOKIE_SECURE = False
     REMEMBER_COOKIE_SECURE = False
     SCLERO_DEMO = True
+    SCLERO_STAFF_MFA_REQUIRED = False  # issue 18: a password alone on `make run`
     # `make run` starts a catcher here (tools/mail_catcher.py); /dev/mail shows its files.
     MAIL_SERVER = os.environ.get("MAIL_SERVER", "127.0.0.1")
     MAIL_PORT = int(os.environ.get("MAIL_PORT", "1025") or 1025)
@@ -147,6 +157,7 @@ class TestingConfig(Config):
     SESSION_COOKIE_SECURE = False
     REMEMBER_COOKIE_SECURE = False
     WTF_CSRF_ENABLED = False
+    SCLERO_STAFF_MFA_REQUIRED = False  # issue 18: tests that need it turn it on
     # Cheap hashes keep the suite fast; a test checks that production uses the strong ones.
     SCLERO_ARGON2 = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
     SCLERO_RESET_MIN_SECONDS = 0.0  # the timing test sets its own floor

@@ -61,10 +61,19 @@ class Principal:
     patient: PatientInfo | None
     session_id: int
     session_token: str
+    # The second factor this session still owes ("" none, "code", "enrol"; issue 18
+    # point 4). Until it passes the session is half-open: not signed in for any page
+    # but the code or enrolment page and sign-out (checklist A12, B7).
+    mfa_pending: str = ""
 
-    is_authenticated = True
     is_active = True
     is_anonymous = False
+
+    @property
+    def is_authenticated(self) -> bool:
+        """Signed in for every page: Flask-Login's ``login_required`` and each
+        blueprint's access check read this, so a pending session is turned away."""
+        return not self.mfa_pending
 
     def get_id(self) -> str:
         """The sign-in session token, so logging out can revoke exactly this session."""

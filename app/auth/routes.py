@@ -10,6 +10,7 @@ from flask import make_response
 from flask import redirect
 from flask import render_template
 from flask import request
+from flask import session
 from flask import url_for
 from flask_login import current_user
 from flask_login import login_user
@@ -56,6 +57,8 @@ def index():
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
+    if getattr(current_user, "mfa_pending", ""):
+        return redirect(url_for("auth.mfa_code"))  # password done; the code is next
     form = LoginForm(next=request.args.get("next", ""))
     status = 200
     if form.validate_on_submit():
@@ -74,6 +77,9 @@ def login():
             status = 401
         else:
             login_user(user)
+            if user.mfa_pending:  # a second factor first (issue 18, app/auth/mfa.py)
+                session["mfa_next"] = target or ""
+                return redirect(url_for("auth.mfa_code"))
             return redirect(target or home_for(user))
     elif request.method == "POST":
         status = 400

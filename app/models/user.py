@@ -64,6 +64,12 @@ class AuthSession(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The second factor still owed before this session is signed in (issue 18 point 4):
+    # "" none, "code" a TOTP or recovery code, "enrol" setting one up first. A pending
+    # session reaches only those pages and sign-out (app/principal.py).
+    mfa_pending: Mapped[str] = mapped_column(sa.String(8), default="", server_default="")
+    # Wrong codes typed in this pending session; the fifth ends it.
+    mfa_failures: Mapped[int] = mapped_column(default=0, server_default="0")
 
     user: Mapped[User] = relationship()
 
@@ -94,3 +100,48 @@ class LoginThrottle(db.Model):
     email_key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     failures: Mapped[int] = mapped_column(default=0)
     window_start: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+
+class MfaSecret(db.Model):
+    """A person's TOTP second factor (issue 18 point 4): one row per enrolled account.
+
+    ``secret`` is the base32 secret sealed with AES-GCM under a key derived from
+    SECRET_KEY (app/services/accounts/mfa.py), so a copy of the database alone cannot
+    mint codes. ``confirmed_at`` is None until a first code proves the enrolment;
+    ``last_step`` is the last accepted 30-second step, so a code is never used twice.
+    """
+
+    __tablename__ = "mfa_secrets"
+
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    secret: Mapped[str] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
+
+
+class MfaRecoveryCode(db.Model):
+    """A single-use recovery code, stored as its SHA-256 only."""
+
+    __tablename__ = "mfa_recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class TrustedDevice(db.Model):
+    """A browser trusted to skip the second factor until ``expires_at`` (12 h at most);
+    the cookie holds a random token, the table its hash."""
+
+    __tablename__ = "mfa_trusted_devices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

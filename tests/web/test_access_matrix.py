@@ -120,6 +120,15 @@ EXPECTED = {
     "clinician.staff_deactivate": "admin-object",
     "clinician.staff_reactivate": "admin-object",
     "clinician.staff_link": "admin-object",
+    # Issue 18: the second factor. The code page and its cancel answer by the session's
+    # pending state (no state: back to /); setting one up is for staff; an admin resets
+    # clinic 1's clinician's. Changing one's password: anyone signed in.
+    "auth.mfa_code": "public",
+    "auth.mfa_cancel": "public",
+    "auth.mfa_enrol": "clinic",
+    "auth.mfa_regenerate": "clinic",
+    "clinician.staff_mfa_reset": "admin-object",
+    "auth.change_password": "signed-in",
 }
 # Actor -> (role, clinic 1 or 2); None for the anonymous visitor.
 ACTORS = {
@@ -254,6 +263,8 @@ def _verdict(kind: str, actor: str, status: int, location: str, endpoint: str = 
 def _signed_in_verdict(kind: str, actor: str, status: int) -> bool:
     role, clinic = ACTORS[actor]
     is_staff = role in (Role.CLINICIAN, Role.CLINIC_ADMIN)
+    if kind == "signed-in":  # anyone signed in, for their own account
+        return status in (200, 303, 400)
     if kind == "nobody":  # nobody signed in here may use it: everyone gets 404
         return status == 404
     if kind == "admin":  # a clinic admin reads their own clinic's log; others get 404

@@ -35,7 +35,7 @@ def check_password_rules(password: str) -> None:
         raise Invalid("password", "That password is too common. Please choose another.")
 
 
-def check_new_password(password: str, confirm: str) -> None:
+def check_new_password(password: str, confirm: str, *, email: str = "", name: str = "") -> None:
     """A new password chosen on a link's page: the rules, then the same twice."""
     check_password_rules(password)
     if password != confirm:

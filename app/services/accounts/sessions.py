@@ -19,6 +19,8 @@ from app.models import PushSubscription
 from app.models import Role
 from app.models import Treatment
 from app.models import User
+from app.models.user import MfaSecret
+from app.models.user import TrustedDevice
 from app.principal import ClinicInfo
 from app.principal import PatientInfo
 from app.principal import Principal
@@ -40,12 +42,33 @@ def signed_in(token: str, now: datetime) -> Principal:
 
 
 def open_session(user: User, now: datetime) -> str:
-    """Add a new sign-in session for the user (no commit); returns its cookie token."""
+    """Add a new sign-in session for the user (no commit); returns its cookie token.
+
+    It owes a second factor when the account has one, or must enrol one (issue 18)."""
     token = new_token()
     db.session.add(
-        AuthSession(token_hash=token_hash(token), user=user, created_at=now, last_seen_at=now)
+        AuthSession(
+            token_hash=token_hash(token),
+            user=user,
+            created_at=now,
+            last_seen_at=now,
+            mfa_pending=_second_factor_owed(user),
+        )
     )
     return token
+
+
+def _second_factor_owed(user: User) -> str:
+    """ "code" for an enrolled account, "enrol" for staff when the clinic requires a
+    second factor and they have none, else "" (patients are never forced)."""
+    enrolled = db.session.scalar(
+        sa.select(MfaSecret.confirmed_at).where(MfaSecret.user_id == user.id)
+    )
+    if enrolled is not None:
+        return "code"
+    if user.is_clinician and current_app.config["SCLERO_STAFF_MFA_REQUIRED"]:
+        return "enrol"
+    return ""
 
 
 _SESSION_QUERY = (
@@ -53,6 +76,7 @@ _SESSION_QUERY = (
         AuthSession.id.label("session_id"),
         AuthSession.last_seen_at,
         AuthSession.revoked_at,
+        AuthSession.mfa_pending,
         User.id,
         User.email,
         User.name,
@@ -145,7 +169,17 @@ def user_for_session(token: str, now: datetime) -> Principal | None:
             sessions,
             row.discharged_at,
         )
-    return Principal(row.id, row.email, row.name, row.role, clinic, patient, row.session_id, token)
+    return Principal(
+        row.id,
+        row.email,
+        row.name,
+        row.role,
+        clinic,
+        patient,
+        row.session_id,
+        token,
+        row.mfa_pending,
+    )
 
 
 def _touch(session_id: int, **values: datetime) -> None:
@@ -171,8 +205,12 @@ def end_session(token: str | None, now: datetime) -> None:
 
 
 def revoke_all(user: User, now: datetime) -> None:
-    """Mark every live sign-in session of the user revoked (no commit)."""
+    """Mark every live sign-in session of the user revoked (no commit).
+
+    Their trusted devices go too (issue 18): a new password, or a deactivated account,
+    must pass the second factor again everywhere."""
     _revoke(AuthSession.user_id == user.id, now)
+    db.session.execute(sa.delete(TrustedDevice).where(TrustedDevice.user_id == user.id))
 
 
 def _revoke(which: sa.ColumnElement[bool], now: datetime) -> None:

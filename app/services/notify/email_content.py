@@ -22,7 +22,7 @@ from app.domain.reminders import message_for
 from app.services.notify import email_notice
 from app.services.notify.outbox import ClaimedMessage
 
-LINK_PURPOSES = ("invite", "signin", "reset")
+LINK_PURPOSES = ("invite", "signin", "reset", "password_changed")
 
 _LINKS = {
     "invite": (
@@ -42,6 +42,14 @@ _LINKS = {
         "this link to choose a new one:",
         "The link works once, for one hour. If you did not ask, ignore this email: your "
         "password stays as it is.",
+    ),
+    # Issue 18: told after a change on the account page; the link is "forgot password".
+    "password_changed": (
+        f"Your {TITLE} password was changed",
+        "The password of your {app} account was just changed, and every other device "
+        "signed in to it was signed out. If this was you, there is nothing to do. If it "
+        "was not, choose a new password now with this link, then call your clinic:",
+        "Nobody from the clinic will ever ask you for your password.",
     ),
 }
 

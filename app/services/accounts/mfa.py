@@ -1,0 +1,384 @@
+"""The staff second factor (issue 18 point 4): TOTP enrolment and codes, single-use
+recovery codes, trusted devices, and an admin's reset.
+
+A sign-in session that owes a second factor is "pending" (``AuthSession.mfa_pending``,
+set by ``sessions.open_session``); ``user_for_session`` hands it out as a Principal that
+is not authenticated, so every page but the code and enrolment pages turns it away.
+
+The TOTP secret is stored sealed with AES-GCM under a key derived from SECRET_KEY (HMAC
+with a fixed label), so a copy of the database, or of a backup, cannot mint codes
+without the app's key. Rotating SECRET_KEY keeps secrets readable while the old key is
+in SECRET_KEY_FALLBACKS; re-enrol staff before removing it.
+
+Codes: 6 digits, 30-second steps, one step either side accepted (clock drift); the last
+accepted step is stored and a step is never accepted twice (a shoulder-surfed code
+cannot be replayed). The fifth wrong code ends the pending session. Recovery codes are
+stored as SHA-256 hashes (they are 50 random bits, too many to guess, so a fast hash is
+enough) and each works once.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from datetime import datetime
+from datetime import timedelta
+
+import pyotp
+import sqlalchemy as sa
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from flask import current_app
+
+from app.extensions import db
+from app.models import AuthSession
+from app.models import User
+from app.models.user import MfaRecoveryCode
+from app.models.user import MfaSecret
+from app.models.user import TrustedDevice
+from app.principal import Principal
+from app.security import new_token
+from app.security import token_hash
+from app.services.audit import audit
+from app.services.audit import refuse
+from app.services.audit import security_event
+from app.services.errors import Invalid
+from app.services.errors import ServiceError
+
+RECOVERY_CODES = 10
+_STEP_SECONDS = 30
+_KEY_LABEL = b"sclerocare/mfa-secret/v1"
+# An enrolment not confirmed within this time starts again with a new secret.
+_ENROL_WITHIN = timedelta(minutes=30)
+
+
+class SecondFactorLocked(ServiceError):
+    """Too many wrong codes: the pending sign-in session has been ended."""
+
+
+# --- sealing the secret ---------------------------------------------------------------
+
+
+def _keys() -> list[bytes]:
+    secret_keys = [current_app.config["SECRET_KEY"]]
+    secret_keys += list(current_app.config.get("SECRET_KEY_FALLBACKS") or [])
+    return [
+        hmac.new(str(k).encode("utf-8"), _KEY_LABEL, hashlib.sha256).digest() for k in secret_keys
+    ]
+
+
+def seal(secret: str) -> str:
+    """The secret encrypted under the current key, as text for the database."""
+    nonce = secrets.token_bytes(12)
+    sealed = AESGCM(_keys()[0]).encrypt(nonce, secret.encode("ascii"), _KEY_LABEL)
+    return "v1:" + base64.urlsafe_b64encode(nonce + sealed).decode("ascii")
+
+
+def unseal(stored: str) -> str:
+    """The secret back; the current key first, then each fallback key."""
+    raw = base64.urlsafe_b64decode(stored.removeprefix("v1:").encode("ascii"))
+    for key in _keys():
+        try:
+            return AESGCM(key).decrypt(raw[:12], raw[12:], _KEY_LABEL).decode("ascii")
+        except InvalidTag:
+            continue
+    raise RuntimeError("A second-factor secret cannot be read with any configured key.")
+
+
+# --- state ------------------------------------------------------------------------------
+
+
+def is_enrolled(user_id: int) -> bool:
+    """True when the account has a confirmed TOTP second factor."""
+    confirmed = db.session.scalar(
+        sa.select(MfaSecret.confirmed_at).where(MfaSecret.user_id == user_id)
+    )
+    return confirmed is not None
+
+
+def recovery_codes_left(user_id: int) -> int:
+    return (
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(MfaRecoveryCode)
+            .where(MfaRecoveryCode.user_id == user_id, MfaRecoveryCode.used_at.is_(None))
+        )
+        or 0
+    )
+
+
+def _clear_pending(session_id: int) -> None:
+    db.session.execute(
+        sa.update(AuthSession)
+        .where(AuthSession.id == session_id)
+        .values(mfa_pending="", mfa_failures=0)
+    )
+
+
+# --- enrolment --------------------------------------------------------------------------
+
+
+def enrolment(who: Principal, now: datetime) -> tuple[str, str]:
+    """The secret being set up for ``who`` and its ``otpauth://`` address; commit.
+
+    The same unconfirmed secret comes back for ``_ENROL_WITHIN`` (reloading the page
+    after scanning must not invalidate what the phone holds); an older one is replaced,
+    so a secret once shown on a screen and never confirmed cannot be turned on later.
+    :raises Invalid: the account already has a confirmed second factor.
+    """
+    row = db.session.get(MfaSecret, who.id)
+    if row is not None and row.confirmed_at is not None:
+        raise Invalid("code", "Your second factor is already set up.")
+    if row is not None and now - row.created_at > _ENROL_WITHIN:
+        db.session.delete(row)
+        db.session.flush()
+        row = None
+    if row is None:
+        row = MfaSecret(user_id=who.id, secret=seal(pyotp.random_base32()), created_at=now)
+        db.session.add(row)
+        db.session.commit()
+    secret = unseal(row.secret)
+    # pyotp quotes the issuer and name, but a colon in the issuer would still split the
+    # app's label ("issuer:account") in the wrong place.
+    issuer = f"ScleroCare {who.clinic.name}".replace(":", " ")
+    uri = pyotp.TOTP(secret).provisioning_uri(name=who.email, issuer_name=issuer)
+    return secret, uri
+
+
+def confirm_enrolment(who: Principal, code: str, now: datetime, address: str) -> list[str]:
+    """Check a first code from the new secret, turn the second factor on, and return
+    10 fresh recovery codes (shown once); commit. A pending "enrol" session is now
+    signed in: the person has shown the password and the new factor.
+
+    :raises Invalid: the code is not right (or there is no enrolment in progress).
+    """
+    row = db.session.get(MfaSecret, who.id)
+    stale = row is not None and now - row.created_at > _ENROL_WITHIN
+    if row is None or row.confirmed_at is not None or stale:
+        raise Invalid("code", "Please start again: scan the new QR code on this page.")
+    step = _matching_step(unseal(row.secret), code, now)
+    if step is None:
+        raise Invalid("code", "That code is not right. Type the 6 digits your app shows now.")
+    row.confirmed_at, row.last_step = now, step
+    codes = _new_recovery_codes(who.id, now)
+    _clear_pending(who.session_id)
+    audit(who, None, "mfa_enrolled", address, "second factor set up; 10 recovery codes")
+    db.session.commit()
+    return codes
+
+
+def regenerate_recovery_codes(who: Principal, now: datetime, address: str) -> list[str]:
+    """Replace the account's recovery codes with 10 new ones (the old stop working)."""
+    if not is_enrolled(who.id):
+        raise Invalid("code", "Set up your second factor first.")
+    codes = _new_recovery_codes(who.id, now)
+    audit(who, None, "mfa_recovery_regenerated", address, "10 new recovery codes")
+    db.session.commit()
+    return codes
+
+
+def _new_recovery_codes(user_id: int, now: datetime) -> list[str]:
+    db.session.execute(sa.delete(MfaRecoveryCode).where(MfaRecoveryCode.user_id == user_id))
+    # 10 characters from a 32-letter alphabet with no 0/O or 1/I: 50 bits each.
+    alphabet = "23456789abcdefghjkmnpqrstuvwxyz"
+    codes = []
+    for _ in range(RECOVERY_CODES):
+        raw = "".join(secrets.choice(alphabet) for _ in range(10))
+        codes.append(f"{raw[:5]}-{raw[5:]}")
+        db.session.add(MfaRecoveryCode(user_id=user_id, code_hash=_code_hash(raw), created_at=now))
+    return codes
+
+
+def _code_hash(code: str) -> str:
+    return token_hash("".join(code.lower().split()).replace("-", ""))
+
+
+# --- the code at sign-in ----------------------------------------------------------------
+
+
+def _matching_step(secret: str, code: str, now: datetime) -> int | None:
+    """The time step (one either side of now) whose code is ``code``, or None."""
+    code = "".join(code.split())
+    # ASCII only: compare_digest refuses other text, and "١٢٣٤٥٦" is digits to isdigit.
+    if len(code) != 6 or not (code.isascii() and code.isdigit()):
+        return None
+    totp = pyotp.TOTP(secret)
+    current = int(now.timestamp()) // _STEP_SECONDS
+    for step in (current - 1, current, current + 1):
+        if hmac.compare_digest(totp.at(step * _STEP_SECONDS), code):
+            return step
+    return None
+
+
+def pass_second_factor(who: Principal, code: str, now: datetime, address: str) -> None:
+    """Check a TOTP code (or a recovery code) for a pending session; on success the
+    session is signed in; commit.
+
+    :raises Invalid: a wrong, reused or malformed code (counted).
+    :raises SecondFactorLocked: the wrong code that reached the limit; the session ended.
+    """
+    if who.mfa_pending != "code":
+        raise Invalid("code", "There is no code to check.")
+    row = db.session.get(MfaSecret, who.id)
+    typed = "".join(code.split())
+    if row is not None and row.confirmed_at is not None:
+        step = _matching_step(unseal(row.secret), typed, now)
+        # One UPDATE that only moves forward: two requests with the same code, or a
+        # code seen over a shoulder, get one success between them.
+        if step is not None and _claim_step(who.id, step):
+            _clear_pending(who.session_id)
+            db.session.commit()
+            return
+        if len(typed.replace("-", "")) == 10 and _use_recovery_code(who, typed, now, address):
+            _clear_pending(who.session_id)
+            db.session.commit()
+            return
+    _count_failure(who, now, address)
+
+
+def _claim_step(user_id: int, step: int) -> bool:
+    result = db.session.execute(
+        sa.update(MfaSecret)
+        .where(
+            MfaSecret.user_id == user_id,
+            sa.or_(MfaSecret.last_step.is_(None), MfaSecret.last_step < step),
+        )
+        .values(last_step=step)
+    )
+    return result.rowcount == 1
+
+
+def _use_recovery_code(who: Principal, typed: str, now: datetime, address: str) -> bool:
+    result = db.session.execute(
+        sa.update(MfaRecoveryCode)
+        .where(
+            MfaRecoveryCode.user_id == who.id,
+            MfaRecoveryCode.code_hash == _code_hash(typed),
+            MfaRecoveryCode.used_at.is_(None),
+        )
+        .values(used_at=now)
+    )
+    if result.rowcount != 1:
+        return False
+    left = recovery_codes_left(who.id)
+    security_event(
+        "mfa_recovery_used",
+        address,
+        f"recovery code used; {left} left",
+        clinic_id=who.clinic_id,
+        user_id=who.id,
+        name=who.name,
+    )
+    return True
+
+
+def _count_failure(who: Principal, now: datetime, address: str) -> None:
+    # An atomic increment: parallel guesses each count.
+    failures = db.session.execute(
+        sa.update(AuthSession)
+        .where(AuthSession.id == who.session_id)
+        .values(mfa_failures=AuthSession.mfa_failures + 1)
+        .returning(AuthSession.mfa_failures)
+    ).scalar_one()
+    event = dict(clinic_id=who.clinic_id, user_id=who.id, name=who.name)
+    security_event("mfa_failed", address, f"wrong code {failures}", **event)
+    if failures >= current_app.config["SCLERO_MFA_MAX_FAILURES"]:
+        db.session.execute(
+            sa.update(AuthSession)
+            .where(AuthSession.id == who.session_id, AuthSession.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        security_event("mfa_locked", address, f"{failures} wrong codes; sign-in ended", **event)
+        db.session.commit()
+        raise SecondFactorLocked("Too many wrong codes.")
+    db.session.commit()
+    raise Invalid("code", "That code is not right. Type the 6 digits your app shows now.")
+
+
+def cancel_pending(who: Principal, now: datetime) -> None:
+    """End a pending sign-in session (its "Cancel and sign out" button); commit."""
+    db.session.execute(
+        sa.update(AuthSession)
+        .where(AuthSession.id == who.session_id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    db.session.commit()
+
+
+# --- trusted devices --------------------------------------------------------------------
+
+
+def trust_device(who: Principal, now: datetime) -> str:
+    """Remember this browser for ``SCLERO_MFA_TRUST`` (12 h); commit; returns the token
+    for its cookie (the table keeps only its hash)."""
+    token = new_token()
+    db.session.add(
+        TrustedDevice(
+            token_hash=token_hash(token),
+            user_id=who.id,
+            created_at=now,
+            expires_at=now + current_app.config["SCLERO_MFA_TRUST"],
+        )
+    )
+    db.session.commit()
+    return token
+
+
+def pass_with_trusted_device(who: Principal, token: str, now: datetime) -> bool:
+    """Sign a pending "code" session in if ``token`` is this person's live trusted
+    device; commit. Never skips enrolment."""
+    if who.mfa_pending != "code" or not token:
+        return False
+    found = db.session.scalar(
+        sa.select(TrustedDevice.id).where(
+            TrustedDevice.token_hash == token_hash(token),
+            TrustedDevice.user_id == who.id,
+            TrustedDevice.expires_at > now,
+        )
+    )
+    if found is None:
+        return False
+    _clear_pending(who.session_id)
+    db.session.commit()
+    return True
+
+
+def forget_trusted_devices(user_id: int) -> None:
+    """Every trusted device of the account stops skipping the code (no commit)."""
+    db.session.execute(sa.delete(TrustedDevice).where(TrustedDevice.user_id == user_id))
+
+
+# --- an admin's reset -------------------------------------------------------------------
+
+
+def reset_second_factor(actor: Principal, user_id: int, now: datetime, address: str) -> User:
+    """Remove a staff member's second factor, recovery codes and trusted devices, and end
+    their sessions: they enrol again at their next sign-in; audited; commit.
+
+    :raises NotFound: not an admin, or not a staff member of the admin's clinic
+        (audited as refused, as another clinic's patient is).
+    """
+    user = db.session.get(User, user_id)
+    if not actor.is_admin or user is None or user.clinic_id != actor.clinic_id:
+        raise refuse(actor, address, f"reset second factor of user #{user_id}", "No such person.")
+    if not user.is_clinician:
+        raise refuse(actor, address, f"reset second factor of user #{user_id}", "No such person.")
+    if user.id == actor.id:
+        raise Invalid("user", "Ask another admin to reset your own second factor.")
+    had = is_enrolled(user.id)
+    db.session.execute(sa.delete(MfaSecret).where(MfaSecret.user_id == user.id))
+    db.session.execute(sa.delete(MfaRecoveryCode).where(MfaRecoveryCode.user_id == user.id))
+    forget_trusted_devices(user.id)
+    db.session.execute(
+        sa.update(AuthSession)
+        .where(AuthSession.user_id == user.id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    detail = f"{user.name} (#{user.id}): " + (
+        "second factor removed; must enrol again" if had else "had none; sessions ended"
+    )
+    audit(actor, None, "staff_mfa_reset", address, detail)
+    db.session.commit()
+    return user

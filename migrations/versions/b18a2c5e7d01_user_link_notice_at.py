@@ -5,7 +5,7 @@ the person's start page tells them once; this column holds when, until shown. Nu
 with no default, so existing rows need no backfill.
 
 Revision ID: b18a2c5e7d01
-Revises: 60e7a1470d84
+Revises: 3c1f9a7d2e55
 Create Date: 2026-12-06 22:40:00
 
 """
@@ -17,7 +17,7 @@ import app.dbtypes  # noqa: F401  (UTCDateTime columns)
 
 # revision identifiers, used by Alembic.
 revision = 'b18a2c5e7d01'
-down_revision = '60e7a1470d84'
+down_revision = '3c1f9a7d2e55'
 branch_labels = None
 depends_on = None
 

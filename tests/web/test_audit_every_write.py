@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.models import Alert
 from app.models import AuditEvent
+from app.models import AuthSession
 from app.models import CheckIn
 from app.models import Clinic
 from app.models import Comment
@@ -431,6 +432,23 @@ RECIPES: dict[str, Recipe] = {
             == 1
         ),
         r"^staff link: new signin link for doc1@north\.example",
+    ),
+    "clinician.staff_mfa_reset": Recipe(
+        "admin",
+        lambda ctx: f"/clinic/staff/{ctx.world.clinician1}/second-factor/reset",
+        _form({}),
+        lambda ctx: (
+            ctx.one(
+                sa.select(sa.func.count())
+                .select_from(AuthSession)
+                .where(
+                    AuthSession.user_id == ctx.world.clinician1, AuthSession.revoked_at.is_(None)
+                )
+            )
+            == 0
+        ),
+        r"^staff_mfa_reset: Doc1 \(#\d+\)",
+        setup=lambda ctx: ctx.staff("clinician") and None,  # a session for the reset to end
     ),
     "clinician.sign_off_protocol": Recipe(
         "admin",

@@ -1,6 +1,7 @@
 """The clinic's pages: patients, appointments, recording treatments, photos, protocols,
 staff."""
 
+from app.clinician import devices as _devices  # noqa: F401 - alert devices, link notice
 from app.clinician import lifecycle as _lifecycle  # noqa: F401 - registers edit/discharge routes
 from app.clinician import photos as _photos  # noqa: F401 - registers the photo routes on bp
 from app.clinician import protocols as _protocols  # noqa: F401 - registers the protocol routes

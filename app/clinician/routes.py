@@ -20,11 +20,9 @@ from app.clinician.forms import RecordTreatmentForm
 from app.clinician.forms import WhenForm
 from app.clock import now
 from app.extensions import login_manager
-from app.push_devices import add_device_routes
 from app.services import clinic
 from app.services import review
 from app.services.errors import Invalid
-from app.services.notify import subscriptions as reminder_settings
 from app.textinput import keep_in_session
 from app.web import PHOTO_FILES
 from app.web import client_address
@@ -100,6 +98,7 @@ def new_patient():
                 now=now(),
                 phone=form.phone.data or "",
                 email_url=invite_url if form.email_it.data else None,
+                address=client_address(),
             )
         except Invalid as exc:
             _field_error(form, exc)
@@ -360,19 +359,3 @@ def record(treatment_id: int):
     return render_template(
         "clinician/record.html", form=form, t=page.treatment, tasks=page.tasks
     ), status
-
-
-@bp.get("/reminders")
-def reminders_page():
-    return render_template("clinician/reminders.html", s=reminder_settings.settings(current_user))
-
-
-# The same JSON handlers as the patient's: the service keys devices by who is signed in.
-add_device_routes(bp)
-
-
-@bp.post("/reminders/devices/<int:sub_id>/delete")
-def delete_device(sub_id: int):
-    if reminder_settings.remove_subscription(current_user, sub_id=sub_id):
-        flash("Alerts are off for that device.", "success")
-    return redirect(url_for("clinician.reminders_page"), 303)

@@ -19,6 +19,7 @@ from flask import current_app
 from flask import flash
 from flask import redirect
 from flask import render_template
+from flask import request
 from flask import url_for
 from flask_login import current_user
 from wtforms import BooleanField
@@ -66,6 +67,10 @@ def admin_only(view):  # noqa: ANN001, ANN201 - a view decorator
     @wraps(view)
     def wrapped(*args, **kwargs):  # noqa: ANN202
         if not current_user.is_admin:
+            if request.method == "POST":
+                # A forged write is an accountable attempt (issue 18): audited, then 404.
+                what = f"{request.endpoint} {'/'.join(str(v) for v in kwargs.values())}"
+                staff.refuse_non_admin(current_user, client_address(), what.strip())
             abort(404)
         return view(*args, **kwargs)
 

@@ -39,6 +39,11 @@ class User(db.Model):
     password_hash: Mapped[str | None] = mapped_column(sa.String(255))
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    # --- sign-in link notice (issue 18 point 2) ---
+    # When a link from the clinic replaced an existing password: the person's start
+    # page says so once, then this goes back to None.
+    link_notice_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # --- end sign-in link notice ---
 
     clinic: Mapped[Clinic] = relationship()
     patient: Mapped[Patient | None] = relationship(back_populates="user")

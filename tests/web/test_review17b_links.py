@@ -10,6 +10,7 @@ import zlib
 
 from tests.conftest import login
 from tests.conftest import text_of
+from tests.web.test_signin_link_accountability import sign_in_admin
 
 
 def _cookie_text(client) -> str:
@@ -30,8 +31,8 @@ def _token(html: str) -> str:
     return match.group(1)
 
 
-def test_new_sign_in_link_is_in_the_post_response_not_the_cookie(client, world):
-    login(client, "doc1@north.example")
+def test_new_sign_in_link_is_in_the_post_response_not_the_cookie(client, world, in_app):
+    sign_in_admin(client, in_app, world)  # Alice has a password: an admin's link (issue 18)
     r = client.post(f"/clinic/patients/{world.patient_a}/invitation")
     assert r.status_code == 200, "the link is shown by the POST's own response"
     token = _token(r.get_data(as_text=True))

@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 
 from app.qr import qr_svg
-from tests.conftest import login
 from tests.conftest import text_of
+from tests.web.test_signin_link_accountability import sign_in_admin
 
 
 def _new_patient_link(client, world):
@@ -16,8 +16,8 @@ def _new_patient_link(client, world):
     return r
 
 
-def test_patient_page_shows_the_whole_link_with_copy_and_qr(client, world):
-    login(client, "doc1@north.example")
+def test_patient_page_shows_the_whole_link_with_copy_and_qr(client, world, in_app):
+    sign_in_admin(client, in_app, world)  # Alice has a password: an admin's link (issue 18)
     r = _new_patient_link(client, world)
     html = r.get_data(as_text=True)
     match = re.search(

@@ -22,6 +22,7 @@ from app.security import hash_password
 from app.security import new_token
 from app.security import token_hash
 from app.services.accounts.devices import forget_devices
+from app.services.accounts.link_notice import link_used
 from app.services.accounts.passwords import check_new_password
 from app.services.accounts.sessions import open_session
 from app.services.accounts.sessions import revoke_all
@@ -102,6 +103,7 @@ def accept_invitation(token: str, password: str, confirm: str, now: datetime) ->
     check_new_password(password, confirm, email=inv.user.email, name=inv.user.name)
     claim_link(Invitation, inv.id, now)
     user = inv.user
+    link_used(user, now)  # a replaced password is told on the start page (issue 18)
     user.password_hash = hash_password(password)
     # A new password ends every other session of this account (checklist A8).
     revoke_all(user, now)

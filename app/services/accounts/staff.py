@@ -26,6 +26,7 @@ from app.security import hash_password
 from app.security import is_plain_email
 from app.security import normalise_email
 from app.services.accounts.invitations import issue_invitation
+from app.services.accounts.link_notice import tell_link_issued
 from app.services.accounts.links import email_link
 from app.services.accounts.passwords import check_password_rules
 from app.services.audit import audit
@@ -55,6 +56,14 @@ def require_admin(actor: Principal) -> None:
     """Only a clinic admin manages staff; anyone else sees no such page (404)."""
     if not actor.is_admin:
         raise NotFound("No such page.")
+
+
+def refuse_non_admin(actor: Principal, address: str, what: str) -> None:
+    """A member of staff who is not an admin tried an admin's write (a forged POST: the
+    pages show them no such button). Audited and committed at once, so the 404 that
+    follows does not roll it back."""
+    audit(actor, None, "refused", address, f"{what} (clinic admins only)"[:300])
+    db.session.commit()
 
 
 def own_staff(admin: Principal, user_id: int, address: str, action: str) -> User:
@@ -211,6 +220,9 @@ def new_link(
         raise Invalid("link", "Reactivate this account first.")
     purpose = "signin" if user.password_hash else "invite"
     audit(admin, None, "staff link", address, f"new {purpose} link for {user.email}")
+    if purpose == "signin":
+        # It replaces their password when used: they are told (issue 18 point 2).
+        tell_link_issued(user, now)
     return _issue(admin, user, purpose, now, email_url)
 
 

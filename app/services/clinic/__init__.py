@@ -11,6 +11,7 @@ it from here keeps working (``clinic.create_patient(...)``):
 * ``settings``: the clinic's contact details and opening hours, and their field checks.
 * ``setup``: ``flask clinic create`` and ``list`` (a clinic and its first admin).
 * ``profile``: the clinic admin's settings page (read, check, store, audit).
+* ``devices``: a clinician's own alert devices, turned on and off (audited).
 * ``lifecycle``: editing a patient's details, discharging and re-opening them, and what
   a discharged patient may still do (imported as a module: ``lifecycle.discharge(...)``).
 
@@ -24,6 +25,8 @@ from app.services.clinic.checks import TREATED_FUTURE as TREATED_FUTURE
 from app.services.clinic.checks import TREATED_PAST as TREATED_PAST
 from app.services.clinic.checks import check_timezone as check_timezone
 from app.services.clinic.checks import to_utc as to_utc
+from app.services.clinic.devices import device_changed as device_changed
+from app.services.clinic.devices import remove_device as remove_device
 from app.services.clinic.pages import PatientRecordPage as PatientRecordPage
 from app.services.clinic.pages import RecordPage as RecordPage
 from app.services.clinic.pages import patient_record_page as patient_record_page

@@ -22,6 +22,7 @@ from app.models import User
 from app.principal import Principal
 from app.security import normalise_email
 from app.services import accounts
+from app.services.accounts.link_notice import tell_link_issued
 from app.services.accounts.links import email_link
 from app.services.audit import audit
 from app.services.audit import audit_views
@@ -34,6 +35,7 @@ from app.services.clinic.checks import clinic_protocol
 from app.services.clinic.checks import to_utc
 from app.services.clinic.settings import check_phone
 from app.services.errors import Invalid
+from app.services.errors import NotFound
 from app.services.notify import enqueue
 
 PAGE_SIZE = 25
@@ -68,6 +70,7 @@ def create_patient(
     now: datetime,
     phone: str = "",
     email_url: Callable[[str], str] | None = None,
+    address: str = "",
 ) -> NewPatient:
     """Create a patient with their first appointment and an invitation link.
 
@@ -100,6 +103,14 @@ def create_patient(
     token = accounts.issue_invitation(user, clinician, now)
     if email_url is not None:
         email_link(user, "invite", email_url(token), now)
+    audit(
+        clinician,
+        patient.id,
+        "create patient",
+        address,
+        f"patient #{patient.id}, session #{treatment.id} on {appointment_local:%Y-%m-%d %H:%M}"
+        f" ({tz.key}); sign-in link made" + (", emailed" if email_url is not None else ""),
+    )
     enqueue.replan_patient(treatment.patient.id, now)
     db.session.commit()
     return NewPatient(patient, token)
@@ -124,21 +135,47 @@ def new_invitation(
     address: str,
     email_url: Callable[[str], str] | None = None,
 ) -> str:
-    """A fresh invitation link for a patient (the old one stops working).
+    """A fresh sign-in link for a patient (the old one stops working); audited.
 
-    With ``email_url`` (the full link for a token) it is also emailed to the patient
-    (audited, as the link goes to an address the clinic can see).
+    Using the link sets a new password and ends the patient's sessions, so for an
+    account that already has a password (the patient set one up) it is a clinic
+    admin's decision, and the patient is told by email (issue 18 point 2). For a
+    patient who never set a password (the first link was lost) any clinician may send
+    it again: the clinic's normal set-up step.
+
+    With ``email_url`` (the full link for a token) it is also emailed to the patient.
+
+    :raises NotFound: for another clinic's patient, and for a clinician who is not an
+        admin asking for a claimed account's link (audited as refused): as the staff
+        pages, a role refusal is "no such page".
     """
     patient = patient_for(clinician, patient_id, address, "invite")
+    claimed = patient.user.password_hash is not None
+    if claimed and not clinician.is_admin:
+        audit(
+            clinician,
+            patient.id,
+            "refused",
+            address,
+            "new sign-in link for an account with a password (clinic admins only)",
+        )
+        db.session.commit()
+        raise NotFound("No such page.")
+    purpose = "signin" if claimed else "invite"
     token = accounts.issue_invitation(patient.user, clinician, now)
     if email_url is not None:
-        email_link(
-            patient.user,
-            "signin" if patient.user.password_hash else "invite",
-            email_url(token),
-            now,
-        )
+        email_link(patient.user, purpose, email_url(token), now)
         audit(clinician, patient.id, "invitation emailed", address, f"to {patient.user.email}")
+    if claimed:
+        tell_link_issued(patient.user, now)
+    what = "new sign-in link (replaces the password when used)" if claimed else "invitation again"
+    audit(
+        clinician,
+        patient.id,
+        "sign-in link",
+        address,
+        what + (", emailed" if email_url is not None else ", shown on screen"),
+    )
     db.session.commit()
     return token
 

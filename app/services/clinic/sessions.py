@@ -46,6 +46,11 @@ class SessionUnchanged(Invalid):
         self.treatment = treatment
 
 
+def local_time(at: datetime, timezone: str) -> str:
+    """An instant as the patient's wall-clock time, for audit details."""
+    return f"{at.astimezone(ZoneInfo(timezone)):%Y-%m-%d %H:%M}"
+
+
 def treatment_for(clinician: Principal, treatment_id: int, address: str, action: str) -> Treatment:
     """A treatment of one of the clinician's own patients, or NotFound (audited)."""
     treatment = db.session.get(Treatment, treatment_id)
@@ -106,6 +111,15 @@ def book_session(
     check_window(appointment, now, APPOINTMENT_PAST, APPOINTMENT_FUTURE, "appointment")
     treatment = Treatment(patient=patient, protocol_version=version, appointment_at=appointment)
     db.session.add(treatment)
+    db.session.flush()  # the session's id, for the audit trail
+    audit(
+        clinician,
+        patient.id,
+        "book session",
+        address,
+        f"session #{treatment.id} on {local_time(appointment, patient.timezone)}"
+        f" ({version.name} v{version.version})",
+    )
     enqueue.replan_patient(treatment.patient.id, now)
     db.session.commit()
     return treatment
@@ -127,6 +141,15 @@ def reschedule(
         appointment = _new_appointment(treatment, appointment_local, now)
     except Invalid as exc:
         raise SessionUnchanged(treatment, exc.field, exc.message) from exc
+    tz = treatment.patient.timezone
+    audit(
+        clinician,
+        treatment.patient_id,
+        "move session",
+        address,
+        f"moved session #{treatment.id} from {local_time(treatment.appointment_at, tz)}"
+        f" to {local_time(appointment, tz)}",
+    )
     treatment.appointment_at = appointment
     enqueue.replan_patient(treatment.patient.id, now)
     db.session.commit()
@@ -152,6 +175,16 @@ def cancel(clinician: Principal, treatment_id: int, now: datetime, address: str)
     if treatment.status == TreatmentStatus.DONE:
         raise SessionUnchanged(
             treatment, "status", "A treatment that has been recorded cannot be cancelled."
+        )
+    if treatment.status != TreatmentStatus.CANCELLED:
+        # A second cancel changes nothing, so it records nothing.
+        audit(
+            clinician,
+            treatment.patient_id,
+            "cancel session",
+            address,
+            f"session #{treatment.id} booked for "
+            f"{local_time(treatment.appointment_at, treatment.patient.timezone)}",
         )
     treatment.status = TreatmentStatus.CANCELLED
     enqueue.replan_patient(treatment.patient.id, now)
@@ -204,6 +237,7 @@ def record_treatment(
     tz = ZoneInfo(treatment.patient.timezone)
     treated = to_utc(record.treated_local, tz, "treated_at")
     check_window(treated, now, TREATED_PAST, TREATED_FUTURE, "treated_at")
+    _audit_record(clinician, treatment, record, treated, address)
     treatment.treated_at = treated
     treatment.status = TreatmentStatus.DONE
     treatment.sclerosant = record.sclerosant.strip()
@@ -226,3 +260,51 @@ def record_treatment(
     enqueue.replan_patient(treatment.patient.id, now)
     db.session.commit()
     return treatment
+
+
+# What the audit trail calls each recorded detail. Names only, never the values: the
+# areas and notes are clinical free text, which the audit trail does not hold.
+_RECORD_FIELDS = {
+    "sclerosant": "sclerosant",
+    "form": "form",
+    "concentration": "concentration",
+    "areas": "areas treated",
+    "compression": "compression",
+}
+
+
+def _audit_record(
+    clinician: Principal,
+    treatment: Treatment,
+    record: TreatmentRecord,
+    treated: datetime,
+    address: str,
+) -> None:
+    """Audit recording a session, or correcting one already recorded: which details
+    changed (by name), and the treatment time before and after."""
+    tz = treatment.patient.timezone
+    when = local_time(treated, tz)
+    if treatment.status != TreatmentStatus.DONE or treatment.treated_at is None:
+        audit(
+            clinician,
+            treatment.patient_id,
+            "record treatment",
+            address,
+            f"session #{treatment.id} treated {when}",
+        )
+        return
+    changed = [
+        words
+        for name, words in _RECORD_FIELDS.items()
+        if (getattr(treatment, name) or "") != getattr(record, name).strip()
+    ]
+    before = local_time(treatment.treated_at, tz)
+    if before != when:
+        changed.insert(0, f"treated time {before} -> {when}")
+    audit(
+        clinician,
+        treatment.patient_id,
+        "correct treatment",
+        address,
+        f"session #{treatment.id}: " + ("; ".join(changed) or "saved again, nothing changed"),
+    )

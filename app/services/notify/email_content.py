@@ -19,6 +19,7 @@ from flask import current_app
 from app.adapters.mail import Email
 from app.domain.reminders import TITLE
 from app.domain.reminders import message_for
+from app.services.notify import email_notice
 from app.services.notify.outbox import ClaimedMessage
 
 LINK_PURPOSES = ("invite", "signin", "reset", "password_changed")
@@ -77,6 +78,8 @@ def build(row: ClaimedMessage, to: str, unsubscribe_url: str | None, reply_to: s
     headers = {"Message-ID": message_id(row), "Auto-Submitted": "auto-generated"}
     if row.kind == "digest":
         return replace(_digest(row, to, unsubscribe_url, headers), reply_to=reply_to)
+    if row.kind == email_notice.LINK_NOTICE:  # issue 18 point 2
+        return email_notice.notice_email(row, to, headers, reply_to)
     subject, intro, after = _LINKS.get(row.kind, _LINKS["signin"])
     text = "\n\n".join(
         [

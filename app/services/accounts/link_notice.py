@@ -1,0 +1,107 @@
+"""Telling a person that their clinic made a sign-in link for their existing account.
+
+A sign-in link for an account that already has a password replaces that password and
+ends the account's sessions when used, so it could take the account over. The person
+is told twice (issue 18 point 2, checklist A8):
+
+- by email when the link is made (``tell_link_issued``): a separate message holding
+  no link and no health details, so even a link only shown on the clinic's screen is
+  known to its owner;
+- on their start page after the link was used (``link_used`` marks it; ``take_notice``
+  shows it once, then forgets it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import Channel
+from app.models import Clinic
+from app.models import OutboxMessage
+from app.models import OutboxState
+from app.models import User
+from app.principal import Principal
+from app.security import new_token
+from app.services.notify.email_notice import LINK_NOTICE
+from app.services.notify.email_notice import NOTICE_TTL
+from app.services.notify.email_notice import notice_detail
+
+
+def _zone(user: User, clinic: Clinic) -> ZoneInfo:
+    """The person's own time zone: a patient's, else their clinic's."""
+    return ZoneInfo(user.patient.timezone if user.patient is not None else clinic.timezone)
+
+
+def say_date(at: datetime, tz: ZoneInfo) -> str:
+    """A date as people write it: "20 November 2026"."""
+    local = at.astimezone(tz)
+    return f"{local.day} {local:%B %Y}"
+
+
+def tell_link_issued(user: User, now: datetime) -> None:
+    """Queue the "your clinic made a new sign-in link" email to ``user``; no commit.
+
+    Sent through the outbox with the change that made the link. Its own kind, so the
+    dispatcher's "newest of a kind" rule never drops the link email for it, or it for
+    the link email.
+    """
+    clinic = db.session.get(Clinic, user.clinic_id)
+    db.session.add(
+        OutboxMessage(
+            patient_id=user.patient.id if user.patient is not None else None,
+            treatment_id=None,
+            recipient_user_id=user.id,
+            key=f"{LINK_NOTICE}:{new_token()[:40]}",
+            kind=LINK_NOTICE,
+            channel=Channel.EMAIL,
+            link="/login",
+            time_critical=True,
+            due_at=now,
+            available_at=now,
+            expires_at=now + NOTICE_TTL,
+            detail=notice_detail(say_date(now, _zone(user, clinic)), clinic.phone),
+            state=OutboxState.PENDING,
+        )
+    )
+
+
+def link_used(user: User, now: datetime) -> None:
+    """A link replaced this account's existing password: note it for the start page.
+
+    The caller commits. A first invitation (no password before) needs no notice.
+    """
+    if user.password_hash is not None:
+        user.link_notice_at = now
+
+
+@dataclass(frozen=True)
+class LinkNotice:
+    """What the start page says once: the date of the change and whom to call."""
+
+    on: str
+    phone: str
+
+
+def take_notice(person: Principal) -> LinkNotice | None:
+    """The one-time notice for ``person``, if any; forgotten once taken (committed).
+
+    The conditional UPDATE makes "once" hold for two tabs opened together.
+    """
+    at = db.session.scalar(sa.select(User.link_notice_at).where(User.id == person.id))
+    if at is None:
+        return None
+    taken = db.session.execute(
+        sa.update(User)
+        .where(User.id == person.id, User.link_notice_at.is_not(None))
+        .values(link_notice_at=None)
+    ).rowcount
+    db.session.commit()
+    if not taken:
+        return None
+    tz = ZoneInfo(person.patient.timezone if person.patient else person.clinic.timezone)
+    return LinkNotice(say_date(at, tz), person.clinic.phone)

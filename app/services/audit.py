@@ -134,7 +134,12 @@ def _event(**fields: Any) -> dict[str, Any]:
 
 
 def _queue(events: list[dict[str, Any]]) -> None:
-    db.session.info.setdefault(_PENDING, []).extend(events)
+    session = db.session()  # this context's Session, behind the scoped proxy
+    if not session.in_transaction():
+        # Begin (no database I/O yet) so that a rollback before any query still ends a
+        # transaction, and drops the queue (_drop_queued).
+        session.begin()
+    session.info.setdefault(_PENDING, []).extend(events)
 
 
 def append(connection: sa.Connection, events: list[dict[str, Any]]) -> None:

@@ -44,12 +44,18 @@ def verify(connection: sa.Connection, batch: int = BATCH) -> ChainReport:
     """Walk the whole chain on ``connection``; see the module docstring."""
     events = AuditEvent.__table__
     columns = [events.c[name] for name in CONTENT_FIELDS]
+    head_table = AuditChainHead.__table__
+    # The head first: the events up to its last id were committed with it, so the walk
+    # up to there is not confused by events appended while it runs (each batch is its
+    # own snapshot on READ COMMITTED and on SQLite).
+    head = connection.execute(sa.select(head_table).where(head_table.c.id == 1)).first()
+    upto = events.c.id <= head.last_id if head is not None else sa.true()
     last_id, last_hash, count = 0, GENESIS, 0
     while True:
         rows = (
             connection.execute(
                 sa.select(*columns, events.c.prev_hash, events.c.row_hash)
-                .where(events.c.id > last_id)
+                .where(events.c.id > last_id, upto)
                 .order_by(events.c.id)
                 .limit(batch)
             )
@@ -76,12 +82,10 @@ def verify(connection: sa.Connection, batch: int = BATCH) -> ChainReport:
                     count, f"event #{row['id']} was edited: its hash does not match", row["id"]
                 )
             last_id, last_hash, count = row["id"], row["row_hash"], count + 1
-    return _check_head(connection, last_id, last_hash, count)
+    return _check_head(head, last_id, last_hash, count)
 
 
-def _check_head(connection: sa.Connection, last_id: int, last_hash: str, count: int) -> ChainReport:
-    head_table = AuditChainHead.__table__
-    head = connection.execute(sa.select(head_table).where(head_table.c.id == 1)).first()
+def _check_head(head: sa.Row | None, last_id: int, last_hash: str, count: int) -> ChainReport:
     if head is None:
         if count == 0:
             return ChainReport(0)

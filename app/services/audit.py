@@ -196,6 +196,10 @@ def _take_head(connection: sa.Connection, count: int) -> tuple[int, str]:
 
 @sa.event.listens_for(db.session, "before_commit")
 def _append_queued(session: Session) -> None:
+    if session.in_nested_transaction():
+        # A savepoint's release, not the commit: a flush failing in it would roll back
+        # the appended events with the savepoint, after they left the queue.
+        return
     events = session.info.pop(_PENDING, None)
     if events:
         append(session.connection(), events)

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from app import create_app
 from app.extensions import db
 from app.models import AuditEvent
+from app.models import Clinic
 from app.models.audit import AuditChainHead
 from app.services import audit as audit_service
 from app.services.audit_verify import verify
@@ -176,6 +177,21 @@ def test_a_rolled_back_transaction_appends_nothing(world, runner, in_app):
     in_app(rolled_back)
     assert _ids(in_app) == []
     assert in_app(lambda: db.session.get(AuditChainHead, 1)) is None
+
+
+def test_a_failed_savepoint_keeps_the_events_queued_before_it(world, runner, in_app):
+    def savepoint_fails():
+        audit_service.audit(_actor(world), world.patient_a, "view", "10.0.0.1", "kept")
+        # A unique-key race retried in a savepoint, as some use-cases do: the slug is taken.
+        with pytest.raises(sa.exc.IntegrityError):
+            with db.session.begin_nested():
+                db.session.add(Clinic(slug="north", name="N", phone="1", emergency_number="9"))
+        db.session.commit()
+
+    in_app(savepoint_fails)
+    details = in_app(lambda: list(db.session.scalars(sa.select(AuditEvent.detail))))
+    assert details == ["kept"]
+    assert _verify(runner).exit_code == 0
 
 
 def test_an_orm_audit_event_cannot_be_changed_through_the_session(world, in_app):

@@ -22,6 +22,7 @@ from app.services.audit_verify import verify
 from config import TestingConfig
 from tests.conftest import is_postgres
 from tests.conftest import login
+from tests.services.test_clinic_cli import create_args
 
 needs_postgres = pytest.mark.skipif(not is_postgres(), reason="needs TEST_DATABASE_URL on PG")
 
@@ -70,13 +71,11 @@ def test_a_journey_leaves_one_chain_that_verify_accepts(app, world, runner, in_a
     assert doc.get("/clinic/").status_code == 200  # audit_views: one executemany
     assert doc.get(f"/clinic/patients/{world.patient_a}").status_code == 200  # audit()
     assert doc.get(f"/clinic/patients/{world.patient_c}").status_code == 404  # refuse()
-    login(app.test_client(), "nobody@nowhere.example", "wrong password")
     # An AuditEvent added to the session directly (as `flask clinic create` does).
-    created = runner.invoke(
-        args=["clinic", "create", "--slug", "east", "--name", "East Clinic", "--admin-email",
-              "admin@east.example", "--admin-name", "Ann Admin", "--phone", "01632 960 222",
-              "--timezone", "Europe/London"]
-    )  # fmt: skip
+    created = runner.invoke(args=create_args())
+    assert created.exit_code == 0, created.output
+    actors = in_app(lambda: list(db.session.scalars(sa.select(AuditEvent.actor_name))))
+    assert "command line" in actors  # chained at flush, after the view events
     ids = _ids(in_app)
     assert len(ids) >= 4 and ids == list(range(1, len(ids) + 1))
     chain = in_app(

@@ -128,7 +128,12 @@ def security_event(
 def _event(**fields: Any) -> dict[str, Any]:
     """An event's content, cut to its columns, stamped with the one clock."""
     for name, size in _SIZES.items():
-        fields[name] = (fields[name] or "")[:size]
+        fields[name] = str(fields[name] or "")[:size]
+    # The hash encodes ids as JSON numbers: an id handed over as "5" must not fail the
+    # commit, nor hash differently from the 5 the column gives back.
+    for name in ("clinic_id", "actor_id", "patient_id"):
+        if fields[name] is not None:
+            fields[name] = int(fields[name])
     fields["created_at"] = now()
     return fields
 

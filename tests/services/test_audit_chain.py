@@ -328,3 +328,18 @@ def test_postgres_migration_chains_stored_events_and_installs_the_trigger(empty_
                 conn.execute(sa.text("DELETE FROM audit_events"))
     finally:
         engine.dispose()
+
+
+def test_an_id_given_as_text_is_stored_and_hashed_as_a_number(world, runner, in_app):
+    def record():
+        audit_service.security_event(
+            "sign-in failed", "10.0.0.3", clinic_id=str(world.clinic1), user_id=f"{world.clinician1}"
+        )
+        db.session.commit()
+
+    in_app(record)
+    rows = in_app(
+        lambda: db.session.execute(sa.select(AuditEvent.clinic_id, AuditEvent.actor_id)).all()
+    )
+    assert [tuple(r) for r in rows] == [(world.clinic1, world.clinician1)]
+    assert _verify(runner).exit_code == 0

@@ -332,9 +332,8 @@ def test_postgres_migration_chains_stored_events_and_installs_the_trigger(empty_
 
 def test_an_id_given_as_text_is_stored_and_hashed_as_a_number(world, runner, in_app):
     def record():
-        audit_service.security_event(
-            "sign-in failed", "10.0.0.3", clinic_id=str(world.clinic1), user_id=f"{world.clinician1}"
-        )
+        clinic, user = str(world.clinic1), str(world.clinician1)
+        audit_service.security_event("sign-in failed", "10.0.0.3", clinic_id=clinic, user_id=user)
         db.session.commit()
 
     in_app(record)

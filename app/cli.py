@@ -16,6 +16,7 @@ from flask.cli import AppGroup
 from py_vapid import Vapid
 
 from app.adapters import push
+from app.cli_audit import audit_cli
 from app.cli_clinic import clinic_cli
 from app.cli_mail import mail_cli
 from app.clock import advancing
@@ -318,6 +319,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(backup_cli)
     app.cli.add_command(clinic_cli)
     app.cli.add_command(mail_cli)
+    app.cli.add_command(audit_cli)
 
     @app.shell_context_processor
     def shell() -> dict[str, object]:

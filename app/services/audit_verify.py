@@ -1,0 +1,107 @@
+"""Check the audit trail's hash chain (``flask audit verify``, docs/audit.md).
+
+Walks the events in id order, a batch at a time (a clinic's trail holds millions), and
+stops at the first problem:
+
+* an edited event: its stored ``row_hash`` is not the hash of its content;
+* a missing event: an event's ``prev_hash`` is not the ``row_hash`` of the event before
+  it (or, for the first, not GENESIS), so something between them was removed, or the
+  event before was rewritten together with its hash;
+* missing newest events: the head (last id, last hash, count) does not match the last
+  event, or there are events and no head.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from app.domain.audit_chain import CONTENT_FIELDS
+from app.domain.audit_chain import GENESIS
+from app.domain.audit_chain import row_hash
+from app.models import AuditEvent
+from app.models.audit import AuditChainHead
+
+BATCH = 5000
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """The outcome: ``problem`` is None when the chain is intact. ``event_id`` names the
+    first event found wrong (the edited one, or the one after a gap), if any."""
+
+    count: int
+    problem: str | None = None
+    event_id: int | None = None
+
+    @property
+    def intact(self) -> bool:
+        return self.problem is None
+
+
+def verify(connection: sa.Connection, batch: int = BATCH) -> ChainReport:
+    """Walk the whole chain on ``connection``; see the module docstring."""
+    events = AuditEvent.__table__
+    columns = [events.c[name] for name in CONTENT_FIELDS]
+    head_table = AuditChainHead.__table__
+    # The head first: the events up to its last id were committed with it, so the walk
+    # up to there is not confused by events appended while it runs (each batch is its
+    # own snapshot on READ COMMITTED and on SQLite).
+    head = connection.execute(sa.select(head_table).where(head_table.c.id == 1)).first()
+    upto = events.c.id <= head.last_id if head is not None else sa.true()
+    last_id, last_hash, count = 0, GENESIS, 0
+    while True:
+        rows = (
+            connection.execute(
+                sa.select(*columns, events.c.prev_hash, events.c.row_hash)
+                .where(events.c.id > last_id, upto)
+                .order_by(events.c.id)
+                .limit(batch)
+            )
+            .mappings()
+            .all()
+        )
+        if not rows:
+            break
+        for row in rows:
+            if row["prev_hash"] != last_hash:
+                after = f"after event #{last_id}" if count else "at the start of the trail"
+                return ChainReport(
+                    count,
+                    f"chain broken at event #{row['id']}: an event is missing {after}, "
+                    f"or event #{last_id} was rewritten with its hash",
+                    row["id"],
+                )
+            try:
+                expected = row_hash(row, last_hash)
+            except ValueError:  # e.g. an id rewritten to text on SQLite
+                expected = ""
+            if row["row_hash"] != expected:
+                return ChainReport(
+                    count, f"event #{row['id']} was edited: its hash does not match", row["id"]
+                )
+            last_id, last_hash, count = row["id"], row["row_hash"], count + 1
+    return _check_head(head, last_id, last_hash, count)
+
+
+def _check_head(head: sa.Row | None, last_id: int, last_hash: str, count: int) -> ChainReport:
+    if head is None:
+        if count == 0:
+            return ChainReport(0)
+        return ChainReport(count, "the chain's head row is missing")
+    if (head.last_id, head.last_hash, head.count) != (last_id, last_hash, count):
+        if head.count > count or head.last_id > last_id:
+            return ChainReport(
+                count,
+                f"events are missing at the end: the head records {head.count} events up "
+                f"to #{head.last_id}, the trail has {count} up to #{last_id}",
+                head.last_id,
+            )
+        return ChainReport(
+            count,
+            f"the chain's head (#{head.last_id}, {head.count} events) does not match the "
+            f"last event (#{last_id}, {count} events)",
+            last_id or None,
+        )
+    return ChainReport(count)

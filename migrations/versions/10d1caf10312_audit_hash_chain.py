@@ -13,7 +13,7 @@ The downgrade drops the triggers, the chain and the events with no clinic, and c
 ids that no longer name a user or patient so the foreign keys can come back.
 
 Revision ID: 10d1caf10312
-Revises: 60e7a1470d84
+Revises: b18a2c5e7d01
 Create Date: 2026-12-06 22:40:00.000000
 
 """
@@ -31,7 +31,7 @@ from app.models.audit import DROP_APPEND_ONLY
 
 # revision identifiers, used by Alembic.
 revision = '10d1caf10312'
-down_revision = '60e7a1470d84'
+down_revision = 'b18a2c5e7d01'
 branch_labels = None
 depends_on = None
 

@@ -84,7 +84,10 @@ def test_the_tally_lists_every_case_once_and_names_only_tests_that_exist():
             lambda t: t.replace("test_a5_signing_in_opens", "test_a5_renamed_away", 1),
             "no such test: tests/web/test_checklist_access.py::test_a5_renamed_away",
         ),
-        (lambda t: t.replace("| pass | 49 |", "| pass | 48 |", 1), "does not match the rows"),
+        (
+            lambda t: re.sub(r"^\| pass \| (\d+) \|", "| pass | 0 |", t, count=1, flags=re.M),
+            "does not match the rows",
+        ),
     ],
 )
 def test_a_broken_tally_is_caught(change, expected):

@@ -342,3 +342,50 @@ def empty_postgres():
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+# ------------------------------------------------------------------ logs hold no secrets
+
+
+@pytest.fixture(autouse=True)
+def _logs_hold_no_secrets(monkeypatch, caplog):
+    """Checklist E3, over the whole suite: every log record a test's code writes (INFO and
+    above, the level production logs at) is searched for every random token issued
+    during the test (sign-in sessions, invitation, reset and device links, trusted
+    devices: all come from ``secrets.token_urlsafe``) and for the test password. A hit
+    fails that test, whatever it was testing."""
+    import logging
+    import secrets
+
+    real = secrets.token_urlsafe
+    issued: list[str] = []
+
+    def recording(nbytes=None):  # noqa: ANN001, ANN202 - same signature as the real one
+        value = real(nbytes)
+        if len(value) >= 20:  # short ones are not secrets here (ids, nonces for tests)
+            issued.append(value)
+        return value
+
+    monkeypatch.setattr(secrets, "token_urlsafe", recording)
+    caplog.set_level(logging.INFO)
+    # The engine's SQL echo is off in production; at INFO it would log every statement.
+    logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
+    yield
+    records = caplog.get_records("setup") + caplog.get_records("call")
+    hits = secrets_in_logs(records, [PASSWORD, *issued])
+    assert not hits, f"a log record holds a secret: {hits[0]}"
+
+
+def secrets_in_logs(records, words: list[str]) -> list[str]:  # noqa: ANN001 - LogRecords
+    """The records (as "logger: message") whose message or traceback holds one of
+    ``words``."""
+    hits = []
+    for record in records:
+        try:
+            text = record.getMessage()
+        except Exception:  # noqa: BLE001 - a record that cannot format holds nothing to find
+            continue
+        text += record.exc_text or ""
+        if any(word in text for word in words):
+            hits.append(f"{record.name}: {text[:200]}")
+    return hits

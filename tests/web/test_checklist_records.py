@@ -137,3 +137,20 @@ def test_f5_every_connection_of_the_apps_engine_has_the_durable_settings(app, in
             assert found["synchronous"] in ("1", "2")
             assert int(found["busy_timeout"]) >= 5000
             assert found["foreign_keys"] == "1"
+
+
+def test_e3_the_suite_wide_log_check_finds_a_secret(caplog):
+    """Checklist E3: tests/conftest.py searches every test's log records for the tokens
+    issued during it; the search itself finds one (and passes clean records)."""
+    import logging
+    import secrets
+
+    from tests.conftest import secrets_in_logs
+
+    token = secrets.token_urlsafe(32)
+    log = logging.getLogger("app.test_e3")
+    log.warning("sent a link to someone")
+    assert secrets_in_logs(caplog.records, [token]) == []
+    log.warning("sent /reset/%s", token)
+    assert secrets_in_logs(caplog.records, [token]) == [f"app.test_e3: sent /reset/{token}"]
+    caplog.clear()  # the suite-wide check would (rightly) fail this test otherwise

@@ -56,6 +56,18 @@ SMALL_TARGETS = """() => [...document.querySelectorAll(
       + ` "${(el.textContent || el.name || "").trim().slice(0, 30)}" `
       + `${Math.round(r.width)}x${Math.round(r.height)}`)"""
 
+# Checkbox labels whose words wrap back under the box (read as apart from it).
+WRAPPED_UNDER_BOX = """() => [...document.querySelectorAll("label.check, label.radio")]
+  .filter((label) => label.offsetParent !== null)
+  .filter((label) => {
+    const box = label.querySelector("input").getBoundingClientRect();
+    const range = document.createRange();
+    range.selectNodeContents(label);
+    range.setStartAfter(label.querySelector("input"));
+    return [...range.getClientRects()].some((r) => r.width > 0 && r.left < box.right);
+  })
+  .map((label) => label.textContent.trim())"""
+
 
 def _check(page: Page, what: str, artifacts: Path, problems: list[str]) -> None:
     """Fits, words whole and axe-clean at 3 widths (as review 17), and tap targets."""
@@ -64,6 +76,9 @@ def _check(page: Page, what: str, artifacts: Path, problems: list[str]) -> None:
         small = page.evaluate(SMALL_TARGETS)
         if small:
             problems.append(f"{what} @{width}: tap targets under 24 px: {small[:4]}")
+        wrapped = page.evaluate(WRAPPED_UNDER_BOX)
+        if wrapped:
+            problems.append(f"{what} @{width}: words wrap under their checkbox: {wrapped}")
     fits_and_axe(page, f"r18 {what}", artifacts, problems)
 
 
@@ -145,9 +160,20 @@ def test_staff_second_factor_pages(browser, app, clock, live_server, artifacts):
         _check(page, "mfa status", artifacts, problems)
 
         page.goto(f"{base}/clinic/staff")
+        # Resetting signs a colleague out at once: not one stray tap away, and it says so.
         reset = page.get_by_role("button", name=re.compile("Reset sign-in code of Nurse"))
+        expect(reset).to_be_hidden()
+        _check(page, "staff", artifacts, problems)
+        row = page.locator("li.card", has_text=NURSE_EMAIL)
+        row.get_by_text("Reset sign-in code…").click()
         expect(reset).to_be_visible()
-        _check(page, "staff with reset", artifacts, problems)
+        assert "signed out now" in reset.evaluate(
+            """(el) => el.getAttribute("aria-describedby").split(" ")
+                .map((id) => document.getElementById(id).textContent).join(" ")"""
+        )
+        _check(page, "staff with reset open", artifacts, problems)
+        reset.click()
+        expect(page.locator(".flash-success")).to_contain_text("signed out")
 
         page.goto(f"{base}/account/password")
         assert _field(page, "Current password")["autocomplete"] == "current-password"

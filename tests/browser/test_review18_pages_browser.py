@@ -121,6 +121,10 @@ def test_staff_second_factor_pages(browser, app, clock, live_server, artifacts):
     with app.app_context():
         clinic = db.session.scalar(sa.select(Clinic).where(Clinic.slug == "demo"))
         make_staff(clinic, NURSE_EMAIL)
+        # A sign-in link from another admin replaced this admin's password (issue 18.2).
+        admin = db.session.scalar(sa.select(User).where(User.email == demo.CLINICIAN_EMAIL))
+        admin.link_notice_at = clock()
+        db.session.commit()
     page = _new_page(browser, js_errors)
     try:
         sign_in(page, base, demo.CLINICIAN_EMAIL, demo.CLINICIAN_PASSWORD, clock())
@@ -153,6 +157,8 @@ def test_staff_second_factor_pages(browser, app, clock, live_server, artifacts):
         page.emulate_media(media="screen")
         page.get_by_role("link", name=re.compile("I have saved them")).click()
         expect(page).to_have_url(f"{base}/clinic/")
+        expect(page.get_by_role("heading", name="Your password was changed")).to_be_visible()
+        _check(page, "dashboard with link notice", artifacts, problems)
 
         page.goto(f"{base}/account/second-factor")
         expect(page.get_by_text("Your sign-in code is on.")).to_be_visible()
@@ -298,6 +304,15 @@ def test_patient_pin_notice_and_limits(browser, app, clock, boom, live_server, a
         expect(page.get_by_text("Too many sign-in attempts")).to_be_visible()
         expect(page.get_by_label("Email", exact=True)).to_have_value(PATIENT_EMAIL)
         _check(page, "sign in (429)", artifacts, problems)
+
+        app.config["SCLERO_RESET_ASK_LIMIT"] = "1 per hour"
+        for _ in range(2):
+            page.goto(f"{base}/forgot-password")
+            page.get_by_label("Your email", exact=True).fill(PATIENT_EMAIL)
+            page.get_by_role("button", name="Email me a link").click()
+        expect(page.get_by_text("Too many links were asked for")).to_be_visible()
+        expect(page.get_by_label("Your email", exact=True)).to_have_value(PATIENT_EMAIL)
+        _check(page, "forgot (429)", artifacts, problems)
 
         response = page.goto(f"{base}/review18-boom")
         assert response is not None and response.status == 500

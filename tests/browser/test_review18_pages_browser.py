@@ -351,8 +351,11 @@ def test_sign_in_page_tab_order(browser, live_server):
         order = []
         for _ in range(4):
             page.keyboard.press("Tab")
-            order.append(page.evaluate("document.activeElement.textContent.trim() || "
-                                       "document.activeElement.name"))
+            order.append(
+                page.evaluate(
+                    "document.activeElement.textContent.trim() || document.activeElement.name"
+                )
+            )
         assert order == ["password", "remember", "Sign in", "Forgot your password?"], order
     finally:
         context.close()

@@ -249,9 +249,10 @@ def audit_log():
 
 @bp.post("/patients/<int:patient_id>/invitation")
 def new_invitation(patient_id: int):
-    # A link that replaces a patient's own password needs a fresh sign-in (A9).
-    if reauth.link_replaces_password(current_user, patient_id) and (stale := stale_response()):
-        return stale
+    # A link that replaces a patient's own password (admins only) needs a fresh sign-in (A9).
+    if current_user.is_admin and reauth.link_replaces_password(current_user, patient_id):
+        if (stale := stale_response()) is not None:
+            return stale
     email_it = request.form.get("email_it") == "y"
     token = clinic.new_invitation(
         current_user,

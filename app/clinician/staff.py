@@ -32,6 +32,7 @@ from app.clinician.routes import invite_url
 from app.clock import now
 from app.freshness import fresh_required
 from app.qr import qr_svg
+from app.services import refusals
 from app.services.accounts import staff
 from app.services.accounts import staff_changes
 from app.services.accounts import staff_email
@@ -87,6 +88,7 @@ def _list_page(form: InviteStaffForm, row_errors: dict[int, str] | None = None, 
         form=form,
         role_choices=ROLE_CHOICES,
         row_errors=row_errors or {},
+        refusal_alerts=refusals.alerts_this_week(current_user, now()),
     ), status
 
 

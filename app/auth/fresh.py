@@ -20,6 +20,7 @@ from flask_login import logout_user
 from wtforms import HiddenField
 from wtforms import PasswordField
 from wtforms import StringField
+from wtforms.validators import DataRequired
 from wtforms.validators import Length
 
 from app.auth.routes import bp
@@ -34,9 +35,12 @@ from app.web import client_address
 
 
 class ConfirmForm(Form):
-    """Shape only: an empty password is a wrong one (counted), like any other."""
+    """Shape only. An empty password is asked for again (400), not counted as a guess."""
 
-    password = PasswordField("Your password", validators=[Length(max=256)])
+    password = PasswordField(
+        "Your password",
+        validators=[DataRequired(message="Please type your password."), Length(max=256)],
+    )
     code = StringField("Code from your authenticator app", validators=[Length(max=32)])
     next = HiddenField()
 

@@ -154,7 +154,10 @@ def test_wrong_passwords_are_audited_and_the_fifth_ends_the_session(admin, in_ap
         assert 'aria-describedby="password-error"' in r.get_data(as_text=True)
         assert PASSWORD not in r.get_data(as_text=True)
     assert len(events(in_app, "reauth_failed")) == 4
+    # An empty form is asked again, not counted.
     r = admin.post("/account/confirm", data={"password": "", "next": "/clinic/staff"})
+    assert r.status_code == 400 and "Please type your password." in text_of(r)
+    r = admin.post("/account/confirm", data={"password": "wrong", "next": "/clinic/staff"})
     assert r.status_code == 303 and r.headers["Location"] == "/login"
     assert events(in_app, "reauth_locked") == ["reauth_locked: 5 wrong tries; sign-in ended"]
     assert in_app(lambda: db.session.scalar(sa.select(AuthSession.revoked_at))) is not None

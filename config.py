@@ -162,6 +162,16 @@ class Config:
     # This many wrong PINs in a row forget the phone (the password is needed again).
     SCLERO_DEVICE_PIN_TRIES = 5
 
+    # --- fresh sign-in and refused reads (issue 18) ---
+    # Sensitive staff actions (roles, links, second-factor reset, settings, sign-off)
+    # need the password (and code) proved within this long (checklist A9; app/fresh.py).
+    SCLERO_FRESH_AUTH = timedelta(minutes=15)
+    # Wrong tries on "Confirm it's you" before the session ends, as at sign-in.
+    SCLERO_REAUTH_MAX_FAILURES = 5
+    # More refused object reads than this by one account in an hour alert the clinic's
+    # admins (checklist E2; app/services/refusals.py).
+    SCLERO_REFUSAL_ALERT_LIMIT = 50
+
     @classmethod
     def validate(cls, config: dict[str, Any]) -> None:
         """Refuse to start without a database URL and a secret key."""

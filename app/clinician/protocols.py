@@ -18,6 +18,7 @@ from flask_login import current_user
 
 from app.clinician.routes import bp
 from app.clock import now
+from app.freshness import stale_response
 from app.services import protocol_admin
 from app.services.errors import Invalid
 from app.textinput import db_int
@@ -41,6 +42,9 @@ def protocol_version(version_id: int):
 def sign_off_protocol(version_id: int):
     if not current_user.is_admin:
         abort(404)
+    back = url_for("clinician.protocol_version", version_id=version_id)
+    if (stale := stale_response(back)) is not None:  # a fresh sign-in (A9)
+        return stale
     confirmed = request.form.get("confirm") == "yes"
     try:
         done = protocol_admin.sign_off(current_user, version_id, confirmed, client_address(), now())

@@ -20,8 +20,10 @@ from app.clinician.forms import RecordTreatmentForm
 from app.clinician.forms import WhenForm
 from app.clock import now
 from app.extensions import login_manager
+from app.freshness import stale_response
 from app.services import clinic
 from app.services import review
+from app.services.accounts import reauth
 from app.services.errors import Invalid
 from app.textinput import keep_in_session
 from app.web import PHOTO_FILES
@@ -247,6 +249,10 @@ def audit_log():
 
 @bp.post("/patients/<int:patient_id>/invitation")
 def new_invitation(patient_id: int):
+    # A link that replaces a patient's own password (admins only) needs a fresh sign-in (A9).
+    if current_user.is_admin and reauth.link_replaces_password(current_user, patient_id):
+        if (stale := stale_response()) is not None:
+            return stale
     email_it = request.form.get("email_it") == "y"
     token = clinic.new_invitation(
         current_user,

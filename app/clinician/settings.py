@@ -20,6 +20,7 @@ from app.clinician.forms import ZONES
 from app.clinician.routes import bp
 from app.domain.hours import DAY_NAMES
 from app.domain.weekly_hours import DayRow
+from app.freshness import stale_response
 from app.services.clinic import profile
 from app.web import client_address
 
@@ -61,6 +62,10 @@ def _typed(form: MultiDict) -> profile.Settings:
 
 @bp.route("/settings", methods=["GET", "POST"])
 def clinic_settings():
+    # Admins only need a fresh sign-in (A9); for anyone else the service answers 404
+    # (and audits a forged POST), as before.
+    if current_user.is_admin and (stale := stale_response(url_for("clinician.clinic_settings"))):
+        return stale
     errors: dict[str, str] = {}
     if request.method == "POST":
         typed = _typed(request.form)

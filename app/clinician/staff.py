@@ -30,7 +30,9 @@ from wtforms import StringField
 from app.clinician.routes import bp
 from app.clinician.routes import invite_url
 from app.clock import now
+from app.freshness import fresh_required
 from app.qr import qr_svg
+from app.services import refusals
 from app.services.accounts import staff
 from app.services.accounts import staff_changes
 from app.services.accounts import staff_email
@@ -86,6 +88,7 @@ def _list_page(form: InviteStaffForm, row_errors: dict[int, str] | None = None, 
         form=form,
         role_choices=ROLE_CHOICES,
         row_errors=row_errors or {},
+        refusal_alerts=refusals.alerts_this_week(current_user, now()),
     ), status
 
 
@@ -102,12 +105,14 @@ def _link_page(issued: staff.IssuedLink, asked_email: bool):  # noqa: ANN202
 
 @bp.get("/staff")
 @admin_only
+@fresh_required
 def staff_list():
     return _list_page(InviteStaffForm(role="clinician"))
 
 
 @bp.post("/staff")
 @admin_only
+@fresh_required
 def invite_staff():
     form = InviteStaffForm()
     if form.validate_on_submit():
@@ -135,6 +140,7 @@ def invite_staff():
 
 @bp.post("/staff/<int:user_id>/role")
 @admin_only
+@fresh_required
 def staff_role(user_id: int):
     form = RoleForm()
     if not form.validate_on_submit():
@@ -150,6 +156,7 @@ def staff_role(user_id: int):
 
 @bp.post("/staff/<int:user_id>/deactivate")
 @admin_only
+@fresh_required
 def staff_deactivate(user_id: int):
     if not Form().validate_on_submit():
         return _list_page(InviteStaffForm(formdata=None), {user_id: "Please try again."}, 400)
@@ -163,6 +170,7 @@ def staff_deactivate(user_id: int):
 
 @bp.post("/staff/<int:user_id>/reactivate")
 @admin_only
+@fresh_required
 def staff_reactivate(user_id: int):
     if not Form().validate_on_submit():
         return _list_page(InviteStaffForm(formdata=None), {user_id: "Please try again."}, 400)
@@ -173,6 +181,7 @@ def staff_reactivate(user_id: int):
 
 @bp.post("/staff/<int:user_id>/link")
 @admin_only
+@fresh_required
 def staff_link(user_id: int):
     form = LinkForm()
     if not form.validate_on_submit():

@@ -1,7 +1,8 @@
 """Route: a clinic admin resets a staff member's second factor (issue 18 point 4), on
 the staff page (/clinic/staff). The person's sessions end and they set the second factor
 up again at their next sign-in. Audited as ``staff_mfa_reset``; another clinic's person
-is "not found" (and audited as refused), as everywhere in /clinic.
+is "not found" (and audited as refused), as everywhere in /clinic. Needs a fresh
+sign-in (checklist A9, app/freshness.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from flask_login import current_user
 
 from app.clinician.routes import bp
 from app.clock import now
+from app.freshness import stale_response
 from app.services.accounts import mfa
 from app.services.errors import Invalid
 from app.services.errors import NotFound
@@ -25,6 +27,9 @@ from app.web import client_address
 def staff_mfa_reset(user_id: int):
     if not current_user.is_admin:
         abort(404)
+    # After the admin check: a clinician gets 404, not "Confirm it's you" (A9).
+    if (stale := stale_response(url_for("clinician.staff_list"))) is not None:
+        return stale
     back = redirect(url_for("clinician.staff_list", _anchor=f"staff-{user_id}"), 303)
     if not Form().validate_on_submit():  # the CSRF token
         flash("Please try again.", "error")

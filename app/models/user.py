@@ -70,6 +70,14 @@ class AuthSession(db.Model):
     mfa_pending: Mapped[str] = mapped_column(sa.String(8), default="", server_default="")
     # Wrong codes typed in this pending session; the fifth ends it.
     mfa_failures: Mapped[int] = mapped_column(default=0, server_default="0")
+    # --- fresh sign-in (issue 18, checklist A9) ---
+    # When the person last proved who they are in this session (sign-in, or "Confirm
+    # it's you"): sensitive staff actions need it within SCLERO_FRESH_AUTH. None for
+    # sessions opened before the column existed: they count from created_at.
+    authenticated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Wrong passwords or codes typed on "Confirm it's you"; the fifth ends the session.
+    reauth_failures: Mapped[int] = mapped_column(default=0, server_default="0")
+    # --- end fresh sign-in ---
 
     user: Mapped[User] = relationship()
 

@@ -19,6 +19,7 @@ from app.services import photos
 from app.services.errors import Invalid
 from app.services.photos import Site
 from app.web import chosen_file
+from app.web import client_address
 from app.web import jpeg_response
 
 
@@ -71,23 +72,25 @@ def upload_photo():
 
 @bp.get("/photos/<int:photo_id>")
 def photo(photo_id: int):
-    return render_template("patient/photos/photo.html", p=photos.photo(current_user, photo_id))
+    found = photos.photo(current_user, photo_id, address=client_address())
+    return render_template("patient/photos/photo.html", p=found)
 
 
 @bp.get("/photos/<int:photo_id>/image")
 def photo_image(photo_id: int):
-    return jpeg_response(photos.image(current_user, photo_id))
+    return jpeg_response(photos.image(current_user, photo_id, address=client_address()))
 
 
 @bp.get("/photos/<int:photo_id>/thumb")
 def photo_thumb(photo_id: int):
-    return jpeg_response(photos.image(current_user, photo_id, thumb=True))
+    return jpeg_response(photos.image(current_user, photo_id, thumb=True, address=client_address()))
 
 
 @bp.post("/photos/<int:photo_id>/delete")
 def delete_photo(photo_id: int):
     # 404 for other people's photos, whatever is sent; nothing changes unless confirmed.
-    if not photos.delete(current_user, photo_id, confirmed=request.form.get("confirm") == "yes"):
+    confirmed = request.form.get("confirm") == "yes"
+    if not photos.delete(current_user, photo_id, confirmed=confirmed, address=client_address()):
         flash("Tick the box to confirm, then press Delete.", "error")
         return redirect(url_for("patient.photo", photo_id=photo_id, _anchor="delete"), 303)
     flash("Photo deleted.", "success")
@@ -98,6 +101,10 @@ def delete_photo(photo_id: int):
 def compare_photos():
     args = request.args
     result = photos.compare(
-        current_user, Site.from_values(args), args.get("a", type=int), args.get("b", type=int)
+        current_user,
+        Site.from_values(args),
+        args.get("a", type=int),
+        args.get("b", type=int),
+        address=client_address(),
     )
     return render_template("patient/photos/compare.html", c=result)

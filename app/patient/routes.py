@@ -31,11 +31,14 @@ from app.services import photos
 from app.services.care import recovery
 from app.services.clinic import lifecycle
 from app.services.errors import Invalid
+from app.services.errors import NotFound
 from app.services.notify import email_prefs
 from app.services.notify import subscriptions
 from app.services.photos import Site
+from app.services.refusals import refuse_read
 from app.web import PHOTO_FILES
 from app.web import chosen_file
+from app.web import client_address
 
 bp = Blueprint("patient", __name__)
 
@@ -148,7 +151,13 @@ add_device_routes(bp)
 
 @bp.post("/reminders/devices/<int:sub_id>/delete")
 def delete_device(sub_id: int):
-    if subscriptions.remove_subscription(current_user, sub_id=sub_id):
+    try:
+        removed = subscriptions.remove_subscription(current_user, sub_id=sub_id)
+    except NotFound as exc:
+        # Someone else's device (or none): still 404, now audited (checklist E2).
+        what = f"reminder device #{sub_id}"
+        raise refuse_read(current_user, what, client_address(), str(exc), now()) from exc
+    if removed:
         flash("Reminders are off for that device.", "success")
     return redirect(url_for("patient.reminders_page"), 303)
 

@@ -132,6 +132,7 @@ EXPECTED = {
     "auth.mfa_regenerate": "clinic",
     "clinician.staff_mfa_reset": "admin-object",
     "auth.change_password": "signed-in",
+    "auth.confirm_identity": "signed-in",  # "Confirm it's you" (A9, app/auth/fresh.py)
 }
 # Actor -> (role, clinic 1 or 2); None for the anonymous visitor.
 ACTORS = {

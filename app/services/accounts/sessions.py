@@ -54,6 +54,7 @@ def open_session(user: User, now: datetime) -> str:
             user=user,
             created_at=now,
             last_seen_at=now,
+            authenticated_at=now,  # a fresh sign-in (app/fresh.py, checklist A9)
             mfa_pending=_second_factor_owed(user),
         )
     )

@@ -1,5 +1,6 @@
 """The patient's own photo diary: pages by day, one photo, its bytes, comparisons, the
-"add a photo" page, and deleting. Other patients' photos are "not found"."""
+"add a photo" page, and deleting. Other patients' photos are "not found", and the
+refusal is audited (``refusals.refuse_read``, checklist E2)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from app.clock import now
 from app.extensions import db
 from app.models import Photo
 from app.principal import Principal
@@ -25,6 +27,7 @@ from app.services.photos.listing import items
 from app.services.photos.listing import session_numbers
 from app.services.photos.sites import Site
 from app.services.photos.upload import place
+from app.services.refusals import refuse_read
 
 log = logging.getLogger(__name__)
 
@@ -48,22 +51,23 @@ def _patient(user: Principal):  # noqa: ANN202 - PatientInfo
     return user.patient
 
 
-def _own(user: Principal, photo_id: int) -> Photo:
+def _own(user: Principal, photo_id: int, address: str) -> Photo:
     photo = db.session.get(Photo, photo_id)
     if photo is None or photo.patient_id != _patient(user).id:
-        raise NotFound("No such photo.")
+        # Unknown and someone else's alike: the answer must not tell them apart.
+        raise refuse_read(user, f"photo #{photo_id}", address, "No such photo.", now())
     return photo
 
 
-def photo(user: Principal, photo_id: int) -> PhotoItem:
+def photo(user: Principal, photo_id: int, address: str = "") -> PhotoItem:
     """One of the patient's own photos."""
-    found = _own(user, photo_id)
+    found = _own(user, photo_id, address)
     return items([found], session_numbers(found.patient_id))[0]
 
 
-def image(user: Principal, photo_id: int, thumb: bool = False) -> bytes:
+def image(user: Principal, photo_id: int, thumb: bool = False, address: str = "") -> bytes:
     """The JPEG bytes of one of the patient's own photos, integrity-checked."""
-    return storage.read(_own(user, photo_id), thumb)
+    return storage.read(_own(user, photo_id, address), thumb)
 
 
 def upload_page(user: Principal, site: Site | None, now: datetime) -> UploadPage:
@@ -78,7 +82,7 @@ def upload_page(user: Principal, site: Site | None, now: datetime) -> UploadPage
     return UploadPage(site, previous, place(course, now)[1])
 
 
-def delete(user: Principal, photo_id: int, *, confirmed: bool) -> bool:
+def delete(user: Principal, photo_id: int, *, confirmed: bool, address: str = "") -> bool:
     """Delete one of the patient's own photos, the row then its files, if the patient
     confirmed it.
 
@@ -87,7 +91,7 @@ def delete(user: Principal, photo_id: int, *, confirmed: bool) -> bool:
 
     :returns: whether the photo was deleted (False: not confirmed, nothing changed).
     """
-    found = _own(user, photo_id)
+    found = _own(user, photo_id, address)
     if not confirmed:
         return False
     keys = (found.full_key, found.thumb_key)
@@ -102,7 +106,17 @@ def delete(user: Principal, photo_id: int, *, confirmed: bool) -> bool:
     return True
 
 
-def compare(user: Principal, site: Site | None, left: int | None, right: int | None) -> Comparison:
-    """Two photos of one site (by default its first and its latest) side by side."""
+def compare(
+    user: Principal, site: Site | None, left: int | None, right: int | None, address: str = ""
+) -> Comparison:
+    """Two photos of one site (by default its first and its latest) side by side.
+
+    An id that is not one of the patient's photos of that site falls back to the
+    default, as before; one that is not theirs at all is audited as refused (E2)."""
     patient = _patient(user)
+    for asked in {left, right} - {None, 0}:
+        # Beyond a database integer (a typed URL) is no photo: not a query that fails.
+        found = db.session.get(Photo, asked) if 0 < asked < 2**31 else None
+        if found is None or found.patient_id != patient.id:
+            refuse_read(user, f"photo #{asked} to compare", address, "", now())
     return comparison_of(patient.id, patient.timezone, site, left, right)

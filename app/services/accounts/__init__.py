@@ -6,6 +6,11 @@ it from here keeps working (``accounts.authenticate(...)``):
 * ``passwords``: the password rules.
 * ``signin``: checking a password, throttled, and opening a session.
 * ``sessions``: the person behind a session cookie, signing out.
+* ``mfa``: staff second factor (TOTP, recovery codes, trusted browsers, admin reset).
+* ``reauth``: "confirm it's you" before sensitive staff actions.
+* ``password_change``: changing one's password; other sessions end.
+* ``devices``: a patient's remembered phone and its PIN.
+* ``link_notice``: telling the person a clinic-made link replaced their password.
 * ``invitations``: the single-use link (patient or staff) to set a password and sign in.
 * ``staff``: clinician and clinic-admin accounts: the list, invitations, new links.
 * ``staff_changes``: a role, deactivating and reactivating (the clinic keeps an admin).

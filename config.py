@@ -162,6 +162,16 @@ class Config:
     # This many wrong PINs in a row forget the phone (the password is needed again).
     SCLERO_DEVICE_PIN_TRIES = 5
 
+    # --- production review: rate-limit store timeouts (issue 18) ---
+    # redis-py waits 5 s for an answer by default, so a Redis that hangs (full memory, a
+    # stuck host) held sign-ins for 5 s at a time in every worker. The local Redis answers
+    # in about a millisecond; after this long the limiter counts in memory instead
+    # (app/limits.py) and the page is answered.
+    RATELIMIT_STORAGE_OPTIONS: dict[str, Any] = {
+        "socket_timeout": 0.3,
+        "socket_connect_timeout": 0.3,
+    }
+
     @classmethod
     def validate(cls, config: dict[str, Any]) -> None:
         """Refuse to start without a database URL and a secret key."""
@@ -280,15 +290,46 @@ def _under_temp_folder(path: str) -> bool:
     return any(real == root or real.startswith(root + os.sep) for root in roots)
 
 
+def _sqlite_file(uri: str, root: str) -> str | None:
+    """The file an SQLite URL opens, as SQLite and Flask-SQLAlchemy will read it; None
+    for an in-memory database.
+
+    Read the way the database layer reads it, not as text: SQLAlchemy decodes percent
+    escapes (``sqlite:////%74mp/c.db`` is /tmp/c.db), ``?uri=true`` makes the name a
+    ``file:`` URI that SQLite decodes again (``sqlite:///file:/tmp/c.db?uri=true``), and
+    Flask-SQLAlchemy puts a relative name in the instance folder (``root``), not in the
+    folder the command happens to run from.
+    """
+    from urllib.parse import unquote
+    from urllib.parse import urlsplit
+
+    from sqlalchemy.engine import make_url
+
+    url = make_url(uri)
+    name = url.database or ""
+    if str(url.query.get("mode", "")).lower() == "memory":
+        return None
+    if url.query.get("uri") and name.lower().startswith("file:"):
+        parts = urlsplit(name)
+        if "mode=memory" in parts.query.lower():
+            return None
+        name = unquote(parts.path)
+    if not name or name == ":memory:":
+        return None
+    return os.path.join(root, name)  # an absolute name stays as it is
+
+
 def _sqlite_problem(config: dict[str, Any]) -> str | None:
     """Why this database URL is refused in production, or None."""
     uri = str(config.get("SQLALCHEMY_DATABASE_URI") or "")
-    if not uri.startswith("sqlite"):
+    if not uri.lower().startswith("sqlite"):
         return None
-    # Everything after "sqlite:///" (or "sqlite+driver:///") is the file; nothing is memory.
-    path = uri.split("://", 1)[1][1:] if "://" in uri else ""
-    path = path.split("?", 1)[0]
-    if not path or path == ":memory:" or "mode=memory" in uri:
+    root = getattr(config, "root_path", None) or os.getcwd()
+    try:
+        path = _sqlite_file(uri, root)
+    except Exception:  # noqa: BLE001 - SQLAlchemy's own error would only come later
+        return "SQLALCHEMY_DATABASE_URI: not a database address SQLAlchemy can read."
+    if path is None:
         return "SQLALCHEMY_DATABASE_URI: an in-memory SQLite database loses every record."
     if not config.get("SCLERO_ALLOW_SQLITE"):
         return (
@@ -313,8 +354,15 @@ def _mode_problems(config: dict[str, Any]) -> list[str]:
         problems.append("TESTING: test mode changes error handling; turn it off.")
     if config.get("LOGIN_DISABLED"):
         problems.append("LOGIN_DISABLED: every page would be open to anyone.")
-    if config.get("WTF_CSRF_ENABLED") is False:
-        problems.append("WTF_CSRF_ENABLED: forms must be protected from forged requests.")
+    # From the environment FLASK_WTF_CSRF_ENABLED=0 (or null, "") arrives as 0 or None,
+    # which Flask-WTF reads as "off" too; a word such as "no" leaves it on, but says the
+    # operator meant off, so it is refused as well.
+    csrf = config.get("WTF_CSRF_ENABLED", True)
+    if not csrf or str(csrf).strip().lower() in ("0", "false", "no", "off"):
+        problems.append(
+            "WTF_CSRF_ENABLED: forms must be protected from forged requests "
+            "(leave it unset, or set it to true)."
+        )
     if config.get("PUSH_ALLOW_HTTP"):
         problems.append("PUSH_ALLOW_HTTP: push services must be reached over https (tests only).")
     return problems

@@ -144,7 +144,7 @@ def test_a_forwarded_host_is_never_believed(monkeypatch, database_url, _schema):
 def test_a_spoofed_forwarded_for_cannot_escape_the_per_address_limit(
     database_url, world, in_app, clock
 ):
-    proxied = _proxied_app(database_url, 1, clock, SCLERO_RESET_MAX_PER_ADDRESS=3)
+    proxied = _proxied_app(database_url, 1, clock, SCLERO_RESET_ASK_LIMIT="3 per hour")
 
     def resets() -> int:
         return in_app(

@@ -165,7 +165,9 @@ def security_headers(response):
     if hsts and current_app.config.get("SESSION_COOKIE_SECURE"):
         # Only where the site is https (its cookies are Secure): production.
         wanted.append(("Strict-Transport-Security", hsts))
-    if request.endpoint not in NOT_PERSONAL:
+    if request.endpoint not in NOT_PERSONAL or response.status_code >= 400:
+        # An error page is never kept either (a missing static file included): the
+        # next try must reach the server, and a cached 404 or 429 would outlive its cause.
         # Pages and JSON hold health data: never stored by shared caches, the browser
         # cache or the back button cache (the service worker keeps its own copies).
         wanted.append(("Cache-Control", "no-store"))

@@ -13,6 +13,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import re
 import socket
 import threading
 import time
@@ -127,3 +129,39 @@ def test_flasks_own_logger_is_redacted(caplog):
         logging.getLogger("app").error("Exception on %s [%s]", "/invite/TOKEN5abc", "GET")
     assert "TOKEN5abc" not in caplog.text
     assert "/invite/[redacted]" in caplog.text
+
+
+def test_every_error_page_in_production_carries_the_headers_and_no_store(fresh_prod):
+    def boom():
+        raise RuntimeError("a bug")
+
+    fresh_prod.add_url_rule("/review18-boom", "review18_boom", boom)
+    fresh_prod.config["SCLERO_SIGNIN_LIMIT"] = "1 per minute"
+    fresh_prod.config["SCLERO_RATELIMIT_EXEMPT_LOOPBACK"] = False  # the test client's address
+    browser = fresh_prod.test_client()
+    answers = {
+        404: browser.get("/static/no-such-file.css", base_url=BASE),
+        405: browser.delete("/login", base_url=BASE),
+        413: browser.post("/login", base_url=BASE, data="x" * (21 * 1024 * 1024)),
+        500: browser.get("/review18-boom", base_url=BASE),
+    }
+    token = re.search(
+        r'name="csrf_token"[^>]*value="([^"]+)"', browser.get("/login", base_url=BASE).text
+    )
+    sign_in = {"csrf_token": token.group(1), "email": "a@b.example", "password": "x" * 12}
+    for _ in range(2):
+        answers[429] = browser.post(
+            "/login", base_url=BASE, data=sign_in, headers={"Referer": f"{BASE}/login"}
+        )
+    answers[400] = browser.get("/login", base_url="https://evil.example")
+    for code, answer in answers.items():
+        assert answer.status_code == code, (code, answer.status_code)
+        assert answer.headers.get("Cache-Control") == "no-store", code
+        assert answer.headers["Strict-Transport-Security"].startswith("max-age="), code
+        assert "camera=(self)" in answer.headers["Permissions-Policy"], code
+        assert answer.headers["X-Frame-Options"] == "DENY", code
+    # A static file that exists keeps its long cache.
+    css = next(n for n in os.listdir(os.path.join(fresh_prod.static_folder, "css")))
+    with browser.get(f"/static/css/{css}", base_url=BASE) as kept:
+        assert kept.status_code == 200
+        assert "no-store" not in kept.headers.get("Cache-Control", "")

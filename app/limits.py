@@ -105,4 +105,8 @@ def init_app(app: Flask) -> None:
     one's store counts for both. A worker holds one app, so this never matters there.
     """
     limiter.init_app(app)
+    # The new store starts out reachable: Flask-Limiter keeps "the store is dead" from
+    # the previous app otherwise, and a test after one with an unreachable Redis would
+    # count in the fallback memory instead of its own store.
+    limiter._storage_dead = False  # noqa: SLF001 - no public way to reset it
     app.register_error_handler(RateLimitExceeded, _too_many)

@@ -165,3 +165,38 @@ def test_every_error_page_in_production_carries_the_headers_and_no_store(fresh_p
     with browser.get(f"/static/css/{css}", base_url=BASE) as kept:
         assert kept.status_code == 200
         assert "no-store" not in kept.headers.get("Cache-Control", "")
+
+
+def test_an_app_after_one_with_a_hung_redis_counts_in_its_own_store(
+    database_url, world, hung_redis
+):
+    # One limiter per process: the "store is dead" mark of one app must not send the
+    # next app's counts to memory (tests make many apps; a worker makes one).
+    import redis
+
+    shared = redis.Redis.from_url("redis://127.0.0.1:6379/14", socket_connect_timeout=1)
+    try:
+        shared.ping()
+    except redis.exceptions.ConnectionError:
+        if os.environ.get("REQUIRE_REDIS") == "1":
+            pytest.fail("REQUIRE_REDIS=1 but no Redis answers at 127.0.0.1:6379")
+        pytest.skip("no Redis at 127.0.0.1:6379")
+    address = "2001:db8::18:" + format(os.getpid() % 0xFFFF, "x")
+    for uri in (hung_redis, "redis://127.0.0.1:6379/14"):
+        app = create_app(
+            TestingConfig, SQLALCHEMY_DATABASE_URI=database_url, RATELIMIT_STORAGE_URI=uri
+        )
+        try:
+            app.test_client().post(
+                "/login",
+                data={"email": "p@patients.example", "password": "not my password at all"},
+                environ_base={"REMOTE_ADDR": address},
+            )
+        finally:
+            dispose(app)
+    keys = shared.keys(f"*{address}*")
+    try:
+        assert keys, "the sign-in was counted in memory, not in Redis"
+    finally:
+        if keys:
+            shared.delete(*keys)

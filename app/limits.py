@@ -25,6 +25,8 @@ gives an ``on_breach`` page (``app.auth.limited``).
 
 from __future__ import annotations
 
+import ipaddress
+
 from flask import Flask
 from flask import current_app
 from flask import render_template
@@ -39,8 +41,23 @@ LOOPBACK = frozenset({"127.0.0.1", "::1"})
 
 
 def client_key() -> str:
-    """The address a request is counted against."""
-    return request.remote_addr or ""
+    """The address a request is counted against.
+
+    An IPv6 client is counted by its /64 network, not its exact address: a home or
+    mobile connection is given a whole /64 and may use any of its 2**64 addresses, so
+    a limit on single addresses would stop nobody who changes address each try. An IPv4
+    address written in IPv6 form counts as the IPv4 address.
+    """
+    address = request.remote_addr or ""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 6:
+        if ip.ipv4_mapped:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network((ip, 64), strict=False))
+    return str(ip)
 
 
 def sign_in() -> str:

@@ -181,7 +181,7 @@ def test_an_app_after_one_with_a_hung_redis_counts_in_its_own_store(
         if os.environ.get("REQUIRE_REDIS") == "1":
             pytest.fail("REQUIRE_REDIS=1 but no Redis answers at 127.0.0.1:6379")
         pytest.skip("no Redis at 127.0.0.1:6379")
-    address = "2001:db8::18:" + format(os.getpid() % 0xFFFF, "x")
+    address = "2001:db8:18:" + format(os.getpid() % 0xFFFF, "x") + "::"  # its own /64
     for uri in (hung_redis, "redis://127.0.0.1:6379/14"):
         app = create_app(
             TestingConfig, SQLALCHEMY_DATABASE_URI=database_url, RATELIMIT_STORAGE_URI=uri
@@ -194,9 +194,28 @@ def test_an_app_after_one_with_a_hung_redis_counts_in_its_own_store(
             )
         finally:
             dispose(app)
-    keys = shared.keys(f"*{address}*")
+    keys = shared.keys(f"*{address}/64*")
     try:
         assert keys, "the sign-in was counted in memory, not in Redis"
     finally:
         if keys:
             shared.delete(*keys)
+
+
+def test_an_ipv6_client_changing_address_within_its_network_is_still_limited(app, client, world):
+    # A phone or home line gets a whole /64: one address per try must not reset the count.
+    app.config["SCLERO_SIGNIN_LIMIT"] = "3 per minute"
+
+    def sign_in(address: str) -> int:
+        return client.post(
+            "/login",
+            data={"email": "nobody@patients.example", "password": "not my password at all"},
+            environ_base={"REMOTE_ADDR": address},
+        ).status_code
+
+    tries = [sign_in(f"2001:db8:77:1::{i:x}") for i in range(1, 5)]
+    assert tries == [401, 401, 401, 429]
+    assert sign_in("2001:db8:77:1:ffff:eeee:dddd:cccc") == 429
+    # Another network, and an IPv4 client, keep their own counts.
+    assert sign_in("2001:db8:77:2::1") == 401
+    assert sign_in("192.0.2.44") == 401

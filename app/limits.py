@@ -1,9 +1,10 @@
 """Limits per client address on the pages that take a password or send an email.
 
 Flask-Limiter counts POSTs by ``request.remote_addr`` (the client's address once the
-proxy setting is right) in the store named by ``RATELIMIT_STORAGE_URI``: Redis in
-production, so every worker shares one count; ``memory://`` (one count per process) in
-development and tests. The limits are settings, read at each request:
+proxy setting is right; an IPv6 client by its /64 network, ``client_key``) in the store
+named by ``RATELIMIT_STORAGE_URI``: Redis in production, so every worker shares one
+count; ``memory://`` (one count per process) in development and tests. The limits are
+settings, read at each request:
 
 * ``SCLERO_SIGNIN_LIMIT`` on the sign-in page: someone trying many emails from one
   place is stopped, whatever the per-account counter says (checklist A3);

@@ -402,6 +402,18 @@ def _limit_problems(config: dict[str, Any]) -> list[str]:
             f"MAX_CONTENT_LENGTH: set a request size limit of at most {MAX_REQUEST_BYTES} "
             "bytes, or one upload could fill the disk or the memory."
         )
+    # A signed-in patient's check-in may be read up to this size (app/speedups.py); None
+    # (FLASK_SCLERO_CHECKIN_MAX_BODY=null) would let one patient's session send anything.
+    checkin = config.get("SCLERO_CHECKIN_MAX_BODY")
+    if (
+        not isinstance(checkin, int)
+        or isinstance(checkin, bool)
+        or not 0 < checkin <= MAX_REQUEST_BYTES
+    ):
+        problems.append(
+            f"SCLERO_CHECKIN_MAX_BODY: set the check-in size limit to at most "
+            f"{MAX_REQUEST_BYTES} bytes."
+        )
     for name in ("MAX_FORM_MEMORY_SIZE", "MAX_FORM_PARTS"):
         if name in config and config[name] is None:
             problems.append(f"{name}: keep a limit (Flask's default is safe).")

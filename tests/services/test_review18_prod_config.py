@@ -71,3 +71,11 @@ def test_a_relative_name_in_production_reads_the_apps_instance_folder(monkeypatc
         )
     )
     assert seen == [os.path.join(os.path.dirname(config.__file__), "instance", "clinic.db")]
+
+
+@pytest.mark.parametrize("value", ["null", "0", "1000000000000", '"80000000"'])
+def test_an_unbounded_check_in_body_is_refused(monkeypatch, value):
+    # A signed-in patient's check-in is read up to this size, not MAX_CONTENT_LENGTH.
+    monkeypatch.setenv("FLASK_SCLERO_CHECKIN_MAX_BODY", value)
+    with pytest.raises(ConfigError, match="SCLERO_CHECKIN_MAX_BODY"):
+        dispose(production_app(monkeypatch))

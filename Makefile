@@ -32,6 +32,8 @@ install: $(VENV)/.installed
 # and the unset variables keep a machine's own pip set-up (extra wheel folders, local
 # indexes, constraints) out of the lock, so every hash is one the registry serves.
 # The dev lock is constrained by the base lock: both install the same versions.
+# The base lock also holds the build backend (setuptools, --build-deps-for=wheel), so
+# production builds the project with --no-build-isolation from locked packages only.
 # Move versions on with UPGRADE=--upgrade or UPGRADE="--upgrade-package NAME".
 PIP_COMPILE = env -u PIP_FIND_LINKS -u PIP_INDEX_URL -u PIP_EXTRA_INDEX_URL -u PIP_CONSTRAINT \
 	PIP_CONFIG_FILE=/dev/null CUSTOM_COMPILE_COMMAND="make lock" \
@@ -39,7 +41,7 @@ PIP_COMPILE = env -u PIP_FIND_LINKS -u PIP_INDEX_URL -u PIP_EXTRA_INDEX_URL -u P
 	--no-emit-index-url --no-emit-find-links $(UPGRADE)
 
 lock: install
-	$(PIP_COMPILE) -o requirements/base.txt pyproject.toml
+	$(PIP_COMPILE) --build-deps-for=wheel -o requirements/base.txt pyproject.toml
 	$(PIP_COMPILE) --extra dev -c requirements/base.txt -o requirements/dev.txt pyproject.toml
 
 run: install

@@ -164,13 +164,23 @@ class Config:
 
     # --- fresh sign-in and refused reads (issue 18) ---
     # Sensitive staff actions (roles, links, second-factor reset, settings, sign-off)
-    # need the password (and code) proved within this long (checklist A9; app/fresh.py).
+    # need the password (and code) proved within this long (checklist A9; app/freshness.py).
     SCLERO_FRESH_AUTH = timedelta(minutes=15)
     # Wrong tries on "Confirm it's you" before the session ends, as at sign-in.
     SCLERO_REAUTH_MAX_FAILURES = 5
     # More refused object reads than this by one account in an hour alert the clinic's
     # admins (checklist E2; app/services/refusals.py).
     SCLERO_REFUSAL_ALERT_LIMIT = 50
+
+    # --- production review: rate-limit store timeouts (issue 18) ---
+    # redis-py waits 5 s for an answer by default, so a Redis that hangs (full memory, a
+    # stuck host) held sign-ins for 5 s at a time in every worker. The local Redis answers
+    # in about a millisecond; after this long the limiter counts in memory instead
+    # (app/limits.py) and the page is answered.
+    RATELIMIT_STORAGE_OPTIONS: dict[str, Any] = {
+        "socket_timeout": 0.3,
+        "socket_connect_timeout": 0.3,
+    }
 
     @classmethod
     def validate(cls, config: dict[str, Any]) -> None:
@@ -290,15 +300,46 @@ def _under_temp_folder(path: str) -> bool:
     return any(real == root or real.startswith(root + os.sep) for root in roots)
 
 
+def _sqlite_file(uri: str, root: str) -> str | None:
+    """The file an SQLite URL opens, as SQLite and Flask-SQLAlchemy will read it; None
+    for an in-memory database.
+
+    Read the way the database layer reads it, not as text: SQLAlchemy decodes percent
+    escapes (``sqlite:////%74mp/c.db`` is /tmp/c.db), ``?uri=true`` makes the name a
+    ``file:`` URI that SQLite decodes again (``sqlite:///file:/tmp/c.db?uri=true``), and
+    Flask-SQLAlchemy puts a relative name in the instance folder (``root``), not in the
+    folder the command happens to run from.
+    """
+    from urllib.parse import unquote
+    from urllib.parse import urlsplit
+
+    from sqlalchemy.engine import make_url
+
+    url = make_url(uri)
+    name = url.database or ""
+    if str(url.query.get("mode", "")).lower() == "memory":
+        return None
+    if url.query.get("uri") and name.lower().startswith("file:"):
+        parts = urlsplit(name)
+        if "mode=memory" in parts.query.lower():
+            return None
+        name = unquote(parts.path)
+    if not name or name == ":memory:":
+        return None
+    return os.path.join(root, name)  # an absolute name stays as it is
+
+
 def _sqlite_problem(config: dict[str, Any]) -> str | None:
     """Why this database URL is refused in production, or None."""
     uri = str(config.get("SQLALCHEMY_DATABASE_URI") or "")
-    if not uri.startswith("sqlite"):
+    if not uri.lower().startswith("sqlite"):
         return None
-    # Everything after "sqlite:///" (or "sqlite+driver:///") is the file; nothing is memory.
-    path = uri.split("://", 1)[1][1:] if "://" in uri else ""
-    path = path.split("?", 1)[0]
-    if not path or path == ":memory:" or "mode=memory" in uri:
+    root = getattr(config, "root_path", None) or os.getcwd()
+    try:
+        path = _sqlite_file(uri, root)
+    except Exception:  # noqa: BLE001 - SQLAlchemy's own error would only come later
+        return "SQLALCHEMY_DATABASE_URI: not a database address SQLAlchemy can read."
+    if path is None:
         return "SQLALCHEMY_DATABASE_URI: an in-memory SQLite database loses every record."
     if not config.get("SCLERO_ALLOW_SQLITE"):
         return (
@@ -323,8 +364,15 @@ def _mode_problems(config: dict[str, Any]) -> list[str]:
         problems.append("TESTING: test mode changes error handling; turn it off.")
     if config.get("LOGIN_DISABLED"):
         problems.append("LOGIN_DISABLED: every page would be open to anyone.")
-    if config.get("WTF_CSRF_ENABLED") is False:
-        problems.append("WTF_CSRF_ENABLED: forms must be protected from forged requests.")
+    # From the environment FLASK_WTF_CSRF_ENABLED=0 (or null, "") arrives as 0 or None,
+    # which Flask-WTF reads as "off" too; a word such as "no" leaves it on, but says the
+    # operator meant off, so it is refused as well.
+    csrf = config.get("WTF_CSRF_ENABLED", True)
+    if not csrf or str(csrf).strip().lower() in ("0", "false", "no", "off"):
+        problems.append(
+            "WTF_CSRF_ENABLED: forms must be protected from forged requests "
+            "(leave it unset, or set it to true)."
+        )
     if config.get("PUSH_ALLOW_HTTP"):
         problems.append("PUSH_ALLOW_HTTP: push services must be reached over https (tests only).")
     return problems
@@ -363,6 +411,18 @@ def _limit_problems(config: dict[str, Any]) -> list[str]:
         problems.append(
             f"MAX_CONTENT_LENGTH: set a request size limit of at most {MAX_REQUEST_BYTES} "
             "bytes, or one upload could fill the disk or the memory."
+        )
+    # A signed-in patient's check-in may be read up to this size (app/speedups.py); None
+    # (FLASK_SCLERO_CHECKIN_MAX_BODY=null) would let one patient's session send anything.
+    checkin = config.get("SCLERO_CHECKIN_MAX_BODY")
+    if (
+        not isinstance(checkin, int)
+        or isinstance(checkin, bool)
+        or not 0 < checkin <= MAX_REQUEST_BYTES
+    ):
+        problems.append(
+            f"SCLERO_CHECKIN_MAX_BODY: set the check-in size limit to at most "
+            f"{MAX_REQUEST_BYTES} bytes."
         )
     for name in ("MAX_FORM_MEMORY_SIZE", "MAX_FORM_PARTS"):
         if name in config and config[name] is None:

@@ -16,6 +16,7 @@ from flask import current_app
 from flask import jsonify
 from flask import render_template
 from flask import request
+from flask.globals import request_ctx
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -72,7 +73,23 @@ def _wants_json() -> bool:
     return request.is_json or request.accept_mimetypes.best == "application/json"
 
 
+def _bind_urls_for_refused_host() -> None:
+    """Let the error page build its links when Flask could not bind URLs to the request.
+
+    A Host header outside ``TRUSTED_HOSTS`` makes Flask leave the request without a URL
+    adapter (and keep the 400 for later), so ``url_for`` in the page's template failed
+    and a worker's first such request became a 500 instead of the 400. The page only
+    needs paths, so an adapter bound to a fixed name is enough: the refused Host is never
+    read or echoed.
+    """
+    if request_ctx.url_adapter is None:
+        request_ctx.url_adapter = current_app.url_map.bind(
+            "localhost", script_name=request.script_root or "/", url_scheme=request.scheme
+        )
+
+
 def _page(code: int, title: str | None = None, body: str | None = None, reference: str = ""):
+    _bind_urls_for_refused_host()
     default_title, default_body = MESSAGES.get(code, MESSAGES[400])
     title, body = title or default_title, body or default_body
     if reference:
@@ -148,7 +165,9 @@ def security_headers(response):
     if hsts and current_app.config.get("SESSION_COOKIE_SECURE"):
         # Only where the site is https (its cookies are Secure): production.
         wanted.append(("Strict-Transport-Security", hsts))
-    if request.endpoint not in NOT_PERSONAL:
+    if request.endpoint not in NOT_PERSONAL or response.status_code >= 400:
+        # An error page is never kept either (a missing static file included): the
+        # next try must reach the server, and a cached 404 or 429 would outlive its cause.
         # Pages and JSON hold health data: never stored by shared caches, the browser
         # cache or the back button cache (the service worker keeps its own copies).
         wanted.append(("Cache-Control", "no-store"))

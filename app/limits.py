@@ -1,9 +1,10 @@
 """Limits per client address on the pages that take a password or send an email.
 
 Flask-Limiter counts POSTs by ``request.remote_addr`` (the client's address once the
-proxy setting is right) in the store named by ``RATELIMIT_STORAGE_URI``: Redis in
-production, so every worker shares one count; ``memory://`` (one count per process) in
-development and tests. The limits are settings, read at each request:
+proxy setting is right; an IPv6 client by its /64 network, ``client_key``) in the store
+named by ``RATELIMIT_STORAGE_URI``: Redis in production, so every worker shares one
+count; ``memory://`` (one count per process) in development and tests. The limits are
+settings, read at each request:
 
 * ``SCLERO_SIGNIN_LIMIT`` on the sign-in page: someone trying many emails from one
   place is stopped, whatever the per-account counter says (checklist A3);
@@ -25,6 +26,8 @@ gives an ``on_breach`` page (``app.auth.limited``).
 
 from __future__ import annotations
 
+import ipaddress
+
 from flask import Flask
 from flask import current_app
 from flask import render_template
@@ -39,8 +42,23 @@ LOOPBACK = frozenset({"127.0.0.1", "::1"})
 
 
 def client_key() -> str:
-    """The address a request is counted against."""
-    return request.remote_addr or ""
+    """The address a request is counted against.
+
+    An IPv6 client is counted by its /64 network, not its exact address: a home or
+    mobile connection is given a whole /64 and may use any of its 2**64 addresses, so
+    a limit on single addresses would stop nobody who changes address each try. An IPv4
+    address written in IPv6 form counts as the IPv4 address.
+    """
+    address = request.remote_addr or ""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 6:
+        if ip.ipv4_mapped:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network((ip, 64), strict=False))
+    return str(ip)
 
 
 def sign_in() -> str:
@@ -105,4 +123,8 @@ def init_app(app: Flask) -> None:
     one's store counts for both. A worker holds one app, so this never matters there.
     """
     limiter.init_app(app)
+    # The new store starts out reachable: Flask-Limiter keeps "the store is dead" from
+    # the previous app otherwise, and a test after one with an unreachable Redis would
+    # count in the fallback memory instead of its own store.
+    limiter._storage_dead = False  # noqa: SLF001 - no public way to reset it
     app.register_error_handler(RateLimitExceeded, _too_many)

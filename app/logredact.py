@@ -22,24 +22,43 @@ from __future__ import annotations
 import logging
 import re
 from typing import Any
+from urllib.parse import unquote
 
 # After /invite/, /reset/ or /unsubscribe/ (also percent-encoded slashes, as a Referer
 # or a crafted path may have them, and repeated slashes, which Werkzeug merges and
 # redirects to the live page): everything up to the next /, ?, #, space or quote.
+# The word may be percent-encoded too (``/%69nvite/<token>`` reaches the same page),
+# so any run of letters and escapes is read decoded before it is compared.
 TOKEN_PATH = re.compile(
-    r"(?i)((?:/|%2f)(?:invite|reset|unsubscribe)(?:/|%2f)+)[^/?#\s\"'&]+",
+    r"(?i)(?:/|%2f)((?:[a-z]|%(?!2f)[0-9a-f]{2})+)(?:/|%2f)+([^/?#\s\"'&]+)",
 )
+TOKEN_WORDS = frozenset({"invite", "reset", "unsubscribe"})
 # A query string: from a ? that follows part of a URL up to the next space, quote or #.
 # A question mark at the end of a sentence (followed by a space) is left alone.
 QUERY = re.compile(r"(?<=[\w/.%~\]-])\?[^\s\"'#]+")
 REDACTED = "[redacted]"
-LOGGERS = ("gunicorn.access", "gunicorn.error", "werkzeug", "app.errors")
+# "app" is Flask's own logger (app.logger), which writes "Exception on <path>" when an
+# error page itself fails.
+LOGGERS = ("gunicorn.access", "gunicorn.error", "werkzeug", "app", "app.errors")
+
+
+def _redact_tokens(text: str) -> str:
+    out, pos = [], 0
+    while match := TOKEN_PATH.search(text, pos):
+        if unquote(match.group(1)).lower() in TOKEN_WORDS:
+            out.append(text[pos : match.start(2)] + REDACTED)
+            pos = match.end(2)
+        else:  # another word: look again from its end, the next slash may start one
+            out.append(text[pos : match.end(1)])
+            pos = match.end(1)
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def redact(text: str) -> str:
     """``text`` with each sign-in token in a path, and each query string, replaced by
     ``[redacted]``."""
-    text = TOKEN_PATH.sub(lambda m: m.group(1) + REDACTED, text)
+    text = _redact_tokens(text)
     return QUERY.sub("?" + REDACTED, text)
 
 

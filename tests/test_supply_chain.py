@@ -132,7 +132,8 @@ def test_install_and_ci_use_the_locks():
     assert not any("npm install" in line for line in commands)
     production = (ROOT / "README.md").read_text(encoding="utf-8").split("## Production")[1]
     assert "pip install --require-hashes -r requirements/base.txt" in production
-    assert "pip install --no-deps ." in production
+    assert "pip install --no-deps --no-build-isolation ." in production
+    assert "setuptools" in _pins(BASE)  # the build backend, locked for that build
 
 
 def test_the_npm_lock_pins_every_package_with_integrity_and_matches_package_json():

@@ -174,9 +174,9 @@ def redis_address():
     """An address made up for this run (IPv6 documentation range), and the Redis
     database its counts go to; its keys are deleted afterwards."""
     client = _redis()
-    address = f"2001:db8::{uuid.uuid4().hex[:4]}:{uuid.uuid4().hex[:4]}"
+    address = f"2001:db8:{uuid.uuid4().hex[:4]}:{uuid.uuid4().hex[:4]}::1"
     yield address
-    for key in client.scan_iter(match=f"*{address}*"):
+    for key in client.scan_iter(match=f"*{address[:-3]}::/64*"):  # counted per /64
         client.delete(key)
     client.close()
 

@@ -42,8 +42,8 @@ def staff_mfa_reset(user_id: int):
         flash(exc.message, "error")
         return back
     flash(
-        f"{user.name}'s second factor is reset and they are signed out. They set it up "
-        "again at their next sign-in.",
+        f"{user.name}'s sign-in code is reset and they are signed out. They set up their "
+        "authenticator app again at their next sign-in.",
         "success",
     )
     return back

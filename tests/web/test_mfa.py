@@ -303,7 +303,7 @@ def test_admin_resets_a_clinicians_second_factor(enrolled, client, world, clock,
     )
     r = boss.post(f"/clinic/staff/{world.clinician1}/second-factor/reset")
     assert r.status_code == 303
-    assert "Doc1's second factor is reset" in text_of(boss.get(r.headers["Location"]))
+    assert "Doc1's sign-in code is reset" in text_of(boss.get(r.headers["Location"]))
     assert "staff_mfa_reset" in actions(in_app)
     assert in_app(lambda: db.session.get(MfaSecret, world.clinician1)) is None
     # The clinician's session ended; at the next sign-in they enrol again.

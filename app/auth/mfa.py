@@ -146,6 +146,10 @@ def mfa_enrol():
         try:
             codes = mfa.confirm_enrolment(current_user, form.code.data, now(), client_address())
         except Invalid as exc:
+            if mfa.is_enrolled(current_user.id):
+                # A second submission that lost a race with the first (a double tap):
+                # the factor is on; the status page offers new recovery codes.
+                return redirect(url_for("auth.mfa_enrol"), 303)
             form.code.errors.append(exc.message)
             status = 400
         else:

@@ -19,8 +19,6 @@ enough) and each works once.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 import secrets
 from datetime import datetime
@@ -28,8 +26,6 @@ from datetime import timedelta
 
 import pyotp
 import sqlalchemy as sa
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import current_app
 
 from app.extensions import db
@@ -41,6 +37,10 @@ from app.models.user import TrustedDevice
 from app.principal import Principal
 from app.security import new_token
 from app.security import token_hash
+from app.services.accounts.mfa_seal import seal
+from app.services.accounts.mfa_seal import unseal
+from app.services.accounts.signin import give_slot_back
+from app.services.accounts.signin import take_slot
 from app.services.audit import audit
 from app.services.audit import refuse
 from app.services.audit import security_event
@@ -49,42 +49,12 @@ from app.services.errors import ServiceError
 
 RECOVERY_CODES = 10
 _STEP_SECONDS = 30
-_KEY_LABEL = b"sclerocare/mfa-secret/v1"
 # An enrolment not confirmed within this time starts again with a new secret.
 _ENROL_WITHIN = timedelta(minutes=30)
 
 
 class SecondFactorLocked(ServiceError):
     """Too many wrong codes: the pending sign-in session has been ended."""
-
-
-# --- sealing the secret ---------------------------------------------------------------
-
-
-def _keys() -> list[bytes]:
-    secret_keys = [current_app.config["SECRET_KEY"]]
-    secret_keys += list(current_app.config.get("SECRET_KEY_FALLBACKS") or [])
-    return [
-        hmac.new(str(k).encode("utf-8"), _KEY_LABEL, hashlib.sha256).digest() for k in secret_keys
-    ]
-
-
-def seal(secret: str) -> str:
-    """The secret encrypted under the current key, as text for the database."""
-    nonce = secrets.token_bytes(12)
-    sealed = AESGCM(_keys()[0]).encrypt(nonce, secret.encode("ascii"), _KEY_LABEL)
-    return "v1:" + base64.urlsafe_b64encode(nonce + sealed).decode("ascii")
-
-
-def unseal(stored: str) -> str:
-    """The secret back; the current key first, then each fallback key."""
-    raw = base64.urlsafe_b64decode(stored.removeprefix("v1:").encode("ascii"))
-    for key in _keys():
-        try:
-            return AESGCM(key).decrypt(raw[:12], raw[12:], _KEY_LABEL).decode("ascii")
-        except InvalidTag:
-            continue
-    raise RuntimeError("A second-factor secret cannot be read with any configured key.")
 
 
 # --- state ------------------------------------------------------------------------------
@@ -161,7 +131,16 @@ def confirm_enrolment(who: Principal, code: str, now: datetime, address: str) ->
     step = _matching_step(unseal(row.secret), code, now)
     if step is None:
         raise Invalid("code", "That code is not right. Type the 6 digits your app shows now.")
-    row.confirmed_at, row.last_step = now, step
+    # Conditional, so of two submissions racing (a double tap) one turns it on and
+    # makes the recovery codes; the other is refused rather than replacing them.
+    confirmed = db.session.execute(
+        sa.update(MfaSecret)
+        .where(MfaSecret.user_id == who.id, MfaSecret.confirmed_at.is_(None))
+        .values(confirmed_at=now, last_step=step)
+    ).rowcount
+    if confirmed != 1:
+        db.session.rollback()
+        raise Invalid("code", "Your second factor is already set up.")
     codes = _new_recovery_codes(who.id, now)
     _clear_pending(who.session_id)
     audit(who, None, "mfa_enrolled", address, "second factor set up; 10 recovery codes")
@@ -216,26 +195,58 @@ def pass_second_factor(who: Principal, code: str, now: datetime, address: str) -
     """Check a TOTP code (or a recovery code) for a pending session; on success the
     session is signed in; commit.
 
+    Each try is counted before the code is checked, twice: for this session (its 5th
+    wrong code ends it) and for the account, in the sign-in throttle's table (10 wrong
+    codes per window, whatever the sessions: signing in again with the password must
+    not buy fresh guesses). Guesses sent at the same moment cannot pass either cap.
+
     :raises Invalid: a wrong, reused or malformed code (counted).
-    :raises SecondFactorLocked: the wrong code that reached the limit; the session ended.
+    :raises SecondFactorLocked: the session's or the account's limit is reached; the
+        session ended.
     """
     if who.mfa_pending != "code":
         raise Invalid("code", "There is no code to check.")
+    tries = _take_try(who.session_id)
+    key = _account_key(who.id)
+    if tries is None:
+        _lock(who, now, address, "too many wrong codes; sign-in ended")
+    if take_slot(key, now) is None:
+        _lock(who, now, address, "too many wrong codes for this account; sign-in ended")
     row = db.session.get(MfaSecret, who.id)
     typed = "".join(code.split())
     if row is not None and row.confirmed_at is not None:
         step = _matching_step(unseal(row.secret), typed, now)
         # One UPDATE that only moves forward: two requests with the same code, or a
         # code seen over a shoulder, get one success between them.
-        if step is not None and _claim_step(who.id, step):
+        if (step is not None and _claim_step(who.id, step)) or (
+            len(typed.replace("-", "")) == 10 and _use_recovery_code(who, typed, now, address)
+        ):
+            give_slot_back(key)
             _clear_pending(who.session_id)
             db.session.commit()
             return
-        if len(typed.replace("-", "")) == 10 and _use_recovery_code(who, typed, now, address):
-            _clear_pending(who.session_id)
-            db.session.commit()
-            return
-    _count_failure(who, now, address)
+    _count_failure(who, tries, now, address)
+
+
+def _account_key(user_id: int) -> str:
+    return f"mfa:{user_id}"
+
+
+def _take_try(session_id: int) -> int | None:
+    """Count a try for the session and commit; its number, or None at the limit (or
+    when the session has ended meanwhile)."""
+    tries = db.session.execute(
+        sa.update(AuthSession)
+        .where(
+            AuthSession.id == session_id,
+            AuthSession.revoked_at.is_(None),
+            AuthSession.mfa_failures < current_app.config["SCLERO_MFA_MAX_FAILURES"],
+        )
+        .values(mfa_failures=AuthSession.mfa_failures + 1)
+        .returning(AuthSession.mfa_failures)
+    ).scalar()
+    db.session.commit()
+    return tries
 
 
 def _claim_step(user_id: int, step: int) -> bool:
@@ -274,27 +285,30 @@ def _use_recovery_code(who: Principal, typed: str, now: datetime, address: str) 
     return True
 
 
-def _count_failure(who: Principal, now: datetime, address: str) -> None:
-    # An atomic increment: parallel guesses each count.
-    failures = db.session.execute(
-        sa.update(AuthSession)
-        .where(AuthSession.id == who.session_id)
-        .values(mfa_failures=AuthSession.mfa_failures + 1)
-        .returning(AuthSession.mfa_failures)
-    ).scalar_one()
+def _count_failure(who: Principal, tries: int, now: datetime, address: str) -> None:
     event = dict(clinic_id=who.clinic_id, user_id=who.id, name=who.name)
-    security_event("mfa_failed", address, f"wrong code {failures}", **event)
-    if failures >= current_app.config["SCLERO_MFA_MAX_FAILURES"]:
-        db.session.execute(
-            sa.update(AuthSession)
-            .where(AuthSession.id == who.session_id, AuthSession.revoked_at.is_(None))
-            .values(revoked_at=now)
-        )
-        security_event("mfa_locked", address, f"{failures} wrong codes; sign-in ended", **event)
-        db.session.commit()
-        raise SecondFactorLocked("Too many wrong codes.")
+    security_event("mfa_failed", address, f"wrong code {tries}", **event)
+    if tries >= current_app.config["SCLERO_MFA_MAX_FAILURES"]:
+        _lock(who, now, address, f"{tries} wrong codes; sign-in ended")
     db.session.commit()
     raise Invalid("code", "That code is not right. Type the 6 digits your app shows now.")
+
+
+def _lock(who: Principal, now: datetime, address: str, detail: str) -> None:
+    """End the pending session (audited once, by whichever try ended it); commit.
+
+    :raises SecondFactorLocked: always.
+    """
+    ended = db.session.execute(
+        sa.update(AuthSession)
+        .where(AuthSession.id == who.session_id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=now)
+    ).rowcount
+    if ended:
+        event = dict(clinic_id=who.clinic_id, user_id=who.id, name=who.name)
+        security_event("mfa_locked", address, detail, **event)
+    db.session.commit()
+    raise SecondFactorLocked("Too many wrong codes.")
 
 
 def cancel_pending(who: Principal, now: datetime) -> None:

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -32,6 +36,7 @@ from tests.web.test_remembered_device import remember
 DOC = "doc1@north.example"
 ALICE = "alice@patients.example"
 NEW = "a brand new sentence password"
+LONDON = ZoneInfo("Europe/London")
 
 
 @pytest.fixture(autouse=True)
@@ -225,3 +230,33 @@ def test_wrong_current_passwords_are_limited(app, client, world, clock, in_app, 
         "/account/password", data={"current": PASSWORD, "password": NEW, "confirm": NEW}
     )
     assert done.status_code == 303
+
+
+# --- lifetimes across a change of summer time --------------------------------------------
+
+
+def _pin_london(clock, instant: datetime) -> None:
+    """Pin the app's clock to ``instant`` written as London local time (as a test, a
+    debugging session or a clinic's machine might give it)."""
+    clock.now = instant.astimezone(LONDON)
+
+
+def test_twelve_hours_are_twelve_real_hours_across_the_autumn_change(enrolled, client, clock):
+    """Europe/London goes back an hour at 01:00 UTC on the last Sunday of October. With
+    the clock pinned as London time, "trusted for 12 hours" was computed as 12 hours of
+    wall clock, 13 real hours. Sessions, trust and the phone all count real time."""
+    start = datetime(2027, 10, 30, 23, 30, tzinfo=UTC)  # 00:30 BST, before the change
+    _pin_london(clock, start)
+    assert login(client, DOC).headers["Location"] == "/login/code"
+    done = client.post("/login/code", data={"code": code_for(enrolled, clock), "trust": "y"})
+    assert done.status_code == 303
+    at = start
+    for _ in range(47):  # busy all night: a page every 15 minutes, 11 h 45 in all
+        at += timedelta(minutes=15)
+        _pin_london(clock, at)
+        assert client.get("/clinic/").status_code == 200
+    _pin_london(clock, start + timedelta(hours=12, minutes=1))
+    assert client.get("/clinic/").status_code == 302  # the absolute limit, in real time
+    assert login(client, DOC).headers["Location"] == "/login/code"
+    asked = client.get("/login/code")  # the 12 trusted hours are over too
+    assert asked.status_code == 200

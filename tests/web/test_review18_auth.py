@@ -260,3 +260,23 @@ def test_twelve_hours_are_twelve_real_hours_across_the_autumn_change(enrolled, c
     assert login(client, DOC).headers["Location"] == "/login/code"
     asked = client.get("/login/code")  # the 12 trusted hours are over too
     assert asked.status_code == 200
+
+
+def test_two_enrolment_pages_at_once_show_the_same_secret(
+    required, client, world, clock, in_app, monkeypatch
+):
+    """The enrolment page loaded twice at the same moment (a prefetch and the real load,
+    or a double tap): both create the secret. One was a 500 (the second INSERT of the
+    account's row); both must show the one secret that will be checked."""
+    login(client, DOC)
+    who = in_app(accounts.user_for_session, _token_of(client), clock.now)
+    _counting(monkeypatch, mfa, "seal", pause=0.1)  # both read "no row" before adding one
+    shown: list[str] = []
+
+    def load(i: int) -> None:
+        shown.append(in_app(mfa.enrolment, who, clock.now)[0])
+
+    outcomes = _race(2, load)
+    assert outcomes == ["ok", "ok"], outcomes
+    stored = in_app(lambda: mfa.unseal(db.session.scalar(sa.select(MfaSecret.secret))))
+    assert shown == [stored, stored]

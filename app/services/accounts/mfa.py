@@ -5,16 +5,15 @@ A sign-in session that owes a second factor is "pending" (``AuthSession.mfa_pend
 set by ``sessions.open_session``); ``user_for_session`` hands it out as a Principal that
 is not authenticated, so every page but the code and enrolment pages turns it away.
 
-The TOTP secret is stored sealed with AES-GCM under a key derived from SECRET_KEY (HMAC
-with a fixed label), so a copy of the database, or of a backup, cannot mint codes
-without the app's key. Rotating SECRET_KEY keeps secrets readable while the old key is
-in SECRET_KEY_FALLBACKS; re-enrol staff before removing it.
+The TOTP secret is stored sealed (``mfa_seal``: a database copy cannot mint codes).
+Rotating SECRET_KEY keeps secrets readable while the old key is in
+SECRET_KEY_FALLBACKS; re-enrol staff before removing it.
 
 Codes: 6 digits, 30-second steps, one step either side accepted (clock drift); the last
-accepted step is stored and a step is never accepted twice (a shoulder-surfed code
-cannot be replayed). The fifth wrong code ends the pending session. Recovery codes are
-stored as SHA-256 hashes (they are 50 random bits, too many to guess, so a fast hash is
-enough) and each works once.
+accepted step is stored and never accepted twice (a shoulder-surfed code cannot be
+replayed). Wrong codes are limited per session and per account (``pass_second_factor``).
+Recovery codes are stored as SHA-256 hashes (50 random bits each, too many to guess, so
+a fast hash is enough) and each works once.
 """
 
 from __future__ import annotations
@@ -108,7 +107,11 @@ def enrolment(who: Principal, now: datetime) -> tuple[str, str]:
     if row is None:
         row = MfaSecret(user_id=who.id, secret=seal(pyotp.random_base32()), created_at=now)
         db.session.add(row)
-        db.session.commit()
+        try:
+            db.session.commit()
+        except sa.exc.IntegrityError:  # the page loaded twice at once: show the first's
+            db.session.rollback()
+            row = db.session.get_one(MfaSecret, who.id)
     secret = unseal(row.secret)
     # pyotp quotes the issuer and name, but a colon in the issuer would still split the
     # app's label ("issuer:account") in the wrong place.
@@ -195,10 +198,9 @@ def pass_second_factor(who: Principal, code: str, now: datetime, address: str) -
     """Check a TOTP code (or a recovery code) for a pending session; on success the
     session is signed in; commit.
 
-    Each try is counted before the code is checked, twice: for this session (its 5th
-    wrong code ends it) and for the account, in the sign-in throttle's table (10 wrong
-    codes per window, whatever the sessions: signing in again with the password must
-    not buy fresh guesses). Guesses sent at the same moment cannot pass either cap.
+    Each try is counted before the check: for this session (the 5th wrong code ends it)
+    and for the account in the sign-in throttle's table (10 per window, so signing in
+    again does not buy fresh guesses). Guesses sent at once cannot pass either cap.
 
     :raises Invalid: a wrong, reused or malformed code (counted).
     :raises SecondFactorLocked: the session's or the account's limit is reached; the

@@ -129,6 +129,7 @@ def test_new_sign_ins_do_not_buy_fresh_guesses_at_the_code(enrolled, client, clo
     assert login(client, DOC).headers["Location"] == "/login/code"
     refused = client.post("/login/code", data={"code": code_for(enrolled, clock)})
     assert refused.headers["Location"] == "/login"
+    assert "Please wait 15 minutes" in text_of(client.get("/login"))
     assert client.get("/clinic/").status_code == 302  # not signed in
     clock.advance(minutes=16)
     assert login(client, DOC).headers["Location"] == "/login/code"

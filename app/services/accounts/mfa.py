@@ -209,11 +209,12 @@ def pass_second_factor(who: Principal, code: str, now: datetime, address: str) -
     if who.mfa_pending != "code":
         raise Invalid("code", "There is no code to check.")
     tries = _take_try(who.session_id)
-    key = _account_key(who.id)
+    key = f"mfa:{who.id}"  # never equal to an email's hex key in the same table
     if tries is None:
         _lock(who, now, address, "too many wrong codes; sign-in ended")
     if take_slot(key, now) is None:
-        _lock(who, now, address, "too many wrong codes for this account; sign-in ended")
+        wait = "Too many wrong codes. Please wait 15 minutes, then sign in again."
+        _lock(who, now, address, "too many wrong codes for this account", wait)
     row = db.session.get(MfaSecret, who.id)
     typed = "".join(code.split())
     if row is not None and row.confirmed_at is not None:
@@ -228,10 +229,6 @@ def pass_second_factor(who: Principal, code: str, now: datetime, address: str) -
             db.session.commit()
             return
     _count_failure(who, tries, now, address)
-
-
-def _account_key(user_id: int) -> str:
-    return f"mfa:{user_id}"
 
 
 def _take_try(session_id: int) -> int | None:
@@ -296,7 +293,7 @@ def _count_failure(who: Principal, tries: int, now: datetime, address: str) -> N
     raise Invalid("code", "That code is not right. Type the 6 digits your app shows now.")
 
 
-def _lock(who: Principal, now: datetime, address: str, detail: str) -> None:
+def _lock(who: Principal, now: datetime, address: str, detail: str, say: str = "") -> None:
     """End the pending session (audited once, by whichever try ended it); commit.
 
     :raises SecondFactorLocked: always.
@@ -310,7 +307,7 @@ def _lock(who: Principal, now: datetime, address: str, detail: str) -> None:
         event = dict(clinic_id=who.clinic_id, user_id=who.id, name=who.name)
         security_event("mfa_locked", address, detail, **event)
     db.session.commit()
-    raise SecondFactorLocked("Too many wrong codes.")
+    raise SecondFactorLocked(say or "Too many wrong codes. Please sign in again.")
 
 
 def cancel_pending(who: Principal, now: datetime) -> None:

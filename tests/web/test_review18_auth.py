@@ -281,3 +281,24 @@ def test_two_enrolment_pages_at_once_show_the_same_secret(
     assert outcomes == ["ok", "ok"], outcomes
     stored = in_app(lambda: mfa.unseal(db.session.scalar(sa.select(MfaSecret.secret))))
     assert shown == [stored, stored]
+
+
+# --- the remembered phone ---------------------------------------------------------------
+
+
+def test_a_phone_can_be_remembered_only_just_after_signing_in(client, world, clock, in_app):
+    """Someone with a copy of a patient's session cookie could open /remember-phone and
+    choose their own PIN: 30 days of access after the copied session has ended. The
+    page is offered right after the password; later it asks for a fresh sign-in."""
+    from app.models import RememberedDevice
+
+    assert login(client, ALICE).status_code == 302
+    for _ in range(4):  # busy on the app for 16 minutes: the session is still live
+        clock.advance(minutes=4)
+        assert client.get("/patient/today").status_code == 200
+    late = client.post("/remember-phone", data={"pin": PIN, "confirm": PIN})
+    assert late.status_code == 400
+    assert "sign in again with your password" in text_of(late)
+    assert in_app(lambda: db.session.scalar(sa.select(RememberedDevice.id))) is None
+    client.post("/logout")
+    assert remember(client).status_code == 302  # a fresh sign-in may

@@ -302,3 +302,16 @@ def test_a_phone_can_be_remembered_only_just_after_signing_in(client, world, clo
     assert in_app(lambda: db.session.scalar(sa.select(RememberedDevice.id))) is None
     client.post("/logout")
     assert remember(client).status_code == 302  # a fresh sign-in may
+
+
+def test_signing_in_over_another_persons_session_ends_it(app, client, world, clock):
+    """A shared phone: Bob signs in while Alice's session is still open in the browser.
+    Her session was only dropped from the cookie and stayed live on the server, so a
+    copy of her cookie still opened her pages."""
+    assert login(client, ALICE).status_code == 302
+    alices = client.get_cookie("session").value
+    assert login(client, "bob@patients.example").status_code == 302
+    copy = app.test_client()
+    copy.set_cookie("session", alices)
+    assert copy.get("/patient/today").status_code == 302
+    assert client.get("/patient/today").status_code == 200  # Bob is signed in

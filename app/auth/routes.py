@@ -104,7 +104,7 @@ def login():
 def _end_replaced_session() -> None:
     """Another sign-in on this browser (a shared phone): the session it replaces ends on
     the server too, so a copy of its cookie is of no use (review R1)."""
-    if current_user.is_authenticated:
+    if not current_user.is_anonymous:  # a sign-in still owing its code ends too
         accounts.end_session(current_user.get_id(), now())
 
 
@@ -151,6 +151,7 @@ def _accept_invite(token: str):
             except Invalid as exc:
                 getattr(form, exc.field).errors.append(exc.message)
             else:
+                _end_replaced_session()
                 login_user(user)
                 flash("Your password is set. Welcome!", "success")
                 # A clinic's first admin is invited too (flask clinic create).

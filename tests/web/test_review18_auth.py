@@ -315,3 +315,19 @@ def test_signing_in_over_another_persons_session_ends_it(app, client, world, clo
     copy.set_cookie("session", alices)
     assert copy.get("/patient/today").status_code == 302
     assert client.get("/patient/today").status_code == 200  # Bob is signed in
+
+
+def test_accepting_an_invitation_over_another_persons_session_ends_it(app, client, world, clock):
+    """The same on the invitation page: Bob opens his link on the phone Alice is
+    signed in on."""
+    from tests.web.test_auth import _invite
+
+    assert login(client, ALICE).status_code == 302
+    alices = client.get_cookie("session").value
+    token = _invite(app, "bob@patients.example")
+    done = client.post(f"/invite/{token}", data={"password": NEW, "confirm": NEW})
+    assert done.status_code == 302
+    copy = app.test_client()
+    copy.set_cookie("session", alices)
+    assert copy.get("/patient/today").status_code == 302
+    assert client.get("/patient/today").status_code == 200  # Bob is signed in

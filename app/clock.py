@@ -28,7 +28,10 @@ def now() -> datetime:
     if has_app_context():
         pinned = current_app.config.get("SCLERO_NOW")
         if pinned is not None:
-            return pinned() if callable(pinned) else pinned
+            instant = pinned() if callable(pinned) else pinned
+            # In UTC, as the real clock is: "+ 12 hours" on a local time pinned in a zone
+            # with summer time is wall-clock arithmetic, 13 real hours across the change.
+            return instant.astimezone(UTC) if instant.tzinfo is not None else instant
     return datetime.now(UTC)
 
 

@@ -78,10 +78,10 @@ def mfa_code():
     if form.validate_on_submit():
         try:
             mfa.pass_second_factor(current_user, form.code.data, now(), client_address())
-        except SecondFactorLocked:
+        except SecondFactorLocked as exc:
             logout_user()
             session.pop(NEXT_KEY, None)
-            flash("Too many wrong codes. Please sign in again, or ask an admin.", "error")
+            flash(f"{exc} If you cannot get in, ask an admin of your clinic.", "error")
             return redirect(url_for("auth.login"), 303)
         except Invalid as exc:
             form.code.errors.append(exc.message)
@@ -146,6 +146,10 @@ def mfa_enrol():
         try:
             codes = mfa.confirm_enrolment(current_user, form.code.data, now(), client_address())
         except Invalid as exc:
+            if mfa.is_enrolled(current_user.id):
+                # A second submission that lost a race with the first (a double tap):
+                # the factor is on; the status page offers new recovery codes.
+                return redirect(url_for("auth.mfa_enrol"), 303)
             form.code.errors.append(exc.message)
             status = 400
         else:

@@ -18,11 +18,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app
 
 from app.extensions import db
+from app.models import AuthSession
 from app.models import RememberedDevice
 from app.models import Role
 from app.models import User
@@ -38,6 +40,9 @@ from app.services.errors import Invalid
 from app.services.errors import ServiceError
 
 PIN_RULE = re.compile(r"[0-9]{4,6}")
+# How soon after signing in a phone can be remembered (as checklist A9 asks of a
+# password change: a fresh sign-in).
+_CHOOSE_PIN_WITHIN = timedelta(minutes=15)
 
 
 class DeviceUnknown(ServiceError):
@@ -92,6 +97,15 @@ def remember_device(
     if principal.role != Role.PATIENT:
         raise DeviceUnknown("Only patients can remember a phone.")
     check_pin(pin, confirm)
+    # Only just after signing in (the page is offered then): a session cookie copied
+    # later must not become a PIN of the copier's choosing that outlives it by 30 days.
+    opened = db.session.scalar(
+        sa.select(AuthSession.created_at).where(AuthSession.id == principal.session_id)
+    )
+    if opened is None or now - opened > _CHOOSE_PIN_WITHIN:
+        raise Invalid(
+            "pin", "To remember this phone, please sign out, then sign in again with your password."
+        )
     token = new_token()
     db.session.add(
         RememberedDevice(

@@ -5,22 +5,19 @@ A sign-in session that owes a second factor is "pending" (``AuthSession.mfa_pend
 set by ``sessions.open_session``); ``user_for_session`` hands it out as a Principal that
 is not authenticated, so every page but the code and enrolment pages turns it away.
 
-The TOTP secret is stored sealed with AES-GCM under a key derived from SECRET_KEY (HMAC
-with a fixed label), so a copy of the database, or of a backup, cannot mint codes
-without the app's key. Rotating SECRET_KEY keeps secrets readable while the old key is
-in SECRET_KEY_FALLBACKS; re-enrol staff before removing it.
+The TOTP secret is stored sealed (``mfa_seal``: a database copy cannot mint codes).
+Rotating SECRET_KEY keeps secrets readable while the old key is in
+SECRET_KEY_FALLBACKS; re-enrol staff before removing it.
 
 Codes: 6 digits, 30-second steps, one step either side accepted (clock drift); the last
-accepted step is stored and a step is never accepted twice (a shoulder-surfed code
-cannot be replayed). The fifth wrong code ends the pending session. Recovery codes are
-stored as SHA-256 hashes (they are 50 random bits, too many to guess, so a fast hash is
-enough) and each works once.
+accepted step is stored and never accepted twice (a shoulder-surfed code cannot be
+replayed). Wrong codes are limited per session and per account (``pass_second_factor``).
+Recovery codes are stored as SHA-256 hashes (50 random bits each, too many to guess, so
+a fast hash is enough) and each works once.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 import secrets
 from datetime import datetime
@@ -28,8 +25,6 @@ from datetime import timedelta
 
 import pyotp
 import sqlalchemy as sa
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import current_app
 
 from app.extensions import db
@@ -41,6 +36,10 @@ from app.models.user import TrustedDevice
 from app.principal import Principal
 from app.security import new_token
 from app.security import token_hash
+from app.services.accounts.mfa_seal import seal
+from app.services.accounts.mfa_seal import unseal
+from app.services.accounts.signin import give_slot_back
+from app.services.accounts.signin import take_slot
 from app.services.audit import audit
 from app.services.audit import refuse
 from app.services.audit import security_event
@@ -49,42 +48,12 @@ from app.services.errors import ServiceError
 
 RECOVERY_CODES = 10
 _STEP_SECONDS = 30
-_KEY_LABEL = b"sclerocare/mfa-secret/v1"
 # An enrolment not confirmed within this time starts again with a new secret.
 _ENROL_WITHIN = timedelta(minutes=30)
 
 
 class SecondFactorLocked(ServiceError):
     """Too many wrong codes: the pending sign-in session has been ended."""
-
-
-# --- sealing the secret ---------------------------------------------------------------
-
-
-def _keys() -> list[bytes]:
-    secret_keys = [current_app.config["SECRET_KEY"]]
-    secret_keys += list(current_app.config.get("SECRET_KEY_FALLBACKS") or [])
-    return [
-        hmac.new(str(k).encode("utf-8"), _KEY_LABEL, hashlib.sha256).digest() for k in secret_keys
-    ]
-
-
-def seal(secret: str) -> str:
-    """The secret encrypted under the current key, as text for the database."""
-    nonce = secrets.token_bytes(12)
-    sealed = AESGCM(_keys()[0]).encrypt(nonce, secret.encode("ascii"), _KEY_LABEL)
-    return "v1:" + base64.urlsafe_b64encode(nonce + sealed).decode("ascii")
-
-
-def unseal(stored: str) -> str:
-    """The secret back; the current key first, then each fallback key."""
-    raw = base64.urlsafe_b64decode(stored.removeprefix("v1:").encode("ascii"))
-    for key in _keys():
-        try:
-            return AESGCM(key).decrypt(raw[:12], raw[12:], _KEY_LABEL).decode("ascii")
-        except InvalidTag:
-            continue
-    raise RuntimeError("A second-factor secret cannot be read with any configured key.")
 
 
 # --- state ------------------------------------------------------------------------------
@@ -138,7 +107,11 @@ def enrolment(who: Principal, now: datetime) -> tuple[str, str]:
     if row is None:
         row = MfaSecret(user_id=who.id, secret=seal(pyotp.random_base32()), created_at=now)
         db.session.add(row)
-        db.session.commit()
+        try:
+            db.session.commit()
+        except sa.exc.IntegrityError:  # the page loaded twice at once: show the first's
+            db.session.rollback()
+            row = db.session.get_one(MfaSecret, who.id)
     secret = unseal(row.secret)
     # pyotp quotes the issuer and name, but a colon in the issuer would still split the
     # app's label ("issuer:account") in the wrong place.
@@ -161,7 +134,16 @@ def confirm_enrolment(who: Principal, code: str, now: datetime, address: str) ->
     step = _matching_step(unseal(row.secret), code, now)
     if step is None:
         raise Invalid("code", "That code is not right. Type the 6 digits your app shows now.")
-    row.confirmed_at, row.last_step = now, step
+    # Conditional, so of two submissions racing (a double tap) one turns it on and
+    # makes the recovery codes; the other is refused rather than replacing them.
+    confirmed = db.session.execute(
+        sa.update(MfaSecret)
+        .where(MfaSecret.user_id == who.id, MfaSecret.confirmed_at.is_(None))
+        .values(confirmed_at=now, last_step=step)
+    ).rowcount
+    if confirmed != 1:
+        db.session.rollback()
+        raise Invalid("code", "Your second factor is already set up.")
     codes = _new_recovery_codes(who.id, now)
     _clear_pending(who.session_id)
     audit(who, None, "mfa_enrolled", address, "second factor set up; 10 recovery codes")
@@ -216,26 +198,54 @@ def pass_second_factor(who: Principal, code: str, now: datetime, address: str) -
     """Check a TOTP code (or a recovery code) for a pending session; on success the
     session is signed in; commit.
 
+    Each try is counted before the check: for this session (the 5th wrong code ends it)
+    and for the account in the sign-in throttle's table (10 per window, so signing in
+    again does not buy fresh guesses). Guesses sent at once cannot pass either cap.
+
     :raises Invalid: a wrong, reused or malformed code (counted).
-    :raises SecondFactorLocked: the wrong code that reached the limit; the session ended.
+    :raises SecondFactorLocked: the session's or the account's limit is reached; the
+        session ended.
     """
     if who.mfa_pending != "code":
         raise Invalid("code", "There is no code to check.")
+    tries = _take_try(who.session_id)
+    key = f"mfa:{who.id}"  # never equal to an email's hex key in the same table
+    if tries is None:
+        _lock(who, now, address, "too many wrong codes; sign-in ended")
+    if take_slot(key, now) is None:
+        wait = "Too many wrong codes. Please wait 15 minutes, then sign in again."
+        _lock(who, now, address, "too many wrong codes for this account", wait)
     row = db.session.get(MfaSecret, who.id)
     typed = "".join(code.split())
     if row is not None and row.confirmed_at is not None:
         step = _matching_step(unseal(row.secret), typed, now)
         # One UPDATE that only moves forward: two requests with the same code, or a
         # code seen over a shoulder, get one success between them.
-        if step is not None and _claim_step(who.id, step):
+        if (step is not None and _claim_step(who.id, step)) or (
+            len(typed.replace("-", "")) == 10 and _use_recovery_code(who, typed, now, address)
+        ):
+            give_slot_back(key)
             _clear_pending(who.session_id)
             db.session.commit()
             return
-        if len(typed.replace("-", "")) == 10 and _use_recovery_code(who, typed, now, address):
-            _clear_pending(who.session_id)
-            db.session.commit()
-            return
-    _count_failure(who, now, address)
+    _count_failure(who, tries, now, address)
+
+
+def _take_try(session_id: int) -> int | None:
+    """Count a try for the session and commit; its number, or None at the limit (or
+    when the session has ended meanwhile)."""
+    tries = db.session.execute(
+        sa.update(AuthSession)
+        .where(
+            AuthSession.id == session_id,
+            AuthSession.revoked_at.is_(None),
+            AuthSession.mfa_failures < current_app.config["SCLERO_MFA_MAX_FAILURES"],
+        )
+        .values(mfa_failures=AuthSession.mfa_failures + 1)
+        .returning(AuthSession.mfa_failures)
+    ).scalar()
+    db.session.commit()
+    return tries
 
 
 def _claim_step(user_id: int, step: int) -> bool:
@@ -274,27 +284,30 @@ def _use_recovery_code(who: Principal, typed: str, now: datetime, address: str) 
     return True
 
 
-def _count_failure(who: Principal, now: datetime, address: str) -> None:
-    # An atomic increment: parallel guesses each count.
-    failures = db.session.execute(
-        sa.update(AuthSession)
-        .where(AuthSession.id == who.session_id)
-        .values(mfa_failures=AuthSession.mfa_failures + 1)
-        .returning(AuthSession.mfa_failures)
-    ).scalar_one()
+def _count_failure(who: Principal, tries: int, now: datetime, address: str) -> None:
     event = dict(clinic_id=who.clinic_id, user_id=who.id, name=who.name)
-    security_event("mfa_failed", address, f"wrong code {failures}", **event)
-    if failures >= current_app.config["SCLERO_MFA_MAX_FAILURES"]:
-        db.session.execute(
-            sa.update(AuthSession)
-            .where(AuthSession.id == who.session_id, AuthSession.revoked_at.is_(None))
-            .values(revoked_at=now)
-        )
-        security_event("mfa_locked", address, f"{failures} wrong codes; sign-in ended", **event)
-        db.session.commit()
-        raise SecondFactorLocked("Too many wrong codes.")
+    security_event("mfa_failed", address, f"wrong code {tries}", **event)
+    if tries >= current_app.config["SCLERO_MFA_MAX_FAILURES"]:
+        _lock(who, now, address, f"{tries} wrong codes; sign-in ended")
     db.session.commit()
     raise Invalid("code", "That code is not right. Type the 6 digits your app shows now.")
+
+
+def _lock(who: Principal, now: datetime, address: str, detail: str, say: str = "") -> None:
+    """End the pending session (audited once, by whichever try ended it); commit.
+
+    :raises SecondFactorLocked: always.
+    """
+    ended = db.session.execute(
+        sa.update(AuthSession)
+        .where(AuthSession.id == who.session_id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=now)
+    ).rowcount
+    if ended:
+        event = dict(clinic_id=who.clinic_id, user_id=who.id, name=who.name)
+        security_event("mfa_locked", address, detail, **event)
+    db.session.commit()
+    raise SecondFactorLocked(say or "Too many wrong codes. Please sign in again.")
 
 
 def cancel_pending(who: Principal, now: datetime) -> None:

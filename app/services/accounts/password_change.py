@@ -4,8 +4,9 @@ The current password is asked again (a session left open on a shared computer mu
 be enough, checklist A9). On success every OTHER sign-in session of the account ends
 (this one stays), trusted devices must pass the second factor again, the change is
 audited, and the person is told by email, with no health details (checklist A8). A
-wrong current password is refused and audited as ``password_change_failed``; it does not
-count toward the sign-in throttle (the person is already signed in).
+wrong current password is refused and audited as ``password_change_failed``; wrong ones
+are limited per account like sign-ins (their own counter, so they never lock sign-in),
+and remembered phones are forgotten with the old password (review R1).
 """
 
 from __future__ import annotations
@@ -20,8 +21,11 @@ from app.models import User
 from app.principal import Principal
 from app.security import hash_password
 from app.security import verify_password
+from app.services.accounts.devices import forget_devices
 from app.services.accounts.mfa import forget_trusted_devices
 from app.services.accounts.passwords import check_new_password
+from app.services.accounts.signin import give_slot_back
+from app.services.accounts.signin import take_slot
 from app.services.audit import audit
 from app.services.audit import security_event
 from app.services.errors import Invalid
@@ -40,6 +44,15 @@ def change_password(
     user = db.session.get(User, who.id)
     if user is None:
         raise Invalid("current", "Please sign in again.")
+    # Counted before the check, per account, in the sign-in throttle's table: a session
+    # left open, or a stolen session cookie, must not become unlimited guesses at the
+    # password, which would then take the account.
+    key = f"password:{user.id}"
+    if take_slot(key, now) is None:
+        raise Invalid(
+            "current",
+            "Too many wrong passwords. Please wait 15 minutes, or call your clinic for help.",
+        )
     if not verify_password(user.password_hash, current):
         security_event(
             "password_change_failed",
@@ -51,6 +64,10 @@ def change_password(
         )
         db.session.commit()
         raise Invalid("current", "That is not your current password. Please try again.")
+    # The right password gives its try back at once: a weak new one refused below must
+    # not use up the owner's tries.
+    give_slot_back(key)
+    db.session.commit()
     check_new_password(password, confirm, email=user.email, name=user.name)
     if verify_password(user.password_hash, password):
         raise Invalid("password", "That is your current password. Please choose a new one.")
@@ -66,6 +83,9 @@ def change_password(
         .values(revoked_at=now)
     )
     forget_trusted_devices(user.id)
+    # And every remembered phone: one remembered by whoever knew the old password would
+    # otherwise open a fresh session with the PIN they chose.
+    forget_devices(user.id, now)
     audit(
         who,
         who.patient.id if who.patient is not None else None,

@@ -50,7 +50,7 @@ def authenticate(email: str, password: str, now: datetime, *, address: str = "")
     :raises BadCredentials: for a wrong email or password.
     """
     key = email_key(email)
-    attempt = _take_slot(key, now)
+    attempt = take_slot(key, now)
     if attempt is None:
         raise LoginThrottled("Too many attempts.")
     user = db.session.scalar(sa.select(User).where(User.email == normalise_email(email)))
@@ -59,15 +59,19 @@ def authenticate(email: str, password: str, now: datetime, *, address: str = "")
         _audit_failure(user, key, attempt, address)
         db.session.commit()
         raise BadCredentials("Email or password is not right.")
-    _give_slot_back(key)
+    give_slot_back(key)
     token = open_session(user, now)
     db.session.commit()
     return signed_in(token, now)
 
 
-def _take_slot(key: str, now: datetime) -> int | None:
+def take_slot(key: str, now: datetime) -> int | None:
     """Count one attempt for ``key`` and commit; the count including it, or None when
     the email is locked (the count is already at the cap within the window).
+
+    Other secrets an account guards use the same counter with their own key (a
+    ``kind:user_id`` key never equals an email's hex key): the second factor's codes
+    and the current password on the change-password page (review R1).
 
     Two statements, each atomic on SQLite (3.35 or later) and PostgreSQL: create the
     row if it is missing, then raise the count only while it is under the cap or the
@@ -101,7 +105,7 @@ def _take_slot(key: str, now: datetime) -> int | None:
     return counted
 
 
-def _give_slot_back(key: str) -> None:
+def give_slot_back(key: str) -> None:
     """Undo this attempt's count (with the sign-in's commit), and drop the row once
     nothing is counted in it, so the table does not keep a row per account.
 

@@ -14,6 +14,7 @@ import secrets
 from flask import Flask
 from flask import current_app
 from flask import jsonify
+from flask import make_response
 from flask import render_template
 from flask import request
 from flask.globals import request_ctx
@@ -130,7 +131,12 @@ def register(app: Flask) -> None:
             "For your safety the form expired. Please reload the page and try again; "
             "nothing was saved."
         )
-        return _page(400, title, body)
+        page, code = _page(400, title, body)
+        response = make_response(page, code)
+        # The phone's offline queue (app.js) keeps an entry this refused: the entry is
+        # not wrong, the page's token is, and a reload brings a new one.
+        response.headers["X-Sclero-Form-Expired"] = "1"
+        return response
 
     @app.errorhandler(NotFound)
     def not_found(exc: NotFound):

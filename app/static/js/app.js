@@ -153,6 +153,12 @@
           throw new Error("signed out");
         }
         if (response.status >= 500) { throw new Error("server"); }
+        if (response.headers.get("X-Sclero-Form-Expired") === "1") {
+          // This page's form token is no longer valid (signed in again elsewhere): the
+          // entry was not read, so it stays for the next page's token.
+          status("Please reload this page to send what you saved on this phone. Nothing is lost.", "error");
+          throw new Error("form expired");
+        }
         writeQueue(readQueue().slice(1));
         return response.text().then(function (html) {
           // Show the answer to the check-in: it may be urgent advice. A refused one

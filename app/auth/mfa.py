@@ -30,6 +30,7 @@ from app.auth.routes import home_for
 from app.auth.routes import safe_next
 from app.clock import now
 from app.extensions import login_manager
+from app.freshness import stale_response
 from app.services.accounts import mfa
 from app.services.accounts.mfa import SecondFactorLocked
 from app.services.errors import Invalid
@@ -125,9 +126,8 @@ def _qr(uri: str) -> Markup:
     return Markup(svg.replace("<svg ", f'<svg {label}shape-rendering="crispEdges" ', 1))  # nosec B704
 
 
-@bp.route("/account/second-factor", methods=["GET", "POST"])
-def mfa_enrol():
-    """Set up the app (staff): a QR code and the secret as text, then a first code."""
+def _enrol_gate():  # noqa: ANN202 - a response, or None to go on
+    """Who may see the set-up page: anything else answers here."""
     pending = _pending()
     if current_user.is_anonymous:
         return login_manager.unauthorized()
@@ -140,6 +140,19 @@ def mfa_enrol():
     if mfa.is_enrolled(current_user.id):
         left = mfa.recovery_codes_left(current_user.id)
         return _private(render_template("auth/mfa_status.html", left=left))
+    # Setting up an authenticator on an account already signed in is sensitive: a copied
+    # session could tie the account to someone else's phone (a pending "enrol" session
+    # has just passed the password, so it is not asked again).
+    return stale_response()
+
+
+@bp.route("/account/second-factor", methods=["GET", "POST"])
+def mfa_enrol():
+    """Set up the app (staff): a QR code and the secret as text, then a first code."""
+    gate = _enrol_gate()
+    if gate is not None:
+        return gate
+    pending = _pending()
     form = EnrolForm()
     status = 200
     if form.validate_on_submit():
@@ -173,6 +186,10 @@ def mfa_regenerate():
         return login_manager.unauthorized()
     if not current_user.is_clinician:
         abort(404)
+    # New recovery codes outlast the session that made them: confirm it's them first.
+    stale = stale_response(back=url_for("auth.mfa_enrol"))
+    if stale is not None:
+        return stale
     try:
         codes = mfa.regenerate_recovery_codes(current_user, now(), client_address())
     except Invalid as exc:

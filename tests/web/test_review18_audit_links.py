@@ -96,3 +96,47 @@ def test_another_clinics_admin_cannot_make_a_link(app, world, in_app):
         ).all()
     )
     assert refused == [world.clinic2]
+
+
+# ------------------------------------------------------------------ /push/resubscribe
+
+PUSH = "https://fcm.googleapis.com/fcm/send/review18-"
+
+
+def _resubscribe(app, world, in_app, subscriber: str, subscribe_path: str) -> list[AuditEvent]:
+    from tests.web.test_free_text import KEYS
+
+    client = app.test_client()
+    assert login(client, subscriber).status_code == 302
+    old = PUSH + "old"
+    r = client.post(subscribe_path, json={"subscription": {"endpoint": old, "keys": KEYS}})
+    assert r.status_code == 200, r.get_data(as_text=True)
+    # The service worker, with no sign-in, swaps the endpoint.
+    r = app.test_client().post(
+        "/push/resubscribe",
+        json={"old_endpoint": old, "subscription": {"endpoint": PUSH + "new", "keys": KEYS}},
+    )
+    assert r.status_code == 200, r.get_data(as_text=True)
+
+    def load() -> list[AuditEvent]:
+        rows = list(
+            db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "push resubscribe"))
+        )
+        db.session.expunge_all()
+        return rows
+
+    return in_app(load)
+
+
+def test_a_staff_devices_renewed_push_address_is_audited(app, world, in_app):
+    (event,) = _resubscribe(app, world, in_app, "doc1@north.example", "/clinic/reminders/subscribe")
+    assert (event.clinic_id, event.actor_id, event.address) == (
+        world.clinic1,
+        world.clinician1,
+        "127.0.0.1",
+    )
+    assert event.detail.startswith("device #") and "fcm" not in event.detail
+
+
+def test_a_patients_renewed_push_address_is_not_a_staff_event(app, world, in_app):
+    assert _resubscribe(app, world, in_app, ALICE, "/patient/reminders/subscribe") == []

@@ -24,6 +24,7 @@ from app.domain.audit_chain import CONTENT_FIELDS
 from app.domain.audit_chain import GENESIS
 from app.domain.audit_chain import row_hash
 from app.models import AuditEvent
+from app.models.audit import MAINTENANCE_SETTING
 from app.models.audit import AuditChainHead
 
 BATCH = 5000
@@ -45,6 +46,9 @@ class ChainReport:
 
 def verify(connection: sa.Connection, batch: int = BATCH) -> ChainReport:
     """Walk the whole chain on ``connection``; see the module docstring."""
+    guard = _check_guard(connection)
+    if guard is not None:
+        return ChainReport(0, guard)
     events = AuditEvent.__table__
     columns = [events.c[name] for name in CONTENT_FIELDS]
     head_table = AuditChainHead.__table__
@@ -93,6 +97,45 @@ def verify(connection: sa.Connection, batch: int = BATCH) -> ChainReport:
     if report.intact and head is not None:
         return _check_past_head(connection, count)
     return report
+
+
+# The append-only triggers the migration installs (app/models/audit.py).
+_TRIGGERS = (
+    "audit_events_append_only",
+    "audit_events_no_truncate",
+    "audit_chain_head_keep",
+    "audit_chain_head_no_truncate",
+)
+
+
+def _check_guard(connection: sa.Connection) -> str | None:
+    """On PostgreSQL, the append-only triggers are there and enabled, and the
+    maintenance bypass is not on by default (``ALTER DATABASE/ROLE ... SET`` or the
+    connection's options would silently turn them off for the app). The chain would
+    still show an edit, but the database would no longer refuse it."""
+    if connection.dialect.name != "postgresql":
+        return None
+    enabled = set(
+        connection.execute(
+            sa.text(
+                "SELECT tgname FROM pg_trigger WHERE tgname = ANY(:names) AND tgenabled <> 'D' "
+                "AND tgrelid IN ('audit_events'::regclass, 'audit_chain_head'::regclass)"
+            ),
+            {"names": list(_TRIGGERS)},
+        ).scalars()
+    )
+    missing = [name for name in _TRIGGERS if name not in enabled]
+    if missing:
+        return f"the append-only trigger {missing[0]} is missing or disabled"
+    bypass = connection.execute(
+        sa.text(f"SELECT current_setting('{MAINTENANCE_SETTING}', true)")
+    ).scalar()
+    if (bypass or "") == "on":
+        return (
+            f"{MAINTENANCE_SETTING} is on for this connection by default, so the database "
+            "accepts edits to the trail: remove it from the role, database or options"
+        )
+    return None
 
 
 def _check_past_head(connection: sa.Connection, count: int) -> ChainReport:

@@ -9,6 +9,8 @@ commit, taking the use-case and its event with it.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import sqlalchemy as sa
 
@@ -17,6 +19,7 @@ from app.domain.audit_chain import row_hash
 from app.extensions import db
 from app.models import AuditEvent
 from tests.conftest import NOW
+from tests.conftest import is_postgres
 from tests.services.test_audit_chain import _actor
 from tests.services.test_audit_chain import _events
 from tests.services.test_audit_chain import _tamper
@@ -92,3 +95,48 @@ def test_odd_text_is_stored_and_the_chain_stays_intact(world, runner, in_app, te
     result = _verify(runner)
     assert result.exit_code == 0, result.output
     assert "intact: 1 events" in result.output
+
+
+# ------------------------------------------------------------------ the PostgreSQL guard
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not is_postgres(), reason="needs TEST_DATABASE_URL on PostgreSQL")
+def test_verify_reports_a_disabled_trigger(world, runner, in_app):
+    _events(in_app, world, 2)
+
+    def alter(state: str) -> None:
+        with db.engine.begin() as conn:
+            conn.execute(
+                sa.text(f"ALTER TABLE audit_events {state} TRIGGER audit_events_append_only")
+            )
+
+    in_app(alter, "DISABLE")
+    try:
+        result = _verify(runner)
+    finally:
+        in_app(alter, "ENABLE")
+    assert result.exit_code == 1, result.output
+    assert "audit_events_append_only is missing or disabled" in result.output
+    assert _verify(runner).exit_code == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not is_postgres(), reason="needs TEST_DATABASE_URL on PostgreSQL")
+def test_verify_reports_the_bypass_set_by_default_for_the_database(world, runner, in_app):
+    _events(in_app, world, 2)
+    name = sa.engine.make_url(os.environ["TEST_DATABASE_URL"]).database
+
+    def setting(sql: str) -> None:
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(sa.text(sql))
+        db.engine.dispose()  # new connections read the database's defaults
+
+    in_app(setting, f"ALTER DATABASE \"{name}\" SET sclero.audit_maintenance = 'on'")
+    try:
+        result = _verify(runner)
+    finally:
+        in_app(setting, f'ALTER DATABASE "{name}" RESET sclero.audit_maintenance')
+    assert result.exit_code == 1, result.output
+    assert "sclero.audit_maintenance is on for this connection by default" in result.output
+    assert _verify(runner).exit_code == 0

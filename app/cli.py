@@ -249,7 +249,12 @@ def create_staff(email: str, name: str, clinic_id: int, admin: bool, password: s
     """Create a clinician (or set their password); idempotent."""
     try:
         user = accounts.create_staff(
-            clinic_id, email, name, password, Role.CLINIC_ADMIN if admin else Role.CLINICIAN
+            clinic_id,
+            email,
+            name,
+            password,
+            Role.CLINIC_ADMIN if admin else Role.CLINICIAN,
+            now(),
         )
     except Invalid as exc:
         raise click.ClickException(exc.message) from None

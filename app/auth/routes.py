@@ -146,7 +146,11 @@ def _accept_invite(token: str):
             # the passwords are.
             try:
                 user = accounts.accept_invitation(
-                    token, form.password.data, form.confirm.data, now()
+                    token,
+                    form.password.data,
+                    form.confirm.data,
+                    now(),
+                    address=request.remote_addr or "",
                 )
             except Invalid as exc:
                 getattr(form, exc.field).errors.append(exc.message)

@@ -98,7 +98,9 @@ def resubscribe():
     if not isinstance(old, str):
         return jsonify(ok=False, error="old_endpoint missing"), 400
     try:
-        changed = subscriptions.replace_endpoint(old, body.get("subscription"), now())
+        changed = subscriptions.replace_endpoint(
+            old, body.get("subscription"), now(), request.remote_addr or ""
+        )
     except Invalid as exc:
         return jsonify(ok=False, error=exc.message), 400
     return jsonify(ok=changed), (200 if changed else 404)

@@ -19,6 +19,7 @@ added row would.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import sqlalchemy as sa
@@ -39,6 +40,8 @@ _PENDING = "sclero_audit_pending"
 _EVENTS = AuditEvent.__table__
 _HEAD = AuditChainHead.__table__
 # Column sizes: longer text is cut, as before, rather than failing the use-case.
+# NUL, and any surrogate code point (in a Python str one is always unpaired).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _SIZES = {"actor_name": 120, "action": 40, "detail": 300, "address": 64}
 
 
@@ -128,7 +131,7 @@ def security_event(
 def _event(**fields: Any) -> dict[str, Any]:
     """An event's content, cut to its columns, stamped with the one clock."""
     for name, size in _SIZES.items():
-        fields[name] = str(fields[name] or "")[:size]
+        fields[name] = _storable(str(fields[name] or ""))[:size]
     # The hash encodes ids as JSON numbers: an id handed over as "5" must not fail the
     # commit, nor hash differently from the 5 the column gives back.
     for name in ("clinic_id", "actor_id", "patient_id"):
@@ -136,6 +139,16 @@ def _event(**fields: Any) -> dict[str, Any]:
             fields[name] = int(fields[name])
     fields["created_at"] = now()
     return fields
+
+
+def _storable(text: str) -> str:
+    """``text`` as both databases can store it, hashed as it will be read back.
+
+    PostgreSQL refuses NUL in text and neither database takes a lone surrogate (from
+    a JSON "\\ud800"); either would fail the commit, losing the use-case and its event.
+    Replaced by U+FFFD before hashing, so the stored text and its hash agree.
+    """
+    return _UNSTORABLE.sub("\ufffd", text)
 
 
 def _queue(events: list[dict[str, Any]]) -> None:

@@ -27,6 +27,7 @@ from app.services.accounts.passwords import check_new_password
 from app.services.accounts.sessions import open_session
 from app.services.accounts.sessions import revoke_all
 from app.services.accounts.sessions import signed_in
+from app.services.audit import security_event
 from app.services.errors import InvitationUnusable
 
 
@@ -88,7 +89,9 @@ def usable_invitation(token: str, now: datetime) -> Invitation:
     return inv
 
 
-def accept_invitation(token: str, password: str, confirm: str, now: datetime) -> Principal:
+def accept_invitation(
+    token: str, password: str, confirm: str, now: datetime, *, address: str = ""
+) -> Principal:
     """Set the password from an invitation and sign the account's owner in.
 
     The invitation is claimed with a conditional UPDATE, so a double submit or two
@@ -103,6 +106,17 @@ def accept_invitation(token: str, password: str, confirm: str, now: datetime) ->
     check_new_password(password, confirm, email=inv.user.email, name=inv.user.name)
     claim_link(Invitation, inv.id, now)
     user = inv.user
+    # Using a link that replaces a password is how an account is taken over: on the
+    # trail, with the address it came from (issue 18 point 2), never the password.
+    replaced = user.password_hash is not None
+    security_event(
+        "sign-in link used",
+        address,
+        "password replaced; all sessions ended" if replaced else "first password set",
+        clinic_id=user.clinic_id,
+        user_id=user.id,
+        name=user.name,
+    )
     link_used(user, now)  # a replaced password is told on the start page (issue 18)
     user.password_hash = hash_password(password)
     # A new password ends every other session of this account (checklist A8).

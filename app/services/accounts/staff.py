@@ -17,7 +17,9 @@ import sqlalchemy as sa
 
 from app.domain import direction
 from app.extensions import db
+from app.models import AuditEvent
 from app.models import AuthSession
+from app.models import Clinic
 from app.models import Role
 from app.models import User
 from app.principal import Principal
@@ -29,6 +31,7 @@ from app.services.accounts.invitations import issue_invitation
 from app.services.accounts.link_notice import tell_link_issued
 from app.services.accounts.links import email_link
 from app.services.accounts.passwords import check_password_rules
+from app.services.accounts.sessions import revoke_all
 from app.services.audit import audit
 from app.services.audit import refuse
 from app.services.errors import Invalid
@@ -38,16 +41,48 @@ STAFF_ROLES = (Role.CLINICIAN, Role.CLINIC_ADMIN)
 MAX_NAME = 120
 
 
-def create_staff(clinic_id: int, email: str, name: str, password: str, role: Role) -> User:
-    """Create (or update the password of) a clinician or clinic admin; idempotent."""
-    check_password_rules(password)
-    user = db.session.scalar(sa.select(User).where(User.email == normalise_email(email)))
-    if user is None:
-        user = User(email=normalise_email(email), name=name, role=role, clinic_id=clinic_id)
-        db.session.add(user)
-    elif user.role == Role.PATIENT:
+def create_staff(
+    clinic_id: int, email: str, name: str, password: str, role: Role, now: datetime
+) -> User:
+    """Create (or update the password of) a clinician or clinic admin; idempotent.
+
+    Audited from "command line" (issue 18 point 1), as `flask clinic create` is. A new
+    password for an existing account ends its sessions, as a reset does: whoever held
+    the old one must not stay signed in. The account must be of the clinic named, so a
+    typing slip in ``--clinic-id`` cannot reset the password of another clinic's staff.
+    """
+    email = normalise_email(email)
+    if db.session.get(Clinic, clinic_id) is None:
+        raise Invalid("clinic_id", f"There is no clinic with id {clinic_id}.")
+    user = db.session.scalar(sa.select(User).where(User.email == email))
+    if user is not None and user.role == Role.PATIENT:
         raise Invalid("email", "That email belongs to a patient.")
+    if user is not None and user.clinic_id != clinic_id:
+        raise Invalid("email", "That email belongs to staff of another clinic.")
+    check_password_rules(password, email=email, name=name if user is None else user.name)
+    if user is None:
+        user = User(email=email, name=name, role=role, clinic_id=clinic_id)
+        db.session.add(user)
+        action, detail = "create staff", f"{email} as {role.value}, with a password"
+    else:
+        revoke_all(user, now)
+        action, detail = "change", f"password of {email} set; all sessions ended"
     user.password_hash = hash_password(password)
+    db.session.flush()
+    # The audit writer takes a signed-in Principal; the command line has none, so the
+    # event names it as the actor, as `flask clinic create` does.
+    db.session.add(
+        AuditEvent(
+            clinic_id=clinic_id,
+            actor_id=None,
+            actor_name="command line",
+            patient_id=None,
+            action=action,
+            detail=detail,
+            address="command line",
+            created_at=now,
+        )
+    )
     db.session.commit()
     return user
 

@@ -18,8 +18,10 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from app.clock import now
 from app.domain import hours as hours_domain
 from app.extensions import db
+from app.models import AuditEvent
 from app.models import Clinic
 from app.principal import ClinicInfo
 from app.security import EMAIL_MAX
@@ -138,7 +140,24 @@ def set_hours(slug: str, spec: str, out_of_hours_name: str, out_of_hours_phone: 
     clinic = db.session.scalar(sa.select(Clinic).where(Clinic.slug == slug))
     if clinic is None:
         raise NotFound(f"No clinic with the slug '{slug}'.")
+    was = clinic.opening_hours or "never open", clinic.out_of_hours_name or "none"
     stored = _store(clinic, spec, out_of_hours_name, out_of_hours_phone)
+    # Patients are told whom to call from these (issue 18 point 1: every staff write is
+    # accountable). The command line has no signed-in Principal, so the event names it
+    # as the actor, as `flask clinic create` does.
+    db.session.add(
+        AuditEvent(
+            clinic_id=clinic.id,
+            actor_id=None,
+            actor_name="command line",
+            patient_id=None,
+            action="change",
+            detail=f"opening hours: {was[0]} -> {stored.summary}; out-of-hours line: "
+            f"{was[1]} -> {stored.out_of_hours}",
+            address="command line",
+            created_at=now(),
+        )
+    )
     db.session.commit()
     return stored
 

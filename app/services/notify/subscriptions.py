@@ -19,7 +19,10 @@ from app.models import OutboxMessage
 from app.models import OutboxState
 from app.models import Patient
 from app.models import PushSubscription
+from app.models import Role
+from app.models import User
 from app.principal import Principal
+from app.services.audit import security_event
 from app.services.errors import Invalid
 from app.services.errors import NotFound
 from app.services.notify import email_prefs
@@ -126,7 +129,7 @@ def remove_subscription(
     return bool(removed)
 
 
-def replace_endpoint(old_endpoint: str, data: object, now: datetime) -> bool:
+def replace_endpoint(old_endpoint: str, data: object, now: datetime, address: str = "") -> bool:
     """The service worker's ``pushsubscriptionchange``: swap an endpoint for a new one.
 
     No sign-in is needed, because only the holder of the old endpoint (a secret URL the
@@ -150,6 +153,18 @@ def replace_endpoint(old_endpoint: str, data: object, now: datetime) -> bool:
         info.auth,
         now,
     )
+    owner = db.session.get(User, sub.user_id) if sub.user_id is not None else None
+    if owner is not None and owner.role in (Role.CLINICIAN, Role.CLINIC_ADMIN):
+        # Where a member of staff's clinic alerts go changed (issue 18 point 1); by
+        # device number only, never the endpoint (a capability URL).
+        security_event(
+            "push resubscribe",
+            address,
+            f"device #{sub.id}: the browser renewed its alert address",
+            clinic_id=owner.clinic_id,
+            user_id=owner.id,
+            name=owner.name,
+        )
     db.session.commit()
     return True
 

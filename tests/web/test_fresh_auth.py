@@ -193,3 +193,22 @@ def test_confirming_never_sends_the_person_off_site(admin, clock):
 def test_signed_out_visitors_are_sent_to_sign_in(client):
     r = client.get("/account/confirm")
     assert r.status_code == 302 and "/login" in r.headers["Location"]
+
+
+def test_a_stale_session_cannot_set_up_an_authenticator_or_new_recovery_codes(
+    client, world, in_app, clock
+):
+    """A copied staff session must not tie the account to another phone, nor make
+    recovery codes that outlive it: both ask "confirm it's you" first."""
+    login(client, "doc1@north.example")
+    go_stale(client, clock)
+    r = client.get("/account/second-factor")
+    assert r.status_code == 303 and r.headers["Location"].startswith("/account/confirm")
+    assert client.post("/account/confirm", data={"password": PASSWORD}).status_code in (302, 303)
+    secret, done = enrol(client, clock)  # fresh again: the set-up goes ahead
+    assert done.status_code == 200
+    go_stale(client, clock)
+    before = events(in_app, "mfa_recovery_regenerated")
+    r = client.post("/account/second-factor/recovery-codes")
+    assert r.status_code == 303 and r.headers["Location"].startswith("/account/confirm")
+    assert events(in_app, "mfa_recovery_regenerated") == before

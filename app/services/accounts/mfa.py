@@ -99,7 +99,7 @@ def enrolment(who: Principal, now: datetime) -> tuple[str, str]:
     """
     row = db.session.get(MfaSecret, who.id)
     if row is not None and row.confirmed_at is not None:
-        raise Invalid("code", "Your second factor is already set up.")
+        raise Invalid("code", "Your sign-in code is already set up.")
     if row is not None and now - row.created_at > _ENROL_WITHIN:
         db.session.delete(row)
         db.session.flush()
@@ -143,7 +143,7 @@ def confirm_enrolment(who: Principal, code: str, now: datetime, address: str) ->
     ).rowcount
     if confirmed != 1:
         db.session.rollback()
-        raise Invalid("code", "Your second factor is already set up.")
+        raise Invalid("code", "Your sign-in code is already set up.")
     codes = _new_recovery_codes(who.id, now)
     _clear_pending(who.session_id)
     audit(who, None, "mfa_enrolled", address, "second factor set up; 10 recovery codes")
@@ -154,7 +154,7 @@ def confirm_enrolment(who: Principal, code: str, now: datetime, address: str) ->
 def regenerate_recovery_codes(who: Principal, now: datetime, address: str) -> list[str]:
     """Replace the account's recovery codes with 10 new ones (the old stop working)."""
     if not is_enrolled(who.id):
-        raise Invalid("code", "Set up your second factor first.")
+        raise Invalid("code", "Set up your sign-in code first.")
     codes = _new_recovery_codes(who.id, now)
     audit(who, None, "mfa_recovery_regenerated", address, "10 new recovery codes")
     db.session.commit()
@@ -379,7 +379,7 @@ def reset_second_factor(actor: Principal, user_id: int, now: datetime, address: 
     if not user.is_clinician:
         raise refuse(actor, address, f"reset second factor of user #{user_id}", "No such person.")
     if user.id == actor.id:
-        raise Invalid("user", "Ask another admin to reset your own second factor.")
+        raise Invalid("user", "Ask another clinic admin to reset your own sign-in code.")
     had = is_enrolled(user.id)
     db.session.execute(sa.delete(MfaSecret).where(MfaSecret.user_id == user.id))
     db.session.execute(sa.delete(MfaRecoveryCode).where(MfaRecoveryCode.user_id == user.id))

@@ -82,7 +82,10 @@ def mfa_code():
         except SecondFactorLocked as exc:
             logout_user()
             session.pop(NEXT_KEY, None)
-            flash(f"{exc} If you cannot get in, ask a clinic admin to reset your sign-in code.", "error")
+            flash(
+                f"{exc} If you cannot get in, ask a clinic admin to reset your sign-in code.",
+                "error",
+            )
             return redirect(url_for("auth.login"), 303)
         except Invalid as exc:
             form.code.errors.append(exc.message)

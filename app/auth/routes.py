@@ -90,7 +90,7 @@ def login():
             flash("That email and password do not match. Please try again.", "error")
             status = 401
         else:
-            _end_replaced_session()
+            _end_replaced_session(user)
             login_user(user)
             if user.mfa_pending:  # a second factor first (issue 18, app/auth/mfa.py)
                 session["mfa_next"] = target or ""
@@ -101,11 +101,12 @@ def login():
     return render_template("auth/login.html", form=form), status
 
 
-def _end_replaced_session() -> None:
+def _end_replaced_session(new) -> None:  # noqa: ANN001 - the Principal just signed in
     """Another sign-in on this browser (a shared phone): the session it replaces ends on
-    the server too, so a copy of its cookie is of no use (review R1)."""
+    the server too, so a copy of its cookie is of no use (review R1); the same person's
+    push devices move to the new session."""
     if not current_user.is_anonymous:  # a sign-in still owing its code ends too
-        accounts.end_session(current_user.get_id(), now())
+        accounts.replace_session(current_user.get_id(), new, now())
 
 
 @bp.post("/logout")
@@ -155,7 +156,7 @@ def _accept_invite(token: str):
             except Invalid as exc:
                 getattr(form, exc.field).errors.append(exc.message)
             else:
-                _end_replaced_session()
+                _end_replaced_session(user)
                 login_user(user)
                 flash("Your password is set. Welcome!", "success")
                 # A clinic's first admin is invited too (flask clinic create).

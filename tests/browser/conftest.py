@@ -20,6 +20,7 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 from werkzeug.serving import make_server
 
+from app import logredact
 from app.services import demo
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -48,6 +49,9 @@ class LiveServer:
     """The Flask app on 127.0.0.1:<free port>, served from a background thread."""
 
     def __init__(self, app, host: str = "127.0.0.1", port: int = 0) -> None:
+        # As wsgi.py does for every real server: the dev server's access log must never
+        # hold a link's token (tests/conftest.py checks each test's log records).
+        logredact.install()
         self.server = make_server(host, port, app, threaded=True)
         self.port = self.server.server_port
         self.url = f"http://localhost:{self.port}"

@@ -331,3 +331,30 @@ def test_accepting_an_invitation_over_another_persons_session_ends_it(app, clien
     copy.set_cookie("session", alices)
     assert copy.get("/patient/today").status_code == 302
     assert client.get("/patient/today").status_code == 200  # Bob is signed in
+
+
+def test_signing_in_again_on_ones_own_phone_keeps_its_reminders(
+    client, world, in_app, push_service
+):
+    """The replaced session ends, but the same person's push device moves to the new
+    one: signing in again must not silently stop a phone's reminders (CI found the
+    devices deleted with the old session)."""
+    from app.models import PushSubscription
+
+    fake = push_service.new_subscription()
+    login(client, "alice@patients.example")
+    r = client.post("/patient/reminders/subscribe", json={"subscription": fake.info()})
+    assert r.status_code == 200
+    login(client, "alice@patients.example")  # again, on the same browser
+
+    def devices():
+        rows = db.session.execute(
+            sa.select(PushSubscription.auth_session_id, AuthSession.revoked_at).join(
+                AuthSession, AuthSession.id == PushSubscription.auth_session_id
+            )
+        ).all()
+        return [revoked is None for _, revoked in rows]
+
+    assert in_app(devices) == [True]  # kept, on the live session
+    login(client, "bob@patients.example")  # another person on this phone
+    assert in_app(devices) == []

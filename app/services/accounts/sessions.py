@@ -218,6 +218,29 @@ def end_session(token: str | None, now: datetime) -> None:
     db.session.commit()
 
 
+def replace_session(old_token: str, new: Principal, now: datetime) -> None:
+    """A sign-in on a browser that held another session: the old one ends on the server.
+
+    Another person's session ends as a sign-out would (its push devices go: the next
+    person must not get those reminders). The same person's devices move to the new
+    session instead: signing in again on one's own phone must not silently stop its
+    reminders.
+    """
+    old = db.session.scalar(
+        sa.select(AuthSession).where(AuthSession.token_hash == token_hash(old_token))
+    )
+    if old is None or old.id == new.session_id:
+        return
+    if old.user_id == new.id:
+        db.session.execute(
+            sa.update(PushSubscription)
+            .where(PushSubscription.auth_session_id == old.id)
+            .values(auth_session_id=new.session_id)
+        )
+        db.session.commit()
+    end_session(old_token, now)
+
+
 def revoke_all(user: User, now: datetime) -> None:
     """Mark every live sign-in session of the user revoked (no commit).
 

@@ -24,6 +24,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 TOOLS = ROOT / "tools"
@@ -214,7 +215,8 @@ def sign_in(page, base: str, email: str, password: str) -> None:  # noqa: ANN001
 
 def sign_out(page) -> None:  # noqa: ANN001
     page.get_by_role("button", name="Sign out").click()
-    page.wait_for_url("**/login")
+    # The sign-in page, with or without its "you have signed out" query.
+    page.wait_for_url(lambda url: urlsplit(url).path == "/login")
 
 
 def session_cookie(base: str, email: str, password: str) -> str:

@@ -40,7 +40,8 @@ def test_change_ends_other_sessions_keeps_this_one_and_emails(
     login(other, email)
     login(client, email)
     home = "/patient/today" if "patients" in email else "/clinic/"
-    assert 'href="/account/password"' in client.get(home).get_data(as_text=True)  # the menu
+    where = "/patient/reminders" if "patients" in email else "/clinic/"  # its link
+    assert 'href="/account/password"' in client.get(where).get_data(as_text=True)
     page = client.get(PAGE)
     assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
     r = _change(client)
@@ -103,3 +104,17 @@ def test_change_forgets_trusted_devices(app, client, world, clock, in_app):
     client.post("/logout")
     login(client, "doc1@north.example", NEW)
     assert client.get("/login/code").status_code == 200  # the code is asked again
+
+
+def test_patients_find_it_under_reminders_and_staff_in_the_header(client, world):
+    """A patient's header keeps to the brand, "Install app" and "Sign out": a third
+    item wrapped it when "Install app" appeared after load, shifting the whole page."""
+    login(client, "alice@patients.example")
+    today = client.get("/patient/today").get_data(as_text=True)
+    header = today.split('<header class="top">', 1)[1].split("</header>", 1)[0]
+    assert "/account/password" not in header
+    assert 'href="/account/password"' in client.get("/patient/reminders").get_data(as_text=True)
+    staff = client.application.test_client()
+    login(staff, "doc1@north.example")
+    page = staff.get("/clinic/").get_data(as_text=True)
+    assert "/account/password" in page.split('<header class="top">', 1)[1].split("</header>")[0]

@@ -20,13 +20,10 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import Channel
 from app.models import Clinic
-from app.models import OutboxMessage
-from app.models import OutboxState
 from app.models import User
 from app.principal import Principal
-from app.security import new_token
+from app.services.notify.email_enqueue import enqueue_account_email
 from app.services.notify.email_notice import LINK_NOTICE
 from app.services.notify.email_notice import NOTICE_TTL
 from app.services.notify.email_notice import notice_detail
@@ -51,23 +48,8 @@ def tell_link_issued(user: User, now: datetime) -> None:
     the link email.
     """
     clinic = db.session.get(Clinic, user.clinic_id)
-    db.session.add(
-        OutboxMessage(
-            patient_id=user.patient.id if user.patient is not None else None,
-            treatment_id=None,
-            recipient_user_id=user.id,
-            key=f"{LINK_NOTICE}:{new_token()[:40]}",
-            kind=LINK_NOTICE,
-            channel=Channel.EMAIL,
-            link="/login",
-            time_critical=True,
-            due_at=now,
-            available_at=now,
-            expires_at=now + NOTICE_TTL,
-            detail=notice_detail(say_date(now, _zone(user, clinic)), clinic.phone),
-            state=OutboxState.PENDING,
-        )
-    )
+    detail = notice_detail(say_date(now, _zone(user, clinic)), clinic.phone)
+    enqueue_account_email(user, LINK_NOTICE, now, NOTICE_TTL, detail)
 
 
 def link_used(user: User, now: datetime) -> None:

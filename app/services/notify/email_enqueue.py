@@ -64,21 +64,30 @@ def enqueue_link_email(user: User, purpose: str, url: str, now: datetime) -> Non
         if purpose == "reset"
         else current_app.config["SCLERO_INVITE_TTL"]
     )
+    enqueue_account_email(user, purpose, now, ttl, detail=purpose, secret=url)
+
+
+def enqueue_account_email(
+    user: User, kind: str, now: datetime, ttl: timedelta, detail: str, secret: str | None = None
+) -> None:
+    """Queue an email about the person's account (a link, or a notice about one), sent
+    at once and dropped once ``ttl`` has passed; no commit. Each gets its own key, so
+    the dispatcher's "newest of a kind" rule never drops one kind for another."""
     db.session.add(
         OutboxMessage(
             patient_id=user.patient.id if user.patient is not None else None,
             treatment_id=None,
             recipient_user_id=user.id,
-            key=f"{purpose}:{new_token()[:40]}",
-            kind=purpose,
+            key=f"{kind}:{new_token()[:40]}",
+            kind=kind,
             channel=Channel.EMAIL,
             link="/login",
             time_critical=True,
             due_at=now,
             available_at=now,
             expires_at=now + ttl,
-            detail=purpose,
-            secret=url,
+            detail=detail,
+            secret=secret,
             state=OutboxState.PENDING,
         )
     )

@@ -143,7 +143,7 @@ def test_thirty_concurrent_wrong_codes_reach_the_check_five_times(
     """One pending session, 30 guesses at once (as on many workers): each is counted
     before it is checked, so no more than the session's 5 reach the check."""
     who = _pending_principal(in_app, clock)
-    calls = _counting(monkeypatch, mfa, "_matching_step", pause=0.05)
+    calls = _counting(monkeypatch, mfa, "matching_step", pause=0.05)
 
     def guess(i: int) -> None:
         in_app(mfa.pass_second_factor, who, f"{i:06d}", clock.now, f"192.0.2.{i}")
@@ -165,7 +165,7 @@ def test_racing_enrolment_confirmations_give_one_set_of_recovery_codes(
     client.get("/account/second-factor")
     secret = in_app(lambda: mfa.unseal(db.session.scalar(sa.select(MfaSecret.secret))))
     who = in_app(accounts.user_for_session, _token_of(client), clock.now)
-    _counting(monkeypatch, mfa, "_matching_step", pause=0.1)
+    _counting(monkeypatch, mfa, "matching_step", pause=0.1)
     shown: list[list[str]] = []
 
     def confirm(i: int) -> None:

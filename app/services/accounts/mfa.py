@@ -131,7 +131,7 @@ def confirm_enrolment(who: Principal, code: str, now: datetime, address: str) ->
     stale = row is not None and now - row.created_at > _ENROL_WITHIN
     if row is None or row.confirmed_at is not None or stale:
         raise Invalid("code", "Please start again: scan the new QR code on this page.")
-    step = _matching_step(unseal(row.secret), code, now)
+    step = matching_step(unseal(row.secret), code, now)
     if step is None:
         raise Invalid("code", "That code is not right. Type the 6 digits your app shows now.")
     # Conditional, so of two submissions racing (a double tap) one turns it on and
@@ -180,7 +180,7 @@ def _code_hash(code: str) -> str:
 # --- the code at sign-in ----------------------------------------------------------------
 
 
-def _matching_step(secret: str, code: str, now: datetime) -> int | None:
+def matching_step(secret: str, code: str, now: datetime) -> int | None:
     """The time step (one either side of now) whose code is ``code``, or None."""
     code = "".join(code.split())
     # ASCII only: compare_digest refuses other text, and "١٢٣٤٥٦" is digits to isdigit.
@@ -218,11 +218,11 @@ def pass_second_factor(who: Principal, code: str, now: datetime, address: str) -
     row = db.session.get(MfaSecret, who.id)
     typed = "".join(code.split())
     if row is not None and row.confirmed_at is not None:
-        step = _matching_step(unseal(row.secret), typed, now)
+        step = matching_step(unseal(row.secret), typed, now)
         # One UPDATE that only moves forward: two requests with the same code, or a
         # code seen over a shoulder, get one success between them.
-        if (step is not None and _claim_step(who.id, step)) or (
-            len(typed.replace("-", "")) == 10 and _use_recovery_code(who, typed, now, address)
+        if (step is not None and claim_step(who.id, step)) or (
+            len(typed.replace("-", "")) == 10 and use_recovery_code(who, typed, now, address)
         ):
             give_slot_back(key)
             _clear_pending(who.session_id)
@@ -248,7 +248,7 @@ def _take_try(session_id: int) -> int | None:
     return tries
 
 
-def _claim_step(user_id: int, step: int) -> bool:
+def claim_step(user_id: int, step: int) -> bool:
     result = db.session.execute(
         sa.update(MfaSecret)
         .where(
@@ -260,7 +260,7 @@ def _claim_step(user_id: int, step: int) -> bool:
     return result.rowcount == 1
 
 
-def _use_recovery_code(who: Principal, typed: str, now: datetime, address: str) -> bool:
+def use_recovery_code(who: Principal, typed: str, now: datetime, address: str) -> bool:
     result = db.session.execute(
         sa.update(MfaRecoveryCode)
         .where(

@@ -27,10 +27,10 @@ from app.models import User
 from app.models.user import MfaSecret
 from app.principal import Principal
 from app.security import verify_password
-from app.services.accounts.mfa import _claim_step
-from app.services.accounts.mfa import _matching_step
-from app.services.accounts.mfa import _use_recovery_code
+from app.services.accounts.mfa import claim_step
+from app.services.accounts.mfa import matching_step
 from app.services.accounts.mfa import unseal
+from app.services.accounts.mfa import use_recovery_code
 from app.services.audit import security_event
 from app.services.errors import Invalid
 from app.services.errors import ServiceError
@@ -104,11 +104,11 @@ def _code_passes(who: Principal, typed: str, now: datetime, address: str) -> boo
     row = db.session.get(MfaSecret, who.id)
     if row is None or row.confirmed_at is None:
         return False
-    step = _matching_step(unseal(row.secret), typed, now)
+    step = matching_step(unseal(row.secret), typed, now)
     # A code already used (at sign-in, say) is not accepted again: the same rule.
-    if step is not None and _claim_step(who.id, step):
+    if step is not None and claim_step(who.id, step):
         return True
-    return len(typed.replace("-", "")) == 10 and _use_recovery_code(who, typed, now, address)
+    return len(typed.replace("-", "")) == 10 and use_recovery_code(who, typed, now, address)
 
 
 def _count_failure(who: Principal, now: datetime, address: str, what: str) -> None:

@@ -149,6 +149,9 @@ def register_templating(app: Flask) -> None:
 
     templating.register(app)
     assets.init_app(app)
+    from app import i18n
+
+    i18n.init_app(app)
 
 
 def register_error_handlers(app: Flask) -> None:

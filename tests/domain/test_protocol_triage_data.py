@@ -321,7 +321,8 @@ def test_stockings_are_asked_about_only_while_they_are_worn(name, last_day, last
     assert "stockings_day" not in asked(last_day + 1)
     assert "stockings_night" in asked(last_night)
     assert "stockings_night" not in asked(last_night + 1)
-    assert "walked" in asked(100) and "pain" in asked(100)
+    # Walks are asked while the walking task applies (issue 19 point 3), pain always.
+    assert "walked" in asked(14) and "walked" not in asked(15) and "pain" in asked(100)
 
 
 def test_questions_not_asked_are_stored_as_not_asked_never_as_no():

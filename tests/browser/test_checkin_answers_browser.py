@@ -67,7 +67,7 @@ def test_answers_are_never_invented_from_nothing_to_accepted_and_in_the_edit_for
     page.set_viewport_size({"width": 390, "height": 844})
 
     chosen: list[str] = []
-    steps = [(name, "No") for name in names] + [("walked", "Yes"), ("pain", "2")]
+    steps = [(name, "No") for name in names] + [("stockings_day", "Yes"), ("pain", "2")]
     for name, label in steps:
         group = page.locator(f"fieldset:has(input[name='{name}'])")
         group.get_by_role("radio", name=label, exact=True).check()
@@ -85,8 +85,8 @@ def test_answers_are_never_invented_from_nothing_to_accepted_and_in_the_edit_for
     assert checked(page) == sorted(chosen)
     with app.app_context():
         answers = db.session.scalar(sa.select(CheckIn.answers))
-    assert answers["walked"] is True
-    assert [answers[k] for k in ("lumps", "itching", "elevated")] == [None, None, None]
+    assert answers["stockings_day"] is True
+    assert [answers[k] for k in ("lumps", "itching", "walked")] == [None, None, None]
     assert answers["red_flags"] == [] and len(answers["red_flags_no"]) == len(names)
     assert not js_errors, js_errors
 

@@ -22,8 +22,8 @@ from tests.conftest import login
 from tests.conftest import text_of
 from tests.web.test_checkin import DAY3_FLAGS
 
-# Legs raised is not asked (a task ticked on Today): it is stored as not asked.
-OPTIONAL = ["lumps", "itching", "stockings_day", "stockings_night", "walked"]
+# Walks and legs raised are not asked (tasks ticked on Today): stored as not asked.
+OPTIONAL = ["lumps", "itching", "stockings_day", "stockings_night"]
 REQUIRED = [f"rf-{k}" for k in DAY3_FLAGS] + ["pain", "bruising"]
 
 
@@ -94,7 +94,7 @@ def test_nothing_answered_then_one_field_at_a_time_never_invents_an_answer(
     # optional one: each step shows exactly what was chosen so far, nothing more.
     answers: dict[str, str] = {}
     steps = [(f"rf-{k}", "yes" if k == "calf-pain-swelling" else "no") for k in DAY3_FLAGS]
-    steps += [("pain", "3"), ("walked", "yes"), ("bruising", "mild")]
+    steps += [("pain", "3"), ("stockings_day", "yes"), ("bruising", "mild")]
     for i, (name, value) in enumerate(steps):
         answers[name] = value
         r = post(client, answers)
@@ -107,10 +107,10 @@ def test_nothing_answered_then_one_field_at_a_time_never_invents_an_answer(
             assert in_app(count, CheckIn) == 0
     assert r.status_code == 200
     saved = stored(in_app)
-    assert saved["walked"] is True
-    for name in ("lumps", "itching", "stockings_day", "stockings_night", "elevated"):
+    assert saved["stockings_day"] is True
+    for name in ("lumps", "itching", "stockings_night", "walked", "elevated"):
         assert saved[name] is None, name
-    assert "elevated" in saved["not_asked"]
+    assert {"walked", "elevated"} <= set(saved["not_asked"])
     assert saved["red_flags"] == ["calf-pain-swelling"]
     assert saved["red_flags_no"] == sorted(set(DAY3_FLAGS) - {"calf-pain-swelling"})
     # The edit form shows exactly what was sent.
@@ -120,10 +120,10 @@ def test_nothing_answered_then_one_field_at_a_time_never_invents_an_answer(
     login(doc, "doc1@north.example")
     diary = text_of(doc.get(f"/clinic/patients/{world.patient_a}"))
     assert "tender lumps not answered; itching not answered" in diary
-    assert "day not answered, night not answered; walked yes; legs raised not asked" in diary
+    assert "day yes, night not answered; walked not asked; legs raised not asked" in diary
     # The patient sees which questions were left out, on the result and in the diary.
     result = text_of(r)
-    assert "Not answered: Tender lumps, Itching, Stockings in the day" in result
+    assert "Not answered: Tender lumps, Itching, Stockings at night" in result
     assert "Not answered: Tender lumps, Itching" in text_of(client.get("/patient/diary"))
 
 
@@ -133,10 +133,7 @@ def test_a_check_in_with_questions_left_out_is_not_called_all_as_expected(client
     page = text_of(r)
     assert r.status_code == 200 and "Everything you answered sounds as expected" in page
     assert "Everything you told us" not in page
-    assert (
-        "Not answered: Tender lumps, Itching, Stockings in the day, Stockings at night, "
-        "Walked." in page
-    )
+    assert "Not answered: Tender lumps, Itching, Stockings in the day, Stockings at night." in page
 
 
 def test_each_error_is_shown_at_its_field_and_in_the_summary(client, world):
@@ -187,7 +184,6 @@ def test_an_old_check_in_still_shows_its_answers(app, client, world, in_app):
         "itching": {"no"},
         "lumps": {"yes"},
         "stockings_day": {"yes"},
-        "walked": {"no"},
         "pain": {"2"},
         "bruising": {"none"},
     }

@@ -39,12 +39,12 @@ def test_day_three_asks_each_warning_sign_once_and_says_how_many(client, world):
     assert "rf-skin-breakdown" not in groups and "rf-routine-changes" not in groups
     # The skin list still asks for a blister or an open sore, as checkboxes.
     assert 'name="skin" value="blister"' in html and 'name="skin" value="sore"' in html
-    # Legs raised is a task ticked on Today; walks are asked while the walk task runs.
-    assert "elevated" not in groups and "walked" in groups
+    # Walks and legs raised are tasks ticked on Today: not asked again.
+    assert "elevated" not in groups and "walked" not in groups
     others = ["pain", "bruising", "lumps", "itching", "stockings_day", "stockings_night"]
-    assert [g for g in groups if not g.startswith("rf-")] == others + ["walked"]
-    # Counted, not guessed: 4 warning signs, pain, bruising, skin and 5 yes/no questions.
-    assert "There are 12 questions today." in page
+    assert [g for g in groups if not g.startswith("rf-")] == others
+    # Counted, not guessed: 4 warning signs, pain, bruising, skin and 4 yes/no questions.
+    assert "There are 11 questions today." in page
     assert "about a minute" not in page
     # The stocking that rubs (a routine change with no question of its own) is asked
     # in the note while stockings are worn.
@@ -55,7 +55,7 @@ def test_a_protocol_without_stockings_has_no_stocking_hint(client, world, in_app
     add_patient(in_app, "nora@patients.example", day=3, key="compression-none")
     login(client, "nora@patients.example")
     page = text_of(client.get("/patient/checkin"))
-    assert "There are 10 questions today." in page  # 4 signs, 6 fixed: no stockings
+    assert "There are 9 questions today." in page  # 4 signs, 5 fixed: no stockings
     assert "stocking that rubs" not in page
     assert "Anything else you want the clinic to know? (optional)" in page
 
@@ -63,13 +63,14 @@ def test_a_protocol_without_stockings_has_no_stocking_hint(client, world, in_app
 def test_answering_only_what_is_shown_is_accepted_and_stored_as_asked(client, world, in_app):
     login(client, "alice@patients.example")
     data = form()
-    del data["elevated"]
+    del data["elevated"], data["walked"]
     r = client.post("/patient/checkin", data=data)
     assert r.status_code == 200 and "Everything you told us sounds as expected" in text_of(r)
     saved = in_app(lambda: db.session.scalar(sa.select(CheckIn.answers)))
     assert saved["red_flags"] == [] and saved["red_flags_no"] == sorted(DAY3_FLAGS)
-    assert saved["elevated"] is None and "elevated" in saved["not_asked"]
-    assert saved["walked"] is True
+    for name in ("walked", "elevated"):
+        assert saved[name] is None and name in saved["not_asked"], name
+    assert saved["stockings_day"] is True
 
 
 def test_a_covered_sign_sent_from_a_kept_page_still_alerts_the_clinic(client, world, in_app):

@@ -102,7 +102,7 @@ def test_a_refused_check_in_sent_from_the_offline_queue_comes_back_as_the_form(
     demo_patient(app, clock, f"olga@{demo.DOMAIN}", "Olga Offline", day=3)
     sign_in(page, base, f"olga@{demo.DOMAIN}", PASSWORD, clock())
     page.goto(f"{base}/patient/checkin")
-    page.locator("fieldset:has(input[name='rf-routine-changes'])").get_by_role(
+    page.locator("fieldset:has(input[name='rf-infection'])").get_by_role(
         "radio", name="Yes", exact=True
     ).check()
     page.get_by_role("group", name=re.compile(r"^Pain where")).get_by_role(
@@ -116,7 +116,7 @@ def test_a_refused_check_in_sent_from_the_offline_queue_comes_back_as_the_form(
     page.evaluate("window.dispatchEvent(new Event('online'))")
     expect(page.locator("#error-summary")).to_be_visible()
     expect(page.locator("#note")).to_have_value("written offline")
-    assert checked(page) == ["pain=4", "rf-routine-changes=yes"]
+    assert checked(page) == ["pain=4", "rf-infection=yes"]
     assert not js_errors, js_errors
 
 

@@ -48,7 +48,10 @@ def test_day_three_asks_each_warning_sign_once_and_says_how_many(client, world):
     assert "about a minute" not in page
     # The stocking that rubs (a routine change with no question of its own) is asked
     # in the note while stockings are worn.
-    assert "such as a stocking that rubs" in page
+    assert (
+        "Anything else you want the clinic to know? (optional) For example, a stocking that rubs."
+        in page
+    )
 
 
 def test_a_protocol_without_stockings_has_no_stocking_hint(client, world, in_app):

@@ -52,13 +52,33 @@
   // A page read from the phone's copy (marked by the service worker) says so, and how
   // old it is; so does any page once the connection drops.
   var generated = meta("sc-generated");
+  // Dates follow the clinic's format and the patient's time zone, which the server
+  // renders on the sc-generated meta (issue 19 point 4), never the phone's own locale:
+  // a US phone must not turn 7 December into 12/7. Day, short month, 24-hour time.
+  var genMeta = document.querySelector('meta[name="sc-generated"]');
+  var dateLocale = (genMeta && genMeta.getAttribute("data-locale")) || "en-GB";
+  var dateZone = (genMeta && genMeta.getAttribute("data-tz")) || undefined;
+  var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  var WEEKDAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+  function two(n) { return (n < 10 ? "0" : "") + n; }
+  function clinicDate(d) {
+    try {
+      return new Intl.DateTimeFormat(dateLocale, {
+        weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit",
+        hourCycle: "h23", timeZone: dateZone
+      }).format(d);
+    } catch (e) {
+      // An unknown locale or zone: the same day-month order by hand, in the phone's zone.
+      return WEEKDAYS[d.getDay()] + " " + d.getDate() + " " + MONTHS[d.getMonth()] + ", " +
+        two(d.getHours()) + ":" + two(d.getMinutes());
+    }
+  }
   function offlineBanner() {
     var copy = document.documentElement.getAttribute("data-offline-copy") === "1";
     if (!copy && navigator.onLine !== false) { return; }
     var text = "You are offline.";
-    if (generated) {
-      var made = new Date(generated);
-      text = "Offline copy, last updated " + made.toLocaleString([], { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" }) + ".";
+    if (generated && !isNaN(Date.parse(generated))) {
+      text = "Offline copy, last updated " + clinicDate(new Date(generated)) + ".";
     }
     status(text + " Ticks and check-ins are saved on this phone and sent when you are online.", "info");
   }
@@ -117,20 +137,61 @@
     return photoLeftOut;
   }
 
-  function showTickLocally(form) {
-    var done = form.querySelector('input[name="done"]');
+  // Draws a tick as ``done`` (true/false); ``pending`` adds the note that it is kept on
+  // this phone until it can be sent.
+  function drawTick(form, done, pending) {
+    var next = form.querySelector('input[name="done"]');
     var button = form.querySelector("button.tick");
-    if (!done || !button) { return; }
-    var nowDone = done.value === "1";
-    button.setAttribute("aria-pressed", nowDone ? "true" : "false");
+    if (!next || !button) { return; }
+    button.setAttribute("aria-pressed", done ? "true" : "false");
     var mark = button.querySelector('[aria-hidden="true"]');
-    if (mark) { mark.textContent = nowDone ? "✓" : ""; }
+    if (mark) { mark.textContent = done ? "✓" : ""; }
     var label = button.querySelector(".sr");
-    if (label) { label.textContent = nowDone ? "Done" : "Mark as done"; }
+    if (label) { label.textContent = done ? "Done" : "Mark as done"; }
     var row = form.closest("li");
-    if (row) { row.classList.toggle("done", nowDone); }
-    done.value = nowDone ? "0" : "1";
+    if (row) {
+      row.classList.toggle("done", done);
+      var note = row.querySelector(".pending-note");
+      if (pending && !note) {
+        note = document.createElement("p");
+        note.className = "pending-note muted";
+        (row.querySelector("div") || row).appendChild(note);
+      }
+      if (note) {
+        if (pending) { note.textContent = "Saved on this phone, will send when online."; } else { note.remove(); }
+      }
+    }
+    next.value = done ? "0" : "1";  // the next tap asks for the other state
   }
+
+  function showTickLocally(form) {
+    var next = form.querySelector('input[name="done"]');
+    if (next) { drawTick(form, next.value === "1", true); }
+  }
+
+  // The tick forms of this page that a queued entry is for: same path, and for a daily
+  // task the same day (the entry of yesterday's tick is not today's).
+  function formsFor(item) {
+    var body = new URLSearchParams(item.body);
+    return Array.prototype.filter.call(document.querySelectorAll("form"), function (form) {
+      if (!form.querySelector("button.tick") || !form.getAttribute("action")) { return false; }
+      if (new URL(form.action, location.href).pathname !== item.path) { return false; }
+      var day = form.querySelector('input[name="day"]');
+      return !day || !body.has("day") || day.value === body.get("day");
+    });
+  }
+
+  // A page rebuilt from the phone's copy (or from the server before the queue is sent)
+  // shows what the patient ticked and is still waiting on this phone (issue 19 point 5):
+  // the kept copy predates the tick, so without this the tick seemed lost.
+  function drawQueued() {
+    readQueue().forEach(function (item) {
+      if (item.path === "/patient/checkin") { return; }
+      var done = new URLSearchParams(item.body).get("done") === "1";
+      formsFor(item).forEach(function (form) { drawTick(form, done, true); });
+    });
+  }
+  drawQueued();
 
   var replaying = false;
   function replay() {
@@ -160,6 +221,10 @@
           throw new Error("form expired");
         }
         writeQueue(readQueue().slice(1));
+        formsFor(item).forEach(function (form) {
+          var note = form.closest("li") && form.closest("li").querySelector(".pending-note");
+          if (note) { note.remove(); }
+        });
         return response.text().then(function (html) {
           // Show the answer to the check-in: it may be urgent advice. A refused one
           // (400: a warning-sign question unanswered) comes back as the form with the

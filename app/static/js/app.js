@@ -5,7 +5,8 @@
   var PAGES_CACHE = "sclerocare-pages";
   // Forms that may be saved on the phone while offline and sent later. Each is safe to
   // send twice: ticks send the wanted state, check-ins carry a client key.
-  var QUEUEABLE = /^\/patient\/(tasks\/[^/]+|checklist\/[^/]+|checkin)$/;
+  // "Got it" on the clinic's messages (Today) is kept too: it only moves a "seen" mark.
+  var QUEUEABLE = /^\/patient\/(tasks\/[^/]+|checklist\/[^/]+|checkin|messages\/seen)$/;
 
   function meta(name) {
     var m = document.querySelector('meta[name="' + name + '"]');
@@ -266,6 +267,8 @@
       // triage.js listens on the check-in form: an emergency answer shows its call screen.
       form.dispatchEvent(new CustomEvent("sc-queued", { bubbles: true }));
       showTickLocally(form);
+      var hides = form.getAttribute("data-hides");
+      if (hides && document.getElementById(hides)) { document.getElementById(hides).hidden = true; }
       if (path === "/patient/checkin") {
         status("Saved on this phone, will send when online." +
           (photoLeftOut ? " The photo cannot be kept on the phone: please add it from Photos once you are online." : "") +

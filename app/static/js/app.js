@@ -328,17 +328,44 @@
 
   // ---------------------------------------------------------------- iPhone guide
   // On iPhone and iPad, an app only gets reminders from the Home Screen (iOS 16.4+).
+  // Today and Reminders carry the guide after their own content (_macros/push.html).
+  // "Not now" hides it on this device for SNOOZE_DAYS, not for good (issue 19); on
+  // Reminders a button opens it again meanwhile.
+  var SNOOZE_KEY = "sc-ios-guide";
+  var SNOOZE_DAYS = 14;
   var apple = /iPhone|iPad|iPod/.test(navigator.userAgent) ||
     (navigator.platform === "MacIntel" && navigator.maxTouchPoints > 1);
   var standalone = window.navigator.standalone === true ||
     (window.matchMedia && window.matchMedia("(display-mode: standalone)").matches);
+  function snoozed() {
+    var until = NaN;
+    try { until = Number(localStorage.getItem(SNOOZE_KEY)); } catch (e) { /* off */ }
+    return !isNaN(until) && until > Date.now();
+  }
+  function snooze(on) {
+    try {
+      if (on) { localStorage.setItem(SNOOZE_KEY, String(Date.now() + SNOOZE_DAYS * 86400000)); } else { localStorage.removeItem(SNOOZE_KEY); }
+    } catch (e) { /* storage off: it shows again next time */ }
+  }
   var guide = document.getElementById("ios-guide");
-  if (guide && apple && !standalone && localStorage.getItem("sc-ios-guide") !== "closed") {
-    guide.hidden = false;
+  var reopen = document.getElementById("ios-guide-open");
+  if (guide && apple && !standalone) {
+    guide.hidden = snoozed();
+    if (reopen) { reopen.hidden = !guide.hidden; }
     document.getElementById("ios-guide-close").addEventListener("click", function () {
       guide.hidden = true;
-      try { localStorage.setItem("sc-ios-guide", "closed"); } catch (e) { /* off */ }
+      snooze(true);
+      if (reopen) { reopen.hidden = false; reopen.focus(); }
     });
+    if (reopen) {
+      reopen.addEventListener("click", function () {
+        snooze(false);
+        guide.hidden = false;
+        reopen.hidden = true;
+        var title = document.getElementById("ios-guide-title");
+        if (title) { title.setAttribute("tabindex", "-1"); title.focus(); }
+      });
+    }
   }
 
   // ---------------------------------------------------------------- install

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from app.dbtypes import UTCDateTime
 from app.extensions import db
+from app.i18n import _
 from app.models import Alert
 from app.models import Comment
 from app.models import Patient
@@ -122,7 +123,7 @@ def parse_instant(raw: str | None) -> datetime:
     except ValueError:
         value = None
     if value is None or value.tzinfo is None:
-        raise Invalid("upto", "That message could not be marked as read. Please try again.")
+        raise Invalid("upto", _("That message could not be marked as read. Please try again."))
     return value
 
 

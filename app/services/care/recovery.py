@@ -25,6 +25,7 @@ from app.domain.recovery import build_today
 from app.domain.recovery import window
 from app.extensions import db
 from app.extensions import reads
+from app.i18n import _
 from app.models import Alert
 from app.models import CheckIn
 from app.models import ChecklistTick
@@ -257,7 +258,7 @@ def set_task(user: Principal, key: str, day: int | None, done: bool, now: dateti
     first = day_number(t.anchor, w.start, course.tz)
     last = (w.last_date - w.first_date).days + first
     if day > today or not first <= day <= last:
-        raise Invalid("day", "This task does not apply on that day.")
+        raise Invalid("day", _("This task does not apply on that day."))
     lock_patient(course.patient.id)  # ticks from several devices: one at a time
     existing = db.session.get(TaskTick, (t.id, key, day))
     if done and existing is None:

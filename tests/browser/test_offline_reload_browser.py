@@ -16,6 +16,8 @@ from playwright.sync_api import Page
 from playwright.sync_api import expect
 
 from app.extensions import db
+from app.models import ChecklistTick
+from app.models import Clinic
 from app.models import TaskTick
 from app.services import demo
 from tests.browser.conftest import PHONE
@@ -25,6 +27,7 @@ from tests.browser.test_offline_journey import _wait_for_kept_pages
 from tests.browser.test_offline_triage import _demo_patient_day1
 from tests.browser.test_triage_browser import sign_in
 from tests.conftest import PASSWORD
+from tests.conftest import make_patient
 
 pytestmark = pytest.mark.browser
 
@@ -95,3 +98,47 @@ def test_offline_tick_survives_reload_and_is_sent_once(us_page: Page, live_serve
     expect(tick).to_have_attribute("aria-pressed", "true")
     assert in_app(_ticks, patient_id) == [("walks", 1)]
     assert errors == []
+
+
+def _booked_patient(clock) -> int:
+    clinic = db.session.scalar(sa.select(Clinic).where(Clinic.slug == "demo"))
+    return make_patient(
+        clinic, f"offline-booked@{demo.DOMAIN}", day=None, now=clock(), name="Bea Booked"
+    ).id
+
+
+def _checklist_ticks() -> list[str]:
+    return list(db.session.scalars(sa.select(ChecklistTick.item_key)))
+
+
+def test_offline_checklist_tick_survives_reload(page: Page, live_server, in_app, clock, js_errors):
+    base = live_server.url
+    in_app(_booked_patient, clock)
+    sign_in(page, base, f"offline-booked@{demo.DOMAIN}", PASSWORD, clock())
+    expect(page).to_have_url(f"{base}/patient/today")
+    wait_for_sw_control(page)
+    page.reload()  # Today through the worker, which then keeps the checklist too
+    _wait_for_kept_pages(page, ["/patient/today", "/patient/checklist"])
+
+    page.context.set_offline(True)
+    page.goto(f"{base}/patient/checklist")
+    tick = page.locator("#item-no-lotions button.tick")
+    expect(tick).to_have_attribute("aria-pressed", "false")
+    tick.click()
+    expect(tick).to_have_attribute("aria-pressed", "true")
+    page.reload()
+    expect(tick).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#item-no-lotions")).to_contain_text("Saved on this phone")
+    # Tapped again offline after the reload: the queue now wants "not done".
+    tick.click()
+    expect(tick).to_have_attribute("aria-pressed", "false")
+    page.reload()
+    expect(tick).to_have_attribute("aria-pressed", "false")
+    tick.click()
+    page.reload()
+    expect(tick).to_have_attribute("aria-pressed", "true")
+
+    page.context.set_offline(False)
+    wait_for_js(page, QUEUE + " === 0 || null", timeout=15_000)
+    assert in_app(_checklist_ticks) == ["no-lotions"]
+    assert js_errors == []

@@ -57,9 +57,10 @@ def require_patient():
 
 
 # What a discharged patient may still post while they can read: turning reminders off on
-# a device (a shared phone must be able to stop them). The check-in and photo forms are
-# refused as pages too, so nobody fills one in for nothing.
-_STILL_ALLOWED = {"patient.delete_device", "patient.unsubscribe"}
+# a device (a shared phone must be able to stop them), and marking the clinic's messages
+# as read (a comment can still arrive). The check-in and photo forms are refused as
+# pages too, so nobody fills one in for nothing.
+_STILL_ALLOWED = {"patient.delete_device", "patient.unsubscribe", "patient.messages_seen"}
 _WRITE_PAGES = {"patient.checkin", "patient.new_photo"}
 
 

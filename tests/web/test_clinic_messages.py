@@ -170,3 +170,19 @@ def test_no_health_details_in_the_push_for_a_comment(app, world, clock, in_app):
     sent = in_app(rows)
     assert [(k, link) for k, link, _ in sent] == [("comment", "/patient/diary")]
     assert all("clot" not in text for _, _, text in sent)
+
+
+def test_a_discharged_patient_can_still_mark_messages_read(app, client, world, clock, in_app):
+    doc = doctor(app)
+    doc.post(
+        f"/clinic/patients/{world.patient_a}/discharge",
+        data={"confirm": "yes", "reason": "Course complete"},
+    )
+    assert in_app(lambda: db.session.get(Patient, world.patient_a).discharged_at) is not None
+    _comment(app, world.patient_a, "Glad it went well. Call us any time.")
+    login(client, "alice@patients.example")
+    html = client.get("/patient/today").get_data(as_text=True)
+    assert "Glad it went well." in text_of(client.get("/patient/today"))
+    r = client.post("/patient/messages/seen", data={"upto": _upto(html), "then": "today"})
+    assert r.status_code == 303
+    assert CARD not in text_of(client.get("/patient/today"))

@@ -26,8 +26,8 @@ from datetime import time
 from typing import Any
 
 from wtforms import Field
-from wtforms.widgets import TextInput
 from wtforms.validators import StopValidation
+from wtforms.widgets import TextInput
 
 from app.i18n import _
 from app.textinput import DATE_MAX

@@ -70,7 +70,8 @@ def book_session(patient_id: int):
             return _to_patient(patient_id)
     page = clinic.booking_page(current_user, patient_id, client_address(), now())
     form.protocol.choices = protocol_choices(page.protocols)
-    form.window = page.defaults.window
+    # The suggested window is the last protocol's; a warning names the chosen one's.
+    form.window = None if warning else page.defaults.window
     return render_template("clinician/book.html", form=form, p=page.patient, warning=warning), (
         200 if warning else 400
     )

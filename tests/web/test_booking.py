@@ -73,6 +73,10 @@ def test_record_form_opens_with_the_booked_date_and_time(client, world, in_app):
     html = client.get(f"/clinic/sessions/{bob_session}/record").get_data(as_text=True)
     assert _boxes(html) == ("21", "11", "2026")
     assert re.search(r'name="time"[^>]*value="10:00"', html)
+    # Nothing recorded for Bob yet: the compression his protocol prescribes.
+    assert re.search(
+        r'name="compression"[^>]*value="Day and night for 72 hours, then daytime only', html
+    )
 
 
 def test_record_form_reads_the_booked_time_in_the_patients_zone_in_summer(client, world, in_app):

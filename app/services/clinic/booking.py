@@ -129,8 +129,8 @@ def check_interval(
     weeks = _("%(n)s weeks", n=found.weeks_min) if found.weeks_min != 1 else _("1 week")
     if found.later:
         message = _(
-            "This is only %(days)s days before the session on %(other)s. %(name)s asks "
-            "for at least %(weeks)s between sessions.",
+            "This is only %(days)s days before the session on %(other)s. The protocol "
+            "“%(name)s” asks for at least %(weeks)s between sessions.",
             days=found.days_apart,
             other=_day(found.other),
             name=version.name,
@@ -138,8 +138,9 @@ def check_interval(
         )
     else:
         message = _(
-            "This is only %(days)s days after the session on %(other)s. %(name)s asks for "
-            "at least %(weeks)s between sessions: the window opens on %(opens)s.",
+            "This is only %(days)s days after the session on %(other)s. The protocol "
+            "“%(name)s” asks for at least %(weeks)s between sessions: the window opens "
+            "on %(opens)s.",
             days=found.days_apart,
             other=_day(found.other),
             name=version.name,
@@ -163,7 +164,8 @@ class RecordDefaults:
 def record_defaults(treatment: Treatment, sessions: list[Treatment]) -> RecordDefaults:
     """A recorded session's own values (to correct it); else the booked date and time
     in the patient's zone, with the sclerosant, form, concentration and compression of
-    the patient's last recorded session (the areas differ each time: left empty)."""
+    the patient's last recorded session (the areas differ each time: left empty), and
+    with no session recorded yet, the compression the session's protocol prescribes."""
     tz = ZoneInfo(treatment.patient.timezone)
     if treatment.status == TreatmentStatus.DONE and treatment.treated_at is not None:
         local = treatment.treated_at.astimezone(tz)
@@ -176,16 +178,25 @@ def record_defaults(treatment: Treatment, sessions: list[Treatment]) -> RecordDe
             if t.status == TreatmentStatus.DONE and t.treated_at and t.id != treatment.id
         ]
         source = max(done, key=lambda t: t.treated_at, default=None)
-    values: dict[str, object] = {"date": local.date(), "time": local.time().replace(second=0)}
+    at = local.time().replace(second=0, microsecond=0)
+    values: dict[str, object] = {"date": local.date(), "time": at}
+    # Compression as the session's protocol prescribes it, unless a session says more.
+    version = treatment.protocol_version
+    values["compression"] = protocol_by_version(version.id, version.sha256).compression
     if source is not None:
         values.update(
             sclerosant=source.sclerosant,
             form=source.form or None,
             concentration=source.concentration,
-            compression=source.compression,
+            # Another protocol prescribes other stockings: its own text, then.
+            compression=(
+                source.compression
+                if source.compression and source.protocol_version.key == version.key
+                else values["compression"]
+            ),
         )
-        if source is treatment:
-            values["areas"] = treatment.areas
+        if source is treatment:  # a correction starts from exactly what was saved
+            values.update(areas=treatment.areas, compression=treatment.compression)
     return RecordDefaults(values)
 
 

@@ -76,6 +76,11 @@ class BookSessionForm(WhenForm):
     confirm_soon = BooleanField(N_("Book it anyway"))
 
 
+class MoveForm(WhenForm):
+    # As on the booking form: a move inside the minimum interval is confirmed.
+    confirm_soon = BooleanField(N_("Move it anyway"))
+
+
 class RecordTreatmentForm(WhenForm):
     sclerosant = StringField("Sclerosant", validators=[DataRequired(), Length(max=80)])
     form = RadioField(

@@ -17,8 +17,8 @@ from flask import url_for
 from flask_login import current_user
 
 from app.clinician.forms import BookSessionForm
+from app.clinician.forms import MoveForm
 from app.clinician.forms import RecordTreatmentForm
-from app.clinician.forms import WhenForm
 from app.clinician.forms import protocol_choices
 from app.clinician.routes import bp
 from app.clock import now
@@ -79,21 +79,35 @@ def book_session(patient_id: int):
 
 @bp.post("/sessions/<int:treatment_id>/reschedule")
 def reschedule(treatment_id: int):
-    """Move a booked appointment; a refused date is shown again on its own page."""
-    form = WhenForm()
+    """Move a booked appointment; a refused date is shown again on its own page, and a
+    date inside the protocol's minimum interval with a warning and a tick."""
+    form = MoveForm()
+    warning = None
     if form.validate_on_submit():
         try:
-            t = clinic.reschedule(current_user, treatment_id, form.local(), now(), client_address())
+            t = clinic.reschedule(
+                current_user,
+                treatment_id,
+                form.local(),
+                now(),
+                client_address(),
+                confirmed=bool(form.confirm_soon.data),
+            )
         except clinic.SessionUnchanged as exc:
-            if exc.field != "appointment":  # not booked any more: nothing to correct here
+            if exc.field == "confirm_soon":
+                warning = exc.message
+            elif exc.field != "appointment":  # not booked any more: nothing to correct
                 flash(exc.message, "error")
                 return _to_patient(exc.treatment.patient_id)
-            _field_error(form, exc)
+            else:
+                _field_error(form, exc)
         else:
             flash(_("Appointment moved. The patient's checklist follows the new time."), "success")
             return _to_patient(t.patient_id)
     t = clinic.move_form(current_user, treatment_id, client_address())
-    return render_template("clinician/move.html", form=form, t=t), 400
+    return render_template("clinician/move.html", form=form, t=t, warning=warning), (
+        200 if warning else 400
+    )
 
 
 @bp.route("/sessions/<int:treatment_id>/cancel", methods=["GET", "POST"])

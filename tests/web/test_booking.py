@@ -187,6 +187,29 @@ def test_booking_inside_the_window_needs_no_confirmation(client, world, in_app):
     assert r.status_code == 200 and "after the session on Tue 15 Dec 2026" in text_of(r)
 
 
+def test_moving_inside_the_minimum_interval_warns_too_and_moves_when_confirmed(
+    client, world, in_app
+):
+    login(client, "doc1@north.example")
+    assert (
+        _book(client, world, protocol=_vid(in_app, world), **_when("15", "12", "2026")).status_code
+        == 303
+    )
+    booked = _ids(in_app, world.patient_a)[-1]
+    url = f"/clinic/sessions/{booked}/reschedule"
+    # A day later: still in the window; the session does not crowd itself.
+    assert client.post(url, data=_when("16", "12", "2026")).status_code == 303
+    r = client.post(url, data=_when("1", "12", "2026"))
+    assert r.status_code == 200 and "the window opens on Tue 15 Dec 2026" in text_of(r)
+    assert "Move it anyway" in text_of(r)
+    at = in_app(lambda: db.session.get(Treatment, booked).appointment_at)
+    assert at.isoformat() == "2026-12-16T10:00:00+00:00"
+    r = client.post(url, data={**_when("1", "12", "2026"), "confirm_soon": "y"})
+    assert r.status_code == 303
+    at = in_app(lambda: db.session.get(Treatment, booked).appointment_at)
+    assert at.isoformat() == "2026-12-01T10:00:00+00:00"
+
+
 # ------------------------------------------------------------------ date messages
 
 

@@ -165,14 +165,23 @@ def reschedule(
     appointment_local: datetime,
     now: datetime,
     address: str,
+    confirmed: bool = False,
 ) -> Treatment:
     """Move a booked appointment; the checklist due times follow it.
 
-    :raises SessionUnchanged: for a session not booked, or a time it cannot move to.
+    :param confirmed: the clinician confirmed a date inside the protocol's minimum
+        interval of another session (as when booking).
+    :raises SessionUnchanged: for a session not booked, or a time it cannot move to;
+        with the field ``confirm_soon`` for a date inside the minimum interval.
     """
     treatment = treatment_for(clinician, treatment_id, address, "move")
     try:
         appointment = _new_appointment(treatment, appointment_local, now)
+        if not confirmed:
+            sessions = treatments_of(treatment.patient)
+            booking.check_interval(
+                treatment.patient, treatment.protocol_version, appointment, sessions, treatment.id
+            )
     except Invalid as exc:
         raise SessionUnchanged(treatment, exc.field, exc.message) from exc
     tz = treatment.patient.timezone

@@ -190,6 +190,11 @@ class Config:
         if not config.get("SECRET_KEY"):
             raise ConfigError("Set FLASK_SECRET_KEY to a long random value.")
 
+    # Task "today" (issue 19 point 4): the locale of dates the page's script writes
+    # itself (the offline banner), rendered on the sc-generated meta: day month year,
+    # never the phone's own locale.
+    SCLERO_DATE_LOCALE = "en-GB"
+
 
 class DevelopmentConfig(Config):
     """``make run``: SQLite in instance/, plain http on 127.0.0.1, a known dev secret."""

@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
+from typing import TYPE_CHECKING
 from zoneinfo import available_timezones
 
 from wtforms import BooleanField
-from wtforms import DateField
 from wtforms import EmailField
 from wtforms import RadioField
 from wtforms import SelectField
 from wtforms import StringField
-from wtforms import TimeField
 from wtforms.validators import DataRequired
 from wtforms.validators import Email
 from wtforms.validators import Length
 from wtforms.validators import Optional
-from wtforms.validators import ValidationError
 
+from app.dateinput import DateInputField
+from app.dateinput import TimeInputField
+from app.i18n import N_
 from app.textinput import Form
-from app.textinput import calendar_date
 from app.textinput import db_int
+
+if TYPE_CHECKING:
+    from app.models import ProtocolVersion
+    from app.services.clinic.booking import BookingDefaults
 
 ZONES = sorted(
     z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/"))
@@ -28,21 +33,12 @@ ZONES = sorted(
 ZONES += ["Etc/GMT+12", "Etc/GMT-14", "UTC"]
 
 
-def in_calendar(form: Form, field: DateField) -> None:
-    """A date within the years the app handles (app.textinput: 0001 or 9999 in an extreme
-    time zone is no UTC instant at all)."""
-    if field.data is not None:
-        try:
-            calendar_date(field.data)
-        except ValueError as exc:
-            raise ValidationError(str(exc)) from None
-
-
 class WhenForm(Form):
-    """A local date and time, in the patient's time zone."""
+    """A local date and time, in the patient's time zone: the date in Day, Month and
+    Year boxes, the time as 24-hour HH:MM (app/dateinput.py says what each accepts)."""
 
-    date = DateField("Date", validators=[DataRequired(message="Enter a date."), in_calendar])
-    time = TimeField("Time", validators=[DataRequired(message="Enter a time.")])
+    date = DateInputField(N_("Date"))
+    time = TimeInputField(N_("Time"))
 
     def local(self) -> datetime:
         return datetime.combine(self.date.data, self.time.data)
@@ -74,7 +70,15 @@ class NewPatientForm(WhenForm):
 
 
 class BookSessionForm(WhenForm):
-    protocol = SelectField("Aftercare protocol", coerce=db_int, validate_choice=False)
+    protocol = SelectField(N_("Aftercare protocol"), coerce=db_int, validate_choice=False)
+    # Ticked (or sent again from the warning) to book inside the protocol's minimum
+    # interval: a warning the clinician confirms, not a refusal (issue 19 point 2).
+    confirm_soon = BooleanField(N_("Book it anyway"))
+
+
+class MoveForm(WhenForm):
+    # As on the booking form: a move inside the minimum interval is confirmed.
+    confirm_soon = BooleanField(N_("Move it anyway"))
 
 
 class RecordTreatmentForm(WhenForm):
@@ -88,3 +92,18 @@ class RecordTreatmentForm(WhenForm):
     # Shown only when the protocol has clinic tasks (a duplex scan, the consultation);
     # required then, which the service checks (app/services/clinic.py:record_treatment).
     checks_done = BooleanField("Done before this treatment")
+
+
+def protocol_choices(versions: Iterable[ProtocolVersion]) -> dict[int, str]:
+    """A protocol select's options: each version by name and number."""
+    return {v.id: f"{v.name} (v{v.version})" for v in versions}
+
+
+def booking_form(defaults: BookingDefaults, versions: Iterable[ProtocolVersion]) -> BookSessionForm:
+    """The booking form as it opens: the patient's last protocol and a date in its
+    interval window (``defaults``, from the service), not what a request sent."""
+    data = {"date": defaults.day, "time": defaults.at, "protocol": defaults.protocol_id}
+    form = BookSessionForm(formdata=None, data=data)
+    form.protocol.choices = protocol_choices(versions)
+    form.window = defaults.window  # shown as the date's hint
+    return form

@@ -14,10 +14,8 @@ from flask import session
 from flask import url_for
 from flask_login import current_user
 
-from app.clinician.forms import BookSessionForm
 from app.clinician.forms import NewPatientForm
-from app.clinician.forms import RecordTreatmentForm
-from app.clinician.forms import WhenForm
+from app.clinician.forms import booking_form
 from app.clock import now
 from app.extensions import login_manager
 from app.freshness import stale_response
@@ -138,9 +136,7 @@ def _patient_page(patient_id: int, token: str | None = None, emailed: bool = Fal
     draft = session.pop("ack_draft", None)
     phone_draft = session.pop("phone_draft", None)
     link = invite_url(token) if token else None
-    book = BookSessionForm()
-    book.protocol.choices = _protocol_choices(page.protocols)
-    book.protocol.data = _default_protocol(page.protocols)
+    book = booking_form(page.booking, page.protocols)  # app/clinician/sessions.py posts it
     return render_template(
         "clinician/patient.html",
         pg=page.record,
@@ -266,44 +262,6 @@ def new_invitation(patient_id: int):
     return _patient_page(patient_id, token=token, emailed=email_it)
 
 
-@bp.post("/patients/<int:patient_id>/sessions")
-def book_session(patient_id: int):
-    # 404 (audited) first, whatever the form says: booking looks the patient up before
-    # any rule, and an incomplete form only after the same look-up. The form is never
-    # shown here (the protocol is checked by the service), so it needs no choices.
-    form = BookSessionForm()
-    if form.validate_on_submit():
-        try:
-            clinic.book_session(
-                current_user, patient_id, form.local(), form.protocol.data, now(), client_address()
-            )
-            flash("Session booked.", "success")
-        except Invalid as exc:
-            flash(exc.message, "error")
-    else:
-        clinic.patient_for(current_user, patient_id, client_address(), "book a session for")
-        flash("Enter a date and a time for the session.", "error")
-    return redirect(url_for("clinician.patient", patient_id=patient_id), 303)
-
-
-@bp.post("/sessions/<int:treatment_id>/reschedule")
-def reschedule(treatment_id: int):
-    # 404 (audited) first, whatever the form says: moving looks the session up before
-    # any rule, and an incomplete form only after the same look-up.
-    form = WhenForm()
-    if form.validate_on_submit():
-        try:
-            t = clinic.reschedule(current_user, treatment_id, form.local(), now(), client_address())
-            flash("Appointment moved. The patient's checklist follows the new time.", "success")
-        except clinic.SessionUnchanged as exc:
-            t = exc.treatment
-            flash(exc.message, "error")
-    else:
-        t = clinic.treatment_for(current_user, treatment_id, client_address(), "move")
-        flash("Enter a date and a time.", "error")
-    return redirect(url_for("clinician.patient", patient_id=t.patient_id), 303)
-
-
 @bp.post("/patients/<int:patient_id>/phone")
 def set_phone(patient_id: int):
     try:
@@ -313,55 +271,3 @@ def set_phone(patient_id: int):
         session["phone_draft"] = (patient_id, request.form.get("phone", "")[:200])
         flash(exc.message, "error")
     return redirect(url_for("clinician.patient", patient_id=patient_id, _anchor="phone"), 303)
-
-
-@bp.route("/sessions/<int:treatment_id>/cancel", methods=["GET", "POST"])
-def cancel(treatment_id: int):
-    """Cancelling is deliberate: a page asks to confirm, and the POST needs ``confirm``
-    (issue 14 point 11); without JavaScript too."""
-    error = None
-    if request.method == "GET":
-        t = clinic.cancel_form(current_user, treatment_id, client_address())
-    elif request.form.get("confirm") != "yes":
-        t = clinic.treatment_for(current_user, treatment_id, client_address(), "cancel")
-        if request.method == "POST":
-            error = "Confirm that you want to cancel this appointment."
-    else:
-        try:
-            t = clinic.cancel(current_user, treatment_id, now(), client_address())
-            flash("Appointment cancelled.", "success")
-        except clinic.SessionUnchanged as exc:
-            t = exc.treatment
-            flash(exc.message, "error")
-        return redirect(url_for("clinician.patient", patient_id=t.patient_id), 303)
-    return render_template("clinician/cancel.html", t=t, error=error), (400 if error else 200)
-
-
-@bp.route("/sessions/<int:treatment_id>/record", methods=["GET", "POST"])
-def record(treatment_id: int):
-    # 404 (audited) first, whatever the form says: recording looks the session up before
-    # any rule, and the page (opened, or shown again) does the same look-up.
-    form = RecordTreatmentForm()
-    if form.validate_on_submit():
-        record = clinic.TreatmentRecord(
-            form.local(),
-            form.sclerosant.data,
-            form.form.data,
-            form.concentration.data or "",
-            form.areas.data,
-            form.compression.data or "",
-            checks_confirmed=bool(form.checks_done.data),
-        )
-        try:
-            t = clinic.record_treatment(current_user, treatment_id, record, now(), client_address())
-        except Invalid as exc:
-            _field_error(form, exc)
-        else:
-            flash("Treatment recorded. The patient's recovery plan starts from it.", "success")
-            return redirect(url_for("clinician.patient", patient_id=t.patient_id), 303)
-    opening = request.method == "GET"
-    page = clinic.record_page(current_user, treatment_id, client_address(), opening=opening)
-    status = 400 if request.method == "POST" else 200
-    return render_template(
-        "clinician/record.html", form=form, t=page.treatment, tasks=page.tasks
-    ), status

@@ -47,6 +47,9 @@ class Patient(db.Model):
     # None: an active patient (re-opening clears it).
     discharged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     discharge_reason: Mapped[str] = mapped_column(sa.String(500), default="", server_default="")
+    # Clinic comments and acknowledgements after this instant are "new" on Today until
+    # the patient reads or dismisses them (issue 19 point 3, app/services/care/messages.py).
+    messages_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(back_populates="patient")
     clinic: Mapped[Clinic] = relationship()

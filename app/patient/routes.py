@@ -28,6 +28,7 @@ from app.patient.forms import TickForm
 from app.push_devices import add_device_routes
 from app.services import checkins
 from app.services import photos
+from app.services.care import messages as clinic_messages
 from app.services.care import recovery
 from app.services.clinic import lifecycle
 from app.services.errors import Invalid
@@ -56,9 +57,10 @@ def require_patient():
 
 
 # What a discharged patient may still post while they can read: turning reminders off on
-# a device (a shared phone must be able to stop them). The check-in and photo forms are
-# refused as pages too, so nobody fills one in for nothing.
-_STILL_ALLOWED = {"patient.delete_device", "patient.unsubscribe"}
+# a device (a shared phone must be able to stop them), and marking the clinic's messages
+# as read (a comment can still arrive). The check-in and photo forms are refused as
+# pages too, so nobody fills one in for nothing.
+_STILL_ALLOWED = {"patient.delete_device", "patient.unsubscribe", "patient.messages_seen"}
 _WRITE_PAGES = {"patient.checkin", "patient.new_photo"}
 
 
@@ -85,6 +87,22 @@ def _discharged_check():  # noqa: ANN202 - a response or None, as before_request
 def today():
     page = recovery.today_page(current_user, now())
     return render_template("patient/today.html", page=page, now=now())
+
+
+@bp.post("/messages/seen")
+def messages_seen():
+    """The patient opened the clinic's messages in the diary, or dismissed the card on
+    Today (issue 19 point 3): they are no longer new."""
+    to_diary = request.form.get("then") == "diary"
+    try:
+        upto = clinic_messages.parse_instant(request.form.get("upto"))
+        clinic_messages.mark_seen(current_user, upto, now())
+    except Invalid as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("patient.today"), 303)
+    if to_diary:
+        return redirect(url_for("patient.diary_page", _anchor="comments-title"), 303)
+    return redirect(url_for("patient.today"), 303)
 
 
 @bp.get("/checklist")

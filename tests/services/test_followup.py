@@ -79,7 +79,8 @@ def test_every_write_path_keeps_follow_up_state_as_backfill_computes_it(
 
     # Another session booked for Alice: nothing recorded, nothing changes.
     vid = in_app(lambda: version_id(db.session.get(Clinic, world.clinic1)))
-    booked = {"date": "2026-11-21", "time": "10:00", "protocol": str(vid)}
+    # Four days after her treatment: inside the minimum interval, confirmed.
+    booked = {"date": "2026-11-21", "time": "10:00", "protocol": str(vid), "confirm_soon": "y"}
     before = _state(in_app)
     r = client.post(f"/clinic/patients/{world.patient_a}/sessions", data=booked)
     assert r.status_code == 303

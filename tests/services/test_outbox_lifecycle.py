@@ -133,7 +133,8 @@ def test_a_later_session_ends_the_earlier_sessions_reminders(app, client, world,
 
     login(client, "doc1@north.example")
     vid = in_app(lambda: version_id(db.session.get(Clinic, world.clinic1)))
-    booked = {"date": "2026-11-21", "time": "10:00", "protocol": str(vid)}
+    # Four days after her treatment: inside the minimum interval, confirmed.
+    booked = {"date": "2026-11-21", "time": "10:00", "protocol": str(vid), "confirm_soon": "y"}
     r = client.post(f"/clinic/patients/{world.patient_a}/sessions", data=booked)
     assert r.status_code == 303
     # A second session is booked: no "time to book your next session" any more.

@@ -57,6 +57,7 @@ EXPECTED = {
     "patient.plan": "patient",
     "patient.tick_checklist": "patient",
     "patient.tick_task": "patient",
+    "patient.messages_seen": "patient",
     "patient.reminders_page": "patient",
     "patient.subscribe": "patient",
     "patient.unsubscribe": "patient",

@@ -286,9 +286,11 @@ def test_new_patients_get_the_default_protocol_and_quiet_hours(app, admin, in_ap
     html = doc.get("/clinic/patients/new").get_data(as_text=True)
     assert f'<option selected value="{wanted}">' in html
     assert '<option selected value="Europe/Paris">' in html
-    # The booking form on a patient's page preselects it too.
+    # The booking form on a patient's page keeps the patient's own protocol instead
+    # (issue 19 point 2): Alice is on the 72-hour one.
     html = doc.get(f"/clinic/patients/{world.patient_a}").get_data(as_text=True)
-    assert f'<option selected value="{wanted}">' in html
+    own = in_app(lambda: version_id(_clinic(world.clinic1), "compression-72h"))
+    assert f'<option selected value="{own}">' in html.split("Book another session")[1]
     r = doc.post(
         "/clinic/patients/new",
         data={

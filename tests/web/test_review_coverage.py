@@ -268,7 +268,8 @@ def test_sessions_list_shows_each_state_with_its_controls(app, world, in_app):
     for date, time in (("2027-01-05", "10:00"), ("2027-01-12", "11:30")):
         r = doc.post(
             f"/clinic/patients/{world.patient_a}/sessions",
-            data={"date": date, "time": time, "protocol": str(vid)},
+            # A week apart: inside the minimum interval, confirmed.
+            data={"date": date, "time": time, "protocol": str(vid), "confirm_soon": "y"},
         )
         assert r.status_code == 303
     done, booked, cancelled = in_app(

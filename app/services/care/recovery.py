@@ -25,11 +25,13 @@ from app.domain.recovery import build_today
 from app.domain.recovery import window
 from app.extensions import db
 from app.extensions import reads
+from app.i18n import _
 from app.models import Alert
 from app.models import CheckIn
 from app.models import ChecklistTick
 from app.models import TaskTick
 from app.principal import Principal
+from app.services.care import messages as inbox
 from app.services.care.course import Course
 from app.services.care.course import load_course
 from app.services.care.course import protocol_for
@@ -55,6 +57,8 @@ _DAY_QUERY = sa.union_all(
         _null(UTCDateTime()).label("seen_at"),
         _null(sa.Text).label("note"),
         _null(sa.Text).label("reasons"),
+        _null(sa.String).label("who"),
+        _null(sa.Integer).label("fresh"),
     ).where(
         CheckIn.treatment_id == sa.bindparam("treatment_id"), CheckIn.day == sa.bindparam("day")
     ),
@@ -65,6 +69,8 @@ _DAY_QUERY = sa.union_all(
         _null(UTCDateTime()),
         _null(sa.Text),
         _null(sa.Text),
+        _null(sa.String),
+        _null(sa.Integer),
     ).where(
         TaskTick.treatment_id == sa.bindparam("treatment_id"), TaskTick.day == sa.bindparam("day")
     ),
@@ -76,10 +82,14 @@ _DAY_QUERY = sa.union_all(
         # Only a note the clinician chose to share ever leaves the database for Today.
         sa.case((Alert.note_shared, Alert.ack_note), else_=sa.literal("", sa.Text)),
         sa.cast(Alert.reasons, sa.Text),
+        inbox.ACKNOWLEDGED_BY,
+        inbox.alert_is_new(),
     ).where(
         Alert.patient_id == sa.bindparam("patient_id"),
         sa.or_(Alert.acknowledged_at.is_(None), Alert.acknowledged_at >= sa.bindparam("since")),
     ),
+    # The clinic's comments the patient has not seen yet (issue 19 point 3).
+    inbox.comment_rows(_null),
 )
 # An acknowledgement stays on Today for this long, so the patient sees that the clinic
 # saw their answers (and any note shared with them) even a few days later.
@@ -102,8 +112,10 @@ class AlertNotice:
 class TodayPage:
     """What Today shows. ``urgent``: alerts the clinic has not acknowledged yet, most
     severe first (their advice stays at the top); ``seen``: alerts acknowledged in the
-    last ``SEEN_SHOWN_FOR``, newest first. ``course_complete``: follow-up of the latest
-    session is over and nothing else is booked (issue 14 point 9)."""
+    last ``SEEN_SHOWN_FOR``, newest first. ``messages``: the clinic's comments and
+    acknowledgements the patient has not seen yet (issue 19 point 3).
+    ``course_complete``: follow-up of the latest session is over and nothing else is
+    booked (issue 14 point 9)."""
 
     course: Course
     today: TodayView | None
@@ -111,6 +123,7 @@ class TodayPage:
     checked_in_at: datetime | None = None
     urgent: tuple[AlertNotice, ...] = ()
     seen: tuple[AlertNotice, ...] = ()
+    messages: inbox.Messages = inbox.Messages()
 
     @property
     def course_complete(self) -> bool:
@@ -123,37 +136,62 @@ class TodayPage:
 
 
 def today_page(user: Principal, now: datetime) -> TodayPage:
-    """Today after treatment, plus the next appointment's checklist progress if booked."""
+    """Today after treatment, plus the next appointment's checklist progress if booked,
+    and the clinic's messages not seen yet (before treatment too)."""
     conn = reads()
     course = load_course(user, conn)
-    today = checked_in_at = None
-    urgent: list[AlertNotice] = []
-    seen: list[AlertNotice] = []
-    if course.recovering is not None:
-        t = course.recovering
-        day = day_number(t.anchor, now, course.tz)
-        ticked = set()
-        params = {
-            "treatment_id": t.id,
-            "day": day,
-            "patient_id": course.patient.id,
-            "since": now - SEEN_SHOWN_FOR,
-        }
-        for kind, key, at, seen_at, note, reasons in conn.execute(_DAY_QUERY, params):
-            if kind == "checkin":
-                checked_in_at = at
-            elif kind == "tick":
-                ticked.add(key)
-            else:
-                notice = AlertNotice(key, tuple(json.loads(reasons or "[]")), at, seen_at, note)
-                (urgent if seen_at is None else seen).append(notice)
-        today = build_today(protocol_for(t), t.anchor, course.tz, now, ticked)
-    urgent.sort(key=lambda a: (a.level != "emergency", -a.raised_at.timestamp()))
-    seen.sort(key=lambda a: a.seen_at or a.raised_at, reverse=True)
+    t = course.recovering
+    day = day_number(t.anchor, now, course.tz) if t is not None else None
+    params = {
+        # No session recovering: the check-in and tick parts match nothing.
+        "treatment_id": t.id if t is not None else -1,
+        "day": day if day is not None else -1,
+        "patient_id": course.patient.id,
+        "since": now - SEEN_SHOWN_FOR,
+    }
+    found = _DayRows()
+    for row in conn.execute(_DAY_QUERY, params):
+        found.add(*row)
+    today = None
+    if t is not None:
+        today = build_today(protocol_for(t), t.anchor, course.tz, now, found.ticked)
+    found.urgent.sort(key=lambda a: (a.level != "emergency", -a.raised_at.timestamp()))
+    found.seen.sort(key=lambda a: a.seen_at or a.raised_at, reverse=True)
     checklist = _checklist_for(course, now) if course.upcoming is not None else None
     return TodayPage(
-        course, today, checklist, checked_in_at if today else None, tuple(urgent), tuple(seen)
+        course,
+        today,
+        checklist,
+        found.checked_in_at if today else None,
+        tuple(found.urgent),
+        tuple(found.seen),
+        inbox.collect(found.comments, found.acknowledged),
     )
+
+
+class _DayRows:
+    """Today's query's rows, sorted into their parts."""
+
+    def __init__(self) -> None:
+        self.checked_in_at: datetime | None = None
+        self.ticked: set[str] = set()
+        self.urgent: list[AlertNotice] = []
+        self.seen: list[AlertNotice] = []
+        self.comments: list[inbox.ClinicComment] = []
+        self.acknowledged: list[inbox.Acknowledged] = []
+
+    def add(self, kind, key, at, seen_at, note, reasons, who, fresh) -> None:  # noqa: ANN001, PLR0913
+        if kind == "checkin":
+            self.checked_in_at = at
+        elif kind == "tick":
+            self.ticked.add(key)
+        elif kind == "comment":
+            self.comments.append(inbox.ClinicComment(who or "", at, note or ""))
+        else:
+            notice = AlertNotice(key, tuple(json.loads(reasons or "[]")), at, seen_at, note)
+            (self.urgent if seen_at is None else self.seen).append(notice)
+            if seen_at is not None and fresh:
+                self.acknowledged.append(inbox.Acknowledged(who, at, seen_at, bool(note)))
 
 
 def _checklist_for(course: Course, now: datetime) -> ChecklistView:
@@ -220,7 +258,7 @@ def set_task(user: Principal, key: str, day: int | None, done: bool, now: dateti
     first = day_number(t.anchor, w.start, course.tz)
     last = (w.last_date - w.first_date).days + first
     if day > today or not first <= day <= last:
-        raise Invalid("day", "This task does not apply on that day.")
+        raise Invalid("day", _("This task does not apply on that day."))
     lock_patient(course.patient.id)  # ticks from several devices: one at a time
     existing = db.session.get(TaskTick, (t.id, key, day))
     if done and existing is None:

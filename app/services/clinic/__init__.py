@@ -5,6 +5,7 @@ it from here keeps working (``clinic.create_patient(...)``):
 
 * ``patients``: adding a patient, their phone and invitation link, the patient list.
 * ``sessions``: booking, moving and cancelling appointments, recording a treatment.
+* ``booking``: what the booking and record forms start from; the interval warning.
 * ``pages``: what the form pages show, each in one call (protocol choices, the patient
   page with its booking form, the record-treatment page).
 * ``checks``: the time zone, wall-clock-to-UTC and date-window checks both share.
@@ -19,6 +20,7 @@ Every query is scoped to the clinician's own clinic, so another clinic's patient
 simply "not found" (404), never "forbidden".
 """
 
+from app.services.clinic.booking import TooSoon as TooSoon
 from app.services.clinic.checks import APPOINTMENT_FUTURE as APPOINTMENT_FUTURE
 from app.services.clinic.checks import APPOINTMENT_PAST as APPOINTMENT_PAST
 from app.services.clinic.checks import TREATED_FUTURE as TREATED_FUTURE
@@ -43,12 +45,15 @@ from app.services.clinic.patients import new_invitation as new_invitation
 from app.services.clinic.patients import patient_for as patient_for
 from app.services.clinic.patients import set_phone as set_phone
 from app.services.clinic.sessions import FORMS as FORMS
+from app.services.clinic.sessions import BookingPage as BookingPage
 from app.services.clinic.sessions import SessionUnchanged as SessionUnchanged
 from app.services.clinic.sessions import TreatmentRecord as TreatmentRecord
 from app.services.clinic.sessions import book_session as book_session
+from app.services.clinic.sessions import booking_page as booking_page
 from app.services.clinic.sessions import cancel as cancel
 from app.services.clinic.sessions import cancel_form as cancel_form
 from app.services.clinic.sessions import clinic_tasks as clinic_tasks
+from app.services.clinic.sessions import move_form as move_form
 from app.services.clinic.sessions import record_form as record_form
 from app.services.clinic.sessions import record_treatment as record_treatment
 from app.services.clinic.sessions import reschedule as reschedule

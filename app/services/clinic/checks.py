@@ -15,13 +15,15 @@ import sqlalchemy as sa
 from app.domain.localtime import NoSuchLocalTime
 from app.domain.localtime import local_to_utc
 from app.extensions import db
+from app.i18n import _
+from app.i18n import ngettext
 from app.models import ProtocolVersion
 from app.models import Treatment
 from app.principal import Principal
 from app.services.errors import Invalid
 
 # How far back an appointment may be booked (the clinic entering today's patient late)
-# and how far ahead; anything else is almost certainly a typo in the year.
+# and how far ahead; anything else is almost certainly a typo (the message says which).
 APPOINTMENT_PAST = timedelta(days=1)
 APPOINTMENT_FUTURE = timedelta(days=2 * 366)
 TREATED_PAST = timedelta(days=366)
@@ -48,11 +50,35 @@ def to_utc(local: datetime, tz: ZoneInfo, field: str) -> datetime:
 def check_window(
     instant: datetime, now: datetime, past: timedelta, future: timedelta, field: str
 ) -> None:
-    """Refuse an instant more than ``past`` before or ``future`` after ``now``."""
+    """Refuse an instant more than ``past`` before or ``future`` after ``now``, saying
+    which way it is wrong and by how much (issue 19 point 2: "please check the year"
+    was said of any date, and read as a complaint about the year)."""
     if instant < now - past:
-        raise Invalid(field, "That date is too far in the past. Please check the year.")
+        raise Invalid(field, _too_early(past))
     if instant > now + future:
-        raise Invalid(field, "That date is too far in the future. Please check the year.")
+        raise Invalid(field, _too_late(future))
+
+
+def _span(span: timedelta) -> str:
+    """A window's length in words: years when it is one or more, else days."""
+    years = span.days // 365
+    if years >= 1:
+        return ngettext("%(num)d year", "%(num)d years", years)
+    return ngettext("%(num)d day", "%(num)d days", span.days)
+
+
+def _too_early(past: timedelta) -> str:
+    if past <= timedelta(days=1):
+        # An appointment may be entered a day late (today's patient), no earlier.
+        return _("That date is in the past. Enter today's date or a later one.")
+    return _("That date is more than %(span)s ago.", span=_span(past))
+
+
+def _too_late(future: timedelta) -> str:
+    if future < timedelta(days=1):
+        # A treatment is recorded once it has been given.
+        return _("That time is in the future. Record a treatment once it has been done.")
+    return _("That date is more than %(span)s ahead.", span=_span(future))
 
 
 def clinic_protocol(

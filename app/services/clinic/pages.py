@@ -16,9 +16,15 @@ from app.models import Treatment
 from app.principal import Principal
 from app.services import protocols
 from app.services import review
+from app.services.clinic.booking import BookingDefaults
+from app.services.clinic.booking import RecordDefaults
+from app.services.clinic.booking import booking_choices
+from app.services.clinic.booking import booking_defaults
+from app.services.clinic.booking import record_defaults
 from app.services.clinic.sessions import clinic_tasks
 from app.services.clinic.sessions import record_form
 from app.services.clinic.sessions import treatment_for
+from app.services.clinic.sessions import treatments_of
 
 
 def protocol_choices(clinician: Principal) -> list[ProtocolVersion]:
@@ -29,10 +35,12 @@ def protocol_choices(clinician: Principal) -> list[ProtocolVersion]:
 
 @dataclass(frozen=True)
 class PatientRecordPage:
-    """The clinician's page for one patient, and the protocols its booking form offers."""
+    """The clinician's page for one patient, the protocols its booking form offers and
+    what that form starts with (the last protocol, a date in its interval window)."""
 
     record: review.PatientPage
     protocols: list[ProtocolVersion]
+    booking: BookingDefaults
 
 
 def patient_record_page(
@@ -40,20 +48,10 @@ def patient_record_page(
 ) -> PatientRecordPage:
     """The patient page (audited, 404 for another clinic's patient), then the choices."""
     record = review.patient_page(clinician, patient_id, address, now, page)
-    return PatientRecordPage(record, _booking_choices(clinician, record.sessions))
-
-
-def _booking_choices(clinician: Principal, sessions: list[Treatment]) -> list[ProtocolVersion]:
-    """The booking form's protocols: the version of the patient's latest session first
-    (the one a browser selects), even when a newer version has been signed off since,
-    because patients keep their version; then the clinic's current ones."""
-    choices = protocol_choices(clinician)
-    if not sessions:
-        return choices
-    own = max(sessions, key=lambda t: t.appointment_at).protocol_version
-    if own.signed_off_at is None:
-        return choices
-    return [own, *(v for v in choices if v.id != own.id)]
+    choices = booking_choices(clinician, record.sessions)
+    patient = record.diary.patient
+    defaults = booking_defaults(clinician, patient, record.sessions, choices, now)
+    return PatientRecordPage(record, choices, defaults)
 
 
 @dataclass(frozen=True)
@@ -62,6 +60,7 @@ class RecordPage:
 
     treatment: Treatment
     tasks: tuple[ChecklistItem, ...]
+    defaults: RecordDefaults  # the form's values when it is opened
 
 
 def record_page(
@@ -77,4 +76,5 @@ def record_page(
         treatment = record_form(clinician, treatment_id, address)
     else:
         treatment = treatment_for(clinician, treatment_id, address, "record")
-    return RecordPage(treatment, clinic_tasks(treatment))
+    defaults = record_defaults(treatment, treatments_of(treatment.patient))
+    return RecordPage(treatment, clinic_tasks(treatment), defaults)

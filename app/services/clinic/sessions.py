@@ -16,12 +16,14 @@ import sqlalchemy as sa
 from app.domain.protocol import ChecklistItem
 from app.extensions import db
 from app.models import Patient
+from app.models import ProtocolVersion
 from app.models import Treatment
 from app.models import TreatmentStatus
 from app.principal import Principal
 from app.services.audit import audit
 from app.services.audit import refuse
 from app.services.care import followup
+from app.services.clinic import booking
 from app.services.clinic.checks import APPOINTMENT_FUTURE
 from app.services.clinic.checks import APPOINTMENT_PAST
 from app.services.clinic.checks import TREATED_FUTURE
@@ -78,6 +80,32 @@ def record_form(clinician: Principal, treatment_id: int, address: str) -> Treatm
     return treatment
 
 
+def move_form(clinician: Principal, treatment_id: int, address: str) -> Treatment:
+    """The session whose move was refused, its form shown again: an audited view."""
+    treatment = treatment_for(clinician, treatment_id, address, "move")
+    audit(clinician, treatment.patient_id, "view", address, "move appointment form")
+    db.session.commit()
+    return treatment
+
+
+@dataclass(frozen=True)
+class BookingPage:
+    """The booking form on a page of its own (after a refused or warned booking)."""
+
+    patient: Patient
+    protocols: list[ProtocolVersion]
+    defaults: booking.BookingDefaults
+
+
+def booking_page(clinician: Principal, patient_id: int, address: str, now: datetime) -> BookingPage:
+    """The patient (404, audited, for another clinic's) and their booking choices."""
+    patient = patient_for(clinician, patient_id, address, "book a session for")
+    sessions = treatments_of(patient)
+    choices = booking.booking_choices(clinician, sessions)
+    defaults = booking.booking_defaults(clinician, patient, sessions, choices, now)
+    return BookingPage(patient, choices, defaults)
+
+
 def cancel_form(clinician: Principal, treatment_id: int, address: str) -> Treatment:
     """The session behind the cancel-confirmation page; opening it is an audited view."""
     treatment = treatment_for(clinician, treatment_id, address, "cancel")
@@ -93,11 +121,15 @@ def book_session(
     protocol_version_id: int,
     now: datetime,
     address: str,
+    confirmed: bool = False,
 ) -> Treatment:
     """Book another session of the course.
 
+    :param confirmed: the clinician confirmed a date inside the protocol's minimum
+        interval of another session (the warning's tick).
     :raises Invalid: for a discharged patient: a session booked then would get no
         reminders and no check-ins (the course has ended), so it is re-opened first.
+    :raises booking.TooSoon: for a date inside the minimum interval, unless confirmed.
     """
     patient = patient_for(clinician, patient_id, address, "book a session for")
     if patient.discharged_at is not None:
@@ -109,6 +141,8 @@ def book_session(
     version = clinic_protocol(clinician, protocol_version_id, patient.id)
     appointment = to_utc(appointment_local, tz, "appointment")
     check_window(appointment, now, APPOINTMENT_PAST, APPOINTMENT_FUTURE, "appointment")
+    if not confirmed:
+        booking.check_interval(patient, version, appointment, treatments_of(patient))
     treatment = Treatment(patient=patient, protocol_version=version, appointment_at=appointment)
     db.session.add(treatment)
     db.session.flush()  # the session's id, for the audit trail
@@ -131,14 +165,23 @@ def reschedule(
     appointment_local: datetime,
     now: datetime,
     address: str,
+    confirmed: bool = False,
 ) -> Treatment:
     """Move a booked appointment; the checklist due times follow it.
 
-    :raises SessionUnchanged: for a session not booked, or a time it cannot move to.
+    :param confirmed: the clinician confirmed a date inside the protocol's minimum
+        interval of another session (as when booking).
+    :raises SessionUnchanged: for a session not booked, or a time it cannot move to;
+        with the field ``confirm_soon`` for a date inside the minimum interval.
     """
     treatment = treatment_for(clinician, treatment_id, address, "move")
     try:
         appointment = _new_appointment(treatment, appointment_local, now)
+        if not confirmed:
+            sessions = treatments_of(treatment.patient)
+            booking.check_interval(
+                treatment.patient, treatment.protocol_version, appointment, sessions, treatment.id
+            )
     except Invalid as exc:
         raise SessionUnchanged(treatment, exc.field, exc.message) from exc
     tz = treatment.patient.timezone

@@ -5,7 +5,8 @@
   var PAGES_CACHE = "sclerocare-pages";
   // Forms that may be saved on the phone while offline and sent later. Each is safe to
   // send twice: ticks send the wanted state, check-ins carry a client key.
-  var QUEUEABLE = /^\/patient\/(tasks\/[^/]+|checklist\/[^/]+|checkin)$/;
+  // "Got it" on the clinic's messages (Today) is kept too: it only moves a "seen" mark.
+  var QUEUEABLE = /^\/patient\/(tasks\/[^/]+|checklist\/[^/]+|checkin|messages\/seen)$/;
 
   function meta(name) {
     var m = document.querySelector('meta[name="' + name + '"]');
@@ -52,13 +53,33 @@
   // A page read from the phone's copy (marked by the service worker) says so, and how
   // old it is; so does any page once the connection drops.
   var generated = meta("sc-generated");
+  // Dates follow the clinic's format and the patient's time zone, which the server
+  // renders on the sc-generated meta (issue 19 point 4), never the phone's own locale:
+  // a US phone must not turn 7 December into 12/7. Day, short month, 24-hour time.
+  var genMeta = document.querySelector('meta[name="sc-generated"]');
+  var dateLocale = (genMeta && genMeta.getAttribute("data-locale")) || "en-GB";
+  var dateZone = (genMeta && genMeta.getAttribute("data-tz")) || undefined;
+  var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  var WEEKDAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+  function two(n) { return (n < 10 ? "0" : "") + n; }
+  function clinicDate(d) {
+    try {
+      return new Intl.DateTimeFormat(dateLocale, {
+        weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit",
+        hourCycle: "h23", timeZone: dateZone
+      }).format(d);
+    } catch (e) {
+      // An unknown locale or zone: the same day-month order by hand, in the phone's zone.
+      return WEEKDAYS[d.getDay()] + " " + d.getDate() + " " + MONTHS[d.getMonth()] + ", " +
+        two(d.getHours()) + ":" + two(d.getMinutes());
+    }
+  }
   function offlineBanner() {
     var copy = document.documentElement.getAttribute("data-offline-copy") === "1";
     if (!copy && navigator.onLine !== false) { return; }
     var text = "You are offline.";
-    if (generated) {
-      var made = new Date(generated);
-      text = "Offline copy, last updated " + made.toLocaleString([], { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" }) + ".";
+    if (generated && !isNaN(Date.parse(generated))) {
+      text = "Offline copy, last updated " + clinicDate(new Date(generated)) + ".";
     }
     status(text + " Ticks and check-ins are saved on this phone and sent when you are online.", "info");
   }
@@ -117,20 +138,61 @@
     return photoLeftOut;
   }
 
-  function showTickLocally(form) {
-    var done = form.querySelector('input[name="done"]');
+  // Draws a tick as ``done`` (true/false); ``pending`` adds the note that it is kept on
+  // this phone until it can be sent.
+  function drawTick(form, done, pending) {
+    var next = form.querySelector('input[name="done"]');
     var button = form.querySelector("button.tick");
-    if (!done || !button) { return; }
-    var nowDone = done.value === "1";
-    button.setAttribute("aria-pressed", nowDone ? "true" : "false");
+    if (!next || !button) { return; }
+    button.setAttribute("aria-pressed", done ? "true" : "false");
     var mark = button.querySelector('[aria-hidden="true"]');
-    if (mark) { mark.textContent = nowDone ? "✓" : ""; }
+    if (mark) { mark.textContent = done ? "✓" : ""; }
     var label = button.querySelector(".sr");
-    if (label) { label.textContent = nowDone ? "Done" : "Mark as done"; }
+    if (label) { label.textContent = done ? "Done" : "Mark as done"; }
     var row = form.closest("li");
-    if (row) { row.classList.toggle("done", nowDone); }
-    done.value = nowDone ? "0" : "1";
+    if (row) {
+      row.classList.toggle("done", done);
+      var note = row.querySelector(".pending-note");
+      if (pending && !note) {
+        note = document.createElement("p");
+        note.className = "pending-note muted";
+        (row.querySelector("div") || row).appendChild(note);
+      }
+      if (note) {
+        if (pending) { note.textContent = "Saved on this phone, will send when online."; } else { note.remove(); }
+      }
+    }
+    next.value = done ? "0" : "1";  // the next tap asks for the other state
   }
+
+  function showTickLocally(form) {
+    var next = form.querySelector('input[name="done"]');
+    if (next) { drawTick(form, next.value === "1", true); }
+  }
+
+  // The tick forms of this page that a queued entry is for: same path, and for a daily
+  // task the same day (the entry of yesterday's tick is not today's).
+  function formsFor(item) {
+    var body = new URLSearchParams(item.body);
+    return Array.prototype.filter.call(document.querySelectorAll("form"), function (form) {
+      if (!form.querySelector("button.tick") || !form.getAttribute("action")) { return false; }
+      if (new URL(form.action, location.href).pathname !== item.path) { return false; }
+      var day = form.querySelector('input[name="day"]');
+      return !day || !body.has("day") || day.value === body.get("day");
+    });
+  }
+
+  // A page rebuilt from the phone's copy (or from the server before the queue is sent)
+  // shows what the patient ticked and is still waiting on this phone (issue 19 point 5):
+  // the kept copy predates the tick, so without this the tick seemed lost.
+  function drawQueued() {
+    readQueue().forEach(function (item) {
+      if (item.path === "/patient/checkin") { return; }
+      var done = new URLSearchParams(item.body).get("done") === "1";
+      formsFor(item).forEach(function (form) { drawTick(form, done, true); });
+    });
+  }
+  drawQueued();
 
   var replaying = false;
   function replay() {
@@ -160,6 +222,10 @@
           throw new Error("form expired");
         }
         writeQueue(readQueue().slice(1));
+        formsFor(item).forEach(function (form) {
+          var note = form.closest("li") && form.closest("li").querySelector(".pending-note");
+          if (note) { note.remove(); }
+        });
         return response.text().then(function (html) {
           // Show the answer to the check-in: it may be urgent advice. A refused one
           // (400: a warning-sign question unanswered) comes back as the form with the
@@ -201,6 +267,8 @@
       // triage.js listens on the check-in form: an emergency answer shows its call screen.
       form.dispatchEvent(new CustomEvent("sc-queued", { bubbles: true }));
       showTickLocally(form);
+      var hides = form.getAttribute("data-hides");
+      if (hides && document.getElementById(hides)) { document.getElementById(hides).hidden = true; }
       if (path === "/patient/checkin") {
         status("Saved on this phone, will send when online." +
           (photoLeftOut ? " The photo cannot be kept on the phone: please add it from Photos once you are online." : "") +
@@ -260,17 +328,44 @@
 
   // ---------------------------------------------------------------- iPhone guide
   // On iPhone and iPad, an app only gets reminders from the Home Screen (iOS 16.4+).
+  // Today and Reminders carry the guide after their own content (_macros/push.html).
+  // "Not now" hides it on this device for SNOOZE_DAYS, not for good (issue 19); on
+  // Reminders a button opens it again meanwhile.
+  var SNOOZE_KEY = "sc-ios-guide";
+  var SNOOZE_DAYS = 14;
   var apple = /iPhone|iPad|iPod/.test(navigator.userAgent) ||
     (navigator.platform === "MacIntel" && navigator.maxTouchPoints > 1);
   var standalone = window.navigator.standalone === true ||
     (window.matchMedia && window.matchMedia("(display-mode: standalone)").matches);
+  function snoozed() {
+    var until = NaN;
+    try { until = Number(localStorage.getItem(SNOOZE_KEY)); } catch (e) { /* off */ }
+    return !isNaN(until) && until > Date.now();
+  }
+  function snooze(on) {
+    try {
+      if (on) { localStorage.setItem(SNOOZE_KEY, String(Date.now() + SNOOZE_DAYS * 86400000)); } else { localStorage.removeItem(SNOOZE_KEY); }
+    } catch (e) { /* storage off: it shows again next time */ }
+  }
   var guide = document.getElementById("ios-guide");
-  if (guide && apple && !standalone && localStorage.getItem("sc-ios-guide") !== "closed") {
-    guide.hidden = false;
+  var reopen = document.getElementById("ios-guide-open");
+  if (guide && apple && !standalone) {
+    guide.hidden = snoozed();
+    if (reopen) { reopen.hidden = !guide.hidden; }
     document.getElementById("ios-guide-close").addEventListener("click", function () {
       guide.hidden = true;
-      try { localStorage.setItem("sc-ios-guide", "closed"); } catch (e) { /* off */ }
+      snooze(true);
+      if (reopen) { reopen.hidden = false; reopen.focus(); }
     });
+    if (reopen) {
+      reopen.addEventListener("click", function () {
+        snooze(false);
+        guide.hidden = false;
+        reopen.hidden = true;
+        var title = document.getElementById("ios-guide-title");
+        if (title) { title.setAttribute("tabindex", "-1"); title.focus(); }
+      });
+    }
   }
 
   // ---------------------------------------------------------------- install

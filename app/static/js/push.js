@@ -26,7 +26,7 @@
   var TEXT = {
     unsupported: "This browser cannot show reminders. Your Today page still has everything you need: please open it every day.",
     iosOld: "This iPhone or iPad cannot show reminders yet. Update to iOS 16.4 or later, then open ScleroCare from your Home Screen.",
-    iosInstall: "On iPhone and iPad, reminders only work once ScleroCare is on your Home Screen. Follow the steps below.",
+    iosInstall: "On iPhone and iPad, reminders only work once ScleroCare is on your Home Screen. Here is how.",
     blocked: "Reminders are blocked for ScleroCare in this browser's settings. To allow them, open the browser's settings for this site, set Notifications to Allow, then reload this page.",
     dismissed: "Reminders were not allowed. Tap Turn on reminders to try again.",
     off: "Reminders are off on this device.",

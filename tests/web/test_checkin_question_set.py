@@ -46,6 +46,10 @@ def test_day_three_asks_each_warning_sign_once_and_says_how_many(client, world):
     # Counted, not guessed: 4 warning signs, pain, bruising, skin and 4 yes/no questions.
     assert "There are 11 questions today." in page
     assert "about a minute" not in page
+    # Today promises what the tap count measures (tests/browser/test_checkin_taps_browser).
+    today = text_of(client.get("/patient/today"))
+    assert "about a minute" not in today
+    assert "one page of questions, most answered with one tap" in today
     # The stocking that rubs (a routine change with no question of its own) is asked
     # in the note while stockings are worn.
     assert (

@@ -22,11 +22,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from dataclasses import field
-from datetime import date
 from datetime import datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from app.domain.checkin_day import fixed_questions_for_day as fixed_questions_for_day
+from app.domain.checkin_day import questions_for_day as questions_for_day
 from app.domain.offsets import local_date
 from app.domain.protocol.model import AnswerRule
 from app.domain.protocol.model import Protocol
@@ -155,29 +156,6 @@ def _strings(value: object) -> list[str]:
     return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
 
-def questions_for_day(
-    protocol: Protocol, treated_at: datetime, tz: ZoneInfo, on: date
-) -> list[RedFlag]:
-    """The protocol's red flags to ask about on a local date: those whose window covers it."""
-    return [f for f in protocol.red_flags if window(f.start, f.end, treated_at, tz).covers_date(on)]
-
-
-def fixed_questions_for_day(
-    protocol: Protocol, treated_at: datetime, tz: ZoneInfo, on: date
-) -> frozenset[str]:
-    """The fixed questions asked on a local date: those the protocol lists, each on every
-    day or (with ``during``) on the days one of its tasks applies, so a protocol without
-    stockings never asks about them and nobody is asked after the stockings are off."""
-    tasks = {t.key: t for t in protocol.tasks}
-    asked = set()
-    for q in protocol.questions:
-        if not q.during or any(
-            window(tasks[k].start, tasks[k].end, treated_at, tz).covers_date(on) for k in q.during
-        ):
-            asked.add(q.key)
-    return frozenset(asked)
-
-
 def unasked_as_none(raw: dict[str, object], asked: frozenset[str]) -> dict[str, object]:
     """Raw answers with every fixed yes/no question not asked today set to None, so a
     question the page never showed is stored as not asked, never as "no"."""
@@ -209,6 +187,7 @@ def check_answers(
     note: str,
     red_flags: dict[str, str] | list[str],
     asked: list[RedFlag],
+    covered: list[RedFlag] | tuple[RedFlag, ...] = (),
 ) -> Answers:
     """Validate raw answers; every problem is reported at once, each with its field.
 
@@ -216,11 +195,14 @@ def check_answers(
     answered, because a skipped warning-sign question must not pass as "no". A list
     (as stored) means the keys answered "yes". The optional yes/no questions take
     True/False, "yes"/"no", or anything else for "not answered" (kept as None).
+    ``covered``: the day's warning signs a fixed question asks instead
+    (``checkin_day.day_questions``); not required, but an answer to one (from a page
+    kept on a phone before the question set changed) is taken as given.
 
     :raises AnswerError: with ``errors`` naming every field that needs an answer or a
         change, in the order the form asks them.
     """
-    errors, yes, no = _warning_signs(red_flags, asked)
+    errors, yes, no = _warning_signs(red_flags, asked, covered)
     pain_value = _pain(pain)
     if pain_value is None:
         errors["pain"] = PAIN_MESSAGE
@@ -251,24 +233,28 @@ def check_answers(
 
 
 def _warning_signs(
-    red_flags: dict[str, str] | list[str], asked: list[RedFlag]
+    red_flags: dict[str, str] | list[str],
+    asked: list[RedFlag],
+    covered: list[RedFlag] | tuple[RedFlag, ...] = (),
 ) -> tuple[dict[str, str], set[str], set[str]]:
     """Errors, "yes" keys and "no" keys of the warning-sign answers.
 
     Every asked question needs a "yes" or a "no": one left out is an error, never a "no".
+    A covered one may be answered, never must be.
     """
     errors: dict[str, str] = {}
     asked_keys = {f.key for f in asked}
+    allowed = asked_keys | {f.key for f in covered}
     if isinstance(red_flags, dict):
         for flag in asked:
             if red_flags.get(flag.key) not in ("yes", "no"):
                 errors[f"rf-{flag.key}"] = f"Please answer yes or no: {flag.title}"
         yes = {k for k, v in red_flags.items() if v == "yes"}
-        no = {k for k, v in red_flags.items() if v == "no"} & asked_keys
+        no = {k for k, v in red_flags.items() if v == "no"} & allowed
     else:
         yes = set(red_flags)
         no = asked_keys - yes
-    if yes - asked_keys:
+    if yes - allowed:
         errors["red_flags"] = "Answer only the questions shown."
     return errors, yes, no
 

@@ -284,7 +284,7 @@ def submit_checkin():
         result = checkins.submit_checkin(current_user, raw, key, now(), day, photo)
     except checkins.AnswersRefused as exc:
         data = checkins.checkin_form(current_user, now(), day if exc.field != "day" else None)
-        values = {**form_values(raw, data.questions), "site": Site.from_values(request.form)}
+        values = {**form_values(raw, data.in_window), "site": Site.from_values(request.form)}
         return _checkin_page(data, values, exc.errors, exc), 400
     return render_template("patient/checkin_result.html", r=result)
 

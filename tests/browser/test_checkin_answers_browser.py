@@ -67,7 +67,7 @@ def test_answers_are_never_invented_from_nothing_to_accepted_and_in_the_edit_for
     page.set_viewport_size({"width": 390, "height": 844})
 
     chosen: list[str] = []
-    steps = [(name, "No") for name in names] + [("walked", "Yes"), ("pain", "2")]
+    steps = [(name, "No") for name in names] + [("stockings_day", "Yes"), ("pain", "2")]
     for name, label in steps:
         group = page.locator(f"fieldset:has(input[name='{name}'])")
         group.get_by_role("radio", name=label, exact=True).check()
@@ -85,8 +85,8 @@ def test_answers_are_never_invented_from_nothing_to_accepted_and_in_the_edit_for
     assert checked(page) == sorted(chosen)
     with app.app_context():
         answers = db.session.scalar(sa.select(CheckIn.answers))
-    assert answers["walked"] is True
-    assert [answers[k] for k in ("lumps", "itching", "elevated")] == [None, None, None]
+    assert answers["stockings_day"] is True
+    assert [answers[k] for k in ("lumps", "itching", "walked")] == [None, None, None]
     assert answers["red_flags"] == [] and len(answers["red_flags_no"]) == len(names)
     assert not js_errors, js_errors
 
@@ -102,7 +102,7 @@ def test_a_refused_check_in_sent_from_the_offline_queue_comes_back_as_the_form(
     demo_patient(app, clock, f"olga@{demo.DOMAIN}", "Olga Offline", day=3)
     sign_in(page, base, f"olga@{demo.DOMAIN}", PASSWORD, clock())
     page.goto(f"{base}/patient/checkin")
-    page.locator("fieldset:has(input[name='rf-routine-changes'])").get_by_role(
+    page.locator("fieldset:has(input[name='rf-infection'])").get_by_role(
         "radio", name="Yes", exact=True
     ).check()
     page.get_by_role("group", name=re.compile(r"^Pain where")).get_by_role(
@@ -116,7 +116,7 @@ def test_a_refused_check_in_sent_from_the_offline_queue_comes_back_as_the_form(
     page.evaluate("window.dispatchEvent(new Event('online'))")
     expect(page.locator("#error-summary")).to_be_visible()
     expect(page.locator("#note")).to_have_value("written offline")
-    assert checked(page) == ["pain=4", "rf-routine-changes=yes"]
+    assert checked(page) == ["pain=4", "rf-infection=yes"]
     assert not js_errors, js_errors
 
 

@@ -50,7 +50,7 @@ def test_no_compression_protocol_never_asks_about_stockings(client, world, in_ap
     login(client, "none@patients.example")
     page = text_of(client.get("/patient/checkin"))
     assert STOCKINGS not in page
-    assert "Pain where you were treated" in page and "Did you go for walks?" in page
+    assert "Pain where you were treated" in page and "Itching?" in page
     # A stale or hand-made form that sends a stockings answer: stored as not asked.
     data = form(stockings_day="yes", stockings_night="no")
     data = {k: v for k, v in data.items() if not k.startswith("rf-")}
@@ -59,7 +59,7 @@ def test_no_compression_protocol_never_asks_about_stockings(client, world, in_ap
     assert r.status_code == 200, text_of(r)
     answers = in_app(lambda: db.session.scalar(sa.select(CheckIn.answers)))
     assert (answers["stockings_day"], answers["stockings_night"]) == (None, None)
-    assert answers["walked"] is True
+    assert answers["itching"] is False
 
 
 def test_stockings_are_asked_only_while_they_are_worn(client, world, in_app):
@@ -69,7 +69,7 @@ def test_stockings_are_asked_only_while_they_are_worn(client, world, in_app):
     other = client.application.test_client()
     login(other, "twelve@patients.example")
     page = text_of(other.get("/patient/checkin"))
-    assert STOCKINGS not in page and "Did you go for walks?" in page
+    assert STOCKINGS not in page and "Itching?" in page
 
 
 def test_the_page_carries_the_domains_rule_table_and_the_emergency_screen(client, world, in_app):

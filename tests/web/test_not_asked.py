@@ -49,4 +49,5 @@ def test_a_protocol_without_stockings_never_reports_them_not_answered(app, clien
     )
     diary = text_of(doc.get(f"/clinic/patients/{pid}"))
     assert "day not answered" not in diary and "night not answered" not in diary
-    assert "walked yes; legs raised yes" in diary
+    # Walks and legs raised are not asked on this protocol: "not asked".
+    assert "walked not asked; legs raised not asked" in diary

@@ -4,15 +4,23 @@ Which fixed questions a protocol asks (every day, or only while a task applies) 
 which answers reach which tier are protocol data. Every skin change a patient can tick
 must reach the clinic at some tier, and the questions that carry the same-day rules
 must be asked (:data:`~app.domain.protocol.requirements.REQUIRED_QUESTIONS`).
+
+A question may ``cover`` red flags it asks in more detail (the skin list covers "a
+blister, open sore or skin turning white, grey or black"), so the check-in does not ask
+the same thing twice (issue 19 point 3). That is refused for a required warning sign
+(those are always asked on their own, ref 2.6) and unless the question has an answer
+rule at the flag's tier or higher, so no warning sign gets weaker advice (HAZ-01).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from app.domain.protocol.model import TIERS
 from app.domain.protocol.model import AnswerRule
 from app.domain.protocol.model import Question
 from app.domain.protocol.reader import Reader
+from app.domain.protocol.reader import written
 from app.domain.protocol.requirements import BRUISING_CHOICES
 from app.domain.protocol.requirements import QUESTIONS
 from app.domain.protocol.requirements import REQUIRED_QUESTIONS
@@ -60,7 +68,7 @@ def read_questions(reader: Reader, data: dict[str, Any], task_keys: set[Any]) ->
     seen: set[str] = set()
     for label, line, entry in _entries(reader, data, "question"):
         before = len(reader.problems)
-        _unknown_fields(reader, entry, ("key", "during", "source"), label, line)
+        _unknown_fields(reader, entry, ("key", "during", "covers", "source"), label, line)
         key = entry.get("key")
         if key not in QUESTIONS:
             reader.problem(label, "key", f"must be one of {', '.join(QUESTIONS)}", line)
@@ -68,9 +76,10 @@ def read_questions(reader: Reader, data: dict[str, Any], task_keys: set[Any]) ->
             reader.problem(label, "key", f"'{key}' is used twice in [[question]]", line)
         source = reader.text(entry.get("source"), label, "source", line)
         during = _during(reader, entry.get("during", []), task_keys, label, line)
+        covers = _covers(reader, entry.get("covers", []), data, label, line)
         if len(reader.problems) == before and source is not None:
             seen.add(key)  # type: ignore[arg-type]
-            questions.append(Question(key, source, during))  # type: ignore[arg-type]
+            questions.append(Question(key, source, during, covers))  # type: ignore[arg-type]
     asked = {q.key for q in questions}
     for key, why in REQUIRED_QUESTIONS.items() if "question" in data else ():
         if key not in asked:
@@ -93,6 +102,61 @@ def _during(
         if name not in task_keys:
             reader.problem(label, "during", f"no [[task]] has the key '{name}'", line)
     return tuple(during)
+
+
+def _covers(
+    reader: Reader, covers: Any, data: dict[str, Any], label: str, line: int | None
+) -> tuple[str, ...]:
+    """The red flags a question asks in detail: keys of flags without a ``kind``."""
+    if not isinstance(covers, list) or not all(isinstance(c, str) for c in covers):
+        reader.problem(label, "covers", 'must be a list of red flag keys, e.g. ["x"]', line)
+        return ()
+    flags = _raw_flags(data)
+    for key in covers:
+        if key not in flags:
+            reader.problem(label, "covers", f"no [[red_flag]] has the key '{key}'", line)
+        elif "kind" in flags[key]:
+            reader.problem(
+                label,
+                "covers",
+                f"red flag '{key}' is a required warning sign: it is always asked on its "
+                "own (ref 2.6)",
+                line,
+            )
+    return tuple(covers)
+
+
+def _raw_flags(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The red flags as written, by key (only well-formed entries)."""
+    keys = written(data, "red_flag", "key")
+    items = data.get("red_flag") if isinstance(data.get("red_flag"), list) else []
+    return {i["key"]: i for i in items if isinstance(i, dict) and i.get("key") in keys}
+
+
+def _check_cover_tiers(
+    reader: Reader, data: dict[str, Any], questions: list[Question], rules: list[AnswerRule]
+) -> None:
+    """A question covering a red flag must reach the flag's tier through its own answer
+    rules: the patient's detailed answer then gets advice at least as urgent."""
+    flags = _raw_flags(data)
+    for q in questions:
+        reached = [TIERS.index(r.tier) for r in rules if r.answer == q.key]
+        for key in q.covers:
+            tier = flags.get(key, {}).get("tier")
+            if tier in TIERS and (not reached or min(reached) > TIERS.index(tier)):
+                reader.problem(
+                    f"question '{q.key}'",
+                    "covers",
+                    f"no [[answer_rule]] for '{q.key}' reaches tier '{tier}' of red flag "
+                    f"'{key}': its warning sign would get weaker advice",
+                    reader.header_line("question", _index(data, q.key)),
+                )
+
+
+def _index(data: dict[str, Any], key: str) -> int:
+    """The position of a ``[[question]]`` entry in the file, for its line."""
+    entries = data.get("question") or []
+    return next(i for i, e in enumerate(entries) if isinstance(e, dict) and e.get("key") == key)
 
 
 def read_answer_rules(
@@ -118,6 +182,8 @@ def read_answer_rules(
             continue
         keys.add(key)  # type: ignore[arg-type]
         rules.append(AnswerRule(key, answer, tier, source, at_least, choices))  # type: ignore[arg-type]
+    if not reader.problems:  # a rule refused for another reason must not cascade
+        _check_cover_tiers(reader, data, questions, rules)
     if "skin" in asked:
         # Every skin change a patient can tick must reach the clinic at some tier.
         covered = {c for r in rules if r.answer == "skin" for c in r.choices}

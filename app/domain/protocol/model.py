@@ -108,11 +108,14 @@ class RedFlag:
 @dataclass(frozen=True)
 class Question:
     """A fixed check-in question the protocol asks: every day, or only on the days one
-    of the ``during`` tasks applies (stockings questions while stockings are worn)."""
+    of the ``during`` tasks applies (stockings questions while stockings are worn).
+    ``covers``: red flags this question asks in detail, so the check-in does not ask
+    them a second time on the days it is asked (issue 19 point 3)."""
 
     key: str
     source: str
     during: tuple[str, ...] = ()
+    covers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,8 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from app.domain.checkin import fixed_questions_for_day
 from app.domain.checkin import offline_rules
-from app.domain.checkin import questions_for_day
+from app.domain.checkin_day import day_questions
 from app.domain.offsets import day_number
 from app.domain.offsets import local_date
 from app.domain.protocol import RedFlag
@@ -43,6 +42,19 @@ class CheckInForm:
     # Today is after the session's follow-up (issue 14 point 9): the page says so
     # instead of asking questions (a late offline check-in is still accepted).
     follow_up_over: bool = False
+    # Warning signs in their window that a fixed question asked today covers: not asked
+    # again, but still triaged at their tier if answered (domain.checkin_day).
+    covered: tuple[RedFlag, ...] = ()
+
+    @property
+    def in_window(self) -> list[RedFlag]:
+        """Every warning sign of the day: asked on its own or through a fixed question."""
+        return [*self.questions, *self.covered]
+
+    @property
+    def count(self) -> int:
+        """How many questions the page asks (the note and the photo are extras)."""
+        return len(self.questions) + len(self.fixed)
 
     def urgent_level(self, red_flags: Mapping[str, object] | None) -> str | None:
         """The advice to put first on a refused form, for the warning signs answered
@@ -53,7 +65,7 @@ class CheckInForm:
         :param red_flags: the answers sent, by question key ("yes", "no" or None).
         """
         level = None
-        for q in self.questions:
+        for q in self.in_window:
             if (red_flags or {}).get(q.key) == "yes" and q.tier in ("emergency", "same_day"):
                 if q.tier == "emergency" or level is None:
                     level = q.tier
@@ -90,8 +102,16 @@ def checkin_form(user: Principal, now: datetime, day: int | None = None) -> Chec
         raise Invalid("day", "This check-in is for a day that can no longer be changed.")
     on = local_date(t.anchor, course.tz) + timedelta(days=day)
     protocol = protocol_for(t)
-    asked = questions_for_day(protocol, t.anchor, course.tz, on)
-    fixed = fixed_questions_for_day(protocol, t.anchor, course.tz, on)
+    asked = day_questions(protocol, t.anchor, course.tz, on)
     rules = offline_rules(protocol, t.anchor, course.tz)
     over = today > FOLLOW_UP_DAYS
-    return CheckInForm(course, day, asked, existing, fixed, rules, follow_up_over=over)
+    return CheckInForm(
+        course,
+        day,
+        asked.red_flags,
+        existing,
+        asked.fixed,
+        rules,
+        follow_up_over=over,
+        covered=tuple(asked.covered),
+    )

@@ -184,11 +184,15 @@ def _submit(
     if long_note is not None:
         raw = {**raw, "note": ""}
     try:
-        answers = check_answers(**unasked_as_none(raw, form.fixed), asked=form.questions)  # type: ignore[arg-type]
+        answers = check_answers(
+            **unasked_as_none(raw, form.fixed),  # type: ignore[arg-type]
+            asked=form.questions,
+            covered=form.covered,
+        )
     except AnswerError as exc:
         errors = exc.errors if long_note is None else {**exc.errors, "note": NOTE_MESSAGE}
         raise _Refused(errors) from None
-    decision = triage(answers, form.questions, protocol.answer_rules)
+    decision = triage(answers, form.in_window, protocol.answer_rules)
     # From here to the commit, one writer per patient: another device's edit of this
     # day must not be read before it commits and then overwritten (issue 15 point 3).
     lock_patient(form.course.patient.id)

@@ -1,0 +1,88 @@
+"""Which questions a day's check-in asks: the warning signs in their windows and the
+protocol's fixed questions, each asked once (issue 19 point 3).
+
+A warning sign is in the check-in on every day its window covers (clinical reference
+§2.6, "when to ask"). A protocol may say that a fixed question asks a red flag in more
+detail (``covers``: the skin list covers "a blister, open sore or skin turning white,
+grey or black"); on a day that question is asked, the flag is not asked again as its own
+yes/no question. Such a flag is never a required warning sign and the question reaches
+at least the flag's tier (``app/domain/protocol/checkin_rules.py`` refuses anything
+else), so the warning sign is still asked, at its tier, on every day of its window.
+
+Pure functions: the protocol, the treatment instant, the time zone and a local date in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from app.domain.protocol.model import Protocol
+from app.domain.protocol.model import RedFlag
+from app.domain.recovery.windows import window
+
+
+def questions_for_day(
+    protocol: Protocol, treated_at: datetime, tz: ZoneInfo, on: date
+) -> list[RedFlag]:
+    """The protocol's red flags whose window covers a local date (the warning signs that
+    matter that day, whether asked on their own or through a fixed question)."""
+    return [f for f in protocol.red_flags if window(f.start, f.end, treated_at, tz).covers_date(on)]
+
+
+def fixed_questions_for_day(
+    protocol: Protocol, treated_at: datetime, tz: ZoneInfo, on: date
+) -> frozenset[str]:
+    """The fixed questions asked on a local date: those the protocol lists, each on every
+    day or (with ``during``) on the days one of its tasks applies, so a protocol without
+    stockings never asks about them and nobody is asked after the stockings are off."""
+    tasks = {t.key: t for t in protocol.tasks}
+    asked = set()
+    for q in protocol.questions:
+        if not q.during or any(
+            window(tasks[k].start, tasks[k].end, treated_at, tz).covers_date(on) for k in q.during
+        ):
+            asked.add(q.key)
+    return frozenset(asked)
+
+
+@dataclass(frozen=True)
+class DayQuestions:
+    """One day's check-in: what the page asks, and what it asks through another question.
+
+    ``red_flags``: the warning signs asked as their own yes/no question (each needs an
+    answer). ``covered``: warning signs in their window that a fixed question asked today
+    covers; they are not asked again, but a "yes" to one (from a page kept on a phone
+    before this change) is still taken at its tier. ``fixed``: the fixed questions.
+    """
+
+    red_flags: list[RedFlag]
+    covered: list[RedFlag]
+    fixed: frozenset[str]
+
+    @property
+    def in_window(self) -> list[RedFlag]:
+        """Every warning sign of the day, asked on its own or covered: what triage reads."""
+        return self.red_flags + self.covered
+
+    @property
+    def count(self) -> int:
+        """How many questions the page shows (the note and the photo are extras)."""
+        return len(self.red_flags) + len(self.fixed)
+
+
+def day_questions(protocol: Protocol, treated_at: datetime, tz: ZoneInfo, on: date) -> DayQuestions:
+    """The day's check-in questions, each warning sign asked once.
+
+    A red flag is covered on a day when at least one fixed question covers it and every
+    question that covers it is asked that day; otherwise it is asked on its own.
+    """
+    fixed = fixed_questions_for_day(protocol, treated_at, tz, on)
+    own: list[RedFlag] = []
+    covered: list[RedFlag] = []
+    for flag in questions_for_day(protocol, treated_at, tz, on):
+        by = [q.key for q in protocol.questions if flag.key in q.covers]
+        (covered if by and all(k in fixed for k in by) else own).append(flag)
+    return DayQuestions(own, covered, fixed)

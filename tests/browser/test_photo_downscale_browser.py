@@ -34,7 +34,10 @@ from app.extensions import db
 from app.models import Photo
 from app.services import demo
 from app.services.photos import storage
+from tests.browser.test_checkin_photo_browser import open_checkin
+from tests.browser.test_checkin_photo_browser import rows
 from tests.browser.test_photo_browser import choose_site
+from tests.browser.test_review17_widths_browser import _check as check_widths_and_axe
 from tests.browser.test_today_browser import sign_in
 
 pytestmark = pytest.mark.browser
@@ -45,6 +48,10 @@ LATENCY_MS = 150
 SAVED = re.compile(r"^Photo saved: ")
 # What the page must not send (Chromium disabled the way a browser without them is).
 NO_DOWNSCALE = "delete window.createImageBitmap; delete HTMLCanvasElement.prototype.toBlob;"
+SHOW_SENDING = """() => {
+  const line = document.querySelector("[data-photo-sending]");
+  line.textContent = line.getAttribute("data-photo-sending");
+}"""
 METADATA_GROUPS = ("EXIF", "GPS", "XMP", "IPTC", "ICC_Profile", "MakerNotes", "Photoshop")
 
 
@@ -105,13 +112,13 @@ def see_through_png(size: tuple[int, int] = (2400, 1800)) -> bytes:
 
 
 @contextmanager
-def received(app):
-    """The request body sizes of every photo upload the server receives meanwhile."""
+def received(app, path: str = "/patient/photos"):
+    """The request body sizes of every upload to ``path`` the server receives meanwhile."""
     bodies: list[int] = []
     inner = app.wsgi_app
 
     def counting(environ, start_response):  # noqa: ANN001, ANN202 - WSGI
-        if environ["REQUEST_METHOD"] == "POST" and environ["PATH_INFO"] == "/patient/photos":
+        if environ["REQUEST_METHOD"] == "POST" and environ["PATH_INFO"] == path:
             bodies.append(int(environ.get("CONTENT_LENGTH") or 0))
         return inner(environ, start_response)
 
@@ -193,8 +200,9 @@ def phone(browser):
     page needs to downscale."""
     contexts = []
 
-    def make(original: bool = False, width: int = 390) -> Page:
-        context = browser.new_context(viewport={"width": width, "height": 844})
+    def make(original: bool = False, width: int = 390, axe: bool = False) -> Page:
+        # bypass_csp lets axe's script in (test_review17_widths_browser does the same).
+        context = browser.new_context(viewport={"width": width, "height": 844}, bypass_csp=axe)
         context.set_default_timeout(20_000)
         if original:
             context.add_init_script(NO_DOWNSCALE)
@@ -240,7 +248,7 @@ def test_a_12_mp_photo_is_sent_small_on_a_slow_link_and_stored_as_the_original(
     for run, (sent, before_tap, seconds) in runs.items():
         print(
             f"  {run + ':':28} {sent / 1e3:5.0f} kB sent, {seconds:4.1f} s tap to saved"
-            f" (preview shown {before_tap:.1f} s after choosing)"
+            + ("" if "at once" in run else f" (preview shown {before_tap:.1f} s after choosing)")
         )
     (small, _, fast), (whole, _, slow) = runs["downscaled"], runs["original"]
     worst = runs["downscaled, tapped at once"][2]
@@ -266,9 +274,16 @@ def test_a_12_mp_photo_is_sent_small_on_a_slow_link_and_stored_as_the_original(
         Image.open(io.BytesIO(stored["downscaled"][1])) as a,
         Image.open(io.BytesIO(stored["original"][1])) as b,
     ):
-        diff = ImageChops.difference(a.convert("RGB"), b.convert("RGB")).convert("L")
-        mean = sum(i * n for i, n in enumerate(diff.histogram())) / (a.width * a.height)
-        assert mean < 12, mean  # the same picture, not a shifted or mirrored one
+        # The same picture, not a shifted or mirrored one; how far apart, per channel
+        # of YCbCr (the page's JPEG keeps colour at half resolution, as browsers do).
+        diff = ImageChops.difference(a.convert("YCbCr"), b.convert("YCbCr"))
+        means = [
+            sum(i * n for i, n in enumerate(band.histogram())) / (a.width * a.height)
+            for band in diff.split()
+        ]
+        shown = " ".join(f"{m:.1f}" for m in means)
+        print(f"  mean difference of the stored photos (Y, Cb, Cr): {shown}")
+        assert max(means) < 8, means
 
 
 def test_the_page_makes_the_sizes_the_server_makes(phone, live_server):
@@ -292,13 +307,24 @@ def test_the_page_makes_the_sizes_the_server_makes(phone, live_server):
     assert form.get_attribute("data-photo-quality") == "88"
 
 
-def test_small_photos_png_heic_and_broken_files(phone, live_server, app):
+def test_small_photos_png_heic_and_broken_files(phone, live_server, app, artifacts):
     """Photos at or under the stored size go as they are; a big PNG is made smaller (its
     transparency white, as the server would); a HEIC this Chromium cannot decode and
     broken files go as they are, and the server's message is shown."""
-    page = phone()
+    page = phone(axe=True)
     open_form(page, live_server.url)
     form_url = page.url
+    # With a photo chosen and the sending line filled in: fits 320-1366 px, axe clean.
+    page.locator("#photo-file").set_input_files(
+        {"name": "IMG_0004.jpg", "mimeType": "image/jpeg", "buffer": plain_image((64, 48))}
+    )
+    expect(page.locator("#preview-img")).to_be_visible()
+    page.evaluate(SHOW_SENDING)
+    problems: list[str] = []
+    check_widths_and_axe(page, "add a photo", artifacts, problems)
+    assert problems == []
+    page.reload()
+    choose_site(page, "left", "calf", "inner")
 
     def stored_after(name: str, data: bytes, mime: str = "image/jpeg") -> tuple[int, Photo, bytes]:
         with received(app) as bodies:
@@ -369,3 +395,40 @@ def test_double_tap_at_320_px_stores_one_photo(phone, live_server, app):
     assert len(bodies) == 1 and bodies[0] < 800_000, bodies
     assert photo_count(app) == before + 1
     assert page.js_errors == []  # type: ignore[attr-defined]
+
+
+# What checkin.html needs for its photo to travel light too (that template belongs to
+# another task): the server's settings on the form and this script. Added here by the
+# test while the template lacks them; once it has them, the test uses the page as is.
+CHECKIN_HOOK = """(settings) => {
+  const form = document.querySelector("form.checkin-form");
+  if (form.dataset.photoEdge) { return false; }
+  form.dataset.photoEdge = settings[0];
+  form.dataset.photoQuality = settings[1];
+  return true;
+}"""
+
+
+def test_the_check_in_photo_is_made_small_with_its_hook(
+    page: Page, app, clock, live_server, in_app
+):
+    open_checkin(page, live_server.url, app, clock, f"pia9@{demo.DOMAIN}")
+    settings = [str(app.config["PHOTO_LONG_EDGE"]), str(app.config["PHOTO_JPEG_QUALITY"])]
+    if page.evaluate(CHECKIN_HOOK, settings):
+        page.add_script_tag(url="/static/js/photoshrink.js")
+    page.get_by_label("Side").select_option("right")
+    page.get_by_label("Part of the leg").select_option("calf")
+    page.get_by_label("Seen from").select_option("back")
+    with received(app, "/patient/checkin") as bodies:
+        page.locator("#photo-file").set_input_files(
+            {"name": "IMG_0005.jpg", "mimeType": "image/jpeg", "buffer": phone_photo()}
+        )
+        expect(page.locator("#photo-chosen")).to_have_text("Photo chosen: IMG_0005.jpg.")
+        page.get_by_role("button", name="Send check-in").click(no_wait_after=True)
+        expect(page.get_by_role("heading", level=1)).to_have_text(
+            "Thank you, your check-in is sent", timeout=30_000
+        )
+    assert len(bodies) == 1 and bodies[0] < 800_000, bodies
+    assert rows(in_app) == (1, 1)
+    photo, _ = latest_photo(app)
+    assert (photo.width, photo.height) == (1500, 2000)  # upright, the stored size

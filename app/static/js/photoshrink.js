@@ -103,19 +103,21 @@
     return null;
   }
 
-  // A JPEG cut short is one the server refuses as damaged; a browser might still draw
-  // it, so only a picture whose end marker (FF D9) is there is shrunk. Inside JPEG
-  // picture data FF D9 only ever means the end.
-  function jpegEnds(file, dataStart) {
-    var from = Math.max(dataStart, file.size - TAIL_BYTES);
-    return file.slice(from).arrayBuffer().then(function (buf) {
+  // A file cut short is one the server refuses as damaged; a browser might still draw
+  // it, so only a picture whose end is there is shrunk: a JPEG's end marker (FF D9;
+  // inside JPEG picture data it only ever means the end), a PNG's IEND chunk.
+  function ends(file, from, mark) {
+    return file.slice(Math.max(from, file.size - TAIL_BYTES)).arrayBuffer().then(function (buf) {
       var b = new Uint8Array(buf);
-      for (var i = b.length - 2; i >= 0; i--) {
-        if (b[i] === 0xff && b[i + 1] === 0xd9) { return true; }
+      for (var i = b.length - mark.length; i >= 0; i--) {
+        for (var k = 0; k < mark.length && b[i + k] === mark[k]; k++) { /* compare */ }
+        if (k === mark.length) { return true; }
       }
       return false;
     });
   }
+  var JPEG_END = [0xff, 0xd9];
+  var PNG_END = [0x49, 0x45, 0x4e, 0x44]; // "IEND"
 
   // A 16 x 8 JPEG, black on the left, white on the right, with EXIF orientation 6: drawn
   // upright it is 8 x 16, black at the top. A browser that draws it otherwise does not
@@ -170,14 +172,16 @@
     });
   }
 
-  // The file to send for `file`: a smaller upright JPEG, or `file` itself.
-  function shrink(file, edge, quality) {
+  // The file to send for `file`: a smaller upright JPEG, or `file` itself. A picture
+  // over the server's pixel cap is not decoded here (it could take the whole phone's
+  // memory) but sent, for the server to refuse with its own message.
+  function shrink(file, edge, quality, maxPixels) {
     if (!capable || !file || !file.size) { return Promise.resolve(file); }
     var head;
     var size;
     return file.slice(0, HEAD_BYTES).arrayBuffer().then(function (buf) {
       head = readHead(new DataView(buf));
-      if (!head) { return null; }
+      if (!head || (maxPixels && head.width * head.height > maxPixels)) { return null; }
       if (head.format === "jpeg") {
         // EXIF orientations 5-8 turn the picture a quarter: width and height swap.
         var turned = head.orientation >= 5;
@@ -185,20 +189,21 @@
         size = turned ? [s[1], s[0]] : s;
         head.upright = turned ? [head.height, head.width] : [head.width, head.height];
         if (s[0] === head.width && s[1] === head.height) { return null; } // already small
-        return Promise.all([jpegEnds(file, head.data), head.orientation === 1 || checkTurning()])
+        return Promise.all([ends(file, head.data, JPEG_END), head.orientation === 1 || checkTurning()])
           .then(function (ok) { return ok[0] && ok[1] ? decode(file, size) : null; });
       }
       if (head.format === "png") {
         size = storedSize(head.width, head.height, false, edge);
         head.upright = [head.width, head.height];
         if (size[0] === head.width && size[1] === head.height) { return null; }
-        return decode(file, size);
+        return ends(file, 33, PNG_END).then(function (whole) { return whole ? decode(file, size) : null; });
       }
       // HEIF: its size is only known once decoded (where the browser can at all).
       return window.createImageBitmap(file, { imageOrientation: "from-image" });
     }).then(function (bitmap) {
       if (!bitmap) { return null; }
       if (head.format === "heif") {
+        if (maxPixels && bitmap.width * bitmap.height > maxPixels) { bitmap.close(); return null; }
         size = storedSize(bitmap.width, bitmap.height, false, edge);
         head.upright = [bitmap.width, bitmap.height];
       }
@@ -227,6 +232,7 @@
   forms.forEach(function (form) {
     var edge = parseInt(form.dataset.photoEdge, 10);
     var quality = parseInt(form.dataset.photoQuality || "88", 10);
+    var maxPixels = parseInt(form.dataset.photoMaxPixels || "0", 10);
     var sending = form.querySelector("[data-photo-sending]");
     var jobs = []; // {input, original, done, promise}
     var waiting = false;
@@ -239,7 +245,7 @@
       var original = input.files && input.files[0];
       if (!original) { return; }
       var job = { input: input, original: original, done: false };
-      job.promise = shrink(original, edge, quality).then(function (chosen) {
+      job.promise = shrink(original, edge, quality, maxPixels).then(function (chosen) {
         job.done = true;
         // Still the photo in that input (not replaced or removed meanwhile)?
         if (!(input.files && input.files[0] === original)) { return; }

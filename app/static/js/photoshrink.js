@@ -7,7 +7,8 @@
 // still decodes, re-encodes and strips every upload and stays the only judge.
 // Whenever anything is in doubt (a format or a browser this cannot handle, a damaged
 // file, an error, a result no smaller), the chosen file is sent as it is, silently.
-// Forms opt in with data-photo-edge and data-photo-quality (the server's settings).
+// Forms opt in with data-photo-edge, data-photo-quality and data-photo-max-pixels (the
+// server's PHOTO_LONG_EDGE, PHOTO_JPEG_QUALITY and PHOTO_MAX_PIXELS).
 "use strict";
 (function () {
   // imaging.DRAFT_SLACK and imaging._fit: the server takes an integer reduction that

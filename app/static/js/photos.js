@@ -1,6 +1,7 @@
 // ScleroCare photo diary: the alignment guide on the add-a-photo page (the last photo
 // of the chosen area, shown faintly over the new one or over the live camera), a size
-// check before uploading, and compare-page selects that apply themselves.
+// check before uploading, and compare-page selects that apply themselves. Making the
+// photo smaller before it is sent is photoshrink.js's work (it tells this page when done).
 // Photos are only ever shown from their own URLs or from a local blob: nothing is cached.
 "use strict";
 (function () {
@@ -80,13 +81,33 @@
     showGhost();
   }
 
+  // photoshrink.js makes a big photo smaller before it is sent; where it works on this
+  // form, the preview waits for that copy (a 12 MP preview costs a phone as much again).
+  var shrinking = Boolean(form.dataset.photoEdge && window.scPhotoShrink && window.scPhotoShrink.capable);
+  var waitingFor = null;
+  var previewTimer = null;
   inputs.forEach(function (input) {
     input.addEventListener("change", function () {
       var file = input.files && input.files[0];
       // Only one photo is sent: choosing in one picker clears the other.
       inputs.forEach(function (other) { if (other !== input) { other.value = ""; } });
-      showPreview(file || null);
+      window.clearTimeout(previewTimer);
+      waitingFor = file && shrinking ? input : null;
+      if (!waitingFor) { showPreview(file || null); return; }
+      chosen.textContent = "Photo chosen. Check it in the frame above, then press Save photo.";
+      previewTimer = window.setTimeout(function () {
+        if (waitingFor === input) { waitingFor = null; showPreview((input.files && input.files[0]) || null); }
+      }, 4000);
     });
+  });
+  form.addEventListener("sc-photo-done", function (event) {
+    var file = event.detail.file;
+    tooBig.hidden = !(maxBytes && file.size > maxBytes);
+    if (waitingFor === event.detail.input) {
+      waitingFor = null;
+      window.clearTimeout(previewTimer);
+      showPreview(file);
+    }
   });
   ["side", "region", "view"].forEach(function (name) {
     form.elements[name].addEventListener("change", showGhost);
@@ -136,6 +157,7 @@
         inputs[0].files = transfer.files;
         inputs[1].value = "";
         showPreview(transfer.files[0]);
+        form.dispatchEvent(new CustomEvent("sc-photo-chosen", { detail: { input: inputs[0] } }));
       }, "image/jpeg", 0.92);
     });
   }

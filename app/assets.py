@@ -26,6 +26,7 @@ PRECACHE = [
     "js/push.js",
     "js/checkin.js",
     "js/triage.js",
+    "js/photoshrink.js",
     "css/photos.css",
     "icons/icon-192.png",
 ]

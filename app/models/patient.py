@@ -47,6 +47,9 @@ class Patient(db.Model):
     # None: an active patient (re-opening clears it).
     discharged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     discharge_reason: Mapped[str] = mapped_column(sa.String(500), default="", server_default="")
+    # The language the patient reads the app in ("en", "es"); "" follows the clinic's
+    # locale (issue 19 point 4, app/i18n.py).
+    language: Mapped[str] = mapped_column(sa.String(10), default="", server_default="")
 
     user: Mapped[User] = relationship(back_populates="patient")
     clinic: Mapped[Clinic] = relationship()

@@ -50,7 +50,17 @@ def N_(message: str) -> str:  # noqa: N802 - the conventional name for a deferre
     return message
 
 
+def lazy_gettext(message: str, **variables: object) -> flask_babel.LazyString:
+    """``gettext`` deferred until the text is shown: form labels and messages defined at
+    import time, read in each request's language."""
+    return flask_babel.lazy_gettext(message, **variables)
+
+
 _ = gettext
+_l = lazy_gettext
+# ``with force_locale("es"):`` says something in another language than the request's
+# (a confirmation in the language just chosen).
+force_locale = flask_babel.force_locale
 
 
 def locale_for(language: str, clinic_locale: str) -> str:

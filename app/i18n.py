@@ -31,6 +31,14 @@ DEFAULT_LOCALE = "en_GB"
 # The languages a patient may choose, with their names as their readers write them.
 # "" follows the clinic's locale. Adding one: a catalogue in app/translations and a line.
 LANGUAGES = {"en": "English", "es": "Español"}
+# The locales a clinic may choose for its dates and default language (clinic settings).
+CLINIC_LOCALES = {
+    "en_GB": "English, United Kingdom (Mon 7 Dec 2026)",
+    "en_IE": "English, Ireland (Mon 7 Dec 2026)",
+    "en_AU": "English, Australia (Mon 7 Dec 2026)",
+    "en_US": "English, United States (Mon Dec 7, 2026)",
+    "es_ES": "Español, España (lun 7 dic 2026)",
+}
 
 babel = flask_babel.Babel()
 

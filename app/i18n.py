@@ -140,6 +140,19 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LOCALE)
     babel.init_app(app, locale_selector=_select_locale, timezone_selector=_select_timezone)
     app.jinja_env.add_extension("jinja2.ext.i18n")
-    app.jinja_env.install_gettext_callables(gettext, ngettext, newstyle=True)
+    # Jinja's newstyle callables fill in the variables themselves (escaping them), so
+    # they get the bare translated text.
+    app.jinja_env.install_gettext_callables(
+        lambda message: flask_babel.get_translations().ugettext(message),
+        lambda singular, plural, num: flask_babel.get_translations().ungettext(
+            singular, plural, num
+        ),
+        newstyle=True,
+    )
     app.jinja_env.globals["html_lang"] = html_lang
+    # A message marked with N_ where it was written (a service's error), shown as text:
+    # looked up only, never %-formatted, so a stray "%" in it cannot break the page.
+    app.jinja_env.filters["translated"] = lambda message: flask_babel.get_translations().ugettext(
+        str(message)
+    )
     domain_language.install(_domain_say, _short_day, _key)

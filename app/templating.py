@@ -11,6 +11,7 @@ from datetime import datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_date
 from babel.dates import format_datetime
 from flask import Flask
 from flask import g
@@ -67,13 +68,18 @@ def local(instant: datetime, tz: str, fmt: str = LOCAL_FORMAT) -> str:
     return format_datetime(instant, cldr_pattern(fmt), tzinfo=ZoneInfo(tz), locale=current_locale())
 
 
+def date_as(day: date, fmt: str = "%a %-d %b %Y") -> str:
+    """A calendar date (no time, no zone) in the reader's locale: "Mon 7 Dec 2026"."""
+    return format_date(day, cldr_pattern(fmt), locale=current_locale())
+
+
 def _at_time(instant: datetime, tz: str, now: datetime) -> str:
     """ "12:00 today", "09:30 on Sat 6 Dec": for "saw it at ..." sentences."""
     return wording.clock_on(instant, ZoneInfo(tz), now)
 
 
 def register(app: Flask) -> None:
-    """Install filters: ``when``, ``at_time``, ``on``, ``local``, ``day_phrase``,
+    """Install filters: ``when``, ``at_time``, ``on``, ``local``, ``date_as``, ``day_phrase``,
     ``lower_first``, ``site_label``, ``yes_no``, ``not_answered`` and ``answer_words`` (a
     stored check-in's answers)."""
 
@@ -88,6 +94,7 @@ def register(app: Flask) -> None:
         return wording.on(day, today)
 
     app.add_template_filter(local, "local")
+    app.add_template_filter(date_as, "date_as")
 
     app.add_template_filter(wording.day_phrase, "day_phrase")
     app.add_template_filter(wording.lower_first, "lower_first")

@@ -121,9 +121,28 @@ def html_lang() -> str:
     return str(current_locale()).replace("_", "-")
 
 
-def _short_day(day: date, with_year: bool) -> str:
-    # "Sat 6 Dec", "sáb 6 dic": the compact date of the domain's wording.
-    return format_date(day, "EEE d MMM y" if with_year else "EEE d MMM", locale=current_locale())
+# The CLDR patterns of the domain's date styles (app/domain/language.py:STYLES).
+_DAY_PATTERNS = {
+    "short": "EEE d MMM",  # "Sat 6 Dec", "sáb 6 dic"
+    "short_year": "EEE d MMM y",
+    "weekday": "EEEE",  # "Saturday", "sábado"
+    "long": "EEEE d MMMM",  # "Saturday 6 December", "sábado 6 diciembre"
+}
+
+
+# Where a locale writes them otherwise: the month first in the US, "de" in Spanish.
+_DAY_PATTERNS_BY_LOCALE = {
+    "en_US": {"short": "EEE MMM d", "short_year": "EEE MMM d, y", "long": "EEEE, MMMM d"},
+    "es": {"long": "EEEE d 'de' MMMM"},
+}
+
+
+def _format_day(day: date, style: str) -> str:
+    locale = current_locale()
+    special = _DAY_PATTERNS_BY_LOCALE.get(str(locale)) or _DAY_PATTERNS_BY_LOCALE.get(
+        locale.language, {}
+    )
+    return format_date(day, special.get(style, _DAY_PATTERNS[style]), locale=locale)
 
 
 def _key() -> str:
@@ -155,4 +174,4 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["translated"] = lambda message: flask_babel.get_translations().ugettext(
         str(message)
     )
-    domain_language.install(_domain_say, _short_day, _key)
+    domain_language.install(_domain_say, _format_day, _key)

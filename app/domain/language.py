@@ -19,9 +19,19 @@ def N_(message: str) -> str:  # noqa: N802 - the conventional name for a deferre
     return message
 
 
-def _english_day(day: date, with_year: bool) -> str:
-    label = f"{day:%a} {day.day} {day:%b}"
-    return f"{label} {day.year}" if with_year else label
+# How a day is written, by style: "short" "Sat 6 Dec", "short_year" "Sat 6 Dec 2027",
+# "weekday" "Saturday", "long" "Saturday 6 December". The app formats them with Babel in
+# the reader's locale; these English forms are the fallback of pure code and tests.
+STYLES = {
+    "short": "{day:%a} {day.day} {day:%b}",
+    "short_year": "{day:%a} {day.day} {day:%b} {day.year}",
+    "weekday": "{day:%A}",
+    "long": "{day:%A} {day.day} {day:%B}",
+}
+
+
+def _english_day(day: date, style: str) -> str:
+    return STYLES[style].format(day=day)
 
 
 def _english_key() -> str:
@@ -29,18 +39,18 @@ def _english_key() -> str:
 
 
 _translate: Callable[[str], str] = N_
-_short_day: Callable[[date, bool], str] = _english_day
+_format_day: Callable[[date, str], str] = _english_day
 _key: Callable[[], str] = _english_key
 
 
 def install(
     translate: Callable[[str], str],
-    short_day_fn: Callable[[date, bool], str],
+    format_day_fn: Callable[[date, str], str],
     key_fn: Callable[[], str],
 ) -> None:
     """Called once by the app (app/i18n.py:init_app)."""
-    global _translate, _short_day, _key
-    _translate, _short_day, _key = translate, short_day_fn, key_fn
+    global _translate, _format_day, _key
+    _translate, _format_day, _key = translate, format_day_fn, key_fn
 
 
 def say(message: str, **variables: object) -> str:
@@ -51,7 +61,12 @@ def say(message: str, **variables: object) -> str:
 
 def short_day(day: date, with_year: bool = False) -> str:
     """ "Sat 6 Dec" (with the year: "Sat 6 Dec 2027") in the reader's locale."""
-    return _short_day(day, with_year)
+    return _format_day(day, "short_year" if with_year else "short")
+
+
+def format_day(day: date, style: str) -> str:
+    """``day`` in one of :data:`STYLES`, in the reader's locale."""
+    return _format_day(day, style)
 
 
 def key() -> str:

@@ -231,3 +231,35 @@ def test_clinic_admin_sets_the_clinic_locale_audited(app, world, in_app):
     refused = admin.post("/clinic/settings", data=settings_form(locale="fr_XX"))
     assert refused.status_code == 400
     assert "Choose one of the listed languages and date styles." in text_of(refused)
+
+
+def test_shipped_protocol_texts_reach_a_spanish_patient_in_spanish(client, world, in_app):
+    _set_language(in_app, world.patient_a, "es")
+    login(client, "alice@patients.example")
+    text = text_of(client.get("/patient/plan"))
+    assert "Lleve las medias de día y de noche" in text
+    assert "Wear your stockings day and night" not in text
+    assert "Último día para evitar: " in text
+    # A milestone reached earlier drops "from now" in Spanish too (phrases.milestone_heading).
+    assert "Puede quitarse las medias por la noche" in text
+    assert "por la noche desde ahora" not in text.split("Semana 2")[-1]
+
+
+def test_protocol_text_the_catalogue_does_not_know_stays_as_written(app):
+    from dataclasses import replace
+
+    from app.domain.protocol import parse_protocol
+    from app.i18n import force_locale
+    from app.services.care.protocol_text import for_reader
+    from app.services.protocols import shipped_files
+
+    with open(shipped_files(app.config["SCLERO_PROTOCOL_DIR"])[0]) as f:
+        shipped = parse_protocol(f.read(), "shipped")
+    own = replace(shipped.milestones[0], title="Our own clinic's words")
+    protocol = replace(shipped, milestones=(own, *shipped.milestones[1:]))
+    with app.test_request_context("/"), force_locale("es"):
+        translated = for_reader(protocol)
+    assert translated.milestones[0].title == "Our own clinic's words"
+    assert translated.tasks[0].title != protocol.tasks[0].title  # shipped: translated
+    with app.test_request_context("/"):
+        assert for_reader(protocol) is protocol  # English readers get it as written

@@ -33,6 +33,7 @@ from app.principal import Principal
 from app.services.care.course import Course
 from app.services.care.course import load_course
 from app.services.care.course import protocol_for
+from app.services.care.protocol_text import for_reader
 from app.services.errors import Invalid
 from app.services.errors import NotFound
 from app.services.locking import lock_patient
@@ -147,7 +148,7 @@ def today_page(user: Principal, now: datetime) -> TodayPage:
             else:
                 notice = AlertNotice(key, tuple(json.loads(reasons or "[]")), at, seen_at, note)
                 (urgent if seen_at is None else seen).append(notice)
-        today = build_today(protocol_for(t), t.anchor, course.tz, now, ticked)
+        today = build_today(for_reader(protocol_for(t)), t.anchor, course.tz, now, ticked)
     urgent.sort(key=lambda a: (a.level != "emergency", -a.raised_at.timestamp()))
     seen.sort(key=lambda a: a.seen_at or a.raised_at, reverse=True)
     checklist = _checklist_for(course, now) if course.upcoming is not None else None
@@ -164,7 +165,7 @@ def _checklist_for(course: Course, now: datetime) -> ChecklistView:
         .execute(sa.select(ChecklistTick.item_key).where(ChecklistTick.treatment_id == t.id))
         .scalars()
     )
-    return build_checklist(protocol_for(t), t.appointment_at, course.tz, now, ticked)
+    return build_checklist(for_reader(protocol_for(t)), t.appointment_at, course.tz, now, ticked)
 
 
 def checklist_page(user: Principal, now: datetime) -> tuple[Course, ChecklistView | None]:
@@ -180,7 +181,7 @@ def plan_page(user: Principal, now: datetime) -> tuple[Course, PlanView | None]:
     t = course.recovering or course.upcoming
     if t is None:
         return course, None
-    return course, build_plan(protocol_for(t), t.anchor, course.tz, now)
+    return course, build_plan(for_reader(protocol_for(t)), t.anchor, course.tz, now)
 
 
 def set_checklist_item(user: Principal, key: str, done: bool, now: datetime) -> None:

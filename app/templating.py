@@ -122,6 +122,18 @@ def register(app: Flask) -> None:
 
         return now().isoformat()
 
+    @app.template_global("sc_generated_words")
+    def sc_generated_words() -> str:
+        # The same instant as the reader reads dates: "Mon 7 Dec, 14:30" in their zone,
+        # for the offline banner (app.js), which must not use the phone's locale.
+        from flask_login import current_user
+
+        from app.clock import now
+
+        user = current_user
+        zone = user.patient.timezone if user.patient else user.clinic.timezone
+        return local(now(), zone, "%a %-d %b, %H:%M")
+
     @app.template_global("open_alerts")
     def open_alerts() -> int:
         # The badge on the clinician's Dashboard tab: unacknowledged alerts of the clinic.

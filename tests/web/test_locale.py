@@ -263,3 +263,15 @@ def test_protocol_text_the_catalogue_does_not_know_stays_as_written(app):
     assert translated.tasks[0].title != protocol.tasks[0].title  # shipped: translated
     with app.test_request_context("/"):
         assert for_reader(protocol) is protocol  # English readers get it as written
+
+
+def test_offline_banner_words_and_date_come_from_the_server(client, world, in_app):
+    # app.js used the phone's locale (US dates on a US phone); the page now carries them.
+    login(client, "alice@patients.example")
+    html = client.get("/patient/plan", headers=US_BROWSER).get_data(as_text=True)
+    made = re.search(r'<meta name="sc-offline-copy" content="([^"]+)"', html).group(1)
+    assert re.fullmatch(r"Offline copy, last updated \w{3} \d{1,2} \w{3,4}, \d\d:\d\d\.", made)
+    _set_language(in_app, world.patient_a, "es")
+    html = client.get("/patient/plan").get_data(as_text=True)
+    made = re.search(r'<meta name="sc-offline-copy" content="([^"]+)"', html).group(1)
+    assert made.startswith("Copia sin conexión, actualizada el ")

@@ -55,12 +55,14 @@
   function offlineBanner() {
     var copy = document.documentElement.getAttribute("data-offline-copy") === "1";
     if (!copy && navigator.onLine !== false) { return; }
-    var text = "You are offline.";
+    // The words and the date come from the server (base.html), in the reader's language,
+    // the clinic's date style and the reader's zone, never the phone's locale (issue 19).
+    var text = meta("sc-offline") || "You are offline.";
     if (generated) {
       var made = new Date(generated);
-      text = "Offline copy, last updated " + made.toLocaleString([], { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" }) + ".";
+      text = meta("sc-offline-copy") || ("Offline copy, last updated " + made.toLocaleString([], { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" }) + ".");
     }
-    status(text + " Ticks and check-ins are saved on this phone and sent when you are online.", "info");
+    status(text + " " + (meta("sc-offline-saved") || "Ticks and check-ins are saved on this phone and sent when you are online."), "info");
   }
   offlineBanner();
   window.addEventListener("offline", offlineBanner);

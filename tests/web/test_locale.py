@@ -275,3 +275,26 @@ def test_offline_banner_words_and_date_come_from_the_server(client, world, in_ap
     html = client.get("/patient/plan").get_data(as_text=True)
     made = re.search(r'<meta name="sc-offline-copy" content="([^"]+)"', html).group(1)
     assert made.startswith("Copia sin conexión, actualizada el ")
+
+
+def test_domain_wording_is_cached_per_language(app):
+    from datetime import UTC
+    from datetime import date
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from app.domain import wording
+    from app.i18n import force_locale
+
+    london = ZoneInfo("Europe/London")
+    end = datetime(2026, 12, 8, 0, 0, tzinfo=UTC)
+    today = date(2026, 12, 7)
+    with app.test_request_context("/"):
+        assert wording.ending_on(end, False, london, today) == "until midnight tonight"
+        with force_locale("es"):
+            assert wording.ending_on(end, False, london, today) == "hasta la medianoche de hoy"
+            assert wording.day_label(date(2026, 12, 12), today) == "sáb 12 dic"
+        assert wording.ending_on(end, False, london, today) == "until midnight tonight"
+        assert wording.day_label(date(2026, 12, 12), today) == "Sat 12 Dec"
+    # Outside the app (pure unit tests), the English as written.
+    assert wording.day_phrase(3) == "Day 3 after your treatment"

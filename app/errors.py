@@ -23,6 +23,8 @@ from werkzeug.exceptions import HTTPException
 
 from app import web
 from app.extensions import db
+from app.i18n import N_
+from app.i18n import _
 from app.services.errors import Invalid
 from app.services.errors import NotFound
 
@@ -30,17 +32,17 @@ log = logging.getLogger(__name__)
 
 MESSAGES = {
     400: (
-        "Something in that request was not right",
-        "Please go back, check the form and try again.",
+        N_("Something in that request was not right"),
+        N_("Please go back, check the form and try again."),
     ),
-    404: ("Page not found", "This page does not exist, or it is not yours to see."),
-    405: ("That did not work", "Please go back and use the buttons on the page."),
-    410: ("This link no longer works", "Please ask your clinic for a new one."),
-    413: ("That file is too large", "Please choose a smaller file."),
-    429: ("Too many attempts", "Please wait a few minutes and try again."),
+    404: (N_("Page not found"), N_("This page does not exist, or it is not yours to see.")),
+    405: (N_("That did not work"), N_("Please go back and use the buttons on the page.")),
+    410: (N_("This link no longer works"), N_("Please ask your clinic for a new one.")),
+    413: (N_("That file is too large"), N_("Please choose a smaller file.")),
+    429: (N_("Too many attempts"), N_("Please wait a few minutes and try again.")),
     500: (
-        "Sorry, something went wrong on our side",
-        "Nothing you did caused this. Please try again in a minute.",
+        N_("Sorry, something went wrong on our side"),
+        N_("Nothing you did caused this. Please try again in a minute."),
     ),
 }
 
@@ -92,9 +94,15 @@ def _bind_urls_for_refused_host() -> None:
 def _page(code: int, title: str | None = None, body: str | None = None, reference: str = ""):
     _bind_urls_for_refused_host()
     default_title, default_body = MESSAGES.get(code, MESSAGES[400])
-    title, body = title or default_title, body or default_body
+    # Said in the reader's language; a message the catalogue does not know (a service's
+    # own sentence) is shown as written.
+    title, body = _(title or default_title), _(body or default_body)
     if reference:
-        body = f"{body} If you contact the clinic about it, quote reference {reference}."
+        body = _(
+            "%(body)s If you contact the clinic about it, quote reference %(reference)s.",
+            body=body,
+            reference=reference,
+        )
     if _wants_json():
         extra = {"reference": reference} if reference else {}
         return jsonify(ok=False, error=f"{title}. {body}", **extra), code
@@ -105,8 +113,8 @@ def _http_page(code: int):
     if code == 413 and request.sends_checkin:  # type: ignore[attr-defined]
         # Even the larger check-in limit was passed, so the answers could not be read:
         # say what to do, and never let a refused upload hide where to get help.
-        title = "Your check-in was not sent"
-        body = (
+        title = N_("Your check-in was not sent")
+        body = N_(
             "It was far too large to read, usually because of the photo with it. Please go "
             "back, remove the photo (and shorten the note if it is very long), and send "
             "your check-in again. If you feel unwell or have any warning sign, call your "
@@ -126,8 +134,8 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):
-        title = "This page was open too long"
-        body = (
+        title = N_("This page was open too long")
+        body = N_(
             "For your safety the form expired. Please reload the page and try again; "
             "nothing was saved."
         )
@@ -144,7 +152,7 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(Invalid)
     def invalid(exc: Invalid):
-        return _page(400, "Please check that", exc.message)
+        return _page(400, N_("Please check that"), exc.message)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

@@ -1,24 +1,56 @@
-"""Marking text for translation (issue 19 point 4).
+"""Translation and the reader's locale, with Flask-Babel (issue 19 point 4).
 
 Every patient-facing string goes through these names, in Python as ``_("...")`` and in
 templates as ``{{ _("...") }}``, so the message catalogue can be extracted with
-``pybabel``. Until a catalogue is loaded they return the English text unchanged.
+``pybabel`` (babel.cfg; the workflow is in CONTRIBUTING.md). The catalogues live in
+app/translations/<lang>/LC_MESSAGES.
+
+Whose locale: a signed-in patient's chosen language, else their clinic's locale (a
+clinic setting, "en_GB" unless changed), else en_GB. Never the browser's
+Accept-Language: a UK clinic's patient on a US phone still reads 7/12, not 12/7.
+The time zone is the signed-in patient's, else the clinic's; pages about a patient
+pass that patient's zone to the ``local`` filter explicitly (app/templating.py).
+
+Domain code (app/domain) cannot import Flask: it marks text with
+``app.domain.language.N_`` and says it through the translator installed here.
 """
 
 from __future__ import annotations
 
+from datetime import date
+
+import flask_babel
+from babel import Locale
+from babel.dates import format_date
 from flask import Flask
+from flask import has_request_context
+
+from app.domain import language as domain_language
+
+DEFAULT_LOCALE = "en_GB"
+# The languages a patient may choose, with their names as their readers write them.
+# "" follows the clinic's locale. Adding one: a catalogue in app/translations and a line.
+LANGUAGES = {"en": "English", "es": "Español"}
+# The locales a clinic may choose for its dates and default language (clinic settings).
+CLINIC_LOCALES = {
+    "en_GB": "English, United Kingdom (Mon 7 Dec 2026)",
+    "en_IE": "English, Ireland (Mon 7 Dec 2026)",
+    "en_AU": "English, Australia (Mon 7 Dec 2026)",
+    "en_US": "English, United States (Mon Dec 7, 2026)",
+    "es_ES": "Español, España (lun 7 dic 2026)",
+}
+
+babel = flask_babel.Babel()
 
 
 def gettext(message: str, **variables: object) -> str:
     """The message in the reader's language, with ``%(name)s`` variables filled in."""
-    return message % variables if variables else message
+    return flask_babel.gettext(message, **variables)
 
 
 def ngettext(singular: str, plural: str, num: int, **variables: object) -> str:
     """The singular or plural message for ``num``; ``%(num)d`` is always available."""
-    variables.setdefault("num", num)
-    return (singular if num == 1 else plural) % variables
+    return flask_babel.ngettext(singular, plural, num, **variables)
 
 
 def N_(message: str) -> str:  # noqa: N802 - the conventional name for a deferred mark
@@ -26,10 +58,120 @@ def N_(message: str) -> str:  # noqa: N802 - the conventional name for a deferre
     return message
 
 
+def lazy_gettext(message: str, **variables: object) -> flask_babel.LazyString:
+    """``gettext`` deferred until the text is shown: form labels and messages defined at
+    import time, read in each request's language."""
+    return flask_babel.lazy_gettext(message, **variables)
+
+
 _ = gettext
+_l = lazy_gettext
+# ``with force_locale("es"):`` says something in another language than the request's
+# (a confirmation in the language just chosen).
+force_locale = flask_babel.force_locale
+
+
+def locale_for(language: str, clinic_locale: str) -> str:
+    """The locale of pages for a patient's ``language`` ("" = the clinic's) in a clinic.
+
+    A patient reading the clinic's own language keeps the clinic's regional formats
+    (en + en_GB -> en_GB); another language takes its own (es -> es).
+    """
+    clinic_locale = clinic_locale or DEFAULT_LOCALE
+    if not language or language not in LANGUAGES:
+        return clinic_locale
+    if Locale.parse(clinic_locale).language == language:
+        return clinic_locale
+    return language
+
+
+def _select_locale() -> str:
+    if not has_request_context():
+        return DEFAULT_LOCALE
+    from flask_login import current_user
+
+    user = current_user
+    if user is None or not getattr(user, "is_authenticated", False):
+        return DEFAULT_LOCALE
+    patient = getattr(user, "patient", None)
+    clinic = getattr(user, "clinic", None)
+    clinic_locale = getattr(clinic, "locale", "") or DEFAULT_LOCALE
+    return locale_for(patient.language if patient else "", clinic_locale)
+
+
+def _select_timezone() -> str | None:
+    if not has_request_context():
+        return None
+    from flask_login import current_user
+
+    user = current_user
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    patient = getattr(user, "patient", None)
+    return patient.timezone if patient else user.clinic.timezone
+
+
+def current_locale() -> Locale:
+    """The reader's locale (en_GB outside a request)."""
+    return flask_babel.get_locale() or Locale.parse(DEFAULT_LOCALE)
+
+
+def html_lang() -> str:
+    """The page's ``<html lang>``: "en-GB", "es"."""
+    return str(current_locale()).replace("_", "-")
+
+
+# The CLDR patterns of the domain's date styles (app/domain/language.py:STYLES).
+_DAY_PATTERNS = {
+    "short": "EEE d MMM",  # "Sat 6 Dec", "sáb 6 dic"
+    "short_year": "EEE d MMM y",
+    "weekday": "EEEE",  # "Saturday", "sábado"
+    "long": "EEEE d MMMM",  # "Saturday 6 December", "sábado 6 diciembre"
+}
+
+
+# Where a locale writes them otherwise: the month first in the US, "de" in Spanish.
+_DAY_PATTERNS_BY_LOCALE = {
+    "en_US": {"short": "EEE MMM d", "short_year": "EEE MMM d, y", "long": "EEEE, MMMM d"},
+    "es": {"long": "EEEE d 'de' MMMM"},
+}
+
+
+def _format_day(day: date, style: str) -> str:
+    locale = current_locale()
+    special = _DAY_PATTERNS_BY_LOCALE.get(str(locale)) or _DAY_PATTERNS_BY_LOCALE.get(
+        locale.language, {}
+    )
+    return format_date(day, special.get(style, _DAY_PATTERNS[style]), locale=locale)
+
+
+def _key() -> str:
+    return str(current_locale())
+
+
+def _domain_say(message: str) -> str:
+    return flask_babel.gettext(message) if has_request_context() else message
 
 
 def init_app(app: Flask) -> None:
-    """Give templates ``_``, ``gettext`` and ``ngettext`` and ``{% trans %}`` blocks."""
+    """Start Flask-Babel; give templates ``_``, ``gettext``, ``ngettext``, ``{% trans %}``
+    and ``html_lang``; let app/domain say its words in the reader's language."""
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LOCALE)
+    babel.init_app(app, locale_selector=_select_locale, timezone_selector=_select_timezone)
     app.jinja_env.add_extension("jinja2.ext.i18n")
-    app.jinja_env.install_gettext_callables(gettext, ngettext, newstyle=True)
+    # Jinja's newstyle callables fill in the variables themselves (escaping them), so
+    # they get the bare translated text.
+    app.jinja_env.install_gettext_callables(
+        lambda message: flask_babel.get_translations().ugettext(message),
+        lambda singular, plural, num: flask_babel.get_translations().ungettext(
+            singular, plural, num
+        ),
+        newstyle=True,
+    )
+    app.jinja_env.globals["html_lang"] = html_lang
+    # A message marked with N_ where it was written (a service's error), shown as text:
+    # looked up only, never %-formatted, so a stray "%" in it cannot break the page.
+    app.jinja_env.filters["translated"] = lambda message: flask_babel.get_translations().ugettext(
+        str(message)
+    )
+    domain_language.install(_domain_say, _format_day, _key)

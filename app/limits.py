@@ -37,6 +37,8 @@ from flask_limiter import RateLimitExceeded
 from flask_limiter import RequestLimit
 
 from app.errors import MESSAGES
+from app.i18n import _
+from app.i18n import ngettext
 
 LOOPBACK = frozenset({"127.0.0.1", "::1"})
 
@@ -102,16 +104,18 @@ def wait_words(limit: RequestLimit) -> str:
     seconds = limit.limit.get_expiry()
     if seconds % 3600 == 0:
         hours = seconds // 3600
-        return "an hour" if hours == 1 else f"{hours} hours"
+        return _("an hour") if hours == 1 else ngettext("%(num)d hour", "%(num)d hours", hours)
     minutes = max(1, -(-seconds // 60))
-    return "a minute" if minutes == 1 else f"{minutes} minutes"
+    if minutes == 1:
+        return _("a minute")
+    return ngettext("%(num)d minute", "%(num)d minutes", minutes)
 
 
 def _too_many(exc: RateLimitExceeded):  # noqa: ANN202 - a Flask error handler
     if exc.response is not None:
         return exc.response
     # The app's friendly page, with its words for any 429.
-    title, body = MESSAGES[429]
+    title, body = (_(text) for text in MESSAGES[429])
     return render_template("errors/error.html", code=429, title=title, body=body), 429
 
 

@@ -31,6 +31,8 @@ class ClinicInfo:
     out_of_hours_phone: str = ""
     # The protocol key the new-patient and booking forms preselect ("" for none).
     default_protocol_key: str = ""
+    # Dates and the default language of the clinic's pages (app/i18n.py).
+    locale: str = "en_GB"
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,8 @@ class PatientInfo:
     # Set once a clinician discharges the patient: the patient pages turn read-only, then
     # closed (app/services/clinic/lifecycle.py:patient_access).
     discharged_at: datetime | None = None
+    # The patient's chosen language ("" follows the clinic's locale; app/i18n.py).
+    language: str = ""
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,11 @@ from __future__ import annotations
 import hashlib
 from datetime import date
 from datetime import datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_date
+from babel.dates import format_datetime
 from flask import Flask
 from flask import g
 from flask import request
@@ -18,7 +21,56 @@ from markupsafe import Markup
 from app.domain import wording
 from app.domain.checkin import answer_words
 from app.domain.checkin import not_answered
+from app.i18n import current_locale
 from app.speedups import fragment_cache
+
+# The strftime directives templates pass to ``local``, as CLDR pattern fields: Babel then
+# names days and months in the reader's locale ("Mon 7 Dec 2026", "lun 7 dic 2026").
+_CLDR = {
+    "a": "EEE",
+    "A": "EEEE",
+    "d": "dd",
+    "-d": "d",
+    "b": "MMM",
+    "B": "MMMM",
+    "m": "MM",
+    "Y": "y",
+    "H": "HH",
+    "M": "mm",
+}
+LOCAL_FORMAT = "%a %-d %b %Y, %H:%M"  # "Mon 7 Dec 2026, 14:30" in en_GB
+
+
+@lru_cache(maxsize=64)
+def cldr_pattern(fmt: str) -> str:
+    """A strftime format ("%a %-d %b %Y, %H:%M") as a Babel pattern ("EEE d MMM y, HH:mm");
+    literal letters are quoted. An unknown directive raises ValueError (a template bug)."""
+    out, i = [], 0
+    while i < len(fmt):
+        ch = fmt[i]
+        if ch == "%":
+            code = fmt[i + 1 : i + 3] if fmt[i + 1 : i + 2] == "-" else fmt[i + 1 : i + 2]
+            if code not in _CLDR:
+                raise ValueError(f"No Babel field for %{code} in {fmt!r}")
+            out.append(_CLDR[code])
+            i += 1 + len(code)
+        elif ch.isascii() and ch.isalpha() or ch == "'":
+            out.append("''" if ch == "'" else f"'{ch}'")
+            i += 1
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
+def local(instant: datetime, tz: str, fmt: str = LOCAL_FORMAT) -> str:
+    """An instant in zone ``tz``, formatted by Babel in the reader's locale."""
+    return format_datetime(instant, cldr_pattern(fmt), tzinfo=ZoneInfo(tz), locale=current_locale())
+
+
+def date_as(day: date, fmt: str = "%a %-d %b %Y") -> str:
+    """A calendar date (no time, no zone) in the reader's locale: "Mon 7 Dec 2026"."""
+    return format_date(day, cldr_pattern(fmt), locale=current_locale())
 
 
 def _at_time(instant: datetime, tz: str, now: datetime) -> str:
@@ -27,7 +79,7 @@ def _at_time(instant: datetime, tz: str, now: datetime) -> str:
 
 
 def register(app: Flask) -> None:
-    """Install filters: ``when``, ``at_time``, ``on``, ``local``, ``day_phrase``,
+    """Install filters: ``when``, ``at_time``, ``on``, ``local``, ``date_as``, ``day_phrase``,
     ``lower_first``, ``site_label``, ``yes_no``, ``not_answered`` and ``answer_words`` (a
     stored check-in's answers)."""
 
@@ -41,9 +93,8 @@ def register(app: Flask) -> None:
     def on(day: date, today: date) -> str:
         return wording.on(day, today)
 
-    @app.template_filter("local")
-    def local(instant: datetime, tz: str, fmt: str = "%a %-d %b %Y, %H:%M") -> str:
-        return instant.astimezone(ZoneInfo(tz)).strftime(fmt)
+    app.add_template_filter(local, "local")
+    app.add_template_filter(date_as, "date_as")
 
     app.add_template_filter(wording.day_phrase, "day_phrase")
     app.add_template_filter(wording.lower_first, "lower_first")
@@ -70,6 +121,18 @@ def register(app: Flask) -> None:
         from app.clock import now
 
         return now().isoformat()
+
+    @app.template_global("sc_generated_words")
+    def sc_generated_words() -> str:
+        # The same instant as the reader reads dates: "Mon 7 Dec, 14:30" in their zone,
+        # for the offline banner (app.js), which must not use the phone's locale.
+        from flask_login import current_user
+
+        from app.clock import now
+
+        user = current_user
+        zone = user.patient.timezone if user.patient else user.clinic.timezone
+        return local(now(), zone, "%a %-d %b, %H:%M")
 
     @app.template_global("open_alerts")
     def open_alerts() -> int:
@@ -130,12 +193,13 @@ def register_fragments(app: Flask) -> None:
     def help_box(clinic: object, flags: dict | None) -> Markup:
         # The red-flag box is on every patient page; it depends only on the clinic and the
         # protocol version's red flags, so all of a clinic's patients share one rendering.
-        key = ("help", clinic, tuple((tier, tuple(notes)) for tier, notes in (flags or {}).items()))
+        red_flags = tuple((tier, tuple(notes)) for tier, notes in (flags or {}).items())
+        key = ("help", str(current_locale()), clinic, red_flags)
         return fragments.get(key, "patient/_help.html", clinic=clinic, flags=flags)
 
     @app.template_global("patient_nav")
     def patient_nav() -> Markup:
         # The patient's tab bar differs only by the current page (and the mount point).
         endpoint = request.endpoint or ""
-        key = ("nav", request.script_root, endpoint)
+        key = ("nav", str(current_locale()), request.script_root, endpoint)
         return fragments.get(key, "_nav_patient.html", endpoint=endpoint)

@@ -18,6 +18,7 @@ from app.auth.mfa import trust_cookie_name
 from app.auth.routes import bp
 from app.auth.routes import home_for
 from app.clock import now
+from app.i18n import _
 from app.services.accounts import password_change
 from app.services.errors import Invalid
 from app.web import client_address
@@ -39,12 +40,14 @@ def change_password():
                 client_address(),
             )
         except Invalid as exc:
-            getattr(form, exc.field, form.current).errors.append(exc.message)
+            getattr(form, exc.field, form.current).errors.append(_(exc.message))
             status = 400
         else:
             flash(
-                "Your password is changed. You are still signed in here; every other "
-                "device has been signed out. We have sent you an email about it.",
+                _(
+                    "Your password is changed. You are still signed in here; every other "
+                    "device has been signed out. We have sent you an email about it."
+                ),
                 "success",
             )
             response = redirect(home_for(current_user), 303)

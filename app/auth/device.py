@@ -30,6 +30,9 @@ from app.auth.routes import home_for
 from app.auth.routes import safe_next
 from app.clock import now
 from app.extensions import login_manager
+from app.i18n import _
+from app.i18n import _l
+from app.i18n import ngettext
 from app.services.accounts import devices
 from app.services.errors import Invalid
 from app.textinput import Form
@@ -42,13 +45,13 @@ _SIGNED_OUT_PAGES = {"auth.login", "auth.pin_sign_in"}
 
 class PinForm(Form):
     # No DataRequired: an empty PIN is a wrong PIN, said in the same words.
-    pin = PasswordField("Your PIN", validators=[Length(max=12)])
+    pin = PasswordField(_l("Your PIN"), validators=[Length(max=12)])
     next = HiddenField()
 
 
 class ChoosePinForm(Form):
-    pin = PasswordField("Choose a PIN", validators=[Length(max=12)])
-    confirm = PasswordField("Type it again", validators=[Length(max=12)])
+    pin = PasswordField(_l("Choose a PIN"), validators=[Length(max=12)])
+    confirm = PasswordField(_l("Type it again"), validators=[Length(max=12)])
     next = HiddenField()
 
 
@@ -80,11 +83,11 @@ def choose_pin():
                 client_address(),
             )
         except Invalid as exc:
-            getattr(form, exc.field).errors.append(exc.message)
+            getattr(form, exc.field).errors.append(_(exc.message))
         except devices.DeviceUnknown:
             abort(404)
         else:
-            flash("This phone is remembered. Next time, just enter your PIN.", "success")
+            flash(_("This phone is remembered. Next time, just enter your PIN."), "success")
             response = redirect(target)
             remembered.set_cookie(response, token)
             return response
@@ -112,15 +115,22 @@ def pin_sign_in():
         except devices.WrongPin as exc:
             if exc.tries_left == 0:
                 return _forgotten(
-                    "That PIN was wrong too many times, so this phone has been forgotten. "
-                    "Please sign in with your email and password.",
+                    _(
+                        "That PIN was wrong too many times, so this phone has been forgotten. "
+                        "Please sign in with your email and password."
+                    ),
                     target,
                 )
-            left = f"{exc.tries_left} more tr{'y' if exc.tries_left == 1 else 'ies'}"
-            form.pin.errors.append(f"That PIN is not right. You have {left}.")
+            form.pin.errors.append(
+                ngettext(
+                    "That PIN is not right. You have %(num)d more try.",
+                    "That PIN is not right. You have %(num)d more tries.",
+                    exc.tries_left,
+                )
+            )
             status = 401
         except devices.DeviceUnknown:
-            return _forgotten("Please sign in with your email and password.", target)
+            return _forgotten(_("Please sign in with your email and password."), target)
         else:
             login_user(user)
             return redirect(target or home_for(user))
@@ -133,7 +143,7 @@ def pin_sign_in():
 def forget_phone():
     """ "Forget this phone": the PIN no longer works here; the password is needed."""
     return _forgotten(
-        "This phone is forgotten. Sign in with your email and password.",
+        _("This phone is forgotten. Sign in with your email and password."),
         safe_next(request.form.get("next")),
         forget=True,
     )

@@ -14,6 +14,7 @@ from flask_limiter import RequestLimit
 
 from app.auth.forms import ForgotPasswordForm
 from app.auth.forms import LoginForm
+from app.i18n import _
 from app.limits import wait_words
 
 
@@ -21,8 +22,11 @@ def sign_in_page(limit: RequestLimit) -> Response:
     """The sign-in page again, for too many sign-ins from one address."""
     form = LoginForm(next=request.args.get("next", ""))
     flash(
-        f"Too many sign-in attempts from this connection. Please wait {wait_words(limit)} "
-        "and try again, or call your clinic for help.",
+        _(
+            "Too many sign-in attempts from this connection. Please wait %(wait)s "
+            "and try again, or call your clinic for help.",
+            wait=wait_words(limit),
+        ),
         "error",
     )
     return make_response(render_template("auth/login.html", form=form), 429)
@@ -32,8 +36,11 @@ def forgot_page(limit: RequestLimit) -> Response:
     """ "Forgot your password?" again, for too many asks from one address."""
     form = ForgotPasswordForm()
     flash(
-        "Too many links were asked for from this connection. Please wait "
-        f"{wait_words(limit)} and try again, or call your clinic for help.",
+        _(
+            "Too many links were asked for from this connection. Please wait "
+            "%(wait)s and try again, or call your clinic for help.",
+            wait=wait_words(limit),
+        ),
         "error",
     )
     return make_response(render_template("auth/forgot.html", form=form), 429)

@@ -19,6 +19,7 @@ from app.auth.forms import SetPasswordForm
 from app.auth.routes import bp
 from app.clock import now
 from app.extensions import csrf
+from app.i18n import _
 from app.limits import limiter
 from app.limits import link_page
 from app.limits import reset_ask
@@ -68,9 +69,9 @@ def _reset_password(token: str):
                     token, form.password.data, form.confirm.data, now(), client_address()
                 )
             except Invalid as exc:
-                getattr(form, exc.field).errors.append(exc.message)
+                getattr(form, exc.field).errors.append(_(exc.message))
             else:
-                flash("Your password is changed. Please sign in with it.", "success")
+                flash(_("Your password is changed. Please sign in with it."), "success")
                 return redirect(url_for("auth.login"), 303)
         accounts.usable_reset(token, now())
     except InvitationUnusable as exc:

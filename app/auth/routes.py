@@ -21,6 +21,7 @@ from app.auth import remembered
 from app.auth.forms import LoginForm
 from app.auth.forms import SetPasswordForm
 from app.clock import now
+from app.i18n import _
 from app.limits import limiter
 from app.limits import link_page
 from app.limits import sign_in
@@ -71,7 +72,7 @@ def login():
     if request.method == "GET" and request.args.get("signed_out"):
         # Said here, not flashed by /logout: its Clear-Site-Data "cookies" drops the
         # session cookie that would carry the message.
-        flash("You have signed out.", "info")
+        flash(_("You have signed out."), "info")
     status = 200
     if form.validate_on_submit():
         # Where to go is settled before any sign-in session exists, so nothing after it
@@ -83,11 +84,12 @@ def login():
             )
         except LoginThrottled:
             flash(
-                "Too many attempts. Please wait 15 minutes, or call your clinic for help.", "error"
+                _("Too many attempts. Please wait 15 minutes, or call your clinic for help."),
+                "error",
             )
             status = 429
         except BadCredentials:
-            flash("That email and password do not match. Please try again.", "error")
+            flash(_("That email and password do not match. Please try again."), "error")
             status = 401
         else:
             _end_replaced_session(user)
@@ -154,11 +156,11 @@ def _accept_invite(token: str):
                     address=request.remote_addr or "",
                 )
             except Invalid as exc:
-                getattr(form, exc.field).errors.append(exc.message)
+                getattr(form, exc.field).errors.append(_(exc.message))
             else:
                 _end_replaced_session(user)
                 login_user(user)
-                flash("Your password is set. Welcome!", "success")
+                flash(_("Your password is set. Welcome!"), "success")
                 # A clinic's first admin is invited too (flask clinic create).
                 return redirect(home_for(user))
         # The form page (again, after a password error): the link must still be usable.

@@ -16,12 +16,14 @@ from flask import url_for
 from flask_login import current_user
 from wtforms import EmailField
 from wtforms import HiddenField
+from wtforms import SelectChoice
 from wtforms import SelectField
 from wtforms import StringField
 
 from app.clinician.forms import ZONES
 from app.clinician.routes import bp
 from app.clock import now
+from app.i18n import LANGUAGES
 from app.services.clinic import lifecycle
 from app.services.errors import Invalid
 from app.textinput import Form
@@ -40,25 +42,41 @@ class PatientDetailsForm(Form):
     email = EmailField("Email")
     phone = StringField("Phone (optional)")
     timezone = SelectField("Time zone", choices=ZONES, validate_choice=False)
+    # The patient's pages and dates (issue 19 point 4); the service checks the value.
+    language = SelectField(
+        "Language",
+        choices=[SelectChoice("", "Same as the clinic")]
+        + [SelectChoice(code, name) for code, name in LANGUAGES.items()],
+        validate_choice=False,
+    )
     # The stored values this form was opened with, so a save changes only what was
     # edited here and never undoes another tab's save (lifecycle._merge).
     was_name = HiddenField()
     was_email = HiddenField()
     was_phone = HiddenField()
     was_timezone = HiddenField()
+    was_language = HiddenField()
 
 
-_FIELDS = ("name", "email", "phone", "timezone")
+_FIELDS = ("name", "email", "phone", "timezone", "language")
 
 
 def _typed(form: PatientDetailsForm) -> lifecycle.Details:
-    sent = all(f"was_{k}" in request.form for k in _FIELDS)  # older pages lack them
-    was = {k: (form[f"was_{k}"].data or "")[:_KEEP] for k in _FIELDS} if sent else None
-    return lifecycle.Details(*((form[k].data or "")[:_KEEP] for k in _FIELDS), was=was)
+    # A page opened before the language field existed sends none: it leaves it alone.
+    fields = _FIELDS if "language" in request.form else _FIELDS[:-1]
+    sent = all(f"was_{k}" in request.form for k in fields)  # older pages lack them
+    was = {k: (form[f"was_{k}"].data or "")[:_KEEP] for k in fields} if sent else None
+    return lifecycle.Details(**{k: (form[k].data or "")[:_KEEP] for k in fields}, was=was)
 
 
 def _stored(p) -> dict[str, str]:  # noqa: ANN001 - the patient row the service gave
-    return {"name": p.user.name, "email": p.user.email, "phone": p.phone, "timezone": p.timezone}
+    return {
+        "name": p.user.name,
+        "email": p.user.email,
+        "phone": p.phone,
+        "timezone": p.timezone,
+        "language": p.language,
+    }
 
 
 def _shown_again(form: PatientDetailsForm, stored: dict[str, str], conflicts: dict) -> None:

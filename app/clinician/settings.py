@@ -21,6 +21,7 @@ from app.clinician.routes import bp
 from app.domain.hours import DAY_NAMES
 from app.domain.weekly_hours import DayRow
 from app.freshness import stale_response
+from app.i18n import CLINIC_LOCALES
 from app.services.clinic import profile
 from app.web import client_address
 
@@ -40,6 +41,7 @@ TEXT_FIELDS = (
     "quiet_start",
     "quiet_end",
     "reply_to_email",
+    "locale",
 )
 
 
@@ -92,6 +94,7 @@ def clinic_settings():
         errors=errors,
         zones=zones,
         day_names=DAY_NAMES,
+        locales=CLINIC_LOCALES,
     ), (400 if errors else 200)
 
 

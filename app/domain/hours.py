@@ -32,6 +32,9 @@ from datetime import time
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+from app.domain.language import N_
+from app.domain.language import format_day
+from app.domain.language import say
 from app.domain.localtime import local_instant
 
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -215,14 +218,14 @@ def opening_phrase(opens: datetime, tz: ZoneInfo, now: datetime) -> str:
     else "at 08:30 on Monday 14 December", in the zone ``tz`` (the reader's)."""
     local = opens.astimezone(tz)
     days = (local.date() - now.astimezone(tz).date()).days
-    at = f"at {local:%H:%M}"
+    clock = f"{local:%H:%M}"
+    # Said whole in the reader's language (app/domain/language.py, issue 19 point 4).
     if days == 0:
-        return f"{at} today"
+        return say(N_("at %(time)s today"), time=clock)
     if days == 1:
-        return f"{at} tomorrow"
-    if days < 7:
-        return f"{at} on {DAY_NAMES[local.weekday()]}"
-    return f"{at} on {DAY_NAMES[local.weekday()]} {local.day} {local:%B}"
+        return say(N_("at %(time)s tomorrow"), time=clock)
+    style = "weekday" if days < 7 else "long"
+    return say(N_("at %(time)s on %(day)s"), time=clock, day=format_day(local.date(), style))
 
 
 def dialable(number: str) -> str:

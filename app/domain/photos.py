@@ -17,11 +17,39 @@ from datetime import datetime
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+from app.domain.language import N_
+from app.domain.language import say
 from app.domain.offsets import day_number
 
-SIDES = {"left": "Left", "right": "Right"}
-REGIONS = {"thigh": "thigh", "knee": "knee", "calf": "calf", "ankle": "ankle", "foot": "foot"}
-VIEWS = {"front": "front", "back": "back", "inner": "inner side", "outer": "outer side"}
+# Values marked for translation: the upload form lists them in the reader's language.
+SIDES = {"left": N_("Left"), "right": N_("Right")}
+REGIONS = {
+    "thigh": N_("thigh"),
+    "knee": N_("knee"),
+    "calf": N_("calf"),
+    "ankle": N_("ankle"),
+    "foot": N_("foot"),
+}
+VIEWS = {
+    "front": N_("front"),
+    "back": N_("back"),
+    "inner": N_("inner side"),
+    "outer": N_("outer side"),
+}
+# The side and part said together, marked for translation: other languages agree the
+# side with the part ("pantorrilla izquierda", "muslo izquierdo").
+_PARTS = {
+    ("left", "thigh"): N_("Left thigh"),
+    ("left", "knee"): N_("Left knee"),
+    ("left", "calf"): N_("Left calf"),
+    ("left", "ankle"): N_("Left ankle"),
+    ("left", "foot"): N_("Left foot"),
+    ("right", "thigh"): N_("Right thigh"),
+    ("right", "knee"): N_("Right knee"),
+    ("right", "calf"): N_("Right calf"),
+    ("right", "ankle"): N_("Right ankle"),
+    ("right", "foot"): N_("Right foot"),
+}
 # A photo taken this close before a booked session belongs to that session's "before" set.
 BEFORE_DAYS = 7
 
@@ -82,7 +110,9 @@ class Site:
 
     @property
     def label(self) -> str:
-        return f"{SIDES[self.side]} {REGIONS[self.region]}, {VIEWS[self.view]}"
+        """ "Left calf, inner side", in the reader's language."""
+        part, view = say(_PARTS[(self.side, self.region)]), say(VIEWS[self.view])
+        return say(N_("%(part)s, %(view)s"), part=part, view=view)
 
 
 def place(
@@ -110,10 +140,15 @@ def place(
 
 def when_label(phase: str, day: int | None, session: int | None, many: bool) -> str:
     """Where a photo sits in the course, in words."""
+    numbered = bool(many and session)
     if phase == "before":
-        return f"Before session {session}" if many and session else "Before treatment"
-    of = f" of session {session}" if many and session else ""
+        if numbered:
+            return say(N_("Before session %(n)s"), n=session)
+        return say(N_("Before treatment"))
     if day == 0:
-        return f"Treatment day{of}"
-    after = f"after session {session}" if many and session else "after treatment"
-    return f"Day {day} {after}"
+        if numbered:
+            return say(N_("Treatment day of session %(n)s"), n=session)
+        return say(N_("Treatment day"))
+    if numbered:
+        return say(N_("Day %(day)s after session %(n)s"), day=day, n=session)
+    return say(N_("Day %(day)s after treatment"), day=day)

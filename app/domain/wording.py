@@ -1,6 +1,8 @@
 """Plain-English dates and times for patients: "tomorrow 10:00", "Sat 6 Dec".
 
-Pure functions: the instant, the time zone and "now" are arguments.
+Pure functions: the instant, the time zone and "now" are arguments. The words are said
+in the reader's language through app/domain/language.py (English unless the app installed
+a translator); every cache is keyed by that language too.
 """
 
 from __future__ import annotations
@@ -11,46 +13,61 @@ from datetime import timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from app.domain.language import N_
+from app.domain.language import key
+from app.domain.language import say
+from app.domain.language import short_day
 
-# Pure and called many times per page with few distinct dates: strftime is the cost.
-@lru_cache(maxsize=4096)
+# The relative names of days, and a time on them ("14:00 today"), said whole so each
+# language can order them its own way ("hoy a las 14:00").
+_RELATIVE = {0: N_("today"), 1: N_("tomorrow"), -1: N_("yesterday")}
+_TIME_ON_RELATIVE = {
+    0: N_("%(time)s today"),
+    1: N_("%(time)s tomorrow"),
+    -1: N_("%(time)s yesterday"),
+}
+
+
 def day_label(day: date, today: date) -> str:
-    """ "today", "tomorrow", "yesterday", a weekday within the week, else "Sat 6 Dec"."""
+    """ "today", "tomorrow", "yesterday", else "Sat 6 Dec" (with the year if another)."""
+    return _day_label(day, today, key())
+
+
+# Pure and called many times per page with few distinct dates: formatting is the cost.
+@lru_cache(maxsize=4096)
+def _day_label(day: date, today: date, lang: str) -> str:
     delta = (day - today).days
-    if delta == 0:
-        return "today"
-    if delta == 1:
-        return "tomorrow"
-    if delta == -1:
-        return "yesterday"
-    label = f"{day:%a} {day.day} {day:%b}"
-    if day.year != today.year:
-        label += f" {day.year}"
-    return label
+    if delta in _RELATIVE:
+        return say(_RELATIVE[delta])
+    return short_day(day, day.year != today.year)
 
 
 def when(instant: datetime, tz: ZoneInfo, now: datetime) -> str:
     """An instant as the patient reads it: "tomorrow 10:00", "Sat 6 Dec 15:30"."""
     local = instant.astimezone(tz)
-    return f"{day_label(local.date(), now.astimezone(tz).date())} {local:%H:%M}"
+    day = day_label(local.date(), now.astimezone(tz).date())
+    return say(N_("%(day)s %(time)s"), day=day, time=f"{local:%H:%M}")
+
+
+def on(day: date, today: date) -> str:
+    """A date with its weekday, never relative, for 'until' dates: "Sat 6 Dec"."""
+    return _on(day, today, key())
 
 
 @lru_cache(maxsize=4096)
-def on(day: date, today: date) -> str:
-    """A date with its weekday, never relative, for 'until' dates: "Sat 6 Dec"."""
-    label = f"{day:%a} {day.day} {day:%b}"
-    return label if day.year == today.year else f"{label} {day.year}"
+def _on(day: date, today: date, lang: str) -> str:
+    return short_day(day, day.year != today.year)
 
 
 def day_phrase(n: int) -> str:
     """How the app names a day: "Treatment day", "Day 3 after your treatment"."""
     if n == 0:
-        return "Treatment day"
+        return say(N_("Treatment day"))
     if n > 0:
-        return f"Day {n} after your treatment"
+        return say(N_("Day %(n)s after your treatment"), n=n)
     if n == -1:
-        return "Your treatment is tomorrow"
-    return f"{-n} days until your treatment"
+        return say(N_("Your treatment is tomorrow"))
+    return say(N_("%(n)s days until your treatment"), n=-n)
 
 
 def clock_on(instant: datetime, tz: ZoneInfo, now: datetime) -> str:
@@ -59,19 +76,22 @@ def clock_on(instant: datetime, tz: ZoneInfo, now: datetime) -> str:
     24-hour clock, as everywhere in the app. A midnight that begins a day is named by the
     day alone ("tomorrow"), since "00:00 tomorrow" reads like the night before.
     """
-    return _clock_on(instant, tz, now.astimezone(tz).date())
+    return _clock_on(instant, tz, now.astimezone(tz).date(), key())
 
 
 # The phrases below are pure and asked for every task and rule on every Today view, with
-# few distinct (instant, day) pairs: cached, as day_label is (bench/today_page.py).
+# few distinct (instant, day) pairs: cached, as day_label is (bench/today_page.py), per
+# reader's language (the last argument).
 @lru_cache(maxsize=4096)
-def _clock_on(instant: datetime, tz: ZoneInfo, today: date) -> str:
+def _clock_on(instant: datetime, tz: ZoneInfo, today: date, lang: str) -> str:
     local = instant.astimezone(tz)
     label = day_label(local.date(), today)
     if local.hour == 0 and local.minute == 0:
         return label
-    joiner = " " if label in ("today", "tomorrow", "yesterday") else " on "
-    return f"{local:%H:%M}{joiner}{label}"
+    delta = (local.date() - today).days
+    if delta in _TIME_ON_RELATIVE:
+        return say(_TIME_ON_RELATIVE[delta], time=f"{local:%H:%M}")
+    return say(N_("%(time)s on %(day)s"), time=f"{local:%H:%M}", day=label)
 
 
 def starting(instant: datetime, tz: ZoneInfo, now: datetime) -> str:
@@ -81,7 +101,7 @@ def starting(instant: datetime, tz: ZoneInfo, now: datetime) -> str:
 
 def starting_on(instant: datetime, tz: ZoneInfo, today: date) -> str:
     """:func:`starting` for a known local date of "now"."""
-    return f"from {_clock_on(instant, tz, today)}"
+    return say(N_("from %(when)s"), when=_clock_on(instant, tz, today, key()))
 
 
 def ending(end: datetime, exact: bool, tz: ZoneInfo, now: datetime) -> str:
@@ -95,20 +115,24 @@ def ending(end: datetime, exact: bool, tz: ZoneInfo, now: datetime) -> str:
     return ending_on(end, exact, tz, now.astimezone(tz).date())
 
 
-@lru_cache(maxsize=4096)
 def ending_on(end: datetime, exact: bool, tz: ZoneInfo, today: date) -> str:
     """:func:`ending` for a known local date of "now"."""
+    return _ending_on(end, exact, tz, today, key())
+
+
+@lru_cache(maxsize=4096)
+def _ending_on(end: datetime, exact: bool, tz: ZoneInfo, today: date, lang: str) -> str:
     local = end.astimezone(tz)
     # An exact end that falls on midnight reads as the day it closes ("until midnight
     # tonight"), never "until tomorrow", which sounds like the whole of tomorrow.
     if exact and (local.hour, local.minute, local.second) != (0, 0, 0):
-        return f"until {_clock_on(end, tz, today)}"
+        return say(N_("until %(when)s"), when=_clock_on(end, tz, today, lang))
     last = (local - timedelta(microseconds=1)).date()
     if last == today:
-        return "until midnight tonight"
+        return say(N_("until midnight tonight"))
     if last == today + timedelta(days=1):
-        return "until the end of tomorrow"
-    return f"until the end of {on(last, today)}"
+        return say(N_("until the end of tomorrow"))
+    return say(N_("until the end of %(day)s"), day=on(last, today))
 
 
 def lower_first(text: str) -> str:

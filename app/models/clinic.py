@@ -47,3 +47,5 @@ class Clinic(db.Model):
     default_quiet_end: Mapped[time] = mapped_column(
         sa.Time, default=time(8, 0), server_default="08:00:00"
     )
+    # Dates, times and the default language of the clinic's pages (issue 19 point 4).
+    locale: Mapped[str] = mapped_column(sa.String(16), default="en_GB", server_default="en_GB")

@@ -50,6 +50,9 @@ class Patient(db.Model):
     # Clinic comments and acknowledgements after this instant are "new" on Today until
     # the patient reads or dismisses them (issue 19 point 3, app/services/care/messages.py).
     messages_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The language the patient reads the app in ("en", "es"); "" follows the clinic's
+    # locale (issue 19 point 4, app/i18n.py).
+    language: Mapped[str] = mapped_column(sa.String(10), default="", server_default="")
 
     user: Mapped[User] = relationship(back_populates="patient")
     clinic: Mapped[Clinic] = relationship()

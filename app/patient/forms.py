@@ -1,4 +1,6 @@
-"""Tick forms: the desired state is sent, so a double tap cannot flip it back."""
+"""The patient's forms: ticks (the desired state is sent, so a double tap cannot flip it
+back), quiet hours, how reminders reach them and their language. Labels are translated
+lazily, in the language of the request that shows them."""
 
 from wtforms import HiddenField
 from wtforms import IntegerField
@@ -10,6 +12,8 @@ from wtforms.validators import DataRequired
 from wtforms.validators import NumberRange
 from wtforms.validators import Optional
 
+from app.i18n import LANGUAGES
+from app.i18n import _l
 from app.textinput import Form
 
 
@@ -19,17 +23,26 @@ class TickForm(Form):
 
 
 class QuietHoursForm(Form):
-    start = TimeField("No reminders from", validators=[DataRequired()])
-    end = TimeField("until", validators=[DataRequired()])
+    start = TimeField(_l("No reminders from"), validators=[DataRequired()])
+    end = TimeField(_l("until"), validators=[DataRequired()])
 
 
 class EmailChoiceForm(Form):
     channel = RadioField(
-        "How should reminders reach you?",
+        _l("How should reminders reach you?"),
         choices=[
-            SelectChoice("auto", "On my phone, or by email when no device has reminders on"),
-            SelectChoice("email", "By email, at most one a day"),
-            SelectChoice("off", "No reminder emails"),
+            SelectChoice("auto", _l("On my phone, or by email when no device has reminders on")),
+            SelectChoice("email", _l("By email, at most one a day")),
+            SelectChoice("off", _l("No reminder emails")),
         ],
-        validators=[DataRequired(message="Choose how you would like your reminders.")],
+        validators=[DataRequired(message=_l("Choose how you would like your reminders."))],
+    )
+
+
+class LanguageForm(Form):
+    # Each language named in its own words, so a reader finds theirs (issue 19 point 4).
+    language = RadioField(
+        _l("Language"),
+        choices=[SelectChoice(code, name) for code, name in LANGUAGES.items()],
+        validators=[DataRequired(message=_l("Choose a language."))],
     )

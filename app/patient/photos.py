@@ -14,6 +14,8 @@ from flask import url_for
 from flask_login import current_user
 
 from app.clock import now
+from app.i18n import N_
+from app.i18n import _
 from app.patient.routes import bp
 from app.services import photos
 from app.services.errors import Invalid
@@ -54,7 +56,7 @@ def upload_photo():
     try:
         site = Site.parse(form.get("side"), form.get("region"), form.get("view"))
         if upload is None:
-            raise Invalid("photo", "Please take a photo or choose one first.")
+            raise Invalid("photo", N_("Please take a photo or choose one first."))
         photo = photos.add_photo(
             current_user,
             upload.read(),
@@ -66,7 +68,7 @@ def upload_photo():
     except Invalid as exc:
         note = form.get("note", "")[: photos.NOTE_MAX]
         return _upload_form(site or Site.from_values(form), exc, note), 400
-    flash(f"Photo saved: {site.label}.", "success")
+    flash(_("Photo saved: %(site)s.", site=site.label), "success")
     return redirect(url_for("patient.photos_page", _anchor=f"photo-{photo.id}"), 303)
 
 
@@ -91,9 +93,9 @@ def delete_photo(photo_id: int):
     # 404 for other people's photos, whatever is sent; nothing changes unless confirmed.
     confirmed = request.form.get("confirm") == "yes"
     if not photos.delete(current_user, photo_id, confirmed=confirmed, address=client_address()):
-        flash("Tick the box to confirm, then press Delete.", "error")
+        flash(_("Tick the box to confirm, then press Delete."), "error")
         return redirect(url_for("patient.photo", photo_id=photo_id, _anchor="delete"), 303)
-    flash("Photo deleted.", "success")
+    flash(_("Photo deleted."), "success")
     return redirect(url_for("patient.photos_page"), 303)
 
 

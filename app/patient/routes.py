@@ -22,13 +22,18 @@ from app.clock import now
 from app.domain.checkin import warning_answers
 from app.domain.discharge import Access
 from app.extensions import login_manager
+from app.i18n import N_
+from app.i18n import _
+from app.i18n import force_locale
 from app.patient.forms import EmailChoiceForm
+from app.patient.forms import LanguageForm
 from app.patient.forms import QuietHoursForm
 from app.patient.forms import TickForm
 from app.push_devices import add_device_routes
 from app.services import checkins
 from app.services import photos
 from app.services.care import messages as clinic_messages
+from app.services.accounts import language
 from app.services.care import recovery
 from app.services.clinic import lifecycle
 from app.services.errors import Invalid
@@ -57,10 +62,15 @@ def require_patient():
 
 
 # What a discharged patient may still post while they can read: turning reminders off on
-# a device (a shared phone must be able to stop them), and marking the clinic's messages
-# as read (a comment can still arrive). The check-in and photo forms are refused as
-# pages too, so nobody fills one in for nothing.
-_STILL_ALLOWED = {"patient.delete_device", "patient.unsubscribe", "patient.messages_seen"}
+# a device (a shared phone must be able to stop them), marking the clinic's messages as
+# read (a comment can still arrive) and choosing the language the pages are read in. The
+# check-in and photo forms are refused as pages too, so nobody fills one in for nothing.
+_STILL_ALLOWED = {
+    "patient.delete_device",
+    "patient.unsubscribe",
+    "patient.messages_seen",
+    "patient.choose_language",
+}
 _WRITE_PAGES = {"patient.checkin", "patient.new_photo"}
 
 
@@ -78,7 +88,9 @@ def _discharged_check():  # noqa: ANN202 - a response or None, as before_request
     if not writing or request.endpoint in _STILL_ALLOWED:
         return None
     if request.is_json or request.accept_mimetypes.best == "application/json":
-        message = f"Your course with {clinic.name} has ended, so this cannot be changed."
+        message = _(
+            "Your course with %(clinic)s has ended, so this cannot be changed.", clinic=clinic.name
+        )
         return jsonify(ok=False, error=message), 403
     return render_template("patient/discharged.html", clinic=clinic, ended=False), 403
 
@@ -143,7 +155,31 @@ def reminders_page():
     data = subscriptions.settings(current_user)
     form = QuietHoursForm(start=data.quiet_start, end=data.quiet_end)
     email_form = EmailChoiceForm(channel=data.email_choice)
-    return render_template("patient/reminders.html", s=data, form=form, email_form=email_form)
+    language_form = LanguageForm(language=language.shown_language(current_user))
+    return render_template(
+        "patient/reminders.html",
+        s=data,
+        form=form,
+        email_form=email_form,
+        language_form=language_form,
+    )
+
+
+@bp.post("/reminders/language")
+def choose_language():
+    form = LanguageForm()
+    if not form.validate_on_submit():
+        flash(_("Choose a language."), "error")
+    else:
+        try:
+            language.set_language(current_user, form.language.data)
+        except Invalid as exc:
+            flash(_(exc.message), "error")
+        else:
+            # Said in the new language: this request still has the old one.
+            with force_locale(form.language.data):
+                flash(_("Language saved."), "success")
+    return redirect(url_for("patient.reminders_page", _anchor="account-title"), 303)
 
 
 @bp.post("/reminders/email")
@@ -151,16 +187,16 @@ def email_choice():
     form = EmailChoiceForm()
     if form.validate_on_submit():
         email_prefs.set_email_choice(current_user, form.channel.data, now())
-        flash("Saved. " + _EMAIL_SAVED[form.channel.data], "success")
+        flash(_("Saved.") + " " + _(_EMAIL_SAVED[form.channel.data]), "success")
     else:
-        flash("Choose how you would like your reminders.", "error")
+        flash(_("Choose how you would like your reminders."), "error")
     return redirect(url_for("patient.reminders_page", _anchor="email-title"), 303)
 
 
 _EMAIL_SAVED = {
-    "auto": "Reminders come to your devices, or by email when none has reminders on.",
-    "email": "Reminders come by email, at most one a day.",
-    "off": "No reminder emails.",
+    "auto": N_("Reminders come to your devices, or by email when none has reminders on."),
+    "email": N_("Reminders come by email, at most one a day."),
+    "off": N_("No reminder emails."),
 }
 
 
@@ -176,7 +212,7 @@ def delete_device(sub_id: int):
         what = f"reminder device #{sub_id}"
         raise refuse_read(current_user, what, client_address(), str(exc), now()) from exc
     if removed:
-        flash("Reminders are off for that device.", "success")
+        flash(_("Reminders are off for that device."), "success")
     return redirect(url_for("patient.reminders_page"), 303)
 
 
@@ -186,11 +222,11 @@ def quiet_hours():
     if form.validate_on_submit():
         try:
             subscriptions.set_quiet_hours(current_user, form.start.data, form.end.data, now())
-            flash("Quiet hours saved.", "success")
+            flash(_("Quiet hours saved."), "success")
         except Invalid as exc:
-            flash(exc.message, "error")
+            flash(_(exc.message), "error")
     else:
-        flash("Choose a start and an end time.", "error")
+        flash(_("Choose a start and an end time."), "error")
     return redirect(url_for("patient.reminders_page"), 303)
 
 

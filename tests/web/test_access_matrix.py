@@ -63,6 +63,7 @@ EXPECTED = {
     "patient.unsubscribe": "patient",
     "patient.quiet_hours": "patient",
     "patient.email_choice": "patient",
+    "patient.choose_language": "patient",  # issue 19 point 4
     "patient.delete_device": "patient-object",
     "pwa.resubscribe": "public",
     "patient.checkin": "patient",

@@ -18,7 +18,9 @@ from app.domain.wording import lower_first
 from app.domain.wording import starting
 from app.domain.wording import starting_on
 
-_FROM_NOW = re.compile(r"\s+from now[.!]?$", re.IGNORECASE)
+# "from now" as the shipped protocols' titles end, in each catalogue's language (the
+# Spanish titles end "desde ahora"; app/translations).
+_FROM_NOW = re.compile(r"\s+(from now|desde ahora)[.!]?$", re.IGNORECASE)
 
 
 def capital(text: str) -> str:

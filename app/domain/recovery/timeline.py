@@ -12,6 +12,8 @@ from datetime import datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from app.domain.language import N_
+from app.domain.language import say
 from app.domain.offsets import local_date
 from app.domain.protocol.model import Protocol
 from app.domain.recovery.phrases import capital
@@ -73,7 +75,7 @@ def build_plan(protocol: Protocol, treated_at: datetime, tz: ZoneInfo, now: date
             )
         )
     for rule, w in plan.restrictions:
-        title = f"Last day to avoid: {rule.title.lower()}"
+        title = say(N_("Last day to avoid: %(what)s"), what=rule.title.lower())
         when = capital(ending(w.end, True, tz, now)) if w.end_is_exact and now < w.end else ""
         events.append(
             PlanEvent(w.last_date, (w.last_date - base).days, "ends", title, rule.detail, when)
@@ -85,8 +87,11 @@ def build_plan(protocol: Protocol, treated_at: datetime, tz: ZoneInfo, now: date
                 first,
                 (first - base).days,
                 "session",
-                "Next session, if you need one: the usual window opens",
-                f"The usual window is until {on(last, today)}. Call the clinic to book.",
+                say(N_("Next session, if you need one: the usual window opens")),
+                say(
+                    N_("The usual window is until %(day)s. Call the clinic to book."),
+                    day=on(last, today),
+                ),
             )
         )
     order = {"starts": 0, "milestone": 1, "ends": 2, "session": 3}

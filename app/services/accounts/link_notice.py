@@ -18,8 +18,10 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from babel.dates import format_date
 
 from app.extensions import db
+from app.i18n import current_locale
 from app.models import Clinic
 from app.models import User
 from app.principal import Principal
@@ -35,9 +37,8 @@ def _zone(user: User, clinic: Clinic) -> ZoneInfo:
 
 
 def say_date(at: datetime, tz: ZoneInfo) -> str:
-    """A date as people write it: "20 November 2026"."""
-    local = at.astimezone(tz)
-    return f"{local.day} {local:%B %Y}"
+    """A date as people write it, in the reader's locale: "20 November 2026"."""
+    return format_date(at.astimezone(tz).date(), "d MMMM y", locale=current_locale())
 
 
 def tell_link_issued(user: User, now: datetime) -> None:

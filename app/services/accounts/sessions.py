@@ -97,11 +97,13 @@ _SESSION_QUERY = (
         Clinic.out_of_hours_name,
         Clinic.out_of_hours_phone,
         Clinic.default_protocol_key,
+        Clinic.locale,
         Patient.id.label("patient_id"),
         Patient.timezone,
         Patient.quiet_start,
         Patient.quiet_end,
         Patient.discharged_at,
+        Patient.language,
         # A patient's sessions come along (one row each): every patient page needs them.
         Treatment.id.label("treatment_id"),
         Treatment.status,
@@ -148,6 +150,7 @@ def user_for_session(token: str, now: datetime) -> Principal | None:
         row.out_of_hours_name,
         row.out_of_hours_phone,
         row.default_protocol_key,
+        row.locale,
     )
     patient = None
     if row.patient_id is not None:
@@ -170,6 +173,7 @@ def user_for_session(token: str, now: datetime) -> Principal | None:
             row.quiet_end,
             sessions,
             row.discharged_at,
+            row.language,
         )
     return Principal(
         row.id,

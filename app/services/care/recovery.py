@@ -35,6 +35,7 @@ from app.services.care import messages as inbox
 from app.services.care.course import Course
 from app.services.care.course import load_course
 from app.services.care.course import protocol_for
+from app.services.care.protocol_text import for_reader
 from app.services.errors import Invalid
 from app.services.errors import NotFound
 from app.services.locking import lock_patient
@@ -154,7 +155,7 @@ def today_page(user: Principal, now: datetime) -> TodayPage:
         found.add(*row)
     today = None
     if t is not None:
-        today = build_today(protocol_for(t), t.anchor, course.tz, now, found.ticked)
+        today = build_today(for_reader(protocol_for(t)), t.anchor, course.tz, now, found.ticked)
     found.urgent.sort(key=lambda a: (a.level != "emergency", -a.raised_at.timestamp()))
     found.seen.sort(key=lambda a: a.seen_at or a.raised_at, reverse=True)
     checklist = _checklist_for(course, now) if course.upcoming is not None else None
@@ -202,7 +203,7 @@ def _checklist_for(course: Course, now: datetime) -> ChecklistView:
         .execute(sa.select(ChecklistTick.item_key).where(ChecklistTick.treatment_id == t.id))
         .scalars()
     )
-    return build_checklist(protocol_for(t), t.appointment_at, course.tz, now, ticked)
+    return build_checklist(for_reader(protocol_for(t)), t.appointment_at, course.tz, now, ticked)
 
 
 def checklist_page(user: Principal, now: datetime) -> tuple[Course, ChecklistView | None]:
@@ -218,7 +219,7 @@ def plan_page(user: Principal, now: datetime) -> tuple[Course, PlanView | None]:
     t = course.recovering or course.upcoming
     if t is None:
         return course, None
-    return course, build_plan(protocol_for(t), t.anchor, course.tz, now)
+    return course, build_plan(for_reader(protocol_for(t)), t.anchor, course.tz, now)
 
 
 def set_checklist_item(user: Principal, key: str, done: bool, now: datetime) -> None:

@@ -28,6 +28,7 @@ from app.principal import Principal
 from app.security import EMAIL_MAX
 from app.security import is_plain_email
 from app.services import accounts
+from app.services.accounts.language import check_language
 from app.services.audit import audit
 from app.services.clinic.checks import check_timezone
 from app.services.clinic.patients import patient_for
@@ -66,6 +67,8 @@ class Details:
     phone: str
     timezone: str
     was: dict[str, str] | None = None
+    # The patient's language ("" = the clinic's); None leaves it as it is (issue 19).
+    language: str | None = None
 
 
 def details_page(clinician: Principal, patient_id: int, address: str, *, opening: bool) -> Patient:
@@ -106,6 +109,31 @@ def _shown(value: str) -> str:
     return value if len(value) <= _AUDIT_VALUE else value[: _AUDIT_VALUE - 1] + "…"
 
 
+def _checked(details: Details, user_id: int) -> dict[str, str]:
+    """The details as they would be stored.
+
+    :raises DetailsRefused: naming every field that breaks a rule, all at once, so a
+        form is not corrected one field per round.
+    """
+    checks = {
+        "name": lambda: _check_name(details.name),
+        "email": lambda: _check_email(details.email, user_id),
+        "phone": lambda: check_phone(details.phone, "phone"),
+        "timezone": lambda: check_timezone(details.timezone).key,
+    }
+    if details.language is not None:
+        checks["language"] = lambda: check_language(details.language or "")
+    new, errors = {}, {}
+    for key, check in checks.items():
+        try:
+            new[key] = check()
+        except Invalid as exc:
+            errors[key] = exc.message
+    if errors:
+        raise DetailsRefused(errors)
+    return new
+
+
 def update_details(
     clinician: Principal, patient_id: int, details: Details, now: datetime, address: str
 ) -> list[str]:
@@ -119,20 +147,7 @@ def update_details(
     """
     patient = patient_for(clinician, patient_id, address, "edit")
     user = patient.user
-    checks = {
-        "name": lambda: _check_name(details.name),
-        "email": lambda: _check_email(details.email, user.id),
-        "phone": lambda: check_phone(details.phone, "phone"),
-        "timezone": lambda: check_timezone(details.timezone).key,
-    }
-    new, errors = {}, {}
-    for key, check in checks.items():
-        try:
-            new[key] = check()
-        except Invalid as exc:
-            errors[key] = exc.message
-    if errors:  # every problem at once, so a form is not corrected one field per round
-        raise DetailsRefused(errors)
+    new = _checked(details, user.id)
     # Two saves at once (two tabs, two clinicians): the second waits, then compares the
     # form with what the first saved (_merge), instead of both reading the same values.
     lock_patient(patient.id)
@@ -143,8 +158,16 @@ def update_details(
         "email": user.email,
         "phone": patient.phone,
         "timezone": patient.timezone,
+        "language": patient.language,
     }
-    labels = {"name": "name", "email": "email", "phone": "phone number", "timezone": "time zone"}
+    old = {k: v for k, v in old.items() if k in new}  # the language only when sent
+    labels = {
+        "name": "name",
+        "email": "email",
+        "phone": "phone number",
+        "timezone": "time zone",
+        "language": "language",
+    }
     try:
         _merge(new, old, details.was)
     except DetailsConflict:
@@ -156,6 +179,7 @@ def update_details(
         return []
     user.name, user.email = new["name"], new["email"]
     patient.phone, patient.timezone = new["phone"], new["timezone"]
+    patient.language = new.get("language", patient.language)
     try:
         # Written now, before the re-plan below reads the database (its autoflush would
         # raise the unique-email error outside this guard: a 500).

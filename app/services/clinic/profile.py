@@ -36,6 +36,7 @@ from app.services.clinic.checks import check_timezone
 from app.services.clinic.settings import check_clinic_name
 from app.services.clinic.settings import check_email
 from app.services.clinic.settings import check_emergency_number
+from app.services.clinic.settings import check_locale
 from app.services.clinic.settings import check_out_of_hours
 from app.services.clinic.settings import check_phone
 from app.services.clinic.settings import summarise
@@ -57,6 +58,7 @@ LABELS = {
     "default_protocol_key": "default protocol",
     "quiet_hours": "default quiet hours",
     "reply_to_email": "reply-to email",
+    "locale": "language and date style",
 }
 
 
@@ -76,6 +78,9 @@ class Settings:
     quiet_start: str
     quiet_end: str
     reply_to_email: str
+    # Dates and the default language of patients' pages (issue 19 point 4); "" from a
+    # page without the field leaves it as it is.
+    locale: str = ""
 
 
 class SettingsInvalid(Invalid):
@@ -133,6 +138,7 @@ def current(clinic: Clinic) -> Settings:
         quiet_start=_hhmm(clinic.default_quiet_start),
         quiet_end=_hhmm(clinic.default_quiet_end),
         reply_to_email=clinic.reply_to_email,
+        locale=clinic.locale,
     )
 
 
@@ -202,6 +208,8 @@ def _check(typed: Settings, protocol_keys: set[str]) -> dict[str, object]:
         "quiet_hours": lambda: _quiet(typed.quiet_start, typed.quiet_end),
         "reply_to_email": lambda: _reply_to(typed.reply_to_email),
     }
+    if typed.locale:
+        checks["locale"] = lambda: check_locale(typed.locale)
     clean: dict[str, object] = {}
     errors: dict[str, str] = {}
     for name, check in checks.items():
@@ -264,7 +272,7 @@ def update_settings(admin: Principal, typed: Settings, address: str) -> list[str
     before = {name: getattr(clinic, name) for name in clean}
     before["quiet_hours"] = f"{_hhmm(clinic.default_quiet_start)}-{_hhmm(clinic.default_quiet_end)}"
     after = {**clean, "quiet_hours": f"{_hhmm(quiet_start)}-{_hhmm(quiet_end)}"}
-    changed = [name for name in LABELS if before[name] != after[name]]
+    changed = [name for name in LABELS if name in after and before[name] != after[name]]
     for name in changed:
         detail = f"clinic settings, {LABELS[name]}: {_shown(before[name])} -> {_shown(after[name])}"
         audit(admin, None, "change", address, detail)

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from app.clock import now
 from app.domain import hours as hours_domain
 from app.extensions import db
+from app.i18n import CLINIC_LOCALES
 from app.models import AuditEvent
 from app.models import Clinic
 from app.principal import ClinicInfo
@@ -96,6 +97,14 @@ def check_email(text: str, field: str = "email", required: bool = True) -> str:
     if len(text) > EMAIL_MAX or not text.isprintable() or not is_plain_email(text):
         raise Invalid(field, "Enter a real email address, like name@example.com.")
     return text.lower()
+
+
+def check_locale(code: str, field: str = "locale") -> str:
+    """One of the clinic locales the app offers (app/i18n.py:CLINIC_LOCALES)."""
+    code = (code or "").strip()
+    if code not in CLINIC_LOCALES:
+        raise Invalid(field, "Choose one of the listed languages and date styles.")
+    return code
 
 
 @lru_cache(maxsize=256)

@@ -77,11 +77,13 @@
   function offlineBanner() {
     var copy = document.documentElement.getAttribute("data-offline-copy") === "1";
     if (!copy && navigator.onLine !== false) { return; }
-    var text = "You are offline.";
+    // The words and the date come from the server (base.html), in the reader's language,
+    // the clinic's date style and the reader's zone, never the phone's locale (issue 19).
+    var text = meta("sc-offline") || "You are offline.";
     if (generated && !isNaN(Date.parse(generated))) {
-      text = "Offline copy, last updated " + clinicDate(new Date(generated)) + ".";
+      text = meta("sc-offline-copy") || ("Offline copy, last updated " + clinicDate(new Date(generated)) + ".");
     }
-    status(text + " Ticks and check-ins are saved on this phone and sent when you are online.", "info");
+    status(text + " " + (meta("sc-offline-saved") || "Ticks and check-ins are saved on this phone and sent when you are online."), "info");
   }
   offlineBanner();
   window.addEventListener("offline", offlineBanner);

@@ -6,11 +6,13 @@ the fragment cache of app/speedups.py).
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import date
 from datetime import datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from babel import Locale
 from babel.dates import format_date
 from babel.dates import format_datetime
 from flask import Flask
@@ -63,14 +65,39 @@ def cldr_pattern(fmt: str) -> str:
     return "".join(out)
 
 
+# A day then its month name ("7 Dec", "7 December"), and that month then a year, outside
+# quoted literals: what a month-first locale turns round.
+_DAY_MONTH = re.compile(r"(?<!')\b(d{1,2}) (M{3,4})\b")
+_MONTH_DAY_YEAR = re.compile(r"\b(M{3,4} d{1,2}) (y)\b")
+
+
+@lru_cache(maxsize=256)
+def in_locale_order(pattern: str, locale: str) -> str:
+    """``pattern`` with the day and month in the order ``locale`` writes them.
+
+    Templates name the fields day first ("EEE d MMM y"), as en_GB and es do; a locale
+    whose own medium date puts the month first (en_US: "MMM d, y") reads "Mon Dec 7,
+    2026", as the clinic chose on its settings page (app/i18n.py:CLINIC_LOCALES).
+    Numeric patterns ("y-MM-dd") are left alone.
+    """
+    medium = Locale.parse(locale).date_formats["medium"].pattern
+    if medium.find("M") > medium.find("d") >= 0:
+        return pattern
+    pattern = _DAY_MONTH.sub(r"\2 \1", pattern)
+    return _MONTH_DAY_YEAR.sub(r"\1, \2", pattern)
+
+
 def local(instant: datetime, tz: str, fmt: str = LOCAL_FORMAT) -> str:
     """An instant in zone ``tz``, formatted by Babel in the reader's locale."""
-    return format_datetime(instant, cldr_pattern(fmt), tzinfo=ZoneInfo(tz), locale=current_locale())
+    locale = current_locale()
+    pattern = in_locale_order(cldr_pattern(fmt), str(locale))
+    return format_datetime(instant, pattern, tzinfo=ZoneInfo(tz), locale=locale)
 
 
 def date_as(day: date, fmt: str = "%a %-d %b %Y") -> str:
     """A calendar date (no time, no zone) in the reader's locale: "Mon 7 Dec 2026"."""
-    return format_date(day, cldr_pattern(fmt), locale=current_locale())
+    locale = current_locale()
+    return format_date(day, in_locale_order(cldr_pattern(fmt), str(locale)), locale=locale)
 
 
 def _at_time(instant: datetime, tz: str, now: datetime) -> str:

@@ -181,6 +181,18 @@ def register(app: Flask) -> None:
 
     register_fragments(app)
     register_contact(app)
+    register_protocol_words(app)
+
+
+def register_protocol_words(app: Flask) -> None:
+    """``rules_for_reader``: the check-in's offline triage table with its warning signs in
+    the reader's language (stored reasons are shown with the ``translated`` filter)."""
+
+    @app.template_filter("rules_for_reader")
+    def rules_for_reader(rules: dict) -> dict:
+        from app.services.care.protocol_text import rules_for_reader as translate
+
+        return translate(rules)
 
 
 def register_contact(app: Flask) -> None:

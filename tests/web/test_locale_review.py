@@ -6,12 +6,19 @@ other checks found by trying the locale work as users would.
 
 from __future__ import annotations
 
+import json
 import re
 
+import sqlalchemy as sa
+
 from app.extensions import db
+from app.models import Alert
+from app.models import CheckIn
 from app.models import Clinic
+from app.models import Patient
 from tests.conftest import login
 from tests.conftest import text_of
+from tests.web.test_checkin import form
 
 
 def _clinic_locale(in_app, clinic_id: int, locale: str) -> None:
@@ -36,3 +43,50 @@ def test_a_uk_clinic_keeps_day_first(client, world):
     login(client, "alice@patients.example")
     text = text_of(client.get("/patient/plan"))
     assert re.search(r"treated \w{3} \d{1,2} [A-Z][a-z]{2} 20\d\d, \d\d:\d\d", text), text
+
+
+def _spanish(in_app, patient_id: int) -> None:
+    def run():
+        db.session.get(Patient, patient_id).language = "es"
+        db.session.commit()
+
+    in_app(run)
+
+
+CHEST_EN = "Chest pain, sudden breathlessness"
+CHEST_ES = "Dolor en el pecho, falta de aire repentina"
+
+
+def test_a_spanish_patient_is_asked_the_warning_signs_in_spanish(client, world, in_app):
+    # The questions come from the protocol, whose titles the catalogue translates: a
+    # Spanish reader must understand what a warning sign is before answering it.
+    _spanish(in_app, world.patient_a)
+    login(client, "alice@patients.example")
+    page = client.get("/patient/checkin")
+    assert CHEST_ES in text_of(page)
+    assert CHEST_EN not in text_of(page)
+    # The phone's offline triage says the same words ("You told us about: ...").
+    html = page.get_data(as_text=True)
+    rules = json.loads(re.search(r'id="triage-rules">(.*?)</script>', html, re.S).group(1))
+    titles = {flag["key"]: flag["title"] for flag in rules["red_flags"]}
+    assert titles["chest-breathing"].startswith(CHEST_ES)
+    assert {flag["tier"] for flag in rules["red_flags"]} >= {"emergency", "same_day"}
+
+
+def test_a_spanish_patients_warning_sign_is_said_in_spanish_but_stored_in_english(
+    client, world, in_app
+):
+    _spanish(in_app, world.patient_a)
+    login(client, "alice@patients.example")
+    answer = client.post("/patient/checkin", data=form(yes=("chest-breathing",)))
+    assert answer.status_code == 200
+    text = text_of(answer)
+    assert CHEST_ES in text and CHEST_EN not in text
+    # The clinic reads the protocol's own words in the alert and the stored check-in.
+    reasons = in_app(lambda: db.session.scalar(sa.select(CheckIn.reasons)))
+    assert any(r.startswith(CHEST_EN) for r in reasons)
+    alert = in_app(lambda: db.session.scalar(sa.select(Alert.reasons)))
+    assert any(r.startswith(CHEST_EN) for r in alert)
+    # Today and the diary name it in Spanish too.
+    assert CHEST_ES in text_of(client.get("/patient/today"))
+    assert CHEST_ES in text_of(client.get("/patient/diary"))

@@ -145,6 +145,18 @@ def _format_day(day: date, style: str) -> str:
     return format_date(day, special.get(style, _DAY_PATTERNS[style]), locale=locale)
 
 
+def other_languages() -> list[str]:
+    """The offered languages other than the reader's, for a page that must be read by
+    whoever opens it later (the offline page, kept by the service worker as it was)."""
+    return [code for code in LANGUAGES if code != current_locale().language]
+
+
+def said_in(code: str, message: str) -> str:
+    """``message`` in the language ``code``, whatever the reader's language."""
+    with force_locale(code):
+        return flask_babel.gettext(message)
+
+
 def _key() -> str:
     return str(current_locale())
 
@@ -169,6 +181,8 @@ def init_app(app: Flask) -> None:
         newstyle=True,
     )
     app.jinja_env.globals["html_lang"] = html_lang
+    app.jinja_env.globals["other_languages"] = other_languages
+    app.jinja_env.globals["said_in"] = said_in
     # A message marked with N_ where it was written (a service's error), shown as text:
     # looked up only, never %-formatted, so a stray "%" in it cannot break the page.
     app.jinja_env.filters["translated"] = lambda message: flask_babel.get_translations().ugettext(

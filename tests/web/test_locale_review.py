@@ -90,3 +90,27 @@ def test_a_spanish_patients_warning_sign_is_said_in_spanish_but_stored_in_englis
     # Today and the diary name it in Spanish too.
     assert CHEST_ES in text_of(client.get("/patient/today"))
     assert CHEST_ES in text_of(client.get("/patient/diary"))
+
+
+def test_the_offline_page_kept_before_sign_in_speaks_spanish_too(app):
+    # The service worker precaches /offline when it installs, usually on the sign-in
+    # page: a Spanish patient later offline gets that copy, so it must carry Spanish.
+    page = app.test_client().get("/offline")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "You are offline" in text_of(page)
+    assert '<div lang="es">' in html
+    assert "No tiene conexión" in text_of(page)
+    assert "En caso de emergencia" in text_of(page)
+
+
+def test_the_offline_page_of_a_spanish_reader_carries_english(client, world, in_app):
+    _spanish(in_app, world.patient_a)
+    login(client, "alice@patients.example")
+    page = client.get("/offline")
+    html = page.get_data(as_text=True)
+    assert html.index("No tiene conexión") < html.index('<div lang="en">')
+    assert "You are offline" in text_of(page)
+    # The request's own language is back after the other was said.
+    assert '<html lang="es">' in html
+    assert "Recordatorios" in text_of(client.get("/patient/today"))

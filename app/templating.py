@@ -69,6 +69,10 @@ def cldr_pattern(fmt: str) -> str:
 # quoted literals: what a month-first locale turns round.
 _DAY_MONTH = re.compile(r"(?<!')\b(d{1,2}) (M{3,4})\b")
 _MONTH_DAY_YEAR = re.compile(r"\b(M{3,4} d{1,2}) (y)\b")
+# A long date's words around a full month name: " 'de' " twice in Spanish, " " in English.
+_LONG_JOINS = re.compile(r"d( (?:'[^']*' )?)MMMM( (?:'[^']*' )?)y")
+_DAY_FULL_MONTH_YEAR = re.compile(r"(?<!')\b(d{1,2}) MMMM y\b")
+_DAY_FULL_MONTH = re.compile(r"(?<!')\b(d{1,2}) MMMM\b")
 
 
 @lru_cache(maxsize=256)
@@ -80,9 +84,17 @@ def in_locale_order(pattern: str, locale: str) -> str:
     2026", as the clinic chose on its settings page (app/i18n.py:CLINIC_LOCALES).
     Numeric patterns ("y-MM-dd") are left alone.
     """
-    medium = Locale.parse(locale).date_formats["medium"].pattern
+    formats = Locale.parse(locale).date_formats
+    medium = formats["medium"].pattern
     if medium.find("M") > medium.find("d") >= 0:
-        return pattern
+        # Day first; a full month name takes the locale's own joining words, as its
+        # long date writes them: "18 de febrero de 2027" in Spanish.
+        joins = _LONG_JOINS.search(formats["long"].pattern)
+        if joins is None:
+            return pattern
+        before, after = joins.group(1), joins.group(2)
+        pattern = _DAY_FULL_MONTH_YEAR.sub(rf"\1{before}MMMM{after}y", pattern)
+        return _DAY_FULL_MONTH.sub(rf"\1{before}MMMM", pattern)
     pattern = _DAY_MONTH.sub(r"\2 \1", pattern)
     return _MONTH_DAY_YEAR.sub(r"\1, \2", pattern)
 

@@ -114,3 +114,19 @@ def test_the_offline_page_of_a_spanish_reader_carries_english(client, world, in_
     # The request's own language is back after the other was said.
     assert '<html lang="es">' in html
     assert "Recordatorios" in text_of(client.get("/patient/today"))
+
+
+def test_a_spanish_long_date_joins_day_month_and_year_with_de(app, client, world, in_app):
+    # The discharge banner's "until" date is written "%-d %B %Y"; Spanish says
+    # "18 de febrero de 2027", never "18 febrero 2027".
+    from tests.web.test_clinic_messages import doctor
+
+    _spanish(in_app, world.patient_a)
+    doctor(app).post(
+        f"/clinic/patients/{world.patient_a}/discharge",
+        data={"confirm": "yes", "reason": "Course complete"},
+    )
+    login(client, "alice@patients.example")
+    text = text_of(client.get("/patient/today"))
+    assert re.search(r"hasta el \d{1,2} de \w+ de 20\d\d", text), text
+    assert not re.search(r"\d{1,2} (enero|febrero|marzo|abril|mayo|junio) 20\d\d", text)

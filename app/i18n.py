@@ -21,6 +21,7 @@ from datetime import date
 
 import flask_babel
 from babel import Locale
+from babel import localedata
 from babel.dates import format_date
 from flask import Flask
 from flask import has_request_context
@@ -75,14 +76,18 @@ def locale_for(language: str, clinic_locale: str) -> str:
     """The locale of pages for a patient's ``language`` ("" = the clinic's) in a clinic.
 
     A patient reading the clinic's own language keeps the clinic's regional formats
-    (en + en_GB -> en_GB); another language takes its own (es -> es).
+    (en + en_GB -> en_GB); another language takes the clinic's country where the CLDR
+    knows that pairing (en + es_ES -> en_ES: "7 Dec 2026", never the bare "en"'s US
+    "Dec 7, 2026"), else its own (es + en_GB -> es).
     """
     clinic_locale = clinic_locale or DEFAULT_LOCALE
     if not language or language not in LANGUAGES:
         return clinic_locale
-    if Locale.parse(clinic_locale).language == language:
+    clinic = Locale.parse(clinic_locale)
+    if clinic.language == language:
         return clinic_locale
-    return language
+    regional = f"{language}_{clinic.territory}"
+    return regional if clinic.territory and localedata.exists(regional) else language
 
 
 def _select_locale() -> str:

@@ -130,3 +130,33 @@ def test_a_spanish_long_date_joins_day_month_and_year_with_de(app, client, world
     text = text_of(client.get("/patient/today"))
     assert re.search(r"hasta el \d{1,2} de \w+ de 20\d\d", text), text
     assert not re.search(r"\d{1,2} (enero|febrero|marzo|abril|mayo|junio) 20\d\d", text)
+
+
+def test_an_english_patient_of_a_spanish_clinic_reads_day_first(client, world, in_app):
+    # "en" alone is CLDR's US English (month first); in a clinic in Spain an English
+    # reader keeps the country's order, in every date of the page.
+    _clinic_locale(in_app, world.clinic1, "es_ES")
+
+    def english():
+        db.session.get(Patient, world.patient_a).language = "en"
+        db.session.commit()
+
+    in_app(english)
+    login(client, "alice@patients.example")
+    page = client.get("/patient/plan")
+    text = text_of(page)
+    assert '<html lang="en-ES">' in page.get_data(as_text=True)
+    assert "Your recovery plan" in text
+    assert re.search(r"treated \w{3} \d{1,2} [A-Z][a-z]{2} 20\d\d, \d\d:\d\d", text), text
+    assert not re.search(r"\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{1,2}\b", text)
+
+
+def test_a_spanish_patient_of_a_us_clinic_reads_spanish(client, world, in_app):
+    _clinic_locale(in_app, world.clinic1, "en_US")
+    _spanish(in_app, world.patient_a)
+    login(client, "alice@patients.example")
+    page = client.get("/patient/plan")
+    text = text_of(page)
+    assert '<html lang="es-US">' in page.get_data(as_text=True)
+    assert "Su plan de recuperación" in text
+    assert re.search(r"tratamiento el (lun|mar|mié|jue|vie|sáb|dom)\.? \d{1,2} \w+\.? 20\d\d", text)

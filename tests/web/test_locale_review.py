@@ -160,3 +160,25 @@ def test_a_spanish_patient_of_a_us_clinic_reads_spanish(client, world, in_app):
     assert '<html lang="es-US">' in page.get_data(as_text=True)
     assert "Su plan de recuperación" in text
     assert re.search(r"tratamiento el (lun|mar|mié|jue|vie|sáb|dom)\.? \d{1,2} \w+\.? 20\d\d", text)
+
+
+def test_the_link_email_of_a_spanish_clinic_writes_its_date_in_english(
+    app, world, in_app, smtp_server
+):
+    # The notice email is English; the admin's request reads Spanish (the clinic's
+    # locale), which must not put "20 noviembre 2026" into the English sentence.
+    from app.clock import advancing
+    from app.services.notify import dispatch
+    from tests.conftest import NOW
+    from tests.smtp_double import text_of as mail_text
+    from tests.web.test_email_pages import NoPush
+    from tests.web.test_signin_link_accountability import sign_in_admin
+
+    _clinic_locale(in_app, world.clinic1, "es_ES")
+    admin = app.test_client()
+    sign_in_admin(admin, in_app, world)
+    assert admin.post(f"/clinic/patients/{world.patient_a}/invitation").status_code == 200
+    in_app(dispatch.run_until_empty, NoPush(), advancing(NOW))
+    (mail,) = smtp_server.to("alice@patients.example")
+    body = mail_text(mail)
+    assert "for your ScleroCare account on 20 November 2026." in body, body

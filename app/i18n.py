@@ -162,6 +162,17 @@ def said_in(code: str, message: str) -> str:
         return flask_babel.gettext(message)
 
 
+def translated(message: object) -> str:
+    """``message`` looked up in the reader's catalogue, as written if it is not there.
+
+    An empty text stays empty: gettext's entry for "" is the catalogue's header
+    ("Project-Id-Version: ..."), which must never reach a page (a protocol item with no
+    detail, say).
+    """
+    text = str(message) if message is not None else ""
+    return flask_babel.get_translations().ugettext(text) if text else text
+
+
 def _key() -> str:
     return str(current_locale())
 
@@ -190,7 +201,5 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["said_in"] = said_in
     # A message marked with N_ where it was written (a service's error), shown as text:
     # looked up only, never %-formatted, so a stray "%" in it cannot break the page.
-    app.jinja_env.filters["translated"] = lambda message: flask_babel.get_translations().ugettext(
-        str(message)
-    )
+    app.jinja_env.filters["translated"] = translated
     domain_language.install(_domain_say, _format_day, _key)

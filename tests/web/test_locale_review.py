@@ -182,3 +182,16 @@ def test_the_link_email_of_a_spanish_clinic_writes_its_date_in_english(
     (mail,) = smtp_server.to("alice@patients.example")
     body = mail_text(mail)
     assert "for your ScleroCare account on 20 November 2026." in body, body
+
+
+def test_an_empty_text_translates_to_nothing_not_the_catalogue_header(app):
+    # gettext("") is the catalogue's header; a protocol item with no detail shown with
+    # the ``translated`` filter must stay empty on a Spanish page.
+    from flask import render_template_string
+
+    from app.i18n import force_locale
+
+    with app.test_request_context("/"), force_locale("es"):
+        shown = render_template_string("[{{ ''|translated }}][{{ none|translated }}]", none=None)
+        assert shown == "[][]"
+        assert render_template_string("{{ 'Photo'|translated }}") == "Foto"

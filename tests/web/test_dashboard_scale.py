@@ -476,7 +476,8 @@ def test_long_sections_say_more_than_100_and_the_pager_still_reaches_every_row(a
     def page(n: int) -> tuple[int | str, str, list[int]]:
         html = doc.get(f"/clinic/?kind=checkins&checkins_page={n}").get_data(as_text=True)
         section = _section(html, "checkins")
-        pager = re.search(r'<nav class="pager" aria-label="New check-ins to review pages">.*?</nav>', html, re.S)
+        label = "New check-ins to review pages"
+        pager = re.search(rf'<nav class="pager" aria-label="{label}">.*?</nav>', html, re.S)
         rows = list(dict.fromkeys(re.findall(r"#day-(\d+)", section)))
         return _count(html, "checkins"), _text(pager.group(0)), rows
 

@@ -44,9 +44,9 @@ from app.services.review.triage import UPCOMING_DAYS as UPCOMING_DAYS
 from app.services.review.triage import Dashboard as Dashboard
 from app.services.review.triage import dashboard as dashboard
 from app.services.review.triage import open_alert_count as open_alert_count
-from app.services.review.worklist import KINDS as WORK_KINDS
-from app.services.review.worklist import SORTS as WORK_SORTS
-from app.services.review.worklist import URGENCIES as WORK_URGENCIES
-from app.services.review.worklist import View as WorkView
+from app.services.review.worklist import WORK_KINDS as WORK_KINDS
+from app.services.review.worklist import WORK_SORTS as WORK_SORTS
+from app.services.review.worklist import WORK_URGENCIES as WORK_URGENCIES
 from app.services.review.worklist import Worklist as Worklist
+from app.services.review.worklist import WorkView as WorkView
 from app.services.review.worklist import worklist as worklist

@@ -91,15 +91,11 @@ def dashboard(
     board = Dashboard(
         alerts=_alerts(clinic, pages.get("alerts", 1), levels) if want("alerts") else SKIPPED,
         checkins=(
-            _new_checkins(clinic, pages.get("checkins", 1), levels)
-            if want("checkins")
-            else SKIPPED
+            _new_checkins(clinic, pages.get("checkins", 1), levels) if want("checkins") else SKIPPED
         ),
         photos=_new_photos(clinic, pages.get("photos", 1)) if want("photos") else SKIPPED,
         missed=_missed(clinic, now, pages.get("missed", 1)) if want("missed") else SKIPPED,
-        upcoming=(
-            _upcoming(clinic, now, pages.get("upcoming", 1)) if scope.upcoming else SKIPPED
-        ),
+        upcoming=(_upcoming(clinic, now, pages.get("upcoming", 1)) if scope.upcoming else SKIPPED),
     )
     if audit:
         shown = dict.fromkeys(

@@ -24,19 +24,19 @@ from app.services.review.triage import Scope
 from app.services.review.triage import dashboard
 
 # The worklist's kinds, in the order of the filter (the section each comes from).
-KINDS = {
+WORK_KINDS = {
     "alerts": N_("Alerts to acknowledge"),
     "checkins": N_("New check-ins to review"),
     "photos": N_("New photos to review"),
     "missed": N_("Missed two or more check-ins"),
 }
 # Urgency filter: the triage levels each choice keeps (app/domain/triage.py's tiers).
-URGENCIES = {
+WORK_URGENCIES = {
     "": (N_("Any urgency"), None),
     "urgent": (N_("Emergency or same day"), ("emergency", "same_day")),
     "emergency": (N_("Emergency only"), ("emergency",)),
 }
-SORTS = {
+WORK_SORTS = {
     "urgency": N_("Urgency, then oldest"),
     "time": N_("Oldest first"),
     "patient": N_("Patient name"),
@@ -49,7 +49,7 @@ _KIND_ORDER = {"alerts": 0, "checkins": 1, "missed": 2, "photos": 3}
 
 
 @dataclass(frozen=True)
-class View:
+class WorkView:
     """The clinician's filter and sort, from the query string (unknown values: defaults,
     so an old or edited link still shows the worklist)."""
 
@@ -58,19 +58,19 @@ class View:
     sort: str = "urgency"
 
     @classmethod
-    def parse(cls, args: Mapping[str, str]) -> View:
+    def parse(cls, args: Mapping[str, str]) -> WorkView:
         kind = args.get("kind", "")
         urgency = args.get("urgency", "")
         sort = args.get("sort", "urgency")
         return cls(
-            kind if kind in KINDS else "",
-            urgency if urgency in URGENCIES else "",
-            sort if sort in SORTS else "urgency",
+            kind if kind in WORK_KINDS else "",
+            urgency if urgency in WORK_URGENCIES else "",
+            sort if sort in WORK_SORTS else "urgency",
         )
 
     def scope(self, upcoming: bool = True) -> Scope:
         kinds = frozenset((self.kind,)) if self.kind else None
-        return Scope(kinds, URGENCIES[self.urgency][1], upcoming)
+        return Scope(kinds, WORK_URGENCIES[self.urgency][1], upcoming)
 
     def args(self) -> dict[str, str]:
         """The query string that shows this view (defaults left out)."""
@@ -94,14 +94,14 @@ class Item:
 
 @dataclass(frozen=True)
 class Worklist:
-    view: View
+    view: WorkView
     board: Dashboard
     items: list[Item]
     version: str
 
     @property
     def sections(self) -> dict[str, Section]:
-        return {kind: getattr(self.board, kind) for kind in KINDS}
+        return {kind: getattr(self.board, kind) for kind in WORK_KINDS}
 
 
 def worklist(
@@ -109,7 +109,7 @@ def worklist(
     now: datetime,
     pages: dict[str, int],
     address: str,
-    view: View,
+    view: WorkView,
     *,
     upcoming: bool = True,
     audit: bool = True,
@@ -164,6 +164,6 @@ _SORT_KEYS = {
 def _version(board: Dashboard, items: list[Item]) -> str:
     """A short fingerprint of what the worklist shows: its counts and each row with the
     time it last changed (a check-in the patient corrected shows new answers)."""
-    counts = [(s.total, s.capped, s.page) for s in (getattr(board, k) for k in KINDS)]
+    counts = [(s.total, s.capped, s.page) for s in (getattr(board, k) for k in WORK_KINDS)]
     rows = [(i.key, i.level, _when(i)) for i in items]
     return hashlib.sha256(repr((counts, rows)).encode()).hexdigest()[:16]

@@ -29,36 +29,40 @@
     return false;
   }
 
-  function swapRows(oldBox, fresh) {
-    var oldBody = oldBox.querySelector("table.worklist tbody");
-    var newBody = fresh.querySelector("table.worklist tbody");
+  function insertAfter(parent, node, after) {
+    parent.insertBefore(node, after ? after.nextSibling : parent.firstChild);
+  }
+
+  // Rows are updated in place: a kept row is never moved or detached (that would take
+  // the focus and the caret away); new rows go in around it, in the new order.
+  function mergeRows(oldBody, newBody, kept) {
+    var old = oldBody.querySelectorAll("tr[data-key]");
+    for (var i = 0; i < old.length; i++) {
+      if (!kept[old[i].getAttribute("data-key")]) { old[i].remove(); }
+    }
+    var cursor = null;
+    var fresh = newBody.querySelectorAll("tr[data-key]");
+    for (var j = 0; j < fresh.length; j++) {
+      var key = fresh[j].getAttribute("data-key");
+      if (kept[key]) {
+        cursor = kept[key];
+      } else {
+        var row = document.adoptNode(fresh[j]);
+        insertAfter(oldBody, row, cursor);
+        cursor = row;
+      }
+    }
+  }
+
+  function keptRows(table) {
     var kept = {};
-    if (oldBody) {
-      var rows = oldBody.querySelectorAll("tr[data-key]");
-      for (var i = 0; i < rows.length; i++) {
-        if (dirty(rows[i])) { kept[rows[i].getAttribute("data-key")] = rows[i]; }
-      }
+    var count = 0;
+    if (!table) { return { rows: kept, count: 0 }; }
+    var rows = table.querySelectorAll("tbody tr[data-key]");
+    for (var i = 0; i < rows.length; i++) {
+      if (dirty(rows[i])) { kept[rows[i].getAttribute("data-key")] = rows[i]; count++; }
     }
-    var keys = Object.keys(kept);
-    if (keys.length && !newBody) {
-      // Nothing left to do in the new list, but the clinician is still in a row: keep
-      // the table they are using until they are done with it.
-      return false;
-    }
-    if (newBody) {
-      var fresher = newBody.querySelectorAll("tr[data-key]");
-      for (var j = 0; j < fresher.length; j++) {
-        var key = fresher[j].getAttribute("data-key");
-        if (kept[key]) {
-          newBody.replaceChild(document.adoptNode(kept[key]), fresher[j]);
-          delete kept[key];
-        }
-      }
-      // A row gone from the list (done by a colleague) stays while it is being used;
-      // its form then tells the clinician what happened when sent.
-      Object.keys(kept).forEach(function (k) { newBody.appendChild(kept[k]); });
-    }
-    return true;
+    return { rows: kept, count: count };
   }
 
   function badge(count) {
@@ -80,15 +84,37 @@
     var doc = new DOMParser().parseFromString(html, "text/html");
     var fresh = doc.getElementById("worklist");
     if (!fresh) { return false; }
-    var focusedId = document.activeElement && document.activeElement.id;
-    var inRow = document.activeElement && document.activeElement.closest &&
-      document.activeElement.closest("tr[data-key]");
-    if (!swapRows(box, fresh)) { return true; }
-    fresh = document.adoptNode(fresh);
-    box.replaceWith(fresh);
-    box = fresh;
-    // Focus outside a kept row (a count link, say) moves to its new copy.
-    if (focusedId && !inRow && document.activeElement === document.body) {
+    var active = document.activeElement;
+    var focusedId = active && box.contains(active) ? active.id : "";
+    var oldTable = box.querySelector("table.worklist");
+    var newTable = fresh.querySelector("table.worklist");
+    var kept = keptRows(oldTable);
+    if (!oldTable || !newTable) {
+      // Nothing left to do in the new list, but the clinician is still in a row: keep
+      // the table they are using until they are done with it.
+      if (kept.count) { return true; }
+      fresh = document.adoptNode(fresh);
+      box.replaceWith(fresh);
+      box = fresh;
+    } else {
+      mergeRows(oldTable.tBodies[0], newTable.tBodies[0], kept.rows);
+      // Everything around the table (counts, pagers) is replaced, in the new order.
+      Array.prototype.slice.call(box.children).forEach(function (el) {
+        if (el !== oldTable) { el.remove(); }
+      });
+      var before = true;
+      Array.prototype.slice.call(fresh.children).forEach(function (el) {
+        if (el === newTable) { before = false; return; }
+        el = document.adoptNode(el);
+        if (before) { box.insertBefore(el, oldTable); } else { box.appendChild(el); }
+      });
+      ["data-version", "data-src", "data-open-alerts"].forEach(function (name) {
+        if (fresh.hasAttribute(name)) { box.setAttribute(name, fresh.getAttribute(name)); }
+        else { box.removeAttribute(name); }
+      });
+    }
+    // Focus on something replaced (a count link, say) moves to its new copy.
+    if (focusedId && document.activeElement !== active) {
       var again = document.getElementById(focusedId);
       if (again) { again.focus(); }
     }

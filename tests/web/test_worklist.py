@@ -207,3 +207,32 @@ def test_the_patient_page_puts_the_diary_beside_the_rest(app, world, in_app):
     side = html.index('<div class="patient-side">')
     assert main < html.index('id="diary"') < side
     assert side < html.index('id="photos"') and side < html.index("<h2>Sessions</h2>")
+
+
+def test_the_whole_worklist_is_one_page_of_40_rows_and_audits_what_it_shows(
+    app, in_app, two_clinics
+):
+    client = two_clinics["large"]["client"]
+    since = in_app(lambda: db.session.scalar(sa.select(sa.func.max(AuditEvent.id))))
+    html = client.get("/clinic/").get_data(as_text=True)
+    rows = _rows(html)
+    assert len(rows) == 40
+    hidden = int(re.search(r"(\d+) more below these", html).group(1))
+    assert hidden == 20 * 3 - 40  # a full page of alerts, check-ins and missed (no photos)
+    shown = {
+        int(pid) for pid in re.findall(r'<tr id="wl-.*?<a href="/clinic/patients/(\d+)', html, re.S)
+    }
+    upcoming = re.search(r'<section aria-labelledby="upcoming-title".*?</section>', html, re.S)
+    shown |= {int(pid) for pid in re.findall(r'href="/clinic/patients/(\d+)"', upcoming.group(0))}
+    audited = in_app(
+        lambda: set(
+            db.session.scalars(
+                sa.select(AuditEvent.patient_id).where(
+                    AuditEvent.id > since, AuditEvent.detail == "dashboard"
+                )
+            )
+        )
+    )
+    assert audited == shown
+    # One kind pages through all of its rows, 20 at a time.
+    assert len(_rows(client.get("/clinic/?kind=missed").get_data(as_text=True))) == 20

@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from app.extensions import db
 from app.i18n import N_
 from app.principal import Principal
+from app.services.audit import audit_views
 from app.services.review.paging import Section
 from app.services.review.triage import Dashboard
 from app.services.review.triage import Scope
@@ -46,6 +48,10 @@ WORK_SORTS = {
 # two days (a call may be needed), then what only needs looking at.
 _RANK = {"emergency": 0, "same_day": 1, "routine": 2, "missed": 2, "none": 3, "photo": 3}
 _KIND_ORDER = {"alerts": 0, "checkins": 1, "missed": 2, "photos": 3}
+# Rows of the whole worklist on one page: the first this many of the sections' pages in
+# the chosen order. A page of fixed size costs the same for any clinic; the rest of each
+# kind is one click away (its filter pages through all of it, PAGE rows at a time).
+ROWS = 40
 
 
 @dataclass(frozen=True)
@@ -98,6 +104,8 @@ class Worklist:
     board: Dashboard
     items: list[Item]
     version: str
+    # Rows read but left for later pages of their kind (the page shows ``ROWS`` at most).
+    hidden: int = 0
 
     @property
     def sections(self) -> dict[str, Section]:
@@ -116,10 +124,19 @@ def worklist(
 ) -> Worklist:
     """The worklist for ``view``; ``audit=False`` reads it only to compare ``version``
     with the one the clinician's page shows (nothing is shown, so nothing is audited)."""
-    board = dashboard(actor, now, pages, address, view.scope(upcoming), audit)
+    board = dashboard(actor, now, pages, address, view.scope(upcoming), audit=False)
     items = _items(board)
     items.sort(key=_SORT_KEYS[view.sort])
-    return Worklist(view, board, items, _version(board, items))
+    hidden = max(0, len(items) - ROWS) if not view.kind else 0
+    items = items[: len(items) - hidden]
+    if audit:
+        # A "view" event for each patient on the page (rows read but cut show nothing).
+        shown = dict.fromkeys(
+            [i.patient_id for i in items] + [u.patient_id for u in board.upcoming.rows]
+        )
+        audit_views(actor, list(shown), address, "dashboard")
+        db.session.commit()
+    return Worklist(view, board, items, _version(board, items), hidden)
 
 
 def _items(board: Dashboard) -> list[Item]:

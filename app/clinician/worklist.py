@@ -51,14 +51,9 @@ def dashboard():
 def worklist_fragment():
     """The worklist alone, for the page to swap in; ``204`` when ``since`` (the version
     the page shows) is still current, so an unchanged list is neither sent nor audited."""
-    view = review.WorkView.parse(request.args)
-    pages, since = _pages(), request.args.get("since", "")
-    if since:
-        peek = review.worklist(
-            current_user, now(), pages, client_address(), view, upcoming=False, audit=False
-        )
-        if peek.version == since:
-            return "", 204, {"Cache-Control": "no-store"}
-    work = review.worklist(current_user, now(), pages, client_address(), view, upcoming=False)
+    view, since = review.WorkView.parse(request.args), request.args.get("since", "")
+    work = review.worklist_update(current_user, now(), _pages(), client_address(), view, since)
+    if work is None:
+        return "", 204, {"Cache-Control": "no-store"}
     html = render_template("clinician/_worklist.html", **_context(work))
     return html, 200, {"Cache-Control": "no-store"}

@@ -50,3 +50,4 @@ from app.services.review.worklist import WORK_URGENCIES as WORK_URGENCIES
 from app.services.review.worklist import Worklist as Worklist
 from app.services.review.worklist import WorkView as WorkView
 from app.services.review.worklist import worklist as worklist
+from app.services.review.worklist import worklist_update as worklist_update

@@ -129,14 +129,33 @@ def worklist(
     items.sort(key=_SORT_KEYS[view.sort])
     hidden = max(0, len(items) - ROWS) if not view.kind else 0
     items = items[: len(items) - hidden]
+    work = Worklist(view, board, items, _version(board, items), hidden)
     if audit:
-        # A "view" event for each patient on the page (rows read but cut show nothing).
-        shown = dict.fromkeys(
-            [i.patient_id for i in items] + [u.patient_id for u in board.upcoming.rows]
-        )
-        audit_views(actor, list(shown), address, "dashboard")
-        db.session.commit()
-    return Worklist(view, board, items, _version(board, items), hidden)
+        audit_shown(actor, work, address)
+    return work
+
+
+def worklist_update(
+    actor: Principal, now: datetime, pages: dict[str, int], address: str, view: WorkView, since: str
+) -> Worklist | None:
+    """The worklist for the page to swap in (no upcoming sessions), or None while its
+    version is still ``since``: an unchanged list is neither shown nor audited."""
+    work = worklist(actor, now, pages, address, view, upcoming=False, audit=False)
+    if work.version == since:
+        return None
+    audit_shown(actor, work, address)
+    return work
+
+
+def audit_shown(actor: Principal, work: Worklist, address: str) -> None:
+    """A "view" audit event for each patient on the page (rows read but cut from the
+    page show nothing)."""
+    board = work.board
+    shown = dict.fromkeys(
+        [i.patient_id for i in work.items] + [u.patient_id for u in board.upcoming.rows]
+    )
+    audit_views(actor, list(shown), address, "dashboard")
+    db.session.commit()
 
 
 def _items(board: Dashboard) -> list[Item]:

@@ -13,6 +13,8 @@ from app.models.notification import Channel
 from app.models.notification import OutboxMessage
 from app.models.notification import OutboxState
 from app.models.notification import PushSubscription
+from app.models.outcome import ClearanceScore
+from app.models.outcome import OutcomeRating
 from app.models.patient import Patient
 from app.models.photo import Photo
 from app.models.protocol import ProtocolVersion
@@ -36,11 +38,13 @@ __all__ = [
     "EmailPreference",
     "AuthSession",
     "ChecklistTick",
+    "ClearanceScore",
     "Clinic",
     "Invitation",
     "LoginThrottle",
     "OutboxMessage",
     "OutboxState",
+    "OutcomeRating",
     "PasswordReset",
     "Patient",
     "Photo",

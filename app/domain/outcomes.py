@@ -40,18 +40,11 @@ RATING_OPEN_FOR = timedelta(days=183)
 AFTER_PHOTO_FROM = timedelta(weeks=4)
 
 IMPROVEMENT_STEPS = tuple(range(0, 101, 10))
-SATISFACTION = {
-    1: "Very unhappy",
-    2: "Unhappy",
-    3: "Neither happy nor unhappy",
-    4: "Happy",
-    5: "Very happy",
-}
-# Side effects still present at the rating (ref 2.5), in the patient's words.
-SIDE_EFFECTS = {
-    "matting": "New fine red vessels (called matting)",
-    "pigmentation": "Brown marks or lines (called pigmentation)",
-}
+# Satisfaction on a 5-point scale, 1 "very unhappy" to 5 "very happy" (ref 2.8); the
+# patient's words are in app/patient/outcomes.py, marked for translation.
+SATISFACTION = (1, 2, 3, 4, 5)
+# Side effects that may still be present at the rating (ref 2.5).
+SIDE_EFFECTS = ("matting", "pigmentation")
 NO_SIDE_EFFECT = "none"
 
 # The clinic's clearance scale for matched photos: the share of treated vessels gone

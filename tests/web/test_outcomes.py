@@ -21,6 +21,7 @@ from app.models import OutcomeRating
 from app.models import Patient
 from app.models import Photo
 from app.models import Treatment
+from app.models import TreatmentStatus
 from tests.conftest import NOW
 from tests.conftest import login
 from tests.conftest import make_patient
@@ -31,7 +32,9 @@ NORA = "nora@patients.example"  # clinic 1, treated 50 days ago (compression-non
 
 
 def _session_of(patient_id: int) -> int:
-    return db.session.scalar(sa.select(Treatment.id).where(Treatment.patient_id == patient_id))
+    return db.session.scalar(
+        sa.select(sa.func.min(Treatment.id)).where(Treatment.patient_id == patient_id)
+    )
 
 
 def _photo(patient: Patient, treatment_id: int, taken, phase: str, view: str = "inner") -> int:
@@ -78,6 +81,25 @@ def _checkin(patient: Patient, treatment_id: int, day: int, **answers) -> None:
         )
     )
     db.session.commit()
+
+
+def old_session_with_photos(patient_id: int) -> int:
+    """A done session 60 days before NOW for a patient, with a before photo and an after
+    photo at 40 days (before the patient's later session): the session's id."""
+    p = db.session.get(Patient, patient_id)
+    later = db.session.get(Treatment, _session_of(patient_id))
+    t = Treatment(
+        patient_id=p.id,
+        protocol_version_id=later.protocol_version_id,
+        appointment_at=NOW - timedelta(days=60),
+        treated_at=NOW - timedelta(days=60),
+        status=TreatmentStatus.DONE,
+    )
+    db.session.add(t)
+    db.session.commit()
+    _photo(p, t.id, t.treated_at - timedelta(days=1), "before")
+    _photo(p, t.id, t.treated_at + timedelta(days=40), "after")
+    return t.id
 
 
 @pytest.fixture

@@ -62,7 +62,7 @@ class SessionOutcome:
 class ScoringPage:
     patient: Patient
     treatment_id: int
-    treated_at: datetime
+    treated_at: datetime | None  # None: booked, not yet done
     pairs: list[Pair]
     chosen: Site | None
     score: int | None  # this session's saved score (its rating is on the patient page)
@@ -172,20 +172,24 @@ def patient_outcomes(actor: Principal, patient_id: int) -> list[SessionOutcome]:
     return out
 
 
-def _own_session(actor: Principal, treatment_id: int, address: str) -> tuple[Patient, _Done]:
+def _own_session(actor: Principal, treatment_id: int, address: str) -> tuple[Patient, _Done | None]:
+    """A session of the clinic's patient, and its place in the course if it is done
+    (a booked session has no photos to score yet); anything else is "not found"."""
     patient_id = db.session.scalar(
         sa.select(Treatment.patient_id)
         .join(Patient, Patient.id == Treatment.patient_id)
         .where(Treatment.id == treatment_id, Patient.clinic_id == actor.clinic_id)
     )
-    done = (
-        next((d for d in _sessions(patient_id) if d.id == treatment_id), None)
-        if patient_id
-        else None
-    )
-    if done is None:
+    if patient_id is None:
         raise refuse(actor, address, f"score session #{treatment_id}", "No such session.")
+    done = next((d for d in _sessions(patient_id) if d.id == treatment_id), None)
     return own_patient(actor, patient_id, address, "score"), done
+
+
+def _pairs(patient: Patient, done: _Done | None) -> list[Pair]:
+    if done is None:
+        return []
+    return photo_pairs(patient_photos(patient.id), done.anchor, done.next_anchor)
 
 
 def scoring_page(
@@ -194,7 +198,7 @@ def scoring_page(
     """The blinded scoring page: the session's matched photos and the scale, never the
     patient's rating (audited as a view)."""
     patient, done = _own_session(actor, treatment_id, address)
-    pairs = photo_pairs(patient_photos(patient.id), done.anchor, done.next_anchor)
+    pairs = _pairs(patient, done)
     token = site.token if site else None
     chosen = next(
         (p.site for p in pairs if p.site.token == token), pairs[0].site if pairs else None
@@ -204,7 +208,7 @@ def scoring_page(
     )
     audit(actor, patient.id, "view", address, f"photos to score, session #{treatment_id}")
     db.session.commit()
-    return ScoringPage(patient, treatment_id, done.anchor, pairs, chosen, score)
+    return ScoringPage(patient, treatment_id, done.anchor if done else None, pairs, chosen, score)
 
 
 def save_score(
@@ -221,11 +225,7 @@ def save_score(
     """
     patient, done = _own_session(actor, treatment_id, address)
     pair = next(
-        (
-            p
-            for p in photo_pairs(patient_photos(patient.id), done.anchor, done.next_anchor)
-            if site is not None and p.site.token == site.token
-        ),
+        (p for p in _pairs(patient, done) if site is not None and p.site.token == site.token),
         None,
     )
     if pair is None:

@@ -15,6 +15,7 @@ from app.models.notification import OutboxState
 from app.models.notification import PushSubscription
 from app.models.outcome import ClearanceScore
 from app.models.outcome import OutcomeRating
+from app.models.outcome import SessionFacts
 from app.models.patient import Patient
 from app.models.photo import Photo
 from app.models.protocol import ProtocolVersion
@@ -50,6 +51,7 @@ __all__ = [
     "Photo",
     "ProtocolVersion",
     "PushSubscription",
+    "SessionFacts",
     "Role",
     "TaskTick",
     "Treatment",

@@ -57,3 +57,27 @@ class ClearanceScore(db.Model):
     score: Mapped[int]
     scored_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     scored_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+
+class SessionFacts(db.Model):
+    """What a session's check-ins showed, kept up to date by the check-in service
+    (app/services/outcomes/facts.py), so the clinic's outcomes page adds up one short
+    row per session instead of reading every check-in's answers (bench/outcomes.py).
+    Each flag says whether any check-in of the session showed that complication."""
+
+    __tablename__ = "session_facts"
+
+    treatment_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("treatments.id", ondelete="CASCADE"), primary_key=True
+    )
+    bruising: Mapped[bool] = mapped_column(default=False)
+    pigmentation: Mapped[bool] = mapped_column(default=False)
+    matting: Mapped[bool] = mapped_column(default=False)
+    skin_breakdown: Mapped[bool] = mapped_column(default=False)
+    dvt: Mapped[bool] = mapped_column(default=False)
+    # Stocking answers over the session's check-ins: worn / not worn, day and night
+    # (a question not answered counts in neither).
+    day_yes: Mapped[int] = mapped_column(default=0)
+    day_no: Mapped[int] = mapped_column(default=0)
+    night_yes: Mapped[int] = mapped_column(default=0)
+    night_no: Mapped[int] = mapped_column(default=0)

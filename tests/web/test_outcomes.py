@@ -20,12 +20,16 @@ from app.models import Clinic
 from app.models import OutcomeRating
 from app.models import Patient
 from app.models import Photo
+from app.models import SessionFacts
 from app.models import Treatment
 from app.models import TreatmentStatus
+from app.services.outcomes import facts
+from app.services.protocols import protocol_by_version
 from tests.conftest import NOW
 from tests.conftest import login
 from tests.conftest import make_patient
 from tests.conftest import text_of
+from tests.web.test_checkin import form as checkin_form
 
 DANA = "dana@patients.example"  # clinic 1, treated 50 days ago (compression-72h)
 NORA = "nora@patients.example"  # clinic 1, treated 50 days ago (compression-none)
@@ -79,6 +83,11 @@ def _checkin(patient: Patient, treatment_id: int, day: int, **answers) -> None:
             bruising=base["bruising"],
             level=answers.pop("level", "routine" if base["skin"] else "none"),
         )
+    )
+    db.session.flush()
+    # As the check-in service does after storing a check-in.
+    facts.note_checkin(
+        treatment_id, protocol_by_version(t.protocol_version_id, t.protocol_version.sha256)
     )
     db.session.commit()
 
@@ -383,3 +392,40 @@ def test_adherence_on_the_outcomes_page_counts_unanswered_as_not_reported(app, w
     body = text_of(_client(app, "doc1@north.example").get("/clinic/outcomes"))
     assert "67% worn of answered (worn 2, not worn 1" in body
     assert "No compression" in body
+
+
+def test_a_check_in_sent_by_the_patient_reaches_the_outcomes_page(app, world, in_app):
+    """Through the real check-in service: its answers update the session's row."""
+    alice = _client(app, "alice@patients.example")
+    r = alice.post("/patient/checkin", data=checkin_form(skin=["brown"], bruising="severe"))
+    assert r.status_code in (200, 303)
+    body = text_of(_client(app, "doc1@north.example").get("/clinic/outcomes"))
+    assert "Pigmentation: 1 (100%)" in body and "Bruising beyond expected: 1 (100%)" in body
+    assert "Matting: 0 (0%)" in body
+    # Day 3 of compression-72h asks about the day and the night: both "yes" in the form.
+    assert "(worn 2, not worn 0" in body
+    # Sent again with other answers: the row follows the stored answers, not both.
+    r = alice.post("/patient/checkin", data=checkin_form(bruising="mild"))
+    body = text_of(_client(app, "doc1@north.example").get("/clinic/outcomes"))
+    assert "Pigmentation: 0 (0%)" in body and "Bruising beyond expected: 0 (0%)" in body
+
+
+def test_backfill_rebuilds_every_sessions_row_as_the_service_keeps_it(app, dana, in_app):
+    pid, tid = dana
+
+    def build():
+        p = db.session.get(Patient, pid)
+        _checkin(p, tid, 0, stockings_day=True, stockings_night=False)
+        _checkin(p, tid, 5, skin=["red-vessels"])
+        _checkin(p, tid, 7, red_flags=["calf-pain-swelling"], level="same_day")
+        kept = [dict(r._mapping) for r in db.session.execute(sa.select(SessionFacts.__table__))]
+        with db.engine.begin() as conn:
+            written = facts.backfill(conn)
+        db.session.expire_all()
+        rebuilt = [dict(r._mapping) for r in db.session.execute(sa.select(SessionFacts.__table__))]
+        return kept, written, rebuilt
+
+    kept, written, rebuilt = in_app(build)
+    assert written == 1 and rebuilt == kept
+    assert kept[0]["matting"] and kept[0]["dvt"] and not kept[0]["pigmentation"]
+    assert (kept[0]["day_yes"], kept[0]["night_no"]) == (1, 1)

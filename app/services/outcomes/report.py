@@ -4,11 +4,13 @@ clearance scores' distribution, complication rates and stocking adherence.
 
 Everything is counted in SQL, in a fixed number of statements whatever the clinic's size
 (bench/outcomes.py): the database returns counts per (protocol version, sclerosant) and
-per value, and Python only adds those few rows up per protocol and per sclerosant.
+per value, and Python only adds those few rows up per protocol and per sclerosant. The
+check-ins are not read here: each session's complications and stocking answers are kept
+in one ``SessionFacts`` row by the check-in service (app/services/outcomes/facts.py).
 
 Complications, per done session, from its check-ins (the definitions are
-app/domain/outcomes.py:complications, applied here in SQL; a session counts once per
-kind however many days showed it):
+app/domain/outcomes.py:complications; a session counts once per kind however many days
+showed it):
 
 - bruising beyond expected: bruising answered "severe" on any day, or "moderate" or
   worse from day 28 (ref 2.5: bruising fades over 2-4 weeks);
@@ -39,10 +41,10 @@ import sqlalchemy as sa
 
 from app.domain import outcomes as rules
 from app.extensions import db
-from app.models import CheckIn
 from app.models import ClearanceScore
 from app.models import OutcomeRating
 from app.models import ProtocolVersion
+from app.models import SessionFacts
 from app.models import Treatment
 from app.models import TreatmentStatus
 from app.principal import Principal
@@ -50,9 +52,6 @@ from app.services.audit import audit
 from app.services.protocols import protocol_by_version
 
 NOT_RECORDED = "Not recorded"
-# Stocking answers are only asked in the first weeks; reading them no later than this
-# day keeps the JSON out of the way for later check-ins.
-WEAR_DAYS = 30
 
 
 @dataclass
@@ -98,77 +97,24 @@ class Report:
     by_sclerosant: list[Group]
 
 
-def _skin_text(dialect: str) -> sa.ColumnElement:
-    """The stored skin changes as JSON text (``["brown", "red-vessels"]``)."""
-    if dialect == "postgresql":
-        return sa.literal_column("(checkins.answers -> 'skin')::text")
-    return sa.func.json_extract(CheckIn.answers, "$.skin")
-
-
-def _flags_text(dialect: str) -> sa.ColumnElement:
-    if dialect == "postgresql":
-        return sa.literal_column("(checkins.answers -> 'red_flags')::text")
-    return sa.func.json_extract(CheckIn.answers, "$.red_flags")
-
-
-def _has_any(text: sa.ColumnElement, values: list[str]) -> sa.ColumnElement:
-    """A JSON array's text holds one of ``values`` (each a whole quoted element)."""
-    if not values:
-        return sa.false()
-    return sa.or_(*(text.like(f'%"{v}"%', escape="\\") for v in map(_like_escape, values)))
-
-
-def _like_escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _flag(condition: sa.ColumnElement) -> sa.ColumnElement:
-    return sa.func.max(sa.case((condition, 1), else_=0))
-
-
-def _session_rows(clinic_id: int, clot_keys: list[str]) -> list:
-    """Per (protocol version, sclerosant): sessions, sessions with each complication,
-    and stocking answers. One statement: the check-ins are read once, grouped by session."""
-    dialect = db.engine.dialect.name
-    skin, flags = _skin_text(dialect), _flags_text(dialect)
-    noted = CheckIn.level != "none"  # every complication below raises at least "routine"
-    alerted = CheckIn.level.in_(("emergency", "same_day"))
-    early = CheckIn.day < WEAR_DAYS
-
-    def answered(key: str, value: bool) -> sa.ColumnElement:
-        worn = CheckIn.answers[key].as_boolean()
-        return sa.func.sum(sa.case((sa.and_(early, worn.is_(value)), 1), else_=0))
-
-    per_session = (
-        sa.select(
-            CheckIn.treatment_id.label("tid"),
-            _flag(
-                sa.or_(
-                    CheckIn.bruising == "severe",
-                    sa.and_(CheckIn.bruising == "moderate", CheckIn.day >= rules.BRUISING_LATE_DAY),
-                )
-            ).label("bruising"),
-            _flag(sa.and_(noted, _has_any(skin, [rules.PIGMENTATION_SKIN]))).label("pigmentation"),
-            _flag(sa.and_(noted, _has_any(skin, [rules.MATTING_SKIN]))).label("matting"),
-            _flag(sa.and_(noted, _has_any(skin, list(rules.SKIN_BREAKDOWN)))).label(
-                "skin_breakdown"
-            ),
-            _flag(sa.and_(alerted, _has_any(flags, clot_keys))).label("dvt"),
-            answered("stockings_day", True).label("day_yes"),
-            answered("stockings_day", False).label("day_no"),
-            answered("stockings_night", True).label("night_yes"),
-            answered("stockings_night", False).label("night_no"),
-        )
-        .where(CheckIn.clinic_id == clinic_id)
-        .group_by(CheckIn.treatment_id)
-        .subquery()
-    )
-    keys = (*rules.COMPLICATIONS, "day_yes", "day_no", "night_yes", "night_no")
-    sums = [sa.func.coalesce(sa.func.sum(per_session.c[k]), 0).label(k) for k in keys]
+def _session_rows(clinic_id: int) -> list:
+    """Per (protocol version, sclerosant): done sessions, sessions with each
+    complication, and stocking answers: one statement over one short row per session."""
+    f = SessionFacts
+    flags = [
+        sa.func.coalesce(sa.func.sum(sa.case((getattr(f, k), 1), else_=0)), 0).label(k)
+        for k in rules.COMPLICATIONS
+    ]
+    counts = [
+        sa.func.coalesce(sa.func.sum(getattr(f, k)), 0).label(k)
+        for k in ("day_yes", "day_no", "night_yes", "night_no")
+    ]
     return db.session.execute(
-        sa.select(Treatment.protocol_version_id, Treatment.sclerosant, sa.func.count(), *sums)
+        sa.select(
+            Treatment.protocol_version_id, Treatment.sclerosant, sa.func.count(), *flags, *counts
+        )
         .join(ProtocolVersion, ProtocolVersion.id == Treatment.protocol_version_id)
-        .outerjoin(per_session, per_session.c.tid == Treatment.id)
+        .outerjoin(f, f.treatment_id == Treatment.id)
         .where(ProtocolVersion.clinic_id == clinic_id, Treatment.status == TreatmentStatus.DONE)
         .group_by(Treatment.protocol_version_id, Treatment.sclerosant)
     ).all()
@@ -185,7 +131,6 @@ class _Folder:
             vid: rules.nominal_required_slots(p, tz) if rules.is_compression(p) else None
             for vid, p in parsed.items()
         }
-        self.clot = sorted({k for p in parsed.values() for k in rules.clot_flag_keys(p)})
         self.by_protocol: dict[str, Group] = {}
         self.by_agent: dict[str, Group] = {}
 
@@ -238,7 +183,7 @@ def clinic_report(actor: Principal, address: str) -> Report:
         ).where(ProtocolVersion.clinic_id == clinic_id)
     ).all()
     folder = _Folder(versions, ZoneInfo(actor.clinic.timezone))
-    folder.add_sessions(_session_rows(clinic_id, folder.clot))
+    folder.add_sessions(_session_rows(clinic_id))
     in_clinic = sa.and_(
         ProtocolVersion.id == Treatment.protocol_version_id, ProtocolVersion.clinic_id == clinic_id
     )

@@ -116,9 +116,28 @@ def save_rating(
 ) -> OutcomeRating:
     """Store (or change, while it may be changed) the rating of one session.
 
+    Two sends at once (a double tap, two devices): the second finds the first's row when
+    its insert collides, and changes it instead (last write wins).
+
     :raises Invalid: bad input, or a rating that can no longer be changed.
     :raises NotFound: not the patient's session, or not due yet.
     """
+    args = (actor, treatment_id, improvement, satisfaction, side_effects, now)
+    try:
+        return _save_rating(*args)
+    except sa.exc.IntegrityError:
+        db.session.rollback()
+        return _save_rating(*args)
+
+
+def _save_rating(
+    actor: Principal,
+    treatment_id: int,
+    improvement: object,
+    satisfaction: object,
+    side_effects: list[str],
+    now: datetime,
+) -> OutcomeRating:
     page = rating_page(actor, treatment_id, now)
     if not page.editable:
         raise Invalid("improvement", _("This rating can no longer be changed. Thank you for it."))

@@ -221,6 +221,28 @@ def save_score(
 ) -> int:
     """Save (or change) a session's clearance score; audited. :returns: the patient id.
 
+    Two clinicians saving at once: the later one changes the first one's row.
+
+    :raises Invalid: no matched photos of that site, or a score outside 0-4.
+    """
+    args = (actor, treatment_id, site, score, address, now)
+    try:
+        return _save_score(*args)
+    except sa.exc.IntegrityError:
+        db.session.rollback()
+        return _save_score(*args)
+
+
+def _save_score(
+    actor: Principal,
+    treatment_id: int,
+    site: Site | None,
+    score: object,
+    address: str,
+    now: datetime,
+) -> int:
+    """Save (or change) a session's clearance score; audited. :returns: the patient id.
+
     :raises Invalid: no matched photos of that site, or a score outside 0-4.
     """
     patient, done = _own_session(actor, treatment_id, address)

@@ -216,8 +216,12 @@ def required_wear(protocol: Protocol, anchor: datetime, tz: ZoneInfo) -> dict[da
     if not is_compression(protocol):
         return {}
     first = local_date(anchor, tz)
+    # Only the days up to the last stocking task's end can ask (plus two for time zones
+    # and clock changes): the question rule is then run on a dozen days, not months.
+    ends = [t.end.rough_end_hours() for t in protocol.tasks if t.key in STOCKING_TASKS]
+    last = int(max(ends) // 24) + 2
     days: dict[date, set[str]] = {}
-    for n in range(0, 120):
+    for n in range(0, last + 1):
         on = first + timedelta(days=n)
         asked = fixed_questions_for_day(protocol, anchor, tz, on)
         slots = asked & {"stockings_day", "stockings_night"}

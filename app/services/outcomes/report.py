@@ -40,9 +40,11 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from app.domain import outcomes as rules
+from app.domain.protocol.model import Protocol
 from app.extensions import db
 from app.models import ClearanceScore
 from app.models import OutcomeRating
+from app.models import Patient
 from app.models import ProtocolVersion
 from app.models import SessionFacts
 from app.models import Treatment
@@ -109,15 +111,32 @@ def _session_rows(clinic_id: int) -> list:
         sa.func.coalesce(sa.func.sum(getattr(f, k)), 0).label(k)
         for k in ("day_yes", "day_no", "night_yes", "night_no")
     ]
+    # From the clinic's patients (indexed by clinic) to their sessions (by patient), so a
+    # small clinic's page reads its own rows, not every clinic's sessions.
     return db.session.execute(
         sa.select(
             Treatment.protocol_version_id, Treatment.sclerosant, sa.func.count(), *flags, *counts
         )
-        .join(ProtocolVersion, ProtocolVersion.id == Treatment.protocol_version_id)
+        .select_from(Patient)
+        .join(Treatment, Treatment.patient_id == Patient.id)
         .outerjoin(f, f.treatment_id == Treatment.id)
-        .where(ProtocolVersion.clinic_id == clinic_id, Treatment.status == TreatmentStatus.DONE)
+        .where(Patient.clinic_id == clinic_id, Treatment.status == TreatmentStatus.DONE)
         .group_by(Treatment.protocol_version_id, Treatment.sclerosant)
     ).all()
+
+
+# A version's required slots depend only on its text and the clinic's zone.
+_SLOTS: dict[tuple[int, str, str], int | None] = {}
+
+
+def _nominal_slots(version_id: int, sha256: str, tz: ZoneInfo, protocol: Protocol) -> int | None:
+    key = (version_id, sha256, str(tz))
+    if key not in _SLOTS:
+        if len(_SLOTS) > 512:
+            _SLOTS.clear()
+        compression = rules.is_compression(protocol)
+        _SLOTS[key] = rules.nominal_required_slots(protocol, tz) if compression else None
+    return _SLOTS[key]
 
 
 class _Folder:
@@ -127,10 +146,7 @@ class _Folder:
         parsed = {v.id: protocol_by_version(v.id, v.sha256) for v in versions}
         self.key_of = {v.id: v.key for v in versions}
         self.names = {v.key: v.name for v in sorted(versions, key=lambda v: v.version)}
-        self.slots = {
-            vid: rules.nominal_required_slots(p, tz) if rules.is_compression(p) else None
-            for vid, p in parsed.items()
-        }
+        self.slots = {v.id: _nominal_slots(v.id, v.sha256, tz, parsed[v.id]) for v in versions}
         self.by_protocol: dict[str, Group] = {}
         self.by_agent: dict[str, Group] = {}
 
@@ -184,9 +200,6 @@ def clinic_report(actor: Principal, address: str) -> Report:
     ).all()
     folder = _Folder(versions, ZoneInfo(actor.clinic.timezone))
     folder.add_sessions(_session_rows(clinic_id))
-    in_clinic = sa.and_(
-        ProtocolVersion.id == Treatment.protocol_version_id, ProtocolVersion.clinic_id == clinic_id
-    )
     group = (Treatment.protocol_version_id, Treatment.sclerosant)
     rating_values = (
         OutcomeRating.improvement,
@@ -196,16 +209,20 @@ def clinic_report(actor: Principal, address: str) -> Report:
     folder.add_ratings(
         db.session.execute(
             sa.select(*group, *rating_values, sa.func.count())
+            .select_from(Patient)
+            .join(OutcomeRating, OutcomeRating.patient_id == Patient.id)
             .join(Treatment, Treatment.id == OutcomeRating.treatment_id)
-            .join(ProtocolVersion, in_clinic)
+            .where(Patient.clinic_id == clinic_id)
             .group_by(*group, *rating_values)
         ).all()
     )
     folder.add_scores(
         db.session.execute(
             sa.select(*group, ClearanceScore.score, sa.func.count())
-            .join(Treatment, Treatment.id == ClearanceScore.treatment_id)
-            .join(ProtocolVersion, in_clinic)
+            .select_from(Patient)
+            .join(Treatment, Treatment.patient_id == Patient.id)
+            .join(ClearanceScore, ClearanceScore.treatment_id == Treatment.id)
+            .where(Patient.clinic_id == clinic_id)
             .group_by(*group, ClearanceScore.score)
         ).all()
     )

@@ -99,9 +99,11 @@ class Report:
     by_sclerosant: list[Group]
 
 
-def _session_rows(clinic_id: int) -> list:
-    """Per (protocol version, sclerosant): done sessions, sessions with each
-    complication, and stocking answers: one statement over one short row per session."""
+def _rows(clinic_id: int) -> list:
+    """One statement, one pass over the clinic's done sessions: per (protocol version,
+    sclerosant, rating given, clearance score), how many sessions, how many of them had
+    each complication, and their stocking answers. The rows are combinations of values
+    (a few hundred per protocol at most), never one per session."""
     f = SessionFacts
     flags = [
         sa.func.coalesce(sa.func.sum(sa.case((getattr(f, k), 1), else_=0)), 0).label(k)
@@ -111,17 +113,25 @@ def _session_rows(clinic_id: int) -> list:
         sa.func.coalesce(sa.func.sum(getattr(f, k)), 0).label(k)
         for k in ("day_yes", "day_no", "night_yes", "night_no")
     ]
+    keys = (
+        Treatment.protocol_version_id,
+        Treatment.sclerosant,
+        OutcomeRating.improvement,
+        OutcomeRating.satisfaction,
+        OutcomeRating.side_effects,
+        ClearanceScore.score,
+    )
     # From the clinic's patients (indexed by clinic) to their sessions (by patient), so a
     # small clinic's page reads its own rows, not every clinic's sessions.
     return db.session.execute(
-        sa.select(
-            Treatment.protocol_version_id, Treatment.sclerosant, sa.func.count(), *flags, *counts
-        )
+        sa.select(*keys, sa.func.count().label("sessions"), *flags, *counts)
         .select_from(Patient)
         .join(Treatment, Treatment.patient_id == Patient.id)
         .outerjoin(f, f.treatment_id == Treatment.id)
+        .outerjoin(OutcomeRating, OutcomeRating.treatment_id == Treatment.id)
+        .outerjoin(ClearanceScore, ClearanceScore.treatment_id == Treatment.id)
         .where(Patient.clinic_id == clinic_id, Treatment.status == TreatmentStatus.DONE)
-        .group_by(Treatment.protocol_version_id, Treatment.sclerosant)
+        .group_by(*keys)
     ).all()
 
 
@@ -157,33 +167,27 @@ class _Folder:
         b = self.by_agent.setdefault(agent.casefold(), Group(agent))
         return a, b
 
-    def add_sessions(self, rows: list) -> None:
+    def add(self, rows: list) -> None:
         for row in rows:
-            vid, sessions = row[0], row[2]
+            vid, n = row.protocol_version_id, row.sessions
             slots = self.slots[vid]
             wear = None
             if slots is not None:
                 worn, not_worn = row.day_yes + row.night_yes, row.day_no + row.night_no
-                wear = rules.Wear(slots * sessions, worn, not_worn)
-            for g in self.groups(vid, row[1]):
-                g.sessions += sessions
+                wear = rules.Wear(slots * n, worn, not_worn)
+            for g in self.groups(vid, row.sclerosant):
+                g.sessions += n
                 for k in rules.COMPLICATIONS:
                     g.complications[k] += getattr(row, k)
                 if wear is not None:
                     g.add_wear(wear)
-
-    def add_ratings(self, rows: list) -> None:
-        for vid, sclerosant, improvement, satisfaction, effects, n in rows:
-            for g in self.groups(vid, sclerosant):
-                g.improvement[improvement] += n
-                g.satisfaction[satisfaction] += n
-                for e in (effects or "").split():
-                    g.effects[e] += n
-
-    def add_scores(self, rows: list) -> None:
-        for vid, sclerosant, score, n in rows:
-            for g in self.groups(vid, sclerosant):
-                g.clearance[score] += n
+                if row.improvement is not None:
+                    g.improvement[row.improvement] += n
+                    g.satisfaction[row.satisfaction] += n
+                    for e in (row.side_effects or "").split():
+                        g.effects[e] += n
+                if row.score is not None:
+                    g.clearance[row.score] += n
 
 
 def clinic_report(actor: Principal, address: str) -> Report:
@@ -199,33 +203,7 @@ def clinic_report(actor: Principal, address: str) -> Report:
         ).where(ProtocolVersion.clinic_id == clinic_id)
     ).all()
     folder = _Folder(versions, ZoneInfo(actor.clinic.timezone))
-    folder.add_sessions(_session_rows(clinic_id))
-    group = (Treatment.protocol_version_id, Treatment.sclerosant)
-    rating_values = (
-        OutcomeRating.improvement,
-        OutcomeRating.satisfaction,
-        OutcomeRating.side_effects,
-    )
-    folder.add_ratings(
-        db.session.execute(
-            sa.select(*group, *rating_values, sa.func.count())
-            .select_from(Patient)
-            .join(OutcomeRating, OutcomeRating.patient_id == Patient.id)
-            .join(Treatment, Treatment.id == OutcomeRating.treatment_id)
-            .where(Patient.clinic_id == clinic_id)
-            .group_by(*group, *rating_values)
-        ).all()
-    )
-    folder.add_scores(
-        db.session.execute(
-            sa.select(*group, ClearanceScore.score, sa.func.count())
-            .select_from(Patient)
-            .join(Treatment, Treatment.patient_id == Patient.id)
-            .join(ClearanceScore, ClearanceScore.treatment_id == Treatment.id)
-            .where(Patient.clinic_id == clinic_id)
-            .group_by(*group, ClearanceScore.score)
-        ).all()
-    )
+    folder.add(_rows(clinic_id))
     audit(actor, None, "view", address, "clinic outcomes")
     db.session.commit()
     return Report(

@@ -91,7 +91,7 @@ def test_rating_scoring_and_the_outcomes_page_in_a_browser(
     page.get_by_role("button", name="Send my rating").click()
     expect(page.locator(".error-summary")).to_contain_text("Choose how much better it looks")
     fits_and_axe(page, "rate a session, error", artifacts, problems)
-    page.locator("input[name=improvement][value=\"70\"]").check()
+    page.locator('input[name=improvement][value="70"]').check()
     page.get_by_label("Happy", exact=True).check()
     page.get_by_label("New fine red vessels (called matting)").check()
     page.get_by_role("button", name="Send my rating").click()

@@ -61,8 +61,9 @@ class ClearanceScore(db.Model):
 
 class SessionFacts(db.Model):
     """What a session's check-ins showed, kept up to date by the check-in service
-    (app/services/outcomes/facts.py), so the clinic's outcomes page adds up one short
-    row per session instead of reading every check-in's answers (bench/outcomes.py).
+    (app/services/outcomes/facts.py), with a copy of its rating and score, so the
+    clinic's outcomes page adds up one short row per session instead of reading every
+    check-in's answers and two more rows (bench/outcomes.py).
     Each flag says whether any check-in of the session showed that complication."""
 
     __tablename__ = "session_facts"
@@ -81,3 +82,9 @@ class SessionFacts(db.Model):
     day_no: Mapped[int] = mapped_column(default=0)
     night_yes: Mapped[int] = mapped_column(default=0)
     night_no: Mapped[int] = mapped_column(default=0)
+    # Copies of the session's rating and clearance score (written with them by
+    # app/services/outcomes/), so the page needs no other row per session.
+    improvement: Mapped[int | None]
+    satisfaction: Mapped[int | None]
+    side_effects: Mapped[str | None] = mapped_column(sa.String(40))
+    score: Mapped[int | None]

@@ -71,6 +71,10 @@ def upgrade():
     sa.Column('day_no', sa.Integer(), nullable=False),
     sa.Column('night_yes', sa.Integer(), nullable=False),
     sa.Column('night_no', sa.Integer(), nullable=False),
+    sa.Column('improvement', sa.Integer(), nullable=True),
+    sa.Column('satisfaction', sa.Integer(), nullable=True),
+    sa.Column('side_effects', sa.String(length=40), nullable=True),
+    sa.Column('score', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['treatment_id'], ['treatments.id'], name=op.f('fk_session_facts_treatment_id_treatments'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('treatment_id', name=op.f('pk_session_facts'))
     )

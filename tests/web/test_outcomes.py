@@ -412,6 +412,12 @@ def test_a_check_in_sent_by_the_patient_reaches_the_outcomes_page(app, world, in
 
 def test_backfill_rebuilds_every_sessions_row_as_the_service_keeps_it(app, dana, in_app):
     pid, tid = dana
+    assert _rate(_client(app, DANA), tid, "70", "4", ("matting",)).status_code == 303
+    doc = _client(app, "doc1@north.example")
+    r = doc.post(
+        f"/clinic/sessions/{tid}/clearance", data={"site": "left-calf-inner", "score": "2"}
+    )
+    assert r.status_code == 303
 
     def build():
         p = db.session.get(Patient, pid)
@@ -429,3 +435,4 @@ def test_backfill_rebuilds_every_sessions_row_as_the_service_keeps_it(app, dana,
     assert written == 1 and rebuilt == kept
     assert kept[0]["matting"] and kept[0]["dvt"] and not kept[0]["pigmentation"]
     assert (kept[0]["day_yes"], kept[0]["night_no"]) == (1, 1)
+    assert (kept[0]["improvement"], kept[0]["side_effects"], kept[0]["score"]) == (70, "matting", 2)

@@ -19,6 +19,8 @@ from app.domain.protocol.model import Protocol
 from app.domain.protocol.parse import parse_protocol
 from app.extensions import db
 from app.models import CheckIn
+from app.models import ClearanceScore
+from app.models import OutcomeRating
 from app.models import ProtocolVersion
 from app.models import SessionFacts
 from app.models import Treatment
@@ -44,18 +46,33 @@ def facts_of(
     return row
 
 
+def _row(treatment_id: int) -> SessionFacts:
+    """The session's row, made (with nothing found yet) if it has none."""
+    found = db.session.get(SessionFacts, treatment_id)
+    if found is None:
+        found = SessionFacts(**facts_of(treatment_id, [], set()))
+        db.session.add(found)
+    return found
+
+
+def note_rating(treatment_id: int, improvement: int, satisfaction: int, effects: str) -> None:
+    row = _row(treatment_id)
+    row.improvement, row.satisfaction, row.side_effects = improvement, satisfaction, effects
+
+
+def note_score(treatment_id: int, score: int) -> None:
+    _row(treatment_id).score = score
+
+
 def note_checkin(treatment_id: int, protocol: Protocol) -> None:
     """Recompute one session's row from its check-ins (a session has a few dozen)."""
     rows = db.session.execute(
         sa.select(CheckIn.day, CheckIn.answers).where(CheckIn.treatment_id == treatment_id)
     ).all()
     values = facts_of(treatment_id, rows, rules.clot_flag_keys(protocol))
-    found = db.session.get(SessionFacts, treatment_id)
-    if found is None:
-        db.session.add(SessionFacts(**values))
-    else:
-        for key, value in values.items():
-            setattr(found, key, value)
+    found = _row(treatment_id)
+    for key, value in values.items():
+        setattr(found, key, value)
 
 
 def backfill(connection: sa.Connection) -> int:
@@ -88,4 +105,26 @@ def backfill(connection: sa.Connection) -> int:
     if batch:
         connection.execute(sa.insert(SessionFacts.__table__), batch)
         written += len(batch)
-    return written
+    return written + _copy_ratings_and_scores(connection)
+
+
+def _copy_ratings_and_scores(connection: sa.Connection) -> int:
+    """Rows for rated or scored sessions without check-ins, then each copy."""
+    table = SessionFacts.__table__
+    have = set(connection.scalars(sa.select(table.c.treatment_id)))
+    rated = set(connection.scalars(sa.select(OutcomeRating.treatment_id)))
+    scored = set(connection.scalars(sa.select(ClearanceScore.treatment_id)))
+    missing = sorted((rated | scored) - have)
+    for i in range(0, len(missing), CHUNK):
+        rows = [facts_of(tid, [], set()) for tid in missing[i : i + CHUNK]]
+        connection.execute(sa.insert(table), rows)
+    for column in ("improvement", "satisfaction", "side_effects"):
+        source = sa.select(getattr(OutcomeRating, column)).where(
+            OutcomeRating.treatment_id == table.c.treatment_id
+        )
+        connection.execute(sa.update(table).values({column: source.scalar_subquery()}))
+    score = sa.select(ClearanceScore.score).where(
+        ClearanceScore.treatment_id == table.c.treatment_id
+    )
+    connection.execute(sa.update(table).values(score=score.scalar_subquery()))
+    return len(missing)

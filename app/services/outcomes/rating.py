@@ -23,6 +23,7 @@ from app.models import TreatmentStatus
 from app.principal import Principal
 from app.services.errors import Invalid
 from app.services.errors import NotFound
+from app.services.outcomes import facts
 
 
 @dataclass(frozen=True)
@@ -167,5 +168,6 @@ def _save_rating(
     rating.satisfaction = checked.satisfaction
     rating.side_effects = effects
     rating.updated_at = now
+    facts.note_rating(treatment_id, checked.improvement, checked.satisfaction, effects)
     db.session.commit()
     return rating

@@ -42,8 +42,6 @@ import sqlalchemy as sa
 from app.domain import outcomes as rules
 from app.domain.protocol.model import Protocol
 from app.extensions import db
-from app.models import ClearanceScore
-from app.models import OutcomeRating
 from app.models import Patient
 from app.models import ProtocolVersion
 from app.models import SessionFacts
@@ -116,20 +114,19 @@ def _rows(clinic_id: int) -> list:
     keys = (
         Treatment.protocol_version_id,
         Treatment.sclerosant,
-        OutcomeRating.improvement,
-        OutcomeRating.satisfaction,
-        OutcomeRating.side_effects,
-        ClearanceScore.score,
+        f.improvement,
+        f.satisfaction,
+        f.side_effects,
+        f.score,
     )
     # From the clinic's patients (indexed by clinic) to their sessions (by patient), so a
-    # small clinic's page reads its own rows, not every clinic's sessions.
+    # small clinic's page reads its own rows, not every clinic's sessions; then one
+    # short row per session (its rating and score are copied into it).
     return db.session.execute(
         sa.select(*keys, sa.func.count().label("sessions"), *flags, *counts)
         .select_from(Patient)
         .join(Treatment, Treatment.patient_id == Patient.id)
         .outerjoin(f, f.treatment_id == Treatment.id)
-        .outerjoin(OutcomeRating, OutcomeRating.treatment_id == Treatment.id)
-        .outerjoin(ClearanceScore, ClearanceScore.treatment_id == Treatment.id)
         .where(Patient.clinic_id == clinic_id, Treatment.status == TreatmentStatus.DONE)
         .group_by(*keys)
     ).all()

@@ -34,6 +34,7 @@ from app.services.audit import audit
 from app.services.audit import own_patient
 from app.services.audit import refuse
 from app.services.errors import Invalid
+from app.services.outcomes import facts
 from app.services.outcomes.pairs import Pair
 from app.services.outcomes.pairs import patient_photos
 from app.services.outcomes.pairs import photo_pairs
@@ -265,6 +266,7 @@ def _save_score(
     row.site = pair.site.token
     row.before_photo_id, row.after_photo_id = pair.before_id, pair.after_id
     row.score, row.scored_by_id, row.scored_at = value, actor.id, now
+    facts.note_score(treatment_id, value)
     audit(
         actor,
         patient.id,

@@ -165,26 +165,51 @@ class _Folder:
         return a, b
 
     def add(self, rows: list) -> None:
-        for row in rows:
-            vid, n = row.protocol_version_id, row.sessions
-            slots = self.slots[vid]
-            wear = None
+        """Sum the rows per (version, sclerosant) in plain lists first (thousands of
+        rows, kept cheap), then into the few groups."""
+        for key, sums in _per_version(rows).items():
+            self._fold(*key, sums)
+
+    def _fold(self, vid: int, sclerosant: str, sums: list) -> None:
+        n, flags, worn, not_worn, imp, sat, eff, clr = sums
+        slots = self.slots[vid]
+        for g in self.groups(vid, sclerosant):
+            g.sessions += n
+            for k, count in zip(rules.COMPLICATIONS, flags, strict=True):
+                g.complications[k] += count
             if slots is not None:
-                worn, not_worn = row.day_yes + row.night_yes, row.day_no + row.night_no
-                wear = rules.Wear(slots * n, worn, not_worn)
-            for g in self.groups(vid, row.sclerosant):
-                g.sessions += n
-                for k in rules.COMPLICATIONS:
-                    g.complications[k] += getattr(row, k)
-                if wear is not None:
-                    g.add_wear(wear)
-                if row.improvement is not None:
-                    g.improvement[row.improvement] += n
-                    g.satisfaction[row.satisfaction] += n
-                    for e in (row.side_effects or "").split():
-                        g.effects[e] += n
-                if row.score is not None:
-                    g.clearance[row.score] += n
+                g.add_wear(rules.Wear(slots * n, worn, not_worn))
+            g.improvement.update(imp)
+            g.satisfaction.update(sat)
+            g.effects.update(eff)
+            g.clearance.update(clr)
+
+
+def _per_version(rows: list) -> dict[tuple, list]:
+    """The statement's rows summed per (version, sclerosant): [sessions, flags, worn,
+    not worn, improvement, satisfaction, side effects, clearance]."""
+    kinds = len(rules.COMPLICATIONS)
+    acc: dict[tuple, list] = {}
+    for row in rows:
+        vid, sclerosant, improvement, satisfaction, effects, score, n = row[:7]
+        a = acc.get((vid, sclerosant))
+        if a is None:
+            a = acc[(vid, sclerosant)] = [0, [0] * kinds, 0, 0, Counter(), Counter()]
+            a += [Counter(), Counter()]
+        a[0] += n
+        flags = a[1]
+        for i in range(kinds):
+            flags[i] += row[7 + i]
+        a[2] += row[7 + kinds] + row[9 + kinds]  # worn: day and night
+        a[3] += row[8 + kinds] + row[10 + kinds]  # not worn
+        if improvement is not None:
+            a[4][improvement] += n
+            a[5][satisfaction] += n
+            for e in (effects or "").split():
+                a[6][e] += n
+        if score is not None:
+            a[7][score] += n
+    return acc
 
 
 def clinic_report(actor: Principal, address: str) -> Report:

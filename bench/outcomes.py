@@ -24,6 +24,8 @@ Aim (from the issue)
 
 Measured (2026-12-07, the 2-core machine, default sizes: 29,775 sessions in the large
 clinic, 17,240 ratings, 11,624 scores; 9 rounds)
+    PostgreSQL: dashboard 85.5 ms, outcomes 196.7 ms: ratio 2.30, PASS; 7 statements
+    for both clinics (constant).
     SQLite: dashboard 20.5 ms, outcomes 131.6 ms: ratio 6.4, BELOW AIM; 7 statements
     for both clinics (constant). The page's one grouped statement joins every done
     session of the clinic to its ``session_facts`` row; the join alone is about 40 ms

@@ -3,6 +3,7 @@ staff."""
 
 from app.clinician import devices as _devices  # noqa: F401 - alert devices, link notice
 from app.clinician import lifecycle as _lifecycle  # noqa: F401 - registers edit/discharge routes
+from app.clinician import outcomes as _outcomes  # noqa: F401 - outcomes page and clearance scores
 from app.clinician import photos as _photos  # noqa: F401 - registers the photo routes on bp
 from app.clinician import protocols as _protocols  # noqa: F401 - registers the protocol routes
 from app.clinician import sessions as _sessions  # noqa: F401 - book, move, cancel, record

@@ -48,3 +48,16 @@ def test_the_home_screen_steps_are_whole_spanish_sentences(client, world, in_app
     assert "</svg>, abajo (o arriba) en Safari." in html
     assert "Baje y toque <strong>Añadir a pantalla de inicio</strong> <svg" in html
     assert "</svg> y luego <strong>Añadir</strong>." in html
+
+
+def test_the_warning_sign_questions_are_in_spanish(client, world, in_app):
+    # The shipped protocols' red-flag titles are in the catalogue (app/i18n_extract.py).
+    def spanish():
+        db.session.get(Patient, world.patient_a).language = "es"
+        db.session.commit()
+
+    in_app(spanish)
+    login(client, "alice@patients.example")
+    html = client.get("/patient/checkin").get_data(as_text=True)
+    assert "<legend>Chest pain" not in html
+    assert "<legend>Dolor en el pecho, falta de aire repentina" in html

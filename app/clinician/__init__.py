@@ -9,6 +9,7 @@ from app.clinician import sessions as _sessions  # noqa: F401 - book, move, canc
 from app.clinician import settings as _settings  # noqa: F401 - registers the settings page
 from app.clinician import staff as _staff  # noqa: F401 - registers the staff routes on bp
 from app.clinician import staff_mfa as _staff_mfa  # noqa: F401 - second-factor reset (issue 18)
+from app.clinician import worklist as _worklist  # noqa: F401 - the dashboard (issue 19)
 from app.clinician.routes import bp
 
 __all__ = ["bp"]

@@ -78,6 +78,7 @@ EXPECTED = {
     "patient.delete_photo": "patient-object",
     "patient.compare_photos": "patient",
     "clinician.dashboard": "clinic",
+    "clinician.worklist_fragment": "clinic",  # the dashboard's refresh (issue 19)
     "clinician.acknowledge": "clinic-object",
     "clinician.mark_reviewed": "clinic-object",
     "clinician.review_photo": "clinic-object",

@@ -206,7 +206,7 @@ def test_the_patient_page_puts_the_diary_beside_the_rest(app, world, in_app):
     main = html.index('<div class="patient-main">')
     side = html.index('<div class="patient-side">')
     assert main < html.index('id="diary"') < side
-    assert side < html.index('id="photos"') and side < html.index("<h2>Sessions</h2>")
+    assert side < html.index('id="photos"') and side < html.index('<h2 id="sessions">')
 
 
 def test_the_whole_worklist_is_one_page_of_40_rows_and_audits_what_it_shows(

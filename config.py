@@ -182,6 +182,11 @@ class Config:
         "socket_connect_timeout": 0.3,
     }
 
+    # --- desk layout (issue 19 point 1, task "desk") ---
+    # How often the dashboard asks whether its worklist changed (app/static/js/worklist.js).
+    # An unchanged list costs one small request (204) and is neither sent nor audited.
+    SCLERO_WORKLIST_POLL_SECONDS = 45
+
     @classmethod
     def validate(cls, config: dict[str, Any]) -> None:
         """Refuse to start without a database URL and a secret key."""

@@ -25,11 +25,13 @@ from datetime import date
 from datetime import time
 from typing import Any
 
+from babel.dates import format_skeleton
 from wtforms import Field
 from wtforms.validators import StopValidation
 from wtforms.widgets import TextInput
 
 from app.i18n import _
+from app.i18n import current_locale
 from app.textinput import DATE_MAX
 from app.textinput import DATE_MIN
 
@@ -57,12 +59,7 @@ def read_date(day: str, month: str, year: str) -> tuple[date | None, dict[str, s
     if len(missing) == 3:
         return None, {}, _("Enter a date, for example 17 3 2027.")
     if missing:
-        names = {"day": _("a day"), "month": _("a month"), "year": _("a year")}
-        return (
-            None,
-            {box: "" for box in missing},
-            _("The date must include %(what)s.", what=_(" and ").join(names[b] for b in missing)),
-        )
+        return None, {box: "" for box in missing}, _missing_message(missing)
     numbers = {box: int(v) for box, v in values.items() if _NUMBER.fullmatch(v)}
     boxes = _wrong_boxes(values, numbers)
     if boxes:
@@ -76,11 +73,29 @@ def read_date(day: str, month: str, year: str) -> tuple[date | None, dict[str, s
             {"day": ""},
             _(
                 "Enter a real date: %(month)s has %(days)s days.",
-                month=f"{month:%B %Y}",
+                # "February 2027", "febrero de 2027": the reader's way, not strftime's.
+                month=format_skeleton("yMMMM", month, locale=current_locale()),
                 days=days,
             ),
         )
     return date(y, m, d), {}, ""
+
+
+def _missing_message(missing: list[str]) -> str:
+    """What the date lacks, one whole sentence per case: joining "a day" and "a month"
+    with " and " cannot be translated well (word order, "y" before "e" in Spanish)."""
+    key = tuple(missing)
+    if key == ("day",):
+        return _("The date must include a day.")
+    if key == ("month",):
+        return _("The date must include a month.")
+    if key == ("year",):
+        return _("The date must include a year.")
+    if key == ("day", "month"):
+        return _("The date must include a day and a month.")
+    if key == ("day", "year"):
+        return _("The date must include a day and a year.")
+    return _("The date must include a month and a year.")
 
 
 def _wrong_boxes(values: dict[str, str], numbers: dict[str, int]) -> dict[str, str]:

@@ -38,7 +38,8 @@ What it measures
 
 Aim (from the issue)
     For each page, median time of the large clinic (and of the shared small clinic)
-    <= 1.5 x the small clinic alone: a page must not grow with the clinic. And a
+    <= 1.5 x the small clinic alone (the dashboard's worklist: <= 1.2 x, issue 19): a
+    page must not grow with the clinic. And a
     statement count that does not depend on the number of rows: the same for every
     target and every round, and no statement sent once per row shown (more than
     ``REPEAT`` times in one render: an N+1). Run it on SQLite and on PostgreSQL.
@@ -114,6 +115,9 @@ from app.services.care import followup  # noqa: E402
 from config import TestingConfig  # noqa: E402
 
 AIM_RATIO = 1.5
+# The dashboard's worklist keeps a tighter aim (issue 19): 10,000 patients at most 1.2x
+# the time of 100.
+AIMS = {"dashboard": 1.2, "busy patient": AIM_RATIO}
 LABEL = {
     "small": "small clinic alone",
     "shared": "small clinic next to the large",
@@ -987,9 +991,12 @@ def render(page: Page, recorder: Recorder) -> tuple[float, int, str]:
 
 
 def section_counts(html: str) -> dict[str, str]:
-    """Each section's count as shown ("27", or "more than 100" where the count stops)."""
-    pattern = r'<h2 id="(\w+)-title">[^<]*<span class="count">((?:more than )?\d+)</span>'
-    return dict(re.findall(pattern, html))
+    """Each kind's count as shown ("27", or "more than 100" where the count stops): the
+    worklist's counts and the upcoming sessions' heading; and the worklist's rows."""
+    pattern = r'id="(\w+)-title"[^>]*>[^<]*<span class="count">((?:more than )?\d+)</span>'
+    counts = dict(re.findall(pattern, html))
+    counts["worklist rows"] = str(len(re.findall(r'<tr id="wl-', html)))
+    return counts
 
 
 def diary_counts(html: str) -> dict[str, str]:
@@ -1119,9 +1126,10 @@ def report(kinds: list[list[Page]], backend: str) -> int:
     problems = []
     for small, shared, large in kinds:
         flags = []
+        aim = AIMS.get(small.name, AIM_RATIO)
         for page in (large, shared):
-            if page.median / small.median > AIM_RATIO:
-                flags.append(f"{page.where}: ratio > {AIM_RATIO}")
+            if page.median / small.median > aim:
+                flags.append(f"{page.where}: ratio > {aim}")
                 problems.append(lambda b=small, p=page: slowest_growth(b, p))
         counts = {n for page in (small, shared, large) for n in page.statements}
         if len(counts) > 1:
@@ -1144,7 +1152,8 @@ def report(kinds: list[list[Page]], backend: str) -> int:
         explain_problem()
     print()
     aim = (
-        f"every page <= {AIM_RATIO}x the small clinic's time, "
+        f"the dashboard <= {AIMS['dashboard']}x and every other page <= {AIM_RATIO}x "
+        "the small clinic's time, "
         "with a statement count that does not depend on rows"
     )
     if problems:

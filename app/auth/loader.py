@@ -8,6 +8,7 @@ cookie stops working (security checklist A6, which stock Flask-Login does not me
 from __future__ import annotations
 
 from flask import Flask
+from flask import request
 
 from app.clock import now
 from app.extensions import login_manager
@@ -26,4 +27,7 @@ def init_app(app: Flask) -> None:
 
 
 def _load_user(token: str) -> Principal | None:
-    return accounts.user_for_session(token, now())
+    # The dashboard's own refresh (js/worklist.js) is not the clinician at work: it must
+    # not keep an unattended session from its idle sign-out (issue 19 point 1).
+    active = request.headers.get("X-Worklist-Poll") != "1"
+    return accounts.user_for_session(token, now(), active=active)

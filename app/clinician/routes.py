@@ -6,7 +6,6 @@ from flask import Blueprint
 from flask import abort
 from flask import current_app
 from flask import flash
-from flask import g
 from flask import redirect
 from flask import render_template
 from flask import request
@@ -59,17 +58,6 @@ def _field_error(form, exc: Invalid) -> None:  # noqa: ANN001
         target.errors = [*target.errors, exc.message]
     else:
         flash(exc.message, "error")
-
-
-@bp.get("/")
-def dashboard():
-    pages = {
-        k: request.args.get(f"{k}_page", 1, type=int)
-        for k in ("alerts", "checkins", "photos", "missed", "upcoming")
-    }
-    board = review.dashboard(current_user, now(), pages, client_address())
-    g.open_alerts = board.alerts.total  # the nav badge needs no second count
-    return render_template("clinician/dashboard.html", d=board)
 
 
 @bp.get("/patients")

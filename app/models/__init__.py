@@ -13,6 +13,9 @@ from app.models.notification import Channel
 from app.models.notification import OutboxMessage
 from app.models.notification import OutboxState
 from app.models.notification import PushSubscription
+from app.models.outcome import ClearanceScore
+from app.models.outcome import OutcomeRating
+from app.models.outcome import SessionFacts
 from app.models.patient import Patient
 from app.models.photo import Photo
 from app.models.protocol import ProtocolVersion
@@ -36,16 +39,19 @@ __all__ = [
     "EmailPreference",
     "AuthSession",
     "ChecklistTick",
+    "ClearanceScore",
     "Clinic",
     "Invitation",
     "LoginThrottle",
     "OutboxMessage",
     "OutboxState",
+    "OutcomeRating",
     "PasswordReset",
     "Patient",
     "Photo",
     "ProtocolVersion",
     "PushSubscription",
+    "SessionFacts",
     "Role",
     "TaskTick",
     "Treatment",

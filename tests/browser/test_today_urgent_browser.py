@@ -56,9 +56,7 @@ def test_emergency_advice_stays_on_today_until_the_clinic_has_seen_it(
     try:
         doc = context.new_page()
         sign_in(doc, base, demo.CLINICIAN_EMAIL, demo.CLINICIAN_PASSWORD, clock())
-        row = doc.locator("section[aria-labelledby='alerts-title'] li").filter(
-            has_text="Uma Urgent"
-        )
+        row = doc.locator("table.worklist tr[data-kind='alerts']").filter(has_text="Uma Urgent")
         row.get_by_label("Note").fill("We called Uma; she is at A&E. We will call tomorrow.")
         row.get_by_label("Share with the patient").check()
         row.get_by_role("button", name="Acknowledge").click()

@@ -77,7 +77,10 @@ EXPECTED = {
     "patient.photo_thumb": "patient-object",
     "patient.delete_photo": "patient-object",
     "patient.compare_photos": "patient",
+    "patient.rate_session": "patient",  # issue 19: one's own session, once due
+    "patient.save_rating": "patient",
     "clinician.dashboard": "clinic",
+    "clinician.worklist_fragment": "clinic",  # the dashboard's refresh (issue 19)
     "clinician.acknowledge": "clinic-object",
     "clinician.mark_reviewed": "clinic-object",
     "clinician.review_photo": "clinic-object",
@@ -110,6 +113,10 @@ EXPECTED = {
     "clinician.compare_photos": "clinic-object",
     "clinician.photo_image": "clinic-object",
     "clinician.photo_thumb": "clinic-object",
+    "clinician.outcomes_page": "clinic",  # issue 19: the clinic's own outcomes
+    "clinician.outcomes_csv": "clinic",
+    "clinician.score_session": "clinic-object",
+    "clinician.save_clearance": "clinic-object",
     # Protocols (issue 17 point 3): staff read their own clinic's; only the clinic's
     # admins sign off (a clinician, or another clinic's admin, gets 404).
     "clinician.protocols": "clinic",

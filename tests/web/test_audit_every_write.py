@@ -27,6 +27,7 @@ from app.models import Alert
 from app.models import AuditEvent
 from app.models import AuthSession
 from app.models import CheckIn
+from app.models import ClearanceScore
 from app.models import Clinic
 from app.models import Comment
 from app.models import Invitation
@@ -49,6 +50,7 @@ from tests.services.test_photos import upload
 from tests.web.test_checkin import form as checkin_form
 from tests.web.test_clinic_settings import settings_form
 from tests.web.test_free_text import KEYS
+from tests.web.test_outcomes import old_session_with_photos
 from tests.web.test_patient_edit import details
 
 ADMIN = "admin@north.example"
@@ -355,6 +357,16 @@ RECIPES: dict[str, Recipe] = {
         ),
         r"^review: photos of \d{4}-\d\d-\d\d",
         setup=_photo,
+    ),
+    "clinician.save_clearance": Recipe(
+        "clinician",
+        lambda ctx: f"/clinic/sessions/{ctx.found['session']}/clearance",
+        _form({"site": "left-calf-inner", "score": "3"}),
+        lambda ctx: ctx.one(sa.select(sa.func.count()).select_from(ClearanceScore)) == 1,
+        r"^score: clearance 3 for session #\d+",
+        setup=lambda ctx: ctx.found.update(
+            session=ctx.in_app(old_session_with_photos, ctx.world.patient_a)
+        ),
     ),
     "clinician.comment": Recipe(
         "clinician",

@@ -157,15 +157,25 @@ def _statements(app, client, path: str) -> list[str]:
 
 
 def _section(html: str, name: str) -> str:
-    m = re.search(rf'<section aria-labelledby="{name}-title".*?</section>', html, re.S)
-    assert m, f"no {name} section"
-    return m.group(0)
+    """The worklist's rows of one kind (``name``), in table order; or the upcoming
+    sessions' section."""
+    if name == "upcoming":
+        m = re.search(r'<section aria-labelledby="upcoming-title".*?</section>', html, re.S)
+        assert m, "no upcoming section"
+        return m.group(0)
+    assert '<table class="worklist">' in html or 'class="wl-empty"' in html, "no worklist"
+    return "".join(re.findall(rf'<tr id="wl-[^"]*"[^>]*data-kind="{name}".*?</tr>', html, re.S))
 
 
 def _count(html: str, name: str) -> int | str:
-    """The count in a section's heading: a number, or "more than N" where it stops."""
-    m = re.search(rf'<h2 id="{name}-title">[^<]*<span class="count">([^<]+)</span>', html)
-    assert m, f"no count in the {name} heading"
+    """A kind's count by the worklist (or the upcoming heading): a number, or "more
+    than N" where it stops."""
+    if name == "upcoming":
+        pattern = r'<h2 id="upcoming-title">[^<]*<span class="count">([^<]+)</span>'
+    else:
+        pattern = rf'<a id="{name}-title"[^>]*>[^<]*<span class="count">([^<]+)</span>'
+    m = re.search(pattern, html)
+    assert m, f"no count for {name}"
     return int(m.group(1)) if m.group(1).isdigit() else m.group(1)
 
 
@@ -315,7 +325,17 @@ def test_dashboard_orders_alerts_and_lists_each_section_with_counts(app, in_app,
         "Cy Sameday-New",
     ]
     assert "Pain, swelling, warmth or tenderness in the calf" in alerts
+    # Check-ins: the most urgent first, then the oldest (issue 19 point 1) ...
     assert _names(_section(html, "checkins")) == [
+        "Di Emergency-Old",
+        "Ben Emergency-New",
+        "Amy Sameday-Old",
+        "Cy Sameday-New",
+        "Ed Routine",
+    ]
+    # ... or in the order they came, when the clinician sorts by time.
+    by_time = doc.get("/clinic/?kind=checkins&sort=time").get_data(as_text=True)
+    assert _names(_section(by_time, "checkins")) == [
         "Amy Sameday-Old",
         "Di Emergency-Old",
         "Cy Sameday-New",
@@ -324,7 +344,7 @@ def test_dashboard_orders_alerts_and_lists_each_section_with_counts(app, in_app,
     ]
     # Treated 5 days ago and never checked in: missed. Treated today: not (yet).
     assert _names(_section(html, "missed")) == ["Eve Silent"]
-    assert "last check-in never" in _text(_section(html, "missed"))
+    assert "last check-in never" in _text(_section(html, "missed")).lower()
     assert _names(_section(html, "upcoming")) == ["Gus Booked"]
     assert {s: _count(html, s) for s in SECTIONS} == {
         "alerts": 4,
@@ -454,19 +474,22 @@ def test_long_sections_say_more_than_100_and_the_pager_still_reaches_every_row(a
     login(doc, "doc@big.example")
 
     def page(n: int) -> tuple[int | str, str, list[int]]:
-        html = doc.get(f"/clinic/?checkins_page={n}").get_data(as_text=True)
+        html = doc.get(f"/clinic/?kind=checkins&checkins_page={n}").get_data(as_text=True)
         section = _section(html, "checkins")
-        return _count(html, "checkins"), _text(section), re.findall(r"#day-(\d+)", section)
+        label = "New check-ins to review pages"
+        pager = re.search(rf'<nav class="pager" aria-label="{label}">.*?</nav>', html, re.S)
+        rows = list(dict.fromkeys(re.findall(r"#day-(\d+)", section)))
+        return _count(html, "checkins"), _text(pager.group(0)), rows
 
     count, text, _ = page(1)
-    assert count == "more than 100" and "Page 1 of more than 5 Next" in text
+    assert count == "more than 100" and "page 1 of more than 5 Next" in text
     assert "Previous" not in text
     # Past the counted rows the count goes as far as the page asked for, plus one.
     count, text, _ = page(6)
-    assert count == "more than 120" and "Previous Page 6 of more than 6 Next" in text
+    assert count == "more than 120" and "Previous page 6 of more than 6 Next" in text
     count, text, rows = page(7)
-    assert count == 123 and text.endswith("Previous Page 7 of 7") and len(rows) == 3
-    assert page(99)[1].endswith("Page 7 of 7")  # past the end: the last page
+    assert count == 123 and text.endswith("Previous page 7 of 7") and len(rows) == 3
+    assert page(99)[1].endswith("page 7 of 7")  # past the end: the last page
 
     # Following "Next" from the first page lists every check-in once.
     seen, n = [], 1
@@ -501,7 +524,7 @@ def test_the_dashboard_audits_each_patient_it_shows_once_per_view(app, in_app, e
     linked = [
         int(pid)
         for name in SECTIONS
-        for pid in re.findall(r'href="/clinic/patients/(\d+)', _section(html, name))
+        for pid in re.findall(r'<a href="/clinic/patients/(\d+)', _section(html, name))
     ]
     assert linked.count(east["amy"]) == 2  # an alert and a check-in to review
     assert {east["amy"], east["ed"], east["eve"], east["gus"]} <= set(linked)

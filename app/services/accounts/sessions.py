@@ -122,7 +122,7 @@ _SESSION_QUERY = (
 )
 
 
-def user_for_session(token: str, now: datetime) -> Principal | None:
+def user_for_session(token: str, now: datetime, active: bool = True) -> Principal | None:
     """The person behind a live sign-in session, or None if revoked, idle or unknown.
 
     One SELECT, which for a patient also reads the course's sessions; an UPDATE of
@@ -136,7 +136,8 @@ def user_for_session(token: str, now: datetime) -> Principal | None:
     if _expired(row, now):
         _touch(row.session_id, revoked_at=now)
         return None
-    if (now - row.last_seen_at).total_seconds() > _SEEN_EVERY_SECONDS:
+    # ``active=False``: a page refreshing itself, which must not postpone the idle limit.
+    if active and (now - row.last_seen_at).total_seconds() > _SEEN_EVERY_SECONDS:
         _touch(row.session_id, last_seen_at=now)
     clinic = ClinicInfo(
         row.clinic_id,

@@ -38,6 +38,7 @@ from app.services.checkins.form import CheckInForm
 from app.services.checkins.form import checkin_form
 from app.services.errors import Invalid
 from app.services.locking import lock_patient
+from app.services.outcomes import facts as outcome_facts
 
 log = logging.getLogger(__name__)
 
@@ -230,6 +231,7 @@ def _submit(
     checkin.updated_at = now
     db.session.flush()
     followup.note_checkin(checkin.patient_id, now)
+    outcome_facts.note_checkin(checkin.treatment_id, protocol)  # the outcomes page's row
     if client_key:
         db.session.add(CheckInKey(client_key=client_key, checkin_id=checkin.id))
     if decision.alerts_clinic:

@@ -6,6 +6,7 @@ Only a face: each name lives in the module that says what it holds, and importin
 from here keeps working (``review.dashboard(...)``):
 
 - ``triage``: the triage dashboard and the open-alert count for the badge;
+- ``worklist``: the dashboard's one table of work, filtered and sorted (``WorkView``);
 - ``patient_record``: the clinician's view of one patient (the days of their diary, the
   chart, the patient page); ``sql_dates`` holds the date arithmetic its queries need;
 - ``actions``: acknowledge an alert, mark a day or photos reviewed (``ChangedSinceSeen``);
@@ -43,3 +44,10 @@ from app.services.review.triage import UPCOMING_DAYS as UPCOMING_DAYS
 from app.services.review.triage import Dashboard as Dashboard
 from app.services.review.triage import dashboard as dashboard
 from app.services.review.triage import open_alert_count as open_alert_count
+from app.services.review.worklist import WORK_KINDS as WORK_KINDS
+from app.services.review.worklist import WORK_SORTS as WORK_SORTS
+from app.services.review.worklist import WORK_URGENCIES as WORK_URGENCIES
+from app.services.review.worklist import Worklist as Worklist
+from app.services.review.worklist import WorkView as WorkView
+from app.services.review.worklist import worklist as worklist
+from app.services.review.worklist import worklist_update as worklist_update

@@ -39,6 +39,10 @@ UPCOMING_DAYS = 14
 _IN_CARE = Patient.discharged_at.is_(None)
 
 
+# A section the clinician's filter leaves out: not queried at all.
+SKIPPED = Section([], 0, 1)
+
+
 @dataclass(frozen=True)
 class Dashboard:
     alerts: Section
@@ -48,31 +52,65 @@ class Dashboard:
     upcoming: Section
 
 
-def dashboard(actor: Principal, now: datetime, pages: dict[str, int], address: str) -> Dashboard:
+@dataclass(frozen=True)
+class Scope:
+    """What the worklist asks for: the kinds of work to list (``None``: all) and the
+    triage levels of alerts and check-ins (``None``: all levels; photos and missed
+    check-ins carry no level and are left out when levels are chosen)."""
+
+    kinds: frozenset[str] | None = None
+    levels: tuple[str, ...] | None = None
+    upcoming: bool = True
+
+    def wants(self, kind: str) -> bool:
+        leveled = kind in ("alerts", "checkins") or self.levels is None
+        return leveled and (self.kinds is None or kind in self.kinds)
+
+
+def dashboard(
+    actor: Principal,
+    now: datetime,
+    pages: dict[str, int],
+    address: str,
+    scope: Scope = Scope(),  # noqa: B008 - frozen, so one shared default is safe
+    audit: bool = True,
+) -> Dashboard:
     """The triage dashboard: open alerts (most severe, then oldest, first), check-ins
     and photos awaiting review, patients who missed two or more check-ins, upcoming
-    sessions.
+    sessions; each kind only if ``scope`` wants it.
 
     Alerts are counted exactly (each needs acknowledging); the other sections count up to
     ``COUNT_CAP``. The page shows names and answers, so each patient on it gets a "view"
-    audit event. Eleven statements whatever the clinic's size (a count and a page per
-    section, one insert of the audit events).
+    audit event (``audit=False`` only to learn whether anything changed, showing
+    nothing). At most eleven statements whatever the clinic's size (a count and a page
+    per section, one insert of the audit events).
     """
     clinic = actor.clinic_id
+    levels = scope.levels
+    want = scope.wants
     board = Dashboard(
-        alerts=_alerts(clinic, pages.get("alerts", 1)),
-        checkins=_new_checkins(clinic, pages.get("checkins", 1)),
-        photos=_new_photos(clinic, pages.get("photos", 1)),
-        missed=_missed(clinic, now, pages.get("missed", 1)),
-        upcoming=_upcoming(clinic, now, pages.get("upcoming", 1)),
+        alerts=_alerts(clinic, pages.get("alerts", 1), levels) if want("alerts") else SKIPPED,
+        checkins=(
+            _new_checkins(clinic, pages.get("checkins", 1), levels) if want("checkins") else SKIPPED
+        ),
+        photos=_new_photos(clinic, pages.get("photos", 1)) if want("photos") else SKIPPED,
+        missed=_missed(clinic, now, pages.get("missed", 1)) if want("missed") else SKIPPED,
+        upcoming=(_upcoming(clinic, now, pages.get("upcoming", 1)) if scope.upcoming else SKIPPED),
     )
-    shown = dict.fromkeys(
-        row.patient_id
-        for section in (board.alerts, board.checkins, board.photos, board.missed, board.upcoming)
-        for row in section.rows
-    )
-    audit_views(actor, list(shown), address, "dashboard")
-    db.session.commit()
+    if audit:
+        shown = dict.fromkeys(
+            row.patient_id
+            for section in (
+                board.alerts,
+                board.checkins,
+                board.photos,
+                board.missed,
+                board.upcoming,
+            )
+            for row in section.rows
+        )
+        audit_views(actor, list(shown), address, "dashboard")
+        db.session.commit()
     return board
 
 
@@ -85,8 +123,10 @@ def _named(model: type[Alert | CheckIn | Photo | Treatment], *columns: Any) -> s
     )
 
 
-def _alerts(clinic: int, page: int) -> Section:
+def _alerts(clinic: int, page: int, levels: tuple[str, ...] | None = None) -> Section:
     where = (Alert.clinic_id == clinic, Alert.acknowledged_at.is_(None))
+    if levels is not None:
+        where = (*where, Alert.level.in_(levels))
     query = (
         # The patient's phone comes along so a call-back is one tap (issue 14 point 11).
         _named(Alert, Alert.id, Alert.level, Alert.reasons, Alert.created_at, Patient.phone)
@@ -96,8 +136,10 @@ def _alerts(clinic: int, page: int) -> Section:
     return counted_page(query, sa.select(sa.func.count()).select_from(Alert).where(*where), page)
 
 
-def _new_checkins(clinic: int, page: int) -> Section:
+def _new_checkins(clinic: int, page: int, levels: tuple[str, ...] | None = None) -> Section:
     where = (CheckIn.clinic_id == clinic, CheckIn.reviewed_at.is_(None), _IN_CARE)
+    if levels is not None:
+        where = (*where, CheckIn.level.in_(levels))
     query = (
         _named(CheckIn, CheckIn.id, CheckIn.day, CheckIn.level, CheckIn.pain, CheckIn.updated_at)
         .where(*where)

@@ -1,0 +1,297 @@
+"""Outcomes per session (issue 19 points 6 and 7): when a patient's rating is due, the
+clinic's clearance scale, medians from counts, stocking adherence, and which stored
+check-in answers count as a complication.
+
+Pure functions: every instant and time zone is an argument.
+
+Sources (docs/clinical-reference.md):
+- ref 2.8, ways to measure the outcome: the patient's own estimate of improvement in
+  per cent, satisfaction on a 5-point scale, and blinded review of matched before and
+  after photos (Kern 2007, EASI); rater and patient scores disagree (Bayer 2021), so
+  both are kept and the rater never sees the patient's rating before scoring.
+- ref 2.7 and 2.5: treated veins fade over weeks, so the rating is asked six weeks
+  after a session (or when the next session comes first); pigmentation and matting
+  are reviewed from week 4.
+- ref 4.7: a stocking wear log as adherence data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from datetime import datetime
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from app.domain.checkin import fixed_questions_for_day
+from app.domain.offsets import local_date
+from app.domain.protocol.model import Protocol
+
+# ref 2.7: small veins fade over weeks; six weeks gives most of the result time to show.
+RATING_DUE_AFTER = timedelta(weeks=6)
+# A rating can be changed for four weeks after it is first given (last write wins, each
+# earlier answer kept in the row's history), then it is the session's record.
+RATING_EDITABLE_FOR = timedelta(weeks=4)
+# The prompt on Today stops six months after it became due: a rating that late would
+# say little about the session.
+RATING_OPEN_FOR = timedelta(days=183)
+# The "after" photo of a pair is the latest of its site at least this long after the
+# session (ref 2.5: bruising and trapped blood mostly settle by 4 weeks).
+AFTER_PHOTO_FROM = timedelta(weeks=4)
+
+IMPROVEMENT_STEPS = tuple(range(0, 101, 10))
+# Satisfaction on a 5-point scale, 1 "very unhappy" to 5 "very happy" (ref 2.8); the
+# patient's words are in app/patient/outcomes.py, marked for translation.
+SATISFACTION = (1, 2, 3, 4, 5)
+# Side effects that may still be present at the rating (ref 2.5).
+SIDE_EFFECTS = ("matting", "pigmentation")
+NO_SIDE_EFFECT = "none"
+
+# The clinic's clearance scale for matched photos: the share of treated vessels gone
+# (a quartile scale as used in blinded photo review, ref 2.8; stated as the clinic's
+# scale, not a validated instrument).
+CLEARANCE = {
+    0: "0: no clearance",
+    1: "1: less than 25% cleared",
+    2: "2: 25 to 50% cleared",
+    3: "3: 51 to 75% cleared",
+    4: "4: more than 75% cleared",
+}
+
+# Complications, each from stored check-in answers (see ``complications``):
+COMPLICATIONS = {
+    "bruising": "Bruising beyond expected",
+    "pigmentation": "Pigmentation",
+    "matting": "Matting",
+    "skin_breakdown": "Skin breakdown",
+    "dvt": "Suspected DVT or PE",
+}
+# ref 2.5: bruising fades over 2 to 4 weeks; "severe" at any time, or any bruising
+# still "moderate" or worse from day 28, is beyond what the leaflets call expected.
+BRUISING_LATE_DAY = 28
+SKIN_BREAKDOWN = ("blister", "sore", "pale", "black")  # ref 2.6 urgent tier
+PIGMENTATION_SKIN = "brown"  # "Brown marks or lines" (ref 2.5 hyperpigmentation)
+MATTING_SKIN = "red-vessels"  # "New fine red vessels" (ref 2.5 matting)
+# The protocol warning signs that stand for a possible clot: calf or leg (DVT) and chest
+# (pulmonary embolism), marked by ``kind`` (app/domain/protocol/requirements.py).
+CLOT_KINDS = ("calf", "chest")
+STOCKING_TASKS = ("stockings-day-night", "stockings-daytime")
+
+
+class OutcomeError(ValueError):
+    """A rating or score that cannot be stored; ``field`` names the form field."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+# ------------------------------------------------------------------ when it is due
+
+
+def rating_due_at(anchor: datetime, next_appointment: datetime | None) -> datetime:
+    """When a done session's rating becomes due: six weeks after it, or at the next
+    session's appointment if that comes first (the patient rates before re-treatment)."""
+    due = anchor + RATING_DUE_AFTER
+    return min(due, next_appointment) if next_appointment and next_appointment > anchor else due
+
+
+def rating_open(due_at: datetime, now: datetime) -> bool:
+    """The rating can be given from its due time until it closes."""
+    return due_at <= now < due_at + RATING_OPEN_FOR
+
+
+def rating_editable(first_rated_at: datetime, now: datetime) -> bool:
+    return now < first_rated_at + RATING_EDITABLE_FOR
+
+
+# ------------------------------------------------------------------ input checks
+
+
+@dataclass(frozen=True)
+class Rating:
+    improvement: int
+    satisfaction: int
+    side_effects: tuple[str, ...]  # () means "none"
+
+
+def check_rating(improvement: object, satisfaction: object, side_effects: list[str]) -> Rating:
+    """A patient's rating from raw form values, or OutcomeError with a plain message."""
+    value = _int(improvement)
+    if value is None or not 0 <= value <= 100:
+        raise OutcomeError("improvement", "Choose how much better it looks, from 0 to 100%.")
+    score = _int(satisfaction)
+    if score not in SATISFACTION:
+        raise OutcomeError("satisfaction", "Choose how happy you are with the result.")
+    chosen = set(side_effects)
+    if not chosen or not chosen <= {*SIDE_EFFECTS, NO_SIDE_EFFECT}:
+        raise OutcomeError("side_effects", "Tell us about side effects, or choose none.")
+    if NO_SIDE_EFFECT in chosen and len(chosen) > 1:
+        raise OutcomeError("side_effects", "Choose side effects or none, not both.")
+    return Rating(value, score, tuple(k for k in SIDE_EFFECTS if k in chosen))
+
+
+def check_clearance(score: object) -> int:
+    value = _int(score)
+    if value not in CLEARANCE:
+        raise OutcomeError("score", "Choose a clearance score from 0 to 4.")
+    return value
+
+
+def _int(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) < 6:
+        return int(value.strip())
+    return None
+
+
+# ------------------------------------------------------------------ statistics
+
+
+def median_from_counts(counts: dict[int, int]) -> float | None:
+    """The median of values given as {value: how many} (the database counts them)."""
+    total = sum(counts.values())
+    if not total:
+        return None
+    ordered = sorted(counts.items())
+
+    def nth(n: int) -> int:  # the n-th value (0-based) in sorted order
+        seen = 0
+        for value, k in ordered:
+            seen += k
+            if n < seen:
+                return value
+        raise AssertionError("unreachable")
+
+    if total % 2:
+        return float(nth(total // 2))
+    return (nth(total // 2 - 1) + nth(total // 2)) / 2
+
+
+def rate(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+# ------------------------------------------------------------------ stockings
+
+
+def is_compression(protocol: Protocol) -> bool:
+    """A protocol with stocking wear to report: it has one of the stocking tasks."""
+    return any(t.key in STOCKING_TASKS for t in protocol.tasks)
+
+
+@dataclass(frozen=True)
+class Wear:
+    """Stocking wear of one session (or summed over many): required day and night
+    "slots" and what the patient reported for them. Not answered is never "no"."""
+
+    required: int = 0
+    worn: int = 0
+    not_worn: int = 0
+
+    @property
+    def unknown(self) -> int:
+        return max(self.required - self.worn - self.not_worn, 0)
+
+    @property
+    def share(self) -> float | None:
+        """Worn as a share of the answered slots (None when nothing was answered)."""
+        return rate(self.worn, self.worn + self.not_worn)
+
+    def __add__(self, other: Wear) -> Wear:
+        return Wear(
+            self.required + other.required,
+            self.worn + other.worn,
+            self.not_worn + other.not_worn,
+        )
+
+
+def required_wear(protocol: Protocol, anchor: datetime, tz: ZoneInfo) -> dict[date, set[str]]:
+    """The local days stockings must be worn, and which answers each day asks
+    ("stockings_day", "stockings_night"), exactly as the check-in asks them."""
+    if not is_compression(protocol):
+        return {}
+    first = local_date(anchor, tz)
+    # Only the days up to the last stocking task's end can ask (plus two for time zones
+    # and clock changes): the question rule is then run on a dozen days, not months.
+    ends = [t.end.rough_end_hours() for t in protocol.tasks if t.key in STOCKING_TASKS]
+    last = int(max(ends) // 24) + 2
+    days: dict[date, set[str]] = {}
+    for n in range(0, last + 1):
+        on = first + timedelta(days=n)
+        asked = fixed_questions_for_day(protocol, anchor, tz, on)
+        slots = asked & {"stockings_day", "stockings_night"}
+        if slots:
+            days[on] = set(slots)
+    return days
+
+
+def wear_of(required: dict[date, set[str]], reported: dict[date, dict[str, object]]) -> Wear:
+    """Required slots against the stored answers of the check-ins of those days."""
+    total = worn = not_worn = 0
+    for on, slots in required.items():
+        answers = reported.get(on, {})
+        for slot in slots:
+            total += 1
+            value = answers.get(slot)
+            if value is True:
+                worn += 1
+            elif value is False:
+                not_worn += 1
+    return Wear(total, worn, not_worn)
+
+
+def nominal_required_slots(protocol: Protocol, tz: ZoneInfo) -> int:
+    """Required slots of one session treated at noon on a plain day: the clinic page's
+    denominator (per-session exact counts would need each treatment's time)."""
+    anchor = datetime(2026, 3, 11, 12, 0, tzinfo=tz)
+    return sum(len(s) for s in required_wear(protocol, anchor, tz).values())
+
+
+# ------------------------------------------------------------------ complications
+
+
+def clot_flag_keys(protocol: Protocol) -> set[str]:
+    """The protocol's warning-sign keys that stand for a possible DVT or PE."""
+    return {f.key for f in protocol.red_flags if f.kind in CLOT_KINDS}
+
+
+def complications(answers: dict[str, object], day: int, clot_keys: set[str]) -> set[str]:
+    """The complications one stored check-in shows (keys of COMPLICATIONS).
+
+    - bruising: "severe", or "moderate" or worse from day 28 (ref 2.5);
+    - pigmentation: skin change "brown"; matting: skin change "red-vessels" (ref 2.5);
+    - skin breakdown: a blister, open sore, white/grey or black skin (ref 2.6);
+    - suspected DVT or PE: "yes" to the protocol's calf or chest warning sign, which
+      raises an alert (ref 2.6).
+    The clinic page applies the same definitions in SQL (app/services/outcomes/report.py).
+    """
+    found = set()
+    bruising = answers.get("bruising")
+    if bruising == "severe" or (bruising == "moderate" and day >= BRUISING_LATE_DAY):
+        found.add("bruising")
+    skin = answers.get("skin")
+    skin = set(skin) if isinstance(skin, list) else set()
+    if PIGMENTATION_SKIN in skin:
+        found.add("pigmentation")
+    if MATTING_SKIN in skin:
+        found.add("matting")
+    if skin & set(SKIN_BREAKDOWN):
+        found.add("skin_breakdown")
+    flags = answers.get("red_flags")
+    if isinstance(flags, list) and clot_keys & {f for f in flags if isinstance(f, str)}:
+        found.add("dvt")
+    return found
+
+
+# ------------------------------------------------------------------ CSV
+
+
+def csv_safe(cell: object) -> str:
+    """A cell a spreadsheet will not run as a formula (OWASP CSV injection)."""
+    text = "" if cell is None else str(cell)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

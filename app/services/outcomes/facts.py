@@ -1,0 +1,130 @@
+"""Each done session's complications and stocking answers, as one short row
+(``SessionFacts``), so the clinic's outcomes page adds up sessions, not check-ins.
+
+The check-in service calls ``note_checkin`` after storing a check-in (under the
+patient's lock, in its transaction); ``backfill`` recomputes every row, for the
+migration that adds the table and for loaders that bypass the services (benchmarks).
+Both apply app/domain/outcomes.py:complications, the one definition of each kind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+
+from app.domain import outcomes as rules
+from app.domain.protocol.model import Protocol
+from app.domain.protocol.parse import parse_protocol
+from app.extensions import db
+from app.models import CheckIn
+from app.models import ClearanceScore
+from app.models import OutcomeRating
+from app.models import ProtocolVersion
+from app.models import SessionFacts
+from app.models import Treatment
+
+CHUNK = 5_000
+
+
+def facts_of(
+    treatment_id: int, checkins: Iterable[tuple[int, dict[str, Any]]], clot_keys: set[str]
+) -> dict[str, Any]:
+    """A session's row from its check-ins' (day, answers)."""
+    row: dict[str, Any] = dict.fromkeys(rules.COMPLICATIONS, False)
+    row |= {"treatment_id": treatment_id, "day_yes": 0, "day_no": 0, "night_yes": 0, "night_no": 0}
+    for day, answers in checkins:
+        for kind in rules.complications(answers or {}, day, clot_keys):
+            row[kind] = True
+        for key, short in (("stockings_day", "day"), ("stockings_night", "night")):
+            value = (answers or {}).get(key)
+            if value is True:
+                row[f"{short}_yes"] += 1
+            elif value is False:
+                row[f"{short}_no"] += 1
+    return row
+
+
+def _row(treatment_id: int) -> SessionFacts:
+    """The session's row, made (with nothing found yet) if it has none."""
+    found = db.session.get(SessionFacts, treatment_id)
+    if found is None:
+        found = SessionFacts(**facts_of(treatment_id, [], set()))
+        db.session.add(found)
+    return found
+
+
+def note_rating(treatment_id: int, improvement: int, satisfaction: int, effects: str) -> None:
+    row = _row(treatment_id)
+    row.improvement, row.satisfaction, row.side_effects = improvement, satisfaction, effects
+
+
+def note_score(treatment_id: int, score: int) -> None:
+    _row(treatment_id).score = score
+
+
+def note_checkin(treatment_id: int, protocol: Protocol) -> None:
+    """Recompute one session's row from its check-ins (a session has a few dozen)."""
+    rows = db.session.execute(
+        sa.select(CheckIn.day, CheckIn.answers).where(CheckIn.treatment_id == treatment_id)
+    ).all()
+    values = facts_of(treatment_id, rows, rules.clot_flag_keys(protocol))
+    found = _row(treatment_id)
+    for key, value in values.items():
+        setattr(found, key, value)
+
+
+def backfill(connection: sa.Connection) -> int:
+    """Recompute every session's row from all check-ins; :returns: rows written."""
+    clot: dict[int, set[str]] = {}
+    for vid, text in connection.execute(sa.select(ProtocolVersion.id, ProtocolVersion.source_text)):
+        clot[vid] = rules.clot_flag_keys(parse_protocol(text, f"version {vid}", stored=True))
+    version_of = dict(
+        connection.execute(sa.select(Treatment.id, Treatment.protocol_version_id)).all()
+    )
+    connection.execute(sa.delete(SessionFacts.__table__))
+    stream = connection.execute(
+        sa.select(CheckIn.treatment_id, CheckIn.day, CheckIn.answers)
+        .order_by(CheckIn.treatment_id)
+        .execution_options(yield_per=CHUNK)
+    )
+    batch: list[dict[str, Any]] = []
+    written, current, days = 0, None, []
+    for tid, day, answers in stream:
+        if tid != current and current is not None:
+            batch.append(facts_of(current, days, clot.get(version_of.get(current, 0), set())))
+            days = []
+        current = tid
+        days.append((day, answers))
+        if len(batch) >= CHUNK:
+            connection.execute(sa.insert(SessionFacts.__table__), batch)
+            written, batch = written + len(batch), []
+    if current is not None:
+        batch.append(facts_of(current, days, clot.get(version_of.get(current, 0), set())))
+    if batch:
+        connection.execute(sa.insert(SessionFacts.__table__), batch)
+        written += len(batch)
+    return written + _copy_ratings_and_scores(connection)
+
+
+def _copy_ratings_and_scores(connection: sa.Connection) -> int:
+    """Rows for rated or scored sessions without check-ins, then each copy."""
+    table = SessionFacts.__table__
+    have = set(connection.scalars(sa.select(table.c.treatment_id)))
+    rated = set(connection.scalars(sa.select(OutcomeRating.treatment_id)))
+    scored = set(connection.scalars(sa.select(ClearanceScore.treatment_id)))
+    missing = sorted((rated | scored) - have)
+    for i in range(0, len(missing), CHUNK):
+        rows = [facts_of(tid, [], set()) for tid in missing[i : i + CHUNK]]
+        connection.execute(sa.insert(table), rows)
+    for column in ("improvement", "satisfaction", "side_effects"):
+        source = sa.select(getattr(OutcomeRating, column)).where(
+            OutcomeRating.treatment_id == table.c.treatment_id
+        )
+        connection.execute(sa.update(table).values({column: source.scalar_subquery()}))
+    score = sa.select(ClearanceScore.score).where(
+        ClearanceScore.treatment_id == table.c.treatment_id
+    )
+    connection.execute(sa.update(table).values(score=score.scalar_subquery()))
+    return len(missing)

@@ -21,6 +21,7 @@ from datetime import date
 
 import flask_babel
 from babel import Locale
+from babel import localedata
 from babel.dates import format_date
 from flask import Flask
 from flask import has_request_context
@@ -75,14 +76,18 @@ def locale_for(language: str, clinic_locale: str) -> str:
     """The locale of pages for a patient's ``language`` ("" = the clinic's) in a clinic.
 
     A patient reading the clinic's own language keeps the clinic's regional formats
-    (en + en_GB -> en_GB); another language takes its own (es -> es).
+    (en + en_GB -> en_GB); another language takes the clinic's country where the CLDR
+    knows that pairing (en + es_ES -> en_ES: "7 Dec 2026", never the bare "en"'s US
+    "Dec 7, 2026"), else its own (es + en_GB -> es).
     """
     clinic_locale = clinic_locale or DEFAULT_LOCALE
     if not language or language not in LANGUAGES:
         return clinic_locale
-    if Locale.parse(clinic_locale).language == language:
+    clinic = Locale.parse(clinic_locale)
+    if clinic.language == language:
         return clinic_locale
-    return language
+    regional = f"{language}_{clinic.territory}"
+    return regional if clinic.territory and localedata.exists(regional) else language
 
 
 def _select_locale() -> str:
@@ -145,6 +150,29 @@ def _format_day(day: date, style: str) -> str:
     return format_date(day, special.get(style, _DAY_PATTERNS[style]), locale=locale)
 
 
+def other_languages() -> list[str]:
+    """The offered languages other than the reader's, for a page that must be read by
+    whoever opens it later (the offline page, kept by the service worker as it was)."""
+    return [code for code in LANGUAGES if code != current_locale().language]
+
+
+def said_in(code: str, message: str) -> str:
+    """``message`` in the language ``code``, whatever the reader's language."""
+    with force_locale(code):
+        return flask_babel.gettext(message)
+
+
+def translated(message: object) -> str:
+    """``message`` looked up in the reader's catalogue, as written if it is not there.
+
+    An empty text stays empty: gettext's entry for "" is the catalogue's header
+    ("Project-Id-Version: ..."), which must never reach a page (a protocol item with no
+    detail, say).
+    """
+    text = str(message) if message is not None else ""
+    return flask_babel.get_translations().ugettext(text) if text else text
+
+
 def _key() -> str:
     return str(current_locale())
 
@@ -169,9 +197,9 @@ def init_app(app: Flask) -> None:
         newstyle=True,
     )
     app.jinja_env.globals["html_lang"] = html_lang
+    app.jinja_env.globals["other_languages"] = other_languages
+    app.jinja_env.globals["said_in"] = said_in
     # A message marked with N_ where it was written (a service's error), shown as text:
     # looked up only, never %-formatted, so a stray "%" in it cannot break the page.
-    app.jinja_env.filters["translated"] = lambda message: flask_babel.get_translations().ugettext(
-        str(message)
-    )
+    app.jinja_env.filters["translated"] = translated
     domain_language.install(_domain_say, _format_day, _key)

@@ -6,11 +6,13 @@ the fragment cache of app/speedups.py).
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import date
 from datetime import datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from babel import Locale
 from babel.dates import format_date
 from babel.dates import format_datetime
 from flask import Flask
@@ -63,14 +65,51 @@ def cldr_pattern(fmt: str) -> str:
     return "".join(out)
 
 
+# A day then its month name ("7 Dec", "7 December"), and that month then a year, outside
+# quoted literals: what a month-first locale turns round.
+_DAY_MONTH = re.compile(r"(?<!')\b(d{1,2}) (M{3,4})\b")
+_MONTH_DAY_YEAR = re.compile(r"\b(M{3,4} d{1,2}) (y)\b")
+# A long date's words around a full month name: " 'de' " twice in Spanish, " " in English.
+_LONG_JOINS = re.compile(r"d( (?:'[^']*' )?)MMMM( (?:'[^']*' )?)y")
+_DAY_FULL_MONTH_YEAR = re.compile(r"(?<!')\b(d{1,2}) MMMM y\b")
+_DAY_FULL_MONTH = re.compile(r"(?<!')\b(d{1,2}) MMMM\b")
+
+
+@lru_cache(maxsize=256)
+def in_locale_order(pattern: str, locale: str) -> str:
+    """``pattern`` with the day and month in the order ``locale`` writes them.
+
+    Templates name the fields day first ("EEE d MMM y"), as en_GB and es do; a locale
+    whose own medium date puts the month first (en_US: "MMM d, y") reads "Mon Dec 7,
+    2026", as the clinic chose on its settings page (app/i18n.py:CLINIC_LOCALES).
+    Numeric patterns ("y-MM-dd") are left alone.
+    """
+    formats = Locale.parse(locale).date_formats
+    medium = formats["medium"].pattern
+    if medium.find("M") > medium.find("d") >= 0:
+        # Day first; a full month name takes the locale's own joining words, as its
+        # long date writes them: "18 de febrero de 2027" in Spanish.
+        joins = _LONG_JOINS.search(formats["long"].pattern)
+        if joins is None:
+            return pattern
+        before, after = joins.group(1), joins.group(2)
+        pattern = _DAY_FULL_MONTH_YEAR.sub(rf"\1{before}MMMM{after}y", pattern)
+        return _DAY_FULL_MONTH.sub(rf"\1{before}MMMM", pattern)
+    pattern = _DAY_MONTH.sub(r"\2 \1", pattern)
+    return _MONTH_DAY_YEAR.sub(r"\1, \2", pattern)
+
+
 def local(instant: datetime, tz: str, fmt: str = LOCAL_FORMAT) -> str:
     """An instant in zone ``tz``, formatted by Babel in the reader's locale."""
-    return format_datetime(instant, cldr_pattern(fmt), tzinfo=ZoneInfo(tz), locale=current_locale())
+    locale = current_locale()
+    pattern = in_locale_order(cldr_pattern(fmt), str(locale))
+    return format_datetime(instant, pattern, tzinfo=ZoneInfo(tz), locale=locale)
 
 
 def date_as(day: date, fmt: str = "%a %-d %b %Y") -> str:
     """A calendar date (no time, no zone) in the reader's locale: "Mon 7 Dec 2026"."""
-    return format_date(day, cldr_pattern(fmt), locale=current_locale())
+    locale = current_locale()
+    return format_date(day, in_locale_order(cldr_pattern(fmt), str(locale)), locale=locale)
 
 
 def _at_time(instant: datetime, tz: str, now: datetime) -> str:
@@ -154,6 +193,18 @@ def register(app: Flask) -> None:
 
     register_fragments(app)
     register_contact(app)
+    register_protocol_words(app)
+
+
+def register_protocol_words(app: Flask) -> None:
+    """``rules_for_reader``: the check-in's offline triage table with its warning signs in
+    the reader's language (stored reasons are shown with the ``translated`` filter)."""
+
+    @app.template_filter("rules_for_reader")
+    def rules_for_reader(rules: dict) -> dict:
+        from app.services.care.protocol_text import rules_for_reader as translate
+
+        return translate(rules)
 
 
 def register_contact(app: Flask) -> None:

@@ -22,6 +22,7 @@ from babel.dates import format_date
 
 from app.extensions import db
 from app.i18n import current_locale
+from app.i18n import locale_for
 from app.models import Clinic
 from app.models import User
 from app.principal import Principal
@@ -36,9 +37,11 @@ def _zone(user: User, clinic: Clinic) -> ZoneInfo:
     return ZoneInfo(user.patient.timezone if user.patient is not None else clinic.timezone)
 
 
-def say_date(at: datetime, tz: ZoneInfo) -> str:
-    """A date as people write it, in the reader's locale: "20 November 2026"."""
-    return format_date(at.astimezone(tz).date(), "d MMMM y", locale=current_locale())
+def say_date(at: datetime, tz: ZoneInfo, locale: str | None = None) -> str:
+    """A date as people write it, in ``locale`` (the reader's if None): "20 November
+    2026", "November 20, 2026" (en_US), "20 de noviembre de 2026" (es)."""
+    day = at.astimezone(tz).date()
+    return format_date(day, "long", locale=locale or current_locale())
 
 
 def tell_link_issued(user: User, now: datetime) -> None:
@@ -49,7 +52,10 @@ def tell_link_issued(user: User, now: datetime) -> None:
     the link email.
     """
     clinic = db.session.get(Clinic, user.clinic_id)
-    detail = notice_detail(say_date(now, _zone(user, clinic)), clinic.phone)
+    # The email is written in English (app/services/notify/email_notice.py), whoever
+    # makes the link: its date is English too, in the clinic's country's order.
+    on = say_date(now, _zone(user, clinic), locale_for("en", clinic.locale))
+    detail = notice_detail(on, clinic.phone)
     enqueue_account_email(user, LINK_NOTICE, now, NOTICE_TTL, detail)
 
 

@@ -49,3 +49,16 @@ def for_reader(protocol: Protocol) -> Protocol:
         _TRANSLATED.clear()
     _TRANSLATED[key] = (weakref.ref(protocol), translated)
     return translated
+
+
+def rules_for_reader(rules: dict[str, object]) -> dict[str, object]:
+    """The check-in page's offline triage table (``domain.checkin.offline_rules``) with
+    each warning sign's title in the reader's language: the phone shows them offline as
+    "You told us about: ...". Keys, tiers and days are untouched, so it decides the same.
+    """
+    translations = flask_babel.get_translations()
+    flags = [
+        {**flag, "title": translations.ugettext(flag["title"]) if flag.get("title") else ""}
+        for flag in rules.get("red_flags", ())  # type: ignore[union-attr]
+    ]
+    return {**rules, "red_flags": flags}

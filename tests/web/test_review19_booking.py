@@ -15,6 +15,7 @@ from app.models import TreatmentStatus
 from app.services import locking
 from app.services.clinic import sessions as session_service
 from tests.conftest import login
+from tests.conftest import text_of
 from tests.conftest import version_id
 
 
@@ -80,3 +81,17 @@ def test_a_cancel_racing_a_record_does_not_cancel_the_treatment(client, world, i
     status = in_app(lambda: db.session.get(Treatment, booked).status)
     assert status == TreatmentStatus.DONE
     assert _audits(in_app, "cancel session") == 0
+
+
+def test_an_earlier_sessions_own_minimum_interval_counts_on_another_protocol(client, world, in_app):
+    """Alice was treated on Tue 17 Nov on the 72-hour protocol (at least 4 weeks to the
+    next session). Booking the next on a protocol asking only 2 weeks, 3 weeks later,
+    is still inside her last session's minimum: warned, naming that protocol."""
+    login(client, "doc1@north.example")
+    data = {"protocol": _vid(in_app, world, "compression-none"), **_when("8", "12", "2026")}
+    r = client.post(f"/clinic/patients/{world.patient_a}/sessions", data=data)
+    assert r.status_code == 200
+    text = text_of(r)
+    assert "only 21 days after the session on Tue 17 Nov 2026" in text
+    assert "72 hours day and night" in text and "at least 4 weeks between sessions" in text
+    assert len(_ids(in_app, world.patient_a)) == 1

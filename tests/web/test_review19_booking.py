@@ -5,6 +5,8 @@ one is booked on another protocol."""
 
 from __future__ import annotations
 
+import re
+
 import sqlalchemy as sa
 
 from app.extensions import db
@@ -95,3 +97,41 @@ def test_an_earlier_sessions_own_minimum_interval_counts_on_another_protocol(cli
     assert "only 21 days after the session on Tue 17 Nov 2026" in text
     assert "72 hours day and night" in text and "at least 4 weeks between sessions" in text
     assert len(_ids(in_app, world.patient_a)) == 1
+
+
+def test_the_anyway_tick_confirms_only_the_entry_it_was_ticked_for(client, world, in_app):
+    """Warned about Tue 1 Dec, the clinician ticks "Book it anyway" and then changes the
+    date: the new date is checked again (warned, the tick shown cleared), not booked on
+    a tick given for another date."""
+    login(client, "doc1@north.example")
+    vid = _vid(in_app, world)
+    url = f"/clinic/patients/{world.patient_a}/sessions"
+    r = client.post(url, data={"protocol": vid, **_when("1", "12", "2026")})
+    html = r.get_data(as_text=True)
+    tick = re.search(r'<input[^>]*name="confirm_soon"[^>]*>', html).group(0)
+    value = re.search(r'value="([^"]*)"', tick).group(1)
+    assert value == f"2026-12-01T10:00 {vid}"
+    changed = {"protocol": vid, "confirm_soon": value, **_when("24", "11", "2026")}
+    r = client.post(url, data=changed)
+    assert r.status_code == 200 and "only 7 days after the session on Tue 17 Nov" in text_of(r)
+    tick = re.search(r'<input[^>]*name="confirm_soon"[^>]*>', r.get_data(as_text=True)).group(0)
+    assert "checked" not in tick
+    assert len(_ids(in_app, world.patient_a)) == 1
+    r = client.post(url, data={"protocol": vid, "confirm_soon": value, **_when("1", "12", "2026")})
+    assert r.status_code == 303
+    assert len(_ids(in_app, world.patient_a)) == 2
+
+
+def test_the_move_tick_confirms_only_the_date_it_was_ticked_for(client, world, in_app):
+    login(client, "doc1@north.example")
+    (booked,) = _ids(in_app, world.patient_b)  # Bob: booked tomorrow, nothing done yet
+    vid = _vid(in_app, world)
+    url = f"/clinic/patients/{world.patient_b}/sessions"
+    assert client.post(url, data={"protocol": vid, **_when("1", "2", "2027")}).status_code == 303
+    move = f"/clinic/sessions/{booked}/reschedule"
+    r = client.post(move, data=_when("20", "1", "2027"))
+    assert r.status_code == 200 and "Move it anyway" in text_of(r)
+    r = client.post(move, data={"confirm_soon": "2027-01-20T10:00", **_when("25", "1", "2027")})
+    assert r.status_code == 200 and "only 7 days before the session" in text_of(r)
+    at = in_app(lambda: db.session.get(Treatment, booked).appointment_at)
+    assert at.isoformat() == "2026-11-21T10:00:00+00:00"

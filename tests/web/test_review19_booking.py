@@ -135,3 +135,33 @@ def test_the_move_tick_confirms_only_the_date_it_was_ticked_for(client, world, i
     assert r.status_code == 200 and "only 7 days before the session" in text_of(r)
     at = in_app(lambda: db.session.get(Treatment, booked).appointment_at)
     assert at.isoformat() == "2026-11-21T10:00:00+00:00"
+
+
+def test_a_discharged_patients_booked_session_cannot_be_recorded_or_moved(client, world, in_app):
+    """Discharged, Bob gets no reminders and no check-ins: a treatment recorded for him
+    would have its aftercare questions, red flags included, never asked."""
+    from app.clock import now
+    from app.models import Patient
+
+    (booked,) = _ids(in_app, world.patient_b)
+
+    def discharge() -> None:
+        db.session.get(Patient, world.patient_b).discharged_at = now()
+        db.session.commit()
+
+    in_app(discharge)
+    login(client, "doc1@north.example")
+    record = {
+        **_when("20", "11", "2026", "10:00"),
+        "sclerosant": "Polidocanol",
+        "form": "liquid",
+        "areas": "left calf",
+        "checks_done": "y",
+    }
+    r = client.post(f"/clinic/sessions/{booked}/record", data=record)
+    assert r.status_code == 400 and "Re-open their record before recording" in text_of(r)
+    r = client.post(f"/clinic/sessions/{booked}/reschedule", data=_when("1", "12", "2026"))
+    assert "Re-open their record before moving" in text_of(client.get(r.headers["Location"]))
+    t = in_app(lambda: db.session.get(Treatment, booked))
+    assert t.status == TreatmentStatus.SCHEDULED
+    assert t.appointment_at.isoformat() == "2026-11-21T10:00:00+00:00"

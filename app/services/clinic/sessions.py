@@ -127,6 +127,15 @@ def cancel_form(clinician: Principal, treatment_id: int, address: str) -> Treatm
     return treatment
 
 
+def _in_care(patient: Patient, field: str, doing: str) -> None:
+    """Refuse a session for a discharged patient: they get no reminders and no check-ins
+    (the course has ended), so its aftercare, red flags included, would go unasked."""
+    if patient.discharged_at is not None:
+        raise Invalid(
+            field, f"This patient has been discharged. Re-open their record before {doing}."
+        )
+
+
 def book_session(
     clinician: Principal,
     patient_id: int,
@@ -140,8 +149,7 @@ def book_session(
 
     :param confirmed: the clinician confirmed a date inside the protocol's minimum
         interval of another session (the warning's tick).
-    :raises Invalid: for a discharged patient: a session booked then would get no
-        reminders and no check-ins (the course has ended), so it is re-opened first.
+    :raises Invalid: for a discharged patient (``_in_care``): re-opened first.
     :raises booking.TooSoon: for a date inside the minimum interval, unless confirmed.
     """
     patient = patient_for(clinician, patient_id, address, "book a session for")
@@ -149,11 +157,7 @@ def book_session(
     # check below see every session booked by another request that got in first.
     lock_patient(patient.id)
     db.session.refresh(patient)
-    if patient.discharged_at is not None:
-        raise Invalid(
-            "appointment",
-            "This patient has been discharged. Re-open their record before booking a session.",
-        )
+    _in_care(patient, "appointment", "booking a session")
     tz = ZoneInfo(patient.timezone)
     version = clinic_protocol(clinician, protocol_version_id, patient.id)
     appointment = to_utc(appointment_local, tz, "appointment")
@@ -243,6 +247,7 @@ def _new_appointment(treatment: Treatment, appointment_local: datetime, now: dat
     """Where a booked session may move to, as a UTC instant (nothing changed yet)."""
     if treatment.status != TreatmentStatus.SCHEDULED:
         raise Invalid("appointment", "Only a booked appointment can be moved.")
+    _in_care(treatment.patient, "status", "moving a session")
     tz = ZoneInfo(treatment.patient.timezone)
     appointment = to_utc(appointment_local, tz, "appointment")
     check_window(appointment, now, APPOINTMENT_PAST, APPOINTMENT_FUTURE, "appointment")
@@ -308,6 +313,8 @@ def record_treatment(
     treatment = _locked(treatment_for(clinician, treatment_id, address, "record"))
     if treatment.status == TreatmentStatus.CANCELLED:
         raise Invalid("status", "This appointment was cancelled. Book a new session instead.")
+    if treatment.status != TreatmentStatus.DONE:  # a correction starts no aftercare
+        _in_care(treatment.patient, "status", "recording a treatment")
     if record.form not in FORMS:
         raise Invalid("form", "Choose liquid or foam.")
     tasks = clinic_tasks(treatment)

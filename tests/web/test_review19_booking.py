@@ -6,16 +6,21 @@ one is booked on another protocol."""
 from __future__ import annotations
 
 import re
+import threading
+import time
 
+import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import AuditEvent
 from app.models import Clinic
+from app.models import Patient
 from app.models import Treatment
 from app.models import TreatmentStatus
 from app.services import locking
 from app.services.clinic import sessions as session_service
+from tests.conftest import is_postgres
 from tests.conftest import login
 from tests.conftest import text_of
 from tests.conftest import version_id
@@ -141,7 +146,6 @@ def test_a_discharged_patients_booked_session_cannot_be_recorded_or_moved(client
     """Discharged, Bob gets no reminders and no check-ins: a treatment recorded for him
     would have its aftercare questions, red flags included, never asked."""
     from app.clock import now
-    from app.models import Patient
 
     (booked,) = _ids(in_app, world.patient_b)
 
@@ -165,3 +169,41 @@ def test_a_discharged_patients_booked_session_cannot_be_recorded_or_moved(client
     t = in_app(lambda: db.session.get(Treatment, booked))
     assert t.status == TreatmentStatus.SCHEDULED
     assert t.appointment_at.isoformat() == "2026-11-21T10:00:00+00:00"
+
+
+@pytest.mark.skipif(not is_postgres(), reason="row locks need PostgreSQL (TEST_DATABASE_URL)")
+def test_two_clinicians_booking_the_same_slot_at_once_book_it_once(client, world, in_app):
+    """A colleague's booking of Alice's 1 Dec 10:00 slot is being saved (the patient
+    locked, not yet committed) when this one, confirmed, arrives. Without the lock it
+    read no such session and booked a second; now it waits, sees it and books none."""
+    from datetime import UTC
+    from datetime import datetime
+
+    login(client, "doc1@north.example")
+    vid = _vid(in_app, world)
+    data = {"protocol": vid, "confirm_soon": "y", **_when("1", "12", "2026")}
+    answers: list[int] = []
+
+    def book() -> None:
+        r = client.post(f"/clinic/patients/{world.patient_a}/sessions", data=data)
+        answers.append(r.status_code)
+
+    with client.application.app_context():
+        other = db.engine.connect()
+    other_tx = other.begin()
+    other.execute(sa.select(Patient.id).where(Patient.id == world.patient_a).with_for_update())
+    other.execute(
+        sa.insert(Treatment).values(
+            patient_id=world.patient_a,
+            protocol_version_id=vid,
+            appointment_at=datetime(2026, 12, 1, 10, 0, tzinfo=UTC),
+        )
+    )
+    worker = threading.Thread(target=book)
+    worker.start()
+    time.sleep(0.5)  # this booking is now waiting on the patient's row
+    other_tx.commit()
+    other.close()
+    worker.join(10)
+    assert answers == [303]
+    assert len(_ids(in_app, world.patient_a)) == 2  # the treatment given, and one booking

@@ -207,3 +207,16 @@ def test_two_clinicians_booking_the_same_slot_at_once_book_it_once(client, world
     worker.join(10)
     assert answers == [303]
     assert len(_ids(in_app, world.patient_a)) == 2  # the treatment given, and one booking
+
+
+def test_a_double_submitted_move_is_audited_once(client, world, in_app):
+    """The second identical move changes nothing, so it records no "moved from 1 Dec
+    10:00 to 1 Dec 10:00" event in the audit trail."""
+    login(client, "doc1@north.example")
+    (booked,) = _ids(in_app, world.patient_b)
+    url = f"/clinic/sessions/{booked}/reschedule"
+    assert client.post(url, data=_when("23", "11", "2026")).status_code == 303
+    assert client.post(url, data=_when("23", "11", "2026")).status_code == 303
+    assert _audits(in_app, "move session") == 1
+    at = in_app(lambda: db.session.get(Treatment, booked).appointment_at)
+    assert at.isoformat() == "2026-11-23T10:00:00+00:00"

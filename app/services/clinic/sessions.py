@@ -65,10 +65,9 @@ def treatment_for(clinician: Principal, treatment_id: int, address: str, action:
 def _locked(treatment: Treatment) -> Treatment:
     """The session re-read under its patient's write lock (app/services/locking.py).
 
-    Two clinicians (or one double-clicking) may record, move and cancel one session at
-    once: without the lock, a cancel that read "booked" before a colleague's record
-    committed wrote "cancelled" over a treatment given, and its aftercare stopped.
-    """
+    Two clinicians may record, move and cancel one session at once: without the lock,
+    a cancel that read "booked" before a colleague's record committed wrote "cancelled"
+    over a treatment given, and its aftercare stopped."""
     lock_patient(treatment.patient_id)
     db.session.refresh(treatment)
     return treatment
@@ -153,8 +152,7 @@ def book_session(
     :raises booking.TooSoon: for a date inside the minimum interval, unless confirmed.
     """
     patient = patient_for(clinician, patient_id, address, "book a session for")
-    # Serialise bookings of one patient, so the interval check and the double-submit
-    # check below see every session booked by another request that got in first.
+    # So the interval and double-submit checks see every booking that got in first.
     lock_patient(patient.id)
     db.session.refresh(patient)
     _in_care(patient, "appointment", "booking a session")
@@ -163,8 +161,7 @@ def book_session(
     appointment = to_utc(appointment_local, tz, "appointment")
     check_window(appointment, now, APPOINTMENT_PAST, APPOINTMENT_FUTURE, "appointment")
     sessions = treatments_of(patient)
-    # A double submit (or a colleague booking the same slot) books it once: the
-    # session already booked is the answer, and nothing new is written or audited.
+    # A double submit (or a colleague's booking of that slot) books it once, unaudited.
     same = next(
         (
             t
@@ -228,6 +225,9 @@ def reschedule(
             )
     except Invalid as exc:
         raise SessionUnchanged(treatment, exc.field, exc.message) from exc
+    if _same_instant(treatment.appointment_at, appointment):
+        db.session.commit()  # a double submit: moved already, nothing to write or audit
+        return treatment
     tz = treatment.patient.timezone
     audit(
         clinician,

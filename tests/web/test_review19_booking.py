@@ -220,3 +220,19 @@ def test_a_double_submitted_move_is_audited_once(client, world, in_app):
     assert _audits(in_app, "move session") == 1
     at = in_app(lambda: db.session.get(Treatment, booked).appointment_at)
     assert at.isoformat() == "2026-11-23T10:00:00+00:00"
+
+
+def test_a_discharged_patients_page_offers_no_record_or_move(client, world, in_app):
+    """Both would be refused: the page says to re-open instead, and still offers to cancel."""
+    from app.clock import now
+
+    def discharge() -> None:
+        db.session.get(Patient, world.patient_b).discharged_at = now()
+        db.session.commit()
+
+    in_app(discharge)
+    login(client, "doc1@north.example")
+    text = text_of(client.get(f"/clinic/patients/{world.patient_b}"))
+    assert "Re-open the patient's record (above) to record or move this session." in text
+    assert "Record treatment" not in text and "Move appointment" not in text
+    assert "Cancel appointment" in text

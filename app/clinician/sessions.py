@@ -40,6 +40,29 @@ def _field_error(form, exc: Invalid) -> None:  # noqa: ANN001 - any WTForms form
         flash(exc.message, "error")
 
 
+def _confirms(form, warned: str) -> bool:  # noqa: ANN001 - BookSessionForm or MoveForm
+    """Whether the "anyway" tick confirms this very entry.
+
+    The warning page's tick carries what it warned about (``warned``: date, time and
+    protocol), so a date or protocol changed after ticking is checked, and warned about,
+    again rather than booked on the tick given for another. A bare value (``y``, from a
+    script or an older page) confirms whatever it is sent with.
+    """
+    field = form.confirm_soon
+    if not field.data:
+        return False
+    sent = field.raw_data[0] if field.raw_data else ""
+    if sent == warned or not sent[:1].isdigit():
+        return True
+    field.data = False  # shown again unticked, with the warning for this entry
+    return False
+
+
+def _warned(form, *more: object) -> str:  # noqa: ANN001 - a WhenForm
+    """What a too-soon warning is about, as its tick's value."""
+    return " ".join([form.local().isoformat(timespec="minutes"), *map(str, more)])
+
+
 def _to_patient(patient_id: int):  # noqa: ANN202 - a redirect
     return redirect(url_for("clinician.patient", patient_id=patient_id, _anchor="sessions"), 303)
 
@@ -51,6 +74,7 @@ def book_session(patient_id: int):
     form = BookSessionForm()
     warning = None
     if form.validate_on_submit():
+        form.confirm_value = _warned(form, form.protocol.data)
         try:
             clinic.book_session(
                 current_user,
@@ -59,7 +83,7 @@ def book_session(patient_id: int):
                 form.protocol.data,
                 now(),
                 client_address(),
-                confirmed=bool(form.confirm_soon.data),
+                confirmed=_confirms(form, form.confirm_value),
             )
         except clinic.TooSoon as exc:
             warning = exc.message
@@ -84,6 +108,7 @@ def reschedule(treatment_id: int):
     form = MoveForm()
     warning = None
     if form.validate_on_submit():
+        form.confirm_value = _warned(form)
         try:
             t = clinic.reschedule(
                 current_user,
@@ -91,7 +116,7 @@ def reschedule(treatment_id: int):
                 form.local(),
                 now(),
                 client_address(),
-                confirmed=bool(form.confirm_soon.data),
+                confirmed=_confirms(form, form.confirm_value),
             )
         except clinic.SessionUnchanged as exc:
             if exc.field == "confirm_soon":

@@ -102,7 +102,7 @@ def test_a_discharged_patient_booked_recorded_or_commented_on_gets_no_reminder(
     client, world, in_app
 ):
     """Bob (booked tomorrow) is discharged; the clinician then records his session and
-    leaves a comment, which are kept, and tries to book another, which is refused
+    leaves a comment, which is kept, and tries to record or book, which are refused
     until he is re-opened (it would get no reminders). Nothing is queued to his phone:
     reminders stopped with the discharge, until he is re-opened."""
     login(client, DOC1)
@@ -122,7 +122,9 @@ def test_a_discharged_patient_booked_recorded_or_commented_on_gets_no_reminder(
         "areas": "right calf",
         "checks_done": "y",
     }
-    assert client.post(f"/clinic/sessions/{tid}/record", data=recorded).status_code == 303
+    # Recording is refused too (issue 19 review): its aftercare would go unasked.
+    r = client.post(f"/clinic/sessions/{tid}/record", data=recorded)
+    assert r.status_code == 400 and "before recording a treatment" in text_of(r)
     version = in_app(lambda: db.session.get(Treatment, tid).protocol_version_id)
     booked = {"date": "2026-12-18", "time": "10:00", "protocol": str(version)}
     r = client.post(
@@ -139,7 +141,7 @@ def test_a_discharged_patient_booked_recorded_or_commented_on_gets_no_reminder(
             )
         )
     )
-    assert statuses == ["done"]
+    assert statuses == ["scheduled"]
     assert in_app(_open_patient_rows, world.patient_b) == 0
     # Re-opened, the same course is planned again.
     assert client.post(f"/clinic/patients/{world.patient_b}/reopen").status_code == 303

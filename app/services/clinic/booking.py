@@ -117,13 +117,23 @@ def check_interval(
     :raises TooSoon: with the other session's date and the date the window opens.
     """
     tz = ZoneInfo(patient.timezone)
-    course = protocol_by_version(version.id, version.sha256).course
-    others = [
-        session_day(t, tz)
-        for t in sessions
-        if t.status != TreatmentStatus.CANCELLED and t.id != moving
-    ]
-    found = booking.too_soon(appointment.astimezone(tz).date(), others, course.interval_weeks_min)
+    day = appointment.astimezone(tz).date()
+    found, named = None, version
+    for t in sessions:
+        if t.status == TreatmentStatus.CANCELLED or t.id == moving:
+            continue
+        # Each session's protocol sets the earliest next session after it, so a
+        # session on another protocol keeps its own minimum (24 h stockings: 6 weeks)
+        # when the next is booked on a protocol with a shorter one (none: 2 weeks).
+        # The larger minimum of the two counts, and the message names its protocol.
+        weeks, name_of = _minimum(version), version
+        if (theirs := _minimum(t.protocol_version)) > weeks:
+            weeks, name_of = theirs, t.protocol_version
+        clash = booking.too_soon(day, [session_day(t, tz)], weeks)
+        if clash is not None and (
+            found is None or (clash.days_apart, clash.other) < (found.days_apart, found.other)
+        ):
+            found, named = clash, name_of
     if found is None:
         return
     weeks = _("%(n)s weeks", n=found.weeks_min) if found.weeks_min != 1 else _("1 week")
@@ -133,7 +143,7 @@ def check_interval(
             "“%(name)s” asks for at least %(weeks)s between sessions.",
             days=found.days_apart,
             other=_day(found.other),
-            name=version.name,
+            name=named.name,
             weeks=weeks,
         )
     else:
@@ -143,11 +153,16 @@ def check_interval(
             "on %(opens)s.",
             days=found.days_apart,
             other=_day(found.other),
-            name=version.name,
+            name=named.name,
             weeks=weeks,
             opens=_day(found.opens),
         )
     raise TooSoon(message, found.opens)
+
+
+def _minimum(version: ProtocolVersion) -> int:
+    """A protocol version's minimum interval between sessions, in weeks."""
+    return protocol_by_version(version.id, version.sha256).course.interval_weeks_min
 
 
 def _day(d: date) -> str:

@@ -33,6 +33,7 @@ from app.services.clinic.checks import clinic_protocol
 from app.services.clinic.checks import to_utc
 from app.services.clinic.patients import patient_for
 from app.services.errors import Invalid
+from app.services.locking import lock_patient
 from app.services.notify import enqueue
 from app.services.protocols import protocol_by_version
 
@@ -58,6 +59,17 @@ def treatment_for(clinician: Principal, treatment_id: int, address: str, action:
     treatment = db.session.get(Treatment, treatment_id)
     if treatment is None or treatment.patient.clinic_id != clinician.clinic_id:
         raise refuse(clinician, address, f"{action} session #{treatment_id}", "No such session.")
+    return treatment
+
+
+def _locked(treatment: Treatment) -> Treatment:
+    """The session re-read under its patient's write lock (app/services/locking.py).
+
+    Two clinicians may record, move and cancel one session at once: without the lock,
+    a cancel that read "booked" before a colleague's record committed wrote "cancelled"
+    over a treatment given, and its aftercare stopped."""
+    lock_patient(treatment.patient_id)
+    db.session.refresh(treatment)
     return treatment
 
 
@@ -114,6 +126,15 @@ def cancel_form(clinician: Principal, treatment_id: int, address: str) -> Treatm
     return treatment
 
 
+def _in_care(patient: Patient, field: str, doing: str) -> None:
+    """Refuse a session for a discharged patient: they get no reminders and no check-ins
+    (the course has ended), so its aftercare, red flags included, would go unasked."""
+    if patient.discharged_at is not None:
+        raise Invalid(
+            field, f"This patient has been discharged. Re-open their record before {doing}."
+        )
+
+
 def book_session(
     clinician: Principal,
     patient_id: int,
@@ -127,22 +148,35 @@ def book_session(
 
     :param confirmed: the clinician confirmed a date inside the protocol's minimum
         interval of another session (the warning's tick).
-    :raises Invalid: for a discharged patient: a session booked then would get no
-        reminders and no check-ins (the course has ended), so it is re-opened first.
+    :raises Invalid: for a discharged patient (``_in_care``): re-opened first.
     :raises booking.TooSoon: for a date inside the minimum interval, unless confirmed.
     """
     patient = patient_for(clinician, patient_id, address, "book a session for")
-    if patient.discharged_at is not None:
-        raise Invalid(
-            "appointment",
-            "This patient has been discharged. Re-open their record before booking a session.",
-        )
+    # So the interval and double-submit checks see every booking that got in first.
+    lock_patient(patient.id)
+    db.session.refresh(patient)
+    _in_care(patient, "appointment", "booking a session")
     tz = ZoneInfo(patient.timezone)
     version = clinic_protocol(clinician, protocol_version_id, patient.id)
     appointment = to_utc(appointment_local, tz, "appointment")
     check_window(appointment, now, APPOINTMENT_PAST, APPOINTMENT_FUTURE, "appointment")
+    sessions = treatments_of(patient)
+    # A double submit (or a colleague's booking of that slot) books it once, unaudited.
+    same = next(
+        (
+            t
+            for t in sessions
+            if t.status == TreatmentStatus.SCHEDULED
+            and t.protocol_version_id == version.id
+            and _same_instant(t.appointment_at, appointment)
+        ),
+        None,
+    )
+    if same is not None:
+        db.session.commit()  # releases the lock; nothing was changed
+        return same
     if not confirmed:
-        booking.check_interval(patient, version, appointment, treatments_of(patient))
+        booking.check_interval(patient, version, appointment, sessions)
     treatment = Treatment(patient=patient, protocol_version=version, appointment_at=appointment)
     db.session.add(treatment)
     db.session.flush()  # the session's id, for the audit trail
@@ -157,6 +191,13 @@ def book_session(
     enqueue.replan_patient(treatment.patient.id, now)
     db.session.commit()
     return treatment
+
+
+def _same_instant(stored: datetime, instant: datetime) -> bool:
+    """Whether a stored instant (naive UTC on SQLite) is ``instant``."""
+    if stored.tzinfo is None:
+        stored = stored.replace(tzinfo=instant.tzinfo)
+    return stored == instant
 
 
 def reschedule(
@@ -174,7 +215,7 @@ def reschedule(
     :raises SessionUnchanged: for a session not booked, or a time it cannot move to;
         with the field ``confirm_soon`` for a date inside the minimum interval.
     """
-    treatment = treatment_for(clinician, treatment_id, address, "move")
+    treatment = _locked(treatment_for(clinician, treatment_id, address, "move"))
     try:
         appointment = _new_appointment(treatment, appointment_local, now)
         if not confirmed:
@@ -184,6 +225,9 @@ def reschedule(
             )
     except Invalid as exc:
         raise SessionUnchanged(treatment, exc.field, exc.message) from exc
+    if _same_instant(treatment.appointment_at, appointment):
+        db.session.commit()  # a double submit: moved already, nothing to write or audit
+        return treatment
     tz = treatment.patient.timezone
     audit(
         clinician,
@@ -203,6 +247,7 @@ def _new_appointment(treatment: Treatment, appointment_local: datetime, now: dat
     """Where a booked session may move to, as a UTC instant (nothing changed yet)."""
     if treatment.status != TreatmentStatus.SCHEDULED:
         raise Invalid("appointment", "Only a booked appointment can be moved.")
+    _in_care(treatment.patient, "status", "moving a session")
     tz = ZoneInfo(treatment.patient.timezone)
     appointment = to_utc(appointment_local, tz, "appointment")
     check_window(appointment, now, APPOINTMENT_PAST, APPOINTMENT_FUTURE, "appointment")
@@ -214,7 +259,7 @@ def cancel(clinician: Principal, treatment_id: int, now: datetime, address: str)
 
     :raises SessionUnchanged: for a treatment already recorded.
     """
-    treatment = treatment_for(clinician, treatment_id, address, "cancel")
+    treatment = _locked(treatment_for(clinician, treatment_id, address, "cancel"))
     if treatment.status == TreatmentStatus.DONE:
         raise SessionUnchanged(
             treatment, "status", "A treatment that has been recorded cannot be cancelled."
@@ -265,9 +310,11 @@ def record_treatment(
     must confirm they were done; the first confirmation (which tasks, who, when) is kept
     on the treatment and audited (issue 14 point 10).
     """
-    treatment = treatment_for(clinician, treatment_id, address, "record")
+    treatment = _locked(treatment_for(clinician, treatment_id, address, "record"))
     if treatment.status == TreatmentStatus.CANCELLED:
         raise Invalid("status", "This appointment was cancelled. Book a new session instead.")
+    if treatment.status != TreatmentStatus.DONE:  # a correction starts no aftercare
+        _in_care(treatment.patient, "status", "recording a treatment")
     if record.form not in FORMS:
         raise Invalid("form", "Choose liquid or foam.")
     tasks = clinic_tasks(treatment)

@@ -32,8 +32,8 @@ from app.patient.forms import TickForm
 from app.push_devices import add_device_routes
 from app.services import checkins
 from app.services import photos
-from app.services.care import messages as clinic_messages
 from app.services.accounts import language
+from app.services.care import messages as clinic_messages
 from app.services.care import recovery
 from app.services.clinic import lifecycle
 from app.services.errors import Invalid

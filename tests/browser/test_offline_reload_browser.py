@@ -172,7 +172,8 @@ def test_an_offline_tick_of_another_day_does_not_replace_the_first(
     tick.click()
     days = """() => JSON.parse(localStorage.getItem('sc-queue-' +
         document.querySelector('meta[name=sc-user]').content) || '[]')
-        .map(i => new URLSearchParams(i.body).get('day') + '=' + new URLSearchParams(i.body).get('done'))"""
+        .map(i => new URLSearchParams(i.body))
+        .map(b => b.get('day') + '=' + b.get('done'))"""
     assert page.evaluate(days) == ["1=1", "2=1"]
     # Untick day 2: only day 2's entry changes.
     tick.click()

@@ -26,8 +26,12 @@ from datetime import datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from app.domain.checkin_day import NO_SKIN_CHANGE
+from app.domain.checkin_day import SKIN_BOTH_MESSAGE as SKIN_BOTH_MESSAGE
+from app.domain.checkin_day import SKIN_MESSAGE as SKIN_MESSAGE
 from app.domain.checkin_day import fixed_questions_for_day as fixed_questions_for_day
 from app.domain.checkin_day import questions_for_day as questions_for_day
+from app.domain.checkin_day import skin_list_error
 from app.domain.offsets import local_date
 from app.domain.protocol.model import AnswerRule
 from app.domain.protocol.model import Protocol
@@ -93,6 +97,8 @@ class Answers:
     note: str = ""
     red_flags: frozenset[str] = field(default_factory=frozenset)  # keys answered "yes"
     red_flags_no: frozenset[str] = field(default_factory=frozenset)  # keys answered "no"
+    # "No skin changes" ticked: an empty ``skin`` said so, not left blank.
+    skin_none: bool = False
 
     def as_dict(self) -> dict[str, object]:
         """A JSON-friendly form for storage (None stays null: not answered)."""
@@ -102,6 +108,7 @@ class Answers:
             "itching": self.itching,
             "lumps": self.lumps,
             "skin": sorted(self.skin),
+            "skin_none": self.skin_none,
             "stockings_day": self.stockings_day,
             "stockings_night": self.stockings_night,
             "walked": self.walked,
@@ -188,6 +195,7 @@ def check_answers(
     red_flags: dict[str, str] | list[str],
     asked: list[RedFlag],
     covered: list[RedFlag] | tuple[RedFlag, ...] = (),
+    skin_covers: tuple[RedFlag, ...] | None = None,
 ) -> Answers:
     """Validate raw answers; every problem is reported at once, each with its field.
 
@@ -198,6 +206,10 @@ def check_answers(
     ``covered``: the day's warning signs a fixed question asks instead
     (``checkin_day.day_questions``); not required, but an answer to one (from a page
     kept on a phone before the question set changed) is taken as given.
+    ``skin_covers``: when the skin list is asked, the warning signs it asks that day
+    (``DayQuestions.skin_covers``); the list then needs a tick or "none", since nothing
+    ticked must not pass as "no skin breakdown". A page kept from before the list asked
+    them answered each on its own: an explicit yes or no to each is an answer too.
 
     :raises AnswerError: with ``errors`` naming every field that needs an answer or a
         change, in the order the form asks them.
@@ -208,8 +220,11 @@ def check_answers(
         errors["pain"] = PAIN_MESSAGE
     if bruising not in BRUISING:
         errors["bruising"] = BRUISING_MESSAGE
-    if set(skin) - set(SKIN_CHANGES):
-        errors["skin"] = "Choose skin changes from the list."
+    skin_error = skin_list_error(skin, red_flags, skin_covers)
+    if skin_error:
+        errors["skin"] = skin_error
+    skin_none = NO_SKIN_CHANGE in skin
+    skin = [s for s in skin if s != NO_SKIN_CHANGE]
     if len(note.strip()) > MAX_NOTE:
         errors["note"] = NOTE_MESSAGE
     if errors:
@@ -229,6 +244,7 @@ def check_answers(
         note=note.strip(),
         red_flags=frozenset(yes),
         red_flags_no=frozenset(no),
+        skin_none=skin_none,
     )
 
 

@@ -21,7 +21,14 @@ from zoneinfo import ZoneInfo
 
 from app.domain.protocol.model import Protocol
 from app.domain.protocol.model import RedFlag
+from app.domain.protocol.requirements import SKIN_CHOICES
 from app.domain.recovery.windows import window
+
+# The skin list's explicit "none" (NHS.UK's exclusive "None" checkbox): on the days the
+# list asks a warning sign, nothing ticked is not an answer (control C2).
+NO_SKIN_CHANGE = "none"
+SKIN_MESSAGE = "Tick the skin changes you have, or tick 'No skin changes'."
+SKIN_BOTH_MESSAGE = "Tick 'No skin changes' or the changes you have, not both."
 
 
 def questions_for_day(
@@ -61,6 +68,10 @@ class DayQuestions:
     red_flags: list[RedFlag]
     covered: list[RedFlag]
     fixed: frozenset[str]
+    # The covered warning signs the skin list asks today, or None when the list is not
+    # asked. A list left all unticked cannot say "no" (a skip would pass as "no skin
+    # breakdown", control C2), so the list needs a tick or "No skin changes".
+    skin_covers: tuple[RedFlag, ...] | None = None
 
     @property
     def in_window(self) -> list[RedFlag]:
@@ -85,4 +96,28 @@ def day_questions(protocol: Protocol, treated_at: datetime, tz: ZoneInfo, on: da
     for flag in questions_for_day(protocol, treated_at, tz, on):
         by = [q.key for q in protocol.questions if flag.key in q.covers]
         (covered if by and all(k in fixed for k in by) else own).append(flag)
-    return DayQuestions(own, covered, fixed)
+    skin = next((q for q in protocol.questions if q.key == "skin"), None)
+    by_skin = None
+    if skin is not None and "skin" in fixed:
+        by_skin = tuple(f for f in covered if f.key in skin.covers)
+    return DayQuestions(own, covered, fixed, by_skin)
+
+
+def skin_list_error(
+    skin: list[str],
+    red_flags: dict[str, str] | list[str],
+    skin_covers: tuple[RedFlag, ...] | None,
+) -> str | None:
+    """Why the skin list cannot be stored, or None. ``skin`` as sent, "none" included."""
+    changes = [s for s in skin if s != NO_SKIN_CHANGE]
+    if set(changes) - set(SKIN_CHOICES):
+        return "Choose skin changes from the list."
+    if changes and NO_SKIN_CHANGE in skin:
+        return SKIN_BOTH_MESSAGE
+    if skin_covers is None or skin:
+        return None
+    # Nothing ticked: only a kept page's own yes/no to each sign the list asks counts.
+    if skin_covers and isinstance(red_flags, dict):
+        if all(red_flags.get(f.key) in ("yes", "no") for f in skin_covers):
+            return None
+    return SKIN_MESSAGE

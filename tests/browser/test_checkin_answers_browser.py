@@ -55,7 +55,7 @@ def test_answers_are_never_invented_from_nothing_to_accepted_and_in_the_edit_for
     expect(summary).to_be_focused()
     expect(summary.get_by_role("heading")).to_have_text("There is a problem")
     links = summary.get_by_role("link")
-    expect(links).to_have_count(len(names) + 2)  # each warning sign, pain, bruising
+    expect(links).to_have_count(len(names) + 3)  # each warning sign, pain, bruising, skin
     assert checked(page) == []
     # A link in the summary takes the patient to its question.
     links.first.click()
@@ -77,6 +77,11 @@ def test_answers_are_never_invented_from_nothing_to_accepted_and_in_the_edit_for
         assert checked(page) == sorted(chosen), name
     page.get_by_role("group", name="Bruising").get_by_role("radio", name="None").check()
     chosen.append("bruising=none")
+    send(page)
+    expect(page.locator("#error-summary")).to_be_focused()  # the skin list: no answer yet
+    assert checked(page) == sorted(chosen)
+    page.get_by_label("No skin changes").check()
+    chosen.append("skin=none")
     send(page)
     expect(page.get_by_role("heading", level=1)).to_have_text("Thank you, your check-in is sent")
     expect(page.locator("#not-answered")).to_contain_text("Not answered: Tender lumps, Itching")
@@ -138,7 +143,7 @@ def test_offline_a_missing_answer_is_pointed_out_before_the_check_in_is_kept(
     send(page)
     summary = page.locator("#error-summary")
     expect(summary).to_be_focused()
-    expect(summary.get_by_role("link")).to_have_count(len(names) + 1)  # + pain
+    expect(summary.get_by_role("link")).to_have_count(len(names) + 2)  # + pain, skin
     queued = """() => JSON.parse(localStorage.getItem(
         'sc-queue-' + document.querySelector('meta[name=sc-user]').content) || '[]').length"""
     assert page.evaluate(queued) == 0
@@ -150,6 +155,7 @@ def test_offline_a_missing_answer_is_pointed_out_before_the_check_in_is_kept(
     page.get_by_role("group", name=re.compile(r"^Pain where")).get_by_role(
         "radio", name="1", exact=True
     ).check()
+    page.get_by_label("No skin changes").check()
     send(page)
     expect(page.locator("#sc-status")).to_contain_text("Saved on this phone")
     assert page.evaluate(queued) == 1

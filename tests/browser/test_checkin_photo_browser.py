@@ -40,6 +40,7 @@ def fill_answers(page: Page) -> None:
         group.get_by_label("No", exact=True).check()
     page.locator('input[name="pain"][value="3"]').check(force=True)
     page.get_by_label("A little").check()
+    page.get_by_label("No skin changes").check()
     page.get_by_label("Anything else you want the clinic to know?").fill("Photo of the bruise.")
 
 

@@ -60,6 +60,7 @@ def test_a_check_in_corrected_offline_reaches_the_clinic_corrected(
     _answer_all(page, None)
     page.locator('input[name="pain"][value="2"]').check(force=True)
     page.get_by_label("A little").check()
+    page.get_by_label("No skin changes").check()
     page.get_by_role("button", name="Send check-in").click()
     expect(page.locator("#sc-status")).to_contain_text("Saved on this phone")
 

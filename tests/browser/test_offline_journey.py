@@ -113,6 +113,7 @@ def test_invitation_to_offline_check_in(live_server, page, in_app, clock, artifa
         group.get_by_label("No", exact=True).check()
     page.locator('input[name="pain"][value="2"]').check(force=True)
     page.get_by_label("A little").check()
+    page.get_by_label("No skin changes").check()
     page.get_by_label("Anything else you want the clinic to know?").fill(
         "Feeling fine, walked twice."
     )

@@ -142,3 +142,39 @@ def test_offline_checklist_tick_survives_reload(page: Page, live_server, in_app,
     wait_for_js(page, QUEUE + " === 0 || null", timeout=15_000)
     assert in_app(_checklist_ticks) == ["no-lotions"]
     assert js_errors == []
+
+
+def test_an_offline_tick_of_another_day_does_not_replace_the_first(
+    page: Page, live_server, in_app, clock, js_errors
+):
+    """Offline past midnight: the same task ticked on two days is two entries. A later
+    tick replaced any earlier one of the same task, so yesterday's tick was lost."""
+    base = live_server.url
+    in_app(_demo_patient_day1, clock)
+    sign_in(page, base, f"offline-em@{demo.DOMAIN}", PASSWORD, clock())
+    expect(page).to_have_url(f"{base}/patient/today")
+    wait_for_sw_control(page)
+    page.reload()
+    _wait_for_kept_pages(page, ["/patient/today"])
+
+    page.context.set_offline(True)
+    page.reload()
+    tick = page.locator("#task-walks button.tick")
+    tick.click()
+    expect(tick).to_have_attribute("aria-pressed", "true")
+    assert wait_for_js(page, QUEUE) == 1
+    # The next day's Today, still offline (its form says day 2): ticked again.
+    page.evaluate(
+        """() => { const f = document.querySelector('#task-walks form');
+        f.querySelector('input[name=day]').value = '2';
+        f.querySelector('input[name=done]').value = '1'; }"""
+    )
+    tick.click()
+    days = """() => JSON.parse(localStorage.getItem('sc-queue-' +
+        document.querySelector('meta[name=sc-user]').content) || '[]')
+        .map(i => new URLSearchParams(i.body))
+        .map(b => b.get('day') + '=' + b.get('done'))"""
+    assert page.evaluate(days) == ["1=1", "2=1"]
+    # Untick day 2: only day 2's entry changes.
+    tick.click()
+    assert page.evaluate(days) == ["1=1", "2=0"]

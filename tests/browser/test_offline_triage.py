@@ -201,6 +201,7 @@ def _check_in_offline(page: Page, base: str, clock, in_app, yes: str) -> int:
         group.get_by_role("radio", name=answer, exact=True).check()
     page.locator('input[name="pain"][value="2"]').check(force=True)
     page.get_by_label("A little").check()
+    page.get_by_label("No skin changes").check()
     page.get_by_role("button", name="Send check-in").click()
     return patient_id
 

@@ -59,6 +59,7 @@ def answer_checkin(page: Page, base: str, *, yes: str, pain: str, bruising: str)
     pain_scale = page.get_by_role("group", name=re.compile(r"^Pain where you were treated"))
     pain_scale.get_by_role("radio", name=pain, exact=True).check()
     page.get_by_role("group", name="Bruising").get_by_role("radio", name=bruising).check()
+    page.get_by_label("No skin changes").check()
     page.get_by_role("button", name="Send check-in").click()
     return asked
 

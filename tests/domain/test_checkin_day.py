@@ -18,6 +18,9 @@ from datetime import timedelta
 
 import pytest
 
+from app.domain.checkin import SKIN_BOTH_MESSAGE
+from app.domain.checkin import SKIN_MESSAGE
+from app.domain.checkin import AnswerError
 from app.domain.checkin import check_answers
 from app.domain.checkin import triage
 from app.domain.checkin_day import day_questions
@@ -142,6 +145,53 @@ def test_a_covered_sign_answered_from_a_kept_page_counts_and_is_never_required()
     )
     assert kept.red_flags == {"skin-breakdown"}
     assert triage(kept, day.in_window, rules).level == "same_day"
+
+
+def _skin_answers(day, skin, red_flags=None):
+    """Day answers with every own warning sign "no" and the given skin list."""
+    return check_answers(
+        pain=1,
+        bruising="none",
+        itching=None,
+        lumps=None,
+        skin=skin,
+        stockings_day=None,
+        stockings_night=None,
+        walked=None,
+        elevated=None,
+        note="",
+        red_flags={f.key: "no" for f in day.red_flags} | (red_flags or {}),
+        asked=day.red_flags,
+        covered=day.covered,
+        skin_covers=day.skin_covers,
+    )
+
+
+@pytest.mark.parametrize("name", sorted(PROTOCOLS))
+def test_nothing_ticked_in_the_skin_list_is_no_answer_to_skin_breakdown(name):
+    # The skin list asks the same-day skin-breakdown sign (covers): nothing ticked must
+    # not pass as "no" (control C2), so the list needs a tick or "No skin changes".
+    day = on_day(PROTOCOLS[name], 3)
+    assert {f.key for f in day.skin_covers} == {"skin-breakdown", "routine-changes"}
+    with pytest.raises(AnswerError) as refused:
+        _skin_answers(day, [])
+    assert refused.value.errors == {"skin": SKIN_MESSAGE}
+    said_none = _skin_answers(day, ["none"])
+    assert said_none.skin == frozenset()  # "none" itself is not a skin change
+    assert said_none.as_dict()["skin"] == [] and said_none.as_dict()["skin_none"] is True
+    with pytest.raises(AnswerError) as both:
+        _skin_answers(day, ["none", "blister"])
+    assert both.value.errors == {"skin": SKIN_BOTH_MESSAGE}
+
+
+def test_a_kept_page_answering_each_skin_sign_on_its_own_needs_no_skin_tick():
+    # A page kept on a phone from before the skin list covered them asked each sign as
+    # its own yes/no: those explicit answers are the answer, so nothing is refused.
+    day = on_day(PROTOCOLS["compression-72h"], 3)
+    both = {"skin-breakdown": "no", "routine-changes": "no"}
+    assert _skin_answers(day, [], both).red_flags_no >= {"skin-breakdown", "routine-changes"}
+    with pytest.raises(AnswerError):
+        _skin_answers(day, [], {"skin-breakdown": "no"})  # routine changes still unasked
 
 
 @pytest.mark.parametrize(

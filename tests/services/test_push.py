@@ -420,7 +420,7 @@ def test_a_same_day_answer_pushes_a_generic_alert_to_the_clinicians_phone(
     form = client.get("/patient/checkin").get_data(as_text=True)
     flags = set(re.findall(r'name="(rf-[a-z-]+)"', form))
     data = {f: "no" for f in flags} | {"rf-calf-pain-swelling": "yes"}
-    data |= {"pain": "3", "bruising": "mild", "walked": "yes", "elevated": "yes"}
+    data |= {"pain": "3", "bruising": "mild", "skin": "none", "walked": "yes", "elevated": "yes"}
     assert "Please call the clinic today" in text_of(client.post("/patient/checkin", data=data))
     in_app(dispatch.run_until_empty, sender, datetime(2026, 11, 20, 12, 0, 30, tzinfo=UTC))
     got = [json.loads(m["plaintext"]) for m in phone.received]

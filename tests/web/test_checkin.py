@@ -33,6 +33,7 @@ def form(yes=(), **overrides):
     data = {
         "pain": "2",
         "bruising": "mild",
+        "skin": "none",
         "itching": "no",
         "lumps": "no",
         "stockings_day": "yes",

@@ -24,7 +24,8 @@ from tests.web.test_checkin import DAY3_FLAGS
 
 # Walks and legs raised are not asked (tasks ticked on Today): stored as not asked.
 OPTIONAL = ["lumps", "itching", "stockings_day", "stockings_night"]
-REQUIRED = [f"rf-{k}" for k in DAY3_FLAGS] + ["pain", "bruising"]
+# The skin list asks the skin-breakdown sign: a tick or "No skin changes" is required.
+REQUIRED = [f"rf-{k}" for k in DAY3_FLAGS] + ["pain", "bruising", "skin"]
 
 
 class _Form(HTMLParser):
@@ -94,7 +95,7 @@ def test_nothing_answered_then_one_field_at_a_time_never_invents_an_answer(
     # optional one: each step shows exactly what was chosen so far, nothing more.
     answers: dict[str, str] = {}
     steps = [(f"rf-{k}", "yes" if k == "calf-pain-swelling" else "no") for k in DAY3_FLAGS]
-    steps += [("pain", "3"), ("stockings_day", "yes"), ("bruising", "mild")]
+    steps += [("pain", "3"), ("stockings_day", "yes"), ("bruising", "mild"), ("skin", "none")]
     for i, (name, value) in enumerate(steps):
         answers[name] = value
         r = post(client, answers)
@@ -129,7 +130,10 @@ def test_nothing_answered_then_one_field_at_a_time_never_invents_an_answer(
 
 def test_a_check_in_with_questions_left_out_is_not_called_all_as_expected(client, world):
     login(client, "alice@patients.example")
-    r = post(client, {f"rf-{k}": "no" for k in DAY3_FLAGS} | {"pain": "1", "bruising": "none"})
+    r = post(
+        client,
+        {f"rf-{k}": "no" for k in DAY3_FLAGS} | {"pain": "1", "bruising": "none", "skin": "none"},
+    )
     page = text_of(r)
     assert r.status_code == 200 and "Everything you answered sounds as expected" in page
     assert "Everything you told us" not in page
@@ -144,8 +148,8 @@ def test_each_error_is_shown_at_its_field_and_in_the_summary(client, world):
     assert r.status_code == 400 and page.summary_role == "alert"
     assert text.startswith("Error: Daily check-in")  # the title says so first
     assert "There is a problem" in text
-    assert page.links == ["#rf-infection", "#pain", "#bruising", "#note"]
-    for field in ("rf-infection", "pain", "bruising", "note"):
+    assert page.links == ["#rf-infection", "#pain", "#bruising", "#skin", "#note"]
+    for field in ("rf-infection", "pain", "bruising", "skin", "note"):
         assert f'id="{field}-error"' in html, field
         assert f"{field}-error" in page.described, field
     assert "Choose a pain score from 0 to 10." in text
@@ -158,7 +162,10 @@ def test_an_old_check_in_still_shows_its_answers(app, client, world, in_app):
     """Stored by the earlier code: every asked warning sign was answered (yes keys only
     were kept), and the yes/no questions were booleans."""
     login(client, "alice@patients.example")
-    post(client, {f"rf-{k}": "no" for k in DAY3_FLAGS} | {"pain": "2", "bruising": "none"})
+    post(
+        client,
+        {f"rf-{k}": "no" for k in DAY3_FLAGS} | {"pain": "2", "bruising": "none", "skin": "none"},
+    )
 
     def make_old():
         checkin = db.session.scalar(sa.select(CheckIn))
@@ -201,6 +208,7 @@ FIELDS = st.fixed_dictionaries(
         **{f"rf-{k}": st.sampled_from(["yes", "no"]) for k in DAY3_FLAGS},
         "pain": st.sampled_from(["0", "4", "9"]),
         "bruising": st.sampled_from(["none", "severe"]),
+        "skin": st.sampled_from(["none", "brown"]),
         **{name: st.sampled_from(["yes", "no"]) for name in OPTIONAL},
     },
 )

@@ -100,3 +100,27 @@ def test_a_yes_to_a_sign_outside_its_window_is_still_refused(client, world):
     login(client, "alice@patients.example")
     r = client.post("/patient/checkin", data=form() | {"rf-allergy": "yes"})
     assert r.status_code == 400 and "Answer only the questions shown." in text_of(r)
+
+
+def test_a_skin_list_left_blank_is_no_answer_and_nothing_is_stored(client, world, in_app):
+    # The skin list asks the same-day skin-breakdown sign: left all unticked it is not
+    # a "no" (control C2). The page names the problem; nothing is stored until it is
+    # answered, and "No skin changes" is that answer.
+    login(client, "alice@patients.example")
+    page = client.get("/patient/checkin").get_data(as_text=True)
+    assert 'id="skin-none" name="skin" value="none"' in page
+    r = client.post("/patient/checkin", data=form(skin=[]))
+    assert r.status_code == 400
+    assert "Tick the skin changes you have, or tick 'No skin changes'." in text_of(r)
+    assert '<a href="#skin">' in r.get_data(as_text=True)
+    assert in_app(lambda: count(CheckIn)) == 0
+    r = client.post("/patient/checkin", data=form(skin=["none", "sore"]))
+    assert r.status_code == 400
+    assert "Tick 'No skin changes' or the changes you have, not both." in text_of(r)
+    r = client.post("/patient/checkin", data=form(skin="none"))
+    assert r.status_code == 200 and "Everything you told us sounds as expected" in text_of(r)
+    stored = in_app(lambda: db.session.scalar(sa.select(CheckIn)).answers)
+    assert stored["skin"] == [] and stored["skin_none"] is True
+    # The edit form shows exactly what was chosen: "No skin changes" ticked.
+    again = client.get("/patient/checkin").get_data(as_text=True)
+    assert 'value="none" data-exclusive checked' in again

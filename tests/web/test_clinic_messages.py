@@ -186,3 +186,16 @@ def test_a_discharged_patient_can_still_mark_messages_read(app, client, world, c
     r = client.post("/patient/messages/seen", data={"upto": _upto(html), "then": "today"})
     assert r.status_code == 303
     assert CARD not in text_of(client.get("/patient/today"))
+
+
+def test_an_instant_at_the_edge_of_the_calendar_is_refused_not_a_500(
+    app, client, world, clock, in_app
+):
+    # Year 1 with a positive offset is before year 1 in UTC: converting it for storage
+    # overflowed (a 500).
+    login(client, "alice@patients.example")
+    for upto in ("0001-01-01T00:00:00+14:00", "0001-01-01T05:00:00+05:01"):
+        r = client.post("/patient/messages/seen", data={"upto": upto}, follow_redirects=True)
+        assert r.status_code == 200, upto
+        assert "That message could not be marked as read. Please try again." in text_of(r)
+    assert _seen_at(in_app, world.patient_a) is None

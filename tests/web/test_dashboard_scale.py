@@ -196,7 +196,9 @@ def _submit_checkin(client, *, yes: tuple[str, ...] = (), pain: int = 2, bruisin
     assert set(yes) <= set(asked), (yes, asked)
     data = dict(re.findall(r'<input type="hidden" name="([\w-]+)" value="([^"]*)"', form))
     data.update({f"rf-{key}": "yes" if key in yes else "no" for key in asked})
-    data.update(pain=str(pain), bruising=bruising, walked="yes", elevated="yes", note="")
+    data.update(
+        pain=str(pain), bruising=bruising, skin="none", walked="yes", elevated="yes", note=""
+    )
     r = client.post("/patient/checkin", data=data)
     assert r.status_code == 200, text_of(r)
     return r

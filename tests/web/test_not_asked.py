@@ -23,7 +23,7 @@ def _answer_everything_shown(client) -> dict[str, str]:
     data = {n: "no" for n in names if n.startswith("rf-")}
     data |= {n: "no" for n in names if n in ("lumps", "itching")}
     data |= {n: "yes" for n in names if n in ("walked", "elevated")}
-    return {**data, "pain": "1", "bruising": "mild", "note": "", "client_key": ""}
+    return {**data, "pain": "1", "bruising": "mild", "skin": "none", "note": "", "client_key": ""}
 
 
 def test_a_protocol_without_stockings_never_reports_them_not_answered(app, client, world, in_app):

@@ -13,6 +13,7 @@ Nothing here sends a push: a comment's own notification is the generic one
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC
 from datetime import datetime
 from typing import Any
 
@@ -119,10 +120,13 @@ def parse_instant(raw: str | None) -> datetime:
     """The card's ``upto`` field: an ISO instant with its offset; anything else is refused
     with a message, never a 500."""
     try:
-        value = datetime.fromisoformat((raw or "").strip())
-    except ValueError:
+        value: datetime | None = datetime.fromisoformat((raw or "").strip())
+        # In UTC now: year 1 with a positive offset is before year 1 in UTC, and
+        # converting it later, for storage, would overflow (a 500).
+        value = value.astimezone(UTC) if value.tzinfo is not None else None
+    except (ValueError, OverflowError):
         value = None
-    if value is None or value.tzinfo is None:
+    if value is None:
         raise Invalid("upto", _("That message could not be marked as read. Please try again."))
     return value
 

@@ -45,6 +45,9 @@ class CheckInForm:
     # Warning signs in their window that a fixed question asked today covers: not asked
     # again, but still triaged at their tier if answered (domain.checkin_day).
     covered: tuple[RedFlag, ...] = ()
+    # The covered warning signs the skin list asks today, or None when it is not asked:
+    # the list then needs a tick or "No skin changes" (domain.checkin_day).
+    skin_covers: tuple[RedFlag, ...] | None = None
 
     @property
     def in_window(self) -> list[RedFlag]:
@@ -114,4 +117,5 @@ def checkin_form(user: Principal, now: datetime, day: int | None = None) -> Chec
         rules,
         follow_up_over=over,
         covered=tuple(asked.covered),
+        skin_covers=asked.skin_covers,
     )

@@ -189,6 +189,7 @@ def _submit(
             **unasked_as_none(raw, form.fixed),  # type: ignore[arg-type]
             asked=form.questions,
             covered=form.covered,
+            skin_covers=form.skin_covers,
         )
     except AnswerError as exc:
         errors = exc.errors if long_note is None else {**exc.errors, "note": NOTE_MESSAGE}

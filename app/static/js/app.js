@@ -134,7 +134,11 @@
     var path = new URL(form.action, location.href).pathname;
     var items = readQueue();
     // A later tick of the same thing replaces the earlier one: only the last state counts.
-    items = items.filter(function (it) { return it.path !== path || path === "/patient/checkin"; });
+    // The same task on another day is another thing (offline past midnight): kept.
+    var day = data.get("day");
+    items = items.filter(function (it) {
+      return it.path !== path || path === "/patient/checkin" || new URLSearchParams(it.body).get("day") !== day;
+    });
     items.push({ path: path, body: data.toString(), at: new Date().toISOString() });
     writeQueue(items);
     return photoLeftOut;

@@ -64,10 +64,25 @@
     });
     if (!checkedIn("pain")) { missing.push({ id: "pain", text: "Choose a pain score from 0 to 10." }); }
     if (!checkedIn("bruising")) { missing.push({ id: "bruising", text: "Choose how much bruising you have." }); }
+    // Nothing ticked in the skin list is no answer (it asks the skin-breakdown sign).
+    if (form.querySelector("#skin-none") && !checkedIn("skin")) { missing.push({ id: "skin", text: "Tick the skin changes you have, or tick 'No skin changes'." }); }
     if (missing.length) {
       event.preventDefault();
       summarise(missing);
     }
+  });
+})();
+(function () {
+  // "No skin changes" and a skin change exclude each other (NHS.UK "None" box): ticking
+  // one unticks the other, so the patient never has to fix a refused pair.
+  var none = document.getElementById("skin-none");
+  if (!none) { return; }
+  var others = Array.prototype.filter.call(document.querySelectorAll('input[name="skin"]'), function (i) { return i !== none; });
+  none.addEventListener("change", function () {
+    if (none.checked) { others.forEach(function (i) { i.checked = false; }); }
+  });
+  others.forEach(function (i) {
+    i.addEventListener("change", function () { if (i.checked) { none.checked = false; } });
   });
 })();
 (function () {

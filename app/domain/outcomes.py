@@ -17,6 +17,7 @@ Sources (docs/clinical-reference.md):
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from datetime import datetime
@@ -144,9 +145,14 @@ def _int(value: object) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) < 6:
+    # Only ASCII digits with at most one leading minus: str.isdigit() also accepts
+    # "²" or "--5", which int() then rejects (a 500 instead of a message).
+    if isinstance(value, str) and len(value) < 6 and _INTEGER.fullmatch(value.strip()):
         return int(value.strip())
     return None
+
+
+_INTEGER = re.compile(r"-?[0-9]{1,4}")
 
 
 # ------------------------------------------------------------------ statistics

@@ -11,6 +11,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from app.domain import outcomes as rules
 from app.domain.protocol.parse import parse_protocol
@@ -137,3 +139,24 @@ def test_complications_from_stored_answers():
 )
 def test_csv_cells_are_never_formulas(cell, safe):
     assert rules.csv_safe(cell) == safe
+
+
+@pytest.mark.parametrize("raw", ["²", "--5", "٣", "-", "1_0", "+3", "0x3"])
+def test_odd_digits_in_a_score_get_a_message_not_a_crash(raw):
+    # "²".isdigit() and "--5" once reached int() and raised a bare ValueError (a 500).
+    with pytest.raises(rules.OutcomeError):
+        rules.check_clearance(raw)
+    with pytest.raises(rules.OutcomeError):
+        rules.check_rating(raw, "3", ["none"])
+
+
+@given(st.text(max_size=12), st.text(max_size=12), st.lists(st.text(max_size=12), max_size=4))
+def test_any_text_in_a_rating_is_accepted_or_gets_a_message(improvement, satisfaction, effects):
+    try:
+        rules.check_rating(improvement, satisfaction, effects)
+    except rules.OutcomeError:
+        pass
+    try:
+        rules.check_clearance(improvement)
+    except rules.OutcomeError:
+        pass

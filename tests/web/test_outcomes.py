@@ -436,3 +436,30 @@ def test_backfill_rebuilds_every_sessions_row_as_the_service_keeps_it(app, dana,
     assert kept[0]["matting"] and kept[0]["dvt"] and not kept[0]["pigmentation"]
     assert (kept[0]["day_yes"], kept[0]["night_no"]) == (1, 1)
     assert (kept[0]["improvement"], kept[0]["side_effects"], kept[0]["score"]) == (70, "matting", 2)
+
+
+def test_a_score_cannot_be_changed_once_the_rating_it_revealed_is_shown(app, dana, in_app):
+    # Blinding (ref 2.8): saving the score shows the patient's rating on the patient
+    # page; a "Change score" after that would be made knowing the rating.
+    pid, tid = dana
+    doc = _client(app, "doc1@north.example")
+    data = {"site": "left-calf-inner", "score": "1"}
+    assert doc.post(f"/clinic/sessions/{tid}/clearance", data=data).status_code == 303
+    # Not rated yet: the score can still be corrected, blind.
+    data["score"] = "2"
+    assert doc.post(f"/clinic/sessions/{tid}/clearance", data=data).status_code == 303
+    assert _rate(_client(app, DANA), tid, "90", "5").status_code == 303
+    body = text_of(doc.get(f"/clinic/patients/{pid}"))
+    assert "90% better" in body and "Change score" not in body
+    page = doc.get(f"/clinic/sessions/{tid}/clearance")
+    assert page.status_code == 200 and "can no longer be changed" in text_of(page)
+    assert 'name="score"' not in page.get_data(as_text=True)
+    data["score"] = "4"
+    r = doc.post(f"/clinic/sessions/{tid}/clearance", data=data)
+    assert r.status_code == 400 and "can no longer be changed" in text_of(r)
+    stored = in_app(
+        lambda: db.session.scalar(
+            sa.select(ClearanceScore.score).where(ClearanceScore.treatment_id == tid)
+        )
+    )
+    assert stored == 2

@@ -40,6 +40,12 @@ RATING_OPEN_FOR = timedelta(days=183)
 # session (ref 2.5: bruising and trapped blood mostly settle by 4 weeks).
 AFTER_PHOTO_FROM = timedelta(weeks=4)
 
+# The clinic page shows a group's median rating only from this many ratings: with one
+# or two, the median is a patient's own rating, which a clinician could read there
+# before scoring that session's photos (ref 2.8: the rater stays blind to it). Five is
+# the usual smallest cell of published health statistics.
+MIN_RATINGS_SHOWN = 5
+
 IMPROVEMENT_STEPS = tuple(range(0, 101, 10))
 # Satisfaction on a 5-point scale, 1 "very unhappy" to 5 "very happy" (ref 2.8); the
 # patient's words are in app/patient/outcomes.py, marked for translation.

@@ -351,7 +351,8 @@ def test_the_outcomes_page_counts_per_protocol_and_sclerosant(app, world, dana, 
     page = doc.get("/clinic/outcomes")
     body = text_of(page)
     assert page.status_code == 200 and "By protocol" in body and "By sclerosant" in body
-    assert "Median improvement" in body and "60% (n=1)" in body
+    # One rating: its median would be Dana's own answer (blinding: see the test below).
+    assert "1 so far; medians shown from 5" in body and "60%" not in body
     assert "0 / 0 / 1 / 0 / 0 (n=1)" in body
     # Dana's session has every complication; Alice's (day 3) none: 1 of 2 sessions.
     for label in (
@@ -463,3 +464,39 @@ def test_a_score_cannot_be_changed_once_the_rating_it_revealed_is_shown(app, dan
         )
     )
     assert stored == 2
+
+
+def test_the_outcomes_page_hides_a_median_that_is_one_patients_rating(app, world, dana, in_app):
+    # Blinding (ref 2.8): with one rated session in a group, the page's "median" is that
+    # patient's rating, readable before the clinician scores the session's photos.
+    pid, tid = dana
+    assert _rate(_client(app, DANA), tid, "73", "2", ("pigmentation",)).status_code == 303
+    doc = _client(app, "doc1@north.example")
+    body = text_of(doc.get("/clinic/outcomes"))
+    assert "73%" not in body and "1 so far; medians shown from 5" in body
+    rows = list(csv.reader(io.StringIO(doc.get("/clinic/outcomes.csv").get_data(as_text=True))))
+    head = rows[0]
+    for row in rows[1:]:
+        cells = dict(zip(head, row, strict=True))
+        assert cells["median improvement %"] == "" and cells["median satisfaction (1-5)"] == ""
+        assert "73" not in row
+
+    def four_more():
+        for improvement in (10, 20, 80, 90):
+            t = db.session.get(Treatment, old_session_with_photos(pid))
+            db.session.add(
+                OutcomeRating(
+                    treatment_id=t.id,
+                    patient_id=pid,
+                    improvement=improvement,
+                    satisfaction=3,
+                    side_effects="",
+                    history=[],
+                )
+            )
+            facts.note_rating(t.id, improvement, 3, "")
+        db.session.commit()
+
+    in_app(four_more)
+    body = text_of(doc.get("/clinic/outcomes"))
+    assert "Median improvement" in body and "73% (n=5)" in body

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
 import uuid
 from datetime import timedelta
 
@@ -500,3 +501,37 @@ def test_the_outcomes_page_hides_a_median_that_is_one_patients_rating(app, world
     in_app(four_more)
     body = text_of(doc.get("/clinic/outcomes"))
     assert "Median improvement" in body and "73% (n=5)" in body
+
+
+def test_ratings_changed_from_four_phones_at_once_lose_no_confirmed_answer(app, dana, in_app):
+    # Like check-ins (issue 15 point 3): each phone's confirmed rating is either the
+    # current one or in the history, exactly once; none is lost by two phones reading
+    # the same row and each writing back its own history.
+    _pid, tid = dana
+    devices, edits = 4, 5
+    clients = [_client(app, DANA) for _ in range(devices)]
+    barrier = threading.Barrier(devices)
+    confirmed: list[tuple[int, int]] = []
+    failures: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait(10)
+            for j in range(edits):
+                answer = (10 * (2 * j + i % 2), 1 + i // 2 + 2 * (j % 2))
+                r = _rate(clients[i], tid, str(answer[0]), str(answer[1]), ("none",))
+                assert r.status_code == 303, r.status_code
+                confirmed.append(answer)
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(devices)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not any(t.is_alive() for t in threads) and not failures, failures
+    row = in_app(lambda: db.session.scalar(sa.select(OutcomeRating)))
+    kept = [(row.improvement, row.satisfaction)]
+    kept += [(h["improvement"], h["satisfaction"]) for h in row.history]
+    assert sorted(kept) == sorted(confirmed)

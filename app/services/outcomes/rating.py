@@ -23,6 +23,7 @@ from app.models import TreatmentStatus
 from app.principal import Principal
 from app.services.errors import Invalid
 from app.services.errors import NotFound
+from app.services.locking import lock_patient
 from app.services.outcomes import facts
 
 
@@ -99,7 +100,9 @@ def _own_session(actor: Principal, treatment_id: int, now: datetime) -> _Session
 def rating_page(actor: Principal, treatment_id: int, now: datetime) -> RatingPage:
     session = _own_session(actor, treatment_id, now)
     rating = db.session.scalar(
-        sa.select(OutcomeRating).where(OutcomeRating.treatment_id == treatment_id)
+        sa.select(OutcomeRating)
+        .where(OutcomeRating.treatment_id == treatment_id)
+        .execution_options(populate_existing=True)  # the latest, read under the lock
     )
     if rating is None and not rules.rating_open(session.due_at, now):
         raise NotFound("No such session.")
@@ -139,6 +142,11 @@ def _save_rating(
     side_effects: list[str],
     now: datetime,
 ) -> OutcomeRating:
+    # One writer per patient from here to the commit (app/services/locking.py): two
+    # phones changing the rating at once would each read the same row and write back
+    # its history with only their own earlier answer, losing the other's.
+    if actor.patient is not None:
+        lock_patient(actor.patient.id)
     page = rating_page(actor, treatment_id, now)
     if not page.editable:
         raise Invalid("improvement", _("This rating can no longer be changed. Thank you for it."))

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 from app.domain.checkin import fixed_questions_for_day
 from app.domain.offsets import local_date
+from app.domain.offsets import local_midnight
 from app.domain.protocol.model import Protocol
 
 # ref 2.7: small veins fade over weeks; six weeks gives most of the result time to show.
@@ -97,11 +98,16 @@ class OutcomeError(ValueError):
 # ------------------------------------------------------------------ when it is due
 
 
-def rating_due_at(anchor: datetime, next_appointment: datetime | None) -> datetime:
-    """When a done session's rating becomes due: six weeks after it, or at the next
-    session's appointment if that comes first (the patient rates before re-treatment)."""
+def rating_due_at(anchor: datetime, next_appointment: datetime | None, tz: ZoneInfo) -> datetime:
+    """When a done session's rating becomes due: six weeks after it, or, if the next
+    session comes first, from the start of the patient's local day before it, so the
+    patient can rate before being re-treated (at the appointment itself they are in the
+    chair, and a session treated a little early would never have been asked)."""
     due = anchor + RATING_DUE_AFTER
-    return min(due, next_appointment) if next_appointment and next_appointment > anchor else due
+    if next_appointment is None or next_appointment <= anchor:
+        return due
+    day_before = local_midnight(local_date(next_appointment, tz) - timedelta(days=1), tz)
+    return min(due, max(day_before, anchor))
 
 
 def rating_open(due_at: datetime, now: datetime) -> bool:

@@ -26,13 +26,31 @@ def _protocol(key: str):
     return parse_protocol((PROTOCOLS / f"{key}.toml").read_text(), key)
 
 
-def test_the_rating_is_due_six_weeks_on_or_at_the_next_session_if_sooner():
-    assert rules.rating_due_at(T0, None) == T0 + timedelta(weeks=6)
-    soon = T0 + timedelta(weeks=4)
-    assert rules.rating_due_at(T0, soon) == soon
-    assert rules.rating_due_at(T0, T0 + timedelta(weeks=10)) == T0 + timedelta(weeks=6)
+def test_the_rating_is_due_six_weeks_on_or_the_day_before_the_next_session_if_sooner():
+    assert rules.rating_due_at(T0, None, LONDON) == T0 + timedelta(weeks=6)
+    soon = T0 + timedelta(weeks=4)  # 29 October, 09:00 UTC
+    # From the start of the London day before it (28 October, GMT again since the 25th).
+    assert rules.rating_due_at(T0, soon, LONDON) == datetime(2026, 10, 28, 0, 0, tzinfo=UTC)
+    assert rules.rating_due_at(T0, T0 + timedelta(weeks=10), LONDON) == T0 + timedelta(weeks=6)
     # A "next" session at or before this one is not the next one.
-    assert rules.rating_due_at(T0, T0 - timedelta(days=1)) == T0 + timedelta(weeks=6)
+    assert rules.rating_due_at(T0, T0 - timedelta(days=1), LONDON) == T0 + timedelta(weeks=6)
+
+
+def test_the_patient_can_rate_before_being_re_treated_across_dst_and_zones():
+    # Once due at the next appointment itself, the patient was asked only when in the
+    # chair, and never before re-treatment when treated a little early.
+    nxt = datetime(2026, 10, 26, 9, 0, tzinfo=UTC)  # Monday 09:00 GMT, the day after
+    due = rules.rating_due_at(T0, nxt, LONDON)  # the clocks go back (25 October)
+    # London's midnight of the 25th is still summer time (clocks go back at 02:00).
+    assert due == datetime(2026, 10, 24, 23, 0, tzinfo=UTC)
+    assert due.astimezone(LONDON).hour == 0 and due < nxt - timedelta(hours=24)
+    # The local day is the patient's own: 03:00 UTC on the 26th is still the 25th in
+    # Los Angeles, so the day before is the 24th there.
+    la = ZoneInfo("America/Los_Angeles")
+    due = rules.rating_due_at(T0, datetime(2026, 10, 26, 3, 0, tzinfo=UTC), la)
+    assert due == datetime(2026, 10, 24, 7, 0, tzinfo=UTC)
+    # A next session booked the day after: due no earlier than the session itself.
+    assert rules.rating_due_at(T0, T0 + timedelta(hours=20), LONDON) == T0
 
 
 def test_the_rating_is_open_for_six_months_and_changeable_for_four_weeks():

@@ -235,6 +235,26 @@ def test_the_rating_is_due_at_the_next_session_if_that_comes_first(app, world, i
     assert "How did your session" in text_of(_client(app, DANA).get("/patient/today"))
 
 
+def test_the_rating_is_asked_the_day_before_the_next_session(app, world, in_app):
+    # Asked only at the appointment itself, the patient would be in the chair: the card
+    # shows from the start of the patient's local day before the next session.
+    def build():
+        clinic = db.session.get(Clinic, world.clinic1)
+        p = make_patient(clinic, DANA, day=20)
+        t = db.session.get(Treatment, _session_of(p.id))
+        db.session.add(
+            Treatment(
+                patient_id=p.id,
+                protocol_version_id=t.protocol_version_id,
+                appointment_at=NOW + timedelta(hours=30),
+            )
+        )
+        db.session.commit()
+
+    in_app(build)
+    assert "How did your session" in text_of(_client(app, DANA).get("/patient/today"))
+
+
 # ------------------------------------------------------------------ the clinician
 
 

@@ -293,7 +293,9 @@ def complications(answers: dict[str, object], day: int, clot_keys: set[str]) -> 
     if bruising == "severe" or (bruising == "moderate" and day >= BRUISING_LATE_DAY):
         found.add("bruising")
     skin = answers.get("skin")
-    skin = set(skin) if isinstance(skin, list) else set()
+    # Stored JSON of any age: only strings count (a nested list would make set() raise,
+    # and this runs inside the check-in's transaction, warning signs and all).
+    skin = {s for s in skin if isinstance(s, str)} if isinstance(skin, list) else set()
     if PIGMENTATION_SKIN in skin:
         found.add("pigmentation")
     if MATTING_SKIN in skin:

@@ -178,3 +178,20 @@ def test_any_text_in_a_rating_is_accepted_or_gets_a_message(improvement, satisfa
         rules.check_clearance(improvement)
     except rules.OutcomeError:
         pass
+
+
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner),
+        max_leaves=8,
+    ),
+    st.integers(-5, 400),
+)
+def test_complications_of_any_stored_answers_never_raise(value, day):
+    # The check-in service recomputes the session's row in its own transaction: an odd
+    # stored answer (a nested list in "skin" once raised TypeError) must not fail it.
+    for key in ("skin", "bruising", "red_flags"):
+        found = rules.complications({key: value}, day, {"calf-pain-swelling"})
+        assert found <= set(rules.COMPLICATIONS)
+    assert rules.complications({"skin": [["brown"], "red-vessels"]}, 3, set()) == {"matting"}

@@ -555,3 +555,17 @@ def test_ratings_changed_from_four_phones_at_once_lose_no_confirmed_answer(app, 
     kept = [(row.improvement, row.satisfaction)]
     kept += [(h["improvement"], h["satisfaction"]) for h in row.history]
     assert sorted(kept) == sorted(confirmed)
+
+
+def test_the_same_rating_sent_twice_is_stored_once(app, dana, in_app):
+    # A double tap or a resend: the second send changes nothing, so the history keeps
+    # no copy of the same answers (it holds answers the patient changed).
+    _pid, tid = dana
+    client = _client(app, DANA)
+    assert _rate(client, tid, "70", "4", ("matting",)).status_code == 303
+    assert _rate(client, tid, "70", "4", ("matting",)).status_code == 303
+    row = in_app(lambda: db.session.scalar(sa.select(OutcomeRating)))
+    assert (row.improvement, row.history) == (70, [])
+    assert _rate(client, tid, "80", "4", ("matting",)).status_code == 303
+    row = in_app(lambda: db.session.scalar(sa.select(OutcomeRating)))
+    assert (row.improvement, [h["improvement"] for h in row.history]) == (80, [70])

@@ -175,6 +175,15 @@ def _save_rating(
             created_at=now,
         )
         db.session.add(rating)
+    elif (rating.improvement, rating.satisfaction, rating.side_effects) == (
+        checked.improvement,
+        checked.satisfaction,
+        effects,
+    ):
+        # The same answers again (a double tap, an offline resend): nothing changed, so
+        # no copy of them goes into the history.
+        db.session.commit()
+        return rating
     else:
         previous = {
             "improvement": rating.improvement,

@@ -20,6 +20,7 @@ from app.clinician.routes import bp
 from app.clock import now
 from app.domain.outcomes import CLEARANCE
 from app.domain.outcomes import COMPLICATIONS
+from app.domain.outcomes import MIN_RATINGS_SHOWN
 from app.services import outcomes
 from app.services.errors import Invalid
 from app.services.photos import Site
@@ -37,7 +38,11 @@ def _session_outcomes() -> dict:
 def outcomes_page():
     report = outcomes.clinic_report(current_user, client_address())
     return render_template(
-        "clinician/outcomes.html", r=report, clearance=CLEARANCE, complications=COMPLICATIONS
+        "clinician/outcomes.html",
+        r=report,
+        clearance=CLEARANCE,
+        complications=COMPLICATIONS,
+        min_rated=MIN_RATINGS_SHOWN,
     )
 
 

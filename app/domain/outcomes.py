@@ -17,6 +17,7 @@ Sources (docs/clinical-reference.md):
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from datetime import datetime
@@ -25,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 from app.domain.checkin import fixed_questions_for_day
 from app.domain.offsets import local_date
+from app.domain.offsets import local_midnight
 from app.domain.protocol.model import Protocol
 
 # ref 2.7: small veins fade over weeks; six weeks gives most of the result time to show.
@@ -38,6 +40,12 @@ RATING_OPEN_FOR = timedelta(days=183)
 # The "after" photo of a pair is the latest of its site at least this long after the
 # session (ref 2.5: bruising and trapped blood mostly settle by 4 weeks).
 AFTER_PHOTO_FROM = timedelta(weeks=4)
+
+# The clinic page shows a group's median rating only from this many ratings: with one
+# or two, the median is a patient's own rating, which a clinician could read there
+# before scoring that session's photos (ref 2.8: the rater stays blind to it). Five is
+# the usual smallest cell of published health statistics.
+MIN_RATINGS_SHOWN = 5
 
 IMPROVEMENT_STEPS = tuple(range(0, 101, 10))
 # Satisfaction on a 5-point scale, 1 "very unhappy" to 5 "very happy" (ref 2.8); the
@@ -90,11 +98,16 @@ class OutcomeError(ValueError):
 # ------------------------------------------------------------------ when it is due
 
 
-def rating_due_at(anchor: datetime, next_appointment: datetime | None) -> datetime:
-    """When a done session's rating becomes due: six weeks after it, or at the next
-    session's appointment if that comes first (the patient rates before re-treatment)."""
+def rating_due_at(anchor: datetime, next_appointment: datetime | None, tz: ZoneInfo) -> datetime:
+    """When a done session's rating becomes due: six weeks after it, or, if the next
+    session comes first, from the start of the patient's local day before it, so the
+    patient can rate before being re-treated (at the appointment itself they are in the
+    chair, and a session treated a little early would never have been asked)."""
     due = anchor + RATING_DUE_AFTER
-    return min(due, next_appointment) if next_appointment and next_appointment > anchor else due
+    if next_appointment is None or next_appointment <= anchor:
+        return due
+    day_before = local_midnight(local_date(next_appointment, tz) - timedelta(days=1), tz)
+    return min(due, max(day_before, anchor))
 
 
 def rating_open(due_at: datetime, now: datetime) -> bool:
@@ -144,9 +157,14 @@ def _int(value: object) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) < 6:
+    # Only ASCII digits with at most one leading minus: str.isdigit() also accepts
+    # "²" or "--5", which int() then rejects (a 500 instead of a message).
+    if isinstance(value, str) and len(value) < 6 and _INTEGER.fullmatch(value.strip()):
         return int(value.strip())
     return None
+
+
+_INTEGER = re.compile(r"-?[0-9]{1,4}")
 
 
 # ------------------------------------------------------------------ statistics
@@ -275,7 +293,9 @@ def complications(answers: dict[str, object], day: int, clot_keys: set[str]) -> 
     if bruising == "severe" or (bruising == "moderate" and day >= BRUISING_LATE_DAY):
         found.add("bruising")
     skin = answers.get("skin")
-    skin = set(skin) if isinstance(skin, list) else set()
+    # Stored JSON of any age: only strings count (a nested list would make set() raise,
+    # and this runs inside the check-in's transaction, warning signs and all).
+    skin = {s for s in skin if isinstance(s, str)} if isinstance(skin, list) else set()
     if PIGMENTATION_SKIN in skin:
         found.add("pigmentation")
     if MATTING_SKIN in skin:

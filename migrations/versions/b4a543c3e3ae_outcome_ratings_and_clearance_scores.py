@@ -79,9 +79,79 @@ def upgrade():
     sa.PrimaryKeyConstraint('treatment_id', name=op.f('pk_session_facts'))
     )
     # ### end Alembic commands ###
-    from app.services.outcomes.facts import backfill
+    _backfill(op.get_bind())
 
-    backfill(op.get_bind())
+
+# The tables as they are at this revision, by explicit columns: the backfill must not
+# use app.models, whose classes follow the newest schema (a column added later to any
+# of these would make an ORM statement here fail on an older database). Only pure
+# domain rules are imported (app/domain/outcomes.py: what counts as a complication).
+_versions = sa.table("protocol_versions", sa.column("id"), sa.column("source_text"))
+_treatments = sa.table("treatments", sa.column("id"), sa.column("protocol_version_id"))
+_checkins = sa.table(
+    "checkins", sa.column("treatment_id"), sa.column("day"), sa.column("answers", sa.JSON)
+)
+_FLAGS = ("bruising", "pigmentation", "matting", "skin_breakdown", "dvt")
+_facts = sa.table(
+    "session_facts",
+    sa.column("treatment_id"),
+    *(sa.column(k) for k in _FLAGS),
+    *(sa.column(k) for k in ("day_yes", "day_no", "night_yes", "night_no")),
+)
+
+
+def _facts_of(treatment_id, checkins, clot_keys):
+    """One session's row from its check-ins' (day, answers); the rule of
+    app/services/outcomes/facts.py:facts_of at this revision."""
+    from app.domain import outcomes as rules
+
+    row = dict.fromkeys(_FLAGS, False)
+    row |= {"treatment_id": treatment_id, "day_yes": 0, "day_no": 0, "night_yes": 0, "night_no": 0}
+    for day, answers in checkins:
+        answers = answers if isinstance(answers, dict) else {}
+        for kind in rules.complications(answers, day, clot_keys) & set(_FLAGS):
+            row[kind] = True
+        for key, short in (("stockings_day", "day"), ("stockings_night", "night")):
+            value = answers.get(key)
+            if value is True:
+                row[f"{short}_yes"] += 1
+            elif value is False:
+                row[f"{short}_no"] += 1
+    return row
+
+
+def _backfill(connection, chunk=5_000):
+    """A session_facts row for every session with check-ins (ratings and scores are new
+    tables, empty here). Streams the check-ins in treatment order, inserts in chunks."""
+    from app.domain import outcomes as rules
+    from app.domain.protocol.parse import parse_protocol
+
+    clot = {
+        vid: rules.clot_flag_keys(parse_protocol(text, f"version {vid}", stored=True))
+        for vid, text in connection.execute(sa.select(_versions.c.id, _versions.c.source_text))
+    }
+    version_of = dict(
+        connection.execute(sa.select(_treatments.c.id, _treatments.c.protocol_version_id)).all()
+    )
+    stream = connection.execute(
+        sa.select(_checkins.c.treatment_id, _checkins.c.day, _checkins.c.answers)
+        .order_by(_checkins.c.treatment_id)
+        .execution_options(yield_per=chunk)
+    )
+    batch, current, days = [], None, []
+    for tid, day, answers in stream:
+        if tid != current and current is not None:
+            batch.append(_facts_of(current, days, clot.get(version_of.get(current), set())))
+            days = []
+        current = tid
+        days.append((day, answers))
+        if len(batch) >= chunk:
+            connection.execute(sa.insert(_facts), batch)
+            batch = []
+    if current is not None:
+        batch.append(_facts_of(current, days, clot.get(version_of.get(current), set())))
+    if batch:
+        connection.execute(sa.insert(_facts), batch)
 
 
 def downgrade():

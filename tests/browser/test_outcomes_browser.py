@@ -121,3 +121,33 @@ def test_rating_scoring_and_the_outcomes_page_in_a_browser(
     page.context.close()
     assert not problems, "\n".join(problems)
     assert not js_errors, js_errors
+
+
+def test_the_rating_form_has_the_check_ins_large_controls(
+    browser, app, clock, live_server, artifacts
+):
+    # The rating's radios and checkboxes reuse the check-in's NHS.UK-style controls
+    # (class "big-choices" in app.css): a 40 px drawn circle or box in a 44 px+ target.
+    base = live_server.url
+    js_errors: list[str] = []
+    demo_patient(app, clock, EMAIL, NAME, 50)
+    page = _new_page(browser, js_errors)
+    sign_in(page, base, EMAIL, PASSWORD, clock())
+    page.locator("section.outcome-prompt").get_by_role("link", name="Rate your session").click()
+    sizes = page.evaluate(
+        """() => [...document.querySelectorAll('form label.radio, form .scale label')]
+          .map((l) => {
+            const r = l.getBoundingClientRect();
+            const i = l.querySelector('input').getBoundingClientRect();
+            return {text: l.textContent.trim(), w: r.width, h: r.height,
+                    iw: i.width, ih: i.height,
+                    look: getComputedStyle(l.querySelector('input')).appearance};
+          })"""
+    )
+    assert len(sizes) == 11 + 5 + 3, sizes
+    for s in sizes:
+        assert s["w"] >= 44 and s["h"] >= 44, s
+        assert s["iw"] >= 40 and s["ih"] >= 40, s
+        assert s["look"] == "none", s
+    page.context.close()
+    assert not js_errors, js_errors

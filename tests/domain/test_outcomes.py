@@ -11,6 +11,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from app.domain import outcomes as rules
 from app.domain.protocol.parse import parse_protocol
@@ -24,13 +26,31 @@ def _protocol(key: str):
     return parse_protocol((PROTOCOLS / f"{key}.toml").read_text(), key)
 
 
-def test_the_rating_is_due_six_weeks_on_or_at_the_next_session_if_sooner():
-    assert rules.rating_due_at(T0, None) == T0 + timedelta(weeks=6)
-    soon = T0 + timedelta(weeks=4)
-    assert rules.rating_due_at(T0, soon) == soon
-    assert rules.rating_due_at(T0, T0 + timedelta(weeks=10)) == T0 + timedelta(weeks=6)
+def test_the_rating_is_due_six_weeks_on_or_the_day_before_the_next_session_if_sooner():
+    assert rules.rating_due_at(T0, None, LONDON) == T0 + timedelta(weeks=6)
+    soon = T0 + timedelta(weeks=4)  # 29 October, 09:00 UTC
+    # From the start of the London day before it (28 October, GMT again since the 25th).
+    assert rules.rating_due_at(T0, soon, LONDON) == datetime(2026, 10, 28, 0, 0, tzinfo=UTC)
+    assert rules.rating_due_at(T0, T0 + timedelta(weeks=10), LONDON) == T0 + timedelta(weeks=6)
     # A "next" session at or before this one is not the next one.
-    assert rules.rating_due_at(T0, T0 - timedelta(days=1)) == T0 + timedelta(weeks=6)
+    assert rules.rating_due_at(T0, T0 - timedelta(days=1), LONDON) == T0 + timedelta(weeks=6)
+
+
+def test_the_patient_can_rate_before_being_re_treated_across_dst_and_zones():
+    # Once due at the next appointment itself, the patient was asked only when in the
+    # chair, and never before re-treatment when treated a little early.
+    nxt = datetime(2026, 10, 26, 9, 0, tzinfo=UTC)  # Monday 09:00 GMT, the day after
+    due = rules.rating_due_at(T0, nxt, LONDON)  # the clocks go back (25 October)
+    # London's midnight of the 25th is still summer time (clocks go back at 02:00).
+    assert due == datetime(2026, 10, 24, 23, 0, tzinfo=UTC)
+    assert due.astimezone(LONDON).hour == 0 and due < nxt - timedelta(hours=24)
+    # The local day is the patient's own: 03:00 UTC on the 26th is still the 25th in
+    # Los Angeles, so the day before is the 24th there.
+    la = ZoneInfo("America/Los_Angeles")
+    due = rules.rating_due_at(T0, datetime(2026, 10, 26, 3, 0, tzinfo=UTC), la)
+    assert due == datetime(2026, 10, 24, 7, 0, tzinfo=UTC)
+    # A next session booked the day after: due no earlier than the session itself.
+    assert rules.rating_due_at(T0, T0 + timedelta(hours=20), LONDON) == T0
 
 
 def test_the_rating_is_open_for_six_months_and_changeable_for_four_weeks():
@@ -137,3 +157,41 @@ def test_complications_from_stored_answers():
 )
 def test_csv_cells_are_never_formulas(cell, safe):
     assert rules.csv_safe(cell) == safe
+
+
+@pytest.mark.parametrize("raw", ["²", "--5", "٣", "-", "1_0", "+3", "0x3"])
+def test_odd_digits_in_a_score_get_a_message_not_a_crash(raw):
+    # "²".isdigit() and "--5" once reached int() and raised a bare ValueError (a 500).
+    with pytest.raises(rules.OutcomeError):
+        rules.check_clearance(raw)
+    with pytest.raises(rules.OutcomeError):
+        rules.check_rating(raw, "3", ["none"])
+
+
+@given(st.text(max_size=12), st.text(max_size=12), st.lists(st.text(max_size=12), max_size=4))
+def test_any_text_in_a_rating_is_accepted_or_gets_a_message(improvement, satisfaction, effects):
+    try:
+        rules.check_rating(improvement, satisfaction, effects)
+    except rules.OutcomeError:
+        pass
+    try:
+        rules.check_clearance(improvement)
+    except rules.OutcomeError:
+        pass
+
+
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner),
+        max_leaves=8,
+    ),
+    st.integers(-5, 400),
+)
+def test_complications_of_any_stored_answers_never_raise(value, day):
+    # The check-in service recomputes the session's row in its own transaction: an odd
+    # stored answer (a nested list in "skin" once raised TypeError) must not fail it.
+    for key in ("skin", "bruising", "red_flags"):
+        found = rules.complications({key: value}, day, {"calf-pain-swelling"})
+        assert found <= set(rules.COMPLICATIONS)
+    assert rules.complications({"skin": [["brown"], "red-vessels"]}, 3, set()) == {"matting"}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
 import uuid
 from datetime import timedelta
 
@@ -234,6 +235,26 @@ def test_the_rating_is_due_at_the_next_session_if_that_comes_first(app, world, i
     assert "How did your session" in text_of(_client(app, DANA).get("/patient/today"))
 
 
+def test_the_rating_is_asked_the_day_before_the_next_session(app, world, in_app):
+    # Asked only at the appointment itself, the patient would be in the chair: the card
+    # shows from the start of the patient's local day before the next session.
+    def build():
+        clinic = db.session.get(Clinic, world.clinic1)
+        p = make_patient(clinic, DANA, day=20)
+        t = db.session.get(Treatment, _session_of(p.id))
+        db.session.add(
+            Treatment(
+                patient_id=p.id,
+                protocol_version_id=t.protocol_version_id,
+                appointment_at=NOW + timedelta(hours=30),
+            )
+        )
+        db.session.commit()
+
+    in_app(build)
+    assert "How did your session" in text_of(_client(app, DANA).get("/patient/today"))
+
+
 # ------------------------------------------------------------------ the clinician
 
 
@@ -351,7 +372,8 @@ def test_the_outcomes_page_counts_per_protocol_and_sclerosant(app, world, dana, 
     page = doc.get("/clinic/outcomes")
     body = text_of(page)
     assert page.status_code == 200 and "By protocol" in body and "By sclerosant" in body
-    assert "Median improvement" in body and "60% (n=1)" in body
+    # One rating: its median would be Dana's own answer (blinding: see the test below).
+    assert "1 so far; medians shown from 5" in body and "60%" not in body
     assert "0 / 0 / 1 / 0 / 0 (n=1)" in body
     # Dana's session has every complication; Alice's (day 3) none: 1 of 2 sessions.
     for label in (
@@ -436,3 +458,114 @@ def test_backfill_rebuilds_every_sessions_row_as_the_service_keeps_it(app, dana,
     assert kept[0]["matting"] and kept[0]["dvt"] and not kept[0]["pigmentation"]
     assert (kept[0]["day_yes"], kept[0]["night_no"]) == (1, 1)
     assert (kept[0]["improvement"], kept[0]["side_effects"], kept[0]["score"]) == (70, "matting", 2)
+
+
+def test_a_score_cannot_be_changed_once_the_rating_it_revealed_is_shown(app, dana, in_app):
+    # Blinding (ref 2.8): saving the score shows the patient's rating on the patient
+    # page; a "Change score" after that would be made knowing the rating.
+    pid, tid = dana
+    doc = _client(app, "doc1@north.example")
+    data = {"site": "left-calf-inner", "score": "1"}
+    assert doc.post(f"/clinic/sessions/{tid}/clearance", data=data).status_code == 303
+    # Not rated yet: the score can still be corrected, blind.
+    data["score"] = "2"
+    assert doc.post(f"/clinic/sessions/{tid}/clearance", data=data).status_code == 303
+    assert _rate(_client(app, DANA), tid, "90", "5").status_code == 303
+    body = text_of(doc.get(f"/clinic/patients/{pid}"))
+    assert "90% better" in body and "Change score" not in body
+    page = doc.get(f"/clinic/sessions/{tid}/clearance")
+    assert page.status_code == 200 and "can no longer be changed" in text_of(page)
+    assert 'name="score"' not in page.get_data(as_text=True)
+    data["score"] = "4"
+    r = doc.post(f"/clinic/sessions/{tid}/clearance", data=data)
+    assert r.status_code == 400 and "can no longer be changed" in text_of(r)
+    stored = in_app(
+        lambda: db.session.scalar(
+            sa.select(ClearanceScore.score).where(ClearanceScore.treatment_id == tid)
+        )
+    )
+    assert stored == 2
+
+
+def test_the_outcomes_page_hides_a_median_that_is_one_patients_rating(app, world, dana, in_app):
+    # Blinding (ref 2.8): with one rated session in a group, the page's "median" is that
+    # patient's rating, readable before the clinician scores the session's photos.
+    pid, tid = dana
+    assert _rate(_client(app, DANA), tid, "73", "2", ("pigmentation",)).status_code == 303
+    doc = _client(app, "doc1@north.example")
+    body = text_of(doc.get("/clinic/outcomes"))
+    assert "73%" not in body and "1 so far; medians shown from 5" in body
+    rows = list(csv.reader(io.StringIO(doc.get("/clinic/outcomes.csv").get_data(as_text=True))))
+    head = rows[0]
+    for row in rows[1:]:
+        cells = dict(zip(head, row, strict=True))
+        assert cells["median improvement %"] == "" and cells["median satisfaction (1-5)"] == ""
+        assert "73" not in row
+
+    def four_more():
+        for improvement in (10, 20, 80, 90):
+            t = db.session.get(Treatment, old_session_with_photos(pid))
+            db.session.add(
+                OutcomeRating(
+                    treatment_id=t.id,
+                    patient_id=pid,
+                    improvement=improvement,
+                    satisfaction=3,
+                    side_effects="",
+                    history=[],
+                )
+            )
+            facts.note_rating(t.id, improvement, 3, "")
+        db.session.commit()
+
+    in_app(four_more)
+    body = text_of(doc.get("/clinic/outcomes"))
+    assert "Median improvement" in body and "73% (n=5)" in body
+
+
+def test_ratings_changed_from_four_phones_at_once_lose_no_confirmed_answer(app, dana, in_app):
+    # Like check-ins (issue 15 point 3): each phone's confirmed rating is either the
+    # current one or in the history, exactly once; none is lost by two phones reading
+    # the same row and each writing back its own history.
+    _pid, tid = dana
+    devices, edits = 4, 5
+    clients = [_client(app, DANA) for _ in range(devices)]
+    barrier = threading.Barrier(devices)
+    confirmed: list[tuple[int, int]] = []
+    failures: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait(10)
+            for j in range(edits):
+                answer = (10 * (2 * j + i % 2), 1 + i // 2 + 2 * (j % 2))
+                r = _rate(clients[i], tid, str(answer[0]), str(answer[1]), ("none",))
+                assert r.status_code == 303, r.status_code
+                confirmed.append(answer)
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(devices)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not any(t.is_alive() for t in threads) and not failures, failures
+    row = in_app(lambda: db.session.scalar(sa.select(OutcomeRating)))
+    kept = [(row.improvement, row.satisfaction)]
+    kept += [(h["improvement"], h["satisfaction"]) for h in row.history]
+    assert sorted(kept) == sorted(confirmed)
+
+
+def test_the_same_rating_sent_twice_is_stored_once(app, dana, in_app):
+    # A double tap or a resend: the second send changes nothing, so the history keeps
+    # no copy of the same answers (it holds answers the patient changed).
+    _pid, tid = dana
+    client = _client(app, DANA)
+    assert _rate(client, tid, "70", "4", ("matting",)).status_code == 303
+    assert _rate(client, tid, "70", "4", ("matting",)).status_code == 303
+    row = in_app(lambda: db.session.scalar(sa.select(OutcomeRating)))
+    assert (row.improvement, row.history) == (70, [])
+    assert _rate(client, tid, "80", "4", ("matting",)).status_code == 303
+    row = in_app(lambda: db.session.scalar(sa.select(OutcomeRating)))
+    assert (row.improvement, [h["improvement"] for h in row.history]) == (80, [70])

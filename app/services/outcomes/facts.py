@@ -2,9 +2,10 @@
 (``SessionFacts``), so the clinic's outcomes page adds up sessions, not check-ins.
 
 The check-in service calls ``note_checkin`` after storing a check-in (under the
-patient's lock, in its transaction); ``backfill`` recomputes every row, for the
-migration that adds the table and for loaders that bypass the services (benchmarks).
-Both apply app/domain/outcomes.py:complications, the one definition of each kind.
+patient's lock, in its transaction); ``backfill`` recomputes every row, for loaders
+that bypass the services (benchmarks). Both apply app/domain/outcomes.py:complications,
+the one definition of each kind. The migration that adds the table has its own copy
+over explicit columns (models follow the newest schema, a migration must not).
 """
 
 from __future__ import annotations

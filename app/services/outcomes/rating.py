@@ -1,9 +1,10 @@
 """The patient's rating of each done session (issue 19 point 6): which one is due (the
 card on Today), the form, and saving it.
 
-A rating is due six weeks after a session, or at the next session's appointment if
-that comes first, and open for six months; once given it can be changed for four weeks
-(last write wins; each earlier answer is kept in the row's ``history``). Rules and
+A rating is due six weeks after a session, or from the start of the patient's local day
+before the next session if that comes first, and open for six months; once given it can
+be changed for four weeks (last write wins, one writer per patient; each earlier answer
+is kept in the row's ``history``). Rules and
 their sources: app/domain/outcomes.py.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
@@ -23,6 +25,7 @@ from app.models import TreatmentStatus
 from app.principal import Principal
 from app.services.errors import Invalid
 from app.services.errors import NotFound
+from app.services.locking import lock_patient
 from app.services.outcomes import facts
 
 
@@ -51,7 +54,7 @@ class _Session:
     due_at: datetime
 
 
-def _due_sessions(patient_id: int) -> list[_Session]:
+def _due_sessions(patient_id: int, tz: ZoneInfo) -> list[_Session]:
     """The patient's done sessions with when each one's rating is due (one query)."""
     rows = db.session.execute(
         sa.select(Treatment.id, Treatment.status, Treatment.appointment_at, Treatment.treated_at)
@@ -64,15 +67,21 @@ def _due_sessions(patient_id: int) -> list[_Session]:
             continue
         anchor = treated or appointment
         later = [r[2] for r in rows[i + 1 :] if (r[3] or r[2]) > anchor]
-        out.append(_Session(tid, anchor, rules.rating_due_at(anchor, later[0] if later else None)))
+        out.append(
+            _Session(tid, anchor, rules.rating_due_at(anchor, later[0] if later else None, tz))
+        )
     return out
+
+
+def _mine(actor: Principal) -> list[_Session]:
+    return _due_sessions(actor.patient.id, ZoneInfo(actor.patient.timezone))
 
 
 def due_prompt(actor: Principal, now: datetime) -> Prompt | None:
     """The session to ask about on Today, or None (nothing due, or all rated)."""
     if actor.patient is None:
         return None
-    open_ = [s for s in _due_sessions(actor.patient.id) if rules.rating_open(s.due_at, now)]
+    open_ = [s for s in _mine(actor) if rules.rating_open(s.due_at, now)]
     if not open_:
         return None
     rated = set(
@@ -90,7 +99,10 @@ def _own_session(actor: Principal, treatment_id: int, now: datetime) -> _Session
     """One of the patient's own done sessions whose rating is open; else "not found"."""
     if actor.patient is None:
         raise NotFound("No such session.")
-    found = next((s for s in _due_sessions(actor.patient.id) if s.id == treatment_id), None)
+    found = next(
+        (s for s in _mine(actor) if s.id == treatment_id),
+        None,
+    )
     if found is None or found.due_at > now:
         raise NotFound("No such session.")
     return found
@@ -99,7 +111,9 @@ def _own_session(actor: Principal, treatment_id: int, now: datetime) -> _Session
 def rating_page(actor: Principal, treatment_id: int, now: datetime) -> RatingPage:
     session = _own_session(actor, treatment_id, now)
     rating = db.session.scalar(
-        sa.select(OutcomeRating).where(OutcomeRating.treatment_id == treatment_id)
+        sa.select(OutcomeRating)
+        .where(OutcomeRating.treatment_id == treatment_id)
+        .execution_options(populate_existing=True)  # the latest, read under the lock
     )
     if rating is None and not rules.rating_open(session.due_at, now):
         raise NotFound("No such session.")
@@ -139,6 +153,11 @@ def _save_rating(
     side_effects: list[str],
     now: datetime,
 ) -> OutcomeRating:
+    # One writer per patient from here to the commit (app/services/locking.py): two
+    # phones changing the rating at once would each read the same row and write back
+    # its history with only their own earlier answer, losing the other's.
+    if actor.patient is not None:
+        lock_patient(actor.patient.id)
     page = rating_page(actor, treatment_id, now)
     if not page.editable:
         raise Invalid("improvement", _("This rating can no longer be changed. Thank you for it."))
@@ -156,6 +175,15 @@ def _save_rating(
             created_at=now,
         )
         db.session.add(rating)
+    elif (rating.improvement, rating.satisfaction, rating.side_effects) == (
+        checked.improvement,
+        checked.satisfaction,
+        effects,
+    ):
+        # The same answers again (a double tap, an offline resend): nothing changed, so
+        # no copy of them goes into the history.
+        db.session.commit()
+        return rating
     else:
         previous = {
             "improvement": rating.improvement,

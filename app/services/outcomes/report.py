@@ -76,12 +76,17 @@ class Group:
         return sum(self.clearance.values())
 
     @property
+    def shown(self) -> bool:
+        """Enough ratings that no one patient's can be read from the medians."""
+        return self.rated >= rules.MIN_RATINGS_SHOWN
+
+    @property
     def median_improvement(self) -> float | None:
-        return rules.median_from_counts(self.improvement)
+        return rules.median_from_counts(self.improvement) if self.shown else None
 
     @property
     def median_satisfaction(self) -> float | None:
-        return rules.median_from_counts(self.satisfaction)
+        return rules.median_from_counts(self.satisfaction) if self.shown else None
 
     def complication_rate(self, key: str) -> float | None:
         return rules.rate(self.complications[key], self.sessions)

@@ -67,6 +67,9 @@ class ScoringPage:
     pairs: list[Pair]
     chosen: Site | None
     score: int | None  # this session's saved score (its rating is on the patient page)
+    # A saved score with a rating given: the patient page now shows the rating, so a
+    # change would no longer be blind to it (ref 2.8) and is refused.
+    locked: bool = False
 
 
 @dataclass(frozen=True)
@@ -207,9 +210,20 @@ def scoring_page(
     score = db.session.scalar(
         sa.select(ClearanceScore.score).where(ClearanceScore.treatment_id == treatment_id)
     )
+    locked = score is not None and _rated(treatment_id)
     audit(actor, patient.id, "view", address, f"photos to score, session #{treatment_id}")
     db.session.commit()
-    return ScoringPage(patient, treatment_id, done.anchor if done else None, pairs, chosen, score)
+    anchor = done.anchor if done else None
+    return ScoringPage(patient, treatment_id, anchor, pairs, chosen, score, locked)
+
+
+def _rated(treatment_id: int) -> bool:
+    return (
+        db.session.scalar(
+            sa.select(OutcomeRating.id).where(OutcomeRating.treatment_id == treatment_id)
+        )
+        is not None
+    )
 
 
 def save_score(
@@ -244,7 +258,8 @@ def _save_score(
 ) -> int:
     """Save (or change) a session's clearance score; audited. :returns: the patient id.
 
-    :raises Invalid: no matched photos of that site, or a score outside 0-4.
+    :raises Invalid: no matched photos of that site, a score outside 0-4, or a change
+        once the patient's rating has been shown.
     """
     patient, done = _own_session(actor, treatment_id, address)
     pair = next(
@@ -260,6 +275,11 @@ def _save_score(
     row = db.session.scalar(
         sa.select(ClearanceScore).where(ClearanceScore.treatment_id == treatment_id)
     )
+    if row is not None and _rated(treatment_id):
+        # Blinding (ref 2.8): the saved score revealed the rating on the patient page.
+        raise Invalid(
+            "score", "This score can no longer be changed: the patient's rating is shown."
+        )
     if row is None:
         row = ClearanceScore(treatment_id=treatment_id)
         db.session.add(row)

@@ -138,6 +138,13 @@ def _patient_page(patient_id: int, token: str | None = None, emailed: bool = Fal
     )
 
 
+def _worklist_url(anchor: str | None = None) -> str:
+    # Back to the worklist as filtered and sorted (known values only: WorkView.parse).
+    return url_for(
+        "clinician.dashboard", _anchor=anchor, **review.WorkView.parse(request.form).args()
+    )
+
+
 @bp.post("/alerts/<int:alert_id>/acknowledge")
 def acknowledge(alert_id: int):
     note = request.form.get("note", "")
@@ -157,7 +164,7 @@ def acknowledge(alert_id: int):
         return redirect(url_for("clinician.patient", patient_id=back, _anchor="open-alerts"), 303)
     flash("Alert acknowledged.", "success")
     if request.form.get("back") == "dashboard":
-        return redirect(url_for("clinician.dashboard"), 303)
+        return redirect(_worklist_url(), 303)
     return redirect(url_for("clinician.patient", patient_id=alert.patient_id), 303)
 
 
@@ -183,7 +190,7 @@ def mark_reviewed(checkin_id: int):
 def review_photo(photo_id: int):
     photo = review.mark_photo_reviewed(current_user, photo_id, client_address(), now())
     if request.form.get("back") == "dashboard":
-        return redirect(url_for("clinician.dashboard", _anchor="photos-title"), 303)
+        return redirect(_worklist_url("photos-title"), 303)
     return redirect(url_for("clinician.patient", patient_id=photo.patient_id), 303)
 
 

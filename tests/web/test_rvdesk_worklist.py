@@ -1,0 +1,73 @@
+"""Review of the desk's worklist (issue 19 point 1): each action taken from a worklist
+row returns to the worklist as the clinician filtered and sorted it."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+from urllib.parse import parse_qs
+from urllib.parse import urlsplit
+
+from tests.services.test_photos import phone_jpeg
+from tests.services.test_photos import upload
+from tests.web.test_dashboard_scale import _patient_client
+from tests.web.test_worklist import _busy_east
+from tests.web.test_worklist import _doc
+from tests.web.test_worklist import east  # noqa: F401 - a fixture
+
+
+def _row_form(html: str, kind: str) -> tuple[str, dict[str, str]]:
+    """The action and fields of the first ``kind`` row's form, as a browser sends them."""
+    row = re.search(rf'<tr id="wl-[^"]*"[^>]*data-kind="{kind}".*?</tr>', html, re.S).group(0)
+    action = unescape(re.search(r'<form method="post" action="([^"]+)"', row).group(1))
+    fields = {
+        unescape(n): unescape(v)
+        for n, v in re.findall(r'<input[^>]*type="hidden" name="([^"]+)" value="([^"]*)"', row)
+    }
+    return action, fields
+
+
+def _query(location: str) -> dict[str, list[str]]:
+    parts = urlsplit(location)
+    assert parts.path == "/clinic/", location
+    return parse_qs(parts.query)
+
+
+def test_acknowledging_from_the_worklist_keeps_its_filter_and_sort(app, clock, east):  # noqa: F811
+    _busy_east(app, clock)
+    doc = _doc(app)
+    html = doc.get("/clinic/?kind=alerts&urgency=urgent&sort=patient").get_data(as_text=True)
+    action, fields = _row_form(html, "alerts")
+    r = doc.post(action, data={**fields, "note": "Called, advised a scan today."})
+    assert r.status_code == 303
+    assert _query(r.headers["Location"]) == {
+        "kind": ["alerts"],
+        "urgency": ["urgent"],
+        "sort": ["patient"],
+    }
+    assert "Alert acknowledged." in doc.get(r.headers["Location"]).get_data(as_text=True)
+
+
+def test_marking_a_photo_reviewed_from_the_worklist_keeps_its_sort(app, clock, east):  # noqa: F811
+    amy = _patient_client(app, "amy")
+    app.config["WTF_CSRF_ENABLED"], csrf = False, app.config["WTF_CSRF_ENABLED"]
+    try:
+        assert upload(amy, phone_jpeg((400, 300))).status_code == 303
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = csrf
+    doc = _doc(app)
+    html = doc.get("/clinic/?sort=time").get_data(as_text=True)
+    action, fields = _row_form(html, "photos")
+    r = doc.post(action, data=fields)
+    assert r.status_code == 303
+    assert _query(r.headers["Location"]) == {"sort": ["time"]}
+
+
+def test_a_forged_filter_cannot_steer_the_redirect(app, clock, east):  # noqa: F811
+    _busy_east(app, clock)
+    doc = _doc(app)
+    action, fields = _row_form(doc.get("/clinic/").get_data(as_text=True), "alerts")
+    forged = {"kind": "x\r\nSet-Cookie: a=b", "sort": "//evil.example", "urgency": "\x00"}
+    r = doc.post(action, data={**fields, **forged, "note": "Called."})
+    assert r.status_code == 303
+    assert r.headers["Location"] == "/clinic/"

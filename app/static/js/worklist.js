@@ -5,7 +5,8 @@
 // rows the clinician is working in: the one holding focus and any with typed or ticked
 // input (an acknowledgement note half written). The request carries X-Worklist-Poll, so
 // the server does not count it as the clinician being active (idle sign-out still
-// applies). Without JavaScript the page works as before; reloading shows the news.
+// applies; once signed out, the page reloads to the sign-in page). Without JavaScript
+// the page works as before; reloading shows the news.
 "use strict";
 (function () {
   var box = document.getElementById("worklist");
@@ -132,7 +133,10 @@
     fetch(url, { credentials: "same-origin", headers: { "X-Worklist-Poll": "1" }, redirect: "manual" })
       .then(function (res) {
         if (res.status === 204) { return null; }
-        if (res.status !== 200) { throw new Error("stop"); }  // signed out: a redirect
+        // Signed out (idle too long, or elsewhere): the server redirects. Reload, so the
+        // sign-in page replaces the patients' names on an unattended screen.
+        if (res.type === "opaqueredirect") { stop(); window.location.reload(); return null; }
+        if (res.status !== 200) { throw new Error("stop"); }
         return res.text();
       })
       .then(function (html) {

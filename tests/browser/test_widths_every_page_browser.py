@@ -10,10 +10,13 @@ The error states of forms are covered by the earlier width reviews
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Page
 
+import app as app_package
 from app import create_app
 from app.extensions import db
 from app.models import Clinic
@@ -222,3 +225,30 @@ def test_every_page_fits_320_390_and_1366_with_whole_words(browser, app, clock, 
             context.close()
     assert problems == [], "\n".join(problems)
     assert errors == []
+
+
+# A narrow table of short words, as the desk's tables are at 320 px: the case the old
+# body rule (overflow-wrap: anywhere) broke into "D ay". The sweep's own pages cannot
+# show whether the check sees it: app.css's ``th, td`` rule sets break-word on cells
+# whatever the body says, so putting the old body rule back changed no cell.
+NARROW_TABLE = """<!doctype html><html lang="en"><head><title>t</title>
+<style>%s</style><style>%s</style></head><body><main><table>
+<tr><th>Day</th><th>Pain</th><th>Urgency</th><th>Patient</th><th>When</th><th>Work</th></tr>
+<tr><td>Mon</td><td>Tue</td><td>Amy</td><td>Ben</td><td>Day</td><td>Photo</td></tr>
+</table></main></body></html>"""
+APP_CSS = Path(app_package.__file__).parent / "static" / "css" / "app.css"
+OLD_BODY = "body { overflow-wrap: anywhere; hyphens: auto; }"
+
+
+@pytest.mark.browser
+def test_the_word_check_sees_a_word_broken_inside_a_narrow_cell(page):
+    """BROKEN_WORDS reports words squeezed apart ("D ay") in a narrow cell; app.css as
+    it is keeps each cell's words whole at 320 px, even with the old body rule back."""
+    page.set_viewport_size({"width": 320, "height": 800})
+    css = APP_CSS.read_text()
+    page.set_content(NARROW_TABLE % (css, OLD_BODY + " th, td { overflow-wrap: anywhere; }"))
+    broken = page.evaluate(BROKEN_WORDS)
+    assert broken, "a cell squeezed with overflow-wrap: anywhere went unseen"
+    assert "Day" in broken, broken  # "D ay": the break the old rule made
+    page.set_content(NARROW_TABLE % (css, OLD_BODY))
+    assert page.evaluate(BROKEN_WORDS) == []

@@ -43,7 +43,7 @@ WORK_SORTS = {
     "time": N_("Oldest first"),
     "patient": N_("Patient name"),
 }
-# Sort rank of a row: the triage tiers first (clinical-and-market-reference.md §2: an
+# Sort rank of a row: the triage tiers first (clinical reference §2.6: an
 # emergency answer needs action now, same day today), then patients not heard from for
 # two days (a call may be needed), then what only needs looking at.
 _RANK = {"emergency": 0, "same_day": 1, "routine": 2, "missed": 2, "none": 3, "photo": 3}

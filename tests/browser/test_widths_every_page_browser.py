@@ -71,6 +71,12 @@ RECIPES: dict[str, tuple[str | None, str]] = {
         "/clinic/patients/{patient}/photos/compare",
     ),
     "/clinic/patients/new": ("clinician", "/clinic/patients/new"),
+    "/clinic/outcomes": ("clinician", "/clinic/outcomes"),
+    "/clinic/outcomes.csv": (None, "CSV, not a page"),
+    "/clinic/sessions/<int:treatment_id>/clearance": (
+        "clinician",
+        "/clinic/sessions/{done}/clearance",
+    ),
     "/clinic/photos/<int:photo_id>/image": (None, "a JPEG, not a page"),
     "/clinic/photos/<int:photo_id>/thumb": (None, "a JPEG, not a page"),
     "/clinic/protocols": ("clinician", "/clinic/protocols"),
@@ -110,6 +116,7 @@ RECIPES: dict[str, tuple[str | None, str]] = {
     "/patient/photos/<int:photo_id>": ("patient", "/patient/photos/{photo}"),
     "/patient/photos/<int:photo_id>/image": (None, "a JPEG, not a page"),
     "/patient/photos/<int:photo_id>/thumb": (None, "a JPEG, not a page"),
+    "/patient/outcomes/<int:treatment_id>": ("patient", "/patient/outcomes/{done}"),
     "/patient/photos/compare": ("patient", "/patient/photos/compare"),
     "/patient/photos/new": ("patient", "/patient/photos/new"),
     "/patient/plan": ("patient", "/patient/plan"),
@@ -141,8 +148,8 @@ def test_every_get_rule_has_a_recipe():
 
 
 def _ids(app, clock) -> dict[str, int]:
-    """The demo's day-3 patient, a photo of theirs (uploaded here), a protocol version
-    and a booked session of the demo clinic."""
+    """The demo's day-3 patient, a photo of theirs (uploaded here), their session done,
+    a protocol version and a booked session of the demo clinic."""
     csrf = app.config["WTF_CSRF_ENABLED"]
     app.config["WTF_CSRF_ENABLED"] = False  # the test client posts the upload directly
     try:
@@ -179,6 +186,12 @@ def _ids(app, clock) -> dict[str, int]:
                 .order_by(ProtocolVersion.id)
             ),
             "session": session,
+            # The day-3 patient's own session, done: scored and rated on outcome pages.
+            "done": db.session.scalar(
+                sa.select(Treatment.id).where(
+                    Treatment.patient_id == patient, Treatment.status == TreatmentStatus.DONE
+                )
+            ),
         }
 
 

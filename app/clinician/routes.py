@@ -18,6 +18,7 @@ from app.clinician.forms import booking_form
 from app.clock import now
 from app.extensions import login_manager
 from app.freshness import stale_response
+from app.i18n import _
 from app.services import clinic
 from app.services import review
 from app.services.accounts import reauth
@@ -162,6 +163,18 @@ def acknowledge(alert_id: int):
         if back is None:
             return redirect(url_for("clinician.dashboard"), 303)
         return redirect(url_for("clinician.patient", patient_id=back, _anchor="open-alerts"), 303)
+    if note.strip() and (alert.acknowledged_by_id, alert.ack_note) != (
+        current_user.id,
+        note.strip(),
+    ):
+        # Someone acknowledged it first (a worklist row kept while being typed in): this
+        # note was not saved; the patient's page shows the one that was.
+        flash(
+            _("A colleague had already acknowledged this alert: your note was not saved."), "error"
+        )
+        return redirect(
+            url_for("clinician.patient", patient_id=alert.patient_id, _anchor="past-alerts"), 303
+        )
     flash("Alert acknowledged.", "success")
     if request.form.get("back") == "dashboard":
         return redirect(_worklist_url(), 303)

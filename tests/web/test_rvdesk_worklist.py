@@ -71,3 +71,31 @@ def test_a_forged_filter_cannot_steer_the_redirect(app, clock, east):  # noqa: F
     r = doc.post(action, data={**fields, **forged, "note": "Called."})
     assert r.status_code == 303
     assert r.headers["Location"] == "/clinic/"
+
+
+def test_a_note_sent_after_a_colleague_acknowledged_is_not_called_saved(
+    app,
+    clock,
+    in_app,
+    east,  # noqa: F811
+):
+    """The worklist keeps a row the clinician is typing in even after a colleague
+    acknowledged its alert; sending it then must not say "Alert acknowledged." over a
+    note that was dropped (the first acknowledgement stays, as it should)."""
+    _busy_east(app, clock)
+    first, second = _doc(app), _doc(app)
+    action, fields = _row_form(first.get("/clinic/").get_data(as_text=True), "alerts")
+    stale = _row_form(second.get("/clinic/").get_data(as_text=True), "alerts")
+    assert stale[0] == action
+    assert first.post(action, data={**fields, "note": "Called: A&E now."}).status_code == 303
+    clock.advance(minutes=1)
+    r = second.post(action, data={**stale[1], "note": "Booked a scan for 15:00."})
+    assert r.status_code == 303
+    assert "/clinic/patients/" in r.headers["Location"]
+    page = second.get(r.headers["Location"]).get_data(as_text=True)
+    assert "already acknowledged this alert: your note was not saved." in page
+    assert "Alert acknowledged." not in page
+    assert "Called: A&amp;E now." in page
+    # The same note sent twice (a double click) is just acknowledged.
+    r = first.post(action, data={**fields, "note": "Called: A&E now."})
+    assert "Alert acknowledged." in first.get(r.headers["Location"]).get_data(as_text=True)

@@ -8,8 +8,11 @@ from html import unescape
 from urllib.parse import parse_qs
 from urllib.parse import urlsplit
 
+from app.extensions import db
+from app.models import Patient
 from tests.services.test_photos import phone_jpeg
 from tests.services.test_photos import upload
+from tests.web import test_dashboard_scale as scale
 from tests.web.test_dashboard_scale import _patient_client
 from tests.web.test_worklist import _busy_east
 from tests.web.test_worklist import _doc
@@ -99,3 +102,27 @@ def test_a_note_sent_after_a_colleague_acknowledged_is_not_called_saved(
     # The same note sent twice (a double click) is just acknowledged.
     r = first.post(action, data={**fields, "note": "Called: A&E now."})
     assert "Alert acknowledged." in first.get(r.headers["Location"]).get_data(as_text=True)
+
+
+def test_the_refresh_of_a_second_page_stays_on_that_page(app, clock, in_app, east):  # noqa: F811
+    """The page polls its data-src: on page 2 of check-ins it must fetch page 2, not
+    swap page 1's rows in over the ones the clinician paged to."""
+
+    def many() -> None:
+        patient = db.session.get(Patient, east["eve"])
+        scale._add_checkins(patient, scale._treatment(patient.id), range(25))
+        db.session.commit()
+
+    in_app(many)
+    doc = _doc(app)
+    page = doc.get("/clinic/?kind=checkins&checkins_page=2&sort=time").get_data(as_text=True)
+    src = unescape(re.search(r'id="worklist"[^>]*data-src="([^"]+)"', page, re.S).group(1))
+    assert parse_qs(urlsplit(src).query) == {
+        "kind": ["checkins"],
+        "sort": ["time"],
+        "checkins_page": ["2"],
+    }
+    keys = re.findall(r'<tr id="wl-[^"]*" data-key="([^"]+)"', page)
+    assert len(keys) == 5
+    fragment = doc.get(src, headers={"X-Worklist-Poll": "1"}).get_data(as_text=True)
+    assert re.findall(r'<tr id="wl-[^"]*" data-key="([^"]+)"', fragment) == keys

@@ -111,6 +111,12 @@ class Worklist:
     def sections(self) -> dict[str, Section]:
         return {kind: getattr(self.board, kind) for kind in WORK_KINDS}
 
+    def query(self) -> dict[str, Any]:
+        """The query string that shows this worklist again: the view and the page of
+        each kind past its first (the page's refresh must not jump back to page 1)."""
+        pages = {f"{k}_page": s.page for k, s in self.sections.items() if s.page > 1}
+        return {**self.view.args(), **pages}
+
 
 def worklist(
     actor: Principal,

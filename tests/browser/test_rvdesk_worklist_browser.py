@@ -14,6 +14,7 @@ from app.models import Patient
 from app.models import User
 from app.services import demo
 from app.services.care import followup
+from tests.browser.conftest import wait_for_js
 from tests.browser.test_review17_widths_browser import _check
 from tests.browser.test_review17_widths_browser import _new_page
 from tests.browser.test_triage_browser import demo_patient
@@ -101,3 +102,41 @@ def test_a_busy_worklist_fits_and_passes_axe(browser, app, clock, live_server, a
     assert problems == [], "\n".join(problems)
     assert errors == []
     assert sorted(kinds) == ["alerts", "checkins", "missed", "photos"]
+
+
+def test_a_poll_that_never_answers_does_not_stop_the_refresh(browser, app, clock, live_server):
+    """One request lost in the network (never answered) must not leave the desk
+    without new alerts until someone reloads it."""
+    app.config["SCLERO_WORKLIST_POLL_SECONDS"] = 1
+    base = live_server.url
+    demo_patient(app, clock, "ann@patients.example", "Ann Alert", 3)
+    context = browser.new_context(viewport=DESK)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    hung: list[object] = []
+    try:
+        sign_in(page, base, demo.CLINICIAN_EMAIL, demo.CLINICIAN_PASSWORD, clock())
+        expect(page).to_have_url(f"{base}/clinic/")
+        # The first poll is never answered; any later one goes through.
+        page.route(
+            "**/clinic/worklist*",
+            lambda route: route.continue_() if hung else hung.append(route),
+        )
+        wait_for_js(page, "() => true")
+        while not hung:
+            page.wait_for_timeout(200)
+        with app.app_context():
+            patient = db.session.scalar(
+                sa.select(Patient)
+                .join(User, User.id == Patient.user_id)
+                .where(User.email == "ann@patients.example")
+            )
+            _add_checkins(patient, _treatment(patient.id), range(2, 3), alert_on={2})
+            followup.backfill(db.session.connection())
+            db.session.commit()
+        expect(page.locator("tr[data-kind='alerts']")).to_have_count(1, timeout=20_000)
+    finally:
+        context.close()
+    assert errors == []

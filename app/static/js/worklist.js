@@ -130,7 +130,12 @@
     var src = box.getAttribute("data-src");
     var url = src + (src.indexOf("?") === -1 ? "?" : "&") + "since=" +
       encodeURIComponent(box.getAttribute("data-version"));
-    fetch(url, { credentials: "same-origin", headers: { "X-Worklist-Poll": "1" }, redirect: "manual" })
+    // A request that never ends (a dropped connection, a laptop woken from sleep) is
+    // given up, or the desk would stop showing new alerts until someone reloads it.
+    var ctrl = window.AbortController ? new AbortController() : null;
+    var guard = ctrl ? window.setTimeout(function () { ctrl.abort(); }, Math.max(seconds, 10) * 1000) : null;
+    fetch(url, { credentials: "same-origin", headers: { "X-Worklist-Poll": "1" }, redirect: "manual",
+                 signal: ctrl ? ctrl.signal : undefined })
       .then(function (res) {
         if (res.status === 204) { return null; }
         // Signed out (idle too long, or elsewhere): the server redirects. Reload, so the
@@ -145,7 +150,7 @@
       .catch(function (err) {
         if (err && err.message === "stop") { stop(); }  // offline: try again next time
       })
-      .then(function () { busy = false; });
+      .then(function () { busy = false; window.clearTimeout(guard); });
   }
 
   function start() { if (timer === null) { timer = window.setInterval(poll, seconds * 1000); } }

@@ -169,9 +169,7 @@ def acknowledge(alert_id: int):
     ):
         # Someone acknowledged it first (a worklist row kept while being typed in): this
         # note was not saved; the patient's page shows the one that was.
-        flash(
-            _("A colleague had already acknowledged this alert: your note was not saved."), "error"
-        )
+        flash(_("This alert had already been acknowledged: your note was not saved."), "error")
         return redirect(
             url_for("clinician.patient", patient_id=alert.patient_id, _anchor="past-alerts"), 303
         )

@@ -96,7 +96,7 @@ def test_a_note_sent_after_a_colleague_acknowledged_is_not_called_saved(
     assert r.status_code == 303
     assert "/clinic/patients/" in r.headers["Location"]
     page = second.get(r.headers["Location"]).get_data(as_text=True)
-    assert "already acknowledged this alert: your note was not saved." in page
+    assert "had already been acknowledged: your note was not saved." in page
     assert "Alert acknowledged." not in page
     assert "Called: A&amp;E now." in page
     # The same note sent twice (a double click) is just acknowledged.

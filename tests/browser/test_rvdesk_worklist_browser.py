@@ -140,3 +140,46 @@ def test_a_poll_that_never_answers_does_not_stop_the_refresh(browser, app, clock
     finally:
         context.close()
     assert errors == []
+
+
+def test_a_refresh_keeps_the_focus_on_a_pager_link(browser, app, clock, live_server):
+    """A keyboard user on "Next" when new work arrives stays on "Next" (the links
+    around the table are replaced by each refresh)."""
+    app.config["SCLERO_WORKLIST_POLL_SECONDS"] = 1
+    base = live_server.url
+    demo_patient(app, clock, "ann@patients.example", "Ann Alert", 3)
+    demo_patient(app, clock, "bo@patients.example", "Bo Later", 3)
+    with app.app_context():
+        for email, days in (("ann@patients.example", range(25)),):
+            patient = db.session.scalar(
+                sa.select(Patient).join(User, User.id == Patient.user_id).where(User.email == email)
+            )
+            _add_checkins(patient, _treatment(patient.id), days)
+        db.session.commit()
+    context = browser.new_context(viewport=DESK)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        sign_in(page, base, demo.CLINICIAN_EMAIL, demo.CLINICIAN_PASSWORD, clock())
+        page.goto(f"{base}/clinic/?kind=checkins")
+        page.locator("#worklist nav.pager a", has_text="Next").focus()
+        before = page.locator("#checkins-title .count").inner_text()
+        with app.app_context():
+            patient = db.session.scalar(
+                sa.select(Patient)
+                .join(User, User.id == Patient.user_id)
+                .where(User.email == "bo@patients.example")
+            )
+            _add_checkins(patient, _treatment(patient.id), range(1))
+            db.session.commit()
+        expect(page.locator("#checkins-title .count")).not_to_have_text(before, timeout=15_000)
+        focused = (
+            "[document.activeElement.closest('#worklist nav.pager') !== null, "
+            "document.activeElement.textContent]"
+        )
+        assert page.evaluate(focused) == [True, "Next"]
+    finally:
+        context.close()
+    assert errors == []

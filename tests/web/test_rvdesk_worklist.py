@@ -8,12 +8,18 @@ from html import unescape
 from urllib.parse import parse_qs
 from urllib.parse import urlsplit
 
+import sqlalchemy as sa
+
 from app.extensions import db
+from app.models import Clinic
 from app.models import Patient
+from app.services.care import followup
+from tests.conftest import make_patient
 from tests.services.test_photos import phone_jpeg
 from tests.services.test_photos import upload
 from tests.web import test_dashboard_scale as scale
 from tests.web.test_dashboard_scale import _patient_client
+from tests.web.test_dashboard_scale import _submit_checkin
 from tests.web.test_worklist import _busy_east
 from tests.web.test_worklist import _doc
 from tests.web.test_worklist import east  # noqa: F401 - a fixture
@@ -126,3 +132,35 @@ def test_the_refresh_of_a_second_page_stays_on_that_page(app, clock, in_app, eas
     assert len(keys) == 5
     fragment = doc.get(src, headers={"X-Worklist-Poll": "1"}).get_data(as_text=True)
     assert re.findall(r'<tr id="wl-[^"]*" data-key="([^"]+)"', fragment) == keys
+
+
+def test_sorting_by_name_never_cuts_an_open_alert_from_the_page(app, clock, in_app, east):  # noqa: F811
+    """The whole worklist shows 40 rows; sorted by patient name, a full page of
+    check-ins, of missed check-ins and two photos from names before "Zoe" filled it: Zoe's
+    emergency alert fell below the cut. Open alerts (at most a page) are never cut."""
+
+    def busy() -> None:
+        clinic = db.session.scalar(sa.select(Clinic).where(Clinic.slug == "east"))
+        for n in range(21):
+            make_patient(clinic, f"mia{n}@east.example", day=5, name=f"Mia Missed {n:02}")
+        make_patient(clinic, "zoe@east.example", day=5, name="Zoe Late")
+        eve = db.session.get(Patient, east["eve"])
+        scale._add_checkins(eve, scale._treatment(eve.id), range(25))
+        followup.backfill(db.session.connection())
+        db.session.commit()
+
+    in_app(busy)
+    _submit_checkin(_patient_client(app, "zoe"), yes=("chest-breathing",))
+    amy = _patient_client(app, "amy")
+    app.config["WTF_CSRF_ENABLED"], csrf = False, app.config["WTF_CSRF_ENABLED"]
+    try:
+        for _ in range(2):  # with these, more than 40 rows sort before Zoe's
+            assert upload(amy, phone_jpeg((400, 300))).status_code == 303
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = csrf
+    doc = _doc(app)
+    html = doc.get("/clinic/?sort=patient").get_data(as_text=True)
+    kinds = re.findall(r'<tr id="wl-[^"]*" data-key="[^"]+" data-kind="(\w+)"', html)
+    assert kinds.count("alerts") == 1, kinds
+    assert len(kinds) == 40
+    assert "more below these" in html

@@ -18,6 +18,7 @@ from app.clinician.forms import booking_form
 from app.clock import now
 from app.extensions import login_manager
 from app.freshness import stale_response
+from app.i18n import _
 from app.services import clinic
 from app.services import review
 from app.services.accounts import reauth
@@ -138,6 +139,13 @@ def _patient_page(patient_id: int, token: str | None = None, emailed: bool = Fal
     )
 
 
+def _worklist_url(anchor: str | None = None) -> str:
+    # Back to the worklist as filtered and sorted (known values only: WorkView.parse).
+    return url_for(
+        "clinician.dashboard", _anchor=anchor, **review.WorkView.parse(request.form).args()
+    )
+
+
 @bp.post("/alerts/<int:alert_id>/acknowledge")
 def acknowledge(alert_id: int):
     note = request.form.get("note", "")
@@ -155,9 +163,19 @@ def acknowledge(alert_id: int):
         if back is None:
             return redirect(url_for("clinician.dashboard"), 303)
         return redirect(url_for("clinician.patient", patient_id=back, _anchor="open-alerts"), 303)
+    if note.strip() and (alert.acknowledged_by_id, alert.ack_note) != (
+        current_user.id,
+        note.strip(),
+    ):
+        # Someone acknowledged it first (a worklist row kept while being typed in): this
+        # note was not saved; the patient's page shows the one that was.
+        flash(_("This alert had already been acknowledged: your note was not saved."), "error")
+        return redirect(
+            url_for("clinician.patient", patient_id=alert.patient_id, _anchor="past-alerts"), 303
+        )
     flash("Alert acknowledged.", "success")
     if request.form.get("back") == "dashboard":
-        return redirect(url_for("clinician.dashboard"), 303)
+        return redirect(_worklist_url(), 303)
     return redirect(url_for("clinician.patient", patient_id=alert.patient_id), 303)
 
 
@@ -183,7 +201,7 @@ def mark_reviewed(checkin_id: int):
 def review_photo(photo_id: int):
     photo = review.mark_photo_reviewed(current_user, photo_id, client_address(), now())
     if request.form.get("back") == "dashboard":
-        return redirect(url_for("clinician.dashboard", _anchor="photos-title"), 303)
+        return redirect(_worklist_url("photos-title"), 303)
     return redirect(url_for("clinician.patient", patient_id=photo.patient_id), 303)
 
 

@@ -10,10 +10,13 @@ The error states of forms are covered by the earlier width reviews
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Page
 
+import app as app_package
 from app import create_app
 from app.extensions import db
 from app.models import Clinic
@@ -68,6 +71,12 @@ RECIPES: dict[str, tuple[str | None, str]] = {
         "/clinic/patients/{patient}/photos/compare",
     ),
     "/clinic/patients/new": ("clinician", "/clinic/patients/new"),
+    "/clinic/outcomes": ("clinician", "/clinic/outcomes"),
+    "/clinic/outcomes.csv": (None, "CSV, not a page"),
+    "/clinic/sessions/<int:treatment_id>/clearance": (
+        "clinician",
+        "/clinic/sessions/{done}/clearance",
+    ),
     "/clinic/photos/<int:photo_id>/image": (None, "a JPEG, not a page"),
     "/clinic/photos/<int:photo_id>/thumb": (None, "a JPEG, not a page"),
     "/clinic/protocols": ("clinician", "/clinic/protocols"),
@@ -107,6 +116,7 @@ RECIPES: dict[str, tuple[str | None, str]] = {
     "/patient/photos/<int:photo_id>": ("patient", "/patient/photos/{photo}"),
     "/patient/photos/<int:photo_id>/image": (None, "a JPEG, not a page"),
     "/patient/photos/<int:photo_id>/thumb": (None, "a JPEG, not a page"),
+    "/patient/outcomes/<int:treatment_id>": ("patient", "/patient/outcomes/{done}"),
     "/patient/photos/compare": ("patient", "/patient/photos/compare"),
     "/patient/photos/new": ("patient", "/patient/photos/new"),
     "/patient/plan": ("patient", "/patient/plan"),
@@ -138,8 +148,8 @@ def test_every_get_rule_has_a_recipe():
 
 
 def _ids(app, clock) -> dict[str, int]:
-    """The demo's day-3 patient, a photo of theirs (uploaded here), a protocol version
-    and a booked session of the demo clinic."""
+    """The demo's day-3 patient, a photo of theirs (uploaded here), their session done,
+    a protocol version and a booked session of the demo clinic."""
     csrf = app.config["WTF_CSRF_ENABLED"]
     app.config["WTF_CSRF_ENABLED"] = False  # the test client posts the upload directly
     try:
@@ -176,6 +186,12 @@ def _ids(app, clock) -> dict[str, int]:
                 .order_by(ProtocolVersion.id)
             ),
             "session": session,
+            # The day-3 patient's own session, done: scored and rated on outcome pages.
+            "done": db.session.scalar(
+                sa.select(Treatment.id).where(
+                    Treatment.patient_id == patient, Treatment.status == TreatmentStatus.DONE
+                )
+            ),
         }
 
 
@@ -222,3 +238,30 @@ def test_every_page_fits_320_390_and_1366_with_whole_words(browser, app, clock, 
             context.close()
     assert problems == [], "\n".join(problems)
     assert errors == []
+
+
+# A narrow table of short words, as the desk's tables are at 320 px: the case the old
+# body rule (overflow-wrap: anywhere) broke into "D ay". The sweep's own pages cannot
+# show whether the check sees it: app.css's ``th, td`` rule sets break-word on cells
+# whatever the body says, so putting the old body rule back changed no cell.
+NARROW_TABLE = """<!doctype html><html lang="en"><head><title>t</title>
+<style>%s</style><style>%s</style></head><body><main><table>
+<tr><th>Day</th><th>Pain</th><th>Urgency</th><th>Patient</th><th>When</th><th>Work</th></tr>
+<tr><td>Mon</td><td>Tue</td><td>Amy</td><td>Ben</td><td>Day</td><td>Photo</td></tr>
+</table></main></body></html>"""
+APP_CSS = Path(app_package.__file__).parent / "static" / "css" / "app.css"
+OLD_BODY = "body { overflow-wrap: anywhere; hyphens: auto; }"
+
+
+@pytest.mark.browser
+def test_the_word_check_sees_a_word_broken_inside_a_narrow_cell(page):
+    """BROKEN_WORDS reports words squeezed apart ("D ay") in a narrow cell; app.css as
+    it is keeps each cell's words whole at 320 px, even with the old body rule back."""
+    page.set_viewport_size({"width": 320, "height": 800})
+    css = APP_CSS.read_text()
+    page.set_content(NARROW_TABLE % (css, OLD_BODY + " th, td { overflow-wrap: anywhere; }"))
+    broken = page.evaluate(BROKEN_WORDS)
+    assert broken, "a cell squeezed with overflow-wrap: anywhere went unseen"
+    assert "Day" in broken, broken  # "D ay": the break the old rule made
+    page.set_content(NARROW_TABLE % (css, OLD_BODY))
+    assert page.evaluate(BROKEN_WORDS) == []

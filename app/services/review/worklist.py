@@ -111,6 +111,12 @@ class Worklist:
     def sections(self) -> dict[str, Section]:
         return {kind: getattr(self.board, kind) for kind in WORK_KINDS}
 
+    def query(self) -> dict[str, Any]:
+        """The query string that shows this worklist again: the view and the page of
+        each kind past its first (the page's refresh must not jump back to page 1)."""
+        pages = {f"{k}_page": s.page for k, s in self.sections.items() if s.page > 1}
+        return {**self.view.args(), **pages}
+
 
 def worklist(
     actor: Principal,
@@ -127,8 +133,15 @@ def worklist(
     board = dashboard(actor, now, pages, address, view.scope(upcoming), audit=False)
     items = _items(board)
     items.sort(key=_SORT_KEYS[view.sort])
-    hidden = max(0, len(items) - ROWS) if not view.kind else 0
-    items = items[: len(items) - hidden]
+    hidden = 0
+    if not view.kind and len(items) > ROWS:
+        # Open alerts (at most a page of them) are never cut, whatever the order: sorted
+        # by name, an emergency of a late-named patient fell below the 40th row.
+        room = ROWS - sum(i.kind == "alerts" for i in items)
+        others = [i for i in items if i.kind != "alerts"]
+        cut = {i.key for i in others[max(room, 0) :]}
+        hidden = len(cut)
+        items = [i for i in items if i.key not in cut]
     work = Worklist(view, board, items, _version(board, items), hidden)
     if audit:
         audit_shown(actor, work, address)

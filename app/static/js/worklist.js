@@ -5,7 +5,8 @@
 // rows the clinician is working in: the one holding focus and any with typed or ticked
 // input (an acknowledgement note half written). The request carries X-Worklist-Poll, so
 // the server does not count it as the clinician being active (idle sign-out still
-// applies). Without JavaScript the page works as before; reloading shows the news.
+// applies; once signed out, the page reloads to the sign-in page). Without JavaScript
+// the page works as before; reloading shows the news.
 "use strict";
 (function () {
   var box = document.getElementById("worklist");
@@ -129,10 +130,18 @@
     var src = box.getAttribute("data-src");
     var url = src + (src.indexOf("?") === -1 ? "?" : "&") + "since=" +
       encodeURIComponent(box.getAttribute("data-version"));
-    fetch(url, { credentials: "same-origin", headers: { "X-Worklist-Poll": "1" }, redirect: "manual" })
+    // A request that never ends (a dropped connection, a laptop woken from sleep) is
+    // given up, or the desk would stop showing new alerts until someone reloads it.
+    var ctrl = window.AbortController ? new AbortController() : null;
+    var guard = ctrl ? window.setTimeout(function () { ctrl.abort(); }, Math.max(seconds, 10) * 1000) : null;
+    fetch(url, { credentials: "same-origin", headers: { "X-Worklist-Poll": "1" }, redirect: "manual",
+                 signal: ctrl ? ctrl.signal : undefined })
       .then(function (res) {
         if (res.status === 204) { return null; }
-        if (res.status !== 200) { throw new Error("stop"); }  // signed out: a redirect
+        // Signed out (idle too long, or elsewhere): the server redirects. Reload, so the
+        // sign-in page replaces the patients' names on an unattended screen.
+        if (res.type === "opaqueredirect") { stop(); window.location.reload(); return null; }
+        if (res.status !== 200) { throw new Error("stop"); }
         return res.text();
       })
       .then(function (html) {
@@ -141,7 +150,7 @@
       .catch(function (err) {
         if (err && err.message === "stop") { stop(); }  // offline: try again next time
       })
-      .then(function () { busy = false; });
+      .then(function () { busy = false; window.clearTimeout(guard); });
   }
 
   function start() { if (timer === null) { timer = window.setInterval(poll, seconds * 1000); } }

@@ -81,7 +81,7 @@ class DayQuestions:
     @property
     def count(self) -> int:
         """How many questions the page shows (the note and the photo are extras)."""
-        return len(self.red_flags) + len(self.fixed)
+        return len(self.red_flags) + fixed_count(self.fixed)
 
 
 def day_questions(protocol: Protocol, treated_at: datetime, tz: ZoneInfo, on: date) -> DayQuestions:
@@ -121,3 +121,44 @@ def skin_list_error(
         if all(red_flags.get(f.key) in ("yes", "no") for f in skin_covers):
             return None
     return SKIN_MESSAGE
+
+
+# The two stockings questions as one (issue 19 point 3): on the days both are asked the
+# page asks "Did you wear your stockings?" once, a single tap, and each choice is stored
+# as the two yes/no answers it stands for, so the diary and the adherence figures
+# (domain.outcomes) read exactly what they read before.
+STOCKINGS_BOTH = frozenset({"stockings_day", "stockings_night"})
+STOCKINGS_CHOICES: dict[str, tuple[str, str]] = {
+    "both": ("yes", "yes"),
+    "day": ("yes", "no"),
+    "night": ("no", "yes"),
+    "none": ("no", "no"),
+}
+
+
+def stockings_together(fixed: frozenset[str]) -> bool:
+    """Whether the day asks both stockings questions, so the page asks them as one."""
+    return STOCKINGS_BOTH <= fixed
+
+
+def fixed_count(fixed: frozenset[str]) -> int:
+    """How many questions the fixed ones make on the page: both stockings are one."""
+    return len(fixed) - (1 if stockings_together(fixed) else 0)
+
+
+def stockings_answers(choice: object, day: object, night: object) -> tuple[object, object]:
+    """The daytime and night answers from the one question's ``choice``; without a known
+    choice, ``day`` and ``night`` as sent on their own (a page kept on a phone, or the
+    offline queue, from before the questions were one). Nothing chosen stays nothing:
+    never "no"."""
+    if isinstance(choice, str) and choice in STOCKINGS_CHOICES:
+        return STOCKINGS_CHOICES[choice]
+    return day, night
+
+
+def stockings_choice(day: object, night: object) -> str | None:
+    """The one question's choice for two answers (True/False or "yes"/"no"), or None
+    unless both are answered."""
+    as_word = {True: "yes", False: "no", "yes": "yes", "no": "no"}
+    pair = (as_word.get(day), as_word.get(night))  # type: ignore[call-overload]
+    return next((k for k, v in STOCKINGS_CHOICES.items() if v == pair), None)

@@ -20,6 +20,7 @@ from flask_login import logout_user
 
 from app.clock import now
 from app.domain.checkin import warning_answers
+from app.domain.checkin_day import stockings_answers
 from app.domain.discharge import Access
 from app.extensions import login_manager
 from app.i18n import N_
@@ -233,14 +234,17 @@ def quiet_hours():
 def parse_checkin(form) -> dict[str, object]:  # noqa: ANN001
     """The check-in form as plain values (validation happens in the service, which
     reads a yes/no question left unanswered as None, never as "no")."""
+    day, night = stockings_answers(
+        form.get("stockings"), form.get("stockings_day"), form.get("stockings_night")
+    )
     return {
         "pain": form.get("pain", ""),
         "bruising": form.get("bruising", ""),
         "itching": form.get("itching"),
         "lumps": form.get("lumps"),
         "skin": form.getlist("skin"),
-        "stockings_day": form.get("stockings_day"),
-        "stockings_night": form.get("stockings_night"),
+        "stockings_day": day,
+        "stockings_night": night,
         "walked": form.get("walked"),
         "elevated": form.get("elevated"),
         "note": form.get("note", "")[:5000],

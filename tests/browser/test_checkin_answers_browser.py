@@ -67,11 +67,12 @@ def test_answers_are_never_invented_from_nothing_to_accepted_and_in_the_edit_for
     page.set_viewport_size({"width": 390, "height": 844})
 
     chosen: list[str] = []
-    steps = [(name, "No") for name in names] + [("stockings_day", "Yes"), ("pain", "2")]
+    # Day and night stockings are one question here (issue 19 point 3).
+    steps = [(name, "No") for name in names] + [("stockings", "In the day only"), ("pain", "2")]
     for name, label in steps:
         group = page.locator(f"fieldset:has(input[name='{name}'])")
         group.get_by_role("radio", name=label, exact=True).check()
-        chosen.append(f"{name}={label.lower()}")
+        chosen.append(f"{name}={'day' if name == 'stockings' else label.lower()}")
         send(page)
         expect(page.locator("#error-summary")).to_be_focused()
         assert checked(page) == sorted(chosen), name
@@ -90,7 +91,7 @@ def test_answers_are_never_invented_from_nothing_to_accepted_and_in_the_edit_for
     assert checked(page) == sorted(chosen)
     with app.app_context():
         answers = db.session.scalar(sa.select(CheckIn.answers))
-    assert answers["stockings_day"] is True
+    assert (answers["stockings_day"], answers["stockings_night"]) == (True, False)
     assert [answers[k] for k in ("lumps", "itching", "walked")] == [None, None, None]
     assert answers["red_flags"] == [] and len(answers["red_flags_no"]) == len(names)
     assert not js_errors, js_errors

@@ -68,8 +68,18 @@ def parse(response) -> _Form:
 
 
 def chosen(data: dict[str, str]) -> dict[str, set[str]]:
-    """What a browser shows as checked for ``data`` (empty answers are not answers)."""
-    return {k: {v} for k, v in data.items() if k in REQUIRED + OPTIONAL + ["skin"] and v}
+    """What a browser shows as checked for ``data`` (empty answers are not answers).
+
+    Both stockings answers show as the one question's choice; one of them alone (a page
+    kept from before) shows in its own question, so an edit cannot lose it.
+    """
+    shown = {k: {v} for k, v in data.items() if k in REQUIRED + OPTIONAL + ["skin"] and v}
+    pair = (data.get("stockings_day"), data.get("stockings_night"))
+    choice = {"yes": {"yes": "both", "no": "day"}, "no": {"yes": "night", "no": "none"}}
+    if all(pair):
+        del shown["stockings_day"], shown["stockings_night"]
+        shown["stockings"] = {choice[pair[0]][pair[1]]}
+    return shown
 
 
 def stored(in_app) -> dict:

@@ -41,10 +41,12 @@ def test_day_three_asks_each_warning_sign_once_and_says_how_many(client, world):
     assert 'name="skin" value="blister"' in html and 'name="skin" value="sore"' in html
     # Walks and legs raised are tasks ticked on Today: not asked again.
     assert "elevated" not in groups and "walked" not in groups
-    others = ["pain", "bruising", "lumps", "itching", "stockings_day", "stockings_night"]
+    # Stockings in the day and at night: one question, one tap (issue 19 point 3).
+    others = ["pain", "bruising", "lumps", "itching", "stockings"]
     assert [g for g in groups if not g.startswith("rf-")] == others
-    # Counted, not guessed: 4 warning signs, pain, bruising, skin and 4 yes/no questions.
-    assert "There are 11 questions today." in page
+    # Counted, not guessed: 4 warning signs, pain, bruising, skin, lumps, itching and
+    # the stockings.
+    assert "There are 10 questions today." in page
     assert "about a minute" not in page
     # Today promises what the tap count measures (tests/browser/test_checkin_taps_browser).
     today = text_of(client.get("/patient/today"))

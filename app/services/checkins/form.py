@@ -13,6 +13,9 @@ import sqlalchemy as sa
 
 from app.domain.checkin import offline_rules
 from app.domain.checkin_day import day_questions
+from app.domain.checkin_day import fixed_count
+from app.domain.checkin_day import stockings_choice
+from app.domain.checkin_day import stockings_together
 from app.domain.offsets import day_number
 from app.domain.offsets import local_date
 from app.domain.protocol import RedFlag
@@ -57,7 +60,21 @@ class CheckInForm:
     @property
     def count(self) -> int:
         """How many questions the page asks (the note and the photo are extras)."""
-        return len(self.questions) + len(self.fixed)
+        return len(self.questions) + fixed_count(self.fixed)
+
+    def stockings_as_one(self, values: Mapping[str, object]) -> bool:
+        """Both stockings questions asked today, so as one (domain.checkin_day), unless
+        ``values`` answer only one of them (an old check-in, or a page kept on a phone):
+        that answer is then shown in its own question, so an edit cannot lose it."""
+        if not stockings_together(self.fixed):
+            return False
+        answered = [values.get(k) in (True, False, "yes", "no") for k in STOCKINGS_PAIR]
+        return answered.count(True) != 1
+
+    @staticmethod
+    def stockings_chosen(values: Mapping[str, object]) -> str | None:
+        """The one stockings question's choice for answers stored or just sent."""
+        return stockings_choice(values.get("stockings_day"), values.get("stockings_night"))
 
     def urgent_level(self, red_flags: Mapping[str, object] | None) -> str | None:
         """The advice to put first on a refused form, for the warning signs answered
@@ -74,6 +91,8 @@ class CheckInForm:
                     level = q.tier
         return level
 
+
+STOCKINGS_PAIR = ("stockings_day", "stockings_night")
 
 # A check-in saved on the phone while offline may reach us a little later; it still
 # belongs to the day it was filled in (and asks that day's questions).

@@ -52,7 +52,7 @@ def _page(page: outcomes.RatingPage, values: dict | None = None, error: Invalid 
 @bp.context_processor
 def _outcome_prompt() -> dict:
     """Today's card reads the due rating itself, so Today's view needs no change."""
-    return {"outcome_prompt": lambda: outcomes.due_prompt(current_user, now())}
+    return {"outcome_prompt": lambda course=None: outcomes.due_prompt(current_user, now(), course)}
 
 
 @bp.get("/outcomes/<int:treatment_id>")

@@ -23,6 +23,7 @@ from app.models import OutcomeRating
 from app.models import Treatment
 from app.models import TreatmentStatus
 from app.principal import Principal
+from app.services.care.course import Course
 from app.services.errors import Invalid
 from app.services.errors import NotFound
 from app.services.locking import lock_patient
@@ -61,6 +62,11 @@ def _due_sessions(patient_id: int, tz: ZoneInfo) -> list[_Session]:
         .where(Treatment.patient_id == patient_id, Treatment.status != TreatmentStatus.CANCELLED)
         .order_by(Treatment.appointment_at, Treatment.id)
     ).all()
+    return _due_from(rows, tz)
+
+
+def _due_from(rows, tz: ZoneInfo) -> list[_Session]:  # noqa: ANN001 - (id, status, appointment, treated) rows
+    """Each done session of ``rows`` (not cancelled, in appointment order) with its due time."""
     out = []
     for i, (tid, status, appointment, treated) in enumerate(rows):
         if status != TreatmentStatus.DONE:
@@ -77,11 +83,23 @@ def _mine(actor: Principal) -> list[_Session]:
     return _due_sessions(actor.patient.id, ZoneInfo(actor.patient.timezone))
 
 
-def due_prompt(actor: Principal, now: datetime) -> Prompt | None:
-    """The session to ask about on Today, or None (nothing due, or all rated)."""
+def due_prompt(actor: Principal, now: datetime, course: Course | None = None) -> Prompt | None:
+    """The session to ask about on Today, or None (nothing due, or all rated).
+
+    ``course``: the sessions Today has already loaded, so the card costs Today no
+    statement unless a rating is open (Today's budget, tests/web/test_today_*)."""
     if actor.patient is None:
         return None
-    open_ = [s for s in _mine(actor) if rules.rating_open(s.due_at, now)]
+    if course is not None:
+        rows = [
+            (t.id, t.status, t.appointment_at, t.treated_at)
+            for t in sorted(course.sessions, key=lambda t: (t.appointment_at, t.id))
+            if t.status != TreatmentStatus.CANCELLED
+        ]
+        mine = _due_from(rows, course.tz)
+    else:
+        mine = _mine(actor)
+    open_ = [s for s in mine if rules.rating_open(s.due_at, now)]
     if not open_:
         return None
     rated = set(

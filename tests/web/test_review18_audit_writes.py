@@ -34,6 +34,7 @@ ABOUT_A = {
     "clinician.comment",
     "clinician.discharge",
     "clinician.reopen",
+    "clinician.save_clearance",
 }
 ABOUT_B = {"clinician.reschedule", "clinician.cancel", "clinician.record"}
 ABOUT_NEW = {"clinician.new_patient"}

@@ -14,7 +14,6 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import AuditEvent
-from app.models import Clinic
 from app.models import Patient
 from app.models import Treatment
 from app.models import TreatmentStatus
@@ -23,27 +22,9 @@ from app.services.clinic import sessions as session_service
 from tests.conftest import is_postgres
 from tests.conftest import login
 from tests.conftest import text_of
-from tests.conftest import version_id
-
-
-def _ids(in_app, patient_id: int) -> list[int]:
-    return in_app(
-        lambda: list(
-            db.session.scalars(
-                sa.select(Treatment.id)
-                .where(Treatment.patient_id == patient_id)
-                .order_by(Treatment.id)
-            )
-        )
-    )
-
-
-def _vid(in_app, world, key: str = "compression-72h") -> int:
-    return in_app(lambda: version_id(db.session.get(Clinic, world.clinic1), key))
-
-
-def _when(day: str, month: str, year: str, time: str = "10:00") -> dict[str, str]:
-    return {"date-day": day, "date-month": month, "date-year": year, "time": time}
+from tests.web.test_booking import _ids
+from tests.web.test_booking import _vid
+from tests.web.test_booking import _when
 
 
 def _audits(in_app, action: str) -> int:

@@ -15,8 +15,6 @@ from app.models import Patient
 from app.principal import Principal
 from app.services.errors import Invalid
 
-LANGUAGE_NAMES = LANGUAGES
-
 
 def check_language(code: str, field: str = "language", allow_clinic: bool = True) -> str:
     """A language code the app can show ("" = the clinic's, when allowed).

@@ -6,8 +6,9 @@ What it measures
     ``gunicorn -k sync -w <cores>`` on 127.0.0.1, divided by the requests per second of a
     one-route Flask "Hello, World!" app behind an identical gunicorn. Load comes from
     ``wrk -t1 -c8`` (defaults). Hello and Today runs alternate pair by pair, and the median
-    of the per-pair ratios is compared with the aim from the issue: Today >= 25 % of
-    hello-world (performance anchors PG-W1). It also prints p50/p99 latencies (PG-W3) and
+    of the per-pair ratios is compared with the project's goal: Today >= 30 % of
+    hello-world (performance anchors PG-W1; issue 22 point 1 keeps the aim at the goal).
+    It also prints p50/p99 latencies (PG-W3) and
     the number of SQL statements one Today request makes, counted in-process with the
     Flask test client and a ``before_cursor_execute`` listener (PG-W4, the N+1 guard).
 
@@ -16,7 +17,9 @@ Why a ratio, interleaved
     on the same cores as the servers. Measuring the reference in the same run, alternating
     with the page, lets that noise cancel, so the figure means the same on a laptop, in CI
     or on a 2-core VM. A pair whose hello p99/p50 exceeds 2 ran on a busy machine: it is
-    marked ``noisy`` and left out of the median when at least one quiet pair remains.
+    marked ``noisy`` and left out of the median. Fewer than ``--min-quiet`` quiet pairs
+    (default 3) means the machine was too busy to judge: the run says so and fails with
+    exit status 2, rather than judging on noisy pairs (issue 22 point 1).
 
 Setup
     A temporary directory holds a fresh SQLite database (``flask db upgrade`` and
@@ -25,10 +28,11 @@ Setup
     in once through the real form to get a session cookie.
 
 Usage
-    .venv/bin/python bench/today_page.py [--pairs 3] [--duration 5] [--connections 8]
+    .venv/bin/python bench/today_page.py [--pairs 5] [--min-quiet 3] [--duration 5]
+        [--connections 8]
 
 Exit status: 0 PASS, 1 BELOW AIM, 2 could not measure (wrk missing, a server did not
-start, sign-in failed, or wrk saw errors).
+start, sign-in failed, wrk saw errors, or too few quiet pairs).
 """
 
 from __future__ import annotations
@@ -50,7 +54,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parents[1]
-AIM = 0.25
+AIM = 0.30  # the project's goal (PG-W1); issue 22 point 1: no looser aim
 NOISY = 2.0  # hello p99/p50 above this: the machine was busy during the pair
 EMAIL = "day3@demo.sclerocare.example"
 PASSWORD = "demo patient 2026"  # noqa: S105 - the published demo login
@@ -328,12 +332,21 @@ def measure(args, hello_url: str, today_url: str, login: tuple[str, int]) -> lis
     return pairs
 
 
-def verdict(pairs: list[tuple[Run, Run]]) -> int:
+def verdict(pairs: list[tuple[Run, Run]], min_quiet: int) -> int:
     if any(h.errors or t.errors for h, t in pairs):
         print("INVALID: wrk saw non-2xx/3xx responses or socket errors (see the server logs).")
         return 2
-    quiet = [(h, t) for h, t in pairs if h.tail <= NOISY] or pairs
+    quiet = [(h, t) for h, t in pairs if h.tail <= NOISY]
     left_out = len(pairs) - len(quiet)
+    if len(quiet) < min_quiet:
+        overall = statistics.median(t.rps / h.rps for h, t in pairs)
+        print(
+            f"TOO NOISY: only {len(quiet)} of {len(pairs)} pair(s) were quiet (hello p99/p50 "
+            f"<= {NOISY}); at least {min_quiet} are needed to judge. The median over every "
+            f"pair was {overall:.1%}, shown for information only. Run again on a quieter "
+            "machine or with more --pairs."
+        )
+        return 2
     ratio = statistics.median(t.rps / h.rps for h, t in quiet)
     tail = statistics.median(t.tail for _, t in quiet)
     if left_out:
@@ -380,7 +393,7 @@ def run(args, tmp: Path) -> int:
             f"http://127.0.0.1:{app_port}/patient/today",
             login,
         )
-        code = verdict(pairs)
+        code = verdict(pairs, args.min_quiet)
         if code == 2:
             print(f"--- app server log ---\n{app_log.read_text()[-4000:]}")
         return code
@@ -391,7 +404,13 @@ def run(args, tmp: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pairs", type=int, default=3, help="hello/today pairs (default 3)")
+    parser.add_argument("--pairs", type=int, default=5, help="hello/today pairs (default 5)")
+    parser.add_argument(
+        "--min-quiet",
+        type=int,
+        default=3,
+        help="quiet pairs needed for a verdict (default 3); fewer fails the run",
+    )
     parser.add_argument("--duration", type=float, default=5, help="seconds per wrk run (default 5)")
     parser.add_argument("--connections", type=int, default=8, help="wrk connections (default 8)")
     args = parser.parse_args(argv)

@@ -180,7 +180,7 @@ def test_re_opening_plans_reminders_again_and_is_audited(client, world, in_app):
 
 def _board_patients(email: str) -> dict[str, set[int]]:
     actor = accounts.authenticate(email, PASSWORD, NOW)
-    board = review.dashboard(actor, NOW, {}, "test")
+    board = review.dashboard(actor, NOW, {})
     sections = ("alerts", "checkins", "photos", "missed", "upcoming")
     return {s: {row.patient_id for row in getattr(board, s).rows} for s in sections}
 

@@ -22,7 +22,6 @@ from app.models import Treatment
 from app.models import TreatmentStatus
 from app.models import User
 from app.principal import Principal
-from app.services.audit import audit_views
 from app.services.care.followup import FOLLOW_DAYS
 from app.services.review.paging import PAGE
 from app.services.review.paging import Section
@@ -71,24 +70,21 @@ def dashboard(
     actor: Principal,
     now: datetime,
     pages: dict[str, int],
-    address: str,
     scope: Scope = Scope(),  # noqa: B008 - frozen, so one shared default is safe
-    audit: bool = True,
 ) -> Dashboard:
     """The triage dashboard: open alerts (most severe, then oldest, first), check-ins
     and photos awaiting review, patients who missed two or more check-ins, upcoming
     sessions; each kind only if ``scope`` wants it.
 
     Alerts are counted exactly (each needs acknowledging); the other sections count up to
-    ``COUNT_CAP``. The page shows names and answers, so each patient on it gets a "view"
-    audit event (``audit=False`` only to learn whether anything changed, showing
-    nothing). At most eleven statements whatever the clinic's size (a count and a page
-    per section, one insert of the audit events).
+    ``COUNT_CAP``. A read only: the worklist (``review.worklist``) decides which rows
+    are shown and audits a "view" of each patient on the page. At most ten statements
+    whatever the clinic's size (a count and a page per section).
     """
     clinic = actor.clinic_id
     levels = scope.levels
     want = scope.wants
-    board = Dashboard(
+    return Dashboard(
         alerts=_alerts(clinic, pages.get("alerts", 1), levels) if want("alerts") else SKIPPED,
         checkins=(
             _new_checkins(clinic, pages.get("checkins", 1), levels) if want("checkins") else SKIPPED
@@ -97,21 +93,6 @@ def dashboard(
         missed=_missed(clinic, now, pages.get("missed", 1)) if want("missed") else SKIPPED,
         upcoming=(_upcoming(clinic, now, pages.get("upcoming", 1)) if scope.upcoming else SKIPPED),
     )
-    if audit:
-        shown = dict.fromkeys(
-            row.patient_id
-            for section in (
-                board.alerts,
-                board.checkins,
-                board.photos,
-                board.missed,
-                board.upcoming,
-            )
-            for row in section.rows
-        )
-        audit_views(actor, list(shown), address, "dashboard")
-        db.session.commit()
-    return board
 
 
 def _named(model: type[Alert | CheckIn | Photo | Treatment], *columns: Any) -> sa.Select:

@@ -130,7 +130,7 @@ def worklist(
 ) -> Worklist:
     """The worklist for ``view``; ``audit=False`` reads it only to compare ``version``
     with the one the clinician's page shows (nothing is shown, so nothing is audited)."""
-    board = dashboard(actor, now, pages, address, view.scope(upcoming), audit=False)
+    board = dashboard(actor, now, pages, view.scope(upcoming))
     items = _items(board)
     items.sort(key=_SORT_KEYS[view.sort])
     hidden = 0

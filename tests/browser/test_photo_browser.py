@@ -73,6 +73,10 @@ def test_patient_uploads_a_photo_on_a_phone_and_sees_it_in_the_diary(
     page.wait_for_function(LOADED, arg=thumb.element_handle())
     width, height = thumb.evaluate("(img) => [img.naturalWidth, img.naturalHeight]")
     assert (width, height) == (240, 320)  # upright: portrait, 320 px long edge
+    # The width/height attributes reserve the thumbnail's box before it arrives (no layout
+    # shift, issue 22 point 5): a stylesheet's bare `aspect-ratio: auto` cancelled that.
+    reserved = thumb.evaluate("(img) => getComputedStyle(img).aspectRatio")
+    assert reserved.replace(" ", "") == "auto240/320", reserved
     page.screenshot(path=str(artifacts / "photo-in-diary.png"), full_page=True)
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+
+import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 
@@ -123,3 +126,58 @@ def test_today_needs_at_most_four_sql_statements(app, client, world, in_app):
     # The issue's bound is 4. The page needs 2: the sign-in check, which brings the
     # course's sessions, and the day's ticks with its check-in in one statement.
     assert 1 <= len(statements) <= 2, statements
+
+
+# Issue 22 point 3: at most three statements on every patient page, the sign-in check
+# included. The Reminders page is not yet among them (four: its push devices, email
+# preference and last reminders are separate reads).
+THREE_OR_FEWER = (
+    "/patient/today",
+    "/patient/checklist",
+    "/patient/plan",
+    "/patient/diary",
+    "/patient/checkin",
+    "/patient/photos",
+)
+
+
+@pytest.mark.parametrize("path", THREE_OR_FEWER)
+def test_each_patient_page_needs_at_most_three_statements(app, client, world, in_app, path):
+    login(client, "alice@patients.example")
+    assert client.get(path).status_code == 200  # warm: protocol parse cache, session refresh
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    engine = in_app(lambda: db.engine)
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        r = client.get(path)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert r.status_code == 200
+    assert 1 <= len(statements) <= 3, statements
+
+
+def test_the_diary_shows_comments_viewers_and_its_first_six_photos_in_order(
+    app, client, world, in_app
+):
+    """The diary reads comments, viewers and photos in one statement: each kind keeps
+    its own order and the photo count is the patient's whole count."""
+    from tests.web.test_diary_days import add_days
+
+    in_app(lambda: add_days(world.patient_a, photos=range(8)))
+    doc = app.test_client()
+    login(doc, "doc1@north.example")
+    for body in ("First comment.", "Second comment."):
+        r = doc.post(f"/clinic/patients/{world.patient_a}/comments", data={"body": body})
+        assert r.status_code in (302, 303)
+    assert doc.get(f"/clinic/patients/{world.patient_a}").status_code == 200
+    login(client, "alice@patients.example")
+    html = client.get("/patient/diary").get_data(as_text=True)
+    page = text_of(client.get("/patient/diary"))
+    assert page.index("Second comment.") < page.index("First comment.")  # newest first
+    assert page.count("Doc1 opened your diary, last on ") == 1
+    assert "All 8 photos" in page
+    assert len(re.findall(r'src="/patient/photos/\d+/thumb"', html)) == 6

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -13,11 +15,14 @@ from app.extensions import db
 from app.models import AuditEvent
 from app.models import CheckIn
 from app.models import Comment
+from app.models import Photo
 from app.principal import Principal
 from app.services.care.course import Course
 from app.services.care.course import load_course
-from app.services.photos import album
 from app.services.photos.listing import PhotoDiary
+from app.services.photos.listing import by_day
+from app.services.photos.listing import items
+from app.services.photos.listing import numbered
 
 # Photos the diary page shows (its first days); the photo diary page has them all.
 DIARY_PAGE_PHOTOS = 6
@@ -29,8 +34,17 @@ class DiaryView:
 
     course: Course
     checkins: list[CheckIn]
-    comments: list[Comment]
+    comments: list[DiaryComment]
     viewers: list[Viewer]
+
+
+@dataclass(frozen=True)
+class DiaryComment:
+    """A comment the clinic wrote into the diary, as the page shows it."""
+
+    author_name: str
+    body: str
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -43,7 +57,14 @@ class Viewer:
 
 
 def diary(user: Principal) -> DiaryView:
-    """Everything in the patient's diary, newest first."""
+    """Everything in the patient's diary, newest first (no photos: ``diary_page``)."""
+    return _diary(user, 0)[0]
+
+
+def _diary(user: Principal, photos: int) -> tuple[DiaryView, PhotoDiary]:
+    """The diary and the photo diary's first ``photos`` photos in two statements: the
+    check-ins, then the comments, the viewers and the photos as one UNION ALL (issue 22
+    point 3: at most three statements on a patient page, the sign-in check included)."""
     course = load_course(user)
     pid = course.patient.id
     checkins = list(
@@ -51,29 +72,120 @@ def diary(user: Principal) -> DiaryView:
             sa.select(CheckIn).where(CheckIn.patient_id == pid).order_by(CheckIn.on_date.desc())
         )
     )
-    comments = list(
-        db.session.scalars(
-            sa.select(Comment)
-            .where(Comment.patient_id == pid)
-            .order_by(Comment.created_at.desc(), Comment.id.desc())
-        )
+    comments: list[DiaryComment] = []
+    viewers: list[Viewer] = []
+    shown: list[SimpleNamespace] = []
+    total = 0
+    for row in db.session.execute(_notes_query(pid, photos)):
+        if row.kind == "comment":
+            comments.append(DiaryComment(row.name, row.body or "", row.at))
+        elif row.kind == "viewer":
+            viewers.append(Viewer(row.name, bool(row.flag), row.at))
+        else:
+            total = row.flag
+            shown.append(_photo(row))
+    numbers = numbered((t.id, t.status) for t in course.sessions)
+    album = by_day(course.patient.timezone, items(shown, numbers), total, 1)
+    return DiaryView(course, checkins, comments, viewers), album
+
+
+def _photo(row: sa.Row) -> SimpleNamespace:
+    """A photo row of the union, with the attributes ``listing.items`` reads."""
+    return SimpleNamespace(
+        id=row.key,
+        side=row.side,
+        region=row.region,
+        view=row.view,
+        taken_at=row.at,
+        taken_on=row.taken_on,
+        phase=row.phase,
+        day=row.day,
+        treatment_id=row.treatment_id,
+        note=row.body or "",
+        width=row.width,
+        height=row.height,
     )
+
+
+def _notes_query(pid: int, photos: int) -> sa.Select:
+    """The clinic's comments, the diary's viewers and the first ``photos`` photos as one
+    UNION ALL, each kind newest first. Columns: kind, key, at, name, body, flag (a
+    viewer: 1 when seen in the review list only; a photo: the patient's photo count),
+    then the photo's own (NULL for the other kinds)."""
+    s, i = sa.String, sa.Integer
+
+    def null(kind: Any) -> Any:
+        return sa.cast(sa.null(), kind)
+
+    def photo_nulls() -> list[Any]:
+        return [
+            null(s).label("side"),
+            null(s).label("region"),
+            null(s).label("view"),
+            null(s).label("phase"),
+            null(i).label("day"),
+            null(i).label("treatment_id"),
+            null(sa.Date).label("taken_on"),
+            null(i).label("width"),
+            null(i).label("height"),
+        ]
+
+    comments = sa.select(
+        sa.literal("comment", s).label("kind"),
+        Comment.id.label("key"),
+        Comment.created_at.label("at"),
+        Comment.author_name.label("name"),
+        Comment.body.label("body"),
+        sa.literal(0, i).label("flag"),
+        *photo_nulls(),
+    ).where(Comment.patient_id == pid)
     # One line per person and kind of look, with the latest time: every dashboard view
     # lists the patient (and is audited), so raw events would bury the diary openings.
-    listed = (AuditEvent.detail == "dashboard").label("in_list")
+    listed = sa.case((AuditEvent.detail == "dashboard", 1), else_=0)
     last = sa.func.max(AuditEvent.created_at)
-    viewers = [
-        Viewer(name, bool(in_list), at)
-        for name, in_list, at in db.session.execute(
-            sa.select(AuditEvent.actor_name, listed, last)
-            .where(AuditEvent.patient_id == pid)
-            .group_by(AuditEvent.actor_id, AuditEvent.actor_name, listed)
-            # Same-instant stamps (a pinned clock, one busy second) keep their order.
-            .order_by(last.desc(), sa.func.max(AuditEvent.id).desc())
-            .limit(20)
+    key = sa.func.max(AuditEvent.id)
+    viewers = (
+        sa.select(
+            sa.literal("viewer", s).label("kind"),
+            key.label("key"),
+            last.label("at"),
+            AuditEvent.actor_name.label("name"),
+            null(sa.Text).label("body"),
+            listed.label("flag"),
+            *photo_nulls(),
         )
-    ]
-    return DiaryView(course, checkins, comments, viewers)
+        .where(AuditEvent.patient_id == pid)
+        .group_by(AuditEvent.actor_id, AuditEvent.actor_name, listed)
+        # Same-instant stamps (a pinned clock, one busy second) keep their order.
+        .order_by(last.desc(), key.desc())
+        .limit(20)
+        .subquery()
+    )
+    first_photos = (
+        sa.select(
+            sa.literal("photo", s).label("kind"),
+            Photo.id.label("key"),
+            Photo.taken_at.label("at"),
+            null(s).label("name"),
+            Photo.note.label("body"),
+            sa.func.count().over().label("flag"),
+            Photo.side,
+            Photo.region,
+            Photo.view,
+            Photo.phase,
+            Photo.day,
+            Photo.treatment_id,
+            Photo.taken_on,
+            Photo.width,
+            Photo.height,
+        )
+        .where(Photo.patient_id == pid)
+        .order_by(Photo.taken_at.desc(), Photo.id.desc())
+        .limit(photos)
+        .subquery()
+    )
+    both = sa.union_all(comments, sa.select(viewers), sa.select(first_photos)).subquery()
+    return sa.select(both).order_by(both.c.kind, both.c.at.desc(), both.c.key.desc())
 
 
 @dataclass(frozen=True)
@@ -87,4 +199,5 @@ class DiaryPage:
 def diary_page(user: Principal) -> DiaryPage:
     """The patient's diary page in one call: the diary, then the photo diary's first
     ``DIARY_PAGE_PHOTOS`` photos (the same reads as each on its own)."""
-    return DiaryPage(diary(user), album.diary(user, 1, DIARY_PAGE_PHOTOS))
+    view, photos = _diary(user, DIARY_PAGE_PHOTOS)
+    return DiaryPage(view, photos)

@@ -24,6 +24,7 @@ from app.services.photos.listing import PhotoItem
 from app.services.photos.listing import comparison_of
 from app.services.photos.listing import diary_of
 from app.services.photos.listing import items
+from app.services.photos.listing import numbered
 from app.services.photos.listing import session_numbers
 from app.services.photos.sites import Site
 from app.services.photos.upload import place
@@ -42,7 +43,9 @@ class UploadPage:
 def diary(user: Principal, page: int = 1, size: int = PAGE) -> PhotoDiary:
     """The patient's own photos by day, newest first."""
     patient = _patient(user)
-    return diary_of(patient.id, patient.timezone, page, size)
+    known = patient.sessions  # read with the sign-in check: no statement of its own
+    numbers = numbered(known) if known is not None else None
+    return diary_of(patient.id, patient.timezone, page, size, numbers)
 
 
 def _patient(user: Principal):  # noqa: ANN202 - PatientInfo

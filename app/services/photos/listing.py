@@ -5,9 +5,11 @@ comparisons. ``album`` (the patient's own) and ``clinic`` (audited) decide who m
 from __future__ import annotations
 
 from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -78,7 +80,14 @@ def session_numbers(patient_id: int) -> dict[int, int]:
         .where(Treatment.patient_id == patient_id)
         .order_by(Treatment.appointment_at, Treatment.id)
     )
-    live = [tid for tid, status in rows if status != TreatmentStatus.CANCELLED]
+    return numbered(rows)
+
+
+def numbered(sessions: Iterable[Sequence[Any]]) -> dict[int, int]:
+    """Session numbers from rows that start (id, status), in appointment order: the
+    query above, or the sessions the sign-in check already read for a patient
+    (``PatientInfo.sessions``), which saves the patient's own pages a statement."""
+    live = [row[0] for row in sessions if row[1] != TreatmentStatus.CANCELLED]
     return {tid: n for n, tid in enumerate(live, start=1)}
 
 
@@ -100,25 +109,55 @@ def items(rows: Iterable[Photo], numbers: dict[int, int]) -> list[PhotoItem]:
     ]
 
 
-def diary_of(patient_id: int, tz: str, page: int, size: int = PAGE) -> PhotoDiary:
-    """One page of a patient's photos by day, newest first."""
-    where = Photo.patient_id == patient_id
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(Photo).where(where)) or 0
-    page = min(max(page, 1), max(1, -(-total // size)))
-    rows = db.session.scalars(
-        sa.select(Photo)
-        .where(where)
-        .order_by(Photo.taken_at.desc(), Photo.id.desc())
-        .limit(size)
-        .offset((page - 1) * size)
-    )
+def diary_of(
+    patient_id: int, tz: str, page: int, size: int = PAGE, numbers: dict[int, int] | None = None
+) -> PhotoDiary:
+    """One page of a patient's photos by day, newest first.
+
+    One statement brings the page and the total (a window count), so a page asks for
+    what it shows and no more; only a page past the end (an old link after deletions)
+    costs a second one, for the last page. ``numbers``: the session numbers, when the
+    caller has them (``numbered``); otherwise they are read.
+    """
+    page = max(page, 1)
+    rows, total = _page_of(patient_id, page, size)
+    last = max(1, -(-total // size))
+    if page > last:
+        page = last
+        rows, total = _page_of(patient_id, page, size)
+    found = numbers if numbers is not None else session_numbers(patient_id)
+    return by_day(tz, items(rows, found), total, page)
+
+
+def by_day(tz: str, shown: list[PhotoItem], total: int, page: int) -> PhotoDiary:
+    """A page of photo items (newest first) grouped by the day they were taken."""
     days: list[PhotoDay] = []
-    for item in items(rows, session_numbers(patient_id)):
+    for item in shown:
         if days and days[-1].on == item.taken_on:
             days[-1].photos.append(item)
         else:
             days.append(PhotoDay(item.taken_on, item.when, [item]))
     return PhotoDiary(tz, days, total, page)
+
+
+def _page_of(patient_id: int, page: int, size: int) -> tuple[list[Photo], int]:
+    """Photos of page ``page`` with the patient's photo count beside each row (0 photos:
+    no rows; a page past the end: no rows, so the count comes from a plain COUNT)."""
+    total = sa.func.count().over().label("total")
+    result = db.session.execute(
+        sa.select(Photo, total)
+        .where(Photo.patient_id == patient_id)
+        .order_by(Photo.taken_at.desc(), Photo.id.desc())
+        .limit(size)
+        .offset((page - 1) * size)
+    ).all()
+    if result:
+        return [photo for photo, _ in result], result[0].total
+    if page == 1:
+        return [], 0
+    where = Photo.patient_id == patient_id
+    count = db.session.scalar(sa.select(sa.func.count()).select_from(Photo).where(where)) or 0
+    return [], count
 
 
 def comparison_of(

@@ -46,11 +46,11 @@ def closures():
 def complete_closure(closure_id: int):
     if stale := _stale():
         return stale
-    if request.form.get("confirm") != "yes":
-        flash("Tick the box to confirm that you want to close this account.", "error")
-        return redirect(url_for("clinician.closures"), 303)
+    confirmed = request.form.get("confirm") == "yes"
     try:
-        done = closure.complete(current_user, closure_id, now(), client_address())
+        done = closure.complete(
+            current_user, closure_id, now(), client_address(), confirmed=confirmed
+        )
     except Invalid as exc:
         flash(exc.message, "error")
         return redirect(url_for("clinician.closures"), 303)

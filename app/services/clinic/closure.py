@@ -202,17 +202,22 @@ def _open_alerts(patient_id: int) -> int:
     )
 
 
-def complete(admin: Principal, closure_id: int, now: datetime, address: str) -> ClosureStatus:
+def complete(
+    admin: Principal, closure_id: int, now: datetime, address: str, *, confirmed: bool = True
+) -> ClosureStatus:
     """Complete a request under the clinic's policy (see the module's docstring).
 
     :raises NotFound: for anyone but a clinic admin, and for another clinic's (or no)
-        request (audited).
-    :raises Invalid: ("closure") when already completed, or while an alert is open.
+        request (audited), whether or not the form was confirmed.
+    :raises Invalid: ("confirm") not confirmed; ("closure") when already completed, or
+        while an alert is open.
     """
     clinic = _admin_clinic(admin)
     closure = db.session.get(AccountClosure, closure_id)
     if closure is None or closure.clinic_id != clinic.id:
         raise refuse(admin, address, f"complete closure #{closure_id}", "No such request.")
+    if not confirmed:
+        raise Invalid("confirm", "Tick the box to confirm that you want to close this account.")
     lock_patient(closure.patient_id)  # a check-in (and its alert) being stored waits
     db.session.refresh(closure)
     patient = db.session.get(Patient, closure.patient_id)

@@ -304,3 +304,30 @@ def test_bad_policy_input_is_refused_with_a_message(client, world, in_app):
         ).all()
     )
     assert changes == ["retention years: 8 -> 12"]
+
+
+def test_a_patient_whose_read_period_ended_cannot_ask(client, world, in_app, clock):
+    """Closing a discharged patient's account after their read period is the clinic's
+    job (they can no longer sign in): the page refuses, and no request is made."""
+    login(client, DOC1)
+    client.post(f"/clinic/patients/{world.patient_b}/discharge", data={"confirm": "yes"})
+    client.post("/logout")
+    clock.advance(days=91)
+    login(client, "bob@patients.example")
+    refused = client.get("/patient/account/close")
+    assert refused.status_code == 403 and "Your course with" in text_of(refused)
+    assert _ask(client).status_code in (302, 403)
+    assert in_app(count, AccountClosure) == 0
+
+
+def test_completing_for_a_discharged_patient_keeps_their_discharge(client, world, in_app):
+    in_app(_admins, world)
+    login(client, DOC1)
+    client.post(f"/clinic/patients/{world.patient_b}/discharge", data={"confirm": "yes"})
+    login(client, "bob@patients.example")
+    _ask(client)
+    login(client, ADMIN1)
+    assert _complete(client, _closure_id(in_app, world.patient_b)).status_code == 303
+    patient = in_app(lambda: db.session.get(Patient, world.patient_b))
+    assert patient.discharged_at == NOW and patient.discharge_reason == ""
+    assert in_app(lambda: _closure(world.patient_b).completed_at) == NOW

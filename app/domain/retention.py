@@ -17,8 +17,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from app.domain.language import N_
-
 # Photo policies a clinic can choose.
 KEEP = "keep"  # photos stay with the clinical record until it is erased
 DELETE = "delete"  # photos go when the account is closed
@@ -52,15 +50,3 @@ def photos_go_at_closure(policy: str) -> bool:
     """Whether a clinic's photo policy deletes photos when an account is closed. An
     unknown value keeps them: deleting is the step that cannot be undone."""
     return policy == DELETE
-
-
-# What the patient and the clinic are told was kept, and why (patient-facing: marked for
-# translation, read through ``say``).
-WHY_KEPT = N_(
-    "Your clinic must keep your clinical record (your treatments, check-ins, alerts and "
-    "the clinic's notes) for %(years)s years after your account is closed, under its "
-    "records policy and UK health-record rules. Nobody can sign in to it, and it is "
-    "erased when that time is over."
-)
-PHOTOS_KEPT = N_("Your photos are part of the record and are kept with it.")
-PHOTOS_DELETED = N_("Your photos are deleted when your account is closed.")

@@ -200,6 +200,15 @@ class Config:
     # never the phone's own locale.
     SCLERO_DATE_LOCALE = "en-GB"
 
+    # --- closure and retention (issue 20 point 4, task "ret") ---
+    # Years a closed account's clinical record is kept when the clinic has not set its
+    # own: UK adult health records, 8 years after the end of treatment (NHS England
+    # Records Management Code of Practice 2021); each clinic may choose otherwise.
+    SCLERO_RETENTION_YEARS = 8
+    # Photos at closure when the clinic has not chosen: "keep" them with the record
+    # (erased with it) or "delete" them when the account is closed.
+    SCLERO_PHOTOS_AT_CLOSURE = "keep"
+
 
 class DevelopmentConfig(Config):
     """``make run``: SQLite in instance/, plain http on 127.0.0.1, a known dev secret."""

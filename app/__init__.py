@@ -164,8 +164,10 @@ def register_error_handlers(app: Flask) -> None:
 def register_cli(app: Flask) -> None:
     """``flask protocols ...``, ``flask dev ...``, ``flask users ...``."""
     from app.cli import register
+    from app.cli_retention import retention_cli
 
     register(app)
+    app.cli.add_command(retention_cli)  # issue 20 point 4: `flask retention run`
 
 
 def configure_logging(app: Flask) -> None:

@@ -1,6 +1,7 @@
 """The clinic's pages: patients, appointments, recording treatments, photos, protocols,
 staff."""
 
+from app.clinician import closures as _closures  # noqa: F401 - account closures (issue 20)
 from app.clinician import devices as _devices  # noqa: F401 - alert devices, link notice
 from app.clinician import lifecycle as _lifecycle  # noqa: F401 - registers edit/discharge routes
 from app.clinician import outcomes as _outcomes  # noqa: F401 - outcomes page and clearance scores

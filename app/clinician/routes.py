@@ -136,6 +136,7 @@ def _patient_page(patient_id: int, token: str | None = None, emailed: bool = Fal
         book=book,
         ack_draft=dict([draft]) if draft else {},
         phone_draft=phone_draft[1] if phone_draft and phone_draft[0] == patient_id else None,
+        closure=page.closure,
     )
 
 

@@ -5,6 +5,7 @@ from app.models.checkin import Alert
 from app.models.checkin import CheckIn
 from app.models.checkin import CheckInKey
 from app.models.clinic import Clinic
+from app.models.closure import AccountClosure
 from app.models.comment import Comment
 from app.models.device import RememberedDevice as RememberedDevice
 from app.models.mail import EmailPreference
@@ -30,6 +31,7 @@ from app.models.user import Role
 from app.models.user import User
 
 __all__ = [
+    "AccountClosure",
     "Alert",
     "AuditEvent",
     "CheckIn",

@@ -49,3 +49,11 @@ class Clinic(db.Model):
     )
     # Dates, times and the default language of the clinic's pages (issue 19 point 4).
     locale: Mapped[str] = mapped_column(sa.String(16), default="en_GB", server_default="en_GB")
+    # --- closure and retention (issue 20 point 4) ---
+    # Years a closed account's clinical record is kept (None: SCLERO_RETENTION_YEARS),
+    # and whether its photos stay with it ("keep") or go at closure ("delete"; "" the
+    # config's SCLERO_PHOTOS_AT_CLOSURE). The clinic's own records policy: see
+    # app/domain/retention.py for the UK default.
+    retention_years: Mapped[int | None] = mapped_column(sa.Integer)
+    photos_at_closure: Mapped[str] = mapped_column(sa.String(10), default="", server_default="")
+    # --- end closure and retention ---

@@ -71,6 +71,8 @@ _STILL_ALLOWED = {
     "patient.unsubscribe",
     "patient.messages_seen",
     "patient.choose_language",
+    # Closing the account is a data right, not a care action (issue 20 point 4).
+    "patient.close_account",
 }
 _WRITE_PAGES = {"patient.checkin", "patient.new_photo"}
 

@@ -64,6 +64,26 @@ def audit(
     )
 
 
+def system_event(
+    clinic_id: int, patient_id: int | None, action: str, detail: str, name: str
+) -> None:
+    """An event done by the app itself, not a signed-in person (``flask retention run``
+    erasing a record): no actor id, ``name`` says what did it, ``address`` "cli"."""
+    _queue(
+        [
+            _event(
+                clinic_id=clinic_id,
+                actor_id=None,
+                actor_name=name,
+                patient_id=patient_id,
+                action=action,
+                detail=detail,
+                address="cli",
+            )
+        ]
+    )
+
+
 def audit_views(actor: Principal, patient_ids: list[int], address: str, detail: str) -> None:
     """A "view" audit event for each of ``patient_ids``, in one executemany insert."""
     if not patient_ids:

@@ -55,6 +55,7 @@ RECIPES: dict[str, tuple[str | None, str]] = {
     "/account/second-factor": ("clinician", "/account/second-factor"),
     "/clinic/": ("clinician", "/clinic/"),
     "/clinic/audit": ("clinician", "/clinic/audit"),
+    "/clinic/closures": ("clinician", "/clinic/closures"),  # issue 20 point 4 (admin)
     "/clinic/patients": ("clinician", "/clinic/patients"),
     "/clinic/patients/<int:patient_id>": ("clinician", "/clinic/patients/{patient}"),
     "/clinic/patients/<int:patient_id>/discharge": (
@@ -109,6 +110,7 @@ RECIPES: dict[str, tuple[str | None, str]] = {
     "/login/pin": ("anon", "/login/pin"),
     "/manifest.webmanifest": (None, "JSON, not a page"),
     "/offline": ("anon", "/offline"),
+    "/patient/account/close": ("patient", "/patient/account/close"),  # issue 20 point 4
     "/patient/checkin": ("patient", "/patient/checkin"),
     "/patient/checklist": ("patient", "/patient/checklist"),
     "/patient/diary": ("patient", "/patient/diary"),

@@ -22,6 +22,7 @@ from PIL import Image
 
 from app import create_app
 from app.extensions import db
+from app.models import AccountClosure
 from app.models import Alert
 from app.models import CheckIn
 from app.models import Clinic
@@ -33,6 +34,7 @@ from app.models import Treatment
 from app.services import photos
 from app.web import PHOTO_FILES
 from config import TestingConfig
+from tests.conftest import NOW
 from tests.conftest import login
 from tests.conftest import make_staff
 
@@ -64,6 +66,7 @@ EXPECTED = {
     "patient.quiet_hours": "patient",
     "patient.email_choice": "patient",
     "patient.choose_language": "patient",  # issue 19 point 4
+    "patient.close_account": "patient",  # issue 20 point 4: one's own account
     "patient.delete_device": "patient-object",
     "pwa.resubscribe": "public",
     "patient.checkin": "patient",
@@ -87,6 +90,11 @@ EXPECTED = {
     "clinician.review_day_photos": "clinic-object",
     "clinician.comment": "clinic-object",
     "clinician.audit_log": "admin",  # clinic admins only, each their own clinic's
+    # Account closures (issue 20 point 4): clinic admins only; the request in the URL is
+    # Alice's (clinic 1); the policy form refuses an empty POST (400).
+    "clinician.closures": "admin",
+    "clinician.complete_closure": "admin-object",
+    "clinician.closure_policy": "admin-form",
     # Clinic admins only, their own clinic's settings (an empty POST is refused: 400);
     # the old hours page redirects admins to them (303).
     "clinician.clinic_settings": "admin-form",
@@ -247,10 +255,20 @@ def _url(rule: str, world, treatment_id: int, ids: dict[str, int]) -> str:
         .replace("<int:version_id>", str(ids["version"]))
         .replace("<protocol_key>", "compression-72h")
         .replace("<int:user_id>", str(world.clinician1))
+        .replace("<int:closure_id>", str(ids.get("closure")))
         .replace("<key>", "walks")
         .replace("<token>", "not-a-token")
         .replace("<path:filename>", "css/app.css")
     )
+
+
+def _alices_closure(patient_id: int) -> int:
+    """Alice asked to close her account (issue 20 point 4): the request in the URL."""
+    clinic_id = db.session.get(Patient, patient_id).clinic_id
+    row = AccountClosure(patient_id=patient_id, clinic_id=clinic_id, requested_at=NOW)
+    db.session.add(row)
+    db.session.commit()
+    return row.id
 
 
 def _add_clinic_admins(world) -> None:
@@ -308,7 +326,10 @@ def test_access(app, world, in_app, endpoint, rule, method):
             sa.select(Treatment.id).where(Treatment.patient_id == world.patient_b)
         )
     )
-    url = _url(rule, world, treatment_id, in_app(_alices_objects, world.patient_a))
+    ids = in_app(_alices_objects, world.patient_a)
+    if "<int:closure_id>" in rule:
+        ids["closure"] = in_app(_alices_closure, world.patient_a)
+    url = _url(rule, world, treatment_id, ids)
     in_app(_add_clinic_admins, world)
     statuses = {}
     for actor, who in ACTORS.items():

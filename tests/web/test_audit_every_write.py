@@ -23,6 +23,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
+from app.models import AccountClosure
 from app.models import Alert
 from app.models import AuditEvent
 from app.models import AuthSession
@@ -172,6 +173,15 @@ def _unsigned_version(ctx: Ctx) -> None:
         )
     )
     assert ctx.found["version"] is not None
+
+
+def _closure_asked(ctx: Ctx) -> None:
+    """Patient A (no open alert) asked to close their account (issue 20 point 4)."""
+    r = ctx.patient().post("/patient/account/close", data={"confirm": "yes"})
+    assert r.status_code == 303
+    ctx.found["closure"] = ctx.one(
+        sa.select(AccountClosure.id).where(AccountClosure.patient_id == ctx.world.patient_a)
+    )
 
 
 def _deactivated(ctx: Ctx) -> None:
@@ -504,6 +514,31 @@ RECIPES: dict[str, Recipe] = {
         lambda ctx: ctx.one(sa.select(sa.func.count()).select_from(PushSubscription)) == 0,
         r"^push device removed: device #\d+",
         setup=_device,
+    ),
+    # Issue 20 point 4: completing an account closure, and the retention policy.
+    "clinician.complete_closure": Recipe(
+        "admin",
+        lambda ctx: f"/clinic/closures/{ctx.found['closure']}/complete",
+        _form({"confirm": "yes"}),
+        lambda ctx: (
+            ctx.one(
+                sa.select(AccountClosure.completed_at).where(
+                    AccountClosure.id == ctx.found["closure"]
+                )
+            )
+            is not None
+        ),
+        r"^close account: removed: password, .*record kept 8 years",
+        setup=_closure_asked,
+    ),
+    "clinician.closure_policy": Recipe(
+        "admin",
+        lambda ctx: "/clinic/closures/policy",
+        _form({"years": "10", "photos": "delete"}),
+        lambda ctx: (
+            ctx.one(sa.select(Clinic.retention_years).where(Clinic.id == ctx.world.clinic1)) == 10
+        ),
+        r"^change: retention years: 8 -> 10",
     ),
 }
 

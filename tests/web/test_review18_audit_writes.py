@@ -35,6 +35,7 @@ ABOUT_A = {
     "clinician.discharge",
     "clinician.reopen",
     "clinician.save_clearance",
+    "clinician.complete_closure",  # issue 20 point 4: Alice's account closed
 }
 ABOUT_B = {"clinician.reschedule", "clinician.cancel", "clinician.record"}
 ABOUT_NEW = {"clinician.new_patient"}

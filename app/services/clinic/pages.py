@@ -21,6 +21,8 @@ from app.services.clinic.booking import RecordDefaults
 from app.services.clinic.booking import booking_choices
 from app.services.clinic.booking import booking_defaults
 from app.services.clinic.booking import record_defaults
+from app.services.clinic.closure import ClosureStatus
+from app.services.clinic.closure import record_closure
 from app.services.clinic.sessions import clinic_tasks
 from app.services.clinic.sessions import record_form
 from app.services.clinic.sessions import treatment_for
@@ -41,6 +43,8 @@ class PatientRecordPage:
     record: review.PatientPage
     protocols: list[ProtocolVersion]
     booking: BookingDefaults
+    # The patient's account closure, if they asked (issue 20 point 4): what is kept.
+    closure: ClosureStatus | None = None
 
 
 def patient_record_page(
@@ -51,7 +55,7 @@ def patient_record_page(
     choices = booking_choices(clinician, record.sessions)
     patient = record.diary.patient
     defaults = booking_defaults(clinician, patient, record.sessions, choices, now)
-    return PatientRecordPage(record, choices, defaults)
+    return PatientRecordPage(record, choices, defaults, record_closure(clinician, patient.id))
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,8 @@ def build(row: ClaimedMessage, to: str, unsubscribe_url: str | None, reply_to: s
         return replace(_digest(row, to, unsubscribe_url, headers), reply_to=reply_to)
     if row.kind == email_notice.LINK_NOTICE:  # issue 18 point 2
         return email_notice.notice_email(row, to, headers, reply_to)
+    if row.kind == email_notice.CLOSURE_NOTICE:  # issue 20 point 4
+        return email_notice.closure_email(row, to, headers, reply_to)
     subject, intro, after = _LINKS.get(row.kind, _LINKS["signin"])
     text = "\n\n".join(
         [

@@ -45,3 +45,51 @@ def notice_email(row: ClaimedMessage, to: str, headers: dict[str, str], reply_to
         headers=headers,
         reply_to=reply_to,
     )
+
+
+# --- account closure (issue 20 point 4) ---
+# Sent when the patient asks to close their account: the address goes when the clinic
+# completes the request, so this is the email that says what will be kept, and why.
+CLOSURE_NOTICE = "closure"
+
+
+def closure_detail(years: int, photos_kept: bool, phone: str) -> str:
+    """What the outbox row keeps for the email: the policy and the clinic's number."""
+    return f"{years}|{'keep' if photos_kept else 'delete'}|{phone}"[:200]
+
+
+def closure_email(row: ClaimedMessage, to: str, headers: dict[str, str], reply_to: str) -> Email:
+    """The email for a claimed ``closure`` row: no health details, only the policy."""
+    years, _, rest = row.detail.partition("|")
+    photos, _, phone = rest.partition("|")
+    call = f"call your clinic on {phone}" if phone else "call your clinic"
+    kept = (
+        "Your photos are part of the record and are kept with it."
+        if photos == "keep"
+        else "Your photos will be deleted when your account is closed."
+    )
+    text = "\n\n".join(
+        [
+            "Hello,",
+            f"You asked to close your {TITLE} account. Your clinic will complete it soon.",
+            "When it does, your password, every signed-in device, your reminders, "
+            "calendar links and this email address are removed at once. You will not "
+            "get any more emails from us.",
+            f"Your clinic must keep your clinical record (your treatments, check-ins, "
+            f"alerts and the clinic's notes) for {years} years after your account is "
+            "closed, under its records policy and UK health-record rules. Nobody can "
+            "sign in to it, and it is erased when that time is over.",
+            kept,
+            f"If you did not ask for this, {call} now.",
+            "This email was sent automatically. A reply goes to your clinic."
+            if reply_to
+            else "This email was sent automatically; replies are not read.",
+        ]
+    )
+    return Email(
+        to=to,
+        subject=f"Closing your {TITLE} account",
+        text=text + "\n",
+        headers=headers,
+        reply_to=reply_to,
+    )

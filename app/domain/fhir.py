@@ -26,6 +26,7 @@ LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
 OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 MEDIA_TYPE = "http://terminology.hl7.org/CodeSystem/media-type"
+LANGUAGE = "urn:ietf:bcp:47"  # the patient's language, e.g. "es" (app/i18n.py LANGUAGES)
 # Our own codes (what has no standard code we are sure of): a URN, so it names no web
 # address that could change with a clinic's domain.
 LOCAL = "urn:sclerocare:fhir:code"

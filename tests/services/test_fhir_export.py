@@ -103,6 +103,7 @@ def full_record(clinic_id: int, clinician_id: int, checkins: int = 3, name: str 
     session. Returns the patient's id."""
     clinic = db.session.get(Clinic, clinic_id)
     p = make_patient(clinic, f"{uuid.uuid4().hex[:6]}.{FULL}", day=50, name=name)
+    p.language, p.phone = "es", "+44 7700 900123"
     t = db.session.scalar(sa.select(Treatment).where(Treatment.patient_id == p.id))
     t.areas, t.concentration, t.form = "left calf, right thigh", "0.5%", "foam"
     t.compression, t.checks_confirmed_by_id = "Class 2 stockings for 72 hours", clinician_id
@@ -292,6 +293,21 @@ def _d() -> dict:
     return {"display": "Pain severity - 0-10 verbal numeric rating [Score] - Reported"}
 
 
+def test_the_patients_zip_can_point_photos_at_its_own_copies(in_app, full):
+    by_url = check_bundle(in_app(_bundle, full, photo_url=lambda pid: f"photos/{pid}.jpg"))
+    urls = sorted(m["content"]["url"] for m in of_type(by_url, "Media"))
+    assert urls == sorted(
+        f"photos/{m['identifier'][0]['value']}.jpg" for m in of_type(by_url, "Media")
+    )
+    patient = of_type(by_url, "Patient")[0]
+    assert patient["communication"][0]["language"]["coding"][0] == {
+        "system": "urn:ietf:bcp:47",
+        "code": "es",
+        "display": "es",
+    }
+    assert {"system": "phone", "value": "+44 7700 900123"} in patient["telecom"]
+
+
 def test_a_corrected_check_in_shows_the_latest_answers_and_keeps_the_earlier(in_app, full):
     by_url = check_bundle(in_app(_bundle, full))
     responses = of_type(by_url, "QuestionnaireResponse")
@@ -402,4 +418,6 @@ def test_the_statement_count_does_not_grow_with_the_check_ins(app, world, in_app
             event.remove(engine, "before_cursor_execute", record)
         return len(seen)
 
+    # One per kind of row: 9 today (patient, sessions, check-ins, alerts, comments,
+    # photos, ratings, scores, staff).
     assert statements(small) == statements(large) <= 10

@@ -16,6 +16,7 @@ counts them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -61,12 +62,20 @@ def clinic_bundle(
 
 
 def patient_bundle(
-    db_session: Session, patient_id: int, *, now: datetime, for_clinic: bool = False
+    db_session: Session,
+    patient_id: int,
+    *,
+    now: datetime,
+    for_clinic: bool = False,
+    photo_url: Callable[[int], str] | None = None,
 ) -> dict[str, object]:
     """Every record about a patient as a FHIR R4 Bundle (``collection``).
 
     ``for_clinic``: alert acknowledgement notes the clinic did not share with the patient
-    are included only in the clinic's copy. :raises NotFound: no such patient.
+    are included only in the clinic's copy. ``photo_url``: a photo's address from its
+    id (the patient's zip may point at the copy it holds, e.g. ``photos/12.jpg``); by
+    default the clinic's photo route on ``SCLERO_BASE_URL``.
+    :raises NotFound: no such patient.
     """
     patient = db_session.scalar(
         sa.select(Patient)
@@ -109,7 +118,7 @@ def patient_bundle(
         entries.append(
             (fhir.urn("Communication", comment.id), events.communication(comment, clinic.id))
         )
-    entries += _photos_and_outcomes(db_session, patient.id, staff)
+    entries += _photos_and_outcomes(db_session, patient.id, staff, photo_url or clinic_photo_url)
     entries += [
         (fhir.urn("Practitioner", u.id), res.practitioner(u))
         for u in (
@@ -167,18 +176,25 @@ def _checkins(
     return out
 
 
-def _photos_and_outcomes(db_session: Session, patient_id: int, staff: set[int]) -> Entries:
-    """Photos as Media (a link to the clinic's photo route), then outcome ratings and
-    clearance scores as Observations; adds the scoring clinicians to ``staff``."""
-    # Built from the configured address, not a request: the patient's export is built
-    # in the background (app/services/notify/email_content.py:absolute does the same).
+def clinic_photo_url(photo_id: int) -> str:
+    """The clinic's photo route (app/clinician/photos.py: photo_image), as a full address.
+
+    Built from the configured address, not a request: the patient's export is built in
+    the background (app/services/notify/email_content.py:absolute does the same)."""
     base = str(current_app.config.get("SCLERO_BASE_URL") or "").rstrip("/")
+    return f"{base}/clinic/photos/{photo_id}/image"
+
+
+def _photos_and_outcomes(
+    db_session: Session, patient_id: int, staff: set[int], photo_url: Callable[[int], str]
+) -> Entries:
+    """Photos as Media (a link to the image), then outcome ratings and clearance scores
+    as Observations; adds the scoring clinicians to ``staff``."""
     out: Entries = []
     for photo in db_session.scalars(
         sa.select(Photo).where(Photo.patient_id == patient_id).order_by(Photo.taken_at, Photo.id)
     ):
-        url = f"{base}/clinic/photos/{photo.id}/image"
-        out.append((fhir.urn("Media", photo.id), events.media(photo, url)))
+        out.append((fhir.urn("Media", photo.id), events.media(photo, photo_url(photo.id))))
     for rating in db_session.scalars(
         sa.select(OutcomeRating)
         .where(OutcomeRating.patient_id == patient_id)

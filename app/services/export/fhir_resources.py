@@ -55,7 +55,8 @@ def patient(row: Patient, clinic: Clinic) -> dict[str, object]:
         telecom.append({"system": "phone", "value": row.phone})
     out["telecom"] = telecom
     if row.language:
-        out["communication"] = [{"language": {"text": row.language}, "preferred": True}]
+        language = fhir.concept(fhir.LANGUAGE, row.language, row.language)
+        out["communication"] = [{"language": language, "preferred": True}]
     return out
 
 

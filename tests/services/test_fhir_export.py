@@ -333,6 +333,27 @@ def test_a_corrected_check_in_shows_the_latest_answers_and_keeps_the_earlier(in_
     assert urls[0] not in set(_references(list(by_url.values())))
 
 
+def test_odd_history_entries_still_give_a_valid_bundle(in_app, full):
+    def garble():
+        c = db.session.scalar(
+            sa.select(CheckIn).where(CheckIn.patient_id == full, CheckIn.day == 2)
+        )
+        c.history = [
+            {"at": "2026-10-01T10:00:00", "answers": {"pain": 5, "bruising": "mild"}},
+            {"at": "yesterday", "answers": "not a dict"},
+            "garbage",
+        ]
+        db.session.commit()
+
+    in_app(garble)
+    by_url = check_bundle(in_app(_bundle, full))
+    superseded = [r for r in of_type(by_url, "QuestionnaireResponse") if r["meta"].get("tag")]
+    assert len(superseded) == 1 + 3
+    naive = next(r for r in superseded if r["authored"].startswith("2026-10-01"))
+    assert naive["authored"] == "2026-10-01T10:00:00+00:00"
+    assert [i["linkId"] for i in naive["item"]] == ["pain", "bruising"]
+
+
 def test_alert_states_and_the_clinic_only_note(in_app, full):
     clinic = check_bundle(in_app(_bundle, full, for_clinic=True))
     mine = check_bundle(in_app(_bundle, full))

@@ -8,6 +8,7 @@ resolves to an entry the bundle holds (the loader adds every Practitioner referr
 
 from __future__ import annotations
 
+from datetime import UTC
 from datetime import date
 from datetime import datetime
 
@@ -32,7 +33,11 @@ SCLEROTHERAPY = fhir.local("sclerotherapy", "Sclerotherapy of leg veins")
 
 
 def instant(value: datetime) -> str:
-    """A FHIR dateTime/instant: the stored UTC instant with its offset, to the second."""
+    """A FHIR dateTime/instant: the stored UTC instant with its offset, to the second.
+    FHIR requires an offset on a time; a naive value (an old history entry) is UTC, as
+    every stored instant is (app/dbtypes.py)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
     return value.replace(microsecond=0).isoformat()
 
 
@@ -137,20 +142,30 @@ def responses(
 ) -> list[tuple[str, dict[str, object]]]:
     """A check-in as QuestionnaireResponses: the latest answers (``amended`` once the
     patient changed them that day), then each earlier version, tagged ``superseded``
-    with the time it was replaced, so corrections stay visible without being mistaken
-    for the current answers. Only the latest is referred to by other resources."""
+    and authored when that version was sent, so corrections stay visible without being
+    mistaken for the current answers. Only the latest is referred to by other resources."""
     versions = len(row.history) + 1
     latest = _response(row, canonical, row.answers, row.updated_at, versions, flag_titles)
     latest["status"] = "amended" if row.history else "completed"
     out = [(fhir.urn("QuestionnaireResponse", row.id), latest)]
     for n, earlier in enumerate(row.history, start=1):
-        replaced = earlier.get("at", "") if isinstance(earlier, dict) else ""
-        answers = earlier.get("answers", {}) if isinstance(earlier, dict) else {}
-        authored = datetime.fromisoformat(replaced) if replaced else row.created_at
+        # Each history entry is {"at": when that version was stored, "answers": ...}
+        # (app/services/checkins/submit.py).
+        sent = earlier.get("at", "") if isinstance(earlier, dict) else ""
+        answers = earlier.get("answers") if isinstance(earlier, dict) else None
+        answers = answers if isinstance(answers, dict) else {}
+        authored = _parsed(sent) or row.created_at
         old = _response(row, canonical, answers, authored, n, flag_titles)
         old["meta"]["tag"] = [fhir.coding(fhir.LOCAL, "superseded", "Replaced by a later answer")]
         out.append((fhir.urn("QuestionnaireResponse", f"{row.id}/v{n}"), old))
     return out
+
+
+def _parsed(text: object) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
 
 
 def _response(

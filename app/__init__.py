@@ -121,12 +121,15 @@ def register_blueprints(app: Flask) -> None:
     """One blueprint per audience."""
     from app.auth import bp as auth_bp
     from app.clinician import bp as clinician_bp
+    from app.clinician import fhir_bp
     from app.patient import bp as patient_bp
     from app.pwa import bp as pwa_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(patient_bp, url_prefix="/patient")
     app.register_blueprint(clinician_bp, url_prefix="/clinic")
+    # The clinic's FHIR integration point (issue 20 point 2, docs/fhir.md).
+    app.register_blueprint(fhir_bp, url_prefix="/fhir")
     app.register_blueprint(pwa_bp)
     if app.config.get("SCLERO_DEV_MAIL"):
         from app.devmail import bp as devmail_bp

@@ -74,6 +74,8 @@ RECIPES: dict[str, tuple[str | None, str]] = {
     "/clinic/patients/new": ("clinician", "/clinic/patients/new"),
     "/clinic/outcomes": ("clinician", "/clinic/outcomes"),
     "/clinic/outcomes.csv": (None, "CSV, not a page"),
+    "/clinic/patients/<int:patient_id>/fhir.json": (None, "a FHIR JSON download, not a page"),
+    "/fhir/Patient/<int:patient_id>/$everything": (None, "FHIR JSON for other systems"),
     "/clinic/sessions/<int:treatment_id>/clearance": (
         "clinician",
         "/clinic/sessions/{done}/clearance",

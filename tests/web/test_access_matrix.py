@@ -124,6 +124,10 @@ EXPECTED = {
     "clinician.outcomes_page": "clinic",  # issue 19: the clinic's own outcomes
     "clinician.outcomes_csv": "clinic",
     "clinician.score_session": "clinic-object",
+    # Issue 20 point 2: the record as FHIR, downloaded from the patient page, and the
+    # $everything endpoint for the clinic's EHR (anonymous: 404, see API_FILES).
+    "clinician.patient_fhir": "clinic-object",
+    "fhir.everything": "clinic-object",
     "clinician.save_clearance": "clinic-object",
     # Protocols (issue 17 point 3): staff read their own clinic's; only the clinic's
     # admins sign off (a clinician, or another clinic's admin, gets 404).
@@ -161,6 +165,8 @@ ACTORS = {
     "doc1@north.example": (Role.CLINICIAN, 1),
     "admin1@north.example": (Role.CLINIC_ADMIN, 1),
 }
+# Endpoints for other systems: 404 to anyone not signed in, never a sign-in redirect.
+API_FILES = frozenset({"fhir.everything"})
 MARKERS = ("Alice Marker-A", "Bob Marker-B", "alice@patients.example", "bob@patients.example")
 
 
@@ -285,7 +291,7 @@ def _verdict(kind: str, actor: str, status: int, location: str, endpoint: str = 
     if kind == "public":
         return True
     if actor == "anonymous":
-        if endpoint in PHOTO_FILES:  # photo files: 404, not even a sign-in redirect
+        if endpoint in PHOTO_FILES | API_FILES:  # 404, not even a sign-in redirect
             return status == 404
         return status == 302 and location.startswith("/login")
     return _signed_in_verdict(kind, actor, status)

@@ -1,0 +1,93 @@
+"""The FHIR building blocks (app/domain/fhir.py): stable ids, body sites from the
+clinic's free-text areas, and check-in answers as QuestionnaireResponse items, where an
+unanswered question is left out rather than sent as "no"."""
+
+from __future__ import annotations
+
+from app.domain import fhir
+
+
+def test_ids_are_stable_and_differ_by_kind_and_key():
+    assert fhir.urn("Patient", 1) == fhir.urn("Patient", 1)
+    assert fhir.urn("Patient", 1) != fhir.urn("Procedure", 1) != fhir.urn("Patient", 2)
+    assert fhir.urn("Patient", 1) == "urn:uuid:" + fhir.resource_id("Patient", 1)
+
+
+def test_areas_keep_their_words_and_gain_codes_where_known():
+    sites = fhir.areas_sites("Left calf; right THIGH, behind the knee, varicose cluster")
+    assert [s["text"] for s in sites] == [
+        "Left calf",
+        "right THIGH",
+        "behind the knee",
+        "varicose cluster",
+    ]
+    assert [[c["code"] for c in s["coding"]] for s in sites] == [
+        ["53840002", "7771000"],
+        ["68367000", "24028007"],
+        ["72696002"],
+        ["61685007"],
+    ]
+    assert fhir.areas_sites("") == []
+
+
+def test_bruising_is_a_snomed_severity_or_our_none():
+    assert fhir.bruising("severe")["coding"][0]["code"] == "24484000"
+    assert fhir.bruising("none")["coding"][0] == {
+        "system": fhir.LOCAL,
+        "code": "bruising-none",
+        "display": "None",
+    }
+
+
+def test_unanswered_questions_are_left_out_and_answers_keep_their_order():
+    answers = {
+        "pain": 4,
+        "bruising": "mild",
+        "skin": [],
+        "skin_none": True,
+        "lumps": None,
+        "itching": False,
+        "red_flags": ["calf-pain", "retired-flag"],
+        "red_flags_no": ["allergy"],
+        "note": "  ",
+    }
+    items = fhir.response_items(answers, {"allergy": "Allergy", "calf-pain": "Calf pain"})
+    assert [i["linkId"] for i in items] == [
+        "flag-allergy",
+        "flag-calf-pain",
+        "flag-retired-flag",
+        "pain",
+        "bruising",
+        "skin",
+        "itching",
+    ]
+    assert items[1]["answer"] == [{"valueBoolean": True}]
+    assert items[2]["text"] == "retired-flag"  # a flag the version no longer names
+    assert items[5]["answer"][0]["valueCoding"]["code"] == "skin-none"
+    assert items[6]["answer"] == [{"valueBoolean": False}]
+
+
+def test_a_garbled_stored_answer_is_left_out_not_an_error():
+    assert fhir.response_items({"pain": "9", "skin": "blister", "red_flags": None}, {}) == []
+
+
+def test_the_questionnaire_lists_every_item_a_response_can_hold():
+    links = {i["linkId"] for i in fhir.questionnaire_items([("allergy", "Allergy")])}
+    answers = {"pain": 1, "bruising": "none", "skin": ["blister"], "note": "x"}
+    answers |= dict.fromkeys(fhir.BOOLEAN_ITEMS, True) | {"red_flags": ["allergy"]}
+    assert {i["linkId"] for i in fhir.response_items(answers, {"allergy": "Allergy"})} <= links
+
+
+def test_everything_marks_the_patient_as_the_match():
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [
+            {"fullUrl": "a", "resource": {"resourceType": "Patient"}},
+            {"fullUrl": "b", "resource": {"resourceType": "Procedure"}},
+        ],
+    }
+    out = fhir.as_searchset(bundle)
+    assert out["type"] == "searchset" and out["total"] == 1
+    assert [e["search"]["mode"] for e in out["entry"]] == ["match", "include"]
+    assert bundle["type"] == "collection"  # the download's copy is left as it was

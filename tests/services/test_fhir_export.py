@@ -1,0 +1,444 @@
+"""The patient's record as a FHIR R4 Bundle (issue 20 point 2): every bundle built here
+is validated with ``fhir.resources`` (its R4B models: R4 with the technical correction)
+and every reference is checked to resolve inside the bundle; the content, the codes,
+the check-in history, an empty record, Unicode names and a statement count that does
+not grow with the diary.
+
+``check_bundle`` and ``full_record`` are shared with tests/web/test_fhir_routes.py.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from fhir.resources.R4B.bundle import Bundle
+from sqlalchemy import event
+
+from app.extensions import db
+from app.models import Alert
+from app.models import CheckIn
+from app.models import ClearanceScore
+from app.models import Clinic
+from app.models import Comment
+from app.models import OutcomeRating
+from app.models import Photo
+from app.models import Treatment
+from app.models import TreatmentStatus
+from app.models import User
+from app.services.errors import NotFound
+from app.services.export.fhir import patient_bundle
+from tests.conftest import NOW
+from tests.conftest import make_patient
+
+FULL = "fhir.full@patients.example"
+# ``fhir.resources`` checks structure, types, cardinality and the id pattern but not
+# that a ``code`` is in its required value set, so the statuses are checked here
+# (R4 value sets: EventStatus, ObservationStatus, QuestionnaireResponseStatus, ...).
+EVENT = {"preparation", "in-progress", "not-done", "on-hold", "stopped", "completed"}
+OBSERVED = {"registered", "preliminary", "final", "amended", "corrected", "cancelled"}
+STATUSES = {
+    "Procedure": EVENT,
+    "Communication": EVENT,
+    "Media": EVENT,
+    "Observation": OBSERVED,
+    "DetectedIssue": OBSERVED,
+    "QuestionnaireResponse": {"in-progress", "completed", "amended", "stopped"},
+    "Questionnaire": {"draft", "active", "retired"},
+}
+
+
+def check_bundle(bundle: dict) -> dict[str, dict]:
+    """Validate ``bundle`` as FHIR R4 (R4B models) and check that every reference and
+    every canonical to a Questionnaire resolves to an entry: the resources by fullUrl."""
+    Bundle.model_validate(bundle)
+    by_url = {e["fullUrl"]: e["resource"] for e in bundle["entry"]}
+    assert len(by_url) == len(bundle["entry"]), "fullUrls are unique"
+    for url, resource in by_url.items():
+        assert url.startswith("urn:uuid:") and url.endswith(resource["id"])
+    canonicals = {
+        f"{r['url']}|{r['version']}"
+        for r in by_url.values()
+        if r["resourceType"] == "Questionnaire"
+    }
+    assert bundle["type"] in {"collection", "searchset"}
+    for r in by_url.values():
+        if r["resourceType"] in STATUSES:
+            assert r["status"] in STATUSES[r["resourceType"]], r
+        if r["resourceType"] == "DetectedIssue":
+            assert r["severity"] in {"high", "moderate", "low"}
+    for e in bundle["entry"]:
+        assert e.get("search", {"mode": "match"})["mode"] in {"match", "include"}
+    for target in _references(bundle["entry"]):
+        assert target in by_url, f"unresolved reference {target}"
+    for r in by_url.values():
+        if r["resourceType"] == "QuestionnaireResponse":
+            assert r["questionnaire"] in canonicals
+    return by_url
+
+
+def _references(value: object):
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if key == "reference":
+                yield inner
+            else:
+                yield from _references(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            yield from _references(inner)
+
+
+def of_type(by_url: dict[str, dict], kind: str) -> list[dict]:
+    return [r for r in by_url.values() if r["resourceType"] == kind]
+
+
+def full_record(clinic_id: int, clinician_id: int, checkins: int = 3, name: str = "Fern Full"):
+    """A patient with everything: a done session with ``checkins`` check-ins (day 1
+    corrected once), an acknowledged emergency alert with a clinic-only note and an open
+    same-day alert, two comments (one from a removed account), a before and an after
+    photo, a rating changed once, a clearance score, and a booked and a cancelled
+    session. Returns the patient's id."""
+    clinic = db.session.get(Clinic, clinic_id)
+    p = make_patient(clinic, f"{uuid.uuid4().hex[:6]}.{FULL}", day=50, name=name)
+    p.language, p.phone = "es", "+44 7700 900123"
+    t = db.session.scalar(sa.select(Treatment).where(Treatment.patient_id == p.id))
+    t.areas, t.concentration, t.form = "left calf, right thigh", "0.5%", "foam"
+    t.compression, t.checks_confirmed_by_id = "Class 2 stockings for 72 hours", clinician_id
+    for status in (TreatmentStatus.SCHEDULED, TreatmentStatus.CANCELLED):
+        db.session.add(
+            Treatment(
+                patient_id=p.id,
+                protocol_version_id=t.protocol_version_id,
+                appointment_at=NOW + timedelta(days=10),
+                status=status,
+            )
+        )
+    rows = []
+    for day in range(1, checkins + 1):
+        answers = {
+            "pain": day % 11,
+            "bruising": "moderate",
+            "skin": ["brown"],
+            "red_flags": ["calf-pain"] if day == 2 else [],
+            "red_flags_no": ["chest-breathing"],
+            "lumps": True,
+            "itching": None,
+            "walked": False,
+            "note": "Ça va, un peu mal 🙂",
+        }
+        c = CheckIn(
+            patient_id=p.id,
+            clinic_id=p.clinic_id,
+            treatment_id=t.id,
+            day=day,
+            on_date=(t.treated_at + timedelta(days=day)).date(),
+            answers=answers,
+            pain=answers["pain"],
+            bruising="moderate",
+            level="same_day" if day == 2 else "routine",
+            reasons=["Calf pain"] if day == 2 else [],
+            created_at=t.treated_at + timedelta(days=day),
+            updated_at=t.treated_at + timedelta(days=day, hours=2),
+        )
+        if day == 1:
+            earlier = {**answers, "pain": 9, "bruising": "severe", "skin": []}
+            c.history = [{"at": c.created_at.isoformat(), "answers": earlier}]
+        rows.append(c)
+    db.session.add_all(rows)
+    db.session.flush()
+    db.session.add_all(
+        [
+            Alert(
+                patient_id=p.id,
+                clinic_id=p.clinic_id,
+                checkin_id=rows[0].id,
+                level="emergency",
+                severity=0,
+                reasons=["Chest pain"],
+                created_at=rows[0].created_at,
+                acknowledged_at=rows[0].created_at + timedelta(minutes=5),
+                acknowledged_by_id=clinician_id,
+                ack_note="CLINIC-ONLY-NOTE called 999",
+            ),
+            Alert(
+                patient_id=p.id,
+                clinic_id=p.clinic_id,
+                checkin_id=rows[-1].id,
+                level="same_day",
+                severity=1,
+                reasons=["Calf pain"],
+                created_at=rows[-1].created_at,
+            ),
+            Comment(patient_id=p.id, author_id=clinician_id, author_name="Doc1", body="Well done"),
+            Comment(patient_id=p.id, author_id=None, author_name="Gone Doctor", body="Keep on"),
+        ]
+    )
+    photos = [_photo(p, t, t.treated_at - timedelta(days=1), "before")]
+    photos.append(_photo(p, t, t.treated_at + timedelta(days=40), "after"))
+    db.session.add_all(photos)
+    db.session.flush()
+    db.session.add(
+        OutcomeRating(
+            treatment_id=t.id,
+            patient_id=p.id,
+            improvement=70,
+            satisfaction=4,
+            side_effects="matting pigmentation",
+            history=[{"at": NOW.isoformat(), "improvement": 50}],
+        )
+    )
+    db.session.add(
+        ClearanceScore(
+            treatment_id=t.id,
+            site="left-calf-inner",
+            before_photo_id=photos[0].id,
+            after_photo_id=photos[1].id,
+            score=3,
+            scored_by_id=clinician_id,
+        )
+    )
+    db.session.commit()
+    return p.id
+
+
+def _photo(p, t: Treatment, taken, phase: str) -> Photo:
+    return Photo(
+        patient_id=p.id,
+        clinic_id=p.clinic_id,
+        treatment_id=t.id,
+        phase=phase,
+        day=None,
+        taken_at=taken,
+        taken_on=taken.date(),
+        side="left",
+        region="calf",
+        view="inner",
+        note="Looks better",
+        full_key=uuid.uuid4().hex,
+        full_sha256="0" * 64,
+        full_size=1234,
+        thumb_key=uuid.uuid4().hex,
+        thumb_sha256="0" * 64,
+        width=400,
+        height=300,
+        source_format="jpeg",
+    )
+
+
+def _bundle(pid: int, **kwargs) -> dict:
+    return patient_bundle(db.session, pid, now=NOW, **kwargs)
+
+
+@pytest.fixture
+def full(world, in_app) -> int:
+    return in_app(full_record, world.clinic1, world.clinician1)
+
+
+def test_a_full_record_is_valid_fhir_with_every_reference_resolved(in_app, full):
+    bundle = in_app(_bundle, full, for_clinic=True)
+    assert bundle["type"] == "collection"
+    by_url = check_bundle(bundle)
+    counts = {}
+    for r in by_url.values():
+        counts[r["resourceType"]] = counts.get(r["resourceType"], 0) + 1
+    assert counts == {
+        "Patient": 1,
+        "Organization": 1,
+        "Procedure": 3,
+        "Questionnaire": 1,
+        # 3 check-ins, the first corrected once: its earlier answers are a 4th.
+        "QuestionnaireResponse": 4,
+        # pain and bruising per check-in, 3 for the rating, 1 clearance score
+        "Observation": 3 * 2 + 3 + 1,
+        "DetectedIssue": 2,
+        "Communication": 2,
+        "Media": 2,
+        # the one clinician: checks, acknowledgement, comment, score
+        "Practitioner": 1,
+    }
+
+
+def test_the_content_carries_the_codes_and_the_sclerosant(in_app, full):
+    by_url = check_bundle(in_app(_bundle, full, for_clinic=True))
+    done = next(r for r in of_type(by_url, "Procedure") if r["status"] == "completed")
+    assert done["usedCode"] == [{"text": "Polidocanol 0.5% foam"}]
+    codes = [[c["code"] for c in s["coding"]] for s in done["bodySite"]]
+    assert codes == [["53840002", "7771000"], ["68367000", "24028007"]]
+    assert {r["status"] for r in of_type(by_url, "Procedure")} == {
+        "completed",
+        "preparation",
+        "not-done",
+    }
+    pains = [
+        r
+        for r in of_type(by_url, "Observation")
+        if r["code"]["coding"][0] == {"system": "http://loinc.org", "code": "72514-3", **_d()}
+    ]
+    assert sorted(p["valueQuantity"]["value"] for p in pains) == [1, 2, 3]
+    assert pains[0]["valueQuantity"]["system"] == "http://unitsofmeasure.org"
+    bruises = [
+        r for r in of_type(by_url, "Observation") if r["code"]["coding"][0]["code"] == "bruising"
+    ]
+    assert {b["valueCodeableConcept"]["coding"][0]["code"] for b in bruises} == {"6736007"}
+    media = of_type(by_url, "Media")[0]
+    photo_id = media["identifier"][0]["value"]
+    assert media["content"]["url"] == f"http://localhost/clinic/photos/{photo_id}/image"
+    assert "data" not in media["content"]
+
+
+def _d() -> dict:
+    return {"display": "Pain severity - 0-10 verbal numeric rating [Score] - Reported"}
+
+
+def test_the_patients_zip_can_point_photos_at_its_own_copies(in_app, full):
+    by_url = check_bundle(in_app(_bundle, full, photo_url=lambda pid: f"photos/{pid}.jpg"))
+    urls = sorted(m["content"]["url"] for m in of_type(by_url, "Media"))
+    assert urls == sorted(
+        f"photos/{m['identifier'][0]['value']}.jpg" for m in of_type(by_url, "Media")
+    )
+    patient = of_type(by_url, "Patient")[0]
+    assert patient["communication"][0]["language"]["coding"][0] == {
+        "system": "urn:ietf:bcp:47",
+        "code": "es",
+        "display": "es",
+    }
+    assert {"system": "phone", "value": "+44 7700 900123"} in patient["telecom"]
+
+
+def test_a_corrected_check_in_shows_the_latest_answers_and_keeps_the_earlier(in_app, full):
+    by_url = check_bundle(in_app(_bundle, full))
+    responses = of_type(by_url, "QuestionnaireResponse")
+    amended = [r for r in responses if r["status"] == "amended"]
+    superseded = [r for r in responses if r.get("meta", {}).get("tag")]
+    assert len(amended) == 1 and len(superseded) == 1
+    assert amended[0]["meta"]["versionId"] == "2"
+    assert superseded[0]["meta"]["versionId"] == "1"
+    assert superseded[0]["identifier"] == amended[0]["identifier"]
+
+    def answer(r, link):
+        return next(i["answer"][0] for i in r["item"] if i["linkId"] == link)
+
+    assert answer(amended[0], "pain") == {"valueInteger": 1}
+    assert answer(superseded[0], "pain") == {"valueInteger": 9}
+    # "itching" was not answered: left out, never sent as "no".
+    assert "itching" not in [i["linkId"] for i in amended[0]["item"]]
+    assert answer(amended[0], "walked") == {"valueBoolean": False}
+    assert answer(amended[0], "flag-chest-breathing") == {"valueBoolean": False}
+    assert answer(amended[0], "note") == {"valueString": "Ça va, un peu mal 🙂"}
+    # Nothing points at the superseded answers: they are history, not the record.
+    urls = [u for u, r in by_url.items() if r is superseded[0]]
+    assert urls[0] not in set(_references(list(by_url.values())))
+
+
+def test_odd_history_entries_still_give_a_valid_bundle(in_app, full):
+    def garble():
+        c = db.session.scalar(
+            sa.select(CheckIn).where(CheckIn.patient_id == full, CheckIn.day == 2)
+        )
+        c.history = [
+            {"at": "2026-10-01T10:00:00", "answers": {"pain": 5, "bruising": "mild"}},
+            {"at": "yesterday", "answers": "not a dict"},
+            "garbage",
+        ]
+        db.session.commit()
+
+    in_app(garble)
+    by_url = check_bundle(in_app(_bundle, full))
+    superseded = [r for r in of_type(by_url, "QuestionnaireResponse") if r["meta"].get("tag")]
+    assert len(superseded) == 1 + 3
+    naive = next(r for r in superseded if r["authored"].startswith("2026-10-01"))
+    assert naive["authored"] == "2026-10-01T10:00:00+00:00"
+    assert [i["linkId"] for i in naive["item"]] == ["pain", "bruising"]
+
+
+def test_alert_states_and_the_clinic_only_note(in_app, full):
+    clinic = check_bundle(in_app(_bundle, full, for_clinic=True))
+    mine = check_bundle(in_app(_bundle, full))
+    issues = sorted(of_type(clinic, "DetectedIssue"), key=lambda r: r["severity"])
+    assert [(i["severity"], i["status"]) for i in issues] == [
+        ("high", "final"),
+        ("moderate", "preliminary"),
+    ]
+    assert "CLINIC-ONLY-NOTE" in issues[0]["mitigation"][0]["action"]["text"]
+    own = next(i for i in of_type(mine, "DetectedIssue") if i["status"] == "final")
+    assert "CLINIC-ONLY-NOTE" not in str(own)
+    assert own["mitigation"][0]["action"]["text"] == "Acknowledged by the clinic"
+
+
+def test_comments_and_outcomes(in_app, full):
+    by_url = check_bundle(in_app(_bundle, full))
+    senders = sorted(c["sender"]["display"] for c in of_type(by_url, "Communication"))
+    assert senders == ["Doc1", "Gone Doctor"]
+    values = {
+        r["code"]["coding"][0]["code"]: r.get("valueQuantity", {}).get(
+            "value", r.get("valueString")
+        )
+        for r in of_type(by_url, "Observation")
+    }
+    assert values["improvement"] == 70 and values["satisfaction"] == 4
+    assert values["side-effects"] == "matting, pigmentation"
+    assert values["clearance"] == 3
+
+
+def test_a_patient_with_no_data_gives_a_small_valid_bundle(world, in_app):
+    def build():
+        clinic = db.session.get(Clinic, world.clinic1)
+        return make_patient(clinic, "empty.fhir@patients.example", day=None, name="Émile Ø").id
+
+    pid = in_app(build)
+    by_url = check_bundle(in_app(_bundle, pid))
+    kinds = sorted(r["resourceType"] for r in by_url.values())
+    assert kinds == ["Organization", "Patient", "Procedure", "Questionnaire"]
+    assert of_type(by_url, "Patient")[0]["name"] == [{"text": "Émile Ø"}]
+
+
+def test_unicode_names_survive(world, in_app):
+    def build():
+        user = db.session.get(User, world.clinician1)
+        user.name = "Dr Łukasz Ñúñez 医生"
+        db.session.commit()
+        return full_record(world.clinic1, world.clinician1, 1, name="Zoë O’Brien-李")
+
+    pid = in_app(build)
+    by_url = check_bundle(in_app(_bundle, pid))
+    assert of_type(by_url, "Patient")[0]["name"][0]["text"] == "Zoë O’Brien-李"
+    assert of_type(by_url, "Practitioner")[0]["name"][0]["text"] == "Dr Łukasz Ñúñez 医生"
+
+
+def test_ids_are_stable_between_exports(in_app, full, clock):
+    first = in_app(_bundle, full)
+    clock.advance(hours=1)
+    second = in_app(lambda: patient_bundle(db.session, full, now=clock()))
+    assert [e["fullUrl"] for e in first["entry"]] == [e["fullUrl"] for e in second["entry"]]
+
+
+def test_no_such_patient_is_not_found(world, in_app):
+    with pytest.raises(NotFound):
+        in_app(_bundle, 999_999)
+
+
+def test_the_statement_count_does_not_grow_with_the_check_ins(app, world, in_app):
+    small = in_app(full_record, world.clinic1, world.clinician1, 2)
+    large = in_app(full_record, world.clinic1, world.clinician1, 12)
+    in_app(_bundle, small)  # warm: the parsed protocol cache
+
+    def statements(pid: int) -> int:
+        seen: list[str] = []
+        engine = in_app(lambda: db.engine)
+
+        def record(conn, cursor, statement, *args):  # noqa: ANN001, ANN202
+            seen.append(statement)
+
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            in_app(_bundle, pid)
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+        return len(seen)
+
+    # One per kind of row: 9 today (patient, sessions, check-ins, alerts, comments,
+    # photos, ratings, scores, staff).
+    assert statements(small) == statements(large) <= 10

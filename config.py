@@ -200,6 +200,13 @@ class Config:
     # never the phone's own locale.
     SCLERO_DATE_LOCALE = "en-GB"
 
+    # --- the patient's calendar (issue 20 point 3, task "ical") ---
+    # Fetches of calendar subscription links per client address (app/patient/calendar.py).
+    # A calendar app polls a link every 15 minutes to a few hours; a household behind one
+    # address has a few; someone guessing links at this rate would need longer than the
+    # universe has (256-bit tokens), so the limit only keeps a runaway client cheap.
+    SCLERO_CALENDAR_FEED_LIMIT = os.environ.get("SCLERO_CALENDAR_FEED_LIMIT") or "120 per hour"
+
 
 class DevelopmentConfig(Config):
     """``make run``: SQLite in instance/, plain http on 127.0.0.1, a known dev secret."""

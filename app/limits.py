@@ -10,7 +10,9 @@ settings, read at each request:
   place is stopped, whatever the per-account counter says (checklist A3);
 * ``SCLERO_RESET_ASK_LIMIT`` on "Forgot your password?": someone with a list of the
   clinic's emails cannot have the clinic mail every one of them;
-* ``SCLERO_LINK_PAGE_LIMIT`` on the invitation and reset pages together.
+* ``SCLERO_LINK_PAGE_LIMIT`` on the invitation and reset pages together;
+* ``SCLERO_CALENDAR_FEED_LIMIT`` on fetches of calendar subscription links (GET: a
+  calendar app polls them with no cookie).
 
 Requests from this machine itself (127.0.0.1, ::1) are not limited while
 ``SCLERO_RATELIMIT_EXEMPT_LOOPBACK`` is on: behind a local reverse proxy whose hops are
@@ -76,6 +78,11 @@ def reset_ask() -> str:
 def link_page() -> str:
     """The invitation and reset pages' shared limit per address."""
     return current_app.config["SCLERO_LINK_PAGE_LIMIT"]
+
+
+def calendar_feed() -> str:
+    """A calendar subscription link's fetches per address (``SCLERO_CALENDAR_FEED_LIMIT``)."""
+    return current_app.config["SCLERO_CALENDAR_FEED_LIMIT"]
 
 
 limiter = Limiter(

@@ -10,8 +10,9 @@ or "Aftercare" and nothing about veins, legs, products or symptoms (CONTRIBUTING
   one stays in the feed as cancelled, so a calendar that imported it hides it.
 * ``aftercare``: each protocol milestone of a treated session, at the instant the
   reminder planner gives it (``reminders.plan_treatment``, without quiet hours: the
-  calendar shows when the step is, not when a push would be polite). A later treated
-  session's aftercare replaces this one's, as on Today.
+  calendar shows when the step is, not when a push would be polite); a milestone at a
+  bare "day N" is that whole day. A later treated session's aftercare replaces this
+  one's, as on Today.
 
 UIDs are stable (a session's id, a milestone's key) and opaque (hashed, so not even a
 milestone's key reaches the calendar): a moved session keeps its UID, and the calendar
@@ -34,6 +35,8 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from app.domain.language import N_
+from app.domain.offsets import local_date
+from app.domain.offsets import local_midnight
 from app.domain.protocol.model import Protocol
 from app.domain.reminders import QuietHours
 from app.domain.reminders import plan_treatment
@@ -54,7 +57,9 @@ APPOINTMENT_LENGTH = timedelta(minutes=60)
 AFTERCARE_LENGTH = timedelta(minutes=15)
 # Quiet hours that never apply (start == end), for the planner.
 _NEVER_QUIET = QuietHours(time(0, 0), time(0, 0))
-UID_DOMAIN = "sclerocare"
+# The UID's right-hand side: neutral too, as some apps show UIDs (the 128-bit hash on
+# the left already makes each one unique, RFC 5545 3.8.4.7).
+UID_DOMAIN = "clinic-calendar"
 
 
 @dataclass(frozen=True)
@@ -77,11 +82,14 @@ class CalendarEvent:
     start: datetime
     end: datetime
     cancelled: bool = False
+    # A whole local day (``start`` and ``end`` are its midnights): written as dates.
+    all_day: bool = False
 
     @property
     def fingerprint(self) -> str:
         """What a calendar shows of the event; a change means a new revision."""
-        text = f"{self.kind}|{self.start.isoformat()}|{self.end.isoformat()}|{self.cancelled}"
+        parts = (self.kind, self.start.isoformat(), self.end.isoformat(), str(self.cancelled))
+        text = "|".join(parts) + ("|all-day" if self.all_day else "")
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -141,13 +149,21 @@ def _aftercare(
             default=None,
         ),
     )
-    return [
-        CalendarEvent(
-            event_uid("aftercare", session.id, r.key), "aftercare", r.due, r.due + AFTERCARE_LENGTH
-        )
-        for r in planned
-        if r.kind == "milestone"
-    ]
+    offsets = {f"milestone:{m.key}": m.at for m in session.protocol.milestones}
+    out = []
+    for r in planned:
+        if r.kind != "milestone":
+            continue
+        uid = event_uid("aftercare", session.id, r.key)
+        offset = offsets.get(r.key)
+        if offset is not None and offset.day is not None and offset.at is None:
+            # "day 11" is a whole day of the patient's calendar, not its midnight.
+            day = local_date(r.due, tz)
+            start, end = local_midnight(day, tz), local_midnight(day + timedelta(days=1), tz)
+            out.append(CalendarEvent(uid, "aftercare", start, end, all_day=True))
+        else:
+            out.append(CalendarEvent(uid, "aftercare", r.due, r.due + AFTERCARE_LENGTH))
+    return out
 
 
 def revise(

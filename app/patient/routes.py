@@ -51,6 +51,8 @@ from app.web import client_address
 bp = Blueprint("patient", __name__)
 # A calendar app fetches its subscription link with no cookie (issue 20 point 3).
 NO_SIGN_IN = frozenset({"patient.calendar_feed"})
+# Exports answer 404 to nobody, as to anyone else (issue 20 point 5), not a sign-in page.
+NOT_FOUND_SIGNED_OUT = frozenset({"patient.calendar_download"})
 
 
 @bp.before_request
@@ -59,7 +61,7 @@ def require_patient():
     if request.endpoint in NO_SIGN_IN:
         return None  # the link is the key; the service checks it (app/patient/calendar.py)
     if not current_user.is_authenticated:
-        if request.endpoint in PHOTO_FILES:
+        if request.endpoint in PHOTO_FILES or request.endpoint in NOT_FOUND_SIGNED_OUT:
             abort(404)
         return login_manager.unauthorized()
     if current_user.patient is None:

@@ -109,6 +109,8 @@ RECIPES: dict[str, tuple[str | None, str]] = {
     "/login/pin": ("anon", "/login/pin"),
     "/manifest.webmanifest": (None, "JSON, not a page"),
     "/offline": ("anon", "/offline"),
+    "/patient/calendar.ics": (None, "an iCalendar file, not a page"),
+    "/patient/calendar/feed/<token>.ics": (None, "a calendar app's feed, not a page"),
     "/patient/checkin": ("patient", "/patient/checkin"),
     "/patient/checklist": ("patient", "/patient/checklist"),
     "/patient/diary": ("patient", "/patient/diary"),

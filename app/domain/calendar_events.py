@@ -7,7 +7,8 @@ or "Aftercare" and nothing about veins, legs, products or symptoms (CONTRIBUTING
 "Privacy", as for push payloads). The description only says to open the app.
 
 * ``appointment``: each booked or treated session, at its appointment time; a cancelled
-  one stays in the feed as cancelled, so a calendar that imported it hides it.
+  one is an event marked cancelled, which the feed keeps only where a calendar may have
+  it already (app/services/ical/feed.py), so that calendar hides it.
 * ``aftercare``: each protocol milestone of a treated session, at the instant the
   reminder planner gives it (``reminders.plan_treatment``, without quiet hours: the
   calendar shows when the step is, not when a push would be polite); a milestone at a

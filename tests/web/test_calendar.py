@@ -168,6 +168,16 @@ def test_a_cancelled_session_is_cancelled_in_the_feed(client, world, in_app):
     assert str(event["STATUS"]) == "CANCELLED" and int(event["SEQUENCE"]) == 1
 
 
+def test_a_session_cancelled_before_any_calendar_saw_it_is_left_out(client, world, in_app):
+    tid = in_app(
+        lambda: scalar(sa.select(Treatment.id).where(Treatment.patient_id == world.patient_b))
+    )
+    login(client, "doc1@north.example")
+    assert client.post(f"/clinic/sessions/{tid}/cancel", data={"confirm": "yes"}).status_code == 303
+    login(client, BOB)
+    assert _events(client.get("/patient/calendar.ics").data) == []
+
+
 def test_discharge_stops_the_feed_and_stopping_stays_allowed(client, world, in_app, clock):
     login(client, ALICE)
     path, _ = _new_link(client)

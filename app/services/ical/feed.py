@@ -69,8 +69,15 @@ def _calendar(patient: Patient, now: datetime) -> bytes:
     clinic_locale = db.session.scalar(
         sa.select(Clinic.locale).where(Clinic.id == patient.clinic_id)
     )
-    events = course_events(_sessions(patient_id), ZoneInfo(timezone))
-    revisions = _revisions(patient_id, events, now)
+    stored = _stored(patient_id)
+    # A cancelled session stays only where a calendar may have it already (it was in an
+    # earlier file): there, it must turn into "cancelled"; elsewhere it is only noise.
+    events = [
+        e
+        for e in course_events(_sessions(patient_id), ZoneInfo(timezone))
+        if not e.cancelled or e.uid in stored
+    ]
+    revisions = _revisions(patient_id, events, stored, now)
     # The link has no signed-in reader: the patient's own language, as on their pages.
     with force_locale(locale_for(language, clinic_locale or "")):
         words = Words(
@@ -108,11 +115,12 @@ def _stored(patient_id: int) -> dict[str, Revision]:
     return {r.uid: Revision(r.sequence, r.fingerprint, r.modified_at) for r in rows}
 
 
-def _revisions(patient_id: int, events: list[CalendarEvent], now: datetime) -> dict[str, Revision]:
+def _revisions(
+    patient_id: int, events: list[CalendarEvent], stored: dict[str, Revision], now: datetime
+) -> dict[str, Revision]:
     """Every event's revision; new ones stored under the patient's lock, one commit."""
-    stored = _stored(patient_id)
     if not revise(stored, events, now):
-        db.session.rollback()  # nothing to write: end the read transaction
+        db.session.commit()  # nothing of ours to write: end the read transaction
         return stored
     # Two fetches at once (a phone and a laptop) must not both insert the same row, nor
     # both bump the same SEQUENCE: decide again under the lock, on fresh rows.

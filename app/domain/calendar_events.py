@@ -15,8 +15,9 @@ or "Aftercare" and nothing about veins, legs, products or symptoms (CONTRIBUTING
   bare "day N" is that whole day. A later treated session's aftercare replaces this
   one's, as on Today.
 
-UIDs are stable (a session's id, a milestone's key) and opaque (hashed, so not even a
-milestone's key reaches the calendar): a moved session keeps its UID, and the calendar
+UIDs are stable (a session's id, a milestone's key, at the app's host name) and opaque
+(hashed, so not even a milestone's key reaches the calendar): a moved session keeps its
+UID, and the calendar
 updates the event instead of adding a second one. ``revise`` bumps SEQUENCE and the
 modification time whenever what an event says changes (RFC 5545 3.8.7.4).
 
@@ -29,6 +30,7 @@ import hashlib
 from collections.abc import Iterable
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC
 from datetime import datetime
 from datetime import time
 from datetime import timedelta
@@ -58,9 +60,6 @@ APPOINTMENT_LENGTH = timedelta(minutes=60)
 AFTERCARE_LENGTH = timedelta(minutes=15)
 # Quiet hours that never apply (start == end), for the planner.
 _NEVER_QUIET = QuietHours(time(0, 0), time(0, 0))
-# The UID's right-hand side: neutral too, as some apps show UIDs (the 128-bit hash on
-# the left already makes each one unique, RFC 5545 3.8.4.7).
-UID_DOMAIN = "clinic-calendar"
 
 
 @dataclass(frozen=True)
@@ -89,7 +88,9 @@ class CalendarEvent:
     @property
     def fingerprint(self) -> str:
         """What a calendar shows of the event; a change means a new revision."""
-        parts = (self.kind, self.start.isoformat(), self.end.isoformat(), str(self.cancelled))
+        # In UTC: the same instant read back in another zone is not a change.
+        start, end = self.start.astimezone(UTC), self.end.astimezone(UTC)
+        parts = (self.kind, start.isoformat(), end.isoformat(), str(self.cancelled))
         text = "|".join(parts) + ("|all-day" if self.all_day else "")
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -103,33 +104,37 @@ class Revision:
     modified: datetime
 
 
-def event_uid(*parts: object) -> str:
-    """A stable, opaque UID from the event's identity (never its time)."""
+def event_uid(host: str, *parts: object) -> str:
+    """A stable, opaque UID from the event's identity (never its time), at ``host``:
+    the app's own host name (RFC 5545 3.8.4.7), so two clinics' installations never
+    give two different sessions one UID in a calendar that follows both."""
     digest = hashlib.sha256(":".join(str(p) for p in parts).encode("utf-8")).hexdigest()
-    return f"{digest[:32]}@{UID_DOMAIN}"
+    return f"{digest[:32]}@{host}"
 
 
-def course_events(sessions: Iterable[CourseSession], tz: ZoneInfo) -> list[CalendarEvent]:
-    """Every event of a course, in time order (then UID)."""
+def course_events(
+    sessions: Iterable[CourseSession], tz: ZoneInfo, host: str
+) -> list[CalendarEvent]:
+    """Every event of a course, in time order (then UID); UIDs at ``host``."""
     course = sorted(sessions, key=lambda s: (s.appointment, s.id))
     out: list[CalendarEvent] = []
     for session in course:
         start = session.appointment
         out.append(
             CalendarEvent(
-                event_uid("session", session.id),
+                event_uid(host, "session", session.id),
                 "appointment",
                 start,
                 start + APPOINTMENT_LENGTH,
                 cancelled=session.status == "cancelled",
             )
         )
-        out.extend(_aftercare(session, course, tz))
+        out.extend(_aftercare(session, course, tz, host))
     return sorted(out, key=lambda e: (e.start, e.uid))
 
 
 def _aftercare(
-    session: CourseSession, course: list[CourseSession], tz: ZoneInfo
+    session: CourseSession, course: list[CourseSession], tz: ZoneInfo, host: str
 ) -> list[CalendarEvent]:
     if session.status != "done" or session.treated_at is None:
         return []
@@ -155,7 +160,7 @@ def _aftercare(
     for r in planned:
         if r.kind != "milestone":
             continue
-        uid = event_uid("aftercare", session.id, r.key)
+        uid = event_uid(host, "aftercare", session.id, r.key)
         offset = offsets.get(r.key)
         if offset is not None and offset.day is not None and offset.at is None:
             # "day 11" is a whole day of the patient's calendar, not its midnight.

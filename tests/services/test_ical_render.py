@@ -24,11 +24,12 @@ from app.services.ical.render import render
 PROTOCOLS = Path(__file__).resolve().parents[2] / "app" / "protocols"
 P72 = parse_protocol((PROTOCOLS / "compression-72h.toml").read_text(), "72h")
 NOW = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
+HOST = "care.clinic.example"
 WORDS = Words("My clinic appointments", TITLES, "Open ScleroCare.", "https://app.example/")
 
 
 def _parsed(sessions: list[CourseSession], zone: str) -> list:
-    events = course_events(sessions, ZoneInfo(zone))
+    events = course_events(sessions, ZoneInfo(zone), HOST)
     body = render(events, revise({}, events, NOW), zone, WORDS)
     cal = Calendar.from_ical(body)
     assert [tz["TZID"] for tz in cal.walk("VTIMEZONE")] == [zone]

@@ -39,6 +39,7 @@ from app.services.ical.render import Words
 from app.services.ical.render import render
 from app.services.locking import lock_patient
 from app.services.notify.email_content import absolute
+from app.services.notify.email_content import mail_host
 from app.services.protocols import protocol_by_version
 
 CALENDAR_NAME = N_("My clinic appointments")
@@ -74,7 +75,7 @@ def _calendar(patient: Patient, now: datetime) -> bytes:
     # earlier file): there, it must turn into "cancelled"; elsewhere it is only noise.
     events = [
         e
-        for e in course_events(_sessions(patient_id), ZoneInfo(timezone))
+        for e in course_events(_sessions(patient_id), ZoneInfo(timezone), mail_host())
         if not e.cancelled or e.uid in stored
     ]
     revisions = _revisions(patient_id, events, stored, now)

@@ -201,11 +201,14 @@ class Config:
     SCLERO_DATE_LOCALE = "en-GB"
 
     # --- the patient's calendar (issue 20 point 3, task "ical") ---
-    # Fetches of calendar subscription links per client address (app/patient/calendar.py).
-    # A calendar app polls a link every 15 minutes to a few hours; a household behind one
-    # address has a few; someone guessing links at this rate would need longer than the
-    # universe has (256-bit tokens), so the limit only keeps a runaway client cheap.
-    SCLERO_CALENDAR_FEED_LIMIT = os.environ.get("SCLERO_CALENDAR_FEED_LIMIT") or "120 per hour"
+    # Fetches of calendar subscription links (app/patient/calendar.py), per link and per
+    # client address. A calendar app polls a link every 15 minutes to a day, so a link
+    # fetched more often than the first is a runaway client. The second is per address
+    # and high: Google Calendar fetches every Google user's links from a few of its own
+    # addresses, so a low one would stop all of a clinic's Google subscriptions at once.
+    # Guessing links is hopeless at any rate (256-bit tokens): these only keep it cheap.
+    SCLERO_CALENDAR_LINK_LIMIT = os.environ.get("SCLERO_CALENDAR_LINK_LIMIT") or "30 per hour"
+    SCLERO_CALENDAR_FEED_LIMIT = os.environ.get("SCLERO_CALENDAR_FEED_LIMIT") or "3000 per hour"
 
 
 class DevelopmentConfig(Config):

@@ -25,7 +25,9 @@ from flask_login import current_user
 from app.clock import now
 from app.i18n import _
 from app.limits import calendar_feed as feed_limit
+from app.limits import calendar_link as link_limit
 from app.limits import limiter
+from app.limits import link_key
 from app.patient.routes import bp
 from app.services import ical
 from app.services.errors import NotFound
@@ -78,6 +80,7 @@ def calendar_stop_link():
 
 
 @bp.get("/calendar/feed/<token>.ics")
+@limiter.limit(link_limit, key_func=link_key, methods=["GET"])
 @limiter.limit(feed_limit, methods=["GET"])
 def calendar_feed(token: str):
     """The subscription feed: no sign-in; 404 for a link that is not live."""

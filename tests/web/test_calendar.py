@@ -239,9 +239,22 @@ def test_a_bad_or_unknown_token_is_404_never_500(client, world):
         assert r.headers.get("Content-Type", "").startswith("text/html")
 
 
-def test_the_feed_is_rate_limited(client, world, app):
+def test_the_feed_is_rate_limited_per_link(client, world, app):
+    app.config["SCLERO_CALENDAR_LINK_LIMIT"] = "3 per hour"
+    login(client, ALICE)
+    alice, _ = _new_link(client)
+    login(client, "cara@patients.example")
+    cara, _ = _new_link(client)
+    anon = _anon(client)
+    assert [anon.get(alice).status_code for _ in range(4)] == [200, 200, 200, 429]
+    # Another patient's link from the same address (Google's fetcher) still works.
+    assert anon.get(cara).status_code == 200
+
+
+def test_the_feed_is_rate_limited_per_address(client, world, app):
     app.config["SCLERO_CALENDAR_FEED_LIMIT"] = "3 per hour"
     login(client, ALICE)
-    path, _ = _new_link(client)
+    alice, _ = _new_link(client)
     anon = _anon(client)
-    assert [anon.get(path).status_code for _ in range(4)] == [200, 200, 200, 429]
+    assert [anon.get(alice).status_code for _ in range(3)] == [200, 200, 200]
+    assert anon.get("/patient/calendar/feed/" + "b" * 43 + ".ics").status_code == 429

@@ -12,6 +12,7 @@ from playwright.sync_api import Page
 from playwright.sync_api import expect
 
 from app.services import demo
+from tests.browser.conftest import wait_for_sw_control
 from tests.browser.test_review17_widths_browser import BROKEN_WORDS
 from tests.browser.test_today_browser import sign_in
 
@@ -63,4 +64,31 @@ def test_download_subscribe_and_stop_at_320px(page: Page, app, live_server, js_e
     _fits(page)
     assert calendar_app.request.get(link).status == 404
     calendar_app.close()
+    assert js_errors == []
+
+
+# Every URL the service worker's caches hold, after the page fetched the calendar and a
+# link's feed through it.
+CACHED_URLS = """async (paths) => {
+  for (const path of paths) { await fetch(path, {credentials: "same-origin"}); }
+  const urls = [];
+  for (const name of await caches.keys()) {
+    const cache = await caches.open(name);
+    for (const request of await cache.keys()) { urls.push(request.url); }
+  }
+  return urls;
+}"""
+
+
+def test_the_service_worker_keeps_no_calendar(page: Page, live_server, js_errors):
+    base = live_server.url
+    sign_in(page, base, DAY3, demo.PATIENT_PASSWORD)
+    page.goto(f"{base}/patient/reminders")
+    wait_for_sw_control(page)
+    page.get_by_role("button", name="Subscribe").click()
+    link = page.get_by_label("Calendar link").input_value()
+    wait_for_sw_control(page)
+    urls = page.evaluate(CACHED_URLS, ["/patient/calendar.ics", link])
+    assert urls, "the service worker cached nothing at all: the check would prove nothing"
+    assert [u for u in urls if "calendar" in u] == []
     assert js_errors == []

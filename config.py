@@ -209,6 +209,16 @@ class Config:
     # (erased with it) or "delete" them when the account is closed.
     SCLERO_PHOTOS_AT_CLOSURE = "keep"
 
+    # --- the patient's calendar (issue 20 point 3, task "ical") ---
+    # Fetches of calendar subscription links (app/patient/calendar.py), per link and per
+    # client address. A calendar app polls a link every 15 minutes to a day, so a link
+    # fetched more often than the first is a runaway client. The second is per address
+    # and high: Google Calendar fetches every Google user's links from a few of its own
+    # addresses, so a low one would stop all of a clinic's Google subscriptions at once.
+    # Guessing links is hopeless at any rate (256-bit tokens): these only keep it cheap.
+    SCLERO_CALENDAR_LINK_LIMIT = os.environ.get("SCLERO_CALENDAR_LINK_LIMIT") or "30 per hour"
+    SCLERO_CALENDAR_FEED_LIMIT = os.environ.get("SCLERO_CALENDAR_FEED_LIMIT") or "3000 per hour"
+
 
 class DevelopmentConfig(Config):
     """``make run``: SQLite in instance/, plain http on 127.0.0.1, a known dev secret."""

@@ -10,7 +10,10 @@ settings, read at each request:
   place is stopped, whatever the per-account counter says (checklist A3);
 * ``SCLERO_RESET_ASK_LIMIT`` on "Forgot your password?": someone with a list of the
   clinic's emails cannot have the clinic mail every one of them;
-* ``SCLERO_LINK_PAGE_LIMIT`` on the invitation and reset pages together.
+* ``SCLERO_LINK_PAGE_LIMIT`` on the invitation and reset pages together;
+* ``SCLERO_CALENDAR_LINK_LIMIT`` on fetches of one calendar subscription link, counted
+  by the link (``link_key``), and ``SCLERO_CALENDAR_FEED_LIMIT`` on all of them per
+  address (GET: a calendar app polls them with no cookie).
 
 Requests from this machine itself (127.0.0.1, ::1) are not limited while
 ``SCLERO_RATELIMIT_EXEMPT_LOOPBACK`` is on: behind a local reverse proxy whose hops are
@@ -26,6 +29,7 @@ gives an ``on_breach`` page (``app.auth.limited``).
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 
 from flask import Flask
@@ -76,6 +80,23 @@ def reset_ask() -> str:
 def link_page() -> str:
     """The invitation and reset pages' shared limit per address."""
     return current_app.config["SCLERO_LINK_PAGE_LIMIT"]
+
+
+def calendar_feed() -> str:
+    """Calendar subscription links' fetches per address (``SCLERO_CALENDAR_FEED_LIMIT``)."""
+    return current_app.config["SCLERO_CALENDAR_FEED_LIMIT"]
+
+
+def calendar_link() -> str:
+    """One calendar subscription link's fetches (``SCLERO_CALENDAR_LINK_LIMIT``)."""
+    return current_app.config["SCLERO_CALENDAR_LINK_LIMIT"]
+
+
+def link_key() -> str:
+    """The count of one link (the token in the URL), whoever fetches it: a hash, so the
+    limiter's store (Redis) never holds the token itself."""
+    token = str((request.view_args or {}).get("token", ""))
+    return "link:" + hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 limiter = Limiter(

@@ -1,7 +1,8 @@
 """Nothing secret or personal reaches a log: a filter that redacts access-log lines.
 
-Invitation, password-reset and unsubscribe links carry their token in the path
-(``/invite/<token>``, ``/reset/<token>``, ``/email/unsubscribe/<token>``). Gunicorn's and
+Invitation, password-reset, unsubscribe and calendar links carry their token in the path
+(``/invite/<token>``, ``/reset/<token>``, ``/email/unsubscribe/<token>``,
+``/patient/calendar/feed/<token>.ics``). Gunicorn's and
 Werkzeug's access logs write the request line, and gunicorn's default format the
 Referer too, so without this every link used would sit in the logs, where anyone who
 reads them could use one that has not been used yet. The path segment after each of
@@ -24,7 +25,7 @@ import re
 from typing import Any
 from urllib.parse import unquote
 
-# After /invite/, /reset/ or /unsubscribe/ (also percent-encoded slashes, as a Referer
+# After /invite/, /reset/, /unsubscribe/ or /feed/ (also percent-encoded slashes, as a Referer
 # or a crafted path may have them, and repeated slashes, which Werkzeug merges and
 # redirects to the live page): everything up to the next /, ?, #, space or quote.
 # The word may be percent-encoded too (``/%69nvite/<token>`` reaches the same page),
@@ -32,7 +33,7 @@ from urllib.parse import unquote
 TOKEN_PATH = re.compile(
     r"(?i)(?:/|%2f)((?:[a-z]|%(?!2f)[0-9a-f]{2})+)(?:/|%2f)+([^/?#\s\"'&]+)",
 )
-TOKEN_WORDS = frozenset({"invite", "reset", "unsubscribe"})
+TOKEN_WORDS = frozenset({"invite", "reset", "unsubscribe", "feed"})
 # A query string: from a ? that follows part of a URL up to the next space, quote or #.
 # A question mark at the end of a sentence (followed by a space) is left alone.
 QUERY = re.compile(r"(?<=[\w/.%~\]-])\?[^\s\"'#]+")

@@ -1,6 +1,8 @@
 """SQLAlchemy models, one module per aggregate, re-exported here."""
 
 from app.models.audit import AuditEvent
+from app.models.calendar import CalendarEventRevision
+from app.models.calendar import CalendarLink
 from app.models.checkin import Alert
 from app.models.checkin import CheckIn
 from app.models.checkin import CheckInKey
@@ -34,6 +36,8 @@ __all__ = [
     "AccountClosure",
     "Alert",
     "AuditEvent",
+    "CalendarEventRevision",
+    "CalendarLink",
     "CheckIn",
     "CheckInKey",
     "Channel",

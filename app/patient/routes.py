@@ -32,6 +32,7 @@ from app.patient.forms import QuietHoursForm
 from app.patient.forms import TickForm
 from app.push_devices import add_device_routes
 from app.services import checkins
+from app.services import ical
 from app.services import photos
 from app.services.accounts import language
 from app.services.care import messages as clinic_messages
@@ -48,13 +49,19 @@ from app.web import chosen_file
 from app.web import client_address
 
 bp = Blueprint("patient", __name__)
+# A calendar app fetches its subscription link with no cookie (issue 20 point 3).
+NO_SIGN_IN = frozenset({"patient.calendar_feed"})
+# Exports answer 404 to nobody, as to anyone else (issue 20 point 5), not a sign-in page.
+NOT_FOUND_SIGNED_OUT = frozenset({"patient.calendar_download"})
 
 
 @bp.before_request
 def require_patient():
     """Every route here is for patients only; staff get 404 (no patient record)."""
+    if request.endpoint in NO_SIGN_IN:
+        return None  # the link is the key; the service checks it (app/patient/calendar.py)
     if not current_user.is_authenticated:
-        if request.endpoint in PHOTO_FILES:
+        if request.endpoint in PHOTO_FILES or request.endpoint in NOT_FOUND_SIGNED_OUT:
             abort(404)
         return login_manager.unauthorized()
     if current_user.patient is None:
@@ -64,7 +71,8 @@ def require_patient():
 
 # What a discharged patient may still post while they can read: turning reminders off on
 # a device (a shared phone must be able to stop them), marking the clinic's messages as
-# read (a comment can still arrive) and choosing the language the pages are read in. The
+# read (a comment can still arrive), choosing the language the pages are read in and
+# stopping a calendar link (its feed already answers 404 after discharge). The
 # check-in and photo forms are refused as pages too, so nobody fills one in for nothing.
 _STILL_ALLOWED = {
     "patient.delete_device",
@@ -73,6 +81,7 @@ _STILL_ALLOWED = {
     "patient.choose_language",
     # Closing the account is a data right, not a care action (issue 20 point 4).
     "patient.close_account",
+    "patient.calendar_stop_link",
 }
 _WRITE_PAGES = {"patient.checkin", "patient.new_photo"}
 
@@ -162,6 +171,7 @@ def reminders_page():
     return render_template(
         "patient/reminders.html",
         s=data,
+        calendar=ical.calendar_status(current_user),
         form=form,
         email_form=email_form,
         language_form=language_form,

@@ -113,6 +113,8 @@ RECIPES: dict[str, tuple[str | None, str]] = {
     "/manifest.webmanifest": (None, "JSON, not a page"),
     "/offline": ("anon", "/offline"),
     "/patient/account/close": ("patient", "/patient/account/close"),  # issue 20 point 4
+    "/patient/calendar.ics": (None, "an iCalendar file, not a page"),
+    "/patient/calendar/feed/<token>.ics": (None, "a calendar app's feed, not a page"),
     "/patient/checkin": ("patient", "/patient/checkin"),
     "/patient/checklist": ("patient", "/patient/checklist"),
     "/patient/diary": ("patient", "/patient/diary"),

@@ -154,6 +154,11 @@ def test_werkzeug_dev_server_log_has_no_tokens(app, caplog):
         ('"https://h/invite/abc"', '"https://h/invite/[redacted]"'),
         ("/patient/invite", "/patient/invite"),  # no token after it: unchanged
         ("/invites/abc", "/invites/abc"),
+        # A calendar app's fetch of a subscription link (issue 20 point 3).
+        (
+            "GET /patient/calendar/feed/abc.ics HTTP/1.1",
+            "GET /patient/calendar/feed/[redacted] HTTP/1.1",
+        ),
     ],
 )
 def test_redact(line, expected):

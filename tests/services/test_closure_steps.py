@@ -1,7 +1,6 @@
 """What completing a closure removes at once (issue 20 point 4): every step of
 ``closure_steps.AT_CLOSURE`` leaves nothing of its kind behind for the account, and
-touches no other account. A new step (the calendar feeds, at merge) adds its table
-here."""
+touches no other account. A new step adds its table here."""
 
 from __future__ import annotations
 
@@ -11,6 +10,8 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import AuthSession
+from app.models import CalendarEventRevision
+from app.models import CalendarLink
 from app.models import Channel
 from app.models import EmailPreference
 from app.models import Invitation
@@ -53,6 +54,10 @@ def _everything(patient_id: int, tag: str) -> None:
                 auth="a",
             ),
             EmailPreference(patient_id=patient_id, reminders_by_email=True),
+            CalendarLink(patient_id=patient_id, token_hash=f"{tag:0>64}"),
+            CalendarEventRevision(
+                patient_id=patient_id, uid=f"u-{tag}", fingerprint="f", modified_at=NOW
+            ),
             OutboxMessage(
                 patient_id=patient_id,
                 recipient_user_id=uid,
@@ -87,6 +92,8 @@ def _left(patient_id: int) -> dict[str, object]:
         "devices": n(RememberedDevice, RememberedDevice.user_id == uid),
         "push": n(PushSubscription, PushSubscription.patient_id == patient_id),
         "email choice": n(EmailPreference, EmailPreference.patient_id == patient_id),
+        "calendar links": n(CalendarLink, CalendarLink.patient_id == patient_id),
+        "calendar events": n(CalendarEventRevision, CalendarEventRevision.patient_id == patient_id),
         "link emails": n(
             OutboxMessage,
             OutboxMessage.recipient_user_id == uid,
@@ -122,10 +129,13 @@ def test_every_step_leaves_nothing_behind_and_no_other_account_is_touched(world,
             "devices": 0,
             "push": 0,
             "email choice": 0,
+            "calendar links": 0,
+            "calendar events": 0,
             "link emails": 0,
             "secrets": 0,
         }
         assert _left(world.patient_b) == bob_before
         assert bob_before["sessions"] == 1 and bob_before["push"] == 1
+        assert bob_before["calendar links"] == 1 and bob_before["calendar events"] == 1
 
     in_app(check)

@@ -82,6 +82,11 @@ EXPECTED = {
     "patient.compare_photos": "patient",
     "patient.rate_session": "patient",  # issue 19: one's own session, once due
     "patient.save_rating": "patient",
+    # Issue 20 point 3: the patient's own calendar; the feed's token is the access check.
+    "patient.calendar_download": "patient",
+    "patient.calendar_new_link": "patient",
+    "patient.calendar_stop_link": "patient",
+    "patient.calendar_feed": "public",
     "clinician.dashboard": "clinic",
     "clinician.worklist_fragment": "clinic",  # the dashboard's refresh (issue 19)
     "clinician.acknowledge": "clinic-object",
@@ -167,6 +172,8 @@ ACTORS = {
 }
 # Endpoints for other systems: 404 to anyone not signed in, never a sign-in redirect.
 API_FILES = frozenset({"fhir.everything"})
+# Files answer 404 to a signed-out visitor (issue 20 point 5 for the calendar).
+NOT_FOUND_SIGNED_OUT = PHOTO_FILES | {"patient.calendar_download"}
 MARKERS = ("Alice Marker-A", "Bob Marker-B", "alice@patients.example", "bob@patients.example")
 
 
@@ -291,7 +298,7 @@ def _verdict(kind: str, actor: str, status: int, location: str, endpoint: str = 
     if kind == "public":
         return True
     if actor == "anonymous":
-        if endpoint in PHOTO_FILES | API_FILES:  # 404, not even a sign-in redirect
+        if endpoint in NOT_FOUND_SIGNED_OUT | API_FILES:  # 404, not even a sign-in redirect
             return status == 404
         return status == 302 and location.startswith("/login")
     return _signed_in_verdict(kind, actor, status)

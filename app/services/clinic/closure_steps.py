@@ -17,6 +17,8 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import AuthSession
+from app.models import CalendarEventRevision
+from app.models import CalendarLink
 from app.models import EmailPreference
 from app.models import Invitation
 from app.models import OutboxMessage
@@ -117,14 +119,14 @@ def _email(account: Account) -> None:
 
 
 def _calendar_links(account: Account) -> None:
-    """The private calendar subscription URLs (issue 20 point 3).
-
-    TODO(lead, at merge): the "calendar_feeds" table arrives from the calendar branch;
-    delete the patient's rows here, e.g.
-    ``db.session.execute(sa.delete(CalendarFeed).where(CalendarFeed.patient_id ==
-    account.patient_id))``, and add the table to tests/services/test_closure_steps.py.
-    Until then there is nothing to remove.
-    """
+    """The private calendar subscription URL (issue 20 point 3): the link stops at once.
+    The events' revision rows go too: they only number a live feed's changes."""
+    db.session.execute(sa.delete(CalendarLink).where(CalendarLink.patient_id == account.patient_id))
+    db.session.execute(
+        sa.delete(CalendarEventRevision).where(
+            CalendarEventRevision.patient_id == account.patient_id
+        )
+    )
 
 
 # In order: sign-in first, so nothing below can be undone by a session still open.

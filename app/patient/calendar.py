@@ -1,0 +1,91 @@
+"""Routes under /patient/calendar (issue 20 point 3): the .ics download, a new or stopped
+subscription link, and the link's feed itself.
+
+Registered on the patient blueprint. The download and the link buttons are behind its
+before-request check (a signed-in patient; anyone else 404). The feed is the one route
+here a calendar app opens with no cookie: ``require_patient`` lets it through
+(``NO_SIGN_IN``), and the service answers 404 for any link that is not live.
+
+Every answer carrying the calendar or a link is ``Cache-Control: no-store, private``:
+no proxy or browser cache keeps appointment times or a link, and the service worker
+caches only the pages it names (app/static/sw.js), never these.
+"""
+
+from __future__ import annotations
+
+from flask import Response
+from flask import abort
+from flask import flash
+from flask import make_response
+from flask import redirect
+from flask import render_template
+from flask import url_for
+from flask_login import current_user
+
+from app.clock import now
+from app.i18n import _
+from app.limits import calendar_feed as feed_limit
+from app.limits import calendar_link as link_limit
+from app.limits import limiter
+from app.limits import link_key
+from app.patient.routes import bp
+from app.services import ical
+from app.services.errors import NotFound
+from app.web import client_address
+from app.web import public_url
+
+ICS_TYPE = "text/calendar; charset=utf-8"
+
+
+def _private(response: Response) -> Response:
+    """Never stored by a cache, and the link never leaves in a Referer."""
+    response.headers["Cache-Control"] = "no-store, private"
+    response.headers["Pragma"] = "no-cache"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _ics(body: bytes, filename: str | None) -> Response:
+    response = make_response(body)
+    response.headers["Content-Type"] = ICS_TYPE
+    if filename:
+        response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return _private(response)
+
+
+@bp.get("/calendar.ics")
+def calendar_download():
+    """The signed-in patient's calendar as a file to open in a calendar app."""
+    return _ics(ical.calendar_for_patient(current_user, now()), "appointments.ics")
+
+
+@bp.post("/calendar/link")
+def calendar_new_link():
+    """A new subscription link (the old one stops), shown once on its own page: only
+    its hash is stored, so it cannot be shown again later."""
+    token = ical.new_link(current_user, now(), client_address())
+    https_url = public_url("patient.calendar_feed", token=token)
+    webcal_url = "webcal://" + https_url.split("://", 1)[1]
+    page = render_template("patient/calendar_link.html", https_url=https_url, webcal_url=webcal_url)
+    return _private(make_response(page))
+
+
+@bp.post("/calendar/stop")
+def calendar_stop_link():
+    """Stop the subscription link: calendars that had it stop updating."""
+    if ical.stop_link(current_user, client_address()):
+        flash(_("Your calendar link is stopped. Calendars using it no longer update."), "success")
+    return redirect(url_for("patient.reminders_page", _anchor="calendar-title"), 303)
+
+
+@bp.get("/calendar/feed/<token>.ics")
+@limiter.limit(link_limit, key_func=link_key, methods=["GET"])
+@limiter.limit(feed_limit, methods=["GET"])
+def calendar_feed(token: str):
+    """The subscription feed: no sign-in; 404 for a link that is not live."""
+    try:
+        body = ical.calendar_for_link(token, now())
+    except NotFound:
+        abort(404)
+    return _ics(body, None)

@@ -1,0 +1,141 @@
+"""A patient's calendar file: the course's events, their revisions, the iCalendar text.
+
+The same file for the signed-in patient's download and for the subscription link.
+Revisions are kept in ``calendar_event_revisions``: when an event says something new (a
+session moved, was cancelled, a treatment was recorded and its aftercare appeared) its
+SEQUENCE goes up and it is modified at that fetch, so a calendar app that has it updates
+it in place rather than adding a copy. Nothing is written while nothing changes: a
+fetch reads, and only a change takes the patient's lock and writes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+from app.domain.calendar_events import DESCRIPTION
+from app.domain.calendar_events import TITLES
+from app.domain.calendar_events import CalendarEvent
+from app.domain.calendar_events import CourseSession
+from app.domain.calendar_events import Revision
+from app.domain.calendar_events import course_events
+from app.domain.calendar_events import revise
+from app.domain.language import N_
+from app.domain.language import say
+from app.extensions import db
+from app.i18n import force_locale
+from app.i18n import locale_for
+from app.models import CalendarEventRevision
+from app.models import Clinic
+from app.models import Patient
+from app.models import ProtocolVersion
+from app.models import Treatment
+from app.principal import Principal
+from app.services.errors import NotFound
+from app.services.ical.links import patient_for_token
+from app.services.ical.render import Words
+from app.services.ical.render import render
+from app.services.locking import lock_patient
+from app.services.notify.email_content import absolute
+from app.services.notify.email_content import mail_host
+from app.services.protocols import protocol_by_version
+
+CALENDAR_NAME = N_("My clinic appointments")
+# Where every event's link leads: Today, which shows the day's steps after sign-in.
+TODAY_PATH = "/patient/today"
+
+
+def calendar_for_patient(user: Principal, now: datetime) -> bytes:
+    """The signed-in patient's calendar (the download); commits new revisions."""
+    if user.patient is None:
+        raise NotFound("Not a patient account.")
+    patient = db.session.get(Patient, user.patient.id)
+    if patient is None:
+        raise NotFound("Not a patient account.")
+    return _calendar(patient, now)
+
+
+def calendar_for_link(token: str, now: datetime) -> bytes:
+    """The calendar behind a subscription link; commits new revisions.
+
+    :raises NotFound: as ``links.patient_for_token``.
+    """
+    return _calendar(patient_for_token(token), now)
+
+
+def _calendar(patient: Patient, now: datetime) -> bytes:
+    timezone, language, patient_id = patient.timezone, patient.language, patient.id
+    clinic_locale = db.session.scalar(
+        sa.select(Clinic.locale).where(Clinic.id == patient.clinic_id)
+    )
+    stored = _stored(patient_id)
+    # A cancelled session stays only where a calendar may have it already (it was in an
+    # earlier file): there, it must turn into "cancelled"; elsewhere it is only noise.
+    events = [
+        e
+        for e in course_events(_sessions(patient_id), ZoneInfo(timezone), mail_host())
+        if not e.cancelled or e.uid in stored
+    ]
+    revisions = _revisions(patient_id, events, stored, now)
+    # The link has no signed-in reader: the patient's own language, as on their pages.
+    with force_locale(locale_for(language, clinic_locale or "")):
+        words = Words(
+            name=say(CALENDAR_NAME),
+            titles={kind: say(title) for kind, title in TITLES.items()},
+            description=say(DESCRIPTION),
+            app_url=absolute(TODAY_PATH),
+        )
+    return render(events, revisions, timezone, words)
+
+
+def _sessions(patient_id: int) -> list[CourseSession]:
+    rows = db.session.execute(
+        sa.select(
+            Treatment.id,
+            Treatment.status,
+            Treatment.appointment_at,
+            Treatment.treated_at,
+            ProtocolVersion.id,
+            ProtocolVersion.sha256,
+        )
+        .join(ProtocolVersion, ProtocolVersion.id == Treatment.protocol_version_id)
+        .where(Treatment.patient_id == patient_id)
+    )
+    return [
+        CourseSession(tid, str(status.value), at, treated, protocol_by_version(vid, sha))
+        for tid, status, at, treated, vid, sha in rows
+    ]
+
+
+def _stored(patient_id: int) -> dict[str, Revision]:
+    rows = db.session.scalars(
+        sa.select(CalendarEventRevision).where(CalendarEventRevision.patient_id == patient_id)
+    )
+    return {r.uid: Revision(r.sequence, r.fingerprint, r.modified_at) for r in rows}
+
+
+def _revisions(
+    patient_id: int, events: list[CalendarEvent], stored: dict[str, Revision], now: datetime
+) -> dict[str, Revision]:
+    """Every event's revision; new ones stored under the patient's lock, one commit."""
+    if not revise(stored, events, now):
+        db.session.commit()  # nothing of ours to write: end the read transaction
+        return stored
+    # Two fetches at once (a phone and a laptop) must not both insert the same row, nor
+    # both bump the same SEQUENCE: decide again under the lock, on fresh rows.
+    lock_patient(patient_id)
+    db.session.expire_all()
+    stored = _stored(patient_id)
+    changed = revise(stored, events, now)
+    for uid, revision in changed.items():
+        row = db.session.get(CalendarEventRevision, (patient_id, uid))
+        if row is None:
+            row = CalendarEventRevision(patient_id=patient_id, uid=uid)
+            db.session.add(row)
+        row.sequence = revision.sequence
+        row.fingerprint = revision.fingerprint
+        row.modified_at = revision.modified
+    db.session.commit()
+    return {**stored, **changed}

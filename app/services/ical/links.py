@@ -1,0 +1,107 @@
+"""The patient's private calendar subscription link: one per patient, stored hashed.
+
+A calendar app fetches the link with no cookie, so the link itself is the key: 256
+random bits (``app.security.new_token``), only its SHA-256 in the database, as for
+sign-in links. "Make a new link" replaces the hash, so the old link answers 404 at
+once; "Stop the link" deletes it. Both are audited as the patient's own changes.
+
+The link answers 404, not 403, for every reason it does not work (unknown, stopped,
+the patient discharged, the account closed or gone): a stranger learns nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import CalendarLink
+from app.models import Patient
+from app.models import User
+from app.principal import Principal
+from app.security import new_token
+from app.security import token_hash
+from app.services.audit import audit
+from app.services.errors import NotFound
+
+# A token from new_token() is 43 characters; anything far from that is not one of ours
+# and is refused before it reaches the database.
+_TOKEN_LENGTHS = range(20, 100)
+
+
+@dataclass(frozen=True)
+class CalendarStatus:
+    """Whether the patient has a live subscription link, and since when."""
+
+    has_link: bool
+    created_at: datetime | None
+
+
+def _patient_id(user: Principal) -> int:
+    if user.patient is None:
+        raise NotFound("Not a patient account.")
+    return user.patient.id
+
+
+def calendar_status(user: Principal) -> CalendarStatus:
+    """The patient's link, as the Reminders page shows it (never the token)."""
+    row = db.session.get(CalendarLink, _patient_id(user))
+    return CalendarStatus(row is not None, row.created_at if row else None)
+
+
+def new_link(user: Principal, now: datetime, address: str) -> str:
+    """A new subscription token for the patient (the old one stops), audited; commits.
+
+    :returns: the token, shown to the patient once: only its hash is kept.
+    """
+    patient_id = _patient_id(user)
+    token = new_token()
+    row = db.session.get(CalendarLink, patient_id)
+    replaced = row is not None
+    if row is None:
+        row = CalendarLink(patient_id=patient_id)
+        db.session.add(row)
+    row.token_hash = token_hash(token)
+    row.created_at = now
+    detail = "new link, the old one stopped" if replaced else "new link"
+    audit(user, patient_id, "calendar link", address, detail)
+    db.session.commit()
+    return token
+
+
+def stop_link(user: Principal, address: str) -> bool:
+    """Delete the patient's link (idempotent), audited when there was one; commits.
+
+    :returns: whether there was a link to stop.
+    """
+    patient_id = _patient_id(user)
+    row = db.session.get(CalendarLink, patient_id)
+    if row is None:
+        db.session.commit()
+        return False
+    db.session.delete(row)
+    audit(user, patient_id, "calendar link", address, "link stopped")
+    db.session.commit()
+    return True
+
+
+def patient_for_token(token: str) -> Patient:
+    """The patient whose live link ``token`` is.
+
+    :raises NotFound: unknown or stopped link, a discharged patient, a closed account.
+    """
+    if len(token) not in _TOKEN_LENGTHS or not token.isascii():
+        raise NotFound("This link is not valid.")
+    patient = db.session.scalar(
+        sa.select(Patient)
+        .join(CalendarLink, CalendarLink.patient_id == Patient.id)
+        .join(User, User.id == Patient.user_id)
+        .where(CalendarLink.token_hash == token_hash(token), User.is_active.is_(True))
+    )
+    # Discharge ends the feed at once (issue 20): the course is over, and nothing new
+    # should reach the patient's calendar from a clinic that no longer follows them.
+    if patient is None or patient.discharged_at is not None:
+        raise NotFound("This link is not valid.")
+    return patient

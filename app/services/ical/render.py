@@ -1,0 +1,89 @@
+"""A patient's calendar events as iCalendar text (RFC 5545), with ``icalendar``.
+
+Times are written in the patient's own zone (``DTSTART;TZID=Europe/London:...``) with
+its VTIMEZONE, so the event stays at the clinic's wall-clock time whatever zone the
+phone is in, and a calendar that knows the zone by name uses its own rules. The
+VTIMEZONE covers only the years the events span (from the zone database), to keep the
+file small. DTSTAMP is the event's last change: with no scheduling METHOD it means
+what LAST-MODIFIED means (RFC 5545 3.8.7.2), and the file stays the same while
+nothing changes, so a calendar app's fetch can be compared byte for byte.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from icalendar import Calendar
+from icalendar import Event
+
+from app.domain.calendar_events import CalendarEvent
+from app.domain.calendar_events import Revision
+
+PRODID = "-//ScleroCare//Patient calendar//EN"
+# How often a subscribed calendar should fetch again (Apple, Outlook and Google read
+# one or the other; Google polls on its own schedule whatever this says).
+REFRESH = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Words:
+    """What the file says, already in the patient's language (no health details)."""
+
+    name: str
+    titles: Mapping[str, str]
+    description: str
+    app_url: str
+
+
+def render(
+    events: Sequence[CalendarEvent],
+    revisions: Mapping[str, Revision],
+    timezone: str,
+    words: Words,
+) -> bytes:
+    """The whole calendar as bytes (CRLF lines, UTF-8)."""
+    tz = ZoneInfo(timezone)
+    cal = Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("method", "PUBLISH")
+    cal.add("x-wr-calname", words.name)
+    cal.add("x-wr-timezone", timezone)
+    cal.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
+    cal.add("x-published-ttl", REFRESH)
+    for event in events:
+        cal.add_component(_event(event, revisions[event.uid], tz, words))
+    if events:
+        first = min(e.start for e in events).astimezone(tz).date() - timedelta(days=1)
+        last = max(e.end for e in events).astimezone(tz).date() + timedelta(days=1)
+        cal.add_missing_timezones(first_date=first, last_date=last)
+    return cal.to_ical()
+
+
+def _event(event: CalendarEvent, revision: Revision, tz: ZoneInfo, words: Words) -> Event:
+    out = Event()
+    out.add("uid", event.uid)
+    out.add("sequence", revision.sequence)
+    modified = revision.modified.astimezone(UTC)
+    out.add("dtstamp", modified)
+    out.add("last-modified", modified)
+    if event.all_day:
+        out.add("dtstart", event.start.astimezone(tz).date())
+        out.add("dtend", event.end.astimezone(tz).date())
+    else:
+        out.add("dtstart", event.start.astimezone(tz))
+        out.add("dtend", event.end.astimezone(tz))
+    out.add("summary", words.titles[event.kind])
+    out.add("description", f"{words.description}\n{words.app_url}")
+    out.add("url", words.app_url)
+    out.add("class", "PRIVATE")
+    out.add("status", "CANCELLED" if event.cancelled else "CONFIRMED")
+    # An appointment is busy time; an aftercare step is a note on the day.
+    out.add("transp", "OPAQUE" if event.kind == "appointment" else "TRANSPARENT")
+    return out

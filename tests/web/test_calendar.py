@@ -1,0 +1,260 @@
+"""The patient's calendar (issue 20 points 3 and 5): the download, the subscription link
+as a calendar app uses it (no cookie), a moved session updating in place, and every
+way the link stops: a new link, "Stop the link", discharge, a closed account."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+import sqlalchemy as sa
+from icalendar import Calendar
+
+from app.extensions import db
+from app.models import AuditEvent
+from app.models import CalendarLink
+from app.models import Patient
+from app.models import Treatment
+from app.models import User
+from tests.conftest import login
+from tests.conftest import scalar
+from tests.conftest import text_of
+
+ALICE = "alice@patients.example"  # clinic 1, day 3 after treatment
+BOB = "bob@patients.example"  # clinic 1, booked tomorrow
+FEED = re.compile(r"http://localhost(/patient/calendar/feed/[A-Za-z0-9_-]+\.ics)")
+HEALTH_WORDS = ("vein", "scler", "stocking", "leg", "inject", "foam", "bruis", "polidocanol")
+
+
+def _new_link(client) -> tuple[str, str]:
+    """Ask for a new link; the feed's path and the page's text."""
+    r = client.post("/patient/calendar/link")
+    assert r.status_code == 200
+    assert r.headers["Cache-Control"] == "no-store, private"
+    html = r.get_data(as_text=True)
+    return FEED.search(html).group(1), html
+
+
+def _anon(client):
+    return client.application.test_client()
+
+
+def _events(body: bytes) -> list:
+    return Calendar.from_ical(body).walk("VEVENT")
+
+
+def test_the_download_is_the_patients_calendar_and_never_cached(client, world):
+    login(client, ALICE)
+    r = client.get("/patient/calendar.ics")
+    assert r.status_code == 200
+    assert r.mimetype == "text/calendar"
+    assert r.headers["Cache-Control"] == "no-store, private"
+    assert "attachment" in r.headers["Content-Disposition"]
+    events = _events(r.data)
+    kinds = sorted({str(e["SUMMARY"]) for e in events})
+    assert kinds == ["Aftercare", "Clinic appointment"]
+    # Timed events in the patient's zone; "day N" milestones are whole days (dates).
+    timed = [e for e in events if isinstance(e.decoded("DTSTART"), datetime)]
+    assert timed and all(e["DTSTART"].params["TZID"] == "Europe/London" for e in timed)
+    assert len(timed) < len(events)
+
+
+def test_nothing_in_the_file_names_the_treatment(client, world):
+    login(client, ALICE)
+    body = client.get("/patient/calendar.ics").data
+    for event in _events(body):
+        for field in ("SUMMARY", "DESCRIPTION", "UID", "URL"):
+            # The app's own name and address may appear (where to open it); nothing else.
+            text = str(event[field]).lower().replace("scleroCare".lower(), "")
+            assert not [w for w in HEALTH_WORDS if w in text], text
+    unfolded = body.decode().replace("\r\n ", "").lower()
+    assert "left calf" not in unfolded and "polidocanol" not in unfolded
+
+
+def test_the_reminders_page_offers_download_and_subscribe(client, world):
+    login(client, ALICE)
+    text = text_of(client.get("/patient/reminders"))
+    assert "Your calendar" in text and "Download (.ics)" in text and "Subscribe" in text
+    assert "Stop the link" not in text
+
+
+def test_a_link_works_without_signing_in_and_is_stored_hashed(client, world, in_app):
+    login(client, ALICE)
+    path, html = _new_link(client)
+    assert "webcal://localhost/patient/calendar/feed/" in html
+    token = path.rsplit("/", 1)[1].removesuffix(".ics")
+    stored = in_app(lambda: scalar(sa.select(CalendarLink.token_hash)))
+    assert stored != token and token not in stored and len(stored) == 64
+    r = _anon(client).get(path)
+    assert r.status_code == 200 and r.mimetype == "text/calendar"
+    assert r.headers["Cache-Control"] == "no-store, private"
+    assert "Content-Disposition" not in r.headers
+    assert len(_events(r.data)) >= 2
+    text = text_of(client.get("/patient/reminders"))
+    assert "Make a new link" in text and "Stop the link" in text
+
+
+def test_a_new_link_stops_the_old_one_and_both_are_audited(client, world, in_app):
+    login(client, ALICE)
+    old, _ = _new_link(client)
+    new, _ = _new_link(client)
+    assert old != new
+    anon = _anon(client)
+    assert anon.get(old).status_code == 404
+    assert anon.get(new).status_code == 200
+    details = in_app(
+        lambda: list(
+            db.session.scalars(
+                sa.select(AuditEvent.detail)
+                .where(AuditEvent.action == "calendar link")
+                .order_by(AuditEvent.id)
+            )
+        )
+    )
+    assert details == ["new link", "new link, the old one stopped"]
+
+
+def test_stopping_the_link_makes_it_404_and_is_audited(client, world, in_app):
+    login(client, ALICE)
+    path, _ = _new_link(client)
+    r = client.post("/patient/calendar/stop")
+    assert r.status_code == 303
+    assert "Your calendar link is stopped" in text_of(client.get(r.headers["Location"]))
+    assert _anon(client).get(path).status_code == 404
+    assert in_app(lambda: scalar(sa.select(sa.func.count()).select_from(CalendarLink))) == 0
+    stopped = in_app(
+        lambda: scalar(sa.select(AuditEvent.detail).where(AuditEvent.detail == "link stopped"))
+    )
+    assert stopped == "link stopped"
+    # Stopping again changes nothing and records nothing.
+    assert client.post("/patient/calendar/stop").status_code == 303
+
+
+def test_a_moved_session_keeps_its_uid_and_bumps_its_sequence(client, world, in_app, clock):
+    login(client, BOB)
+    path, _ = _new_link(client)
+    anon = _anon(client)
+    (before,) = _events(anon.get(path).data)
+    assert int(before["SEQUENCE"]) == 0
+    # The same file again while nothing changes: same bytes, same revision.
+    assert anon.get(path).data == anon.get(path).data
+    tid = in_app(
+        lambda: scalar(sa.select(Treatment.id).where(Treatment.patient_id == world.patient_b))
+    )
+    clock.advance(hours=1)
+    login(client, "doc1@north.example")
+    when = {"date-day": "23", "date-month": "11", "date-year": "2026", "time": "14:30"}
+    assert client.post(f"/clinic/sessions/{tid}/reschedule", data=when).status_code == 303
+    (after,) = _events(anon.get(path).data)
+    assert str(after["UID"]) == str(before["UID"])
+    assert int(after["SEQUENCE"]) == 1
+    assert after.decoded("LAST-MODIFIED") > before.decoded("LAST-MODIFIED")
+    assert after.decoded("DTSTAMP") == after.decoded("LAST-MODIFIED")
+    start = after.decoded("DTSTART")
+    assert (start.day, start.hour, start.minute) == (23, 14, 30)
+
+
+def test_a_cancelled_session_is_cancelled_in_the_feed(client, world, in_app):
+    login(client, BOB)
+    path, _ = _new_link(client)
+    (booked,) = _events(_anon(client).get(path).data)
+    assert str(booked["STATUS"]) == "CONFIRMED"
+    tid = in_app(
+        lambda: scalar(sa.select(Treatment.id).where(Treatment.patient_id == world.patient_b))
+    )
+    login(client, "doc1@north.example")
+    assert client.post(f"/clinic/sessions/{tid}/cancel", data={"confirm": "yes"}).status_code == 303
+    (event,) = _events(_anon(client).get(path).data)
+    assert str(event["STATUS"]) == "CANCELLED" and int(event["SEQUENCE"]) == 1
+
+
+def test_a_session_cancelled_before_any_calendar_saw_it_is_left_out(client, world, in_app):
+    tid = in_app(
+        lambda: scalar(sa.select(Treatment.id).where(Treatment.patient_id == world.patient_b))
+    )
+    login(client, "doc1@north.example")
+    assert client.post(f"/clinic/sessions/{tid}/cancel", data={"confirm": "yes"}).status_code == 303
+    login(client, BOB)
+    assert _events(client.get("/patient/calendar.ics").data) == []
+
+
+def test_discharge_stops_the_feed_and_stopping_stays_allowed(client, world, in_app, clock):
+    login(client, ALICE)
+    path, _ = _new_link(client)
+
+    def discharge():
+        db.session.get(Patient, world.patient_a).discharged_at = clock()
+        db.session.commit()
+
+    in_app(discharge)
+    assert _anon(client).get(path).status_code == 404
+    # Read-only now: no new link, but the old one can still be stopped.
+    assert client.post("/patient/calendar/link").status_code == 403
+    text = text_of(client.get("/patient/reminders"))
+    assert "Stop the link" in text and "Download (.ics)" not in text
+    assert client.post("/patient/calendar/stop").status_code == 303
+
+
+def test_a_closed_account_stops_the_feed(client, world, in_app):
+    login(client, ALICE)
+    path, _ = _new_link(client)
+
+    def close():
+        db.session.scalar(sa.select(User).where(User.email == ALICE)).is_active = False
+        db.session.commit()
+
+    in_app(close)
+    assert _anon(client).get(path).status_code == 404
+
+
+def test_a_link_of_another_patient_is_just_theirs(client, world):
+    login(client, ALICE)
+    alice_path, _ = _new_link(client)
+    login(client, "cara@patients.example")
+    cara_path, _ = _new_link(client)
+    anon = _anon(client)
+    alice = {str(e["UID"]) for e in _events(anon.get(alice_path).data)}
+    cara = {str(e["UID"]) for e in _events(anon.get(cara_path).data)}
+    assert alice and cara and not alice & cara
+
+
+def test_staff_and_nobody_get_404(client, world):
+    anon = _anon(client)
+    assert anon.get("/patient/calendar.ics").status_code == 404
+    for who in ("doc1@north.example", "doc2@south.example"):
+        login(client, who)
+        assert client.get("/patient/calendar.ics").status_code == 404
+        assert client.post("/patient/calendar/link").status_code == 404
+        assert client.post("/patient/calendar/stop").status_code == 404
+
+
+BAD_TOKENS = ["x", "a" * 43, "a" * 500, "%00" * 30, "ü" * 43, "..%2F..%2Fetc%2Fpasswd" * 3]
+
+
+def test_a_bad_or_unknown_token_is_404_never_500(client, world):
+    anon = _anon(client)
+    for token in BAD_TOKENS:
+        r = anon.get(f"/patient/calendar/feed/{token}.ics")
+        assert r.status_code == 404, token
+        assert r.headers.get("Content-Type", "").startswith("text/html")
+
+
+def test_the_feed_is_rate_limited_per_link(client, world, app):
+    app.config["SCLERO_CALENDAR_LINK_LIMIT"] = "3 per hour"
+    login(client, ALICE)
+    alice, _ = _new_link(client)
+    login(client, "cara@patients.example")
+    cara, _ = _new_link(client)
+    anon = _anon(client)
+    assert [anon.get(alice).status_code for _ in range(4)] == [200, 200, 200, 429]
+    # Another patient's link from the same address (Google's fetcher) still works.
+    assert anon.get(cara).status_code == 200
+
+
+def test_the_feed_is_rate_limited_per_address(client, world, app):
+    app.config["SCLERO_CALENDAR_FEED_LIMIT"] = "3 per hour"
+    login(client, ALICE)
+    alice, _ = _new_link(client)
+    anon = _anon(client)
+    assert [anon.get(alice).status_code for _ in range(3)] == [200, 200, 200]
+    assert anon.get("/patient/calendar/feed/" + "b" * 43 + ".ics").status_code == 429

@@ -22,6 +22,8 @@ from zoneinfo import ZoneInfo
 from app.domain.protocol.model import Protocol
 from app.domain.protocol.model import RedFlag
 from app.domain.protocol.requirements import SKIN_CHOICES
+from app.domain.protocol.requirements import STOCKING_SKIN
+from app.domain.protocol.requirements import STOCKINGS_QUESTIONS
 from app.domain.recovery.windows import window
 
 # The skin list's explicit "none" (NHS.UK's exclusive "None" checkbox): on the days the
@@ -72,6 +74,9 @@ class DayQuestions:
     # asked. A list left all unticked cannot say "no" (a skip would pass as "no skin
     # breakdown", control C2), so the list needs a tick or "No skin changes".
     skin_covers: tuple[RedFlag, ...] | None = None
+    # The skin changes the list offers today: the stocking one only on the days a
+    # stockings question is asked and the protocol gives it a tier.
+    skin_choices: tuple[str, ...] = ()
 
     @property
     def in_window(self) -> list[RedFlag]:
@@ -94,13 +99,24 @@ def day_questions(protocol: Protocol, treated_at: datetime, tz: ZoneInfo, on: da
     own: list[RedFlag] = []
     covered: list[RedFlag] = []
     for flag in questions_for_day(protocol, treated_at, tz, on):
-        by = [q.key for q in protocol.questions if flag.key in q.covers]
+        by = [q.key for q in protocol.questions if flag.key in q.covered_flags]
         (covered if by and all(k in fixed for k in by) else own).append(flag)
     skin = next((q for q in protocol.questions if q.key == "skin"), None)
     by_skin = None
     if skin is not None and "skin" in fixed:
-        by_skin = tuple(f for f in covered if f.key in skin.covers)
-    return DayQuestions(own, covered, fixed, by_skin)
+        by_skin = tuple(f for f in covered if f.key in skin.covered_flags)
+    return DayQuestions(own, covered, fixed, by_skin, skin_choices(protocol, fixed))
+
+
+def skin_choices(protocol: Protocol, fixed: frozenset[str]) -> tuple[str, ...]:
+    """The skin changes the list offers on a day asking ``fixed``: the stocking one
+    (ref 2.6 routine tier) only while stockings are asked about and a rule gives it a
+    tier, so no tick can go without one."""
+    if "skin" not in fixed:
+        return ()
+    ruled = {c for r in protocol.answer_rules if r.answer == "skin" for c in r.choices}
+    stockings = bool(fixed & set(STOCKINGS_QUESTIONS)) and STOCKING_SKIN in ruled
+    return tuple(c for c in SKIN_CHOICES if c != STOCKING_SKIN or stockings)
 
 
 def skin_list_error(

@@ -77,11 +77,19 @@ class CheckInKey(db.Model):
 
 
 class Alert(db.Model):
-    """An emergency or same-day answer, for the clinic to acknowledge."""
+    """An emergency or same-day answer, for the clinic to acknowledge.
+
+    Keyed by the check-in's treatment and day: a warning sign answered "yes" on a form
+    refused for another reason is alerted at once, before any check-in is stored
+    (``checkin_id`` is then empty), and the check-in sent later joins that alert
+    instead of raising a second one (issue 19 point 3).
+    """
 
     __tablename__ = "alerts"
     __table_args__ = (
         sa.Index("ix_alerts_clinic_open", "clinic_id", "acknowledged_at", "created_at"),
+        # The day's alert, found before and after its check-in is stored.
+        sa.Index("ix_alerts_treatment_day", "treatment_id", "day"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -89,9 +97,16 @@ class Alert(db.Model):
         sa.ForeignKey("patients.id", ondelete="CASCADE"), index=True
     )
     clinic_id: Mapped[int] = mapped_column(sa.ForeignKey("clinics.id"))
-    checkin_id: Mapped[int] = mapped_column(
+    # Empty until the day's check-in is stored (an alert from a refused form).
+    checkin_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("checkins.id", ondelete="CASCADE"), index=True
     )
+    # The treatment and day the alert is for; empty only on alerts made elsewhere
+    # (tests' fixtures), which are then found by their check-in.
+    treatment_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("treatments.id", ondelete="CASCADE")
+    )
+    day: Mapped[int | None]
     level: Mapped[str] = mapped_column(sa.String(10))
     # 0 = emergency, 1 = same day: sorts the dashboard by severity in SQL.
     severity: Mapped[int]

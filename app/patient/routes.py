@@ -297,6 +297,7 @@ def _checkin_page(
         views=photos.VIEWS,
         photo=refused.photo if refused else None,
         photo_error=refused.photo_error if refused else None,
+        early=refused.urgent if refused else None,
     )
 
 

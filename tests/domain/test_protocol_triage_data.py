@@ -33,6 +33,7 @@ from app.domain.protocol import OPEN_VALUE
 from app.domain.protocol import QUESTIONS
 from app.domain.protocol import ProtocolError
 from app.domain.protocol import parse_protocol
+from app.domain.protocol.requirements import STOCKING_SKIN
 
 PROTOCOL_DIR = Path(__file__).resolve().parents[2] / "app" / "protocols"
 SHIPPED = {p.stem: p.read_text(encoding="utf-8") for p in sorted(PROTOCOL_DIR.glob("*.toml"))}
@@ -273,7 +274,10 @@ def test_a_version_stored_before_the_rules_were_data_still_parses_and_triages_th
     assert all(q.during == () for q in stored.questions)
     asked = questions_for_day(current, TREATED, LONDON, on(5))
     for pain in range(11):
-        for skin in [[], *([k] for k in SKIN_CHANGES), sorted(SKIN_CHANGES)]:
+        # The stocking tick came later: a legacy version never offers it (it has no tier
+        # there; tests/domain/test_checkin_day.py checks it is not offered).
+        ticks = [k for k in SKIN_CHANGES if k != STOCKING_SKIN]
+        for skin in [[], *([k] for k in ticks), ticks]:
             for bruising in ("none", "mild", "moderate", "severe"):
                 a = check_answers(
                     pain=pain,

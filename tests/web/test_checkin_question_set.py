@@ -52,21 +52,31 @@ def test_day_three_asks_each_warning_sign_once_and_says_how_many(client, world):
     today = text_of(client.get("/patient/today"))
     assert "about a minute" not in today
     assert "one page of questions, most answered with one tap" in today
-    # The stocking that rubs (a routine change with no question of its own) is asked
-    # in the note while stockings are worn.
-    assert (
-        "Anything else you want the clinic to know? (optional) For example, a stocking that rubs."
-        in page
-    )
+    # The stocking that rubs (a routine change, ref 2.6) is a tick in the skin list
+    # while stockings are worn: no question of its own, no extra tap.
+    assert 'name="skin" value="stocking-rubs"' in html
+    assert "A stocking that rubs or marks your skin" in page
 
 
-def test_a_protocol_without_stockings_has_no_stocking_hint(client, world, in_app):
+def test_a_protocol_without_stockings_has_no_stocking_tick(client, world, in_app):
     add_patient(in_app, "nora@patients.example", day=3, key="compression-none")
     login(client, "nora@patients.example")
     page = text_of(client.get("/patient/checkin"))
     assert "There are 9 questions today." in page  # 4 signs, 5 fixed: no stockings
     assert "stocking that rubs" not in page
     assert "Anything else you want the clinic to know? (optional)" in page
+
+
+def test_a_stocking_that_rubs_is_sent_to_the_clinic_as_a_routine_change(client, world, in_app):
+    login(client, "alice@patients.example")
+    r = client.post("/patient/checkin", data=form(skin="stocking-rubs"))
+    page = text_of(r)
+    assert r.status_code == 200
+    assert "You told us about: A stocking that rubs or marks your skin." in page
+    saved = in_app(lambda: db.session.scalar(sa.select(CheckIn)))
+    assert (saved.level, saved.reasons) == ("routine", ["A stocking that rubs or marks your skin"])
+    assert saved.answers["skin"] == ["stocking-rubs"]
+    assert in_app(count, Alert) == 0  # routine: reviewed, no alert
 
 
 def test_answering_only_what_is_shown_is_accepted_and_stored_as_asked(client, world, in_app):

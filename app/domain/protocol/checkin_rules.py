@@ -7,9 +7,12 @@ must be asked (:data:`~app.domain.protocol.requirements.REQUIRED_QUESTIONS`).
 
 A question may ``cover`` red flags it asks in more detail (the skin list covers "a
 blister, open sore or skin turning white, grey or black"), so the check-in does not ask
-the same thing twice (issue 19 point 3). That is refused for a required warning sign
-(those are always asked on their own, ref 2.6) and unless the question has an answer
-rule at the flag's tier or higher, so no warning sign gets weaker advice (HAZ-01).
+the same thing twice (issue 19 point 3). Each cover names the question's answer rules
+that stand for a "yes" to the flag (``covers = { skin-breakdown = ["skin-breakdown"] }``),
+and each of those rules must exist, be about this question and reach the flag's tier or
+a higher one, so no warning sign gets weaker advice (HAZ-01): "some rule of the question
+reaches the tier" was not enough, as a rule about something else could swallow the flag.
+A cover is refused for a required warning sign (always asked on its own, ref 2.6).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 
 from app.domain.protocol.model import TIERS
 from app.domain.protocol.model import AnswerRule
+from app.domain.protocol.model import Cover
 from app.domain.protocol.model import Question
 from app.domain.protocol.reader import Reader
 from app.domain.protocol.reader import written
@@ -25,6 +29,8 @@ from app.domain.protocol.requirements import BRUISING_CHOICES
 from app.domain.protocol.requirements import QUESTIONS
 from app.domain.protocol.requirements import REQUIRED_QUESTIONS
 from app.domain.protocol.requirements import SKIN_CHOICES
+from app.domain.protocol.requirements import STOCKING_SKIN
+from app.domain.protocol.requirements import STOCKINGS_QUESTIONS
 
 CHECKIN_SECTIONS = ("question", "answer_rule")
 
@@ -76,7 +82,7 @@ def read_questions(reader: Reader, data: dict[str, Any], task_keys: set[Any]) ->
             reader.problem(label, "key", f"'{key}' is used twice in [[question]]", line)
         source = reader.text(entry.get("source"), label, "source", line)
         during = _during(reader, entry.get("during", []), task_keys, label, line)
-        covers = _covers(reader, entry.get("covers", []), data, label, line)
+        covers = _covers(reader, entry.get("covers", {}), data, label, line)
         if len(reader.problems) == before and source is not None:
             seen.add(key)  # type: ignore[arg-type]
             questions.append(Question(key, source, during, covers))  # type: ignore[arg-type]
@@ -106,24 +112,84 @@ def _during(
 
 def _covers(
     reader: Reader, covers: Any, data: dict[str, Any], label: str, line: int | None
-) -> tuple[str, ...]:
-    """The red flags a question asks in detail: keys of flags without a ``kind``."""
-    if not isinstance(covers, list) or not all(isinstance(c, str) for c in covers):
-        reader.problem(label, "covers", 'must be a list of red flag keys, e.g. ["x"]', line)
+) -> tuple[Cover, ...]:
+    """The red flags a question asks in detail, each with the answer rules standing for
+    it: ``covers = { flag-key = ["rule-key", ...] }``. Flags must exist and not be a
+    required warning sign; the rules are checked once they are read
+    (:func:`_check_cover_rules`)."""
+    at = reader.field_line(line, "covers")
+    if isinstance(covers, list) and all(isinstance(c, str) for c in covers):
+        if covers:  # the form before each cover named its rules (stored versions only)
+            reader.problem(label, "covers", _LIST_FORM, at)
+        return ()
+    if not isinstance(covers, dict):
+        reader.problem(label, "covers", _TABLE_FORM, at)
         return ()
     flags = _raw_flags(data)
-    for key in covers:
-        if key not in flags:
-            reader.problem(label, "covers", f"no [[red_flag]] has the key '{key}'", line)
+    out: list[Cover] = []
+    for key, rules in covers.items():
+        if not isinstance(rules, list) or not rules or not all(isinstance(r, str) for r in rules):
+            reader.problem(
+                label,
+                "covers",
+                f"'{key}' must name the answer rule(s) that stand for it, e.g. "
+                f'{key} = ["rule-key"]',
+                at,
+            )
+        elif key not in flags:
+            reader.problem(label, "covers", f"no [[red_flag]] has the key '{key}'", at)
         elif "kind" in flags[key]:
             reader.problem(
                 label,
                 "covers",
                 f"red flag '{key}' is a required warning sign: it is always asked on its "
                 "own (ref 2.6)",
-                line,
+                at,
             )
-    return tuple(covers)
+        else:
+            out.append(Cover(key, tuple(rules)))
+    return tuple(out)
+
+
+_TABLE_FORM = (
+    "must be a table of red flag keys, each naming the answer rule(s) that stand for it, "
+    'e.g. covers = { skin-breakdown = ["skin-breakdown"] }'
+)
+_LIST_FORM = (
+    "must name, for each red flag, the answer rule(s) that stand for it, e.g. "
+    'covers = { skin-breakdown = ["skin-breakdown"] } (a plain list of flags is no longer '
+    "enough: a rule about something else could stand for the flag)"
+)
+
+
+def stored_covers(data: dict[str, Any]) -> dict[str, Any]:
+    """A stored version's ``covers`` lists read as tables: each flag stood for by every
+    rule of the question at or above the flag's tier, the check such a version passed
+    when it was loaded. Its patients are pinned to it, so it must keep loading."""
+    questions, rules = data.get("question"), data.get("answer_rule")
+    if not isinstance(questions, list) or not isinstance(rules, list):
+        return data
+    flags = _raw_flags(data)
+    tiers = {k: f.get("tier") for k, f in flags.items() if f.get("tier") in TIERS}
+    rules = [r for r in rules if isinstance(r, dict) and r.get("tier") in TIERS]
+    return {**data, "question": [_stored_question(q, tiers, rules) for q in questions]}
+
+
+def _stored_question(q: Any, tiers: dict[str, str], rules: list[dict[str, Any]]) -> Any:
+    covers = q.get("covers") if isinstance(q, dict) else None
+    if not isinstance(covers, list) or not all(isinstance(c, str) for c in covers):
+        return q
+    table = {
+        flag: [
+            r["key"]
+            for r in rules
+            if r.get("answer") == q.get("key")
+            and flag in tiers
+            and not _weaker(r["tier"], tiers[flag])
+        ]
+        for flag in covers
+    }
+    return {**q, "covers": table}
 
 
 def _raw_flags(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -133,24 +199,49 @@ def _raw_flags(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {i["key"]: i for i in items if isinstance(i, dict) and i.get("key") in keys}
 
 
-def _check_cover_tiers(
+def _check_cover_rules(
     reader: Reader, data: dict[str, Any], questions: list[Question], rules: list[AnswerRule]
 ) -> None:
-    """A question covering a red flag must reach the flag's tier through its own answer
-    rules: the patient's detailed answer then gets advice at least as urgent."""
+    """Each rule a cover names must exist, answer this question, and reach at least the
+    flag's tier: a patient's detailed answer then raises the same alert and advice as a
+    "yes" to the flag asked on its own (HAZ-01). A rule refused for another reason is
+    not reported again here."""
     flags = _raw_flags(data)
+    by_key = {r.key: r for r in rules}
+    refused = written(data, "answer_rule", "key") - set(by_key)
     for q in questions:
-        reached = [TIERS.index(r.tier) for r in rules if r.answer == q.key]
-        for key in q.covers:
-            tier = flags.get(key, {}).get("tier")
-            if tier in TIERS and (not reached or min(reached) > TIERS.index(tier)):
-                reader.problem(
-                    f"question '{q.key}'",
-                    "covers",
-                    f"no [[answer_rule]] for '{q.key}' reaches tier '{tier}' of red flag "
-                    f"'{key}': its warning sign would get weaker advice",
-                    reader.header_line("question", _index(data, q.key)),
-                )
+        at = reader.field_line(reader.header_line("question", _index(data, q.key)), "covers")
+        for cover in q.covers:
+            tier = flags.get(cover.flag, {}).get("tier")
+            for name in cover.rules:
+                if name in refused:
+                    continue
+                why = _cover_rule_problem(q.key, cover.flag, tier, name, by_key.get(name))
+                if why:
+                    reader.problem(f"question '{q.key}'", "covers", why, at)
+
+
+def _cover_rule_problem(
+    question: str, flag: str, tier: Any, name: str, rule: AnswerRule | None
+) -> str | None:
+    """Why answer rule ``name`` cannot stand for ``flag`` on ``question``, or None."""
+    if rule is None:
+        return f"no [[answer_rule]] has the key '{name}' (named for red flag '{flag}')"
+    if rule.answer != question:
+        return (
+            f"answer rule '{name}' is about '{rule.answer}', not '{question}': it cannot "
+            f"stand for red flag '{flag}' here"
+        )
+    if tier in TIERS and _weaker(rule.tier, tier):
+        return (
+            f"answer rule '{name}' reaches tier '{rule.tier}', below tier '{tier}' of red "
+            f"flag '{flag}': its warning sign would get weaker advice"
+        )
+    return None
+
+
+def _weaker(tier: str, than: str) -> bool:
+    return TIERS.index(tier) > TIERS.index(than)  # type: ignore[arg-type]
 
 
 def _index(data: dict[str, Any], key: str) -> int:
@@ -160,9 +251,13 @@ def _index(data: dict[str, Any], key: str) -> int:
 
 
 def read_answer_rules(
-    reader: Reader, data: dict[str, Any], questions: list[Question]
+    reader: Reader, data: dict[str, Any], questions: list[Question], stored: bool = False
 ) -> list[AnswerRule]:
-    """``[[answer_rule]]``: the answers to fixed questions that reach a tier."""
+    """``[[answer_rule]]``: the answers to fixed questions that reach a tier.
+
+    ``stored``: a version loaded before the stocking skin change existed need not give
+    it a tier; the check-in then does not offer it (``checkin_day.day_questions``).
+    """
     asked = {q.key for q in questions}
     allowed = ("key", "answer", "tier", "at_least", "choices", "source")
     rules: list[AnswerRule] = []
@@ -182,12 +277,14 @@ def read_answer_rules(
             continue
         keys.add(key)  # type: ignore[arg-type]
         rules.append(AnswerRule(key, answer, tier, source, at_least, choices))  # type: ignore[arg-type]
-    if not reader.problems:  # a rule refused for another reason must not cascade
-        _check_cover_tiers(reader, data, questions, rules)
+    _check_cover_rules(reader, data, questions, rules)
     if "skin" in asked:
-        # Every skin change a patient can tick must reach the clinic at some tier.
+        # Every skin change a patient can tick must reach the clinic at some tier; the
+        # stocking one can be ticked only where stockings are asked about.
         covered = {c for r in rules if r.answer == "skin" for c in r.choices}
-        missing = [c for c in SKIN_CHOICES if c not in covered]
+        stockings = bool(asked & {*STOCKINGS_QUESTIONS}) and not stored
+        tickable = [c for c in SKIN_CHOICES if c != STOCKING_SKIN or stockings]
+        missing = [c for c in tickable if c not in covered]
         if missing and not reader.problems:
             reader.problem(
                 "[[answer_rule]]",

@@ -106,16 +106,35 @@ class RedFlag:
 
 
 @dataclass(frozen=True)
+class Cover:
+    """A red flag a question asks in detail, and the question's answer rules that stand
+    for a "yes" to it: each reaches at least the flag's tier (checked by the loader)."""
+
+    flag: str
+    rules: tuple[str, ...]
+
+    def __str__(self) -> str:
+        # How the protocol diff shows it to a clinician signing a version off.
+        return f"{self.flag} (by {' or '.join(self.rules)})"
+
+
+@dataclass(frozen=True)
 class Question:
     """A fixed check-in question the protocol asks: every day, or only on the days one
     of the ``during`` tasks applies (stockings questions while stockings are worn).
-    ``covers``: red flags this question asks in detail, so the check-in does not ask
-    them a second time on the days it is asked (issue 19 point 3)."""
+    ``covers``: red flags this question asks in detail, each with the answer rules that
+    stand for it, so the check-in does not ask them a second time on the days it is
+    asked (issue 19 point 3)."""
 
     key: str
     source: str
     during: tuple[str, ...] = ()
-    covers: tuple[str, ...] = ()
+    covers: tuple[Cover, ...] = ()
+
+    @property
+    def covered_flags(self) -> tuple[str, ...]:
+        """The keys of the red flags this question covers."""
+        return tuple(c.flag for c in self.covers)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import tomllib
 from app.domain.protocol.checkin_rules import CHECKIN_SECTIONS
 from app.domain.protocol.checkin_rules import read_answer_rules
 from app.domain.protocol.checkin_rules import read_questions
+from app.domain.protocol.checkin_rules import stored_covers
 from app.domain.protocol.flag_coverage import check_required_flags
 from app.domain.protocol.legacy import LEGACY_CHECKIN
 from app.domain.protocol.model import Protocol
@@ -36,7 +37,9 @@ def parse_protocol(text: str, filename: str = "<protocol>", *, stored: bool = Fa
         of its day when it was loaded, and a patient's plan is pinned to it, so it is not
         refused for a rule added since: a version from before check-in questions and
         answer rules were protocol data gets the rules the app applied then
-        (:data:`LEGACY_CHECKIN`), and the required warning signs are not checked again.
+        (:data:`LEGACY_CHECKIN`), one whose ``covers`` are plain lists of flags has
+        each read as the rules that passed the check of its day (``stored_covers``),
+        and the required warning signs are not checked again.
     :returns: the protocol, immutable.
     :raises ProtocolError: naming every problem (file, item, line, field).
     """
@@ -55,13 +58,15 @@ def parse_protocol(text: str, filename: str = "<protocol>", *, stored: bool = Fa
         reader.problem(name, name, f"unknown section; {expected}", reader.header_line(name))
     if stored and not any(name in data for name in CHECKIN_SECTIONS):
         data = {**data, **tomllib.loads(LEGACY_CHECKIN)}
+    elif stored:
+        data = stored_covers(data)
     head = read_table(reader, data, "protocol", _PROTOCOL_FIELDS, {"summary", "compression"})
     course = read_course(reader, data)
     sections = {name: read_items(reader, data, name) for name in SECTIONS}
     # Keys as written (a task refused for another reason must not cascade).
     task_keys = written(data, "task", "key")
     questions = read_questions(reader, data, task_keys)
-    rules = read_answer_rules(reader, data, questions)
+    rules = read_answer_rules(reader, data, questions, stored)
     if not stored:
         check_required_flags(reader, sections["red_flag"], written(data, "red_flag", "kind"))
     if reader.problems:

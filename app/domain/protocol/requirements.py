@@ -40,7 +40,15 @@ SKIN_CHOICES = {
     "black": "Skin turning black",
     "brown": "Brown marks or lines",
     "red-vessels": "New fine red vessels",
+    "stocking-rubs": "A stocking that rubs or marks your skin",
 }
+# A stocking that rubs or marks the skin is a routine change (ref 2.6 routine tier: "a
+# stocking that is uncomfortable or causes blisters or inflamed hair follicles"). It is
+# one more tick in the skin list, offered only on the days a stockings question is
+# asked, so a protocol without stockings never shows it (issue 19 point 3: no new
+# question, no new tap). A protocol that asks about stockings must give it a tier.
+STOCKING_SKIN = "stocking-rubs"
+STOCKINGS_QUESTIONS = ("stockings_day", "stockings_night")
 
 
 @dataclass(frozen=True)

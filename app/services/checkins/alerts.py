@@ -1,9 +1,15 @@
 """Raising the clinic's alert for a check-in whose answers need a clinician: one open
-alert per check-in, which an edit may raise but never lower.
+alert per treatment day, which an edit may raise but never lower.
+
+An alert is keyed by its treatment and day, not only by its check-in: a warning sign
+answered "yes" on a form refused for another reason is alerted at once, before any
+check-in exists (issue 19 point 3), and the check-in sent later joins that alert, so
+the same answer never raises a second alert or a second push.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -17,18 +23,47 @@ from app.services.notify.enqueue import enqueue_staff_alert
 SEVERITY = {"emergency": 0, "same_day": 1}
 
 
+@dataclass(frozen=True)
+class AlertDay:
+    """Whose alert, for which treatment day, and its check-in once stored."""
+
+    patient_id: int
+    clinic_id: int
+    treatment_id: int
+    day: int
+    checkin: CheckIn | None = None
+
+
 def raise_alert(checkin: CheckIn, decision: Triage, now: datetime) -> None:
     """One open alert per check-in; an edit can raise its tier and add reasons, never
     take any away before a clinician has seen it."""
-    open_alert = db.session.scalar(
-        sa.select(Alert).where(Alert.checkin_id == checkin.id, Alert.acknowledged_at.is_(None))
+    raise_day_alert(
+        AlertDay(checkin.patient_id, checkin.clinic_id, checkin.treatment_id, checkin.day, checkin),
+        decision,
+        now,
     )
+
+
+def raise_day_alert(at: AlertDay, decision: Triage, now: datetime) -> Alert:
+    """The day's open alert, made or raised; the check-in, if stored, joins it.
+
+    An alert raised from a refused form and already acknowledged is not raised again
+    for the same answers when the check-in is then sent: the clinic has dealt with it.
+    """
     severity = SEVERITY[decision.level]
+    early = _early_alert(at) if at.checkin is not None else None
+    if early is not None and early.acknowledged_at is not None:
+        early.checkin_id = at.checkin.id  # type: ignore[union-attr]
+        if severity >= early.severity and set(decision.reasons) <= set(early.reasons):
+            return early
+    open_alert = _open_alert(at)
     if open_alert is None:
         alert = Alert(
-            patient_id=checkin.patient_id,
-            clinic_id=checkin.clinic_id,
-            checkin_id=checkin.id,
+            patient_id=at.patient_id,
+            clinic_id=at.clinic_id,
+            checkin_id=at.checkin.id if at.checkin else None,
+            treatment_id=at.treatment_id,
+            day=at.day,
             level=decision.level,
             severity=severity,
             reasons=list(decision.reasons),
@@ -36,13 +71,43 @@ def raise_alert(checkin: CheckIn, decision: Triage, now: datetime) -> None:
         )
         db.session.add(alert)
         db.session.flush()
-        enqueue_staff_alert(alert, checkin.treatment_id, now)
-    else:
-        # An edit before anyone has seen the alert may raise its tier, never lower it,
-        # and adds its reasons to those already given: the clinic must still see the
-        # chest pain the patient reported first (and write a note to acknowledge it).
-        if severity < open_alert.severity:
-            open_alert.level, open_alert.severity = decision.level, severity
-        new = [r for r in decision.reasons if r not in open_alert.reasons]
-        if new:
-            open_alert.reasons = [*open_alert.reasons, *new]
+        enqueue_staff_alert(alert, at.treatment_id, now)
+        return alert
+    if at.checkin is not None and open_alert.checkin_id is None:
+        open_alert.checkin_id = at.checkin.id
+    # An edit before anyone has seen the alert may raise its tier, never lower it,
+    # and adds its reasons to those already given: the clinic must still see the
+    # chest pain the patient reported first (and write a note to acknowledge it).
+    if severity < open_alert.severity:
+        open_alert.level, open_alert.severity = decision.level, severity
+    new = [r for r in decision.reasons if r not in open_alert.reasons]
+    if new:
+        open_alert.reasons = [*open_alert.reasons, *new]
+    return open_alert
+
+
+def _open_alert(at: AlertDay) -> Alert | None:
+    """The day's alert no clinician has acknowledged yet (found by its check-in too,
+    for an alert stored without its day)."""
+    same_day = sa.and_(Alert.treatment_id == at.treatment_id, Alert.day == at.day)
+    key = sa.or_(same_day, Alert.checkin_id == at.checkin.id) if at.checkin else same_day
+    return db.session.scalar(
+        sa.select(Alert)
+        .where(key, Alert.acknowledged_at.is_(None))
+        .order_by(Alert.severity, Alert.id)
+        .limit(1)
+    )
+
+
+def _early_alert(at: AlertDay) -> Alert | None:
+    """The latest alert raised for this day from a refused form (no check-in yet)."""
+    return db.session.scalar(
+        sa.select(Alert)
+        .where(
+            Alert.treatment_id == at.treatment_id,
+            Alert.day == at.day,
+            Alert.checkin_id.is_(None),
+        )
+        .order_by(Alert.id.desc())
+        .limit(1)
+    )

@@ -51,6 +51,8 @@ class CheckInForm:
     # The covered warning signs the skin list asks today, or None when it is not asked:
     # the list then needs a tick or "No skin changes" (domain.checkin_day).
     skin_covers: tuple[RedFlag, ...] | None = None
+    # The skin changes the list offers today (the stocking one only on stocking days).
+    skin_choices: tuple[str, ...] = ()
 
     @property
     def in_window(self) -> list[RedFlag]:
@@ -137,4 +139,5 @@ def checkin_form(user: Principal, now: datetime, day: int | None = None) -> Chec
         follow_up_over=over,
         covered=tuple(asked.covered),
         skin_covers=asked.skin_covers,
+        skin_choices=asked.skin_choices,
     )

@@ -22,7 +22,9 @@ from app.domain.checkin import Triage
 from app.domain.checkin import check_answers
 from app.domain.checkin import triage
 from app.domain.checkin import unasked_as_none
+from app.domain.checkin_early import early_triage
 from app.domain.offsets import local_date
+from app.domain.protocol.model import AnswerRule
 from app.domain.recovery import TodayView
 from app.domain.recovery import build_today
 from app.extensions import db
@@ -33,7 +35,9 @@ from app.principal import Principal
 from app.services import photos
 from app.services.care import followup
 from app.services.care.course import protocol_for
+from app.services.checkins.alerts import AlertDay
 from app.services.checkins.alerts import raise_alert
+from app.services.checkins.alerts import raise_day_alert
 from app.services.checkins.form import CheckInForm
 from app.services.checkins.form import checkin_form
 from app.services.errors import Invalid
@@ -87,15 +91,45 @@ class AnswersRefused(Invalid):
         super().__init__(refused.field, refused.message)
         self.photo, self.photo_error = photo, photo_error
         self.errors = errors or {refused.field: refused.message}
+        # The urgent answers already alerted to the clinic, for the advice shown first.
+        self.urgent: Triage | None = getattr(refused, "urgent", None)
 
 
 class _Refused(Invalid):
-    """Every problem with the answers at once (from ``check_answers``)."""
+    """Every problem with the answers at once (from ``check_answers``), and the triage
+    of the answers readable on their own, if it alerted the clinic."""
 
-    def __init__(self, errors: dict[str, str]):
+    def __init__(self, errors: dict[str, str], urgent: Triage | None = None):
         first = next(iter(errors))
         super().__init__(first, errors[first])
         self.errors = errors
+        self.urgent = urgent
+
+
+def _alert_early(
+    user: Principal,
+    form: CheckInForm,
+    raw: dict[str, object],
+    rules: tuple[AnswerRule, ...],
+    now: datetime,
+) -> Triage | None:
+    """Alert the clinic at once for a refused form's urgent answers (a warning sign's
+    "yes" with another question left blank), and commit: the advice and the alert must
+    not wait for the form to be fixed (issue 19 point 3). Keyed by the treatment day,
+    so a double tap or the fixed form sent later joins this alert, never adds one."""
+    decision = early_triage(raw, form.in_window, rules)
+    if not decision.alerts_clinic:
+        return None
+    t = form.course.recovering
+    assert t is not None
+    lock_patient(form.course.patient.id)
+    stored = db.session.scalar(
+        sa.select(CheckIn).where(CheckIn.treatment_id == t.id, CheckIn.day == form.day)
+    )
+    day = AlertDay(form.course.patient.id, user.clinic_id, t.id, form.day, stored)
+    raise_day_alert(day, decision, now)
+    db.session.commit()
+    return decision
 
 
 def submit_checkin(
@@ -184,16 +218,17 @@ def _submit(
     long_note = note.strip() if len(note.strip()) > MAX_NOTE else None
     if long_note is not None:
         raw = {**raw, "note": ""}
+    raw = unasked_as_none(raw, form.fixed)
     try:
         answers = check_answers(
-            **unasked_as_none(raw, form.fixed),  # type: ignore[arg-type]
+            **raw,  # type: ignore[arg-type]
             asked=form.questions,
             covered=form.covered,
             skin_covers=form.skin_covers,
         )
     except AnswerError as exc:
         errors = exc.errors if long_note is None else {**exc.errors, "note": NOTE_MESSAGE}
-        raise _Refused(errors) from None
+        raise _Refused(errors, _alert_early(user, form, raw, protocol.answer_rules, now)) from None
     decision = triage(answers, form.in_window, protocol.answer_rules)
     # From here to the commit, one writer per patient: another device's edit of this
     # day must not be read before it commits and then overwritten (issue 15 point 3).

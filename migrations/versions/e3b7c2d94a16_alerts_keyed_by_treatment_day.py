@@ -7,7 +7,7 @@ until the check-in is sent; the check-in then joins that alert instead of raisin
 second one. Existing alerts get the treatment and day of their check-in.
 
 Revision ID: e3b7c2d94a16
-Revises: b4a543c3e3ae
+Revises: e1c4a7d2b9f3
 Create Date: 2026-12-07 05:30:00.000000
 
 """
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'e3b7c2d94a16'
-down_revision = 'b4a543c3e3ae'
+down_revision = 'e1c4a7d2b9f3'
 branch_labels = None
 depends_on = None
 

@@ -145,3 +145,18 @@ def test_a_refused_edit_joins_the_days_check_in(client, world, in_app):
     assert alert.checkin_id == _checkin_id(in_app) and alert.level == "same_day"
     # The stored answers are unchanged until the edit is sent whole.
     assert in_app(lambda: db.session.scalar(sa.select(CheckIn.level))) == "none"
+
+
+def test_an_alert_with_no_stored_check_in_exports_as_valid_fhir(client, world, in_app):
+    """The early alert has no check-in to point at: the FHIR export leaves its evidence
+    out instead of a reference that resolves to nothing."""
+    from app.services.export.fhir import patient_bundle
+    from tests.conftest import NOW
+    from tests.services.test_fhir_export import check_bundle
+    from tests.services.test_fhir_export import of_type
+
+    login(client, "alice@patients.example")
+    client.post("/patient/checkin", data=form(yes={"calf-pain-swelling"}, pain=""))
+    bundle = in_app(lambda: patient_bundle(db.session, world.patient_a, now=NOW))
+    (issue,) = of_type(check_bundle(bundle), "DetectedIssue")
+    assert "evidence" not in issue and issue["status"] == "preliminary"

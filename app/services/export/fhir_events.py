@@ -24,7 +24,7 @@ SEVERITY = {"emergency": "high", "same_day": "moderate"}
 
 def detected_issue(row: Alert, *, with_note: bool) -> dict[str, object]:
     """An alert: what the answers showed (``detail``), the check-in that raised it
-    (``evidence``) and its state: ``preliminary`` while the clinic has not acknowledged
+    (``evidence``, when stored) and its state: ``preliminary`` while the clinic has not acknowledged
     it, ``final`` once it has, with the acknowledgement as the ``mitigation`` (who,
     when, and the note, which goes to the patient's own copy only when shared)."""
     level = "Emergency" if row.level == "emergency" else "Same-day"
@@ -36,8 +36,12 @@ def detected_issue(row: Alert, *, with_note: bool) -> dict[str, object]:
         "severity": SEVERITY.get(row.level, "low"),
         "patient": fhir.ref("Patient", row.patient_id),
         "identifiedDateTime": instant(row.created_at),
-        "evidence": [{"detail": [fhir.ref("QuestionnaireResponse", row.checkin_id)]}],
     }
+    # An alert raised from a refused form (a warning sign's "yes" on a form with other
+    # errors) has no stored check-in until the patient sends the form again: no evidence
+    # to point at, and a reference to nothing would not resolve inside the bundle.
+    if row.checkin_id is not None:
+        out["evidence"] = [{"detail": [fhir.ref("QuestionnaireResponse", row.checkin_id)]}]
     if row.reasons:
         out["detail"] = "; ".join(row.reasons)
     if row.acknowledged_at is not None:

@@ -7,6 +7,8 @@ from app.models.checkin import CheckInKey
 from app.models.clinic import Clinic
 from app.models.comment import Comment
 from app.models.device import RememberedDevice as RememberedDevice
+from app.models.export import ExportJob
+from app.models.export import ExportState
 from app.models.mail import EmailPreference
 from app.models.mail import PasswordReset
 from app.models.notification import Channel
@@ -37,6 +39,8 @@ __all__ = [
     "Channel",
     "Comment",
     "EmailPreference",
+    "ExportJob",
+    "ExportState",
     "AuthSession",
     "ChecklistTick",
     "ClearanceScore",

@@ -43,6 +43,7 @@ from app.services.notify import email_prefs
 from app.services.notify import subscriptions
 from app.services.photos import Site
 from app.services.refusals import refuse_read
+from app.web import EXPORT_FILES
 from app.web import PHOTO_FILES
 from app.web import chosen_file
 from app.web import client_address
@@ -54,7 +55,8 @@ bp = Blueprint("patient", __name__)
 def require_patient():
     """Every route here is for patients only; staff get 404 (no patient record)."""
     if not current_user.is_authenticated:
-        if request.endpoint in PHOTO_FILES:
+        # Photo files and export URLs answer 404, not a sign-in redirect (issue 20 pt 5).
+        if request.endpoint in PHOTO_FILES or request.endpoint in EXPORT_FILES:
             abort(404)
         return login_manager.unauthorized()
     if current_user.patient is None:
@@ -71,6 +73,8 @@ _STILL_ALLOWED = {
     "patient.unsubscribe",
     "patient.messages_seen",
     "patient.choose_language",
+    # A copy of their own data stays theirs to take while they can read (issue 20).
+    "patient.request_export",
 }
 _WRITE_PAGES = {"patient.checkin", "patient.new_photo"}
 

@@ -14,6 +14,7 @@ import os
 import re
 import zipfile
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -40,12 +41,10 @@ from app.services.notify.outbox import ClaimedMessage
 from app.services.photos import storage
 
 
-@pytest.fixture(autouse=True)
-def export_folder(app, tmp_path):
-    """Each test's zips go to its own folder, never the repository's instance/."""
-    folder = tmp_path / "exports"
-    app.config["SCLERO_EXPORT_DIR"] = str(folder)
-    return folder
+@pytest.fixture
+def export_folder(app):
+    """The test's own folder of zips (tests/conftest.py gives each app one)."""
+    return Path(app.config["SCLERO_EXPORT_DIR"])
 
 
 def seed_diary(patient_id: int, checkins: int = 3, photos: int = 2, photo_size: int = 2048):

@@ -25,11 +25,10 @@ BOB = "bob@patients.example"
 SW = Path(__file__).resolve().parents[2] / "app" / "static" / "sw.js"
 
 
-@pytest.fixture(autouse=True)
-def export_folder(app, tmp_path):
-    folder = tmp_path / "exports"
-    app.config["SCLERO_EXPORT_DIR"] = str(folder)
-    return folder
+@pytest.fixture
+def export_folder(app):
+    """The test's own folder of zips (tests/conftest.py gives each app one)."""
+    return Path(app.config["SCLERO_EXPORT_DIR"])
 
 
 def ask(client) -> int:

@@ -54,9 +54,13 @@ def request_export():
     return redirect(url_for("patient.reminders_page", _anchor="data-title"), 303)
 
 
-@bp.get("/export/<int:job_id>/download")
+@bp.post("/export/<int:job_id>/download")
 def download_export(job_id: int):
-    """The one download of a ready export; a used or expired link gets a page saying so."""
+    """The one download of a ready export; a used or expired one gets a page saying so.
+
+    A POST (a button), not a link: the download is used up, and a GET must change
+    nothing (checklist D1): a link previewer or a prefetch would otherwise spend it.
+    """
     try:
         chunks = export.take_download(current_user, job_id, client_address(), now())
     except export.ExportGone as gone:

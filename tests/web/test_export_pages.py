@@ -58,14 +58,14 @@ def test_the_section_says_preparing_then_ready_then_downloads_once(client, in_ap
     assert "Ready" in text_of(page)
     link = f"/patient/export/{job_id}/download"
     assert link in page.get_data(as_text=True)
-    download = client.get(link)
+    download = client.post(link)
     assert download.status_code == 200
     assert download.mimetype == "application/zip"
     assert "attachment" in download.headers["Content-Disposition"]
     assert download.headers["Cache-Control"] == "no-store, private"
     assert "summary.html" in zipfile.ZipFile(io.BytesIO(download.data)).namelist()
     # A used link: a clear page, not an error.
-    again = client.get(link)
+    again = client.post(link)
     assert again.status_code == 410
     assert "this one has been used" in text_of(again)
     assert again.headers["Cache-Control"] == "no-store, private"
@@ -86,7 +86,7 @@ def test_an_expired_link_gets_a_clear_page(client, in_app, world, clock):
     job_id = _latest_job(client.application)
     clock.advance(hours=25)
     login(client, ALICE)  # the sign-in session itself ended after 12 hours
-    response = client.get(f"/patient/export/{job_id}/download")
+    response = client.post(f"/patient/export/{job_id}/download")
     assert response.status_code == 410
     assert "The link has expired" in text_of(response)
 
@@ -95,7 +95,7 @@ def test_a_link_before_it_is_ready_says_so(client, world):
     login(client, ALICE)
     client.post("/patient/export")
     job_id = _latest_job(client.application)
-    response = client.get(f"/patient/export/{job_id}/download")
+    response = client.post(f"/patient/export/{job_id}/download")
     assert response.status_code == 410
     assert "still being prepared" in text_of(response)
 
@@ -107,7 +107,7 @@ def test_another_patient_gets_404_and_it_is_audited(client, in_app, world, expor
     job_id = _latest_job(client.application)
     client.post("/logout")
     login(client, BOB)
-    response = client.get(f"/patient/export/{job_id}/download")
+    response = client.post(f"/patient/export/{job_id}/download")
     assert response.status_code == 404
     assert response.headers["Cache-Control"] == "no-store, private"
     refused = in_app(
@@ -129,7 +129,7 @@ def test_staff_of_any_clinic_and_nobody_get_404_for_every_export_url(client, in_
     if who:
         login(client, who)
     for response in (
-        client.get(f"/patient/export/{job_id}/download"),
+        client.post(f"/patient/export/{job_id}/download"),
         client.post("/patient/export"),
     ):
         assert response.status_code == 404
@@ -142,7 +142,8 @@ def test_staff_of_any_clinic_and_nobody_get_404_for_every_export_url(client, in_
 )
 def test_a_made_up_export_id_is_404_not_an_error(client, world, path):
     login(client, ALICE)
-    assert client.get(path).status_code == 404
+    assert client.get(path).status_code == 405  # downloading is a POST: GET changes nothing
+    assert client.post(path).status_code == 404
 
 
 def test_asking_answers_no_store(client, world):

@@ -55,7 +55,6 @@ def _path_values(world, in_app) -> dict[str, object]:
         "alert_id": 1,
         "checkin_id": 1,
         "sub_id": 1,
-        "job_id": 1,  # no export exists: the 404 page must carry the headers too
         "key": "walks",
         "token": "not-a-real-token",
         "filename": "js/app.js",

@@ -382,3 +382,18 @@ def test_summary_follows_the_patients_language(in_app, world):
 
     summary = in_app(run)
     assert 'lang="es' in summary
+
+
+def test_a_photo_file_of_the_wrong_size_fails_the_build(in_app, world, export_folder):
+    def run():
+        seed_diary(world.patient_a, photos=1)
+        db.session.commit()
+        photo = db.session.scalar(sa.select(Photo))
+        with open(storage.store().path(photo.full_key), "ab") as f:
+            f.write(b"extra")
+        export.request_export(principal_of(world.patient_a), "127.0.0.1", now())
+        report = export.run_due(now)
+        return report.failed, db.session.scalar(sa.select(ExportJob.last_error))
+
+    assert in_app(run) == (1, "PhotoMismatch")
+    assert list(export_folder.iterdir()) == []

@@ -16,6 +16,7 @@ from app.clock import now
 from app.extensions import db
 from app.models import AuditEvent
 from app.models import ExportJob
+from app.models import Patient
 from app.services import export
 from tests.conftest import login
 from tests.conftest import text_of
@@ -165,3 +166,15 @@ def test_the_service_worker_leaves_every_export_url_alone(app):
     leave = handler.index("url.pathname.startsWith(EXPORT_PREFIX)) return;")
     assert leave < handler.index("respondWith")
     assert "caches" not in handler[:leave]
+
+
+def test_a_discharged_patient_can_still_take_their_data(client, in_app, world):
+    def discharge():
+        db.session.get(Patient, world.patient_a).discharged_at = now()
+        db.session.commit()
+
+    in_app(discharge)
+    login(client, ALICE)
+    response = client.post("/patient/export")
+    assert response.status_code == 303
+    assert in_app(lambda: db.session.scalar(sa.select(sa.func.count(ExportJob.id)))) == 1

@@ -5,8 +5,8 @@ The zip holds:
 * ``summary.html``: a readable summary that prints well, with its styles inline and no
   address outside the zip (photos are linked by their relative names);
 * ``data.json``: every record about the patient (``records.collect``);
-* ``photos/…jpg``: the stored photo files, copied one at a time in 64 KiB chunks and
-  checked against their sha256 as they go;
+* ``photos/…jpg``: the stored photo files, copied one at a time in 256 KiB chunks and
+  checked against their recorded size;
 * ``fhir/bundle.json``: the FHIR R4 bundle (``fhir.patient_bundle``).
 
 Nothing is held in memory but the rows and one chunk of one photo, so memory does not
@@ -17,7 +17,6 @@ in size and saves the time deflate would spend on them.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import zipfile
@@ -34,11 +33,11 @@ from app.services.export import records
 from app.services.photos import storage
 from app.templating import local
 
-CHUNK = 64 * 1024
+CHUNK = 256 * 1024
 
 
 class PhotoMismatch(Exception):
-    """A stored photo file does not match its row's sha256 (the export is not offered)."""
+    """A stored photo file is not the size its row says (the export is not offered)."""
 
 
 def write_zip(
@@ -52,8 +51,8 @@ def write_zip(
     """Write the patient's export to ``path`` (a new file). ``tick`` is called after each
     photo, so the caller can renew its lease on a long build."""
     found = records.collect(patient_id)
-    photos = records.photos_of(patient_id)
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+    # Level 1: the text parts shrink almost as much as at 6, in a fraction of the time.
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
         with force_locale(locale):
             html = render_template(
                 "export/summary.html",
@@ -63,14 +62,14 @@ def write_zip(
             )
         zf.writestr("summary.html", html)
         _write_json(zf, "data.json", found)
-        for photo in photos:
-            _copy_photo(zf, records.photo_name(photo), photo.full_key, photo.full_sha256)
+        for photo in found.photo_files:
+            _copy_photo(zf, photo)
             if tick is not None:
                 tick()
         bundle = fhir.patient_bundle(db.session, patient_id, now=now)
         with zf.open("fhir/bundle.json", "w") as out:
             text = io.TextIOWrapper(out, encoding="utf-8")
-            json.dump(bundle, text, ensure_ascii=False, indent=1)
+            text.write(json.dumps(bundle, ensure_ascii=False, default=records.plain))
             text.flush()
             text.detach()
 
@@ -80,36 +79,44 @@ def _write_json(zf: zipfile.ZipFile, name: str, found: records.Records) -> None:
     with zf.open(name, "w") as out:
         text = io.TextIOWrapper(out, encoding="utf-8")
         text.write('{\n "account": ')
-        json.dump(found.account, text, ensure_ascii=False)
+        text.write(json.dumps(found.account, ensure_ascii=False, default=records.plain))
         for section, rows in found.sections.items():
             text.write(f',\n "{section}": [')
             for i, row in enumerate(rows):
-                text.write(",\n  " if i else "\n  ")
-                json.dump(row, text, ensure_ascii=False)
+                # dumps, not dump: dump encodes in pure Python, dumps in C (4x faster).
+                text.write(
+                    (",\n  " if i else "\n  ")
+                    + json.dumps(row, ensure_ascii=False, default=records.plain)
+                )
             text.write("\n ]")
         text.write("\n}\n")
         text.flush()
         text.detach()
 
 
-def _copy_photo(zf: zipfile.ZipFile, name: str, key: str, sha256: str) -> None:
-    """Copy one stored photo into the zip in chunks, checking its sha256 on the way."""
-    digest = hashlib.sha256()
-    info = zipfile.ZipInfo(name)
+def _copy_photo(zf: zipfile.ZipFile, photo: records.PhotoFile) -> None:
+    """Copy one stored photo into the zip in chunks; a short or long file is refused.
+
+    The bytes are not hashed here: the zip's CRC-32 guards the copy, and the stored
+    files' sha256 is what ``flask photos verify`` checks. Hashing 50 MB of photos again
+    was a third of the build (bench/export.py).
+    """
+    info = zipfile.ZipInfo(photo.name)
     info.compress_type = zipfile.ZIP_STORED
-    with storage.store().open(key) as source, zf.open(info, "w", force_zip64=True) as out:
+    copied = 0
+    with storage.store().open(photo.key) as source, zf.open(info, "w", force_zip64=True) as out:
         while chunk := source.read(CHUNK):
-            digest.update(chunk)
+            copied += len(chunk)
             out.write(chunk)
-    if digest.hexdigest() != sha256:
-        raise PhotoMismatch(f"photo file {key} does not match its record")
+    if copied != photo.size:
+        raise PhotoMismatch(f"photo file {photo.key} does not match its record")
 
 
-def _local_time(tz: str) -> Callable[[str | None], str]:
-    """An ISO instant from the records as the patient's local time ("" for none)."""
+def _local_time(tz: str) -> Callable[[datetime | None], str]:
+    """An instant from the records as the patient's local time ("" for none)."""
 
-    def when(iso: str | None) -> str:
-        return local(datetime.fromisoformat(iso), tz) if iso else ""
+    def when(instant: datetime | None) -> str:
+        return local(instant, tz) if instant else ""
 
     return when
 

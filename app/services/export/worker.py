@@ -138,21 +138,23 @@ def build(job: Claimed, clock: Callable[[], datetime]) -> bool:
 
 
 def _renewer(job: Claimed, clock: Callable[[], datetime]) -> Callable[[], None]:
-    """Renew the lease every 25 photos, so a long build keeps its job (fenced)."""
+    """Renew the lease (fenced) each third of it while the build goes on, so a long build
+    keeps its job and a dead one loses it within a lease."""
     lease = current_app.config["SCLERO_EXPORT_LEASE"]
-    count = 0
+    due = clock() + lease / 3
 
     def tick() -> None:
-        nonlocal count
-        count += 1
-        if count % 25:
+        nonlocal due
+        at = clock()
+        if at < due:
             return
+        due = at + lease / 3
         # Through its own connection, so the build's read transaction is not committed.
         with db.engine.begin() as conn:
             conn.execute(
                 sa.update(ExportJob)
                 .where(ExportJob.id == job.job_id, ExportJob.claim_token == job.token)
-                .values(available_at=clock() + lease)
+                .values(available_at=at + lease)
             )
 
     return tick

@@ -397,3 +397,34 @@ def test_a_photo_file_of_the_wrong_size_fails_the_build(in_app, world, export_fo
 
     assert in_app(run) == (1, "PhotoMismatch")
     assert list(export_folder.iterdir()) == []
+
+
+def test_the_ready_push_reaches_the_phone_with_generic_words_only(
+    in_app, client, push_service, sender, world, clock
+):
+    from app.models import OutboxState
+    from app.services.notify import dispatch
+    from tests.conftest import login
+
+    fake = push_service.new_subscription()
+    login(client, "alice@patients.example")
+    subscribed = client.post("/patient/reminders/subscribe", json={"subscription": fake.info()})
+    assert subscribed.status_code == 200
+    client.post("/patient/export")
+
+    def quiet_others():  # only the export's row is due, so the delivery is unambiguous
+        db.session.execute(
+            sa.update(OutboxMessage)
+            .where(OutboxMessage.kind != "export")
+            .values(state=OutboxState.CANCELLED)
+        )
+        db.session.commit()
+
+    in_app(lambda: export.run_due(now))
+    in_app(quiet_others)
+    report = in_app(dispatch.run_until_empty, sender, clock())
+    assert report.sent == 1
+    [message] = [json.loads(p) for p in push_service.delivered()]
+    assert message["body"] == "Your download is ready."
+    assert message["data"]["url"] == "/patient/reminders#data-title"
+    assert "alice" not in json.dumps(message).lower()

@@ -428,3 +428,16 @@ def test_the_ready_push_reaches_the_phone_with_generic_words_only(
     assert message["body"] == "Your download is ready."
     assert message["data"]["url"] == "/patient/reminders#data-title"
     assert "alice" not in json.dumps(message).lower()
+
+
+def test_a_ready_zip_gone_from_the_disk_is_a_clear_failure(in_app, world, export_folder):
+    def run():
+        job_id = ask_and_build(world.patient_a)
+        for entry in export_folder.iterdir():
+            entry.unlink()
+        with pytest.raises(export.ExportGone) as gone:
+            export.take_download(principal_of(world.patient_a), job_id, "127.0.0.1", now())
+        job = db.session.get(ExportJob, job_id)
+        return gone.value.reason, job.state, job.last_error
+
+    assert in_app(run) == ("failed", ExportState.FAILED, "file missing")

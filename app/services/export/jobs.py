@@ -17,6 +17,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import BinaryIO
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -136,9 +137,27 @@ def take_download(user: Principal, job_id: int, address: str, now: datetime) -> 
         db.session.rollback()
         raise ExportGone("used")
     path = os.path.join(export_dir(), taken)
+    try:
+        # Opened before the commit: a file gone from the disk (removed by hand, a
+        # restored server) is a clear page, not a download that breaks after its headers.
+        source = open(path, "rb")  # noqa: SIM115 - closed by the stream
+    except FileNotFoundError:
+        db.session.rollback()
+        _file_lost(user, job_id, address, now)
+        raise ExportGone("failed") from None
     audit(user, job.patient_id, "export", address, f"downloaded export #{job_id}")
     db.session.commit()
-    return _stream_then_delete(path)
+    return _stream_then_delete(source, path)
+
+
+def _file_lost(user: Principal, job_id: int, address: str, now: datetime) -> None:
+    db.session.execute(
+        sa.update(ExportJob)
+        .where(ExportJob.id == job_id, ExportJob.state == ExportState.READY)
+        .values(state=ExportState.FAILED, finished_at=now, last_error="file missing")
+    )
+    audit(user, _patient_id(user), "export", address, f"export #{job_id}: file missing")
+    db.session.commit()
 
 
 _GONE = {
@@ -150,11 +169,11 @@ _GONE = {
 }
 
 
-def _stream_then_delete(path: str) -> Iterator[bytes]:
-    """The file in chunks; removed when the response ends, finished or cut short."""
+def _stream_then_delete(source: BinaryIO, path: str) -> Iterator[bytes]:
+    """The open file in chunks; removed when the response ends, finished or cut short."""
     try:
-        with open(path, "rb") as f:
-            while chunk := f.read(CHUNK):
+        with source:
+            while chunk := source.read(CHUNK):
                 yield chunk
     finally:
         remove(path)

@@ -23,6 +23,19 @@ Aim (from the issue)
     data.json's rows and the zip's directory entry, a few KiB; holding the photos'
     bytes would be 100 %). The ratio peak(200) / peak(50) is printed as well.
 
+Measured (2026-12-07, the shared 2-core machine, other engineers' suites running;
+SQLite, 200 photos of 250 KiB, 15 rounds)
+    load average 6: build 78.5 ms, bare 60.9 ms: median of the rounds' ratios 1.52,
+    fastest runs 1.40 (at the aim, not clearly under). Load average 8 to 10: 1.6 to
+    2.0, the times themselves moving 2x between rounds. What the build adds to the
+    bare I/O: the zip's CRC-32 over 50 MB (about 8 ms), reading the rows into dicts
+    (8 ms against the bare SELECTs' 5), the summary page (3 ms), data.json (3 ms),
+    marking ready with its notification and audit event (3 to 7 ms, one commit).
+    Memory: peak 864 KiB with 50 photos, 1282 KiB with 200: 1.1 % of a photo's bytes
+    per photo more (its record, its line in data.json's rows, its zip directory entry);
+    the photos' bytes are never held. Earlier shapes: each photo's sha256 recomputed
+    (a third of the build) and json.dump's pure-Python encoder, 2.8x.
+
 Usage
     .venv/bin/python bench/export.py [--photos 200] [--photo-kb 250] [--rounds 5]
 
@@ -196,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"build (median of {args.rounds}): {build_s * 1000:.1f} ms")
     print(f"bare read + copy (median):   {bare_s * 1000:.1f} ms")
     print(f"ratio build / bare (median of the rounds' ratios): {ratio:.2f} (aim <= {AIM_TIME})")
+    # For information: the fastest of each, where the shared machine's noise is least.
+    print(f"ratio of the fastest runs: {min(builds) / min(bares):.2f}")
     print(f"peak memory, 50 photos:  {peak_small / 1024:.0f} KiB")
     print(f"peak memory, {args.photos} photos: {peak_big / 1024:.0f} KiB")
     print(f"ratio peak {args.photos} / peak 50: {flat:.2f}")

@@ -12,18 +12,11 @@ from app.clock import now
 from app.services import demo
 from app.services import export
 from tests.browser.conftest import wait_for_sw_control
+from tests.browser.test_photo_browser import CACHED_URLS
 from tests.browser.test_review17_widths_browser import BROKEN_WORDS
 from tests.browser.test_triage_browser import sign_in
 
 DAY3 = f"day3@{demo.DOMAIN}"
-CACHED_URLS = """async () => {
-  const urls = [];
-  for (const name of await caches.keys()) {
-    const cache = await caches.open(name);
-    for (const request of await cache.keys()) urls.push(request.url);
-  }
-  return urls;
-}"""
 
 
 def fits(page) -> None:  # noqa: ANN001

@@ -59,14 +59,6 @@ def system_audit(clinic_id: int | None, patient_id: int, detail: str, now: datet
     )
 
 
-def fsync(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def remove(path: str) -> bool:
     try:
         os.remove(path)

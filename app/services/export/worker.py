@@ -42,7 +42,6 @@ from app.services.export import archive
 from app.services.export.files import crash
 from app.services.export.files import expire
 from app.services.export.files import export_dir
-from app.services.export.files import fsync
 from app.services.export.files import remove
 from app.services.export.files import system_audit
 
@@ -122,7 +121,6 @@ def build(job: Claimed, clock: Callable[[], datetime]) -> bool:
     locale = archive.locale_of(patient.language if patient else "", clinic.locale if clinic else "")
     try:
         archive.write_zip(part, job.patient_id, clock(), tick=_renewer(job, clock), locale=locale)
-        fsync(part)
         os.rename(part, final)
         fsync_dir(folder)
         crash("written")  # tests: a kill between writing the zip and marking it ready

@@ -219,6 +219,18 @@ class Config:
     SCLERO_CALENDAR_LINK_LIMIT = os.environ.get("SCLERO_CALENDAR_LINK_LIMIT") or "30 per hour"
     SCLERO_CALENDAR_FEED_LIMIT = os.environ.get("SCLERO_CALENDAR_FEED_LIMIT") or "3000 per hour"
 
+    # --- "Download my data" (issue 20 point 1, task "export") ---
+    # A ready export's link works once, until this long after it was built; then the
+    # zip is deleted (app/services/export/jobs.py). A day covers "it came while I slept".
+    SCLERO_EXPORT_LINK_TTL = timedelta(hours=24)
+    # A worker building an export holds it this long, renewed as it goes; a worker killed
+    # mid-build lets another take the job once the lease runs out.
+    SCLERO_EXPORT_LEASE = timedelta(minutes=5)
+    # Attempts before a job is given up as failed (the patient may then ask again).
+    SCLERO_EXPORT_MAX_ATTEMPTS = 3
+    # Where zips are built; empty means instance/exports (outside static/, mode 0700).
+    SCLERO_EXPORT_DIR = ""
+
 
 class DevelopmentConfig(Config):
     """``make run``: SQLite in instance/, plain http on 127.0.0.1, a known dev secret."""

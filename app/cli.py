@@ -18,6 +18,8 @@ from py_vapid import Vapid
 from app.adapters import push
 from app.cli_audit import audit_cli
 from app.cli_clinic import clinic_cli
+from app.cli_export import export_cli
+from app.cli_export import worker_pass as export_pass
 from app.cli_mail import mail_cli
 from app.clock import advancing
 from app.clock import now
@@ -113,6 +115,7 @@ def worker(interval: float | None, batch: int, lease: float) -> None:
             )
             if report.claimed:
                 click.echo(_summary(report))
+            export_pass()  # "Download my data" zips (issue 20): built between passes
         except Exception:  # noqa: BLE001 - keep the worker alive; the error is logged
             logging.getLogger(__name__).exception("dispatch pass failed")
             db.session.rollback()
@@ -322,6 +325,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(notifications_cli)
     app.cli.add_command(photos_cli)
     app.cli.add_command(backup_cli)
+    app.cli.add_command(export_cli)
     app.cli.add_command(clinic_cli)
     app.cli.add_command(mail_cli)
     app.cli.add_command(audit_cli)

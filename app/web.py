@@ -39,6 +39,10 @@ PHOTO_FILES = frozenset(
     }
 )
 
+# "Download my data" URLs (issue 20 point 5): 404, not a sign-in redirect, to anyone not
+# signed in, and never stored by a browser, a proxy or the service worker.
+EXPORT_FILES = frozenset({"patient.request_export", "patient.download_export"})
+
 
 def public_url(endpoint: str, **values: object) -> str:
     """The full address of ``endpoint`` as the clinic's users reach the app.

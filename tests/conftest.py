@@ -94,12 +94,14 @@ def app(database_url: str, _schema, clock: Clock, tmp_path_factory: pytest.TempP
     """The app, with *no* context held: each request gets its own app context, as in
     production (a shared one would leak ``g`` and the session's identity map between
     requests and hide bugs). Use ``in_app`` to read the database in a test. Photos go
-    to a fresh folder per test."""
+    to a fresh folder per test, and so do export zips."""
     app = create_app(
         TestingConfig,
         SQLALCHEMY_DATABASE_URI=database_url,
         SCLERO_NOW=clock,
         PHOTO_STORAGE_DIR=str(tmp_path_factory.mktemp("photos")),
+        # "Download my data" zips (issue 20): never the repository's instance/ folder.
+        SCLERO_EXPORT_DIR=str(tmp_path_factory.mktemp("exports")),
     )
     yield app
     with app.app_context():

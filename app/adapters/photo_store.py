@@ -20,6 +20,7 @@ import secrets
 from collections.abc import Callable
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import BinaryIO
 from typing import Protocol
 
 from app.clock import wall_seconds
@@ -56,6 +57,10 @@ class PhotoStore(Protocol):
 
     def read(self, key: str, sha256: str) -> bytes:
         """The bytes of ``key``, checked against ``sha256``; StorageError otherwise."""
+        ...
+
+    def open(self, key: str) -> BinaryIO:
+        """The file of ``key`` for reading in chunks (the caller checks the sha256)."""
         ...
 
     def delete(self, key: str) -> None:
@@ -119,6 +124,13 @@ class LocalPhotoStore:
         if hashlib.sha256(data).hexdigest() != sha256:
             raise StorageError(f"photo file {key} does not match its sha256")
         return data
+
+    def open(self, key: str) -> BinaryIO:
+        # The export copies files in chunks rather than reading each whole (issue 20).
+        try:
+            return open(self.path(key), "rb")  # noqa: SIM115 - the caller closes it
+        except FileNotFoundError:
+            raise StorageError(f"photo file {key} is missing") from None
 
     def delete(self, key: str) -> None:
         path = self.path(key)

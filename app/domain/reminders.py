@@ -36,7 +36,7 @@ from app.domain.recovery.resolved_plan import next_session_window
 from app.domain.recovery.today import FOLLOW_UP_DAYS
 from app.domain.recovery.windows import window
 
-Kind = Literal["checklist", "milestone", "daily", "next-session", "comment", "alert"]
+Kind = Literal["checklist", "milestone", "daily", "next-session", "comment", "alert", "export"]
 
 # A "do by" checklist item is reminded this long before it is due.
 CHECKLIST_LEAD = timedelta(hours=24)
@@ -287,6 +287,8 @@ MESSAGES: dict[Kind, str] = {
     "next-session": "A reminder from your clinic.",
     "comment": "You have a new message from your clinic.",
     "alert": "A patient needs attention. Open the clinic dashboard.",
+    # The patient's "Download my data" zip is built (issue 20 point 1): no more than that.
+    "export": "Your download is ready.",
 }
 TITLE = "ScleroCare"
 

@@ -10,6 +10,8 @@ from app.models.clinic import Clinic
 from app.models.closure import AccountClosure
 from app.models.comment import Comment
 from app.models.device import RememberedDevice as RememberedDevice
+from app.models.export import ExportJob
+from app.models.export import ExportState
 from app.models.mail import EmailPreference
 from app.models.mail import PasswordReset
 from app.models.notification import Channel
@@ -43,6 +45,8 @@ __all__ = [
     "Channel",
     "Comment",
     "EmailPreference",
+    "ExportJob",
+    "ExportState",
     "AuthSession",
     "ChecklistTick",
     "ClearanceScore",

@@ -44,6 +44,7 @@ from app.services.notify import email_prefs
 from app.services.notify import subscriptions
 from app.services.photos import Site
 from app.services.refusals import refuse_read
+from app.web import EXPORT_FILES
 from app.web import PHOTO_FILES
 from app.web import chosen_file
 from app.web import client_address
@@ -61,7 +62,13 @@ def require_patient():
     if request.endpoint in NO_SIGN_IN:
         return None  # the link is the key; the service checks it (app/patient/calendar.py)
     if not current_user.is_authenticated:
-        if request.endpoint in PHOTO_FILES or request.endpoint in NOT_FOUND_SIGNED_OUT:
+        # Photo files, calendar files and export URLs answer 404, not a sign-in
+        # redirect (issue 20 point 5).
+        if (
+            request.endpoint in PHOTO_FILES
+            or request.endpoint in NOT_FOUND_SIGNED_OUT
+            or request.endpoint in EXPORT_FILES
+        ):
             abort(404)
         return login_manager.unauthorized()
     if current_user.patient is None:
@@ -82,6 +89,8 @@ _STILL_ALLOWED = {
     # Closing the account is a data right, not a care action (issue 20 point 4).
     "patient.close_account",
     "patient.calendar_stop_link",
+    # A copy of their own data stays theirs to take while they can read (issue 20).
+    "patient.request_export",
 }
 _WRITE_PAGES = {"patient.checkin", "patient.new_photo"}
 

@@ -8,7 +8,9 @@
 //   they can be read offline (the page marks itself "offline, last updated ...");
 //   they are purged on sign-out, when another person signs in on this device, and when
 //   any answer shows the server has ended the session (signedOut below);
-// - photos, clinician pages, API and every other response are never cached.
+// - photos, clinician pages, API and every other response are never cached;
+// - "Download my data" (EXPORT_PREFIX) is not even seen: the browser fetches it itself,
+//   so no copy of a patient's whole record can be kept here (issue 20 point 5).
 const VERSION = "__ASSET_VERSION__"; // filled in when served (app/assets.py)
 const CACHE = "sclerocare-static-" + VERSION;
 const PAGES = "sclerocare-pages";
@@ -22,6 +24,8 @@ const RESUBSCRIBE_URL = "/push/resubscribe";
 // The sign-in and PIN pages carry this header when nobody is signed in (app/auth/device.py).
 const SIGNED_OUT_HEADER = "X-Sclero-Signed-Out";
 const SIGN_IN_PATHS = ["/login", "/login/pin"];
+// Every export URL starts with this (app/patient/export.py); they are never handled here.
+const EXPORT_PREFIX = "/patient/export";
 
 self.addEventListener("install", (event) => {
   event.waitUntil(caches.open(CACHE).then((c) => c.addAll(PRECACHE)).then(() => self.skipWaiting()));
@@ -132,6 +136,7 @@ self.addEventListener("fetch", (event) => {
   const request = event.request;
   if (request.method !== "GET") return;
   const url = new URL(request.url);
+  if (url.origin === self.location.origin && url.pathname.startsWith(EXPORT_PREFIX)) return;
   if (request.mode === "navigate") {
     event.respondWith(pageFromNetwork(event, url).catch(() => pageOffline(url)));
     return;

@@ -136,6 +136,8 @@ def _env(app, push_service, **extra: str) -> dict[str, str]:
         FLASK_SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"],
         FLASK_VAPID_PRIVATE_KEY=private_key_b64u(app.extensions["sclero_push"]["vapid"]),
         FLASK_PUSH_ALLOW_HTTP=json.dumps([push_service.netloc]),
+        # The worker also builds "Download my data" zips (issue 20): the test's folder.
+        FLASK_SCLERO_EXPORT_DIR=app.config["SCLERO_EXPORT_DIR"],
         **extra,
     )
     return env

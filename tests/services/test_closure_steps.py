@@ -4,6 +4,7 @@ touches no other account. A new step adds its table here."""
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -14,6 +15,8 @@ from app.models import CalendarEventRevision
 from app.models import CalendarLink
 from app.models import Channel
 from app.models import EmailPreference
+from app.models import ExportJob
+from app.models import ExportState
 from app.models import Invitation
 from app.models import OutboxMessage
 from app.models import OutboxState
@@ -23,6 +26,7 @@ from app.models import PushSubscription
 from app.models import RememberedDevice
 from app.models import User
 from app.services.clinic import closure_steps
+from app.services.export import export_dir
 from tests.conftest import NOW
 
 STEPS = [
@@ -33,6 +37,7 @@ STEPS = [
     "push subscriptions",
     "email address",
     "calendar links",
+    "data downloads",
 ]
 
 
@@ -55,6 +60,12 @@ def _everything(patient_id: int, tag: str) -> None:
             ),
             EmailPreference(patient_id=patient_id, reminders_by_email=True),
             CalendarLink(patient_id=patient_id, token_hash=f"{tag:0>64}"),
+            ExportJob(
+                patient_id=patient_id,
+                clinic_id=patient.clinic_id,
+                state=ExportState.READY,
+                file_name=f"export-{tag}.zip",
+            ),
             CalendarEventRevision(
                 patient_id=patient_id, uid=f"u-{tag}", fingerprint="f", modified_at=NOW
             ),
@@ -93,6 +104,7 @@ def _left(patient_id: int) -> dict[str, object]:
         "push": n(PushSubscription, PushSubscription.patient_id == patient_id),
         "email choice": n(EmailPreference, EmailPreference.patient_id == patient_id),
         "calendar links": n(CalendarLink, CalendarLink.patient_id == patient_id),
+        "data downloads": n(ExportJob, ExportJob.patient_id == patient_id),
         "calendar events": n(CalendarEventRevision, CalendarEventRevision.patient_id == patient_id),
         "link emails": n(
             OutboxMessage,
@@ -113,6 +125,10 @@ def test_every_step_leaves_nothing_behind_and_no_other_account_is_touched(world,
     def check():
         _everything(world.patient_a, "a")
         _everything(world.patient_b, "b")
+        folder = export_dir()
+        for tag in "ab":  # the zips the export rows name
+            with open(os.path.join(folder, f"export-{tag}.zip"), "wb") as f:
+                f.write(b"PK")
         bob_before = _left(world.patient_b)
         patient = db.session.get(Patient, world.patient_a)
         account = closure_steps.Account(user_id=patient.user_id, patient_id=patient.id)
@@ -130,6 +146,7 @@ def test_every_step_leaves_nothing_behind_and_no_other_account_is_touched(world,
             "push": 0,
             "email choice": 0,
             "calendar links": 0,
+            "data downloads": 0,
             "calendar events": 0,
             "link emails": 0,
             "secrets": 0,
@@ -137,5 +154,8 @@ def test_every_step_leaves_nothing_behind_and_no_other_account_is_touched(world,
         assert _left(world.patient_b) == bob_before
         assert bob_before["sessions"] == 1 and bob_before["push"] == 1
         assert bob_before["calendar links"] == 1 and bob_before["calendar events"] == 1
+        assert bob_before["data downloads"] == 1
+        assert not os.path.exists(os.path.join(folder, "export-a.zip"))
+        assert os.path.exists(os.path.join(folder, "export-b.zip"))
 
     in_app(check)

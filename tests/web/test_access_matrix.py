@@ -12,12 +12,15 @@ naming a clinic-1 patient.
 from __future__ import annotations
 
 import io
+import os
 from datetime import UTC
 from datetime import date
 from datetime import datetime
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from flask import current_app
 from PIL import Image
 
 from app import create_app
@@ -26,12 +29,15 @@ from app.models import AccountClosure
 from app.models import Alert
 from app.models import CheckIn
 from app.models import Clinic
+from app.models import ExportJob
+from app.models import ExportState
 from app.models import Patient
 from app.models import Photo
 from app.models import PushSubscription
 from app.models import Role
 from app.models import Treatment
 from app.services import photos
+from app.web import EXPORT_FILES
 from app.web import PHOTO_FILES
 from config import TestingConfig
 from tests.conftest import NOW
@@ -87,6 +93,9 @@ EXPECTED = {
     "patient.calendar_new_link": "patient",
     "patient.calendar_stop_link": "patient",
     "patient.calendar_feed": "public",
+    # "Download my data" (issue 20): ask for one's own; download one's own ready zip only.
+    "patient.request_export": "patient",
+    "patient.download_export": "patient-object",
     "clinician.dashboard": "clinic",
     "clinician.worklist_fragment": "clinic",  # the dashboard's refresh (issue 19)
     "clinician.acknowledge": "clinic-object",
@@ -245,11 +254,31 @@ def _alices_objects(patient_id: int) -> dict[str, int]:
         source_format="JPEG",
     )
     db.session.add(photo)
+    job = ready_export(patient)
     db.session.commit()
     version = treatment.protocol_version_id
     return {"sub": sub.id, "checkin": checkin.id, "alert": alert.id, "photo": photo.id} | {
-        "version": version
+        "version": version,
+        "export": job.id,
     }
+
+
+def ready_export(patient: Patient) -> ExportJob:
+    """A ready "Download my data" zip of Alice's (a stand-in file; issue 20); no commit."""
+    name = "export-matrix.zip"
+    with open(os.path.join(current_app.config["SCLERO_EXPORT_DIR"], name), "wb") as f:
+        f.write(b"PK\x05\x06" + bytes(18))  # an empty zip
+    job = ExportJob(
+        patient_id=patient.id,
+        clinic_id=patient.clinic_id,
+        state=ExportState.READY,
+        file_name=name,
+        ready_at=NOW,
+        expires_at=NOW + timedelta(hours=24),
+    )
+    db.session.add(job)
+    db.session.flush()
+    return job
 
 
 def test_every_route_has_an_expected_access_class():
@@ -266,6 +295,7 @@ def _url(rule: str, world, treatment_id: int, ids: dict[str, int]) -> str:
         .replace("<int:photo_id>", str(ids["photo"]))
         .replace("<int:treatment_id>", str(treatment_id))
         .replace("<int:version_id>", str(ids["version"]))
+        .replace("<int:job_id>", str(ids["export"]))
         .replace("<protocol_key>", "compression-72h")
         .replace("<int:user_id>", str(world.clinician1))
         .replace("<int:closure_id>", str(ids.get("closure")))
@@ -298,7 +328,7 @@ def _verdict(kind: str, actor: str, status: int, location: str, endpoint: str = 
     if kind == "public":
         return True
     if actor == "anonymous":
-        if endpoint in NOT_FOUND_SIGNED_OUT | API_FILES:  # 404, not even a sign-in redirect
+        if endpoint in NOT_FOUND_SIGNED_OUT | API_FILES | EXPORT_FILES:  # 404, no redirect
             return status == 404
         return status == 302 and location.startswith("/login")
     return _signed_in_verdict(kind, actor, status)

@@ -1,6 +1,6 @@
 """What goes at once when a clinic admin completes an account closure (issue 20 point 4):
 sign-in (password, sessions, sign-in links, remembered devices), push subscriptions, the
-email address and calendar links.
+email address, calendar links and any "Download my data" zip.
 
 Each step is one function over the account, in ``AT_CLOSURE``, run in order in the
 completing transaction (no commit here). A new kind of personal link or contact detail
@@ -10,6 +10,7 @@ adds a step to the list, and the test of the list
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -20,6 +21,7 @@ from app.models import AuthSession
 from app.models import CalendarEventRevision
 from app.models import CalendarLink
 from app.models import EmailPreference
+from app.models import ExportJob
 from app.models import Invitation
 from app.models import OutboxMessage
 from app.models import OutboxState
@@ -31,6 +33,7 @@ from app.models.notification import OPEN_STATES
 from app.models.user import MfaRecoveryCode
 from app.models.user import MfaSecret
 from app.models.user import TrustedDevice
+from app.services.export import files as export_files
 
 # The address a closed account keeps: emails are unique sign-in names, so each closed
 # account needs its own, and ".invalid" (RFC 2606) can never receive mail.
@@ -129,6 +132,18 @@ def _calendar_links(account: Account) -> None:
     )
 
 
+def _data_downloads(account: Account) -> None:
+    """The patient's "Download my data" zips (issue 20 point 1): a copy of the whole
+    record waiting on disk must not outlive the account it was made for. The rows go
+    too, so a worker still building one finds its job gone and never offers the file
+    (its fenced mark-ready matches no row; the sweep removes the part file)."""
+    mine = ExportJob.patient_id == account.patient_id
+    for job in db.session.scalars(sa.select(ExportJob).where(mine)):
+        if job.file_name:
+            export_files.remove(os.path.join(export_files.export_dir(), job.file_name))
+    db.session.execute(sa.delete(ExportJob).where(mine))
+
+
 # In order: sign-in first, so nothing below can be undone by a session still open.
 AT_CLOSURE: tuple[tuple[str, Callable[[Account], None]], ...] = (
     ("password", _password),
@@ -138,6 +153,7 @@ AT_CLOSURE: tuple[tuple[str, Callable[[Account], None]], ...] = (
     ("push subscriptions", _push_subscriptions),
     ("email address", _email),
     ("calendar links", _calendar_links),
+    ("data downloads", _data_downloads),
 )
 
 

@@ -1,0 +1,150 @@
+"""Writing one patient's export zip to a file, streamed (issue 20 point 1).
+
+The zip holds:
+
+* ``summary.html``: a readable summary that prints well, with its styles inline and no
+  address outside the zip (photos are linked by their relative names);
+* ``data.json``: every record about the patient (``records.collect``);
+* ``photos/…jpg``: the stored photo files, copied one at a time in 256 KiB chunks and
+  checked against their recorded size;
+* ``fhir/bundle.json``: the FHIR R4 bundle (``fhir.patient_bundle``).
+
+Nothing is held in memory but the rows and one chunk of one photo, so memory does not
+grow with the number of photos (bench/export.py measures it). Photos are stored
+already-compressed JPEGs: they go in uncompressed (``ZIP_STORED``), which costs nothing
+in size and saves the time deflate would spend on them.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import zipfile
+from collections.abc import Callable
+from datetime import datetime
+
+from flask import render_template
+
+from app.extensions import db
+from app.i18n import force_locale
+from app.i18n import locale_for
+from app.services.export import fhir
+from app.services.export import records
+from app.services.photos import storage
+from app.templating import local
+
+CHUNK = 256 * 1024
+
+
+class PhotoMismatch(Exception):
+    """A stored photo file is not the size its row says (the export is not offered)."""
+
+
+def write_zip(
+    path: str,
+    patient_id: int,
+    now: datetime,
+    *,
+    tick: Callable[[], None] | None = None,
+    locale: str = "en_GB",
+) -> None:
+    """Write the patient's export to ``path`` (a new file), durable (fsynced) when this
+    returns. ``tick`` is called after each photo, so the caller can renew its lease."""
+    found = records.collect(patient_id)
+    with open(path, "xb") as file:
+        # Level 1: the text parts shrink almost as much as at 6, in a fraction of the time.
+        with zipfile.ZipFile(file, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+            _fill(zf, found, patient_id, now, tick, locale)
+        file.flush()
+        os.fsync(file.fileno())
+
+
+def _fill(
+    zf: zipfile.ZipFile,
+    found: records.Records,
+    patient_id: int,
+    now: datetime,
+    tick: Callable[[], None] | None,
+    locale: str,
+) -> None:
+    with force_locale(locale):
+        html = render_template(
+            "export/summary.html",
+            r=found,
+            when=_local_time(found.account["timezone"]),
+            generated=local(now, found.account["timezone"]),
+        )
+    zf.writestr("summary.html", html)
+    _write_json(zf, "data.json", found)
+    for photo in found.photo_files:
+        _copy_photo(zf, photo)
+        if tick is not None:
+            tick()
+    # The bundle's photos point at the copies beside it in the zip (``fhir/`` is one
+    # folder down), not at the clinic's photo route, which the patient cannot open. A
+    # photo added since the records were read is not in the zip: it keeps the route.
+    files = {row["id"]: row["file"] for row in found.sections.get("photos", [])}
+
+    def photo_url(photo_id: int) -> str:
+        name = files.get(photo_id)
+        return f"../{name}" if name else fhir.clinic_photo_url(photo_id)
+
+    bundle = fhir.patient_bundle(db.session, patient_id, now=now, photo_url=photo_url)
+    with zf.open("fhir/bundle.json", "w") as out:
+        text = io.TextIOWrapper(out, encoding="utf-8")
+        text.write(json.dumps(bundle, ensure_ascii=False, default=records.plain))
+        text.flush()
+        text.detach()
+
+
+def _write_json(zf: zipfile.ZipFile, name: str, found: records.Records) -> None:
+    """``data.json``, written section by section into the zip stream."""
+    with zf.open(name, "w") as out:
+        text = io.TextIOWrapper(out, encoding="utf-8")
+        text.write('{\n "account": ')
+        text.write(json.dumps(found.account, ensure_ascii=False, default=records.plain))
+        for section, rows in found.sections.items():
+            text.write(f',\n "{section}": [')
+            for i, row in enumerate(rows):
+                # dumps, not dump: dump encodes in pure Python, dumps in C (4x faster).
+                text.write(
+                    (",\n  " if i else "\n  ")
+                    + json.dumps(row, ensure_ascii=False, default=records.plain)
+                )
+            text.write("\n ]")
+        text.write("\n}\n")
+        text.flush()
+        text.detach()
+
+
+def _copy_photo(zf: zipfile.ZipFile, photo: records.PhotoFile) -> None:
+    """Copy one stored photo into the zip in chunks; a short or long file is refused.
+
+    The bytes are not hashed here: the zip's CRC-32 guards the copy, and the stored
+    files' sha256 is what ``flask photos verify`` checks. Hashing 50 MB of photos again
+    was a third of the build (bench/export.py).
+    """
+    info = zipfile.ZipInfo(photo.name)
+    info.compress_type = zipfile.ZIP_STORED
+    copied = 0
+    with storage.store().open(photo.key) as source, zf.open(info, "w", force_zip64=True) as out:
+        while chunk := source.read(CHUNK):
+            copied += len(chunk)
+            out.write(chunk)
+    if copied != photo.size:
+        raise PhotoMismatch(f"photo file {photo.key} does not match its record")
+
+
+def _local_time(tz: str) -> Callable[[datetime | None], str]:
+    """An instant from the records as the patient's local time ("" for none)."""
+
+    def when(instant: datetime | None) -> str:
+        return local(instant, tz) if instant else ""
+
+    return when
+
+
+def locale_of(language: str, clinic_locale: str) -> str:
+    """The summary's language: the patient's choice, else the clinic's (as the pages)."""
+    return locale_for(language, clinic_locale or "en_GB")

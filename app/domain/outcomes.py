@@ -248,19 +248,10 @@ def required_wear(protocol: Protocol, anchor: datetime, tz: ZoneInfo) -> dict[da
     return days
 
 
-def wear_of(required: dict[date, set[str]], reported: dict[date, dict[str, object]]) -> Wear:
-    """Required slots against the stored answers of the check-ins of those days."""
-    total = worn = not_worn = 0
-    for on, slots in required.items():
-        answers = reported.get(on, {})
-        for slot in slots:
-            total += 1
-            value = answers.get(slot)
-            if value is True:
-                worn += 1
-            elif value is False:
-                not_worn += 1
-    return Wear(total, worn, not_worn)
+def wear_of(required: dict[date, set[str]], worn: int, not_worn: int) -> Wear:
+    """Required slots against the stocking answers of the session's check-ins ("yes"
+    and "no" as counted in its facts row; a question not answered is neither)."""
+    return Wear(sum(len(slots) for slots in required.values()), worn, not_worn)
 
 
 def nominal_required_slots(protocol: Protocol, tz: ZoneInfo) -> int:

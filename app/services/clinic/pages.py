@@ -14,6 +14,7 @@ from app.domain.protocol import ChecklistItem
 from app.models import ProtocolVersion
 from app.models import Treatment
 from app.principal import Principal
+from app.services import outcomes
 from app.services import protocols
 from app.services import review
 from app.services.clinic.booking import BookingDefaults
@@ -25,6 +26,7 @@ from app.services.clinic.sessions import clinic_tasks
 from app.services.clinic.sessions import record_form
 from app.services.clinic.sessions import treatment_for
 from app.services.clinic.sessions import treatments_of
+from app.services.outcomes.scoring import SessionOutcome
 
 
 def protocol_choices(clinician: Principal) -> list[ProtocolVersion]:
@@ -41,6 +43,9 @@ class PatientRecordPage:
     record: review.PatientPage
     protocols: list[ProtocolVersion]
     booking: BookingDefaults
+    # Each done session's rating, clearance score, complications and stocking wear
+    # (issue 19 points 6 and 7), newest first.
+    outcomes: list[SessionOutcome]
 
 
 def patient_record_page(
@@ -51,7 +56,8 @@ def patient_record_page(
     choices = booking_choices(clinician, record.sessions)
     patient = record.diary.patient
     defaults = booking_defaults(clinician, patient, record.sessions, choices, now)
-    return PatientRecordPage(record, choices, defaults)
+    done = outcomes.patient_outcomes(clinician, patient_id)
+    return PatientRecordPage(record, choices, defaults, done)
 
 
 @dataclass(frozen=True)

@@ -153,9 +153,8 @@ def patient_outcomes(actor: Principal, patient_id: int) -> list[SessionOutcome]:
         found = {k for k in rules.COMPLICATIONS if f is not None and getattr(f, k)}
         wear = None
         if rules.is_compression(protocol):
-            required = rules.required_wear(protocol, d.anchor, tz)
-            wear = rules.Wear(
-                sum(len(slots) for slots in required.values()),
+            wear = rules.wear_of(
+                rules.required_wear(protocol, d.anchor, tz),
                 (f.day_yes + f.night_yes) if f else 0,
                 (f.day_no + f.night_no) if f else 0,
             )

@@ -294,6 +294,31 @@ def test_a_rating_changed_moves_its_counts_not_adds_them(app, world, in_app):
     assert in_app(_shown, world.clinic1) == in_app(_plain, world.clinic1)
 
 
+def test_an_erased_patient_leaves_the_totals_as_a_recount_does(world, in_app):
+    """An erasure deletes the patient's account and the database cascades to the
+    sessions; ``forget_patient`` first takes them out of the totals."""
+    in_app(_random_changes, random.Random(5), world.clinic1, 6, 40)
+
+    def erase():
+        pid = db.session.scalar(
+            sa.select(Treatment.patient_id)
+            .join(OutcomeRating, OutcomeRating.treatment_id == Treatment.id)
+            .limit(1)
+        )
+        user_id = db.session.get(Patient, pid).user_id
+        tallies.forget_patient(pid)
+        db.session.expunge_all()
+        db.session.execute(sa.delete(User).where(User.id == user_id))
+        db.session.commit()
+        return pid
+
+    pid = in_app(erase)
+    assert in_app(lambda: db.session.get(Patient, pid)) is None
+    assert in_app(_shown, world.clinic1) == in_app(_plain, world.clinic1)
+    kept, recounted = in_app(_recounted_totals)
+    assert kept == recounted
+
+
 # ------------------------------------------------------------------ constant statements
 
 

@@ -127,6 +127,21 @@ def add_session(treatment_id: int) -> None:
     apply(NOTHING, state(treatment_id))
 
 
+def forget_patient(patient_id: int) -> None:
+    """Take a patient's sessions out of the totals (one read, one upsert): call it, in
+    the same transaction, before deleting the patient's rows (an erasure deletes the
+    account and the database cascades, which no service of the sessions sees)."""
+    delta: Counter[tuple[Group, str]] = Counter()
+    rows = db.session.execute(
+        _sessions(sa.select(*_session_columns())).where(Treatment.patient_id == patient_id)
+    )
+    for row in rows:
+        group = (row.clinic_id, row.protocol_version_id, row.sclerosant or "")
+        for key, n in rules.session_tally(_record(row)).items():
+            delta[(group, key)] -= n
+    _add({k: n for k, n in delta.items() if n})
+
+
 def _add(delta: dict[tuple[Group, str], int]) -> None:
     """One upsert adding each count. Rows in a fixed order, so two transactions of the
     same clinic lock its rows in the same order (PostgreSQL: no deadlock)."""

@@ -300,11 +300,23 @@ def test_an_erased_patient_leaves_the_totals_as_a_recount_does(world, in_app):
     in_app(_random_changes, random.Random(5), world.clinic1, 6, 40)
 
     def erase():
-        pid = db.session.scalar(
-            sa.select(Treatment.patient_id)
-            .join(OutcomeRating, OutcomeRating.treatment_id == Treatment.id)
+        t = db.session.scalar(
+            sa.select(Treatment)
+            .join(Patient, Patient.id == Treatment.patient_id)
+            .where(Treatment.status == TreatmentStatus.DONE, Patient.clinic_id == world.clinic1)
+            .order_by(Treatment.id.desc())
             .limit(1)
         )
+        pid = t.patient_id
+        with tallies.tracked(t.id):  # a rating and a score, so there is more to take out
+            rating = db.session.scalar(
+                sa.select(OutcomeRating).where(OutcomeRating.treatment_id == t.id)
+            )
+            if rating is None:
+                rating = OutcomeRating(treatment_id=t.id, patient_id=pid, history=[])
+                db.session.add(rating)
+            rating.improvement, rating.satisfaction, rating.side_effects = 55, 3, "matting"
+        db.session.commit()
         user_id = db.session.get(Patient, pid).user_id
         tallies.forget_patient(pid)
         db.session.expunge_all()

@@ -6,6 +6,7 @@ equal a recount; and the page's statement count does not grow with the clinic.""
 from __future__ import annotations
 
 import random
+import threading
 from collections import Counter
 from zoneinfo import ZoneInfo
 
@@ -35,6 +36,7 @@ from tests.web.test_outcomes import _checkin
 from tests.web.test_outcomes import _client
 from tests.web.test_outcomes import _counted
 from tests.web.test_outcomes import _rate
+from tests.web.test_outcomes import checkin_form
 
 KEYS = ("compression-72h", "compression-none", "compression-24h")
 AGENTS = ("Polidocanol", "polidocanol ", "STS", "", "Sodium tetradecyl sulfate")
@@ -327,6 +329,45 @@ def test_an_erased_patient_leaves_the_totals_as_a_recount_does(world, in_app):
     pid = in_app(erase)
     assert in_app(lambda: db.session.get(Patient, pid)) is None
     assert in_app(_shown, world.clinic1) == in_app(_plain, world.clinic1)
+    kept, recounted = in_app(_recounted_totals)
+    assert kept == recounted
+
+
+def test_check_ins_of_many_patients_at_once_keep_the_totals_exact(app, world, in_app):
+    """Patients of one clinic check in at the same moment: each check-in moves the same
+    rows of the clinic's totals (PostgreSQL: row locks taken in one order, no deadlock,
+    no lost update)."""
+    emails = [f"burst{i}@patients.example" for i in range(6)]
+
+    def build():
+        clinic = db.session.get(Clinic, world.clinic1)
+        for email in emails:
+            _counted(make_patient(clinic, email, day=3))
+
+    in_app(build)
+    clients = [_client(app, e) for e in emails]
+    barrier = threading.Barrier(len(clients))
+    failures: list[BaseException] = []
+
+    def run(client) -> None:
+        try:
+            barrier.wait(10)
+            for answers in ({"skin": ["brown"]}, {"bruising": "severe"}):
+                r = client.post("/patient/checkin", data=checkin_form(**answers))
+                assert r.status_code in (200, 303), r.status_code
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=run, args=(c,), daemon=True) for c in clients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not any(t.is_alive() for t in threads) and not failures, failures
+    shown = in_app(_shown, world.clinic1)
+    assert shown == in_app(_plain, world.clinic1)
+    # The second check-in replaced the first's answers (same day): bruising, not brown.
+    assert shown[("sclerosant", "polidocanol")]["complications"]["bruising"] == 6
     kept, recounted = in_app(_recounted_totals)
     assert kept == recounted
 

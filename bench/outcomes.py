@@ -5,11 +5,12 @@ What it measures
     One scratch database (SQLite file by default, scratch PostgreSQL with ``--postgres``)
     loaded by bench/clinician_dashboard.py's loader: a small clinic (100 patients) next
     to a large one (``--patients-large``, 10,000, with ``--checkins-large`` check-ins,
-    1,000,000), the same realistic spread as the dashboard benchmark; each session's
-    ``SessionFacts`` row is built from its check-ins (``facts.backfill``, as the
-    migration does), as the check-in service keeps it. On top, outcome rows: about 60 %
-    of the done sessions six weeks old or more have the patient's rating (improvement,
-    satisfaction, side effects), and about 40 % a clearance score. Then ANALYZE.
+    1,000,000), the same realistic spread as the dashboard benchmark. On top, outcome
+    rows: about 60 % of the done sessions six weeks old or more have the patient's
+    rating (improvement, satisfaction, side effects), and about 40 % a clearance score.
+    The loader bypasses the services, so each session's ``SessionFacts`` row and the
+    clinics' running totals (``OutcomeTally``) are then recounted from those rows
+    (``facts.backfill``), as the services keep them. Then ANALYZE.
 
     Signed in as a clinician of each clinic (Flask test client, clock pinned), it renders
     ``GET /clinic/`` (the dashboard) and ``GET /clinic/outcomes`` for both clinics, in
@@ -22,17 +23,20 @@ Aim (from the issue)
     small and the large clinic and in every round (everything is aggregated in SQL).
     Both ratios are printed, with outcomes(large) / outcomes(small) for information.
 
-Measured (2026-12-07, the 2-core machine, default sizes: 29,775 sessions in the large
-clinic, 17,240 ratings, 11,624 scores; 9 rounds)
-    PostgreSQL: dashboard 85.5 ms, outcomes 196.7 ms: ratio 2.30, PASS; 7 statements
-    for both clinics (constant).
-    SQLite: dashboard 20.5 ms, outcomes 131.6 ms: ratio 6.4, BELOW AIM; 7 statements
-    for both clinics (constant). The page's one grouped statement joins every done
-    session of the clinic to its ``session_facts`` row; the join alone is about 40 ms
-    for 30,000 sessions, twice the whole dashboard, which reads a page of rows. Meeting
-    3x needs the sums kept per clinic as sessions change (or a cached page), not a
-    faster query. Earlier shapes for the record: every check-in's JSON read per view,
-    33x at 2,000 patients; facts plus separate rating and score rows, 14x at 10,000.
+Measured (2026-12-07, the 2-core machine shared with other work, load average 6 to 9;
+default sizes: 29,775 sessions in the large clinic, 17,240 ratings, 11,624 scores;
+7 rounds), with the page reading the clinic's running totals
+(app/services/outcomes/tallies.py):
+    SQLite: ratio 0.26 and 0.32 (dashboard 28.5 / 40.4 ms, outcomes 7.4 / 12.9 ms; a
+    first run beside a test run gave 0.20); 7 statements for both clinics (constant).
+    PASS.
+    PostgreSQL: ratio 0.39 and 0.34 (dashboard 76.0 / 86.6 ms, outcomes 29.5 /
+    29.0 ms); 7 statements for both clinics (constant). PASS.
+    Earlier shapes for the record: every check-in's JSON read per view, 33x at 2,000
+    patients; facts plus separate rating and score rows, 14x at 10,000; one grouped
+    statement joining every done session to its ``session_facts`` row (ratings and
+    scores copied into it), 2.30x on PostgreSQL but 5.3 to 6.4x on SQLite, where that
+    join alone cost about twice the whole dashboard.
 
 Usage
     .venv/bin/python bench/outcomes.py [--patients-large 10000] [--checkins-large 1000000]

@@ -1,7 +1,7 @@
 """Routes under /clinic for outcomes (issue 19 points 6 and 7): the clinic's outcomes
-page and its CSV, the blinded clearance scoring of a session's matched photos, and
-``session_outcomes(patient_id)`` for the patient page's partial
-(app/templates/clinician/patient/_outcomes.html).
+page and its CSV, and the blinded clearance scoring of a session's matched photos. The
+patient page's outcomes partial (app/templates/clinician/patient/_outcomes.html) gets
+its rows from the patient page's service (app/services/clinic/pages.py).
 
 Registered on the clinician blueprint (staff only); every query is scoped to the
 clinician's clinic by the services.
@@ -25,13 +25,6 @@ from app.services import outcomes
 from app.services.errors import Invalid
 from app.services.photos import Site
 from app.web import client_address
-
-
-@bp.context_processor
-def _session_outcomes() -> dict:
-    return {
-        "session_outcomes": lambda patient_id: outcomes.patient_outcomes(current_user, patient_id)
-    }
 
 
 @bp.get("/outcomes")

@@ -129,6 +129,7 @@ def _patient_page(patient_id: int, token: str | None = None, emailed: bool = Fal
     return render_template(
         "clinician/patient.html",
         pg=page.record,
+        outcome_rows=page.outcomes,
         p=page.record.diary.patient,
         link=link,
         emailed=emailed,

@@ -248,19 +248,10 @@ def required_wear(protocol: Protocol, anchor: datetime, tz: ZoneInfo) -> dict[da
     return days
 
 
-def wear_of(required: dict[date, set[str]], reported: dict[date, dict[str, object]]) -> Wear:
-    """Required slots against the stored answers of the check-ins of those days."""
-    total = worn = not_worn = 0
-    for on, slots in required.items():
-        answers = reported.get(on, {})
-        for slot in slots:
-            total += 1
-            value = answers.get(slot)
-            if value is True:
-                worn += 1
-            elif value is False:
-                not_worn += 1
-    return Wear(total, worn, not_worn)
+def wear_of(required: dict[date, set[str]], worn: int, not_worn: int) -> Wear:
+    """Required slots against the stocking answers of the session's check-ins ("yes"
+    and "no" as counted in its facts row; a question not answered is neither)."""
+    return Wear(sum(len(slots) for slots in required.values()), worn, not_worn)
 
 
 def nominal_required_slots(protocol: Protocol, tz: ZoneInfo) -> int:
@@ -284,9 +275,14 @@ def complications(answers: dict[str, object], day: int, clot_keys: set[str]) -> 
     - bruising: "severe", or "moderate" or worse from day 28 (ref 2.5);
     - pigmentation: skin change "brown"; matting: skin change "red-vessels" (ref 2.5);
     - skin breakdown: a blister, open sore, white/grey or black skin (ref 2.6);
-    - suspected DVT or PE: "yes" to the protocol's calf or chest warning sign, which
-      raises an alert (ref 2.6).
-    The clinic page applies the same definitions in SQL (app/services/outcomes/report.py).
+    - suspected DVT or PE: "yes" on any check-in to one of the protocol's warning signs
+      of kind "calf" (pain or swelling of the calf or leg: possible DVT, usually days
+      4 to 28) or "chest" (possible pulmonary embolism), ref 2.6 and the DVT / PE row of
+      ref 2.5. Such a "yes" always raises an alert, but the definition is the answer,
+      not the alert: an alert acknowledged or a tier changed later does not undo it.
+    This is the one definition: each session's ``SessionFacts`` row applies it
+    (app/services/outcomes/facts.py), and the patient page and the clinic's outcomes
+    page both read that row.
     """
     found = set()
     bruising = answers.get("bruising")
@@ -306,6 +302,51 @@ def complications(answers: dict[str, object], day: int, clot_keys: set[str]) -> 
     if isinstance(flags, list) and clot_keys & {f for f in flags if isinstance(f, str)}:
         found.add("dvt")
     return found
+
+
+# ------------------------------------------------------------------ running totals
+
+# What the clinic's outcomes page counts per (protocol version, sclerosant), each a key
+# of the clinic's running totals (app/services/outcomes/tallies.py): "sessions"; each
+# complication key (sessions showing it); the stocking answers "day_yes", "day_no",
+# "night_yes", "night_no"; and one key per value for what needs a median or a
+# distribution: "improvement:70", "satisfaction:4", "effect:matting", "clearance:2". A
+# median cannot be kept as a running total, but a count per value can (0-100 % in
+# whole per cent, 1-5, 0-4), and ``median_from_counts`` reads the median from it.
+SESSIONS = "sessions"
+STOCKING_COUNTS = ("day_yes", "day_no", "night_yes", "night_no")
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """What one done session adds to the totals: its complications and stocking answers
+    (from its check-ins), the patient's rating if given, and the clearance score."""
+
+    complications: frozenset[str] = frozenset()
+    stockings: tuple[int, int, int, int] = (0, 0, 0, 0)  # as STOCKING_COUNTS
+    rating: tuple[int, int, str] | None = None  # improvement, satisfaction, side effects
+    score: int | None = None
+
+
+def session_tally(record: SessionRecord) -> dict[str, int]:
+    """One done session's share of the running totals (keys above; zeros left out)."""
+    out = {SESSIONS: 1}
+    out |= {k: 1 for k in COMPLICATIONS if k in record.complications}
+    out |= {k: n for k, n in zip(STOCKING_COUNTS, record.stockings, strict=True) if n}
+    if record.rating is not None:
+        improvement, satisfaction, effects = record.rating
+        out[f"improvement:{improvement}"] = 1
+        out[f"satisfaction:{satisfaction}"] = 1
+        out |= {f"effect:{e}": 1 for e in (effects or "").split()}
+    if record.score is not None:
+        out[f"clearance:{record.score}"] = 1
+    return out
+
+
+def split_key(key: str) -> tuple[str, str | None]:
+    """("improvement", "70") from "improvement:70"; ("sessions", None) from "sessions"."""
+    name, _sep, value = key.partition(":")
+    return name, (value if _sep else None)
 
 
 # ------------------------------------------------------------------ CSV

@@ -20,6 +20,7 @@ from app.models.notification import OutboxState
 from app.models.notification import PushSubscription
 from app.models.outcome import ClearanceScore
 from app.models.outcome import OutcomeRating
+from app.models.outcome import OutcomeTally
 from app.models.outcome import SessionFacts
 from app.models.patient import Patient
 from app.models.photo import Photo
@@ -56,6 +57,7 @@ __all__ = [
     "OutboxMessage",
     "OutboxState",
     "OutcomeRating",
+    "OutcomeTally",
     "PasswordReset",
     "Patient",
     "Photo",

@@ -61,10 +61,10 @@ class ClearanceScore(db.Model):
 
 class SessionFacts(db.Model):
     """What a session's check-ins showed, kept up to date by the check-in service
-    (app/services/outcomes/facts.py), with a copy of its rating and score, so the
-    clinic's outcomes page adds up one short row per session instead of reading every
-    check-in's answers and two more rows (bench/outcomes.py).
-    Each flag says whether any check-in of the session showed that complication."""
+    (app/services/outcomes/facts.py): the one place the complications and stocking
+    answers of a session are worked out (app/domain/outcomes.py:complications), read by
+    the patient page and added into the clinic's totals. A session without check-ins
+    has no row. Each flag says whether any check-in of the session showed it."""
 
     __tablename__ = "session_facts"
 
@@ -82,9 +82,26 @@ class SessionFacts(db.Model):
     day_no: Mapped[int] = mapped_column(default=0)
     night_yes: Mapped[int] = mapped_column(default=0)
     night_no: Mapped[int] = mapped_column(default=0)
-    # Copies of the session's rating and clearance score (written with them by
-    # app/services/outcomes/), so the page needs no other row per session.
-    improvement: Mapped[int | None]
-    satisfaction: Mapped[int | None]
-    side_effects: Mapped[str | None] = mapped_column(sa.String(40))
-    score: Mapped[int | None]
+
+
+class OutcomeTally(db.Model):
+    """A clinic's running totals for its outcomes page, per protocol version and
+    sclerosant (as recorded): one row per thing counted (``key``, named in
+    app/domain/outcomes.py, e.g. "sessions", "dvt", "improvement:70").
+
+    Changed in the same transaction as whatever it counts (a session recorded, a
+    check-in, a rating, a score: app/services/outcomes/tallies.py), so the page reads a
+    few hundred rows whatever the clinic's size (bench/outcomes.py) instead of adding
+    up every session. Rows may reach 0 and stay; the page skips them."""
+
+    __tablename__ = "outcome_tallies"
+
+    clinic_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("clinics.id", ondelete="CASCADE"), primary_key=True
+    )
+    protocol_version_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("protocol_versions.id", ondelete="CASCADE"), primary_key=True
+    )
+    sclerosant: Mapped[str] = mapped_column(sa.String(80), primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    count: Mapped[int] = mapped_column(default=0)

@@ -1,5 +1,5 @@
-"""Routes under /patient/outcomes: rating a session six weeks on (issue 19 point 6),
-and ``outcome_prompt()`` for the card on Today (app/templates/patient/_outcome_prompt.html).
+"""Routes under /patient/outcomes: rating a session six weeks on (issue 19 point 6).
+The card on Today that asks for it is read by Today's service (``TodayPage.rating_due``).
 
 Registered on the patient blueprint, so its before-request check (a signed-in patient,
 not discharged for writes) covers every route here.
@@ -47,12 +47,6 @@ def _page(page: outcomes.RatingPage, values: dict | None = None, error: Invalid 
         satisfaction=SATISFACTION,
         side_effects=SIDE_EFFECTS,
     )
-
-
-@bp.context_processor
-def _outcome_prompt() -> dict:
-    """Today's card reads the due rating itself, so Today's view needs no change."""
-    return {"outcome_prompt": lambda course=None: outcomes.due_prompt(current_user, now(), course)}
 
 
 @bp.get("/outcomes/<int:treatment_id>")

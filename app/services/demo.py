@@ -28,6 +28,7 @@ from app.services import protocols
 from app.services.care import followup
 from app.services.clinic import settings as clinic_settings
 from app.services.notify import enqueue
+from app.services.outcomes import tallies
 
 DOMAIN = "demo.sclerocare.example"
 CLINICIAN_EMAIL = f"clinician@{DOMAIN}"
@@ -105,6 +106,9 @@ def seed(now: datetime, protocol_dir: str) -> list[DemoLogin]:
     ):
         followup.note_treatment(treatment)
         enqueue.enqueue_reminders(treatment, now)
+    # The sessions above (and those of the patients deleted) bypass the services that
+    # keep the clinic's outcome totals: recount them.
+    tallies.rebuild(db.session.connection(), clinic.id)
     db.session.commit()
     return logins
 

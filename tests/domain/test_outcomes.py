@@ -112,14 +112,11 @@ def test_wear_counts_only_yes_and_no_and_leaves_the_rest_not_reported():
     assert required[day0 + timedelta(days=3)] == {"stockings_day", "stockings_night"}
     assert required[day0 + timedelta(days=4)] == {"stockings_day"}
     assert max(required) == day0 + timedelta(days=10)
-    reported = {
-        day0: {"stockings_day": True, "stockings_night": False},
-        day0 + timedelta(days=1): {"stockings_day": None, "stockings_night": None},
-    }
-    wear = rules.wear_of(required, reported)
+    # Day 0 worn by day, not at night; day 1 both left unanswered (counted in neither).
+    wear = rules.wear_of(required, 1, 1)
     assert (wear.required, wear.worn, wear.not_worn, wear.unknown) == (15, 1, 1, 13)
     assert wear.share == 0.5
-    assert rules.wear_of(required, {}).share is None
+    assert rules.wear_of(required, 0, 0).share is None
 
 
 def test_a_protocol_without_stockings_has_no_wear_to_report():

@@ -191,3 +191,26 @@ def test_the_cli_runs_with_a_pinned_now_and_refuses_a_bad_one(world, in_app, run
     for bad in ("yesterday", "2034-11-20T12:00:00"):
         refused = runner.invoke(args=["retention", "run", "--now", bad])
         assert refused.exit_code != 0 and "Invalid value" in refused.output
+
+
+def test_an_erased_record_leaves_the_clinics_outcome_totals(world, in_app):
+    """The cascade deletes the sessions where the outcome totals would not see it: the
+    erasure takes them out first, so the totals still equal a recount."""
+    from app.services.outcomes import tallies
+
+    def check():
+        _alice_with_a_record(world)
+        clinic_id = db.session.get(Patient, world.patient_a).clinic_id
+        tallies.rebuild(db.session.connection(), clinic_id)
+        db.session.commit()
+        counted = sorted(tallies.read(clinic_id))
+        assert counted  # Alice's treated session is in them
+        _close(world.patient_a, NOW)
+        assert retention.run(KEEP_UNTIL).erased == 1
+        kept = sorted(tallies.read(clinic_id))
+        assert kept != counted
+        tallies.rebuild(db.session.connection(), clinic_id)
+        db.session.commit()
+        assert sorted(tallies.read(clinic_id)) == kept
+
+    in_app(check)

@@ -19,12 +19,14 @@ from app.models import CheckIn
 from app.models import ClearanceScore
 from app.models import Clinic
 from app.models import OutcomeRating
+from app.models import OutcomeTally
 from app.models import Patient
 from app.models import Photo
 from app.models import SessionFacts
 from app.models import Treatment
 from app.models import TreatmentStatus
 from app.services.outcomes import facts
+from app.services.outcomes import tallies
 from app.services.protocols import protocol_by_version
 from tests.conftest import NOW
 from tests.conftest import login
@@ -106,10 +108,31 @@ def old_session_with_photos(patient_id: int) -> int:
         status=TreatmentStatus.DONE,
     )
     db.session.add(t)
+    db.session.flush()
+    tallies.add_session(t.id)  # made here, not by the service that records a session
     db.session.commit()
     _photo(p, t.id, t.treated_at - timedelta(days=1), "before")
     _photo(p, t.id, t.treated_at + timedelta(days=40), "after")
     return t.id
+
+
+def _counted(patient: Patient) -> Patient:
+    """A patient made by ``make_patient`` (which bypasses the services), with the done
+    session counted in the clinic's outcome totals as recording it would."""
+    tallies.add_session(_session_of(patient.id))
+    db.session.commit()
+    return patient
+
+
+@pytest.fixture(autouse=True)
+def _totals(world, in_app):
+    """The world's patients (made without the services) in their clinics' totals."""
+
+    def recount():
+        tallies.rebuild(db.session.connection())
+        db.session.commit()
+
+    in_app(recount)
 
 
 @pytest.fixture
@@ -118,7 +141,7 @@ def dana(world, in_app):
 
     def build():
         clinic = db.session.get(Clinic, world.clinic1)
-        p = make_patient(clinic, DANA, day=50, name="Dana Marker-D")
+        p = _counted(make_patient(clinic, DANA, day=50, name="Dana Marker-D"))
         tid = _session_of(p.id)
         t = db.session.get(Treatment, tid)
         _photo(p, tid, t.treated_at - timedelta(days=2), "before")
@@ -336,7 +359,7 @@ def test_the_patient_page_shows_stocking_wear_for_compression_only(app, world, d
         _checkin(p, tid, 1, stockings_day=True, stockings_night=False)
         _checkin(p, tid, 2, stockings_day=None, stockings_night=None)
         clinic = db.session.get(Clinic, world.clinic1)
-        return make_patient(clinic, NORA, day=50, key="compression-none").id
+        return _counted(make_patient(clinic, NORA, day=50, key="compression-none")).id
 
     nora = in_app(build)
     doc = _client(app, "doc1@north.example")
@@ -361,8 +384,9 @@ def test_the_outcomes_page_counts_per_protocol_and_sclerosant(app, world, dana, 
         _checkin(p, tid, 6, skin=["sore"], level="same_day")
         _checkin(p, tid, 7, red_flags=["calf-pain-swelling"], level="same_day")
         _checkin(p, tid, 30, bruising="moderate", level="routine")
-        t = db.session.get(Treatment, tid)
-        t.sclerosant = '=HYPERLINK("http://evil")'
+        with tallies.tracked(tid):  # a correction, as recording again would make
+            t = db.session.get(Treatment, tid)
+            t.sclerosant = '=HYPERLINK("http://evil")'
         db.session.commit()
 
     in_app(build)
@@ -413,7 +437,7 @@ def test_adherence_on_the_outcomes_page_counts_unanswered_as_not_reported(app, w
         _checkin(p, tid, 0, stockings_day=True, stockings_night=True)
         _checkin(p, tid, 1, stockings_day=False, stockings_night=None)
         clinic = db.session.get(Clinic, world.clinic1)
-        make_patient(clinic, NORA, day=50, key="compression-none")
+        _counted(make_patient(clinic, NORA, day=50, key="compression-none"))
 
     in_app(build)
     body = text_of(_client(app, "doc1@north.example").get("/clinic/outcomes"))
@@ -451,18 +475,28 @@ def test_backfill_rebuilds_every_sessions_row_as_the_service_keeps_it(app, dana,
         _checkin(p, tid, 0, stockings_day=True, stockings_night=False)
         _checkin(p, tid, 5, skin=["red-vessels"])
         _checkin(p, tid, 7, red_flags=["calf-pain-swelling"], level="same_day")
-        kept = [dict(r._mapping) for r in db.session.execute(sa.select(SessionFacts.__table__))]
+
+        def rows(model) -> list[dict]:
+            return [dict(r._mapping) for r in db.session.execute(sa.select(model.__table__))]
+
+        kept, totals = rows(SessionFacts), sorted(map(tuple, map(dict.values, rows(OutcomeTally))))
+        db.session.commit()
         with db.engine.begin() as conn:
             written = facts.backfill(conn)
         db.session.expire_all()
-        rebuilt = [dict(r._mapping) for r in db.session.execute(sa.select(SessionFacts.__table__))]
-        return kept, written, rebuilt
+        rebuilt = sorted(map(tuple, map(dict.values, rows(OutcomeTally))))
+        return kept, written, rows(SessionFacts), totals, rebuilt
 
-    kept, written, rebuilt = in_app(build)
+    kept, written, rebuilt, totals, recounted = in_app(build)
     assert written == 1 and rebuilt == kept
     assert kept[0]["matting"] and kept[0]["dvt"] and not kept[0]["pigmentation"]
     assert (kept[0]["day_yes"], kept[0]["night_no"]) == (1, 1)
-    assert (kept[0]["improvement"], kept[0]["side_effects"], kept[0]["score"]) == (70, "matting", 2)
+    # No copies of the rating and score: their own rows are the one source.
+    assert "improvement" not in kept[0] and "score" not in kept[0]
+    # The totals kept by the services are what a recount from the rows gives.
+    assert [r for r in totals if r[-1]] == [r for r in recounted if r[-1]]
+    counted = {r[3]: r[4] for r in recounted if r[2] == "Polidocanol"}
+    assert counted["improvement:70"] >= 1 and counted["clearance:2"] >= 1
 
 
 def test_a_score_cannot_be_changed_once_the_rating_it_revealed_is_shown(app, dana, in_app):
@@ -510,17 +544,17 @@ def test_the_outcomes_page_hides_a_median_that_is_one_patients_rating(app, world
     def four_more():
         for improvement in (10, 20, 80, 90):
             t = db.session.get(Treatment, old_session_with_photos(pid))
-            db.session.add(
-                OutcomeRating(
-                    treatment_id=t.id,
-                    patient_id=pid,
-                    improvement=improvement,
-                    satisfaction=3,
-                    side_effects="",
-                    history=[],
+            with tallies.tracked(t.id):  # as the rating service does
+                db.session.add(
+                    OutcomeRating(
+                        treatment_id=t.id,
+                        patient_id=pid,
+                        improvement=improvement,
+                        satisfaction=3,
+                        side_effects="",
+                        history=[],
+                    )
                 )
-            )
-            facts.note_rating(t.id, improvement, 3, "")
         db.session.commit()
 
     in_app(four_more)

@@ -39,6 +39,8 @@ from app.services.care.protocol_text import for_reader
 from app.services.errors import Invalid
 from app.services.errors import NotFound
 from app.services.locking import lock_patient
+from app.services.outcomes.rating import Prompt
+from app.services.outcomes.rating import due_prompt
 
 
 # What the patient did on one day, and the urgent advice still to show, in one statement
@@ -125,6 +127,8 @@ class TodayPage:
     urgent: tuple[AlertNotice, ...] = ()
     seen: tuple[AlertNotice, ...] = ()
     messages: inbox.Messages = inbox.Messages()
+    # The done session whose outcome rating is due and not given (issue 19 point 6).
+    rating_due: Prompt | None = None
 
     @property
     def course_complete(self) -> bool:
@@ -167,6 +171,7 @@ def today_page(user: Principal, now: datetime) -> TodayPage:
         tuple(found.urgent),
         tuple(found.seen),
         inbox.collect(found.comments, found.acknowledged),
+        due_prompt(user, now, course),  # from the sessions read above
     )
 
 

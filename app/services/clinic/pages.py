@@ -14,6 +14,7 @@ from app.domain.protocol import ChecklistItem
 from app.models import ProtocolVersion
 from app.models import Treatment
 from app.principal import Principal
+from app.services import outcomes
 from app.services import protocols
 from app.services import review
 from app.services.clinic.booking import BookingDefaults
@@ -27,6 +28,7 @@ from app.services.clinic.sessions import clinic_tasks
 from app.services.clinic.sessions import record_form
 from app.services.clinic.sessions import treatment_for
 from app.services.clinic.sessions import treatments_of
+from app.services.outcomes.scoring import SessionOutcome
 
 
 def protocol_choices(clinician: Principal) -> list[ProtocolVersion]:
@@ -43,6 +45,9 @@ class PatientRecordPage:
     record: review.PatientPage
     protocols: list[ProtocolVersion]
     booking: BookingDefaults
+    # Each done session's rating, clearance score, complications and stocking wear
+    # (issue 19 points 6 and 7), newest first.
+    outcomes: list[SessionOutcome]
     # The patient's account closure, if they asked (issue 20 point 4): what is kept.
     closure: ClosureStatus | None = None
 
@@ -55,7 +60,8 @@ def patient_record_page(
     choices = booking_choices(clinician, record.sessions)
     patient = record.diary.patient
     defaults = booking_defaults(clinician, patient, record.sessions, choices, now)
-    return PatientRecordPage(record, choices, defaults, record_closure(clinician, patient.id))
+    done = outcomes.patient_outcomes(clinician, patient_id)
+    return PatientRecordPage(record, choices, defaults, done, record_closure(clinician, patient.id))
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from app.models import Patient
 from app.models import Photo
 from app.models import User
 from app.services.audit import system_event
+from app.services.outcomes import tallies
 from app.services.photos import storage
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,9 @@ def erase(closure_id: int, now: datetime) -> list[str] | None:
     )
     system_event(closure.clinic_id, patient.id, "erase", detail, RUNNER)
     user_id = patient.user_id
+    # The clinic's outcome totals count this patient's sessions; the cascade below
+    # deletes them where no service sees it, so they leave the totals first.
+    tallies.forget_patient(patient.id)
     db.session.expunge_all()  # the database cascades; no stale objects left to flush
     db.session.execute(sa.delete(User).where(User.id == user_id))
     db.session.commit()

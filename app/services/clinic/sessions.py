@@ -35,6 +35,7 @@ from app.services.clinic.patients import patient_for
 from app.services.errors import Invalid
 from app.services.locking import lock_patient
 from app.services.notify import enqueue
+from app.services.outcomes import tallies
 from app.services.protocols import protocol_by_version
 
 FORMS = ("liquid", "foam")
@@ -327,6 +328,9 @@ def record_treatment(
     tz = ZoneInfo(treatment.patient.timezone)
     treated = to_utc(record.treated_local, tz, "treated_at")
     check_window(treated, now, TREATED_PAST, TREATED_FUTURE, "treated_at")
+    # The clinic's outcome totals (app/services/outcomes/tallies.py): a session counts
+    # once done, in its sclerosant's group, so a record or a correction moves it.
+    before = tallies.state(treatment.id)
     _audit_record(clinician, treatment, record, treated, address)
     treatment.treated_at = treated
     treatment.status = TreatmentStatus.DONE
@@ -347,6 +351,7 @@ def record_treatment(
             f"clinic tasks done before session #{treatment.id}: {keys}",
         )
     followup.note_treatment(treatment)
+    tallies.apply(before, tallies.state(treatment.id))
     enqueue.replan_patient(treatment.patient.id, now)
     db.session.commit()
     return treatment

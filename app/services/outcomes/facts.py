@@ -1,11 +1,14 @@
 """Each done session's complications and stocking answers, as one short row
-(``SessionFacts``), so the clinic's outcomes page adds up sessions, not check-ins.
+(``SessionFacts``): the one place they are worked out from the check-ins. The patient
+page reads the row; the clinic's running totals add it (app/services/outcomes/tallies.py).
+Ratings and scores are not copied here: they have their own rows.
 
 The check-in service calls ``note_checkin`` after storing a check-in (under the
-patient's lock, in its transaction); ``backfill`` recomputes every row, for loaders
-that bypass the services (benchmarks). Both apply app/domain/outcomes.py:complications,
-the one definition of each kind. The migration that adds the table has its own copy
-over explicit columns (models follow the newest schema, a migration must not).
+patient's lock, in its transaction), which also moves the clinic's totals by the
+difference; ``backfill`` recomputes every row and the totals, for loaders that bypass
+the services (benchmarks). Both apply app/domain/outcomes.py:complications, the one
+definition of each kind. The migration that adds the table has its own copy over
+explicit columns (models follow the newest schema, a migration must not).
 """
 
 from __future__ import annotations
@@ -20,11 +23,10 @@ from app.domain.protocol.model import Protocol
 from app.domain.protocol.parse import parse_protocol
 from app.extensions import db
 from app.models import CheckIn
-from app.models import ClearanceScore
-from app.models import OutcomeRating
 from app.models import ProtocolVersion
 from app.models import SessionFacts
 from app.models import Treatment
+from app.services.outcomes import tallies
 
 CHUNK = 5_000
 
@@ -56,28 +58,21 @@ def _row(treatment_id: int) -> SessionFacts:
     return found
 
 
-def note_rating(treatment_id: int, improvement: int, satisfaction: int, effects: str) -> None:
-    row = _row(treatment_id)
-    row.improvement, row.satisfaction, row.side_effects = improvement, satisfaction, effects
-
-
-def note_score(treatment_id: int, score: int) -> None:
-    _row(treatment_id).score = score
-
-
 def note_checkin(treatment_id: int, protocol: Protocol) -> None:
     """Recompute one session's row from its check-ins (a session has a few dozen)."""
     rows = db.session.execute(
         sa.select(CheckIn.day, CheckIn.answers).where(CheckIn.treatment_id == treatment_id)
     ).all()
     values = facts_of(treatment_id, rows, rules.clot_flag_keys(protocol))
-    found = _row(treatment_id)
-    for key, value in values.items():
-        setattr(found, key, value)
+    with tallies.tracked(treatment_id):
+        found = _row(treatment_id)
+        for key, value in values.items():
+            setattr(found, key, value)
 
 
 def backfill(connection: sa.Connection) -> int:
-    """Recompute every session's row from all check-ins; :returns: rows written."""
+    """Recompute every session's row from all check-ins, then every clinic's totals;
+    :returns: session rows written."""
     clot: dict[int, set[str]] = {}
     for vid, text in connection.execute(sa.select(ProtocolVersion.id, ProtocolVersion.source_text)):
         clot[vid] = rules.clot_flag_keys(parse_protocol(text, f"version {vid}", stored=True))
@@ -106,26 +101,5 @@ def backfill(connection: sa.Connection) -> int:
     if batch:
         connection.execute(sa.insert(SessionFacts.__table__), batch)
         written += len(batch)
-    return written + _copy_ratings_and_scores(connection)
-
-
-def _copy_ratings_and_scores(connection: sa.Connection) -> int:
-    """Rows for rated or scored sessions without check-ins, then each copy."""
-    table = SessionFacts.__table__
-    have = set(connection.scalars(sa.select(table.c.treatment_id)))
-    rated = set(connection.scalars(sa.select(OutcomeRating.treatment_id)))
-    scored = set(connection.scalars(sa.select(ClearanceScore.treatment_id)))
-    missing = sorted((rated | scored) - have)
-    for i in range(0, len(missing), CHUNK):
-        rows = [facts_of(tid, [], set()) for tid in missing[i : i + CHUNK]]
-        connection.execute(sa.insert(table), rows)
-    for column in ("improvement", "satisfaction", "side_effects"):
-        source = sa.select(getattr(OutcomeRating, column)).where(
-            OutcomeRating.treatment_id == table.c.treatment_id
-        )
-        connection.execute(sa.update(table).values({column: source.scalar_subquery()}))
-    score = sa.select(ClearanceScore.score).where(
-        ClearanceScore.treatment_id == table.c.treatment_id
-    )
-    connection.execute(sa.update(table).values(score=score.scalar_subquery()))
-    return len(missing)
+    tallies.rebuild(connection)
+    return written

@@ -27,7 +27,7 @@ from app.services.care.course import Course
 from app.services.errors import Invalid
 from app.services.errors import NotFound
 from app.services.locking import lock_patient
-from app.services.outcomes import facts
+from app.services.outcomes import tallies
 
 
 @dataclass(frozen=True)
@@ -177,6 +177,7 @@ def _save_rating(
     if actor.patient is not None:
         lock_patient(actor.patient.id)
     page = rating_page(actor, treatment_id, now)
+    before = tallies.state(treatment_id)  # the clinic's totals move by the difference
     if not page.editable:
         raise Invalid("improvement", _("This rating can no longer be changed. Thank you for it."))
     try:
@@ -214,6 +215,6 @@ def _save_rating(
     rating.satisfaction = checked.satisfaction
     rating.side_effects = effects
     rating.updated_at = now
-    facts.note_rating(treatment_id, checked.improvement, checked.satisfaction, effects)
+    tallies.apply(before, tallies.state(treatment_id))
     db.session.commit()
     return rating

@@ -2,24 +2,15 @@
 sclerosant, with counts, the patients' median improvement and satisfaction, the
 clearance scores' distribution, complication rates and stocking adherence.
 
-Everything is counted in SQL, in a fixed number of statements whatever the clinic's size
-(bench/outcomes.py): the database returns counts per (protocol version, sclerosant) and
-per value, and Python only adds those few rows up per protocol and per sclerosant. The
-check-ins are not read here: each session's complications and stocking answers are kept
-in one ``SessionFacts`` row by the check-in service (app/services/outcomes/facts.py).
+The page reads the clinic's running totals (app/services/outcomes/tallies.py): a few
+hundred rows per (protocol version, sclerosant) whatever the clinic's size, in a fixed
+number of statements (bench/outcomes.py); Python adds them up per protocol and per
+sclerosant. Medians come from the counts per value the totals keep.
 
-Complications, per done session, from its check-ins (the definitions are
-app/domain/outcomes.py:complications; a session counts once per kind however many days
-showed it):
-
-- bruising beyond expected: bruising answered "severe" on any day, or "moderate" or
-  worse from day 28 (ref 2.5: bruising fades over 2-4 weeks);
-- pigmentation: the skin change "brown marks or lines"; matting: "new fine red vessels"
-  (ref 2.5);
-- skin breakdown: a blister, an open sore, skin turning white, grey or black (ref 2.6);
-  these answers raise a same-day alert;
-- suspected DVT or PE: a check-in that raised an alert (emergency or same day) with a
-  "yes" to the protocol's calf/leg or chest warning sign (kinds "calf" and "chest").
+Complications: a done session counts once per kind however many of its check-ins showed
+it. What each kind is (bruising beyond expected, pigmentation, matting, skin breakdown,
+suspected DVT or PE) and its source is defined once, in
+app/domain/outcomes.py:complications; each session's ``SessionFacts`` row applies it.
 
 Stocking adherence (compression protocols only, ref 4.7): the day and night answers
 "worn" and "not worn" summed over the sessions' check-ins; "not reported" is the
@@ -42,13 +33,10 @@ import sqlalchemy as sa
 from app.domain import outcomes as rules
 from app.domain.protocol.model import Protocol
 from app.extensions import db
-from app.models import Patient
 from app.models import ProtocolVersion
-from app.models import SessionFacts
-from app.models import Treatment
-from app.models import TreatmentStatus
 from app.principal import Principal
 from app.services.audit import audit
+from app.services.outcomes import tallies
 from app.services.protocols import protocol_by_version
 
 NOT_RECORDED = "Not recorded"
@@ -102,41 +90,6 @@ class Report:
     by_sclerosant: list[Group]
 
 
-def _rows(clinic_id: int) -> list:
-    """One statement, one pass over the clinic's done sessions: per (protocol version,
-    sclerosant, rating given, clearance score), how many sessions, how many of them had
-    each complication, and their stocking answers. The rows are combinations of values
-    (a few hundred per protocol at most), never one per session."""
-    f = SessionFacts
-    flags = [
-        sa.func.coalesce(sa.func.sum(sa.case((getattr(f, k), 1), else_=0)), 0).label(k)
-        for k in rules.COMPLICATIONS
-    ]
-    counts = [
-        sa.func.coalesce(sa.func.sum(getattr(f, k)), 0).label(k)
-        for k in ("day_yes", "day_no", "night_yes", "night_no")
-    ]
-    keys = (
-        Treatment.protocol_version_id,
-        Treatment.sclerosant,
-        f.improvement,
-        f.satisfaction,
-        f.side_effects,
-        f.score,
-    )
-    # From the clinic's patients (indexed by clinic) to their sessions (by patient), so a
-    # small clinic's page reads its own rows, not every clinic's sessions; then one
-    # short row per session (its rating and score are copied into it).
-    return db.session.execute(
-        sa.select(*keys, sa.func.count().label("sessions"), *flags, *counts)
-        .select_from(Patient)
-        .join(Treatment, Treatment.patient_id == Patient.id)
-        .outerjoin(f, f.treatment_id == Treatment.id)
-        .where(Patient.clinic_id == clinic_id, Treatment.status == TreatmentStatus.DONE)
-        .group_by(*keys)
-    ).all()
-
-
 # A version's required slots depend only on its text and the clinic's zone.
 _SLOTS: dict[tuple[int, str, str], int | None] = {}
 
@@ -169,51 +122,48 @@ class _Folder:
         b = self.by_agent.setdefault(agent.casefold(), Group(agent))
         return a, b
 
-    def add(self, rows: list) -> None:
-        """Sum the rows per (version, sclerosant) in plain lists first (thousands of
-        rows, kept cheap), then into the few groups."""
+    def add(self, rows: list[tuple[int, str, str, int]]) -> None:
+        """Fold the totals, (version, sclerosant, key, count), into both groupings."""
         for key, sums in _per_version(rows).items():
             self._fold(*key, sums)
 
-    def _fold(self, vid: int, sclerosant: str, sums: list) -> None:
-        n, flags, worn, not_worn, imp, sat, eff, clr = sums
+    def _fold(self, vid: int, sclerosant: str, sums: dict[str, Counter]) -> None:
+        plain = sums["plain"]
+        n = plain[rules.SESSIONS]
+        if n <= 0:  # every session of the group moved away or was corrected
+            return
         slots = self.slots[vid]
+        worn = plain["day_yes"] + plain["night_yes"]
+        not_worn = plain["day_no"] + plain["night_no"]
         for g in self.groups(vid, sclerosant):
             g.sessions += n
-            for k, count in zip(rules.COMPLICATIONS, flags, strict=True):
-                g.complications[k] += count
+            for k in rules.COMPLICATIONS:
+                g.complications[k] += plain[k]
             if slots is not None:
                 g.add_wear(rules.Wear(slots * n, worn, not_worn))
-            g.improvement.update(imp)
-            g.satisfaction.update(sat)
-            g.effects.update(eff)
-            g.clearance.update(clr)
+            g.improvement.update(sums["improvement"])
+            g.satisfaction.update(sums["satisfaction"])
+            g.effects.update(sums["effect"])
+            g.clearance.update(sums["clearance"])
 
 
-def _per_version(rows: list) -> dict[tuple, list]:
-    """The statement's rows summed per (version, sclerosant): [sessions, flags, worn,
-    not worn, improvement, satisfaction, side effects, clearance]."""
-    kinds = len(rules.COMPLICATIONS)
-    acc: dict[tuple, list] = {}
-    for row in rows:
-        vid, sclerosant, improvement, satisfaction, effects, score, n = row[:7]
-        a = acc.get((vid, sclerosant))
-        if a is None:
-            a = acc[(vid, sclerosant)] = [0, [0] * kinds, 0, 0, Counter(), Counter()]
-            a += [Counter(), Counter()]
-        a[0] += n
-        flags = a[1]
-        for i in range(kinds):
-            flags[i] += row[7 + i]
-        a[2] += row[7 + kinds] + row[9 + kinds]  # worn: day and night
-        a[3] += row[8 + kinds] + row[10 + kinds]  # not worn
-        if improvement is not None:
-            a[4][improvement] += n
-            a[5][satisfaction] += n
-            for e in (effects or "").split():
-                a[6][e] += n
-        if score is not None:
-            a[7][score] += n
+_PER_VALUE = ("improvement", "satisfaction", "effect", "clearance")
+_NUMBERS = ("improvement", "satisfaction", "clearance")  # the rest are keys (effects)
+
+
+def _per_version(rows: list[tuple[int, str, str, int]]) -> dict[tuple[int, str], dict]:
+    """The totals per (version, sclerosant): plain counts by key, and a count per value
+    for each of improvement, satisfaction, side effect and clearance."""
+    acc: dict[tuple[int, str], dict[str, Counter]] = {}
+    for vid, sclerosant, key, count in rows:
+        sums = acc.get((vid, sclerosant))
+        if sums is None:
+            sums = acc[(vid, sclerosant)] = {k: Counter() for k in ("plain", *_PER_VALUE)}
+        name, value = rules.split_key(key)
+        if value is None:
+            sums["plain"][name] += count
+        elif name in _PER_VALUE:
+            sums[name][int(value) if name in _NUMBERS else value] += count
     return acc
 
 
@@ -230,7 +180,7 @@ def clinic_report(actor: Principal, address: str) -> Report:
         ).where(ProtocolVersion.clinic_id == clinic_id)
     ).all()
     folder = _Folder(versions, ZoneInfo(actor.clinic.timezone))
-    folder.add(_rows(clinic_id))
+    folder.add(tallies.read(clinic_id))
     audit(actor, None, "view", address, "clinic outcomes")
     db.session.commit()
     return Report(

@@ -10,10 +10,8 @@ clinic; another clinic's patient or session is "not found" (and the refusal audi
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from dataclasses import field
-from datetime import date
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -22,11 +20,11 @@ import sqlalchemy as sa
 from app.domain import outcomes as rules
 from app.domain.photos import Site
 from app.extensions import db
-from app.models import CheckIn
 from app.models import ClearanceScore
 from app.models import OutcomeRating
 from app.models import Patient
 from app.models import ProtocolVersion
+from app.models import SessionFacts
 from app.models import Treatment
 from app.models import TreatmentStatus
 from app.principal import Principal
@@ -34,7 +32,8 @@ from app.services.audit import audit
 from app.services.audit import own_patient
 from app.services.audit import refuse
 from app.services.errors import Invalid
-from app.services.outcomes import facts
+from app.services.locking import lock_patient
+from app.services.outcomes import tallies
 from app.services.outcomes.pairs import Pair
 from app.services.outcomes.pairs import patient_photos
 from app.services.outcomes.pairs import photo_pairs
@@ -137,26 +136,28 @@ def patient_outcomes(actor: Principal, patient_id: int) -> list[SessionOutcome]:
             )
         ).all()
     )
-    checkins: dict[int, list[tuple[int, date, dict]]] = defaultdict(list)
-    for tid, day, on, answers in db.session.execute(
-        sa.select(CheckIn.treatment_id, CheckIn.day, CheckIn.on_date, CheckIn.answers).where(
-            CheckIn.patient_id == patient_id
+    # Complications and stocking answers as the check-in service keeps them (the one
+    # definition, app/services/outcomes/facts.py); a session without check-ins has none.
+    kept = {
+        f.treatment_id: f
+        for f in db.session.scalars(
+            sa.select(SessionFacts).where(SessionFacts.treatment_id.in_(ids))
         )
-    ):
-        checkins[tid].append((day, on, answers or {}))
+    }
     tz = ZoneInfo(patient.timezone)
     photos = patient_photos(patient_id)
     out = []
     for d in reversed(done):
         protocol = protocol_by_version(d.version_id, d.sha256)
-        clot = rules.clot_flag_keys(protocol)
-        found: set[str] = set()
-        for day, _on, answers in checkins[d.id]:
-            found |= rules.complications(answers, day, clot)
+        f = kept.get(d.id)
+        found = {k for k in rules.COMPLICATIONS if f is not None and getattr(f, k)}
         wear = None
         if rules.is_compression(protocol):
-            reported = {on: answers for _day, on, answers in checkins[d.id]}
-            wear = rules.wear_of(rules.required_wear(protocol, d.anchor, tz), reported)
+            wear = rules.wear_of(
+                rules.required_wear(protocol, d.anchor, tz),
+                (f.day_yes + f.night_yes) if f else 0,
+                (f.day_no + f.night_no) if f else 0,
+            )
         score = scores.get(d.id)
         out.append(
             SessionOutcome(
@@ -262,6 +263,10 @@ def _save_score(
         once the patient's rating has been shown.
     """
     patient, done = _own_session(actor, treatment_id, address)
+    # One writer per patient (app/services/locking.py): the blinding rule below reads
+    # whether a rating exists, and the clinic's totals move by this session's change.
+    lock_patient(patient.id)
+    before = tallies.state(treatment_id)
     pair = next(
         (p for p in _pairs(patient, done) if site is not None and p.site.token == site.token),
         None,
@@ -286,7 +291,7 @@ def _save_score(
     row.site = pair.site.token
     row.before_photo_id, row.after_photo_id = pair.before_id, pair.after_id
     row.score, row.scored_by_id, row.scored_at = value, actor.id, now
-    facts.note_score(treatment_id, value)
+    tallies.apply(before, tallies.state(treatment_id))
     audit(
         actor,
         patient.id,

@@ -42,9 +42,36 @@ def run_migrations_online() -> None:
     conf_args = current_app.extensions["migrate"].configure_args
     conf_args.setdefault("process_revision_directives", process_revision_directives)
     with target_db.engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=target_db.metadata, **conf_args)
-        with context.begin_transaction():
-            context.run_migrations()
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite alters a table by copying it and dropping the old one (Alembic's
+            # batch mode). With foreign keys on, that drop deletes the rows other tables
+            # point at, so a batch change to a parent table (clinics, patients) fails on
+            # any database with data. Off for the run, as SQLite's own procedure for
+            # altering tables says, then checked: a broken reference fails the run.
+            _sqlite_pragma(connection, "PRAGMA foreign_keys=OFF")
+        try:
+            context.configure(
+                connection=connection, target_metadata=target_db.metadata, **conf_args
+            )
+            with context.begin_transaction():
+                context.run_migrations()
+            if sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                connection.commit()
+                if broken:
+                    raise RuntimeError(f"Migration left broken foreign keys: {broken[:5]}")
+        finally:
+            if sqlite:
+                _sqlite_pragma(connection, "PRAGMA foreign_keys=ON")
+
+
+def _sqlite_pragma(connection, statement: str) -> None:  # noqa: ANN001
+    """A PRAGMA SQLite only obeys outside a transaction: end any open one first."""
+    if connection.in_transaction():
+        connection.commit()
+    connection.exec_driver_sql(statement)
+    connection.commit()
 
 
 if context.is_offline_mode():

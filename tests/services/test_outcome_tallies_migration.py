@@ -6,6 +6,7 @@ previous revision fills ``outcome_tallies`` exactly as a recount by the service 
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
@@ -20,10 +21,11 @@ from app.services.outcomes import tallies
 from config import TestingConfig
 from tests.conftest import NOW
 from tests.conftest import Clock
-from tests.conftest import build_world
+from tests.conftest import world_at_revision
 
 MIGRATION = next(Path("migrations/versions").glob("8808e182690c_*.py"))
-PREVIOUS = "b4a543c3e3ae"
+# The revision before it, as the migration itself names it (re-chained at merges).
+PREVIOUS = re.search(r"^down_revision = ['\"](\w+)['\"]", MIGRATION.read_text(), re.M).group(1)
 
 _treatments = sa.table(
     "treatments",
@@ -132,10 +134,8 @@ def _tally_rows() -> list[tuple]:
 def _upgrade_and_down(url: str) -> None:
     app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=url, SCLERO_NOW=Clock())
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["db", "upgrade", PREVIOUS])
-    assert result.exit_code == 0, result.output
+    world_at_revision(app, runner, PREVIOUS)
     with app.app_context():
-        build_world()
         first, _second = _add_outcomes()
         db.session.remove()
     result = runner.invoke(args=["db", "upgrade"])

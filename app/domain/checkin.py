@@ -13,9 +13,8 @@ check-in page carries, and ``app/static/js/triage.js`` reads it (one source of t
 
 Only what the patient said is recorded: the warning-sign questions of the day, pain and
 bruising must be answered; the other yes/no questions may be left unanswered and are
-then stored as not answered (None), never as "no" (issue 14 point 1).
-
-Pure functions: answers and the protocol in, a decision out.
+then stored as not answered (None), never as "no" (issue 14 point 1). Pure functions:
+answers and the protocol in, a decision out; messages in the reader's language (``say``).
 """
 
 from __future__ import annotations
@@ -49,8 +48,6 @@ BRUISING = BRUISING_CHOICES
 # from the protocol's answer rules.
 SKIN_CHANGES = SKIN_CHOICES
 MAX_NOTE = 2000
-# Whole, so a translator can write the number as their language does ("2000"); the
-# domain tests check it names MAX_NOTE.
 NOTE_MESSAGE = N_("Please keep the note under 2,000 characters.")
 
 
@@ -67,9 +64,7 @@ OPTIONAL_YES_NO = {
 }
 PAIN_MESSAGE = N_("Choose a pain score from 0 to 10.")
 BRUISING_MESSAGE = N_("Choose how much bruising you have.")
-# A warning sign left unanswered, named by its title in the reader's language.
-ANSWER_FLAG_MESSAGE = N_("Please answer yes or no: %(title)s")
-ONLY_SHOWN_MESSAGE = N_("Answer only the questions shown.")
+ANSWER_MESSAGE = N_("Please answer yes or no: %(title)s")  # a warning sign's title
 
 
 class AnswerError(ValueError):
@@ -271,21 +266,15 @@ def _warning_signs(
     if isinstance(red_flags, dict):
         for flag in asked:
             if red_flags.get(flag.key) not in ("yes", "no"):
-                errors[f"rf-{flag.key}"] = say(ANSWER_FLAG_MESSAGE, title=_title(flag))
+                errors[f"rf-{flag.key}"] = say(ANSWER_MESSAGE, title=say(flag.title))
         yes = {k for k, v in red_flags.items() if v == "yes"}
         no = {k for k, v in red_flags.items() if v == "no"} & allowed
     else:
         yes = set(red_flags)
         no = asked_keys - yes
     if yes - allowed:
-        errors["red_flags"] = say(ONLY_SHOWN_MESSAGE)
+        errors["red_flags"] = say(N_("Answer only the questions shown."))
     return errors, yes, no
-
-
-def _title(flag: RedFlag) -> str:
-    """A warning sign's title in the reader's language: the shipped protocols' titles
-    are in the catalogue (app/i18n_extract.py); a clinic's own stays as written."""
-    return say(flag.title) if flag.title else ""
 
 
 def _pain(pain: object) -> int | None:

@@ -29,6 +29,7 @@ from babel import localedata
 from babel.dates import format_date
 from babel.dates import format_datetime
 from flask import Flask
+from flask import has_app_context
 from flask import has_request_context
 
 from app.domain import language as domain_language
@@ -274,7 +275,9 @@ def _key() -> str:
 
 
 def _domain_say(message: str) -> str:
-    return flask_babel.gettext(message) if has_request_context() else message
+    # In an app context too: the dispatcher writes pushes and emails outside any request,
+    # in each reader's language (``force_locale``, app/services/notify/languages.py).
+    return flask_babel.gettext(message) if has_app_context() else message
 
 
 def init_app(app: Flask) -> None:

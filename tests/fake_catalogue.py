@@ -66,3 +66,13 @@ def extracted() -> frozenset[str]:
     from tests.test_translations import extracted as extract
 
     return frozenset(extract())
+
+
+def in_spanish(flask_app, message: str, **variables: object) -> str:  # noqa: ANN001
+    """``message`` as a Spanish reader gets it (with ``fake_spanish`` installed: the real
+    translation, else ``ES[message]``), with its variables filled in."""
+    from app.i18n import force_locale
+    from app.i18n import gettext
+
+    with flask_app.app_context(), force_locale("es"):
+        return gettext(message, **variables)

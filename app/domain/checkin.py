@@ -39,6 +39,7 @@ from app.domain.protocol.model import Protocol
 from app.domain.protocol.model import RedFlag
 from app.domain.protocol.requirements import BRUISING_CHOICES
 from app.domain.protocol.requirements import SKIN_CHOICES
+from app.domain.reasons import rule_reason
 from app.domain.recovery.windows import window
 
 Level = Literal["emergency", "same_day", "routine", "none"]
@@ -303,19 +304,6 @@ def _worse(a: Level, b: Level) -> Level:
     return a if LEVELS.index(a) <= LEVELS.index(b) else b
 
 
-def _rule_reason(rule: AnswerRule, answers: Answers) -> str | None:
-    """The reason an answer rule (other than skin) gives, or None if it does not apply."""
-    if rule.answer == "pain" and answers.pain >= (rule.at_least or 0):
-        return f"Pain {answers.pain} out of 10"
-    if rule.answer == "bruising" and answers.bruising in rule.choices:
-        return f"{answers.bruising.title()} bruising"
-    if rule.answer == "lumps" and answers.lumps:
-        return "Tender lumps"
-    if rule.answer == "itching" and answers.itching:
-        return "Itching"
-    return None
-
-
 def _most_severe(tiers: list[Level]) -> Level:
     return min(tiers, key=LEVELS.index)
 
@@ -335,7 +323,7 @@ def _answer_findings(answer: str, rules: tuple[AnswerRule, ...], answers: Answer
         # Of several pain rules, only the highest threshold reached counts.
         reached = [r for r in matching if answers.pain >= (r.at_least or 0)]
         matching = sorted(reached, key=lambda r: -(r.at_least or 0))[:1]
-    hits = [(r.tier, reason) for r in matching if (reason := _rule_reason(r, answers))]
+    hits = [(r.tier, reason) for r in matching if (reason := rule_reason(r, answers))]
     if not hits:
         return []
     return [(_most_severe([t for t, _ in hits]), hits[0][1])]

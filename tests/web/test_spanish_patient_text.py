@@ -8,9 +8,14 @@ in the patient's language; each msgid is also checked to be one pybabel extracts
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+
 from app.domain.checkin import MAX_NOTE
 from app.domain.checkin import NOTE_MESSAGE
+from app.domain.reasons import BRUISING_REASONS
+from app.domain.reasons import PAIN_REASON
 from app.extensions import db
+from app.models import Alert
 from app.models import Patient
 from tests.conftest import login
 from tests.conftest import text_of
@@ -70,3 +75,19 @@ def test_a_long_note_is_refused_in_spanish(client, world, in_app, fake_spanish):
     r = client.post("/patient/checkin", data=form(pain="12", note="x" * (MAX_NOTE + 1)))
     assert r.status_code == 400 and NOTE_MESSAGE in extracted()
     assert fake_spanish(NOTE_MESSAGE) in text_of(r)
+
+
+def test_the_reasons_an_answer_gives_are_said_in_spanish(client, world, in_app, fake_spanish):
+    # Pain 8 is a same-day answer: the result page, Today and the diary list the reason.
+    # It is stored in English for the clinic, and said with its number to the patient.
+    spanish_alice(client, world, in_app)
+    r = client.post("/patient/checkin", data=form(pain="8", bruising="severe"))
+    assert r.status_code == 200
+    assert PAIN_REASON in extracted() and BRUISING_REASONS["severe"] in extracted()
+    pain = fake_spanish(PAIN_REASON) % {"score": 8}
+    for page in (r, client.get("/patient/today"), client.get("/patient/diary")):
+        text = text_of(page)
+        assert pain in text and "Pain 8 out of 10" not in text.replace(pain, "")
+    assert fake_spanish(BRUISING_REASONS["severe"]) in text_of(r)
+    stored = in_app(lambda: db.session.scalar(sa.select(Alert)).reasons)
+    assert "Pain 8 out of 10" in stored  # the clinic reads what was written

@@ -51,9 +51,10 @@ def tell_link_issued(user: User, now: datetime) -> None:
     the link email.
     """
     clinic = db.session.get(Clinic, user.clinic_id)
-    # The email is written in English (app/services/notify/email_notice.py), whoever
-    # makes the link: its date is English too, in the clinic's country's order.
-    on = say_date(now, _zone(user, clinic), locale_for("en", clinic.locale))
+    # The email is written in its reader's language (app/services/notify/languages.py),
+    # whoever makes the link: its date is written in it too.
+    language = user.patient.language if user.patient is not None else ""
+    on = say_date(now, _zone(user, clinic), locale_for(language, clinic.locale))
     detail = notice_detail(on, clinic.phone)
     enqueue_account_email(user, LINK_NOTICE, now, NOTICE_TTL, detail)
 

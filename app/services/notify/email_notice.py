@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from app.adapters.mail import Email
 from app.domain.reminders import TITLE
+from app.i18n import _
 from app.services.notify.outbox import ClaimedMessage
 
 LINK_NOTICE = "link_notice"
@@ -23,24 +24,35 @@ def notice_detail(on: str, phone: str) -> str:
     return f"{on}|{phone}"[:200]
 
 
+def sign_off(reply_to: str) -> str:
+    """The last line of every email: where a reply goes."""
+    if reply_to:
+        return _("This email was sent automatically. A reply goes to your clinic.")
+    return _("This email was sent automatically; replies are not read.")
+
+
 def notice_email(row: ClaimedMessage, to: str, headers: dict[str, str], reply_to: str) -> Email:
-    """The email for a claimed ``link_notice`` row."""
-    on, _, phone = row.detail.partition("|")
-    call = f"call your clinic on {phone}" if phone else "call your clinic"
+    """The email for a claimed ``link_notice`` row, in the reader's language (the date
+    in ``detail`` was written in it when the row was queued)."""
+    on, _sep, phone = row.detail.partition("|")
     text = "\n\n".join(
         [
-            "Hello,",
-            f"Your clinic made a new sign-in link for your {TITLE} account on {on}.",
-            f"If you did not ask for it, {call}.",
-            "If you asked for it, there is nothing more to do.",
-            "This email was sent automatically. A reply goes to your clinic."
-            if reply_to
-            else "This email was sent automatically; replies are not read.",
+            _("Hello,"),
+            _(
+                "Your clinic made a new sign-in link for your %(app)s account on %(on)s.",
+                app=TITLE,
+                on=on,
+            ),
+            _("If you did not ask for it, call your clinic on %(phone)s.", phone=phone)
+            if phone
+            else _("If you did not ask for it, call your clinic."),
+            _("If you asked for it, there is nothing more to do."),
+            sign_off(reply_to),
         ]
     )
     return Email(
         to=to,
-        subject=f"A new sign-in link for your {TITLE} account",
+        subject=_("A new sign-in link for your %(app)s account", app=TITLE),
         text=text + "\n",
         headers=headers,
         reply_to=reply_to,

@@ -7,7 +7,11 @@ app/translations/<lang>/LC_MESSAGES.
 
 Whose locale: a signed-in patient's chosen language, else their clinic's locale (a
 clinic setting, "en_GB" unless changed), else en_GB. Never the browser's
-Accept-Language: a UK clinic's patient on a US phone still reads 7/12, not 12/7.
+Accept-Language for someone signed in: a UK clinic's patient on a US phone still reads
+7/12, not 12/7. Before sign-in (the sign-in, PIN, set-password and link-expired pages),
+the page follows the patient a link or remembered phone names (``read_as``), else
+the browser's languages among LANGUAGES (only the language: dates keep en_GB's order),
+else en_GB.
 The time zone is the signed-in patient's, else the clinic's; pages about a patient
 pass that patient's zone to the ``local`` filter explicitly (app/templating.py).
 
@@ -29,8 +33,10 @@ from babel import localedata
 from babel.dates import format_date
 from babel.dates import format_datetime
 from flask import Flask
+from flask import g
 from flask import has_app_context
 from flask import has_request_context
+from flask import request
 
 from app.domain import language as domain_language
 
@@ -103,11 +109,26 @@ def _select_locale() -> str:
 
     user = current_user
     if user is None or not getattr(user, "is_authenticated", False):
-        return DEFAULT_LOCALE
+        return _signed_out_locale()
     patient = getattr(user, "patient", None)
     clinic = getattr(user, "clinic", None)
     clinic_locale = getattr(clinic, "locale", "") or DEFAULT_LOCALE
     return locale_for(patient.language if patient else "", clinic_locale)
+
+
+def _signed_out_locale() -> str:
+    language, clinic_locale = g.get("reader") or ("", DEFAULT_LOCALE)
+    if not language:
+        language = request.accept_languages.best_match(tuple(LANGUAGES)) or ""
+    return locale_for(language, clinic_locale or DEFAULT_LOCALE)
+
+
+def read_as(reader: tuple[str, str] | None) -> None:
+    """Before sign-in: this request's pages are for the patient ``reader`` names, as
+    (their chosen language, "" for none; their clinic's locale), or None if unknown
+    (app/services/accounts/reader_language.py). A signed-in reader keeps their own."""
+    g.reader = reader
+    flask_babel.refresh()  # a locale looked up earlier in the request is forgotten
 
 
 def _select_timezone() -> str | None:

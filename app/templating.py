@@ -15,6 +15,7 @@ from flask import g
 from flask import request
 from markupsafe import Markup
 
+from app import js_messages
 from app.domain import reasons
 from app.domain import wording
 from app.domain.checkin import answer_words
@@ -112,9 +113,11 @@ def register(app: Flask) -> None:
 def register_protocol_words(app: Flask) -> None:
     """``rules_for_reader``: the check-in's offline triage table with its warning signs in
     the reader's language; ``reason``: a stored triage reason in the reader's language
-    ("Pain 8 out of 10" with its number, app/domain/reasons.py)."""
+    ("Pain 8 out of 10" with its number, app/domain/reasons.py); ``js_messages``: the
+    page scripts' words in the reader's language (base.html's sc-i18n JSON)."""
 
     app.add_template_filter(reasons.for_reader, "reason")
+    app.add_template_global(js_messages.for_reader, "js_messages")
 
     @app.template_filter("rules_for_reader")
     def rules_for_reader(rules: dict) -> dict:

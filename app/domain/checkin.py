@@ -56,12 +56,12 @@ NOTE_MESSAGE = N_("Please keep the note under 2,000 characters.")
 # clinician's diary and the patient's own answers use. Each is stored as True, False or
 # None (not answered): a skipped question is never turned into "no" (issue 14 point 1).
 OPTIONAL_YES_NO = {
-    "lumps": "Tender lumps",
-    "itching": "Itching",
-    "stockings_day": "Stockings in the day",
-    "stockings_night": "Stockings at night",
-    "walked": "Walked",
-    "elevated": "Legs raised",
+    "lumps": N_("Tender lumps"),
+    "itching": N_("Itching"),
+    "stockings_day": N_("Stockings in the day"),
+    "stockings_night": N_("Stockings at night"),
+    "walked": N_("Walked"),
+    "elevated": N_("Legs raised"),
 }
 PAIN_MESSAGE = N_("Choose a pain score from 0 to 10.")
 BRUISING_MESSAGE = N_("Choose how much bruising you have.")

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from app.domain.checkin import MAX_NOTE
 from app.domain.checkin import NOTE_MESSAGE
+from app.domain.checkin import OPTIONAL_YES_NO
 from app.domain.reasons import BRUISING_REASONS
 from app.domain.reasons import PAIN_REASON
 from app.extensions import db
@@ -91,3 +92,13 @@ def test_the_reasons_an_answer_gives_are_said_in_spanish(client, world, in_app, 
     assert fake_spanish(BRUISING_REASONS["severe"]) in text_of(r)
     stored = in_app(lambda: db.session.scalar(sa.select(Alert)).reasons)
     assert "Pain 8 out of 10" in stored  # the clinic reads what was written
+
+
+def test_the_questions_left_unanswered_are_named_in_spanish(client, world, in_app, fake_spanish):
+    spanish_alice(client, world, in_app)
+    r = client.post("/patient/checkin", data=form(lumps="", itching=""))
+    assert r.status_code == 200
+    for label in (OPTIONAL_YES_NO["lumps"], OPTIONAL_YES_NO["itching"]):
+        assert label in extracted()
+        assert fake_spanish(label) in text_of(r), label
+        assert fake_spanish(label) in text_of(client.get("/patient/diary")), label

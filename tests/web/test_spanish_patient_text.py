@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from app.adapters import imaging
 from app.domain.checkin import MAX_NOTE
 from app.domain.checkin import NOTE_MESSAGE
 from app.domain.checkin import OPTIONAL_YES_NO
@@ -22,7 +23,10 @@ from tests.conftest import login
 from tests.conftest import text_of
 from tests.fake_catalogue import extracted
 from tests.fake_catalogue import fake_spanish as fake_spanish  # noqa: F401 - a fixture
+from tests.services.test_photos import phone_jpeg
 from tests.web.test_checkin import form
+from tests.web.test_checkin_photo import SITE
+from tests.web.test_checkin_photo import send
 
 # The calf warning sign's title as the shipped Spanish catalogue has it.
 CALF_ES = (
@@ -102,3 +106,22 @@ def test_the_questions_left_unanswered_are_named_in_spanish(client, world, in_ap
         assert label in extracted()
         assert fake_spanish(label) in text_of(r), label
         assert fake_spanish(label) in text_of(client.get("/patient/diary")), label
+
+
+def test_a_refused_photo_is_explained_in_spanish(client, world, in_app, fake_spanish):
+    # With the check-in (kept without the photo) and on the photo diary's upload page.
+    spanish_alice(client, world, in_app)
+    broken = b"\xff\xd8\xff\xe0 this is not really a photo"
+    why = {imaging.NOT_A_PHOTO, imaging.DAMAGED}
+    assert why <= extracted()
+    r = send(client, broken, **SITE)
+    assert r.status_code == 200
+    assert any(fake_spanish(m) in text_of(r) for m in why), text_of(r)
+    r = send(client, broken, path="/patient/photos", **SITE)
+    assert r.status_code == 400
+    assert any(fake_spanish(m) in text_of(r) for m in why), text_of(r)
+    note = {**SITE, "note": "x" * 600}
+    r = send(client, phone_jpeg(), path="/patient/photos", **note)
+    msgid = "Please keep the note under %(n)s characters."
+    assert r.status_code == 400 and msgid in extracted()
+    assert fake_spanish(msgid) % {"n": 500} in text_of(r)

@@ -1,0 +1,48 @@
+"""Clinician pages' words go through the catalogue too (issue 19 point 4, lowest
+priority): a clinic whose locale is Spanish reads them from the Spanish catalogue.
+New messages come back as ``ES[...]`` until the lead's catch-up
+(tests/fake_catalogue.py)."""
+
+from __future__ import annotations
+
+from app.extensions import db
+from app.models import Clinic
+from app.models import Patient
+from tests.conftest import login
+from tests.conftest import text_of
+from tests.fake_catalogue import extracted
+from tests.fake_catalogue import fake_spanish as fake_spanish  # noqa: F401 - a fixture
+from tests.fake_catalogue import in_spanish
+
+
+def _spanish_clinic(in_app, clinic_id: int) -> None:
+    def choose():
+        db.session.get(Clinic, clinic_id).locale = "es_ES"
+        db.session.commit()
+
+    in_app(choose)
+
+
+def test_the_patient_page_sections_are_looked_up(app, client, world, in_app, fake_spanish):
+    _spanish_clinic(in_app, world.clinic1)
+    login(client, "doc1@north.example")
+    page = text_of(client.get(f"/clinic/patients/{world.patient_a}"))
+    for msgid in (
+        "Checklist for the next session",
+        "Comments to the patient",
+        "New comment (the patient sees it in their diary)",
+        "Add comment",
+    ):
+        assert msgid in extracted() and in_spanish(app, msgid) in page, msgid
+        assert in_spanish(app, msgid) != msgid
+
+
+def test_the_photo_comparison_page_is_looked_up(app, client, world, in_app, fake_spanish):
+    _spanish_clinic(in_app, world.clinic1)
+    login(client, "doc1@north.example")
+    r = client.get(f"/clinic/patients/{world.patient_a}/photos/compare")
+    assert r.status_code == 200
+    name = in_app(lambda: db.session.get(Patient, world.patient_a).user.name)
+    msgid = "Compare photos: %(name)s"
+    assert msgid in extracted()
+    assert in_spanish(app, msgid, name=name) in text_of(r)

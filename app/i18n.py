@@ -117,7 +117,7 @@ def _select_locale() -> str:
 
 
 def _signed_out_locale() -> str:
-    language, clinic_locale = g.get("reader") or ("", DEFAULT_LOCALE)
+    language, clinic_locale = g.get("signed_out_reader") or ("", DEFAULT_LOCALE)
     if not language:
         language = request.accept_languages.best_match(tuple(LANGUAGES)) or ""
     return locale_for(language, clinic_locale or DEFAULT_LOCALE)
@@ -127,7 +127,7 @@ def read_as(reader: tuple[str, str] | None) -> None:
     """Before sign-in: this request's pages are for the patient ``reader`` names, as
     (their chosen language, "" for none; their clinic's locale), or None if unknown
     (app/services/accounts/reader_language.py). A signed-in reader keeps their own."""
-    g.reader = reader
+    g.signed_out_reader = reader
     flask_babel.refresh()  # a locale looked up earlier in the request is forgotten
 
 

@@ -13,6 +13,7 @@ from tests.conftest import text_of
 from tests.fake_catalogue import extracted
 from tests.fake_catalogue import fake_spanish as fake_spanish  # noqa: F401 - a fixture
 from tests.fake_catalogue import in_spanish
+from tests.web.test_signin_link_accountability import sign_in_admin
 
 
 def _spanish_clinic(in_app, clinic_id: int) -> None:
@@ -46,3 +47,18 @@ def test_the_photo_comparison_page_is_looked_up(app, client, world, in_app, fake
     msgid = "Compare photos: %(name)s"
     assert msgid in extracted()
     assert in_spanish(app, msgid, name=name) in text_of(r)
+
+
+def test_the_shared_link_box_is_looked_up(app, client, world, in_app, fake_spanish):
+    _spanish_clinic(in_app, world.clinic1)
+    sign_in_admin(client, in_app, world)
+    r = client.post(f"/clinic/patients/{world.patient_a}/invitation", follow_redirects=True)
+    assert r.status_code == 200
+    name = in_app(lambda: db.session.get(Patient, world.patient_a).user.name)
+    caption = "Or let %(name)s scan this code with their phone's camera."
+    for msgid, said in (
+        ("Copy link", in_spanish(app, "Copy link")),
+        ("Invitation link", in_spanish(app, "Invitation link")),
+        (caption, in_spanish(app, caption, name=name)),
+    ):
+        assert msgid in extracted() and said in text_of(r), msgid

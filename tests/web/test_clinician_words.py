@@ -62,3 +62,18 @@ def test_the_shared_link_box_is_looked_up(app, client, world, in_app, fake_spani
         (caption, in_spanish(app, caption, name=name)),
     ):
         assert msgid in extracted() and said in text_of(r), msgid
+
+
+def test_discharge_and_photo_pages_are_looked_up(app, client, world, in_app, fake_spanish):
+    _spanish_clinic(in_app, world.clinic1)
+    login(client, "doc1@north.example")
+    name = in_app(lambda: db.session.get(Patient, world.patient_a).user.name)
+    page = text_of(client.get(f"/clinic/patients/{world.patient_a}/discharge"))
+    assert in_spanish(app, "Discharge %(name)s?", name=name) in page
+    assert in_spanish(app, "You can re-open the patient later if needed.") in page
+    photos = text_of(client.get(f"/clinic/patients/{world.patient_a}/photos"))
+    assert in_spanish(app, "Photos of %(name)s", name=name) in photos
+    edit = text_of(client.get(f"/clinic/patients/{world.patient_a}/edit"))
+    assert in_spanish(app, "Save details") in edit
+    for msgid in ("Discharge %(name)s?", "Photos of %(name)s", "Save details"):
+        assert msgid in extracted()

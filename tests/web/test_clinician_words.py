@@ -77,3 +77,15 @@ def test_discharge_and_photo_pages_are_looked_up(app, client, world, in_app, fak
     assert in_spanish(app, "Save details") in edit
     for msgid in ("Discharge %(name)s?", "Photos of %(name)s", "Save details"):
         assert msgid in extracted()
+
+
+def test_the_lists_and_alerts_are_looked_up(app, client, world, in_app, fake_spanish):
+    _spanish_clinic(in_app, world.clinic1)
+    login(client, "doc1@north.example")
+    listing = text_of(client.get("/clinic/patients"))
+    assert in_spanish(app, "Search by name or email") in listing
+    assert in_spanish(app, "Next appointment") in listing
+    phone = text_of(client.get("/clinic/reminders"))
+    assert in_spanish(app, "Devices with alerts") in phone
+    for msgid in ("Search by name or email", "Devices with alerts", "Open alerts"):
+        assert msgid in extracted()

@@ -13,6 +13,7 @@ from tests.conftest import text_of
 from tests.fake_catalogue import extracted
 from tests.fake_catalogue import fake_spanish as fake_spanish  # noqa: F401 - a fixture
 from tests.fake_catalogue import in_spanish
+from tests.web.test_checkin import form
 from tests.web.test_signin_link_accountability import sign_in_admin
 
 
@@ -89,3 +90,15 @@ def test_the_lists_and_alerts_are_looked_up(app, client, world, in_app, fake_spa
     assert in_spanish(app, "Devices with alerts") in phone
     for msgid in ("Search by name or email", "Devices with alerts", "Open alerts"):
         assert msgid in extracted()
+
+
+def test_the_chart_is_looked_up(app, client, world, in_app, fake_spanish):
+    # A check-in draws the chart on the clinician's patient page.
+    login(client, "alice@patients.example")
+    assert client.post("/patient/checkin", data=form()).status_code == 200
+    _spanish_clinic(in_app, world.clinic1)
+    doc = app.test_client()
+    login(doc, "doc1@north.example")
+    html = doc.get(f"/clinic/patients/{world.patient_a}").get_data(as_text=True)
+    for msgid in ("Pain and bruising by day", "Show the numbers as a table"):
+        assert msgid in extracted() and in_spanish(app, msgid) in html, msgid

@@ -102,3 +102,14 @@ def test_the_chart_is_looked_up(app, client, world, in_app, fake_spanish):
     html = doc.get(f"/clinic/patients/{world.patient_a}").get_data(as_text=True)
     for msgid in ("Pain and bruising by day", "Show the numbers as a table"):
         assert msgid in extracted() and in_spanish(app, msgid) in html, msgid
+
+
+def test_the_reminder_delivery_section_is_looked_up(app, client, world, in_app, fake_spanish):
+    _spanish_clinic(in_app, world.clinic1)
+    login(client, "doc1@north.example")
+    page = client.get(f"/clinic/patients/{world.patient_a}").get_data(as_text=True)
+    off = (
+        "<strong>Off</strong>: the patient has not turned on reminders on any device. "
+        "They still see everything on their Today page."
+    )
+    assert off in extracted() and in_spanish(app, off) in page

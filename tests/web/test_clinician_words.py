@@ -5,7 +5,12 @@ New messages come back as ``ES[...]`` until the lead's catch-up
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+from flask_babel import force_locale
+
 from app.extensions import db
+from app.i18n import format_day
+from app.models import CheckIn
 from app.models import Clinic
 from app.models import Patient
 from tests.conftest import login
@@ -113,3 +118,20 @@ def test_the_reminder_delivery_section_is_looked_up(app, client, world, in_app, 
         "They still see everything on their Today page."
     )
     assert off in extracted() and in_spanish(app, off) in page
+
+
+def test_the_diary_writes_its_days_in_the_clinics_locale(app, client, world, in_app, fake_spanish):
+    # A day was written with strftime, in English whatever the locale (issue 19 point 4:
+    # one date formatter); now through date_as, and the words through the catalogue.
+    login(client, "alice@patients.example")
+    assert client.post("/patient/checkin", data=form()).status_code == 200
+    _spanish_clinic(in_app, world.clinic1)
+    doc = app.test_client()
+    login(doc, "doc1@north.example")
+    page = text_of(doc.get(f"/clinic/patients/{world.patient_a}"))
+    on = in_app(lambda: db.session.scalar(sa.select(CheckIn.on_date)))
+    with app.test_request_context(), force_locale("es_ES"):
+        spanish_day = format_day(on, "short_year")
+    assert spanish_day in page and on.strftime("%a %-d %b %Y") not in page
+    for msgid in ("Mark day reviewed", "Diary"):
+        assert msgid in extracted() and in_spanish(app, msgid) in page, msgid

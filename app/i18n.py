@@ -7,7 +7,11 @@ app/translations/<lang>/LC_MESSAGES.
 
 Whose locale: a signed-in patient's chosen language, else their clinic's locale (a
 clinic setting, "en_GB" unless changed), else en_GB. Never the browser's
-Accept-Language: a UK clinic's patient on a US phone still reads 7/12, not 12/7.
+Accept-Language for someone signed in: a UK clinic's patient on a US phone still reads
+7/12, not 12/7. Before sign-in (the sign-in, PIN, set-password and link-expired pages),
+the page follows the patient a link or remembered phone names (``read_as``), else
+the browser's languages among LANGUAGES (only the language: dates keep en_GB's order),
+else en_GB.
 The time zone is the signed-in patient's, else the clinic's; pages about a patient
 pass that patient's zone to the ``local`` filter explicitly (app/templating.py).
 
@@ -17,14 +21,22 @@ Domain code (app/domain) cannot import Flask: it marks text with
 
 from __future__ import annotations
 
+import re
 from datetime import date
+from datetime import datetime
+from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 import flask_babel
 from babel import Locale
 from babel import localedata
 from babel.dates import format_date
+from babel.dates import format_datetime
 from flask import Flask
+from flask import g
+from flask import has_app_context
 from flask import has_request_context
+from flask import request
 
 from app.domain import language as domain_language
 
@@ -97,11 +109,26 @@ def _select_locale() -> str:
 
     user = current_user
     if user is None or not getattr(user, "is_authenticated", False):
-        return DEFAULT_LOCALE
+        return _signed_out_locale()
     patient = getattr(user, "patient", None)
     clinic = getattr(user, "clinic", None)
     clinic_locale = getattr(clinic, "locale", "") or DEFAULT_LOCALE
     return locale_for(patient.language if patient else "", clinic_locale)
+
+
+def _signed_out_locale() -> str:
+    language, clinic_locale = g.get("signed_out_reader") or ("", DEFAULT_LOCALE)
+    if not language:
+        language = request.accept_languages.best_match(tuple(LANGUAGES)) or ""
+    return locale_for(language, clinic_locale or DEFAULT_LOCALE)
+
+
+def read_as(reader: tuple[str, str] | None) -> None:
+    """Before sign-in: this request's pages are for the patient ``reader`` names, as
+    (their chosen language, "" for none; their clinic's locale), or None if unknown
+    (app/services/accounts/reader_language.py). A signed-in reader keeps their own."""
+    g.signed_out_reader = reader
+    flask_babel.refresh()  # a locale looked up earlier in the request is forgotten
 
 
 def _select_timezone() -> str | None:
@@ -126,12 +153,14 @@ def html_lang() -> str:
     return str(current_locale()).replace("_", "-")
 
 
-# The CLDR patterns of the domain's date styles (app/domain/language.py:STYLES).
+# The CLDR patterns of the named day styles (app/domain/language.py:STYLES, and "date":
+# the locale's own long date, "20 November 2026", "20 de noviembre de 2026").
 _DAY_PATTERNS = {
     "short": "EEE d MMM",  # "Sat 6 Dec", "sáb 6 dic"
     "short_year": "EEE d MMM y",
     "weekday": "EEEE",  # "Saturday", "sábado"
     "long": "EEEE d MMMM",  # "Saturday 6 December", "sábado 6 diciembre"
+    "date": "long",
 }
 
 
@@ -142,12 +171,101 @@ _DAY_PATTERNS_BY_LOCALE = {
 }
 
 
-def _format_day(day: date, style: str) -> str:
-    locale = current_locale()
+def format_day(day: date, style: str, locale: Locale | str | None = None) -> str:
+    """``day`` in a named style ("short": "Sat 6 Dec", "short_year", "weekday", "long",
+    "date"), in ``locale`` (the reader's if None). The one way the app names a day in
+    words; templates use the ``date_as`` and ``local`` filters below, which share it."""
+    locale = Locale.parse(locale) if locale else current_locale()
     special = _DAY_PATTERNS_BY_LOCALE.get(str(locale)) or _DAY_PATTERNS_BY_LOCALE.get(
         locale.language, {}
     )
     return format_date(day, special.get(style, _DAY_PATTERNS[style]), locale=locale)
+
+
+# The strftime directives templates pass to ``local``, as CLDR pattern fields: Babel then
+# names days and months in the reader's locale ("Mon 7 Dec 2026", "lun 7 dic 2026").
+_CLDR = {
+    "a": "EEE",
+    "A": "EEEE",
+    "d": "dd",
+    "-d": "d",
+    "b": "MMM",
+    "B": "MMMM",
+    "m": "MM",
+    "Y": "y",
+    "H": "HH",
+    "M": "mm",
+}
+LOCAL_FORMAT = "%a %-d %b %Y, %H:%M"  # "Mon 7 Dec 2026, 14:30" in en_GB
+
+
+@lru_cache(maxsize=64)
+def cldr_pattern(fmt: str) -> str:
+    """A strftime format ("%a %-d %b %Y, %H:%M") as a Babel pattern ("EEE d MMM y, HH:mm");
+    literal letters are quoted. An unknown directive raises ValueError (a template bug)."""
+    out, i = [], 0
+    while i < len(fmt):
+        ch = fmt[i]
+        if ch == "%":
+            code = fmt[i + 1 : i + 3] if fmt[i + 1 : i + 2] == "-" else fmt[i + 1 : i + 2]
+            if code not in _CLDR:
+                raise ValueError(f"No Babel field for %{code} in {fmt!r}")
+            out.append(_CLDR[code])
+            i += 1 + len(code)
+        elif ch.isascii() and ch.isalpha() or ch == "'":
+            out.append("''" if ch == "'" else f"'{ch}'")
+            i += 1
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
+# A day then its month name ("7 Dec", "7 December"), and that month then a year, outside
+# quoted literals: what a month-first locale turns round.
+_DAY_MONTH = re.compile(r"(?<!')\b(d{1,2}) (M{3,4})\b")
+_MONTH_DAY_YEAR = re.compile(r"\b(M{3,4} d{1,2}) (y)\b")
+# A long date's words around a full month name: " 'de' " twice in Spanish, " " in English.
+_LONG_JOINS = re.compile(r"d( (?:'[^']*' )?)MMMM( (?:'[^']*' )?)y")
+_DAY_FULL_MONTH_YEAR = re.compile(r"(?<!')\b(d{1,2}) MMMM y\b")
+_DAY_FULL_MONTH = re.compile(r"(?<!')\b(d{1,2}) MMMM\b")
+
+
+@lru_cache(maxsize=256)
+def in_locale_order(pattern: str, locale: str) -> str:
+    """``pattern`` with the day and month in the order ``locale`` writes them.
+
+    Templates name the fields day first ("EEE d MMM y"), as en_GB and es do; a locale
+    whose own medium date puts the month first (en_US: "MMM d, y") reads "Mon Dec 7,
+    2026", as the clinic chose on its settings page (app/i18n.py:CLINIC_LOCALES).
+    Numeric patterns ("y-MM-dd") are left alone.
+    """
+    formats = Locale.parse(locale).date_formats
+    medium = formats["medium"].pattern
+    if medium.find("M") > medium.find("d") >= 0:
+        # Day first; a full month name takes the locale's own joining words, as its
+        # long date writes them: "18 de febrero de 2027" in Spanish.
+        joins = _LONG_JOINS.search(formats["long"].pattern)
+        if joins is None:
+            return pattern
+        before, after = joins.group(1), joins.group(2)
+        pattern = _DAY_FULL_MONTH_YEAR.sub(rf"\1{before}MMMM{after}y", pattern)
+        return _DAY_FULL_MONTH.sub(rf"\1{before}MMMM", pattern)
+    pattern = _DAY_MONTH.sub(r"\2 \1", pattern)
+    return _MONTH_DAY_YEAR.sub(r"\1, \2", pattern)
+
+
+def local(instant: datetime, tz: str, fmt: str = LOCAL_FORMAT) -> str:
+    """An instant in zone ``tz``, formatted by Babel in the reader's locale."""
+    locale = current_locale()
+    pattern = in_locale_order(cldr_pattern(fmt), str(locale))
+    return format_datetime(instant, pattern, tzinfo=ZoneInfo(tz), locale=locale)
+
+
+def date_as(day: date, fmt: str = "%a %-d %b %Y") -> str:
+    """A calendar date (no time, no zone) in the reader's locale: "Mon 7 Dec 2026"."""
+    locale = current_locale()
+    return format_date(day, in_locale_order(cldr_pattern(fmt), str(locale)), locale=locale)
 
 
 def other_languages() -> list[str]:
@@ -178,7 +296,9 @@ def _key() -> str:
 
 
 def _domain_say(message: str) -> str:
-    return flask_babel.gettext(message) if has_request_context() else message
+    # In an app context too: the dispatcher writes pushes and emails outside any request,
+    # in each reader's language (``force_locale``, app/services/notify/languages.py).
+    return flask_babel.gettext(message) if has_app_context() else message
 
 
 def init_app(app: Flask) -> None:
@@ -202,4 +322,4 @@ def init_app(app: Flask) -> None:
     # A message marked with N_ where it was written (a service's error), shown as text:
     # looked up only, never %-formatted, so a stray "%" in it cannot break the page.
     app.jinja_env.filters["translated"] = translated
-    domain_language.install(_domain_say, _format_day, _key)
+    domain_language.install(_domain_say, format_day, _key)

@@ -6,110 +6,24 @@ the fragment cache of app/speedups.py).
 from __future__ import annotations
 
 import hashlib
-import re
 from datetime import date
 from datetime import datetime
-from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from babel import Locale
-from babel.dates import format_date
-from babel.dates import format_datetime
 from flask import Flask
 from flask import g
 from flask import request
 from markupsafe import Markup
 
+from app import js_messages
+from app.domain import reasons
 from app.domain import wording
 from app.domain.checkin import answer_words
 from app.domain.checkin import not_answered
 from app.i18n import current_locale
+from app.i18n import date_as
+from app.i18n import local
 from app.speedups import fragment_cache
-
-# The strftime directives templates pass to ``local``, as CLDR pattern fields: Babel then
-# names days and months in the reader's locale ("Mon 7 Dec 2026", "lun 7 dic 2026").
-_CLDR = {
-    "a": "EEE",
-    "A": "EEEE",
-    "d": "dd",
-    "-d": "d",
-    "b": "MMM",
-    "B": "MMMM",
-    "m": "MM",
-    "Y": "y",
-    "H": "HH",
-    "M": "mm",
-}
-LOCAL_FORMAT = "%a %-d %b %Y, %H:%M"  # "Mon 7 Dec 2026, 14:30" in en_GB
-
-
-@lru_cache(maxsize=64)
-def cldr_pattern(fmt: str) -> str:
-    """A strftime format ("%a %-d %b %Y, %H:%M") as a Babel pattern ("EEE d MMM y, HH:mm");
-    literal letters are quoted. An unknown directive raises ValueError (a template bug)."""
-    out, i = [], 0
-    while i < len(fmt):
-        ch = fmt[i]
-        if ch == "%":
-            code = fmt[i + 1 : i + 3] if fmt[i + 1 : i + 2] == "-" else fmt[i + 1 : i + 2]
-            if code not in _CLDR:
-                raise ValueError(f"No Babel field for %{code} in {fmt!r}")
-            out.append(_CLDR[code])
-            i += 1 + len(code)
-        elif ch.isascii() and ch.isalpha() or ch == "'":
-            out.append("''" if ch == "'" else f"'{ch}'")
-            i += 1
-        else:
-            out.append(ch)
-            i += 1
-    return "".join(out)
-
-
-# A day then its month name ("7 Dec", "7 December"), and that month then a year, outside
-# quoted literals: what a month-first locale turns round.
-_DAY_MONTH = re.compile(r"(?<!')\b(d{1,2}) (M{3,4})\b")
-_MONTH_DAY_YEAR = re.compile(r"\b(M{3,4} d{1,2}) (y)\b")
-# A long date's words around a full month name: " 'de' " twice in Spanish, " " in English.
-_LONG_JOINS = re.compile(r"d( (?:'[^']*' )?)MMMM( (?:'[^']*' )?)y")
-_DAY_FULL_MONTH_YEAR = re.compile(r"(?<!')\b(d{1,2}) MMMM y\b")
-_DAY_FULL_MONTH = re.compile(r"(?<!')\b(d{1,2}) MMMM\b")
-
-
-@lru_cache(maxsize=256)
-def in_locale_order(pattern: str, locale: str) -> str:
-    """``pattern`` with the day and month in the order ``locale`` writes them.
-
-    Templates name the fields day first ("EEE d MMM y"), as en_GB and es do; a locale
-    whose own medium date puts the month first (en_US: "MMM d, y") reads "Mon Dec 7,
-    2026", as the clinic chose on its settings page (app/i18n.py:CLINIC_LOCALES).
-    Numeric patterns ("y-MM-dd") are left alone.
-    """
-    formats = Locale.parse(locale).date_formats
-    medium = formats["medium"].pattern
-    if medium.find("M") > medium.find("d") >= 0:
-        # Day first; a full month name takes the locale's own joining words, as its
-        # long date writes them: "18 de febrero de 2027" in Spanish.
-        joins = _LONG_JOINS.search(formats["long"].pattern)
-        if joins is None:
-            return pattern
-        before, after = joins.group(1), joins.group(2)
-        pattern = _DAY_FULL_MONTH_YEAR.sub(rf"\1{before}MMMM{after}y", pattern)
-        return _DAY_FULL_MONTH.sub(rf"\1{before}MMMM", pattern)
-    pattern = _DAY_MONTH.sub(r"\2 \1", pattern)
-    return _MONTH_DAY_YEAR.sub(r"\1, \2", pattern)
-
-
-def local(instant: datetime, tz: str, fmt: str = LOCAL_FORMAT) -> str:
-    """An instant in zone ``tz``, formatted by Babel in the reader's locale."""
-    locale = current_locale()
-    pattern = in_locale_order(cldr_pattern(fmt), str(locale))
-    return format_datetime(instant, pattern, tzinfo=ZoneInfo(tz), locale=locale)
-
-
-def date_as(day: date, fmt: str = "%a %-d %b %Y") -> str:
-    """A calendar date (no time, no zone) in the reader's locale: "Mon 7 Dec 2026"."""
-    locale = current_locale()
-    return format_date(day, in_locale_order(cldr_pattern(fmt), str(locale)), locale=locale)
 
 
 def _at_time(instant: datetime, tz: str, now: datetime) -> str:
@@ -198,7 +112,12 @@ def register(app: Flask) -> None:
 
 def register_protocol_words(app: Flask) -> None:
     """``rules_for_reader``: the check-in's offline triage table with its warning signs in
-    the reader's language (stored reasons are shown with the ``translated`` filter)."""
+    the reader's language; ``reason``: a stored triage reason in the reader's language
+    ("Pain 8 out of 10" with its number, app/domain/reasons.py); ``js_messages``: the
+    page scripts' words in the reader's language (base.html's sc-i18n JSON)."""
+
+    app.add_template_filter(reasons.for_reader, "reason")
+    app.add_template_global(js_messages.for_reader, "js_messages")
 
     @app.template_filter("rules_for_reader")
     def rules_for_reader(rules: dict) -> dict:

@@ -31,6 +31,8 @@ from PIL import Image
 from PIL import ImageCms
 from PIL import UnidentifiedImageError
 
+from app.domain.language import N_
+
 pillow_heif.register_heif_opener()
 
 log = logging.getLogger(__name__)
@@ -51,9 +53,10 @@ _TRANSPOSE = {
 # long edge: a 4032 px photo decodes at 1/2 to 2016 px instead of 4032 px resized to 2048.
 DRAFT_SLACK = 0.95
 
-NOT_A_PHOTO = "That file is not a photo we can use. Please choose a JPEG, PNG or HEIC photo."
-DAMAGED = "That photo seems damaged or incomplete. Please take or choose it again."
-TOO_MANY_PIXELS = "That picture is too large (too many pixels). Please choose a normal photo."
+# Marked for translation: the upload page looks the message up in the reader's language.
+NOT_A_PHOTO = N_("That file is not a photo we can use. Please choose a JPEG, PNG or HEIC photo.")
+DAMAGED = N_("That photo seems damaged or incomplete. Please take or choose it again.")
+TOO_MANY_PIXELS = N_("That picture is too large (too many pixels). Please choose a normal photo.")
 
 
 class Rejected(ValueError):

@@ -13,9 +13,8 @@ check-in page carries, and ``app/static/js/triage.js`` reads it (one source of t
 
 Only what the patient said is recorded: the warning-sign questions of the day, pain and
 bruising must be answered; the other yes/no questions may be left unanswered and are
-then stored as not answered (None), never as "no" (issue 14 point 1).
-
-Pure functions: answers and the protocol in, a decision out.
+then stored as not answered (None), never as "no" (issue 14 point 1). Pure functions:
+answers and the protocol in, a decision out; messages in the reader's language (``say``).
 """
 
 from __future__ import annotations
@@ -32,12 +31,15 @@ from app.domain.checkin_day import SKIN_MESSAGE as SKIN_MESSAGE
 from app.domain.checkin_day import fixed_questions_for_day as fixed_questions_for_day
 from app.domain.checkin_day import questions_for_day as questions_for_day
 from app.domain.checkin_day import skin_list_error
+from app.domain.language import N_
+from app.domain.language import say
 from app.domain.offsets import local_date
 from app.domain.protocol.model import AnswerRule
 from app.domain.protocol.model import Protocol
 from app.domain.protocol.model import RedFlag
 from app.domain.protocol.requirements import BRUISING_CHOICES
 from app.domain.protocol.requirements import SKIN_CHOICES
+from app.domain.reasons import rule_reason
 from app.domain.recovery.windows import window
 
 Level = Literal["emergency", "same_day", "routine", "none"]
@@ -47,22 +49,23 @@ BRUISING = BRUISING_CHOICES
 # from the protocol's answer rules.
 SKIN_CHANGES = SKIN_CHOICES
 MAX_NOTE = 2000
-NOTE_MESSAGE = f"Please keep the note under {MAX_NOTE:,} characters."
+NOTE_MESSAGE = N_("Please keep the note under 2,000 characters.")
 
 
 # The optional yes/no questions, in the order the form asks them, with the words the
 # clinician's diary and the patient's own answers use. Each is stored as True, False or
 # None (not answered): a skipped question is never turned into "no" (issue 14 point 1).
 OPTIONAL_YES_NO = {
-    "lumps": "Tender lumps",
-    "itching": "Itching",
-    "stockings_day": "Stockings in the day",
-    "stockings_night": "Stockings at night",
-    "walked": "Walked",
-    "elevated": "Legs raised",
+    "lumps": N_("Tender lumps"),
+    "itching": N_("Itching"),
+    "stockings_day": N_("Stockings in the day"),
+    "stockings_night": N_("Stockings at night"),
+    "walked": N_("Walked"),
+    "elevated": N_("Legs raised"),
 }
-PAIN_MESSAGE = "Choose a pain score from 0 to 10."
-BRUISING_MESSAGE = "Choose how much bruising you have."
+PAIN_MESSAGE = N_("Choose a pain score from 0 to 10.")
+BRUISING_MESSAGE = N_("Choose how much bruising you have.")
+ANSWER_MESSAGE = N_("Please answer yes or no: %(title)s")  # a warning sign's title
 
 
 class AnswerError(ValueError):
@@ -217,16 +220,16 @@ def check_answers(
     errors, yes, no = _warning_signs(red_flags, asked, covered)
     pain_value = _pain(pain)
     if pain_value is None:
-        errors["pain"] = PAIN_MESSAGE
+        errors["pain"] = say(PAIN_MESSAGE)
     if bruising not in BRUISING:
-        errors["bruising"] = BRUISING_MESSAGE
+        errors["bruising"] = say(BRUISING_MESSAGE)
     skin_error = skin_list_error(skin, red_flags, skin_covers)
     if skin_error:
         errors["skin"] = skin_error
     skin_none = NO_SKIN_CHANGE in skin
     skin = [s for s in skin if s != NO_SKIN_CHANGE]
     if len(note.strip()) > MAX_NOTE:
-        errors["note"] = NOTE_MESSAGE
+        errors["note"] = say(NOTE_MESSAGE)
     if errors:
         first = next(iter(errors))
         raise AnswerError(first, errors[first], errors)
@@ -264,14 +267,14 @@ def _warning_signs(
     if isinstance(red_flags, dict):
         for flag in asked:
             if red_flags.get(flag.key) not in ("yes", "no"):
-                errors[f"rf-{flag.key}"] = f"Please answer yes or no: {flag.title}"
+                errors[f"rf-{flag.key}"] = say(ANSWER_MESSAGE, title=say(flag.title))
         yes = {k for k, v in red_flags.items() if v == "yes"}
         no = {k for k, v in red_flags.items() if v == "no"} & allowed
     else:
         yes = set(red_flags)
         no = asked_keys - yes
     if yes - allowed:
-        errors["red_flags"] = "Answer only the questions shown."
+        errors["red_flags"] = say(N_("Answer only the questions shown."))
     return errors, yes, no
 
 
@@ -301,19 +304,6 @@ def _worse(a: Level, b: Level) -> Level:
     return a if LEVELS.index(a) <= LEVELS.index(b) else b
 
 
-def _rule_reason(rule: AnswerRule, answers: Answers) -> str | None:
-    """The reason an answer rule (other than skin) gives, or None if it does not apply."""
-    if rule.answer == "pain" and answers.pain >= (rule.at_least or 0):
-        return f"Pain {answers.pain} out of 10"
-    if rule.answer == "bruising" and answers.bruising in rule.choices:
-        return f"{answers.bruising.title()} bruising"
-    if rule.answer == "lumps" and answers.lumps:
-        return "Tender lumps"
-    if rule.answer == "itching" and answers.itching:
-        return "Itching"
-    return None
-
-
 def _most_severe(tiers: list[Level]) -> Level:
     return min(tiers, key=LEVELS.index)
 
@@ -333,7 +323,7 @@ def _answer_findings(answer: str, rules: tuple[AnswerRule, ...], answers: Answer
         # Of several pain rules, only the highest threshold reached counts.
         reached = [r for r in matching if answers.pain >= (r.at_least or 0)]
         matching = sorted(reached, key=lambda r: -(r.at_least or 0))[:1]
-    hits = [(r.tier, reason) for r in matching if (reason := _rule_reason(r, answers))]
+    hits = [(r.tier, reason) for r in matching if (reason := rule_reason(r, answers))]
     if not hits:
         return []
     return [(_most_severe([t for t, _ in hits]), hits[0][1])]

@@ -19,6 +19,8 @@ from datetime import date
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from app.domain.language import N_
+from app.domain.language import say
 from app.domain.protocol.model import Protocol
 from app.domain.protocol.model import RedFlag
 from app.domain.protocol.requirements import SKIN_CHOICES
@@ -29,8 +31,9 @@ from app.domain.recovery.windows import window
 # The skin list's explicit "none" (NHS.UK's exclusive "None" checkbox): on the days the
 # list asks a warning sign, nothing ticked is not an answer (control C2).
 NO_SKIN_CHANGE = "none"
-SKIN_MESSAGE = "Tick the skin changes you have, or tick 'No skin changes'."
-SKIN_BOTH_MESSAGE = "Tick 'No skin changes' or the changes you have, not both."
+SKIN_MESSAGE = N_("Tick the skin changes you have, or tick 'No skin changes'.")
+SKIN_BOTH_MESSAGE = N_("Tick 'No skin changes' or the changes you have, not both.")
+SKIN_LIST_MESSAGE = N_("Choose skin changes from the list.")
 
 
 def questions_for_day(
@@ -124,19 +127,20 @@ def skin_list_error(
     red_flags: dict[str, str] | list[str],
     skin_covers: tuple[RedFlag, ...] | None,
 ) -> str | None:
-    """Why the skin list cannot be stored, or None. ``skin`` as sent, "none" included."""
+    """Why the skin list cannot be stored (in the reader's language), or None. ``skin``
+    as sent, "none" included."""
     changes = [s for s in skin if s != NO_SKIN_CHANGE]
     if set(changes) - set(SKIN_CHOICES):
-        return "Choose skin changes from the list."
+        return say(SKIN_LIST_MESSAGE)
     if changes and NO_SKIN_CHANGE in skin:
-        return SKIN_BOTH_MESSAGE
+        return say(SKIN_BOTH_MESSAGE)
     if skin_covers is None or skin:
         return None
     # Nothing ticked: only a kept page's own yes/no to each sign the list asks counts.
     if skin_covers and isinstance(red_flags, dict):
         if all(red_flags.get(f.key) in ("yes", "no") for f in skin_covers):
             return None
-    return SKIN_MESSAGE
+    return say(SKIN_MESSAGE)
 
 
 # The two stockings questions as one (issue 19 point 3): on the days both are asked the

@@ -54,7 +54,12 @@ def install(
 
 
 def say(message: str, **variables: object) -> str:
-    """``message`` (marked with ``N_``) in the reader's language, variables filled in."""
+    """``message`` (marked with ``N_``) in the reader's language, variables filled in.
+
+    A protocol's text the catalogue knows comes back translated, any other as written;
+    an empty one stays empty (gettext's entry for "" is the catalogue's header)."""
+    if not message:
+        return message
     text = _translate(message)
     return text % variables if variables else text
 

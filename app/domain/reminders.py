@@ -27,6 +27,8 @@ from datetime import timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from app.domain.language import N_
+from app.domain.language import say
 from app.domain.localtime import local_instant
 from app.domain.offsets import local_date
 from app.domain.offsets import local_midnight
@@ -280,19 +282,21 @@ def _aftercare(protocol: Protocol, treated_at: datetime, tz: ZoneInfo) -> list[P
 
 # Lock screens are public: every notification says the same few generic words
 # (security checklist F11). The page it opens shows the details after sign-in.
+# Said in the reader's language (the dispatcher writes each row in its reader's).
 MESSAGES: dict[Kind, str] = {
-    "checklist": "You have something to do before your appointment.",
-    "milestone": "There is an update to your aftercare today.",
-    "daily": "Your check-in and aftercare for today are ready.",
-    "next-session": "A reminder from your clinic.",
-    "comment": "You have a new message from your clinic.",
-    "alert": "A patient needs attention. Open the clinic dashboard.",
+    "checklist": N_("You have something to do before your appointment."),
+    "milestone": N_("There is an update to your aftercare today."),
+    "daily": N_("Your check-in and aftercare for today are ready."),
+    "next-session": N_("A reminder from your clinic."),
+    "comment": N_("You have a new message from your clinic."),
+    "alert": N_("A patient needs attention. Open the clinic dashboard."),
     # The patient's "Download my data" zip is built (issue 20 point 1): no more than that.
-    "export": "Your download is ready.",
+    "export": N_("Your download is ready."),
 }
 TITLE = "ScleroCare"
 
 
 def message_for(kind: str) -> str:
-    """The generic, health-detail-free text of a notification of this kind."""
-    return MESSAGES.get(kind, "A reminder from your clinic.")  # type: ignore[call-overload]
+    """The generic, health-detail-free text of a notification of this kind, in the
+    reader's language."""
+    return say(MESSAGES.get(kind, MESSAGES["next-session"]))  # type: ignore[call-overload]

@@ -18,7 +18,13 @@ from app.models import Clinic
 from app.models import Patient
 from tests.conftest import login
 from tests.conftest import text_of
+from tests.fake_catalogue import fake_spanish as fake_spanish  # noqa: F401 - a fixture
 from tests.web.test_checkin import form
+
+
+def _language(patient_id: int, language: str) -> None:
+    db.session.get(Patient, patient_id).language = language
+    db.session.commit()
 
 
 def _clinic_locale(in_app, clinic_id: int, locale: str) -> None:
@@ -162,14 +168,16 @@ def test_a_spanish_patient_of_a_us_clinic_reads_spanish(client, world, in_app):
     assert re.search(r"tratamiento el (lun|mar|mié|jue|vie|sáb|dom)\.? \d{1,2} \w+\.? 20\d\d", text)
 
 
-def test_the_link_email_of_a_spanish_clinic_writes_its_date_in_english(
-    app, world, in_app, smtp_server
+def test_the_link_email_writes_its_date_in_the_language_of_its_sentence(
+    app, world, in_app, smtp_server, fake_spanish
 ):
-    # The notice email is English; the admin's request reads Spanish (the clinic's
-    # locale), which must not put "20 noviembre 2026" into the English sentence.
+    # The notice email is in its reader's language (issue 19 point 4): an English
+    # reader of a Spanish clinic gets "20 November 2026", never "20 noviembre 2026"
+    # inside an English sentence; a reader following the clinic gets both in Spanish.
     from app.clock import advancing
     from app.services.notify import dispatch
     from tests.conftest import NOW
+    from tests.fake_catalogue import in_spanish
     from tests.smtp_double import text_of as mail_text
     from tests.web.test_email_pages import NoPush
     from tests.web.test_signin_link_accountability import sign_in_admin
@@ -177,11 +185,15 @@ def test_the_link_email_of_a_spanish_clinic_writes_its_date_in_english(
     _clinic_locale(in_app, world.clinic1, "es_ES")
     admin = app.test_client()
     sign_in_admin(admin, in_app, world)
-    assert admin.post(f"/clinic/patients/{world.patient_a}/invitation").status_code == 200
-    in_app(dispatch.run_until_empty, NoPush(), advancing(NOW))
-    (mail,) = smtp_server.to("alice@patients.example")
-    body = mail_text(mail)
-    assert "for your ScleroCare account on 20 November 2026." in body, body
+    for language in ("en", ""):
+        in_app(_language, world.patient_a, language)
+        assert admin.post(f"/clinic/patients/{world.patient_a}/invitation").status_code == 200
+        in_app(dispatch.run_until_empty, NoPush(), advancing(NOW))
+    english, spanish = (mail_text(m) for m in smtp_server.to("alice@patients.example"))
+    assert "for your ScleroCare account on 20 November 2026." in english, english
+    sentence = "Your clinic made a new sign-in link for your %(app)s account on %(on)s."
+    said = in_spanish(app, sentence, app="ScleroCare", on="20 de noviembre de 2026")
+    assert said in spanish, spanish
 
 
 def test_an_empty_text_translates_to_nothing_not_the_catalogue_header(app):

@@ -18,10 +18,9 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from babel.dates import format_date
 
 from app.extensions import db
-from app.i18n import current_locale
+from app.i18n import format_day
 from app.i18n import locale_for
 from app.models import Clinic
 from app.models import User
@@ -41,7 +40,7 @@ def say_date(at: datetime, tz: ZoneInfo, locale: str | None = None) -> str:
     """A date as people write it, in ``locale`` (the reader's if None): "20 November
     2026", "November 20, 2026" (en_US), "20 de noviembre de 2026" (es)."""
     day = at.astimezone(tz).date()
-    return format_date(day, "long", locale=locale or current_locale())
+    return format_day(day, "date", locale)
 
 
 def tell_link_issued(user: User, now: datetime) -> None:
@@ -52,9 +51,10 @@ def tell_link_issued(user: User, now: datetime) -> None:
     the link email.
     """
     clinic = db.session.get(Clinic, user.clinic_id)
-    # The email is written in English (app/services/notify/email_notice.py), whoever
-    # makes the link: its date is English too, in the clinic's country's order.
-    on = say_date(now, _zone(user, clinic), locale_for("en", clinic.locale))
+    # The email is written in its reader's language (app/services/notify/languages.py),
+    # whoever makes the link: its date is written in it too.
+    language = user.patient.language if user.patient is not None else ""
+    on = say_date(now, _zone(user, clinic), locale_for(language, clinic.locale))
     detail = notice_detail(on, clinic.phone)
     enqueue_account_email(user, LINK_NOTICE, now, NOTICE_TTL, detail)
 

@@ -21,6 +21,7 @@ from app.domain.offsets import local_date
 from app.domain.protocol import RedFlag
 from app.domain.recovery import FOLLOW_UP_DAYS
 from app.extensions import db
+from app.i18n import _
 from app.models import CheckIn
 from app.principal import Principal
 from app.services.care.course import Course
@@ -115,7 +116,7 @@ def checkin_form(user: Principal, now: datetime, day: int | None = None) -> Chec
     if day is None:
         day = today
     if not 0 <= day <= today:
-        raise Invalid("day", "This check-in is for a day that can no longer be changed.")
+        raise Invalid("day", _("This check-in is for a day that can no longer be changed."))
     existing = db.session.scalar(
         sa.select(CheckIn).where(CheckIn.treatment_id == t.id, CheckIn.day == day)
     )
@@ -123,7 +124,7 @@ def checkin_form(user: Principal, now: datetime, day: int | None = None) -> Chec
     # day is still taken: a phone offline for days may hold a red flag the clinic must
     # hear about (issue 14 point 6: no check-in is lost).
     if day < today - LATE_DAYS and existing is not None:
-        raise Invalid("day", "This check-in is for a day that can no longer be changed.")
+        raise Invalid("day", _("This check-in is for a day that can no longer be changed."))
     on = local_date(t.anchor, course.tz) + timedelta(days=day)
     protocol = protocol_for(t)
     asked = day_questions(protocol, t.anchor, course.tz, on)

@@ -28,6 +28,7 @@ from app.domain.protocol.model import AnswerRule
 from app.domain.recovery import TodayView
 from app.domain.recovery import build_today
 from app.extensions import db
+from app.i18n import _
 from app.models import CheckIn
 from app.models import CheckInKey
 from app.models import Photo
@@ -227,7 +228,7 @@ def _submit(
             skin_covers=form.skin_covers,
         )
     except AnswerError as exc:
-        errors = exc.errors if long_note is None else {**exc.errors, "note": NOTE_MESSAGE}
+        errors = exc.errors if long_note is None else {**exc.errors, "note": _(NOTE_MESSAGE)}
         raise _Refused(errors, _alert_early(user, form, raw, protocol.answer_rules, now)) from None
     decision = triage(answers, form.in_window, protocol.answer_rules)
     # From here to the commit, one writer per patient: another device's edit of this
@@ -280,7 +281,7 @@ def _submit(
 def _replayed(replay: CheckIn, form: CheckInForm, now: datetime) -> CheckInResult:
     """A key seen before: the check-in stored with it, unchanged, with its triage."""
     if replay.patient_id != form.course.patient.id:
-        raise Invalid("day", "Please reload the page and send your check-in again.")
+        raise Invalid("day", _("Please reload the page and send your check-in again."))
     t = form.course.recovering
     assert t is not None
     stored = Triage(replay.level, tuple(replay.reasons))  # type: ignore[arg-type]

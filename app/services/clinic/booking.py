@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from app.domain import booking
 from app.i18n import _
+from app.i18n import format_day
 from app.models import Patient
 from app.models import ProtocolVersion
 from app.models import Treatment
@@ -166,7 +167,8 @@ def _minimum(version: ProtocolVersion) -> int:
 
 
 def _day(d: date) -> str:
-    return f"{d:%a} {d.day} {d:%b %Y}"
+    """ "Mon 7 Dec 2026" in the reader's locale (the one day formatter, app/i18n.py)."""
+    return format_day(d, "short_year")
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ from app.models import OutboxMessage
 from app.models import OutboxState
 from app.models import PushSubscription
 from app.services.notify import outbox
+from app.services.notify.languages import written_in
 from app.services.notify.outbox import ClaimedMessage
 from app.services.notify.recipients import Device
 from app.services.notify.report import Clock
@@ -149,8 +150,13 @@ def send_and_record(
     lease: timedelta | None,
     workers: int,
     report: DispatchReport,
+    locales: dict[int, str] | None = None,
 ) -> None:
     """Send rows, at most ``workers`` at once; record and commit each as it returns.
+
+    Each row's payload is written here, in its reader's language (``locales``, by row
+    id: app/services/notify/languages.py), before the sends start: the pool's threads
+    have no app context to translate in.
 
     This thread owns the database session: it starts sends on the pool, writes each
     outcome as soon as the row's sends are back, and renews the lease of every row the
@@ -158,6 +164,9 @@ def send_and_record(
     send starts until its outcome is committed, so a crash repeats at most ``workers``.
     """
     queue = deque(todo)
+    payloads = {
+        row.id: written_in((locales or {}).get(row.id), payload_for, row) for row, _ in todo
+    }
     held = {row.id for row, _ in todo}
     in_flight: dict[Future[list[tuple[Device, SendResult]]], ClaimedMessage] = {}
     renew_every = lease.total_seconds() / 3 if lease is not None else 3600.0
@@ -168,7 +177,7 @@ def send_and_record(
         while queue or in_flight:
             while queue and len(in_flight) < workers:
                 row, devices = queue.popleft()
-                in_flight[pool.submit(_send_row, sender, row, devices)] = row
+                in_flight[pool.submit(_send_row, sender, row, devices, payloads[row.id])] = row
             wait_for = max(0.0, renew_every - (time.monotonic() - renewed))
             done, _ = wait(in_flight, timeout=wait_for, return_when=FIRST_COMPLETED)
             for future in done:
@@ -213,17 +222,19 @@ def recording_connection() -> Iterator[sa.Connection]:
 
 
 def _send_row(
-    sender: PushSender, row: ClaimedMessage, devices: list[Device]
+    sender: PushSender, row: ClaimedMessage, devices: list[Device], payload: bytes
 ) -> list[tuple[Device, SendResult]]:
-    """Send one row to each of its devices (a person has a few at most)."""
-    return [(device, _send_one(sender, row, device)) for device in devices]
+    """Send one row's ``payload`` to each of its devices (a person has a few at most)."""
+    return [(device, _send_one(sender, row, device, payload)) for device in devices]
 
 
-def _send_one(sender: PushSender, row: ClaimedMessage, device: Device) -> SendResult:
+def _send_one(
+    sender: PushSender, row: ClaimedMessage, device: Device, payload: bytes
+) -> SendResult:
     try:
         return sender.send(
             device.info,
-            payload_for(row),
+            payload,
             ttl=TTL_SECONDS.get(row.kind, 86400),
             urgency="high" if row.time_critical else "normal",
             topic=topic_for(row.kind),

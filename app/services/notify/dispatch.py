@@ -82,6 +82,7 @@ from app.services.notify.delivery import send_and_record
 from app.services.notify.delivery import topic_for as topic_for
 from app.services.notify.email_delivery import send_emails
 from app.services.notify.email_enqueue import fold_into_digests
+from app.services.notify.languages import locales_of
 from app.services.notify.outbox import ClaimedMessage
 from app.services.notify.recipients import Device as Device
 from app.services.notify.recipients import PatientQuiet
@@ -123,6 +124,7 @@ def dispatch_due(
     emails = [r for r in rows if r.channel == Channel.EMAIL]
     pushes = [r for r in rows if r.channel != Channel.EMAIL]
     devices, quiet = recipients_of(rows)
+    locales = locales_of(rows, quiet)  # each row in its reader's language
     emails = _screen(emails, now, quiet, token, report)
     pushes = _screen(pushes, now, quiet, token, report)
     todo: list[tuple[ClaimedMessage, list[Device]]] = []
@@ -146,10 +148,16 @@ def dispatch_due(
     # End the read transaction before the network: no snapshot or idle-in-transaction
     # connection held while push services answer (up to the timeout).
     db.session.commit()
-    send_and_record(sender, todo, token, clock, lease if renew else None, workers, report)
+    send_and_record(sender, todo, token, clock, lease if renew else None, workers, report, locales)
     if emails:
         send_emails(
-            mailer or mail.default_sender(), emails, token, clock, lease if renew else None, report
+            mailer or mail.default_sender(),
+            emails,
+            token,
+            clock,
+            lease if renew else None,
+            report,
+            locales,
         )
     return report
 

@@ -7,6 +7,9 @@ body part, date or answer, only the generic words of each reminder kind
 a one-click unsubscribe (RFC 8058: ``List-Unsubscribe`` with an https link and
 ``List-Unsubscribe-Post``) and the same link in its text. Links are built from
 ``SCLERO_BASE_URL``, never from a request's Host header.
+
+Every line is a marked message, said when the email is built, in the language the
+dispatcher chose for its reader (``languages.written_in``); ``%(app)s`` is the app's name.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from flask import current_app
 from app.adapters.mail import Email
 from app.domain.reminders import TITLE
 from app.domain.reminders import message_for
+from app.i18n import N_
+from app.i18n import _
 from app.services.notify import email_notice
 from app.services.notify.outbox import ClaimedMessage
 
@@ -26,30 +31,38 @@ LINK_PURPOSES = ("invite", "signin", "reset", "password_changed")
 
 _LINKS = {
     "invite": (
-        f"Your {TITLE} invitation",
-        "Your clinic has set up {app} for your aftercare. Open this link to choose a "
-        "password and sign in:",
-        "The link works once. If it has run out, ask your clinic for a new one.",
+        N_("Your %(app)s invitation"),
+        N_(
+            "Your clinic has set up %(app)s for your aftercare. Open this link to choose a "
+            "password and sign in:"
+        ),
+        N_("The link works once. If it has run out, ask your clinic for a new one."),
     ),
     "signin": (
-        f"Your {TITLE} sign-in link",
-        "Here is your link to sign in to {app}:",
-        "The link works once. If it has run out, ask your clinic for a new one.",
+        N_("Your %(app)s sign-in link"),
+        N_("Here is your link to sign in to %(app)s:"),
+        N_("The link works once. If it has run out, ask your clinic for a new one."),
     ),
     "reset": (
-        f"Reset your {TITLE} password",
-        "Someone, we hope you, asked to reset the password of your {app} account. Open "
-        "this link to choose a new one:",
-        "The link works once, for one hour. If you did not ask, ignore this email: your "
-        "password stays as it is.",
+        N_("Reset your %(app)s password"),
+        N_(
+            "Someone, we hope you, asked to reset the password of your %(app)s account. "
+            "Open this link to choose a new one:"
+        ),
+        N_(
+            "The link works once, for one hour. If you did not ask, ignore this email: "
+            "your password stays as it is."
+        ),
     ),
     # Issue 18: told after a change on the account page; the link is "forgot password".
     "password_changed": (
-        f"Your {TITLE} password was changed",
-        "The password of your {app} account was just changed, and every other device "
-        "signed in to it was signed out. If this was you, there is nothing to do. If it "
-        "was not, choose a new password now with this link, then call your clinic:",
-        "Nobody from the clinic will ever ask you for your password.",
+        N_("Your %(app)s password was changed"),
+        N_(
+            "The password of your %(app)s account was just changed, and every other device "
+            "signed in to it was signed out. If this was you, there is nothing to do. If "
+            "it was not, choose a new password now with this link, then call your clinic:"
+        ),
+        N_("Nobody from the clinic will ever ask you for your password."),
     ),
 }
 
@@ -85,16 +98,16 @@ def build(row: ClaimedMessage, to: str, unsubscribe_url: str | None, reply_to: s
     subject, intro, after = _LINKS.get(row.kind, _LINKS["signin"])
     text = "\n\n".join(
         [
-            "Hello,",
-            intro.format(app=TITLE),
+            _("Hello,"),
+            _(intro, app=TITLE),
             row.secret or absolute("/login"),
-            after,
-            "This email was sent automatically. A reply goes to your clinic."
-            if reply_to
-            else "This email was sent automatically; replies are not read.",
+            _(after),
+            email_notice.sign_off(reply_to),
         ]
     )
-    return Email(to=to, subject=subject, text=text + "\n", headers=headers, reply_to=reply_to)
+    return Email(
+        to=to, subject=_(subject, app=TITLE), text=text + "\n", headers=headers, reply_to=reply_to
+    )
 
 
 def _digest(
@@ -103,21 +116,24 @@ def _digest(
     kinds = [k for k in row.detail.split(",") if k]
     lines = sorted({f"- {message_for(k)}" for k in kinds}) or [f"- {message_for('daily')}"]
     parts = [
-        "Hello,",
-        "You have reminders from your clinic today:\n" + "\n".join(lines),
-        f"Open {TITLE}: {absolute(row.link)}",
-        "Your Today page always has everything you need, even without this email.",
+        _("Hello,"),
+        _("You have reminders from your clinic today:") + "\n" + "\n".join(lines),
+        _("Open %(app)s: %(link)s", app=TITLE, link=absolute(row.link)),
+        _("Your Today page always has everything you need, even without this email."),
     ]
     if unsubscribe_url:
         headers["List-Unsubscribe"] = f"<{unsubscribe_url}>"
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         parts.append(
-            "You get this email because reminders by email are on for you. To stop them, "
-            f"open: {unsubscribe_url}"
+            _(
+                "You get this email because reminders by email are on for you. To stop "
+                "them, open: %(link)s",
+                link=unsubscribe_url,
+            )
         )
     return Email(
         to=to,
-        subject=f"Your {TITLE} reminders for today",
+        subject=_("Your %(app)s reminders for today", app=TITLE),
         text="\n\n".join(parts) + "\n",
         headers=headers,
     )

@@ -49,6 +49,7 @@ from app.services.notify.delivery import fenced
 from app.services.notify.delivery import recording_connection
 from app.services.notify.email_content import build
 from app.services.notify.email_prefs import unsubscribe_url
+from app.services.notify.languages import written_in
 from app.services.notify.outbox import ClaimedMessage
 from app.services.notify.report import Clock
 from app.services.notify.report import DispatchReport
@@ -96,8 +97,10 @@ def send_emails(
     clock: Clock,
     lease: timedelta | None,
     report: DispatchReport,
+    locales: dict[int, str] | None = None,
 ) -> None:
-    """Send claimed email rows on one SMTP connection, recording each as it returns."""
+    """Send claimed email rows on one SMTP connection, recording each as it returns;
+    each is written in its reader's language (``locales`` by row id, languages.py)."""
     if not rows:
         return
     addresses = addresses_of(rows)
@@ -125,7 +128,9 @@ def send_emails(
                 _count(report, "failed", _close(conn, row, token, clock(), "no email address"))
                 continue
             to, reply_to = found
-            result = _send(batch, build(row, to, unsubscribe.get(row.patient_id), reply_to))
+            locale = (locales or {}).get(row.id)
+            email = written_in(locale, build, row, to, unsubscribe.get(row.patient_id), reply_to)
+            result = _send(batch, email)
             report.emails += 1
             name = f"email {result.outcome}"
             report.statuses[name] = report.statuses.get(name, 0) + 1

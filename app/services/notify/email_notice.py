@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from app.adapters.mail import Email
 from app.domain.reminders import TITLE
+from app.i18n import _
 from app.services.notify.outbox import ClaimedMessage
 
 LINK_NOTICE = "link_notice"
@@ -23,24 +24,35 @@ def notice_detail(on: str, phone: str) -> str:
     return f"{on}|{phone}"[:200]
 
 
+def sign_off(reply_to: str) -> str:
+    """The last line of every email: where a reply goes."""
+    if reply_to:
+        return _("This email was sent automatically. A reply goes to your clinic.")
+    return _("This email was sent automatically; replies are not read.")
+
+
 def notice_email(row: ClaimedMessage, to: str, headers: dict[str, str], reply_to: str) -> Email:
-    """The email for a claimed ``link_notice`` row."""
-    on, _, phone = row.detail.partition("|")
-    call = f"call your clinic on {phone}" if phone else "call your clinic"
+    """The email for a claimed ``link_notice`` row, in the reader's language (the date
+    in ``detail`` was written in it when the row was queued)."""
+    on, _sep, phone = row.detail.partition("|")
     text = "\n\n".join(
         [
-            "Hello,",
-            f"Your clinic made a new sign-in link for your {TITLE} account on {on}.",
-            f"If you did not ask for it, {call}.",
-            "If you asked for it, there is nothing more to do.",
-            "This email was sent automatically. A reply goes to your clinic."
-            if reply_to
-            else "This email was sent automatically; replies are not read.",
+            _("Hello,"),
+            _(
+                "Your clinic made a new sign-in link for your %(app)s account on %(on)s.",
+                app=TITLE,
+                on=on,
+            ),
+            _("If you did not ask for it, call your clinic on %(phone)s.", phone=phone)
+            if phone
+            else _("If you did not ask for it, call your clinic."),
+            _("If you asked for it, there is nothing more to do."),
+            sign_off(reply_to),
         ]
     )
     return Email(
         to=to,
-        subject=f"A new sign-in link for your {TITLE} account",
+        subject=_("A new sign-in link for your %(app)s account", app=TITLE),
         text=text + "\n",
         headers=headers,
         reply_to=reply_to,
@@ -59,36 +71,44 @@ def closure_detail(years: int, photos_kept: bool, phone: str) -> str:
 
 
 def closure_email(row: ClaimedMessage, to: str, headers: dict[str, str], reply_to: str) -> Email:
-    """The email for a claimed ``closure`` row: no health details, only the policy."""
-    years, _, rest = row.detail.partition("|")
-    photos, _, phone = rest.partition("|")
-    call = f"call your clinic on {phone}" if phone else "call your clinic"
+    """The email for a claimed ``closure`` row, in the reader's language: no health
+    details, only the policy."""
+    years, _sep, rest = row.detail.partition("|")
+    photos, _sep, phone = rest.partition("|")
     kept = (
-        "Your photos are part of the record and are kept with it."
+        _("Your photos are part of the record and are kept with it.")
         if photos == "keep"
-        else "Your photos will be deleted when your account is closed."
+        else _("Your photos will be deleted when your account is closed.")
     )
     text = "\n\n".join(
         [
-            "Hello,",
-            f"You asked to close your {TITLE} account. Your clinic will complete it soon.",
-            "When it does, your password, every signed-in device, your reminders, "
-            "calendar links and this email address are removed at once. You will not "
-            "get any more emails from us.",
-            f"Your clinic must keep your clinical record (your treatments, check-ins, "
-            f"alerts and the clinic's notes) for {years} years after your account is "
-            "closed, under its records policy and UK health-record rules. Nobody can "
-            "sign in to it, and it is erased when that time is over.",
+            _("Hello,"),
+            _(
+                "You asked to close your %(app)s account. Your clinic will complete it soon.",
+                app=TITLE,
+            ),
+            _(
+                "When it does, your password, every signed-in device, your reminders, "
+                "calendar links and this email address are removed at once. You will not "
+                "get any more emails from us."
+            ),
+            _(
+                "Your clinic must keep your clinical record (your treatments, check-ins, "
+                "alerts and the clinic's notes) for %(years)s years after your account is "
+                "closed, under its records policy and UK health-record rules. Nobody can "
+                "sign in to it, and it is erased when that time is over.",
+                years=years,
+            ),
             kept,
-            f"If you did not ask for this, {call} now.",
-            "This email was sent automatically. A reply goes to your clinic."
-            if reply_to
-            else "This email was sent automatically; replies are not read.",
+            _("If you did not ask for this, call your clinic on %(phone)s now.", phone=phone)
+            if phone
+            else _("If you did not ask for this, call your clinic now."),
+            sign_off(reply_to),
         ]
     )
     return Email(
         to=to,
-        subject=f"Closing your {TITLE} account",
+        subject=_("Closing your %(app)s account", app=TITLE),
         text=text + "\n",
         headers=headers,
         reply_to=reply_to,

@@ -1,6 +1,6 @@
 """Who a claimed outbox row goes to: the recipient's devices (``Device``) and, for a
 patient, their zone and quiet hours for the send-time check and their choice about
-reminder emails (``PatientQuiet``)."""
+reminder emails and their language (``PatientQuiet``)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,9 @@ import sqlalchemy as sa
 from app.adapters.push import SubscriptionInfo
 from app.domain.reminders import QuietHours
 from app.extensions import db
+from app.i18n import DEFAULT_LOCALE
+from app.i18n import locale_for
+from app.models import Clinic
 from app.models import EmailPreference
 from app.models import Patient
 from app.models import PushSubscription
@@ -40,6 +43,8 @@ class PatientQuiet:
     # (app.services.notify.email_prefs).
     email: str = "auto"
     discharged: bool = False
+    # The locale their pushes and emails are written in (app/i18n.py:locale_for).
+    locale: str = DEFAULT_LOCALE
 
 
 def recipient_of(row: ClaimedMessage) -> tuple[str, int]:
@@ -82,7 +87,10 @@ def recipients_of(
                 EmailPreference.updated_at,
                 # A hard bounce of a digest pauses reminder emails (email_prefs).
                 last_bounce(Patient.id),
+                Patient.language,
+                Clinic.locale,
             )
+            .join(Clinic, Clinic.id == Patient.clinic_id)
             .outerjoin(EmailPreference, EmailPreference.patient_id == Patient.id)
             .where(Patient.id.in_(sorted(patients)))
         )
@@ -96,6 +104,8 @@ def recipients_of(
             discharged_at,
             changed_at,
             bounced_at,
+            language,
+            clinic_locale,
         ) in zones:
             choice = "off" if unsubscribed else ("email" if by_email else "auto")
             if is_paused(bounced_at, changed_at):
@@ -105,5 +115,6 @@ def recipients_of(
                 QuietHours(start, end),
                 email=choice,
                 discharged=discharged_at is not None,
+                locale=locale_for(language or "", clinic_locale),
             )
     return found, quiet

@@ -18,6 +18,8 @@ from app.adapters import imaging
 from app.domain import photos as rules
 from app.domain.offsets import local_date
 from app.extensions import db
+from app.i18n import N_
+from app.i18n import _
 from app.models import Photo
 from app.principal import Principal
 from app.services.care.course import Course
@@ -54,7 +56,7 @@ def add_photo(
             return replay
     note = note.strip()
     if len(note) > NOTE_MAX:
-        raise Invalid("note", f"Please keep the note under {NOTE_MAX} characters.")
+        raise Invalid("note", _("Please keep the note under %(n)s characters.", n=NOTE_MAX))
     _check_quota(patient_id, local_date(now, course.tz))
     try:
         processed = imaging.process(data, storage.settings())
@@ -100,7 +102,7 @@ def add_photo(
         # _store_and_commit has removed this one's files.
         if client_key and (replay := _replay(patient_id, client_key)) is not None:
             return replay
-        raise Invalid("photo", "Please reload the page and try again.") from None
+        raise Invalid("photo", N_("Please reload the page and try again.")) from None
     storage.crash("committed")
     return photo
 
@@ -130,7 +132,7 @@ def _store_and_commit(photo: Photo, processed: imaging.Processed) -> None:
 def _replay(patient_id: int, client_key: str) -> Photo | None:
     found = db.session.scalar(sa.select(Photo).where(Photo.client_key == client_key))
     if found is not None and found.patient_id != patient_id:
-        raise Invalid("photo", "Please reload the page and try again.")
+        raise Invalid("photo", N_("Please reload the page and try again."))
     return found
 
 
@@ -145,14 +147,19 @@ def _check_quota(patient_id: int, today: date) -> None:
     if counts[1] >= config["PHOTO_MAX_PER_DAY"]:
         raise Invalid(
             "photo",
-            f"You have added {counts[1]} photos today, the most for one day. "
-            "Please add more tomorrow, or delete one you do not need.",
+            _(
+                "You have added %(n)s photos today, the most for one day. "
+                "Please add more tomorrow, or delete one you do not need.",
+                n=counts[1],
+            ),
         )
     if counts[0] >= config["PHOTO_MAX_TOTAL"]:
         raise Invalid(
             "photo",
-            "Your photo diary is full. Please delete photos you no longer need, "
-            "or ask your clinic.",
+            N_(
+                "Your photo diary is full. Please delete photos you no longer need, "
+                "or ask your clinic."
+            ),
         )
 
 

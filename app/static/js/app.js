@@ -8,6 +8,22 @@
   // "Got it" on the clinic's messages (Today) is kept too: it only moves a "seen" mark.
   var QUEUEABLE = /^\/patient\/(tasks\/[^/]+|checklist\/[^/]+|checkin|messages\/seen)$/;
 
+  // The words this script and the others show, in the reader's language: base.html
+  // renders their translations as JSON (app/js_messages.py; only where the reader's
+  // language says them otherwise), keyed by the English text each script writes. A
+  // missing one stays in English. %(name)s is filled in from vars.
+  var WORDS = (function () {
+    var el = document.getElementById("sc-i18n");
+    try { return el ? JSON.parse(el.textContent) : {}; } catch (e) { return {}; }
+  })();
+  window.scT = function (text, vars) {
+    var said = Object.prototype.hasOwnProperty.call(WORDS, text) ? WORDS[text] : text;
+    return said.replace(/%\((\w+)\)s/g, function (all, name) {
+      return vars && Object.prototype.hasOwnProperty.call(vars, name) ? String(vars[name]) : all;
+    });
+  };
+  var t = window.scT;
+
   function meta(name) {
     var m = document.querySelector('meta[name="' + name + '"]');
     return m ? m.getAttribute("content") : null;
@@ -79,11 +95,11 @@
     if (!copy && navigator.onLine !== false) { return; }
     // The words and the date come from the server (base.html), in the reader's language,
     // the clinic's date style and the reader's zone, never the phone's locale (issue 19).
-    var text = meta("sc-offline") || "You are offline.";
+    var text = meta("sc-offline") || t("You are offline.");
     if (generated && !isNaN(Date.parse(generated))) {
-      text = meta("sc-offline-copy") || ("Offline copy, last updated " + clinicDate(new Date(generated)) + ".");
+      text = meta("sc-offline-copy") || t("Offline copy, last updated %(when)s.", { when: clinicDate(new Date(generated)) });
     }
-    status(text + " " + (meta("sc-offline-saved") || "Ticks and check-ins are saved on this phone and sent when you are online."), "info");
+    status(text + " " + (meta("sc-offline-saved") || t("Ticks and check-ins are saved on this phone and sent when you are online.")), "info");
   }
   offlineBanner();
   window.addEventListener("offline", offlineBanner);
@@ -154,7 +170,7 @@
     var mark = button.querySelector('[aria-hidden="true"]');
     if (mark) { mark.textContent = done ? "✓" : ""; }
     var label = button.querySelector(".sr");
-    if (label) { label.textContent = done ? "Done" : "Mark as done"; }
+    if (label) { label.textContent = done ? t("Done") : t("Mark as done"); }
     var row = form.closest("li");
     if (row) {
       row.classList.toggle("done", done);
@@ -165,7 +181,7 @@
         (row.querySelector("div") || row).appendChild(note);
       }
       if (note) {
-        if (pending) { note.textContent = "Saved on this phone, will send when online."; } else { note.remove(); }
+        if (pending) { note.textContent = t("Saved on this phone, will send when online."); } else { note.remove(); }
       }
     }
     next.value = done ? "0" : "1";  // the next tap asks for the other state
@@ -217,14 +233,14 @@
         var path = new URL(response.url).pathname;
         if (response.headers.get("X-Sclero-Signed-Out") === "1" || path === "/login" || path === "/login/pin") {
           purgePages();
-          status("Please sign in to send what you saved on this phone. Nothing is lost.", "error");
+          status(t("Please sign in to send what you saved on this phone. Nothing is lost."), "error");
           throw new Error("signed out");
         }
         if (response.status >= 500) { throw new Error("server"); }
         if (response.headers.get("X-Sclero-Form-Expired") === "1") {
           // This page's form token is no longer valid (signed in again elsewhere): the
           // entry was not read, so it stays for the next page's token.
-          status("Please reload this page to send what you saved on this phone. Nothing is lost.", "error");
+          status(t("Please reload this page to send what you saved on this phone. Nothing is lost."), "error");
           throw new Error("form expired");
         }
         writeQueue(readQueue().slice(1));
@@ -250,7 +266,7 @@
       .then(function (outcome) {
         replaying = false;
         if (outcome === "sent") {
-          if (readQueue().length) { replay(); } else { status("Sent. Everything saved on this phone has reached the clinic.", "success"); }
+          if (readQueue().length) { replay(); } else { status(t("Sent. Everything saved on this phone has reached the clinic."), "success"); }
         }
       })
       .catch(function () { replaying = false; });
@@ -276,12 +292,12 @@
       var hides = form.getAttribute("data-hides");
       if (hides && document.getElementById(hides)) { document.getElementById(hides).hidden = true; }
       if (path === "/patient/checkin") {
-        status("Saved on this phone, will send when online." +
-          (photoLeftOut ? " The photo cannot be kept on the phone: please add it from Photos once you are online." : "") +
-          " If you feel unwell or have any warning sign, call the clinic or the emergency number now: do not wait.", "error");
+        status(t("Saved on this phone, will send when online.") +
+          (photoLeftOut ? " " + t("The photo cannot be kept on the phone: please add it from Photos once you are online.") : "") +
+          " " + t("If you feel unwell or have any warning sign, call the clinic or the emergency number now: do not wait."), "error");
         window.scrollTo(0, 0);
       } else {
-        status("Saved on this phone, will send when online.", "info");
+        status(t("Saved on this phone, will send when online."), "info");
       }
       return;
     }
@@ -398,8 +414,9 @@
     form.addEventListener("submit", function (event) {
       if (form.dataset.tidied === "1") { return; }
       var pending = readQueue().length;
-      if (pending && !window.confirm(pending + " entr" + (pending === 1 ? "y is" : "ies are") +
-          " saved on this phone but not sent yet. Sign out and delete " + (pending === 1 ? "it" : "them") + "?")) {
+      if (pending && !window.confirm(pending === 1
+          ? t("%(n)s entry is saved on this phone but not sent yet. Sign out and delete it?", { n: pending })
+          : t("%(n)s entries are saved on this phone but not sent yet. Sign out and delete them?", { n: pending }))) {
         event.preventDefault();
         event.stopImmediatePropagation();
         return;

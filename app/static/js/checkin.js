@@ -4,6 +4,9 @@
 // it. Offline, app.js keeps the answers and leaves the photo out, so these checks step
 // aside then.
 "use strict";
+// The page's words in the reader's language (base.html's sc-i18n, read by app.js); as
+// written here, in English, when there is no translation.
+function t(text, vars) { return window.scT ? window.scT(text, vars) : text; }
 (function () {
   // After a refused check-in the error summary gets the focus, so a screen reader
   // reads it first and a keyboard user can follow its links (GOV.UK pattern).
@@ -36,7 +39,7 @@
     box.tabIndex = -1;
     var heading = document.createElement("h2");
     heading.id = "error-summary-title";
-    heading.textContent = "There is a problem";
+    heading.textContent = t("There is a problem");
     var list = document.createElement("ul");
     missing.forEach(function (m) {
       var link = document.createElement("a");
@@ -59,13 +62,13 @@
     form.querySelectorAll(".warning-questions fieldset").forEach(function (group) {
       var first = group.querySelector('input[type="radio"]');
       if (first && !checkedIn(first.name)) {
-        missing.push({ id: first.id, text: "Please answer yes or no: " + group.querySelector("legend").textContent.trim() });
+        missing.push({ id: first.id, text: t("Please answer yes or no: %(title)s", { title: group.querySelector("legend").textContent.trim() }) });
       }
     });
-    if (!checkedIn("pain")) { missing.push({ id: "pain", text: "Choose a pain score from 0 to 10." }); }
-    if (!checkedIn("bruising")) { missing.push({ id: "bruising", text: "Choose how much bruising you have." }); }
+    if (!checkedIn("pain")) { missing.push({ id: "pain", text: t("Choose a pain score from 0 to 10.") }); }
+    if (!checkedIn("bruising")) { missing.push({ id: "bruising", text: t("Choose how much bruising you have.") }); }
     // Nothing ticked in the skin list is no answer (it asks the skin-breakdown sign).
-    if (form.querySelector("#skin-none") && !checkedIn("skin")) { missing.push({ id: "skin", text: "Tick the skin changes you have, or tick 'No skin changes'." }); }
+    if (form.querySelector("#skin-none") && !checkedIn("skin")) { missing.push({ id: "skin", text: t("Tick the skin changes you have, or tick 'No skin changes'.") }); }
     if (missing.length) {
       event.preventDefault();
       summarise(missing);
@@ -105,7 +108,7 @@
   function show() {
     var f = file();
     remove.hidden = !f;
-    chosen.textContent = f ? "Photo chosen: " + f.name + "." : "";
+    chosen.textContent = f ? t("Photo chosen: %(name)s.", { name: f.name }) : "";
   }
 
   inputs.forEach(function (input) {
@@ -128,13 +131,13 @@
     if (!f || navigator.onLine === false) { return; }
     if (maxBytes && f.size > maxBytes) {
       event.preventDefault();
-      say("That photo is larger than " + Math.round(maxBytes / 1048576) + " MB. Choose a smaller one, or press Remove the photo to send your answers without it.");
+      say(t("That photo is larger than %(mb)s MB. Choose a smaller one, or press Remove the photo to send your answers without it.", { mb: Math.round(maxBytes / 1048576) }));
       return;
     }
     var missing = ["side", "region", "view"].filter(function (name) { return !form.elements[name].value; });
     if (missing.length) {
       event.preventDefault();
-      say("Please choose which area the photo shows (side, part of the leg and view), or press Remove the photo.");
+      say(t("Please choose which area the photo shows (side, part of the leg and view), or press Remove the photo."));
     }
   });
 })();

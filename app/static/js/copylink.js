@@ -2,6 +2,9 @@
 // API needs a secure context and permission; where it is missing or refused, the link
 // is selected so the person can copy it themselves, and the status line says so.
 "use strict";
+// The page's words in the reader's language (base.html's sc-i18n, read by app.js); as
+// written here, in English, when there is no translation.
+function t(text, vars) { return window.scT ? window.scT(text, vars) : text; }
 (function () {
   function say(status, text) {
     if (!status) { return; }
@@ -20,7 +23,7 @@
     selectAll(box);
     var copied = false;
     try { copied = document.execCommand && document.execCommand("copy"); } catch (e) { copied = false; }
-    say(status, copied ? "Copied" : "Link selected: press Ctrl+C (or Copy) to copy it");
+    say(status, copied ? t("Copied") : t("Link selected: press Ctrl+C (or Copy) to copy it"));
   }
 
   function copy(button) {
@@ -29,7 +32,7 @@
     var status = document.getElementById(box.id + "-status");
     if (navigator.clipboard && window.isSecureContext) {
       navigator.clipboard.writeText(box.value).then(
-        function () { say(status, "Copied"); },
+        function () { say(status, t("Copied")); },
         function () { fallback(box, status); }
       );
     } else {

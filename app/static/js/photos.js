@@ -4,6 +4,9 @@
 // photo smaller before it is sent is photoshrink.js's work (it tells this page when done).
 // Photos are only ever shown from their own URLs or from a local blob: nothing is cached.
 "use strict";
+// The page's words in the reader's language (base.html's sc-i18n, read by app.js); as
+// written here, in English, when there is no translation.
+function t(text, vars) { return window.scT ? window.scT(text, vars) : text; }
 (function () {
   var form = document.querySelector("form.photo-form");
   document.querySelectorAll("form[data-autosubmit] select[name=site]").forEach(function (select) {
@@ -52,11 +55,11 @@
     toggle.hidden = !url || (!previewUrl && !stream);
     startButton.hidden = !canCapture || !url || Boolean(stream);
     if (previewUrl) {
-      ghostText.textContent = url ? "Your new photo, with the last one faintly over it. If they do not line up, take it again." : "Your new photo.";
+      ghostText.textContent = url ? t("Your new photo, with the last one faintly over it. If they do not line up, take it again.") : t("Your new photo.");
     } else if (stream) {
-      ghostText.textContent = "Line your leg up with the last photo, then press Take it now.";
+      ghostText.textContent = t("Line your leg up with the last photo, then press Take it now.");
     } else {
-      ghostText.textContent = "Your last photo of this area is shown faintly. Stand the same way and at the same distance, so the two line up.";
+      ghostText.textContent = t("Your last photo of this area is shown faintly. Stand the same way and at the same distance, so the two line up.");
     }
   }
 
@@ -72,7 +75,7 @@
     if (previewUrl) { URL.revokeObjectURL(previewUrl); previewUrl = null; }
     tooBig.hidden = !(file && maxBytes && file.size > maxBytes);
     if (!file) { previewImg.hidden = true; frame.classList.remove("has-preview"); showGhost(); return; }
-    chosen.textContent = "Photo chosen. Check it in the frame above, then press Save photo.";
+    chosen.textContent = t("Photo chosen. Check it in the frame above, then press Save photo.");
     previewUrl = URL.createObjectURL(file);
     previewImg.src = previewUrl;
     previewImg.hidden = false;
@@ -94,7 +97,7 @@
       window.clearTimeout(previewTimer);
       waitingFor = file && shrinking ? input : null;
       if (!waitingFor) { showPreview(file || null); return; }
-      chosen.textContent = "Photo chosen. Check it in the frame above, then press Save photo.";
+      chosen.textContent = t("Photo chosen. Check it in the frame above, then press Save photo.");
       previewTimer = window.setTimeout(function () {
         if (waitingFor === input) { waitingFor = null; showPreview((input.files && input.files[0]) || null); }
       }, 4000);
@@ -141,7 +144,7 @@
         .catch(function () {
           stopCamera();
           showGhost();
-          chosen.textContent = "The camera could not be opened here. Use Take a photo instead.";
+          chosen.textContent = t("The camera could not be opened here. Use Take a photo instead.");
         });
     });
     shootButton.addEventListener("click", function () {

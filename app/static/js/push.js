@@ -5,6 +5,9 @@
 // server every time the page opens, and wires the two buttons. No inline script is
 // needed (CSP script-src 'self'): everything it needs is in #push-panel's data-*.
 "use strict";
+// The page's words in the reader's language (base.html's sc-i18n, read by app.js); as
+// written here, in English, when there is no translation.
+function t(text, vars) { return window.scT ? window.scT(text, vars) : text; }
 (function () {
   var panel = document.getElementById("push-panel");
   if (!panel) { return; }
@@ -24,21 +27,21 @@
   var OPT_OUT = "sclerocare-push-off";
 
   var TEXT = {
-    unsupported: "This browser cannot show reminders. Your Today page still has everything you need: please open it every day.",
-    iosOld: "This iPhone or iPad cannot show reminders yet. Update to iOS 16.4 or later, then open ScleroCare from your Home Screen.",
-    iosInstall: "On iPhone and iPad, reminders only work once ScleroCare is on your Home Screen. Here is how.",
-    blocked: "Reminders are blocked for ScleroCare in this browser's settings. To allow them, open the browser's settings for this site, set Notifications to Allow, then reload this page.",
-    dismissed: "Reminders were not allowed. Tap Turn on reminders to try again.",
-    off: "Reminders are off on this device.",
-    on: "Reminders are on for this device.",
-    turningOn: "Turning on reminders…",
-    turningOff: "Turning off reminders…",
-    offDone: "Reminders are off on this device. You can turn them on again at any time.",
-    noServer: "Could not reach ScleroCare. Check your internet connection and try again.",
-    signIn: "Your sign-in has ended. Please reload the page, sign in and try again.",
-    expired: "This page was open too long. Please reload it and try again.",
-    slow: "this browser's notification service did not answer. Please try again later.",
-    generic: "Something went wrong. Please reload the page and try again."
+    unsupported: t("This browser cannot show reminders. Your Today page still has everything you need: please open it every day."),
+    iosOld: t("This iPhone or iPad cannot show reminders yet. Update to iOS 16.4 or later, then open ScleroCare from your Home Screen."),
+    iosInstall: t("On iPhone and iPad, reminders only work once ScleroCare is on your Home Screen. Here is how."),
+    blocked: t("Reminders are blocked for ScleroCare in this browser's settings. To allow them, open the browser's settings for this site, set Notifications to Allow, then reload this page."),
+    dismissed: t("Reminders were not allowed. Tap Turn on reminders to try again."),
+    off: t("Reminders are off on this device."),
+    on: t("Reminders are on for this device."),
+    turningOn: t("Turning on reminders…"),
+    turningOff: t("Turning off reminders…"),
+    offDone: t("Reminders are off on this device. You can turn them on again at any time."),
+    noServer: t("Could not reach ScleroCare. Check your internet connection and try again."),
+    signIn: t("Your sign-in has ended. Please reload the page, sign in and try again."),
+    expired: t("This page was open too long. Please reload it and try again."),
+    slow: t("this browser's notification service did not answer. Please try again later."),
+    generic: t("Something went wrong. Please reload the page and try again.")
   };
 
   function say(text) { statusEl.textContent = text; }
@@ -170,7 +173,7 @@
           window.location.reload();
         });
     }).catch(function (err) {
-      showOff("Reminders could not be turned on: " + failed(err));
+      showOff(t("Reminders could not be turned on: %(why)s", { why: failed(err) }));
     }).then(function () { onBtn.disabled = false; });
   }
 
@@ -188,7 +191,7 @@
         return sub.unsubscribe().then(function () { return post(cfg.unsubscribeUrl, { endpoint: endpoint }); });
       })
       .then(function () { showOff(TEXT.offDone); window.location.reload(); })
-      .catch(function (err) { say("Reminders could not be turned off: " + failed(err)); })
+      .catch(function (err) { say(t("Reminders could not be turned off: %(why)s", { why: failed(err) })); })
       .then(function () { offBtn.disabled = false; });
   }
 
@@ -240,7 +243,7 @@
             return sub.unsubscribe().then(function () { showOff(); });
           });
       })
-      .catch(function (err) { showOff("Reminders could not be checked: " + failed(err)); });
+      .catch(function (err) { showOff(t("Reminders could not be checked: %(why)s", { why: failed(err) })); });
   }
 
   function start() {

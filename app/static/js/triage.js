@@ -7,6 +7,9 @@
 // the full-screen emergency page with its call button at once; app.js has already
 // saved the check-in on the phone and sends it once the phone is back online.
 "use strict";
+// The page's words in the reader's language (base.html's sc-i18n, read by app.js); as
+// written here, in English, when there is no translation.
+function t(text, vars) { return window.scT ? window.scT(text, vars) : text; }
 (function () {
   function worse(levels, a, b) {
     return levels.indexOf(a) <= levels.indexOf(b) ? a : b;
@@ -14,13 +17,16 @@
   function mostSevere(levels, tiers) {
     return tiers.reduce(function (a, b) { return worse(levels, a, b); });
   }
+  // The reasons as app/domain/reasons.py words them, in the reader's language.
+  var BRUISING = { none: "No bruising", mild: "Mild bruising", moderate: "Moderate bruising", severe: "Severe bruising" };
   function ruleReason(rule, answers) {
-    if (rule.answer === "pain" && answers.pain >= (rule.at_least || 0)) { return "Pain " + answers.pain + " out of 10"; }
+    if (rule.answer === "pain" && answers.pain >= (rule.at_least || 0)) { return t("Pain %(score)s out of 10", { score: answers.pain }); }
     if (rule.answer === "bruising" && rule.choices.indexOf(answers.bruising) !== -1) {
-      return answers.bruising.charAt(0).toUpperCase() + answers.bruising.slice(1) + " bruising";
+      var words = BRUISING[answers.bruising];
+      return words ? t(words) : answers.bruising.charAt(0).toUpperCase() + answers.bruising.slice(1) + " bruising";
     }
-    if (rule.answer === "lumps" && answers.lumps) { return "Tender lumps"; }
-    if (rule.answer === "itching" && answers.itching) { return "Itching"; }
+    if (rule.answer === "lumps" && answers.lumps) { return t("Tender lumps"); }
+    if (rule.answer === "itching" && answers.itching) { return t("Itching"); }
     return null;
   }
 

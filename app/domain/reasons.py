@@ -1,0 +1,58 @@
+"""Why a check-in reached its tier, as stored and as a patient reads it (issue 19 point 4).
+
+A reason is stored in the clinic's English (alerts and check-ins keep what was written,
+so the clinician reads the protocol's own words). Each reason an answer gives is a
+marked message, so a patient's pages can say it in their language: a warning sign's
+title or a skin change is looked up as it is; "Pain 8 out of 10" is the message
+``PAIN_REASON`` with the score put back in (:func:`for_reader`).
+
+Pure functions: no Flask; the words come from ``app.domain.language``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from app.domain.language import N_
+from app.domain.language import say
+
+if TYPE_CHECKING:
+    from app.domain.checkin import Answers
+    from app.domain.protocol.model import AnswerRule
+
+PAIN_REASON = N_("Pain %(score)s out of 10")
+# The bruising a rule may name (protocol answer rules' ``choices``), as a reason.
+BRUISING_REASONS = {
+    "none": N_("No bruising"),
+    "mild": N_("Mild bruising"),
+    "moderate": N_("Moderate bruising"),
+    "severe": N_("Severe bruising"),
+}
+LUMPS_REASON = N_("Tender lumps")
+ITCHING_REASON = N_("Itching")
+# PAIN_REASON as stored, in English: the score is read back out of it.
+_STORED_PAIN = re.compile(r"Pain (\d+) out of 10")
+
+
+def rule_reason(rule: AnswerRule, answers: Answers) -> str | None:
+    """The reason (stored English) an answer rule other than skin gives, or None if it
+    does not apply."""
+    if rule.answer == "pain" and answers.pain >= (rule.at_least or 0):
+        return PAIN_REASON % {"score": answers.pain}
+    if rule.answer == "bruising" and answers.bruising in rule.choices:
+        return BRUISING_REASONS.get(answers.bruising, f"{answers.bruising.title()} bruising")
+    if rule.answer == "lumps" and answers.lumps:
+        return LUMPS_REASON
+    if rule.answer == "itching" and answers.itching:
+        return ITCHING_REASON
+    return None
+
+
+def for_reader(reason: str) -> str:
+    """A stored reason in the reader's language: a pain score is said with its number,
+    anything else is looked up as written (a clinic's own wording stays as it is)."""
+    pain = _STORED_PAIN.fullmatch(reason or "")
+    if pain:
+        return say(PAIN_REASON, score=int(pain.group(1)))
+    return say(reason)

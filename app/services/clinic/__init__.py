@@ -4,7 +4,8 @@ Only a face: every name is defined in the module that says what it holds, and im
 it from here keeps working (``clinic.create_patient(...)``):
 
 * ``patients``: adding a patient, their phone and invitation link, the patient list.
-* ``sessions``: booking, moving and cancelling appointments, recording a treatment.
+* ``sessions``: booking, moving and cancelling appointments.
+* ``recording``: recording a treatment, and correcting it.
 * ``booking``: what the booking and record forms start from; the interval warning.
 * ``pages``: what the form pages show, each in one call (protocol choices, the patient
   page with its booking form, the record-treatment page).
@@ -47,18 +48,18 @@ from app.services.clinic.patients import list_patients as list_patients
 from app.services.clinic.patients import new_invitation as new_invitation
 from app.services.clinic.patients import patient_for as patient_for
 from app.services.clinic.patients import set_phone as set_phone
+from app.services.clinic.recording import TreatmentRecord as TreatmentRecord
+from app.services.clinic.recording import clinic_tasks as clinic_tasks
+from app.services.clinic.recording import record_treatment as record_treatment
 from app.services.clinic.sessions import FORMS as FORMS
 from app.services.clinic.sessions import BookingPage as BookingPage
 from app.services.clinic.sessions import SessionUnchanged as SessionUnchanged
-from app.services.clinic.sessions import TreatmentRecord as TreatmentRecord
 from app.services.clinic.sessions import book_session as book_session
 from app.services.clinic.sessions import booking_page as booking_page
 from app.services.clinic.sessions import cancel as cancel
 from app.services.clinic.sessions import cancel_form as cancel_form
-from app.services.clinic.sessions import clinic_tasks as clinic_tasks
 from app.services.clinic.sessions import move_form as move_form
 from app.services.clinic.sessions import record_form as record_form
-from app.services.clinic.sessions import record_treatment as record_treatment
 from app.services.clinic.sessions import reschedule as reschedule
 from app.services.clinic.sessions import treatment_for as treatment_for
 from app.services.clinic.sessions import treatments_of as treatments_of

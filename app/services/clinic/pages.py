@@ -24,7 +24,7 @@ from app.services.clinic.booking import booking_defaults
 from app.services.clinic.booking import record_defaults
 from app.services.clinic.closure import ClosureStatus
 from app.services.clinic.closure import record_closure
-from app.services.clinic.sessions import clinic_tasks
+from app.services.clinic.recording import clinic_tasks
 from app.services.clinic.sessions import record_form
 from app.services.clinic.sessions import treatment_for
 from app.services.clinic.sessions import treatments_of

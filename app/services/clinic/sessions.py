@@ -1,5 +1,5 @@
 """A patient's sessions as the clinic handles them: booking, moving and cancelling an
-appointment, and recording the treatment (with the clinic's own tasks confirmed).
+appointment (recording the treatment itself is in ``recording``).
 
 Every session is reached through the clinician's own clinic, so another clinic's
 session is simply "not found" (404), never "forbidden".
@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from app.domain.protocol import ChecklistItem
 from app.extensions import db
 from app.models import Patient
 from app.models import ProtocolVersion
@@ -22,12 +21,9 @@ from app.models import TreatmentStatus
 from app.principal import Principal
 from app.services.audit import audit
 from app.services.audit import refuse
-from app.services.care import followup
 from app.services.clinic import booking
 from app.services.clinic.checks import APPOINTMENT_FUTURE
 from app.services.clinic.checks import APPOINTMENT_PAST
-from app.services.clinic.checks import TREATED_FUTURE
-from app.services.clinic.checks import TREATED_PAST
 from app.services.clinic.checks import check_window
 from app.services.clinic.checks import clinic_protocol
 from app.services.clinic.checks import to_utc
@@ -35,8 +31,6 @@ from app.services.clinic.patients import patient_for
 from app.services.errors import Invalid
 from app.services.locking import lock_patient
 from app.services.notify import enqueue
-from app.services.outcomes import tallies
-from app.services.protocols import protocol_by_version
 
 FORMS = ("liquid", "foam")
 
@@ -63,7 +57,7 @@ def treatment_for(clinician: Principal, treatment_id: int, address: str, action:
     return treatment
 
 
-def _locked(treatment: Treatment) -> Treatment:
+def locked(treatment: Treatment) -> Treatment:
     """The session re-read under its patient's write lock (app/services/locking.py).
 
     Two clinicians may record, move and cancel one session at once: without the lock,
@@ -127,7 +121,7 @@ def cancel_form(clinician: Principal, treatment_id: int, address: str) -> Treatm
     return treatment
 
 
-def _in_care(patient: Patient, field: str, doing: str) -> None:
+def in_care(patient: Patient, field: str, doing: str) -> None:
     """Refuse a session for a discharged patient: they get no reminders and no check-ins
     (the course has ended), so its aftercare, red flags included, would go unasked."""
     if patient.discharged_at is not None:
@@ -149,14 +143,14 @@ def book_session(
 
     :param confirmed: the clinician confirmed a date inside the protocol's minimum
         interval of another session (the warning's tick).
-    :raises Invalid: for a discharged patient (``_in_care``): re-opened first.
+    :raises Invalid: for a discharged patient (``in_care``): re-opened first.
     :raises booking.TooSoon: for a date inside the minimum interval, unless confirmed.
     """
     patient = patient_for(clinician, patient_id, address, "book a session for")
     # So the interval and double-submit checks see every booking that got in first.
     lock_patient(patient.id)
     db.session.refresh(patient)
-    _in_care(patient, "appointment", "booking a session")
+    in_care(patient, "appointment", "booking a session")
     tz = ZoneInfo(patient.timezone)
     version = clinic_protocol(clinician, protocol_version_id, patient.id)
     appointment = to_utc(appointment_local, tz, "appointment")
@@ -216,7 +210,7 @@ def reschedule(
     :raises SessionUnchanged: for a session not booked, or a time it cannot move to;
         with the field ``confirm_soon`` for a date inside the minimum interval.
     """
-    treatment = _locked(treatment_for(clinician, treatment_id, address, "move"))
+    treatment = locked(treatment_for(clinician, treatment_id, address, "move"))
     try:
         appointment = _new_appointment(treatment, appointment_local, now)
         if not confirmed:
@@ -248,7 +242,7 @@ def _new_appointment(treatment: Treatment, appointment_local: datetime, now: dat
     """Where a booked session may move to, as a UTC instant (nothing changed yet)."""
     if treatment.status != TreatmentStatus.SCHEDULED:
         raise Invalid("appointment", "Only a booked appointment can be moved.")
-    _in_care(treatment.patient, "status", "moving a session")
+    in_care(treatment.patient, "status", "moving a session")
     tz = ZoneInfo(treatment.patient.timezone)
     appointment = to_utc(appointment_local, tz, "appointment")
     check_window(appointment, now, APPOINTMENT_PAST, APPOINTMENT_FUTURE, "appointment")
@@ -260,7 +254,7 @@ def cancel(clinician: Principal, treatment_id: int, now: datetime, address: str)
 
     :raises SessionUnchanged: for a treatment already recorded.
     """
-    treatment = _locked(treatment_for(clinician, treatment_id, address, "cancel"))
+    treatment = locked(treatment_for(clinician, treatment_id, address, "cancel"))
     if treatment.status == TreatmentStatus.DONE:
         raise SessionUnchanged(
             treatment, "status", "A treatment that has been recorded cannot be cancelled."
@@ -279,127 +273,3 @@ def cancel(clinician: Principal, treatment_id: int, now: datetime, address: str)
     enqueue.replan_patient(treatment.patient.id, now)
     db.session.commit()
     return treatment
-
-
-@dataclass(frozen=True)
-class TreatmentRecord:
-    """What was done in a session, as the clinician enters it."""
-
-    treated_local: datetime
-    sclerosant: str
-    form: str
-    concentration: str
-    areas: str
-    compression: str
-    # The clinician ticked "done before this treatment" for the clinic's own tasks.
-    checks_confirmed: bool = False
-
-
-def clinic_tasks(treatment: Treatment) -> tuple[ChecklistItem, ...]:
-    """The clinic's own checklist items (by = "clinic") of a session's protocol."""
-    protocol = protocol_by_version(treatment.protocol_version_id, treatment.protocol_version.sha256)
-    return tuple(item for item in protocol.checklist if item.by == "clinic")
-
-
-def record_treatment(
-    clinician: Principal, treatment_id: int, record: TreatmentRecord, now: datetime, address: str
-) -> Treatment:
-    """Record that a booked session happened; aftercare day 0 starts from it.
-
-    Recording again corrects the details (same row), so a double submit is harmless.
-    When the protocol has clinic tasks (a duplex scan, the consultation), the clinician
-    must confirm they were done; the first confirmation (which tasks, who, when) is kept
-    on the treatment and audited (issue 14 point 10).
-    """
-    treatment = _locked(treatment_for(clinician, treatment_id, address, "record"))
-    if treatment.status == TreatmentStatus.CANCELLED:
-        raise Invalid("status", "This appointment was cancelled. Book a new session instead.")
-    if treatment.status != TreatmentStatus.DONE:  # a correction starts no aftercare
-        _in_care(treatment.patient, "status", "recording a treatment")
-    if record.form not in FORMS:
-        raise Invalid("form", "Choose liquid or foam.")
-    tasks = clinic_tasks(treatment)
-    if tasks and not record.checks_confirmed:
-        names = "; ".join(item.title for item in tasks)
-        raise Invalid(
-            "checks_done",
-            f"Confirm that these were done before recording the treatment: {names}.",
-        )
-    tz = ZoneInfo(treatment.patient.timezone)
-    treated = to_utc(record.treated_local, tz, "treated_at")
-    check_window(treated, now, TREATED_PAST, TREATED_FUTURE, "treated_at")
-    # The clinic's outcome totals (app/services/outcomes/tallies.py): a session counts
-    # once done, in its sclerosant's group, so a record or a correction moves it.
-    before = tallies.state(treatment.id)
-    _audit_record(clinician, treatment, record, treated, address)
-    treatment.treated_at = treated
-    treatment.status = TreatmentStatus.DONE
-    treatment.sclerosant = record.sclerosant.strip()
-    treatment.form = record.form
-    treatment.concentration = record.concentration.strip()
-    treatment.areas = record.areas.strip()
-    treatment.compression = record.compression.strip()
-    if tasks and treatment.checks_confirmed_at is None:
-        keys = " ".join(item.key for item in tasks)
-        treatment.checks_confirmed = keys
-        treatment.checks_confirmed_at, treatment.checks_confirmed_by_id = now, clinician.id
-        audit(
-            clinician,
-            treatment.patient_id,
-            "confirm",
-            address,
-            f"clinic tasks done before session #{treatment.id}: {keys}",
-        )
-    followup.note_treatment(treatment)
-    tallies.apply(before, tallies.state(treatment.id))
-    enqueue.replan_patient(treatment.patient.id, now)
-    db.session.commit()
-    return treatment
-
-
-# What the audit trail calls each recorded detail. Names only, never the values: the
-# areas and notes are clinical free text, which the audit trail does not hold.
-_RECORD_FIELDS = {
-    "sclerosant": "sclerosant",
-    "form": "form",
-    "concentration": "concentration",
-    "areas": "areas treated",
-    "compression": "compression",
-}
-
-
-def _audit_record(
-    clinician: Principal,
-    treatment: Treatment,
-    record: TreatmentRecord,
-    treated: datetime,
-    address: str,
-) -> None:
-    """Audit recording a session, or correcting one already recorded: which details
-    changed (by name), and the treatment time before and after."""
-    tz = treatment.patient.timezone
-    when = local_time(treated, tz)
-    if treatment.status != TreatmentStatus.DONE or treatment.treated_at is None:
-        audit(
-            clinician,
-            treatment.patient_id,
-            "record treatment",
-            address,
-            f"session #{treatment.id} treated {when}",
-        )
-        return
-    changed = [
-        words
-        for name, words in _RECORD_FIELDS.items()
-        if (getattr(treatment, name) or "") != getattr(record, name).strip()
-    ]
-    before = local_time(treatment.treated_at, tz)
-    if before != when:
-        changed.insert(0, f"treated time {before} -> {when}")
-    audit(
-        clinician,
-        treatment.patient_id,
-        "correct treatment",
-        address,
-        f"session #{treatment.id}: " + ("; ".join(changed) or "saved again, nothing changed"),
-    )

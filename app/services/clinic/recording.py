@@ -1,0 +1,158 @@
+"""Recording what was done in a session: the treatment's time, the sclerosant and how
+it was given, the clinic's own tasks confirmed; a correction keeps the values it
+replaced in the audit (split from ``sessions``, which books, moves and cancels).
+
+Every session is reached through the clinician's own clinic, so another clinic's
+session is simply "not found" (404), never "forbidden".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from app.domain.protocol import ChecklistItem
+from app.extensions import db
+from app.models import Treatment
+from app.models import TreatmentStatus
+from app.principal import Principal
+from app.services.audit import audit
+from app.services.care import followup
+from app.services.clinic.checks import TREATED_FUTURE
+from app.services.clinic.checks import TREATED_PAST
+from app.services.clinic.checks import check_window
+from app.services.clinic.checks import to_utc
+from app.services.clinic.sessions import FORMS
+from app.services.clinic.sessions import in_care
+from app.services.clinic.sessions import local_time
+from app.services.clinic.sessions import locked
+from app.services.clinic.sessions import treatment_for
+from app.services.errors import Invalid
+from app.services.notify import enqueue
+from app.services.outcomes import tallies
+from app.services.protocols import protocol_by_version
+
+
+@dataclass(frozen=True)
+class TreatmentRecord:
+    """What was done in a session, as the clinician enters it."""
+
+    treated_local: datetime
+    sclerosant: str
+    form: str
+    concentration: str
+    areas: str
+    compression: str
+    # The clinician ticked "done before this treatment" for the clinic's own tasks.
+    checks_confirmed: bool = False
+
+
+def clinic_tasks(treatment: Treatment) -> tuple[ChecklistItem, ...]:
+    """The clinic's own checklist items (by = "clinic") of a session's protocol."""
+    protocol = protocol_by_version(treatment.protocol_version_id, treatment.protocol_version.sha256)
+    return tuple(item for item in protocol.checklist if item.by == "clinic")
+
+
+def record_treatment(
+    clinician: Principal, treatment_id: int, record: TreatmentRecord, now: datetime, address: str
+) -> Treatment:
+    """Record that a booked session happened; aftercare day 0 starts from it.
+
+    Recording again corrects the details (same row), so a double submit is harmless.
+    When the protocol has clinic tasks (a duplex scan, the consultation), the clinician
+    must confirm they were done; the first confirmation (which tasks, who, when) is kept
+    on the treatment and audited (issue 14 point 10).
+    """
+    treatment = locked(treatment_for(clinician, treatment_id, address, "record"))
+    if treatment.status == TreatmentStatus.CANCELLED:
+        raise Invalid("status", "This appointment was cancelled. Book a new session instead.")
+    if treatment.status != TreatmentStatus.DONE:  # a correction starts no aftercare
+        in_care(treatment.patient, "status", "recording a treatment")
+    if record.form not in FORMS:
+        raise Invalid("form", "Choose liquid or foam.")
+    tasks = clinic_tasks(treatment)
+    if tasks and not record.checks_confirmed:
+        names = "; ".join(item.title for item in tasks)
+        raise Invalid(
+            "checks_done",
+            f"Confirm that these were done before recording the treatment: {names}.",
+        )
+    tz = ZoneInfo(treatment.patient.timezone)
+    treated = to_utc(record.treated_local, tz, "treated_at")
+    check_window(treated, now, TREATED_PAST, TREATED_FUTURE, "treated_at")
+    # The clinic's outcome totals (app/services/outcomes/tallies.py): a session counts
+    # once done, in its sclerosant's group, so a record or a correction moves it.
+    before = tallies.state(treatment.id)
+    _audit_record(clinician, treatment, record, treated, address)
+    treatment.treated_at = treated
+    treatment.status = TreatmentStatus.DONE
+    treatment.sclerosant = record.sclerosant.strip()
+    treatment.form = record.form
+    treatment.concentration = record.concentration.strip()
+    treatment.areas = record.areas.strip()
+    treatment.compression = record.compression.strip()
+    if tasks and treatment.checks_confirmed_at is None:
+        keys = " ".join(item.key for item in tasks)
+        treatment.checks_confirmed = keys
+        treatment.checks_confirmed_at, treatment.checks_confirmed_by_id = now, clinician.id
+        audit(
+            clinician,
+            treatment.patient_id,
+            "confirm",
+            address,
+            f"clinic tasks done before session #{treatment.id}: {keys}",
+        )
+    followup.note_treatment(treatment)
+    tallies.apply(before, tallies.state(treatment.id))
+    enqueue.replan_patient(treatment.patient.id, now)
+    db.session.commit()
+    return treatment
+
+
+# What the audit trail calls each recorded detail. Names only, never the values: the
+# areas and notes are clinical free text, which the audit trail does not hold.
+_RECORD_FIELDS = {
+    "sclerosant": "sclerosant",
+    "form": "form",
+    "concentration": "concentration",
+    "areas": "areas treated",
+    "compression": "compression",
+}
+
+
+def _audit_record(
+    clinician: Principal,
+    treatment: Treatment,
+    record: TreatmentRecord,
+    treated: datetime,
+    address: str,
+) -> None:
+    """Audit recording a session, or correcting one already recorded: which details
+    changed (by name), and the treatment time before and after."""
+    tz = treatment.patient.timezone
+    when = local_time(treated, tz)
+    if treatment.status != TreatmentStatus.DONE or treatment.treated_at is None:
+        audit(
+            clinician,
+            treatment.patient_id,
+            "record treatment",
+            address,
+            f"session #{treatment.id} treated {when}",
+        )
+        return
+    changed = [
+        words
+        for name, words in _RECORD_FIELDS.items()
+        if (getattr(treatment, name) or "") != getattr(record, name).strip()
+    ]
+    before = local_time(treatment.treated_at, tz)
+    if before != when:
+        changed.insert(0, f"treated time {before} -> {when}")
+    audit(
+        clinician,
+        treatment.patient_id,
+        "correct treatment",
+        address,
+        f"session #{treatment.id}: " + ("; ".join(changed) or "saved again, nothing changed"),
+    )

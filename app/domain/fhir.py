@@ -14,6 +14,7 @@ Pure functions: rows' values in, dicts out; no clock, no database.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable
 from collections.abc import Mapping
@@ -244,6 +245,36 @@ def _strings(value: object) -> list[str]:
 def entry(full_url: str, resource: dict[str, object]) -> dict[str, object]:
     """A Bundle entry; the resource's id is the uuid of its fullUrl."""
     return {"fullUrl": full_url, "resource": {**resource, "id": full_url.rsplit(":", 1)[-1]}}
+
+
+# What a FHIR string may not hold (R4 datatypes, "string": no code point below 32 but tab,
+# CR and LF; XML, FHIR's other format, cannot carry them at all), and lone surrogates,
+# which cannot be written as UTF-8. A patient's note or a pasted sclerosant name can hold
+# any of them (a stray NUL or escape); each becomes U+FFFD, so the reader sees that a
+# character was there and a string is never emptied by cleaning.
+NOT_FHIR_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
+EMPTY: tuple[object, ...] = ("", [], {}, None)
+
+
+def finished(value: object) -> object:
+    """``value`` (a bundle, or any part of one) as FHIR JSON allows it: strings cleaned of
+    what a FHIR string may not hold, and no empty string, array or object, nor null (FHIR
+    JSON: an element is either absent or has content), so a clearance score whose two
+    photos were deleted has no ``derivedFrom: []`` and an unreadable history entry no
+    ``item: []``."""
+    if isinstance(value, dict):
+        pairs = ((key, finished(inner)) for key, inner in value.items())
+        return {key: inner for key, inner in pairs if not _empty(inner)}
+    if isinstance(value, list):
+        return [inner for inner in map(finished, value) if not _empty(inner)]
+    if isinstance(value, str):
+        return NOT_FHIR_TEXT.sub("\ufffd", value)
+    return value
+
+
+def _empty(value: object) -> bool:
+    # Compared by type as well: 0 and False are values, not absences.
+    return any(type(value) is type(e) and value == e for e in EMPTY)
 
 
 def as_searchset(bundle: dict[str, object]) -> dict[str, object]:

@@ -91,3 +91,14 @@ def test_everything_marks_the_patient_as_the_match():
     assert out["type"] == "searchset" and out["total"] == 1
     assert [e["search"]["mode"] for e in out["entry"]] == ["match", "include"]
     assert bundle["type"] == "collection"  # the download's copy is left as it was
+
+
+def test_finished_cleans_text_and_drops_what_fhir_json_has_no_room_for():
+    value = {
+        "a": "x\x00y\x1b\t\r\n\ud800é🙂",
+        "b": [],
+        "c": {"d": "", "e": None, "f": [{}]},
+        "g": [0, False, "", {"h": []}],
+        "i": 0,
+    }
+    assert fhir.finished(value) == {"a": "x\ufffdy\ufffd\t\r\n\ufffdé🙂", "g": [0, False], "i": 0}

@@ -9,6 +9,7 @@ not grow with the diary.
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import timedelta
 
@@ -34,6 +35,7 @@ from tests.conftest import NOW
 from tests.conftest import make_patient
 
 FULL = "fhir.full@patients.example"
+NOT_FHIR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 # ``fhir.resources`` checks structure, types, cardinality and the id pattern but not
 # that a ``code`` is in its required value set, so the statuses are checked here
 # (R4 value sets: EventStatus, ObservationStatus, QuestionnaireResponseStatus, ...).
@@ -54,6 +56,7 @@ def check_bundle(bundle: dict) -> dict[str, dict]:
     """Validate ``bundle`` as FHIR R4 (R4B models) and check that every reference and
     every canonical to a Questionnaire resolves to an entry: the resources by fullUrl."""
     Bundle.model_validate(bundle)
+    _check_json_values(bundle)
     by_url = {e["fullUrl"]: e["resource"] for e in bundle["entry"]}
     assert len(by_url) == len(bundle["entry"]), "fullUrls are unique"
     for url, resource in by_url.items():
@@ -77,6 +80,23 @@ def check_bundle(bundle: dict) -> dict[str, dict]:
         if r["resourceType"] == "QuestionnaireResponse":
             assert r["questionnaire"] in canonicals
     return by_url
+
+
+def _check_json_values(bundle: dict) -> None:
+    """What fhir.resources lets through: FHIR JSON has no empty string, array or object,
+    and a FHIR string no control character but tab, CR and LF (R4 datatypes)."""
+    for value in _values(bundle):
+        assert value not in ("", [], {}, None), f"empty value in {bundle}"
+        if isinstance(value, str):
+            assert not NOT_FHIR.search(value), f"control character in {value!r}"
+
+
+def _values(value: object):
+    """Every value in a JSON tree, containers included."""
+    yield value
+    inner = value.values() if isinstance(value, dict) else value if isinstance(value, list) else []
+    for item in inner:
+        yield from _values(item)
 
 
 def _references(value: object):
@@ -442,3 +462,50 @@ def test_the_statement_count_does_not_grow_with_the_check_ins(app, world, in_app
     # One per kind of row: 9 today (patient, sessions, check-ins, alerts, comments,
     # photos, ratings, scores, staff).
     assert statements(small) == statements(large) <= 10
+
+
+def test_control_characters_and_long_text_stay_valid_fhir(world, in_app):
+    """Any byte in any free-text field (a NUL, an escape, RTL marks, emoji, 10 kB): the
+    bundle is still valid FHIR, each forbidden character shown as U+FFFD and the rest of
+    the words kept as they were."""
+    long = "Ça va 🙂 \u202eRTL\u200f " + "x" * 10_000
+
+    def build():
+        pid = full_record(world.clinic1, world.clinician1, 2, name="Zoë\x00 \x1b[31mO")
+        done = Treatment.treated_at.is_not(None)
+        t = db.session.scalar(sa.select(Treatment).where(Treatment.patient_id == pid, done))
+        t.sclerosant, t.compression, t.areas = "Polidocanol\x02", "\x03", "\x04, left\x05 calf"
+        for c in db.session.scalars(sa.select(Comment).where(Comment.patient_id == pid)):
+            c.body = "\x07"
+        for c in db.session.scalars(sa.select(CheckIn).where(CheckIn.patient_id == pid)):
+            c.answers = {**c.answers, "note": "line\x08\x0b\n" + long}
+        for photo in db.session.scalars(sa.select(Photo).where(Photo.patient_id == pid)):
+            photo.note = "\x0c"
+        db.session.commit()
+        return pid
+
+    by_url = check_bundle(in_app(_bundle, in_app(build), for_clinic=True))
+    assert of_type(by_url, "Patient")[0]["name"] == [{"text": "Zoë\ufffd \ufffd[31mO"}]
+    assert {c["payload"][0]["contentString"] for c in of_type(by_url, "Communication")} == {
+        "\ufffd"
+    }
+    notes = [
+        i["answer"][0]["valueString"]
+        for r in of_type(by_url, "QuestionnaireResponse")
+        for i in r["item"]
+        if i["linkId"] == "note"
+    ]
+    # Both check-ins' latest answers (day 1's earlier version kept its own note).
+    assert notes.count("line\ufffd\ufffd\n" + long) == 2
+
+
+def test_a_clearance_score_whose_photos_were_deleted(world, in_app):
+    def build():
+        pid = full_record(world.clinic1, world.clinician1, 1)
+        db.session.execute(sa.delete(Photo).where(Photo.patient_id == pid))
+        db.session.commit()
+        return pid
+
+    by_url = check_bundle(in_app(_bundle, in_app(build)))
+    score = next(o for o in of_type(by_url, "Observation") if o["id"] and "interpretation" in o)
+    assert "derivedFrom" not in score and not of_type(by_url, "Media")

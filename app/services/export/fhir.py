@@ -127,7 +127,7 @@ def patient_bundle(
             else []
         )
     ]
-    return {
+    bundle = {
         "resourceType": "Bundle",
         "id": fhir.resource_id("Bundle", f"{patient.id}/{now.isoformat()}"),
         "meta": {"lastUpdated": res.instant(now)},
@@ -135,6 +135,11 @@ def patient_bundle(
         "timestamp": res.instant(now),
         "entry": [fhir.entry(url, resource) for url, resource in entries],
     }
+    # Free text is the patient's and the clinic's, byte for byte: made valid FHIR here,
+    # once, rather than in each resource.
+    finished = fhir.finished(bundle)
+    assert isinstance(finished, dict)
+    return finished
 
 
 def _questionnaires(sessions: list[Treatment], slug: str, entries: Entries) -> dict[int, tuple]:

@@ -25,10 +25,12 @@ from app.models import ClearanceScore
 from app.models import Clinic
 from app.models import Comment
 from app.models import OutcomeRating
+from app.models import Patient
 from app.models import Photo
 from app.models import Treatment
 from app.models import TreatmentStatus
 from app.models import User
+from app.services.clinic.closure_steps import closed_email
 from app.services.errors import NotFound
 from app.services.export.fhir import patient_bundle
 from tests.conftest import NOW
@@ -509,3 +511,19 @@ def test_a_clearance_score_whose_photos_were_deleted(world, in_app):
     by_url = check_bundle(in_app(_bundle, in_app(build)))
     score = next(o for o in of_type(by_url, "Observation") if o["id"] and "interpretation" in o)
     assert "derivedFrom" not in score and not of_type(by_url, "Media")
+
+
+def test_a_closed_account_sends_no_placeholder_address(world, in_app):
+    """At closure the email address goes (issue 20 point 4) and a placeholder takes its
+    place: the record kept for the retention period must not offer it as a contact."""
+
+    def build():
+        pid = full_record(world.clinic1, world.clinician1, 1)
+        patient = db.session.get(Patient, pid)
+        patient.user.email, patient.user.is_active = closed_email(patient.user.id), False
+        db.session.commit()
+        return pid
+
+    patient = of_type(check_bundle(in_app(_bundle, in_app(build))), "Patient")[0]
+    assert patient["telecom"] == [{"system": "phone", "value": "+44 7700 900123"}]
+    assert patient["active"] is False

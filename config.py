@@ -209,6 +209,13 @@ class Config:
     # (erased with it) or "delete" them when the account is closed.
     SCLERO_PHOTOS_AT_CLOSURE = "keep"
 
+    # --- FHIR ids (issue 20 point 2, review "rvfhir") ---
+    # What names this installation in the ids of its FHIR bundles (app/domain/fhir.py:
+    # installed), so two clinics' servers never give two patients the same id. Unset:
+    # SCLERO_BASE_URL. Set it (any fixed text) before moving to a new address, or every
+    # id a receiving EHR holds changes with the address.
+    SCLERO_FHIR_INSTALL: str | None = os.environ.get("SCLERO_FHIR_INSTALL") or None
+
 
 class DevelopmentConfig(Config):
     """``make run``: SQLite in instance/, plain http on 127.0.0.1, a known dev secret."""

@@ -77,6 +77,37 @@ BOOLEAN_ITEMS = {
 FLAG_PREFIX = "flag-"
 
 
+def install_space(install: str) -> uuid.UUID:
+    """The namespace of one installation's ids, from what names it (its configured
+    ``SCLERO_FHIR_INSTALL``, else its address): see :func:`installed`."""
+    return uuid.uuid5(NAMESPACE, install)
+
+
+def installed(value: object, space: uuid.UUID) -> object:
+    """``value`` (a bundle) with this installation's ids. Row ids start at 1 in every
+    installation, so ``Patient/12`` of two clinics' own servers would otherwise have the
+    same fullUrl and the same identifier: an EHR fed by both would merge two people's
+    records. Each uuid (fullUrl, reference, resource id) becomes a uuid5 of itself in
+    ``space``, and each identifier system names the installation."""
+    if isinstance(value, dict):
+        return {key: _installed(key, inner, space) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [installed(inner, space) for inner in value]
+    return value
+
+
+def _installed(key: str, value: object, space: uuid.UUID) -> object:
+    if not isinstance(value, str):
+        return installed(value, space)
+    if key in ("fullUrl", "reference") and value.startswith("urn:uuid:"):
+        return "urn:uuid:" + str(uuid.uuid5(space, value.removeprefix("urn:uuid:")))
+    if key == "id":
+        return str(uuid.uuid5(space, value))
+    if key == "system" and value.startswith(ID_SYSTEM):
+        return f"{ID_SYSTEM}{space}:{value.removeprefix(ID_SYSTEM)}"
+    return value
+
+
 def urn(kind: str, key: object) -> str:
     """The fullUrl of a row, e.g. ``urn("Patient", 12)``: stable across exports."""
     return f"urn:uuid:{resource_id(kind, key)}"

@@ -437,6 +437,32 @@ def test_ids_are_stable_between_exports(in_app, full, clock):
     assert [e["fullUrl"] for e in first["entry"]] == [e["fullUrl"] for e in second["entry"]]
 
 
+def test_two_installations_never_give_a_row_the_same_id(app, world, in_app):
+    """Row ids start at 1 on every server: Patient 1 of two clinics' own installations
+    must differ in every id and identifier a receiving EHR matches on, or it would merge
+    two people's records. Naming the installation keeps its ids through a move."""
+
+    def ids(**config: str | None) -> tuple[set[str], set[tuple[str, str]], set[str]]:
+        app.config.update(config)
+        by_url = check_bundle(in_app(_bundle, world.patient_a))
+        keys = {(i["system"], i["value"]) for r in by_url.values() for i in _ids(r)}
+        urls = {r["url"] for r in of_type(by_url, "Questionnaire")}
+        return set(by_url), keys, urls
+
+    first = ids(SCLERO_BASE_URL="https://north.example", SCLERO_FHIR_INSTALL=None)
+    other = ids(SCLERO_BASE_URL="https://south.example", SCLERO_FHIR_INSTALL=None)
+    for mine, theirs in zip(first, other, strict=True):
+        assert mine and not mine & theirs
+    assert ids(SCLERO_BASE_URL="https://north.example") == first
+    named = ids(SCLERO_FHIR_INSTALL="north-clinic-2026")
+    assert ids(SCLERO_BASE_URL="https://moved.example") == named
+
+
+def _ids(resource: dict) -> list[dict]:
+    found = resource.get("identifier", [])
+    return found if isinstance(found, list) else [found]
+
+
 def test_no_such_patient_is_not_found(world, in_app):
     with pytest.raises(NotFound):
         in_app(_bundle, 999_999)

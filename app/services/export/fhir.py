@@ -101,7 +101,8 @@ def patient_bundle(
     entries += [
         (fhir.urn("Procedure", t.id), res.procedure(t, patient.id, clinic)) for t in sessions
     ]
-    forms = _questionnaires(sessions, clinic.slug, entries)
+    space = fhir.install_space(install_name())
+    forms = _questionnaires(sessions, f"{space}:{clinic.slug}", entries)
     entries += _checkins(db_session, patient.id, sessions, forms)
     for alert in db_session.scalars(
         sa.select(Alert).where(Alert.patient_id == patient.id).order_by(Alert.created_at, Alert.id)
@@ -137,14 +138,23 @@ def patient_bundle(
     }
     # Free text is the patient's and the clinic's, byte for byte: made valid FHIR here,
     # once, rather than in each resource.
-    finished = fhir.finished(bundle)
+    finished = fhir.finished(fhir.installed(bundle, space))
     assert isinstance(finished, dict)
     return finished
 
 
-def _questionnaires(sessions: list[Treatment], slug: str, entries: Entries) -> dict[int, tuple]:
+def install_name() -> str:
+    """What names this installation in its FHIR ids (``app/domain/fhir.py:installed``):
+    ``SCLERO_FHIR_INSTALL`` if set, else the configured address."""
+    config = current_app.config
+    return str(config.get("SCLERO_FHIR_INSTALL") or config.get("SCLERO_BASE_URL") or "")
+
+
+def _questionnaires(sessions: list[Treatment], clinic: str, entries: Entries) -> dict[int, tuple]:
     """A Questionnaire per protocol version the sessions use (added to ``entries``);
-    by version id, its canonical reference and the titles of its warning signs."""
+    by version id, its canonical reference and the titles of its warning signs.
+    ``clinic``: the installation's namespace and the clinic's slug, so two clinics'
+    canonicals differ even where their slugs and protocol keys are the same."""
     forms: dict[int, tuple] = {}
     for t in sessions:
         version = t.protocol_version
@@ -152,7 +162,7 @@ def _questionnaires(sessions: list[Treatment], slug: str, entries: Entries) -> d
             continue
         # The stored text comes with the row: parsing it needs no other statement.
         protocol = protocols.protocol_by_version(version.id, version.sha256, version.source_text)
-        url = f"urn:sclerocare:questionnaire:{slug}:{version.key}"
+        url = f"urn:sclerocare:questionnaire:{clinic}:{version.key}"
         forms[version.id] = (
             f"{url}|{version.version}",
             {f.key: f.title for f in protocol.red_flags},

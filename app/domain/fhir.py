@@ -50,6 +50,8 @@ REGIONS = {
 }
 LOWER_LIMB = ("61685007", "Lower limb structure")
 SIDES = {"left": ("7771000", "Left"), "right": ("24028007", "Right")}
+# SNOMED CT |Laterality (attribute)|: refines a body structure in an expression.
+LATERALITY = "272741003"
 # SNOMED CT severity qualifiers for the bruising answer (app/domain/protocol/
 # requirements.py BRUISING_CHOICES); "none" is our own code: "absent" is not a severity.
 SEVERITY = {
@@ -156,17 +158,28 @@ def score(value: int, unit: str = "{score}") -> dict[str, object]:
 def site(side: str, region: str, view: str = "") -> dict[str, object]:
     """A photo's site as a body structure with its laterality (SNOMED CT), and the words."""
     words = " ".join(w for w in (side, region, view) if w)
-    codings = []
-    if region in REGIONS:
-        codings.append(coding(SNOMED, *REGIONS[region]))
-    if side in SIDES:
-        codings.append(coding(SNOMED, *SIDES[side]))
+    codings = structure(REGIONS[region], side) if region in REGIONS else []
     return {"coding": codings, "text": words} if codings else {"text": words}
+
+
+def structure(found: tuple[str, str], side: str) -> list[dict[str, str]]:
+    """A body structure's codings: the structure, and with a known side the same
+    structure refined by its laterality as a SNOMED CT expression
+    (``53840002:272741003=7771000``, left calf). Not "Left" as a coding of its own: each
+    coding of a CodeableConcept must mean the concept by itself (R4 datatypes,
+    CodeableConcept: not "severe" beside "rash" for a severe rash), and an expression
+    is a valid SNOMED CT code in FHIR (R4 "Using SNOMED CT with FHIR", Code)."""
+    codings = [coding(SNOMED, *found)]
+    if side in SIDES:
+        expression = f"{found[0]}:{LATERALITY}={SIDES[side][0]}"
+        codings.append({"system": SNOMED, "code": expression})
+    return codings
 
 
 def areas_sites(areas: str) -> list[dict[str, object]]:
     """The treated areas as written ("left calf, right thigh") as body sites: each part
-    that names a side and a region gets both codes; the words are always kept."""
+    gets the region it names (else the lower limb), refined by the side it names; the
+    words are always kept."""
     out = []
     for part in (p.strip() for p in areas.replace(";", ",").split(",")):
         if not part:
@@ -174,8 +187,7 @@ def areas_sites(areas: str) -> list[dict[str, object]]:
         words = part.lower().split()
         side = next((w for w in words if w in SIDES), "")
         region = next((w for w in words if w in REGIONS), "")
-        found = site(side, region) if region else {"coding": [coding(SNOMED, *LOWER_LIMB)]}
-        out.append({**found, "text": part})
+        out.append({"coding": structure(REGIONS.get(region, LOWER_LIMB), side), "text": part})
     return out
 
 

@@ -14,18 +14,22 @@ def test_ids_are_stable_and_differ_by_kind_and_key():
 
 
 def test_areas_keep_their_words_and_gain_codes_where_known():
-    sites = fhir.areas_sites("Left calf; right THIGH, behind the knee, varicose cluster")
+    sites = fhir.areas_sites("Left calf; right THIGH, behind the knee, varicose cluster, left leg")
     assert [s["text"] for s in sites] == [
         "Left calf",
         "right THIGH",
         "behind the knee",
         "varicose cluster",
+        "left leg",
     ]
+    # A side refines its structure (a SNOMED CT expression with 272741003 |Laterality|);
+    # it is never a coding of its own, which would say the site *is* "Left".
     assert [[c["code"] for c in s["coding"]] for s in sites] == [
-        ["53840002", "7771000"],
-        ["68367000", "24028007"],
+        ["53840002", "53840002:272741003=7771000"],
+        ["68367000", "68367000:272741003=24028007"],
         ["72696002"],
         ["61685007"],
+        ["61685007", "61685007:272741003=7771000"],
     ]
     assert fhir.areas_sites("") == []
 

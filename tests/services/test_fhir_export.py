@@ -288,7 +288,12 @@ def test_the_content_carries_the_codes_and_the_sclerosant(in_app, full):
     done = next(r for r in of_type(by_url, "Procedure") if r["status"] == "completed")
     assert done["usedCode"] == [{"text": "Polidocanol 0.5% foam"}]
     codes = [[c["code"] for c in s["coding"]] for s in done["bodySite"]]
-    assert codes == [["53840002", "7771000"], ["68367000", "24028007"]]
+    assert codes == [
+        ["53840002", "53840002:272741003=7771000"],
+        ["68367000", "68367000:272741003=24028007"],
+    ]
+    photo_site = of_type(by_url, "Media")[0]["bodySite"]["coding"]
+    assert [c["code"] for c in photo_site] == ["53840002", "53840002:272741003=7771000"]
     assert {r["status"] for r in of_type(by_url, "Procedure")} == {
         "completed",
         "preparation",

@@ -390,6 +390,13 @@ def test_alert_states_and_the_clinic_only_note(in_app, full):
         ("moderate", "preliminary"),
     ]
     assert "CLINIC-ONLY-NOTE" in issues[0]["mitigation"][0]["action"]["text"]
+    # Each is about the session whose aftercare raised it, and cites its check-in.
+    for issue in issues:
+        (session,) = (clinic[ref["reference"]] for ref in issue["implicated"])
+        assert session["resourceType"] == "Procedure" and session["status"] == "completed"
+        (evidence,) = (clinic[ref["reference"]] for ref in issue["evidence"][0]["detail"])
+        assert evidence["resourceType"] == "QuestionnaireResponse"
+        assert evidence["partOf"] == issue["implicated"]
     own = next(i for i in of_type(mine, "DetectedIssue") if i["status"] == "final")
     assert "CLINIC-ONLY-NOTE" not in str(own)
     assert own["mitigation"][0]["action"]["text"] == "Acknowledged by the clinic"

@@ -103,12 +103,14 @@ def patient_bundle(
     ]
     space = fhir.install_space(install_name())
     forms = _questionnaires(sessions, f"{space}:{clinic.slug}", entries)
-    entries += _checkins(db_session, patient.id, sessions, forms)
+    session_of: dict[int, int] = {}  # check-in id -> its session, for the alerts
+    entries += _checkins(db_session, patient.id, sessions, forms, session_of)
     for alert in db_session.scalars(
         sa.select(Alert).where(Alert.patient_id == patient.id).order_by(Alert.created_at, Alert.id)
     ):
         staff |= {alert.acknowledged_by_id} if alert.acknowledged_by_id else set()
-        issue = events.detected_issue(alert, with_note=for_clinic)
+        session = session_of.get(alert.checkin_id)
+        issue = events.detected_issue(alert, with_note=for_clinic, session=session)
         entries.append((fhir.urn("DetectedIssue", alert.id), issue))
     for comment in db_session.scalars(
         sa.select(Comment)
@@ -174,9 +176,14 @@ def _questionnaires(sessions: list[Treatment], clinic: str, entries: Entries) ->
 
 
 def _checkins(
-    db_session: Session, patient_id: int, sessions: list[Treatment], forms: dict[int, tuple]
+    db_session: Session,
+    patient_id: int,
+    sessions: list[Treatment],
+    forms: dict[int, tuple],
+    session_of: dict[int, int],
 ) -> Entries:
-    """Each check-in as its QuestionnaireResponses and its pain and bruising."""
+    """Each check-in as its QuestionnaireResponses and its pain and bruising; fills
+    ``session_of`` (check-in id -> session id)."""
     version_of = {t.id: t.protocol_version_id for t in sessions}
     out: Entries = []
     for checkin in db_session.scalars(
@@ -184,6 +191,7 @@ def _checkins(
         .where(CheckIn.patient_id == patient_id)
         .order_by(CheckIn.on_date, CheckIn.treatment_id, CheckIn.id)
     ):
+        session_of[checkin.id] = checkin.treatment_id
         canonical, titles = forms[version_of[checkin.treatment_id]]
         out += res.responses(checkin, canonical, titles)
         out.append((fhir.urn("Observation", f"{checkin.id}-pain"), res.pain(checkin)))

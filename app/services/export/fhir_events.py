@@ -22,11 +22,13 @@ from app.services.export.fhir_resources import instant
 SEVERITY = {"emergency": "high", "same_day": "moderate"}
 
 
-def detected_issue(row: Alert, *, with_note: bool) -> dict[str, object]:
+def detected_issue(row: Alert, *, with_note: bool, session: int | None) -> dict[str, object]:
     """An alert: what the answers showed (``detail``), the check-in that raised it
-    (``evidence``) and its state: ``preliminary`` while the clinic has not acknowledged
-    it, ``final`` once it has, with the acknowledgement as the ``mitigation`` (who,
-    when, and the note, which goes to the patient's own copy only when shared)."""
+    (``evidence``), the session whose aftercare it is about (``implicated``: the
+    activity the issue is with, R4 DetectedIssue) and its state: ``preliminary`` while
+    the clinic has not acknowledged it, ``final`` once it has, with the acknowledgement
+    as the ``mitigation`` (who, when, and the note, which goes to the patient's own copy
+    only when shared)."""
     level = "Emergency" if row.level == "emergency" else "Same-day"
     out: dict[str, object] = {
         "resourceType": "DetectedIssue",
@@ -38,6 +40,8 @@ def detected_issue(row: Alert, *, with_note: bool) -> dict[str, object]:
         "identifiedDateTime": instant(row.created_at),
         "evidence": [{"detail": [fhir.ref("QuestionnaireResponse", row.checkin_id)]}],
     }
+    if session is not None:
+        out["implicated"] = [fhir.ref("Procedure", session)]
     if row.reasons:
         out["detail"] = "; ".join(row.reasons)
     if row.acknowledged_at is not None:

@@ -81,33 +81,8 @@ FLAG_PREFIX = "flag-"
 
 def install_space(install: str) -> uuid.UUID:
     """The namespace of one installation's ids, from what names it (its configured
-    ``SCLERO_FHIR_INSTALL``, else its address): see :func:`installed`."""
+    ``SCLERO_FHIR_INSTALL``, else its address): see :func:`finished`."""
     return uuid.uuid5(NAMESPACE, install)
-
-
-def installed(value: object, space: uuid.UUID) -> object:
-    """``value`` (a bundle) with this installation's ids. Row ids start at 1 in every
-    installation, so ``Patient/12`` of two clinics' own servers would otherwise have the
-    same fullUrl and the same identifier: an EHR fed by both would merge two people's
-    records. Each uuid (fullUrl, reference, resource id) becomes a uuid5 of itself in
-    ``space``, and each identifier system names the installation."""
-    if isinstance(value, dict):
-        return {key: _installed(key, inner, space) for key, inner in value.items()}
-    if isinstance(value, list):
-        return [installed(inner, space) for inner in value]
-    return value
-
-
-def _installed(key: str, value: object, space: uuid.UUID) -> object:
-    if not isinstance(value, str):
-        return installed(value, space)
-    if key in ("fullUrl", "reference") and value.startswith("urn:uuid:"):
-        return "urn:uuid:" + str(uuid.uuid5(space, value.removeprefix("urn:uuid:")))
-    if key == "id":
-        return str(uuid.uuid5(space, value))
-    if key == "system" and value.startswith(ID_SYSTEM):
-        return f"{ID_SYSTEM}{space}:{value.removeprefix(ID_SYSTEM)}"
-    return value
 
 
 def urn(kind: str, key: object) -> str:
@@ -296,28 +271,46 @@ def entry(full_url: str, resource: dict[str, object]) -> dict[str, object]:
 # any of them (a stray NUL or escape); each becomes U+FFFD, so the reader sees that a
 # character was there and a string is never emptied by cleaning.
 NOT_FHIR_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
-EMPTY: tuple[object, ...] = ("", [], {}, None)
+# What is empty when it has no content; 0 and False are values.
+EMPTIABLE = (str, list, dict)
 
 
-def finished(value: object) -> object:
-    """``value`` (a bundle, or any part of one) as FHIR JSON allows it: strings cleaned of
-    what a FHIR string may not hold, and no empty string, array or object, nor null (FHIR
-    JSON: an element is either absent or has content), so a clearance score whose two
-    photos were deleted has no ``derivedFrom: []`` and an unreadable history entry no
-    ``item: []``."""
+def finished(value: object, space: uuid.UUID) -> object:
+    """``value`` (a bundle) as it leaves the app, in one pass over it:
+
+    - this installation's ids. Row ids start at 1 on every server, so ``Patient/12`` of
+      two clinics' own installations would otherwise share a fullUrl and an identifier,
+      and an EHR fed by both would merge two people's records. Each uuid (fullUrl,
+      reference, resource id) becomes a uuid5 of itself in ``space``
+      (:func:`install_space`), and each identifier system names the installation;
+    - strings cleaned of what a FHIR string may not hold (``NOT_FHIR_TEXT``);
+    - no empty string, array or object, nor null (FHIR JSON: an element is either
+      absent or has content), so a clearance score whose two photos were deleted has no
+      ``derivedFrom: []`` and an unreadable history entry no ``item: []``.
+    """
     if isinstance(value, dict):
-        pairs = ((key, finished(inner)) for key, inner in value.items())
-        return {key: inner for key, inner in pairs if not _empty(inner)}
+        out = {}
+        for key, inner in value.items():
+            done = _text(key, inner, space) if type(inner) is str else finished(inner, space)
+            if done is not None and (done or type(done) not in EMPTIABLE):
+                out[key] = done
+        return out
     if isinstance(value, list):
-        return [inner for inner in map(finished, value) if not _empty(inner)]
-    if isinstance(value, str):
-        return NOT_FHIR_TEXT.sub("\ufffd", value)
+        kept = (_text("", v, space) if type(v) is str else finished(v, space) for v in value)
+        return [v for v in kept if v is not None and (v or type(v) not in EMPTIABLE)]
     return value
 
 
-def _empty(value: object) -> bool:
-    # Compared by type as well: 0 and False are values, not absences.
-    return any(type(value) is type(e) and value == e for e in EMPTY)
+def _text(key: str, value: str, space: uuid.UUID) -> str:
+    if key in ("fullUrl", "reference") and value.startswith("urn:uuid:"):
+        return "urn:uuid:" + str(uuid.uuid5(space, value.removeprefix("urn:uuid:")))
+    if key == "id":
+        return str(uuid.uuid5(space, value))
+    if key == "system" and value.startswith(ID_SYSTEM):
+        return f"{ID_SYSTEM}{space}:{value.removeprefix(ID_SYSTEM)}"
+    if value.isascii() and value.isprintable():
+        return value  # the usual case, without the expression
+    return NOT_FHIR_TEXT.sub("\ufffd", value)
 
 
 def as_searchset(bundle: dict[str, object]) -> dict[str, object]:

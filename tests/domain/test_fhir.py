@@ -105,4 +105,24 @@ def test_finished_cleans_text_and_drops_what_fhir_json_has_no_room_for():
         "g": [0, False, "", {"h": []}],
         "i": 0,
     }
-    assert fhir.finished(value) == {"a": "x\ufffdy\ufffd\t\r\n\ufffdé🙂", "g": [0, False], "i": 0}
+    space = fhir.install_space("https://north.example")
+    assert fhir.finished(value, space) == {
+        "a": "x\ufffdy\ufffd\t\r\n\ufffdé🙂",
+        "g": [0, False],
+        "i": 0,
+    }
+
+
+def test_finished_moves_ids_into_the_installation_consistently():
+    space = fhir.install_space("https://north.example")
+    entry = fhir.entry(fhir.urn("Patient", 1), {"identifier": [fhir.identifier("Patient", 1)]})
+    bundle = {"entry": [entry], "other": fhir.ref("Patient", 1)}
+    done = fhir.finished(bundle, space)
+    (moved,) = done["entry"]
+    assert moved["fullUrl"] == done["other"]["reference"] == f"urn:uuid:{moved['resource']['id']}"
+    assert moved["fullUrl"] != entry["fullUrl"]
+    assert moved["resource"]["identifier"] == [
+        {"system": f"urn:sclerocare:fhir:id:{space}:patient", "value": "1"}
+    ]
+    other = fhir.finished(bundle, fhir.install_space("https://south.example"))
+    assert other["entry"][0]["fullUrl"] != moved["fullUrl"]

@@ -140,7 +140,7 @@ def patient_bundle(
     }
     # Free text is the patient's and the clinic's, byte for byte: made valid FHIR here,
     # once, rather than in each resource.
-    finished = fhir.finished(fhir.installed(bundle, space))
+    finished = fhir.finished(bundle, space)
     assert isinstance(finished, dict)
     return finished
 

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import AuditEvent
+from app.models import CheckIn
 from tests.conftest import login
 from tests.conftest import text_of
 from tests.services.test_fhir_export import check_bundle
@@ -126,3 +127,27 @@ def test_the_patient_page_offers_the_download(client, world):
     page = client.get(f"/clinic/patients/{world.patient_a}")
     assert "Download FHIR (JSON)" in text_of(page)
     assert _download(world.patient_a) in page.get_data(as_text=True)
+
+
+def test_a_lone_surrogate_in_stored_answers_is_no_500(client, world, in_app, full):
+    """Answers are stored as JSON, which escapes a lone surrogate (a broken emoji from
+    an offline replay) as ``\\ud83d``; read back, it cannot be written as UTF-8. The
+    export still answers, with U+FFFD in its place."""
+
+    def garble():
+        for c in db.session.scalars(sa.select(CheckIn).where(CheckIn.patient_id == full)):
+            c.answers = {**c.answers, "note": "broken \ud83d emoji"}
+        db.session.commit()
+
+    in_app(garble)
+    login(client, DOC1)
+    r = client.get(_everything(full))
+    assert r.status_code == 200
+    by_url = check_bundle(json.loads(r.get_data(as_text=True)))
+    notes = {
+        i["answer"][0]["valueString"]
+        for q in of_type(by_url, "QuestionnaireResponse")
+        for i in q.get("item", [])
+        if i["linkId"] == "note"
+    }
+    assert "broken \ufffd emoji" in notes

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -505,13 +506,13 @@ def test_the_statement_count_does_not_grow_with_the_check_ins(app, world, in_app
 
 
 def test_control_characters_and_long_text_stay_valid_fhir(world, in_app):
-    """Any byte in any free-text field (a NUL, an escape, RTL marks, emoji, 10 kB): the
+    """Any byte in any free-text field (an escape, a bell, RTL marks, emoji, 10 kB): the
     bundle is still valid FHIR, each forbidden character shown as U+FFFD and the rest of
-    the words kept as they were."""
+    the words kept as they were. (NUL: PostgreSQL stores none; tests/domain covers it.)"""
     long = "Ça va 🙂 \u202eRTL\u200f " + "x" * 10_000
 
     def build():
-        pid = full_record(world.clinic1, world.clinician1, 2, name="Zoë\x00 \x1b[31mO")
+        pid = full_record(world.clinic1, world.clinician1, 2, name="Zoë\x01 \x1b[31mO")
         done = Treatment.treated_at.is_not(None)
         t = db.session.scalar(sa.select(Treatment).where(Treatment.patient_id == pid, done))
         t.sclerosant, t.compression, t.areas = "Polidocanol\x02", "\x03", "\x04, left\x05 calf"
@@ -565,3 +566,67 @@ def test_a_closed_account_sends_no_placeholder_address(world, in_app):
     patient = of_type(check_bundle(in_app(_bundle, in_app(build))), "Patient")[0]
     assert patient["telecom"] == [{"system": "phone", "value": "+44 7700 900123"}]
     assert patient["active"] is False
+
+
+def test_a_check_in_and_alert_sent_during_the_export_leave_no_dangling_reference(world, in_app):
+    """The export reads one kind of row at a time. A patient who sends an emergency
+    check-in between the read of the check-ins and the read of the alerts must not leave
+    the bundle citing a check-in it lacks (without a snapshot, as on SQLite, or a caller
+    that reads in its own transaction: the clinic's route reads in one, see
+    tests/web/test_fhir_routes.py)."""
+    pid = in_app(full_record, world.clinic1, world.clinician1, 1)
+    with alert_sent_meanwhile(in_app(lambda: db.engine), pid, world.clinic1) as fired:
+        bundle = in_app(_bundle, pid)
+    assert fired
+    by_url = check_bundle(bundle)
+    late = [i for i in of_type(by_url, "DetectedIssue") if "evidence" not in i]
+    assert len(late) == 1 and late[0]["detail"] == "Chest pain, sent meanwhile"
+
+
+@contextmanager
+def alert_sent_meanwhile(engine, pid: int, clinic_id: int):  # noqa: ANN001 - an Engine
+    """While the block runs, just before the export reads the alerts, another
+    connection stores (and commits) a new check-in of ``pid`` with an emergency alert.
+    Yields a list that holds True once it has."""
+    fired: list[bool] = []
+
+    def meanwhile(conn, cursor, statement, *args):  # noqa: ANN001, ANN202
+        if fired or "FROM alerts" not in statement:
+            return
+        fired.append(True)
+        with engine.begin() as other:
+            query = sa.select(Treatment.id).where(Treatment.patient_id == pid)
+            tid = other.execute(query).scalars().first()
+            answers = {"pain": 8, "bruising": "mild"}
+            new = CheckIn.__table__.insert().values(
+                patient_id=pid,
+                clinic_id=clinic_id,
+                treatment_id=tid,
+                day=9,
+                on_date=NOW.date(),
+                answers=answers,
+                pain=8,
+                bruising="mild",
+                level="emergency",
+                reasons=["Chest pain"],
+                history=[],
+                created_at=NOW,
+                updated_at=NOW,
+            )
+            cid = other.execute(new).inserted_primary_key[0]
+            alert = Alert.__table__.insert().values(
+                patient_id=pid,
+                clinic_id=clinic_id,
+                checkin_id=cid,
+                level="emergency",
+                severity=0,
+                reasons=["Chest pain, sent meanwhile"],
+                created_at=NOW,
+            )
+            other.execute(alert)
+
+    event.listen(engine, "before_cursor_execute", meanwhile)
+    try:
+        yield fired
+    finally:
+        event.remove(engine, "before_cursor_execute", meanwhile)

@@ -57,8 +57,22 @@ def clinic_bundle(
     # Commit the audit before reading: committing after would expire every loaded row.
     patient_id = patient.id
     db.session.commit()
-    bundle = patient_bundle(db.session, patient_id, now=now, for_clinic=True)
+    read_in_one_snapshot(db.session)
+    try:
+        bundle = patient_bundle(db.session, patient_id, now=now, for_clinic=True)
+    finally:
+        db.session.rollback()  # the snapshot ends here; nothing was written in it
     return fhir.as_searchset(bundle) if everything else bundle
+
+
+def read_in_one_snapshot(db_session: Session) -> None:
+    """Begin a read-only transaction whose statements all see the same committed state
+    (PostgreSQL REPEATABLE READ), so a check-in and its alert sent while the bundle is
+    read are either both in it or neither. Call at the start of a transaction. SQLite
+    has no such level here; ``patient_bundle`` leaves nothing dangling there either."""
+    if db_session.get_bind().dialect.name == "postgresql":
+        options = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+        db_session.connection(execution_options=options)
 
 
 def patient_bundle(
@@ -214,9 +228,11 @@ def _photos_and_outcomes(
     """Photos as Media (a link to the image), then outcome ratings and clearance scores
     as Observations; adds the scoring clinicians to ``staff``."""
     out: Entries = []
+    photos: set[int] = set()
     for photo in db_session.scalars(
         sa.select(Photo).where(Photo.patient_id == patient_id).order_by(Photo.taken_at, Photo.id)
     ):
+        photos.add(photo.id)
         out.append((fhir.urn("Media", photo.id), events.media(photo, photo_url(photo.id))))
     for rating in db_session.scalars(
         sa.select(OutcomeRating)
@@ -231,7 +247,6 @@ def _photos_and_outcomes(
         .order_by(ClearanceScore.treatment_id)
     ):
         staff |= {score.scored_by_id} if score.scored_by_id else set()
-        out.append(
-            (fhir.urn("Observation", f"clearance-{score.id}"), events.clearance(score, patient_id))
-        )
+        observation = events.clearance(score, patient_id, photos)
+        out.append((fhir.urn("Observation", f"clearance-{score.id}"), observation))
     return out

@@ -38,10 +38,12 @@ def detected_issue(row: Alert, *, with_note: bool, session: int | None) -> dict[
         "severity": SEVERITY.get(row.level, "low"),
         "patient": fhir.ref("Patient", row.patient_id),
         "identifiedDateTime": instant(row.created_at),
-        "evidence": [{"detail": [fhir.ref("QuestionnaireResponse", row.checkin_id)]}],
     }
+    # ``session`` is None when the bundle lacks the check-in (sent while the record was
+    # being read): then nothing cites it, and the next export has both.
     if session is not None:
         out["implicated"] = [fhir.ref("Procedure", session)]
+        out["evidence"] = [{"detail": [fhir.ref("QuestionnaireResponse", row.checkin_id)]}]
     if row.reasons:
         out["detail"] = "; ".join(row.reasons)
     if row.acknowledged_at is not None:
@@ -141,9 +143,10 @@ def rating(row: OutcomeRating) -> list[tuple[str, dict[str, object]]]:
     ]
 
 
-def clearance(row: ClearanceScore, patient_id: int) -> dict[str, object]:
+def clearance(row: ClearanceScore, patient_id: int, photos: set[int]) -> dict[str, object]:
     """The clinic's blinded 0-4 clearance score of one site's matched photos
-    (app/domain/outcomes.py CLEARANCE), pointing at the two photos it compared."""
+    (app/domain/outcomes.py CLEARANCE), pointing at the two photos it compared among
+    ``photos``, the ids of the Media in the bundle (a photo deleted meanwhile is not)."""
     words = CLEARANCE.get(row.score, "")
     out: dict[str, object] = {
         "resourceType": "Observation",
@@ -157,7 +160,9 @@ def clearance(row: ClearanceScore, patient_id: int) -> dict[str, object]:
         "valueQuantity": fhir.score(row.score),
         "bodySite": fhir.site(*(row.site.split("-") + ["", "", ""])[:3]),
         "derivedFrom": [
-            fhir.ref("Media", pid) for pid in (row.before_photo_id, row.after_photo_id) if pid
+            fhir.ref("Media", pid)
+            for pid in (row.before_photo_id, row.after_photo_id)
+            if pid in photos
         ],
     }
     if words:

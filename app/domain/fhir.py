@@ -313,10 +313,19 @@ def _text(key: str, value: str, space: uuid.UUID) -> str:
     return NOT_FHIR_TEXT.sub("\ufffd", value)
 
 
-def as_searchset(bundle: dict[str, object]) -> dict[str, object]:
+def outcome(code: str, words: str) -> dict[str, object]:
+    """An OperationOutcome with one error (R4 IssueType ``code``), for an API client."""
+    issue = {"severity": "error", "code": code, "diagnostics": words}
+    return {"resourceType": "OperationOutcome", "issue": [issue]}
+
+
+def as_searchset(bundle: dict[str, object], self_url: str) -> dict[str, object]:
     """The ``Patient/$everything`` answer: the same entries as a ``searchset`` (the
     operation's defined return type), the patient a "match" and everything else an
-    "include" of it; ``total`` counts the matches (one patient)."""
+    "include" of it; ``total`` counts the matches (one patient). ``self_url``: the
+    address with only the parameters used, i.e. none (R4 search: a server that ignores
+    a parameter, such as ``_since`` or ``_count`` here, leaves it out of the self link,
+    which is how the client learns it was ignored)."""
     entries = bundle.get("entry", [])
     assert isinstance(entries, list)
     marked = [
@@ -328,4 +337,5 @@ def as_searchset(bundle: dict[str, object]) -> dict[str, object]:
         }
         for e in entries
     ]
-    return {**bundle, "type": "searchset", "total": 1, "entry": marked}
+    link = [{"relation": "self", "url": self_url}]
+    return {**bundle, "type": "searchset", "total": 1, "link": link, "entry": marked}

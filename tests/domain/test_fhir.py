@@ -91,8 +91,11 @@ def test_everything_marks_the_patient_as_the_match():
             {"fullUrl": "b", "resource": {"resourceType": "Procedure"}},
         ],
     }
-    out = fhir.as_searchset(bundle)
+    out = fhir.as_searchset(bundle, "https://x.example/fhir/Patient/1/$everything")
     assert out["type"] == "searchset" and out["total"] == 1
+    assert out["link"] == [
+        {"relation": "self", "url": "https://x.example/fhir/Patient/1/$everything"}
+    ]
     assert [e["search"]["mode"] for e in out["entry"]] == ["match", "include"]
     assert bundle["type"] == "collection"  # the download's copy is left as it was
 

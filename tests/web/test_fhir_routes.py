@@ -10,6 +10,7 @@ import json
 
 import pytest
 import sqlalchemy as sa
+from fhir.resources.R4B.operationoutcome import OperationOutcome
 
 from app.extensions import db
 from app.models import AuditEvent
@@ -169,3 +170,26 @@ def test_an_alert_sent_during_the_download_is_all_in_or_all_out(client, world, i
     # The next request reads (and writes) as usual after the read-only snapshot.
     assert client.get(_everything(full)).status_code == 200
     assert len(_events(in_app, "export")) == 2
+
+
+def test_unsupported_parameters_are_ignored_and_left_out_of_the_self_link(client, world, full):
+    """``_since``, ``_count`` and ``_type`` are not supported: the whole record comes
+    back, and the self link (R4 search: only the parameters used) says none was used;
+    a client asking for strict handling gets a 400 OperationOutcome, never a 500."""
+    login(client, DOC1)
+    asked = _everything(full) + "?_since=2026-01-01T00:00:00Z&_count=abc&_type=Media"
+    r = client.get(asked)
+    assert r.status_code == 200
+    bundle = r.get_json(force=True)
+    check_bundle(bundle)
+    assert bundle["link"] == [
+        {"relation": "self", "url": f"http://localhost/fhir/Patient/{full}/$everything"}
+    ]
+    assert len(of_type(check_bundle(bundle), "QuestionnaireResponse")) == 4
+    strict = client.get(asked, headers={"Prefer": "handling=strict"})
+    assert strict.status_code == 400 and strict.mimetype == "application/fhir+json"
+    problem = OperationOutcome.model_validate(strict.get_json(force=True))
+    assert problem.issue[0].code == "not-supported"
+    # Without parameters, strict handling changes nothing.
+    plain = client.get(_everything(full), headers={"Prefer": "handling=strict"})
+    assert plain.status_code == 200

@@ -47,10 +47,11 @@ Entries = list[tuple[str, dict[str, object]]]
 
 
 def clinic_bundle(
-    actor: Principal, patient_id: int, address: str, now: datetime, *, everything: bool
+    actor: Principal, patient_id: int, address: str, now: datetime, *, everything: str = ""
 ) -> dict[str, object]:
     """The record for a clinician of the patient's clinic, audited ("export"): as the
-    ``$everything`` operation's searchset, or as the download's collection."""
+    ``$everything`` operation's searchset when ``everything`` is the operation's address
+    (its self link), else as the download's collection."""
     patient = own_patient(actor, patient_id, address, "export")
     how = "FHIR $everything" if everything else "FHIR download"
     audit(actor, patient.id, "export", address, how)
@@ -62,7 +63,7 @@ def clinic_bundle(
         bundle = patient_bundle(db.session, patient_id, now=now, for_clinic=True)
     finally:
         db.session.rollback()  # the snapshot ends here; nothing was written in it
-    return fhir.as_searchset(bundle) if everything else bundle
+    return fhir.as_searchset(bundle, everything) if everything else bundle
 
 
 def read_in_one_snapshot(db_session: Session) -> None:

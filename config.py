@@ -211,7 +211,7 @@ class Config:
 
     # --- FHIR ids (issue 20 point 2, review "rvfhir") ---
     # What names this installation in the ids of its FHIR bundles (app/domain/fhir.py:
-    # installed), so two clinics' servers never give two patients the same id. Unset:
+    # finished), so two clinics' servers never give two patients the same id. Unset:
     # SCLERO_BASE_URL. Set it (any fixed text) before moving to a new address, or every
     # id a receiving EHR holds changes with the address.
     SCLERO_FHIR_INSTALL: str | None = os.environ.get("SCLERO_FHIR_INSTALL") or None

@@ -85,6 +85,13 @@ def install_space(install: str) -> uuid.UUID:
     return uuid.uuid5(NAMESPACE, install)
 
 
+def reachable(email: str) -> bool:
+    """Whether an address can receive mail, so is a contact worth sending: not one in
+    ``.invalid`` (RFC 2606), the domain of the placeholder a closed account keeps
+    (app/services/clinic/closure_steps.py: closed_email)."""
+    return not email.rpartition("@")[2].lower().endswith(".invalid")
+
+
 def urn(kind: str, key: object) -> str:
     """The fullUrl of a row, e.g. ``urn("Patient", 12)``: stable across exports."""
     return f"urn:uuid:{resource_id(kind, key)}"

@@ -129,3 +129,9 @@ def test_finished_moves_ids_into_the_installation_consistently():
     ]
     other = fhir.finished(bundle, fhir.install_space("https://south.example"))
     assert other["entry"][0]["fullUrl"] != moved["fullUrl"]
+
+
+def test_a_placeholder_address_is_not_a_contact():
+    assert fhir.reachable("ann@patients.example")
+    assert not fhir.reachable("closed-12@closed.invalid")
+    assert not fhir.reachable("x@SOMETHING.INVALID")

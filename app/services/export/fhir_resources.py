@@ -21,7 +21,6 @@ from app.models import ProtocolVersion
 from app.models import Treatment
 from app.models import TreatmentStatus
 from app.models import User
-from app.services.clinic.closure_steps import closed_email
 
 # Treatment status -> Procedure.status (R4 EventStatus): a booked session has not
 # happened yet ("preparation"), a cancelled one never will ("not-done").
@@ -59,7 +58,7 @@ def patient(row: Patient, clinic: Clinic) -> dict[str, object]:
     telecom = []
     # A closed account keeps a placeholder address, not theirs (issue 20 point 4): a
     # receiving system would file it as the patient's contact.
-    if row.user.email != closed_email(row.user.id):
+    if fhir.reachable(row.user.email):
         telecom.append({"system": "email", "value": row.user.email})
     if row.phone:
         telecom.append({"system": "phone", "value": row.phone})

@@ -231,6 +231,13 @@ class Config:
     # Where zips are built; empty means instance/exports (outside static/, mode 0700).
     SCLERO_EXPORT_DIR = ""
 
+    # --- FHIR ids (issue 20 point 2, review "rvfhir") ---
+    # What names this installation in the ids of its FHIR bundles (app/domain/fhir.py:
+    # finished), so two clinics' servers never give two patients the same id. Unset:
+    # SCLERO_BASE_URL. Set it (any fixed text) before moving to a new address, or every
+    # id a receiving EHR holds changes with the address.
+    SCLERO_FHIR_INSTALL: str | None = os.environ.get("SCLERO_FHIR_INSTALL") or None
+
 
 class DevelopmentConfig(Config):
     """``make run``: SQLite in instance/, plain http on 127.0.0.1, a known dev secret."""

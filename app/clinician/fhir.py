@@ -18,12 +18,15 @@ import json
 from flask import Blueprint
 from flask import Response
 from flask import abort
+from flask import request
 from flask_login import current_user
 
 from app.clinician.routes import bp
 from app.clock import now
+from app.domain.fhir import outcome
 from app.services.export import fhir
 from app.web import client_address
+from app.web import public_url
 
 fhir_bp = Blueprint("fhir", __name__)
 FHIR_JSON = "application/fhir+json"
@@ -39,13 +42,21 @@ def require_staff():
 
 @fhir_bp.get("/Patient/<int:patient_id>/$everything")
 def everything(patient_id: int):
-    bundle = fhir.clinic_bundle(current_user, patient_id, client_address(), now(), everything=True)
+    # No parameter is supported (_since, _count, _type...): each is ignored, as R4 search
+    # has servers do, and left out of the self link; a client that asks for strict
+    # handling (Prefer: handling=strict) is told instead.
+    if request.args and "handling=strict" in request.headers.get("Prefer", "").replace(" ", ""):
+        words = "No parameter (such as _since, _count or _type) is supported on $everything."
+        return _json(outcome("not-supported", words), status=400)
+    address = public_url("fhir.everything", patient_id=patient_id)
+    actor = current_user
+    bundle = fhir.clinic_bundle(actor, patient_id, client_address(), now(), everything=address)
     return _json(bundle)
 
 
 @bp.get("/patients/<int:patient_id>/fhir.json")
 def patient_fhir(patient_id: int):
-    bundle = fhir.clinic_bundle(current_user, patient_id, client_address(), now(), everything=False)
+    bundle = fhir.clinic_bundle(current_user, patient_id, client_address(), now())
     response = _json(bundle)
     # The file name holds the record's id only: a name in Downloads is seen by anyone
     # who looks at the computer.
@@ -54,8 +65,8 @@ def patient_fhir(patient_id: int):
     return response
 
 
-def _json(bundle: dict[str, object]) -> Response:
+def _json(bundle: dict[str, object], status: int = 200) -> Response:
     body = json.dumps(bundle, ensure_ascii=False, separators=(",", ":"))
-    response = Response(body, content_type=f"{FHIR_JSON}; charset=utf-8")
+    response = Response(body, status=status, content_type=f"{FHIR_JSON}; charset=utf-8")
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -14,6 +14,7 @@ Pure functions: rows' values in, dicts out; no clock, no database.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable
 from collections.abc import Mapping
@@ -49,6 +50,8 @@ REGIONS = {
 }
 LOWER_LIMB = ("61685007", "Lower limb structure")
 SIDES = {"left": ("7771000", "Left"), "right": ("24028007", "Right")}
+# SNOMED CT |Laterality (attribute)|: refines a body structure in an expression.
+LATERALITY = "272741003"
 # SNOMED CT severity qualifiers for the bruising answer (app/domain/protocol/
 # requirements.py BRUISING_CHOICES); "none" is our own code: "absent" is not a severity.
 SEVERITY = {
@@ -74,6 +77,19 @@ BOOLEAN_ITEMS = {
     "elevated": "Legs raised",
 }
 FLAG_PREFIX = "flag-"
+
+
+def install_space(install: str) -> uuid.UUID:
+    """The namespace of one installation's ids, from what names it (its configured
+    ``SCLERO_FHIR_INSTALL``, else its address): see :func:`finished`."""
+    return uuid.uuid5(NAMESPACE, install)
+
+
+def reachable(email: str) -> bool:
+    """Whether an address can receive mail, so is a contact worth sending: not one in
+    ``.invalid`` (RFC 2606), the domain of the placeholder a closed account keeps
+    (app/services/clinic/closure_steps.py: closed_email)."""
+    return not email.rpartition("@")[2].lower().endswith(".invalid")
 
 
 def urn(kind: str, key: object) -> str:
@@ -124,17 +140,28 @@ def score(value: int, unit: str = "{score}") -> dict[str, object]:
 def site(side: str, region: str, view: str = "") -> dict[str, object]:
     """A photo's site as a body structure with its laterality (SNOMED CT), and the words."""
     words = " ".join(w for w in (side, region, view) if w)
-    codings = []
-    if region in REGIONS:
-        codings.append(coding(SNOMED, *REGIONS[region]))
-    if side in SIDES:
-        codings.append(coding(SNOMED, *SIDES[side]))
+    codings = structure(REGIONS[region], side) if region in REGIONS else []
     return {"coding": codings, "text": words} if codings else {"text": words}
+
+
+def structure(found: tuple[str, str], side: str) -> list[dict[str, str]]:
+    """A body structure's codings: the structure, and with a known side the same
+    structure refined by its laterality as a SNOMED CT expression
+    (``53840002:272741003=7771000``, left calf). Not "Left" as a coding of its own: each
+    coding of a CodeableConcept must mean the concept by itself (R4 datatypes,
+    CodeableConcept: not "severe" beside "rash" for a severe rash), and an expression
+    is a valid SNOMED CT code in FHIR (R4 "Using SNOMED CT with FHIR", Code)."""
+    codings = [coding(SNOMED, *found)]
+    if side in SIDES:
+        expression = f"{found[0]}:{LATERALITY}={SIDES[side][0]}"
+        codings.append({"system": SNOMED, "code": expression})
+    return codings
 
 
 def areas_sites(areas: str) -> list[dict[str, object]]:
     """The treated areas as written ("left calf, right thigh") as body sites: each part
-    that names a side and a region gets both codes; the words are always kept."""
+    gets the region it names (else the lower limb), refined by the side it names; the
+    words are always kept."""
     out = []
     for part in (p.strip() for p in areas.replace(";", ",").split(",")):
         if not part:
@@ -142,8 +169,7 @@ def areas_sites(areas: str) -> list[dict[str, object]]:
         words = part.lower().split()
         side = next((w for w in words if w in SIDES), "")
         region = next((w for w in words if w in REGIONS), "")
-        found = site(side, region) if region else {"coding": [coding(SNOMED, *LOWER_LIMB)]}
-        out.append({**found, "text": part})
+        out.append({"coding": structure(REGIONS.get(region, LOWER_LIMB), side), "text": part})
     return out
 
 
@@ -246,10 +272,67 @@ def entry(full_url: str, resource: dict[str, object]) -> dict[str, object]:
     return {"fullUrl": full_url, "resource": {**resource, "id": full_url.rsplit(":", 1)[-1]}}
 
 
-def as_searchset(bundle: dict[str, object]) -> dict[str, object]:
+# What a FHIR string may not hold (R4 datatypes, "string": no code point below 32 but tab,
+# CR and LF; XML, FHIR's other format, cannot carry them at all), and lone surrogates,
+# which cannot be written as UTF-8. A patient's note or a pasted sclerosant name can hold
+# any of them (a stray NUL or escape); each becomes U+FFFD, so the reader sees that a
+# character was there and a string is never emptied by cleaning.
+NOT_FHIR_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
+# What is empty when it has no content; 0 and False are values.
+EMPTIABLE = (str, list, dict)
+
+
+def finished(value: object, space: uuid.UUID) -> object:
+    """``value`` (a bundle) as it leaves the app, in one pass over it:
+
+    - this installation's ids. Row ids start at 1 on every server, so ``Patient/12`` of
+      two clinics' own installations would otherwise share a fullUrl and an identifier,
+      and an EHR fed by both would merge two people's records. Each uuid (fullUrl,
+      reference, resource id) becomes a uuid5 of itself in ``space``
+      (:func:`install_space`), and each identifier system names the installation;
+    - strings cleaned of what a FHIR string may not hold (``NOT_FHIR_TEXT``);
+    - no empty string, array or object, nor null (FHIR JSON: an element is either
+      absent or has content), so a clearance score whose two photos were deleted has no
+      ``derivedFrom: []`` and an unreadable history entry no ``item: []``.
+    """
+    if isinstance(value, dict):
+        out = {}
+        for key, inner in value.items():
+            done = _text(key, inner, space) if type(inner) is str else finished(inner, space)
+            if done is not None and (done or type(done) not in EMPTIABLE):
+                out[key] = done
+        return out
+    if isinstance(value, list):
+        kept = (_text("", v, space) if type(v) is str else finished(v, space) for v in value)
+        return [v for v in kept if v is not None and (v or type(v) not in EMPTIABLE)]
+    return value
+
+
+def _text(key: str, value: str, space: uuid.UUID) -> str:
+    if key in ("fullUrl", "reference") and value.startswith("urn:uuid:"):
+        return "urn:uuid:" + str(uuid.uuid5(space, value.removeprefix("urn:uuid:")))
+    if key == "id":
+        return str(uuid.uuid5(space, value))
+    if key == "system" and value.startswith(ID_SYSTEM):
+        return f"{ID_SYSTEM}{space}:{value.removeprefix(ID_SYSTEM)}"
+    if value.isascii() and value.isprintable():
+        return value  # the usual case, without the expression
+    return NOT_FHIR_TEXT.sub("\ufffd", value)
+
+
+def outcome(code: str, words: str) -> dict[str, object]:
+    """An OperationOutcome with one error (R4 IssueType ``code``), for an API client."""
+    issue = {"severity": "error", "code": code, "diagnostics": words}
+    return {"resourceType": "OperationOutcome", "issue": [issue]}
+
+
+def as_searchset(bundle: dict[str, object], self_url: str) -> dict[str, object]:
     """The ``Patient/$everything`` answer: the same entries as a ``searchset`` (the
     operation's defined return type), the patient a "match" and everything else an
-    "include" of it; ``total`` counts the matches (one patient)."""
+    "include" of it; ``total`` counts the matches (one patient). ``self_url``: the
+    address with only the parameters used, i.e. none (R4 search: a server that ignores
+    a parameter, such as ``_since`` or ``_count`` here, leaves it out of the self link,
+    which is how the client learns it was ignored)."""
     entries = bundle.get("entry", [])
     assert isinstance(entries, list)
     marked = [
@@ -261,4 +344,5 @@ def as_searchset(bundle: dict[str, object]) -> dict[str, object]:
         }
         for e in entries
     ]
-    return {**bundle, "type": "searchset", "total": 1, "entry": marked}
+    link = [{"relation": "self", "url": self_url}]
+    return {**bundle, "type": "searchset", "total": 1, "link": link, "entry": marked}

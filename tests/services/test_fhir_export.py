@@ -9,7 +9,9 @@ not grow with the diary.
 
 from __future__ import annotations
 
+import re
 import uuid
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -24,16 +26,19 @@ from app.models import ClearanceScore
 from app.models import Clinic
 from app.models import Comment
 from app.models import OutcomeRating
+from app.models import Patient
 from app.models import Photo
 from app.models import Treatment
 from app.models import TreatmentStatus
 from app.models import User
+from app.services.clinic.closure_steps import closed_email
 from app.services.errors import NotFound
 from app.services.export.fhir import patient_bundle
 from tests.conftest import NOW
 from tests.conftest import make_patient
 
 FULL = "fhir.full@patients.example"
+NOT_FHIR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 # ``fhir.resources`` checks structure, types, cardinality and the id pattern but not
 # that a ``code`` is in its required value set, so the statuses are checked here
 # (R4 value sets: EventStatus, ObservationStatus, QuestionnaireResponseStatus, ...).
@@ -54,6 +59,7 @@ def check_bundle(bundle: dict) -> dict[str, dict]:
     """Validate ``bundle`` as FHIR R4 (R4B models) and check that every reference and
     every canonical to a Questionnaire resolves to an entry: the resources by fullUrl."""
     Bundle.model_validate(bundle)
+    _check_json_values(bundle)
     by_url = {e["fullUrl"]: e["resource"] for e in bundle["entry"]}
     assert len(by_url) == len(bundle["entry"]), "fullUrls are unique"
     for url, resource in by_url.items():
@@ -77,6 +83,23 @@ def check_bundle(bundle: dict) -> dict[str, dict]:
         if r["resourceType"] == "QuestionnaireResponse":
             assert r["questionnaire"] in canonicals
     return by_url
+
+
+def _check_json_values(bundle: dict) -> None:
+    """What fhir.resources lets through: FHIR JSON has no empty string, array or object,
+    and a FHIR string no control character but tab, CR and LF (R4 datatypes)."""
+    for value in _values(bundle):
+        assert value not in ("", [], {}, None), f"empty value in {bundle}"
+        if isinstance(value, str):
+            assert not NOT_FHIR.search(value), f"control character in {value!r}"
+
+
+def _values(value: object):
+    """Every value in a JSON tree, containers included."""
+    yield value
+    inner = value.values() if isinstance(value, dict) else value if isinstance(value, list) else []
+    for item in inner:
+        yield from _values(item)
 
 
 def _references(value: object):
@@ -266,7 +289,12 @@ def test_the_content_carries_the_codes_and_the_sclerosant(in_app, full):
     done = next(r for r in of_type(by_url, "Procedure") if r["status"] == "completed")
     assert done["usedCode"] == [{"text": "Polidocanol 0.5% foam"}]
     codes = [[c["code"] for c in s["coding"]] for s in done["bodySite"]]
-    assert codes == [["53840002", "7771000"], ["68367000", "24028007"]]
+    assert codes == [
+        ["53840002", "53840002:272741003=7771000"],
+        ["68367000", "68367000:272741003=24028007"],
+    ]
+    photo_site = of_type(by_url, "Media")[0]["bodySite"]["coding"]
+    assert [c["code"] for c in photo_site] == ["53840002", "53840002:272741003=7771000"]
     assert {r["status"] for r in of_type(by_url, "Procedure")} == {
         "completed",
         "preparation",
@@ -363,6 +391,13 @@ def test_alert_states_and_the_clinic_only_note(in_app, full):
         ("moderate", "preliminary"),
     ]
     assert "CLINIC-ONLY-NOTE" in issues[0]["mitigation"][0]["action"]["text"]
+    # Each is about the session whose aftercare raised it, and cites its check-in.
+    for issue in issues:
+        (session,) = (clinic[ref["reference"]] for ref in issue["implicated"])
+        assert session["resourceType"] == "Procedure" and session["status"] == "completed"
+        (evidence,) = (clinic[ref["reference"]] for ref in issue["evidence"][0]["detail"])
+        assert evidence["resourceType"] == "QuestionnaireResponse"
+        assert evidence["partOf"] == issue["implicated"]
     own = next(i for i in of_type(mine, "DetectedIssue") if i["status"] == "final")
     assert "CLINIC-ONLY-NOTE" not in str(own)
     assert own["mitigation"][0]["action"]["text"] == "Acknowledged by the clinic"
@@ -415,6 +450,32 @@ def test_ids_are_stable_between_exports(in_app, full, clock):
     assert [e["fullUrl"] for e in first["entry"]] == [e["fullUrl"] for e in second["entry"]]
 
 
+def test_two_installations_never_give_a_row_the_same_id(app, world, in_app):
+    """Row ids start at 1 on every server: Patient 1 of two clinics' own installations
+    must differ in every id and identifier a receiving EHR matches on, or it would merge
+    two people's records. Naming the installation keeps its ids through a move."""
+
+    def ids(**config: str | None) -> tuple[set[str], set[tuple[str, str]], set[str]]:
+        app.config.update(config)
+        by_url = check_bundle(in_app(_bundle, world.patient_a))
+        keys = {(i["system"], i["value"]) for r in by_url.values() for i in _ids(r)}
+        urls = {r["url"] for r in of_type(by_url, "Questionnaire")}
+        return set(by_url), keys, urls
+
+    first = ids(SCLERO_BASE_URL="https://north.example", SCLERO_FHIR_INSTALL=None)
+    other = ids(SCLERO_BASE_URL="https://south.example", SCLERO_FHIR_INSTALL=None)
+    for mine, theirs in zip(first, other, strict=True):
+        assert mine and not mine & theirs
+    assert ids(SCLERO_BASE_URL="https://north.example") == first
+    named = ids(SCLERO_FHIR_INSTALL="north-clinic-2026")
+    assert ids(SCLERO_BASE_URL="https://moved.example") == named
+
+
+def _ids(resource: dict) -> list[dict]:
+    found = resource.get("identifier", [])
+    return found if isinstance(found, list) else [found]
+
+
 def test_no_such_patient_is_not_found(world, in_app):
     with pytest.raises(NotFound):
         in_app(_bundle, 999_999)
@@ -442,3 +503,130 @@ def test_the_statement_count_does_not_grow_with_the_check_ins(app, world, in_app
     # One per kind of row: 9 today (patient, sessions, check-ins, alerts, comments,
     # photos, ratings, scores, staff).
     assert statements(small) == statements(large) <= 10
+
+
+def test_control_characters_and_long_text_stay_valid_fhir(world, in_app):
+    """Any byte in any free-text field (an escape, a bell, RTL marks, emoji, 10 kB): the
+    bundle is still valid FHIR, each forbidden character shown as U+FFFD and the rest of
+    the words kept as they were. (NUL: PostgreSQL stores none; tests/domain covers it.)"""
+    long = "Ça va 🙂 \u202eRTL\u200f " + "x" * 10_000
+
+    def build():
+        pid = full_record(world.clinic1, world.clinician1, 2, name="Zoë\x01 \x1b[31mO")
+        done = Treatment.treated_at.is_not(None)
+        t = db.session.scalar(sa.select(Treatment).where(Treatment.patient_id == pid, done))
+        t.sclerosant, t.compression, t.areas = "Polidocanol\x02", "\x03", "\x04, left\x05 calf"
+        for c in db.session.scalars(sa.select(Comment).where(Comment.patient_id == pid)):
+            c.body = "\x07"
+        for c in db.session.scalars(sa.select(CheckIn).where(CheckIn.patient_id == pid)):
+            c.answers = {**c.answers, "note": "line\x08\x0b\n" + long}
+        for photo in db.session.scalars(sa.select(Photo).where(Photo.patient_id == pid)):
+            photo.note = "\x0c"
+        db.session.commit()
+        return pid
+
+    by_url = check_bundle(in_app(_bundle, in_app(build), for_clinic=True))
+    assert of_type(by_url, "Patient")[0]["name"] == [{"text": "Zoë\ufffd \ufffd[31mO"}]
+    assert {c["payload"][0]["contentString"] for c in of_type(by_url, "Communication")} == {
+        "\ufffd"
+    }
+    notes = [
+        i["answer"][0]["valueString"]
+        for r in of_type(by_url, "QuestionnaireResponse")
+        for i in r["item"]
+        if i["linkId"] == "note"
+    ]
+    # Both check-ins' latest answers (day 1's earlier version kept its own note).
+    assert notes.count("line\ufffd\ufffd\n" + long) == 2
+
+
+def test_a_clearance_score_whose_photos_were_deleted(world, in_app):
+    def build():
+        pid = full_record(world.clinic1, world.clinician1, 1)
+        db.session.execute(sa.delete(Photo).where(Photo.patient_id == pid))
+        db.session.commit()
+        return pid
+
+    by_url = check_bundle(in_app(_bundle, in_app(build)))
+    score = next(o for o in of_type(by_url, "Observation") if o["id"] and "interpretation" in o)
+    assert "derivedFrom" not in score and not of_type(by_url, "Media")
+
+
+def test_a_closed_account_sends_no_placeholder_address(world, in_app):
+    """At closure the email address goes (issue 20 point 4) and a placeholder takes its
+    place: the record kept for the retention period must not offer it as a contact."""
+
+    def build():
+        pid = full_record(world.clinic1, world.clinician1, 1)
+        patient = db.session.get(Patient, pid)
+        patient.user.email, patient.user.is_active = closed_email(patient.user.id), False
+        db.session.commit()
+        return pid
+
+    patient = of_type(check_bundle(in_app(_bundle, in_app(build))), "Patient")[0]
+    assert patient["telecom"] == [{"system": "phone", "value": "+44 7700 900123"}]
+    assert patient["active"] is False
+
+
+def test_a_check_in_and_alert_sent_during_the_export_leave_no_dangling_reference(world, in_app):
+    """The export reads one kind of row at a time. A patient who sends an emergency
+    check-in between the read of the check-ins and the read of the alerts must not leave
+    the bundle citing a check-in it lacks (without a snapshot, as on SQLite, or a caller
+    that reads in its own transaction: the clinic's route reads in one, see
+    tests/web/test_fhir_routes.py)."""
+    pid = in_app(full_record, world.clinic1, world.clinician1, 1)
+    with alert_sent_meanwhile(in_app(lambda: db.engine), pid, world.clinic1) as fired:
+        bundle = in_app(_bundle, pid)
+    assert fired
+    by_url = check_bundle(bundle)
+    late = [i for i in of_type(by_url, "DetectedIssue") if "evidence" not in i]
+    assert len(late) == 1 and late[0]["detail"] == "Chest pain, sent meanwhile"
+
+
+@contextmanager
+def alert_sent_meanwhile(engine, pid: int, clinic_id: int):  # noqa: ANN001 - an Engine
+    """While the block runs, just before the export reads the alerts, another
+    connection stores (and commits) a new check-in of ``pid`` with an emergency alert.
+    Yields a list that holds True once it has."""
+    fired: list[bool] = []
+
+    def meanwhile(conn, cursor, statement, *args):  # noqa: ANN001, ANN202
+        if fired or "FROM alerts" not in statement:
+            return
+        fired.append(True)
+        with engine.begin() as other:
+            query = sa.select(Treatment.id).where(Treatment.patient_id == pid)
+            tid = other.execute(query).scalars().first()
+            answers = {"pain": 8, "bruising": "mild"}
+            new = CheckIn.__table__.insert().values(
+                patient_id=pid,
+                clinic_id=clinic_id,
+                treatment_id=tid,
+                day=9,
+                on_date=NOW.date(),
+                answers=answers,
+                pain=8,
+                bruising="mild",
+                level="emergency",
+                reasons=["Chest pain"],
+                history=[],
+                created_at=NOW,
+                updated_at=NOW,
+            )
+            cid = other.execute(new).inserted_primary_key[0]
+            alert = Alert.__table__.insert().values(
+                patient_id=pid,
+                clinic_id=clinic_id,
+                checkin_id=cid,
+                level="emergency",
+                severity=0,
+                reasons=["Chest pain, sent meanwhile"],
+                created_at=NOW,
+            )
+            other.execute(alert)
+
+    event.listen(engine, "before_cursor_execute", meanwhile)
+    try:
+        yield fired
+    finally:
+        event.remove(engine, "before_cursor_execute", meanwhile)

@@ -10,11 +10,15 @@ import json
 
 import pytest
 import sqlalchemy as sa
+from fhir.resources.R4B.operationoutcome import OperationOutcome
 
 from app.extensions import db
 from app.models import AuditEvent
+from app.models import CheckIn
+from tests.conftest import is_postgres
 from tests.conftest import login
 from tests.conftest import text_of
+from tests.services.test_fhir_export import alert_sent_meanwhile
 from tests.services.test_fhir_export import check_bundle
 from tests.services.test_fhir_export import full_record
 from tests.services.test_fhir_export import of_type
@@ -126,3 +130,66 @@ def test_the_patient_page_offers_the_download(client, world):
     page = client.get(f"/clinic/patients/{world.patient_a}")
     assert "Download FHIR (JSON)" in text_of(page)
     assert _download(world.patient_a) in page.get_data(as_text=True)
+
+
+def test_a_lone_surrogate_in_stored_answers_is_no_500(client, world, in_app, full):
+    """Answers are stored as JSON, which escapes a lone surrogate (a broken emoji from
+    an offline replay) as ``\\ud83d``; read back, it cannot be written as UTF-8. The
+    export still answers, with U+FFFD in its place."""
+
+    def garble():
+        for c in db.session.scalars(sa.select(CheckIn).where(CheckIn.patient_id == full)):
+            c.answers = {**c.answers, "note": "broken \ud83d emoji"}
+        db.session.commit()
+
+    in_app(garble)
+    login(client, DOC1)
+    r = client.get(_everything(full))
+    assert r.status_code == 200
+    by_url = check_bundle(json.loads(r.get_data(as_text=True)))
+    notes = {
+        i["answer"][0]["valueString"]
+        for q in of_type(by_url, "QuestionnaireResponse")
+        for i in q.get("item", [])
+        if i["linkId"] == "note"
+    }
+    assert "broken \ufffd emoji" in notes
+
+
+def test_an_alert_sent_during_the_download_is_all_in_or_all_out(client, world, in_app, full):
+    """The route reads the record in one snapshot on PostgreSQL: a check-in and its
+    alert committed meanwhile are left for the next export. Elsewhere the alert may be
+    in without its check-in, citing nothing the bundle lacks."""
+    login(client, DOC1)
+    with alert_sent_meanwhile(in_app(lambda: db.engine), full, world.clinic1) as fired:
+        r = client.get(_everything(full))
+    assert fired and r.status_code == 200
+    by_url = check_bundle(r.get_json(force=True))
+    late = [i for i in of_type(by_url, "DetectedIssue") if "meanwhile" in i["detail"]]
+    assert late == [] if is_postgres() else len(late) == 1
+    # The next request reads (and writes) as usual after the read-only snapshot.
+    assert client.get(_everything(full)).status_code == 200
+    assert len(_events(in_app, "export")) == 2
+
+
+def test_unsupported_parameters_are_ignored_and_left_out_of_the_self_link(client, world, full):
+    """``_since``, ``_count`` and ``_type`` are not supported: the whole record comes
+    back, and the self link (R4 search: only the parameters used) says none was used;
+    a client asking for strict handling gets a 400 OperationOutcome, never a 500."""
+    login(client, DOC1)
+    asked = _everything(full) + "?_since=2026-01-01T00:00:00Z&_count=abc&_type=Media"
+    r = client.get(asked)
+    assert r.status_code == 200
+    bundle = r.get_json(force=True)
+    check_bundle(bundle)
+    assert bundle["link"] == [
+        {"relation": "self", "url": f"http://localhost/fhir/Patient/{full}/$everything"}
+    ]
+    assert len(of_type(check_bundle(bundle), "QuestionnaireResponse")) == 4
+    strict = client.get(asked, headers={"Prefer": "handling=strict"})
+    assert strict.status_code == 400 and strict.mimetype == "application/fhir+json"
+    problem = OperationOutcome.model_validate(strict.get_json(force=True))
+    assert problem.issue[0].code == "not-supported"
+    # Without parameters, strict handling changes nothing.
+    plain = client.get(_everything(full), headers={"Prefer": "handling=strict"})
+    assert plain.status_code == 200

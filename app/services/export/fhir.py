@@ -47,18 +47,33 @@ Entries = list[tuple[str, dict[str, object]]]
 
 
 def clinic_bundle(
-    actor: Principal, patient_id: int, address: str, now: datetime, *, everything: bool
+    actor: Principal, patient_id: int, address: str, now: datetime, *, everything: str = ""
 ) -> dict[str, object]:
     """The record for a clinician of the patient's clinic, audited ("export"): as the
-    ``$everything`` operation's searchset, or as the download's collection."""
+    ``$everything`` operation's searchset when ``everything`` is the operation's address
+    (its self link), else as the download's collection."""
     patient = own_patient(actor, patient_id, address, "export")
     how = "FHIR $everything" if everything else "FHIR download"
     audit(actor, patient.id, "export", address, how)
     # Commit the audit before reading: committing after would expire every loaded row.
     patient_id = patient.id
     db.session.commit()
-    bundle = patient_bundle(db.session, patient_id, now=now, for_clinic=True)
-    return fhir.as_searchset(bundle) if everything else bundle
+    read_in_one_snapshot(db.session)
+    try:
+        bundle = patient_bundle(db.session, patient_id, now=now, for_clinic=True)
+    finally:
+        db.session.rollback()  # the snapshot ends here; nothing was written in it
+    return fhir.as_searchset(bundle, everything) if everything else bundle
+
+
+def read_in_one_snapshot(db_session: Session) -> None:
+    """Begin a read-only transaction whose statements all see the same committed state
+    (PostgreSQL REPEATABLE READ), so a check-in and its alert sent while the bundle is
+    read are either both in it or neither. Call at the start of a transaction. SQLite
+    has no such level here; ``patient_bundle`` leaves nothing dangling there either."""
+    if db_session.get_bind().dialect.name == "postgresql":
+        options = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+        db_session.connection(execution_options=options)
 
 
 def patient_bundle(
@@ -101,13 +116,16 @@ def patient_bundle(
     entries += [
         (fhir.urn("Procedure", t.id), res.procedure(t, patient.id, clinic)) for t in sessions
     ]
-    forms = _questionnaires(sessions, clinic.slug, entries)
-    entries += _checkins(db_session, patient.id, sessions, forms)
+    space = fhir.install_space(install_name())
+    forms = _questionnaires(sessions, f"{space}:{clinic.slug}", entries)
+    session_of: dict[int, int] = {}  # check-in id -> its session, for the alerts
+    entries += _checkins(db_session, patient.id, sessions, forms, session_of)
     for alert in db_session.scalars(
         sa.select(Alert).where(Alert.patient_id == patient.id).order_by(Alert.created_at, Alert.id)
     ):
         staff |= {alert.acknowledged_by_id} if alert.acknowledged_by_id else set()
-        issue = events.detected_issue(alert, with_note=for_clinic)
+        session = session_of.get(alert.checkin_id)
+        issue = events.detected_issue(alert, with_note=for_clinic, session=session)
         entries.append((fhir.urn("DetectedIssue", alert.id), issue))
     for comment in db_session.scalars(
         sa.select(Comment)
@@ -127,7 +145,7 @@ def patient_bundle(
             else []
         )
     ]
-    return {
+    bundle = {
         "resourceType": "Bundle",
         "id": fhir.resource_id("Bundle", f"{patient.id}/{now.isoformat()}"),
         "meta": {"lastUpdated": res.instant(now)},
@@ -135,11 +153,25 @@ def patient_bundle(
         "timestamp": res.instant(now),
         "entry": [fhir.entry(url, resource) for url, resource in entries],
     }
+    # Free text is the patient's and the clinic's, byte for byte: made valid FHIR here,
+    # once, rather than in each resource.
+    finished = fhir.finished(bundle, space)
+    assert isinstance(finished, dict)
+    return finished
 
 
-def _questionnaires(sessions: list[Treatment], slug: str, entries: Entries) -> dict[int, tuple]:
+def install_name() -> str:
+    """What names this installation in its FHIR ids (``app/domain/fhir.py:installed``):
+    ``SCLERO_FHIR_INSTALL`` if set, else the configured address."""
+    config = current_app.config
+    return str(config.get("SCLERO_FHIR_INSTALL") or config.get("SCLERO_BASE_URL") or "")
+
+
+def _questionnaires(sessions: list[Treatment], clinic: str, entries: Entries) -> dict[int, tuple]:
     """A Questionnaire per protocol version the sessions use (added to ``entries``);
-    by version id, its canonical reference and the titles of its warning signs."""
+    by version id, its canonical reference and the titles of its warning signs.
+    ``clinic``: the installation's namespace and the clinic's slug, so two clinics'
+    canonicals differ even where their slugs and protocol keys are the same."""
     forms: dict[int, tuple] = {}
     for t in sessions:
         version = t.protocol_version
@@ -147,7 +179,7 @@ def _questionnaires(sessions: list[Treatment], slug: str, entries: Entries) -> d
             continue
         # The stored text comes with the row: parsing it needs no other statement.
         protocol = protocols.protocol_by_version(version.id, version.sha256, version.source_text)
-        url = f"urn:sclerocare:questionnaire:{slug}:{version.key}"
+        url = f"urn:sclerocare:questionnaire:{clinic}:{version.key}"
         forms[version.id] = (
             f"{url}|{version.version}",
             {f.key: f.title for f in protocol.red_flags},
@@ -159,9 +191,14 @@ def _questionnaires(sessions: list[Treatment], slug: str, entries: Entries) -> d
 
 
 def _checkins(
-    db_session: Session, patient_id: int, sessions: list[Treatment], forms: dict[int, tuple]
+    db_session: Session,
+    patient_id: int,
+    sessions: list[Treatment],
+    forms: dict[int, tuple],
+    session_of: dict[int, int],
 ) -> Entries:
-    """Each check-in as its QuestionnaireResponses and its pain and bruising."""
+    """Each check-in as its QuestionnaireResponses and its pain and bruising; fills
+    ``session_of`` (check-in id -> session id)."""
     version_of = {t.id: t.protocol_version_id for t in sessions}
     out: Entries = []
     for checkin in db_session.scalars(
@@ -169,6 +206,7 @@ def _checkins(
         .where(CheckIn.patient_id == patient_id)
         .order_by(CheckIn.on_date, CheckIn.treatment_id, CheckIn.id)
     ):
+        session_of[checkin.id] = checkin.treatment_id
         canonical, titles = forms[version_of[checkin.treatment_id]]
         out += res.responses(checkin, canonical, titles)
         out.append((fhir.urn("Observation", f"{checkin.id}-pain"), res.pain(checkin)))
@@ -191,9 +229,11 @@ def _photos_and_outcomes(
     """Photos as Media (a link to the image), then outcome ratings and clearance scores
     as Observations; adds the scoring clinicians to ``staff``."""
     out: Entries = []
+    photos: set[int] = set()
     for photo in db_session.scalars(
         sa.select(Photo).where(Photo.patient_id == patient_id).order_by(Photo.taken_at, Photo.id)
     ):
+        photos.add(photo.id)
         out.append((fhir.urn("Media", photo.id), events.media(photo, photo_url(photo.id))))
     for rating in db_session.scalars(
         sa.select(OutcomeRating)
@@ -208,7 +248,6 @@ def _photos_and_outcomes(
         .order_by(ClearanceScore.treatment_id)
     ):
         staff |= {score.scored_by_id} if score.scored_by_id else set()
-        out.append(
-            (fhir.urn("Observation", f"clearance-{score.id}"), events.clearance(score, patient_id))
-        )
+        observation = events.clearance(score, patient_id, photos)
+        out.append((fhir.urn("Observation", f"clearance-{score.id}"), observation))
     return out

@@ -22,11 +22,13 @@ from app.services.export.fhir_resources import instant
 SEVERITY = {"emergency": "high", "same_day": "moderate"}
 
 
-def detected_issue(row: Alert, *, with_note: bool) -> dict[str, object]:
+def detected_issue(row: Alert, *, with_note: bool, session: int | None) -> dict[str, object]:
     """An alert: what the answers showed (``detail``), the check-in that raised it
-    (``evidence``, when stored) and its state: ``preliminary`` while the clinic has not acknowledged
-    it, ``final`` once it has, with the acknowledgement as the ``mitigation`` (who,
-    when, and the note, which goes to the patient's own copy only when shared)."""
+    (``evidence``), the session whose aftercare it is about (``implicated``: the
+    activity the issue is with, R4 DetectedIssue) and its state: ``preliminary`` while
+    the clinic has not acknowledged it, ``final`` once it has, with the acknowledgement
+    as the ``mitigation`` (who, when, and the note, which goes to the patient's own copy
+    only when shared)."""
     level = "Emergency" if row.level == "emergency" else "Same-day"
     out: dict[str, object] = {
         "resourceType": "DetectedIssue",
@@ -37,10 +39,13 @@ def detected_issue(row: Alert, *, with_note: bool) -> dict[str, object]:
         "patient": fhir.ref("Patient", row.patient_id),
         "identifiedDateTime": instant(row.created_at),
     }
-    # An alert raised from a refused form (a warning sign's "yes" on a form with other
-    # errors) has no stored check-in until the patient sends the form again: no evidence
-    # to point at, and a reference to nothing would not resolve inside the bundle.
-    if row.checkin_id is not None:
+    # ``session`` is None when the bundle lacks the check-in: sent while the record was
+    # being read (the next export has both), or an alert raised from a refused form (a
+    # warning sign's "yes" on a form with other errors), which has no stored check-in
+    # until the patient sends the form again. Then nothing cites it: a reference to
+    # nothing would not resolve inside the bundle.
+    if session is not None:
+        out["implicated"] = [fhir.ref("Procedure", session)]
         out["evidence"] = [{"detail": [fhir.ref("QuestionnaireResponse", row.checkin_id)]}]
     if row.reasons:
         out["detail"] = "; ".join(row.reasons)
@@ -141,9 +146,10 @@ def rating(row: OutcomeRating) -> list[tuple[str, dict[str, object]]]:
     ]
 
 
-def clearance(row: ClearanceScore, patient_id: int) -> dict[str, object]:
+def clearance(row: ClearanceScore, patient_id: int, photos: set[int]) -> dict[str, object]:
     """The clinic's blinded 0-4 clearance score of one site's matched photos
-    (app/domain/outcomes.py CLEARANCE), pointing at the two photos it compared."""
+    (app/domain/outcomes.py CLEARANCE), pointing at the two photos it compared among
+    ``photos``, the ids of the Media in the bundle (a photo deleted meanwhile is not)."""
     words = CLEARANCE.get(row.score, "")
     out: dict[str, object] = {
         "resourceType": "Observation",
@@ -157,7 +163,9 @@ def clearance(row: ClearanceScore, patient_id: int) -> dict[str, object]:
         "valueQuantity": fhir.score(row.score),
         "bodySite": fhir.site(*(row.site.split("-") + ["", "", ""])[:3]),
         "derivedFrom": [
-            fhir.ref("Media", pid) for pid in (row.before_photo_id, row.after_photo_id) if pid
+            fhir.ref("Media", pid)
+            for pid in (row.before_photo_id, row.after_photo_id)
+            if pid in photos
         ],
     }
     if words:

@@ -55,10 +55,15 @@ def patient(row: Patient, clinic: Clinic) -> dict[str, object]:
         "name": [{"text": row.user.name}],
         "managingOrganization": fhir.ref("Organization", clinic.id, clinic.name),
     }
-    telecom = [{"system": "email", "value": row.user.email}]
+    telecom = []
+    # A closed account keeps a placeholder address, not theirs (issue 20 point 4): a
+    # receiving system would file it as the patient's contact.
+    if fhir.reachable(row.user.email):
+        telecom.append({"system": "email", "value": row.user.email})
     if row.phone:
         telecom.append({"system": "phone", "value": row.phone})
-    out["telecom"] = telecom
+    if telecom:
+        out["telecom"] = telecom
     if row.language:
         language = fhir.concept(fhir.LANGUAGE, row.language, row.language)
         out["communication"] = [{"language": language, "preferred": True}]

@@ -39,6 +39,7 @@ from app.models import OutboxState
 from app.models import Patient
 from app.models.export import CLAIMABLE_PREDICATE
 from app.services.export import archive
+from app.services.export import fhir
 from app.services.export.files import crash
 from app.services.export.files import expire
 from app.services.export.files import export_dir
@@ -116,11 +117,17 @@ def build(job: Claimed, clock: Callable[[], datetime]) -> bool:
     name = f"export-{job.job_id}-{job.token}.zip"
     final = os.path.join(folder, name)
     part = final + ".part"
+    # The zip's JSON and its FHIR bundle are read in one snapshot (PostgreSQL), so a
+    # check-in and its alert sent meanwhile are in both or in neither. ``claim`` has
+    # committed, so this starts the transaction; it ends before the job is marked ready.
+    db.session.rollback()
+    fhir.read_in_one_snapshot(db.session)
     patient = db.session.get(Patient, job.patient_id)
     clinic = db.session.get(Clinic, patient.clinic_id) if patient else None
     locale = archive.locale_of(patient.language if patient else "", clinic.locale if clinic else "")
     try:
         archive.write_zip(part, job.patient_id, clock(), tick=_renewer(job, clock), locale=locale)
+        db.session.rollback()  # end the read-only snapshot before any write
         os.rename(part, final)
         fsync_dir(folder)
         crash("written")  # tests: a kill between writing the zip and marking it ready

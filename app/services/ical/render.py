@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Calendar
 from icalendar import Event
+from icalendar import vDuration
 
 from app.domain.calendar_events import CalendarEvent
 from app.domain.calendar_events import Revision
@@ -56,7 +57,9 @@ def render(
     cal.add("x-wr-calname", words.name)
     cal.add("x-wr-timezone", timezone)
     cal.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
-    cal.add("x-published-ttl", REFRESH)
+    # An X- property has no known type, so a bare timedelta would be written as "1:00:00",
+    # which Outlook cannot read: give it the DURATION form (PT1H) itself.
+    cal.add("x-published-ttl", vDuration(REFRESH))
     for event in events:
         cal.add_component(_event(event, revisions[event.uid], tz, words))
     if events:

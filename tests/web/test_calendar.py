@@ -5,8 +5,10 @@ way the link stops: a new link, "Stop the link", discharge, a closed account."""
 from __future__ import annotations
 
 import re
+import threading
 from datetime import datetime
 
+import pytest
 import sqlalchemy as sa
 from icalendar import Calendar
 
@@ -16,6 +18,7 @@ from app.models import CalendarLink
 from app.models import Patient
 from app.models import Treatment
 from app.models import User
+from app.services.ical import links
 from tests.conftest import login
 from tests.conftest import scalar
 from tests.conftest import text_of
@@ -274,3 +277,43 @@ def test_the_feed_is_rate_limited_per_address(client, world, app):
     anon = _anon(client)
     assert [anon.get(alice).status_code for _ in range(3)] == [200, 200, 200]
     assert anon.get("/patient/calendar/feed/" + "b" * 43 + ".ics").status_code == 429
+
+
+@pytest.mark.parametrize("action", ["link", "stop"])
+def test_two_taps_at_once_on_the_link_buttons_are_never_a_500(
+    app, world, in_app, monkeypatch, action
+):
+    # Review rvical: "Make a new link" (or "Stop the link") from two tabs at once both
+    # found the same row (or none) and both wrote it: one request ended in a 500. The
+    # audit call sits between the read and the commit, so meeting there forces the race;
+    # with the patient's lock the second waits, the meeting times out and both finish.
+    tabs = [app.test_client() for _ in range(2)]
+    for tab in tabs:
+        login(tab, ALICE)
+    if action == "stop":
+        _new_link(tabs[0])
+    meet = threading.Barrier(2, timeout=2)
+    real_audit = links.audit
+
+    def audit_after_meeting(*args, **kwargs):
+        try:
+            meet.wait()
+        except threading.BrokenBarrierError:
+            pass  # the other tab waits for the lock: nothing to meet
+        return real_audit(*args, **kwargs)
+
+    monkeypatch.setattr(links, "audit", audit_after_meeting)
+    codes: list[int] = []
+    threads = [
+        threading.Thread(
+            target=lambda t=tab: codes.append(t.post(f"/patient/calendar/{action}").status_code)
+        )
+        for tab in tabs
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert sorted(codes) == ([200, 200] if action == "link" else [303, 303])
+    links_left = in_app(lambda: scalar(sa.select(sa.func.count()).select_from(CalendarLink)))
+    assert links_left == (1 if action == "link" else 0)

@@ -25,6 +25,7 @@ from app.security import new_token
 from app.security import token_hash
 from app.services.audit import audit
 from app.services.errors import NotFound
+from app.services.locking import lock_patient
 
 # A token from new_token() is 43 characters; anything far from that is not one of ours
 # and is refused before it reaches the database.
@@ -57,6 +58,9 @@ def new_link(user: Principal, now: datetime, address: str) -> str:
     :returns: the token, shown to the patient once: only its hash is kept.
     """
     patient_id = _patient_id(user)
+    # Two taps at once (a double submit, two tabs, two phones) must not both find no row
+    # and both insert one: the second waits, then replaces the first's link.
+    lock_patient(patient_id)
     token = new_token()
     row = db.session.get(CalendarLink, patient_id)
     replaced = row is not None
@@ -77,6 +81,9 @@ def stop_link(user: Principal, address: str) -> bool:
     :returns: whether there was a link to stop.
     """
     patient_id = _patient_id(user)
+    # As in new_link: two stops at once must not both delete the one row (the second
+    # would find nothing to delete at commit and fail); the second finds it gone.
+    lock_patient(patient_id)
     row = db.session.get(CalendarLink, patient_id)
     if row is None:
         db.session.commit()

@@ -14,6 +14,7 @@ from icalendar import Calendar
 
 from app.extensions import db
 from app.models import AuditEvent
+from app.models import CalendarEventRevision
 from app.models import CalendarLink
 from app.models import Patient
 from app.models import Treatment
@@ -317,3 +318,22 @@ def test_two_taps_at_once_on_the_link_buttons_are_never_a_500(
     assert sorted(codes) == ([200, 200] if action == "link" else [303, 303])
     links_left = in_app(lambda: scalar(sa.select(sa.func.count()).select_from(CalendarLink)))
     assert links_left == (1 if action == "link" else 0)
+
+
+def test_a_long_host_name_still_gives_a_calendar_and_its_revisions(client, world, in_app, app):
+    # Review rvical: UIDs end in "@<the app's host>", and revisions were kept under the
+    # whole UID in an 80-character column: a host over 47 characters failed every
+    # download and fetch on PostgreSQL (a 500). Rows now hold the UID's opaque part.
+    host = "aftercare." + "a-rather-long-clinic-group-name." * 5 + "example.co.uk"
+    app.config["SCLERO_BASE_URL"] = f"https://{host}"
+    login(client, ALICE)
+    first = _events(client.get("/patient/calendar.ics").data)
+    assert first and all(str(e["UID"]).endswith("@" + host) for e in first)
+    kept = in_app(lambda: list(db.session.scalars(sa.select(CalendarEventRevision.uid))))
+    width = CalendarEventRevision.__table__.c.uid.type.length
+    assert len(kept) == len(first) and all(len(uid) <= width and "@" not in uid for uid in kept)
+    # Read back under the same UIDs: nothing new, every SEQUENCE still 0.
+    again = _events(client.get("/patient/calendar.ics").data)
+    assert [(str(e["UID"]), int(e["SEQUENCE"])) for e in again] == [
+        (str(e["UID"]), 0) for e in first
+    ]

@@ -5,7 +5,9 @@ Revisions are kept in ``calendar_event_revisions``: when an event says something
 session moved, was cancelled, a treatment was recorded and its aftercare appeared) its
 SEQUENCE goes up and it is modified at that fetch, so a calendar app that has it updates
 it in place rather than adding a copy. Nothing is written while nothing changes: a
-fetch reads, and only a change takes the patient's lock and writes.
+fetch reads, and only a change takes the patient's lock and writes. A row is kept under
+the UID's opaque part, without its ``@host``: a host name may be 253 characters long,
+the column 80, so a long one would have failed every fetch on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -70,15 +72,16 @@ def _calendar(patient: Patient, now: datetime) -> bytes:
     clinic_locale = db.session.scalar(
         sa.select(Clinic.locale).where(Clinic.id == patient.clinic_id)
     )
-    stored = _stored(patient_id)
+    host = mail_host()
+    stored = _stored(patient_id, host)
     # A cancelled session stays only where a calendar may have it already (it was in an
     # earlier file): there, it must turn into "cancelled"; elsewhere it is only noise.
     events = [
         e
-        for e in course_events(_sessions(patient_id), ZoneInfo(timezone), mail_host())
+        for e in course_events(_sessions(patient_id), ZoneInfo(timezone), host)
         if not e.cancelled or e.uid in stored
     ]
-    revisions = _revisions(patient_id, events, stored, now)
+    revisions = _revisions(patient_id, host, events, stored, now)
     # The link has no signed-in reader: the patient's own language, as on their pages.
     with force_locale(locale_for(language, clinic_locale or "")):
         words = Words(
@@ -109,15 +112,25 @@ def _sessions(patient_id: int) -> list[CourseSession]:
     ]
 
 
-def _stored(patient_id: int) -> dict[str, Revision]:
+def _row_key(uid: str) -> str:
+    """What an event's revision row is kept under: its UID without ``@host``."""
+    return uid.partition("@")[0]
+
+
+def _stored(patient_id: int, host: str) -> dict[str, Revision]:
+    """The stored revisions, by full UID (at ``host``, as ``course_events`` gives it)."""
     rows = db.session.scalars(
         sa.select(CalendarEventRevision).where(CalendarEventRevision.patient_id == patient_id)
     )
-    return {r.uid: Revision(r.sequence, r.fingerprint, r.modified_at) for r in rows}
+    return {f"{r.uid}@{host}": Revision(r.sequence, r.fingerprint, r.modified_at) for r in rows}
 
 
 def _revisions(
-    patient_id: int, events: list[CalendarEvent], stored: dict[str, Revision], now: datetime
+    patient_id: int,
+    host: str,
+    events: list[CalendarEvent],
+    stored: dict[str, Revision],
+    now: datetime,
 ) -> dict[str, Revision]:
     """Every event's revision; new ones stored under the patient's lock, one commit."""
     if not revise(stored, events, now):
@@ -127,12 +140,12 @@ def _revisions(
     # both bump the same SEQUENCE: decide again under the lock, on fresh rows.
     lock_patient(patient_id)
     db.session.expire_all()
-    stored = _stored(patient_id)
+    stored = _stored(patient_id, host)
     changed = revise(stored, events, now)
     for uid, revision in changed.items():
-        row = db.session.get(CalendarEventRevision, (patient_id, uid))
+        row = db.session.get(CalendarEventRevision, (patient_id, _row_key(uid)))
         if row is None:
-            row = CalendarEventRevision(patient_id=patient_id, uid=uid)
+            row = CalendarEventRevision(patient_id=patient_id, uid=_row_key(uid))
             db.session.add(row)
         row.sequence = revision.sequence
         row.fingerprint = revision.fingerprint

@@ -29,7 +29,7 @@ WORDS = Words("My clinic appointments", TITLES, "Open ScleroCare.", "https://app
 
 
 def _parsed(sessions: list[CourseSession], zone: str) -> list:
-    events = course_events(sessions, ZoneInfo(zone), HOST)
+    events = course_events(sessions, ZoneInfo(zone), HOST, b"test uid key")
     body = render(events, revise({}, events, NOW), zone, WORDS)
     cal = Calendar.from_ical(body)
     assert [tz["TZID"] for tz in cal.walk("VTIMEZONE")] == [zone]

@@ -337,3 +337,15 @@ def test_a_long_host_name_still_gives_a_calendar_and_its_revisions(client, world
     assert [(str(e["UID"]), int(e["SEQUENCE"])) for e in again] == [
         (str(e["UID"]), 0) for e in first
     ]
+
+
+def test_the_feeds_uids_are_keyed_by_the_installations_secret(client, world, app):
+    # Review rvical: UIDs were plain hashes of a session id and a milestone key, which
+    # anyone could reverse by trying them all; now they depend on SECRET_KEY.
+    login(client, ALICE)
+    first = {str(e["UID"]) for e in _events(client.get("/patient/calendar.ics").data)}
+    assert first == {str(e["UID"]) for e in _events(client.get("/patient/calendar.ics").data)}
+    app.config["SECRET_KEY"] = "another installation's secret, for this test only"
+    login(client, ALICE)
+    other = {str(e["UID"]) for e in _events(client.get("/patient/calendar.ics").data)}
+    assert first and other and not first & other

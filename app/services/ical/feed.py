@@ -12,10 +12,13 @@ the column 80, so a long one would have failed every fetch on PostgreSQL.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from flask import current_app
 
 from app.domain.calendar_events import DESCRIPTION
 from app.domain.calendar_events import TITLES
@@ -45,6 +48,10 @@ from app.services.notify.email_content import mail_host
 from app.services.protocols import protocol_by_version
 
 CALENDAR_NAME = N_("My clinic appointments")
+# What the UIDs' key is derived from SECRET_KEY with (app/domain/calendar_events.py):
+# a key of their own, so a UID reveals nothing about the app's other secrets. A new
+# SECRET_KEY gives every event a new UID: a subscribed calendar swaps them in one fetch.
+_UID_LABEL = b"sclerocare calendar event uid"
 # Where every event's link leads: Today, which shows the day's steps after sign-in.
 TODAY_PATH = "/patient/today"
 
@@ -78,7 +85,7 @@ def _calendar(patient: Patient, now: datetime) -> bytes:
     # earlier file): there, it must turn into "cancelled"; elsewhere it is only noise.
     events = [
         e
-        for e in course_events(_sessions(patient_id), ZoneInfo(timezone), host)
+        for e in course_events(_sessions(patient_id), ZoneInfo(timezone), host, _uid_secret())
         if not e.cancelled or e.uid in stored
     ]
     revisions = _revisions(patient_id, host, events, stored, now)
@@ -110,6 +117,11 @@ def _sessions(patient_id: int) -> list[CourseSession]:
         CourseSession(tid, str(status.value), at, treated, protocol_by_version(vid, sha))
         for tid, status, at, treated, vid, sha in rows
     ]
+
+
+def _uid_secret() -> bytes:
+    key = str(current_app.config["SECRET_KEY"]).encode("utf-8")
+    return hmac.new(key, _UID_LABEL, hashlib.sha256).digest()
 
 
 def _row_key(uid: str) -> str:

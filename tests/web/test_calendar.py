@@ -19,7 +19,9 @@ from app.models import CalendarLink
 from app.models import Patient
 from app.models import Treatment
 from app.models import User
+from app.services.ical import feed
 from app.services.ical import links
+from tests.conftest import NOW
 from tests.conftest import login
 from tests.conftest import scalar
 from tests.conftest import text_of
@@ -349,3 +351,54 @@ def test_the_feeds_uids_are_keyed_by_the_installations_secret(client, world, app
     login(client, ALICE)
     other = {str(e["UID"]) for e in _events(client.get("/patient/calendar.ics").data)}
     assert first and other and not first & other
+
+
+def _closed_while_waiting(app, monkeypatch, module, what):
+    """``module.lock_patient`` as if ``what`` (another request, its own connection)
+    committed just before this request got the patient's lock."""
+    real = module.lock_patient
+
+    def lock_after(patient_id):
+        with app.app_context():
+            what(patient_id)
+            db.session.commit()
+            db.session.remove()
+        real(patient_id)
+
+    monkeypatch.setattr(module, "lock_patient", lock_after)
+
+
+def _close_account(patient_id):
+    db.session.get(Patient, patient_id).user.is_active = False
+
+
+def _discharge(patient_id):
+    db.session.get(Patient, patient_id).discharged_at = NOW
+
+
+@pytest.mark.parametrize("what", [_close_account, _discharge])
+def test_no_new_link_survives_a_discharge_or_closure_it_waited_for(
+    client, world, in_app, app, monkeypatch, what
+):
+    # Review rvical: "Make a new link" waiting for the patient's lock while the clinic
+    # discharged the patient or completed the closure inserted a link after it: a
+    # calendar link outliving "calendar links go at once". Now a clear refusal.
+    login(client, ALICE)
+    _closed_while_waiting(app, monkeypatch, links, what)
+    r = client.post("/patient/calendar/link")
+    assert r.status_code == 400
+    assert "Your course has ended" in text_of(r)
+    assert in_app(lambda: scalar(sa.select(sa.func.count()).select_from(CalendarLink))) == 0
+
+
+def test_a_fetch_that_waited_for_a_closure_stores_no_revisions(
+    client, world, in_app, app, monkeypatch
+):
+    # Review rvical: a first fetch waiting for the lock while the closure removed the
+    # link and the revisions put the revisions back, for a closed account.
+    login(client, ALICE)
+    path, _ = _new_link(client)
+    _closed_while_waiting(app, monkeypatch, feed, _close_account)
+    assert _anon(client).get(path).status_code == 404
+    rows = sa.select(sa.func.count()).select_from(CalendarEventRevision)
+    assert in_app(lambda: scalar(rows)) == 0

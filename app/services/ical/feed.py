@@ -37,6 +37,7 @@ from app.models import Clinic
 from app.models import Patient
 from app.models import ProtocolVersion
 from app.models import Treatment
+from app.models import User
 from app.principal import Principal
 from app.services.errors import NotFound
 from app.services.ical.links import patient_for_token
@@ -119,6 +120,15 @@ def _sessions(patient_id: int) -> list[CourseSession]:
     ]
 
 
+def _account_open(patient_id: int) -> bool:
+    found = db.session.scalar(
+        sa.select(Patient.id)
+        .join(User, User.id == Patient.user_id)
+        .where(Patient.id == patient_id, User.is_active.is_(True))
+    )
+    return found is not None
+
+
 def _uid_secret() -> bytes:
     key = str(current_app.config["SECRET_KEY"]).encode("utf-8")
     return hmac.new(key, _UID_LABEL, hashlib.sha256).digest()
@@ -152,6 +162,11 @@ def _revisions(
     # both bump the same SEQUENCE: decide again under the lock, on fresh rows.
     lock_patient(patient_id)
     db.session.expire_all()
+    # The account may have been closed while this fetch waited for the lock: closure
+    # removed the revisions, and none may come back for a closed account.
+    if not _account_open(patient_id):
+        db.session.rollback()
+        raise NotFound("This link is not valid.")
     stored = _stored(patient_id, host)
     changed = revise(stored, events, now)
     for uid, revision in changed.items():

@@ -402,3 +402,44 @@ def test_a_fetch_that_waited_for_a_closure_stores_no_revisions(
     assert _anon(client).get(path).status_code == 404
     rows = sa.select(sa.func.count()).select_from(CalendarEventRevision)
     assert in_app(lambda: scalar(rows)) == 0
+
+
+def test_a_fetch_that_read_the_course_before_a_move_never_undoes_it(
+    client, world, in_app, app, monkeypatch
+):
+    # Review rvical: a fetch read the course, then waited for the patient's lock while
+    # the session moved again and another fetch stored that; under the lock it compared
+    # its old reading with the new revision and stored the old time as the newest, with
+    # a higher SEQUENCE: calendars that fetched then moved the appointment back.
+    login(client, BOB)
+    path, _ = _new_link(client)
+    anon = _anon(client)
+    assert int(_events(anon.get(path).data)[0]["SEQUENCE"]) == 0
+
+    def move_to(day: int):
+        def move():
+            row = db.session.scalar(
+                sa.select(Treatment).where(Treatment.patient_id == world.patient_b)
+            )
+            row.appointment_at = datetime(2026, 11, day, 14, 30, tzinfo=NOW.tzinfo)
+            db.session.commit()
+
+        in_app(move)
+
+    move_to(23)  # the fetch below reads this, then waits for the lock
+    real_lock = feed.lock_patient
+    raced = []
+
+    def lock_after_another_fetch(patient_id):
+        if not raced:
+            raced.append(True)
+            move_to(24)
+            assert anon.get(path).status_code == 200  # stores the 24th at SEQUENCE 1
+        real_lock(patient_id)
+
+    monkeypatch.setattr(feed, "lock_patient", lock_after_another_fetch)
+    (served,) = _events(anon.get(path).data)
+    assert raced
+    assert (served.decoded("DTSTART").day, int(served["SEQUENCE"])) == (24, 1)
+    (later,) = _events(anon.get(path).data)
+    assert (later.decoded("DTSTART").day, int(later["SEQUENCE"])) == (24, 1)

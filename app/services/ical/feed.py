@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -80,16 +81,8 @@ def _calendar(patient: Patient, now: datetime) -> bytes:
     clinic_locale = db.session.scalar(
         sa.select(Clinic.locale).where(Clinic.id == patient.clinic_id)
     )
-    host = mail_host()
-    stored = _stored(patient_id, host)
-    # A cancelled session stays only where a calendar may have it already (it was in an
-    # earlier file): there, it must turn into "cancelled"; elsewhere it is only noise.
-    events = [
-        e
-        for e in course_events(_sessions(patient_id), ZoneInfo(timezone), host, _uid_secret())
-        if not e.cancelled or e.uid in stored
-    ]
-    revisions = _revisions(patient_id, host, events, stored, now)
+    course = _Course(patient_id, ZoneInfo(timezone), mail_host(), _uid_secret())
+    events, revisions = _revisions(course, now)
     # The link has no signed-in reader: the patient's own language, as on their pages.
     with force_locale(locale_for(language, clinic_locale or "")):
         words = Words(
@@ -99,6 +92,28 @@ def _calendar(patient: Patient, now: datetime) -> bytes:
             app_url=absolute(TODAY_PATH),
         )
     return render(events, revisions, timezone, words)
+
+
+@dataclass(frozen=True)
+class _Course:
+    """Whose calendar, and how its events are named."""
+
+    patient_id: int
+    tz: ZoneInfo
+    host: str
+    secret: bytes
+
+    def read(self) -> tuple[list[CalendarEvent], dict[str, Revision]]:
+        """The course's events and their stored revisions, as the database has them."""
+        stored = _stored(self.patient_id, self.host)
+        # A cancelled session stays only where a calendar may have it already (it was
+        # in an earlier file): there, it must turn "cancelled"; elsewhere it is noise.
+        events = [
+            e
+            for e in course_events(_sessions(self.patient_id), self.tz, self.host, self.secret)
+            if not e.cancelled or e.uid in stored
+        ]
+        return events, stored
 
 
 def _sessions(patient_id: int) -> list[CourseSession]:
@@ -147,35 +162,34 @@ def _stored(patient_id: int, host: str) -> dict[str, Revision]:
     return {f"{r.uid}@{host}": Revision(r.sequence, r.fingerprint, r.modified_at) for r in rows}
 
 
-def _revisions(
-    patient_id: int,
-    host: str,
-    events: list[CalendarEvent],
-    stored: dict[str, Revision],
-    now: datetime,
-) -> dict[str, Revision]:
-    """Every event's revision; new ones stored under the patient's lock, one commit."""
+def _revisions(course: _Course, now: datetime) -> tuple[list[CalendarEvent], dict[str, Revision]]:
+    """The events and every event's revision; new ones stored under the patient's lock,
+    one commit."""
+    events, stored = course.read()
     if not revise(stored, events, now):
         db.session.commit()  # nothing of ours to write: end the read transaction
-        return stored
+        return events, stored
     # Two fetches at once (a phone and a laptop) must not both insert the same row, nor
-    # both bump the same SEQUENCE: decide again under the lock, on fresh rows.
-    lock_patient(patient_id)
+    # both bump the same SEQUENCE; and a fetch that read the course before a session
+    # moved again (and another fetch stored that) must not store the old time as the
+    # newest revision. So decide again under the lock, on fresh rows of both.
+    lock_patient(course.patient_id)
     db.session.expire_all()
     # The account may have been closed while this fetch waited for the lock: closure
     # removed the revisions, and none may come back for a closed account.
-    if not _account_open(patient_id):
+    if not _account_open(course.patient_id):
         db.session.rollback()
         raise NotFound("This link is not valid.")
-    stored = _stored(patient_id, host)
+    events, stored = course.read()
     changed = revise(stored, events, now)
     for uid, revision in changed.items():
-        row = db.session.get(CalendarEventRevision, (patient_id, _row_key(uid)))
+        key = (course.patient_id, _row_key(uid))
+        row = db.session.get(CalendarEventRevision, key)
         if row is None:
-            row = CalendarEventRevision(patient_id=patient_id, uid=_row_key(uid))
+            row = CalendarEventRevision(patient_id=course.patient_id, uid=_row_key(uid))
             db.session.add(row)
         row.sequence = revision.sequence
         row.fingerprint = revision.fingerprint
         row.modified_at = revision.modified
     db.session.commit()
-    return {**stored, **changed}
+    return events, {**stored, **changed}

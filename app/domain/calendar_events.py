@@ -16,10 +16,12 @@ or "Aftercare" and nothing about veins, legs, products or symptoms (CONTRIBUTING
   one's, as on Today.
 
 UIDs are stable (a session's id, a milestone's key, at the app's host name) and opaque
-(hashed, so not even a milestone's key reaches the calendar): a moved session keeps its
-UID, and the calendar
-updates the event instead of adding a second one. ``revise`` bumps SEQUENCE and the
-modification time whenever what an event says changes (RFC 5545 3.8.7.4).
+(an HMAC under the installation's own key, so not even a milestone's key reaches the
+calendar: a plain hash of so few values could be reversed by trying them all, and a
+milestone's key can name the care, "stockings-night-off"): a moved session keeps its
+UID, and the calendar updates the event instead of adding a second one. ``revise`` bumps
+SEQUENCE and the modification time whenever what an event says changes (RFC 5545
+3.8.7.4).
 
 Pure: no clock, no Flask; instants are aware datetimes and the zone is an argument.
 """
@@ -27,6 +29,7 @@ Pure: no clock, no Flask; instants are aware datetimes and the zone is an argume
 from __future__ import annotations
 
 import hashlib
+import hmac
 from collections.abc import Iterable
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -104,37 +107,40 @@ class Revision:
     modified: datetime
 
 
-def event_uid(host: str, *parts: object) -> str:
+def event_uid(host: str, secret: bytes, *parts: object) -> str:
     """A stable, opaque UID from the event's identity (never its time), at ``host``:
     the app's own host name (RFC 5545 3.8.4.7), so two clinics' installations never
-    give two different sessions one UID in a calendar that follows both."""
-    digest = hashlib.sha256(":".join(str(p) for p in parts).encode("utf-8")).hexdigest()
+    give two different sessions one UID in a calendar that follows both. ``secret`` is
+    the installation's own key: without it, nobody can tell which identity a UID has."""
+    text = ":".join(str(p) for p in parts).encode("utf-8")
+    digest = hmac.new(secret, text, hashlib.sha256).hexdigest()
     return f"{digest[:32]}@{host}"
 
 
 def course_events(
-    sessions: Iterable[CourseSession], tz: ZoneInfo, host: str
+    sessions: Iterable[CourseSession], tz: ZoneInfo, host: str, secret: bytes
 ) -> list[CalendarEvent]:
-    """Every event of a course, in time order (then UID); UIDs at ``host``."""
+    """Every event of a course, in time order (then UID); UIDs at ``host``, under
+    ``secret`` (``event_uid``)."""
     course = sorted(sessions, key=lambda s: (s.appointment, s.id))
     out: list[CalendarEvent] = []
     for session in course:
         start = session.appointment
         out.append(
             CalendarEvent(
-                event_uid(host, "session", session.id),
+                event_uid(host, secret, "session", session.id),
                 "appointment",
                 start,
                 start + APPOINTMENT_LENGTH,
                 cancelled=session.status == "cancelled",
             )
         )
-        out.extend(_aftercare(session, course, tz, host))
+        out.extend(_aftercare(session, course, tz, host, secret))
     return sorted(out, key=lambda e: (e.start, e.uid))
 
 
 def _aftercare(
-    session: CourseSession, course: list[CourseSession], tz: ZoneInfo, host: str
+    session: CourseSession, course: list[CourseSession], tz: ZoneInfo, host: str, secret: bytes
 ) -> list[CalendarEvent]:
     if session.status != "done" or session.treated_at is None:
         return []
@@ -160,7 +166,7 @@ def _aftercare(
     for r in planned:
         if r.kind != "milestone":
             continue
-        uid = event_uid(host, "aftercare", session.id, r.key)
+        uid = event_uid(host, secret, "aftercare", session.id, r.key)
         offset = offsets.get(r.key)
         if offset is not None and offset.day is not None and offset.at is None:
             # "day 11" is a whole day of the patient's calendar, not its midnight.

@@ -35,7 +35,9 @@ class CalendarEventRevision(db.Model):
 
     ``fingerprint`` is what the event said then (app/domain/calendar_events.py): when
     it differs, the event is a new revision. Kept per patient and opaque UID, so an
-    event that leaves the feed and comes back never goes down in SEQUENCE.
+    event that leaves the feed and comes back never goes down in SEQUENCE. ``uid`` is
+    the UID's opaque part without ``@host`` (app/services/ical/feed.py): a host name
+    can be longer than the column.
     """
 
     __tablename__ = "calendar_event_revisions"

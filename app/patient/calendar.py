@@ -79,9 +79,11 @@ def calendar_stop_link():
     return redirect(url_for("patient.reminders_page", _anchor="calendar-title"), 303)
 
 
+# HEAD too: Flask answers it by running this view (the file is built, revisions written),
+# so a limit on GET alone would leave HEAD unlimited.
 @bp.get("/calendar/feed/<token>.ics")
-@limiter.limit(link_limit, key_func=link_key, methods=["GET"])
-@limiter.limit(feed_limit, methods=["GET"])
+@limiter.limit(link_limit, key_func=link_key, methods=["GET", "HEAD"])
+@limiter.limit(feed_limit, methods=["GET", "HEAD"])
 def calendar_feed(token: str):
     """The subscription feed: no sign-in; 404 for a link that is not live."""
     try:

@@ -29,7 +29,7 @@ WORDS = Words("My clinic appointments", TITLES, "Open ScleroCare.", "https://app
 
 
 def _parsed(sessions: list[CourseSession], zone: str) -> list:
-    events = course_events(sessions, ZoneInfo(zone), HOST)
+    events = course_events(sessions, ZoneInfo(zone), HOST, b"test uid key")
     body = render(events, revise({}, events, NOW), zone, WORDS)
     cal = Calendar.from_ical(body)
     assert [tz["TZID"] for tz in cal.walk("VTIMEZONE")] == [zone]
@@ -80,3 +80,11 @@ def test_an_empty_course_is_still_a_calendar():
     body = render([], {}, "Europe/London", WORDS)
     cal = Calendar.from_ical(body)
     assert cal.walk("VEVENT") == [] and str(cal["X-WR-CALNAME"]) == "My clinic appointments"
+
+
+def test_the_refresh_hints_are_durations_every_calendar_app_can_read():
+    # Review rvical: X-PUBLISHED-TTL (what Outlook reads) was written as "1:00:00", a
+    # Python timedelta's text, which is not an RFC 5545 duration; both hints say PT1H.
+    lines = render([], {}, "Europe/London", WORDS).decode().split("\r\n")
+    assert "X-PUBLISHED-TTL:PT1H" in lines
+    assert "REFRESH-INTERVAL;VALUE=DURATION:PT1H" in lines

@@ -17,6 +17,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from app.extensions import db
+from app.i18n import _
 from app.models import CalendarLink
 from app.models import Patient
 from app.models import User
@@ -24,7 +25,9 @@ from app.principal import Principal
 from app.security import new_token
 from app.security import token_hash
 from app.services.audit import audit
+from app.services.errors import Invalid
 from app.services.errors import NotFound
+from app.services.locking import lock_patient
 
 # A token from new_token() is 43 characters; anything far from that is not one of ours
 # and is refused before it reaches the database.
@@ -57,6 +60,17 @@ def new_link(user: Principal, now: datetime, address: str) -> str:
     :returns: the token, shown to the patient once: only its hash is kept.
     """
     patient_id = _patient_id(user)
+    # Two taps at once (a double submit, two tabs, two phones) must not both find no row
+    # and both insert one: the second waits, then replaces the first's link.
+    lock_patient(patient_id)
+    # Discharge or closure may have been stored while this request waited for the lock
+    # (its sign-in was checked before): a link made now would outlive them, and closure
+    # says calendar links go at once (issue 20 point 4).
+    if not _still_in_care(patient_id):
+        db.session.rollback()
+        raise Invalid(
+            "calendar", _("Your course has ended, so a new calendar link cannot be made.")
+        )
     token = new_token()
     row = db.session.get(CalendarLink, patient_id)
     replaced = row is not None
@@ -71,12 +85,29 @@ def new_link(user: Principal, now: datetime, address: str) -> str:
     return token
 
 
+def _still_in_care(patient_id: int) -> bool:
+    """Whether the patient is neither discharged nor closed, read afresh."""
+    found = db.session.scalar(
+        sa.select(Patient.id)
+        .join(User, User.id == Patient.user_id)
+        .where(
+            Patient.id == patient_id,
+            Patient.discharged_at.is_(None),
+            User.is_active.is_(True),
+        )
+    )
+    return found is not None
+
+
 def stop_link(user: Principal, address: str) -> bool:
     """Delete the patient's link (idempotent), audited when there was one; commits.
 
     :returns: whether there was a link to stop.
     """
     patient_id = _patient_id(user)
+    # As in new_link: two stops at once must not both delete the one row (the second
+    # would find nothing to delete at commit and fail); the second finds it gone.
+    lock_patient(patient_id)
     row = db.session.get(CalendarLink, patient_id)
     if row is None:
         db.session.commit()

@@ -4,9 +4,12 @@ Times are written in the patient's own zone (``DTSTART;TZID=Europe/London:...``)
 its VTIMEZONE, so the event stays at the clinic's wall-clock time whatever zone the
 phone is in, and a calendar that knows the zone by name uses its own rules. The
 VTIMEZONE covers only the years the events span (from the zone database), to keep the
-file small. DTSTAMP is the event's last change: with no scheduling METHOD it means
-what LAST-MODIFIED means (RFC 5545 3.8.7.2), and the file stays the same while
-nothing changes, so a calendar app's fetch can be compared byte for byte.
+file small. DTSTAMP is the event's last change, not the time of the fetch: RFC 5545
+3.8.7.2 asks, in a file with a METHOD (this one says PUBLISH), for the time the file
+was made, but then every fetch would differ. Kept as the last change, the file stays
+the same while nothing changes (a calendar app's fetch can be compared byte for byte),
+and an update still comes with both a higher SEQUENCE and a later DTSTAMP, which is
+what iTIP clients compare.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Calendar
 from icalendar import Event
+from icalendar import vDuration
 
 from app.domain.calendar_events import CalendarEvent
 from app.domain.calendar_events import Revision
@@ -56,7 +60,9 @@ def render(
     cal.add("x-wr-calname", words.name)
     cal.add("x-wr-timezone", timezone)
     cal.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
-    cal.add("x-published-ttl", REFRESH)
+    # An X- property has no known type, so a bare timedelta would be written as "1:00:00",
+    # which Outlook cannot read: give it the DURATION form (PT1H) itself.
+    cal.add("x-published-ttl", vDuration(REFRESH))
     for event in events:
         cal.add_component(_event(event, revisions[event.uid], tz, words))
     if events:

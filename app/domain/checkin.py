@@ -196,6 +196,7 @@ def check_answers(
     asked: list[RedFlag],
     covered: list[RedFlag] | tuple[RedFlag, ...] = (),
     skin_covers: tuple[RedFlag, ...] | None = None,
+    skin_choices: tuple[str, ...] | None = None,
 ) -> Answers:
     """Validate raw answers; every problem is reported at once, each with its field.
 
@@ -210,6 +211,8 @@ def check_answers(
     (``DayQuestions.skin_covers``); the list then needs a tick or "none", since nothing
     ticked must not pass as "no skin breakdown". A page kept from before the list asked
     them answered each on its own: an explicit yes or no to each is an answer too.
+    ``skin_choices``: the skin changes the page offered that day (None: any); a tick
+    the page did not offer is refused, never stored as an answer.
 
     :raises AnswerError: with ``errors`` naming every field that needs an answer or a
         change, in the order the form asks them.
@@ -220,7 +223,7 @@ def check_answers(
         errors["pain"] = PAIN_MESSAGE
     if bruising not in BRUISING:
         errors["bruising"] = BRUISING_MESSAGE
-    skin_error = skin_list_error(skin, red_flags, skin_covers)
+    skin_error = skin_list_error(skin, red_flags, skin_covers, skin_choices)
     if skin_error:
         errors["skin"] = skin_error
     skin_none = NO_SKIN_CHANGE in skin

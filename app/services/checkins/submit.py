@@ -225,6 +225,7 @@ def _submit(
             asked=form.questions,
             covered=form.covered,
             skin_covers=form.skin_covers,
+            skin_choices=form.skin_choices,
         )
     except AnswerError as exc:
         errors = exc.errors if long_note is None else {**exc.errors, "note": NOTE_MESSAGE}

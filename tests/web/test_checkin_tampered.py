@@ -20,6 +20,7 @@ from tests.conftest import login
 from tests.conftest import make_patient
 from tests.conftest import text_of
 from tests.web.test_checkin import form
+from tests.web.test_concurrent_edits import on_devices
 from tests.web.test_today_course import doctor
 
 CALF = "Pain, swelling, warmth or tenderness in the calf or the whole leg, especially on one side"
@@ -106,3 +107,27 @@ def test_a_refused_form_sent_again_after_the_clinic_acknowledged_it_is_not_alert
     assert client.post("/patient/checkin", data=worse).status_code == 400
     alerts = _alerts(in_app)
     assert len(alerts) == 2 and alerts[1].level == "emergency"
+
+
+def test_refused_and_fixed_forms_from_four_devices_at_once_raise_one_alert(app, world, in_app):
+    # Four devices (or a phone's queue and its user) send at the same moment: two the
+    # refused form with calf pain, one the fixed form, one the refused form with chest
+    # pain too. One alert, at the highest tier, holding both answers.
+    sends = [
+        form(yes={"calf-pain-swelling"}, pain="", client_key="a"),
+        form(yes={"calf-pain-swelling"}, pain="", client_key="b"),
+        form(yes={"calf-pain-swelling"}, client_key="c"),
+        form(yes={"calf-pain-swelling", "chest-breathing"}, bruising="", client_key="d"),
+    ]
+    statuses: list[int] = []
+    on_devices(
+        app,
+        4,
+        lambda i, client: statuses.append(
+            client.post("/patient/checkin", data=sends[i]).status_code
+        ),
+    )
+    assert sorted(statuses) == [200, 400, 400, 400]
+    (alert,) = _alerts(in_app)
+    assert (alert.level, set(alert.reasons)) == ("emergency", {CALF, CHEST})
+    assert alert.checkin_id == in_app(lambda: db.session.scalar(sa.select(CheckIn.id)))

@@ -131,3 +131,62 @@ def test_refused_and_fixed_forms_from_four_devices_at_once_raise_one_alert(app, 
     (alert,) = _alerts(in_app)
     assert (alert.level, set(alert.reasons)) == ("emergency", {CALF, CHEST})
     assert alert.checkin_id == in_app(lambda: db.session.scalar(sa.select(CheckIn.id)))
+
+
+def test_a_yes_in_a_change_too_late_to_store_still_alerts_and_advises(client, world, in_app, clock):
+    # Day 3 checked in as fine; the patient then changes it on a phone that stays
+    # offline, answering "yes" to chest pain; the phone is back on day 6. The change is
+    # too late to store (the day's answers stand), but the yes must reach the clinic
+    # and the advice must come first (issue 14 point 6: nothing may hold it back).
+    login(client, "alice@patients.example")
+    assert client.post("/patient/checkin", data={**form(), "day": "3"}).status_code == 200
+    late = {**form(yes={"chest-breathing"}), "day": "3", "client_key": "late-edit"}
+    clock.advance(days=3)
+    login(client, "alice@patients.example")
+    r = client.post("/patient/checkin", data=late)
+    html = r.get_data(as_text=True)
+    assert r.status_code == 400 and "can no longer be changed" in text_of(r)
+    assert "Call 999 now" in html.split('id="error-summary"')[0]
+    (alert,) = _alerts(in_app)
+    assert (alert.level, alert.reasons, alert.day) == ("emergency", [CHEST], 3)
+    assert in_app(lambda: db.session.scalar(sa.select(CheckIn.level))) == "none"
+    # The queue sending it again joins that alert.
+    assert client.post("/patient/checkin", data=late).status_code == 400
+    assert len(_alerts(in_app)) == 1
+
+
+def test_a_change_too_late_to_store_without_a_yes_is_refused_as_before(
+    client, world, in_app, clock
+):
+    login(client, "alice@patients.example")
+    assert client.post("/patient/checkin", data={**form(), "day": "3"}).status_code == 200
+    clock.advance(days=3)
+    login(client, "alice@patients.example")
+    r = client.post("/patient/checkin", data={**form(pain="6"), "day": "3"})
+    assert r.status_code == 400 and 'id="urgent-advice"' not in r.get_data(as_text=True)
+    assert in_app(count, Alert) == 0
+    # A day that is not one of this treatment's is refused without reading anything.
+    assert (
+        client.post(
+            "/patient/checkin", data={**form(yes={"chest-breathing"}), "day": "99"}
+        ).status_code
+        == 400
+    )
+    assert in_app(count, Alert) == 0
+
+
+def test_an_accepted_send_replayed_after_its_day_closed_is_the_stored_one(
+    client, world, in_app, clock
+):
+    # The queue may send again a check-in the server already stored (its answer lost
+    # on the way): it is recognised by its key, not refused, and not alerted twice.
+    login(client, "alice@patients.example")
+    sent = {**form(yes={"calf-pain-swelling"}), "day": "3", "client_key": "k-1"}
+    assert client.post("/patient/checkin", data=sent).status_code == 200
+    (alert,) = _alerts(in_app)
+    doctor(client.application).post(f"/clinic/alerts/{alert.id}/acknowledge", data={"note": "Rang"})
+    clock.advance(days=4)
+    login(client, "alice@patients.example")
+    r = client.post("/patient/checkin", data=sent)
+    assert r.status_code == 200 and "Please call the clinic today" in text_of(r)
+    assert len(_alerts(in_app)) == 1

@@ -211,8 +211,7 @@ def check_answers(
     (``DayQuestions.skin_covers``); the list then needs a tick or "none", since nothing
     ticked must not pass as "no skin breakdown". A page kept from before the list asked
     them answered each on its own: an explicit yes or no to each is an answer too.
-    ``skin_choices``: the skin changes the page offered that day (None: any); a tick
-    the page did not offer is refused, never stored as an answer.
+    ``skin_choices``: the changes the page offered that day (None: any); others refused.
 
     :raises AnswerError: with ``errors`` naming every field that needs an answer or a
         change, in the order the form asks them.

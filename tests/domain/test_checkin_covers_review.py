@@ -110,3 +110,23 @@ def test_a_skin_change_the_page_did_not_offer_that_day_is_refused(name, day_numb
 def test_a_skin_change_offered_that_day_is_taken():
     day = on_day(PROTOCOLS["compression-72h"], 3)
     assert _skin(day, ["stocking-rubs"]).skin == {"stocking-rubs"}
+
+
+@pytest.mark.parametrize("key", ["pain", "bruising", "skin"])
+def test_a_required_question_cannot_be_limited_to_some_days(key):
+    # The page always shows pain, bruising and the skin list, and the check-in always
+    # needs them: with a window, the day's question count and the skin list's choices
+    # (none at all outside it) would disagree with the page.
+    start = P72.index(f'[[question]]\nkey = "{key}"\n')
+    head = f'[[question]]\nkey = "{key}"\n'
+    text = P72[:start] + head + 'during = ["walks"]\n' + P72[start + len(head) :]
+    (problem,) = problems(text)
+    assert (problem.item, problem.field) == (f"question '{key}'", "during")
+    assert problem.message == f"'{key}' is asked every day; remove it"
+    assert problem.line == text.count("\n", 0, start) + 1
+
+
+def test_a_stored_version_with_a_window_on_a_required_question_still_loads():
+    head = '[[question]]\nkey = "pain"\n'
+    text = P72.replace(head, head + 'during = ["walks"]\n')
+    assert parse_protocol(text, stored=True).questions

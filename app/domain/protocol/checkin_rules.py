@@ -74,7 +74,8 @@ def read_questions(
     """``[[question]]``: which fixed questions are asked, and on which days.
 
     ``stored``: a version already in the database is not refused for a check added
-    since (a skippable question covering an urgent flag): its patients are pinned to it.
+    since (a skippable question covering an urgent flag, a window on a required
+    question): its patients are pinned to it.
     """
     questions: list[Question] = []
     seen: set[str] = set()
@@ -92,7 +93,13 @@ def read_questions(
         if len(reader.problems) == before and source is not None:
             seen.add(key)  # type: ignore[arg-type]
             questions.append(Question(key, source, during, covers))  # type: ignore[arg-type]
-            if not stored:  # after: the question stands, so its rules are not orphaned
+            # After: the question stands, so its answer rules are not reported orphaned.
+            # Not for a stored version: its patients are pinned to it.
+            if during and key in REQUIRED_QUESTIONS and not stored:
+                # The page always shows these and the check-in always needs them; a
+                # window would make the day's count and skin list disagree with it.
+                reader.problem(label, "during", f"'{key}' is asked every day; remove it", line)
+            if not stored:
                 _check_skippable(reader, key, covers, data, label, line)
     asked = {q.key for q in questions}
     for key, why in REQUIRED_QUESTIONS.items() if "question" in data else ():

@@ -130,3 +130,16 @@ def test_a_stored_version_with_a_window_on_a_required_question_still_loads():
     head = '[[question]]\nkey = "pain"\n'
     text = P72.replace(head, head + 'during = ["walks"]\n')
     assert parse_protocol(text, stored=True).questions
+
+
+@pytest.mark.parametrize("stored", [False, True])
+@pytest.mark.parametrize("value", ["1.5", "7", "true"])
+def test_choices_that_are_not_a_list_on_a_rule_without_choices_is_a_problem(value, stored):
+    # Found by fuzzing the rules: ``choices = 1.5`` on the itching rule was a TypeError.
+    old = '[[answer_rule]]\nkey = "itching"\nanswer = "itching"\n'
+    text = edit(P72, old, f"{old}choices = {value}\n")
+    with pytest.raises(ProtocolError) as info:
+        parse_protocol(text, "clinic.toml", stored=stored)
+    (problem,) = info.value.problems
+    assert (problem.item, problem.field) == ("answer_rule 'itching'", "choices")
+    assert problem.line == text.count("\n", 0, text.index(old)) + 1

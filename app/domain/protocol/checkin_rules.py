@@ -374,4 +374,5 @@ def _answer_condition(
             choices = []
     elif choices is not None:
         reader.problem(label, "choices", 'is only for answer = "skin" or "bruising"', line)
+        choices = []  # refused above; ``choices = 1.5`` must not crash the reader
     return answer, at_least, tuple(choices or ())

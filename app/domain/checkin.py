@@ -199,6 +199,7 @@ def check_answers(
     asked: list[RedFlag],
     covered: list[RedFlag] | tuple[RedFlag, ...] = (),
     skin_covers: tuple[RedFlag, ...] | None = None,
+    skin_choices: tuple[str, ...] | None = None,
 ) -> Answers:
     """Validate raw answers; every problem is reported at once, each with its field.
 
@@ -213,6 +214,7 @@ def check_answers(
     (``DayQuestions.skin_covers``); the list then needs a tick or "none", since nothing
     ticked must not pass as "no skin breakdown". A page kept from before the list asked
     them answered each on its own: an explicit yes or no to each is an answer too.
+    ``skin_choices``: the changes the page offered that day (None: any); others refused.
 
     :raises AnswerError: with ``errors`` naming every field that needs an answer or a
         change, in the order the form asks them.
@@ -223,7 +225,7 @@ def check_answers(
         errors["pain"] = say(PAIN_MESSAGE)
     if bruising not in BRUISING:
         errors["bruising"] = say(BRUISING_MESSAGE)
-    skin_error = skin_list_error(skin, red_flags, skin_covers)
+    skin_error = skin_list_error(skin, red_flags, skin_covers, skin_choices)
     if skin_error:
         errors["skin"] = skin_error
     skin_none = NO_SKIN_CHANGE in skin

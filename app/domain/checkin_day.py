@@ -126,11 +126,19 @@ def skin_list_error(
     skin: list[str],
     red_flags: dict[str, str] | list[str],
     skin_covers: tuple[RedFlag, ...] | None,
+    offered: tuple[str, ...] | None = None,
 ) -> str | None:
     """Why the skin list cannot be stored (in the reader's language), or None. ``skin``
-    as sent, "none" included."""
+    as sent, "none" included.
+
+    ``offered``: the changes the list showed that day (``DayQuestions.skin_choices``),
+    or None for any of the app's. A change the page did not offer is refused, not
+    stored: a stocking that rubs on a protocol without stockings has no rule, so it
+    would sit in the diary as an answer nobody was asked and no tier was given to.
+    """
     changes = [s for s in skin if s != NO_SKIN_CHANGE]
-    if set(changes) - set(SKIN_CHOICES):
+    allowed = set(SKIN_CHOICES) if offered is None else set(offered)
+    if set(changes) - allowed:
         return say(SKIN_LIST_MESSAGE)
     if changes and NO_SKIN_CHANGE in skin:
         return say(SKIN_BOTH_MESSAGE)

@@ -259,18 +259,47 @@ def parse_checkin(form) -> dict[str, object]:  # noqa: ANN001
         form.get("stockings"), form.get("stockings_day"), form.get("stockings_night")
     )
     return {
-        "pain": form.get("pain", ""),
-        "bruising": form.get("bruising", ""),
-        "itching": form.get("itching"),
-        "lumps": form.get("lumps"),
+        "pain": _worst(form.getlist("pain"), _pain_order) or "",
+        "bruising": _worst(form.getlist("bruising"), _BRUISING_ORDER.get) or "",
+        "itching": _worst(form.getlist("itching"), _YES_FIRST.get),
+        "lumps": _worst(form.getlist("lumps"), _YES_FIRST.get),
         "skin": form.getlist("skin"),
         "stockings_day": day,
         "stockings_night": night,
         "walked": form.get("walked"),
         "elevated": form.get("elevated"),
         "note": form.get("note", "")[:5000],
-        "red_flags": {k[3:]: v for k, v in form.items() if k.startswith("rf-")},
+        "red_flags": {
+            k[3:]: _worst(form.getlist(k), _YES_FIRST.get) for k in form if k.startswith("rf-")
+        },
     }
+
+
+# A field sent more than once (a broken client, a tampered or doubled offline replay)
+# is read as its most worrying value, never its first: "rf-chest=no&rf-chest=yes" must
+# not lose the "yes", nor "pain=2&pain=9" the 9 (HAZ-01). Values that are not answers
+# rank last, so they never hide one that is.
+_YES_FIRST = {"yes": 0, "no": 1}
+_BRUISING_ORDER = {"severe": 0, "moderate": 1, "mild": 2, "none": 3}
+
+
+def _pain_order(value: str) -> int | None:
+    """A pain score ranks by its height (10 first); anything else is not a score."""
+    score = value.strip()
+    valid = score.isascii() and score.isdigit() and len(score) <= 2 and int(score) <= 10
+    return -int(score) if valid else None
+
+
+def _worst(values: list[str], rank) -> str | None:  # noqa: ANN001 - str -> int | None
+    """The most worrying of a field's values by ``rank`` (lowest first), or None."""
+    if not values:
+        return None
+
+    def key(value: str) -> tuple[int, int]:
+        r = rank(value)
+        return (1, 0) if r is None else (0, r)
+
+    return min(values, key=key)  # the first of equals, as before
 
 
 def form_values(answers: dict, questions: list) -> dict:  # noqa: ANN001

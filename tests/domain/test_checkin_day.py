@@ -349,8 +349,11 @@ def test_a_question_cannot_cover_a_flag_above_its_own_tier():
         'key = "lumps"\ncovers = { routine-changes = ["lumps"] }',
         'key = "lumps"\ncovers = { infection = ["lumps"] }',
     )
-    (problem,) = problems(text)
-    assert (problem.item, problem.field) == ("question 'lumps'", "covers")
+    # Lumps may also be left unanswered, which is a problem of its own for a same-day
+    # flag (tests/domain/test_checkin_covers_review.py): both are named, on this line.
+    found = problems(text)
+    assert {(p.item, p.field) for p in found} == {("question 'lumps'", "covers")}
+    (problem,) = [p for p in found if "below tier" in p.message]
     assert "below tier 'same_day' of red flag 'infection'" in problem.message
     assert problem.line == text.splitlines().index('covers = { infection = ["lumps"] }') + 1
 

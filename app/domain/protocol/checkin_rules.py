@@ -68,8 +68,15 @@ def _unknown_fields(
         reader.problem(label, fld, f"unknown field; allowed: {', '.join(allowed)}", line)
 
 
-def read_questions(reader: Reader, data: dict[str, Any], task_keys: set[Any]) -> list[Question]:
-    """``[[question]]``: which fixed questions are asked, and on which days."""
+def read_questions(
+    reader: Reader, data: dict[str, Any], task_keys: set[Any], stored: bool = False
+) -> list[Question]:
+    """``[[question]]``: which fixed questions are asked, and on which days.
+
+    ``stored``: a version already in the database is not refused for a check added
+    since (a skippable question covering an urgent flag, a window on a required
+    question): its patients are pinned to it.
+    """
     questions: list[Question] = []
     seen: set[str] = set()
     for label, line, entry in _entries(reader, data, "question"):
@@ -86,6 +93,14 @@ def read_questions(reader: Reader, data: dict[str, Any], task_keys: set[Any]) ->
         if len(reader.problems) == before and source is not None:
             seen.add(key)  # type: ignore[arg-type]
             questions.append(Question(key, source, during, covers))  # type: ignore[arg-type]
+            # After: the question stands, so its answer rules are not reported orphaned.
+            # Not for a stored version: its patients are pinned to it.
+            if during and key in REQUIRED_QUESTIONS and not stored:
+                # The page always shows these and the check-in always needs them; a
+                # window would make the day's count and skin list disagree with it.
+                reader.problem(label, "during", f"'{key}' is asked every day; remove it", line)
+            if not stored:
+                _check_skippable(reader, key, covers, data, label, line)
     asked = {q.key for q in questions}
     for key, why in REQUIRED_QUESTIONS.items() if "question" in data else ():
         if key not in asked:
@@ -151,6 +166,41 @@ def _covers(
     return tuple(out)
 
 
+# The questions the check-in never takes without an answer: a pain score and a bruising
+# choice are required, and the skin list needs a tick or "No skin changes" on the days
+# it covers a warning sign (app.domain.checkin.check_answers). Every other question may
+# be left unanswered (issue 14 point 1), so it cannot stand for an urgent warning sign:
+# the sign would no longer be asked, and a skipped answer would pass as "no" (control
+# C2). A routine change may still be told through one: it is not advice to act today.
+ALWAYS_ANSWERED = ("pain", "bruising", "skin")
+URGENT_TIERS = ("emergency", "same_day")
+
+
+def _check_skippable(
+    reader: Reader,
+    key: Any,
+    covers: tuple[Cover, ...],
+    data: dict[str, Any],
+    label: str,
+    line: int | None,
+) -> None:
+    """Refuse a cover of an emergency or same-day flag by a question that may be skipped."""
+    if not isinstance(key, str) or key in ALWAYS_ANSWERED:
+        return
+    flags = _raw_flags(data)
+    for cover in covers:
+        tier = flags.get(cover.flag, {}).get("tier")
+        if tier in URGENT_TIERS:
+            reader.problem(
+                label,
+                "covers",
+                f"'{key}' may be left unanswered, so it cannot stand for red flag "
+                f"'{cover.flag}' (tier '{tier}'): a skipped answer would pass as no; ask "
+                "the flag on its own, or cover it with pain, bruising or skin",
+                reader.field_line(line, "covers"),
+            )
+
+
 _TABLE_FORM = (
     "must be a table of red flag keys, each naming the answer rule(s) that stand for it, "
     'e.g. covers = { skin-breakdown = ["skin-breakdown"] }'
@@ -171,7 +221,11 @@ def stored_covers(data: dict[str, Any]) -> dict[str, Any]:
         return data
     flags = _raw_flags(data)
     tiers = {k: f.get("tier") for k, f in flags.items() if f.get("tier") in TIERS}
-    rules = [r for r in rules if isinstance(r, dict) and r.get("tier") in TIERS]
+    rules = [
+        r
+        for r in rules
+        if isinstance(r, dict) and r.get("tier") in TIERS and isinstance(r.get("key"), str)
+    ]
     return {**data, "question": [_stored_question(q, tiers, rules) for q in questions]}
 
 
@@ -196,7 +250,11 @@ def _raw_flags(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The red flags as written, by key (only well-formed entries)."""
     keys = written(data, "red_flag", "key")
     items = data.get("red_flag") if isinstance(data.get("red_flag"), list) else []
-    return {i["key"]: i for i in items if isinstance(i, dict) and i.get("key") in keys}
+    return {
+        i["key"]: i
+        for i in items
+        if isinstance(i, dict) and isinstance(i.get("key"), str) and i["key"] in keys
+    }
 
 
 def _check_cover_rules(
@@ -316,4 +374,5 @@ def _answer_condition(
             choices = []
     elif choices is not None:
         reader.problem(label, "choices", 'is only for answer = "skin" or "bruising"', line)
+        choices = []  # refused above; ``choices = 1.5`` must not crash the reader
     return answer, at_least, tuple(choices or ())

@@ -65,7 +65,7 @@ def parse_protocol(text: str, filename: str = "<protocol>", *, stored: bool = Fa
     sections = {name: read_items(reader, data, name) for name in SECTIONS}
     # Keys as written (a task refused for another reason must not cascade).
     task_keys = written(data, "task", "key")
-    questions = read_questions(reader, data, task_keys)
+    questions = read_questions(reader, data, task_keys, stored)
     rules = read_answer_rules(reader, data, questions, stored)
     if not stored:
         check_required_flags(reader, sections["red_flag"], written(data, "red_flag", "kind"))

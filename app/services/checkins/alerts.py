@@ -48,12 +48,15 @@ def raise_day_alert(at: AlertDay, decision: Triage, now: datetime) -> Alert:
     """The day's open alert, made or raised; the check-in, if stored, joins it.
 
     An alert raised from a refused form and already acknowledged is not raised again
-    for the same answers when the check-in is then sent: the clinic has dealt with it.
+    for the same answers, whether the check-in is then sent or the refused form comes
+    again (a second tap, or the offline queue sending it after the clinic has rung):
+    the clinic has dealt with it. A new answer, or a higher tier, is alerted as usual.
     """
     severity = SEVERITY[decision.level]
-    early = _early_alert(at) if at.checkin is not None else None
+    early = _early_alert(at)
     if early is not None and early.acknowledged_at is not None:
-        early.checkin_id = at.checkin.id  # type: ignore[union-attr]
+        if at.checkin is not None:
+            early.checkin_id = at.checkin.id
         if severity >= early.severity and set(decision.reasons) <= set(early.reasons):
             return early
     open_alert = _open_alert(at)

@@ -102,11 +102,15 @@ STOCKINGS_PAIR = ("stockings_day", "stockings_night")
 LATE_DAYS = 2
 
 
-def checkin_form(user: Principal, now: datetime, day: int | None = None) -> CheckInForm:
+def checkin_form(
+    user: Principal, now: datetime, day: int | None = None, *, closed_ok: bool = False
+) -> CheckInForm:
     """A day's check-in questions (red flags in their windows) and any answers so far.
 
     :param day: the day the form was filled in (today if None): any earlier day of this
         treatment for a first check-in, up to LATE_DAYS back for a change.
+    :param closed_ok: also give the questions of a day whose answers can no longer be
+        changed, to read the warning signs of a late edit (never to store it).
     """
     course = load_course(user)
     t = course.recovering
@@ -123,7 +127,7 @@ def checkin_form(user: Principal, now: datetime, day: int | None = None) -> Chec
     # Answers already given may be changed for LATE_DAYS; a first check-in for an older
     # day is still taken: a phone offline for days may hold a red flag the clinic must
     # hear about (issue 14 point 6: no check-in is lost).
-    if day < today - LATE_DAYS and existing is not None:
+    if day < today - LATE_DAYS and existing is not None and not closed_ok:
         raise Invalid("day", _("This check-in is for a day that can no longer be changed."))
     on = local_date(t.anchor, course.tz) + timedelta(days=day)
     protocol = protocol_for(t)

@@ -113,24 +113,53 @@ def _alert_early(
     raw: dict[str, object],
     rules: tuple[AnswerRule, ...],
     now: datetime,
+    closed: bool = False,
 ) -> Triage | None:
     """Alert the clinic at once for a refused form's urgent answers (a warning sign's
     "yes" with another question left blank), and commit: the advice and the alert must
     not wait for the form to be fixed (issue 19 point 3). Keyed by the treatment day,
-    so a double tap or the fixed form sent later joins this alert, never adds one."""
+    so a double tap or the fixed form sent later joins this alert, never adds one.
+    ``closed``: the day's answers can no longer be changed, so the alert is not tied to
+    its stored check-in, whose answers do not hold this "yes"."""
     decision = early_triage(raw, form.in_window, rules)
     if not decision.alerts_clinic:
         return None
     t = form.course.recovering
     assert t is not None
     lock_patient(form.course.patient.id)
-    stored = db.session.scalar(
-        sa.select(CheckIn).where(CheckIn.treatment_id == t.id, CheckIn.day == form.day)
-    )
+    stored = None
+    if not closed:
+        stored = db.session.scalar(
+            sa.select(CheckIn).where(CheckIn.treatment_id == t.id, CheckIn.day == form.day)
+        )
     day = AlertDay(form.course.patient.id, user.clinic_id, t.id, form.day, stored)
     raise_day_alert(day, decision, now)
     db.session.commit()
     return decision
+
+
+def _alert_closed_day(
+    user: Principal, raw: dict[str, object], now: datetime, day: int | None, refused: Invalid
+) -> None:
+    """A change to a day whose answers can no longer be changed (an edit kept offline
+    for days) is refused, but a warning sign in it still reaches the clinic at once and
+    the advice still comes first: the refusal must not lose a "yes" (issue 14 point 6).
+    The day's stored answers stay as they are; the alert holds the new reasons.
+
+    :raises _Refused: with the day's problem and the urgent triage, if it alerted.
+    """
+    if day is None or refused.field != "day":
+        return
+    try:
+        form = checkin_form(user, now, day, closed_ok=True)
+    except Invalid:
+        return  # not a day of this treatment at all: nothing to read
+    t = form.course.recovering
+    assert t is not None
+    raw = unasked_as_none(raw, form.fixed)
+    urgent = _alert_early(user, form, raw, protocol_for(t).answer_rules, now, closed=True)
+    if urgent is not None:
+        raise _Refused({"day": refused.message}, urgent)
 
 
 def submit_checkin(
@@ -207,7 +236,13 @@ def _submit(
     now: datetime,
     day: int | None,
 ) -> CheckInResult:
-    form = checkin_form(user, now, day)
+    try:
+        form = checkin_form(user, now, day)
+    except Invalid as exc:
+        if client_key and (replay := _by_key(client_key)) is not None:
+            return _replayed(replay, checkin_form(user, now), now)
+        _alert_closed_day(user, raw, now, day, exc)
+        raise
     t = form.course.recovering
     assert t is not None
     protocol = protocol_for(t)
@@ -226,6 +261,7 @@ def _submit(
             asked=form.questions,
             covered=form.covered,
             skin_covers=form.skin_covers,
+            skin_choices=form.skin_choices,
         )
     except AnswerError as exc:
         errors = exc.errors if long_note is None else {**exc.errors, "note": _(NOTE_MESSAGE)}

@@ -23,8 +23,9 @@ function t(text, vars) { return window.scT ? window.scT(text, vars) : text; }
   // Offline, the server cannot point out a missing answer until the phone is back
   // online, so the answers it requires (each warning sign, pain, bruising) are checked
   // here before the check-in is kept on the phone, with the same error summary. The
-  // server checks again. A "yes" to any warning sign is never held back: urgent advice
-  // must not wait for the other answers.
+  // server checks again. A "yes" to any warning sign, asked on its own or through the
+  // skin list, is never held back: urgent advice must not wait for the other answers
+  // (the server alerts the clinic from the refused form, checkin_early.py).
   var form = document.querySelector("form.checkin-form");
   if (!form) { return; }
   function checkedIn(name) { return form.querySelector('input[name="' + name + '"]:checked'); }
@@ -55,9 +56,35 @@ function t(text, vars) { return window.scT ? window.scT(text, vars) : text; }
     h1.parentNode.insertBefore(box, h1);
     box.focus();
   }
+  // A warning sign asked through another question (a blister ticked in the skin list
+  // stands for the skin-breakdown sign), or an answer the protocol's rules make urgent
+  // (pain 8 or more), is a "yes" too: the same offline triage as the advice shown once
+  // the check-in is kept (triage.js) decides, from the answers given so far.
+  function urgentAnswer() {
+    var source = document.getElementById("triage-rules");
+    if (!source || !window.scTriage) { return false; }
+    var table;
+    try { table = JSON.parse(source.textContent); } catch (e) { return false; }
+    if (!table) { return false; }
+    function values(name) {
+      return Array.prototype.map.call(form.querySelectorAll('input[name="' + name + '"]:checked'), function (i) { return i.value; });
+    }
+    var pain = values("pain")[0];
+    var level = window.scTriage.evaluate(table, {
+      day: parseInt(form.elements.day.value, 10),
+      red_flags: [],
+      skin: values("skin").filter(function (v) { return v !== "none"; }),
+      pain: pain === undefined ? 0 : parseInt(pain, 10),
+      bruising: values("bruising")[0] || "",
+      lumps: values("lumps")[0] === "yes",
+      itching: values("itching")[0] === "yes"
+    }).level;
+    return level === "emergency" || level === "same_day";
+  }
   form.addEventListener("submit", function (event) {
     if (navigator.onLine !== false) { return; }
     if (form.querySelector('.warning-questions input[value="yes"]:checked')) { return; }
+    if (urgentAnswer()) { return; }
     var missing = [];
     form.querySelectorAll(".warning-questions fieldset").forEach(function (group) {
       var first = group.querySelector('input[type="radio"]');

@@ -286,7 +286,8 @@ def set_policy(admin: Principal, years_text: str, photos: str, address: str) -> 
     """
     clinic = _admin_clinic(admin)
     text = (years_text or "").strip()[:YEARS_TEXT_MAX]
-    if not text.isdigit() or not 1 <= int(text) <= rules.YEARS_MAX:
+    # isascii: "²" and other Unicode digits pass isdigit() but int() refuses them.
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= rules.YEARS_MAX:
         raise Invalid("years", f"Enter a whole number of years from 1 to {rules.YEARS_MAX}.")
     if photos not in rules.PHOTO_POLICIES:
         raise Invalid("photos", "Choose whether photos are kept with the record or deleted.")

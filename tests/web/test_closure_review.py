@@ -1,0 +1,136 @@
+"""Review of account closure (issue 20 point 4): what the world does to a closed
+account. A closed account stays closed whatever a clinician does on the record page
+(re-open, a new email address, a new sign-in link, so no booking either), each refusal
+a clear message and an audit event; odd input on the policy form is a message, never a
+500."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import AuditEvent
+from app.models import Invitation
+from app.models import OutboxMessage
+from app.models import Patient
+from app.models import Treatment
+from tests.conftest import count
+from tests.conftest import login
+from tests.conftest import text_of
+from tests.web.test_access_matrix import _alices_objects
+from tests.web.test_account_closure import ADMIN1
+from tests.web.test_account_closure import ALICE
+from tests.web.test_account_closure import _acknowledge_all
+from tests.web.test_account_closure import _admins
+from tests.web.test_account_closure import _ask
+from tests.web.test_account_closure import _closure_id
+from tests.web.test_account_closure import _complete
+
+CLOSED = "account was closed at their request"
+
+
+def _closed(client, world, in_app) -> None:
+    """Alice asked; admin 1 completed it; admin 1 is signed in."""
+    in_app(_admins, world)
+    ids = in_app(_alices_objects, world.patient_a)
+    login(client, ALICE)
+    _ask(client)
+    login(client, ADMIN1)
+    _acknowledge_all(client, ids["alert"])
+    assert _complete(client, _closure_id(in_app, world.patient_a)).status_code == 303
+
+
+def _refusals(patient_id: int) -> list[str]:
+    return list(
+        db.session.scalars(
+            sa.select(AuditEvent.detail).where(
+                AuditEvent.patient_id == patient_id, AuditEvent.action == "refused"
+            )
+        )
+    )
+
+
+def _alice(world):
+    def read():
+        p = db.session.get(Patient, world.patient_a)
+        return p.discharged_at, p.user.email, p.user.is_active
+
+    return read
+
+
+def test_a_closed_account_cannot_be_reopened(client, world, in_app):
+    _closed(client, world, in_app)
+    page = text_of(client.get(f"/clinic/patients/{world.patient_a}"))
+    assert "so it cannot be re-opened" in page and "Re-open this patient" not in page
+    outbox = in_app(count, OutboxMessage)
+    refused = client.post(f"/clinic/patients/{world.patient_a}/reopen", follow_redirects=True)
+    assert refused.status_code == 200 and CLOSED in text_of(refused)
+    discharged, _email, active = in_app(_alice(world))
+    assert discharged is not None and active is False
+    assert in_app(count, OutboxMessage) == outbox  # no reminders planned again
+    assert in_app(_refusals, world.patient_a) == ["re-open a closed account"]
+
+
+def test_a_closed_account_gets_no_new_email_address(client, world, in_app):
+    _closed(client, world, in_app)
+    before = in_app(_alice(world))
+    refused = client.post(
+        f"/clinic/patients/{world.patient_a}/edit",
+        data={
+            "name": "Alice Marker-A",
+            "email": "alice2@patients.example",
+            "phone": "",
+            "timezone": "Europe/London",
+        },
+    )
+    assert refused.status_code == 400 and CLOSED in text_of(refused)
+    assert in_app(_alice(world)) == before
+    assert in_app(_refusals, world.patient_a) == ["new email address for a closed account"]
+    # The record itself stays correctable: a new name is saved.
+    saved = client.post(
+        f"/clinic/patients/{world.patient_a}/edit",
+        data={
+            "name": "Alice Marker-B",
+            "email": before[1],
+            "phone": "",
+            "timezone": "Europe/London",
+        },
+    )
+    assert saved.status_code == 303, text_of(saved)[-600:]
+
+
+def test_a_closed_account_gets_no_sign_in_link(client, world, in_app):
+    _closed(client, world, in_app)
+    page = text_of(client.get(f"/clinic/patients/{world.patient_a}"))
+    assert "Make a new invitation link" not in page and "Send a new sign-in link" not in page
+    outbox = in_app(count, OutboxMessage)
+    refused = client.post(
+        f"/clinic/patients/{world.patient_a}/invitation",
+        data={"email_it": "y"},
+        follow_redirects=True,
+    )
+    assert refused.status_code == 200 and CLOSED in text_of(refused)
+    assert "Invitation link" not in text_of(refused)
+    assert in_app(count, Invitation) == 0 and in_app(count, OutboxMessage) == outbox
+    assert in_app(_refusals, world.patient_a) == ["sign-in link for a closed account"]
+
+
+def test_nor_a_booking_for_a_closed_account(client, world, in_app):
+    _closed(client, world, in_app)
+    sessions = in_app(count, Treatment)
+    client.post(f"/clinic/patients/{world.patient_a}/reopen")
+    booked = client.post(
+        f"/clinic/patients/{world.patient_a}/sessions",
+        data={"date": "2026-12-01", "time": "10:00", "protocol": "1"},
+    )
+    assert booked.status_code == 400
+    assert in_app(count, Treatment) == sessions
+
+
+def test_unicode_digits_in_the_retention_years_are_a_message(client, world, in_app):
+    in_app(_admins, world)
+    login(client, ADMIN1)
+    for years in ("\u00b2", "\u2460", "\u00bd", "\U0001f600", "\u0663" * 3):
+        refused = client.post("/clinic/closures/policy", data={"years": years, "photos": "keep"})
+        assert refused.status_code == 400, repr(years)
+        assert "Enter a whole number of years from 1 to 100." in text_of(refused)

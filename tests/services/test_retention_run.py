@@ -9,10 +9,12 @@ what is erased is what a real closure kept.
 from __future__ import annotations
 
 import os
+import threading
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
@@ -34,6 +36,7 @@ from app.services.clinic import closure
 from app.services.clinic import retention
 from app.services.photos import storage
 from tests.conftest import NOW
+from tests.conftest import is_postgres
 from tests.conftest import make_staff
 from tests.web.test_access_matrix import _alices_objects
 
@@ -191,3 +194,44 @@ def test_the_cli_runs_with_a_pinned_now_and_refuses_a_bad_one(world, in_app, run
     for bad in ("yesterday", "2034-11-20T12:00:00"):
         refused = runner.invoke(args=["retention", "run", "--now", bad])
         assert refused.exit_code != 0 and "Invalid value" in refused.output
+
+
+@pytest.mark.skipif(not is_postgres(), reason="two runs at once need PostgreSQL")
+def test_two_runs_at_once_erase_each_record_once(app, world, in_app):
+    """Two cron hosts start ``retention run`` in the same second: each record is erased
+    once, with one "erase" event, and the audit chain still verifies."""
+
+    def close_all():
+        for patient_id in (world.patient_a, world.patient_b, world.patient_c):
+            _close(patient_id, NOW)
+
+    in_app(close_all)
+    start = threading.Barrier(2)
+    reports: list[retention.RetentionReport] = []
+    errors: list[BaseException] = []
+
+    def runner() -> None:
+        with app.app_context():
+            try:
+                start.wait(5)
+                reports.append(retention.run(KEEP_UNTIL))
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+    threads = [threading.Thread(target=runner) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == [] and len(reports) == 2
+    assert sum(r.erased for r in reports) == 3
+
+    def after():
+        erased = db.session.scalars(
+            sa.select(AuditEvent.patient_id).where(AuditEvent.action == "erase")
+        ).all()
+        assert sorted(erased) == sorted([world.patient_a, world.patient_b, world.patient_c])
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Patient)) == 0
+        assert _intact()
+
+    in_app(after)

@@ -134,3 +134,14 @@ def test_unicode_digits_in_the_retention_years_are_a_message(client, world, in_a
         refused = client.post("/clinic/closures/policy", data={"years": years, "photos": "keep"})
         assert refused.status_code == 400, repr(years)
         assert "Enter a whole number of years from 1 to 100." in text_of(refused)
+
+
+def test_the_patient_page_says_whom_to_call_once_reminders_stop(client, world, in_app):
+    """Closing ends check-ins and their triage: the page says so, with the numbers
+    (docs/decisions/account-closure.md)."""
+    login(client, ALICE)
+    page = client.get("/patient/account/close")
+    shown = text_of(page)
+    assert "you get no reminders and no check-ins" in shown
+    assert "in an emergency call 999" in shown
+    assert 'href="tel:' in page.get_data(as_text=True)

@@ -18,6 +18,7 @@ from app.models import AuditEvent
 from app.models import AuthSession
 from app.models import Clinic
 from app.models import OutboxMessage
+from app.models import OutboxState
 from app.models import Patient
 from app.models import Photo
 from app.models import PushSubscription
@@ -58,7 +59,19 @@ def _closure_id(in_app, patient_id: int) -> int:
     return in_app(lambda: _closure(patient_id).id)
 
 
+def notices_sent(app) -> None:
+    """The dispatcher sent the "what is kept" emails: completing waits for them."""
+    with app.app_context():
+        db.session.execute(
+            sa.update(OutboxMessage)
+            .where(OutboxMessage.kind == CLOSURE_NOTICE)
+            .values(state=OutboxState.SENT)
+        )
+        db.session.commit()
+
+
 def _complete(client, closure_id: int):
+    notices_sent(client.application)
     return client.post(f"/clinic/closures/{closure_id}/complete", data={"confirm": "yes"})
 
 

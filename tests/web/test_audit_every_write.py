@@ -32,6 +32,8 @@ from app.models import ClearanceScore
 from app.models import Clinic
 from app.models import Comment
 from app.models import Invitation
+from app.models import OutboxMessage
+from app.models import OutboxState
 from app.models import Patient
 from app.models import Photo
 from app.models import ProtocolVersion
@@ -179,6 +181,17 @@ def _closure_asked(ctx: Ctx) -> None:
     """Patient A (no open alert) asked to close their account (issue 20 point 4)."""
     r = ctx.patient().post("/patient/account/close", data={"confirm": "yes"})
     assert r.status_code == 303
+    # The dispatcher sent the "what is kept" email: completing waits for it.
+    ctx.in_app(
+        lambda: (
+            db.session.execute(
+                sa.update(OutboxMessage)
+                .where(OutboxMessage.kind == "closure")
+                .values(state=OutboxState.SENT)
+            ),
+            db.session.commit(),
+        )
+    )
     ctx.found["closure"] = ctx.one(
         sa.select(AccountClosure.id).where(AccountClosure.patient_id == ctx.world.patient_a)
     )

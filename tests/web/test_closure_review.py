@@ -145,3 +145,27 @@ def test_the_patient_page_says_whom_to_call_once_reminders_stop(client, world, i
     assert "you get no reminders and no check-ins" in shown
     assert "in an emergency call 999" in shown
     assert 'href="tel:' in page.get_data(as_text=True)
+
+
+def test_completing_waits_for_the_email_saying_what_is_kept(client, world, in_app):
+    """Completing removes the address and cancelled the still-queued "what is kept"
+    email: a patient whose clinic completed quickly never got their only copy of what
+    the clinic keeps. Now the admin is told to wait until it has gone."""
+    in_app(_admins, world)
+    login(client, ALICE)
+    _ask(client)
+    login(client, ADMIN1)
+    closure_id = _closure_id(in_app, world.patient_a)
+    refused = client.post(
+        f"/clinic/closures/{closure_id}/complete", data={"confirm": "yes"}, follow_redirects=True
+    )
+    assert "has not been sent yet" in text_of(refused)
+
+    def notice():
+        row = db.session.scalar(sa.select(OutboxMessage).where(OutboxMessage.kind == "closure"))
+        return row.state.value, db.session.get(Patient, world.patient_a).user.is_active
+
+    assert in_app(notice) == ("pending", True)
+    # Once it is sent, completing goes ahead.
+    assert _complete(client, closure_id).status_code == 303
+    assert in_app(notice) == ("sent", False)

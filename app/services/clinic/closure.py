@@ -8,8 +8,9 @@ completes it under the clinic's retention policy.
   "not found", both audited) discharges the patient if they are not yet, runs every step
   in ``closure_steps.AT_CLOSURE`` (sign-in, devices, email, calendar links go at once),
   deletes the photos when the clinic's policy says so, and fixes the end of the record's
-  retention. It is refused while an alert is open (the same reason as discharge,
-  app/services/clinic/lifecycle.py) and when already done.
+  retention. It is refused while the patient's "what is kept" email is still on its
+  way (completing removes its address), while an alert is open (the same reason as
+  discharge, app/services/clinic/lifecycle.py) and when already done.
 * The policy (years, photos) is the clinic's own choice (app/domain/retention.py), set
   on the closures page; the config gives the default.
 """
@@ -27,8 +28,10 @@ from app.extensions import db
 from app.models import AccountClosure
 from app.models import Alert
 from app.models import Clinic
+from app.models import OutboxMessage
 from app.models import Patient
 from app.models import User
+from app.models.notification import OPEN_STATES
 from app.principal import Principal
 from app.services.audit import audit
 from app.services.audit import refuse
@@ -202,6 +205,25 @@ def _open_alerts(patient_id: int) -> int:
     )
 
 
+def _notice_on_its_way(user_id: int, now: datetime) -> bool:
+    """Whether the email sent when the patient asked (what is kept, and why) is still
+    waiting or being sent. Completing cancels it and removes the address, so the patient
+    would never get it: the only copy they keep of what the clinic holds. Bounded: once
+    ``NOTICE_TTL`` has passed it would not be sent anyway, and a refused address
+    (failed) is not waited for."""
+    return (
+        db.session.scalar(
+            sa.select(OutboxMessage.id).where(
+                OutboxMessage.recipient_user_id == user_id,
+                OutboxMessage.kind == CLOSURE_NOTICE,
+                OutboxMessage.state.in_(OPEN_STATES),
+                sa.or_(OutboxMessage.expires_at.is_(None), OutboxMessage.expires_at > now),
+            )
+        )
+        is not None
+    )
+
+
 def complete(
     admin: Principal, closure_id: int, now: datetime, address: str, *, confirmed: bool = True
 ) -> ClosureStatus:
@@ -209,8 +231,9 @@ def complete(
 
     :raises NotFound: for anyone but a clinic admin, and for another clinic's (or no)
         request (audited), whether or not the form was confirmed.
-    :raises Invalid: ("confirm") not confirmed; ("closure") when already completed, or
-        while an alert is open.
+    :raises Invalid: ("confirm") not confirmed; ("closure") when already completed,
+        while the email saying what is kept is still on its way, or while an alert is
+        open.
     """
     clinic = _admin_clinic(admin)
     closure = db.session.get(AccountClosure, closure_id)
@@ -225,6 +248,13 @@ def complete(
         db.session.rollback()
         raise Invalid(
             "closure", f"This request was already completed on {closure.completed_at:%-d %B %Y}."
+        )
+    if _notice_on_its_way(patient.user_id, now):
+        db.session.rollback()
+        raise Invalid(
+            "closure",
+            f"The email telling {patient.user.name} what the clinic keeps has not been sent "
+            "yet, and closing removes the address it goes to. Try again in a few minutes.",
         )
     alerts = _open_alerts(patient.id)
     if alerts:

@@ -12,6 +12,7 @@ from app.extensions import db
 from app.models import AuditEvent
 from app.models import Invitation
 from app.models import OutboxMessage
+from app.models import PasswordReset
 from app.models import Patient
 from app.models import Treatment
 from tests.conftest import count
@@ -25,6 +26,8 @@ from tests.web.test_account_closure import _admins
 from tests.web.test_account_closure import _ask
 from tests.web.test_account_closure import _closure_id
 from tests.web.test_account_closure import _complete
+from tests.web.test_remembered_device import PIN
+from tests.web.test_remembered_device import remember
 
 CLOSED = "account was closed at their request"
 
@@ -169,3 +172,30 @@ def test_completing_waits_for_the_email_saying_what_is_kept(client, world, in_ap
     # Once it is sent, completing goes ahead.
     assert _complete(client, closure_id).status_code == 303
     assert in_app(notice) == ("sent", False)
+
+
+def test_every_device_is_out_at_completion_pin_and_open_session_alike(app, world, in_app):
+    """Alice is signed in on her phone (remembered, with a PIN) and on a laptop when
+    the clinic completes her request: the next page on each is the sign-in page, the
+    PIN does not bring her back, and nor does her old password or a reset request."""
+    in_app(_admins, world)
+    phone, laptop, admin = app.test_client(), app.test_client(), app.test_client()
+    remember(phone)
+    login(laptop, ALICE)
+    assert phone.get("/patient/today").status_code == 200
+    assert laptop.get("/patient/today").status_code == 200
+    _ask(laptop)
+    login(admin, ADMIN1)
+    assert _complete(admin, _closure_id(in_app, world.patient_a)).status_code == 303
+    for device in (phone, laptop):
+        after = device.get("/patient/today")
+        assert after.status_code == 302 and "/login" in after.location
+    pin = phone.post("/login/pin?next=/patient/today", data={"pin": PIN, "next": "/patient/today"})
+    assert pin.status_code == 302 and pin.location.startswith("/login")
+    assert phone.get("/patient/today").status_code == 302
+    assert login(laptop, ALICE).status_code != 302
+    assert laptop.post("/forgot-password", data={"email": ALICE}).status_code in (200, 302, 303)
+    assert in_app(count, PasswordReset) == 0
+    # The same form for another patient does make a link: the check above is not empty.
+    laptop.post("/forgot-password", data={"email": "bob@patients.example"})
+    assert in_app(count, PasswordReset) == 1

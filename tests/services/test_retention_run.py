@@ -22,11 +22,19 @@ from app.models import AccountClosure
 from app.models import Alert
 from app.models import AuditEvent
 from app.models import CheckIn
+from app.models import CheckInKey
+from app.models import ChecklistTick
+from app.models import ClearanceScore
 from app.models import Clinic
 from app.models import Comment
+from app.models import OutboxMessage
+from app.models import OutboxState
+from app.models import OutcomeRating
 from app.models import Patient
 from app.models import Photo
 from app.models import Role
+from app.models import SessionFacts
+from app.models import TaskTick
 from app.models import Treatment
 from app.models import User
 from app.principal import ClinicInfo
@@ -235,3 +243,103 @@ def test_two_runs_at_once_erase_each_record_once(app, world, in_app):
         assert _intact()
 
     in_app(after)
+
+
+def _extras(ids: dict) -> None:
+    """Rows in every table that hangs off a session or a check-in: outcomes, scores,
+    facts, ticks, check-in keys, and a clinician's alert push about Alice."""
+    treatment = db.session.scalar(
+        sa.select(Treatment.id).where(Treatment.patient_id == ids["patient"])
+    )
+    db.session.add_all(
+        [
+            OutcomeRating(
+                treatment_id=treatment, patient_id=ids["patient"], improvement=50, satisfaction=4
+            ),
+            ClearanceScore(treatment_id=treatment, site="left calf", score=2),
+            SessionFacts(treatment_id=treatment),
+            ChecklistTick(treatment_id=treatment, item_key="stockings"),
+            TaskTick(treatment_id=treatment, task_key="walk", day=1),
+            CheckInKey(client_key="k-alice", checkin_id=ids["checkin"]),
+            OutboxMessage(
+                patient_id=ids["patient"],
+                recipient_user_id=ids["clinician"],
+                key="alert:alice",
+                kind="alert",
+                link="/clinic/alerts",
+                due_at=NOW,
+                available_at=NOW,
+                state=OutboxState.SENT,
+            ),
+        ]
+    )
+    db.session.commit()
+
+
+_ROOTS = {"patients", "users", "treatments", "checkins", "photos"}
+
+
+def _references(erased: dict[str, set[int]]) -> dict[str, int]:
+    """Rows in any table whose foreign key points at an erased row, by table.column."""
+    found = {}
+    for table in db.metadata.sorted_tables:
+        for column in table.columns:
+            for fk in column.foreign_keys:
+                target = fk.column.table.name
+                if target in _ROOTS and erased[target]:
+                    n = db.session.scalar(
+                        sa.select(sa.func.count())
+                        .select_from(table)
+                        .where(column.in_(sorted(erased[target])))
+                    )
+                    found[f"{table.name}.{column.name}"] = n
+    return found
+
+
+def test_erasure_leaves_no_row_pointing_at_the_erased_record(world, in_app):
+    """Every table, found from the schema rather than listed: after erasure no row
+    refers to Alice's account, patient, sessions, check-ins or photos (the audit trail
+    names ids without a foreign key, and is kept on purpose)."""
+
+    def check():
+        ids = _alice_with_a_record(world)
+        ids["patient"] = world.patient_a
+        ids["clinician"] = world.clinician1
+        _extras(ids)
+        erased = {
+            "patients": {world.patient_a},
+            "users": {ids["user"]},
+            "treatments": set(
+                db.session.scalars(
+                    sa.select(Treatment.id).where(Treatment.patient_id == world.patient_a)
+                )
+            ),
+            "checkins": set(
+                db.session.scalars(
+                    sa.select(CheckIn.id).where(CheckIn.patient_id == world.patient_a)
+                )
+            ),
+            "photos": set(
+                db.session.scalars(sa.select(Photo.id).where(Photo.patient_id == world.patient_a))
+            ),
+        }
+        before = _references(erased)
+        for name in (
+            "outcome_ratings.treatment_id",
+            "clearance_scores.treatment_id",
+            "session_facts.treatment_id",
+            "checklist_ticks.treatment_id",
+            "task_ticks.treatment_id",
+            "checkin_keys.checkin_id",
+            "outbox.patient_id",
+            "comments.patient_id",
+            "alerts.checkin_id",
+            "photos.patient_id",
+        ):
+            assert before[name] >= 1, name  # the check below is not empty
+        _close(world.patient_a, NOW)
+        assert retention.run(KEEP_UNTIL).erased == 1
+        left = {k: n for k, n in _references(erased).items() if n}
+        assert left == {}
+
+    in_app(check)

@@ -79,3 +79,23 @@ def closure_policy():
         ), 400
     flash(f"Saved: {', '.join(changed)}." if changed else "Nothing has changed.", "success")
     return redirect(url_for("clinician.closures"), 303)
+
+
+@bp.post("/patients/<int:patient_id>/closure-request")
+def record_closure_request(patient_id: int):
+    """A clinic admin records a request the patient made by phone, letter or in person."""
+    confirmed = request.form.get("confirm") == "yes"
+    try:
+        _status, created = closure.record_request(
+            current_user, patient_id, now(), client_address(), confirmed=confirmed
+        )
+    except Invalid as exc:
+        flash(exc.message, "error")
+    else:
+        flash(
+            "Request recorded. Complete it on the Closures page."
+            if created
+            else "This patient has already asked to close their account.",
+            "success" if created else "info",
+        )
+    return redirect(url_for("clinician.patient", patient_id=patient_id, _anchor="closure"), 303)

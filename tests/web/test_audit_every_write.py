@@ -544,6 +544,18 @@ RECIPES: dict[str, Recipe] = {
         r"^close account: removed: password, .*record kept 8 years",
         setup=_closure_asked,
     ),
+    "clinician.record_closure_request": Recipe(
+        "admin",
+        lambda ctx: f"/clinic/patients/{ctx.world.patient_a}/closure-request",
+        _form({"confirm": "yes"}),
+        lambda ctx: (
+            ctx.one(
+                sa.select(AccountClosure.id).where(AccountClosure.patient_id == ctx.world.patient_a)
+            )
+            is not None
+        ),
+        r"^close request: recorded the patient's request to close",
+    ),
     "clinician.closure_policy": Recipe(
         "admin",
         lambda ctx: "/clinic/closures/policy",

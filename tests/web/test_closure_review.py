@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from app.extensions import db
+from app.models import AccountClosure
 from app.models import AuditEvent
 from app.models import Invitation
 from app.models import OutboxMessage
@@ -199,3 +200,38 @@ def test_every_device_is_out_at_completion_pin_and_open_session_alike(app, world
     # The same form for another patient does make a link: the check above is not empty.
     laptop.post("/forgot-password", data={"email": "bob@patients.example"})
     assert in_app(count, PasswordReset) == 1
+
+
+def test_an_admin_records_a_request_made_by_phone(client, world, in_app, clock):
+    """A patient whose read period has ended cannot sign in to ask; they phone. The
+    admin records it (tick needed), the patient is emailed what is kept, and it is then
+    completed as any other request. A second record finds the first."""
+    in_app(_admins, world)
+    login(client, ADMIN1)
+    url = f"/clinic/patients/{world.patient_a}/closure-request"
+    page = text_of(client.get(f"/clinic/patients/{world.patient_a}"))
+    assert "Record their request" in page
+    unticked = client.post(url, data={}, follow_redirects=True)
+    assert "Tick the box to confirm that the patient asked for this." in text_of(unticked)
+    assert in_app(count, AccountClosure) == 0
+    done = client.post(url, data={"confirm": "yes"}, follow_redirects=True)
+    assert "Request recorded. Complete it on the Closures page." in text_of(done)
+    again = client.post(url, data={"confirm": "yes"}, follow_redirects=True)
+    assert "already asked" in text_of(again)
+    assert in_app(count, AccountClosure) == 1
+    kinds = in_app(lambda: list(db.session.scalars(sa.select(OutboxMessage.kind))))
+    assert kinds.count("closure") == 1
+    assert _complete(client, _closure_id(in_app, world.patient_a)).status_code == 303
+    assert in_app(_alice(world))[2] is False
+
+
+def test_only_an_admin_of_the_clinic_may_record_a_request(client, world, in_app):
+    in_app(_admins, world)
+    url = f"/clinic/patients/{world.patient_a}/closure-request"
+    for who in ("doc1@north.example", "admin2@south.example", ALICE):
+        login(client, who)
+        assert client.post(url, data={"confirm": "yes"}).status_code == 404, who
+        client.post("/logout")
+    assert in_app(count, AccountClosure) == 0
+    login(client, "doc1@north.example")
+    assert "Record their request" not in text_of(client.get(f"/clinic/patients/{world.patient_a}"))

@@ -2,7 +2,8 @@
 completes it under the clinic's retention policy.
 
 * The patient's page says what will happen before they ask; asking twice (a double
-  submit, a second tab) finds the first request. A discharged patient may still ask
+  submit, a second tab) finds the first request. A clinic admin may record a request
+  the patient made another way (phone, letter), the same request. A discharged patient may still ask
   while they can read: closing is a data right, not a care action.
 * Completing (clinic admins only; anyone else "no such page", another clinic's request
   "not found", both audited) discharges the patient if they are not yet, runs every step
@@ -34,6 +35,7 @@ from app.models import User
 from app.models.notification import OPEN_STATES
 from app.principal import Principal
 from app.services.audit import audit
+from app.services.audit import own_patient
 from app.services.audit import refuse
 from app.services.clinic import closure_steps
 from app.services.clinic.retention import delete_photo_rows
@@ -139,6 +141,31 @@ def request_closure(patient: Principal, now: datetime, address: str) -> tuple[Cl
         nothing changed: a double submit gives one request).
     """
     row = db.session.get(Patient, patient.patient.id)
+    return _open_request(row, patient, now, address, "asked to close their account")
+
+
+def record_request(
+    admin: Principal, patient_id: int, now: datetime, address: str, *, confirmed: bool
+) -> tuple[ClosureStatus, bool]:
+    """A clinic admin records a request the patient made by phone, letter or in person
+    (an erasure request may come any way, GDPR Art. 12; a patient whose read period
+    has ended cannot sign in to ask). The same request as the patient's own: one per
+    patient, the same email, then completed on the closures page.
+
+    :raises NotFound: for anyone but a clinic admin, and for another clinic's patient
+        (audited).
+    :raises Invalid: ("confirm") not confirmed.
+    """
+    _admin_clinic(admin)
+    row = own_patient(admin, patient_id, address, "record close request")
+    if not confirmed:
+        raise Invalid("confirm", "Tick the box to confirm that the patient asked for this.")
+    return _open_request(row, admin, now, address, "recorded the patient's request to close")
+
+
+def _open_request(
+    row: Patient, actor: Principal, now: datetime, address: str, what: str
+) -> tuple[ClosureStatus, bool]:
     lock_patient(row.id)  # two submits at once: the second waits, then finds the first
     existing = _closure_of(row.id)
     if existing is not None:
@@ -149,7 +176,7 @@ def request_closure(patient: Principal, now: datetime, address: str) -> tuple[Cl
     policy = policy_of(row.clinic)
     detail = closure_detail(policy.years, policy.photos_kept, row.clinic.phone)
     enqueue_account_email(row.user, CLOSURE_NOTICE, now, NOTICE_TTL, detail=detail)
-    audit(patient, row.id, "close request", address, "asked to close their account")
+    audit(actor, row.id, "close request", address, what)
     db.session.flush()
     status = _status(closure, row)
     db.session.commit()

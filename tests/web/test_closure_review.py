@@ -6,6 +6,8 @@ a clear message and an audit event; odd input on the policy form is a message, n
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import sqlalchemy as sa
 
 from app.extensions import db
@@ -16,6 +18,7 @@ from app.models import OutboxMessage
 from app.models import PasswordReset
 from app.models import Patient
 from app.models import Treatment
+from app.services.notify.email_notice import closure_email
 from tests.conftest import count
 from tests.conftest import login
 from tests.conftest import text_of
@@ -235,3 +238,13 @@ def test_only_an_admin_of_the_clinic_may_record_a_request(client, world, in_app)
     assert in_app(count, AccountClosure) == 0
     login(client, "doc1@north.example")
     assert "Record their request" not in text_of(client.get(f"/clinic/patients/{world.patient_a}"))
+
+
+def test_the_patient_is_not_told_uk_rules_apply_to_every_clinic(client, world):
+    """Clinics are not all in the UK (the app speaks Spanish too): the page and the
+    email name the law on health records, not one country's."""
+    login(client, ALICE)
+    shown = text_of(client.get("/patient/account/close"))
+    assert "UK" not in shown and "the law on keeping health records" in shown
+    mail = closure_email(SimpleNamespace(detail="8|keep|01632 960000"), ALICE, {}, "")
+    assert "UK" not in mail.text and "the law on keeping health records" in mail.text

@@ -77,8 +77,8 @@ def closure_email(row: ClaimedMessage, to: str, headers: dict[str, str], reply_t
             "get any more emails from us.",
             f"Your clinic must keep your clinical record (your treatments, check-ins, "
             f"alerts and the clinic's notes) for {years} years after your account is "
-            "closed, under its records policy and UK health-record rules. Nobody can "
-            "sign in to it, and it is erased when that time is over.",
+            "closed, under its records policy and the law on keeping health records. "
+            "Nobody can sign in to it, and it is erased when that time is over.",
             kept,
             f"If you did not ask for this, {call} now.",
             "This email was sent automatically. A reply goes to your clinic."

@@ -17,6 +17,7 @@ from app.models import Invitation
 from app.models import OutboxMessage
 from app.models import PasswordReset
 from app.models import Patient
+from app.models import Photo
 from app.models import Treatment
 from app.services.notify.email_notice import closure_email
 from tests.conftest import count
@@ -248,3 +249,30 @@ def test_the_patient_is_not_told_uk_rules_apply_to_every_clinic(client, world):
     assert "UK" not in shown and "the law on keeping health records" in shown
     mail = closure_email(SimpleNamespace(detail="8|keep|01632 960000"), ALICE, {}, "")
     assert "UK" not in mail.text and "the law on keeping health records" in mail.text
+
+
+def test_completion_keeps_the_promise_the_patient_was_emailed(client, world, in_app):
+    """Alice asked under "8 years, photos kept" (and was emailed so); the admin then
+    changed the clinic's policy to 3 years and photos deleted. Her request is completed
+    under what she was told; the next patient's under the new policy."""
+    in_app(_admins, world)
+    ids = in_app(_alices_objects, world.patient_a)
+    login(client, ALICE)
+    _ask(client)
+    login(client, ADMIN1)
+    client.post("/clinic/closures/policy", data={"years": "3", "photos": "delete"})
+    waiting = text_of(client.get("/clinic/closures"))
+    assert "8 years" in waiting
+    _acknowledge_all(client, ids["alert"])
+    assert _complete(client, _closure_id(in_app, world.patient_a)).status_code == 303
+
+    def applied():
+        row = db.session.scalar(
+            sa.select(AccountClosure).where(AccountClosure.patient_id == world.patient_a)
+        )
+        return row.retention_years, row.photos_policy, count(Photo)
+
+    assert in_app(applied) == (8, "keep", 1)
+    login(client, "bob@patients.example")
+    shown = text_of(client.get("/patient/account/close"))
+    assert "for 3 years after your account is closed" in shown

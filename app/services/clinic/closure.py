@@ -3,8 +3,11 @@ completes it under the clinic's retention policy.
 
 * The patient's page says what will happen before they ask; asking twice (a double
   submit, a second tab) finds the first request. A clinic admin may record a request
-  the patient made another way (phone, letter), the same request. A discharged patient may still ask
-  while they can read: closing is a data right, not a care action.
+  the patient made another way (phone, letter), the same request. A discharged patient
+  may still ask while they can read: closing is a data right, not a care action
+  (docs/decisions/account-closure.md).
+* The policy the patient is told when they ask (years, photos) is stored with the
+  request and is the one completion applies, whatever the clinic changes in between.
 * Completing (clinic admins only; anyone else "no such page", another clinic's request
   "not found", both audited) discharges the patient if they are not yet, runs every step
   in ``closure_steps.AT_CLOSURE`` (sign-in, devices, email, calendar links go at once),
@@ -74,7 +77,7 @@ class ClosureStatus:
     patient_name: str
     requested_at: datetime
     completed_at: datetime | None
-    policy: Policy  # as applied at completion; the clinic's current one before
+    policy: Policy  # as promised when asked, and applied at completion
     keep_until: datetime | None
 
 
@@ -97,11 +100,19 @@ def policy_of(clinic: Clinic) -> Policy:
     )
 
 
+def _promised(closure: AccountClosure, clinic: Clinic) -> Policy:
+    """The policy the patient was told when they asked (stored on the request), which
+    completion applies: a change of the clinic's settings in between does not move a
+    promise the patient's email already made. A request stored without one (made
+    before this rule) follows the clinic's current policy."""
+    if closure.retention_years is None:
+        return policy_of(clinic)
+    photos = closure.photos_policy
+    return Policy(closure.retention_years, photos if photos in rules.PHOTO_POLICIES else rules.KEEP)
+
+
 def _status(closure: AccountClosure, patient: Patient) -> ClosureStatus:
-    if closure.completed_at is not None:
-        policy = Policy(closure.retention_years or 0, closure.photos_policy or rules.KEEP)
-    else:
-        policy = policy_of(patient.clinic)
+    policy = _promised(closure, patient.clinic)
     return ClosureStatus(
         id=closure.id,
         patient_id=patient.id,
@@ -171,9 +182,15 @@ def _open_request(
     if existing is not None:
         db.session.rollback()
         return _status(existing, row), False
-    closure = AccountClosure(patient_id=row.id, clinic_id=row.clinic_id, requested_at=now)
-    db.session.add(closure)
     policy = policy_of(row.clinic)
+    closure = AccountClosure(
+        patient_id=row.id,
+        clinic_id=row.clinic_id,
+        requested_at=now,
+        retention_years=policy.years,  # what the email below promises
+        photos_policy=policy.photos,
+    )
+    db.session.add(closure)
     detail = closure_detail(policy.years, policy.photos_kept, row.clinic.phone)
     enqueue_account_email(row.user, CLOSURE_NOTICE, now, NOTICE_TTL, detail=detail)
     audit(actor, row.id, "close request", address, what)
@@ -291,7 +308,7 @@ def complete(
             f"{patient.user.name} has {alerts} open alert{'s' if alerts > 1 else ''}. "
             "Acknowledge each alert with a note saying what was done before closing the account.",
         )
-    policy = policy_of(clinic)
+    policy = _promised(closure, clinic)
     if patient.discharged_at is None:
         patient.discharged_at, patient.discharge_reason = (
             now,
@@ -336,7 +353,7 @@ def record_closure(clinician: Principal, patient_id: int) -> ClosureStatus | Non
 
 def set_policy(admin: Principal, years_text: str, photos: str, address: str) -> list[str]:
     """Store the clinic's retention policy; each change audited with before and after.
-    A closure already completed keeps the policy it was completed under.
+    A request already made keeps the policy the patient was told (``_promised``).
 
     :raises NotFound: for anyone but a clinic admin.
     :raises Invalid: ("years") not a whole number in range; ("photos") not a choice.

@@ -99,3 +99,15 @@ def record_closure_request(patient_id: int):
             "success" if created else "info",
         )
     return redirect(url_for("clinician.patient", patient_id=patient_id, _anchor="closure"), 303)
+
+
+@bp.post("/closures/<int:closure_id>/withdraw")
+def withdraw_closure(closure_id: int):
+    """The patient changed their mind before the request was completed."""
+    try:
+        patient_id = closure.withdraw(current_user, closure_id, client_address())
+    except Invalid as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("clinician.closures"), 303)
+    flash("Request withdrawn. The patient's account stays open.", "success")
+    return redirect(url_for("clinician.patient", patient_id=patient_id), 303)

@@ -556,6 +556,14 @@ RECIPES: dict[str, Recipe] = {
         ),
         r"^close request: recorded the patient's request to close",
     ),
+    "clinician.withdraw_closure": Recipe(
+        "admin",
+        lambda ctx: f"/clinic/closures/{ctx.found['closure']}/withdraw",
+        _form({}),
+        lambda ctx: ctx.one(sa.select(sa.func.count()).select_from(AccountClosure)) == 0,
+        r"^close request: withdrawn: the patient changed their mind",
+        setup=_closure_asked,
+    ),
     "clinician.closure_policy": Recipe(
         "admin",
         lambda ctx: "/clinic/closures/policy",

@@ -276,3 +276,40 @@ def test_completion_keeps_the_promise_the_patient_was_emailed(client, world, in_
     login(client, "bob@patients.example")
     shown = text_of(client.get("/patient/account/close"))
     assert "for 3 years after your account is closed" in shown
+
+
+def test_a_request_the_patient_takes_back_is_withdrawn_not_completed(client, world, in_app):
+    """Alice asked, then phoned to say she changed her mind (her page says to). The
+    admin withdraws it: no request, audited, her account as it was, and she may ask
+    again. A completed closure cannot be withdrawn."""
+    in_app(_admins, world)
+    login(client, ALICE)
+    _ask(client)
+    assert "Changed your mind? Call your clinic" in text_of(client.get("/patient/account/close"))
+    login(client, ADMIN1)
+    closure_id = _closure_id(in_app, world.patient_a)
+    assert "Withdraw: the patient changed their mind" in text_of(client.get("/clinic/closures"))
+    done = client.post(f"/clinic/closures/{closure_id}/withdraw", follow_redirects=True)
+    assert "Request withdrawn." in text_of(done)
+    assert in_app(count, AccountClosure) == 0
+    assert in_app(_alice(world))[1:] == (ALICE, True)
+    events = in_app(
+        lambda: list(
+            db.session.scalars(
+                sa.select(AuditEvent.detail).where(AuditEvent.action == "close request")
+            )
+        )
+    )
+    assert events == ["asked to close their account", "withdrawn: the patient changed their mind"]
+    login(client, ALICE)
+    _ask(client)
+    assert in_app(count, AccountClosure) == 1
+
+
+def test_a_completed_closure_cannot_be_withdrawn(client, world, in_app):
+    _closed(client, world, in_app)
+    closure_id = _closure_id(in_app, world.patient_a)
+    refused = client.post(f"/clinic/closures/{closure_id}/withdraw", follow_redirects=True)
+    assert CLOSED in text_of(refused)
+    assert in_app(count, AccountClosure) == 1
+    assert in_app(_alice(world))[2] is False

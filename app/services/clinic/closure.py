@@ -102,9 +102,8 @@ def policy_of(clinic: Clinic) -> Policy:
 
 def _promised(closure: AccountClosure, clinic: Clinic) -> Policy:
     """The policy the patient was told when they asked (stored on the request), which
-    completion applies: a change of the clinic's settings in between does not move a
-    promise the patient's email already made. A request stored without one (made
-    before this rule) follows the clinic's current policy."""
+    completion applies whatever the clinic changed since; the current one for a
+    request stored without one (made before this rule)."""
     if closure.retention_years is None:
         return policy_of(clinic)
     photos = closure.photos_policy
@@ -310,10 +309,7 @@ def complete(
         )
     policy = _promised(closure, clinic)
     if patient.discharged_at is None:
-        patient.discharged_at, patient.discharge_reason = (
-            now,
-            "Account closed at the patient's request",
-        )
+        patient.discharged_at, patient.discharge_reason = now, CLOSED_REASON
     removed = closure_steps.remove_at_closure(
         closure_steps.Account(user_id=patient.user_id, patient_id=patient.id)
     )
@@ -336,6 +332,30 @@ def complete(
     db.session.commit()
     remove_files(keys)
     return status
+
+
+def withdraw(admin: Principal, closure_id: int, address: str) -> int:
+    """Withdraw a request the patient no longer wants (audited; they may ask again).
+    :returns: the patient's id.
+
+    :raises NotFound: for anyone but a clinic admin, and for another clinic's (or no)
+        request (audited).
+    :raises Invalid: ("closure") once completed: a closed account stays closed.
+    """
+    clinic = _admin_clinic(admin)
+    closure = db.session.get(AccountClosure, closure_id)
+    if closure is None or closure.clinic_id != clinic.id:
+        raise refuse(admin, address, f"withdraw closure #{closure_id}", "No such request.")
+    patient_id = closure.patient_id
+    lock_patient(patient_id)  # not while another admin is completing it
+    db.session.refresh(closure)
+    if closure.completed_at is not None:
+        db.session.rollback()
+        raise Invalid("closure", closure_steps.CLOSED_ACCOUNT)
+    db.session.delete(closure)
+    audit(admin, patient_id, "close request", address, "withdrawn: the patient changed their mind")
+    db.session.commit()
+    return patient_id
 
 
 def record_closure(clinician: Principal, patient_id: int) -> ClosureStatus | None:

@@ -20,6 +20,7 @@ from app.clock import now
 from app.domain.retention import PHOTO_POLICIES
 from app.freshness import stale_response
 from app.services.clinic import closure
+from app.services.clinic import closure_requests
 from app.services.errors import Invalid
 from app.web import client_address
 
@@ -86,7 +87,7 @@ def record_closure_request(patient_id: int):
     """A clinic admin records a request the patient made by phone, letter or in person."""
     confirmed = request.form.get("confirm") == "yes"
     try:
-        _status, created = closure.record_request(
+        _status, created = closure_requests.record_request(
             current_user, patient_id, now(), client_address(), confirmed=confirmed
         )
     except Invalid as exc:
@@ -105,7 +106,7 @@ def record_closure_request(patient_id: int):
 def withdraw_closure(closure_id: int):
     """The patient changed their mind before the request was completed."""
     try:
-        patient_id = closure.withdraw(current_user, closure_id, client_address())
+        patient_id = closure_requests.withdraw(current_user, closure_id, client_address())
     except Invalid as exc:
         flash(exc.message, "error")
         return redirect(url_for("clinician.closures"), 303)

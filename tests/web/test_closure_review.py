@@ -6,8 +6,11 @@ a clear message and an audit event; odd input on the policy form is a message, n
 
 from __future__ import annotations
 
+import threading
+import time
 from types import SimpleNamespace
 
+import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
@@ -21,6 +24,7 @@ from app.models import Photo
 from app.models import Treatment
 from app.services.notify.email_notice import closure_email
 from tests.conftest import count
+from tests.conftest import is_postgres
 from tests.conftest import login
 from tests.conftest import text_of
 from tests.web.test_access_matrix import _alices_objects
@@ -31,6 +35,7 @@ from tests.web.test_account_closure import _admins
 from tests.web.test_account_closure import _ask
 from tests.web.test_account_closure import _closure_id
 from tests.web.test_account_closure import _complete
+from tests.web.test_account_closure import notices_sent
 from tests.web.test_remembered_device import PIN
 from tests.web.test_remembered_device import remember
 
@@ -313,3 +318,71 @@ def test_a_completed_closure_cannot_be_withdrawn(client, world, in_app):
     assert CLOSED in text_of(refused)
     assert in_app(count, AccountClosure) == 1
     assert in_app(_alice(world))[2] is False
+
+
+def _while_held(client, world, in_app, act, other) -> list[tuple[int, str]]:
+    """Run ``act`` (a request) while another transaction holds Alice's patient lock and
+    does ``other`` (on its connection), then commits: the request read the closure
+    before the lock, and finds it changed after."""
+    answers: list[tuple[int, str]] = []
+
+    def run() -> None:
+        r = act()
+        answers.append((r.status_code, text_of(r)))
+
+    with client.application.app_context():
+        conn = db.engine.connect()
+    tx = conn.begin()
+    conn.execute(sa.select(Patient.id).where(Patient.id == world.patient_a).with_for_update())
+    worker = threading.Thread(target=run)
+    worker.start()
+    time.sleep(0.5)  # the request now waits on the patient's row
+    other(conn)
+    tx.commit()
+    conn.close()
+    worker.join(10)
+    return answers
+
+
+@pytest.mark.skipif(not is_postgres(), reason="row locks need PostgreSQL (TEST_DATABASE_URL)")
+def test_two_admins_withdrawing_at_once_is_no_500(client, world, in_app):
+    in_app(_admins, world)
+    login(client, ALICE)
+    _ask(client)
+    login(client, ADMIN1)
+    closure_id = _closure_id(in_app, world.patient_a)
+    gone = sa.delete(AccountClosure).where(AccountClosure.id == closure_id)
+    answers = _while_held(
+        client,
+        world,
+        in_app,
+        lambda: client.post(f"/clinic/closures/{closure_id}/withdraw", follow_redirects=True),
+        lambda conn: conn.execute(gone),
+    )
+    ((status, text),) = answers
+    assert status == 200 and "Request withdrawn." in text
+
+
+@pytest.mark.skipif(not is_postgres(), reason="row locks need PostgreSQL (TEST_DATABASE_URL)")
+def test_completing_a_request_withdrawn_meanwhile_is_a_message(client, world, in_app):
+    in_app(_admins, world)
+    login(client, ALICE)
+    _ask(client)
+    login(client, ADMIN1)
+    closure_id = _closure_id(in_app, world.patient_a)
+    notices_sent(client.application)
+    gone = sa.delete(AccountClosure).where(AccountClosure.id == closure_id)
+    answers = _while_held(
+        client,
+        world,
+        in_app,
+        lambda: client.post(
+            f"/clinic/closures/{closure_id}/complete",
+            data={"confirm": "yes"},
+            follow_redirects=True,
+        ),
+        lambda conn: conn.execute(gone),
+    )
+    ((status, text),) = answers
+    assert status == 200 and "This request was withdrawn" in text
+    assert in_app(_alice(world))[2] is True

@@ -2,9 +2,9 @@
 completes it under the clinic's retention policy.
 
 * The patient's page says what will happen before they ask; asking twice (a double
-  submit, a second tab) finds the first request. A clinic admin may record a request
-  the patient made another way (phone, letter), the same request. A discharged patient
-  may still ask while they can read: closing is a data right, not a care action
+  submit, a second tab) finds the first request (a clinic admin may record one made by
+  phone or letter, or withdraw one: ``closure_requests``). A discharged patient may
+  still ask while they can read: closing is a data right, not a care action
   (docs/decisions/account-closure.md).
 * The policy the patient is told when they ask (years, photos) is stored with the
   request and is the one completion applies, whatever the clinic changes in between.
@@ -38,7 +38,6 @@ from app.models import User
 from app.models.notification import OPEN_STATES
 from app.principal import Principal
 from app.services.audit import audit
-from app.services.audit import own_patient
 from app.services.audit import refuse
 from app.services.clinic import closure_steps
 from app.services.clinic.retention import delete_photo_rows
@@ -151,31 +150,13 @@ def request_closure(patient: Principal, now: datetime, address: str) -> tuple[Cl
         nothing changed: a double submit gives one request).
     """
     row = db.session.get(Patient, patient.patient.id)
-    return _open_request(row, patient, now, address, "asked to close their account")
+    return open_request(row, patient, now, address, "asked to close their account")
 
 
-def record_request(
-    admin: Principal, patient_id: int, now: datetime, address: str, *, confirmed: bool
-) -> tuple[ClosureStatus, bool]:
-    """A clinic admin records a request the patient made by phone, letter or in person
-    (an erasure request may come any way, GDPR Art. 12; a patient whose read period
-    has ended cannot sign in to ask). The same request as the patient's own: one per
-    patient, the same email, then completed on the closures page.
-
-    :raises NotFound: for anyone but a clinic admin, and for another clinic's patient
-        (audited).
-    :raises Invalid: ("confirm") not confirmed.
-    """
-    _admin_clinic(admin)
-    row = own_patient(admin, patient_id, address, "record close request")
-    if not confirmed:
-        raise Invalid("confirm", "Tick the box to confirm that the patient asked for this.")
-    return _open_request(row, admin, now, address, "recorded the patient's request to close")
-
-
-def _open_request(
+def open_request(
     row: Patient, actor: Principal, now: datetime, address: str, what: str
 ) -> tuple[ClosureStatus, bool]:
+    """Store the patient's request (once), email what is kept, audit ``what``; commit."""
     lock_patient(row.id)  # two submits at once: the second waits, then finds the first
     existing = _closure_of(row.id)
     if existing is not None:
@@ -211,7 +192,8 @@ class ClosuresPage:
     policy: Policy
 
 
-def _admin_clinic(admin: Principal) -> Clinic:
+def admin_clinic(admin: Principal) -> Clinic:
+    """The admin's clinic; anyone else is told "no such page"."""
     if not admin.is_admin:
         raise NotFound("No such page.")
     return db.session.get(Clinic, admin.clinic_id)
@@ -219,7 +201,7 @@ def _admin_clinic(admin: Principal) -> Clinic:
 
 def closures_page(admin: Principal, address: str) -> ClosuresPage:
     """Every closure of the admin's clinic (an audited view: it names patients)."""
-    clinic = _admin_clinic(admin)
+    clinic = admin_clinic(admin)
     rows = db.session.execute(
         sa.select(AccountClosure, Patient)
         .join(Patient, Patient.id == AccountClosure.patient_id)
@@ -246,6 +228,11 @@ def _open_alerts(patient_id: int) -> int:
         )
         or 0
     )
+
+
+def reread(closure_id: int) -> AccountClosure | None:
+    """The request as it is now, under the patient's lock (None: withdrawn meanwhile)."""
+    return db.session.get(AccountClosure, closure_id, populate_existing=True)
 
 
 def _notice_on_its_way(user_id: int, now: datetime) -> bool:
@@ -278,14 +265,16 @@ def complete(
         while the email saying what is kept is still on its way, or while an alert is
         open.
     """
-    clinic = _admin_clinic(admin)
+    clinic = admin_clinic(admin)
     closure = db.session.get(AccountClosure, closure_id)
     if closure is None or closure.clinic_id != clinic.id:
         raise refuse(admin, address, f"complete closure #{closure_id}", "No such request.")
     if not confirmed:
         raise Invalid("confirm", "Tick the box to confirm that you want to close this account.")
     lock_patient(closure.patient_id)  # a check-in (and its alert) being stored waits
-    db.session.refresh(closure)
+    closure = reread(closure_id)
+    if closure is None:  # another admin withdrew it meanwhile
+        raise Invalid("closure", "This request was withdrawn. Nothing was changed.")
     patient = db.session.get(Patient, closure.patient_id)
     if closure.completed_at is not None:
         db.session.rollback()
@@ -334,30 +323,6 @@ def complete(
     return status
 
 
-def withdraw(admin: Principal, closure_id: int, address: str) -> int:
-    """Withdraw a request the patient no longer wants (audited; they may ask again).
-    :returns: the patient's id.
-
-    :raises NotFound: for anyone but a clinic admin, and for another clinic's (or no)
-        request (audited).
-    :raises Invalid: ("closure") once completed: a closed account stays closed.
-    """
-    clinic = _admin_clinic(admin)
-    closure = db.session.get(AccountClosure, closure_id)
-    if closure is None or closure.clinic_id != clinic.id:
-        raise refuse(admin, address, f"withdraw closure #{closure_id}", "No such request.")
-    patient_id = closure.patient_id
-    lock_patient(patient_id)  # not while another admin is completing it
-    db.session.refresh(closure)
-    if closure.completed_at is not None:
-        db.session.rollback()
-        raise Invalid("closure", closure_steps.CLOSED_ACCOUNT)
-    db.session.delete(closure)
-    audit(admin, patient_id, "close request", address, "withdrawn: the patient changed their mind")
-    db.session.commit()
-    return patient_id
-
-
 def record_closure(clinician: Principal, patient_id: int) -> ClosureStatus | None:
     """The closure shown on the clinic's patient page (the page itself is audited)."""
     closure = db.session.scalar(
@@ -378,7 +343,7 @@ def set_policy(admin: Principal, years_text: str, photos: str, address: str) -> 
     :raises NotFound: for anyone but a clinic admin.
     :raises Invalid: ("years") not a whole number in range; ("photos") not a choice.
     """
-    clinic = _admin_clinic(admin)
+    clinic = admin_clinic(admin)
     text = (years_text or "").strip()[:YEARS_TEXT_MAX]
     # isascii: "²" and other Unicode digits pass isdigit() but int() refuses them.
     if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= rules.YEARS_MAX:

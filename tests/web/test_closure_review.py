@@ -22,6 +22,8 @@ from app.models import PasswordReset
 from app.models import Patient
 from app.models import Photo
 from app.models import Treatment
+from app.models import User
+from app.services.audit import audit
 from app.services.notify.email_notice import closure_email
 from tests.conftest import count
 from tests.conftest import is_postgres
@@ -411,3 +413,31 @@ def test_the_fhir_record_of_a_closed_account_gives_no_placeholder_address(client
     ]
     assert patient["active"] is False
     assert patient["telecom"] == [{"system": "phone", "value": "01632 960001"}]
+
+
+def test_an_erased_records_audit_is_not_shown_as_a_newer_patients(client, world, in_app, clock):
+    """The audit trail outlives an erased record and names it by id; on SQLite a new
+    patient can get that id (the erased row was the last). Events from before the
+    account existed are not theirs: not in their "who looked at your diary", and not
+    under their name in the clinic's audit log. (Made here by an event dated before
+    Alice's account, so it runs the same on PostgreSQL.)"""
+    in_app(_admins, world)
+
+    def earlier_view():
+        admin = db.session.scalar(sa.select(User).where(User.email == ADMIN1))
+        admin.name = "Dr Previous"
+        db.session.commit()
+        principal = SimpleNamespace(id=admin.id, name="Dr Previous", clinic_id=world.clinic1)
+        audit(principal, world.patient_a, "view", "127.0.0.1", "diary")
+        db.session.commit()
+
+    clock.advance(days=-400)
+    in_app(earlier_view)
+    clock.advance(days=400)
+    login(client, ALICE)
+    diary = text_of(client.get("/patient/diary"))
+    assert "Who looked at your diary" in diary and "Dr Previous" not in diary
+    login(client, ADMIN1)
+    log = client.get("/clinic/audit").get_data(as_text=True)
+    row = log[log.index("Dr Previous") :].split("</tr>")[0]
+    assert "Marker-A" not in row

@@ -390,31 +390,6 @@ def test_completing_a_request_withdrawn_meanwhile_is_a_message(client, world, in
     assert in_app(_alice(world))[2] is True
 
 
-def test_the_fhir_record_of_a_closed_account_gives_no_placeholder_address(client, world, in_app):
-    """The record stays exportable to the clinic's EHR, but "closed-N@closed.invalid"
-    is not the patient's email: it is left out, the phone kept, the patient inactive."""
-    _closed(client, world, in_app)
-    in_app(
-        lambda: (
-            db.session.execute(
-                sa.update(Patient).where(Patient.id == world.patient_a).values(phone="01632 960001")
-            ),
-            db.session.commit(),
-        )
-    )
-    bundle = client.get(f"/clinic/patients/{world.patient_a}/fhir.json")
-    assert bundle.status_code == 200
-    body = bundle.get_data(as_text=True)
-    assert "closed.invalid" not in body
-    (patient,) = [
-        e["resource"]
-        for e in bundle.get_json()["entry"]
-        if e["resource"]["resourceType"] == "Patient"
-    ]
-    assert patient["active"] is False
-    assert patient["telecom"] == [{"system": "phone", "value": "01632 960001"}]
-
-
 def test_an_erased_records_audit_is_not_shown_as_a_newer_patients(client, world, in_app, clock):
     """The audit trail outlives an erased record and names it by id; on SQLite a new
     patient can get that id (the erased row was the last). Events from before the

@@ -21,7 +21,6 @@ from app.models import ProtocolVersion
 from app.models import Treatment
 from app.models import TreatmentStatus
 from app.models import User
-from app.services.clinic.closure_steps import CLOSED_DOMAIN
 
 # Treatment status -> Procedure.status (R4 EventStatus): a booked session has not
 # happened yet ("preparation"), a cancelled one never will ("not-done").
@@ -56,14 +55,10 @@ def patient(row: Patient, clinic: Clinic) -> dict[str, object]:
         "name": [{"text": row.user.name}],
         "managingOrganization": fhir.ref("Organization", clinic.id, clinic.name),
     }
-    telecom = []
-    if not row.user.email.endswith("@" + CLOSED_DOMAIN):
-        # A closed account's placeholder is no address: it must not reach an EHR as one.
-        telecom.append({"system": "email", "value": row.user.email})
+    telecom = [{"system": "email", "value": row.user.email}]
     if row.phone:
         telecom.append({"system": "phone", "value": row.phone})
-    if telecom:
-        out["telecom"] = telecom
+    out["telecom"] = telecom
     if row.language:
         language = fhir.concept(fhir.LANGUAGE, row.language, row.language)
         out["communication"] = [{"language": language, "preferred": True}]

@@ -20,6 +20,7 @@ from app.clock import now
 from app.domain.retention import PHOTO_POLICIES
 from app.freshness import stale_response
 from app.services.clinic import closure
+from app.services.clinic import closure_requests
 from app.services.errors import Invalid
 from app.web import client_address
 
@@ -79,3 +80,35 @@ def closure_policy():
         ), 400
     flash(f"Saved: {', '.join(changed)}." if changed else "Nothing has changed.", "success")
     return redirect(url_for("clinician.closures"), 303)
+
+
+@bp.post("/patients/<int:patient_id>/closure-request")
+def record_closure_request(patient_id: int):
+    """A clinic admin records a request the patient made by phone, letter or in person."""
+    confirmed = request.form.get("confirm") == "yes"
+    try:
+        _status, created = closure_requests.record_request(
+            current_user, patient_id, now(), client_address(), confirmed=confirmed
+        )
+    except Invalid as exc:
+        flash(exc.message, "error")
+    else:
+        flash(
+            "Request recorded. Complete it on the Closures page."
+            if created
+            else "This patient has already asked to close their account.",
+            "success" if created else "info",
+        )
+    return redirect(url_for("clinician.patient", patient_id=patient_id, _anchor="closure"), 303)
+
+
+@bp.post("/closures/<int:closure_id>/withdraw")
+def withdraw_closure(closure_id: int):
+    """The patient changed their mind before the request was completed."""
+    try:
+        patient_id = closure_requests.withdraw(current_user, closure_id, client_address())
+    except Invalid as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("clinician.closures"), 303)
+    flash("Request withdrawn. The patient's account stays open.", "success")
+    return redirect(url_for("clinician.patient", patient_id=patient_id), 303)

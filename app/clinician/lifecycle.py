@@ -144,6 +144,10 @@ def discharge(patient_id: int):
 
 @bp.post("/patients/<int:patient_id>/reopen")
 def reopen(patient_id: int):
-    lifecycle.reopen(current_user, patient_id, now(), client_address())
-    flash("Patient re-opened. Their reminders are planned again.", "success")
+    try:
+        lifecycle.reopen(current_user, patient_id, now(), client_address())
+    except Invalid as exc:  # a closed account stays closed
+        flash(exc.message, "error")
+    else:
+        flash("Patient re-opened. Their reminders are planned again.", "success")
     return redirect(url_for("clinician.patient", patient_id=patient_id), 303)

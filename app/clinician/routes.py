@@ -258,13 +258,17 @@ def new_invitation(patient_id: int):
         if (stale := stale_response()) is not None:
             return stale
     email_it = request.form.get("email_it") == "y"
-    token = clinic.new_invitation(
-        current_user,
-        patient_id,
-        now(),
-        client_address(),
-        email_url=invite_url if email_it else None,
-    )
+    try:
+        token = clinic.new_invitation(
+            current_user,
+            patient_id,
+            now(),
+            client_address(),
+            email_url=invite_url if email_it else None,
+        )
+    except Invalid as exc:  # a closed account gets no link
+        flash(exc.message, "error")
+        return redirect(url_for("clinician.patient", patient_id=patient_id), 303)
     # Shown by this response (as the staff pages do), not kept in the session cookie;
     # reloading asks before posting again, which would only retire this link.
     return _patient_page(patient_id, token=token, emailed=email_it)

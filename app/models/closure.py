@@ -40,8 +40,9 @@ class AccountClosure(db.Model):
     completed_by_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("users.id", ondelete="SET NULL")
     )
-    # The policy as applied at completion, so a later change of the clinic's settings
-    # does not move a promise already made to the patient.
+    # The policy the patient was told when they asked, and that completion applies, so
+    # a later change of the clinic's settings does not move a promise already made to
+    # the patient (empty on a request stored before this: the clinic's current policy).
     retention_years: Mapped[int | None]
     photos_policy: Mapped[str] = mapped_column(sa.String(10), default="", server_default="")
     # The clinical record may be erased from this instant (None until completed).

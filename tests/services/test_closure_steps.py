@@ -27,6 +27,8 @@ from app.models import RememberedDevice
 from app.models import User
 from app.services.clinic import closure_steps
 from app.services.export import export_dir
+from app.services.notify.delivery import fenced
+from app.services.notify.outbox import renew
 from tests.conftest import NOW
 
 STEPS = [
@@ -157,5 +159,40 @@ def test_every_step_leaves_nothing_behind_and_no_other_account_is_touched(world,
         assert bob_before["data downloads"] == 1
         assert not os.path.exists(os.path.join(folder, "export-a.zip"))
         assert os.path.exists(os.path.join(folder, "export-b.zip"))
+
+    in_app(check)
+
+
+def test_a_row_a_dispatcher_holds_mid_send_stays_cancelled(world, in_app):
+    """A dispatcher had claimed Alice's reminder (state sending, its token) when the
+    closure completed. Its later fenced outcome (a retry, a drop) must not bring the
+    row back, so nothing is sent again to an account that has gone."""
+
+    def check():
+        patient = db.session.get(Patient, world.patient_a)
+        row = OutboxMessage(
+            patient_id=patient.id,
+            key="reminder:mid-send",
+            kind="reminder",
+            link="/patient/today",
+            due_at=NOW,
+            available_at=NOW + timedelta(seconds=60),
+            state=OutboxState.SENDING,
+            claim_token="tok-1",
+            attempts=1,
+        )
+        db.session.add(row)
+        db.session.commit()
+        account = closure_steps.Account(user_id=patient.user_id, patient_id=patient.id)
+        closure_steps.remove_at_closure(account)
+        db.session.commit()
+        retried = fenced(
+            [row.id], "tok-1", state=OutboxState.PENDING, available_at=NOW, last_error="HTTP 503"
+        )
+        renewed = renew([row.id], "tok-1", NOW + timedelta(seconds=60))
+        db.session.commit()
+        db.session.expire_all()
+        assert (retried, renewed) == (0, set())
+        assert db.session.get(OutboxMessage, row.id).state == OutboxState.CANCELLED
 
     in_app(check)

@@ -9,10 +9,12 @@ what is erased is what a real closure kept.
 from __future__ import annotations
 
 import os
+import threading
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
@@ -20,11 +22,19 @@ from app.models import AccountClosure
 from app.models import Alert
 from app.models import AuditEvent
 from app.models import CheckIn
+from app.models import CheckInKey
+from app.models import ChecklistTick
+from app.models import ClearanceScore
 from app.models import Clinic
 from app.models import Comment
+from app.models import OutboxMessage
+from app.models import OutboxState
+from app.models import OutcomeRating
 from app.models import Patient
 from app.models import Photo
 from app.models import Role
+from app.models import SessionFacts
+from app.models import TaskTick
 from app.models import Treatment
 from app.models import User
 from app.principal import ClinicInfo
@@ -34,6 +44,7 @@ from app.services.clinic import closure
 from app.services.clinic import retention
 from app.services.photos import storage
 from tests.conftest import NOW
+from tests.conftest import is_postgres
 from tests.conftest import make_staff
 from tests.web.test_access_matrix import _alices_objects
 
@@ -212,5 +223,144 @@ def test_an_erased_record_leaves_the_clinics_outcome_totals(world, in_app):
         tallies.rebuild(db.session.connection(), clinic_id)
         db.session.commit()
         assert sorted(tallies.read(clinic_id)) == kept
+
+
+@pytest.mark.skipif(not is_postgres(), reason="two runs at once need PostgreSQL")
+def test_two_runs_at_once_erase_each_record_once(app, world, in_app):
+    """Two cron hosts start ``retention run`` in the same second: each record is erased
+    once, with one "erase" event, and the audit chain still verifies."""
+
+    def close_all():
+        for patient_id in (world.patient_a, world.patient_b, world.patient_c):
+            _close(patient_id, NOW)
+
+    in_app(close_all)
+    start = threading.Barrier(2)
+    reports: list[retention.RetentionReport] = []
+    errors: list[BaseException] = []
+
+    def runner() -> None:
+        with app.app_context():
+            try:
+                start.wait(5)
+                reports.append(retention.run(KEEP_UNTIL))
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+    threads = [threading.Thread(target=runner) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == [] and len(reports) == 2
+    assert sum(r.erased for r in reports) == 3
+
+    def after():
+        erased = db.session.scalars(
+            sa.select(AuditEvent.patient_id).where(AuditEvent.action == "erase")
+        ).all()
+        assert sorted(erased) == sorted([world.patient_a, world.patient_b, world.patient_c])
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Patient)) == 0
+        assert _intact()
+
+    in_app(after)
+
+
+def _extras(ids: dict) -> None:
+    """Rows in every table that hangs off a session or a check-in: outcomes, scores,
+    facts, ticks, check-in keys, and a clinician's alert push about Alice."""
+    treatment = db.session.scalar(
+        sa.select(Treatment.id).where(Treatment.patient_id == ids["patient"])
+    )
+    db.session.add_all(
+        [
+            OutcomeRating(
+                treatment_id=treatment, patient_id=ids["patient"], improvement=50, satisfaction=4
+            ),
+            ClearanceScore(treatment_id=treatment, site="left calf", score=2),
+            SessionFacts(treatment_id=treatment),
+            ChecklistTick(treatment_id=treatment, item_key="stockings"),
+            TaskTick(treatment_id=treatment, task_key="walk", day=1),
+            CheckInKey(client_key="k-alice", checkin_id=ids["checkin"]),
+            OutboxMessage(
+                patient_id=ids["patient"],
+                recipient_user_id=ids["clinician"],
+                key="alert:alice",
+                kind="alert",
+                link="/clinic/alerts",
+                due_at=NOW,
+                available_at=NOW,
+                state=OutboxState.SENT,
+            ),
+        ]
+    )
+    db.session.commit()
+
+
+_ROOTS = {"patients", "users", "treatments", "checkins", "photos"}
+
+
+def _references(erased: dict[str, set[int]]) -> dict[str, int]:
+    """Rows in any table whose foreign key points at an erased row, by table.column."""
+    found = {}
+    for table in db.metadata.sorted_tables:
+        for column in table.columns:
+            for fk in column.foreign_keys:
+                target = fk.column.table.name
+                if target in _ROOTS and erased[target]:
+                    n = db.session.scalar(
+                        sa.select(sa.func.count())
+                        .select_from(table)
+                        .where(column.in_(sorted(erased[target])))
+                    )
+                    found[f"{table.name}.{column.name}"] = n
+    return found
+
+
+def test_erasure_leaves_no_row_pointing_at_the_erased_record(world, in_app):
+    """Every table, found from the schema rather than listed: after erasure no row
+    refers to Alice's account, patient, sessions, check-ins or photos (the audit trail
+    names ids without a foreign key, and is kept on purpose)."""
+
+    def check():
+        ids = _alice_with_a_record(world)
+        ids["patient"] = world.patient_a
+        ids["clinician"] = world.clinician1
+        _extras(ids)
+        erased = {
+            "patients": {world.patient_a},
+            "users": {ids["user"]},
+            "treatments": set(
+                db.session.scalars(
+                    sa.select(Treatment.id).where(Treatment.patient_id == world.patient_a)
+                )
+            ),
+            "checkins": set(
+                db.session.scalars(
+                    sa.select(CheckIn.id).where(CheckIn.patient_id == world.patient_a)
+                )
+            ),
+            "photos": set(
+                db.session.scalars(sa.select(Photo.id).where(Photo.patient_id == world.patient_a))
+            ),
+        }
+        before = _references(erased)
+        for name in (
+            "outcome_ratings.treatment_id",
+            "clearance_scores.treatment_id",
+            "session_facts.treatment_id",
+            "checklist_ticks.treatment_id",
+            "task_ticks.treatment_id",
+            "checkin_keys.checkin_id",
+            "outbox.patient_id",
+            "comments.patient_id",
+            "alerts.checkin_id",
+            "photos.patient_id",
+        ):
+            assert before[name] >= 1, name  # the check below is not empty
+        _close(world.patient_a, NOW)
+        assert retention.run(KEEP_UNTIL).erased == 1
+        left = {k: n for k, n in _references(erased).items() if n}
+        assert left == {}
 
     in_app(check)

@@ -109,6 +109,9 @@ EXPECTED = {
     "clinician.closures": "admin",
     "clinician.complete_closure": "admin-object",
     "clinician.closure_policy": "admin-form",
+    # An admin records a request Alice made by phone or letter (her id in the URL).
+    "clinician.record_closure_request": "admin-object",
+    "clinician.withdraw_closure": "admin-object",  # Alice's request, in the URL
     # Clinic admins only, their own clinic's settings (an empty POST is refused: 400);
     # the old hours page redirects admins to them (303).
     "clinician.clinic_settings": "admin-form",

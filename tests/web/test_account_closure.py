@@ -18,6 +18,7 @@ from app.models import AuditEvent
 from app.models import AuthSession
 from app.models import Clinic
 from app.models import OutboxMessage
+from app.models import OutboxState
 from app.models import Patient
 from app.models import Photo
 from app.models import PushSubscription
@@ -58,7 +59,19 @@ def _closure_id(in_app, patient_id: int) -> int:
     return in_app(lambda: _closure(patient_id).id)
 
 
+def notices_sent(app) -> None:
+    """The dispatcher sent the "what is kept" emails: completing waits for them."""
+    with app.app_context():
+        db.session.execute(
+            sa.update(OutboxMessage)
+            .where(OutboxMessage.kind == CLOSURE_NOTICE)
+            .values(state=OutboxState.SENT)
+        )
+        db.session.commit()
+
+
 def _complete(client, closure_id: int):
+    notices_sent(client.application)
     return client.post(f"/clinic/closures/{closure_id}/complete", data={"confirm": "yes"})
 
 
@@ -185,12 +198,14 @@ def test_completing_under_a_delete_photos_policy_deletes_rows_and_files(client, 
     keys = in_app(
         lambda: (lambda p: (p.full_key, p.thumb_key))(db.session.get(Photo, ids["photo"]))
     )
+    # The clinic's policy when Alice asks is the one she is told, and the one applied.
+    login(client, ADMIN1)
+    saved = client.post("/clinic/closures/policy", data={"years": "10", "photos": "delete"})
+    assert saved.status_code == 303
     login(client, ALICE)
     _ask(client)
     login(client, ADMIN1)
     _acknowledge_all(client, ids["alert"])
-    saved = client.post("/clinic/closures/policy", data={"years": "10", "photos": "delete"})
-    assert saved.status_code == 303
     assert _complete(client, _closure_id(in_app, world.patient_a)).status_code == 303
     assert in_app(count, Photo) == 0
     root = app.config["PHOTO_STORAGE_DIR"]

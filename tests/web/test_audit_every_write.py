@@ -32,6 +32,8 @@ from app.models import ClearanceScore
 from app.models import Clinic
 from app.models import Comment
 from app.models import Invitation
+from app.models import OutboxMessage
+from app.models import OutboxState
 from app.models import Patient
 from app.models import Photo
 from app.models import ProtocolVersion
@@ -179,6 +181,17 @@ def _closure_asked(ctx: Ctx) -> None:
     """Patient A (no open alert) asked to close their account (issue 20 point 4)."""
     r = ctx.patient().post("/patient/account/close", data={"confirm": "yes"})
     assert r.status_code == 303
+    # The dispatcher sent the "what is kept" email: completing waits for it.
+    ctx.in_app(
+        lambda: (
+            db.session.execute(
+                sa.update(OutboxMessage)
+                .where(OutboxMessage.kind == "closure")
+                .values(state=OutboxState.SENT)
+            ),
+            db.session.commit(),
+        )
+    )
     ctx.found["closure"] = ctx.one(
         sa.select(AccountClosure.id).where(AccountClosure.patient_id == ctx.world.patient_a)
     )
@@ -529,6 +542,26 @@ RECIPES: dict[str, Recipe] = {
             is not None
         ),
         r"^close account: removed: password, .*record kept 8 years",
+        setup=_closure_asked,
+    ),
+    "clinician.record_closure_request": Recipe(
+        "admin",
+        lambda ctx: f"/clinic/patients/{ctx.world.patient_a}/closure-request",
+        _form({"confirm": "yes"}),
+        lambda ctx: (
+            ctx.one(
+                sa.select(AccountClosure.id).where(AccountClosure.patient_id == ctx.world.patient_a)
+            )
+            is not None
+        ),
+        r"^close request: recorded the patient's request to close",
+    ),
+    "clinician.withdraw_closure": Recipe(
+        "admin",
+        lambda ctx: f"/clinic/closures/{ctx.found['closure']}/withdraw",
+        _form({}),
+        lambda ctx: ctx.one(sa.select(sa.func.count()).select_from(AccountClosure)) == 0,
+        r"^close request: withdrawn: the patient changed their mind",
         setup=_closure_asked,
     ),
     "clinician.closure_policy": Recipe(

@@ -36,6 +36,8 @@ ABOUT_A = {
     "clinician.reopen",
     "clinician.save_clearance",
     "clinician.complete_closure",  # issue 20 point 4: Alice's account closed
+    "clinician.record_closure_request",  # Alice asked by phone; an admin records it
+    "clinician.withdraw_closure",  # Alice changed her mind
 }
 ABOUT_B = {"clinician.reschedule", "clinician.cancel", "clinician.record"}
 ABOUT_NEW = {"clinician.new_patient"}

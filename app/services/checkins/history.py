@@ -15,7 +15,9 @@ from app.extensions import db
 from app.models import AuditEvent
 from app.models import CheckIn
 from app.models import Comment
+from app.models import Patient
 from app.models import Photo
+from app.models import User
 from app.principal import Principal
 from app.services.care.course import Course
 from app.services.care.course import load_course
@@ -107,6 +109,18 @@ def _photo(row: sa.Row) -> SimpleNamespace:
     )
 
 
+def _holder_since(pid: int) -> Any:
+    """When the patient's account was made. The audit trail names patients by id and
+    outlives an erased record (app/services/clinic/retention.py); SQLite gives a new
+    row the id of an erased last one, so only events since then are this patient's."""
+    return (
+        sa.select(User.created_at)
+        .join(Patient, Patient.user_id == User.id)
+        .where(Patient.id == pid)
+        .scalar_subquery()
+    )
+
+
 def _notes_query(pid: int, photos: int) -> sa.Select:
     """The clinic's comments, the diary's viewers and the first ``photos`` photos as one
     UNION ALL, each kind newest first. Columns: kind, key, at, name, body, flag (a
@@ -154,7 +168,7 @@ def _notes_query(pid: int, photos: int) -> sa.Select:
             listed.label("flag"),
             *photo_nulls(),
         )
-        .where(AuditEvent.patient_id == pid)
+        .where(AuditEvent.patient_id == pid, AuditEvent.created_at >= _holder_since(pid))
         .group_by(AuditEvent.actor_id, AuditEvent.actor_name, listed)
         # Same-instant stamps (a pinned clock, one busy second) keep their order.
         .order_by(last.desc(), key.desc())

@@ -16,9 +16,10 @@ it from here keeps working (``clinic.create_patient(...)``):
 * ``devices``: a clinician's own alert devices, turned on and off (audited).
 * ``lifecycle``: editing a patient's details, discharging and re-opening them, and what
   a discharged patient may still do (imported as a module: ``lifecycle.discharge(...)``).
-* ``closure``, ``closure_steps``, ``retention``: closing an account and the clinic's
-  retention policy, what goes at once, and ``flask retention run`` (issue 20 point 4;
-  imported as modules).
+* ``closure``, ``closure_requests``, ``closure_steps``, ``retention``: closing an
+  account and the clinic's retention policy, an admin recording or withdrawing a
+  request, what goes at once, and ``flask retention run`` (issue 20 point 4; imported
+  as modules).
 
 Every query is scoped to the clinician's own clinic, so another clinic's patient is
 simply "not found" (404), never "forbidden".

@@ -2,14 +2,19 @@
 completes it under the clinic's retention policy.
 
 * The patient's page says what will happen before they ask; asking twice (a double
-  submit, a second tab) finds the first request. A discharged patient may still ask
-  while they can read: closing is a data right, not a care action.
+  submit, a second tab) finds the first request (a clinic admin may record one made by
+  phone or letter, or withdraw one: ``closure_requests``). A discharged patient may
+  still ask while they can read: closing is a data right, not a care action
+  (docs/decisions/account-closure.md).
+* The policy the patient is told when they ask (years, photos) is stored with the
+  request and is the one completion applies, whatever the clinic changes in between.
 * Completing (clinic admins only; anyone else "no such page", another clinic's request
   "not found", both audited) discharges the patient if they are not yet, runs every step
   in ``closure_steps.AT_CLOSURE`` (sign-in, devices, email, calendar links go at once),
   deletes the photos when the clinic's policy says so, and fixes the end of the record's
-  retention. It is refused while an alert is open (the same reason as discharge,
-  app/services/clinic/lifecycle.py) and when already done.
+  retention. It is refused while the patient's "what is kept" email is still on its
+  way (completing removes its address), while an alert is open (the same reason as
+  discharge, app/services/clinic/lifecycle.py) and when already done.
 * The policy (years, photos) is the clinic's own choice (app/domain/retention.py), set
   on the closures page; the config gives the default.
 """
@@ -27,8 +32,10 @@ from app.extensions import db
 from app.models import AccountClosure
 from app.models import Alert
 from app.models import Clinic
+from app.models import OutboxMessage
 from app.models import Patient
 from app.models import User
+from app.models.notification import OPEN_STATES
 from app.principal import Principal
 from app.services.audit import audit
 from app.services.audit import refuse
@@ -69,7 +76,7 @@ class ClosureStatus:
     patient_name: str
     requested_at: datetime
     completed_at: datetime | None
-    policy: Policy  # as applied at completion; the clinic's current one before
+    policy: Policy  # as promised when asked, and applied at completion
     keep_until: datetime | None
 
 
@@ -92,11 +99,18 @@ def policy_of(clinic: Clinic) -> Policy:
     )
 
 
+def _promised(closure: AccountClosure, clinic: Clinic) -> Policy:
+    """The policy the patient was told when they asked (stored on the request), which
+    completion applies whatever the clinic changed since; the current one for a
+    request stored without one (made before this rule)."""
+    if closure.retention_years is None:
+        return policy_of(clinic)
+    photos = closure.photos_policy
+    return Policy(closure.retention_years, photos if photos in rules.PHOTO_POLICIES else rules.KEEP)
+
+
 def _status(closure: AccountClosure, patient: Patient) -> ClosureStatus:
-    if closure.completed_at is not None:
-        policy = Policy(closure.retention_years or 0, closure.photos_policy or rules.KEEP)
-    else:
-        policy = policy_of(patient.clinic)
+    policy = _promised(closure, patient.clinic)
     return ClosureStatus(
         id=closure.id,
         patient_id=patient.id,
@@ -136,17 +150,30 @@ def request_closure(patient: Principal, now: datetime, address: str) -> tuple[Cl
         nothing changed: a double submit gives one request).
     """
     row = db.session.get(Patient, patient.patient.id)
+    return open_request(row, patient, now, address, "asked to close their account")
+
+
+def open_request(
+    row: Patient, actor: Principal, now: datetime, address: str, what: str
+) -> tuple[ClosureStatus, bool]:
+    """Store the patient's request (once), email what is kept, audit ``what``; commit."""
     lock_patient(row.id)  # two submits at once: the second waits, then finds the first
     existing = _closure_of(row.id)
     if existing is not None:
         db.session.rollback()
         return _status(existing, row), False
-    closure = AccountClosure(patient_id=row.id, clinic_id=row.clinic_id, requested_at=now)
-    db.session.add(closure)
     policy = policy_of(row.clinic)
+    closure = AccountClosure(
+        patient_id=row.id,
+        clinic_id=row.clinic_id,
+        requested_at=now,
+        retention_years=policy.years,  # what the email below promises
+        photos_policy=policy.photos,
+    )
+    db.session.add(closure)
     detail = closure_detail(policy.years, policy.photos_kept, row.clinic.phone)
     enqueue_account_email(row.user, CLOSURE_NOTICE, now, NOTICE_TTL, detail=detail)
-    audit(patient, row.id, "close request", address, "asked to close their account")
+    audit(actor, row.id, "close request", address, what)
     db.session.flush()
     status = _status(closure, row)
     db.session.commit()
@@ -165,7 +192,8 @@ class ClosuresPage:
     policy: Policy
 
 
-def _admin_clinic(admin: Principal) -> Clinic:
+def admin_clinic(admin: Principal) -> Clinic:
+    """The admin's clinic; anyone else is told "no such page"."""
     if not admin.is_admin:
         raise NotFound("No such page.")
     return db.session.get(Clinic, admin.clinic_id)
@@ -173,7 +201,7 @@ def _admin_clinic(admin: Principal) -> Clinic:
 
 def closures_page(admin: Principal, address: str) -> ClosuresPage:
     """Every closure of the admin's clinic (an audited view: it names patients)."""
-    clinic = _admin_clinic(admin)
+    clinic = admin_clinic(admin)
     rows = db.session.execute(
         sa.select(AccountClosure, Patient)
         .join(Patient, Patient.id == AccountClosure.patient_id)
@@ -202,6 +230,30 @@ def _open_alerts(patient_id: int) -> int:
     )
 
 
+def reread(closure_id: int) -> AccountClosure | None:
+    """The request as it is now, under the patient's lock (None: withdrawn meanwhile)."""
+    return db.session.get(AccountClosure, closure_id, populate_existing=True)
+
+
+def _notice_on_its_way(user_id: int, now: datetime) -> bool:
+    """Whether the email sent when the patient asked (what is kept, and why) is still
+    waiting or being sent. Completing cancels it and removes the address, so the patient
+    would never get it: the only copy they keep of what the clinic holds. Bounded: once
+    ``NOTICE_TTL`` has passed it would not be sent anyway, and a refused address
+    (failed) is not waited for."""
+    return (
+        db.session.scalar(
+            sa.select(OutboxMessage.id).where(
+                OutboxMessage.recipient_user_id == user_id,
+                OutboxMessage.kind == CLOSURE_NOTICE,
+                OutboxMessage.state.in_(OPEN_STATES),
+                sa.or_(OutboxMessage.expires_at.is_(None), OutboxMessage.expires_at > now),
+            )
+        )
+        is not None
+    )
+
+
 def complete(
     admin: Principal, closure_id: int, now: datetime, address: str, *, confirmed: bool = True
 ) -> ClosureStatus:
@@ -209,22 +261,32 @@ def complete(
 
     :raises NotFound: for anyone but a clinic admin, and for another clinic's (or no)
         request (audited), whether or not the form was confirmed.
-    :raises Invalid: ("confirm") not confirmed; ("closure") when already completed, or
-        while an alert is open.
+    :raises Invalid: ("confirm") not confirmed; ("closure") when already completed,
+        while the email saying what is kept is still on its way, or while an alert is
+        open.
     """
-    clinic = _admin_clinic(admin)
+    clinic = admin_clinic(admin)
     closure = db.session.get(AccountClosure, closure_id)
     if closure is None or closure.clinic_id != clinic.id:
         raise refuse(admin, address, f"complete closure #{closure_id}", "No such request.")
     if not confirmed:
         raise Invalid("confirm", "Tick the box to confirm that you want to close this account.")
     lock_patient(closure.patient_id)  # a check-in (and its alert) being stored waits
-    db.session.refresh(closure)
+    closure = reread(closure_id)
+    if closure is None:  # another admin withdrew it meanwhile
+        raise Invalid("closure", "This request was withdrawn. Nothing was changed.")
     patient = db.session.get(Patient, closure.patient_id)
     if closure.completed_at is not None:
         db.session.rollback()
         raise Invalid(
             "closure", f"This request was already completed on {closure.completed_at:%-d %B %Y}."
+        )
+    if _notice_on_its_way(patient.user_id, now):
+        db.session.rollback()
+        raise Invalid(
+            "closure",
+            f"The email telling {patient.user.name} what the clinic keeps has not been sent "
+            "yet, and closing removes the address it goes to. Try again in a few minutes.",
         )
     alerts = _open_alerts(patient.id)
     if alerts:
@@ -234,12 +296,9 @@ def complete(
             f"{patient.user.name} has {alerts} open alert{'s' if alerts > 1 else ''}. "
             "Acknowledge each alert with a note saying what was done before closing the account.",
         )
-    policy = policy_of(clinic)
+    policy = _promised(closure, clinic)
     if patient.discharged_at is None:
-        patient.discharged_at, patient.discharge_reason = (
-            now,
-            "Account closed at the patient's request",
-        )
+        patient.discharged_at, patient.discharge_reason = now, CLOSED_REASON
     removed = closure_steps.remove_at_closure(
         closure_steps.Account(user_id=patient.user_id, patient_id=patient.id)
     )
@@ -279,14 +338,15 @@ def record_closure(clinician: Principal, patient_id: int) -> ClosureStatus | Non
 
 def set_policy(admin: Principal, years_text: str, photos: str, address: str) -> list[str]:
     """Store the clinic's retention policy; each change audited with before and after.
-    A closure already completed keeps the policy it was completed under.
+    A request already made keeps the policy the patient was told (``_promised``).
 
     :raises NotFound: for anyone but a clinic admin.
     :raises Invalid: ("years") not a whole number in range; ("photos") not a choice.
     """
-    clinic = _admin_clinic(admin)
+    clinic = admin_clinic(admin)
     text = (years_text or "").strip()[:YEARS_TEXT_MAX]
-    if not text.isdigit() or not 1 <= int(text) <= rules.YEARS_MAX:
+    # isascii: "²" and other Unicode digits pass isdigit() but int() refuses them.
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= rules.YEARS_MAX:
         raise Invalid("years", f"Enter a whole number of years from 1 to {rules.YEARS_MAX}.")
     if photos not in rules.PHOTO_POLICIES:
         raise Invalid("photos", "Choose whether photos are kept with the record or deleted.")

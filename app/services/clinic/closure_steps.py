@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from app.extensions import db
+from app.models import AccountClosure
 from app.models import AuthSession
 from app.models import CalendarEventRevision
 from app.models import CalendarLink
@@ -46,6 +47,28 @@ class Account:
 
     user_id: int
     patient_id: int
+
+
+# Said when a clinician tries to give a closed account back what closure removed.
+CLOSED_ACCOUNT = (
+    "This patient's account was closed at their request. The clinical record is kept, "
+    "but the account cannot be re-opened, given a sign-in link or a new email address."
+)
+
+
+def is_closed(patient_id: int) -> bool:
+    """Whether the patient's account closure has been completed. A closed account stays
+    closed: re-opening, a new sign-in link or a new email address would hand back what
+    the patient asked to have removed (re-registering is a new account)."""
+    return (
+        db.session.scalar(
+            sa.select(AccountClosure.id).where(
+                AccountClosure.patient_id == patient_id,
+                AccountClosure.completed_at.is_not(None),
+            )
+        )
+        is not None
+    )
 
 
 def closed_email(user_id: int) -> str:

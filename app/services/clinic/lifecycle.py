@@ -30,6 +30,7 @@ from app.security import is_plain_email
 from app.services import accounts
 from app.services.accounts.language import check_language
 from app.services.audit import audit
+from app.services.clinic import closure_steps
 from app.services.clinic.checks import check_timezone
 from app.services.clinic.patients import patient_for
 from app.services.clinic.settings import check_phone
@@ -97,6 +98,10 @@ def _check_email(text: str, user_id: int) -> str:
         raise Invalid("email", "Enter the patient's email address.")
     if len(email) > EMAIL_MAX:
         raise Invalid("email", f"An email address is at most {EMAIL_MAX} characters.")
+    if email == closure_steps.closed_email(user_id):
+        # A closed account's own placeholder (".invalid" fails the format check): kept
+        # as it is, so the clinic can still correct the name, phone or time zone.
+        return email
     if not is_plain_email(email):
         raise Invalid("email", "Enter an email address like name@example.com.")
     taken = db.session.scalar(sa.select(User.id).where(User.email == email, User.id != user_id))
@@ -177,6 +182,12 @@ def update_details(
     if not changed:
         db.session.rollback()  # let go of the lock
         return []
+    if "email" in changed and closure_steps.is_closed(patient.id):
+        # The email address went at closure: putting one back would contact someone
+        # who asked not to be (issue 20 point 4). Name and phone stay correctable.
+        db.session.rollback()
+        _refused(clinician, patient.id, address, "new email address for a closed account")
+        raise DetailsRefused({"email": closure_steps.CLOSED_ACCOUNT})
     user.name, user.email = new["name"], new["email"]
     patient.phone, patient.timezone = new["phone"], new["timezone"]
     patient.language = new.get("language", patient.language)
@@ -310,14 +321,29 @@ def discharge(
     return patient
 
 
+def _refused(clinician: Principal, patient_id: int, address: str, what: str) -> None:
+    """Audit a refused change to a closed account (its own transaction)."""
+    audit(clinician, patient_id, "refused", address, what)
+    db.session.commit()
+
+
 def reopen(clinician: Principal, patient_id: int, now: datetime, address: str) -> Patient:
     """Re-open a discharged patient: full access again, and reminders planned afresh
-    (those already too far past are not sent late). Idempotent."""
+    (those already too far past are not sent late). Idempotent.
+
+    :raises Invalid: ("closure") for a closed account (audited as refused).
+    """
     patient = patient_for(clinician, patient_id, address, "re-open")
     lock_patient(patient.id)
     db.session.refresh(patient)
     if patient.discharged_at is None:
         return patient
+    if closure_steps.is_closed(patient.id):
+        # In care again would plan reminders and bookings for an account nobody can
+        # sign in to, and show the patient as active to the clinic.
+        db.session.rollback()
+        _refused(clinician, patient.id, address, "re-open a closed account")
+        raise Invalid("closure", closure_steps.CLOSED_ACCOUNT)
     was = patient.discharged_at
     patient.discharged_at, patient.discharge_reason = None, ""
     enqueue.replan_patient(patient.id, now)

@@ -27,6 +27,7 @@ from app.services.accounts.links import email_link
 from app.services.audit import audit
 from app.services.audit import audit_views
 from app.services.audit import own_patient
+from app.services.clinic import closure_steps
 from app.services.clinic.checks import APPOINTMENT_FUTURE
 from app.services.clinic.checks import APPOINTMENT_PAST
 from app.services.clinic.checks import check_timezone
@@ -148,8 +149,15 @@ def new_invitation(
     :raises NotFound: for another clinic's patient, and for a clinician who is not an
         admin asking for a claimed account's link (audited as refused): as the staff
         pages, a role refusal is "no such page".
+    :raises Invalid: ("closure") for a closed account (audited as refused).
     """
     patient = patient_for(clinician, patient_id, address, "invite")
+    if closure_steps.is_closed(patient.id):
+        # The link would be refused anyway (the account is inactive), but an email with
+        # it would reach whatever address the account had: nothing is sent or made.
+        audit(clinician, patient.id, "refused", address, "sign-in link for a closed account")
+        db.session.commit()
+        raise Invalid("closure", closure_steps.CLOSED_ACCOUNT)
     claimed = patient.user.password_hash is not None
     if claimed and not clinician.is_admin:
         audit(

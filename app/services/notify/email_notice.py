@@ -95,8 +95,8 @@ def closure_email(row: ClaimedMessage, to: str, headers: dict[str, str], reply_t
             _(
                 "Your clinic must keep your clinical record (your treatments, check-ins, "
                 "alerts and the clinic's notes) for %(years)s years after your account is "
-                "closed, under its records policy and UK health-record rules. Nobody can "
-                "sign in to it, and it is erased when that time is over.",
+                "closed, under its records policy and the law on keeping health records. "
+                "Nobody can sign in to it, and it is erased when that time is over.",
                 years=years,
             ),
             kept,

@@ -26,7 +26,11 @@ def audit_log(actor: Principal, page: int) -> Section:
             User.name.label("patient_name"),
         )
         .outerjoin(Patient, Patient.id == AuditEvent.patient_id)
-        .outerjoin(User, User.id == Patient.user_id)
+        # An event older than the account is about an erased record whose id SQLite
+        # gave to a newer patient (app/services/clinic/retention.py): no name, not theirs.
+        .outerjoin(
+            User, sa.and_(User.id == Patient.user_id, User.created_at <= AuditEvent.created_at)
+        )
         .where(*where)
         .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
     )

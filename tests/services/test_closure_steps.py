@@ -134,8 +134,11 @@ def test_every_step_leaves_nothing_behind_and_no_other_account_is_touched(world,
         bob_before = _left(world.patient_b)
         patient = db.session.get(Patient, world.patient_a)
         account = closure_steps.Account(user_id=patient.user_id, patient_id=patient.id)
+        zips = closure_steps.export_zips(patient.id)
         assert closure_steps.remove_at_closure(account) == STEPS
+        assert os.path.exists(os.path.join(folder, "export-a.zip"))  # until the commit
         db.session.commit()
+        closure_steps.remove_zips(zips)
         db.session.expire_all()
         assert _left(world.patient_a) == {
             "password": None,

@@ -346,3 +346,33 @@ def test_completing_for_a_discharged_patient_keeps_their_discharge(client, world
     patient = in_app(lambda: db.session.get(Patient, world.patient_b))
     assert patient.discharged_at == NOW and patient.discharge_reason == ""
     assert in_app(lambda: _closure(world.patient_b).completed_at) == NOW
+
+
+def test_completing_deletes_a_waiting_data_download_after_the_commit(client, world, in_app):
+    """A ready "Download my data" zip is a copy of the whole record: it goes with the
+    account, its job row in the closure's transaction and its file once committed."""
+    from app.models import ExportJob
+    from app.models import ExportState
+    from app.services.export import export_dir
+
+    in_app(_admins, world)
+    ids = in_app(_alices_objects, world.patient_a)
+
+    def ready_zip() -> str:
+        # Alice's objects include a ready export; give its zip a file on disk.
+        job = db.session.scalar(sa.select(ExportJob).where(ExportJob.patient_id == world.patient_a))
+        job.state, job.file_name = ExportState.READY, "export-closing.zip"
+        db.session.commit()
+        path = os.path.join(export_dir(), "export-closing.zip")
+        with open(path, "wb") as f:
+            f.write(b"PK")
+        return path
+
+    path = in_app(ready_zip)
+    login(client, ALICE)
+    _ask(client)
+    login(client, ADMIN1)
+    _acknowledge_all(client, ids["alert"])
+    assert _complete(client, _closure_id(in_app, world.patient_a)).status_code == 303
+    assert in_app(count, ExportJob) == 0
+    assert not os.path.exists(path)

@@ -299,6 +299,7 @@ def complete(
     policy = _promised(closure, clinic)
     if patient.discharged_at is None:
         patient.discharged_at, patient.discharge_reason = now, CLOSED_REASON
+    zips = closure_steps.export_zips(patient.id)
     removed = closure_steps.remove_at_closure(
         closure_steps.Account(user_id=patient.user_id, patient_id=patient.id)
     )
@@ -320,6 +321,7 @@ def complete(
     status = _status(closure, patient)
     db.session.commit()
     remove_files(keys)
+    closure_steps.remove_zips(zips)
     return status
 
 

@@ -156,15 +156,30 @@ def _calendar_links(account: Account) -> None:
 
 
 def _data_downloads(account: Account) -> None:
-    """The patient's "Download my data" zips (issue 20 point 1): a copy of the whole
-    record waiting on disk must not outlive the account it was made for. The rows go
-    too, so a worker still building one finds its job gone and never offers the file
-    (its fenced mark-ready matches no row; the sweep removes the part file)."""
-    mine = ExportJob.patient_id == account.patient_id
-    for job in db.session.scalars(sa.select(ExportJob).where(mine)):
-        if job.file_name:
-            export_files.remove(os.path.join(export_files.export_dir(), job.file_name))
-    db.session.execute(sa.delete(ExportJob).where(mine))
+    """The patient's "Download my data" jobs (issue 20 point 1): a copy of the whole
+    record must not outlive the account it was made for. The rows go here, so a worker
+    still building one finds its job gone and never offers the file (its fenced
+    mark-ready matches no row); the zips themselves go after the commit
+    (``export_zips`` / ``remove_zips``), as photo files do, so a failed commit never
+    leaves a job whose file is gone."""
+    db.session.execute(sa.delete(ExportJob).where(ExportJob.patient_id == account.patient_id))
+
+
+def export_zips(patient_id: int) -> list[str]:
+    """The patient's export zip files, read before the closure deletes their jobs."""
+    names = db.session.scalars(
+        sa.select(ExportJob.file_name).where(
+            ExportJob.patient_id == patient_id, ExportJob.file_name.is_not(None)
+        )
+    )
+    return [os.path.join(export_files.export_dir(), name) for name in names]
+
+
+def remove_zips(paths: list[str]) -> None:
+    """Remove the zips once the closure is committed (a file left behind is one the
+    export sweep removes: no ready job names it)."""
+    for path in paths:
+        export_files.remove(path)
 
 
 # In order: sign-in first, so nothing below can be undone by a session still open.

@@ -17,6 +17,7 @@ in size and saves the time deflate would spend on them.
 
 from __future__ import annotations
 
+import codecs
 import io
 import json
 import os
@@ -35,6 +36,14 @@ from app.services.photos import storage
 from app.templating import local
 
 CHUNK = 256 * 1024
+
+# A lone surrogate cannot be written as UTF-8. JSON columns read one back when it was
+# stored escaped before the input rules (app/textinput.py) removed them from requests;
+# failing on it failed the build on every retry, so the patient never had their data.
+# It becomes U+FFFD, as in the FHIR bundle (docs/fhir.md); other text is kept as written.
+REPLACE = "sclero-export-fffd"
+# As bytes: CPython's UTF-8 encoder takes only ASCII text back from an error handler.
+codecs.register_error(REPLACE, lambda exc: ("\ufffd".encode() * (exc.end - exc.start), exc.end))
 
 
 class PhotoMismatch(Exception):
@@ -75,7 +84,7 @@ def _fill(
             when=_local_time(found.account["timezone"]),
             generated=local(now, found.account["timezone"]),
         )
-    zf.writestr("summary.html", html)
+    zf.writestr("summary.html", html.encode("utf-8", REPLACE))
     _write_json(zf, "data.json", found)
     for photo in found.photo_files:
         _copy_photo(zf, photo)
@@ -92,7 +101,7 @@ def _fill(
 
     bundle = fhir.patient_bundle(db.session, patient_id, now=now, photo_url=photo_url)
     with zf.open("fhir/bundle.json", "w") as out:
-        text = io.TextIOWrapper(out, encoding="utf-8")
+        text = io.TextIOWrapper(out, encoding="utf-8", errors=REPLACE)
         text.write(json.dumps(bundle, ensure_ascii=False, default=records.plain))
         text.flush()
         text.detach()
@@ -101,7 +110,7 @@ def _fill(
 def _write_json(zf: zipfile.ZipFile, name: str, found: records.Records) -> None:
     """``data.json``, written section by section into the zip stream."""
     with zf.open(name, "w") as out:
-        text = io.TextIOWrapper(out, encoding="utf-8")
+        text = io.TextIOWrapper(out, encoding="utf-8", errors=REPLACE)
         text.write('{\n "account": ')
         text.write(json.dumps(found.account, ensure_ascii=False, default=records.plain))
         for section, rows in found.sections.items():

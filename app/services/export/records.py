@@ -14,6 +14,7 @@ the chain's hashes (about the clinic's systems, not the patient).
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import date
@@ -182,6 +183,15 @@ def _add_photos(out: Records, patient_id: int) -> None:
         out.photo_files.append(PhotoFile(name, row["full_key"], row["full_size"]))
 
 
+_UNSAFE = re.compile(r"[^A-Za-z0-9_]+")
+
+
 def photo_name(taken_on: date, side: str, region: str, view: str, photo_id: int) -> str:
-    """A photo's name inside the zip: its date, site and id, so names never clash."""
-    return f"photos/{taken_on.isoformat()}-{side}-{region}-{view}-{photo_id}.jpg"
+    """A photo's name inside the zip: its date, site and id, so names never clash.
+
+    The site words are the app's own (left, calf, inner), but a row written by a
+    command line or an older version could hold anything: only letters, digits and
+    ``_`` are kept, so no field can make a name with ``..`` or a slash (unzip tools
+    that follow such names would write outside the folder the patient chose)."""
+    site = "-".join(_UNSAFE.sub("_", part) or "_" for part in (side, region, view))
+    return f"photos/{taken_on.isoformat()}-{site}-{photo_id}.jpg"

@@ -7,19 +7,31 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
+from app.clock import now
 from app.extensions import db
 from app.models import CheckIn
 from app.models import Comment
 from app.models import ExportJob
+from app.models import OutboxMessage
 from app.models import Patient
 from app.models import Photo
 from app.models import User
+from app.services import export
 from tests.services.test_export import ask_and_build
+from tests.services.test_export import principal_of
 from tests.services.test_export import seed_diary
 from tests.services.test_export import zip_of
+
+
+@pytest.fixture
+def export_folder(app) -> Path:
+    return Path(app.config["SCLERO_EXPORT_DIR"])
 
 
 def _contents(job_id: int) -> dict[str, bytes]:
@@ -135,3 +147,48 @@ def test_a_patient_with_no_records_gets_a_zip(in_app, world):
     summary = files["summary.html"].decode()
     assert "<b>&" not in summary and "O&#39;Brien &lt;b&gt;&amp;" in summary
     assert User  # the name above is the account's
+
+
+def test_two_workers_at_once_build_each_export_once(app, in_app, world, export_folder):
+    """Two worker passes racing (threads; on PostgreSQL the claim's SKIP LOCKED): each of
+    three exports is built once, with one "ready" message and one file each."""
+    patients = [world.patient_a, world.patient_b, world.patient_c]
+
+    def ask_all():
+        for pid in patients:
+            seed_diary(pid, checkins=2, photos=2)
+        db.session.commit()
+        for pid in patients:
+            export.request_export(principal_of(pid), "127.0.0.1", now())
+
+    in_app(ask_all)
+    start, errors, built = threading.Barrier(2), [], []
+
+    def worker() -> None:
+        try:
+            with app.app_context():
+                start.wait()
+                built.append(export.run_due(now).built)
+                db.session.remove()
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    pool = [threading.Thread(target=worker) for _ in range(2)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    assert errors == [] and sum(built) == 3
+
+    def outcome():
+        states = db.session.scalars(sa.select(ExportJob.state)).all()
+        keys = db.session.scalars(
+            sa.select(OutboxMessage.key).where(OutboxMessage.kind == "export")
+        ).all()
+        return [s.value for s in states], sorted(keys)
+
+    states, keys = in_app(outcome)
+    assert states == ["ready"] * 3
+    assert len(keys) == 3 == len(set(keys))
+    assert len([p for p in export_folder.iterdir() if p.suffix == ".zip"]) == 3
+    assert not [p for p in export_folder.iterdir() if p.name.endswith(".part")]

@@ -192,3 +192,28 @@ def test_two_workers_at_once_build_each_export_once(app, in_app, world, export_f
     assert len(keys) == 3 == len(set(keys))
     assert len([p for p in export_folder.iterdir() if p.suffix == ".zip"]) == 3
     assert not [p for p in export_folder.iterdir() if p.name.endswith(".part")]
+
+
+def test_two_devices_asking_at_once_get_one_export(app, in_app, world):
+    """The same patient asks from two phones at the same instant: one job, two audited
+    requests, no error (the partial unique index and the savepoint)."""
+    principals = in_app(lambda: [principal_of(world.patient_a) for _ in range(4)])
+    start, errors, ids = threading.Barrier(4), [], []
+
+    def device(who) -> None:
+        try:
+            with app.app_context():
+                start.wait()
+                ids.append(export.request_export(who, "127.0.0.1", now()).id)
+                db.session.remove()
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    pool = [threading.Thread(target=device, args=(p,)) for p in principals]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    assert errors == [] and len(set(ids)) == 1
+    count = in_app(lambda: db.session.scalar(sa.select(sa.func.count(ExportJob.id))))
+    assert count == 1

@@ -15,10 +15,13 @@ import sqlalchemy as sa
 
 from app.clock import now
 from app.extensions import db
+from app.models import AccountClosure
 from app.models import CheckIn
 from app.models import Comment
+from app.models import EmailPreference
 from app.models import ExportJob
 from app.models import OutboxMessage
+from app.models import OutboxState
 from app.models import Patient
 from app.models import Photo
 from app.models import User
@@ -217,3 +220,43 @@ def test_two_devices_asking_at_once_get_one_export(app, in_app, world):
     assert errors == [] and len(set(ids)) == 1
     count = in_app(lambda: db.session.scalar(sa.select(sa.func.count(ExportJob.id))))
     assert count == 1
+
+
+def test_the_reminders_sent_the_email_choices_and_a_closure_request_are_in_it(in_app, world):
+    """Art. 15 covers what the app keeps besides the diary: the reminders sent to the
+    patient (not the staff's messages about them, not another patient's), their email
+    choice and a request to close the account."""
+
+    def run():
+        staff = db.session.scalar(sa.select(User.id).where(User.email == "doc1@north.example"))
+        at = now()
+        for pid, recipient, key in (
+            (world.patient_a, None, "daily:a"),
+            (world.patient_a, staff, "alert:staff"),
+            (world.patient_b, None, "daily:b"),
+        ):
+            db.session.add(
+                OutboxMessage(
+                    patient_id=pid,
+                    recipient_user_id=recipient,
+                    key=key,
+                    kind="alert" if recipient else "daily",
+                    link="/patient",
+                    due_at=at,
+                    available_at=at,
+                    state=OutboxState.SENT,
+                    sent_at=at,
+                )
+            )
+        db.session.add(EmailPreference(patient_id=world.patient_a, reminders_by_email=True))
+        patient = db.session.get(Patient, world.patient_a)
+        db.session.add(
+            AccountClosure(patient_id=patient.id, clinic_id=patient.clinic_id, requested_at=at)
+        )
+        db.session.commit()
+        return json.loads(_contents(ask_and_build(world.patient_a))["data.json"])
+
+    data = in_app(run)
+    assert [(n["kind"], n["state"]) for n in data["notifications"]] == [("daily", "sent")]
+    assert data["email_preferences"][0]["reminders_by_email"] is True
+    assert len(data["account_closure"]) == 1 and data["account_closure"][0]["requested_at"]

@@ -260,3 +260,18 @@ def test_the_reminders_sent_the_email_choices_and_a_closure_request_are_in_it(in
     assert [(n["kind"], n["state"]) for n in data["notifications"]] == [("daily", "sent")]
     assert data["email_preferences"][0]["reminders_by_email"] is True
     assert len(data["account_closure"]) == 1 and data["account_closure"][0]["requested_at"]
+
+
+def test_a_download_closed_before_its_first_byte_still_deletes_the_file(
+    in_app, world, export_folder
+):
+    """The server closes the response without reading it (an error after the view, a
+    client gone before the body): the spent export's file goes then, not at the sweep."""
+
+    def run():
+        job_id = ask_and_build(world.patient_a)
+        chunks = export.take_download(principal_of(world.patient_a), job_id, "127.0.0.1", now())
+        chunks.close()  # what the WSGI server calls on any response it ends
+
+    in_app(run)
+    assert list(export_folder.iterdir()) == []

@@ -230,3 +230,5 @@ def test_downloading_after_a_stale_sign_in_confirms_first_and_keeps_the_zip(
     client.post("/account/confirm", data={"password": PASSWORD, "next": "/patient/reminders"})
     download = client.post(link)
     assert download.status_code == 200 and download.mimetype == "application/zip"
+    assert "summary.html" in zipfile.ZipFile(io.BytesIO(download.data)).namelist()
+    assert list(export_folder.iterdir()) == []  # spent, so gone

@@ -1,4 +1,5 @@
-"""The fresh sign-in check for sensitive staff actions (issue 18, checklist A9).
+"""The fresh sign-in check for sensitive staff actions (issue 18, checklist A9) and for a
+patient's "Download my data" (checklist E6).
 
 ``fresh_required`` (a view decorator) and ``stale_response`` (the same check inline,
 for a view that must first answer 404 to people who may not act at all). When the

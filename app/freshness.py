@@ -1,4 +1,5 @@
-"""The fresh sign-in check for sensitive staff actions (issue 18, checklist A9).
+"""The fresh sign-in check for sensitive staff actions (issue 18, checklist A9) and for a
+patient's "Download my data" (checklist E6).
 
 ``fresh_required`` (a view decorator) and ``stale_response`` (the same check inline,
 for a view that must first answer 404 to people who may not act at all). When the
@@ -25,9 +26,11 @@ from flask.wrappers import Response
 from flask_login import current_user
 
 from app.clock import now
+from app.i18n import N_
+from app.i18n import _
 from app.services.accounts import reauth
 
-REFUSED_MESSAGE = "For your safety, please confirm it's you, then do that again."
+REFUSED_MESSAGE = N_("For your safety, please confirm it's you, then do that again.")
 
 
 def stale_response(back: str | None = None) -> Response | None:
@@ -41,7 +44,7 @@ def stale_response(back: str | None = None) -> Response | None:
     if request.method == "GET":
         target = back or request.full_path.rstrip("?")
     else:
-        flash(REFUSED_MESSAGE, "error")
+        flash(_(REFUSED_MESSAGE), "error")
         target = back or _referring_page() or url_for("auth.index")
     return redirect(url_for("auth.confirm_identity", next=target), 303)
 

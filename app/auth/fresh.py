@@ -1,5 +1,6 @@
 """Route: "Confirm it's you" (/account/confirm), the fresh sign-in that sensitive staff
-actions ask for (issue 18, checklist A9; the check is in app/freshness.py).
+actions ask for (issue 18, checklist A9; the check is in app/freshness.py), and
+patients before "Download my data" (checklist E6): so its words are translated.
 
 The person types their password again, and a code from their app when the account has
 a second factor; then they go back to the page they were on (``next``, same-site paths
@@ -28,6 +29,8 @@ from app.auth.routes import home_for
 from app.auth.routes import safe_next
 from app.clock import now
 from app.extensions import login_manager
+from app.i18n import _
+from app.i18n import _l
 from app.services.accounts import reauth
 from app.services.errors import Invalid
 from app.textinput import Form
@@ -38,10 +41,10 @@ class ConfirmForm(Form):
     """Shape only. An empty password is asked for again (400), not counted as a guess."""
 
     password = PasswordField(
-        "Your password",
-        validators=[DataRequired(message="Please type your password."), Length(max=256)],
+        _l("Your password"),
+        validators=[DataRequired(message=_l("Please type your password.")), Length(max=256)],
     )
-    code = StringField("Code from your authenticator app", validators=[Length(max=32)])
+    code = StringField(_l("Code from your authenticator app"), validators=[Length(max=32)])
     next = HiddenField()
 
 
@@ -64,14 +67,14 @@ def confirm_identity():
             )
         except reauth.ReauthLocked:
             logout_user()
-            flash("Too many wrong tries. Please sign in again.", "error")
+            flash(_("Too many wrong tries. Please sign in again."), "error")
             return redirect(url_for("auth.login"), 303)
         except Invalid as exc:
             field = form.code if exc.field == "code" else form.password
-            field.errors = [*field.errors, exc.message]
+            field.errors = [*field.errors, _(exc.message)]
             status = 401
         else:
-            flash("Thank you. You can carry on now.", "success")
+            flash(_("Thank you. You can carry on now."), "success")
             return redirect(target, 303)
     elif request.method == "POST":
         status = 400

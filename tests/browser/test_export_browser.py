@@ -51,3 +51,28 @@ def test_your_data_at_320px_preparing_ready_download(page, app, clock, live_serv
     assert "has been used or has expired" in page.locator("#export-state").inner_text()
     assert not [u for u in page.evaluate(CACHED_URLS) if "/patient/export" in u]
     assert js_errors == []
+
+
+@pytest.mark.browser
+def test_a_stale_sign_in_confirms_at_320px_then_asks(page, app, clock, live_server, js_errors):
+    """Checklist E6 on a phone: 20 minutes after signing in (never idle), "Prepare my
+    download" goes to "Confirm it's you", which fits 320 px; the password brings the
+    patient back to "Your data", where asking again works."""
+    base = live_server.url
+    sign_in(page, base, DAY3, demo.PATIENT_PASSWORD, clock())
+    page.wait_for_load_state()
+    for _ in range(2):
+        clock.advance(minutes=10)
+        page.goto(f"{base}/patient/reminders#data-title")
+    page.get_by_role("button", name="Prepare my download").click()
+    page.wait_for_load_state()
+    assert "/account/confirm" in page.url
+    fits(page)
+    page.get_by_label("Your password").fill(demo.PATIENT_PASSWORD)
+    page.get_by_role("button", name="Confirm").click()
+    page.wait_for_load_state()
+    assert "/patient/reminders" in page.url
+    page.get_by_role("button", name="Prepare my download").click()
+    page.wait_for_load_state()
+    assert page.locator("#export-state").inner_text().startswith("Preparing…")
+    assert js_errors == []

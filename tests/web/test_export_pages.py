@@ -18,6 +18,7 @@ from app.models import AuditEvent
 from app.models import ExportJob
 from app.models import Patient
 from app.services import export
+from tests.conftest import PASSWORD
 from tests.conftest import login
 from tests.conftest import text_of
 
@@ -178,3 +179,56 @@ def test_a_discharged_patient_can_still_take_their_data(client, in_app, world):
     response = client.post("/patient/export")
     assert response.status_code == 303
     assert in_app(lambda: db.session.scalar(sa.select(sa.func.count(ExportJob.id)))) == 1
+
+
+def _stay_signed_in_past_the_fresh_window(client, clock) -> None:
+    """20 minutes of use (never idle 30): past SCLERO_FRESH_AUTH, still signed in."""
+    for _ in range(2):
+        clock.advance(minutes=10)
+        assert client.get("/patient/reminders").status_code == 200
+
+
+def test_asking_after_a_stale_sign_in_confirms_it_is_you_first(client, in_app, world, clock):
+    """Checklist E6: the export is asked for after a fresh password, not on an old session."""
+    login(client, ALICE)
+    _stay_signed_in_past_the_fresh_window(client, clock)
+    response = client.post("/patient/export")
+    assert response.status_code == 303
+    assert response.headers["Location"].startswith("/account/confirm?next=")
+    assert in_app(lambda: db.session.scalar(sa.select(sa.func.count(ExportJob.id)))) == 0
+    page = client.get(response.headers["Location"], follow_redirects=True)
+    assert "please confirm it's you" in text_of(page)
+    wrong = client.post(
+        response.headers["Location"], data={"password": "not it", "next": "/patient/reminders"}
+    )
+    assert wrong.status_code == 401 and "That password is not right" in text_of(wrong)
+    ok = client.post(
+        response.headers["Location"],
+        data={"password": PASSWORD, "next": "/patient/reminders#data-title"},
+    )
+    assert ok.status_code == 303 and ok.headers["Location"] == "/patient/reminders#data-title"
+    assert client.post("/patient/export").headers["Location"].startswith("/patient/reminders")
+    assert in_app(lambda: db.session.scalar(sa.select(sa.func.count(ExportJob.id)))) == 1
+    actions = in_app(lambda: db.session.scalars(sa.select(AuditEvent.action)).all())
+    assert "reauth_failed" in actions and "reauth" in actions
+
+
+def test_downloading_after_a_stale_sign_in_confirms_first_and_keeps_the_zip(
+    client, in_app, world, clock, export_folder
+):
+    login(client, ALICE)
+    job_id = ask(client)
+    build(in_app)
+    _stay_signed_in_past_the_fresh_window(client, clock)
+    link = f"/patient/export/{job_id}/download"
+    response = client.post(link)
+    assert response.status_code == 303
+    assert response.headers["Location"].startswith("/account/confirm?next=")
+    assert response.headers["Cache-Control"] == "no-store, private"
+    assert len(list(export_folder.iterdir())) == 1  # not spent by the refused click
+    assert in_app(lambda: db.session.get(ExportJob, job_id).state.value) == "ready"
+    client.post("/account/confirm", data={"password": PASSWORD, "next": "/patient/reminders"})
+    download = client.post(link)
+    assert download.status_code == 200 and download.mimetype == "application/zip"
+    assert "summary.html" in zipfile.ZipFile(io.BytesIO(download.data)).namelist()
+    assert list(export_folder.iterdir()) == []  # spent, so gone

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from app.extensions import db
+from app.i18n import N_
 from app.models import AuthSession
 from app.models import Patient
 from app.models import User
@@ -86,10 +87,10 @@ def confirm(who: Principal, password: str, code: str, now: datetime, address: st
         raise ReauthLocked("This account cannot sign in.")
     if not verify_password(user.password_hash, password or ""):
         _count_failure(who, now, address, "wrong password")
-        raise Invalid("password", "That password is not right. Please try again.")
+        raise Invalid("password", N_("That password is not right. Please try again."))
     if needs_code(who) and not _code_passes(who, code or "", now, address):
         _count_failure(who, now, address, "wrong code")
-        raise Invalid("code", "That code is not right. Type the 6 digits your app shows now.")
+        raise Invalid("code", N_("That code is not right. Type the 6 digits your app shows now."))
     db.session.execute(
         sa.update(AuthSession)
         .where(AuthSession.id == who.session_id)

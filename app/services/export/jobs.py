@@ -111,7 +111,7 @@ def request_export(user: Principal, address: str, now: datetime) -> ExportStatus
     return status
 
 
-def take_download(user: Principal, job_id: int, address: str, now: datetime) -> Iterator[bytes]:
+def take_download(user: Principal, job_id: int, address: str, now: datetime) -> _StreamThenDelete:
     """The one download of a ready export: the zip's bytes, deleted once sent.
 
     :raises NotFound: not this patient's export (audited as a refused read).
@@ -169,14 +169,34 @@ _GONE = {
 }
 
 
-def _stream_then_delete(source: BinaryIO, path: str) -> Iterator[bytes]:
-    """The open file in chunks; removed when the response ends, finished or cut short."""
-    try:
-        with source:
-            while chunk := source.read(CHUNK):
-                yield chunk
-    finally:
-        remove(path)
+class _StreamThenDelete:
+    """The open file in chunks; closed and removed when the response ends: finished,
+    cut short, or closed before its first chunk (a generator's ``finally`` does not run
+    when it is closed before it started, which left the spent file until the sweep)."""
+
+    def __init__(self, source: BinaryIO, path: str) -> None:
+        self._source = source
+        self._path = path
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        chunk = self._source.read(CHUNK)
+        if not chunk:
+            self.close()
+            raise StopIteration
+        return chunk
+
+    def close(self) -> None:
+        """Called by the WSGI server on every response it ends; safe to call twice."""
+        if not self._source.closed:
+            self._source.close()
+            remove(self._path)
+
+
+def _stream_then_delete(source: BinaryIO, path: str) -> _StreamThenDelete:
+    return _StreamThenDelete(source, path)
 
 
 def _patient_id(user: Principal) -> int:

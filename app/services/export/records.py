@@ -2,7 +2,8 @@
 
 ``collect`` reads the patient's rows once, section by section, into plain dicts: the
 account, the sessions, check-ins with their earlier answers (``history``), ticks,
-alerts, comments, photo records, outcome ratings and the audit trail of who looked at
+alerts, comments, photo records, outcome ratings, the reminders sent to them, their
+email choices, any request to close the account, and the audit trail of who looked at
 or changed their record. Rows are small (90 check-ins are a few hundred kilobytes); the
 photo bytes, which are not, are copied file by file by ``archive``, never held here.
 
@@ -14,6 +15,7 @@ the chain's hashes (about the clinic's systems, not the patient).
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import date
@@ -24,12 +26,15 @@ from typing import Any
 import sqlalchemy as sa
 
 from app.extensions import db
+from app.models import AccountClosure
 from app.models import Alert
 from app.models import AuditEvent
 from app.models import CheckIn
 from app.models import ChecklistTick
 from app.models import Clinic
 from app.models import Comment
+from app.models import EmailPreference
+from app.models import OutboxMessage
 from app.models import OutcomeRating
 from app.models import Patient
 from app.models import Photo
@@ -153,6 +158,7 @@ def collect(patient_id: int) -> Records:
         .where(OutcomeRating.patient_id == patient_id)
         .order_by(OutcomeRating.created_at)
     )
+    _add_account_records(out, patient_id)
     out.sections["audit"] = _rows(
         sa.select(
             AuditEvent.created_at.label("at"),
@@ -164,6 +170,33 @@ def collect(patient_id: int) -> Records:
         .order_by(AuditEvent.id)
     )
     return out
+
+
+def _add_account_records(out: Records, patient_id: int) -> None:
+    """What the app keeps about the patient besides the diary (Art. 15 covers it too):
+    the reminders sent to them (kind and when: their words are the generic ones of
+    app/domain/reminders.py; messages to staff about them are the clinic's), their
+    email choices and any request to close the account."""
+    out.sections["notifications"] = _rows(
+        sa.select(*_columns(OutboxMessage, "kind channel due_at sent_at state"))
+        .where(OutboxMessage.patient_id == patient_id, OutboxMessage.recipient_user_id.is_(None))
+        .order_by(OutboxMessage.due_at, OutboxMessage.id)
+    )
+    out.sections["email_preferences"] = _rows(
+        sa.select(
+            *_columns(EmailPreference, "reminders_by_email unsubscribed_at updated_at")
+        ).where(EmailPreference.patient_id == patient_id)
+    )
+    out.sections["account_closure"] = _rows(
+        sa.select(
+            *_columns(
+                AccountClosure,
+                "requested_at completed_at retention_years photos_policy keep_until",
+            )
+        )
+        .where(AccountClosure.patient_id == patient_id)
+        .order_by(AccountClosure.requested_at)
+    )
 
 
 def _add_photos(out: Records, patient_id: int) -> None:
@@ -182,6 +215,15 @@ def _add_photos(out: Records, patient_id: int) -> None:
         out.photo_files.append(PhotoFile(name, row["full_key"], row["full_size"]))
 
 
+_UNSAFE = re.compile(r"[^A-Za-z0-9_]+")
+
+
 def photo_name(taken_on: date, side: str, region: str, view: str, photo_id: int) -> str:
-    """A photo's name inside the zip: its date, site and id, so names never clash."""
-    return f"photos/{taken_on.isoformat()}-{side}-{region}-{view}-{photo_id}.jpg"
+    """A photo's name inside the zip: its date, site and id, so names never clash.
+
+    The site words are the app's own (left, calf, inner), but a row written by a
+    command line or an older version could hold anything: only letters, digits and
+    ``_`` are kept, so no field can make a name with ``..`` or a slash (unzip tools
+    that follow such names would write outside the folder the patient chose)."""
+    site = "-".join(_UNSAFE.sub("_", part) or "_" for part in (side, region, view))
+    return f"photos/{taken_on.isoformat()}-{site}-{photo_id}.jpg"

@@ -14,6 +14,7 @@ Pure functions: rows' values in, dicts out; no clock, no database.
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from collections.abc import Iterable
@@ -99,7 +100,16 @@ def urn(kind: str, key: object) -> str:
 
 def resource_id(kind: str, key: object) -> str:
     """The resource id matching :func:`urn` (a FHIR id: 36 characters of [a-f0-9-])."""
-    return str(uuid.uuid5(NAMESPACE, f"{kind}/{key}"))
+    return _uuid5(NAMESPACE, f"{kind}/{key}")
+
+
+@functools.lru_cache(maxsize=65536)
+def _uuid5(space: uuid.UUID, name: str) -> str:
+    """uuid5 as text, remembered: a bundle names the patient, each session and each
+    check-in in many references, and each id is moved into the installation's space
+    again in :func:`finished` (a profile of the patient's zip put most of the bundle's
+    time in these hashes, bench/export.py)."""
+    return str(uuid.uuid5(space, name))
 
 
 def ref(kind: str, key: object, display: str | None = None) -> dict[str, str]:
@@ -310,9 +320,9 @@ def finished(value: object, space: uuid.UUID) -> object:
 
 def _text(key: str, value: str, space: uuid.UUID) -> str:
     if key in ("fullUrl", "reference") and value.startswith("urn:uuid:"):
-        return "urn:uuid:" + str(uuid.uuid5(space, value.removeprefix("urn:uuid:")))
+        return "urn:uuid:" + _uuid5(space, value.removeprefix("urn:uuid:"))
     if key == "id":
-        return str(uuid.uuid5(space, value))
+        return _uuid5(space, value)
     if key == "system" and value.startswith(ID_SYSTEM):
         return f"{ID_SYSTEM}{space}:{value.removeprefix(ID_SYSTEM)}"
     if value.isascii() and value.isprintable():

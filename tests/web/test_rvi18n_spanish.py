@@ -7,8 +7,14 @@ import json
 
 from app.extensions import db
 from app.models import Patient
+from app.services.accounts import passwords
 from tests.conftest import login
 from tests.conftest import text_of
+from tests.services.test_photos import phone_jpeg
+from tests.web.test_checkin_photo import SITE
+from tests.web.test_checkin_photo import send
+from tests.web.test_signed_out_language import _invite
+from tests.web.test_signed_out_language import _language
 
 SW_BODY_EN = "You have a new reminder. Open ScleroCare to see it."
 SW_BODY_ES = "Tiene un recordatorio nuevo. Abra ScleroCare para verlo."
@@ -55,3 +61,56 @@ def test_an_english_patients_missing_site_stays_english(client, world):
     r = client.post("/patient/photos", data={"side": "left", "region": "neck", "view": "inner"})
     assert r.status_code == 400
     assert "Please choose the part of the leg." in text_of(r)
+
+
+def test_the_password_messages_name_the_real_limits():
+    assert str(passwords.MIN_PASSWORD) in passwords.TOO_SHORT
+    assert str(passwords.MAX_PASSWORD) in passwords.TOO_LONG
+
+
+def test_a_spanish_patients_invitation_refuses_a_password_in_spanish(client, world, in_app, clock):
+    # The first page a new patient fills in: its refusals were English (the service built
+    # them with the limit pasted in, or not marked at all), under a Spanish page.
+    _language(in_app, world.patient_a, "es")
+    token = _invite(in_app, "alice@patients.example", clock())
+    cases = [
+        ({"password": "short", "confirm": "short"}, "Use al menos 12 caracteres."),
+        ({"password": "x" * 129, "confirm": "x" * 129}, "Use como máximo 128 caracteres."),
+        ({"password": "password1234", "confirm": "password1234"}, "muy común"),
+        (
+            {"password": "alicemarkera2026", "confirm": "alicemarkera2026"},
+            "No use su correo electrónico ni su nombre",
+        ),
+        ({"password": "aaaaaaaaaaaaaaaa1", "confirm": "aaaaaaaaaaaaaaaa1"}, "fácil de adivinar"),
+        (
+            {"password": "lantern orbit cactus", "confirm": "lantern orbit cactuz"},
+            "Las dos contraseñas no coinciden.",
+        ),
+    ]
+    for data, words in cases:
+        r = client.post(f"/invite/{token}", data=data, headers={"Accept-Language": "en-GB"})
+        page = text_of(r)
+        assert r.status_code == 400, data
+        assert words in page, (data, page[-600:])
+        for english in ("Use at", "Try a few", "passwords are not", "easy to guess"):
+            assert english not in page, data
+
+
+def test_an_english_reader_keeps_the_estimators_reason(client, world, in_app, clock):
+    _language(in_app, world.patient_a, "en")
+    token = _invite(in_app, "alice@patients.example", clock())
+    data = {"password": "aaaaaaaaaaaaaaaa1", "confirm": "aaaaaaaaaaaaaaaa1"}
+    page = text_of(client.post(f"/invite/{token}", data=data))
+    assert "This password is easy to guess. Try a few unrelated words. Repeats" in page
+
+
+def test_a_spanish_patients_too_big_checkin_photo_is_explained_in_spanish(
+    app, client, world, in_app
+):
+    app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
+    app.config["SCLERO_CHECKIN_MAX_BODY"] = 4 * 1024 * 1024
+    spanish(client, world, in_app)
+    big = phone_jpeg((64, 64)) + b"\0" * (2 * 1024 * 1024)
+    page = text_of(send(client, big, **SITE))
+    assert "Esa foto ocupa más de 1 MB." in page, page[-800:]
+    assert "larger than" not in page

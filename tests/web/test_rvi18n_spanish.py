@@ -114,3 +114,28 @@ def test_a_spanish_patients_too_big_checkin_photo_is_explained_in_spanish(
     page = text_of(send(client, big, **SITE))
     assert "Esa foto ocupa más de 1 MB." in page, page[-800:]
     assert "larger than" not in page
+
+
+def test_equal_quiet_hours_are_refused_in_spanish(client, world, in_app):
+    spanish(client, world, in_app)
+    r = client.post(
+        "/patient/reminders/quiet-hours",
+        data={"start": "22:00", "end": "22:00"},
+        follow_redirects=True,
+    )
+    page = text_of(r)
+    assert "El inicio y el final son la misma hora." in page
+    assert "Start and end" not in page
+
+
+def test_a_refused_reminder_device_is_explained_in_spanish(client, world, in_app):
+    # push.js shows the server's "error" as it comes: it was English.
+    spanish(client, world, in_app)
+    r = client.post("/patient/reminders/subscribe", json={"subscription": None})
+    assert r.status_code == 400
+    assert r.get_json()["error"] == (
+        "Este navegador no ha enviado los datos de los recordatorios. Inténtelo de nuevo."
+    )
+    gone = {"endpoint": "https://fcm.googleapis.com/fcm/send/gone", "keys": {}}
+    r = client.post("/patient/reminders/subscribe", json={"subscription": gone})
+    assert r.status_code == 400 and "no son válidos" in r.get_json()["error"]

@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 
 from app.extensions import db
+from app.models import Clinic
 from app.models import Patient
 from app.services.accounts import passwords
 from tests.conftest import login
 from tests.conftest import text_of
 from tests.services.test_photos import phone_jpeg
+from tests.web.test_checkin import form
 from tests.web.test_checkin_photo import SITE
 from tests.web.test_checkin_photo import send
 from tests.web.test_signed_out_language import _invite
@@ -139,3 +141,37 @@ def test_a_refused_reminder_device_is_explained_in_spanish(client, world, in_app
     gone = {"endpoint": "https://fcm.googleapis.com/fcm/send/gone", "keys": {}}
     r = client.post("/patient/reminders/subscribe", json={"subscription": gone})
     assert r.status_code == 400 and "no son válidos" in r.get_json()["error"]
+
+
+def test_a_spanish_clinics_diary_says_each_answer_in_spanish(client, world, in_app):
+    # The clinician's diary wrote two unmarked English lines ("Pain 9/10, bruising
+    # severe; tender lumps yes ...", "Stockings: day ...") and the stored English
+    # reasons as they were, in the page of a clinic whose locale is Spanish.
+    def choose():
+        db.session.get(Clinic, world.clinic1).locale = "es_ES"
+        db.session.commit()
+
+    in_app(choose)
+    login(client, "alice@patients.example")
+    sent = client.post(
+        "/patient/checkin", data=form(pain="9", bruising="severe", lumps="yes", itching="no")
+    )
+    assert sent.status_code in (200, 303), sent.status_code
+    client.post("/logout")
+    login(client, "doc1@north.example")
+    page = text_of(client.get(f"/clinic/patients/{world.patient_a}"))
+    assert "Dolor 9/10, moratones: intenso; bultitos sensibles: sí; picor: no" in page
+    assert "Medias: de día," in page and "piernas en alto:" in page
+    assert "Motivos del aviso: Dolor 9 de 10" in page, page[page.find("Motivos") - 50 :][:300]
+    for english in ("Stockings: day", "tender lumps", "legs raised", "Flagged: Pain"):
+        assert english not in page, english
+
+
+def test_an_english_clinics_diary_keeps_its_words(client, world, in_app):
+    login(client, "alice@patients.example")
+    client.post("/patient/checkin", data=form(pain="2", lumps="yes", itching="no"))
+    client.post("/logout")
+    login(client, "doc1@north.example")
+    page = text_of(client.get(f"/clinic/patients/{world.patient_a}"))
+    assert "Pain 2/10, bruising" in page and "tender lumps yes; itching no" in page
+    assert "Stockings: day " in page

@@ -469,3 +469,5 @@ def test_a_spanish_summary_says_its_stored_values_in_spanish(in_app, world):
     for spanish in words:
         assert spanish in summary, spanish
     assert "mié 18 nov 2026" in summary  # the check-in's and the photo's day, by Babel
+    # One tick of each: no "1 puntos" (the sentence is not a plural entry).
+    assert "Puntos de la lista: 1; tareas diarias: 1." in summary

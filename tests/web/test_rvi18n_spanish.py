@@ -175,3 +175,17 @@ def test_an_english_clinics_diary_keeps_its_words(client, world, in_app):
     page = text_of(client.get(f"/clinic/patients/{world.patient_a}"))
     assert "Pain 2/10, bruising" in page and "tender lumps yes; itching no" in page
     assert "Stockings: day " in page
+
+
+def test_the_install_prompts_words_follow_the_reader(client, world, in_app):
+    # The manifest's name, description and screenshot labels were English for everyone.
+    r = client.get("/manifest.webmanifest", headers={"Accept-Language": "es-ES,es;q=0.9"})
+    data = r.get_json()
+    assert data["lang"] == "es"
+    assert data["description"].startswith("Su lista antes del tratamiento")
+    assert data["screenshots"][0]["label"].startswith("Hoy: qué hacer")
+    assert {"Accept-Language", "Cookie"} <= set(r.vary)
+    english = client.get("/manifest.webmanifest").get_json()
+    assert english["lang"] == "en-GB" and english["name"].startswith("ScleroCare: your")
+    spanish(client, world, in_app)  # signed in: the patient's own choice
+    assert client.get("/manifest.webmanifest").get_json()["lang"] == "es"

@@ -20,6 +20,15 @@ from flask import request
 from flask import url_for
 from markupsafe import Markup
 
+from app.i18n import LANGUAGES
+from app.i18n import N_
+from app.i18n import said_in
+
+# The service worker's words for a push it cannot read (sw.js FALLBACK_BODY). One worker
+# serves whoever uses the phone, in any language, so it says it in each language
+# offered, as the offline page does (pwa/offline.html): never English alone.
+FALLBACK_BODY = N_("You have a new reminder. Open ScleroCare to see it.")
+
 # What a page kept for offline use needs (the check-in page works offline: app.js queues it).
 PRECACHE = [
     "js/app.js",
@@ -91,8 +100,15 @@ def service_worker_source(app: Flask) -> str:
         ]
         source = source.replace('"__ASSET_VERSION__"', json.dumps(ext["version"]))
         source = source.replace('["__PRECACHE__"]', json.dumps(urls))
+        source = source.replace(json.dumps(FALLBACK_BODY), json.dumps(fallback_body()))
         ext["sw"] = cached = source
     return cached
+
+
+def fallback_body() -> str:
+    """FALLBACK_BODY in every offered language, English first, without repeats."""
+    said = [said_in(code, FALLBACK_BODY) for code in LANGUAGES]
+    return " / ".join(dict.fromkeys(said))
 
 
 def _cache_headers(response: Response) -> Response:

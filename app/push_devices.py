@@ -18,6 +18,7 @@ from flask import request
 from flask_login import current_user
 
 from app.clock import now
+from app.i18n import _
 from app.services.errors import Invalid
 from app.services.errors import NotFound
 from app.services.notify import subscriptions
@@ -40,9 +41,10 @@ def subscribe_json():  # noqa: ANN201
             reconfirm=body.get("reconfirm") is True,
         )
     except Invalid as exc:
-        return jsonify(ok=False, error=exc.message), 400
+        # The service's messages are marked; push.js shows them as they come.
+        return jsonify(ok=False, error=_(exc.message)), 400
     except NotFound as exc:
-        return jsonify(ok=False, off=True, error=str(exc)), 404
+        return jsonify(ok=False, off=True, error=_(str(exc))), 404
     return jsonify(ok=True)
 
 

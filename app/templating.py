@@ -31,6 +31,13 @@ def _at_time(instant: datetime, tz: str, now: datetime) -> str:
     return wording.clock_on(instant, ZoneInfo(tz), now)
 
 
+def _site_parts(photo: object) -> tuple[str, str, str]:
+    """(side, region, view) of a photo model or of the export's row (a dict)."""
+    if isinstance(photo, dict):
+        return photo["side"], photo["region"], photo["view"]
+    return photo.side, photo.region, photo.view  # type: ignore[attr-defined]
+
+
 def register(app: Flask) -> None:
     """Install filters: ``when``, ``at_time``, ``on``, ``local``, ``date_as``, ``day_phrase``,
     ``lower_first``, ``site_label``, ``yes_no``, ``not_answered`` and ``answer_words`` (a
@@ -63,10 +70,11 @@ def register(app: Flask) -> None:
 
     @app.template_filter("site_label")
     def site_label(photo: object) -> str:
-        # "Left calf, inner side" for a stored photo (anything with side, region, view).
+        # "Left calf, inner side" for a stored photo (anything with side, region, view,
+        # or a mapping with those keys: the export's records are rows as dicts).
         from app.services.photos import Site
 
-        return Site(photo.side, photo.region, photo.view).label  # type: ignore[attr-defined]
+        return Site(*_site_parts(photo)).label
 
     @app.template_global("sc_generated")
     def sc_generated() -> str:

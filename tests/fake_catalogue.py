@@ -3,7 +3,8 @@
 New marked text reaches app/translations only when the lead runs the catch-up
 (CONTRIBUTING.md, "Translations"), so a test of new text cannot look for real Spanish.
 With ``fake_spanish`` installed, a Spanish reader's lookup of a message the shipped
-catalogue lacks comes back as ``ES[message]``: a page showing ``ES[...]`` proves the
+catalogue lacks comes back as ``ES[message]`` (the fixture's value, ``said``, tells what
+the page shows either way): a page showing ``ES[...]`` proves the
 text was looked up in the reader's catalogue, by that exact msgid, and ``extracted``
 (tests/test_translations.py) proves pybabel will find it.
 """
@@ -57,7 +58,25 @@ def fake_spanish(monkeypatch):
         return _Catalogue(found) if locale is not None and locale.language == "es" else found
 
     monkeypatch.setattr(flask_babel.Domain, "get_translations", get_translations)
-    return spanish
+    return said
+
+
+def said(message: str) -> str:
+    """What a Spanish reader sees for ``message`` with the fake catalogue installed: the
+    shipped translation once the catch-up has added it, else ``ES[message]``. (Returning
+    only ``ES[...]`` broke every test here at the first catch-up.)"""
+    known = _shipped()
+    return known.ugettext(message) if message in known._catalog else spanish(message)
+
+
+@functools.cache
+def _shipped():  # noqa: ANN202 - babel's Translations
+    from pathlib import Path
+
+    from babel.support import Translations
+
+    folder = Path(__file__).resolve().parents[1] / "app" / "translations"
+    return Translations.load(str(folder), ["es"])
 
 
 @functools.cache

@@ -130,3 +130,20 @@ def test_the_template_lists_every_message():
     with open(CATALOGUES / "messages.pot", "rb") as f:
         template = {m.id if isinstance(m.id, str) else m.id[0] for m in read_po(f) if m.id}
     assert set(extracted()) == template, "re-extract: see CONTRIBUTING.md 'Translations'"
+
+
+def test_reviewed_spanish_wording_holds():
+    """Entries checked in context (review rvi18n): a badge that fits any patient, the
+    reasons a check-in was flagged (not who flagged it), the real button's words, a
+    count column, and a protocol count that reads right for 1 as for 10."""
+    catalogue = _po("es")
+    wanted = {
+        "Discharged": "De alta",  # "Dado de alta" is masculine; the badge is on anyone
+        "Flagged: %(reasons)s": "Motivos del aviso: %(reasons)s",  # not "flagged by"
+        "Edit %(name)s": "Editar los datos de %(name)s",  # as the button says
+        "Changed": "Cambios",  # the column holds a number of changes
+        "Walked": "Paseos",  # a label beside "Piernas en alto", "Picor"
+        "%(treated)s treated, %(booked)s booked": "Tratados: %(treated)s; con cita: %(booked)s",
+    }
+    assert {k: catalogue.get(k).string for k in wanted} == wanted
+    assert catalogue.get("Edit %(name)s's details").string == catalogue.get("Edit %(name)s").string

@@ -37,6 +37,7 @@ from py_vapid import Vapid
 from pywebpush import WebPusher
 
 from app.clock import wall_seconds
+from app.domain.language import N_
 from config import ConfigError
 
 VAPID_LIFETIME = 12 * 3600  # seconds a signed header is reused (Apple accepts up to 24 h)
@@ -194,26 +195,26 @@ def check_subscription(
     ``allow_http`` lists ``host:port`` pairs allowed over plain http (tests only).
     """
     if not isinstance(data, dict):
-        raise BadSubscription("The subscription is missing.")
+        raise BadSubscription(N_("The subscription is missing."))
     endpoint = data.get("endpoint")
     keys = data.get("keys") if isinstance(data.get("keys"), dict) else {}
     if not isinstance(endpoint, str) or len(endpoint) > 1000:
-        raise BadSubscription("The subscription has no usable endpoint.")
+        raise BadSubscription(N_("The subscription has no usable endpoint."))
     parts = urlsplit(endpoint)
     host = (parts.hostname or "").lower()
     local_ok = parts.scheme == "http" and parts.netloc in allow_http
     if not local_ok and (
         parts.scheme != "https" or not _host_allowed(host, allowed_hosts) or parts.username
     ):
-        raise BadSubscription("This browser's push service is not supported.")
+        raise BadSubscription(N_("This browser's push service is not supported."))
     try:
         point = b64u_decode(str(keys.get("p256dh", "")))
         auth = b64u_decode(str(keys.get("auth", "")))
         ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
     except (ValueError, TypeError):
-        raise BadSubscription("The subscription keys are not valid.") from None
+        raise BadSubscription(N_("The subscription keys are not valid.")) from None
     if len(auth) != 16:
-        raise BadSubscription("The subscription keys are not valid.")
+        raise BadSubscription(N_("The subscription keys are not valid."))
     return SubscriptionInfo(endpoint, b64u(point), b64u(auth))
 
 

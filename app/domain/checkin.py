@@ -140,10 +140,11 @@ def not_answered(stored: dict[str, object]) -> list[str]:
 def answer_words(stored: dict[str, object], key: str) -> str:
     """One optional yes/no answer as the clinician's diary says it: "yes", "no", "not
     answered", or "not asked" when the page did not ask it that day."""
+    # Marked: the diary says them in the reader's language (``translated``).
     if key in _strings(stored.get("not_asked")):
-        return "not asked"
+        return N_("not asked")
     value = stored.get(key)
-    return ("yes" if value else "no") if isinstance(value, bool) else "not answered"
+    return (N_("yes") if value else N_("no")) if isinstance(value, bool) else N_("not answered")
 
 
 def warning_answers(stored: dict[str, object], asked: list[RedFlag]) -> dict[str, str | None]:

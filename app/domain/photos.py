@@ -65,13 +65,15 @@ class SiteError(ValueError):
 
 def site_problem(side: str | None, region: str | None, view: str | None) -> SiteError | None:
     """The error for the first missing or unknown part of a site, or None if it is whole."""
-    for field, value, allowed, what in (
-        ("side", side, SIDES, "left or right"),
-        ("region", region, REGIONS, "the part of the leg"),
-        ("view", view, VIEWS, "front, back, inner or outer"),
+    # Whole sentences, marked: the page says the message in the reader's language
+    # (``translated``); a phrase pasted into "Please choose ..." could not be translated.
+    for field, value, allowed, message in (
+        ("side", side, SIDES, N_("Please choose left or right.")),
+        ("region", region, REGIONS, N_("Please choose the part of the leg.")),
+        ("view", view, VIEWS, N_("Please choose front, back, inner or outer.")),
     ):
         if value not in allowed:
-            return SiteError(field, f"Please choose {what}.")
+            return SiteError(field, message)
     return None
 
 

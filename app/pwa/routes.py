@@ -11,6 +11,8 @@ from flask import request
 from app import assets
 from app.clock import now
 from app.extensions import csrf
+from app.i18n import _
+from app.i18n import html_lang
 from app.services.errors import Invalid
 from app.services.notify import subscriptions
 
@@ -19,8 +21,10 @@ bp = Blueprint("pwa", __name__)
 
 @bp.get("/manifest.webmanifest")
 def manifest():
+    # The install prompt shows the name, description and screenshot labels: in the
+    # reader's language (the browser's, when the manifest is fetched without cookies).
     data = {
-        "name": "ScleroCare: your vein treatment aftercare",
+        "name": _("ScleroCare: your vein treatment aftercare"),
         "short_name": "ScleroCare",
         "id": "/",
         "start_url": "/patient/today",
@@ -28,8 +32,8 @@ def manifest():
         "display": "standalone",
         "background_color": "#ffffff",
         "theme_color": "#1d4e89",
-        "description": "Your checklist before vein treatment and your recovery, day by day.",
-        "lang": "en",
+        "description": _("Your checklist before vein treatment and your recovery, day by day."),
+        "lang": html_lang(),
         "orientation": "any",
         "categories": ["health", "medical"],
         "screenshots": [
@@ -38,14 +42,14 @@ def manifest():
                 "sizes": "390x844",
                 "type": "image/png",
                 "form_factor": "narrow",
-                "label": "Today: what to do, what to avoid and what is normal",
+                "label": _("Today: what to do, what to avoid and what is normal"),
             },
             {
                 "src": "/static/screenshots/today-wide.png",
                 "sizes": "1280x800",
                 "type": "image/png",
                 "form_factor": "wide",
-                "label": "Today on a larger screen",
+                "label": _("Today on a larger screen"),
             },
         ],
         "icons": [
@@ -71,6 +75,8 @@ def manifest():
     }
     response = jsonify(data)
     response.mimetype = "application/manifest+json"
+    # A cache must keep one copy per language: who asks decides the words.
+    response.vary.update(("Accept-Language", "Cookie"))
     return response
 
 

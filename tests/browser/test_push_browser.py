@@ -39,7 +39,11 @@ pytestmark = pytest.mark.browser
 
 DAY0 = f"day0@{demo.DOMAIN}"
 ON = "Reminders are on for this device."
-GENERIC_BODY = "You have a new reminder. Open ScleroCare to see it."  # sw.js FALLBACK_BODY
+# sw.js FALLBACK_BODY as served: in each offered language (app/assets.py)
+GENERIC_BODY = (
+    "You have a new reminder. Open ScleroCare to see it. / "
+    "Tiene un recordatorio nuevo. Abra ScleroCare para verlo."
+)
 HEALTH_WORDS = ("stocking", "vein", "bruis", "calf")
 IPHONE_SAFARI = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "

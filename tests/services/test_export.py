@@ -444,3 +444,30 @@ def test_a_ready_zip_gone_from_the_disk_is_a_clear_failure(in_app, world, export
         return gone.value.reason, job.state, job.last_error
 
     assert in_app(run) == ("failed", ExportState.FAILED, "file missing")
+
+
+def test_a_spanish_summary_says_its_stored_values_in_spanish(in_app, world):
+    """The summary's cells showed stored codes and English ("done", "mild", "routine",
+    "same_day", "left calf inner", ISO dates, the plan's English title) to a patient
+    who reads Spanish (review rvi18n)."""
+
+    def run():
+        seed_diary(world.patient_a)
+        db.session.get(Patient, world.patient_a).language = "es"
+        db.session.commit()
+        with zip_of(ask_and_build(world.patient_a)) as zf:
+            return zf.read("summary.html").decode()
+
+    summary = in_app(run)
+    cells = re.findall(r"<td>([^<]*)</td>", summary)
+    for english in ("done", "mild", "routine", "left calf inner", "liquid"):
+        assert not any(english in cell.split() or cell.strip() == english for cell in cells)
+    assert not any(re.fullmatch(r"\d{4}-\d\d-\d\d", cell.strip()) for cell in cells)
+    assert "same_day" not in summary
+    assert "72 hours day and night" not in summary
+    words = ("Tratamiento hecho", "leve", "Sin urgencia", "En el día", "Pantorrilla izquierda")
+    for spanish in words:
+        assert spanish in summary, spanish
+    assert "mié 18 nov 2026" in summary  # the check-in's and the photo's day, by Babel
+    # One tick of each: no "1 puntos" (the sentence is not a plural entry).
+    assert "Puntos de la lista: 1; tareas diarias: 1." in summary

@@ -112,7 +112,7 @@ def test_a_photo_over_the_limit_is_not_read_and_the_answers_are_kept(app, client
     r = send(client, big, note="sore behind the knee", **SITE)
     page = text_of(r)
     assert r.status_code == 200, page
-    assert "The photo is larger than 1 MB. Please choose a smaller one." in page
+    assert "That photo is larger than 1 MB. Please choose a smaller one." in page
     assert rows(in_app) == (1, 0)
     assert in_app(lambda: db.session.scalar(sa.select(CheckIn.note))) == "sore behind the knee"
     assert stored_files(app) == []

@@ -214,7 +214,9 @@ def _attach(
     """
     if attached.data is None:
         limit = current_app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
-        return None, f"The photo is larger than {limit} MB. Please choose a smaller one."
+        # Said here, in the reader's language: the number cannot be looked up later.
+        too_big = _("That photo is larger than %(mb)s MB. Please choose a smaller one.", mb=limit)
+        return None, too_big
     key = f"checkin-{client_key[:56]}" if client_key else None
     try:
         site = photos.Site.parse(attached.side, attached.region, attached.view)

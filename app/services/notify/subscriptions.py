@@ -13,6 +13,7 @@ from app.adapters.push import BadSubscription
 from app.adapters.push import SubscriptionInfo
 from app.adapters.push import check_subscription
 from app.extensions import db
+from app.i18n import N_
 from app.models import Channel
 from app.models import EmailPreference
 from app.models import OutboxMessage
@@ -76,14 +77,14 @@ def save_subscription(
         sa.select(PushSubscription).where(PushSubscription.endpoint == info.endpoint)
     )
     if reconfirm and (sub is None or not _owned_by(sub, user)):
-        raise NotFound("Reminders are off for this device.")
+        raise NotFound(N_("Reminders are off for this device."))
     if sub is None:
         count = db.session.scalar(
             sa.select(sa.func.count()).select_from(PushSubscription).where(_owner_filter(user))
         )
         if (count or 0) >= MAX_DEVICES:
             raise Invalid(
-                "subscription", "Reminders are on for too many devices. Turn one off first."
+                "subscription", N_("Reminders are on for too many devices. Turn one off first.")
             )
         sub = PushSubscription(endpoint=info.endpoint, created_at=now)
         db.session.add(sub)
@@ -217,7 +218,7 @@ def set_quiet_hours(user: Principal, start: time, end: time, now: datetime) -> i
     if start == end:
         raise Invalid(
             "quiet_start",
-            "Start and end are the same. Choose different times, or turn reminders off.",
+            N_("Start and end are the same. Choose different times, or turn reminders off."),
         )
     patient.quiet_start, patient.quiet_end = start, end
     moved = enqueue.replan_patient(patient.id, now)

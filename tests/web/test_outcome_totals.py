@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 import threading
 from collections import Counter
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -17,6 +18,7 @@ from sqlalchemy import event
 from app.domain import outcomes as rules
 from app.extensions import db
 from app.models import Alert
+from app.models import AuditEvent
 from app.models import CheckIn
 from app.models import ClearanceScore
 from app.models import Clinic
@@ -35,6 +37,7 @@ from app.services.outcomes import tallies
 from app.services.protocols import protocol_by_version
 from tests.conftest import login
 from tests.conftest import make_patient
+from tests.conftest import make_staff
 from tests.web.test_checkin import form
 from tests.web.test_outcomes import _checkin
 from tests.web.test_outcomes import _client
@@ -506,3 +509,77 @@ def test_backfill_counts_a_session_whose_only_record_is_an_alert(app, client, wo
 
     in_app(again)
     assert in_app(_dvt, clinic_id) == kept >= 1
+
+
+# ------------------------------------------------------------------ several writers at once
+
+
+def test_two_clinicians_score_and_the_patient_rates_at_once(app, world, in_app):
+    """Review rvoutc: two clinicians of the clinic score the same session while the
+    patient rates it (PostgreSQL with TEST_DATABASE_URL: real row locks). No 500; one
+    score row, each saved score audited; the totals equal a recount."""
+    from tests.web.test_outcomes import DANA
+    from tests.web.test_outcomes import _photo
+    from tests.web.test_outcomes import _session_of
+
+    def build():
+        clinic = db.session.get(Clinic, world.clinic1)
+        make_staff(clinic, "doc3@north.example")
+        p = _counted(make_patient(clinic, DANA, day=50, name="Dana Marker-D"))
+        tid = _session_of(p.id)
+        t = db.session.get(Treatment, tid)
+        _photo(p, tid, t.treated_at - timedelta(days=2), "before")
+        _photo(p, tid, t.treated_at + timedelta(days=35), "after")
+        return tid
+
+    tid = in_app(build)
+    docs = [_client(app, "doc1@north.example"), _client(app, "doc3@north.example")]
+    patient = _client(app, DANA)
+    barrier = threading.Barrier(3)
+    statuses: list[int] = []
+    scored: list[bool] = []
+    failures: list[BaseException] = []
+
+    def score(client, value: str) -> None:
+        try:
+            barrier.wait(10)
+            data = {"site": "left-calf-inner", "score": value}
+            r = client.post(f"/clinic/sessions/{tid}/clearance", data=data)
+            statuses.append(r.status_code)
+            scored.append(r.status_code == 303)
+        except BaseException as exc:
+            failures.append(exc)
+
+    def rate() -> None:
+        try:
+            barrier.wait(10)
+            statuses.append(_rate(patient, tid, "60", "4", ()).status_code)
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [
+        threading.Thread(target=score, args=(docs[0], "1"), daemon=True),
+        threading.Thread(target=score, args=(docs[1], "3"), daemon=True),
+        threading.Thread(target=rate, daemon=True),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not any(t.is_alive() for t in threads) and not failures, failures
+    assert sorted(statuses) in ([303, 303, 303], [303, 303, 400]), statuses
+
+    def read():
+        scores = list(
+            db.session.scalars(sa.select(ClearanceScore).where(ClearanceScore.treatment_id == tid))
+        )
+        audited = db.session.scalar(
+            sa.select(sa.func.count()).select_from(AuditEvent).where(AuditEvent.action == "score")
+        )
+        return len(scores), audited
+
+    rows, audited = in_app(read)
+    assert rows == 1 and audited == sum(scored) >= 1
+    assert in_app(_shown, world.clinic1) == in_app(_plain, world.clinic1)
+    kept, recounted = in_app(_recounted_totals)
+    assert kept == recounted

@@ -496,6 +496,20 @@ def test_a_clot_sign_alerted_from_a_refused_form_counts_as_suspected_dvt(
     assert kept == recounted
 
 
+def test_a_blister_alerted_from_a_refused_form_counts_as_skin_breakdown(app, client, world, in_app):
+    """The same for the other complication that alerts: a blister ticked on a form
+    refused for a blank pain score, and no valid form after it."""
+    clinic_id, _tid = _alice(in_app)
+    login(client, "alice@patients.example")
+    r = client.post("/patient/checkin", data=form(skin="blister", pain=""))
+    assert r.status_code == 400
+    shown = in_app(_shown, clinic_id)
+    assert shown == in_app(_plain, clinic_id)
+    assert sum(g["complications"]["skin_breakdown"] for g in shown.values()) == 2  # 2 groupings
+    kept, recounted = in_app(_recounted_totals)
+    assert kept == recounted
+
+
 def test_backfill_counts_a_session_whose_only_record_is_an_alert(app, client, world, in_app):
     clinic_id, _tid = _alice(in_app)
     login(client, "alice@patients.example")

@@ -24,7 +24,7 @@ from app.domain.checkin import triage
 from app.domain.checkin import unasked_as_none
 from app.domain.checkin_early import early_triage
 from app.domain.offsets import local_date
-from app.domain.protocol.model import Protocol
+from app.domain.protocol.model import AnswerRule
 from app.domain.recovery import TodayView
 from app.domain.recovery import build_today
 from app.extensions import db
@@ -111,14 +111,14 @@ def _alert_early(
     user: Principal,
     form: CheckInForm,
     raw: dict[str, object],
-    protocol: Protocol,
+    rules: tuple[AnswerRule, ...],
     now: datetime,
 ) -> Triage | None:
     """Alert the clinic at once for a refused form's urgent answers (a warning sign's
     "yes" with another question left blank), and commit: the advice and the alert must
     not wait for the form to be fixed (issue 19 point 3). Keyed by the treatment day,
     so a double tap or the fixed form sent later joins this alert, never adds one."""
-    decision = early_triage(raw, form.in_window, protocol.answer_rules)
+    decision = early_triage(raw, form.in_window, rules)
     if not decision.alerts_clinic:
         return None
     t = form.course.recovering
@@ -129,9 +129,9 @@ def _alert_early(
     )
     day = AlertDay(form.course.patient.id, user.clinic_id, t.id, form.day, stored)
     raise_day_alert(day, decision, now)
-    # A clot sign alerted here is a suspected DVT or PE of the session on the outcomes
-    # page even if no valid form follows (app/domain/outcomes.py:alert_complications).
-    outcome_facts.note_checkin(t.id, protocol)
+    # A clot sign or skin breakdown alerted here counts on the outcomes page even if no
+    # valid form follows (app/domain/outcomes.py:alert_complications).
+    outcome_facts.note_checkin(t.id, protocol_for(t))
     db.session.commit()
     return decision
 
@@ -232,7 +232,7 @@ def _submit(
         )
     except AnswerError as exc:
         errors = exc.errors if long_note is None else {**exc.errors, "note": _(NOTE_MESSAGE)}
-        raise _Refused(errors, _alert_early(user, form, raw, protocol, now)) from None
+        raise _Refused(errors, _alert_early(user, form, raw, protocol.answer_rules, now)) from None
     decision = triage(answers, form.in_window, protocol.answer_rules)
     # From here to the commit, one writer per patient: another device's edit of this
     # day must not be read before it commits and then overwritten (issue 15 point 3).

@@ -42,8 +42,10 @@ def outcomes_page():
 @bp.get("/outcomes.csv")
 def outcomes_csv():
     report = outcomes.clinic_report(current_user, client_address())
+    # A byte order mark first: Excel reads a CSV without one in the machine's legacy
+    # code page, so "é" or a protocol name in Polish would open garbled.
     return Response(
-        outcomes.report_csv(report),
+        "\ufeff" + outcomes.report_csv(report),
         mimetype="text/csv",
         headers={"Content-Disposition": 'attachment; filename="outcomes.csv"'},
     )

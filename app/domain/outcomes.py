@@ -28,6 +28,7 @@ from app.domain.checkin import fixed_questions_for_day
 from app.domain.offsets import local_date
 from app.domain.offsets import local_midnight
 from app.domain.protocol.model import Protocol
+from app.domain.protocol.requirements import SKIN_CHOICES
 
 # ref 2.7: small veins fade over weeks; six weeks gives most of the result time to show.
 RATING_DUE_AFTER = timedelta(weeks=6)
@@ -269,6 +270,36 @@ def clot_flag_keys(protocol: Protocol) -> set[str]:
     return {f.key for f in protocol.red_flags if f.kind in CLOT_KINDS}
 
 
+def clot_flag_titles(protocol: Protocol) -> set[str]:
+    """The titles of the protocol's DVT or PE warning signs: an alert's reasons name a
+    warning sign by its title (app/domain/checkin.py:triage), so these find the alerts
+    that stand for a possible clot."""
+    return {f.title for f in protocol.red_flags if f.kind in CLOT_KINDS}
+
+
+def alert_complications(reasons: object, clot_titles: set[str]) -> set[str]:
+    """The complications one stored alert shows: "dvt" when one of its reasons is a
+    DVT or PE warning sign (``clot_flag_titles`` of the session's protocol), and
+    "skin_breakdown" when one is a skin change of ``SKIN_BREAKDOWN`` (stored as its
+    English label, app/domain/checkin.py:_answer_findings). The other kinds are routine
+    answers, which alert no one.
+
+    Why alerts count as well as answers: a "yes" to a clot sign on a form refused for
+    another reason raises an alert at once with no check-in stored (issue 19 point 3,
+    app/domain/checkin_early.py). A patient who never sends a valid form that day, or
+    sends it with the sign now "no", still told the clinic of a possible clot, and an
+    alert never loses a reason once given (app/services/checkins/alerts.py). Both are a
+    suspected DVT or PE for the session, as the outcomes page says ("from its check-ins
+    and alerts")."""
+    if not isinstance(reasons, list):
+        return set()
+    given = {r for r in reasons if isinstance(r, str)}
+    found = {"dvt"} if clot_titles & given else set()
+    if given & {SKIN_CHOICES[k] for k in SKIN_BREAKDOWN}:
+        found.add("skin_breakdown")
+    return found
+
+
 def complications(answers: dict[str, object], day: int, clot_keys: set[str]) -> set[str]:
     """The complications one stored check-in shows (keys of COMPLICATIONS).
 
@@ -280,6 +311,8 @@ def complications(answers: dict[str, object], day: int, clot_keys: set[str]) -> 
       4 to 28) or "chest" (possible pulmonary embolism), ref 2.6 and the DVT / PE row of
       ref 2.5. Such a "yes" always raises an alert, but the definition is the answer,
       not the alert: an alert acknowledged or a tier changed later does not undo it.
+    An alert for such a sign, or for skin breakdown, counts too, check-in or not
+    (``alert_complications``).
     This is the one definition: each session's ``SessionFacts`` row applies it
     (app/services/outcomes/facts.py), and the patient page and the clinic's outcomes
     page both read that row.

@@ -192,3 +192,17 @@ def test_complications_of_any_stored_answers_never_raise(value, day):
         found = rules.complications({key: value}, day, {"calf-pain-swelling"})
         assert found <= set(rules.COMPLICATIONS)
     assert rules.complications({"skin": [["brown"], "red-vessels"]}, 3, set()) == {"matting"}
+
+
+def test_an_alert_counts_for_a_clot_sign_or_skin_breakdown_by_its_reasons():
+    protocol = _protocol("compression-72h")
+    titles = rules.clot_flag_titles(protocol)
+    calf = next(f.title for f in protocol.red_flags if f.kind == "calf")
+    assert rules.alert_complications([calf], titles) == {"dvt"}
+    assert rules.alert_complications(["An open sore", "Pain 9 out of 10"], titles) == {
+        "skin_breakdown"
+    }
+    assert rules.alert_complications(["Pain 9 out of 10", "Brown marks or lines"], titles) == set()
+    # Stored JSON of any age: never a crash.
+    for odd in (None, "calf", {"a": 1}, [None, 3, ["x"]]):
+        assert rules.alert_complications(odd, titles) == set()

@@ -630,3 +630,29 @@ def alert_sent_meanwhile(engine, pid: int, clinic_id: int):  # noqa: ANN001 - an
         yield fired
     finally:
         event.remove(engine, "before_cursor_execute", meanwhile)
+
+
+def _outcome_codes(bundle: dict) -> set[str]:
+    return {r["code"]["coding"][0]["code"] for r in of_type(check_bundle(bundle), "Observation")}
+
+
+def test_the_clinics_copy_holds_no_rating_before_its_score_is_saved(in_app, full):
+    """Review rvoutc: blinding (ref 2.8). The patient page hides a session's rating until
+    its clearance score is saved; the clinic's FHIR copy ($everything and the download)
+    must not show it either, or the clinician could read it there before scoring. The
+    patient's own copy keeps it."""
+
+    def unscore():
+        db.session.execute(sa.delete(ClearanceScore))
+        db.session.commit()
+
+    in_app(unscore)
+    clinic = _outcome_codes(in_app(_bundle, full, for_clinic=True))
+    assert not clinic & {"improvement", "satisfaction", "side-effects"}
+    own = _outcome_codes(in_app(_bundle, full))
+    assert {"improvement", "satisfaction", "side-effects"} <= own
+
+
+def test_the_clinics_copy_holds_the_rating_once_the_score_is_saved(in_app, full):
+    clinic = _outcome_codes(in_app(_bundle, full, for_clinic=True))
+    assert {"improvement", "satisfaction", "side-effects", "clearance"} <= clinic

@@ -60,7 +60,7 @@ def _add_checkins() -> dict:
         rows = db.session.execute(
             sa.select(CheckIn.day, CheckIn.answers).where(CheckIn.treatment_id == t.id)
         ).all()
-        expected[t.id] = facts.facts_of(t.id, rows, facts.rules.clot_flag_keys(protocol))
+        expected[t.id] = facts.facts_of(t.id, rows, facts.Clot.of(protocol))
     return expected
 
 

@@ -364,3 +364,73 @@ def test_erasure_leaves_no_row_pointing_at_the_erased_record(world, in_app):
         assert left == {}
 
     in_app(check)
+
+
+def test_a_score_saved_during_an_erasure_leaves_no_count_behind(world, in_app, monkeypatch):
+    """Review rvoutc: the erasure takes the patient's sessions out of the totals, then
+    deletes them. A clinician's score saved between the two (under the patient's lock,
+    as ``save_score`` does) would add a count the cascade then strands: the erasure must
+    hold the patient's lock from before it reads the totals (PostgreSQL with
+    TEST_DATABASE_URL; SQLite serialises every write already)."""
+    import threading
+
+    from app.models import ClearanceScore
+    from app.services.locking import lock_patient
+    from app.services.outcomes import tallies
+
+    app = in_app(lambda: __import__("flask").current_app._get_current_object())
+
+    def setup():
+        _alice_with_a_record(world)
+        tid = db.session.scalar(
+            sa.select(Treatment.id).where(
+                Treatment.patient_id == world.patient_a, Treatment.status == "done"
+            )
+        )
+        tallies.rebuild(db.session.connection())
+        db.session.commit()
+        _close(world.patient_a, NOW)
+        return tid, db.session.get(Patient, world.patient_a).clinic_id
+
+    tid, clinic_id = in_app(setup)
+    done = threading.Event()
+    errors: list[BaseException] = []
+
+    def score() -> None:
+        with app.app_context():
+            try:
+                lock_patient(world.patient_a)
+                before = tallies.state(tid)
+                db.session.add(ClearanceScore(treatment_id=tid, site="left-calf-inner", score=2))
+                db.session.flush()
+                tallies.apply(before, tallies.state(tid))
+                db.session.commit()
+            except BaseException as exc:  # the session is gone: refused, as it should be
+                errors.append(exc)
+                db.session.rollback()
+            finally:
+                done.set()
+                db.session.remove()
+
+    real = tallies.forget_patient
+    worker = threading.Thread(target=score, daemon=True)
+
+    def forget_then_let_a_score_in(patient_id: int) -> None:
+        real(patient_id)
+        worker.start()
+        done.wait(1.5)  # blocked by the erasure's lock, if it holds one
+
+    monkeypatch.setattr(retention.tallies, "forget_patient", forget_then_let_a_score_in)
+    assert in_app(retention.run, KEEP_UNTIL).erased == 1
+    worker.join(30)
+    assert not worker.is_alive()
+
+    def totals():
+        kept = sorted(tallies.read(clinic_id))
+        tallies.rebuild(db.session.connection(), clinic_id)
+        recounted = sorted(tallies.read(clinic_id))
+        db.session.rollback()
+        return kept, recounted
+
+    kept, recounted = in_app(totals)
+    assert kept == recounted

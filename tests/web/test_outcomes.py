@@ -608,3 +608,27 @@ def test_the_same_rating_sent_twice_is_stored_once(app, dana, in_app):
     assert _rate(client, tid, "80", "4", ("matting",)).status_code == 303
     row = in_app(lambda: db.session.scalar(sa.select(OutcomeRating)))
     assert (row.improvement, [h["improvement"] for h in row.history]) == (80, [70])
+
+
+def test_the_csv_opens_in_a_spreadsheet_with_its_accents_and_separators(app, dana, in_app):
+    """Review rvoutc: a sclerosant with accents, an emoji, a comma, quotes and a line
+    break. The file is UTF-8 with a byte order mark, which Excel needs to read it as
+    UTF-8 (without it "Polidocanol é" opens as "Polidocanol Ã©"); every cell comes back
+    whole through a CSV reader."""
+    _pid, tid = dana
+    agent = 'Polidocanol é 🙂, "1%"\nfoam; ‮RTL'
+
+    def correct():
+        with tallies.tracked(tid):
+            db.session.get(Treatment, tid).sclerosant = agent
+        db.session.commit()
+
+    in_app(correct)
+    r = _client(app, "doc1@north.example").get("/clinic/outcomes.csv")
+    assert r.status_code == 200 and r.mimetype == "text/csv"
+    assert r.mimetype_params.get("charset") == "utf-8"
+    assert r.data.startswith("\ufeff".encode())
+    rows = list(csv.reader(io.StringIO(r.data.decode("utf-8-sig"))))
+    assert rows[0][0] == "grouping"
+    assert agent in [row[1] for row in rows if row[0] == "sclerosant"]
+    assert len({len(row) for row in rows}) == 1

@@ -134,6 +134,9 @@ def _alert_early(
         )
     day = AlertDay(form.course.patient.id, user.clinic_id, t.id, form.day, stored)
     raise_day_alert(day, decision, now)
+    # A clot sign or skin breakdown alerted here counts on the outcomes page even if no
+    # valid form follows (app/domain/outcomes.py:alert_complications).
+    outcome_facts.note_checkin(t.id, protocol_for(t))
     db.session.commit()
     return decision
 
@@ -306,11 +309,12 @@ def _submit(
     checkin.updated_at = now
     db.session.flush()
     followup.note_checkin(checkin.patient_id, now)
-    outcome_facts.note_checkin(checkin.treatment_id, protocol)  # the outcomes page's row
     if client_key:
         db.session.add(CheckInKey(client_key=client_key, checkin_id=checkin.id))
     if decision.alerts_clinic:
         raise_alert(checkin, decision, now)
+    # The outcomes page's row, from the day's answers and alerts (after the alert).
+    outcome_facts.note_checkin(checkin.treatment_id, protocol)
     db.session.commit()
     today = build_today(protocol, t.anchor, form.course.tz, now, set())
     return CheckInResult(checkin, decision, today, False, note_refused=long_note)

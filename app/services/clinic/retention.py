@@ -36,6 +36,7 @@ from app.models import Patient
 from app.models import Photo
 from app.models import User
 from app.services.audit import system_event
+from app.services.locking import lock_patient
 from app.services.outcomes import tallies
 from app.services.photos import storage
 
@@ -103,6 +104,10 @@ def erase(closure_id: int, now: datetime) -> list[str] | None:
     if patient is None:  # the patient row went some other way; the closure went with it
         db.session.rollback()
         return None
+    # The patient's write lock (app/services/locking.py) before anything is read: a
+    # score or check-in committed after the totals below are read would add a count
+    # the cascade then strands (PostgreSQL; SQLite already serialises every write).
+    lock_patient(patient.id)
     keys = photo_keys(patient.id)
     detail = (
         f"record erased: closure #{closure.id}, retention of "

@@ -136,7 +136,9 @@ def patient_bundle(
         entries.append(
             (fhir.urn("Communication", comment.id), events.communication(comment, clinic.id))
         )
-    entries += _photos_and_outcomes(db_session, patient.id, staff, photo_url or clinic_photo_url)
+    entries += _photos_and_outcomes(
+        db_session, patient.id, staff, photo_url or clinic_photo_url, blind=for_clinic
+    )
     entries += [
         (fhir.urn("Practitioner", u.id), res.practitioner(u))
         for u in (
@@ -224,10 +226,19 @@ def clinic_photo_url(photo_id: int) -> str:
 
 
 def _photos_and_outcomes(
-    db_session: Session, patient_id: int, staff: set[int], photo_url: Callable[[int], str]
+    db_session: Session,
+    patient_id: int,
+    staff: set[int],
+    photo_url: Callable[[int], str],
+    *,
+    blind: bool = False,
 ) -> Entries:
     """Photos as Media (a link to the image), then outcome ratings and clearance scores
-    as Observations; adds the scoring clinicians to ``staff``."""
+    as Observations; adds the scoring clinicians to ``staff``.
+
+    ``blind`` (the clinic's copy): a session's rating only once its clearance score is
+    saved, as on the patient page (app/services/outcomes/scoring.py): the clinician who
+    scores the photos must not have read the patient's rating first (ref 2.8)."""
     out: Entries = []
     photos: set[int] = set()
     for photo in db_session.scalars(
@@ -235,11 +246,17 @@ def _photos_and_outcomes(
     ):
         photos.add(photo.id)
         out.append((fhir.urn("Media", photo.id), events.media(photo, photo_url(photo.id))))
-    for rating in db_session.scalars(
+    ratings = (
         sa.select(OutcomeRating)
         .where(OutcomeRating.patient_id == patient_id)
         .order_by(OutcomeRating.treatment_id)
-    ):
+    )
+    if blind:
+        scored = sa.select(ClearanceScore.id).where(
+            ClearanceScore.treatment_id == OutcomeRating.treatment_id
+        )
+        ratings = ratings.where(scored.exists())
+    for rating in db_session.scalars(ratings):
         out += events.rating(rating)
     for score in db_session.scalars(
         sa.select(ClearanceScore)

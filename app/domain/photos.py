@@ -112,9 +112,13 @@ class Site:
 
     @property
     def label(self) -> str:
-        """ "Left calf, inner side", in the reader's language."""
-        part, view = say(_PARTS[(self.side, self.region)]), say(VIEWS[self.view])
-        return say(N_("%(part)s, %(view)s"), part=part, view=view)
+        """ "Left calf, inner side", in the reader's language. A site the app does not
+        know (a row written by an older version or by hand) is named as stored rather
+        than failing the page or the patient's data export."""
+        part, view = _PARTS.get((self.side, self.region)), VIEWS.get(self.view)
+        if part is None or view is None:
+            return f"{self.side} {self.region}, {self.view}"
+        return say(N_("%(part)s, %(view)s"), part=say(part), view=say(view))
 
 
 def place(

@@ -55,3 +55,10 @@ def test_the_label_names_the_session_only_when_there_are_several():
     assert when_label("before", None, 1, many=False) == "Before treatment"
     assert when_label("after", 0, 2, many=True) == "Treatment day of session 2"
     assert when_label("after", 3, 1, many=False) == "Day 3 after treatment"
+
+
+def test_a_site_the_app_does_not_know_is_named_as_stored():
+    """A row written by an older version or by hand must not fail the page or the
+    patient's data export: its label is the stored words."""
+    assert Site("left", "calf", "inner").label == "Left calf, inner side"
+    assert Site("../..", "/etc", "x").label == "../.. /etc, x"

@@ -471,3 +471,6 @@ def test_a_spanish_summary_says_its_stored_values_in_spanish(in_app, world):
     assert "mié 18 nov 2026" in summary  # the check-in's and the photo's day, by Babel
     # One tick of each: no "1 puntos" (the sentence is not a plural entry).
     assert "Puntos de la lista: 1; tareas diarias: 1." in summary
+    # The audit trail's actions are said in words, not as the stored English codes.
+    assert "Se pidieron o descargaron sus datos" in summary
+    assert not re.search(r"<td>(view|export)\b", summary)

@@ -28,6 +28,7 @@ from datetime import datetime
 from flask import render_template
 
 from app.extensions import db
+from app.i18n import N_
 from app.i18n import force_locale
 from app.i18n import locale_for
 from app.services.export import fhir
@@ -69,6 +70,37 @@ def write_zip(
         os.fsync(file.fileno())
 
 
+# The audit trail's actions in the summary's words, in the reader's language (the
+# actions are stored as short English codes; data.json keeps them as stored). An action
+# not listed here is shown as stored.
+ACTION_WORDS = {
+    "view": N_("Looked at your record"),
+    "export": N_("Your data was downloaded or asked for"),
+    "acknowledge": N_("Acknowledged an alert"),
+    "review": N_("Marked as reviewed"),
+    "comment": N_("Wrote a comment"),
+    "book session": N_("Booked a session"),
+    "move session": N_("Moved a session"),
+    "cancel session": N_("Cancelled a session"),
+    "record treatment": N_("Recorded a treatment"),
+    "correct treatment": N_("Corrected a treatment"),
+    "create patient": N_("Added you as a patient"),
+    "change": N_("Changed your details"),
+    "discharge": N_("Ended your aftercare"),
+    "re-open": N_("Re-opened your aftercare"),
+    "score": N_("Scored your photos"),
+    "sign-in link": N_("Made a sign-in link"),
+    "invitation emailed": N_("Emailed an invitation"),
+    "calendar link": N_("Changed your calendar link"),
+    "close request": N_("Your request to close your account"),
+    "close account": N_("Closed your account"),
+    "confirm": N_("Confirmed it was you"),
+    "password_changed": N_("Your password was changed"),
+    "push device removed": N_("Removed a device from reminders"),
+    "refused": N_("Was refused access"),
+}
+
+
 def _fill(
     zf: zipfile.ZipFile,
     found: records.Records,
@@ -83,6 +115,7 @@ def _fill(
             r=found,
             when=_local_time(found.account["timezone"]),
             generated=local(now, found.account["timezone"]),
+            action_words=ACTION_WORDS,
         )
     zf.writestr("summary.html", html.encode("utf-8", REPLACE))
     del html

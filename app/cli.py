@@ -30,7 +30,6 @@ from app.models import Role
 from app.services import accounts
 from app.services import backup
 from app.services import demo
-from app.services import photos
 from app.services import protocol_admin
 from app.services import protocols
 from app.services.errors import Invalid

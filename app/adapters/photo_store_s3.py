@@ -277,9 +277,7 @@ class S3PhotoStore:
         removed = 0
         for page in self._pages("list_objects_v2", "Contents"):
             old = {
-                item["Key"][len(self.prefix) :]
-                for item in page
-                if item["LastModified"] <= cutoff
+                item["Key"][len(self.prefix) :] for item in page if item["LastModified"] <= cutoff
             }
             keys = {k for k in old if KEY_PATTERN.match(k)}
             for key in sorted(keys - (is_referenced(keys) if keys else set())):

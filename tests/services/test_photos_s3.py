@@ -26,9 +26,9 @@ from config import ConfigError
 from config import ProductionConfig
 from config import TestingConfig
 from config import unsafe_production_settings
-from tests.conftest import login
 from tests.conftest import Clock
 from tests.conftest import build_world
+from tests.conftest import login
 from tests.s3_server import start_silent_server
 from tests.services.test_backup import _ok
 from tests.services.test_backup import _refused

@@ -259,3 +259,22 @@ def test_production_refuses_s3_without_a_bucket():
     )
     with pytest.raises(ConfigError, match="SCLERO_S3_BUCKET"):
         ProductionConfig.validate(settings)
+
+
+def test_the_patients_export_streams_the_photos_from_the_bucket(s3_app, in_app, world):
+    from tests.services.test_export import ask_and_build
+    from tests.services.test_export import seed_diary
+    from tests.services.test_export import zip_of
+
+    def run():  # noqa: ANN202
+        seed_diary(world.patient_a, checkins=1, photos=2, photo_size=3 * 1024 * 1024)
+        db.session.commit()
+        rows = list(db.session.scalars(sa.select(Photo.full_sha256)))
+        with zip_of(ask_and_build(world.patient_a)) as zf:
+            files = {n: zf.read(n) for n in zf.namelist() if n.startswith("photos/")}
+        return files, rows
+
+    files, rows = in_app(run)
+    assert len(objects(s3_app)) == 4  # the photos were stored in the bucket, not a folder
+    assert stored_files(s3_app) == []
+    assert sorted(hashlib.sha256(b).hexdigest() for b in files.values()) == sorted(rows)

@@ -10,6 +10,10 @@ clear 503 within its timeout; ``flask photos sweep|verify|migrate --to s3`` and
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -278,3 +282,25 @@ def test_the_patients_export_streams_the_photos_from_the_bucket(s3_app, in_app, 
     assert len(objects(s3_app)) == 4  # the photos were stored in the bucket, not a folder
     assert stored_files(s3_app) == []
     assert sorted(hashlib.sha256(b).hexdigest() for b in files.values()) == sorted(rows)
+
+
+def test_the_settings_come_from_the_environment_and_the_client_is_built_once(s3_app, in_app):
+    env = {
+        "SCLERO_PHOTO_STORE": "S3",
+        "SCLERO_S3_BUCKET": "clinic-photos",
+        "SCLERO_S3_ENDPOINT_URL": "https://minio.internal:9000",
+        "SCLERO_S3_REGION": "eu-west-2",
+        "SCLERO_S3_PREFIX": "clinic-a/",
+    }
+    code = "import config, json; print(json.dumps({n: getattr(config.Config, n) for n in %r}))"
+    out = subprocess.run(
+        [sys.executable, "-c", code % sorted(env)],
+        env=os.environ | env,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    ).stdout
+    assert json.loads(out) == env | {"SCLERO_PHOTO_STORE": "s3"}
+    first, second = in_app(photos.store), in_app(photos.store)
+    assert first is not second and first.client is second.client  # one client per process

@@ -283,6 +283,9 @@ class TestingConfig(Config):
     REMEMBER_COOKIE_SECURE = False
     WTF_CSRF_ENABLED = False
     SCLERO_STAFF_MFA_REQUIRED = False  # issue 18: tests that need it turn it on
+    # The local folder unless a test asks for S3 itself (tests/conftest.py ``s3_app``): an
+    # exported SCLERO_PHOTO_STORE=s3 in the shell must not reach every other test.
+    SCLERO_PHOTO_STORE = "local"
     # Cheap hashes keep the suite fast; a test checks that production uses the strong ones.
     SCLERO_ARGON2 = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
     SCLERO_RESET_MIN_SECONDS = 0.0  # the timing test sets its own floor

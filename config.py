@@ -485,13 +485,8 @@ def _limit_problems(config: dict[str, Any]) -> list[str]:
     processes, why = serving_processes(config)
     if processes is None:
         problems.append(why)
-    elif storage.startswith("memory://") and processes > 1:
-        problems.append(
-            f"RATELIMIT_STORAGE_URI: memory:// counts in each process, and {why}: every "
-            "limit would be that many times looser and a locked-out client would simply be "
-            "sent to another process. Use redis:// on a Redis every instance shares; "
-            "SCLERO_ALLOW_MEMORY_LIMITS only applies to a single process."
-        )
+    elif processes > 1:
+        problems.extend(_several_process_problems(config, why))
     elif storage.startswith("memory://") and not config.get("SCLERO_ALLOW_MEMORY_LIMITS"):
         problems.append(
             "RATELIMIT_STORAGE_URI: memory:// counts per worker, so limits multiply with "
@@ -529,6 +524,25 @@ def serving_processes(config: dict[str, Any]) -> tuple[int | None, str]:
         f"{instances * workers} processes are configured (SCLERO_INSTANCES={instances} "
         f"app servers x {workers} gunicorn workers each)"
     )
+
+
+def _several_process_problems(config: dict[str, Any], why: str) -> list[str]:
+    """What may not live in one process when several serve (stateless-app-servers.md)."""
+    problems = []
+    if str(config.get("RATELIMIT_STORAGE_URI") or "").startswith("memory://"):
+        problems.append(
+            f"RATELIMIT_STORAGE_URI: memory:// counts in each process, and {why}: every "
+            "limit would be that many times looser and a locked-out client would simply be "
+            "sent to another process. Use redis:// on a Redis every instance shares; "
+            "SCLERO_ALLOW_MEMORY_LIMITS only applies to a single process."
+        )
+    if config.get("VAPID_GENERATE_DEV_KEY") and not config.get("VAPID_PRIVATE_KEY"):
+        problems.append(
+            f"VAPID_GENERATE_DEV_KEY: {why}, and each would sign pushes with a key of its "
+            "own, which a phone subscribed through another refuses. Set VAPID_PRIVATE_KEY, "
+            "the same on every instance and dispatcher."
+        )
+    return problems
 
 
 def unsafe_production_settings(config: dict[str, Any]) -> list[str]:

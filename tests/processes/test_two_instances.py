@@ -28,7 +28,9 @@ from pathlib import Path
 import pytest
 import requests
 import sqlalchemy as sa
+from py_vapid import Vapid
 
+from app.adapters import push
 from app.extensions import db
 from app.models import Clinic
 from app.models import Photo
@@ -117,6 +119,12 @@ def sign_in(browser: requests.Session, url: str, email: str, password: str = PAS
     return browser.post(f"{url}/login", data=data)
 
 
+def _shared_push_key() -> str:
+    vapid = Vapid()
+    vapid.generate_keys()
+    return push.private_key_b64u(vapid)
+
+
 def _env(app, run: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FLASK_", "SCLERO_"))}
     env.update(
@@ -125,7 +133,7 @@ def _env(app, run: str) -> dict[str, str]:
         FLASK_SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"],
         FLASK_PHOTO_STORAGE_DIR=app.config["PHOTO_STORAGE_DIR"],  # the shared store
         FLASK_SCLERO_EXPORT_DIR=app.config["SCLERO_EXPORT_DIR"],
-        FLASK_VAPID_GENERATE_DEV_KEY="memory",
+        FLASK_VAPID_PRIVATE_KEY=_shared_push_key(),  # refused per process with two
         FLASK_VAPID_SUBJECT="mailto:it@clinic.example",
         # Staff sign in with a password alone here: the settings change is the point,
         # not the second factor (tests/web/test_mfa*.py).
@@ -151,7 +159,10 @@ def _start(env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
     with log.open("wb") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--config", conf, "--workers", "1"]
-            + ["--bind", f"127.0.0.1:{port}", "--timeout", "60", "wsgi:app"],
+            + ["--bind", f"127.0.0.1:{port}", "--timeout", "60", "wsgi:app"]
+            # Gunicorn's control socket has one default path per user: two instances on
+            # one machine (or anyone else's gunicorn here) would take it from each other.
+            + ["--no-control-socket"],
             cwd=ROOT,
             env=env,
             stdout=out,

@@ -21,6 +21,8 @@ from tests.services.test_production_config import production_app
 
 MEMORY = {"RATELIMIT_STORAGE_URI": "memory://", "SCLERO_ALLOW_MEMORY_LIMITS": True}
 ROOT = Path(__file__).resolve().parents[2]
+# A push key every instance shares (the value is only checked for presence here).
+KEY = "shared-vapid-key"
 
 
 def _settings(**overrides) -> dict:
@@ -34,7 +36,7 @@ def test_one_process_may_still_count_in_memory_when_allowed():
 
 def test_two_instances_refuse_memory_limits_even_when_allowed(monkeypatch):
     with pytest.raises(ConfigError) as refused:
-        dispose(production_app(monkeypatch, **MEMORY, SCLERO_INSTANCES=2))
+        dispose(production_app(monkeypatch, **MEMORY, SCLERO_INSTANCES=2, VAPID_PRIVATE_KEY=KEY))
     message = str(refused.value)
     assert "RATELIMIT_STORAGE_URI: memory:// counts in each process" in message
     assert "2 processes are configured (SCLERO_INSTANCES=2 app servers x 1 gunicorn" in message
@@ -51,7 +53,17 @@ def test_several_gunicorn_workers_refuse_memory_limits(monkeypatch):
     with pytest.raises(ConfigError, match=r"4 processes are configured .* x 4 gunicorn"):
         ProductionConfig.validate(_settings(**MEMORY))
     # Redis shared by every process is what several processes need.
-    ProductionConfig.validate(_settings(RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379/6"))
+    ProductionConfig.validate(
+        _settings(RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379/6", VAPID_PRIVATE_KEY=KEY)
+    )
+
+
+def test_several_instances_refuse_a_key_made_per_process():
+    # SAFE's push key is made in memory (each process its own): fine for one process.
+    ProductionConfig.validate(_settings())
+    with pytest.raises(ConfigError, match="VAPID_GENERATE_DEV_KEY: 2 processes are configured"):
+        ProductionConfig.validate(_settings(SCLERO_INSTANCES=2))
+    ProductionConfig.validate(_settings(SCLERO_INSTANCES=2, VAPID_PRIVATE_KEY=KEY))
 
 
 @pytest.mark.parametrize("count", ["0", "-2", "two", True, ""])

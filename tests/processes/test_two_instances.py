@@ -14,7 +14,9 @@ without it, unless REQUIRE_REDIS=1 (CI), which makes it a failure.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import importlib.util
 import os
 import re
 import signal
@@ -196,13 +198,13 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.wait(timeout=20)
 
 
-@pytest.fixture
-def pair(app, world, tmp_path):
+@contextlib.contextmanager
+def _running_pair(app, tmp_path: Path, store: dict[str, str]):
     """Two production instances on free loopback ports; stopped, and this run's Redis
     keys deleted, whatever the test did."""
     client = _redis()
     run = uuid.uuid4().hex[:4]
-    env = _env(app, run)
+    env = _env(app, run) | store
     procs: list[subprocess.Popen] = []
     try:
         urls = []
@@ -220,6 +222,56 @@ def pair(app, world, tmp_path):
         for key in client.scan_iter(match=f"*2001:db8:{run}:*"):
             client.delete(key)
         client.close()
+
+
+@contextlib.contextmanager
+def _photo_store(kind: str):
+    """The settings of a photo store both instances share: the suite's photo folder
+    (``_env``), or a bucket on a loopback S3 endpoint (tests/s3_server.py)."""
+    if kind == "local":
+        yield {}
+        return
+    import boto3
+
+    from tests.s3_server import start_s3_server
+
+    endpoint, stop = start_s3_server()
+    try:
+        keys = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+        bucket = f"two-instances-{uuid.uuid4().hex[:8]}"
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=keys["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=keys["AWS_SECRET_ACCESS_KEY"],
+        )
+        s3.create_bucket(Bucket=bucket)
+        yield keys | {
+            "SCLERO_PHOTO_STORE": "s3",
+            "SCLERO_S3_BUCKET": bucket,
+            "SCLERO_S3_ENDPOINT_URL": endpoint,
+            "SCLERO_S3_REGION": "us-east-1",
+            "SCLERO_S3_PREFIX": "clinic/",
+        }
+    finally:
+        stop()
+
+
+# The S3 variant runs once task A's store (and its loopback endpoint) is in the tree.
+STORES = ["local"] + (["s3"] if importlib.util.find_spec("tests.s3_server") else [])
+
+
+@pytest.fixture
+def pair(app, world, tmp_path):
+    with _running_pair(app, tmp_path, {}) as running:
+        yield running
+
+
+@pytest.fixture(params=STORES)
+def photo_pair(request, app, world, tmp_path):
+    with _photo_store(request.param) as store, _running_pair(app, tmp_path, store) as running:
+        yield running
 
 
 def test_a_session_signed_in_on_one_is_used_on_the_other(pair):
@@ -241,7 +293,8 @@ def test_a_session_signed_in_on_one_is_used_on_the_other(pair):
     assert "<title>Sign in" in gone.text and 'name="sc-user"' not in gone.text
 
 
-def test_a_photo_uploaded_through_one_is_served_by_the_other(pair, in_app):
+def test_a_photo_uploaded_through_one_is_served_by_the_other(photo_pair, in_app):
+    pair = photo_pair
     alice = pair.browser()
     assert sign_in(alice, pair.one, "alice@patients.example").status_code == 302
     form_page = alice.get(f"{pair.one}/patient/photos/new")

@@ -127,7 +127,7 @@ def _shared_push_key() -> str:
     return push.private_key_b64u(vapid)
 
 
-def _env(app, run: str) -> dict[str, str]:
+def _env(app) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FLASK_", "SCLERO_"))}
     env.update(
         APP_ENV="production",
@@ -204,7 +204,7 @@ def _running_pair(app, tmp_path: Path, store: dict[str, str]):
     keys deleted, whatever the test did."""
     client = _redis()
     run = uuid.uuid4().hex[:4]
-    env = _env(app, run) | store
+    env = _env(app) | store
     procs: list[subprocess.Popen] = []
     try:
         urls = []

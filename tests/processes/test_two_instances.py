@@ -1,7 +1,8 @@
 """Two app servers, one clinic (issue 21 point 2): two real ``gunicorn wsgi:app``
 instances on two loopback ports, with the production configuration, sharing the suite's
 database (SQLite, or PostgreSQL with TEST_DATABASE_URL), Redis database 6 for the rate
-limits and one photo store. What one instance did, the other sees on its next request:
+limits and one photo store (the photo test runs on the shared folder and on a bucket of
+the loopback S3 endpoint, tests/s3_server.py). What one instance did, the other sees on its next request:
 the sign-in session, an uploaded photo, an account's lockout and a per-address limit,
 and a clinic setting (docs/decisions/stateless-app-servers.md).
 
@@ -225,11 +226,11 @@ def _running_pair(app, tmp_path: Path, store: dict[str, str]):
 
 
 @contextlib.contextmanager
-def _photo_store(kind: str):
-    """The settings of a photo store both instances share: the suite's photo folder
-    (``_env``), or a bucket on a loopback S3 endpoint (tests/s3_server.py)."""
+def _photo_store(kind: str, folder: str):
+    """The settings of a photo store both instances share, and what it holds: the suite's
+    photo folder (``_env``), or a bucket on a loopback S3 endpoint (tests/s3_server.py)."""
     if kind == "local":
-        yield {}
+        yield {}, lambda: [n for _, _, names in os.walk(folder) for n in names]
         return
     import boto3
 
@@ -247,13 +248,19 @@ def _photo_store(kind: str):
             aws_secret_access_key=keys["AWS_SECRET_ACCESS_KEY"],
         )
         s3.create_bucket(Bucket=bucket)
-        yield keys | {
+        settings = keys | {
             "SCLERO_PHOTO_STORE": "s3",
             "SCLERO_S3_BUCKET": bucket,
             "SCLERO_S3_ENDPOINT_URL": endpoint,
             "SCLERO_S3_REGION": "us-east-1",
             "SCLERO_S3_PREFIX": "clinic/",
         }
+
+        def objects() -> list[str]:
+            listed = s3.list_objects_v2(Bucket=bucket).get("Contents", [])
+            return [item["Key"] for item in listed if item["Key"].startswith("clinic/")]
+
+        yield settings, objects
     finally:
         stop()
 
@@ -270,8 +277,12 @@ def pair(app, world, tmp_path):
 
 @pytest.fixture(params=STORES)
 def photo_pair(request, app, world, tmp_path):
-    with _photo_store(request.param) as store, _running_pair(app, tmp_path, store) as running:
-        yield running
+    """Two instances on one photo store; ``running.stored()`` lists what the store holds."""
+    folder = app.config["PHOTO_STORAGE_DIR"]
+    with _photo_store(request.param, folder) as (store, stored):
+        with _running_pair(app, tmp_path, store) as running:
+            running.stored = stored
+            yield running
 
 
 def test_a_session_signed_in_on_one_is_used_on_the_other(pair):
@@ -295,6 +306,7 @@ def test_a_session_signed_in_on_one_is_used_on_the_other(pair):
 
 def test_a_photo_uploaded_through_one_is_served_by_the_other(photo_pair, in_app):
     pair = photo_pair
+    assert pair.stored() == []
     alice = pair.browser()
     assert sign_in(alice, pair.one, "alice@patients.example").status_code == 302
     form_page = alice.get(f"{pair.one}/patient/photos/new")
@@ -317,6 +329,7 @@ def test_a_photo_uploaded_through_one_is_served_by_the_other(photo_pair, in_app)
     assert image.status_code == 200
     assert image.headers["Content-Type"] == "image/jpeg"
     assert hashlib.sha256(image.content).hexdigest() == sha256
+    assert len(pair.stored()) == 2  # the photo and its thumbnail, in the shared store
     assert "private" in image.headers.get("Cache-Control", "")
 
 

@@ -2,9 +2,9 @@
 instances on two loopback ports, with the production configuration, sharing the suite's
 database (SQLite, or PostgreSQL with TEST_DATABASE_URL), Redis database 6 for the rate
 limits and one photo store (the photo test runs on the shared folder and on a bucket of
-the loopback S3 endpoint, tests/s3_server.py). What one instance did, the other sees on its next request:
-the sign-in session, an uploaded photo, an account's lockout and a per-address limit,
-and a clinic setting (docs/decisions/stateless-app-servers.md).
+the loopback S3 endpoint, tests/s3_server.py). What one instance did, the other sees on
+its next request: the sign-in session, an uploaded photo, an account's lockout and a
+per-address limit, and a clinic setting (docs/decisions/stateless-app-servers.md).
 
 The browser is one ``requests`` cookie jar that talks to both ports, as a load balancer
 would send one browser's requests to either. Each part of a test comes from its own

@@ -45,6 +45,9 @@ class Config:
     # older than KEEP_DAYS, always keeping the newest KEEP_LAST; `flask retention run`
     # prunes SCLERO_BACKUP_ROOT when set. An erased patient stays in backups at most
     # KEEP_DAYS after erasure (docs/decisions/account-closure.md).
+    # A stopped or replaced calendar link answers an empty calendar this long, so
+    # subscribed calendars clear its events; then 404 (app/services/ical/links.py).
+    SCLERO_CALENDAR_RETIRED = timedelta(days=30)
     SCLERO_BACKUP_ROOT: str | None = None
     SCLERO_BACKUP_KEEP_DAYS = 35
     SCLERO_BACKUP_KEEP_LAST = 3

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from icalendar import Calendar
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.extensions import db
 from app.models import AuditEvent
@@ -133,3 +134,15 @@ def test_closure_empties_the_calendar_too(client, world, in_app):
 
 def test_a_token_never_issued_is_still_404(client, world):
     assert _anon(client).get("/patient/calendar/feed/" + "x" * 43 + ".ics").status_code == 404
+
+
+def test_behind_the_proxy_its_forwarded_scheme_decides(client, world, app):
+    login(client, ALICE)
+    path, _ = _new_link(client)
+    app.config["SESSION_COOKIE_SECURE"] = True
+    # As app.web.install_hosts_and_proxies sets up for SCLERO_PROXY_COUNT=1.
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)
+    anon = _anon(client)
+    assert anon.get(path, headers={"X-Forwarded-Proto": "http"}).status_code == 403
+    fine = anon.get(path, headers={"X-Forwarded-Proto": "https"})
+    assert fine.status_code == 200 and len(_events(fine.data)) >= 2

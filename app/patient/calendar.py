@@ -82,7 +82,7 @@ def calendar_show_link():
     stopped) goes back to Reminders, which says a link is shown only once."""
     token = session.pop(_REVEAL, None)
     if not isinstance(token, str) or not ical.is_current_link(current_user, token):
-        return _private(redirect(url_for("patient.reminders_page", _anchor="calendar-title")))
+        return _private(redirect(url_for("patient.reminders_page", _anchor="calendar-title"), 303))
     https_url = public_url("patient.calendar_feed", token=token)
     # The copyable link is https. webcal:// is the one address that makes a phone
     # subscribe in one tap, and clients map it to https or http as they see fit; where

@@ -48,7 +48,7 @@ def test_reloading_the_link_page_makes_no_other_link(client, world, in_app):
     first = client.get("/patient/calendar/link")  # a reload
     second = client.get("/patient/calendar/link")
     for again in (first, second):
-        assert again.status_code == 302
+        assert again.status_code == 303
         assert again.headers["Location"].endswith("/patient/reminders#calendar-title")
         assert not FEED.search(again.get_data(as_text=True))
     assert _link_rows(in_app) == 1 and _made(in_app) == 1
@@ -60,7 +60,7 @@ def test_a_link_stopped_before_its_page_opened_is_not_shown(client, world, in_ap
     assert r.status_code == 303
     assert client.post("/patient/calendar/stop").status_code == 303
     shown = client.get(r.headers["Location"])
-    assert shown.status_code == 302 and not FEED.search(shown.get_data(as_text=True))
+    assert shown.status_code == 303 and not FEED.search(shown.get_data(as_text=True))
 
 
 def test_an_https_site_offers_https_and_refuses_the_feed_over_http(client, world, app):

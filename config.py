@@ -41,6 +41,16 @@ class Config:
     SCLERO_INVITE_TTL = timedelta(days=7)
     # After discharge a patient may still read their diary, photos and plan this long.
     SCLERO_DISCHARGE_READ = timedelta(days=90)
+    # Backups age out (checklist E7): `flask backup prune ROOT` removes this app's backups
+    # older than KEEP_DAYS, always keeping the newest KEEP_LAST; `flask retention run`
+    # prunes SCLERO_BACKUP_ROOT when set. An erased patient stays in backups at most
+    # KEEP_DAYS after erasure (docs/decisions/account-closure.md).
+    # A stopped or replaced calendar link answers an empty calendar this long, so
+    # subscribed calendars clear its events; then 404 (app/services/ical/links.py).
+    SCLERO_CALENDAR_RETIRED = timedelta(days=30)
+    SCLERO_BACKUP_ROOT: str | None = None
+    SCLERO_BACKUP_KEEP_DAYS = 35
+    SCLERO_BACKUP_KEEP_LAST = 3
     # Throttle: this many failed sign-ins for one email in the window locks that email.
     SCLERO_LOGIN_MAX_FAILURES = 10
     SCLERO_LOGIN_WINDOW = timedelta(minutes=15)

@@ -171,6 +171,10 @@ def register_cli(app: Flask) -> None:
 
     register(app)
     app.cli.add_command(retention_cli)  # issue 20 point 4: `flask retention run`
+    from app.cli import backup_cli
+    from app.cli_backup_prune import prune_command
+
+    backup_cli.add_command(prune_command)  # checklist E7: `flask backup prune ROOT`
 
 
 def configure_logging(app: Flask) -> None:

@@ -13,6 +13,7 @@ import secrets
 
 from flask import Flask
 from flask import current_app
+from flask import g
 from flask import jsonify
 from flask import make_response
 from flask import render_template
@@ -21,6 +22,7 @@ from flask.globals import request_ctx
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from app import fhir_errors
 from app import web
 from app.adapters.photo_store import StorageUnavailable
 from app.extensions import db
@@ -131,7 +133,11 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        return _http_page(exc.code or 500)
+        response = make_response(_http_page(exc.code or 500))
+        if exc.code == 405 and getattr(exc, "valid_methods", None):
+            # A 405 must say what is allowed (RFC 9110 15.5.6); an API client reads it.
+            response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
+        return response
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):
@@ -168,10 +174,14 @@ def register(app: Flask) -> None:
     def unexpected(exc: Exception):
         db.session.rollback()
         reference = new_reference()
+        g.error_reference = reference  # for the FHIR API's OperationOutcome (fhir_errors)
         log.exception("unhandled error %s on %s %s", reference, request.method, request.path)
         return _page(500, reference=reference)
 
     app.after_request(security_headers)
+    # Registered last, so run first: security_headers then sees the FHIR answer's own
+    # Cache-Control and content type.
+    fhir_errors.install(app)
 
 
 def security_headers(response):

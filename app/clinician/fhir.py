@@ -7,6 +7,11 @@
   ``searchset``. Signed-in staff of the patient's clinic only; anyone else, signed in or
   not, gets 404, so the address reveals nothing.
 
+A HEAD of either is answered after the access check alone: no bundle is built, and no
+``export`` event is written, since nothing left the server.
+
+Every error under ``/fhir/`` is an OperationOutcome (``app/fhir_errors.py``).
+
 Both are audited by the service (``app/services/export/fhir.py``) and never stored by
 a cache (``no-store``; the service worker caches no such response either).
 """
@@ -48,6 +53,8 @@ def everything(patient_id: int):
     if request.args and "handling=strict" in request.headers.get("Prefer", "").replace(" ", ""):
         words = "No parameter (such as _since, _count or _type) is supported on $everything."
         return _json(outcome("not-supported", words), status=400)
+    if request.method == "HEAD":
+        return _head(patient_id)
     address = public_url("fhir.everything", patient_id=patient_id)
     actor = current_user
     bundle = fhir.clinic_bundle(actor, patient_id, client_address(), now(), everything=address)
@@ -56,6 +63,8 @@ def everything(patient_id: int):
 
 @bp.get("/patients/<int:patient_id>/fhir.json")
 def patient_fhir(patient_id: int):
+    if request.method == "HEAD":
+        return _head(patient_id)
     bundle = fhir.clinic_bundle(current_user, patient_id, client_address(), now())
     response = _json(bundle)
     # The file name holds the record's id only: a name in Downloads is seen by anyone
@@ -65,8 +74,15 @@ def patient_fhir(patient_id: int):
     return response
 
 
-def _json(bundle: dict[str, object], status: int = 200) -> Response:
-    body = json.dumps(bundle, ensure_ascii=False, separators=(",", ":"))
-    response = Response(body, status=status, content_type=f"{FHIR_JSON}; charset=utf-8")
+def _head(patient_id: int) -> Response:
+    """HEAD: Flask would run the GET view, building the bundle and auditing an export
+    that sent nothing. Check access (a 404 as for GET), then answer the headers only."""
+    fhir.clinic_head(current_user, patient_id, client_address())
+    return _json({}, body=False)
+
+
+def _json(bundle: dict[str, object], status: int = 200, *, body: bool = True) -> Response:
+    text = json.dumps(bundle, ensure_ascii=False, separators=(",", ":")) if body else ""
+    response = Response(text, status=status, content_type=f"{FHIR_JSON}; charset=utf-8")
     response.headers["Cache-Control"] = "no-store"
     return response

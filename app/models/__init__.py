@@ -3,6 +3,7 @@
 from app.models.audit import AuditEvent
 from app.models.calendar import CalendarEventRevision
 from app.models.calendar import CalendarLink
+from app.models.calendar import RetiredCalendarLink
 from app.models.checkin import Alert
 from app.models.checkin import CheckIn
 from app.models.checkin import CheckInKey
@@ -41,6 +42,7 @@ __all__ = [
     "AuditEvent",
     "CalendarEventRevision",
     "CalendarLink",
+    "RetiredCalendarLink",
     "CheckIn",
     "CheckInKey",
     "Channel",

@@ -49,3 +49,17 @@ class CalendarEventRevision(db.Model):
     sequence: Mapped[int] = mapped_column(default=0)
     fingerprint: Mapped[str] = mapped_column(sa.String(64))
     modified_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RetiredCalendarLink(db.Model):
+    """A link that was replaced or stopped, kept as its hash and when it stopped.
+
+    For ``SCLERO_CALENDAR_RETIRED`` after that it answers a valid calendar with no events
+    (app/services/ical/links.py), so a calendar app still polling it clears what it
+    showed; then 404. No patient id: the row says nothing about anyone.
+    """
+
+    __tablename__ = "calendar_links_retired"
+
+    token_hash: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    retired_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

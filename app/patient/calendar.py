@@ -15,10 +15,13 @@ from __future__ import annotations
 
 from flask import Response
 from flask import abort
+from flask import current_app
 from flask import flash
 from flask import make_response
 from flask import redirect
 from flask import render_template
+from flask import request
+from flask import session
 from flask import url_for
 from flask_login import current_user
 
@@ -35,6 +38,7 @@ from app.web import client_address
 from app.web import public_url
 
 ICS_TYPE = "text/calendar; charset=utf-8"
+_REVEAL = "calendar_link_reveal"  # the session key holding a new link until its GET
 
 
 def _private(response: Response) -> Response:
@@ -62,10 +66,28 @@ def calendar_download():
 
 @bp.post("/calendar/link")
 def calendar_new_link():
-    """A new subscription link (the old one stops), shown once on its own page: only
-    its hash is stored, so it cannot be shown again later."""
+    """Make a new subscription link (the old one stops), then show it on a GET: a reload
+    of the page that shows it must not make yet another link (POST/redirect/GET)."""
     token = ical.new_link(current_user, now(), client_address())
+    # Only the link's hash is stored, so the page after the redirect can show it only if
+    # it travels there: in the signed session cookie, for this one redirect (the GET
+    # takes it out again).
+    session[_REVEAL] = token
+    return _private(redirect(url_for("patient.calendar_show_link"), 303))
+
+
+@bp.get("/calendar/link")
+def calendar_show_link():
+    """The new link, shown once: a reload (or a link that has since been replaced or
+    stopped) goes back to Reminders, which says a link is shown only once."""
+    token = session.pop(_REVEAL, None)
+    if not isinstance(token, str) or not ical.is_current_link(current_user, token):
+        return _private(redirect(url_for("patient.reminders_page", _anchor="calendar-title"), 303))
     https_url = public_url("patient.calendar_feed", token=token)
+    # The copyable link is https. webcal:// is the one address that makes a phone
+    # subscribe in one tap, and clients map it to https or http as they see fit; where
+    # one picks http the feed refuses it (below): no appointment ever goes over plain
+    # http, and the patient copies the https link instead (docs/calendar.md).
     webcal_url = "webcal://" + https_url.split("://", 1)[1]
     page = render_template("patient/calendar_link.html", https_url=https_url, webcal_url=webcal_url)
     return _private(make_response(page))
@@ -74,7 +96,7 @@ def calendar_new_link():
 @bp.post("/calendar/stop")
 def calendar_stop_link():
     """Stop the subscription link: calendars that had it stop updating."""
-    if ical.stop_link(current_user, client_address()):
+    if ical.stop_link(current_user, client_address(), now()):
         flash(_("Your calendar link is stopped. Calendars using it no longer update."), "success")
     return redirect(url_for("patient.reminders_page", _anchor="calendar-title"), 303)
 
@@ -85,7 +107,14 @@ def calendar_stop_link():
 @limiter.limit(link_limit, key_func=link_key, methods=["GET", "HEAD"])
 @limiter.limit(feed_limit, methods=["GET", "HEAD"])
 def calendar_feed(token: str):
-    """The subscription feed: no sign-in; 404 for a link that is not live."""
+    """The subscription feed: no sign-in; 404 for a link that is not live (an empty
+    calendar for one stopped recently: app/services/ical/links.py)."""
+    if current_app.config.get("SESSION_COOKIE_SECURE") and not request.is_secure:
+        # The site is https (its cookies are Secure, as for HSTS in app/errors.py), and
+        # appointment times never go over plain http. ``request.is_secure`` reads the
+        # proxy's X-Forwarded-Proto through ProxyFix (app/web.py). Nothing is looked up:
+        # the answer is the same for any token.
+        abort(403)
     try:
         body = ical.calendar_for_link(token, now())
     except NotFound:

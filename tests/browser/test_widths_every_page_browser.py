@@ -115,6 +115,10 @@ RECIPES: dict[str, tuple[str | None, str]] = {
     "/patient/account/close": ("patient", "/patient/account/close"),  # issue 20 point 4
     "/patient/calendar.ics": (None, "an iCalendar file, not a page"),
     "/patient/calendar/feed/<token>.ics": (None, "a calendar app's feed, not a page"),
+    "/patient/calendar/link": (
+        None,
+        "shown once after its POST (else a redirect): test_calendar_browser checks its width",
+    ),
     "/patient/checkin": ("patient", "/patient/checkin"),
     "/patient/checklist": ("patient", "/patient/checklist"),
     "/patient/diary": ("patient", "/patient/diary"),

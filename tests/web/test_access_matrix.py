@@ -91,6 +91,7 @@ EXPECTED = {
     # Issue 20 point 3: the patient's own calendar; the feed's token is the access check.
     "patient.calendar_download": "patient",
     "patient.calendar_new_link": "patient",
+    "patient.calendar_show_link": "patient",
     "patient.calendar_stop_link": "patient",
     "patient.calendar_feed": "public",
     # "Download my data" (issue 20): ask for one's own; download one's own ready zip only.

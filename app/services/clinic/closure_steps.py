@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from app.clock import now
 from app.extensions import db
 from app.models import AccountClosure
 from app.models import AuthSession
@@ -35,6 +36,7 @@ from app.models.user import MfaRecoveryCode
 from app.models.user import MfaSecret
 from app.models.user import TrustedDevice
 from app.services.export import files as export_files
+from app.services.ical.links import retire_on_closure
 
 # The address a closed account keeps: emails are unique sign-in names, so each closed
 # account needs its own, and ".invalid" (RFC 2606) can never receive mail.
@@ -146,7 +148,10 @@ def _email(account: Account) -> None:
 
 def _calendar_links(account: Account) -> None:
     """The private calendar subscription URL (issue 20 point 3): the link stops at once.
-    The events' revision rows go too: they only number a live feed's changes."""
+    The events' revision rows go too: they only number a live feed's changes. The
+    link's hash is kept apart, with no patient id, so a calendar still polling it gets
+    an empty calendar for a while and drops the events (app/services/ical/links.py)."""
+    retire_on_closure(account.patient_id, now())
     db.session.execute(sa.delete(CalendarLink).where(CalendarLink.patient_id == account.patient_id))
     db.session.execute(
         sa.delete(CalendarEventRevision).where(

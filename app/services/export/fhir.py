@@ -66,6 +66,14 @@ def clinic_bundle(
     return fhir.as_searchset(bundle, everything) if everything else bundle
 
 
+def clinic_head(actor: Principal, patient_id: int, address: str) -> None:
+    """A HEAD of either FHIR address: the same access check as the GET (a refused attempt
+    is audited as ``refused``, and raises NotFound), but no bundle is built and no
+    ``export`` event is written, since no data leaves the server."""
+    own_patient(actor, patient_id, address, "export")
+    db.session.rollback()  # nothing was written; end the read
+
+
 def read_in_one_snapshot(db_session: Session) -> None:
     """Begin a read-only transaction whose statements all see the same committed state
     (PostgreSQL REPEATABLE READ), so a check-in and its alert sent while the bundle is

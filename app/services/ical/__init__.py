@@ -12,6 +12,7 @@ from app.services.ical.feed import calendar_for_link
 from app.services.ical.feed import calendar_for_patient
 from app.services.ical.links import CalendarStatus
 from app.services.ical.links import calendar_status
+from app.services.ical.links import is_current_link
 from app.services.ical.links import new_link
 from app.services.ical.links import patient_for_token
 from app.services.ical.links import stop_link
@@ -21,6 +22,7 @@ __all__ = [
     "calendar_for_link",
     "calendar_for_patient",
     "calendar_status",
+    "is_current_link",
     "new_link",
     "patient_for_token",
     "stop_link",

@@ -42,8 +42,10 @@ from app.models import User
 from app.principal import Principal
 from app.services.errors import NotFound
 from app.services.ical.links import patient_for_token
+from app.services.ical.links import recently_retired
 from app.services.ical.render import Words
 from app.services.ical.render import render
+from app.services.ical.render import render_empty
 from app.services.locking import lock_patient
 from app.services.notify.email_content import absolute
 from app.services.notify.email_content import mail_host
@@ -69,11 +71,19 @@ def calendar_for_patient(user: Principal, now: datetime) -> bytes:
 
 
 def calendar_for_link(token: str, now: datetime) -> bytes:
-    """The calendar behind a subscription link; commits new revisions.
+    """The calendar behind a subscription link; commits new revisions. A link stopped
+    or replaced recently gives an empty calendar instead (``links.recently_retired``).
 
-    :raises NotFound: as ``links.patient_for_token``.
+    :raises NotFound: as ``links.patient_for_token``, once past that period.
     """
-    return _calendar(patient_for_token(token), now)
+    try:
+        patient = patient_for_token(token)
+    except NotFound:
+        if recently_retired(token, now):
+            db.session.rollback()  # end the read
+            return render_empty()
+        raise
+    return _calendar(patient, now)
 
 
 def _calendar(patient: Patient, now: datetime) -> bytes:

@@ -7,19 +7,31 @@ once; "Stop the link" deletes it. Both are audited as the patient's own changes.
 
 The link answers 404, not 403, for every reason it does not work (unknown, stopped,
 the patient discharged, the account closed or gone): a stranger learns nothing.
+
+Except for a while after it stops. A calendar app that subscribed keeps polling the old
+link, and on a 404 every client we know keeps the events it last had: the patient's
+calendar would show old appointments for ever. So a replaced or stopped link is kept as
+its hash in ``calendar_links_retired`` and, for ``SCLERO_CALENDAR_RETIRED`` (30 days:
+Google polls a subscription every day or so, Apple and Outlook by their own refresh
+setting, a week at most), answers a valid calendar with no events (``feed.EMPTY``), no
+name and no time zone, nothing personal: the calendar clears itself. Then it is 404.
+Rows past the period are deleted whenever a link is made or stopped.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from datetime import timedelta
 
 import sqlalchemy as sa
+from flask import current_app
 
 from app.extensions import db
 from app.i18n import _
 from app.models import CalendarLink
 from app.models import Patient
+from app.models import RetiredCalendarLink
 from app.models import User
 from app.principal import Principal
 from app.security import new_token
@@ -77,6 +89,8 @@ def new_link(user: Principal, now: datetime, address: str) -> str:
     if row is None:
         row = CalendarLink(patient_id=patient_id)
         db.session.add(row)
+    else:
+        _retire(row.token_hash, now)
     row.token_hash = token_hash(token)
     row.created_at = now
     detail = "new link, the old one stopped" if replaced else "new link"
@@ -99,7 +113,7 @@ def _still_in_care(patient_id: int) -> bool:
     return found is not None
 
 
-def stop_link(user: Principal, address: str) -> bool:
+def stop_link(user: Principal, address: str, now: datetime) -> bool:
     """Delete the patient's link (idempotent), audited when there was one; commits.
 
     :returns: whether there was a link to stop.
@@ -112,6 +126,7 @@ def stop_link(user: Principal, address: str) -> bool:
     if row is None:
         db.session.commit()
         return False
+    _retire(row.token_hash, now)
     db.session.delete(row)
     audit(user, patient_id, "calendar link", address, "link stopped")
     db.session.commit()
@@ -136,3 +151,41 @@ def patient_for_token(token: str) -> Patient:
     if patient is None or patient.discharged_at is not None:
         raise NotFound("This link is not valid.")
     return patient
+
+
+def retire_on_closure(patient_id: int, now: datetime) -> None:
+    """Account closure (app/services/clinic/closure_steps.py) deletes the link: keep its
+    hash first, so calendars still polling it clear themselves as for a stopped link.
+    Part of the caller's transaction."""
+    row = db.session.get(CalendarLink, patient_id)
+    if row is not None:
+        _retire(row.token_hash, now)
+
+
+def is_current_link(user: Principal, token: str) -> bool:
+    """Whether ``token`` is the patient's live link (the one-time reveal after "Make a
+    new link" shows it only while it is)."""
+    row = db.session.get(CalendarLink, _patient_id(user))
+    return row is not None and row.token_hash == token_hash(token)
+
+
+def _retired_period() -> timedelta:
+    return current_app.config["SCLERO_CALENDAR_RETIRED"]
+
+
+def _retire(old_hash: str, now: datetime) -> None:
+    """Keep a stopped link's hash (see the module docstring); drop those past the period."""
+    cutoff = now - _retired_period()
+    db.session.execute(
+        sa.delete(RetiredCalendarLink).where(RetiredCalendarLink.retired_at < cutoff)
+    )
+    if db.session.get(RetiredCalendarLink, old_hash) is None:
+        db.session.add(RetiredCalendarLink(token_hash=old_hash, retired_at=now))
+
+
+def recently_retired(token: str, now: datetime) -> bool:
+    """Whether ``token`` stopped less than ``SCLERO_CALENDAR_RETIRED`` ago."""
+    if len(token) not in _TOKEN_LENGTHS or not token.isascii():
+        return False
+    row = db.session.get(RetiredCalendarLink, token_hash(token))
+    return row is not None and row.retired_at > now - _retired_period()

@@ -18,11 +18,14 @@ from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC
+from datetime import datetime
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar
 from icalendar import Event
+from icalendar import Timezone
+from icalendar import TimezoneStandard
 from icalendar import vDuration
 
 from app.domain.calendar_events import CalendarEvent
@@ -93,3 +96,27 @@ def _event(event: CalendarEvent, revision: Revision, tz: ZoneInfo, words: Words)
     # An appointment is busy time; an aftercare step is a note on the day.
     out.add("transp", "OPAQUE" if event.kind == "appointment" else "TRANSPARENT")
     return out
+
+
+def render_empty() -> bytes:
+    """A calendar with no events, for a link that stopped (app/services/ical/links.py):
+    a subscribed calendar that fetches it drops every event it had from the link. No
+    name, no zone of the patient's, nothing personal. RFC 5545 wants at least one
+    component, so it holds a VTIMEZONE for UTC, which says nothing about anyone."""
+    cal = Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("method", "PUBLISH")
+    cal.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
+    cal.add("x-published-ttl", vDuration(REFRESH))
+    utc = Timezone()
+    utc.add("tzid", "UTC")
+    standard = TimezoneStandard()
+    standard.add("dtstart", datetime(1970, 1, 1))
+    standard.add("tzoffsetfrom", timedelta(0))
+    standard.add("tzoffsetto", timedelta(0))
+    standard.add("tzname", "UTC")
+    utc.add_component(standard)
+    cal.add_component(utc)
+    return cal.to_ical()

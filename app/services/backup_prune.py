@@ -1,0 +1,128 @@
+"""``flask backup prune ROOT``: backups age out on a schedule (checklist E7, issue 20).
+
+An erased patient (``flask retention run``) lives on in every backup made before the
+erasure. Backups under ROOT are removed once they are older than ``keep_days`` (by the
+``created_at`` their manifest records, against ``app.clock``), so an erased record is
+gone from them at most ``keep_days`` after its erasure, provided backups keep being made
+(see ``keep_last``).
+
+What counts as a backup: a real folder (not a link) directly under ROOT holding
+``database.dump`` and a ``manifest.json`` of this app's format (``app.services.backup``)
+with an ISO ``created_at`` that has a UTC offset. Anything else under ROOT (another
+file, a folder without a manifest, a damaged or foreign manifest) is never touched, only
+counted: the command removes what it recognises and nothing else. ROOT itself being a
+backup is refused: the operator named one backup, not the folder of backups.
+
+``keep_last``: the newest K backups are kept whatever their age (at least one), so a
+backup job that silently stopped does not end, weeks later, with no backup at all. The
+price: while no new backup is made, the newest K keep what they hold.
+
+Removal is a rename to ``.pruning-<name>`` in ROOT (one atomic step: a backup is either
+whole and listed or marked for removal), then deleting that folder. A run interrupted in
+between leaves a ``.pruning-`` folder, which the next run finishes deleting: a half
+deleted backup is never mistaken for a restorable one, nor left behind for ever.
+Idempotent: a second run finds nothing more to remove. Each run writes one audit event
+with its counts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import datetime
+from datetime import timedelta
+
+from app.extensions import db
+from app.services.audit import security_event
+from app.services.backup import DUMP
+from app.services.backup import FORMAT
+from app.services.backup import MANIFEST
+
+PRUNING = ".pruning-"
+
+
+class PruneError(Exception):
+    """A prune that cannot go ahead; the message says why."""
+
+
+@dataclass
+class PruneReport:
+    """What one run did: backups kept and removed, entries under ROOT left alone."""
+
+    kept: int = 0
+    removed: list[str] = field(default_factory=list)
+    not_backups: int = 0
+
+    def summary(self) -> str:
+        """One line for the operator and the audit event."""
+        return (
+            f"{len(self.removed)} backups removed, {self.kept} kept, "
+            f"{self.not_backups} other entries left alone"
+        )
+
+
+def created_at(folder: str) -> datetime | None:
+    """When the backup in ``folder`` was made, or None if it is not one of ours."""
+    if os.path.islink(folder) or not os.path.isdir(folder):
+        return None
+    if not os.path.isfile(os.path.join(folder, DUMP)):
+        return None
+    try:
+        with open(os.path.join(folder, MANIFEST), encoding="utf-8") as f:
+            manifest = json.load(f)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        return None
+    try:
+        made = datetime.fromisoformat(str(manifest.get("created_at")))
+    except ValueError:
+        return None
+    # A time without an offset cannot be compared safely: not ours (create writes one).
+    return made if made.tzinfo is not None else None
+
+
+def prune(root: str, now: datetime, *, keep_days: int, keep_last: int) -> PruneReport:
+    """Remove the backups under ``root`` older than ``keep_days``, except the newest
+    ``keep_last``; audited (one event), commits.
+
+    :raises PruneError: ``root`` is not a folder, is itself a backup, or a count is out
+        of range.
+    """
+    if keep_days < 1:
+        raise PruneError("--keep-days must be at least 1.")
+    if keep_last < 1:
+        raise PruneError("--keep-last must be at least 1: pruning never removes every backup.")
+    if not os.path.isdir(root):
+        raise PruneError(f"{root} is not a folder.")
+    if created_at(root) is not None:
+        raise PruneError(f"{root} is a backup itself: give the folder that holds the backups.")
+    report = PruneReport()
+    backups: list[tuple[datetime, str]] = []
+    for name in sorted(os.listdir(root)):
+        path = os.path.join(root, name)
+        if name.startswith(PRUNING) and os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)  # an earlier run's removal, interrupted: finish it
+            continue
+        made = created_at(path)
+        if made is None:
+            report.not_backups += 1
+        else:
+            backups.append((made, name))
+    backups.sort(reverse=True)  # newest first
+    cutoff = now - timedelta(days=keep_days)
+    for index, (made, name) in enumerate(backups):
+        if index < keep_last or made >= cutoff:
+            report.kept += 1
+            continue
+        doomed = os.path.join(root, PRUNING + name)
+        os.rename(os.path.join(root, name), doomed)
+        shutil.rmtree(doomed)
+        report.removed.append(name)
+    detail = f"{report.summary()} (older than {keep_days} days, newest {keep_last} kept)"
+    security_event("backup prune", "cli", detail, name="flask backup prune")
+    db.session.commit()
+    return report

@@ -1,0 +1,160 @@
+"""``flask backup prune ROOT`` (checklist E7) with a pinned clock: this app's backups
+older than N days go, the newest K always stay, anything else under ROOT is never
+touched, a second run removes nothing, each run is one audit event, and ``flask
+retention run`` prunes ``SCLERO_BACKUP_ROOT`` when it is set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import AuditEvent
+from tests.conftest import NOW
+
+
+def fake_backup(root: Path, name: str, age_days: float, **manifest: object) -> Path:
+    """A folder shaped like ``flask backup create``'s output, made ``age_days`` ago."""
+    folder = root / name
+    folder.mkdir()
+    (folder / "database.dump").write_bytes(b"dump")
+    made = (NOW - timedelta(days=age_days)).isoformat()
+    doc = {"format": 1, "created_at": made, "photos": {}, **manifest}
+    (folder / "manifest.json").write_text(json.dumps(doc))
+    return folder
+
+
+def _names(root: Path) -> set[str]:
+    return set(os.listdir(root))
+
+
+def _prune_events(in_app) -> list[str]:
+    return in_app(
+        lambda: list(
+            db.session.scalars(
+                sa.select(AuditEvent.detail).where(AuditEvent.action == "backup prune")
+            )
+        )
+    )
+
+
+def _run(runner, *args: str):
+    result = runner.invoke(args=["backup", "prune", *args])
+    assert "Traceback" not in result.output
+    return result
+
+
+def test_old_backups_go_and_nothing_else_is_touched(runner, in_app, tmp_path):
+    root = tmp_path / "backups"
+    root.mkdir()
+    for name, age in [("b40", 40), ("b36", 36), ("b10", 10), ("b1", 1)]:
+        fake_backup(root, name, age)
+    # Things that are not this app's backups, however old they look.
+    (root / "notes").mkdir()
+    (root / "notes" / "readme.txt").write_text("keep me")
+    (root / "todo.txt").write_text("keep me")
+    fake_backup(root, "other-format", 400, format=99)
+    fake_backup(root, "naive-time", 400, created_at="2020-01-01T00:00:00")
+    no_dump = fake_backup(root, "no-dump", 400)
+    (no_dump / "database.dump").unlink()
+    outside = fake_backup(tmp_path, "outside", 400)
+    (root / "link").symlink_to(outside)
+
+    result = _run(runner, str(root), "--keep-days", "35", "--keep-last", "1")
+    assert result.exit_code == 0, result.output
+    assert "2 backups removed, 2 kept, 6 other entries left alone" in result.output
+    assert _names(root) == {
+        "b10", "b1", "notes", "todo.txt", "other-format", "naive-time", "no-dump", "link"
+    }  # fmt: skip
+    assert (outside / "manifest.json").exists()
+    assert (root / "notes" / "readme.txt").read_text() == "keep me"
+
+    again = _run(runner, str(root), "--keep-days", "35", "--keep-last", "1")
+    assert again.exit_code == 0
+    assert "0 backups removed, 2 kept" in again.output
+    events = _prune_events(in_app)
+    assert len(events) == 2
+    assert events[0].startswith("2 backups removed, 2 kept, 6 other entries left alone")
+
+
+def test_the_newest_are_kept_however_old(runner, tmp_path):
+    for name, age in [("b100", 100), ("b90", 90), ("b80", 80)]:
+        fake_backup(tmp_path, name, age)
+    result = _run(runner, str(tmp_path), "--keep-days", "35", "--keep-last", "2")
+    assert result.exit_code == 0, result.output
+    assert _names(tmp_path) == {"b90", "b80"}
+
+
+def test_age_is_read_against_the_apps_clock_and_config(app, runner, clock, tmp_path):
+    app.config.update(SCLERO_BACKUP_KEEP_DAYS=35, SCLERO_BACKUP_KEEP_LAST=1)
+    fake_backup(tmp_path, "new", 0)
+    fake_backup(tmp_path, "b34", 34)
+    assert _run(runner, str(tmp_path)).exit_code == 0
+    assert _names(tmp_path) == {"new", "b34"}
+    clock.advance(days=2)  # b34 is now 36 days old
+    assert _run(runner, str(tmp_path)).exit_code == 0
+    assert _names(tmp_path) == {"new"}
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--keep-last", "0"], "--keep-last must be at least 1"),
+        (["--keep-days", "0"], "--keep-days must be at least 1"),
+    ],
+)
+def test_bad_counts_are_refused_and_nothing_goes(runner, in_app, tmp_path, args, words):
+    fake_backup(tmp_path, "b100", 100)
+    result = _run(runner, str(tmp_path), *args)
+    assert result.exit_code != 0 and words in result.output
+    assert _names(tmp_path) == {"b100"}
+    assert _prune_events(in_app) == []
+
+
+def test_a_backup_or_a_missing_folder_as_root_is_refused(runner, tmp_path):
+    one = fake_backup(tmp_path, "b100", 100)
+    result = _run(runner, str(one), "--keep-days", "1")
+    assert result.exit_code != 0 and "is a backup itself" in result.output
+    assert (one / "manifest.json").exists()
+    missing = _run(runner, str(tmp_path / "nope"))
+    assert missing.exit_code != 0 and "is not a folder" in missing.output
+
+
+def test_an_interrupted_removal_is_finished(runner, tmp_path):
+    fake_backup(tmp_path, "b1", 1)
+    half = tmp_path / ".pruning-b90"
+    (half / "photos").mkdir(parents=True)
+    (half / "photos" / "x.jpg").write_bytes(b"x")
+    assert _run(runner, str(tmp_path)).exit_code == 0
+    assert _names(tmp_path) == {"b1"}
+
+
+def test_retention_run_prunes_the_configured_root(app, runner, tmp_path):
+    fake_backup(tmp_path, "b100", 100)
+    fake_backup(tmp_path, "b1", 1)
+    result = runner.invoke(args=["retention", "run"])
+    assert "backup prune" not in result.output  # no root configured: nothing pruned
+    assert _names(tmp_path) == {"b100", "b1"}
+    app.config.update(SCLERO_BACKUP_ROOT=str(tmp_path), SCLERO_BACKUP_KEEP_LAST=1)
+    result = runner.invoke(args=["retention", "run"])
+    assert result.exit_code == 0, result.output
+    assert "backup prune: 1 backups removed, 1 kept" in result.output
+    assert _names(tmp_path) == {"b1"}
+
+
+def test_a_real_backup_is_recognised_and_ages_out(runner, clock, tmp_path, world):
+    made = runner.invoke(args=["backup", "create", str(tmp_path / "real")])
+    if made.exit_code != 0 and "pg_dump" in made.output:
+        pytest.skip(f"no usable pg_dump here: {made.output}")
+    assert made.exit_code == 0, made.output
+    fake_backup(tmp_path, "newer", -1)  # made a day after "now", so the newest
+    clock.advance(days=36)
+    result = _run(runner, str(tmp_path), "--keep-days", "35", "--keep-last", "1")
+    assert result.exit_code == 0, result.output
+    assert _names(tmp_path) == {"newer"}

@@ -32,7 +32,6 @@ from app.patient.forms import QuietHoursForm
 from app.patient.forms import TickForm
 from app.push_devices import add_device_routes
 from app.services import checkins
-from app.services import ical
 from app.services import photos
 from app.services.accounts import language
 from app.services.care import messages as clinic_messages
@@ -41,6 +40,7 @@ from app.services.clinic import lifecycle
 from app.services.errors import Invalid
 from app.services.errors import NotFound
 from app.services.notify import email_prefs
+from app.services.notify import settings_page
 from app.services.notify import subscriptions
 from app.services.photos import Site
 from app.services.refusals import refuse_read
@@ -173,14 +173,17 @@ def tick_task(key: str):
 
 @bp.get("/reminders")
 def reminders_page():
-    data = subscriptions.settings(current_user)
+    # Two statements after the sign-in check (issue 22 point 3): settings_page.
+    page = settings_page.reminders_page(current_user, now())
+    data = page.settings
     form = QuietHoursForm(start=data.quiet_start, end=data.quiet_end)
     email_form = EmailChoiceForm(channel=data.email_choice)
     language_form = LanguageForm(language=language.shown_language(current_user))
     return render_template(
         "patient/reminders.html",
         s=data,
-        calendar=ical.calendar_status(current_user),
+        calendar=page.calendar,
+        export_job=page.export,
         form=form,
         email_form=email_form,
         language_form=language_form,

@@ -100,5 +100,5 @@ def test_the_walk_can_fail():
     assert TAKE_OFF.search("Loosen or take off the stocking, then call the clinic today.")
     assert not WEAR.search("You no longer need to wear your stockings")
     assert not TAKE_OFF.search(
-        "If you have your stockings or any tight clothing on the leg, loosen or take them off"
+        "If you have a stocking or any tight clothing on the leg, loosen or take it off first."
     )

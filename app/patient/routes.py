@@ -124,16 +124,22 @@ def today():
 
 @bp.post("/messages/seen")
 def messages_seen():
-    """The patient opened the clinic's messages in the diary, or dismissed the card on
-    Today (issue 19 point 3): they are no longer new."""
-    to_diary = request.form.get("then") == "diary"
+    """The patient opened the clinic's messages in the diary (its button on Today, or
+    the diary page itself once drawn: ``then=none``), or dismissed the card on Today
+    (issue 19 point 3): they are no longer new."""
+    then = request.form.get("then")
     try:
         upto = clinic_messages.parse_instant(request.form.get("upto"))
         clinic_messages.mark_seen(current_user, upto, now())
     except Invalid as exc:
+        if then == "none":
+            return exc.message, 400
+
         flash(exc.message, "error")
         return redirect(url_for("patient.today"), 303)
-    if to_diary:
+    if then == "none":  # the diary's own POST once drawn (app.js): nothing to show
+        return "", 204
+    if then == "diary":
         return redirect(url_for("patient.diary_page", _anchor="comments-title"), 303)
     return redirect(url_for("patient.today"), 303)
 
@@ -386,4 +392,8 @@ def submit_checkin():
 @bp.get("/diary")
 def diary_page():
     page = checkins.diary_page(current_user)
-    return render_template("patient/diary.html", d=page.diary, photo_diary=page.photos)
+    # The page marks the clinic's messages seen with a POST once drawn (app.js,
+    # "messages-seen"), up to this instant: the GET stays a read of three statements.
+    return render_template(
+        "patient/diary.html", d=page.diary, photo_diary=page.photos, drawn_at=now()
+    )

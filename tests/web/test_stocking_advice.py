@@ -8,6 +8,8 @@ the phone (its ``<template>``), in English and in Spanish.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from app.extensions import db
@@ -82,3 +84,29 @@ def test_the_advice_is_translated(client, world, in_app, key, says, not_says):
     today = text_of(client.get("/patient/today"))
     for text in (offline, result, today):
         assert says in text and not_says not in text
+
+
+# An order to wear stockings, as the pages word it; "no longer need to wear" is allowed.
+WEAR = re.compile(r"(?<!need to )\bwear(ing)? (your |the )?stockings\b", re.IGNORECASE)
+
+
+@pytest.mark.parametrize(("key", "from_day"), [("compression-none", 3), ("compression-72h", 12)])
+def test_rendered_pages_walked_day_by_day(client, world, in_app, clock, key, from_day):
+    """The pages as rendered, with a same-day alert open so the urgent card shows: on a
+    protocol without compression no stocking word at all on days 3 to 30 (the domain walk
+    covers days 0 to 2); on the 72 h
+    protocol no order to wear stockings once they have ended (day 11 on)."""
+    email = _patient(in_app, key, from_day)
+    login(client, email)
+    client.post("/patient/checkin", data=form(yes={"calf-pain-swelling"}))
+    for day in range(from_day, 31):
+        login(client, email)  # a day's idle ends the session
+        pages = {p: text_of(client.get(f"/patient/{p}")) for p in ("today", "checkin")}
+        assert "Please call" in pages["today"] or "Please get advice" in pages["today"]
+        for name, text in pages.items():
+            if key == "compression-none":
+                assert "stocking" not in text.lower(), (day, name)
+            else:
+                assert not WEAR.search(text), (day, name, WEAR.search(text))
+                assert STOCKING not in text, (day, name)
+        clock.advance(days=1)

@@ -32,7 +32,6 @@ from app.patient.forms import QuietHoursForm
 from app.patient.forms import TickForm
 from app.push_devices import add_device_routes
 from app.services import checkins
-from app.services import ical
 from app.services import photos
 from app.services.accounts import language
 from app.services.care import messages as clinic_messages
@@ -41,6 +40,7 @@ from app.services.clinic import lifecycle
 from app.services.errors import Invalid
 from app.services.errors import NotFound
 from app.services.notify import email_prefs
+from app.services.notify import settings_page
 from app.services.notify import subscriptions
 from app.services.photos import Site
 from app.services.refusals import refuse_read
@@ -124,16 +124,22 @@ def today():
 
 @bp.post("/messages/seen")
 def messages_seen():
-    """The patient opened the clinic's messages in the diary, or dismissed the card on
-    Today (issue 19 point 3): they are no longer new."""
-    to_diary = request.form.get("then") == "diary"
+    """The patient opened the clinic's messages in the diary (its button on Today, or
+    the diary page itself once drawn: ``then=none``), or dismissed the card on Today
+    (issue 19 point 3): they are no longer new."""
+    then = request.form.get("then")
     try:
         upto = clinic_messages.parse_instant(request.form.get("upto"))
         clinic_messages.mark_seen(current_user, upto, now())
     except Invalid as exc:
+        if then == "none":
+            return exc.message, 400
+
         flash(exc.message, "error")
         return redirect(url_for("patient.today"), 303)
-    if to_diary:
+    if then == "none":  # the diary's own POST once drawn (app.js): nothing to show
+        return "", 204
+    if then == "diary":
         return redirect(url_for("patient.diary_page", _anchor="comments-title"), 303)
     return redirect(url_for("patient.today"), 303)
 
@@ -173,14 +179,17 @@ def tick_task(key: str):
 
 @bp.get("/reminders")
 def reminders_page():
-    data = subscriptions.settings(current_user)
+    # Two statements after the sign-in check (issue 22 point 3): settings_page.
+    page = settings_page.reminders_page(current_user, now())
+    data = page.settings
     form = QuietHoursForm(start=data.quiet_start, end=data.quiet_end)
     email_form = EmailChoiceForm(channel=data.email_choice)
     language_form = LanguageForm(language=language.shown_language(current_user))
     return render_template(
         "patient/reminders.html",
         s=data,
-        calendar=ical.calendar_status(current_user),
+        calendar=page.calendar,
+        export_job=page.export,
         form=form,
         email_form=email_form,
         language_form=language_form,
@@ -383,4 +392,8 @@ def submit_checkin():
 @bp.get("/diary")
 def diary_page():
     page = checkins.diary_page(current_user)
-    return render_template("patient/diary.html", d=page.diary, photo_diary=page.photos)
+    # The page marks the clinic's messages seen with a POST once drawn (app.js,
+    # "messages-seen"), up to this instant: the GET stays a read of three statements.
+    return render_template(
+        "patient/diary.html", d=page.diary, photo_diary=page.photos, drawn_at=now()
+    )

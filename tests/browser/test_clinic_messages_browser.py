@@ -91,3 +91,22 @@ def test_got_it_offline_is_sent_once_online(page: Page, app, clock, live_server,
     page.goto(f"{base}/patient/today")
     expect(page.locator("#clinic-messages")).to_have_count(0)
     assert js_errors == []
+
+
+def test_opening_the_diary_tab_clears_the_card(
+    page: Page, app, clock, live_server, in_app, js_errors
+):
+    """Task D point 2: the Diary tab itself (not the card's button) reads the messages."""
+    base = live_server.url
+    patient_id = in_app(_demo_patient_day1, clock)
+    in_app(_comment, patient_id, "Your scan is on Monday at 10:00.", clock())
+    sign_in(page, base, f"offline-em@{demo.DOMAIN}", PASSWORD, clock())
+    expect(page.get_by_role("region", name=CARD)).to_be_visible()
+    with page.expect_response(f"{base}/patient/messages/seen") as seen:
+        page.locator("nav").get_by_role("link", name="Diary").click()
+    assert seen.value.status == 204
+    expect(page.locator("main")).to_contain_text("Your scan is on Monday at 10:00.")
+    assert in_app(_seen_at, patient_id) is not None
+    page.goto(f"{base}/patient/today")
+    expect(page.get_by_role("region", name=CARD)).to_have_count(0)
+    assert js_errors == []

@@ -4,6 +4,7 @@ The seen-state is kept on the server, so another phone agrees."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -199,3 +200,52 @@ def test_an_instant_at_the_edge_of_the_calendar_is_refused_not_a_500(
         assert r.status_code == 200, upto
         assert "That message could not be marked as read. Please try again." in text_of(r)
     assert _seen_at(in_app, world.patient_a) is None
+
+
+def _diary_seen_form(html: str) -> dict[str, str]:
+    """The hidden form the diary posts once drawn (app.js), as the browser sends it."""
+    form = html.split('id="messages-seen"')[1].split("</form>")[0]
+    fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', form))
+    assert fields["then"] == "none" and fields["upto"]
+    return fields
+
+
+def test_opening_the_diary_clears_the_card_on_today(app, client, world, clock, in_app):
+    """Task D point 2: the card says "until you open the diary"; opening the Diary tab
+    (not the card's button) clears it too, and only up to when the diary was drawn."""
+    login(client, "alice@patients.example")
+    _comment(app, world.patient_a, "Your scan is booked for Monday at 10:00.")
+    assert CARD in text_of(client.get("/patient/today"))
+    html = client.get("/patient/diary").get_data(as_text=True)
+    assert "Your scan is booked" in html
+    fields = _diary_seen_form(html)
+    clock.advance(minutes=1)
+    _comment(app, world.patient_a, "Written after the diary was drawn.")
+    r = client.post("/patient/messages/seen", data=fields)
+    assert r.status_code == 204
+    page = text_of(client.get("/patient/today"))
+    assert CARD in page and "Written after the diary was drawn." in page
+    assert "Your scan is booked" not in page
+    # The next visit to the diary clears the rest; Today's card is gone.
+    html = client.get("/patient/diary").get_data(as_text=True)
+    assert client.post("/patient/messages/seen", data=_diary_seen_form(html)).status_code == 204
+    assert CARD not in text_of(client.get("/patient/today"))
+
+
+def test_a_diary_visit_with_nothing_new_writes_nothing(app, client, world, clock, in_app):
+    login(client, "alice@patients.example")
+    _comment(app, world.patient_a, "Hello.")
+    html = client.get("/patient/diary").get_data(as_text=True)
+    client.post("/patient/messages/seen", data=_diary_seen_form(html))
+    before = _seen_at(in_app, world.patient_a)
+    assert before is not None
+    clock.advance(minutes=10)
+    html = client.get("/patient/diary").get_data(as_text=True)
+    assert client.post("/patient/messages/seen", data=_diary_seen_form(html)).status_code == 204
+    assert _seen_at(in_app, world.patient_a) == before  # no message since: not moved
+
+
+def test_the_diary_post_refuses_a_bad_instant_with_a_message(client, world):
+    login(client, "alice@patients.example")
+    r = client.post("/patient/messages/seen", data={"upto": "yesterday", "then": "none"})
+    assert r.status_code == 400 and "could not be marked as read" in r.get_data(as_text=True)

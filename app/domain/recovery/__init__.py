@@ -1,7 +1,8 @@
 """What a patient sees: the pre-treatment checklist, "Today" after treatment, the plan.
 
 Only a face: every name is defined in the module that says what it holds (``windows``,
-``checklist``, ``today_view``, ``today``, ``phrases``, ``resolved_plan``, ``timeline``);
+``checklist``, ``today_view``, ``today``, ``phrases``, ``resolved_plan``, ``timeline``,
+``stockings``);
 importing them from here keeps working.
 """
 
@@ -14,6 +15,8 @@ from app.domain.recovery.phrases import timing as timing
 from app.domain.recovery.resolved_plan import ResolvedPlan as ResolvedPlan
 from app.domain.recovery.resolved_plan import next_session_window as next_session_window
 from app.domain.recovery.resolved_plan import resolve_plan as resolve_plan
+from app.domain.recovery.stockings import has_stockings as has_stockings
+from app.domain.recovery.stockings import stockings_on as stockings_on
 from app.domain.recovery.timeline import PlanEvent as PlanEvent
 from app.domain.recovery.timeline import PlanView as PlanView
 from app.domain.recovery.timeline import build_plan as build_plan

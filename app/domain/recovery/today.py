@@ -19,6 +19,7 @@ from app.domain.protocol.model import Protocol
 from app.domain.recovery.phrases import milestone_heading
 from app.domain.recovery.phrases import timing
 from app.domain.recovery.resolved_plan import resolve_plan
+from app.domain.recovery.stockings import stockings_on
 from app.domain.recovery.today_view import NoteToday
 from app.domain.recovery.today_view import RestrictionToday
 from app.domain.recovery.today_view import TaskToday
@@ -118,4 +119,5 @@ def build_today(
         # A window that has passed is not advice any more (issue 14 point 9).
         next_session=(first, last) if today <= last else None,
         follow_up_over=day > FOLLOW_UP_DAYS,
+        stockings=stockings_on(protocol, treated_at, tz, now),
     )

@@ -80,6 +80,9 @@ class TodayView:
     red_flags: dict[str, tuple[NoteToday, ...]]
     next_session: tuple[date, date] | None
     follow_up_over: bool = False
+    # A stocking task is in force now (``stockings.stockings_on``): only then may advice
+    # say "loosen or take off your stocking" (never on a protocol without compression).
+    stockings: bool = False
 
     @property
     def active_tasks(self) -> tuple[TaskToday, ...]:

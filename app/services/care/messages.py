@@ -135,16 +135,30 @@ def mark_seen(user: Principal, upto: datetime, now: datetime) -> None:
     """The patient has read (or dismissed) the clinic's messages up to ``upto``.
 
     Never moves backwards (an old page's button after a newer one's), and never past
-    ``now``, so a message written after the page was drawn stays new.
+    ``now``, so a message written after the page was drawn stays new. Nothing is written
+    unless a message became seen: the diary posts this on every visit (task D).
     """
     if user.patient is None:
         raise NotFound("Not a patient account.")
     until = min(upto, now)
+    seen = Patient.messages_seen_at
+
+    def arrived(column: Any) -> sa.ColumnElement[bool]:
+        return sa.and_(column <= until, sa.or_(seen.is_(None), column > seen))
+
     db.session.execute(
         sa.update(Patient)
         .where(
             Patient.id == user.patient.id,
-            sa.or_(Patient.messages_seen_at.is_(None), Patient.messages_seen_at < until),
+            sa.or_(seen.is_(None), seen < until),
+            sa.or_(
+                sa.exists().where(Comment.patient_id == Patient.id, arrived(Comment.created_at)),
+                sa.exists().where(
+                    Alert.patient_id == Patient.id,
+                    Alert.acknowledged_at.is_not(None),
+                    arrived(Alert.acknowledged_at),
+                ),
+            ),
         )
         .values(messages_seen_at=until)
     )

@@ -20,6 +20,7 @@ from app.domain.offsets import day_number
 from app.domain.offsets import local_date
 from app.domain.protocol import RedFlag
 from app.domain.recovery import FOLLOW_UP_DAYS
+from app.domain.recovery import stockings_on
 from app.extensions import db
 from app.i18n import _
 from app.models import CheckIn
@@ -54,6 +55,9 @@ class CheckInForm:
     skin_covers: tuple[RedFlag, ...] | None = None
     # The skin changes the list offers today (the stocking one only on stocking days).
     skin_choices: tuple[str, ...] = ()
+    # Stockings are on now by the protocol (domain.recovery.stockings): the offline
+    # same-day advice speaks of "your stocking" only then.
+    stockings: bool = False
 
     @property
     def in_window(self) -> list[RedFlag]:
@@ -145,4 +149,5 @@ def checkin_form(
         covered=tuple(asked.covered),
         skin_covers=asked.skin_covers,
         skin_choices=asked.skin_choices,
+        stockings=stockings_on(protocol, t.anchor, course.tz, now),
     )

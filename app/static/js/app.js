@@ -436,4 +436,14 @@
       unsubscribe.catch(function () {}).then(function () { window.clearTimeout(timer); done(); });
     }, true);
   });
+
+  // The diary, once drawn, marks the clinic's messages seen (Today's card then goes):
+  // a POST of its hidden form, so the page's GET stays a read. Offline it is simply
+  // not sent; Today's "Got it" still works then.
+  var seen = document.getElementById("messages-seen");
+  if (seen && window.fetch && navigator.onLine !== false) {
+    fetch(seen.action, {
+      method: "POST", body: new FormData(seen), credentials: "same-origin", redirect: "manual"
+    }).catch(function () { /* offline or gone: the card stays until "Got it" */ });
+  }
 })();

@@ -1,0 +1,48 @@
+"""Whether a patient has compression stockings on: read from the protocol, never its name.
+
+Advice that tells someone to loosen or take off "your stocking" is wrong for a patient
+whose protocol has no compression, and misleading once the stocking period is over
+(issue 19, task D). The protocol's own data says when stockings are worn: the stocking
+tasks are the ones its stockings questions are asked ``during`` (``[[question]] key =
+"stockings_day"``), so a clinic's own file needs no special task key. A stockings
+question asked with no ``during`` means stockings on every day of the follow-up.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from app.domain.protocol.model import Protocol
+from app.domain.protocol.requirements import STOCKINGS_QUESTIONS
+from app.domain.recovery.resolved_plan import resolve_plan
+
+
+def stocking_tasks(protocol: Protocol) -> frozenset[str]:
+    """The keys of the protocol's tasks that are stocking wear."""
+    asked = (q for q in protocol.questions if q.key in STOCKINGS_QUESTIONS)
+    return frozenset(k for q in asked for k in q.during)
+
+
+def always_stockings(protocol: Protocol) -> bool:
+    """A stockings question asked every day (no ``during``): stockings all along."""
+    return any(q.key in STOCKINGS_QUESTIONS and not q.during for q in protocol.questions)
+
+
+def has_stockings(protocol: Protocol) -> bool:
+    """Whether the protocol uses compression stockings at all."""
+    return always_stockings(protocol) or bool(stocking_tasks(protocol))
+
+
+def stockings_on(protocol: Protocol, treated_at: datetime, tz: ZoneInfo, now: datetime) -> bool:
+    """Whether a stocking task is in force at ``now`` (as Today shows it: from its start
+    until its end), so advice may speak of "your stocking"."""
+    if now < treated_at:
+        return False
+    if always_stockings(protocol):
+        return True
+    keys = stocking_tasks(protocol)
+    if not keys:
+        return False
+    plan = resolve_plan(protocol, treated_at, tz)
+    return any(t.key in keys and w.start <= now < w.end for t, w in plan.tasks)

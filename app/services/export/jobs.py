@@ -60,7 +60,7 @@ class ExportStatus:
         return self.state in (ExportState.PENDING, ExportState.BUILDING)
 
 
-def _status(job: ExportJob, now: datetime) -> ExportStatus:
+def job_status(job: ExportJob, now: datetime) -> ExportStatus:
     state = job.state.value
     if state == ExportState.READY and job.expires_at is not None and job.expires_at <= now:
         state = ExportState.EXPIRED.value  # the sweep deletes it on its next pass
@@ -78,7 +78,7 @@ def latest(user: Principal, now: datetime) -> ExportStatus | None:
         .order_by(ExportJob.id.desc())
         .limit(1)
     )
-    return _status(job, now) if job else None
+    return job_status(job, now) if job else None
 
 
 def request_export(user: Principal, address: str, now: datetime) -> ExportStatus:
@@ -106,7 +106,7 @@ def request_export(user: Principal, address: str, now: datetime) -> ExportStatus
             audit(user, pid, "export", address, f"asked for export #{job.id}")
     else:
         audit(user, pid, "export", address, f"asked again: export #{job.id} is open")
-    status = _status(job, now)
+    status = job_status(job, now)
     db.session.commit()
     return status
 

@@ -26,7 +26,7 @@ from app.models import PushSubscription
 from app.principal import Principal
 from app.services.errors import NotFound
 from app.services.export import ExportStatus
-from app.services.export.jobs import _status as export_status  # the one expiry rule
+from app.services.export.jobs import job_status as export_status  # the one expiry rule
 from app.services.ical import CalendarStatus
 from app.services.notify.email_prefs import choice_of
 from app.services.notify.email_prefs import is_paused

@@ -4,7 +4,7 @@ instance killed midway (issue 21 point 3).
 What runs
     ``/usr/sbin/haproxy`` with ``deploy/haproxy.cfg`` (the deployment's own file; only its
     environment variables are set here) in front of two gunicorn instances
-    (``wsgi:app``, production settings, ``-k sync -w 2`` each), three
+    (``wsgi:app``, production settings, ``-k sync -w 2 --preload`` each), three
     ``flask notifications worker`` dispatchers, a throw-away PostgreSQL database, Redis
     (database 7: the shared rate-limit counters) and the photo store. The photo store
     is the local folder, shared by both instances (they run on one machine); once the
@@ -237,9 +237,11 @@ class Cluster:
         log = (self.tmp / f"web{n}.log").open("a")
         cmd = [
             sys.executable, "-m", "gunicorn", "--config", str(ROOT / "gunicorn.conf.py"),
-            "-k", "sync", "-w", str(WORKERS), "-b", f"127.0.0.1:{self.ports[n - 1]}",
+            "-k", "sync", "-w", str(WORKERS), "--preload", "-b", f"127.0.0.1:{self.ports[n - 1]}",
             "--forwarded-allow-ips", "127.0.0.1", "--log-level", "warning", "wsgi:app",
         ]  # fmt: skip
+        # --preload: the master imports the app once and forks its workers, so a restart
+        # costs one import, not one per worker (as deploy/sclerocare-web@.service).
         # A session of its own: the kill takes the master and its workers at once.
         self.web[n] = subprocess.Popen(
             cmd, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
@@ -644,13 +646,14 @@ def lost_writes(db_url: str, acks: list[Ack]) -> Counter[str]:
             conn.scalars(sa.text("SELECT client_key FROM photos WHERE client_key IS NOT NULL"))
         )
         ticks = set(
-            conn.execute(
+            tuple(row)
+            for row in conn.execute(
                 sa.text(
                     "SELECT u.email, t.task_key, t.day FROM task_ticks t "
                     "JOIN treatments tr ON tr.id = t.treatment_id "
                     "JOIN patients p ON p.id = tr.patient_id JOIN users u ON u.id = p.user_id"
                 )
-            ).tuples()
+            )
         )
         days = {
             row.id: row

@@ -436,6 +436,8 @@ TASK = re.compile(
     r'\s*<input type="hidden" name="day" value="(-?\d+)">\s*'
     r'<input type="hidden" name="done" value="1">'
 )
+# An httplog line whose status is 5xx: `... backend/server Tq/Tw/Tc/Tr/Ta 503 ...`.
+FAILED = re.compile(r" -?\d+/-?\d+/-?\d+/-?\d+/\d+ 5\d\d ")
 REVIEW = re.compile(
     r'action="/clinic/checkins/(\d+)/review">.*?name="seen" value="([^"]+)">'
     r'.*?name="photos_upto" value="(\d+)"',
@@ -802,6 +804,10 @@ def run(args: argparse.Namespace, tmp: Path) -> int:
             args.seconds, args.threads, midway_kill(cluster, both)
         )
         say(f"cluster run: {sum(map(len, both.latencies.values()))} requests")
+        failed = [ln for ln in (tmp / "haproxy.log").read_text().splitlines() if FAILED.search(ln)]
+        say(f"HAProxy log, requests answered 5xx ({len(failed)}; the first 12):")
+        for line in failed[:12]:
+            say(f"    {line[:160]}")
         lost = lost_writes(db_url, single.acks + both.acks)
         ratio = report(single, both)
         return verdict(single, both, ratio, lost)

@@ -6,9 +6,10 @@ What runs
     environment variables are set here) in front of two gunicorn instances
     (``wsgi:app``, production settings, ``-k sync -w 2 --preload`` each), three
     ``flask notifications worker`` dispatchers, a throw-away PostgreSQL database, Redis
-    (database 7: the shared rate-limit counters) and the photo store. The photo store
-    is the local folder, shared by both instances (they run on one machine); once the
-    S3 store lands this bench points the instances at moto's server on loopback.
+    (database 7: the shared rate-limit counters) and the photo store: moto's S3 server
+    on loopback (started here, a private bucket) when this checkout has the S3 store
+    (``SCLERO_PHOTO_STORE``); before that, the local folder shared by both instances
+    (they run on one machine). The first line printed says which.
 
 The load
     A bounded pool of threads (``--threads``, default 16) drives 100 patients and 10
@@ -380,6 +381,50 @@ def migrate(env: dict[str, str]) -> None:
     )  # fmt: skip
     if done.returncode != 0:
         raise BenchError(f"flask db upgrade failed:\n{done.stdout}{done.stderr}")
+
+
+def s3_store_available() -> bool:
+    """Whether this checkout has the S3 photo store (issue 21 point 1) yet."""
+    texts = [(ROOT / "config.py").read_text()]
+    texts += [p.read_text() for p in (ROOT / "app").rglob("*.py")]
+    return any("SCLERO_PHOTO_STORE" in text for text in texts)
+
+
+def start_s3(tmp: Path, env: dict[str, str]) -> subprocess.Popen:
+    """moto's S3 server on loopback (a process of its own, so it does not share the load
+    generator's interpreter), a private bucket in it, and the instances pointed at it."""
+    import boto3
+
+    port = free_port()
+    log = (tmp / "moto.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    endpoint = f"http://127.0.0.1:{port}"
+    env.update(
+        SCLERO_PHOTO_STORE="s3",
+        SCLERO_S3_BUCKET="sclerocare-bench",
+        SCLERO_S3_ENDPOINT_URL=endpoint,
+        SCLERO_S3_REGION="us-east-1",
+        SCLERO_S3_PREFIX="photos/",
+        AWS_ACCESS_KEY_ID="bench",
+        AWS_SECRET_ACCESS_KEY="bench",  # noqa: S106 - moto accepts any
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            boto3.client(
+                "s3", endpoint_url=endpoint, region_name="us-east-1",
+                aws_access_key_id="bench", aws_secret_access_key="bench",  # noqa: S106
+            ).create_bucket(Bucket="sclerocare-bench")  # fmt: skip
+            return proc
+        except Exception:  # noqa: BLE001 - not listening yet
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise BenchError(
+                    f"moto's S3 server did not start:\n{(tmp / 'moto.log').read_text()}"
+                ) from None
+            time.sleep(0.3)
 
 
 # ----------------------------------------------------------------- HTTP
@@ -767,9 +812,11 @@ def midway_kill(cluster: Cluster, result: Result):  # noqa: ANN201
 
 def run(args: argparse.Namespace, tmp: Path) -> int:
     db_url, db_name = scratch_database(args.postgres)
-    cluster = None
+    cluster = s3 = None
     try:
         env = app_env(tmp, db_url)
+        s3 = start_s3(tmp, env) if s3_store_available() else None
+        store = "S3 (moto on loopback)" if s3 else "photos in a shared folder"
         migrate(env)
         say(f"database {db_name}: seeding {args.patients} patients, {args.clinicians} clinicians")
         patients, staff = seed(db_url, args.patients, args.clinicians)
@@ -789,7 +836,7 @@ def run(args: argparse.Namespace, tmp: Path) -> int:
         say(
             f"HAProxy ({HAPROXY_CFG.relative_to(ROOT)}) on :{cluster.haproxy_port}; gunicorn "
             f"-w {WORKERS} on :{cluster.ports[0]} and :{cluster.ports[1]}; {DISPATCHERS} "
-            f"dispatchers; PostgreSQL; Redis db 7; photos in a shared folder. "
+            f"dispatchers; PostgreSQL; Redis db 7; {store}. "
             f"{len(patients)} patients + {len(staff)} clinicians, {args.threads} threads, "
             f"think {THINK[0]:g}-{THINK[1]:g} s, {args.seconds:g} s per run"
         )
@@ -814,6 +861,9 @@ def run(args: argparse.Namespace, tmp: Path) -> int:
     finally:
         if cluster:
             cluster.stop()
+        elif s3:
+            s3.terminate()
+            s3.wait(10)
         drop_database(args.postgres, db_name)
 
 

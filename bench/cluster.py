@@ -20,7 +20,9 @@ The load
     Redirects are not followed: a 303 answering a POST is its acknowledgement.
 
 The two runs
-    1. single: the same HAProxy, web2 in maintenance (admin socket): one instance.
+    1. single: the same HAProxy with one instance, the other in maintenance (admin
+       socket); half of it before the cluster run (on web1), half after (on web2), so a
+       change in the machine's other load weighs on both runs alike.
     2. cluster: both instances; at half time web1's whole process group gets SIGKILL
        (a crashed machine, not a graceful stop), then it is restarted on its port and
        HAProxy's health checks take it back.
@@ -567,7 +569,7 @@ class Load:
             midway(self)
         for t in pool:
             t.join()
-        self.result.seconds = time.monotonic() - started
+        self.result.seconds += time.monotonic() - started
 
     def worker(self) -> None:
         while True:
@@ -840,16 +842,22 @@ def run(args: argparse.Namespace, tmp: Path) -> int:
             f"{len(patients)} patients + {len(staff)} clinicians, {args.threads} threads, "
             f"think {THINK[0]:g}-{THINK[1]:g} s, {args.seconds:g} s per run"
         )
-        single = Result("single")
+        # The single-instance run in two halves, before and after the cluster run (on
+        # web1, then on web2: never a just-restarted instance), so that a change in what
+        # else the machine is doing weighs on both runs alike.
+        single, both = Result("single"), Result("cluster")
+        half = args.seconds / 2
         cluster.admin("set server app/web2 state maint")
-        Load(cluster.haproxy_port, users, photo, single).run(args.seconds, args.threads)
-        say(f"single run: {sum(map(len, single.latencies.values()))} requests")
+        Load(cluster.haproxy_port, users, photo, single).run(half, args.threads)
         cluster.admin("set server app/web2 state ready")
         cluster.wait_status("web2", "UP")
-        both = Result("cluster")
         Load(cluster.haproxy_port, users, photo, both).run(
             args.seconds, args.threads, midway_kill(cluster, both)
         )
+        cluster.admin("set server app/web1 state maint")
+        Load(cluster.haproxy_port, users, photo, single).run(half, args.threads)
+        cluster.admin("set server app/web1 state ready")
+        say(f"single run: {sum(map(len, single.latencies.values()))} requests")
         say(f"cluster run: {sum(map(len, both.latencies.values()))} requests")
         failed = [ln for ln in (tmp / "haproxy.log").read_text().splitlines() if FAILED.search(ln)]
         say(f"HAProxy log, requests answered 5xx ({len(failed)}; the first 12):")

@@ -100,6 +100,18 @@ class Config:
     PHOTO_ORPHAN_MINUTES = 60
     # Tests only (ignored unless TESTING): simulate a crash at a write stage.
     PHOTO_CRASH_AT: str | None = None
+    # Where photo files live (README "Photo storage"): "local" (PHOTO_STORAGE_DIR) or
+    # "s3", an S3-compatible bucket (AWS S3, MinIO, Ceph) through boto3. Credentials come
+    # from boto3's own chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, instance role...).
+    SCLERO_PHOTO_STORE = (os.environ.get("SCLERO_PHOTO_STORE") or "local").strip().lower()
+    SCLERO_S3_BUCKET: str | None = os.environ.get("SCLERO_S3_BUCKET") or None
+    SCLERO_S3_ENDPOINT_URL: str | None = os.environ.get("SCLERO_S3_ENDPOINT_URL") or None  # AWS
+    SCLERO_S3_REGION: str | None = os.environ.get("SCLERO_S3_REGION") or None
+    SCLERO_S3_PREFIX = os.environ.get("SCLERO_S3_PREFIX", "")
+    # Connect and read timeout of each call, and attempts in all: a bucket that does not
+    # answer fails a photo request in about timeout x attempts seconds, never hangs it.
+    SCLERO_S3_TIMEOUT = float(os.environ.get("SCLERO_S3_TIMEOUT") or 5.0)
+    SCLERO_S3_ATTEMPTS = int(os.environ.get("SCLERO_S3_ATTEMPTS") or 2)
     # --- staff second factor and password change (issue 18) ---
     # Clinicians and admins must pass a TOTP code after their password (and enrol one
     # first if they have none). On unless a config turns it off: Development and
@@ -495,7 +507,21 @@ def unsafe_production_settings(config: dict[str, Any]) -> list[str]:
     session, a test's settings, a copied development file) and that nothing else would
     notice until it had exposed patients' records.
     """
-    return _mode_problems(config) + _cookie_problems(config) + _limit_problems(config)
+    return (
+        _mode_problems(config)
+        + _cookie_problems(config)
+        + _limit_problems(config)
+        + _photo_store_problems(config)
+    )
+
+
+def _photo_store_problems(config: dict[str, Any]) -> list[str]:
+    kind = config.get("SCLERO_PHOTO_STORE") or "local"
+    if kind not in ("local", "s3"):
+        return [f"SCLERO_PHOTO_STORE: use local or s3, not {kind!r}."]
+    if kind == "s3" and not config.get("SCLERO_S3_BUCKET"):
+        return ["SCLERO_S3_BUCKET: SCLERO_PHOTO_STORE is s3, so name the bucket photos go in."]
+    return []
 
 
 CONFIGS: dict[str, type[Config]] = {

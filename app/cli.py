@@ -21,6 +21,7 @@ from app.cli_clinic import clinic_cli
 from app.cli_export import export_cli
 from app.cli_export import worker_pass as export_pass
 from app.cli_mail import mail_cli
+from app.cli_photos import photos_cli
 from app.clock import advancing
 from app.clock import now
 from app.domain.protocol import ProtocolError
@@ -29,7 +30,6 @@ from app.models import Role
 from app.services import accounts
 from app.services import backup
 from app.services import demo
-from app.services import photos
 from app.services import protocol_admin
 from app.services import protocols
 from app.services.errors import Invalid
@@ -41,7 +41,6 @@ protocols_cli = AppGroup("protocols", help="Validate, load and list clinic proto
 dev_cli = AppGroup("dev", help="Development helpers (demo data).")
 users_cli = AppGroup("users", help="Staff accounts.")
 notifications_cli = AppGroup("notifications", help="Send due reminders (web push).")
-photos_cli = AppGroup("photos", help="Photo store upkeep: orphan sweep, integrity check.")
 backup_cli = AppGroup("backup", help="Back up and restore the database and the photo files.")
 
 
@@ -262,29 +261,6 @@ def create_staff(email: str, name: str, clinic_id: int, admin: bool, password: s
     except Invalid as exc:
         raise click.ClickException(exc.message) from None
     click.echo(f"ok: {user.email} ({user.role.value})")
-
-
-@photos_cli.command("sweep")
-@click.option(
-    "--older-than",
-    "minutes",
-    type=float,
-    default=None,
-    help="Minutes (default PHOTO_ORPHAN_MINUTES): younger files may be uploads in flight.",
-)
-def photos_sweep(minutes: float | None) -> None:
-    """Remove photo files that no database row refers to (crashed uploads)."""
-    click.echo(f"removed {photos.sweep(minutes)} unreferenced photo file(s)")
-
-
-@photos_cli.command("verify")
-def photos_verify() -> None:
-    """Check every photo's files against their recorded sha256; exit 1 on damage."""
-    bad = photos.verify_all()
-    if bad:
-        click.echo(f"damaged or missing: photo ids {', '.join(map(str, bad))}", err=True)
-        raise SystemExit(1)
-    click.echo("all photo files match their sha256")
 
 
 @backup_cli.command("create")

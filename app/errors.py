@@ -22,6 +22,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from app import web
+from app.adapters.photo_store import StorageUnavailable
 from app.extensions import db
 from app.i18n import N_
 from app.i18n import _
@@ -153,6 +154,15 @@ def register(app: Flask) -> None:
     @app.errorhandler(Invalid)
     def invalid(exc: Invalid):
         return _page(400, N_("Please check that"), exc.message)
+
+    @app.errorhandler(StorageUnavailable)
+    def storage_unavailable(exc: StorageUnavailable):
+        # The photo bucket did not answer within its timeouts: a clear, retryable 503,
+        # not a traceback; the reference finds the log line.
+        db.session.rollback()
+        reference = new_reference()
+        log.warning("photo storage unavailable %s on %s: %s", reference, request.path, exc)
+        return _page(503, *MESSAGES[500], reference=reference)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

@@ -7,7 +7,12 @@ Then the same for a HEIC made from it, against a pillow-heif decode alone. Peak 
 of one ingest is measured in a fresh process (growth of VmHWM over the resident size
 just before the ingest). Prints ratios; not part of the test run.
 
-    .venv/bin/python bench/photo_ingest.py [--rounds 10] [--heic-rounds 5]
+Then (issue 21) ingest into an S3 bucket on a loopback endpoint (moto's server, in this
+process) against ingest into the local folder, interleaved: the ratio is reported, not
+judged (loopback moto is neither AWS nor MinIO). And the peak memory of storing a 20 MB
+file through the S3 store, measured in a fresh process as above (aim < 150 MB).
+
+    .venv/bin/python bench/photo_ingest.py [--rounds 10] [--heic-rounds 5] [--s3-only]
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import logging
 import os
 import shutil
 import statistics
@@ -35,6 +41,8 @@ from PIL import features  # noqa: E402
 
 from app.adapters import imaging  # noqa: E402
 from app.adapters.photo_store import LocalPhotoStore  # noqa: E402
+from app.adapters.photo_store_s3 import S3PhotoStore  # noqa: E402
+from app.adapters.photo_store_s3 import make_client  # noqa: E402
 
 SIZE = (4032, 3024)
 SETTINGS = imaging.Settings()
@@ -137,6 +145,84 @@ def measure_peak(path: str) -> None:
     print(before / 1024, (_status_kb("VmHWM") - before) / 1024)
 
 
+def s3_peak(endpoint: str, path: str) -> None:
+    """Child process: store the file at ``path`` through the S3 store once (after a small
+    warm-up put), print resident MB before and the peak growth in MB."""
+    store = S3PhotoStore(make_client(endpoint, "us-east-1"), BUCKET)
+    store.put(b"warm-up")
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    before = _status_kb("VmRSS")
+    with open(path, "rb") as f:
+        store.put(f)
+    print(before / 1024, (_status_kb("VmHWM") - before) / 1024)
+
+
+BUCKET = "bench-photos"
+
+
+def s3_section(rounds: int, jpeg: bytes, folder: str) -> None:
+    """Ingest through the S3 store / through the local folder; peak of a 20 MB put."""
+    from moto.server import ThreadedMotoServer
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        os.environ.setdefault(name, "bench")  # moto accepts any; never real keys here
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not a line per request
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        client = make_client(endpoint, "us-east-1")
+        client.create_bucket(Bucket=BUCKET)
+        s3 = S3PhotoStore(client, BUCKET)
+        local = LocalPhotoStore(os.path.join(folder, "store-s3-compare"))
+
+        def into(store: object) -> Callable[[bytes], None]:
+            def ingest(data: bytes) -> None:
+                out = imaging.process(data, SETTINGS)
+                store.put(out.full)  # type: ignore[attr-defined]
+                store.put(out.thumb)  # type: ignore[attr-defined]
+
+            return ingest
+
+        print(f"\nS3 store on a loopback endpoint ({endpoint}, moto); {rounds} rounds")
+        times = interleaved(
+            rounds,
+            jpeg,
+            **{"ingest + local folder": into(local), "ingest + S3 store": into(s3)},
+        )
+        ref, app = (
+            statistics.median(times["ingest + local folder"]),
+            statistics.median(times["ingest + S3 store"]),
+        )
+        per_round = statistics.median(
+            a / r
+            for a, r in zip(times["ingest + S3 store"], times["ingest + local folder"], strict=True)
+        )
+        print(f"  {'ingest + local folder':<34} median {ref:7.1f} ms")
+        print(f"  {'ingest + S3 store':<34} median {app:7.1f} ms")
+        print(
+            f"  ingest S3 / local: {per_round:.2f}x per-round median "
+            f"({app / ref:.2f}x of medians)  [reported, not judged]"
+        )
+        big = os.path.join(folder, "upload-20mb.bin")
+        with open(big, "wb") as f:
+            for _ in range(20):
+                f.write(os.urandom(1 << 20))
+        out = subprocess.check_output(
+            [sys.executable, __file__, "--s3-peak", endpoint, big], text=True
+        )
+        before, growth = map(float, out.split())
+        print(
+            f"  peak memory of a 20 MB put through the S3 store: +{growth:.0f} MB over "
+            f"{before:.0f} MB resident  [aim < {GOAL_MB} MB: "
+            f"{'ok' if growth < GOAL_MB else 'OVER'}]"
+        )
+    finally:
+        server.stop()
+
+
 def metadata_tags(data: bytes, folder: str) -> tuple[int, int | None]:
     """EXIF tags Pillow sees, and metadata tags exiftool sees (None if not installed)."""
     with Image.open(io.BytesIO(data)) as im:
@@ -171,10 +257,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--heic-rounds", type=int, default=5)
+    parser.add_argument("--s3-only", action="store_true", help="only the S3 store section")
     parser.add_argument("--peak", help=argparse.SUPPRESS)
+    parser.add_argument("--s3-peak", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.peak:
         measure_peak(args.peak)
+        return
+    if args.s3_peak:
+        s3_peak(*args.s3_peak)
         return
     print(
         f"Pillow {PIL.__version__}, libjpeg-turbo {features.version('libjpeg_turbo')}, "
@@ -192,6 +283,9 @@ def main() -> None:
 
         with open(jpeg_path, "rb") as f:
             jpeg = f.read()
+        if args.s3_only:
+            s3_section(args.rounds, jpeg, folder)
+            return
         print(
             f"\nJPEG {SIZE[0]}x{SIZE[1]} q92, EXIF orientation 6 + GPS + make/model + date, "
             f"{len(jpeg) / 1e6:.2f} MB; {args.rounds} interleaved rounds"
@@ -269,6 +363,7 @@ def main() -> None:
             f"  peak memory of one ingest: +{growth:.0f} MB over {before:.0f} MB resident  "
             f"[aim < {GOAL_MB} MB: {'ok' if growth < GOAL_MB else 'OVER'}]"
         )
+        s3_section(args.rounds, jpeg, folder)
 
 
 if __name__ == "__main__":

@@ -110,6 +110,39 @@ def app(database_url: str, _schema, clock: Clock, tmp_path_factory: pytest.TempP
         _db.engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """A real S3 HTTP endpoint on loopback (moto server mode), one per test run."""
+    from tests.s3_server import start_s3_server
+
+    url, stop = start_s3_server()
+    yield url
+    stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint: str) -> str:
+    """A fresh, empty, private bucket for one test."""
+    from app.adapters.photo_store_s3 import make_client
+
+    name = f"photos-{uuid.uuid4().hex[:12]}"
+    make_client(s3_endpoint, "us-east-1").create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture
+def s3_app(app, s3_endpoint: str, s3_bucket: str):
+    """The app with its photos in the test's bucket (``SCLERO_PHOTO_STORE=s3``)."""
+    app.config.update(
+        SCLERO_PHOTO_STORE="s3",
+        SCLERO_S3_BUCKET=s3_bucket,
+        SCLERO_S3_ENDPOINT_URL=s3_endpoint,
+        SCLERO_S3_REGION="us-east-1",
+        SCLERO_S3_PREFIX="clinic-a/",
+    )
+    return app
+
+
 @pytest.fixture
 def in_app(app):
     """Run a function inside a fresh app context and return its result."""

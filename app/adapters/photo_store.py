@@ -7,8 +7,11 @@ removes once it is older than any upload still in flight. Names are random (128 
 and never come from the user; the folder is outside ``static/`` and nothing lists it.
 
 What services call: ``PhotoStore`` (``put``, ``read`` checked against a sha256,
-``delete``, ``sweep``); ``LocalPhotoStore`` implements it. An S3-compatible store for
-production implements the same calls. Nothing here imports a service or a model.
+``open``, ``delete``, ``sweep``; ``put_at`` and ``keys`` for restores and migrations);
+``LocalPhotoStore`` implements it, ``app.adapters.photo_store_s3.S3PhotoStore`` the same
+calls on an S3-compatible bucket. ``put`` takes bytes or a binary file, which is copied
+in chunks, so a large upload is never held whole. Nothing here imports a service or a
+model.
 """
 
 from __future__ import annotations
@@ -27,10 +30,19 @@ from app.clock import wall_seconds
 
 KEY_PATTERN = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{32}\.jpg$")
 TEMP_PREFIX = ".tmp-"
+CHUNK = 1 << 20
+
+Source = bytes | BinaryIO
 
 
 class StorageError(Exception):
     """A stored file is missing, short, or does not match its recorded sha256."""
+
+
+class StorageUnavailable(StorageError, OSError):
+    """The store did not answer in time or refused the request. An I/O error too, so
+    callers that leave a file they could not delete to the sweeper (``except OSError``)
+    do the same with an unreachable bucket."""
 
 
 class SimulatedCrash(BaseException):  # noqa: N818 - it models a kill, not an error
@@ -51,8 +63,13 @@ class Stored:
 class PhotoStore(Protocol):
     """What the photo service needs from a store."""
 
-    def put(self, data: bytes) -> Stored:
-        """Store bytes durably under a new random key."""
+    def put(self, data: Source) -> Stored:
+        """Store bytes (or a binary file, read in chunks) durably under a new random key."""
+        ...
+
+    def put_at(self, key: str, data: Source, sha256: str) -> Stored:
+        """Store ``data`` under a known ``key`` (a restore, a migration); StorageError,
+        and nothing left behind, if its bytes do not match ``sha256``."""
         ...
 
     def read(self, key: str, sha256: str) -> bytes:
@@ -70,6 +87,35 @@ class PhotoStore(Protocol):
     def sweep(self, is_referenced: Callable[[set[str]], set[str]], older_than: float) -> int:
         """Remove files and temp files older than ``older_than`` seconds that no row uses."""
         ...
+
+    def keys(self) -> Iterable[str]:
+        """Every stored key."""
+        ...
+
+    def has_files(self) -> bool:
+        """Whether anything at all is stored (a restore goes only into an empty store)."""
+        ...
+
+    def where(self) -> str:
+        """Where the files are, for messages ("the photo folder ...", "the bucket ...")."""
+        ...
+
+
+def new_key() -> str:
+    """A fresh random key: ``ab/<32 hex>.jpg`` (128 bits; never from the user)."""
+    name = secrets.token_hex(16)
+    return f"{name[:2]}/{name}.jpg"
+
+
+def chunks(data: Source) -> Iterable[bytes]:
+    """The bytes of ``data`` in pieces of at most ``CHUNK`` (a file is read as it goes)."""
+    if isinstance(data, bytes | bytearray | memoryview):
+        view = memoryview(data)
+        for i in range(0, len(view), CHUNK):
+            yield bytes(view[i : i + CHUNK])
+        return
+    while chunk := data.read(CHUNK):
+        yield chunk
 
 
 class LocalPhotoStore:
@@ -89,31 +135,42 @@ class LocalPhotoStore:
             raise StorageError("malformed photo key")
         return os.path.join(self.root, key)
 
-    def put(self, data: bytes) -> Stored:
-        name = secrets.token_hex(16)
-        key = f"{name[:2]}/{name}.jpg"
-        folder = os.path.join(self.root, name[:2])
+    def put(self, data: Source) -> Stored:
+        return self._write(new_key(), data, None)
+
+    def put_at(self, key: str, data: Source, sha256: str) -> Stored:
+        return self._write(key, data, sha256)
+
+    def _write(self, key: str, data: Source, expected: str | None) -> Stored:
+        target = self.path(key)
+        folder = os.path.dirname(target)
         os.makedirs(self.root, mode=0o700, exist_ok=True)
         os.makedirs(folder, mode=0o700, exist_ok=True)
-        temp = os.path.join(folder, f"{TEMP_PREFIX}{name}")
+        temp = os.path.join(folder, f"{TEMP_PREFIX}{os.path.basename(key)[:-4]}")
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        digest, size = hashlib.sha256(), 0
         try:
             try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
+                for chunk in chunks(data):
+                    digest.update(chunk)
+                    size += len(chunk)
+                    view = memoryview(chunk)
+                    while view:
+                        view = view[os.write(fd, view) :]
                 self._crash("temp-written")
                 os.fsync(fd)
                 self._crash("fsynced")
             finally:
                 os.close(fd)
-            os.rename(temp, self.path(key))  # 128 random bits: names do not clash
+            if expected is not None and digest.hexdigest() != expected:
+                raise StorageError(f"photo file {key} does not match its sha256")
+            os.rename(temp, target)  # 128 random bits: names do not clash
         except Exception:
             _remove(temp)  # disk full, I/O error: leave nothing behind
             raise
         self._crash("renamed")
         fsync_dir(folder)
-        return Stored(key, hashlib.sha256(data).hexdigest(), len(data))
+        return Stored(key, digest.hexdigest(), size)
 
     def read(self, key: str, sha256: str) -> bytes:
         try:
@@ -156,6 +213,13 @@ class LocalPhotoStore:
                 key = f"{os.path.basename(folder)}/{name}"
                 if KEY_PATTERN.match(key):
                     yield key
+
+    def has_files(self) -> bool:
+        # Any file at all, temp files and strangers included: a restore never merges.
+        return os.path.isdir(self.root) and any(names for _, _, names in os.walk(self.root))
+
+    def where(self) -> str:
+        return f"the photo folder {self.root}"
 
     def _folders(self) -> Iterable[tuple[str, list[str]]]:
         if not os.path.isdir(self.root):

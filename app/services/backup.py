@@ -17,8 +17,10 @@ uses (``pg_export_snapshot`` + ``pg_dump --snapshot``). A photo deleted between 
 snapshot and the copy makes the backup stop with a message: run it again.
 
 ``restore(DIR)`` checks every file against the manifest first, refuses a database that
-has any table or a photo folder that has any file (a restore never merges into live
-data), then loads the database (``pg_restore`` / the backup API) and the files.
+has any table or a photo store that has any file (a restore never merges into live
+data), then loads the database (``pg_restore`` / the backup API) and the files, through
+the configured store: the local folder, or the S3 bucket (``SCLERO_PHOTO_STORE=s3``).
+Backups read the photo bytes through the store too, so either store backs up to files.
 
 ``pg_dump`` and ``pg_restore`` on PATH must have the server's major version: an older
 one cannot dump a newer server, and a newer one writes archives an older
@@ -39,6 +41,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from app.adapters.photo_store import StorageError
 from app.adapters.photo_store import fsync_dir
 from app.extensions import db
 from app.models import Photo
@@ -198,9 +201,13 @@ def restore(folder: str) -> Summary:
             f"The database is not empty ({len(tables)} tables, e.g. {sorted(tables)[0]}). "
             "Restore into a new, empty database."
         )
-    root = photos.store().root  # type: ignore[attr-defined] - the local folder store
-    if os.path.isdir(root) and any(files_in(root)):
-        raise BackupError(f"The photo folder {root} is not empty. Restore into an empty folder.")
+    store = photos.store()
+    try:
+        used = store.has_files()
+    except StorageError as exc:
+        raise BackupError(f"The photo store cannot be read: {exc}") from None
+    if used:
+        raise BackupError(f"{store.where().capitalize()} is not empty. Restore into an empty one.")
     if engine.dialect.name == "postgresql":
         _check_pg_tool("pg_restore")
         engine.dispose()
@@ -219,16 +226,14 @@ def restore(folder: str) -> Summary:
         engine.dispose()
         _sqlite_copy(dump, engine.url.database or "")
     for key, data in files:
-        path = os.path.join(root, key)
-        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-        _write_durably(path, data)
+        try:
+            store.put_at(key, data, hashlib.sha256(data).hexdigest())
+        except StorageError as exc:
+            raise BackupError(
+                f"Photo file {key} could not be written ({exc}); the database is restored: "
+                "empty the photo store and the database, then restore again."
+            ) from None
     return Summary(folder, engine.dialect.name, len(files), manifest.get("revision"))
-
-
-def files_in(root: str):  # noqa: ANN201 - a generator of paths
-    for parent, _, names in os.walk(root):
-        for name in names:
-            yield os.path.join(parent, name)
 
 
 def _read_manifest(folder: str) -> dict:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import current_app
 
+from app.adapters.photo_store import StorageUnavailable
 from app.extensions import db
 from app.models import Photo
 from app.services.photos import storage
@@ -35,7 +36,9 @@ def sweep(older_than_minutes: float | None = None) -> int:
 
 
 def verify_all() -> list[int]:
-    """Ids of photos whose full or thumbnail file is missing or altered."""
+    """Ids of photos whose full or thumbnail file is missing or altered.
+
+    :raises StorageUnavailable: the store does not answer (nothing can be judged)."""
     files = storage.store()
     bad = []
     rows = db.session.execute(
@@ -45,6 +48,8 @@ def verify_all() -> list[int]:
         try:
             files.read(full_key, full_sha)
             files.read(thumb_key, thumb_sha)
+        except StorageUnavailable:
+            raise  # the store, not this photo: say so once rather than list every photo
         except Exception:  # noqa: BLE001 - report every damaged photo, whatever the cause
             bad.append(pid)
     return bad

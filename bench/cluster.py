@@ -29,7 +29,8 @@ The two runs
 
 Judged (exit status 1 on a miss)
     - lost writes: every acknowledged write (2xx/3xx to a POST) is looked up in the
-      database at the end, by its client_key or its effect: 0 missing;
+      database at the end, by its client_key or its effect, and ``flask photos verify``
+      reads every photo back from the store against its sha256: 0 missing;
     - errors in the cluster run (5xx, refused, reset) <= the requests in flight on web1
       when it was killed (HAProxy's ``scur`` for web1 read just before the kill);
     - p95 of all cluster requests <= 1.5 x p95 of all single-instance requests.
@@ -864,6 +865,15 @@ def run(args: argparse.Namespace, tmp: Path) -> int:
         for line in failed[:12]:
             say(f"    {line[:160]}")
         lost = lost_writes(db_url, single.acks + both.acks)
+        # Every photo row's files, read back from the store and checked against their
+        # sha256: an acknowledged upload must have its objects, not only its row.
+        verify = subprocess.run(
+            [sys.executable, "-m", "flask", "photos", "verify"],
+            cwd=ROOT, env=env, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        say(f"flask photos verify ({store}): {(verify.stdout + verify.stderr).strip()[-300:]}")
+        if verify.returncode != 0:
+            lost["photo files (flask photos verify)"] += 1
         ratio = report(single, both)
         return verdict(single, both, ratio, lost)
     finally:

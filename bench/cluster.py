@@ -594,7 +594,7 @@ class Load:
         began = time.perf_counter()
         try:
             status, text = call(self.port, who, method, path, form, files)
-        except OSError as exc:
+        except (OSError, http.client.HTTPException) as exc:  # refused, reset, cut short
             status, text = 0, type(exc).__name__
         finally:
             with self.lock:

@@ -38,6 +38,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError
 from botocore.exceptions import ClientError
+from botocore.exceptions import FlexibleChecksumError
 
 from app.adapters.photo_store import CHUNK
 from app.adapters.photo_store import KEY_PATTERN
@@ -81,7 +82,11 @@ def make_client(
 
 
 def _failure(exc: Exception, what: str) -> StorageError:
-    """A boto3 error as the store's own: missing is StorageError, the rest unavailable."""
+    """A boto3 error as the store's own: missing or damaged is StorageError, the rest
+    (timeouts, refusals) StorageUnavailable."""
+    if isinstance(exc, FlexibleChecksumError):
+        # The bytes do not match the checksum the bucket holds: damage, not an outage.
+        return StorageError(f"photo file {what} does not match its sha256 (checksum)")
     if isinstance(exc, ClientError):
         code = str(exc.response.get("Error", {}).get("Code", ""))
         if code in MISSING:

@@ -22,6 +22,7 @@ import pytest
 from app.adapters.photo_store import KEY_PATTERN
 from app.adapters.photo_store import LocalPhotoStore
 from app.adapters.photo_store import StorageError
+from app.adapters.photo_store import StorageUnavailable
 from app.adapters.photo_store import Stored
 from app.adapters.photo_store_s3 import S3PhotoStore
 from app.adapters.photo_store_s3 import make_client
@@ -278,3 +279,22 @@ def test_sweep_aborts_abandoned_multipart_uploads_and_spares_strangers(s3_store)
     assert client.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
     names = {o["Key"] for o in client.list_objects_v2(Bucket=bucket)["Contents"]}
     assert names == {"p/not-a-photo.txt", "other/ab/" + "2" * 32 + ".jpg"}
+
+
+def test_errors_map_to_damage_missing_or_unavailable(s3_store):
+    """A body that fails the bucket's own checksum is damage (the photo's "damaged"
+    page), a missing object is missing, a timeout or refusal is an outage (503)."""
+    from botocore.exceptions import ClientError
+    from botocore.exceptions import FlexibleChecksumError
+    from botocore.exceptions import ReadTimeoutError
+
+    from app.adapters.photo_store_s3 import _failure
+
+    damaged = _failure(FlexibleChecksumError(error_msg="crc32 mismatch"), "ab/x.jpg")
+    assert type(damaged) is StorageError and "sha256" in str(damaged)
+    missing = _failure(ClientError({"Error": {"Code": "NoSuchKey"}}, "GetObject"), "ab/x.jpg")
+    assert type(missing) is StorageError and "missing" in str(missing)
+    refused = _failure(ClientError({"Error": {"Code": "AccessDenied"}}, "GetObject"), "k")
+    assert isinstance(refused, StorageUnavailable) and "AccessDenied" in str(refused)
+    slow = _failure(ReadTimeoutError(endpoint_url="http://s3"), "k")
+    assert isinstance(slow, StorageUnavailable) and isinstance(slow, OSError)

@@ -8,7 +8,8 @@ Which module holds what:
 * ``listing``: what those pages show (``PhotoItem``, ``PhotoDiary``, ``Comparison``).
 * ``upkeep``: sweeping unreferenced files and verifying every photo's files.
 * ``migrate``: copying the local folder into an S3 bucket (resumable, sha256-checked).
-* ``storage``: the configured file store (local folder or S3 bucket), image settings, checked reads, crash stages.
+* ``storage``: the configured file store (local folder or S3 bucket), image settings,
+  checked reads, crash stages.
 * ``sites``: ``Site`` with ``parse`` raising ``Invalid``; the pure rules (sites, where a
   photo sits in the course, its label) are in ``app.domain.photos``.
 

@@ -160,6 +160,12 @@ class Config:
     # set (with one gunicorn worker only: each worker would count on its own).
     SCLERO_ALLOW_SQLITE = _env_flag("SCLERO_ALLOW_SQLITE")
     SCLERO_ALLOW_MEMORY_LIMITS = _env_flag("SCLERO_ALLOW_MEMORY_LIMITS")
+    # How many app servers (machines or gunicorn masters) serve this clinic network. With
+    # more than one, or more than one gunicorn worker (gunicorn.conf.py tells the workers
+    # how many there are), nothing a request needs may live in one process: production
+    # then refuses memory:// limits whatever SCLERO_ALLOW_MEMORY_LIMITS says
+    # (docs/decisions/stateless-app-servers.md).
+    SCLERO_INSTANCES: int | str = os.environ.get("SCLERO_INSTANCES", "1") or 1
 
     # --- session lifetimes (issue 18) ---
     # A sign-in session ends after this much idleness, or this long after sign-in
@@ -283,6 +289,9 @@ class TestingConfig(Config):
     REMEMBER_COOKIE_SECURE = False
     WTF_CSRF_ENABLED = False
     SCLERO_STAFF_MFA_REQUIRED = False  # issue 18: tests that need it turn it on
+    # The local folder unless a test asks for S3 itself (tests/conftest.py ``s3_app``): an
+    # exported SCLERO_PHOTO_STORE=s3 in the shell must not reach every other test.
+    SCLERO_PHOTO_STORE = "local"
     # Cheap hashes keep the suite fast; a test checks that production uses the strong ones.
     SCLERO_ARGON2 = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
     SCLERO_RESET_MIN_SECONDS = 0.0  # the timing test sets its own floor
@@ -488,7 +497,12 @@ def _limit_problems(config: dict[str, Any]) -> list[str]:
         if name in config and config[name] is None:
             problems.append(f"{name}: keep a limit (Flask's default is safe).")
     storage = str(config.get("RATELIMIT_STORAGE_URI") or "")
-    if storage.startswith("memory://") and not config.get("SCLERO_ALLOW_MEMORY_LIMITS"):
+    processes, why = serving_processes(config)
+    if processes is None:
+        problems.append(why)
+    elif processes > 1:
+        problems.extend(_several_process_problems(config, why))
+    elif storage.startswith("memory://") and not config.get("SCLERO_ALLOW_MEMORY_LIMITS"):
         problems.append(
             "RATELIMIT_STORAGE_URI: memory:// counts per worker, so limits multiply with "
             "workers and reset on restart; use redis://, or set SCLERO_ALLOW_MEMORY_LIMITS=1 "
@@ -497,6 +511,52 @@ def _limit_problems(config: dict[str, Any]) -> list[str]:
     sqlite = _sqlite_problem(config)
     if sqlite:
         problems.append(sqlite)
+    return problems
+
+
+# Set by gunicorn.conf.py in gunicorn's master before it starts the workers, which
+# inherit it: how many workers this app server runs.
+WORKERS_VARIABLE = "SCLERO_GUNICORN_WORKERS"
+
+
+def serving_processes(config: dict[str, Any]) -> tuple[int | None, str]:
+    """How many processes serve requests (app servers times gunicorn workers) and the
+    words that say so; (None, the problem) for a count that is not a whole number >= 1."""
+    counts = []
+    for name, raw in (
+        ("SCLERO_INSTANCES", config.get("SCLERO_INSTANCES", 1)),
+        (WORKERS_VARIABLE, os.environ.get(WORKERS_VARIABLE) or 1),
+    ):
+        try:
+            number = int(str(raw).strip())
+        except ValueError:
+            number = 0
+        if isinstance(raw, bool) or number < 1:
+            return None, f"{name}: give the number of app servers as a whole number, 1 or more."
+        counts.append(number)
+    instances, workers = counts
+    return instances * workers, (
+        f"{instances * workers} processes are configured (SCLERO_INSTANCES={instances} "
+        f"app servers x {workers} gunicorn workers each)"
+    )
+
+
+def _several_process_problems(config: dict[str, Any], why: str) -> list[str]:
+    """What may not live in one process when several serve (stateless-app-servers.md)."""
+    problems = []
+    if str(config.get("RATELIMIT_STORAGE_URI") or "").startswith("memory://"):
+        problems.append(
+            f"RATELIMIT_STORAGE_URI: memory:// counts in each process, and {why}: every "
+            "limit would be that many times looser and a locked-out client would simply be "
+            "sent to another process. Use redis:// on a Redis every instance shares; "
+            "SCLERO_ALLOW_MEMORY_LIMITS only applies to a single process."
+        )
+    if config.get("VAPID_GENERATE_DEV_KEY") and not config.get("VAPID_PRIVATE_KEY"):
+        problems.append(
+            f"VAPID_GENERATE_DEV_KEY: {why}, and each would sign pushes with a key of its "
+            "own, which a phone subscribed through another refuses. Set VAPID_PRIVATE_KEY, "
+            "the same on every instance and dispatcher."
+        )
     return problems
 
 

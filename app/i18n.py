@@ -199,6 +199,7 @@ _CLDR = {
 LOCAL_FORMAT = "%a %-d %b %Y, %H:%M"  # "Mon 7 Dec 2026, 14:30" in en_GB
 
 
+# Per process (both caches here): pure functions of a format and a locale.
 @lru_cache(maxsize=64)
 def cldr_pattern(fmt: str) -> str:
     """A strftime format ("%a %-d %b %Y, %H:%M") as a Babel pattern ("EEE d MMM y, HH:mm");

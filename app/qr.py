@@ -21,6 +21,7 @@ def qr_svg(url: str, label: str = "QR code of the link") -> Markup:
     return Markup(_svg(str(url), str(label)))  # nosec B704
 
 
+# Per process: a pure function of the link and label, the same on every instance.
 @lru_cache(maxsize=64)
 def _svg(url: str, label: str) -> str:
     # Error correction M survives a smudged screen; a 4-module quiet zone is the

@@ -291,6 +291,9 @@ def install_csrf_token(app: Flask) -> None:
 class FragmentCache:
     """Rendered fragments by a key that names everything they depend on.
 
+    Per process, and safe with several app servers for that reason: what another
+    instance changed (a clinic's settings) arrives in the key, read from the database
+    on each request, so it can only miss, never be stale (stateless-app-servers.md).
     Bounded: when full it starts again, which costs one rendering per key.
     """
 

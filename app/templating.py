@@ -171,6 +171,8 @@ def register_fragments(app: Flask) -> None:
     def help_box(clinic: object, flags: dict | None) -> Markup:
         # The red-flag box is on every patient page; it depends only on the clinic and the
         # protocol version's red flags, so all of a clinic's patients share one rendering.
+        # ``clinic`` is this request's ClinicInfo (by value): settings changed on another
+        # app server make a new key, never a stale box.
         red_flags = tuple((tier, tuple(notes)) for tier, notes in (flags or {}).items())
         key = ("help", str(current_locale()), clinic, red_flags)
         return fragments.get(key, "patient/_help.html", clinic=clinic, flags=flags)

@@ -187,6 +187,7 @@ def _to_srgb(im: Image.Image) -> Image.Image:
     return rgb
 
 
+# Per process: a pure function of the embedded profile's bytes.
 @lru_cache(maxsize=8)
 def _transform_for(icc: bytes) -> ImageCms.ImageCmsTransform | None:
     """A cached transform from an embedded profile to sRGB; None for sRGB or junk."""

@@ -107,6 +107,8 @@ def check_locale(code: str, field: str = "locale") -> str:
     return code
 
 
+# Per process, and safe with several app servers: keyed by the stored hours text itself,
+# so hours changed on another instance are a new key here (stateless-app-servers.md).
 @lru_cache(maxsize=256)
 def _parsed(spec: str) -> hours_domain.OpeningHours:
     try:

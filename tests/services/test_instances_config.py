@@ -1,0 +1,72 @@
+"""Production start-up with several app servers or workers (issue 21 point 2): per-process
+(memory://) rate limits are refused whenever more than one process serves requests, and
+SCLERO_ALLOW_MEMORY_LIMITS cannot override that."""
+
+from __future__ import annotations
+
+import os
+import runpy
+import types
+from pathlib import Path
+
+import pytest
+
+from config import WORKERS_VARIABLE
+from config import ConfigError
+from config import ProductionConfig
+from tests.services.test_production_config import SAFE
+from tests.services.test_production_config import _no_flask_env  # noqa: F401 - autouse
+from tests.services.test_production_config import dispose
+from tests.services.test_production_config import production_app
+
+MEMORY = {"RATELIMIT_STORAGE_URI": "memory://", "SCLERO_ALLOW_MEMORY_LIMITS": True}
+ROOT = Path(__file__).resolve().parents[2]
+# A push key every instance shares (the value is only checked for presence here).
+KEY = "shared-vapid-key"
+
+
+def _settings(**overrides) -> dict:
+    settings = {k: getattr(ProductionConfig, k) for k in dir(ProductionConfig) if k.isupper()}
+    return settings | SAFE | overrides
+
+
+def test_one_process_may_still_count_in_memory_when_allowed():
+    ProductionConfig.validate(_settings(**MEMORY, SCLERO_INSTANCES="1"))
+
+
+def test_two_instances_refuse_memory_limits_even_when_allowed(monkeypatch):
+    with pytest.raises(ConfigError) as refused:
+        dispose(production_app(monkeypatch, **MEMORY, SCLERO_INSTANCES=2, VAPID_PRIVATE_KEY=KEY))
+    message = str(refused.value)
+    assert "RATELIMIT_STORAGE_URI: memory:// counts in each process" in message
+    assert "2 processes are configured (SCLERO_INSTANCES=2 app servers x 1 gunicorn" in message
+    assert "redis://" in message
+
+
+def test_several_gunicorn_workers_refuse_memory_limits(monkeypatch):
+    # gunicorn.conf.py's on_starting hook sets the variable in the master; the workers
+    # inherit it and make the app.
+    hooks = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    monkeypatch.delenv(WORKERS_VARIABLE, raising=False)
+    hooks["on_starting"](types.SimpleNamespace(cfg=types.SimpleNamespace(workers=4)))
+    monkeypatch.setenv(WORKERS_VARIABLE, os.environ[WORKERS_VARIABLE])  # undone after
+    with pytest.raises(ConfigError, match=r"4 processes are configured .* x 4 gunicorn"):
+        ProductionConfig.validate(_settings(**MEMORY))
+    # Redis shared by every process is what several processes need.
+    ProductionConfig.validate(
+        _settings(RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379/6", VAPID_PRIVATE_KEY=KEY)
+    )
+
+
+def test_several_instances_refuse_a_key_made_per_process():
+    # SAFE's push key is made in memory (each process its own): fine for one process.
+    ProductionConfig.validate(_settings())
+    with pytest.raises(ConfigError, match="VAPID_GENERATE_DEV_KEY: 2 processes are configured"):
+        ProductionConfig.validate(_settings(SCLERO_INSTANCES=2))
+    ProductionConfig.validate(_settings(SCLERO_INSTANCES=2, VAPID_PRIVATE_KEY=KEY))
+
+
+@pytest.mark.parametrize("count", ["0", "-2", "two", True, ""])
+def test_a_nonsense_instance_count_is_refused_by_name(count):
+    with pytest.raises(ConfigError, match="SCLERO_INSTANCES: give the number"):
+        ProductionConfig.validate(_settings(SCLERO_INSTANCES=count))

@@ -825,6 +825,8 @@ def run(args: argparse.Namespace, tmp: Path) -> int:
         patients, staff = seed(db_url, args.patients, args.clinicians)
         (tmp / "photos").mkdir()
         cluster = Cluster(tmp, env, [free_port(), free_port()], free_port(), tmp / "haproxy.sock")
+        if s3:
+            cluster.others.append(s3)  # stopped with the rest
         cluster.start_web(1)
         cluster.start_web(2)
         cluster.start_others()

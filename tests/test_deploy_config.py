@@ -1,0 +1,132 @@
+"""The reference deployment's files (issue 21 point 4) stay valid as the app changes:
+HAProxy accepts deploy/haproxy.cfg, only idempotent requests are retried after being
+sent, the systemd units run commands the app has, and the settings file, once its
+secrets are filled in, starts the app in production."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DEPLOY = ROOT / "deploy"
+HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
+HAPROXY_ENV = {
+    "SCLERO_HOST": "care.example",
+    "SCLERO_HTTP_BIND": "127.0.0.1:18080",
+    "SCLERO_HAPROXY_SOCKET": "/tmp/sclerocare-test-haproxy.sock",  # noqa: S108 - not opened
+    "SCLERO_WEB1": "127.0.0.1:18001",
+    "SCLERO_WEB2": "127.0.0.1:18002",
+}
+
+
+def section(text: str, name: str) -> list[str]:
+    """The lines of one HAProxy section (``backend app``), comments dropped."""
+    lines, inside = [], False
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].rstrip()
+        if line and not line[0].isspace() and not line.startswith("."):
+            inside = line.strip() == name
+            continue
+        if inside and line.strip():
+            lines.append(line.strip())
+    return lines
+
+
+@pytest.mark.skipif(not Path(HAPROXY).exists(), reason="Debian's haproxy is not installed")
+def test_haproxy_accepts_the_configuration():
+    done = subprocess.run(
+        [HAPROXY, "-c", "-f", str(DEPLOY / "haproxy.cfg")],
+        env=HAPROXY_ENV,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_sent_post_is_never_retried():
+    backend = section((DEPLOY / "haproxy.cfg").read_text(), "backend app")
+    retry_on = [line for line in backend if line.startswith("retry-on")]
+    assert retry_on, "the backend retries nothing after a failed send"
+    assert "empty-response" in retry_on[0]
+    # Every L7 retry is switched off unless the method is one that cannot double-write.
+    guard = [line for line in backend if "disable-l7-retry" in line]
+    assert guard == ["http-request disable-l7-retry unless { method GET HEAD OPTIONS }"]
+    assert "option httpchk" in backend
+    assert any(
+        "retries" in line for line in section((DEPLOY / "haproxy.cfg").read_text(), "defaults")
+    )
+
+
+def test_the_units_run_the_apps_commands():
+    from app.cli import notifications_cli
+
+    web = (DEPLOY / "sclerocare-web@.service").read_text()
+    start = re.search(r"^ExecStart=(.*?)(?<!\\)$", web, re.M | re.S).group(1)
+    assert "--bind 127.0.0.1:800%i" in start and "wsgi:app" in start
+    assert "--config gunicorn.conf.py" in start
+    dispatch = (DEPLOY / "sclerocare-dispatch@.service").read_text()
+    command = re.search(r"^ExecStart=\S*/flask notifications (\S+)$", dispatch, re.M).group(1)
+    assert command in notifications_cli.commands
+    for unit in (web, dispatch):
+        assert "EnvironmentFile=/etc/sclerocare/sclerocare.env" in unit
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines as systemd's EnvironmentFile reads them (quotes stripped)."""
+    values = {}
+    for line in path.read_text().splitlines():
+        if not line or line.startswith("#"):
+            continue
+        key, _, value = line.partition("=")
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        values[key] = value
+    return values
+
+
+def test_the_settings_file_starts_production():
+    """In a process of its own, as systemd starts one: config.py reads MAIL_* at import."""
+    from py_vapid import Vapid
+
+    from app.adapters import push
+
+    vapid = Vapid()
+    vapid.generate_keys()
+    filled = {
+        "FLASK_SECRET_KEY": "x" * 48,
+        "FLASK_VAPID_PRIVATE_KEY": push.private_key_b64u(vapid),
+    }
+    env = {
+        key: filled.get(key, value)
+        for key, value in read_env_file(DEPLOY / "sclerocare.env.example").items()
+    }
+    env["PATH"] = os.environ.get("PATH", "")
+    probe = (
+        "from app import create_app; c = create_app().config; "
+        "print(c['SCLERO_BASE_URL'], c['SCLERO_PROXY_COUNT'], c['MAIL_DEFAULT_SENDER'], "
+        "c['SQLALCHEMY_DATABASE_URI'].split(':')[0], c['SESSION_COOKIE_NAME'], sep='|')"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1].split("|") == [
+        "https://care.your-clinic.example",
+        "1",
+        "Your Clinic <noreply@your-clinic.example>",
+        "postgresql+psycopg",
+        "__Host-session",
+    ]

@@ -39,8 +39,13 @@ def section(text: str, name: str) -> list[str]:
     return lines
 
 
-@pytest.mark.skipif(not Path(HAPROXY).exists(), reason="Debian's haproxy is not installed")
 def test_haproxy_accepts_the_configuration():
+    if not Path(HAPROXY).exists():
+        # CI installs Debian's haproxy and sets REQUIRE_HAPROXY=1: there a missing binary
+        # fails instead of skipping, so the documented file is always checked once.
+        if os.environ.get("REQUIRE_HAPROXY") == "1":
+            pytest.fail("REQUIRE_HAPROXY=1 but Debian's haproxy is not installed")
+        pytest.skip("Debian's haproxy is not installed (apt-get install haproxy)")
     done = subprocess.run(
         [HAPROXY, "-c", "-f", str(DEPLOY / "haproxy.cfg")],
         env=HAPROXY_ENV,

@@ -59,8 +59,10 @@ def blocking_resources(html: str) -> list[str]:
 def wire_size(response) -> int:
     """Bytes as sent to a client that accepts gzip (gzipped here if the app did not)."""
     body = response.get_data()
-    return len(body) if response.headers.get("Content-Encoding") == "gzip" else len(
-        gzip.compress(body)
+    return (
+        len(body)
+        if response.headers.get("Content-Encoding") == "gzip"
+        else len(gzip.compress(body))
     )
 
 

@@ -103,6 +103,7 @@ def service_worker_source(app: Flask) -> str:
     if cached is None:
         with open(os.path.join(app.static_folder or "", "sw.js"), encoding="utf-8") as fh:
             source = fh.read()
+
         def versioned(names: list[str]) -> list[str]:
             return [f"/static/{name}?v={ext['hashes'].get(name, '0')}" for name in names]
 

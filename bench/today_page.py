@@ -282,7 +282,7 @@ def start_gunicorn(module: str, cwd: Path, env: dict[str, str], log: Path) -> tu
     return proc, port
 
 
-def wait_until_up(proc: subprocess.Popen, port: int, log: Path, timeout: float = 30) -> None:
+def wait_until_up(proc: subprocess.Popen, port: int, log: Path, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -292,7 +292,9 @@ def wait_until_up(proc: subprocess.Popen, port: int, log: Path, timeout: float =
             return
         except OSError:
             time.sleep(0.1)
-    raise BenchError(f"gunicorn on port {port} did not answer within {timeout:.0f} s")
+    raise BenchError(
+        f"gunicorn on port {port} did not answer within {timeout:.0f} s:\n{log.read_text()}"
+    )
 
 
 def stop(proc: subprocess.Popen) -> None:

@@ -132,3 +132,13 @@ def test_the_clinician_dashboard_fits_the_first_round_trip(client, world):
     login(client, "doc1@north.example")
     size, urls, _html = critical_path(client, "/clinic/")
     assert size <= CRITICAL_BYTES, (size, urls)
+
+
+def test_the_check_in_fetches_photos_css_after_paint_unless_the_photo_box_starts_open(
+    client, world
+):
+    login(client, "alice@patients.example")
+    html = client.get("/patient/checkin").get_data(as_text=True)
+    assert "data-stylesheet=" in html and "photos.css" in html
+    outside_noscript = re.sub(r"<noscript>.*?</noscript>", "", html, flags=re.S)
+    assert not re.search(r'<link rel="stylesheet"[^>]*photos\.css', outside_noscript)

@@ -19,6 +19,7 @@ import gzip
 import os
 import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import urllib.request
@@ -144,7 +145,11 @@ def main() -> int:
                     failures.append(f"{path}: LCP {ratio:.2f}x the bare page > {LCP_AIM}x")
         finally:
             server.terminate()
-            server.wait(10)
+            try:
+                server.wait(30)
+            except subprocess.TimeoutExpired:  # a busy machine: do not lose the figures
+                server.kill()
+                server.wait(10)
     print(
         f"quickest bare-page LCP: {best_bare[0]:.0f} ms; median of {RUNS} quiet pairs per page "
         f"(a pair is noisy when its bare LCP is over {NOISY}x the quickest)"

@@ -50,6 +50,9 @@ PAGES = [
     ("/patient/reminders", PATIENT),
     ("/clinic/", CLINICIAN),
 ]
+# BENCH_PAGES=/patient/checkin,/clinic/ measures only those (to re-check a page).
+ONLY = [p for p in os.environ.get("BENCH_PAGES", "").split(",") if p]
+PAGES = [(path, who) for path, who in PAGES if not ONLY or path in ONLY]
 BARE = "/_bench/bare"
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 # Pairs tried per page before giving up: RUNS quiet ones are needed.

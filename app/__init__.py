@@ -98,6 +98,10 @@ def register_extensions(app: Flask) -> None:
 
     db.init_app(app)
     init_reads(app)
+    from app import dbcheck
+
+    with app.app_context():
+        dbcheck.install(db.engine)  # no pre-ping round trip per request (issue 22)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "..", "migrations"))
     login_manager.init_app(app)
     csrf.init_app(app)

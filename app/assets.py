@@ -29,15 +29,23 @@ from app.i18n import said_in
 # offered, as the offline page does (pwa/offline.html): never English alone.
 FALLBACK_BODY = N_("You have a new reminder. Open ScleroCare to see it.")
 
-# What a page kept for offline use needs (the check-in page works offline: app.js queues it).
+# Precached when the service worker installs, which happens on the first page seen,
+# often the sign-in page: only what someone not signed in needs (issue 22 point 4).
 PRECACHE = [
+    "js/start.js",
+    "icons/icon-192.png",
+]
+# What a patient's pages kept for offline use need (the check-in page works offline:
+# app.js queues it). The service worker caches these once someone is signed in (app.js
+# asks it to, and it does so itself when it keeps a patient's page), never for the
+# sign-in page alone.
+PATIENT_ASSETS = [
     "js/app.js",
     "js/push.js",
     "js/checkin.js",
     "js/triage.js",
     "js/photoshrink.js",
     "css/photos.css",
-    "icons/icon-192.png",
 ]
 YEAR = 365 * 24 * 3600
 
@@ -95,11 +103,13 @@ def service_worker_source(app: Flask) -> str:
     if cached is None:
         with open(os.path.join(app.static_folder or "", "sw.js"), encoding="utf-8") as fh:
             source = fh.read()
-        urls = ["/offline"] + [
-            f"/static/{name}?v={ext['hashes'].get(name, '0')}" for name in PRECACHE
-        ]
+
+        def versioned(names: list[str]) -> list[str]:
+            return [f"/static/{name}?v={ext['hashes'].get(name, '0')}" for name in names]
+
         source = source.replace('"__ASSET_VERSION__"', json.dumps(ext["version"]))
-        source = source.replace('["__PRECACHE__"]', json.dumps(urls))
+        source = source.replace('["__PRECACHE__"]', json.dumps(["/offline", *versioned(PRECACHE)]))
+        source = source.replace('["__PATIENT_ASSETS__"]', json.dumps(versioned(PATIENT_ASSETS)))
         source = source.replace(json.dumps(FALLBACK_BODY), json.dumps(fallback_body()))
         ext["sw"] = cached = source
     return cached

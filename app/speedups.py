@@ -28,8 +28,10 @@ with the original. ``install(app)`` puts them all in place (``create_app``).
                      bar on each request    clinic / per tab
 7   gzip             (none: Flask sends     bytes on a phone network   Today 21.4 -> 6.3 KB,
                      bodies as they are)    (bench/pages.py: critical  check-in 27.5 -> 7.2,
-                                            path at most 20 KB)        app.js 14.9 -> 5.1;
-                                                                       costs 0.2 ms of CPU
+                                            path at most 14 KB);       app.js 14.9 -> 5.1;
+                                            static files compressed    costs 0.2 ms of CPU
+                                            once per process, kept     a page, ~0 a static
+                                                                       file once kept
 ==  ===============  =====================  =========================  =====================
 
 How measured (2026-12-06, 2-core shared VM, SQLite, development settings, demo data):
@@ -48,6 +50,7 @@ as long with ``Accept-Encoding: gzip``).
 from __future__ import annotations
 
 import gzip
+import zlib
 from collections.abc import Callable
 
 from flask import Flask
@@ -339,6 +342,26 @@ COMPRESSIBLE = {
 }
 # Below this many bytes gzip saves too little to be worth the client's work.
 GZIP_MIN_BYTES = 500
+# Static files change only with a release: each is compressed once per process, at the
+# smallest size, and kept (by path and checksum, so a changed file is compressed again).
+STATIC_LEVEL = 9
+_static_gz: dict[tuple[str, int, int], bytes] = {}
+
+
+def _gzipped(data: bytes) -> bytes:
+    """Pages at level 6 (their bytes differ every time); static files from the kept copy.
+
+    Where compression belongs is in docs/decisions/compression-and-connections.md."""
+    if not request.path.startswith("/static/"):
+        return gzip.compress(data, compresslevel=6)
+    key = (request.path, len(data), zlib.crc32(data))
+    packed = _static_gz.get(key)
+    if packed is None:
+        packed = gzip.compress(data, compresslevel=STATIC_LEVEL)
+        if len(_static_gz) >= LIMIT:
+            _static_gz.clear()
+        _static_gz[key] = packed
+    return packed
 
 
 def compress(response: Response) -> Response:
@@ -354,7 +377,7 @@ def compress(response: Response) -> Response:
     data = response.get_data()
     if len(data) < GZIP_MIN_BYTES:
         return response
-    response.set_data(gzip.compress(data, compresslevel=6))
+    response.set_data(_gzipped(data))
     response.headers["Content-Encoding"] = "gzip"
     response.headers.add("Vary", "Accept-Encoding")
     return response

@@ -17,6 +17,9 @@ const PAGES = "sclerocare-pages";
 const OFFLINE_PAGES = ["/patient/today", "/patient/checklist", "/patient/plan", "/patient/checkin"];
 const REFRESH_AFTER_MS = 30 * 60 * 1000;
 const PRECACHE = ["__PRECACHE__"]; // versioned URLs, filled in when served
+// A patient's scripts and styles (app/assets.py PATIENT_ASSETS), cached once someone is
+// signed in, not at install: the sign-in page must not download them (issue 22 point 4).
+const PATIENT_ASSETS = ["__PATIENT_ASSETS__"];
 const HOME = "/patient/today";
 const FALLBACK_TITLE = "ScleroCare";
 const FALLBACK_BODY = "You have a new reminder. Open ScleroCare to see it.";
@@ -54,6 +57,14 @@ function signedOut(response) {
   if (!response.redirected || !response.url) return false;
   const url = new URL(response.url);
   return url.origin === self.location.origin && SIGN_IN_PATHS.indexOf(url.pathname) !== -1;
+}
+
+// Caches the patient's scripts and styles that are not cached yet. Asked by app.js on a
+// signed-in page, and done here too whenever a patient's page is kept for offline use.
+function precachePatient() {
+  return caches.open(CACHE).then((cache) => Promise.all(PATIENT_ASSETS.map(
+    (url) => cache.match(url).then((hit) => (hit ? null : cache.add(url)))
+  ))).catch(() => null);
 }
 
 // Counts purges: a page whose download began before a purge is not put back after it.
@@ -110,7 +121,10 @@ function pageFromNetwork(event, url) {
       event.waitUntil(forgetPages());
     } else if (isOfflinePage(url)) {
       const copy = response.clone();
-      event.waitUntil(keep(url.pathname, copy, started).then(() => (url.pathname === HOME ? refreshOthers() : null)));
+      event.waitUntil(Promise.all([
+        precachePatient(),
+        keep(url.pathname, copy, started).then(() => (url.pathname === HOME ? refreshOthers() : null)),
+      ]));
     }
     return response;
   });
@@ -158,6 +172,8 @@ self.addEventListener("fetch", (event) => {
 self.addEventListener("message", (event) => {
   if (event.data && event.data.type === "purge-pages") {
     event.waitUntil(forgetPages());
+  } else if (event.data && event.data.type === "precache-patient") {
+    event.waitUntil(precachePatient());
   }
 });
 

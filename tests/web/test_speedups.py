@@ -523,3 +523,24 @@ def test_a_static_file_is_compressed_and_keeps_its_validators(app):
         again.get_data()
     assert again.status_code == 304 and again.data == b""
     assert "Content-Encoding" not in again.headers
+
+
+def test_a_static_file_is_compressed_once_and_kept(app, monkeypatch):
+    """Static files are gzipped once per process (smallest size) and the kept bytes sent
+    again; a page is compressed afresh every time (its bytes differ)."""
+    from app import speedups
+
+    speedups._static_gz.clear()
+    calls = []
+    real = gzip.compress
+    monkeypatch.setattr(
+        speedups.gzip, "compress", lambda d, **kw: calls.append(kw) or real(d, **kw)
+    )
+    client = app.test_client()
+    version = app.extensions["sclero_assets"]["hashes"]["js/app.js"]
+    path = f"/static/js/app.js?v={version}"
+    first, second = client.get(path, headers=GZIP), client.get(path, headers=GZIP)
+    assert first.data == second.data and first.headers["Content-Encoding"] == "gzip"
+    assert calls == [{"compresslevel": speedups.STATIC_LEVEL}]
+    with client.get(path) as plain:
+        assert gzip.decompress(second.data) == plain.get_data()

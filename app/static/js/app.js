@@ -31,9 +31,16 @@
   var user = meta("sc-user");
   var queueKey = user ? "sc-queue-" + user : null;
 
+  // Registered after load so it never competes with first paint (start.js does the same
+  // before sign-in). Someone is signed in here: the worker may now cache the patient's
+  // scripts for offline use, which it does not do for the sign-in page (issue 22).
   if ("serviceWorker" in navigator) {
     window.addEventListener("load", function () {
-      navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () {});
+      navigator.serviceWorker.register("/sw.js", { scope: "/" }).then(function () {
+        return navigator.serviceWorker.ready;
+      }).then(function (reg) {
+        if (user && reg.active) { reg.active.postMessage({ type: "precache-patient" }); }
+      }).catch(function () {});
     });
   }
 

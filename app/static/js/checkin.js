@@ -8,6 +8,21 @@
 // written here, in English, when there is no translation.
 function t(text, vars) { return window.scT ? window.scT(text, vars) : text; }
 (function () {
+  // The optional photo's styles (photos.css) are not needed to paint the questions: the
+  // page names them on the closed photo box, and they are fetched now, after the first
+  // paint (issue 22 point 4). When the box starts open the page links them itself.
+  var box = document.querySelector("[data-stylesheet]");
+  if (!box) { return; }
+  var href = box.getAttribute("data-stylesheet");
+  var linked = Array.prototype.some.call(document.querySelectorAll('link[rel="stylesheet"]'),
+    function (link) { return link.getAttribute("href") === href; });
+  if (linked) { return; }
+  var link = document.createElement("link");
+  link.rel = "stylesheet";
+  link.href = href;
+  document.head.appendChild(link);
+})();
+(function () {
   // After a refused check-in the error summary gets the focus, so a screen reader
   // reads it first and a keyboard user can follow its links (GOV.UK pattern).
   // A "yes" to a warning sign puts its call buttons above the summary: keep them on

@@ -1,0 +1,10 @@
+// ScleroCare's script for pages seen before sign-in: only registers the service worker,
+// after load, so it never competes with the page's first paint (issue 22 point 4). The
+// worker then keeps just the offline page and this script; a patient's scripts are
+// cached once someone signs in (sw.js: precachePatient).
+"use strict";
+if ("serviceWorker" in navigator) {
+  window.addEventListener("load", function () {
+    navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () {});
+  });
+}

@@ -8,3 +8,12 @@ if ("serviceWorker" in navigator) {
     navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () {});
   });
 }
+// A second tap on "Sign in" or "Send me a link" while the first is sending would post
+// twice; the server copes, but one post tells the person it worked (as app.js does).
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  if (event.defaultPrevented) { return; }
+  if (form.dataset.sending === "1") { event.preventDefault(); return; }
+  form.dataset.sending = "1";
+  window.setTimeout(function () { form.dataset.sending = ""; }, 4000);
+});

@@ -46,7 +46,8 @@ from app.adapters.photo_store_s3 import make_client  # noqa: E402
 
 SIZE = (4032, 3024)
 SETTINGS = imaging.Settings()
-GOAL_JPEG, GOAL_HEIC, GOAL_MB = 1.5, 1.3, 150
+# The project goals (issue 22 point 1): JPEG ingest was judged at 1.5x before.
+GOAL_JPEG, GOAL_HEIC, GOAL_MB = 1.3, 1.3, 150
 
 
 def make_photo(size: tuple[int, int] = SIZE, noise: float = 10, texture: float = 18) -> Image.Image:

@@ -158,3 +158,61 @@ def test_a_real_backup_is_recognised_and_ages_out(runner, clock, tmp_path, world
     result = _run(runner, str(tmp_path), "--keep-days", "35", "--keep-last", "1")
     assert result.exit_code == 0, result.output
     assert _names(tmp_path) == {"newer"}
+
+
+def test_a_backup_dated_in_the_future_does_not_take_the_newest_ones_place(runner, tmp_path):
+    # Made while a clock was wrong: it cannot be aged, and with --keep-last 1 it used to
+    # count as "the newest", so every real backup past --keep-days went.
+    fake_backup(tmp_path, "skewed", -400)
+    fake_backup(tmp_path, "b40", 40)
+    fake_backup(tmp_path, "b50", 50)
+    result = _run(runner, str(tmp_path), "--keep-days", "35", "--keep-last", "1")
+    assert result.exit_code == 0, result.output
+    assert _names(tmp_path) == {"skewed", "b40"}
+    assert "dated in the future, kept (check the clock): skewed" in result.output
+
+
+def test_a_backup_another_run_took_first_is_no_error(runner, tmp_path, monkeypatch):
+    # Two runs at once (retention run and a cron'd backup prune): the other run renames
+    # or deletes the folder between this run's listing and its own rename.
+    from app.services import backup_prune
+
+    fake_backup(tmp_path, "b90", 90)
+    fake_backup(tmp_path, "b80", 80)
+    fake_backup(tmp_path, "b1", 1)
+    real_rename = os.rename
+
+    def raced(src, dst):
+        if src.endswith("b90"):
+            real_rename(src, str(tmp_path / ".pruning-b90"))  # the other run's move
+            backup_prune.shutil.rmtree(tmp_path / ".pruning-b90")
+        return real_rename(src, dst)
+
+    monkeypatch.setattr(backup_prune.os, "rename", raced)
+    result = _run(runner, str(tmp_path), "--keep-days", "35", "--keep-last", "1")
+    assert result.exit_code == 0, result.output
+    assert _names(tmp_path) == {"b1"}
+
+
+def test_a_backup_that_cannot_be_removed_is_named_and_the_rest_go(
+    runner, in_app, tmp_path, monkeypatch
+):
+    from app.services import backup_prune
+
+    fake_backup(tmp_path, "b90", 90)
+    fake_backup(tmp_path, "b80", 80)
+    fake_backup(tmp_path, "b1", 1)
+    real_rename = os.rename
+
+    def refused(src, dst):
+        if src.endswith("b90"):
+            raise PermissionError(13, "Permission denied")
+        return real_rename(src, dst)
+
+    monkeypatch.setattr(backup_prune.os, "rename", refused)
+    result = _run(runner, str(tmp_path), "--keep-days", "35", "--keep-last", "1")
+    assert result.exit_code != 0
+    assert "could not be removed: b90" in result.output
+    assert _names(tmp_path) == {"b90", "b1"}  # b80 still went
+    events = _prune_events(in_app)
+    assert len(events) == 1 and events[0].startswith("1 backups removed")

@@ -216,3 +216,20 @@ def test_a_backup_that_cannot_be_removed_is_named_and_the_rest_go(
     assert _names(tmp_path) == {"b90", "b1"}  # b80 still went
     events = _prune_events(in_app)
     assert len(events) == 1 and events[0].startswith("1 backups removed")
+
+
+@pytest.mark.parametrize("bad", ["missing", "a-file"])
+def test_a_bad_backup_root_does_not_undo_the_retention_runs_erasure(
+    app, runner, in_app, world, tmp_path, bad
+):
+    from app.models import Patient
+    from tests.services.test_retention_run import _close
+
+    (tmp_path / "a-file").write_text("not a folder")
+    app.config.update(SCLERO_BACKUP_ROOT=str(tmp_path / bad))
+    in_app(_close, world.patient_a, NOW)
+    result = runner.invoke(args=["retention", "run", "--now", "2034-11-20T12:00:00+00:00"])
+    assert "Traceback" not in result.output
+    assert "1 records erased" in result.output
+    assert result.exit_code != 0 and "is not a folder" in result.output  # cron sees it
+    assert in_app(lambda: db.session.get(Patient, world.patient_a)) is None

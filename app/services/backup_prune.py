@@ -30,6 +30,10 @@ an error. A folder that cannot be removed (permissions, a busy mount) does not s
 run either: it is counted and named, the others are still pruned, and the run's audit
 event records what was removed before the command reports the failure.
 
+A folder that cannot be read (backups made by another user: ``backup create`` makes them
+0700) is left alone like any other entry, but named in the summary, so backups that
+never age out for that reason do not go unnoticed.
+
 A backup dated after ``now`` (made while a clock was wrong) cannot be aged: it is kept,
 named in the summary, and not counted among the newest ``keep_last``, or it would take
 the place of the newest real backup, which would then be removed.
@@ -67,6 +71,7 @@ class PruneReport:
     not_backups: int = 0
     future: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         """One line for the operator and the audit event."""
@@ -78,6 +83,8 @@ class PruneReport:
             line += f"; dated in the future, kept (check the clock): {', '.join(self.future)}"
         if self.failed:
             line += f"; could not be removed: {', '.join(self.failed)}"
+        if self.unreadable:
+            line += f"; cannot be read (check owner and mode): {', '.join(self.unreadable)}"
         return line
 
 
@@ -149,12 +156,26 @@ def _survey(root: str, now: datetime, report: PruneReport) -> list[tuple[datetim
         made = created_at(path)
         if made is None:
             report.not_backups += 1
+            if _unreadable(path):
+                report.unreadable.append(name)
         elif made > now:
             report.kept += 1
             report.future.append(name)
         else:
             backups.append((made, name))
     return backups
+
+
+def _unreadable(path: str) -> bool:
+    """A folder this process cannot look into: ``backup create`` makes its folders 0700,
+    so backups made by another user (root's cron) would otherwise be "not backups" and
+    never age out, with nothing said."""
+    if os.path.islink(path) or not os.path.isdir(path):
+        return False
+    if not os.access(path, os.R_OK | os.X_OK):
+        return True
+    manifest = os.path.join(path, MANIFEST)
+    return os.path.exists(manifest) and not os.access(manifest, os.R_OK)
 
 
 def _remove(root: str, name: str, report: PruneReport) -> None:

@@ -233,3 +233,31 @@ def test_a_bad_backup_root_does_not_undo_the_retention_runs_erasure(
     assert "1 records erased" in result.output
     assert result.exit_code != 0 and "is not a folder" in result.output  # cron sees it
     assert in_app(lambda: db.session.get(Patient, world.patient_a)) is None
+
+
+def test_backups_this_user_cannot_read_are_named_not_silently_skipped(
+    runner, tmp_path, monkeypatch
+):
+    # backup create makes 0700 folders: made by root's cron, pruned as the app's user,
+    # they looked like "other entries" and never aged out, with nothing said. (Tests run
+    # as root here, so the refusal is the access check's.)
+    from app.services import backup_prune
+
+    fake_backup(tmp_path, "b1", 1)
+    fake_backup(tmp_path, "roots", 90)
+    real_access = os.access
+
+    def access(path, mode):
+        return False if str(path).startswith(str(tmp_path / "roots")) else real_access(path, mode)
+
+    real_isfile = os.path.isfile
+
+    def isfile(path):  # what a non-owner sees inside a 0700 folder
+        return False if str(path).startswith(str(tmp_path / "roots")) else real_isfile(path)
+
+    monkeypatch.setattr(backup_prune.os, "access", access)
+    monkeypatch.setattr(backup_prune.os.path, "isfile", isfile)
+    result = _run(runner, str(tmp_path), "--keep-days", "35", "--keep-last", "1")
+    monkeypatch.undo()
+    assert "cannot be read (check owner and mode): roots" in result.output
+    assert _names(tmp_path) == {"b1", "roots"}

@@ -168,3 +168,16 @@ def test_discharge_empties_the_calendar_for_30_days_then_404(client, world, in_a
     _is_empty_calendar(r.data)
     clock.advance(hours=2)
     assert _anon(client).get(path).status_code == 404
+
+
+def test_a_link_never_shown_does_not_outlive_sign_out_in_the_cookie(client, world):
+    # The redirect's GET never came (the app was closed, the network dropped): the token
+    # sat in the signed but readable session cookie past sign-out.
+    login(client, ALICE)
+    made = client.post("/patient/calendar/link")
+    assert made.status_code == 303
+    with client.session_transaction() as sess:
+        assert "calendar_link_reveal" in sess
+    client.post("/logout")
+    with client.session_transaction() as sess:
+        assert "calendar_link_reveal" not in sess

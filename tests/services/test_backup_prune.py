@@ -261,3 +261,15 @@ def test_backups_this_user_cannot_read_are_named_not_silently_skipped(
     monkeypatch.undo()
     assert "cannot be read (check owner and mode): roots" in result.output
     assert _names(tmp_path) == {"b1", "roots"}
+
+
+def test_a_backup_still_being_written_is_left_alone(runner, tmp_path):
+    # backup create writes the manifest last: until it is whole, the folder is no backup,
+    # however old the dump, so a prune running meanwhile never removes it half made.
+    writing = fake_backup(tmp_path, "writing", 90)
+    whole = (writing / "manifest.json").read_text()
+    (writing / "manifest.json").write_text(whole[: len(whole) // 2])
+    fake_backup(tmp_path, "b1", 1)
+    result = _run(runner, str(tmp_path), "--keep-days", "35", "--keep-last", "1")
+    assert result.exit_code == 0 and "1 other entries left alone" in result.output
+    assert _names(tmp_path) == {"writing", "b1"}

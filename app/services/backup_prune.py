@@ -44,6 +44,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
@@ -197,15 +198,17 @@ def _delete(path: str, name: str, report: PruneReport) -> bool:
 
     :returns: whether it is gone (a folder another run deleted first counts as gone).
     """
-    failures: list[OSError] = []
+    failures: list[BaseException] = []
 
-    def note(_function: object, _path: str, exc_info: tuple) -> None:
+    def note(exc: BaseException) -> None:
         # Another run deleting the same folder removes entries under this one's feet.
-        exc = exc_info[1]
         if not isinstance(exc, FileNotFoundError):
             failures.append(exc)
 
-    shutil.rmtree(path, onerror=note)  # onexc is Python 3.12+
+    if sys.version_info >= (3, 12):
+        shutil.rmtree(path, onexc=lambda _f, _p, exc: note(exc))
+    else:  # onerror is deprecated from 3.12 on (a warning the tests treat as an error)
+        shutil.rmtree(path, onerror=lambda _f, _p, info: note(info[1]))
     if failures or os.path.lexists(path):
         report.failed.append(name)
         return False

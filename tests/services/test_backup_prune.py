@@ -273,3 +273,25 @@ def test_a_backup_still_being_written_is_left_alone(runner, tmp_path):
     result = _run(runner, str(tmp_path), "--keep-days", "35", "--keep-last", "1")
     assert result.exit_code == 0 and "1 other entries left alone" in result.output
     assert _names(tmp_path) == {"writing", "b1"}
+
+
+def test_a_removal_that_stops_midway_is_named_then_finished(runner, tmp_path, monkeypatch):
+    from app.services import backup_prune
+
+    fake_backup(tmp_path, "b90", 90)
+    fake_backup(tmp_path, "b1", 1)
+    real_unlink = os.unlink
+
+    def unlink(path, *args, **kwargs):
+        if os.fspath(path).endswith("database.dump"):
+            raise PermissionError(13, "Permission denied")
+        return real_unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(backup_prune.os, "unlink", unlink)
+    stuck = _run(runner, str(tmp_path), "--keep-days", "35", "--keep-last", "1")
+    monkeypatch.undo()
+    assert stuck.exit_code != 0 and "could not be removed: b90" in stuck.output
+    assert _names(tmp_path) == {".pruning-b90", "b1"}  # never mistaken for a backup
+    again = _run(runner, str(tmp_path), "--keep-days", "35", "--keep-last", "1")
+    assert again.exit_code == 0, again.output
+    assert _names(tmp_path) == {"b1"}

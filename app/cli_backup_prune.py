@@ -23,7 +23,8 @@ from app.services import backup_prune
 def prune_with_config(root: str, at: datetime, days: int | None, last: int | None) -> str:
     """Prune ``root`` with the given counts or the configured ones; the summary line.
 
-    :raises click.ClickException: the prune was refused (the message says why).
+    :raises click.ClickException: the prune was refused, or a backup could not be
+        removed (the message says which; the others were pruned and the run audited).
     """
     config = current_app.config
     keep_days = days if days is not None else int(config["SCLERO_BACKUP_KEEP_DAYS"])
@@ -32,6 +33,8 @@ def prune_with_config(root: str, at: datetime, days: int | None, last: int | Non
         report = backup_prune.prune(root, at, keep_days=keep_days, keep_last=keep_last)
     except backup_prune.PruneError as exc:
         raise click.ClickException(str(exc)) from None
+    if report.failed:
+        raise click.ClickException(f"backup prune: {report.summary()}")
     return f"backup prune: {report.summary()}"
 
 

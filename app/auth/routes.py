@@ -118,6 +118,10 @@ def logout():
     token = None if current_user.is_anonymous else current_user.get_id()
     accounts.end_session(token, now())
     logout_user()
+    # A new calendar link waits in the (signed, not encrypted) cookie for the page that
+    # shows it (app/patient/calendar.py); if that page never loaded, the next person at
+    # this browser must not find a live link to the patient's appointments in it.
+    session.pop("calendar_link_reveal", None)
     response = redirect(url_for("auth.login", signed_out=1))
     remembered.on_sign_out(response)
     # The browser's HTTP cache and this site's cookies go; its storage stays, because

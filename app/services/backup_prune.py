@@ -23,6 +23,20 @@ between leaves a ``.pruning-`` folder, which the next run finishes deleting: a h
 deleted backup is never mistaken for a restorable one, nor left behind for ever.
 Idempotent: a second run finds nothing more to remove. Each run writes one audit event
 with its counts.
+
+Two runs at once (``flask retention run`` prunes too, and cron may start ``backup
+prune`` as well) race for the same folders: a folder the other run already took is not
+an error. A folder that cannot be removed (permissions, a busy mount) does not stop the
+run either: it is counted and named, the others are still pruned, and the run's audit
+event records what was removed before the command reports the failure.
+
+A folder that cannot be read (backups made by another user: ``backup create`` makes them
+0700) is left alone like any other entry, but named in the summary, so backups that
+never age out for that reason do not go unnoticed.
+
+A backup dated after ``now`` (made while a clock was wrong) cannot be aged: it is kept,
+named in the summary, and not counted among the newest ``keep_last``, or it would take
+the place of the newest real backup, which would then be removed.
 """
 
 from __future__ import annotations
@@ -30,6 +44,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
@@ -55,13 +70,23 @@ class PruneReport:
     kept: int = 0
     removed: list[str] = field(default_factory=list)
     not_backups: int = 0
+    future: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         """One line for the operator and the audit event."""
-        return (
+        line = (
             f"{len(self.removed)} backups removed, {self.kept} kept, "
             f"{self.not_backups} other entries left alone"
         )
+        if self.future:
+            line += f"; dated in the future, kept (check the clock): {', '.join(self.future)}"
+        if self.failed:
+            line += f"; could not be removed: {', '.join(self.failed)}"
+        if self.unreadable:
+            line += f"; cannot be read (check owner and mode): {', '.join(self.unreadable)}"
+        return line
 
 
 def created_at(folder: str) -> datetime | None:
@@ -89,8 +114,9 @@ def prune(root: str, now: datetime, *, keep_days: int, keep_last: int) -> PruneR
     """Remove the backups under ``root`` older than ``keep_days``, except the newest
     ``keep_last``; audited (one event), commits.
 
-    :raises PruneError: ``root`` is not a folder, is itself a backup, or a count is out
-        of range.
+    :raises PruneError: ``root`` is not a folder (or cannot be read), is itself a
+        backup, or a count is out of range. A backup that cannot be removed is named in
+        ``report.failed`` instead, after the run is audited.
     """
     if keep_days < 1:
         raise PruneError("--keep-days must be at least 1.")
@@ -101,28 +127,89 @@ def prune(root: str, now: datetime, *, keep_days: int, keep_last: int) -> PruneR
     if created_at(root) is not None:
         raise PruneError(f"{root} is a backup itself: give the folder that holds the backups.")
     report = PruneReport()
-    backups: list[tuple[datetime, str]] = []
-    for name in sorted(os.listdir(root)):
-        path = os.path.join(root, name)
-        if name.startswith(PRUNING) and os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path)  # an earlier run's removal, interrupted: finish it
-            continue
-        made = created_at(path)
-        if made is None:
-            report.not_backups += 1
-        else:
-            backups.append((made, name))
+    backups = _survey(root, now, report)
     backups.sort(reverse=True)  # newest first
     cutoff = now - timedelta(days=keep_days)
     for index, (made, name) in enumerate(backups):
         if index < keep_last or made >= cutoff:
             report.kept += 1
-            continue
-        doomed = os.path.join(root, PRUNING + name)
-        os.rename(os.path.join(root, name), doomed)
-        shutil.rmtree(doomed)
-        report.removed.append(name)
+        else:
+            _remove(root, name, report)
     detail = f"{report.summary()} (older than {keep_days} days, newest {keep_last} kept)"
     security_event("backup prune", "cli", detail, name="flask backup prune")
     db.session.commit()
     return report
+
+
+def _survey(root: str, now: datetime, report: PruneReport) -> list[tuple[datetime, str]]:
+    """The backups under ``root`` that can be aged, with when they were made; counts the
+    rest in ``report`` and finishes an interrupted removal."""
+    try:
+        names = sorted(os.listdir(root))
+    except OSError as exc:
+        raise PruneError(f"{root} cannot be read: {exc.strerror}.") from None
+    backups: list[tuple[datetime, str]] = []
+    for name in names:
+        path = os.path.join(root, name)
+        if name.startswith(PRUNING) and os.path.isdir(path) and not os.path.islink(path):
+            _delete(path, name, report)  # an earlier run's removal, interrupted: finish it
+            continue
+        made = created_at(path)
+        if made is None:
+            report.not_backups += 1
+            if _unreadable(path):
+                report.unreadable.append(name)
+        elif made > now:
+            report.kept += 1
+            report.future.append(name)
+        else:
+            backups.append((made, name))
+    return backups
+
+
+def _unreadable(path: str) -> bool:
+    """A folder this process cannot look into: ``backup create`` makes its folders 0700,
+    so backups made by another user (root's cron) would otherwise be "not backups" and
+    never age out, with nothing said."""
+    if os.path.islink(path) or not os.path.isdir(path):
+        return False
+    if not os.access(path, os.R_OK | os.X_OK):
+        return True
+    manifest = os.path.join(path, MANIFEST)
+    return os.path.exists(manifest) and not os.access(manifest, os.R_OK)
+
+
+def _remove(root: str, name: str, report: PruneReport) -> None:
+    """Mark the backup ``name`` for removal (one rename), then delete it."""
+    doomed = os.path.join(root, PRUNING + name)
+    try:
+        os.rename(os.path.join(root, name), doomed)
+    except FileNotFoundError:
+        return  # another run took it first
+    except OSError:
+        report.failed.append(name)
+        return
+    if _delete(doomed, name, report):
+        report.removed.append(name)
+
+
+def _delete(path: str, name: str, report: PruneReport) -> bool:
+    """Delete a folder marked for removal; a failure is recorded, not raised.
+
+    :returns: whether it is gone (a folder another run deleted first counts as gone).
+    """
+    failures: list[BaseException] = []
+
+    def note(exc: BaseException) -> None:
+        # Another run deleting the same folder removes entries under this one's feet.
+        if not isinstance(exc, FileNotFoundError):
+            failures.append(exc)
+
+    if sys.version_info >= (3, 12):
+        shutil.rmtree(path, onexc=lambda _f, _p, exc: note(exc))
+    else:  # onerror is deprecated from 3.12 on (a warning the tests treat as an error)
+        shutil.rmtree(path, onerror=lambda _f, _p, info: note(info[1]))
+    if failures or os.path.lexists(path):
+        report.failed.append(name)
+        return False
+    return True

@@ -158,3 +158,140 @@ def test_a_real_backup_is_recognised_and_ages_out(runner, clock, tmp_path, world
     result = _run(runner, str(tmp_path), "--keep-days", "35", "--keep-last", "1")
     assert result.exit_code == 0, result.output
     assert _names(tmp_path) == {"newer"}
+
+
+def test_a_backup_dated_in_the_future_does_not_take_the_newest_ones_place(runner, tmp_path):
+    # Made while a clock was wrong: it cannot be aged, and with --keep-last 1 it used to
+    # count as "the newest", so every real backup past --keep-days went.
+    fake_backup(tmp_path, "skewed", -400)
+    fake_backup(tmp_path, "b40", 40)
+    fake_backup(tmp_path, "b50", 50)
+    result = _run(runner, str(tmp_path), "--keep-days", "35", "--keep-last", "1")
+    assert result.exit_code == 0, result.output
+    assert _names(tmp_path) == {"skewed", "b40"}
+    assert "dated in the future, kept (check the clock): skewed" in result.output
+
+
+def test_a_backup_another_run_took_first_is_no_error(runner, tmp_path, monkeypatch):
+    # Two runs at once (retention run and a cron'd backup prune): the other run renames
+    # or deletes the folder between this run's listing and its own rename.
+    from app.services import backup_prune
+
+    fake_backup(tmp_path, "b90", 90)
+    fake_backup(tmp_path, "b80", 80)
+    fake_backup(tmp_path, "b1", 1)
+    real_rename = os.rename
+
+    def raced(src, dst):
+        if src.endswith("b90"):
+            real_rename(src, str(tmp_path / ".pruning-b90"))  # the other run's move
+            backup_prune.shutil.rmtree(tmp_path / ".pruning-b90")
+        return real_rename(src, dst)
+
+    monkeypatch.setattr(backup_prune.os, "rename", raced)
+    result = _run(runner, str(tmp_path), "--keep-days", "35", "--keep-last", "1")
+    assert result.exit_code == 0, result.output
+    assert _names(tmp_path) == {"b1"}
+
+
+def test_a_backup_that_cannot_be_removed_is_named_and_the_rest_go(
+    runner, in_app, tmp_path, monkeypatch
+):
+    from app.services import backup_prune
+
+    fake_backup(tmp_path, "b90", 90)
+    fake_backup(tmp_path, "b80", 80)
+    fake_backup(tmp_path, "b1", 1)
+    real_rename = os.rename
+
+    def refused(src, dst):
+        if src.endswith("b90"):
+            raise PermissionError(13, "Permission denied")
+        return real_rename(src, dst)
+
+    monkeypatch.setattr(backup_prune.os, "rename", refused)
+    result = _run(runner, str(tmp_path), "--keep-days", "35", "--keep-last", "1")
+    assert result.exit_code != 0
+    assert "could not be removed: b90" in result.output
+    assert _names(tmp_path) == {"b90", "b1"}  # b80 still went
+    events = _prune_events(in_app)
+    assert len(events) == 1 and events[0].startswith("1 backups removed")
+
+
+@pytest.mark.parametrize("bad", ["missing", "a-file"])
+def test_a_bad_backup_root_does_not_undo_the_retention_runs_erasure(
+    app, runner, in_app, world, tmp_path, bad
+):
+    from app.models import Patient
+    from tests.services.test_retention_run import _close
+
+    (tmp_path / "a-file").write_text("not a folder")
+    app.config.update(SCLERO_BACKUP_ROOT=str(tmp_path / bad))
+    in_app(_close, world.patient_a, NOW)
+    result = runner.invoke(args=["retention", "run", "--now", "2034-11-20T12:00:00+00:00"])
+    assert "Traceback" not in result.output
+    assert "1 records erased" in result.output
+    assert result.exit_code != 0 and "is not a folder" in result.output  # cron sees it
+    assert in_app(lambda: db.session.get(Patient, world.patient_a)) is None
+
+
+def test_backups_this_user_cannot_read_are_named_not_silently_skipped(
+    runner, tmp_path, monkeypatch
+):
+    # backup create makes 0700 folders: made by root's cron, pruned as the app's user,
+    # they looked like "other entries" and never aged out, with nothing said. (Tests run
+    # as root here, so the refusal is the access check's.)
+    from app.services import backup_prune
+
+    fake_backup(tmp_path, "b1", 1)
+    fake_backup(tmp_path, "roots", 90)
+    real_access = os.access
+
+    def access(path, mode):
+        return False if str(path).startswith(str(tmp_path / "roots")) else real_access(path, mode)
+
+    real_isfile = os.path.isfile
+
+    def isfile(path):  # what a non-owner sees inside a 0700 folder
+        return False if str(path).startswith(str(tmp_path / "roots")) else real_isfile(path)
+
+    monkeypatch.setattr(backup_prune.os, "access", access)
+    monkeypatch.setattr(backup_prune.os.path, "isfile", isfile)
+    result = _run(runner, str(tmp_path), "--keep-days", "35", "--keep-last", "1")
+    monkeypatch.undo()
+    assert "cannot be read (check owner and mode): roots" in result.output
+    assert _names(tmp_path) == {"b1", "roots"}
+
+
+def test_a_backup_still_being_written_is_left_alone(runner, tmp_path):
+    # backup create writes the manifest last: until it is whole, the folder is no backup,
+    # however old the dump, so a prune running meanwhile never removes it half made.
+    writing = fake_backup(tmp_path, "writing", 90)
+    whole = (writing / "manifest.json").read_text()
+    (writing / "manifest.json").write_text(whole[: len(whole) // 2])
+    fake_backup(tmp_path, "b1", 1)
+    result = _run(runner, str(tmp_path), "--keep-days", "35", "--keep-last", "1")
+    assert result.exit_code == 0 and "1 other entries left alone" in result.output
+    assert _names(tmp_path) == {"writing", "b1"}
+
+
+def test_a_removal_that_stops_midway_is_named_then_finished(runner, tmp_path, monkeypatch):
+    from app.services import backup_prune
+
+    fake_backup(tmp_path, "b90", 90)
+    fake_backup(tmp_path, "b1", 1)
+    real_unlink = os.unlink
+
+    def unlink(path, *args, **kwargs):
+        if os.fspath(path).endswith("database.dump"):
+            raise PermissionError(13, "Permission denied")
+        return real_unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(backup_prune.os, "unlink", unlink)
+    stuck = _run(runner, str(tmp_path), "--keep-days", "35", "--keep-last", "1")
+    monkeypatch.undo()
+    assert stuck.exit_code != 0 and "could not be removed: b90" in stuck.output
+    assert _names(tmp_path) == {".pruning-b90", "b1"}  # never mistaken for a backup
+    again = _run(runner, str(tmp_path), "--keep-days", "35", "--keep-last", "1")
+    assert again.exit_code == 0, again.output
+    assert _names(tmp_path) == {"b1"}

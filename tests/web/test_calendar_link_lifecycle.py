@@ -146,3 +146,38 @@ def test_behind_the_proxy_its_forwarded_scheme_decides(client, world, app):
     assert anon.get(path, headers={"X-Forwarded-Proto": "http"}).status_code == 403
     fine = anon.get(path, headers={"X-Forwarded-Proto": "https"})
     assert fine.status_code == 200 and len(_events(fine.data)) >= 2
+
+
+def test_discharge_empties_the_calendar_for_30_days_then_404(client, world, in_app, clock):
+    # Discharge keeps the link row (the patient may still stop it) but the feed stopped:
+    # on a 404 the phone kept the course's appointments, those no longer coming too.
+    from app.models import Patient
+
+    login(client, ALICE)
+    path, _ = _new_link(client)
+    assert len(_events(_anon(client).get(path).data)) >= 2
+
+    def discharge():
+        db.session.get(Patient, world.patient_a).discharged_at = clock()
+        db.session.commit()
+
+    in_app(discharge)
+    clock.advance(days=29, hours=23)
+    r = _anon(client).get(path)
+    assert r.status_code == 200 and r.headers["Cache-Control"] == "no-store, private"
+    _is_empty_calendar(r.data)
+    clock.advance(hours=2)
+    assert _anon(client).get(path).status_code == 404
+
+
+def test_a_link_never_shown_does_not_outlive_sign_out_in_the_cookie(client, world):
+    # The redirect's GET never came (the app was closed, the network dropped): the token
+    # sat in the signed but readable session cookie past sign-out.
+    login(client, ALICE)
+    made = client.post("/patient/calendar/link")
+    assert made.status_code == 303
+    with client.session_transaction() as sess:
+        assert "calendar_link_reveal" in sess
+    client.post("/logout")
+    with client.session_transaction() as sess:
+        assert "calendar_link_reveal" not in sess

@@ -42,6 +42,7 @@ from app.models import User
 from app.principal import Principal
 from app.services.errors import NotFound
 from app.services.ical.links import patient_for_token
+from app.services.ical.links import recently_ended
 from app.services.ical.links import recently_retired
 from app.services.ical.render import Words
 from app.services.ical.render import render
@@ -72,14 +73,15 @@ def calendar_for_patient(user: Principal, now: datetime) -> bytes:
 
 def calendar_for_link(token: str, now: datetime) -> bytes:
     """The calendar behind a subscription link; commits new revisions. A link stopped
-    or replaced recently gives an empty calendar instead (``links.recently_retired``).
+    or replaced recently, or the live link of a patient discharged recently, gives an
+    empty calendar instead (``links.recently_retired``, ``links.recently_ended``).
 
     :raises NotFound: as ``links.patient_for_token``, once past that period.
     """
     try:
         patient = patient_for_token(token)
     except NotFound:
-        if recently_retired(token, now):
+        if recently_retired(token, now) or recently_ended(token, now):
             db.session.rollback()  # end the read
             return render_empty()
         raise

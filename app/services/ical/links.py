@@ -15,7 +15,9 @@ its hash in ``calendar_links_retired`` and, for ``SCLERO_CALENDAR_RETIRED`` (30 
 Google polls a subscription every day or so, Apple and Outlook by their own refresh
 setting, a week at most), answers a valid calendar with no events (``feed.EMPTY``), no
 name and no time zone, nothing personal: the calendar clears itself. Then it is 404.
-Rows past the period are deleted whenever a link is made or stopped.
+The live link of a patient discharged within that period answers the same empty
+calendar (``recently_ended``). Rows past the period are deleted whenever a link is
+made or stopped.
 """
 
 from __future__ import annotations
@@ -181,6 +183,21 @@ def _retire(old_hash: str, now: datetime) -> None:
     )
     if db.session.get(RetiredCalendarLink, old_hash) is None:
         db.session.add(RetiredCalendarLink(token_hash=old_hash, retired_at=now))
+
+
+def recently_ended(token: str, now: datetime) -> bool:
+    """Whether ``token`` is the live link of a patient discharged less than
+    ``SCLERO_CALENDAR_RETIRED`` ago: like a stopped link, it answers an empty calendar
+    for that long, or the patient's calendar would show the course's appointments that
+    are no longer coming for ever (the link stays until stopped: discharge keeps it)."""
+    if len(token) not in _TOKEN_LENGTHS or not token.isascii():
+        return False
+    discharged = db.session.scalar(
+        sa.select(Patient.discharged_at)
+        .join(CalendarLink, CalendarLink.patient_id == Patient.id)
+        .where(CalendarLink.token_hash == token_hash(token))
+    )
+    return discharged is not None and discharged > now - _retired_period()
 
 
 def recently_retired(token: str, now: datetime) -> bool:

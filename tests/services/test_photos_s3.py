@@ -105,6 +105,15 @@ def test_sweep_on_the_bucket_removes_only_old_unreferenced_objects(alice, s3_app
     assert in_app(photos.verify_all) == []
 
 
+def test_sweep_refuses_an_age_that_would_remove_uploads_in_flight(alice, s3_app, in_app, runner):
+    young = in_app(lambda: photos.store().put(b"an upload in flight on another instance"))
+    for bad in ("-60", "nan", "inf"):
+        result = runner.invoke(args=["photos", "sweep", "--older-than", bad])
+        assert result.exit_code == 2 and "0 or more" in result.output, (bad, result.output)
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert PREFIX + young.key in set(objects(s3_app))
+
+
 def test_an_altered_object_is_never_served(alice, s3_app, in_app, runner):
     assert upload(alice, phone_jpeg((200, 150))).status_code == 303
     (pid,) = photo_ids(in_app)

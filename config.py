@@ -570,6 +570,29 @@ def _several_process_problems(config: dict[str, Any], why: str) -> list[str]:
             "own, which a phone subscribed through another refuses. Set VAPID_PRIVATE_KEY, "
             "the same on every instance and dispatcher."
         )
+    if int(str(config.get("SCLERO_INSTANCES", 1)).strip()) > 1:
+        problems.extend(_machine_folder_problems(config))
+    return problems
+
+
+def _machine_folder_problems(config: dict[str, Any]) -> list[str]:
+    """Left unset, these folders are inside each app server's own instance folder: a
+    photo uploaded through one was a 500 ("missing") on the others, and a "Download my
+    data" zip built on one was not found on the next (stateless-app-servers.md)."""
+    problems = []
+    local = (config.get("SCLERO_PHOTO_STORE") or "local") == "local"
+    if local and not config.get("PHOTO_STORAGE_DIR"):
+        problems.append(
+            "PHOTO_STORAGE_DIR: several app servers (SCLERO_INSTANCES) would each keep "
+            "photos in their own instance folder. Use SCLERO_PHOTO_STORE=s3, or set "
+            "PHOTO_STORAGE_DIR to one folder every instance mounts."
+        )
+    if not config.get("SCLERO_EXPORT_DIR"):
+        problems.append(
+            "SCLERO_EXPORT_DIR: several app servers (SCLERO_INSTANCES) would each build "
+            "patients' downloads in their own instance folder. Set it to one folder every "
+            "instance mounts."
+        )
     return problems
 
 

@@ -7,6 +7,7 @@ then ``FLASK_*`` environment variables, then explicit overrides, then ``validate
 
 from __future__ import annotations
 
+import math
 import os
 from datetime import timedelta
 from typing import Any
@@ -123,8 +124,10 @@ class Config:
     SCLERO_S3_PREFIX = os.environ.get("SCLERO_S3_PREFIX", "")
     # Connect and read timeout of each call, and attempts in all: a bucket that does not
     # answer fails a photo request in about timeout x attempts seconds, never hangs it.
-    SCLERO_S3_TIMEOUT = float(os.environ.get("SCLERO_S3_TIMEOUT") or 5.0)
-    SCLERO_S3_ATTEMPTS = int(os.environ.get("SCLERO_S3_ATTEMPTS") or 2)
+    # Kept as given and checked at start-up (_photo_store_problems): "abc" was a traceback
+    # on import, and "-1" or "nan" a ValueError (a 500) on every photo.
+    SCLERO_S3_TIMEOUT: float | str = os.environ.get("SCLERO_S3_TIMEOUT") or 5.0
+    SCLERO_S3_ATTEMPTS: int | str = os.environ.get("SCLERO_S3_ATTEMPTS") or 2
     # --- staff second factor and password change (issue 18) ---
     # Clinicians and admins must pass a TOTP code after their password (and enrol one
     # first if they have none). On unless a config turns it off: Development and
@@ -570,6 +573,29 @@ def _several_process_problems(config: dict[str, Any], why: str) -> list[str]:
             "own, which a phone subscribed through another refuses. Set VAPID_PRIVATE_KEY, "
             "the same on every instance and dispatcher."
         )
+    if int(str(config.get("SCLERO_INSTANCES", 1)).strip()) > 1:
+        problems.extend(_machine_folder_problems(config))
+    return problems
+
+
+def _machine_folder_problems(config: dict[str, Any]) -> list[str]:
+    """Left unset, these folders are inside each app server's own instance folder: a
+    photo uploaded through one was a 500 ("missing") on the others, and a "Download my
+    data" zip built on one was not found on the next (stateless-app-servers.md)."""
+    problems = []
+    local = (config.get("SCLERO_PHOTO_STORE") or "local") == "local"
+    if local and not config.get("PHOTO_STORAGE_DIR"):
+        problems.append(
+            "PHOTO_STORAGE_DIR: several app servers (SCLERO_INSTANCES) would each keep "
+            "photos in their own instance folder. Use SCLERO_PHOTO_STORE=s3, or set "
+            "PHOTO_STORAGE_DIR to one folder every instance mounts."
+        )
+    if not config.get("SCLERO_EXPORT_DIR"):
+        problems.append(
+            "SCLERO_EXPORT_DIR: several app servers (SCLERO_INSTANCES) would each build "
+            "patients' downloads in their own instance folder. Set it to one folder every "
+            "instance mounts."
+        )
     return problems
 
 
@@ -592,9 +618,43 @@ def _photo_store_problems(config: dict[str, Any]) -> list[str]:
     kind = config.get("SCLERO_PHOTO_STORE") or "local"
     if kind not in ("local", "s3"):
         return [f"SCLERO_PHOTO_STORE: use local or s3, not {kind!r}."]
+    problems = []
     if kind == "s3" and not config.get("SCLERO_S3_BUCKET"):
-        return ["SCLERO_S3_BUCKET: SCLERO_PHOTO_STORE is s3, so name the bucket photos go in."]
-    return []
+        problems.append(
+            "SCLERO_S3_BUCKET: SCLERO_PHOTO_STORE is s3, so name the bucket photos go in."
+        )
+    # Checked whatever the store: `flask photos migrate --to s3` uses them before the switch.
+    timeout = _number(config.get("SCLERO_S3_TIMEOUT", 5.0), float)
+    if timeout is None or not 0 < timeout <= 300:
+        problems.append("SCLERO_S3_TIMEOUT: give the seconds a bucket call may take, 0 < s <= 300.")
+    attempts = _number(config.get("SCLERO_S3_ATTEMPTS", 2), int)
+    if attempts is None or not 1 <= attempts <= 10:
+        problems.append("SCLERO_S3_ATTEMPTS: give the tries of each bucket call, 1 to 10.")
+    prefix = str(config.get("SCLERO_S3_PREFIX") or "").strip("/")
+    # "../", "a//b" or a control character is a key some servers refuse (MinIO) or that
+    # a copy to disk (aws s3 sync) turns into a path outside its folder.
+    if prefix and (
+        any(part in ("", ".", "..") for part in prefix.split("/"))
+        or any(ord(c) < 32 or c in "\\\x7f" for c in prefix)
+        or len(prefix.encode()) > 512
+    ):
+        problems.append(
+            "SCLERO_S3_PREFIX: use folder names separated by single '/' (no '.', '..', "
+            "empty parts, backslashes or control characters), at most 512 bytes."
+        )
+    return problems
+
+
+def _number(raw: object, kind: type[int] | type[float]) -> float | None:
+    """``raw`` (a setting, often a string from the environment) as a finite number of
+    ``kind``, or None when it is not one."""
+    if isinstance(raw, bool):
+        return None
+    try:
+        number = kind(str(raw).strip())
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
 
 
 CONFIGS: dict[str, type[Config]] = {

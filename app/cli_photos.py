@@ -18,12 +18,22 @@ photos_cli = AppGroup(
 )
 
 
+def _minutes(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    # A negative age put the cut-off in the future, so the sweep deleted the files of
+    # uploads in flight on every instance (their rows not yet committed); nan and inf
+    # were a traceback.
+    if value is not None and not 0 <= value < float("inf"):
+        raise click.BadParameter("give a number of minutes, 0 or more.")
+    return value
+
+
 @photos_cli.command("sweep")
 @click.option(
     "--older-than",
     "minutes",
     type=float,
     default=None,
+    callback=_minutes,
     help="Minutes (default PHOTO_ORPHAN_MINUTES): younger files may be uploads in flight.",
 )
 def photos_sweep(minutes: float | None) -> None:

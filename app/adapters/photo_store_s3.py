@@ -279,7 +279,8 @@ class S3PhotoStore:
 
     def sweep(self, is_referenced: Callable[[set[str]], set[str]], older_than: float) -> int:
         """Delete objects under the prefix older than ``older_than`` seconds that no row
-        uses, and unfinished multipart uploads as old (the temp files of objects)."""
+        uses, and unfinished multipart uploads of our keys as old (the temp files of
+        objects)."""
         cutoff = datetime.fromtimestamp(wall_seconds() - older_than, UTC)
         removed = 0
         for page in self._pages("list_objects_v2", "Contents"):
@@ -292,7 +293,11 @@ class S3PhotoStore:
                 removed += 1
         for page in self._pages("list_multipart_uploads", "Uploads"):
             for upload in page:
-                if upload["Initiated"] <= cutoff:
+                # Only our own keys: the prefix is a plain string match, so another
+                # clinic's or tool's upload under "<prefix>b/..." is listed too, and may
+                # be in flight right now.
+                ours = KEY_PATTERN.match(upload["Key"][len(self.prefix) :])
+                if ours and upload["Initiated"] <= cutoff:
                     self._call(
                         "abort_multipart_upload",
                         Bucket=self.bucket,

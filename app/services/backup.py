@@ -225,10 +225,11 @@ def restore(folder: str) -> Summary:
     else:
         engine.dispose()
         _sqlite_copy(dump, engine.url.database or "")
-    for key, data in files:
+    for key, path, sha256 in files:
         try:
-            store.put_at(key, data, hashlib.sha256(data).hexdigest())
-        except StorageError as exc:
+            with open(path, "rb") as f:  # streamed, and checked again as it is written
+                store.put_at(key, f, sha256)
+        except (StorageError, OSError) as exc:
             raise BackupError(
                 f"Photo file {key} could not be written ({exc}); the database is restored: "
                 "empty the photo store and the database, then restore again."
@@ -250,21 +251,21 @@ def _read_manifest(folder: str) -> dict:
     return manifest
 
 
-def _checked_files(folder: str, listed: dict[str, dict]) -> list[tuple[str, bytes]]:
-    """Every photo file of the backup, read and checked against the manifest."""
+def _checked_files(folder: str, listed: dict[str, dict]) -> list[tuple[str, str, str]]:
+    """(key, path, sha256) of every photo file of the backup, each read in chunks and
+    checked against the manifest: a clinic's photos are never held in memory together."""
     out = []
     for key, info in sorted(listed.items()):
         if not _KEY.match(key):
             raise BackupError(f"The manifest names an unexpected file {key!r}.")
         path = os.path.join(folder, PHOTOS, key)
         try:
-            with open(path, "rb") as f:
-                data = f.read()
+            sha256 = _sha256_file(path)
         except OSError:
             raise BackupError(f"{path} is missing: the backup is incomplete.") from None
-        if hashlib.sha256(data).hexdigest() != info.get("sha256"):
+        if sha256 != info.get("sha256"):
             raise BackupError(f"{path} does not match its sha256: the backup is damaged.")
-        out.append((key, data))
+        out.append((key, path, sha256))
     return out
 
 

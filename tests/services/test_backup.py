@@ -15,6 +15,7 @@ import os
 import stat
 import subprocess
 import sys
+import tracemalloc
 import uuid
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from app import create_app
 from app.extensions import db
 from app.models import Photo
 from app.models import User
+from app.services import photos
 from config import TestingConfig
 from tests.conftest import Clock
 from tests.conftest import build_world
@@ -118,6 +120,33 @@ def test_sqlite_backup_restores_into_an_empty_database_and_folder(tmp_path):
     _round_trip(
         f"sqlite:///{tmp_path / 'source.db'}", f"sqlite:///{tmp_path / 'restored.db'}", tmp_path
     )
+
+
+def test_a_restore_streams_the_photo_files_rather_than_holding_them_all(tmp_path):
+    """A clinic's photos (gigabytes) were all read into memory before the first was
+    written back; now one file at a time goes through, in chunks."""
+    mb = 1024 * 1024
+    src, _ = _source(f"sqlite:///{tmp_path / 'source.db'}", tmp_path / "photos-src")
+    with src.app_context():
+        for row in db.session.scalars(sa.select(Photo)):
+            big = photos.store().put(os.urandom(4 * mb))  # large full-size files
+            row.full_key, row.full_sha256, row.full_size = big.key, big.sha256, big.size
+        db.session.commit()
+        db.engine.dispose()
+    folder = tmp_path / "backup"
+    _ok(src, "backup", "create", str(folder))
+    dst = _app(f"sqlite:///{tmp_path / 'restored.db'}", tmp_path / "photos-dst")
+    tracemalloc.start()
+    try:
+        out = _ok(dst, "backup", "restore", str(folder))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert "4 photo file(s)" in out
+    assert peak < 6 * mb, f"{peak / mb:.1f} MB for two 4 MB files"
+    assert "all photo files match" in _ok(dst, "photos", "verify")
+    with dst.app_context():
+        db.engine.dispose()
 
 
 @pytest.mark.postgres

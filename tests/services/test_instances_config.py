@@ -23,6 +23,8 @@ MEMORY = {"RATELIMIT_STORAGE_URI": "memory://", "SCLERO_ALLOW_MEMORY_LIMITS": Tr
 ROOT = Path(__file__).resolve().parents[2]
 # A push key every instance shares (the value is only checked for presence here).
 KEY = "shared-vapid-key"
+# Folders every instance mounts (only checked for presence here).
+FOLDERS = {"PHOTO_STORAGE_DIR": "/srv/sclero/photos", "SCLERO_EXPORT_DIR": "/srv/sclero/exports"}
 
 
 def _settings(**overrides) -> dict:
@@ -63,7 +65,21 @@ def test_several_instances_refuse_a_key_made_per_process():
     ProductionConfig.validate(_settings())
     with pytest.raises(ConfigError, match="VAPID_GENERATE_DEV_KEY: 2 processes are configured"):
         ProductionConfig.validate(_settings(SCLERO_INSTANCES=2))
-    ProductionConfig.validate(_settings(SCLERO_INSTANCES=2, VAPID_PRIVATE_KEY=KEY))
+    ProductionConfig.validate(_settings(SCLERO_INSTANCES=2, VAPID_PRIVATE_KEY=KEY, **FOLDERS))
+
+
+def test_several_instances_refuse_folders_inside_each_instance(tmp_path):
+    # Several workers of one app server share its instance folder: fine.
+    shared = {"VAPID_PRIVATE_KEY": KEY, "SCLERO_INSTANCES": 2}
+    with pytest.raises(ConfigError) as refused:
+        ProductionConfig.validate(_settings(**shared))
+    assert "PHOTO_STORAGE_DIR: several app servers" in str(refused.value)
+    assert "SCLERO_EXPORT_DIR: several app servers" in str(refused.value)
+    mounted = {"PHOTO_STORAGE_DIR": str(tmp_path / "p"), "SCLERO_EXPORT_DIR": str(tmp_path)}
+    ProductionConfig.validate(_settings(**shared, **mounted))
+    # A bucket is shared by every instance: only the exports' folder is then needed.
+    bucket = {"SCLERO_PHOTO_STORE": "s3", "SCLERO_S3_BUCKET": "photos"}
+    ProductionConfig.validate(_settings(**shared, **bucket, SCLERO_EXPORT_DIR=str(tmp_path)))
 
 
 @pytest.mark.parametrize("count", ["0", "-2", "two", True, ""])

@@ -273,10 +273,17 @@ def test_sweep_aborts_abandoned_multipart_uploads_and_spares_strangers(s3_store)
     client, bucket = s3_store.client, s3_store.bucket
     client.create_multipart_upload(Bucket=bucket, Key="p/ab/" + "1" * 32 + ".jpg")
     client.put_object(Bucket=bucket, Key="p/not-a-photo.txt", Body=b"someone else's")
+    # Another clinic's (or tool's) uploads in flight under our prefix string: not ours.
+    strangers = {"p/b/ab/" + "3" * 32 + ".jpg", "p/backup.tar"}
+    for key in strangers:
+        client.create_multipart_upload(Bucket=bucket, Key=key)
     client.put_object(Bucket=bucket, Key="other/ab/" + "2" * 32 + ".jpg", Body=b"other prefix")
     time.sleep(1.1)
     assert s3_store.sweep(lambda keys: set(), older_than=0) == 1
-    assert client.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    left = client.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+    assert {upload["Key"] for upload in left} == strangers
+    for upload in left:
+        client.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
     names = {o["Key"] for o in client.list_objects_v2(Bucket=bucket)["Contents"]}
     assert names == {"p/not-a-photo.txt", "other/ab/" + "2" * 32 + ".jpg"}
 

@@ -105,6 +105,15 @@ def test_sweep_on_the_bucket_removes_only_old_unreferenced_objects(alice, s3_app
     assert in_app(photos.verify_all) == []
 
 
+def test_sweep_refuses_an_age_that_would_remove_uploads_in_flight(alice, s3_app, in_app, runner):
+    young = in_app(lambda: photos.store().put(b"an upload in flight on another instance"))
+    for bad in ("-60", "nan", "inf"):
+        result = runner.invoke(args=["photos", "sweep", "--older-than", bad])
+        assert result.exit_code == 2 and "0 or more" in result.output, (bad, result.output)
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert PREFIX + young.key in set(objects(s3_app))
+
+
 def test_an_altered_object_is_never_served(alice, s3_app, in_app, runner):
     assert upload(alice, phone_jpeg((200, 150))).status_code == 303
     (pid,) = photo_ids(in_app)
@@ -249,6 +258,31 @@ def test_production_refuses_s3_without_a_bucket():
     config["SCLERO_S3_BUCKET"] = "clinic-photos"
     assert not any("SCLERO_S3" in p for p in unsafe_production_settings(config))
     assert any("local or s3" in p for p in unsafe_production_settings({"SCLERO_PHOTO_STORE": "x"}))
+    # Timeouts boto3 cannot use (a ValueError, a 500, on every photo), tries, and
+    # prefixes that are not plain folder names are refused by name at start-up.
+    for name, value in (
+        ("SCLERO_S3_TIMEOUT", "-1"),
+        ("SCLERO_S3_TIMEOUT", "nan"),
+        ("SCLERO_S3_TIMEOUT", "five"),
+        ("SCLERO_S3_TIMEOUT", "0"),
+        ("SCLERO_S3_ATTEMPTS", "0"),
+        ("SCLERO_S3_ATTEMPTS", "2.5"),
+        ("SCLERO_S3_PREFIX", "../"),
+        ("SCLERO_S3_PREFIX", "a//b/"),
+        ("SCLERO_S3_PREFIX", "a/./b"),
+        ("SCLERO_S3_PREFIX", "a\\b"),
+        ("SCLERO_S3_PREFIX", "a\nb"),
+    ):
+        problems = unsafe_production_settings({**config, name: value})
+        assert any(p.startswith(name) for p in problems), (name, value)
+    for name, value in (
+        ("SCLERO_S3_TIMEOUT", " 2.5 "),
+        ("SCLERO_S3_ATTEMPTS", "3"),
+        ("SCLERO_S3_PREFIX", "/clinic-a/"),
+        ("SCLERO_S3_PREFIX", "groupe/clinique-été/"),
+    ):
+        problems = unsafe_production_settings({**config, name: value})
+        assert not any("SCLERO_S3" in p for p in problems), (name, value)
     settings = {
         name: getattr(ProductionConfig, name) for name in dir(ProductionConfig) if name.isupper()
     }

@@ -14,9 +14,13 @@ What runs
 The load
     A bounded pool of threads (``--threads``, default 16) drives 100 patients and 10
     clinicians (signed in once through the real form, CSRF on) for ``--seconds``
-    (default 60). Each virtual user takes one step, then thinks 2-3 s, so the offered
-    load is the same whatever serves it. Patients: Today, tick a task, check-in POST,
-    diary, photo upload. Clinicians: dashboard, a patient's page, mark a day reviewed.
+    (default 60). Each virtual user takes one step, then thinks 2-3 s. The offered load
+    is the same in both runs only while the threads keep up: when answers are slow,
+    steps wait for a free thread and start late, fewer requests are sent, and that wait
+    is in no latency. Each run's lateness (p50/p95) is printed: a p95 of seconds means
+    that run was offered less than the other. Patients: Today, tick a task, check-in
+    POST, diary, photo upload. Clinicians: dashboard, a patient's page, mark a day
+    reviewed.
     Redirects are not followed: a 303 answering a POST is its acknowledgement.
 
 The two runs
@@ -31,8 +35,11 @@ Judged (exit status 1 on a miss)
     - lost writes: every acknowledged write (2xx/3xx to a POST) is looked up in the
       database at the end, by its client_key or its effect, and ``flask photos verify``
       reads every photo back from the store against its sha256: 0 missing;
-    - errors in the cluster run (5xx, refused, reset) <= the requests in flight on web1
-      when it was killed (HAProxy's ``scur`` for web1 read just before the kill);
+    - errors in the cluster run <= the requests in flight on web1 when it was killed
+      (HAProxy's ``scur`` for web1 read just before the kill), where only a 502/504
+      answered during web1's outage counts against that bound: any other error (a 500,
+      a 4xx, a refused connection, a 503, an error before the kill or after web1 is
+      back) is a miss of its own, so nothing hides under the bound;
     - p95 of all cluster requests <= 1.5 x p95 of all single-instance requests.
     Per page p50/p95/p99 and requests per second of both runs are printed beside.
 
@@ -294,6 +301,7 @@ class Cluster:
             "SCLERO_WEB2": f"127.0.0.1:{self.ports[1]}",
         }
         env.pop("SCLERO_TLS_CERT", None)  # loopback: plain http
+        env.pop("SCLERO_HAPROXY_USER", None)  # run as whoever runs the bench
         log = (self.tmp / "haproxy.log").open("w")
         self.others.append(
             subprocess.Popen(

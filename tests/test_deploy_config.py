@@ -135,3 +135,65 @@ def test_the_settings_file_starts_production():
         "postgresql+psycopg",
         "__Host-session",
     ]
+
+
+def self_signed_pem(folder: Path) -> Path:
+    """A certificate chain + key file as HAProxy's ``crt`` reads it."""
+    from datetime import UTC
+    from datetime import datetime
+    from datetime import timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "care.example")])
+    start = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + timedelta(days=2))
+        .sign(key, hashes.SHA256())
+    )
+    path = folder / "care.pem"
+    path.write_bytes(
+        cert.public_bytes(serialization.Encoding.PEM)
+        + key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return path
+
+
+def test_the_server_configuration_with_tls_drops_root(tmp_path):
+    """As docs/deploy.md deploys it: TLS on, and HAProxy (which parses TLS from the whole
+    internet) does not keep running as root after start-up, as Debian's own file does."""
+    glob = section((DEPLOY / "haproxy.cfg").read_text(), "global")
+    assert 'user "${SCLERO_HAPROXY_USER}"' in glob and "chroot /var/lib/haproxy" in glob
+    if not Path(HAPROXY).exists():
+        pytest.skip("Debian's haproxy is not installed (apt-get install haproxy)")
+    import getpass
+
+    env = {
+        **HAPROXY_ENV,
+        "SCLERO_TLS_CERT": str(self_signed_pem(tmp_path)),
+        # The user running the tests exists everywhere; on a server it is "haproxy".
+        "SCLERO_HAPROXY_USER": getpass.getuser(),
+    }
+    done = subprocess.run(
+        [HAPROXY, "-c", "-f", str(DEPLOY / "haproxy.cfg")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -250,8 +250,12 @@ class Cluster:
         cmd = [
             sys.executable, "-m", "gunicorn", "--config", str(ROOT / "gunicorn.conf.py"),
             "-k", "sync", "-w", str(WORKERS), "--preload", "-b", f"127.0.0.1:{self.ports[n - 1]}",
-            "--forwarded-allow-ips", "127.0.0.1", "--log-level", "warning", "wsgi:app",
+            "--forwarded-allow-ips", "127.0.0.1", "--log-level", "warning",
+            "--control-socket", str(self.tmp / f"web{n}.ctl"), "wsgi:app",
         ]  # fmt: skip
+        # Each instance its own control socket, as the unit: gunicorn's default
+        # ($HOME/.gunicorn/gunicorn.ctl) is one path that every gunicorn of this user,
+        # here or in another checkout, unlinks and takes over at start.
         # --preload: the master imports the app once and forks its workers, so a restart
         # costs one import, not one per worker (as deploy/sclerocare-web@.service).
         # A session of its own: the kill takes the master and its workers at once.

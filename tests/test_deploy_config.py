@@ -77,6 +77,9 @@ def test_the_units_run_the_apps_commands():
     start = re.search(r"^ExecStart=(.*?)(?<!\\)$", web, re.M | re.S).group(1)
     assert "--bind 127.0.0.1:800%i" in start and "wsgi:app" in start
     assert "--config gunicorn.conf.py" in start
+    # gunicorn's default control socket is one per user, not per instance.
+    assert "--control-socket /run/sclerocare-web-%i/gunicorn.ctl" in start
+    assert "RuntimeDirectory=sclerocare-web-%i" in web
     dispatch = (DEPLOY / "sclerocare-dispatch@.service").read_text()
     command = re.search(r"^ExecStart=\S*/flask notifications (\S+)$", dispatch, re.M).group(1)
     assert command in notifications_cli.commands

@@ -200,3 +200,16 @@ def test_the_server_configuration_with_tls_drops_root(tmp_path):
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_adding_an_instance_survives_a_reload():
+    """docs/deploy.md "Adding an instance" ends in `systemctl reload haproxy`. A reload
+    re-executes HAProxy's master with the environment it started with, so a server line
+    naming a variable added since (``"${SCLERO_WEB3}"``) is empty there and the reload
+    fails, although ``haproxy -c`` from a fresh shell passes: the added server line must
+    carry its address."""
+    docs = (ROOT / "docs" / "deploy.md").read_text()
+    steps = docs.split("### Adding an instance", 1)[1].split("\n### ", 1)[0].split("\n\n")[1]
+    added = re.findall(r"add `(server web\d+ [^`]+)`", steps)
+    assert added and "systemctl reload haproxy" in steps
+    assert all("${" not in line for line in added), added

@@ -213,3 +213,19 @@ def test_adding_an_instance_survives_a_reload():
     added = re.findall(r"add `(server web\d+ [^`]+)`", steps)
     assert added and "systemctl reload haproxy" in steps
     assert all("${" not in line for line in added), added
+
+
+def test_certificate_renewal_can_reach_certbot():
+    """With TLS on, plain http is redirected to https, but Let's Encrypt's http-01
+    challenge must be answered on port 80 by certbot (the app has no such page): without
+    a route for it a renewal fails and the site goes down when the certificate ends."""
+    frontend = section((DEPLOY / "haproxy.cfg").read_text(), "frontend sclerocare")
+    redirect = [line for line in frontend if line.startswith("http-request redirect")]
+    assert redirect == [
+        "http-request redirect scheme https code 301 unless { ssl_fc } || acme_challenge"
+    ]
+    assert "acl acme_challenge path_beg /.well-known/acme-challenge/" in frontend
+    assert "use_backend acme if acme_challenge" in frontend
+    acme = section((DEPLOY / "haproxy.cfg").read_text(), "backend acme")
+    assert "server certbot 127.0.0.1:8888" in acme
+    assert "--http-01-port 8888" in (ROOT / "docs" / "deploy.md").read_text()

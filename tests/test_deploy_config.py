@@ -77,6 +77,9 @@ def test_the_units_run_the_apps_commands():
     start = re.search(r"^ExecStart=(.*?)(?<!\\)$", web, re.M | re.S).group(1)
     assert "--bind 127.0.0.1:800%i" in start and "wsgi:app" in start
     assert "--config gunicorn.conf.py" in start
+    # gunicorn's default control socket is one per user, not per instance.
+    assert "--control-socket /run/sclerocare-web-%i/gunicorn.ctl" in start
+    assert "RuntimeDirectory=sclerocare-web-%i" in web
     dispatch = (DEPLOY / "sclerocare-dispatch@.service").read_text()
     command = re.search(r"^ExecStart=\S*/flask notifications (\S+)$", dispatch, re.M).group(1)
     assert command in notifications_cli.commands
@@ -135,3 +138,94 @@ def test_the_settings_file_starts_production():
         "postgresql+psycopg",
         "__Host-session",
     ]
+
+
+def self_signed_pem(folder: Path) -> Path:
+    """A certificate chain + key file as HAProxy's ``crt`` reads it."""
+    from datetime import UTC
+    from datetime import datetime
+    from datetime import timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "care.example")])
+    start = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + timedelta(days=2))
+        .sign(key, hashes.SHA256())
+    )
+    path = folder / "care.pem"
+    path.write_bytes(
+        cert.public_bytes(serialization.Encoding.PEM)
+        + key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return path
+
+
+def test_the_server_configuration_with_tls_drops_root(tmp_path):
+    """As docs/deploy.md deploys it: TLS on, and HAProxy (which parses TLS from the whole
+    internet) does not keep running as root after start-up, as Debian's own file does."""
+    glob = section((DEPLOY / "haproxy.cfg").read_text(), "global")
+    assert 'user "${SCLERO_HAPROXY_USER}"' in glob and "chroot /var/lib/haproxy" in glob
+    if not Path(HAPROXY).exists():
+        pytest.skip("Debian's haproxy is not installed (apt-get install haproxy)")
+    import getpass
+
+    env = {
+        **HAPROXY_ENV,
+        "SCLERO_TLS_CERT": str(self_signed_pem(tmp_path)),
+        # The user running the tests exists everywhere; on a server it is "haproxy".
+        "SCLERO_HAPROXY_USER": getpass.getuser(),
+    }
+    done = subprocess.run(
+        [HAPROXY, "-c", "-f", str(DEPLOY / "haproxy.cfg")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_adding_an_instance_survives_a_reload():
+    """docs/deploy.md "Adding an instance" ends in `systemctl reload haproxy`. A reload
+    re-executes HAProxy's master with the environment it started with, so a server line
+    naming a variable added since (``"${SCLERO_WEB3}"``) is empty there and the reload
+    fails, although ``haproxy -c`` from a fresh shell passes: the added server line must
+    carry its address."""
+    docs = (ROOT / "docs" / "deploy.md").read_text()
+    steps = docs.split("### Adding an instance", 1)[1].split("\n### ", 1)[0].split("\n\n")[1]
+    added = re.findall(r"add `(server web\d+ [^`]+)`", steps)
+    assert added and "systemctl reload haproxy" in steps
+    assert all("${" not in line for line in added), added
+
+
+def test_certificate_renewal_can_reach_certbot():
+    """With TLS on, plain http is redirected to https, but Let's Encrypt's http-01
+    challenge must be answered on port 80 by certbot (the app has no such page): without
+    a route for it a renewal fails and the site goes down when the certificate ends."""
+    frontend = section((DEPLOY / "haproxy.cfg").read_text(), "frontend sclerocare")
+    redirect = [line for line in frontend if line.startswith("http-request redirect")]
+    assert redirect == [
+        "http-request redirect scheme https code 301 unless { ssl_fc } || acme_challenge"
+    ]
+    assert "acl acme_challenge path_beg /.well-known/acme-challenge/" in frontend
+    assert "use_backend acme if acme_challenge" in frontend
+    acme = section((DEPLOY / "haproxy.cfg").read_text(), "backend acme")
+    assert "server certbot 127.0.0.1:8888" in acme
+    assert "--http-01-port 8888" in (ROOT / "docs" / "deploy.md").read_text()

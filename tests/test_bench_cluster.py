@@ -1,0 +1,80 @@
+"""bench/cluster.py judges honestly (issue 21 point 3): an acknowledged write that the
+database does not hold is reported as lost, and an error the kill cannot explain is not
+hidden under the "errors <= in flight" bound."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from datetime import timezone
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import CheckIn
+from app.models import CheckInKey
+from app.models import Patient
+from app.models import Treatment
+from bench import cluster
+from tests.conftest import NOW
+
+
+def _day(patient_id: int, day: int, reviewed: bool) -> int:
+    patient = db.session.get(Patient, patient_id)
+    treatment = db.session.scalar(sa.select(Treatment).where(Treatment.patient_id == patient_id))
+    row = CheckIn(
+        patient_id=patient_id,
+        clinic_id=patient.clinic_id,
+        treatment_id=treatment.id,
+        day=day,
+        on_date=(treatment.anchor + timedelta(days=day)).date(),
+        answers={"pain": 1, "bruising": "mild"},
+        pain=1,
+        bruising="mild",
+        level="none",
+        reasons=[],
+        created_at=NOW,
+        updated_at=NOW,
+        reviewed_at=NOW if reviewed else None,
+    )
+    db.session.add(row)
+    db.session.flush()
+    if day == 1:
+        db.session.add(CheckInKey(client_key="kept-key", checkin_id=row.id))
+    db.session.commit()
+    return row.id
+
+
+def test_an_acknowledged_write_missing_from_the_database_is_reported(world, in_app, database_url):
+    unreviewed = in_app(_day, world.patient_a, 1, False)
+    reviewed = in_app(_day, world.patient_a, 2, True)
+    madrid = NOW.astimezone(timezone(timedelta(hours=1))).isoformat()
+    acks = [
+        cluster.Ack("checkin", "alice@patients.example", ("kept-key",)),  # held
+        cluster.Ack("checkin", "alice@patients.example", ("never-stored",)),  # faked ack
+        cluster.Ack("photo", "alice@patients.example", ("no-such-photo",)),
+        cluster.Ack("tick", "alice@patients.example", ("stockings", 3)),
+        # The clinician saw the day at NOW and was told "reviewed", but it is not.
+        cluster.Ack("review", "doc1@north.example", (unreviewed, NOW.isoformat())),
+        # The same instant written with another offset (a server TimeZone not UTC).
+        cluster.Ack("review", "doc1@north.example", (unreviewed, madrid)),
+        cluster.Ack("review", "doc1@north.example", (reviewed, NOW.isoformat())),  # held
+        # Changed by the patient after the page was drawn: rightly not reviewed.
+        cluster.Ack("review", "doc1@north.example", (unreviewed, "2026-11-19T08:00:00+00:00")),
+    ]
+    lost = cluster.lost_writes(database_url, acks)
+    assert lost == {"check-in": 1, "photo": 1, "tick": 1, "review": 2}
+
+
+def test_errors_the_kill_cannot_explain_are_not_hidden_under_the_bound():
+    run = cluster.Result("cluster", killed_at=100.0, back_at=110.0)
+    run.failures = [
+        (99.0, 100.2, 502),  # in flight on web1 at the kill: explained
+        (105.0, 105.1, 504),  # explained
+        (101.0, 101.5, 500),  # an app bug, whatever the timing
+        (50.0, 50.1, 502),  # long before the kill
+        (120.0, 120.3, 502),  # after web1 was back
+        (103.0, 103.0, 0),  # HAProxy itself refused or reset: never the kill
+    ]
+    assert cluster.kill_errors(run) == (2, 4)
+    # Nothing killed (the single run): every error is unexplained.
+    assert cluster.kill_errors(cluster.Result("single", failures=[(1.0, 1.1, 502)])) == (0, 1)

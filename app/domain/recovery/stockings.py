@@ -5,7 +5,8 @@ whose protocol has no compression, and misleading once the stocking period is ov
 (issue 19, task D). The protocol's own data says when stockings are worn: the stocking
 tasks are the ones its stockings questions are asked ``during`` (``[[question]] key =
 "stockings_day"``), so a clinic's own file needs no special task key. A stockings
-question asked with no ``during`` means stockings on every day of the follow-up.
+question asked with no ``during`` means stockings on every day of the follow-up, and
+not after it (``FOLLOW_UP_DAYS``): the question is no longer asked then either.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from app.domain.offsets import day_number
 from app.domain.protocol.model import Protocol
 from app.domain.protocol.requirements import STOCKINGS_QUESTIONS
+from app.domain.recovery.resolved_plan import FOLLOW_UP_DAYS
 from app.domain.recovery.resolved_plan import resolve_plan
 
 
@@ -40,7 +43,8 @@ def stockings_on(protocol: Protocol, treated_at: datetime, tz: ZoneInfo, now: da
     if now < treated_at:
         return False
     if always_stockings(protocol):
-        return True
+        # Every day of the follow-up, as the question is asked: not for ever after.
+        return day_number(treated_at, now, tz) <= FOLLOW_UP_DAYS
     keys = stocking_tasks(protocol)
     if not keys:
         return False

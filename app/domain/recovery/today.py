@@ -18,6 +18,7 @@ from app.domain.offsets import local_date
 from app.domain.protocol.model import Protocol
 from app.domain.recovery.phrases import milestone_heading
 from app.domain.recovery.phrases import timing
+from app.domain.recovery.resolved_plan import FOLLOW_UP_DAYS  # kept importable from here
 from app.domain.recovery.resolved_plan import resolve_plan
 from app.domain.recovery.stockings import stockings_on
 from app.domain.recovery.today_view import NoteToday
@@ -27,11 +28,6 @@ from app.domain.recovery.today_view import TimeState
 from app.domain.recovery.today_view import TodayView
 from app.domain.recovery.windows import Window
 
-# Daily check-ins are asked for (and missed ones followed up by the clinic) until this
-# day after the latest treatment: deep-vein thrombosis, the rare serious late
-# complication, shows up 4-28 days after (clinical reference 2.6). After it, the
-# session's follow-up is over (app/services/care/followup.py keeps the same bound).
-FOLLOW_UP_DAYS = 28
 # Something that starts or changes within this span is shown ahead, with its time
 # (issue 14 point 2: "from 14:00 tomorrow").
 LOOKAHEAD = timedelta(hours=24)

@@ -30,6 +30,7 @@ from app.domain.recovery import TodayView
 from app.domain.recovery import build_today
 from app.domain.recovery import has_stockings
 from app.domain.recovery import stockings_on
+from app.domain.recovery import stockings_until
 from tests.domain.test_today_consistency import PROTOCOL_DIR
 from tests.domain.test_today_consistency import PROTOCOLS
 
@@ -133,3 +134,20 @@ def test_stockings_asked_every_day_end_with_the_follow_up():
     assert not stockings_on(protocol, treated, LONDON, after)
     assert not build_today(protocol, treated, LONDON, after, set()).stockings
     assert not stockings_on(protocol, treated, LONDON, after + timedelta(days=40))
+
+
+def test_stockings_come_off_at_the_end_of_the_whole_stretch():
+    """The instant a page kept on the phone drops "your stocking": the end of the last
+    stocking task that runs on from the one in force (72 h day and night, then daytime
+    to the end of day 10), in local time across the clocks going back; None after."""
+    protocol = PROTOCOLS["compression-72h"]
+    treated = datetime(2026, 10, 20, 9, 30, tzinfo=UTC)  # day 10 is 30 October
+    end = datetime(2026, 10, 31, 0, 0, tzinfo=LONDON)
+    for hours in (0, 5, 71, 72, 100):
+        now = treated + timedelta(hours=hours)
+        assert stockings_until(protocol, treated, LONDON, now) == end, hours
+    assert build_today(protocol, treated, LONDON, treated, set()).stockings_until == end
+    assert stockings_until(protocol, treated, LONDON, end) is None
+    every_day = stockings_until(_asked_every_day(), treated, LONDON, treated)
+    assert every_day == datetime(2026, 11, 18, 0, 0, tzinfo=LONDON)  # after day 28
+    assert stockings_until(PROTOCOLS["compression-none"], treated, LONDON, treated) is None

@@ -20,7 +20,7 @@ from app.domain.recovery.phrases import milestone_heading
 from app.domain.recovery.phrases import timing
 from app.domain.recovery.resolved_plan import FOLLOW_UP_DAYS  # kept importable from here
 from app.domain.recovery.resolved_plan import resolve_plan
-from app.domain.recovery.stockings import stockings_on
+from app.domain.recovery.stockings import stockings_until
 from app.domain.recovery.today_view import NoteToday
 from app.domain.recovery.today_view import RestrictionToday
 from app.domain.recovery.today_view import TaskToday
@@ -101,6 +101,7 @@ def build_today(
         heading = milestone_heading(m.title, at, tz, now)
         milestones.append(NoteToday(m.key, m.title, m.detail, at, state, heading))
     day = day_number(treated_at, now, tz)
+    off = stockings_until(protocol, treated_at, tz, now)
     first, last = plan.next_session
     return TodayView(
         day=day,
@@ -115,5 +116,6 @@ def build_today(
         # A window that has passed is not advice any more (issue 14 point 9).
         next_session=(first, last) if today <= last else None,
         follow_up_over=day > FOLLOW_UP_DAYS,
-        stockings=stockings_on(protocol, treated_at, tz, now),
+        stockings=off is not None,
+        stockings_until=off,
     )

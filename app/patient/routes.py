@@ -393,7 +393,5 @@ def submit_checkin():
 def diary_page():
     page = checkins.diary_page(current_user)
     # The page marks the clinic's messages seen with a POST once drawn (app.js,
-    # "messages-seen"), up to this instant: the GET stays a read of three statements.
-    return render_template(
-        "patient/diary.html", d=page.diary, photo_diary=page.photos, drawn_at=now()
-    )
+    # "messages-seen"), up to the newest one it read: the GET stays a read.
+    return render_template("patient/diary.html", d=page.diary, photo_diary=page.photos)

@@ -100,3 +100,30 @@ def test_a_page_left_open_hides_a_task_once_it_has_ended(
     expect(walk).to_be_hidden()
     expect(page.locator("li#task-walks")).to_be_visible()
     assert js_errors == []
+
+
+def test_a_page_left_open_stops_naming_the_stocking_once_they_are_off(
+    page: Page, app, clock, live_server, js_errors
+):
+    """Day 10 of the 72 h protocol, the last stocking day, with a same-day alert open:
+    Today left open on the phone says "loosen or take off your stocking" until the
+    stockings come off at midnight, then the plain advice instead (data-until and
+    data-from, app.js), as its task list already drops the stocking task."""
+    base = live_server.url
+    email = f"stella@{demo.DOMAIN}"
+    demo_patient(app, clock, email, "Stella Stocking", day=10)
+    page.clock.install(time=clock())
+    sign_in(page, base, email, PASSWORD, clock())
+    answer_checkin(page, base, yes="calf", pain="2", bruising="None")
+    page.goto(f"{base}/patient/today")
+    advice = page.locator("#urgent-advice")
+    stocking = advice.get_by_text("loosen or take off your stocking")
+    plain = advice.get_by_text("loosen any bandage or tight clothing")
+    expect(stocking).to_be_visible()
+    expect(plain).to_be_hidden()
+    page.clock.run_for((12 * 60 - 2) * 60 * 1000)  # 23:58 London (UTC in November)
+    expect(stocking).to_be_visible()
+    page.clock.run_for(4 * 60 * 1000)  # 00:02, day 11
+    expect(stocking).to_be_hidden()
+    expect(plain).to_be_visible()
+    assert js_errors == []

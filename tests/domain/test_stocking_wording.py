@@ -23,9 +23,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from app.domain.protocol import parse_protocol
+from app.domain.protocol.model import Protocol
+from app.domain.recovery import FOLLOW_UP_DAYS
 from app.domain.recovery import TodayView
 from app.domain.recovery import build_today
 from app.domain.recovery import has_stockings
+from app.domain.recovery import stockings_on
+from app.domain.recovery import stockings_until
+from tests.domain.test_today_consistency import PROTOCOL_DIR
 from tests.domain.test_today_consistency import PROTOCOLS
 
 LONDON = ZoneInfo("Europe/London")
@@ -102,3 +108,46 @@ def test_the_walk_can_fail():
     assert not TAKE_OFF.search(
         "If you have a stocking or any tight clothing on the leg, loosen or take it off first."
     )
+
+
+def _asked_every_day() -> Protocol:
+    """compression-72h as a clinic might edit it: the day stockings question asked on
+    every day of the follow-up (no ``during``), which means stockings all along."""
+    text = (PROTOCOL_DIR / "compression-72h.toml").read_text(encoding="utf-8")
+    line = 'key = "stockings_day"\nduring = ["stockings-day-night", "stockings-daytime"]\n'
+    assert line in text
+    return parse_protocol(text.replace(line, 'key = "stockings_day"\n'), "edited.toml")
+
+
+def test_stockings_asked_every_day_end_with_the_follow_up():
+    """Stockings "every day of the follow-up" end with it: an alert still open after day 28 (a late
+    offline check-in) must not tell the patient to take off a stocking they no longer
+    wear. Checked at 23:59 local on day 28 and 00:01 on day 29, for a follow-up that
+    spans the clocks going back in London (25 October 2026)."""
+    protocol = _asked_every_day()
+    treated = datetime(2026, 10, 20, 9, 30, tzinfo=UTC)
+    last = treated + timedelta(days=FOLLOW_UP_DAYS)
+    last_minute = datetime(last.year, last.month, last.day, 23, 59, tzinfo=LONDON)
+    assert stockings_on(protocol, treated, LONDON, last_minute)
+    assert build_today(protocol, treated, LONDON, last_minute, set()).stockings
+    after = last_minute + timedelta(minutes=2)
+    assert not stockings_on(protocol, treated, LONDON, after)
+    assert not build_today(protocol, treated, LONDON, after, set()).stockings
+    assert not stockings_on(protocol, treated, LONDON, after + timedelta(days=40))
+
+
+def test_stockings_come_off_at_the_end_of_the_whole_stretch():
+    """The instant a page kept on the phone drops "your stocking": the end of the last
+    stocking task that runs on from the one in force (72 h day and night, then daytime
+    to the end of day 10), in local time across the clocks going back; None after."""
+    protocol = PROTOCOLS["compression-72h"]
+    treated = datetime(2026, 10, 20, 9, 30, tzinfo=UTC)  # day 10 is 30 October
+    end = datetime(2026, 10, 31, 0, 0, tzinfo=LONDON)
+    for hours in (0, 5, 71, 72, 100):
+        now = treated + timedelta(hours=hours)
+        assert stockings_until(protocol, treated, LONDON, now) == end, hours
+    assert build_today(protocol, treated, LONDON, treated, set()).stockings_until == end
+    assert stockings_until(protocol, treated, LONDON, end) is None
+    every_day = stockings_until(_asked_every_day(), treated, LONDON, treated)
+    assert every_day == datetime(2026, 11, 18, 0, 0, tzinfo=LONDON)  # after day 28
+    assert stockings_until(PROTOCOLS["compression-none"], treated, LONDON, treated) is None

@@ -10,6 +10,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from app.extensions import db
+from app.models import Comment
 from app.models import OutboxMessage
 from app.models import Patient
 from tests.conftest import login
@@ -249,3 +250,47 @@ def test_the_diary_post_refuses_a_bad_instant_with_a_message(client, world):
     login(client, "alice@patients.example")
     r = client.post("/patient/messages/seen", data={"upto": "yesterday", "then": "none"})
     assert r.status_code == 400 and "could not be marked as read" in r.get_data(as_text=True)
+
+
+def test_the_diary_marks_seen_only_what_it_read(app, client, world, clock, in_app):
+    """A comment stamped before the diary was drawn but committed after its read (the
+    clinician's request still writing its push) was never shown: the diary's POST must
+    not mark it seen, or Today never flags it. The diary sends the newest message it
+    read, not its draw time."""
+    login(client, "alice@patients.example")
+    _comment(app, world.patient_a, "Shown in the diary.")
+    clock.advance(minutes=1)
+    html = client.get("/patient/diary").get_data(as_text=True)
+    fields = _diary_seen_form(html)
+
+    def late_commit():
+        stamped = clock.now - timedelta(seconds=20)  # its created_at, before the draw
+        db.session.add(
+            Comment(
+                patient_id=world.patient_a,
+                author_name="Doc1",
+                body="Committed after the read.",
+                created_at=stamped,
+            )
+        )
+        db.session.commit()
+
+    in_app(late_commit)
+    assert client.post("/patient/messages/seen", data=fields).status_code == 204
+    page = text_of(client.get("/patient/today"))
+    assert CARD in page and "Committed after the read." in page
+    assert "Shown in the diary." not in page
+
+
+def test_the_diary_clears_an_acknowledgement_and_has_no_form_when_nothing_came(
+    app, client, world, clock, in_app
+):
+    login(client, "alice@patients.example")
+    assert 'id="messages-seen"' not in client.get("/patient/diary").get_data(as_text=True)
+    client.post("/patient/checkin", data=form(yes={"calf-pain-swelling"}))
+    clock.advance(minutes=30)
+    doctor(app).post(f"/clinic/alerts/{only_alert_id(in_app)}/acknowledge", data={"note": ""})
+    assert CARD in text_of(client.get("/patient/today"))
+    html = client.get("/patient/diary").get_data(as_text=True)
+    assert client.post("/patient/messages/seen", data=_diary_seen_form(html)).status_code == 204
+    assert CARD not in text_of(client.get("/patient/today"))

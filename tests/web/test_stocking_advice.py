@@ -34,6 +34,15 @@ CASES = [
 ]
 
 
+# The plain advice a page carries, hidden, for when the stockings come off (app.js shows
+# it from its data-from instant on a page kept on the phone): not shown when drawn.
+_LATER = re.compile(r'<p data-from="[^"]*" hidden>.*?</p>', re.DOTALL)
+
+
+def _shown(html: str) -> str:
+    return _LATER.sub("", html)
+
+
 def _patient(in_app, key: str, day: int, language: str = "en") -> str:
     email = f"{key}-{day}-{language}@patients.example"
     pid = add_patient(in_app, email, day=day, key=key)
@@ -56,6 +65,7 @@ def test_check_in_result_and_today_card_follow_the_protocol(
     assert says in result and not_says not in result
     today = client.get("/patient/today")
     card = today.get_data(as_text=True).split('id="urgent-advice"')[1].split("</section>")[0]
+    card = _shown(card)
     assert says in card and not_says not in card
 
 
@@ -66,6 +76,7 @@ def test_offline_same_day_page_follows_the_protocol(
     login(client, _patient(in_app, key, day))
     html = client.get("/patient/checkin").get_data(as_text=True)
     offline = html.split('<template id="offline-same-day">')[1].split("</template>")[0]
+    offline = _shown(offline)
     assert says in offline and not_says not in offline
 
 
@@ -79,9 +90,9 @@ def test_offline_same_day_page_follows_the_protocol(
 def test_the_advice_is_translated(client, world, in_app, key, says, not_says):
     login(client, _patient(in_app, key, 3, "es"))
     offline = client.get("/patient/checkin").get_data(as_text=True)
-    offline = offline.split('<template id="offline-same-day">')[1].split("</template>")[0]
+    offline = _shown(offline.split('<template id="offline-same-day">')[1].split("</template>")[0])
     result = text_of(client.post("/patient/checkin", data=form(yes={"calf-pain-swelling"})))
-    today = text_of(client.get("/patient/today"))
+    today = _shown(client.get("/patient/today").get_data(as_text=True))
     for text in (offline, result, today):
         assert says in text and not_says not in text
 
@@ -110,3 +121,25 @@ def test_rendered_pages_walked_day_by_day(client, world, in_app, clock, key, fro
                 assert not WEAR.search(text), (day, name, WEAR.search(text))
                 assert STOCKING not in text, (day, name)
         clock.advance(days=1)
+
+
+def test_a_page_kept_on_the_phone_drops_the_stocking_at_its_end(client, world, in_app):
+    """Today and the check-in page are kept for offline use (static/sw.js): one drawn on
+    a stocking day and read after the stockings came off must not still say "take off
+    your stocking". The stocking advice ends (data-until) when the stockings do, at the
+    end of day 10 of the 72 h protocol (day and night, then daytime, as one stretch), and
+    the plain advice is there, hidden, from that instant (data-from) for app.js."""
+    login(client, _patient(in_app, "compression-72h", 3))
+    client.post("/patient/checkin", data=form(yes={"calf-pain-swelling"}))
+    today = client.get("/patient/today").get_data(as_text=True)
+    checkin = client.get("/patient/checkin").get_data(as_text=True)
+    card = today.split('id="urgent-advice"')[1].split("</section>")[0]
+    offline = checkin.split('<template id="offline-same-day">')[1].split("</template>")[0]
+    # The daytime stockings task's own end, as Today's task list marks it.
+    stockings_end = re.search(r'id="task-stockings-daytime"[^>]*data-until=("[^"]+")', today)[1]
+    for page in (card, offline):
+        until = re.search(r'<p data-until=("[^"]+")>([^<]*)</p>', page)
+        later = re.search(r'<p data-from=("[^"]+") hidden>([^<]*)</p>', page)
+        assert until and STOCKING in until.group(2), page
+        assert later and NO_STOCKING in later.group(2), page
+        assert until.group(1) == later.group(1) == stockings_end

@@ -17,6 +17,7 @@ from app.domain.recovery.resolved_plan import next_session_window as next_sessio
 from app.domain.recovery.resolved_plan import resolve_plan as resolve_plan
 from app.domain.recovery.stockings import has_stockings as has_stockings
 from app.domain.recovery.stockings import stockings_on as stockings_on
+from app.domain.recovery.stockings import stockings_until as stockings_until
 from app.domain.recovery.timeline import PlanEvent as PlanEvent
 from app.domain.recovery.timeline import PlanView as PlanView
 from app.domain.recovery.timeline import build_plan as build_plan

@@ -25,6 +25,13 @@ from app.domain.recovery.today_view import NoteToday
 from app.domain.recovery.windows import Window
 from app.domain.recovery.windows import window
 
+# Daily check-ins are asked for (and missed ones followed up by the clinic) until this
+# day after the latest treatment: deep-vein thrombosis, the rare serious late
+# complication, shows up 4-28 days after (clinical reference 2.6). After it, the
+# session's follow-up is over (app/services/care/followup.py keeps the same bound).
+# Defined here, below today.py and stockings.py, which both need it.
+FOLLOW_UP_DAYS = 28
+
 
 def _red_flags(flags: Iterable[RedFlag]) -> dict[str, tuple[NoteToday, ...]]:
     """All red flags by tier: shown every day, not only in their peak window.

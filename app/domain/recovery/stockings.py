@@ -5,16 +5,23 @@ whose protocol has no compression, and misleading once the stocking period is ov
 (issue 19, task D). The protocol's own data says when stockings are worn: the stocking
 tasks are the ones its stockings questions are asked ``during`` (``[[question]] key =
 "stockings_day"``), so a clinic's own file needs no special task key. A stockings
-question asked with no ``during`` means stockings on every day of the follow-up.
+question asked with no ``during`` means stockings on every day of the follow-up, and
+not after it (``FOLLOW_UP_DAYS``): the question is no longer asked then either.
 """
 
 from __future__ import annotations
 
+from datetime import UTC
 from datetime import datetime
+from datetime import time
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+from app.domain.offsets import day_number
+from app.domain.offsets import local_date
 from app.domain.protocol.model import Protocol
 from app.domain.protocol.requirements import STOCKINGS_QUESTIONS
+from app.domain.recovery.resolved_plan import FOLLOW_UP_DAYS
 from app.domain.recovery.resolved_plan import resolve_plan
 
 
@@ -37,12 +44,39 @@ def has_stockings(protocol: Protocol) -> bool:
 def stockings_on(protocol: Protocol, treated_at: datetime, tz: ZoneInfo, now: datetime) -> bool:
     """Whether a stocking task is in force at ``now`` (as Today shows it: from its start
     until its end), so advice may speak of "your stocking"."""
+    return stockings_until(protocol, treated_at, tz, now) is not None
+
+
+def stockings_until(
+    protocol: Protocol, treated_at: datetime, tz: ZoneInfo, now: datetime
+) -> datetime | None:
+    """When the stockings on at ``now`` come off (UTC), or None when none are on.
+
+    Stocking tasks that run on from one another ("day and night", then "daytime") count
+    as one stretch. A page kept on the phone (its offline copy) swaps its stocking advice
+    for the plain one at this instant (app.js, ``data-until`` / ``data-from``).
+    """
     if now < treated_at:
-        return False
+        return None
     if always_stockings(protocol):
-        return True
+        # Every day of the follow-up, as the question is asked: not for ever after.
+        if day_number(treated_at, now, tz) > FOLLOW_UP_DAYS:
+            return None
+        last = local_date(treated_at, tz) + timedelta(days=FOLLOW_UP_DAYS + 1)
+        return datetime.combine(last, time(0), tzinfo=tz).astimezone(UTC)
     keys = stocking_tasks(protocol)
     if not keys:
-        return False
+        return None
     plan = resolve_plan(protocol, treated_at, tz)
-    return any(t.key in keys and w.start <= now < w.end for t, w in plan.tasks)
+    windows = [w for t, w in plan.tasks if t.key in keys]
+    ends = [w.end for w in windows if w.start <= now < w.end]
+    if not ends:
+        return None
+    end = max(ends)
+    grew = True
+    while grew:  # a task that starts before (or as) the stretch ends carries it on
+        grew = False
+        for w in windows:
+            if w.start <= end < w.end:
+                end, grew = w.end, True
+    return end

@@ -18,8 +18,9 @@ from app.domain.offsets import local_date
 from app.domain.protocol.model import Protocol
 from app.domain.recovery.phrases import milestone_heading
 from app.domain.recovery.phrases import timing
+from app.domain.recovery.resolved_plan import FOLLOW_UP_DAYS  # kept importable from here
 from app.domain.recovery.resolved_plan import resolve_plan
-from app.domain.recovery.stockings import stockings_on
+from app.domain.recovery.stockings import stockings_until
 from app.domain.recovery.today_view import NoteToday
 from app.domain.recovery.today_view import RestrictionToday
 from app.domain.recovery.today_view import TaskToday
@@ -27,11 +28,6 @@ from app.domain.recovery.today_view import TimeState
 from app.domain.recovery.today_view import TodayView
 from app.domain.recovery.windows import Window
 
-# Daily check-ins are asked for (and missed ones followed up by the clinic) until this
-# day after the latest treatment: deep-vein thrombosis, the rare serious late
-# complication, shows up 4-28 days after (clinical reference 2.6). After it, the
-# session's follow-up is over (app/services/care/followup.py keeps the same bound).
-FOLLOW_UP_DAYS = 28
 # Something that starts or changes within this span is shown ahead, with its time
 # (issue 14 point 2: "from 14:00 tomorrow").
 LOOKAHEAD = timedelta(hours=24)
@@ -105,6 +101,7 @@ def build_today(
         heading = milestone_heading(m.title, at, tz, now)
         milestones.append(NoteToday(m.key, m.title, m.detail, at, state, heading))
     day = day_number(treated_at, now, tz)
+    off = stockings_until(protocol, treated_at, tz, now)
     first, last = plan.next_session
     return TodayView(
         day=day,
@@ -119,5 +116,6 @@ def build_today(
         # A window that has passed is not advice any more (issue 14 point 9).
         next_session=(first, last) if today <= last else None,
         follow_up_over=day > FOLLOW_UP_DAYS,
-        stockings=stockings_on(protocol, treated_at, tz, now),
+        stockings=off is not None,
+        stockings_until=off,
     )

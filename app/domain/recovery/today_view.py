@@ -83,6 +83,8 @@ class TodayView:
     # A stocking task is in force now (``stockings.stockings_on``): only then may advice
     # say "loosen or take off your stocking" (never on a protocol without compression).
     stockings: bool = False
+    # When those stockings come off: the page's offline copy swaps the advice then.
+    stockings_until: datetime | None = None
 
     @property
     def active_tasks(self) -> tuple[TaskToday, ...]:

@@ -20,7 +20,7 @@ from app.domain.offsets import day_number
 from app.domain.offsets import local_date
 from app.domain.protocol import RedFlag
 from app.domain.recovery import FOLLOW_UP_DAYS
-from app.domain.recovery import stockings_on
+from app.domain.recovery import stockings_until
 from app.extensions import db
 from app.i18n import _
 from app.models import CheckIn
@@ -58,6 +58,8 @@ class CheckInForm:
     # Stockings are on now by the protocol (domain.recovery.stockings): the offline
     # same-day advice speaks of "your stocking" only then.
     stockings: bool = False
+    # When they come off: the page kept for offline use swaps the advice then (app.js).
+    stockings_until: datetime | None = None
 
     @property
     def in_window(self) -> list[RedFlag]:
@@ -138,6 +140,7 @@ def checkin_form(
     asked = day_questions(protocol, t.anchor, course.tz, on)
     rules = offline_rules(protocol, t.anchor, course.tz)
     over = today > FOLLOW_UP_DAYS
+    off = stockings_until(protocol, t.anchor, course.tz, now)
     return CheckInForm(
         course,
         day,
@@ -149,5 +152,6 @@ def checkin_form(
         covered=tuple(asked.covered),
         skin_covers=asked.skin_covers,
         skin_choices=asked.skin_choices,
-        stockings=stockings_on(protocol, t.anchor, course.tz, now),
+        stockings=off is not None,
+        stockings_until=off,
     )

@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from app.extensions import db
+from app.models import Alert
 from app.models import AuditEvent
 from app.models import CheckIn
 from app.models import Comment
@@ -38,6 +39,18 @@ class DiaryView:
     checkins: list[CheckIn]
     comments: list[DiaryComment]
     viewers: list[Viewer]
+    # The newest acknowledgement of the patient's alerts, as read with the comments.
+    acknowledged_at: datetime | None = None
+
+    @property
+    def messages_upto(self) -> datetime | None:
+        """The newest clinic message this read saw: the instant the page marks the
+        messages seen up to. Not the page's own draw time: a comment stamped before it
+        but committed after the read was never shown, and must stay new on Today."""
+        times = [c.created_at for c in self.comments]
+        if self.acknowledged_at is not None:
+            times.append(self.acknowledged_at)
+        return max(times, default=None)
 
 
 @dataclass(frozen=True)
@@ -78,8 +91,11 @@ def _diary(user: Principal, photos: int) -> tuple[DiaryView, PhotoDiary]:
     viewers: list[Viewer] = []
     shown: list[SimpleNamespace] = []
     total = 0
+    acknowledged_at = None
     for row in db.session.execute(_notes_query(pid, photos)):
-        if row.kind == "comment":
+        if row.kind == "ack":
+            acknowledged_at = row.at
+        elif row.kind == "comment":
             comments.append(DiaryComment(row.name, row.body or "", row.at))
         elif row.kind == "viewer":
             viewers.append(Viewer(row.name, bool(row.flag), row.at))
@@ -88,7 +104,7 @@ def _diary(user: Principal, photos: int) -> tuple[DiaryView, PhotoDiary]:
             shown.append(_photo(row))
     numbers = numbered((t.id, t.status) for t in course.sessions)
     album = by_day(course.patient.timezone, items(shown, numbers), total, 1)
-    return DiaryView(course, checkins, comments, viewers), album
+    return DiaryView(course, checkins, comments, viewers, acknowledged_at), album
 
 
 def _photo(row: sa.Row) -> SimpleNamespace:
@@ -122,10 +138,10 @@ def _holder_since(pid: int) -> Any:
 
 
 def _notes_query(pid: int, photos: int) -> sa.Select:
-    """The clinic's comments, the diary's viewers and the first ``photos`` photos as one
-    UNION ALL, each kind newest first. Columns: kind, key, at, name, body, flag (a
-    viewer: 1 when seen in the review list only; a photo: the patient's photo count),
-    then the photo's own (NULL for the other kinds)."""
+    """The clinic's comments, the newest acknowledgement of an alert, the diary's viewers
+    and the first ``photos`` photos as one UNION ALL, each kind newest first. Columns:
+    kind, key, at, name, body, flag (a viewer: 1 when seen in the review list only; a
+    photo: the patient's photo count), then the photo's own (NULL for the other kinds)."""
     s, i = sa.String, sa.Integer
 
     def null(kind: Any) -> Any:
@@ -153,6 +169,16 @@ def _notes_query(pid: int, photos: int) -> sa.Select:
         sa.literal(0, i).label("flag"),
         *photo_nulls(),
     ).where(Comment.patient_id == pid)
+    # One row (its "at" NULL when there is none): what the page marks seen reaches it.
+    acknowledged = sa.select(
+        sa.literal("ack", s).label("kind"),
+        sa.literal(0, i).label("key"),
+        sa.func.max(Alert.acknowledged_at).label("at"),
+        null(s).label("name"),
+        null(sa.Text).label("body"),
+        sa.literal(0, i).label("flag"),
+        *photo_nulls(),
+    ).where(Alert.patient_id == pid)
     # One line per person and kind of look, with the latest time: every dashboard view
     # lists the patient (and is audited), so raw events would bury the diary openings.
     listed = sa.case((AuditEvent.detail == "dashboard", 1), else_=0)
@@ -198,7 +224,9 @@ def _notes_query(pid: int, photos: int) -> sa.Select:
         .limit(photos)
         .subquery()
     )
-    both = sa.union_all(comments, sa.select(viewers), sa.select(first_photos)).subquery()
+    both = sa.union_all(
+        comments, acknowledged, sa.select(viewers), sa.select(first_photos)
+    ).subquery()
     return sa.select(both).order_by(both.c.kind, both.c.at.desc(), both.c.key.desc())
 
 

@@ -115,6 +115,8 @@
   // Today marks each time-bound instruction with the instant it ends (data-until). A page
   // left open on the phone, or read from its offline copy, hides those whose end has
   // passed, so a finished task is never shown as something to do (issue 14 point 2).
+  // What replaces it then (data-from, drawn hidden) shows from that instant: the urgent
+  // advice stops naming a stocking once the stockings have come off.
   // The phone's clock may be wrong, so "now" is the server's: the page says when it was
   // made (sc-generated); a page fresh from the server measures the phone's offset and
   // keeps it for the offline copies read later.
@@ -132,6 +134,10 @@
     Array.prototype.forEach.call(document.querySelectorAll("[data-until]"), function (el) {
       var end = Date.parse(el.getAttribute("data-until"));
       if (!isNaN(end) && now >= end) { el.hidden = true; }
+    });
+    Array.prototype.forEach.call(document.querySelectorAll("[data-from]"), function (el) {
+      var start = Date.parse(el.getAttribute("data-from"));
+      if (!isNaN(start) && now >= start) { el.hidden = false; }
     });
   }
   hideEnded();

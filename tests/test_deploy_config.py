@@ -229,3 +229,13 @@ def test_certificate_renewal_can_reach_certbot():
     acme = section((DEPLOY / "haproxy.cfg").read_text(), "backend acme")
     assert "server certbot 127.0.0.1:8888" in acme
     assert "--http-01-port 8888" in (ROOT / "docs" / "deploy.md").read_text()
+
+
+def test_pages_are_compressed_by_the_proxy_not_the_workers():
+    """docs/decisions/compression-and-connections.md: HAProxy compresses pages and takes
+    Accept-Encoding off what it passes on, so the Python workers compress nothing."""
+    backend = section((DEPLOY / "haproxy.cfg").read_text(), "backend app")
+    assert "compression algo gzip" in backend
+    assert "compression offload" in backend
+    kinds = next(line for line in backend if line.startswith("compression type")).split()[2:]
+    assert {"text/html", "text/css", "application/javascript", "application/json"} <= set(kinds)

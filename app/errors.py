@@ -26,6 +26,7 @@ from app import fhir_errors
 from app import web
 from app.adapters.photo_store import StorageUnavailable
 from app.extensions import db
+from app.extensions import drop_reads
 from app.i18n import N_
 from app.i18n import _
 from app.services.errors import Invalid
@@ -166,6 +167,7 @@ def register(app: Flask) -> None:
         # The photo bucket did not answer within its timeouts: a clear, retryable 503,
         # not a traceback; the reference finds the log line.
         db.session.rollback()
+        drop_reads()
         reference = new_reference()
         log.warning("photo storage unavailable %s on %s: %s", reference, request.path, exc)
         return _page(503, *MESSAGES[500], reference=reference)
@@ -173,6 +175,7 @@ def register(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
         db.session.rollback()
+        drop_reads()  # may be the connection that failed; the page needs to read again
         reference = new_reference()
         g.error_reference = reference  # for the FHIR API's OperationOutcome (fhir_errors)
         log.exception("unhandled error %s on %s %s", reference, request.method, request.path)

@@ -172,7 +172,9 @@ self.addEventListener("fetch", (event) => {
     return;
   }
   if (url.origin === self.location.origin && url.pathname.startsWith("/static/")) {
-    // Versioned URLs never change, so a cached copy is always right.
+    // Versioned URLs never change, so a cached copy is always right. Offline, a page
+    // kept before an update may name a version that left with the old cache: the kept
+    // script of the same name is better than none (no offline queue, no urgent advice).
     event.respondWith(
       caches.match(request).then((hit) => hit || fetch(request).then((response) => {
         if (response.ok && url.searchParams.has("v")) {
@@ -180,7 +182,9 @@ self.addEventListener("fetch", (event) => {
           caches.open(CACHE).then((cache) => cache.put(request, copy));
         }
         return response;
-      }))
+      }).catch((error) => caches.open(CACHE)
+        .then((cache) => cache.match(request, { ignoreSearch: true }))
+        .then((other) => other || Promise.reject(error))))
     );
   }
 });

@@ -116,3 +116,38 @@ def demo_domain() -> str:
     from app.services import demo
 
     return demo.DOMAIN
+
+
+def test_a_page_kept_before_the_update_finds_its_changed_script_offline(
+    app, page: Page, live_server, in_app, clock, js_errors
+):
+    """The update can come without the patient opening the app (the browser checks for
+    it when a reminder arrives): the kept Today then still names the old app.js?v=...,
+    which went with the old cache. Offline, the script of the same name is used."""
+    base = live_server.url
+    in_app(_demo_patient_day1, clock)
+    sign_in(page, base, f"offline-em@{demo_domain()}", PASSWORD, clock())
+    expect(page).to_have_url(f"{base}/patient/today")
+    wait_for_sw_control(page)
+    page.reload()
+    _wait_for_kept_pages(page, ["/patient/today"])
+    # As kept by the previous release: its app.js had another version.
+    version = app.extensions["sclero_assets"]["hashes"]["js/app.js"]
+    page.evaluate(
+        """async (v) => {
+            const cache = await caches.open('sclerocare-pages');
+            const kept = await cache.match('/patient/today');
+            const html = (await kept.text()).split('app.js?v=' + v).join('app.js?v=0ld0000000');
+            await cache.put('/patient/today', new Response(html, {headers: kept.headers}));
+        }""",
+        version,
+    )
+    page.context.set_offline(True)
+    page.reload()
+    expect(page.locator("#sc-status")).to_contain_text("Offline copy, last updated")
+    tick = page.locator("#task-walks button.tick")
+    tick.click()
+    expect(tick).to_have_attribute("aria-pressed", "true")
+    assert wait_for_js(page, QUEUE) == 1
+    page.context.set_offline(False)
+    assert js_errors == []

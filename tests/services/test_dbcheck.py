@@ -139,3 +139,26 @@ def test_a_connection_killed_after_checkout_gives_the_error_page(app, client, wo
     assert response.status_code == 500
     assert "quote reference" in response.get_data(as_text=True)
     assert client.get("/patient/today").status_code == 200
+
+
+def test_with_the_database_unreachable_the_error_page_still_answers(app, client, world):
+    """No connection can be had at all (PostgreSQL down or restarting): the page that
+    says so cannot read who is signed in or their language either, and failed in turn,
+    leaving the server's bare "Internal Server Error" with no reference to quote."""
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    login(client, "alice@patients.example")
+    with app.app_context():
+        engine = db.engine
+
+    def unreachable(dbapi_connection, connection_record, connection_proxy) -> None:  # noqa: ANN001
+        raise sa.exc.OperationalError("connect", {}, Exception("connection refused"))
+
+    event.listen(engine, "checkout", unreachable)
+    try:
+        response = client.get("/patient/today")
+    finally:
+        event.remove(engine, "checkout", unreachable)
+    text = response.get_data(as_text=True)
+    assert response.status_code == 500
+    assert "quote reference" in text and "Nothing you did caused this" in text
+    assert client.get("/patient/today").status_code == 200

@@ -20,14 +20,18 @@ from flask import render_template
 from flask import request
 from flask.globals import request_ctx
 from flask_wtf.csrf import CSRFError
+from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
 from app import fhir_errors
 from app import web
 from app.adapters.photo_store import StorageUnavailable
 from app.extensions import db
+from app.extensions import drop_reads
+from app.i18n import LANGUAGES
 from app.i18n import N_
 from app.i18n import _
+from app.i18n import said_in
 from app.services.errors import Invalid
 from app.services.errors import NotFound
 
@@ -112,6 +116,24 @@ def _page(code: int, title: str | None = None, body: str | None = None, referenc
     return render_template("errors/error.html", code=code, title=title, body=body), code
 
 
+def _bare_page(reference: str):
+    """The 500 page when even the error page fails (the database is down, so nobody's
+    sign-in or language can be read): its words in every language offered, and the
+    reference, from nothing but the catalogues; never the server's bare error."""
+    said = []
+    for code in LANGUAGES:
+        words = " ".join(said_in(code, text) for text in MESSAGES[500])
+        said.append(
+            said_in(
+                code, "%(body)s If you contact the clinic about it, quote reference %(reference)s."
+            )
+            % {"body": words, "reference": reference}
+        )
+    body = "".join(f"<p>{escape(text)}</p>" for text in dict.fromkeys(said))
+    page = f'<!doctype html><meta charset="utf-8"><title>ScleroCare</title>{body}'
+    return current_app.response_class(page, status=500, mimetype="text/html")
+
+
 def _http_page(code: int):
     if code == 413 and request.sends_checkin:  # type: ignore[attr-defined]
         # Even the larger check-in limit was passed, so the answers could not be read:
@@ -166,6 +188,7 @@ def register(app: Flask) -> None:
         # The photo bucket did not answer within its timeouts: a clear, retryable 503,
         # not a traceback; the reference finds the log line.
         db.session.rollback()
+        drop_reads()
         reference = new_reference()
         log.warning("photo storage unavailable %s on %s: %s", reference, request.path, exc)
         return _page(503, *MESSAGES[500], reference=reference)
@@ -173,10 +196,15 @@ def register(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
         db.session.rollback()
+        drop_reads()  # may be the connection that failed; the page needs to read again
         reference = new_reference()
         g.error_reference = reference  # for the FHIR API's OperationOutcome (fhir_errors)
         log.exception("unhandled error %s on %s %s", reference, request.method, request.path)
-        return _page(500, reference=reference)
+        try:
+            return _page(500, reference=reference)
+        except Exception:  # noqa: BLE001 - the page asks who is signed in: the database
+            log.exception("error page failed %s", reference)
+            return _bare_page(reference)
 
     app.after_request(security_headers)
     # Registered last, so run first: security_headers then sees the FHIR answer's own

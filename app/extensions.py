@@ -38,6 +38,20 @@ def reads() -> sa.Connection:
     return conn
 
 
+def drop_reads() -> None:
+    """Give up this request's read connection, e.g. after an error.
+
+    A connection the server ended mid-request stays unusable until rolled back, and the
+    error page asks again who is signed in: on a fresh connection it can still answer.
+    """
+    conn = g.pop("_sclero_reads", None)
+    if conn is not None:
+        try:
+            conn.close()
+        except Exception:  # noqa: BLE001 - already broken: the pool discards it anyway
+            conn.invalidate()
+
+
 def init_reads(app: Flask) -> None:
     """Close the read connection when the request's app context ends."""
 

@@ -30,8 +30,21 @@ const SIGN_IN_PATHS = ["/login", "/login/pin"];
 // Every export URL starts with this (app/patient/export.py); they are never handled here.
 const EXPORT_PREFIX = "/patient/export";
 
+// A new release's worker precaches only what the sign-in page needs, and activating it
+// deletes the old static cache. A patient's kept pages survive the update and need their
+// scripts offline (app.js queues ticks and check-ins, triage.js shows urgent advice), so
+// when pages are kept, the patient's scripts go into the new cache here, before the old
+// one goes: nothing else would cache them until the next online visit.
+function precachePatientIfKept() {
+  return caches.has(PAGES).then((has) => (has ? caches.open(PAGES) : null))
+    .then((cache) => (cache ? cache.keys() : []))
+    .then((kept) => (kept.length ? precachePatient() : null))
+    .catch(() => null);
+}
+
 self.addEventListener("install", (event) => {
-  event.waitUntil(caches.open(CACHE).then((c) => c.addAll(PRECACHE)).then(() => self.skipWaiting()));
+  event.waitUntil(caches.open(CACHE).then((c) => c.addAll(PRECACHE))
+    .then(precachePatientIfKept).then(() => self.skipWaiting()));
 });
 
 self.addEventListener("activate", (event) => {
@@ -61,9 +74,12 @@ function signedOut(response) {
 
 // Caches the patient's scripts and styles that are not cached yet. Asked by app.js on a
 // signed-in page, and done here too whenever a patient's page is kept for offline use.
+// An unchanged file keeps its versioned URL across releases: it is copied from the old
+// cache (no download, and it works even if the signal dropped just after the update).
 function precachePatient() {
   return caches.open(CACHE).then((cache) => Promise.all(PATIENT_ASSETS.map(
-    (url) => cache.match(url).then((hit) => (hit ? null : cache.add(url)))
+    (url) => cache.match(url).then((hit) => (hit ? null : caches.match(url)
+      .then((old) => (old ? cache.put(url, old) : cache.add(url)))))
   ))).catch(() => null);
 }
 
@@ -156,7 +172,9 @@ self.addEventListener("fetch", (event) => {
     return;
   }
   if (url.origin === self.location.origin && url.pathname.startsWith("/static/")) {
-    // Versioned URLs never change, so a cached copy is always right.
+    // Versioned URLs never change, so a cached copy is always right. Offline, a page
+    // kept before an update may name a version that left with the old cache: the kept
+    // script of the same name is better than none (no offline queue, no urgent advice).
     event.respondWith(
       caches.match(request).then((hit) => hit || fetch(request).then((response) => {
         if (response.ok && url.searchParams.has("v")) {
@@ -164,7 +182,9 @@ self.addEventListener("fetch", (event) => {
           caches.open(CACHE).then((cache) => cache.put(request, copy));
         }
         return response;
-      }))
+      }).catch((error) => caches.open(CACHE)
+        .then((cache) => cache.match(request, { ignoreSearch: true }))
+        .then((other) => other || Promise.reject(error))))
     );
   }
 });

@@ -110,3 +110,55 @@ def test_without_the_check_the_first_use_after_a_restart_fails(app, database_url
     finally:
         dbcheck.install(engine)
         engine.dispose()
+
+
+@needs_postgres
+def test_a_connection_killed_after_checkout_gives_the_error_page(app, client, world, database_url):
+    """The window no check can close: the server ends the connection after it left the
+    pool and before its first statement. That request fails, but with the error page
+    and its reference, and the next one succeeds. The page itself asks who is signed in
+    again, and did so on the same dead read connection (app/extensions.py reads), so the
+    error handler raised too and the server sent a bare "Internal Server Error"."""
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # as in production: the handler answers
+    login(client, "alice@patients.example")
+    assert client.get("/patient/today").status_code == 200
+    with app.app_context():
+        engine = db.engine
+    killed: list[int] = []
+
+    def kill_once(dbapi_connection, connection_record, connection_proxy) -> None:  # noqa: ANN001
+        if not killed:
+            killed.append(_terminate_the_pools_connections(database_url))
+
+    event.listen(engine, "checkout", kill_once)
+    try:
+        response = client.get("/patient/today")
+    finally:
+        event.remove(engine, "checkout", kill_once)
+    assert killed
+    assert response.status_code == 500
+    assert "quote reference" in response.get_data(as_text=True)
+    assert client.get("/patient/today").status_code == 200
+
+
+def test_with_the_database_unreachable_the_error_page_still_answers(app, client, world):
+    """No connection can be had at all (PostgreSQL down or restarting): the page that
+    says so cannot read who is signed in or their language either, and failed in turn,
+    leaving the server's bare "Internal Server Error" with no reference to quote."""
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    login(client, "alice@patients.example")
+    with app.app_context():
+        engine = db.engine
+
+    def unreachable(dbapi_connection, connection_record, connection_proxy) -> None:  # noqa: ANN001
+        raise sa.exc.OperationalError("connect", {}, Exception("connection refused"))
+
+    event.listen(engine, "checkout", unreachable)
+    try:
+        response = client.get("/patient/today")
+    finally:
+        event.remove(engine, "checkout", unreachable)
+    text = response.get_data(as_text=True)
+    assert response.status_code == 500
+    assert "quote reference" in text and "Nothing you did caused this" in text
+    assert client.get("/patient/today").status_code == 200

@@ -78,3 +78,22 @@ def test_errors_the_kill_cannot_explain_are_not_hidden_under_the_bound():
     assert cluster.kill_errors(run) == (2, 4)
     # Nothing killed (the single run): every error is unexplained.
     assert cluster.kill_errors(cluster.Result("single", failures=[(1.0, 1.1, 502)])) == (0, 1)
+
+
+def test_only_requests_the_killed_server_dropped_count_as_in_flight():
+    """The in-flight bound comes from HAProxy's log: a 502/504 whose termination state
+    starts with S (the server dropped a request it had been sent). A refused connection,
+    a queue timeout or another server's answer is not a request web1 was working on."""
+    dropped = (
+        "127.0.0.1:1 [07/Dec/2026:13:41:30.460] sclerocare app/web1 0/0/0/-1/26 502 209 - - "
+        'SH-- 2/2/1/1/0 0/0 "POST /patient/checkin HTTP/1.1"'
+    )
+    others = [
+        dropped.replace(" SH-- ", " SC-- ").replace("app/web1 0/0/0/-1/26", "app/web1 0/0/-1/-1/3"),
+        dropped.replace(" 502 ", " 503 ").replace(" SH-- ", " sQ-- "),
+        dropped.replace(" 502 ", " 200 ").replace(" SH-- ", " ---- "),
+    ]
+    found = cluster.DROPPED.search(dropped)
+    assert found and found.group(1) == "web1"
+    assert cluster.DROPPED.search(dropped.replace(" SH-- ", " SD-- "))
+    assert not any(cluster.DROPPED.search(line) for line in others)

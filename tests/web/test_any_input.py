@@ -290,7 +290,10 @@ def check_answer(response, request: dict) -> None:
     assert response.status_code < 500, (response.status_code, request)
     if response.status_code >= 400:
         assert body, request
-        if response.is_json:
+        if response.mimetype == "application/fhir+json":
+            # The FHIR API answers its errors as OperationOutcomes (app/fhir_errors.py).
+            assert response.get_json()["resourceType"] == "OperationOutcome", request
+        elif response.is_json:
             assert response.get_json()["ok"] is False, request
         else:
             assert response.mimetype == "text/html", request

@@ -9,6 +9,7 @@ read the source: they fail when a new template or module adds an unsafe path.
 from __future__ import annotations
 
 import ast
+import json
 import pathlib
 import re
 
@@ -329,7 +330,12 @@ def test_d7_the_service_worker_keeps_only_its_allowlist_never_diary_photos_or_ap
     kept = set(re.findall(r'"([^"]+)"', pages))
     assert kept == {"/patient/today", "/patient/checklist", "/patient/plan", "/patient/checkin"}
     # Every cache.put is one of the two rules: the allowlisted pages, or /static/ files.
-    assert sw.count("cache.put(") == 2
+    # The third put copies a patient script from the previous cache on an update
+    # (precachePatient): its URLs are PATIENT_ASSETS, every one a versioned /static/ file.
+    assert sw.count("cache.put(") == 3
+    assert sw.count("cache.put(url, old)") == 1
+    assets = json.loads(re.search(r"const PATIENT_ASSETS = (\[[^\]]*\]);", sw).group(1))
+    assert assets and all(re.fullmatch(r"/static/[\w./-]+\?v=\w+", url) for url in assets)
     assert 'url.pathname.startsWith("/static/")' in sw
     assert "OFFLINE_PAGES.indexOf(url.pathname) !== -1" in sw
     assert 'request.method !== "GET") return' in sw  # posts are never cached

@@ -36,10 +36,16 @@ def _minutes(ctx: click.Context, param: click.Parameter, value: float | None) ->
     callback=_minutes,
     help="Minutes (default PHOTO_ORPHAN_MINUTES): younger files may be uploads in flight.",
 )
-def photos_sweep(minutes: float | None) -> None:
+@click.option(
+    "--claim",
+    is_flag=True,
+    help="Mark the store as this installation's even if another installation marked it "
+    "(only after a secret-key change, when no other installation uses the store).",
+)
+def photos_sweep(minutes: float | None, claim: bool) -> None:
     """Remove photo files that no database row refers to (crashed uploads)."""
     try:
-        removed = photos.sweep(minutes)
+        removed = photos.sweep(minutes, claim)
     except StorageError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"removed {removed} unreferenced photo file(s)")

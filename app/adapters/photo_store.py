@@ -30,6 +30,10 @@ from app.clock import wall_seconds
 
 KEY_PATTERN = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{32}\.jpg$")
 TEMP_PREFIX = ".tmp-"
+# The owner mark: which installation sweeps this store (app/services/photos/owner.py). Two
+# installations given one folder or bucket prefix would each sweep away the other's
+# photos, which no row of theirs refers to; the mark lets the second one refuse.
+OWNER_NAME = ".sclerocare-owner"
 CHUNK = 1 << 20
 
 Source = bytes | BinaryIO
@@ -93,7 +97,16 @@ class PhotoStore(Protocol):
         ...
 
     def has_files(self) -> bool:
-        """Whether anything at all is stored (a restore goes only into an empty store)."""
+        """Whether anything at all is stored (a restore goes only into an empty store).
+        The owner mark alone is not a file: it holds no photo."""
+        ...
+
+    def owner(self) -> str | None:
+        """The owner mark of the installation that sweeps this store, or None."""
+        ...
+
+    def set_owner(self, mark: str) -> None:
+        """Write the owner mark (whole: a reader sees the old one or the new one)."""
         ...
 
     def where(self) -> str:
@@ -216,7 +229,36 @@ class LocalPhotoStore:
 
     def has_files(self) -> bool:
         # Any file at all, temp files and strangers included: a restore never merges.
-        return os.path.isdir(self.root) and any(names for _, _, names in os.walk(self.root))
+        if not os.path.isdir(self.root):
+            return False
+        for folder, _, names in os.walk(self.root):
+            if folder == self.root:
+                names = [n for n in names if n != OWNER_NAME]
+            if names:
+                return True
+        return False
+
+    def owner(self) -> str | None:
+        try:
+            with open(os.path.join(self.root, OWNER_NAME), "rb") as f:
+                raw = f.read(256)
+        except FileNotFoundError:
+            return None
+        # An unreadable or foreign mark is still a mark: it must not pass as "no owner".
+        return raw.decode("ascii", "replace").strip()
+
+    def set_owner(self, mark: str) -> None:
+        os.makedirs(self.root, mode=0o700, exist_ok=True)
+        target = os.path.join(self.root, OWNER_NAME)
+        temp = f"{target}.{secrets.token_hex(4)}"
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, mark.encode("ascii"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temp, target)
+        fsync_dir(self.root)
 
     def where(self) -> str:
         return f"the photo folder {self.root}"

@@ -42,6 +42,7 @@ from botocore.exceptions import FlexibleChecksumError
 
 from app.adapters.photo_store import CHUNK
 from app.adapters.photo_store import KEY_PATTERN
+from app.adapters.photo_store import OWNER_NAME
 from app.adapters.photo_store import SimulatedCrash
 from app.adapters.photo_store import Source
 from app.adapters.photo_store import StorageError
@@ -315,8 +316,30 @@ class S3PhotoStore:
                     yield key
 
     def has_files(self) -> bool:
-        answer = self._call("list_objects_v2", Bucket=self.bucket, Prefix=self.prefix, MaxKeys=1)
-        return bool(answer.get("Contents"))
+        answer = self._call("list_objects_v2", Bucket=self.bucket, Prefix=self.prefix, MaxKeys=2)
+        return any(item["Key"] != self.prefix + OWNER_NAME for item in answer.get("Contents", []))
+
+    def owner(self) -> str | None:
+        try:
+            answer = self.client.get_object(Bucket=self.bucket, Key=self.prefix + OWNER_NAME)
+            raw = answer["Body"].read(256)
+        except (BotoCoreError, ClientError) as exc:
+            failure = _failure(exc, OWNER_NAME)
+            if isinstance(failure, StorageUnavailable):
+                raise failure from None
+            return None
+        # An unreadable or foreign mark is still a mark: it must not pass as "no owner".
+        return raw.decode("ascii", "replace").strip()
+
+    def set_owner(self, mark: str) -> None:
+        # One PutObject: S3 never shows a half-written object.
+        self._call(
+            "put_object",
+            Bucket=self.bucket,
+            Key=self.prefix + OWNER_NAME,
+            Body=mark.encode("ascii"),
+            ContentType="text/plain",
+        )
 
     def _pages(self, operation: str, field: str) -> Iterator[list[dict]]:
         try:

@@ -28,6 +28,7 @@ from PIL import Image
 
 from app.adapters import imaging
 from app.adapters.photo_store import KEY_PATTERN
+from app.adapters.photo_store import OWNER_NAME
 from app.adapters.photo_store import LocalPhotoStore
 from app.adapters.photo_store import SimulatedCrash
 from app.adapters.photo_store import StorageError
@@ -421,11 +422,14 @@ def upload(client, data: bytes, *, filename="leg.jpg", mimetype="image/jpeg", **
 
 
 def stored_files(app) -> list[str]:
+    """Every file in the photo folder but the owner mark a sweep writes (it holds no
+    photo; tests/services/test_photo_store_owner.py checks it)."""
     root = app.config["PHOTO_STORAGE_DIR"]
     return sorted(
         os.path.relpath(os.path.join(folder, name), root)
         for folder, _, names in os.walk(root)
         for name in names
+        if (folder, name) != (root, OWNER_NAME)
     )
 
 

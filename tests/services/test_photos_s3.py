@@ -21,6 +21,7 @@ import pytest
 import sqlalchemy as sa
 
 from app import create_app
+from app.adapters.photo_store import OWNER_NAME
 from app.adapters.photo_store_s3 import make_client
 from app.extensions import db
 from app.models import Photo
@@ -46,13 +47,15 @@ PREFIX = "clinic-a/"
 
 
 def objects(app) -> dict[str, bytes]:  # noqa: ANN001
-    """Every object in the test's bucket: name -> bytes."""
+    """Every object in the test's bucket but the owner mark a sweep writes (it holds no
+    photo; tests/services/test_photo_store_owner.py checks it): name -> bytes."""
     client = make_client(app.config["SCLERO_S3_ENDPOINT_URL"], "us-east-1")
     bucket = app.config["SCLERO_S3_BUCKET"]
     listed = client.list_objects_v2(Bucket=bucket).get("Contents", [])
     return {
         item["Key"]: client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
         for item in listed
+        if item["Key"].rsplit("/", 1)[-1] != OWNER_NAME
     }
 
 
@@ -338,3 +341,45 @@ def test_the_settings_come_from_the_environment_and_the_client_is_built_once(s3_
     assert json.loads(out) == env | {"SCLERO_PHOTO_STORE": "s3"}
     first, second = in_app(photos.store), in_app(photos.store)
     assert first is not second and first.client is second.client  # one client per process
+
+
+def test_migrate_copies_again_an_object_whose_metadata_lies(
+    app, client, world, in_app, runner, s3_endpoint, s3_bucket
+):
+    """The sha256 in an object's metadata is a claim, not proof: a resumed migration
+    reads the object back, and replaces one whose bytes do not match its row."""
+    login(client, ALICE)
+    assert upload(client, phone_jpeg((200, 150))).status_code == 303
+    row = _row(in_app, photo_ids(in_app)[0])
+    app.config.update(
+        SCLERO_S3_BUCKET=s3_bucket, SCLERO_S3_ENDPOINT_URL=s3_endpoint, SCLERO_S3_PREFIX=PREFIX
+    )
+    assert runner.invoke(args=["photos", "migrate", "--to", "s3"]).exit_code == 0
+    s3 = make_client(s3_endpoint, "us-east-1")
+    s3.put_object(
+        Bucket=s3_bucket,
+        Key=PREFIX + row.full_key,
+        Body=b"damaged in the bucket",
+        Metadata={"sha256": row.full_sha256},
+    )
+    result = runner.invoke(args=["photos", "migrate", "--to", "s3"])
+    assert result.exit_code == 0, result.output
+    assert "1 copied, 1 already in the bucket" in result.output
+    body = objects(app)[PREFIX + row.full_key]
+    assert hashlib.sha256(body).hexdigest() == row.full_sha256
+
+
+def test_migrate_refuses_a_prefix_another_installation_sweeps(
+    app, client, world, in_app, runner, s3_endpoint, s3_bucket
+):
+    login(client, ALICE)
+    assert upload(client, phone_jpeg((200, 150))).status_code == 303
+    app.config.update(
+        SCLERO_S3_BUCKET=s3_bucket, SCLERO_S3_ENDPOINT_URL=s3_endpoint, SCLERO_S3_PREFIX=PREFIX
+    )
+    make_client(s3_endpoint, "us-east-1").put_object(
+        Bucket=s3_bucket, Key=PREFIX + OWNER_NAME, Body=b"0" * 64
+    )
+    result = runner.invoke(args=["photos", "migrate", "--to", "s3"])
+    assert result.exit_code == 1 and "another ScleroCare installation" in result.output
+    assert objects(app) == {}  # nothing copied into the other installation's prefix

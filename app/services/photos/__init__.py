@@ -7,6 +7,7 @@ Which module holds what:
 * ``clinic``: the same for a patient's clinic, audited.
 * ``listing``: what those pages show (``PhotoItem``, ``PhotoDiary``, ``Comparison``).
 * ``upkeep``: sweeping unreferenced files and verifying every photo's files.
+* ``owner``: the owner mark that stops one installation sweeping another's store.
 * ``migrate``: copying the local folder into an S3 bucket (resumable, sha256-checked).
 * ``storage``: the configured file store (local folder or S3 bucket), image settings,
   checked reads, crash stages.

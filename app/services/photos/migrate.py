@@ -3,10 +3,12 @@
 Every file a photo row refers to (full size and thumbnail) is read from the local folder,
 checked against the row's sha256, streamed to the bucket under the same key with its
 sha256 as metadata, and read back and checked again. A key whose object already says it
-has the row's sha256 (HeadObject) is skipped, so the command is idempotent and resumes
-where a stopped run left off; ``limit`` stops it on purpose after that many copies. Local
-files are never deleted: switching over is a configuration change (README "Photo
-storage").
+has the row's sha256 (HeadObject) is read back and checked too, and copied again when
+its bytes do not match (metadata alone would let a damaged object pass), so the command
+is idempotent and resumes where a stopped run left off; ``limit`` stops it on purpose
+after that many copies. Local files are never deleted: switching over is a configuration
+change (README "Photo storage"). A bucket prefix marked by another installation is
+refused before anything is copied (``owner``).
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ import sqlalchemy as sa
 
 from app.adapters.photo_store import StorageError
 from app.adapters.photo_store import StorageUnavailable
+from app.adapters.photo_store_s3 import S3PhotoStore
 from app.extensions import db
 from app.models import Photo
 from app.services.photos import storage
+from app.services.photos.owner import ensure_ours
 
 
 @dataclass
@@ -58,11 +62,12 @@ def to_s3(limit: int | None = None, progress: Callable[[str], None] | None = Non
     :raises StorageError: the bucket is not configured or does not answer.
     """
     source, target = storage.local_store(), storage.s3_store()
+    ensure_ours(target)
     done = Migration()
     files = referenced_files()
     done.total = len(files)
     for key, sha256 in files:
-        if target.stored_sha256(key) == sha256:
+        if target.stored_sha256(key) == sha256 and _holds(target, key, sha256):
             done.present += 1
             continue
         if limit is not None and done.copied >= limit:
@@ -81,3 +86,14 @@ def to_s3(limit: int | None = None, progress: Callable[[str], None] | None = Non
             continue
         done.copied += 1
     return done
+
+
+def _holds(target: S3PhotoStore, key: str, sha256: str) -> bool:
+    """Whether the bucket's object has exactly the row's bytes (not only its metadata)."""
+    try:
+        target.read(key, sha256)
+    except StorageUnavailable:
+        raise
+    except StorageError:
+        return False
+    return True

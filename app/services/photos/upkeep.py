@@ -10,6 +10,7 @@ from app.adapters.photo_store import StorageUnavailable
 from app.extensions import db
 from app.models import Photo
 from app.services.photos import storage
+from app.services.photos.owner import ensure_ours
 
 
 def referenced(keys: set[str]) -> set[str]:
@@ -25,14 +26,19 @@ def referenced(keys: set[str]) -> set[str]:
     return found
 
 
-def sweep(older_than_minutes: float | None = None) -> int:
-    """Remove stored files no row refers to (crashed or abandoned uploads)."""
+def sweep(older_than_minutes: float | None = None, claim: bool = False) -> int:
+    """Remove stored files no row refers to (crashed or abandoned uploads).
+
+    :raises OwnedElsewhere: the store is marked by another installation (``owner``).
+    """
     minutes = (
         current_app.config["PHOTO_ORPHAN_MINUTES"]
         if older_than_minutes is None
         else older_than_minutes
     )
-    return storage.store().sweep(referenced, minutes * 60)
+    files = storage.store()
+    ensure_ours(files, claim)
+    return files.sweep(referenced, minutes * 60)
 
 
 def verify_all() -> list[int]:

@@ -4,6 +4,8 @@ hidden under the "errors <= in flight" bound."""
 
 from __future__ import annotations
 
+import time
+from collections import Counter
 from datetime import timedelta
 from datetime import timezone
 
@@ -97,3 +99,32 @@ def test_only_requests_the_killed_server_dropped_count_as_in_flight():
     assert found and found.group(1) == "web1"
     assert cluster.DROPPED.search(dropped.replace(" SH-- ", " SD-- "))
     assert not any(cluster.DROPPED.search(line) for line in others)
+
+
+def test_the_p95_ratio_is_judged_only_at_the_same_offered_load():
+    """A client that could not keep to the timetable offered one run less load: its p95
+    ratio is not a pass (nor a miss), it is "could not measure"."""
+    single = cluster.Result("single", seconds=60.0, offered=2400, steps=[100.0] * 20)
+    same = cluster.Result("cluster", seconds=60.0, offered=2300, steps=[120.0] * 20)
+    thinner = cluster.Result("cluster", seconds=60.0, offered=1800, steps=[90.0] * 20)
+    assert cluster.same_load(single, same) and not cluster.same_load(single, thinner)
+    assert cluster.verdict(single, same, 1.2, Counter()) == 0
+    assert cluster.verdict(single, same, 1.6, Counter()) == 1
+    assert cluster.verdict(single, thinner, 0.9, Counter()) == 2
+    # Lost writes are a miss whatever the load.
+    assert cluster.verdict(single, thinner, 0.9, Counter({"checkin": 1})) == 1
+
+
+def test_a_slow_answer_makes_the_next_step_late_not_the_load_thinner():
+    """The timetable: the next step is due THINK after the last was due, not after its
+    answer came, and the wait is in the step's time."""
+    result = cluster.Result("single")
+    user = cluster.Account("a@x", patient_id=1)
+    load = cluster.Load(0, [user], b"", result)
+    start = time.monotonic()
+    load.queue = [(start, 0, user)]
+    load.step = lambda who: time.sleep(0.3)  # an answer slower than nothing
+    load.run(0.5, 1)
+    assert result.offered == 1 and result.steps[0] >= 300
+    (due_next, _, _) = load.queue[0]
+    assert cluster.THINK[0] <= due_next - start <= cluster.THINK[1]

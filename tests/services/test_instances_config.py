@@ -86,3 +86,57 @@ def test_several_instances_refuse_folders_inside_each_instance(tmp_path):
 def test_a_nonsense_instance_count_is_refused_by_name(count):
     with pytest.raises(ConfigError, match="SCLERO_INSTANCES: give the number"):
         ProductionConfig.validate(_settings(SCLERO_INSTANCES=count))
+
+
+class _Log:
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    def error(self, message: str, *args) -> None:  # noqa: ANN002
+        self.errors.append(message % args)
+
+
+def test_a_worker_added_at_run_time_is_checked_at_the_new_count(monkeypatch):
+    """``kill -TTIN`` adds a worker after the start-up check: the hook checks again, and
+    keeps one worker when memory:// limits are only allowed for one."""
+    hooks = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    monkeypatch.setenv(WORKERS_VARIABLE, "1")
+    monkeypatch.setenv("APP_ENV", "production")
+    allowed_alone = types.SimpleNamespace(config=_settings(**MEMORY, VAPID_PRIVATE_KEY=KEY))
+    server = types.SimpleNamespace(
+        app=types.SimpleNamespace(callable=allowed_alone), log=_Log(), _num_workers=2
+    )
+    hooks["nworkers_changed"](server, 2, 1)
+    assert server._num_workers == 1 and os.environ[WORKERS_VARIABLE] == "1"
+    assert "refused to go from 1 to 2 workers" in server.log.errors[0]
+    assert "memory://" in server.log.errors[0]
+
+    # With Redis shared by every process, a second worker is fine and is told the count.
+    shared = types.SimpleNamespace(
+        config=_settings(RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379/6", VAPID_PRIVATE_KEY=KEY)
+    )
+    server = types.SimpleNamespace(
+        app=types.SimpleNamespace(callable=shared), log=_Log(), _num_workers=3
+    )
+    hooks["nworkers_changed"](server, 3, 1)
+    assert server._num_workers == 3 and os.environ[WORKERS_VARIABLE] == "3"
+    assert server.log.errors == []
+    # Fewer workers (TTOU) need no check, only the new count.
+    hooks["nworkers_changed"](server, 2, 3)
+    assert os.environ[WORKERS_VARIABLE] == "2"
+
+
+def test_a_preloaded_app_is_checked_once_the_worker_count_is_known(monkeypatch):
+    """--preload makes the app before on_starting sets the count: the hook checks then."""
+    hooks = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    monkeypatch.delenv(WORKERS_VARIABLE, raising=False)
+    monkeypatch.setenv("APP_ENV", "production")
+    preloaded = types.SimpleNamespace(config=_settings(**MEMORY, VAPID_PRIVATE_KEY=KEY))
+    server = types.SimpleNamespace(
+        cfg=types.SimpleNamespace(workers=2), app=types.SimpleNamespace(callable=preloaded)
+    )
+    with pytest.raises(ConfigError, match=r"x 2 gunicorn workers each"):
+        hooks["on_starting"](server)
+    monkeypatch.setenv(WORKERS_VARIABLE, os.environ[WORKERS_VARIABLE])  # undone after
+    server.cfg.workers = 1
+    hooks["on_starting"](server)  # one worker may count in memory when allowed

@@ -590,11 +590,14 @@ def _machine_folder_problems(config: dict[str, Any]) -> list[str]:
             "photos in their own instance folder. Use SCLERO_PHOTO_STORE=s3, or set "
             "PHOTO_STORAGE_DIR to one folder every instance mounts."
         )
-    if not config.get("SCLERO_EXPORT_DIR"):
+    # With the photos in S3 the finished zips wait in the bucket too (export/files.py
+    # ``zips``); the export folder is then only each builder's scratch space.
+    if local and not config.get("SCLERO_EXPORT_DIR"):
         problems.append(
-            "SCLERO_EXPORT_DIR: several app servers (SCLERO_INSTANCES) would each build "
-            "patients' downloads in their own instance folder. Set it to one folder every "
-            "instance mounts."
+            "SCLERO_EXPORT_DIR: several app servers (SCLERO_INSTANCES) would each keep "
+            "patients' downloads in their own instance folder. Use SCLERO_PHOTO_STORE=s3 "
+            "(downloads then wait in the bucket), or set it to one folder every instance "
+            "and dispatcher mounts."
         )
     return problems
 

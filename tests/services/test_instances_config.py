@@ -77,9 +77,10 @@ def test_several_instances_refuse_folders_inside_each_instance(tmp_path):
     assert "SCLERO_EXPORT_DIR: several app servers" in str(refused.value)
     mounted = {"PHOTO_STORAGE_DIR": str(tmp_path / "p"), "SCLERO_EXPORT_DIR": str(tmp_path)}
     ProductionConfig.validate(_settings(**shared, **mounted))
-    # A bucket is shared by every instance: only the exports' folder is then needed.
+    # A bucket is shared by every instance, and downloads wait in it too: no folder to
+    # share at all (the export folder is then each builder's scratch space).
     bucket = {"SCLERO_PHOTO_STORE": "s3", "SCLERO_S3_BUCKET": "photos"}
-    ProductionConfig.validate(_settings(**shared, **bucket, SCLERO_EXPORT_DIR=str(tmp_path)))
+    ProductionConfig.validate(_settings(**shared, **bucket))
 
 
 @pytest.mark.parametrize("count", ["0", "-2", "two", True, ""])

@@ -10,7 +10,6 @@ adds a step to the list, and the test of the list
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -171,20 +170,25 @@ def _data_downloads(account: Account) -> None:
 
 
 def export_zips(patient_id: int) -> list[str]:
-    """The patient's export zip files, read before the closure deletes their jobs."""
+    """The names of the patient's export zips, read before the closure deletes their
+    jobs."""
     names = db.session.scalars(
         sa.select(ExportJob.file_name).where(
             ExportJob.patient_id == patient_id, ExportJob.file_name.is_not(None)
         )
     )
-    return [os.path.join(export_files.export_dir(), name) for name in names]
+    return list(names)
 
 
-def remove_zips(paths: list[str]) -> None:
-    """Remove the zips once the closure is committed (a file left behind is one the
-    export sweep removes: no ready job names it)."""
-    for path in paths:
-        export_files.remove(path)
+def remove_zips(names: list[str]) -> None:
+    """Remove the zips once the closure is committed (a zip left behind, the bucket not
+    answering, is one the export sweep removes: no ready job names it)."""
+    store = export_files.zips()
+    for name in names:
+        try:
+            store.remove(name)
+        except OSError:
+            continue
 
 
 # In order: sign-in first, so nothing below can be undone by a session still open.

@@ -1,5 +1,6 @@
 """The export folder and what the patient's and the worker's sides share: where zips
-live, removing them, expiring old links, and the worker's audit events (issue 20)."""
+are built and where they wait (``zips``: the folder, or the photo bucket when photos are
+in S3), removing them, expiring old links, and the worker's audit events (issue 20)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,10 @@ import sqlalchemy as sa
 from flask import current_app
 
 from app.adapters.photo_store import SimulatedCrash
+from app.adapters.zip_store import BucketZips
+from app.adapters.zip_store import FolderZips
+from app.adapters.zip_store import ZipStore
+from app.adapters.zip_store import remove_file
 from app.extensions import db
 from app.models import AuditEvent
 from app.models import ExportJob
@@ -25,6 +30,19 @@ def export_dir() -> str:
     return folder
 
 
+def zips() -> ZipStore:
+    """Where finished zips wait for their download. With the photo store in S3 that is
+    the same bucket (``<prefix>exports/``), so a zip built by a dispatcher on one machine
+    is served by any app server with no shared disk (issue 21 point 2); otherwise the
+    export folder, which several servers must then share (config.py refuses less)."""
+    if (current_app.config.get("SCLERO_PHOTO_STORE") or "local") == "s3":
+        from app.services.photos import storage  # the bucket's client, built once
+
+        bucket = storage.s3_store()
+        return BucketZips(bucket.client, bucket.bucket, bucket.prefix, export_dir())
+    return FolderZips(export_dir())
+
+
 def expire(now: datetime, patient_id: int | None = None) -> int:
     """Ready exports past their link's end: expired, file deleted, audited; no commit."""
     query = sa.select(ExportJob).where(
@@ -37,7 +55,7 @@ def expire(now: datetime, patient_id: int | None = None) -> int:
         job.state = ExportState.EXPIRED
         job.finished_at = now
         if job.file_name:
-            remove(os.path.join(export_dir(), job.file_name))
+            zips().remove(job.file_name)
         system_audit(job.clinic_id, job.patient_id, f"expired export #{job.id}", now)
     return len(jobs)
 
@@ -60,11 +78,8 @@ def system_audit(clinic_id: int | None, patient_id: int, detail: str, now: datet
 
 
 def remove(path: str) -> bool:
-    try:
-        os.remove(path)
-    except FileNotFoundError:
-        return False
-    return True
+    """Remove a local file (a part left by a failed build); False when already gone."""
+    return remove_file(path)
 
 
 def crash(stage: str) -> None:

@@ -13,7 +13,8 @@ Building the zips is ``worker``.
 
 from __future__ import annotations
 
-import os
+import contextlib
+from collections.abc import Callable
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,8 +30,7 @@ from app.models.export import OPEN_EXPORT_STATES
 from app.principal import Principal
 from app.services.audit import audit
 from app.services.export.files import expire
-from app.services.export.files import export_dir
-from app.services.export.files import remove
+from app.services.export.files import zips
 from app.services.refusals import refuse_read
 
 CHUNK = 256 * 1024
@@ -136,18 +136,19 @@ def take_download(user: Principal, job_id: int, address: str, now: datetime) -> 
     if taken is None:  # a second click lost the race to the first
         db.session.rollback()
         raise ExportGone("used")
-    path = os.path.join(export_dir(), taken)
+    store = zips()
     try:
-        # Opened before the commit: a file gone from the disk (removed by hand, a
-        # restored server) is a clear page, not a download that breaks after its headers.
-        source = open(path, "rb")  # noqa: SIM115 - closed by the stream
+        # Opened before the commit: a zip gone from the disk or bucket (removed by hand,
+        # a restored server) is a clear page, not a download that breaks after its
+        # headers. A bucket that does not answer is the app's 503 page, the link unused.
+        source = store.open(taken)
     except FileNotFoundError:
         db.session.rollback()
         _file_lost(user, job_id, address, now)
         raise ExportGone("failed") from None
     audit(user, job.patient_id, "export", address, f"downloaded export #{job_id}")
     db.session.commit()
-    return _stream_then_delete(source, path)
+    return _StreamThenDelete(source, lambda: store.remove(taken))
 
 
 def _file_lost(user: Principal, job_id: int, address: str, now: datetime) -> None:
@@ -170,13 +171,14 @@ _GONE = {
 
 
 class _StreamThenDelete:
-    """The open file in chunks; closed and removed when the response ends: finished,
+    """The open zip in chunks; closed and removed when the response ends: finished,
     cut short, or closed before its first chunk (a generator's ``finally`` does not run
-    when it is closed before it started, which left the spent file until the sweep)."""
+    when it is closed before it started, which left the spent file until the sweep).
+    ``close`` runs outside any request, so ``delete`` carries what it needs."""
 
-    def __init__(self, source: BinaryIO, path: str) -> None:
+    def __init__(self, source: BinaryIO, delete: Callable[[], object]) -> None:
         self._source = source
-        self._path = path
+        self._delete = delete
 
     def __iter__(self) -> Iterator[bytes]:
         return self
@@ -192,11 +194,8 @@ class _StreamThenDelete:
         """Called by the WSGI server on every response it ends; safe to call twice."""
         if not self._source.closed:
             self._source.close()
-            remove(self._path)
-
-
-def _stream_then_delete(source: BinaryIO, path: str) -> _StreamThenDelete:
-    return _StreamThenDelete(source, path)
+            with contextlib.suppress(OSError):  # a silent bucket: the sweep removes it
+                self._delete()
 
 
 def _patient_id(user: Principal) -> int:

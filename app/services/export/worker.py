@@ -5,7 +5,8 @@
   jobs one at a time and build each. The claim is the outbox's: one UPDATE of a
   ``FOR UPDATE SKIP LOCKED`` subquery on PostgreSQL (the write lock on SQLite) giving
   the job a lease and a fencing token.
-* ``build`` writes ``<name>.part``, fsyncs it, renames it to its final name, and only
+* ``build`` writes ``<name>.part`` in the local export folder, then places it (renamed
+  to its final name, or uploaded whole to the photo bucket, ``files.zips``), and only
   then marks the job ready in one UPDATE fenced by the token, with the "Your download
   is ready" notification (generic words only, app/domain/reminders.py) and the audit
   event in that transaction. A kill -9 at any point before that commit leaves the job
@@ -17,6 +18,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Callable
@@ -28,7 +30,6 @@ import sqlalchemy as sa
 from flask import current_app
 
 from app.adapters.photo_store import SimulatedCrash
-from app.adapters.photo_store import fsync_dir
 from app.clock import wall_seconds
 from app.extensions import db
 from app.models import Clinic
@@ -45,6 +46,7 @@ from app.services.export.files import expire
 from app.services.export.files import export_dir
 from app.services.export.files import remove
 from app.services.export.files import system_audit
+from app.services.export.files import zips
 
 RETRY_AFTER = timedelta(minutes=1)
 # The page the "ready" notification opens (the "Your data" section of the settings page).
@@ -115,8 +117,8 @@ def build(job: Claimed, clock: Callable[[], datetime]) -> bool:
     """Build one claimed job and mark it ready; False when it failed (retried later)."""
     folder = export_dir()
     name = f"export-{job.job_id}-{job.token}.zip"
-    final = os.path.join(folder, name)
-    part = final + ".part"
+    part = os.path.join(folder, name + ".part")
+    store = zips()
     # The zip's JSON and its FHIR bundle are read in one snapshot (PostgreSQL), so a
     # check-in and its alert sent meanwhile are in both or in neither. ``claim`` has
     # committed, so this starts the transaction; it ends before the job is marked ready.
@@ -128,16 +130,17 @@ def build(job: Claimed, clock: Callable[[], datetime]) -> bool:
     try:
         archive.write_zip(part, job.patient_id, clock(), tick=_renewer(job, clock), locale=locale)
         db.session.rollback()  # end the read-only snapshot before any write
-        os.rename(part, final)
-        fsync_dir(folder)
+        size = os.path.getsize(part)
+        store.place(part, name)  # renamed into the folder, or uploaded to the bucket
         crash("written")  # tests: a kill between writing the zip and marking it ready
-        return _mark_ready(job, name, os.path.getsize(final), clock())
+        return _mark_ready(job, name, size, clock())
     except SimulatedCrash:
         raise  # like kill -9: nothing is cleaned up, the lease brings the job back
     except Exception as exc:  # noqa: BLE001 - any failure: the job is retried, not lost
         db.session.rollback()
         remove(part)
-        remove(final)
+        with contextlib.suppress(OSError):  # a silent bucket: the sweep removes it later
+            store.remove(name)
         _failed(job, type(exc).__name__, clock())
         return False
 
@@ -188,7 +191,8 @@ def _mark_ready(job: Claimed, name: str, size: int, now: datetime) -> bool:
     ).rowcount
     if not done:  # another worker took it after our lease ran out: its file wins
         db.session.rollback()
-        remove(os.path.join(export_dir(), name))
+        with contextlib.suppress(OSError):  # a silent bucket: the sweep removes it later
+            zips().remove(name)
         return False
     patient = db.session.get(Patient, job.patient_id)
     db.session.add(
@@ -239,18 +243,10 @@ def sweep(older_than: timedelta | None = None) -> int:
     """Remove files in the export folder that no ready job names (a dead worker's half
     or finished-but-never-marked zip), once older than a lease so a live build is safe."""
     age = older_than if older_than is not None else current_app.config["SCLERO_EXPORT_LEASE"]
-    folder = export_dir()
     wanted = set(
         db.session.scalars(
             sa.select(ExportJob.file_name).where(ExportJob.state == ExportState.READY)
         )
     )
     db.session.commit()
-    cutoff = wall_seconds() - age.total_seconds()
-    removed = 0
-    for entry in os.scandir(folder):
-        if entry.name in wanted or not entry.is_file():
-            continue
-        if entry.stat().st_mtime <= cutoff and remove(entry.path):
-            removed += 1
-    return removed
+    return zips().sweep(wanted, wall_seconds() - age.total_seconds())

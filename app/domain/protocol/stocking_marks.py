@@ -1,0 +1,93 @@
+"""Which tasks are stocking wear: the file says so, and a loader check that it does.
+
+Same-day advice for severe pain or a cold, pale or numb foot says "loosen or take off
+your stocking" only while a stocking task is in force (clinical reference §2.6: "a
+stocking that is too tight: loosen it"; HAZ-05 C5), and stocking adherence is reported
+only for protocols with stocking tasks (§4.7). Both read which tasks are stocking wear
+(app/domain/recovery/stockings.py). Once that was only the tasks a stockings question
+is asked ``during``, so a clinic's own file with a stocking task but no such question
+gave its patients the no-stockings advice (issue 19, HAZ-05 cause 6).
+
+A ``[[task]]`` now says it: ``stockings = true`` (stocking wear) or ``stockings = false``
+(not, although its words speak of stockings: "keep your stockings on while you walk").
+A new file is refused, naming the task, when:
+
+* a task whose title or detail plainly speaks of compression or stockings neither says
+  ``stockings = ...`` nor is named in a stockings question's ``during``;
+* a stockings question is asked ``during`` a task marked ``stockings = false``, or
+  during a task that neither is marked nor speaks of stockings (``during = ["walks"]``
+  would make the walks a stocking task).
+
+A stored version is not checked again: its patients are pinned to it, and a task named
+in a stockings question's ``during`` still counts as stocking wear (today's rule).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from app.domain.protocol.model import DailyTask
+from app.domain.protocol.model import Question
+from app.domain.protocol.reader import Reader
+from app.domain.protocol.requirements import STOCKINGS_QUESTIONS
+
+# Words that plainly speak of compression on a leg. "Bandage" is left out: a dressing
+# over an injection site is one too, and a stocking task that says "bandage" says
+# "compression" or "stockings" as well in every clinic page we have (§2.4).
+_STOCKING_WORDS = re.compile(r"\b(stockings?|compression|hosiery)\b", re.IGNORECASE)
+_MARK_IT = "add 'stockings = true' if the patient wears stockings then, or 'stockings = false'"
+
+
+def speaks_of_stockings(task: DailyTask) -> bool:
+    """Whether the task's words (title or detail, what the patient reads) speak of
+    compression stockings."""
+    return bool(_STOCKING_WORDS.search(f"{task.title} {task.detail}"))
+
+
+def check_stocking_marks(
+    reader: Reader, data: dict[str, Any], tasks: list[DailyTask], questions: list[Question]
+) -> None:
+    """Refuse a new file whose stocking tasks the app could not recognise (see above)."""
+    by_key = {t.key: t for t in tasks}
+    during = {key: q.key for q in questions if q.key in STOCKINGS_QUESTIONS for key in q.during}
+    for task in tasks:
+        if task.stockings is None and task.key not in during and speaks_of_stockings(task):
+            reader.problem(
+                f"task '{task.key}'",
+                "stockings",
+                "its words speak of compression stockings but it is not marked and no "
+                f"stockings question is asked during it; {_MARK_IT}",
+                _line(reader, data, "task", task.key),
+            )
+    for question in questions:
+        if question.key not in STOCKINGS_QUESTIONS:
+            continue
+        line = _line(reader, data, "question", question.key)
+        for key in question.during:
+            task = by_key.get(key)
+            if task is None:
+                continue  # named by read_questions ("no [[task]] has the key")
+            if task.stockings is False:
+                why = "is marked 'stockings = false'"
+            elif task.stockings is None and not speaks_of_stockings(task):
+                why = "is not stocking wear: mark it 'stockings = true' if it is"
+            else:
+                continue
+            reader.problem(
+                f"question '{question.key}'",
+                "during",
+                f"asks about stockings during task '{key}', which {why}",
+                line,
+            )
+
+
+def _line(reader: Reader, data: dict[str, Any], section: str, key: str) -> int | None:
+    """The header line of the section's item with this key (keys are unique by now)."""
+    entries = data.get(section)
+    if not isinstance(entries, list):
+        return None
+    for index, entry in enumerate(entries):
+        if isinstance(entry, dict) and entry.get("key") == key:
+            return reader.header_line(section, index)
+    return None

@@ -60,6 +60,7 @@ def clinic_own_text(key: str = "clinic-own-72h", *, marked: bool = True) -> str:
     text = "".join(kept).replace(', "stocking-rubs"]', "]")
     assert not re.search(r'(?m)^key = "stockings_(day|night)"$|^choices = .*stocking-rubs', text)
     text = text.replace('key = "compression-72h"', f'key = "{key}"')
+    text = re.sub(r'(?m)^name = ".*"$', 'name = "Our own stockings protocol"', text, count=1)
     assert text.count(MARK) == 2  # the day-and-night and the daytime tasks
     return text if marked else text.replace(MARK, "")
 

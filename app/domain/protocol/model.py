@@ -50,7 +50,7 @@ class DailyTask:
     ``stockings``: the clinic says whether the task is compression stocking wear
     (``true``) or not (``false``); None when the file does not say. A task marked
     ``true`` is stocking wear whether or not a stockings question is asked during it
-    (app/domain/recovery/stockings.py; issue 19, HAZ-11).
+    (app/domain/recovery/stockings.py; issue 19, HAZ-05 C6).
     """
 
     key: str

@@ -30,6 +30,7 @@ import pytest
 from app.domain import outcomes as rules
 from app.domain.protocol import ProtocolError
 from app.domain.protocol import parse_protocol
+from app.domain.protocol.diff import diff_protocols
 from app.domain.protocol.model import DailyTask
 from app.domain.protocol.stocking_marks import speaks_of_stockings
 from app.domain.recovery import build_today
@@ -233,3 +234,20 @@ def test_every_shipped_stocking_task_is_marked(path):
         assert t.get("stockings", False) is wear, (path.name, t["key"])
     if "compression-none" in path.name:
         assert not any(t.get("stockings") for t in data.get("task", []))
+
+
+def test_a_clinician_signing_off_sees_the_marker_in_the_diff():
+    """Marking a task changes safety advice, so the version diff a clinic admin reads
+    before sign-off names it (app/domain/protocol/diff.py)."""
+    before = parse_protocol(SHIPPED_72H.replace(MARK, ""), "v1", stored=True)
+    after = parse_protocol(SHIPPED_72H, "v2", stored=True)
+    changed = [
+        (i.key, f.field, f.old, f.new)
+        for s in diff_protocols(before, after).sections
+        for i in s.items
+        for f in i.fields
+    ]
+    assert changed == [
+        ("stockings-day-night", "stocking wear", "none", "yes"),
+        ("stockings-daytime", "stocking wear", "none", "yes"),
+    ]

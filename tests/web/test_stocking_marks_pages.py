@@ -12,6 +12,7 @@ the outcomes page (and its CSV) show stocking adherence as "not asked", never 0 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 from datetime import timedelta
 
@@ -20,6 +21,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import Clinic
+from app.models import ProtocolVersion
 from app.models import Treatment
 from app.services import protocols
 from app.services.outcomes import tallies
@@ -108,3 +110,42 @@ def test_adherence_is_not_asked_on_the_patient_page_and_the_outcomes_page(
     assert mine[head.index("worn % of answered")] == ""
     shipped = next(r for r in rows if r[0] == "protocol" and r[1].startswith("72 hours"))
     assert shipped[-1] == "0" and int(shipped[head.index("stocking slots required")]) > 0
+
+
+def test_a_version_loaded_before_the_check_is_named_on_its_page(app, world, in_app):
+    """A version already stored is not refused (its patients are pinned to it), but its
+    page tells the clinic which stocking tasks are not taken as stocking wear and what
+    to do; a marked version, and a shipped one, say nothing of it."""
+    text = clinic_own_text("clinic-old", marked=False)
+
+    def store() -> tuple[int, int]:
+        clinic = db.session.scalar(sa.select(Clinic).where(Clinic.slug == "north"))
+        old = ProtocolVersion(
+            clinic_id=clinic.id,
+            key="clinic-old",
+            version=1,
+            name="Our old stockings protocol",
+            source_text=text,
+            sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+            created_at=NOW - timedelta(days=400),  # loaded as files were before the check
+        )
+        db.session.add(old)
+        db.session.commit()
+        shipped = next(
+            v.id for v in protocols.latest_for_clinic(clinic.id) if v.key == "compression-72h"
+        )
+        return old.id, shipped
+
+    old, shipped = in_app(store)
+    doc = app.test_client()
+    login(doc, "doc1@north.example")
+    page = text_of(doc.get(f"/clinic/protocols/versions/{old}"))
+    assert (
+        "Stocking tasks not marked These tasks speak of stockings, but this version does not "
+        "mark them as stocking wear and asks no stockings question while they run: Wear your "
+        "stockings day and night; Wear your stockings in the daytime."
+    ) in page
+    assert "stockings = true" in page
+    assert "Stocking tasks not marked" not in text_of(
+        doc.get(f"/clinic/protocols/versions/{shipped}")
+    )

@@ -25,6 +25,7 @@ in a stockings question's ``during`` still counts as stocking wear (today's rule
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from app.domain.protocol.model import DailyTask
@@ -45,21 +46,32 @@ def speaks_of_stockings(task: DailyTask) -> bool:
     return bool(_STOCKING_WORDS.search(f"{task.title} {task.detail}"))
 
 
+def unrecognised_stocking_tasks(
+    tasks: Sequence[DailyTask], questions: Sequence[Question]
+) -> tuple[DailyTask, ...]:
+    """Tasks whose words speak of stockings that the app takes neither as stocking wear
+    nor as not: unmarked, and no stockings question is asked during them. A new file
+    with one is refused; a stored version with one is named on its version page
+    (app/services/protocol_admin.py)."""
+    during = {k for q in questions if q.key in STOCKINGS_QUESTIONS for k in q.during}
+    return tuple(
+        t for t in tasks if t.stockings is None and t.key not in during and speaks_of_stockings(t)
+    )
+
+
 def check_stocking_marks(
     reader: Reader, data: dict[str, Any], tasks: list[DailyTask], questions: list[Question]
 ) -> None:
     """Refuse a new file whose stocking tasks the app could not recognise (see above)."""
     by_key = {t.key: t for t in tasks}
-    during = {key: q.key for q in questions if q.key in STOCKINGS_QUESTIONS for key in q.during}
-    for task in tasks:
-        if task.stockings is None and task.key not in during and speaks_of_stockings(task):
-            reader.problem(
-                f"task '{task.key}'",
-                "stockings",
-                "its words speak of compression stockings but it is not marked and no "
-                f"stockings question is asked during it; {_MARK_IT}",
-                _line(reader, data, "task", task.key),
-            )
+    for task in unrecognised_stocking_tasks(tasks, questions):
+        reader.problem(
+            f"task '{task.key}'",
+            "stockings",
+            "its words speak of compression stockings but it is not marked and no "
+            f"stockings question is asked during it; {_MARK_IT}",
+            _line(reader, data, "task", task.key),
+        )
     for question in questions:
         if question.key not in STOCKINGS_QUESTIONS:
             continue

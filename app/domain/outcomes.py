@@ -29,6 +29,11 @@ from app.domain.offsets import local_date
 from app.domain.offsets import local_midnight
 from app.domain.protocol.model import Protocol
 from app.domain.protocol.requirements import SKIN_CHOICES
+from app.domain.recovery.resolved_plan import FOLLOW_UP_DAYS
+from app.domain.recovery.stockings import always_stockings
+from app.domain.recovery.stockings import asks_stockings as asks_stockings
+from app.domain.recovery.stockings import has_stockings as is_compression  # marked or asked
+from app.domain.recovery.stockings import stocking_tasks
 
 # ref 2.7: small veins fade over weeks; six weeks gives most of the result time to show.
 RATING_DUE_AFTER = timedelta(weeks=6)
@@ -84,7 +89,6 @@ MATTING_SKIN = "red-vessels"  # "New fine red vessels" (ref 2.5 matting)
 # The protocol warning signs that stand for a possible clot: calf or leg (DVT) and chest
 # (pulmonary embolism), marked by ``kind`` (app/domain/protocol/requirements.py).
 CLOT_KINDS = ("calf", "chest")
-STOCKING_TASKS = ("stockings-day-night", "stockings-daytime")
 
 
 class OutcomeError(ValueError):
@@ -198,19 +202,17 @@ def rate(part: int, whole: int) -> float | None:
 # ------------------------------------------------------------------ stockings
 
 
-def is_compression(protocol: Protocol) -> bool:
-    """A protocol with stocking wear to report: it has one of the stocking tasks."""
-    return any(t.key in STOCKING_TASKS for t in protocol.tasks)
-
-
 @dataclass(frozen=True)
 class Wear:
     """Stocking wear of one session (or summed over many): required day and night
-    "slots" and what the patient reported for them. Not answered is never "no"."""
+    "slots" and what the patient reported for them. Not answered is never "no".
+    ``unasked``: sessions on a compression protocol that asks no stockings question,
+    whose wear is "not asked", neither 0 % nor left out (issue 19 point 7)."""
 
     required: int = 0
     worn: int = 0
     not_worn: int = 0
+    unasked: int = 0
 
     @property
     def unknown(self) -> int:
@@ -226,6 +228,7 @@ class Wear:
             self.required + other.required,
             self.worn + other.worn,
             self.not_worn + other.not_worn,
+            self.unasked + other.unasked,
         )
 
 
@@ -237,8 +240,11 @@ def required_wear(protocol: Protocol, anchor: datetime, tz: ZoneInfo) -> dict[da
     first = local_date(anchor, tz)
     # Only the days up to the last stocking task's end can ask (plus two for time zones
     # and clock changes): the question rule is then run on a dozen days, not months.
-    ends = [t.end.rough_end_hours() for t in protocol.tasks if t.key in STOCKING_TASKS]
-    last = int(max(ends) // 24) + 2
+    keys = stocking_tasks(protocol)
+    ends = [t.end.rough_end_hours() // 24 for t in protocol.tasks if t.key in keys]
+    if always_stockings(protocol):  # asked every day of the follow-up
+        ends.append(FOLLOW_UP_DAYS)
+    last = int(max(ends)) + 2
     days: dict[date, set[str]] = {}
     for n in range(0, last + 1):
         on = first + timedelta(days=n)

@@ -24,6 +24,7 @@ from app.domain.protocol.diff import DiffLine
 from app.domain.protocol.diff import ProtocolDiff
 from app.domain.protocol.diff import diff_protocols
 from app.domain.protocol.diff import line_diff
+from app.domain.protocol.stocking_marks import unrecognised_stocking_tasks
 from app.extensions import db
 from app.models import AuditEvent
 from app.models import Clinic
@@ -115,6 +116,10 @@ class VersionPage:
     row: VersionRow
     previous: ProtocolVersion | None
     newest: ProtocolVersion
+    # Titles of tasks that speak of stockings but are not taken as stocking wear: a
+    # version loaded before the loader refused them (HAZ-05 C6), whose patients get
+    # the no-stockings advice while those tasks run. The page asks for a new version.
+    unmarked_stockings: tuple[str, ...] = ()
 
 
 def version_page(staff: Principal, version_id: int) -> VersionPage:
@@ -127,7 +132,14 @@ def version_page(staff: Principal, version_id: int) -> VersionPage:
     ).all()
     previous = next((v for v in reversed(siblings) if v.version < version.version), None)
     treated, booked = _patient_counts([version.id]).get(version.id, (0, 0))
-    return VersionPage(VersionRow(version, treated, booked), previous, siblings[-1])
+    parsed = protocol_by_version(version.id, version.sha256, version.source_text)
+    unmarked = unrecognised_stocking_tasks(parsed.tasks, parsed.questions)
+    return VersionPage(
+        VersionRow(version, treated, booked),
+        previous,
+        siblings[-1],
+        tuple(t.title for t in unmarked),
+    )
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,7 @@ detail = "Day and night."
 start = "0h"
 end = "72h"
 source = "test"
+stockings = true
 
 [[task]]
 key = "walks"

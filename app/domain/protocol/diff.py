@@ -48,6 +48,7 @@ FIELD_WORDS = {
     "photo": "asks for a photo",
     "time_critical": "time-critical",
     "during": "asked while",
+    "stockings": "stocking wear",
     "answer": "question",
     "at_least": "at least",
     "choices": "answers",

@@ -45,7 +45,13 @@ class ChecklistItem:
 
 @dataclass(frozen=True)
 class DailyTask:
-    """A task to tick on each day it applies (stockings, walks, leg elevation)."""
+    """A task to tick on each day it applies (stockings, walks, leg elevation).
+
+    ``stockings``: the clinic says whether the task is compression stocking wear
+    (``true``) or not (``false``); None when the file does not say. A task marked
+    ``true`` is stocking wear whether or not a stockings question is asked during it
+    (app/domain/recovery/stockings.py; issue 19, HAZ-05 C6).
+    """
 
     key: str
     title: str
@@ -53,6 +59,7 @@ class DailyTask:
     start: Offset
     end: Offset
     source: str
+    stockings: bool | None = None
 
 
 @dataclass(frozen=True)

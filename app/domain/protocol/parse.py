@@ -25,6 +25,7 @@ from app.domain.protocol.sections import SECTIONS
 from app.domain.protocol.sections import read_course
 from app.domain.protocol.sections import read_items
 from app.domain.protocol.sections import read_table
+from app.domain.protocol.stocking_marks import check_stocking_marks
 
 _PROTOCOL_FIELDS = {"key", "name", "summary", "compression"}
 _AT_LINE = re.compile(r"at line (\d+)")
@@ -69,6 +70,8 @@ def parse_protocol(text: str, filename: str = "<protocol>", *, stored: bool = Fa
     rules = read_answer_rules(reader, data, questions, stored)
     if not stored:
         check_required_flags(reader, sections["red_flag"], written(data, "red_flag", "kind"))
+        # A stocking task the app would not recognise gets no-stockings advice (HAZ-05).
+        check_stocking_marks(reader, data, sections["task"], questions)
     if reader.problems:
         raise ProtocolError(reader.problems)
     return Protocol(

@@ -41,7 +41,8 @@ SECTIONS: dict[str, tuple[type, dict[str, tuple[bool, FieldKind]]]] = {
             "by": (False, "by"),
         },
     ),
-    "task": (DailyTask, {**_COMMON, **_RANGE}),
+    # ``stockings``: whether the task is compression stocking wear (stocking_marks.py).
+    "task": (DailyTask, {**_COMMON, **_RANGE, "stockings": (False, "bool")}),
     "restriction": (Restriction, {**_COMMON, **_RANGE}),
     "milestone": (
         Milestone,

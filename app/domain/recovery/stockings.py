@@ -2,11 +2,20 @@
 
 Advice that tells someone to loosen or take off "your stocking" is wrong for a patient
 whose protocol has no compression, and misleading once the stocking period is over
-(issue 19, task D). The protocol's own data says when stockings are worn: the stocking
-tasks are the ones its stockings questions are asked ``during`` (``[[question]] key =
-"stockings_day"``), so a clinic's own file needs no special task key. A stockings
-question asked with no ``during`` means stockings on every day of the follow-up, and
-not after it (``FOLLOW_UP_DAYS``): the question is no longer asked then either.
+(issue 19, task D); and a patient who does wear stockings must be told to loosen them
+when the foot is cold, pale or numb or the pain is severe (clinical reference §2.6: "a
+stocking that is too tight: loosen it"). The protocol's own data says when stockings
+are worn (HAZ-05 C5, C6):
+
+* a ``[[task]]`` marked ``stockings = true`` is stocking wear, whether or not the
+  protocol asks a stockings question (a clinic's own file may ask none);
+* so is a task a stockings question is asked ``during`` (``[[question]] key =
+  "stockings_day"``): the rule from before the mark, which stored versions rely on.
+  The loader refuses a new file where the two disagree or a task speaking of stockings
+  says neither (app/domain/protocol/stocking_marks.py);
+* a stockings question asked with no ``during`` means stockings on every day of the
+  follow-up, and not after it (``FOLLOW_UP_DAYS``): the question is no longer asked
+  then either.
 """
 
 from __future__ import annotations
@@ -26,9 +35,17 @@ from app.domain.recovery.resolved_plan import resolve_plan
 
 
 def stocking_tasks(protocol: Protocol) -> frozenset[str]:
-    """The keys of the protocol's tasks that are stocking wear."""
+    """The keys of the protocol's tasks that are stocking wear: marked so, or asked
+    about by a stockings question (``during``)."""
     asked = (q for q in protocol.questions if q.key in STOCKINGS_QUESTIONS)
-    return frozenset(k for q in asked for k in q.during)
+    marked = (t.key for t in protocol.tasks if t.stockings)
+    return frozenset((*marked, *(k for q in asked for k in q.during)))
+
+
+def asks_stockings(protocol: Protocol) -> bool:
+    """Whether the protocol asks the patient about stocking wear at all: without a
+    stockings question, adherence is "not asked", never 0 % (issue 19 point 7)."""
+    return any(q.key in STOCKINGS_QUESTIONS for q in protocol.questions)
 
 
 def always_stockings(protocol: Protocol) -> bool:

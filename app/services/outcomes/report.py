@@ -16,7 +16,9 @@ Stocking adherence (compression protocols only, ref 4.7): the day and night answ
 "worn" and "not worn" summed over the sessions' check-ins; "not reported" is the
 required slots (days of the protocol's stocking tasks, day and night counted apart,
 for a session treated at midday) less those answers, so a skipped question or a missed
-check-in is never counted as "not worn".
+check-in is never counted as "not worn". A protocol with stocking tasks (marked
+``stockings = true``) that asks no stockings question has its sessions counted as "not
+asked": nothing was asked, so neither 0 % nor a blank (issue 19 point 7).
 """
 
 from __future__ import annotations
@@ -112,6 +114,12 @@ class _Folder:
         self.key_of = {v.id: v.key for v in versions}
         self.names = {v.key: v.name for v in sorted(versions, key=lambda v: v.version)}
         self.slots = {v.id: _nominal_slots(v.id, v.sha256, tz, parsed[v.id]) for v in versions}
+        # Stocking tasks but no stockings question: wear "not asked", not 0 of 0.
+        self.unasked = {
+            v.id
+            for v in versions
+            if rules.is_compression(parsed[v.id]) and not rules.asks_stockings(parsed[v.id])
+        }
         self.by_protocol: dict[str, Group] = {}
         self.by_agent: dict[str, Group] = {}
 
@@ -139,7 +147,9 @@ class _Folder:
             g.sessions += n
             for k in rules.COMPLICATIONS:
                 g.complications[k] += plain[k]
-            if slots is not None:
+            if vid in self.unasked:
+                g.add_wear(rules.Wear(unasked=n))
+            elif slots is not None:
                 g.add_wear(rules.Wear(slots * n, worn, not_worn))
             g.improvement.update(sums["improvement"])
             g.satisfaction.update(sums["satisfaction"])
@@ -210,6 +220,7 @@ def report_csv(report: Report) -> str:
     head += [f"clearance {k}" for k in rules.CLEARANCE]
     head += [f"{label} (sessions)" for label in rules.COMPLICATIONS.values()]
     head += ["stocking slots required", "worn", "not worn", "not reported", "worn % of answered"]
+    head += ["sessions with stockings not asked"]
     writer.writerow(head)
     for grouping, groups in (
         ("protocol", report.by_protocol),
@@ -229,5 +240,6 @@ def report_csv(report: Report) -> str:
             row += [g.clearance[k] for k in rules.CLEARANCE]
             row += [g.complications[k] for k in rules.COMPLICATIONS]
             row += [w.required, w.worn, w.not_worn, w.unknown, _pct(w.share)] if w else [""] * 5
+            row += [w.unasked if w else ""]
             writer.writerow([rules.csv_safe(c) for c in row])
     return out.getvalue()

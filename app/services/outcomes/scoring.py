@@ -152,7 +152,9 @@ def patient_outcomes(actor: Principal, patient_id: int) -> list[SessionOutcome]:
         f = kept.get(d.id)
         found = {k for k in rules.COMPLICATIONS if f is not None and getattr(f, k)}
         wear = None
-        if rules.is_compression(protocol):
+        if rules.is_compression(protocol) and not rules.asks_stockings(protocol):
+            wear = rules.Wear(unasked=1)  # stocking tasks, no question: "not asked"
+        elif rules.is_compression(protocol):
             wear = rules.wear_of(
                 rules.required_wear(protocol, d.anchor, tz),
                 (f.day_yes + f.night_yes) if f else 0,

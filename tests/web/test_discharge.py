@@ -311,3 +311,43 @@ def test_discharge_read_period_comes_from_config(app, client, world, clock):
     clock.advance(days=7)
     login(client, ALICE)
     assert client.get("/patient/diary").status_code == 403
+
+
+def test_discharge_lists_and_cancels_the_sessions_still_booked(client, world, in_app):
+    """Found by an adversarial test: a discharged patient kept a booked session, so Today
+    said both "your course has ended" and "your treatment is tomorrow", the clinic's page
+    still showed it booked, the .ics download kept it CONFIRMED and the feed dropped it."""
+    from icalendar import Calendar
+
+    from app.models import Treatment
+    from app.models import TreatmentStatus
+
+    bob = "bob@patients.example"  # clinic 1, booked tomorrow
+    login(client, bob)
+    assert "CONFIRMED" in client.get("/patient/calendar.ics").get_data(as_text=True)
+    login(client, DOC1)
+    ask = text_of(client.get(f"/clinic/patients/{world.patient_b}/discharge"))
+    assert "booked session is cancelled" in ask and "If it took place, record it" in ask
+    assert _discharge(client, world.patient_b).status_code == 303
+    statuses = in_app(
+        lambda: list(
+            db.session.scalars(
+                sa.select(Treatment.status).where(Treatment.patient_id == world.patient_b)
+            )
+        )
+    )
+    assert statuses == [TreatmentStatus.CANCELLED]
+    ((action, detail),) = in_app(_actions, world.patient_b)
+    assert action == "discharge" and "cancelled session #" in detail and "booked for" in detail
+    # The patient sees one story: the course has ended, no treatment still to come.
+    login(client, bob)
+    today = text_of(client.get("/patient/today"))
+    assert "Your treatment is" not in today
+    events = Calendar.from_ical(client.get("/patient/calendar.ics").data).walk("VEVENT")
+    assert all(str(e["STATUS"]) == "CANCELLED" for e in events)
+    # A discharge with nothing booked says nothing of sessions.
+    login(client, DOC1)
+    ask = text_of(client.get(f"/clinic/patients/{world.patient_a}/discharge"))
+    assert "booked session" not in ask
+
+

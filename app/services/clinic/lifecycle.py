@@ -22,6 +22,7 @@ from app.models import Alert
 from app.models import OutboxMessage
 from app.models import OutboxState
 from app.models import Patient
+from app.models import Treatment
 from app.models import User
 from app.models.notification import OPEN_STATES
 from app.principal import Principal
@@ -31,6 +32,7 @@ from app.services import accounts
 from app.services.accounts.language import check_language
 from app.services.audit import audit
 from app.services.clinic import closure_steps
+from app.services.clinic import sessions
 from app.services.clinic.checks import check_timezone
 from app.services.clinic.patients import patient_for
 from app.services.clinic.settings import check_phone
@@ -243,6 +245,7 @@ class DischargeView:
 
     patient: Patient
     open_alerts: int
+    booked: list[Treatment]  # cancelled by the discharge: listed so none is a surprise
 
 
 def _open_alerts(patient_id: int) -> int:
@@ -265,7 +268,7 @@ def discharge_page(
     if opening:
         audit(clinician, patient.id, "view", address, "discharge page")
         db.session.commit()
-    return DischargeView(patient, _open_alerts(patient.id))
+    return DischargeView(patient, _open_alerts(patient.id), sessions.booked(patient.id))
 
 
 def discharge(
@@ -305,6 +308,7 @@ def discharge(
             "Acknowledge each alert with a note saying what was done before discharging.",
         )
     patient.discharged_at, patient.discharge_reason = now, reason
+    cancelled = sessions.cancel_at_discharge(patient.id, patient.timezone)
     # Reminders, comment pushes: everything still queued for the patient (not the clinic's
     # own alert pushes, which are about the clinic's work).
     db.session.execute(
@@ -316,7 +320,13 @@ def discharge(
         )
         .values(state=OutboxState.CANCELLED)
     )
-    audit(clinician, patient.id, "discharge", address, f"reason: {reason or '(none given)'}")
+    audit(
+        clinician,
+        patient.id,
+        "discharge",
+        address,
+        f"reason: {reason or '(none given)'}" + (f"; cancelled {cancelled}" if cancelled else ""),
+    )
     db.session.commit()
     return patient
 

@@ -273,3 +273,35 @@ def cancel(clinician: Principal, treatment_id: int, now: datetime, address: str)
     enqueue.replan_patient(treatment.patient.id, now)
     db.session.commit()
     return treatment
+
+
+def booked(patient_id: int) -> list[Treatment]:
+    """The patient's sessions still booked (not recorded, not cancelled), oldest first."""
+    return list(
+        db.session.scalars(
+            sa.select(Treatment)
+            .where(
+                Treatment.patient_id == patient_id,
+                Treatment.status == TreatmentStatus.SCHEDULED,
+            )
+            .order_by(Treatment.appointment_at)
+        )
+    )
+
+
+def cancel_at_discharge(patient_id: int, timezone: str) -> str:
+    """Cancel every session still booked for a patient being discharged; the words for
+    the discharge's audit event ("" when there was none).
+
+    A discharged patient was told both "your course has ended" and "your treatment is
+    Sun 20 Dec", and the session stayed booked on the clinic's page while the calendar
+    feed dropped it from their phone (found by an adversarial test, issue 20). Discharge
+    ends the course, so what it still had booked is cancelled with it; the confirmation
+    page lists these sessions first, so a session that did happen can be recorded.
+    """
+    sessions = booked(patient_id)
+    for treatment in sessions:
+        treatment.status = TreatmentStatus.CANCELLED
+    return ", ".join(
+        f"session #{t.id} booked for {local_time(t.appointment_at, timezone)}" for t in sessions
+    )

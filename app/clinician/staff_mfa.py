@@ -17,6 +17,7 @@ from app.clinician.routes import bp
 from app.clock import now
 from app.freshness import stale_response
 from app.services.accounts import mfa
+from app.services.accounts.staff import refuse_non_admin
 from app.services.errors import Invalid
 from app.services.errors import NotFound
 from app.textinput import Form
@@ -26,6 +27,8 @@ from app.web import client_address
 @bp.post("/staff/<int:user_id>/second-factor/reset")
 def staff_mfa_reset(user_id: int):
     if not current_user.is_admin:
+        # Audited as refused (a forged POST: a clinician's page has no such button).
+        refuse_non_admin(current_user, client_address(), f"reset second factor of user #{user_id}")
         abort(404)
     # After the admin check: a clinician gets 404, not "Confirm it's you" (A9).
     if (stale := stale_response(url_for("clinician.staff_list"))) is not None:

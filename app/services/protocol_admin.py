@@ -35,7 +35,9 @@ from app.models import TreatmentStatus
 from app.models import User
 from app.principal import Principal
 from app.security import normalise_email
+from app.services.accounts.staff import refuse_non_admin
 from app.services.audit import audit
+from app.services.audit import refuse
 from app.services.errors import Invalid
 from app.services.errors import NotFound
 from app.services.protocols import protocol_by_version
@@ -102,9 +104,20 @@ def _patient_counts(version_ids: list[int]) -> dict[int, tuple[int, int]]:
     return {vid: (treated, only_booked) for vid, treated, only_booked in rows}
 
 
-def _own_version(staff: Principal, version_id: int | None) -> ProtocolVersion:
+def _own_version(
+    staff: Principal, version_id: int | None, address: str | None = None, action: str = "read"
+) -> ProtocolVersion:
+    """A version of the staff member's own clinic; another clinic's (or none) is "not
+    found", audited when ``address`` is given, as another clinic's patient is."""
     version = db.session.get(ProtocolVersion, version_id) if version_id is not None else None
     if version is None or version.clinic_id != staff.clinic_id:
+        if address is not None:
+            raise refuse(
+                staff,
+                address,
+                f"{action} protocol version #{version_id}",
+                "No such protocol version.",
+            )
         raise NotFound("No such protocol version.")
     return version
 
@@ -122,9 +135,10 @@ class VersionPage:
     unmarked_stockings: tuple[str, ...] = ()
 
 
-def version_page(staff: Principal, version_id: int) -> VersionPage:
-    """A version of the clinic's own protocol, with what the page compares it to."""
-    version = _own_version(staff, version_id)
+def version_page(staff: Principal, version_id: int, address: str | None = None) -> VersionPage:
+    """A version of the clinic's own protocol, with what the page compares it to
+    (another clinic's version: "not found", audited when ``address`` is given)."""
+    version = _own_version(staff, version_id, address)
     siblings = db.session.scalars(
         sa.select(ProtocolVersion)
         .where(ProtocolVersion.clinic_id == staff.clinic_id, ProtocolVersion.key == version.key)
@@ -202,8 +216,10 @@ def sign_off(
     :raises Invalid: when the confirmation was not ticked.
     """
     if not admin.is_admin:
+        # A forged POST (the page shows a clinician no sign-off form): audited.
+        refuse_non_admin(admin, address, f"sign off protocol version #{version_id}")
         raise NotFound("No such page.")
-    version = _own_version(admin, version_id)
+    version = _own_version(admin, version_id, address, "sign off")
     if version.is_signed_off:
         return SignOff(version, False)
     if not confirmed:

@@ -329,7 +329,8 @@ def test_reset_is_for_admins_of_the_same_clinic_only(required, client, world, cl
     # Another clinic's clinician, or a patient: not found, and the refusal is audited.
     assert client.post(f"/clinic/staff/{world.clinician2}/second-factor/reset").status_code == 404
     assert client.post("/clinic/staff/999999/second-factor/reset").status_code == 404
-    assert actions(in_app, "refused") == ["refused", "refused"]
+    # The clinician's forged reset is audited too (an adversarial test found it was not).
+    assert actions(in_app, "refused") == ["refused", "refused", "refused"]
     assert "staff_mfa_reset" not in actions(in_app)
 
 

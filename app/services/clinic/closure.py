@@ -37,6 +37,7 @@ from app.models import Patient
 from app.models import User
 from app.models.notification import OPEN_STATES
 from app.principal import Principal
+from app.services.accounts.staff import refuse_non_admin
 from app.services.audit import audit
 from app.services.audit import refuse
 from app.services.clinic import closure_steps
@@ -192,16 +193,19 @@ class ClosuresPage:
     policy: Policy
 
 
-def admin_clinic(admin: Principal) -> Clinic:
-    """The admin's clinic; anyone else is told "no such page"."""
+def admin_clinic(admin: Principal, address: str | None = None, what: str = "") -> Clinic:
+    """The admin's clinic; anyone else is told "no such page", audited when ``address``
+    is given (a forged request: non-admins are shown no closures page or form)."""
     if not admin.is_admin:
+        if address is not None:
+            refuse_non_admin(admin, address, what or "account closures")
         raise NotFound("No such page.")
     return db.session.get(Clinic, admin.clinic_id)
 
 
 def closures_page(admin: Principal, address: str) -> ClosuresPage:
     """Every closure of the admin's clinic (an audited view: it names patients)."""
-    clinic = admin_clinic(admin)
+    clinic = admin_clinic(admin, address, "the account closures page")
     rows = db.session.execute(
         sa.select(AccountClosure, Patient)
         .join(Patient, Patient.id == AccountClosure.patient_id)
@@ -265,7 +269,7 @@ def complete(
         while the email saying what is kept is still on its way, or while an alert is
         open.
     """
-    clinic = admin_clinic(admin)
+    clinic = admin_clinic(admin, address, f"complete closure #{closure_id}")
     closure = db.session.get(AccountClosure, closure_id)
     if closure is None or closure.clinic_id != clinic.id:
         raise refuse(admin, address, f"complete closure #{closure_id}", "No such request.")
@@ -345,7 +349,7 @@ def set_policy(admin: Principal, years_text: str, photos: str, address: str) -> 
     :raises NotFound: for anyone but a clinic admin.
     :raises Invalid: ("years") not a whole number in range; ("photos") not a choice.
     """
-    clinic = admin_clinic(admin)
+    clinic = admin_clinic(admin, address, "change the retention policy")
     text = (years_text or "").strip()[:YEARS_TEXT_MAX]
     # isascii: "²" and other Unicode digits pass isdigit() but int() refuses them.
     if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= rules.YEARS_MAX:

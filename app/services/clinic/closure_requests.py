@@ -32,7 +32,7 @@ def record_request(
         (audited).
     :raises Invalid: ("confirm") not confirmed.
     """
-    closing.admin_clinic(admin)
+    closing.admin_clinic(admin, address, f"record a close request for patient #{patient_id}")
     row = own_patient(admin, patient_id, address, "record close request")
     if not confirmed:
         raise Invalid("confirm", "Tick the box to confirm that the patient asked for this.")
@@ -47,7 +47,7 @@ def withdraw(admin: Principal, closure_id: int, address: str) -> int:
         request (audited).
     :raises Invalid: ("closure") once completed: a closed account stays closed.
     """
-    clinic = closing.admin_clinic(admin)
+    clinic = closing.admin_clinic(admin, address, f"withdraw closure #{closure_id}")
     row = db.session.get(AccountClosure, closure_id)
     if row is None or row.clinic_id != clinic.id:
         raise refuse(admin, address, f"withdraw closure #{closure_id}", "No such request.")

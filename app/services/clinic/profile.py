@@ -31,6 +31,7 @@ from app.extensions import db
 from app.models import Clinic
 from app.principal import Principal
 from app.services import protocols
+from app.services.accounts.staff import refuse_non_admin
 from app.services.audit import audit
 from app.services.clinic.checks import check_timezone
 from app.services.clinic.settings import check_clinic_name
@@ -104,9 +105,12 @@ class SettingsPage:
     protocols: list[tuple[str, str]] = field(default_factory=list)
 
 
-def _admin_clinic(admin: Principal, lock: bool = False) -> Clinic:
-    """The admin's own clinic; anyone else is told there is no such page."""
+def _admin_clinic(admin: Principal, lock: bool = False, address: str | None = None) -> Clinic:
+    """The admin's own clinic; anyone else is told there is no such page, and a write
+    (``address`` given) by a non-admin is audited: a forged POST, the page shows no form."""
     if not admin.is_admin:
+        if address is not None:
+            refuse_non_admin(admin, address, "change the clinic settings")
         raise NotFound("No such page.")
     return db.session.get(Clinic, admin.clinic_id, with_for_update=lock)
 
@@ -260,7 +264,8 @@ def update_settings(admin: Principal, typed: Settings, address: str) -> list[str
     :raises SettingsInvalid: with every field's problem and the page to show again;
         nothing is stored then.
     """
-    clinic = _admin_clinic(admin, lock=True)  # two admins saving at once: one after the other
+    # Two admins saving at once: one after the other.
+    clinic = _admin_clinic(admin, lock=True, address=address)
     choices = _protocols(clinic.id)
     try:
         clean = _check(typed, {key for key, _ in choices})

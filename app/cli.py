@@ -53,7 +53,12 @@ def _parse_now(value: str | None) -> datetime:
         raise click.BadParameter("use an ISO time such as 2026-11-22T09:00:00+00:00") from None
     if parsed.tzinfo is None:
         raise click.BadParameter("include a UTC offset, e.g. +00:00")
-    return parsed.astimezone(UTC)
+    try:
+        # 0001-01-01T00:00+14:00 is before the first UTC instant Python has (and
+        # 9999-12-31T23:59-14:00 after the last): a traceback, found by a tester.
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise click.BadParameter("give a time between the years 0002 and 9998") from None
 
 
 def _summary(report: dispatch.DispatchReport) -> str:

@@ -1,6 +1,9 @@
 """Backups you can restore: the database and the photo files, checked end to end.
 
-``create(DIR)`` writes, into a new or empty folder:
+``create(DIR)`` writes, into a new or empty folder (built beside it as
+``.creating-<name>-<random>`` and renamed into place once whole, so a failed or killed run
+never leaves a backup-looking folder with a database copy that nothing ages out: a
+failure removes its own, and ``flask backup prune`` removes one a kill left):
 
 * ``database.dump``: on PostgreSQL a ``pg_dump`` custom-format archive; on SQLite a copy
   made with SQLite's online backup API. Either is one consistent snapshot.
@@ -71,9 +74,34 @@ class Summary:
 # ------------------------------------------------------------------ create
 
 
+CREATING = ".creating-"
+
+
 def create(folder: str, now: datetime) -> Summary:
-    """Write a consistent backup of the database and the photo files into ``folder``."""
-    _empty_folder(folder, create=True)
+    """Write a consistent backup of the database and the photo files into ``folder``:
+    built in a sibling ``.creating-`` folder, renamed into place only once complete."""
+    _empty_folder(folder, create=False)
+    parent = os.path.dirname(os.path.abspath(folder)) or "."
+    try:
+        os.makedirs(parent, mode=0o700, exist_ok=True)
+        building = os.path.join(
+            parent, f"{CREATING}{os.path.basename(os.path.abspath(folder))}-{os.urandom(4).hex()}"
+        )
+        os.mkdir(building, mode=0o700)
+    except OSError as exc:
+        raise BackupError(f"{folder} cannot be created here: {exc.strerror or exc}.") from None
+    try:
+        summary = _create_in(building, now)
+        # rename(2) replaces an empty folder: the backup appears whole, or not at all.
+        os.rename(building, folder)
+        fsync_dir(parent)
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
+        raise
+    return Summary(folder, summary.dialect, summary.photo_files, summary.revision)
+
+
+def _create_in(folder: str, now: datetime) -> Summary:
     engine = db.engine
     target = os.path.join(folder, DUMP)
     if engine.dialect.name == "postgresql":

@@ -282,3 +282,34 @@ def test_readme_gives_the_backup_schedule_and_the_restore_drill():
     drill = production.split("Restore drill", 1)[1]
     for step in ("empty database", "flask photos verify", "flask db check"):
         assert step in drill, step
+
+
+def test_a_failed_backup_leaves_no_database_copy_behind(tmp_path):
+    """Found by an adversarial test: a create that failed half-way (here a photo file
+    gone) exited 1 but left database.dump, the whole database, in the folder; nothing
+    aged it out, so erased patients outlived the promised 35 days there."""
+    src, _ = _source(f"sqlite:///{tmp_path / 'source.db'}", tmp_path / "photos-src")
+    root = tmp_path / "backups"
+    with src.app_context():
+        key = db.session.scalar(sa.select(Photo.full_key))
+    (tmp_path / "photos-src" / key).unlink()
+    assert "Error:" in _refused(src, "backup", "create", str(root / "2026-12-07"))
+    assert not root.exists() or list(root.iterdir()) == []  # no folder, no .creating-
+    # A whole one appears whole: the same name, once the run succeeds.
+    with src.app_context():
+        row = db.session.scalar(sa.select(Photo).where(Photo.full_key == key))
+        db.session.delete(row)
+        db.session.commit()
+    _ok(src, "backup", "create", str(root / "2026-12-07"))
+    assert sorted(p.name for p in root.iterdir()) == ["2026-12-07"]
+    assert (root / "2026-12-07" / "manifest.json").exists()
+
+
+def test_a_folder_that_cannot_be_made_is_a_message_not_a_traceback(tmp_path):
+    src, _ = _source(f"sqlite:///{tmp_path / 'source.db'}", tmp_path / "photos-src")
+    assert "cannot be created" in _refused(src, "backup", "create", "/proc/no-such/backup")
+    # A time before the first UTC instant Python has: a message, not an OverflowError.
+    result = src.test_cli_runner().invoke(
+        args=["retention", "run", "--now", "0001-01-01T00:00:00+14:00"]
+    )
+    assert result.exit_code == 2 and "between the years" in result.output, result.output

@@ -351,3 +351,16 @@ def test_discharge_lists_and_cancels_the_sessions_still_booked(client, world, in
     assert "booked session" not in ask
 
 
+
+
+def test_the_diary_offers_a_check_in_only_once_there_is_a_treatment(client, world):
+    """Found by an adversarial test: before the first treatment the diary said "Do
+    today's check-in" and linked to a page that answered "not found"."""
+    login(client, "bob@patients.example")  # booked, not yet treated
+    html = client.get("/patient/diary").get_data(as_text=True)
+    assert "No check-ins yet." in html and 'href="/patient/checkin"' not in html
+    assert client.get("/patient/checkin").status_code == 404
+    login(client, ALICE)  # day 3, no check-in in the test world yet
+    html = client.get("/patient/diary").get_data(as_text=True)
+    assert "No check-ins yet." in html and 'href="/patient/checkin"' in html
+    assert client.get("/patient/checkin").status_code == 200

@@ -239,3 +239,20 @@ def test_pages_are_compressed_by_the_proxy_not_the_workers():
     assert "compression offload" in backend
     kinds = next(line for line in backend if line.startswith("compression type")).split()[2:]
     assert {"text/html", "text/css", "application/javascript", "application/json"} <= set(kinds)
+
+
+def test_the_daily_upkeep_runs_retention_then_the_photo_sweep():
+    """Nothing in production ran `flask photos sweep`, so the files of records erased by
+    a retention run killed half-way stayed on disk (an adversarial test)."""
+    from app.cli_photos import photos_cli
+    from app.cli_retention import retention_cli
+
+    unit = (DEPLOY / "sclerocare-upkeep.service").read_text()
+    commands = re.findall(r"^ExecStart=\S*/flask (\S+) (\S+)$", unit, re.M)
+    assert commands == [("retention", "run"), ("photos", "sweep")]
+    assert "run" in retention_cli.commands and "sweep" in photos_cli.commands
+    assert "Type=oneshot" in unit and "EnvironmentFile=/etc/sclerocare/sclerocare.env" in unit
+    timer = (DEPLOY / "sclerocare-upkeep.timer").read_text()
+    assert re.search(r"^OnCalendar=\S+ \d\d:\d\d:\d\d$", timer, re.M)
+    assert "Persistent=true" in timer
+    assert "sclerocare-upkeep.timer" in (ROOT / "docs" / "deploy.md").read_text()

@@ -33,6 +33,19 @@ ZONES = sorted(
 ZONES += ["Etc/GMT+12", "Etc/GMT-14", "UTC"]
 
 
+class ProtocolField(SelectField):
+    """The protocol list, whose values are ids: a value that is no number (a tampered
+    form) is "choose one", not WTForms' "Invalid Choice: could not coerce." (found by an
+    adversarial test). A number the clinic has no protocol for is the service's refusal."""
+
+    def process_formdata(self, valuelist: list) -> None:
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            self.data = None
+            raise ValueError(self.gettext("Choose one of the protocols in the list.")) from None
+
+
 class WhenForm(Form):
     """A local date and time, in the patient's time zone: the date in Day, Month and
     Year boxes, the time as 24-hour HH:MM (app/dateinput.py says what each accepts)."""
@@ -65,12 +78,12 @@ class NewPatientForm(WhenForm):
     # Checked loosely by the service (digits, spaces, + - and brackets).
     phone = StringField("Phone (optional)", validators=[Optional(), Length(max=40)])
     timezone = SelectField("Time zone", choices=ZONES, validate_choice=False)
-    protocol = SelectField("Aftercare protocol", coerce=db_int, validate_choice=False)
+    protocol = ProtocolField("Aftercare protocol", coerce=db_int, validate_choice=False)
     email_it = BooleanField("Also email the invitation link to the patient", default=True)
 
 
 class BookSessionForm(WhenForm):
-    protocol = SelectField(N_("Aftercare protocol"), coerce=db_int, validate_choice=False)
+    protocol = ProtocolField(N_("Aftercare protocol"), coerce=db_int, validate_choice=False)
     # Ticked (or sent again from the warning) to book inside the protocol's minimum
     # interval: a warning the clinician confirms, not a refusal (issue 19 point 2).
     confirm_soon = BooleanField(N_("Book it anyway"))

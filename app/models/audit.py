@@ -21,7 +21,6 @@ from sqlalchemy.orm import mapped_column
 
 from app.clock import now
 from app.dbtypes import UTCDateTime
-from app.domain.audit_chain import ERASED_TEXT
 from app.extensions import db
 
 # The setting that lets maintenance (the test suite emptying its tables) remove audit
@@ -29,6 +28,10 @@ from app.extensions import db
 # can run arbitrary SQL can set it, and such a session could drop the trigger anyway;
 # the trigger stops the app's own statements and mistakes, the chain shows the rest.
 MAINTENANCE_SETTING = "sclero.audit_maintenance"
+
+# The texts of an erased event: app.domain.audit_chain.ERASED_TEXT, which models may not
+# import (tests/test_import_rules.py); tests/services/test_audit_sealed.py checks they match.
+ERASED_TEXT = "(erased)"
 
 # Installed by the migration and by create_all (the tests' schema), PostgreSQL only.
 APPEND_ONLY_FUNCTION = f"""

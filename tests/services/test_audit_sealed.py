@@ -31,6 +31,13 @@ from tests.services.test_audit_chain import _verify
 BLANK = "UPDATE audit_events SET actor_name = :a, detail = :d, seal_salt = NULL WHERE id = :id"
 
 
+def test_the_trigger_allows_the_domains_erased_words():
+    from app.models import audit as audit_model
+
+    assert audit_model.ERASED_TEXT == ERASED_TEXT
+    assert f"NEW.detail = '{ERASED_TEXT}'" in audit_model.APPEND_ONLY_FUNCTION
+
+
 def test_blanking_texts_and_salt_keeps_the_chain_whole(world, runner, in_app):
     ids = _events(in_app, world, 4)
     _tamper(in_app, BLANK, a=ERASED_TEXT, d=ERASED_TEXT, id=ids[1])

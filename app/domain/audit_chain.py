@@ -58,3 +58,39 @@ def canonical(event: Mapping[str, Any], prev_hash: str) -> bytes:
 def row_hash(event: Mapping[str, Any], prev_hash: str) -> str:
     """The hex SHA-256 an event with these fields, after ``prev_hash``, must carry."""
     return hashlib.sha256(canonical(event, prev_hash)).hexdigest()
+
+
+# ------------------------------------------------------------------ sealed events
+#
+# An event whose free text may name a person (``actor_name``, ``detail``) is hashed
+# through a seal: the hash covers the seal, a salted SHA-256 of the two texts, not the
+# texts themselves. The text and the salt can then be blanked (a patient's record
+# erased after its retention period, docs/decisions/account-closure.md) and the chain
+# still verifies against the stored seal. The salt is random per event and goes with
+# the text, so a blanked event's seal cannot be tested against a guessed name.
+
+# The texts an erased event carries in place of its own (the verifier accepts no other:
+# a blanked event cannot be given new words).
+ERASED_TEXT = "(erased)"
+SEALED_FIELDS = tuple(name for name in CONTENT_FIELDS if name not in ("actor_name", "detail"))
+
+
+def seal(salt: str, actor_name: str, detail: str) -> str:
+    """The seal over an event's texts: hex SHA-256 of a JSON list, so no text can move
+    from one field to the other undetected."""
+    doc = json.dumps([salt, actor_name, detail], separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(doc.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def sealed_row_hash(event: Mapping[str, Any], prev_hash: str) -> str:
+    """The hex SHA-256 a sealed event must carry: as ``row_hash``, with ``seal`` in place
+    of the two texts, and a version key so the two encodings never collide."""
+    fields = {name: event[name] for name in SEALED_FIELDS}
+    fields["actor_name"] = fields["detail"] = ""
+    body = json.loads(canonical(fields, prev_hash))
+    for name in ("actor_name", "detail"):
+        del body[name]
+    body["seal"] = str(event["seal"])
+    body["v"] = 2
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()

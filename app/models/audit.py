@@ -29,6 +29,10 @@ from app.extensions import db
 # the trigger stops the app's own statements and mistakes, the chain shows the rest.
 MAINTENANCE_SETTING = "sclero.audit_maintenance"
 
+# The texts of an erased event: app.domain.audit_chain.ERASED_TEXT, which models may not
+# import (tests/test_import_rules.py); tests/services/test_audit_sealed.py checks they match.
+ERASED_TEXT = "(erased)"
+
 # Installed by the migration and by create_all (the tests' schema), PostgreSQL only.
 APPEND_ONLY_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION sclero_audit_append_only() RETURNS trigger
@@ -39,6 +43,21 @@ BEGIN
             RETURN OLD;
         END IF;
         RETURN NEW;
+    END IF;
+    -- Erasure (docs/decisions/account-closure.md): a sealed event may lose its texts and
+    -- its salt, and nothing else: the chain still verifies against the stored seal.
+    -- (Nested: OLD and NEW are only both rows on a row-level UPDATE.)
+    IF TG_OP = 'UPDATE' AND TG_TABLE_NAME = 'audit_events' THEN
+        IF OLD.seal IS NOT NULL AND OLD.seal_salt IS NOT NULL
+            AND NEW.seal_salt IS NULL AND NEW.actor_name = '{ERASED_TEXT}'
+            AND NEW.detail = '{ERASED_TEXT}'
+            AND (NEW.id, NEW.clinic_id, NEW.actor_id, NEW.patient_id, NEW.action,
+                 NEW.address, NEW.created_at, NEW.prev_hash, NEW.row_hash, NEW.seal)
+                IS NOT DISTINCT FROM
+                (OLD.id, OLD.clinic_id, OLD.actor_id, OLD.patient_id, OLD.action,
+                 OLD.address, OLD.created_at, OLD.prev_hash, OLD.row_hash, OLD.seal) THEN
+            RETURN NEW;
+        END IF;
     END IF;
     RAISE EXCEPTION 'the audit trail is append-only: % on % refused', TG_OP, TG_TABLE_NAME
         USING ERRCODE = 'insufficient_privilege';
@@ -91,6 +110,12 @@ class AuditEvent(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     prev_hash: Mapped[str] = mapped_column(sa.String(64))
     row_hash: Mapped[str] = mapped_column(sa.String(64))
+    # The seal over actor_name and detail (app/domain/audit_chain.py), which row_hash
+    # covers instead of the texts, and its salt; both None on an event chained before
+    # sealing (hashed over its texts, which then cannot be erased). An erased event keeps
+    # its seal and loses its salt and texts.
+    seal_salt: Mapped[str | None] = mapped_column(sa.String(32))
+    seal: Mapped[str | None] = mapped_column(sa.String(64))
 
 
 class AuditChainHead(db.Model):

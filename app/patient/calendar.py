@@ -6,6 +6,9 @@ before-request check (a signed-in patient; anyone else 404). The feed is the one
 here a calendar app opens with no cookie: ``require_patient`` lets it through
 (``NO_SIGN_IN``), and the service answers 404 for any link that is not live.
 
+Making a link is limited per patient account (``SCLERO_CALENDAR_NEW_LINK_LIMIT``, in the
+limiter's shared store): over it, Reminders says how long to wait and no link is made.
+
 Every answer carrying the calendar or a link is ``Cache-Control: no-store, private``:
 no proxy or browser cache keeps appointment times or a link, and the service worker
 caches only the pages it names (app/static/sw.js), never these.
@@ -23,14 +26,17 @@ from flask import render_template
 from flask import request
 from flask import session
 from flask import url_for
+from flask_limiter import RequestLimit
 from flask_login import current_user
 
 from app.clock import now
 from app.i18n import _
 from app.limits import calendar_feed as feed_limit
 from app.limits import calendar_link as link_limit
+from app.limits import client_key
 from app.limits import limiter
 from app.limits import link_key
+from app.limits import wait_words
 from app.patient.routes import bp
 from app.services import ical
 from app.services.errors import NotFound
@@ -64,7 +70,41 @@ def calendar_download():
     return _ics(ical.calendar_for_patient(current_user, now()), "appointments.ics")
 
 
+# New links per patient account (``SCLERO_CALENDAR_NEW_LINK_LIMIT``, this by default).
+# Each tap writes a link row and retires the last one, kept for 30 days: a script or a
+# stuck button must not fill those tables. Far above what a person needs.
+NEW_LINK_LIMIT = "10 per hour"
+
+
+def _new_link_limit() -> str:
+    return str(current_app.config.get("SCLERO_CALENDAR_NEW_LINK_LIMIT") or NEW_LINK_LIMIT)
+
+
+def _new_link_key() -> str:
+    """Counted by the patient's account, wherever they tap from (a phone moves between
+    networks). A route's limit is checked as its view is called, after the blueprint's
+    sign-in check, so there is always a patient here; the address is only a fallback."""
+    user_id = getattr(current_user, "id", None)
+    if user_id is None:
+        return "calendar-new-link:" + client_key()
+    return f"calendar-new-link:user:{user_id}"
+
+
+def _too_many_new_links(limit: RequestLimit) -> Response:
+    """Over the limit: no link is made, and Reminders says so and for how long."""
+    flash(
+        _(
+            "You have made several new calendar links in a short time. Please wait "
+            "%(wait)s, then try again.",
+            wait=wait_words(limit),
+        ),
+        "error",
+    )
+    return _private(redirect(url_for("patient.reminders_page", _anchor="calendar-title"), 303))
+
+
 @bp.post("/calendar/link")
+@limiter.limit(_new_link_limit, key_func=_new_link_key, on_breach=_too_many_new_links)
 def calendar_new_link():
     """Make a new subscription link (the old one stops), then show it on a GET: a reload
     of the page that shows it must not make yet another link (POST/redirect/GET)."""

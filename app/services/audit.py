@@ -15,11 +15,19 @@ locks a patient or a clinic cannot deadlock with one that does it the other way 
 An ``AuditEvent`` added to the session directly (a few command-line use-cases do) is
 chained when it is flushed (``before_flush``). Queued events go with a rollback, as an
 added row would.
+
+Patients are named by id, never by name or email: a patient acting is stored as
+``patient #<id>`` (``actor_label``) and the audit page looks names up when it shows
+them. Every event is sealed (``app.domain.audit_chain.seal``): when ``flask retention
+run`` erases a record, ``erase_texts`` blanks the texts of the events that could name
+the patient (older ones may, written before this rule) and the chain still verifies
+(docs/decisions/account-closure.md).
 """
 
 from __future__ import annotations
 
 import re
+import secrets
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,12 +35,16 @@ from sqlalchemy.orm import Session
 
 from app.clock import now
 from app.domain.audit_chain import CONTENT_FIELDS
+from app.domain.audit_chain import ERASED_TEXT
 from app.domain.audit_chain import GENESIS
-from app.domain.audit_chain import row_hash
+from app.domain.audit_chain import seal
+from app.domain.audit_chain import sealed_row_hash
 from app.extensions import db
 from app.models import AuditEvent
 from app.models import Patient
+from app.models import User
 from app.models.audit import AuditChainHead
+from app.models.user import Role
 from app.principal import Principal
 from app.services.errors import NotFound
 
@@ -54,7 +66,7 @@ def audit(
             _event(
                 clinic_id=actor.clinic_id,
                 actor_id=actor.id,
-                actor_name=actor.name,
+                actor_name=_actor_name(actor),
                 patient_id=patient_id,
                 action=action,
                 detail=detail,
@@ -84,6 +96,22 @@ def system_event(
     )
 
 
+def actor_label(role: Role | None, name: str, patient_id: int | None) -> str:
+    """What an event stores as its actor's name: a member of staff's name, but a patient
+    only by id (``patient #12``), so no event names a patient whose record is later
+    erased; the audit page shows the name while the record exists."""
+    if role != Role.PATIENT:
+        return name
+    return f"patient #{patient_id}" if patient_id is not None else "patient"
+
+
+def _actor_name(actor: Principal) -> str:
+    # getattr: a few use-cases and tests pass a plain stand-in with id, clinic and name.
+    role = getattr(actor, "role", None)
+    patient = getattr(actor, "patient", None)
+    return actor_label(role, actor.name, patient.id if patient is not None else None)
+
+
 def audit_views(actor: Principal, patient_ids: list[int], address: str, detail: str) -> None:
     """A "view" audit event for each of ``patient_ids``, in one executemany insert."""
     if not patient_ids:
@@ -92,7 +120,7 @@ def audit_views(actor: Principal, patient_ids: list[int], address: str, detail: 
     event = _event(
         clinic_id=actor.clinic_id,
         actor_id=actor.id,
-        actor_name=actor.name,
+        actor_name=_actor_name(actor),
         patient_id=None,
         action="view",
         detail=detail,
@@ -130,6 +158,14 @@ def security_event(
     to the caller's transaction. ``clinic_id`` and ``user_id`` are None when the email
     has no account: such events are kept without a clinic.
     """
+    if user_id is not None:
+        found = db.session.execute(
+            sa.select(User.role, Patient.id)
+            .outerjoin(Patient, Patient.user_id == User.id)
+            .where(User.id == int(user_id))  # may come as text, as in _event
+        ).first()
+        if found is not None:
+            name = actor_label(found[0], name, found[1])
     _queue(
         [
             _event(
@@ -195,13 +231,68 @@ def _chain(connection: sa.Connection, events: list[dict[str, Any]]) -> list[dict
     for event in events:
         last_id += 1
         row = {**{name: event[name] for name in CONTENT_FIELDS if name != "id"}, "id": last_id}
+        row["seal_salt"] = salt = secrets.token_hex(16)
+        row["seal"] = seal(salt, row["actor_name"], row["detail"])
         row["prev_hash"] = last_hash
-        row["row_hash"] = last_hash = row_hash(row, last_hash)
+        row["row_hash"] = last_hash = sealed_row_hash(row, last_hash)
         chained.append(row)
     connection.execute(
         _HEAD.update().where(_HEAD.c.id == 1).values(last_id=last_id, last_hash=last_hash)
     )
     return chained
+
+
+def erase_texts(patient_id: int, user_id: int | None) -> int:
+    """Blank the texts (actor name and detail) of every event that could name the
+    patient, keeping their seals so the chain still verifies; in the caller's transaction.
+
+    Which events: those the patient did (their name was the actor's, before
+    ``actor_label``), and those about them whose detail may hold their name, email or
+    phone number: details changes, invitations emailed, and any mentioning the name,
+    the phone number or an email address (written before details were kept out).
+    Events of other patients and of staff are left as they are.
+
+    :returns: how many events were blanked.
+    """
+    owner = db.session.execute(
+        sa.select(User.name, Patient.phone)
+        .join(Patient, Patient.user_id == User.id)
+        .where(Patient.id == patient_id)
+    ).first()
+    words = [w.casefold() for w in (owner or ()) if w and len(w.strip()) >= 3]
+    about = _EVENTS.c.patient_id == patient_id
+    if user_id is not None:
+        about = sa.or_(about, _EVENTS.c.actor_id == user_id)
+    rows = db.session.execute(
+        sa.select(_EVENTS.c.id, _EVENTS.c.actor_id, _EVENTS.c.action, _EVENTS.c.detail)
+        .where(about, _EVENTS.c.seal_salt.is_not(None))
+        .order_by(_EVENTS.c.id)
+    ).all()
+    doomed = [
+        row.id
+        for row in rows
+        if (user_id is not None and row.actor_id == user_id) or _may_name(row, words)
+    ]
+    for start in range(0, len(doomed), 500):
+        db.session.execute(
+            _EVENTS.update()
+            .where(_EVENTS.c.id.in_(doomed[start : start + 500]))
+            .values(actor_name=ERASED_TEXT, detail=ERASED_TEXT, seal_salt=None)
+        )
+    return len(doomed)
+
+
+# The details-change labels (app/services/clinic/lifecycle.py) whose values identify.
+_IDENTIFYING_CHANGES = ("name", "email", "phone number")
+
+
+def _may_name(row: sa.Row, words: list[str]) -> bool:
+    detail = (row.detail or "").casefold()
+    if row.action == "invitation emailed" or "@" in detail:
+        return True
+    if row.action == "change" and detail.startswith(tuple(f"{k}:" for k in _IDENTIFYING_CHANGES)):
+        return True
+    return any(word in detail for word in words)
 
 
 def _take_head(connection: sa.Connection, count: int) -> tuple[int, str]:
@@ -268,6 +359,25 @@ def _chain_added_events(session: Session, _context: Any, _instances: Any) -> Non
         | {"created_at": obj.created_at or now()}
         for obj in added
     ]
+    _label_patients(session.connection(), events)
     for obj, row in zip(added, _chain(session.connection(), events), strict=True):
         for name, value in row.items():
             setattr(obj, name, value)
+
+
+def _label_patients(connection: sa.Connection, events: list[dict[str, Any]]) -> None:
+    """Name a patient acting by id in events added as objects (a password reset): read
+    on the flush's connection, since a session query here would flush again."""
+    ids = {e["actor_id"] for e in events if e["actor_id"] is not None}  # ints: _event
+    if not ids:
+        return
+    found = connection.execute(
+        sa.select(User.id, User.role, Patient.id.label("patient_id"))
+        .outerjoin(Patient, Patient.user_id == User.id)
+        .where(User.id.in_(ids))
+    ).all()
+    roles = {row.id: (row.role, row.patient_id) for row in found}
+    for event in events:
+        if event["actor_id"] in roles:
+            role, patient_id = roles[event["actor_id"]]
+            event["actor_name"] = actor_label(role, event["actor_name"], patient_id)

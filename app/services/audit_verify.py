@@ -9,6 +9,8 @@ stops at the first problem:
   event before was rewritten together with its hash;
 * missing newest events: the head (last id, last hash, count) does not match the last
   event, or there are events and no head;
+* a sealed event (docs/decisions/account-closure.md) whose texts do not match its seal,
+  or that was erased (salt gone) but carries words other than the erased marker;
 * an event inserted directly, off the chain: with an id at or below 0 (the walk starts
   at the lowest id, whatever it is, so such a row meets the GENESIS check) or past the
   head's last id (looked for after the walk, against the head read again then).
@@ -21,8 +23,11 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from app.domain.audit_chain import CONTENT_FIELDS
+from app.domain.audit_chain import ERASED_TEXT
 from app.domain.audit_chain import GENESIS
 from app.domain.audit_chain import row_hash
+from app.domain.audit_chain import seal
+from app.domain.audit_chain import sealed_row_hash
 from app.models import AuditEvent
 from app.models.audit import MAINTENANCE_SETTING
 from app.models.audit import AuditChainHead
@@ -64,7 +69,13 @@ def verify(connection: sa.Connection, batch: int = BATCH) -> ChainReport:
     while True:
         rows = (
             connection.execute(
-                sa.select(*columns, events.c.prev_hash, events.c.row_hash)
+                sa.select(
+                    *columns,
+                    events.c.prev_hash,
+                    events.c.row_hash,
+                    events.c.seal_salt,
+                    events.c.seal,
+                )
                 .where(after, upto)
                 .order_by(events.c.id)
                 .limit(batch)
@@ -84,7 +95,7 @@ def verify(connection: sa.Connection, batch: int = BATCH) -> ChainReport:
                     row["id"],
                 )
             try:
-                expected = row_hash(row, last_hash)
+                expected = _expected_hash(row, last_hash)
             except ValueError:  # e.g. an id rewritten to text on SQLite
                 expected = ""
             if row["row_hash"] != expected:
@@ -97,6 +108,21 @@ def verify(connection: sa.Connection, batch: int = BATCH) -> ChainReport:
     if report.intact and head is not None:
         return _check_past_head(connection, count)
     return report
+
+
+def _expected_hash(row: sa.RowMapping, prev_hash: str) -> str:
+    """The hash ``row`` must carry, or "" when its texts do not fit its seal. An event
+    chained before sealing (no seal) is hashed over its texts; a sealed one over its
+    seal, which its texts must match while it has its salt, and which an erased event
+    (no salt) must carry the erased marker in place of."""
+    if row["seal"] is None:
+        return row_hash(row, prev_hash)
+    if row["seal_salt"] is None:
+        if row["actor_name"] != ERASED_TEXT or row["detail"] != ERASED_TEXT:
+            return ""
+    elif seal(row["seal_salt"], row["actor_name"], row["detail"]) != row["seal"]:
+        return ""
+    return sealed_row_hash(row, prev_hash)
 
 
 # The append-only triggers the migration installs (app/models/audit.py).

@@ -24,6 +24,14 @@ deleted backup is never mistaken for a restorable one, nor left behind for ever.
 Idempotent: a second run finds nothing more to remove. Each run writes one audit event
 with its counts.
 
+Only folders this command renamed are finished off: before the rename it writes a marker
+file (``MARKER``, holding the backup's name) into the backup, so a ``.pruning-<name>``
+folder is ours only if it holds that marker naming ``<name>``. Backup names are the
+operator's choice, so the name alone proves nothing, and ROOT may hold an operator's
+``.pruning-something`` for reasons of their own: such a folder is left alone and named
+in the summary. The marker is deleted last (after everything else in the folder), so a
+deletion that stops midway still leaves a folder the next run recognises.
+
 Two runs at once (``flask retention run`` prunes too, and cron may start ``backup
 prune`` as well) race for the same folders: a folder the other run already took is not
 an error. A folder that cannot be removed (permissions, a busy mount) does not stop the
@@ -41,6 +49,7 @@ the place of the newest real backup, which would then be removed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -57,6 +66,7 @@ from app.services.backup import FORMAT
 from app.services.backup import MANIFEST
 
 PRUNING = ".pruning-"
+MARKER = ".sclerocare-pruning"  # written into a backup just before it is renamed
 
 
 class PruneError(Exception):
@@ -73,6 +83,7 @@ class PruneReport:
     future: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
+    not_ours: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         """One line for the operator and the audit event."""
@@ -86,6 +97,11 @@ class PruneReport:
             line += f"; could not be removed: {', '.join(self.failed)}"
         if self.unreadable:
             line += f"; cannot be read (check owner and mode): {', '.join(self.unreadable)}"
+        if self.not_ours:
+            line += (
+                "; not marked by backup prune, left alone (remove by hand if unwanted): "
+                f"{', '.join(self.not_ours)}"
+            )
         return line
 
 
@@ -152,7 +168,11 @@ def _survey(root: str, now: datetime, report: PruneReport) -> list[tuple[datetim
     for name in names:
         path = os.path.join(root, name)
         if name.startswith(PRUNING) and os.path.isdir(path) and not os.path.islink(path):
-            _delete(path, name, report)  # an earlier run's removal, interrupted: finish it
+            if _marked(path, name[len(PRUNING) :]):
+                _delete(path, name, report)  # an earlier run's removal, interrupted: finish
+            else:
+                report.not_backups += 1
+                report.not_ours.append(name)
             continue
         made = created_at(path)
         if made is None:
@@ -179,15 +199,43 @@ def _unreadable(path: str) -> bool:
     return os.path.exists(manifest) and not os.access(manifest, os.R_OK)
 
 
+def _marked(path: str, name: str) -> bool:
+    """Whether the folder ``path`` is the backup ``name`` as this command renamed it: it
+    holds the marker ``_remove`` wrote, naming that backup."""
+    marker = os.path.join(path, MARKER)
+    if os.path.islink(marker):
+        return False
+    try:
+        with open(marker, encoding="utf-8") as f:
+            doc = json.load(f)
+    except (OSError, ValueError):
+        return False
+    return isinstance(doc, dict) and doc.get("pruning") == name
+
+
 def _remove(root: str, name: str, report: PruneReport) -> None:
-    """Mark the backup ``name`` for removal (one rename), then delete it."""
+    """Mark the backup ``name`` for removal (a marker, then one rename), then delete it."""
+    source = os.path.join(root, name)
+    marker = os.path.join(source, MARKER)
     doomed = os.path.join(root, PRUNING + name)
     try:
-        os.rename(os.path.join(root, name), doomed)
+        # Written before the rename, so the renamed folder always carries it.
+        with open(marker, "w", encoding="utf-8") as f:
+            json.dump({"pruning": name}, f)
     except FileNotFoundError:
         return  # another run took it first
     except OSError:
         report.failed.append(name)
+        return
+    try:
+        os.rename(source, doomed)
+    except FileNotFoundError:
+        return  # another run took it first
+    except OSError:
+        report.failed.append(name)
+        # The backup stays as it was (the marker alone does not make it "ours" to delete).
+        with contextlib.suppress(OSError):
+            os.unlink(marker)
         return
     if _delete(doomed, name, report):
         report.removed.append(name)
@@ -205,11 +253,33 @@ def _delete(path: str, name: str, report: PruneReport) -> bool:
         if not isinstance(exc, FileNotFoundError):
             failures.append(exc)
 
-    if sys.version_info >= (3, 12):
-        shutil.rmtree(path, onexc=lambda _f, _p, exc: note(exc))
-    else:  # onerror is deprecated from 3.12 on (a warning the tests treat as an error)
-        shutil.rmtree(path, onerror=lambda _f, _p, info: note(info[1]))
+    # Everything but the marker first: a deletion that stops midway leaves the marker,
+    # so the next run still knows the folder as its own and finishes it.
+    try:
+        entries = [e for e in os.listdir(path) if e != MARKER]
+    except OSError as exc:
+        note(exc)  # FileNotFoundError: another run deleted it first
+        entries = []
+    for entry in entries:
+        child = os.path.join(path, entry)
+        if os.path.isdir(child) and not os.path.islink(child):
+            _rmtree(child, note)
+        else:
+            try:
+                os.unlink(child)
+            except OSError as exc:
+                note(exc)
+    if not failures:
+        _rmtree(path, note)
     if failures or os.path.lexists(path):
         report.failed.append(name)
         return False
     return True
+
+
+def _rmtree(target: str, note) -> None:
+    """``shutil.rmtree`` passing each error to ``note`` instead of raising it."""
+    if sys.version_info >= (3, 12):
+        shutil.rmtree(target, onexc=lambda _f, _p, exc: note(exc))
+    else:  # onerror is deprecated from 3.12 on (a warning the tests treat as an error)
+        shutil.rmtree(target, onerror=lambda _f, _p, info: note(info[1]))

@@ -107,19 +107,23 @@ def test_an_event_rewritten_with_a_new_hash_breaks_the_next_link(world, runner, 
     ids = _events(in_app, world, 4)
 
     def rewrite():
+        # The event's texts and seal redone as the app would (its salt is in the row).
+        from app.domain.audit_chain import seal
+        from app.domain.audit_chain import sealed_row_hash
+
         row = db.session.execute(sa.select(AuditEvent).where(AuditEvent.id == ids[1])).scalar()
         fields = {name: getattr(row, name) for name in ("id", "clinic_id", "actor_id")}
-        fields |= {"actor_name": "someone else", "patient_id": row.patient_id}
-        fields |= {"action": row.action, "detail": row.detail, "address": row.address}
+        fields |= {"patient_id": row.patient_id, "action": row.action, "address": row.address}
         fields["created_at"] = row.created_at
-        from app.domain.audit_chain import row_hash
+        fields["seal"] = seal(row.seal_salt, "someone else", row.detail)
+        return fields["seal"], sealed_row_hash(fields, row.prev_hash)
 
-        return row_hash(fields, row.prev_hash)
-
-    digest = in_app(rewrite)
+    sealed, digest = in_app(rewrite)
     _tamper(
         in_app,
-        "UPDATE audit_events SET actor_name = 'someone else', row_hash = :h WHERE id = :id",
+        "UPDATE audit_events SET actor_name = 'someone else', seal = :s, row_hash = :h "
+        "WHERE id = :id",
+        s=sealed,
         h=digest,
         id=ids[1],
     )

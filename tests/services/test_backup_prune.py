@@ -127,11 +127,60 @@ def test_a_backup_or_a_missing_folder_as_root_is_refused(runner, tmp_path):
 
 
 def test_an_interrupted_removal_is_finished(runner, tmp_path):
+    from app.services.backup_prune import MARKER
+
     fake_backup(tmp_path, "b1", 1)
     half = tmp_path / ".pruning-b90"
     (half / "photos").mkdir(parents=True)
     (half / "photos" / "x.jpg").write_bytes(b"x")
+    (half / MARKER).write_text(json.dumps({"pruning": "b90"}))  # as prune renamed it
     assert _run(runner, str(tmp_path)).exit_code == 0
+    assert _names(tmp_path) == {"b1"}
+
+
+def test_a_pruning_folder_prune_did_not_make_is_left_alone(runner, tmp_path):
+    from app.services.backup_prune import MARKER
+
+    fake_backup(tmp_path, "b1", 1)
+    # An operator's folder that merely starts with ".pruning-", one with a marker that
+    # names another backup, and a link: none was renamed by prune, none may go.
+    (tmp_path / ".pruning-mine").mkdir()
+    (tmp_path / ".pruning-mine" / "keep.txt").write_text("keep me")
+    (tmp_path / ".pruning-b7").mkdir()
+    (tmp_path / ".pruning-b7" / MARKER).write_text(json.dumps({"pruning": "other"}))
+    outside = tmp_path.parent / f"{tmp_path.name}-outside"
+    outside.mkdir()
+    (outside / MARKER).write_text(json.dumps({"pruning": "b8"}))
+    (tmp_path / ".pruning-b8").symlink_to(outside)
+    result = _run(runner, str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert _names(tmp_path) == {"b1", ".pruning-mine", ".pruning-b7", ".pruning-b8"}
+    assert (tmp_path / ".pruning-mine" / "keep.txt").read_text() == "keep me"
+    assert os.listdir(outside) == [MARKER]
+    assert (
+        "not marked by backup prune, left alone (remove by hand if unwanted): "
+        ".pruning-b7, .pruning-mine"
+    ) in result.output
+
+
+def test_a_removed_backup_was_marked_before_its_rename(runner, tmp_path, monkeypatch):
+    # The rename is the step that hides a backup: the folder it makes must already carry
+    # the marker, or an interruption right after it would leave a folder no run finishes.
+    from app.services import backup_prune
+
+    fake_backup(tmp_path, "b90", 90)
+    fake_backup(tmp_path, "b1", 1)
+    real_rename = os.rename
+    seen: list[list[str]] = []
+
+    def rename(src, dst):
+        seen.append(sorted(os.listdir(src)))
+        return real_rename(src, dst)
+
+    monkeypatch.setattr(backup_prune.os, "rename", rename)
+    result = _run(runner, str(tmp_path), "--keep-days", "35", "--keep-last", "1")
+    assert result.exit_code == 0, result.output
+    assert seen == [[backup_prune.MARKER, "database.dump", "manifest.json"]]
     assert _names(tmp_path) == {"b1"}
 
 

@@ -8,13 +8,14 @@ What "erase" means here:
   closure row and everything queued for them. Photo files are removed after the commit
   (a crash in between leaves orphan files for `flask photos sweep`, never a row without
   its file), as a patient's own photo deletion does.
-* The audit trail is not touched. It is an append-only hash chain
-  (app/domain/audit_chain.py): editing or removing an event breaks every later hash and
-  `flask audit verify` (app/services/audit_verify.py) would report it. Its events name
-  patients by id only (no foreign key), so they outlive the record; the erasure adds
-  one event, "erase", naming the ids and the date the retention ended. (Events the
-  patient did themselves carry their name as the actor; those stay with the trail, the
-  clinic's record of who did what.)
+* The audit trail keeps every event: it is an append-only hash chain
+  (app/domain/audit_chain.py), and removing an event would break it. Its events name
+  patients by id (no foreign key), so they outlive the record. What could name the
+  patient goes: the texts (actor name, detail) of the events the patient did and of
+  those about them that may hold their name, email or phone number are blanked
+  (``audit.erase_texts``); each event keeps its seal, so `flask audit verify` still
+  passes (docs/decisions/account-closure.md). The erasure adds one event, "erase",
+  naming the ids, the date the retention ended and how many events were blanked.
 
 Idempotent: an erased record has no closure row left, so a second run finds nothing.
 Each patient is erased in its own transaction, so a failure part-way keeps the others.
@@ -35,6 +36,7 @@ from app.models import AccountClosure
 from app.models import Patient
 from app.models import Photo
 from app.models import User
+from app.services.audit import erase_texts
 from app.services.audit import system_event
 from app.services.locking import lock_patient
 from app.services.outcomes import tallies
@@ -109,12 +111,15 @@ def erase(closure_id: int, now: datetime) -> list[str] | None:
     # the cascade then strands (PostgreSQL; SQLite already serialises every write).
     lock_patient(patient.id)
     keys = photo_keys(patient.id)
+    user_id = patient.user_id
+    # Before the account row goes: the name and phone number to look for are on it.
+    blanked = erase_texts(patient.id, user_id)
     detail = (
         f"record erased: closure #{closure.id}, retention of "
-        f"{closure.retention_years} years ended {closure.keep_until:%Y-%m-%d}"
+        f"{closure.retention_years} years ended {closure.keep_until:%Y-%m-%d}; "
+        f"{blanked} audit events' texts erased"
     )
     system_event(closure.clinic_id, patient.id, "erase", detail, RUNNER)
-    user_id = patient.user_id
     # The clinic's outcome totals count this patient's sessions; the cascade below
     # deletes them where no service sees it, so they leave the totals first.
     tallies.forget_patient(patient.id)

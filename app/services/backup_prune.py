@@ -42,6 +42,11 @@ A folder that cannot be read (backups made by another user: ``backup create`` ma
 0700) is left alone like any other entry, but named in the summary, so backups that
 never age out for that reason do not go unnoticed.
 
+A ``.creating-`` folder (``backup create`` builds there and renames the folder into
+place once whole) that nothing has written to for ``UNFINISHED_AFTER`` is a create that
+was killed: it holds a database copy nothing else would ever age out, so it is removed
+and named. A younger one may be a backup being made right now, and is left alone.
+
 A backup dated after ``now`` (made while a clock was wrong) cannot be aged: it is kept,
 named in the summary, and not counted among the newest ``keep_last``, or it would take
 the place of the newest real backup, which would then be removed.
@@ -59,14 +64,20 @@ from dataclasses import field
 from datetime import datetime
 from datetime import timedelta
 
+from app.clock import wall_seconds
 from app.extensions import db
 from app.services.audit import security_event
+from app.services.backup import CREATING
 from app.services.backup import DUMP
 from app.services.backup import FORMAT
 from app.services.backup import MANIFEST
 
 PRUNING = ".pruning-"
 MARKER = ".sclerocare-pruning"  # written into a backup just before it is renamed
+# A create's folder untouched this long is a killed create's, not one in progress (the
+# largest pg_dump writes its file continuously, which keeps the newest mtime fresh).
+UNFINISHED_AFTER = timedelta(hours=24)
+KEEP_DAYS_MAX = 36500  # a century: beyond it, date arithmetic overflows (a traceback)
 
 
 class PruneError(Exception):
@@ -84,6 +95,7 @@ class PruneReport:
     failed: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
     not_ours: list[str] = field(default_factory=list)
+    unfinished: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         """One line for the operator and the audit event."""
@@ -97,6 +109,8 @@ class PruneReport:
             line += f"; could not be removed: {', '.join(self.failed)}"
         if self.unreadable:
             line += f"; cannot be read (check owner and mode): {', '.join(self.unreadable)}"
+        if self.unfinished:
+            line += f"; unfinished backups (a killed create) removed: {', '.join(self.unfinished)}"
         if self.not_ours:
             line += (
                 "; not marked by backup prune, left alone (remove by hand if unwanted): "
@@ -134,8 +148,8 @@ def prune(root: str, now: datetime, *, keep_days: int, keep_last: int) -> PruneR
         backup, or a count is out of range. A backup that cannot be removed is named in
         ``report.failed`` instead, after the run is audited.
     """
-    if keep_days < 1:
-        raise PruneError("--keep-days must be at least 1.")
+    if not 1 <= keep_days <= KEEP_DAYS_MAX:
+        raise PruneError(f"--keep-days must be from 1 to {KEEP_DAYS_MAX}.")
     if keep_last < 1:
         raise PruneError("--keep-last must be at least 1: pruning never removes every backup.")
     if not os.path.isdir(root):
@@ -145,7 +159,10 @@ def prune(root: str, now: datetime, *, keep_days: int, keep_last: int) -> PruneR
     report = PruneReport()
     backups = _survey(root, now, report)
     backups.sort(reverse=True)  # newest first
-    cutoff = now - timedelta(days=keep_days)
+    try:
+        cutoff = now - timedelta(days=keep_days)
+    except OverflowError:  # a --now in the first years of the calendar: nothing is older
+        cutoff = datetime.min.replace(tzinfo=now.tzinfo)
     for index, (made, name) in enumerate(backups):
         if index < keep_last or made >= cutoff:
             report.kept += 1
@@ -167,13 +184,10 @@ def _survey(root: str, now: datetime, report: PruneReport) -> list[tuple[datetim
     backups: list[tuple[datetime, str]] = []
     for name in names:
         path = os.path.join(root, name)
-        if name.startswith(PRUNING) and os.path.isdir(path) and not os.path.islink(path):
-            if _marked(path, name[len(PRUNING) :]):
-                _delete(path, name, report)  # an earlier run's removal, interrupted: finish
-            else:
-                report.not_backups += 1
-                report.not_ours.append(name)
-            continue
+        if name.startswith((CREATING, PRUNING)) and os.path.isdir(path):
+            if not os.path.islink(path):
+                _left_over(path, name, report)
+                continue
         made = created_at(path)
         if made is None:
             report.not_backups += 1
@@ -185,6 +199,32 @@ def _survey(root: str, now: datetime, report: PruneReport) -> list[tuple[datetim
         else:
             backups.append((made, name))
     return backups
+
+
+def _left_over(path: str, name: str, report: PruneReport) -> None:
+    """A folder an earlier create or prune left: finish it if it is ours and dead."""
+    if name.startswith(CREATING):
+        if _abandoned(path):
+            if _delete(path, name, report):
+                report.unfinished.append(name)
+        else:
+            report.not_backups += 1  # perhaps a backup being made right now
+    elif _marked(path, name[len(PRUNING) :]):
+        _delete(path, name, report)  # an earlier run's removal, interrupted: finish
+    else:
+        report.not_backups += 1
+        report.not_ours.append(name)
+
+
+def _abandoned(path: str) -> bool:
+    """Whether nothing under ``path`` was written for ``UNFINISHED_AFTER`` (real time:
+    file times are the machine's, whatever clock the app is pinned to)."""
+    newest = 0.0
+    for folder, _, files in os.walk(path):
+        for entry in [folder, *(os.path.join(folder, f) for f in files)]:
+            with contextlib.suppress(OSError):
+                newest = max(newest, os.lstat(entry).st_mtime)
+    return newest < wall_seconds() - UNFINISHED_AFTER.total_seconds()
 
 
 def _unreadable(path: str) -> bool:

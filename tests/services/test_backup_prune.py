@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -106,7 +107,9 @@ def test_age_is_read_against_the_apps_clock_and_config(app, runner, clock, tmp_p
     ("args", "words"),
     [
         (["--keep-last", "0"], "--keep-last must be at least 1"),
-        (["--keep-days", "0"], "--keep-days must be at least 1"),
+        (["--keep-days", "0"], "--keep-days must be from 1 to 36500"),
+        # A huge count overflowed the date arithmetic: a traceback (an adversarial test).
+        (["--keep-days", "99999999"], "--keep-days must be from 1 to 36500"),
     ],
 )
 def test_bad_counts_are_refused_and_nothing_goes(runner, in_app, tmp_path, args, words):
@@ -344,3 +347,31 @@ def test_a_removal_that_stops_midway_is_named_then_finished(runner, tmp_path, mo
     again = _run(runner, str(tmp_path), "--keep-days", "35", "--keep-last", "1")
     assert again.exit_code == 0, again.output
     assert _names(tmp_path) == {"b1"}
+
+
+def test_a_killed_creates_folder_is_removed_once_it_is_a_day_old(runner, tmp_path):
+    """``backup create`` builds in ``.creating-<name>-<random>`` and renames it into place
+    once whole. A kill leaves that folder, with a whole database copy nothing else ages
+    out (an adversarial test): prune removes it after a day without writes, and leaves a
+    younger one, which may be a backup being made right now."""
+    fake_backup(tmp_path, "b1", 1)
+    dead = tmp_path / ".creating-2026-12-01-0a1b2c3d"
+    dead.mkdir()
+    (dead / "database.dump").write_bytes(b"a whole database")
+    old = time.time() - 25 * 3600  # file times are real, whatever the app's clock says
+    for path in (dead / "database.dump", dead):
+        os.utime(path, (old, old))
+    live = tmp_path / ".creating-2026-12-07-4e5f6a7b"
+    live.mkdir()
+    (live / "database.dump").write_bytes(b"being written")
+    result = _run(runner, str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "unfinished backups (a killed create) removed: .creating-2026-12-01" in result.output
+    assert _names(tmp_path) == {"b1", live.name}
+
+
+def test_a_now_before_the_calendar_can_count_back_is_no_traceback(runner, tmp_path):
+    fake_backup(tmp_path, "b1", 1)
+    result = _run(runner, str(tmp_path), "--now", "0001-01-02T00:00:00+00:00")
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert "dated in the future, kept (check the clock): b1" in result.output

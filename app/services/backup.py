@@ -227,7 +227,9 @@ def restore(folder: str) -> Summary:
     if tables:
         raise BackupError(
             f"The database is not empty ({len(tables)} tables, e.g. {sorted(tables)[0]}). "
-            "Restore into a new, empty database."
+            "Restore into a new, empty database. If an earlier restore into it was stopped "
+            "part-way, drop and re-create the database and empty the photo store (or give "
+            "a new prefix), then restore again."
         )
     store = photos.store()
     try:

@@ -126,9 +126,11 @@ def test_an_altered_object_is_never_served(alice, s3_app, in_app, runner):
     body = client.get_object(Bucket=bucket, Key=name)["Body"].read()
     client.put_object(Bucket=bucket, Key=name, Body=body + b"<script>alert(1)</script>")
     r = alice.get(f"/patient/photos/{pid}/image")
-    # The local store's behaviour (test_photos.test_an_altered_file_is_never_served).
-    assert r.status_code == 500
-    assert b"alert(1)" not in r.data and r.mimetype == "text/html"
+    # The local store's behaviour (test_photos.test_an_altered_file_is_never_served):
+    # a handled 404 with a placeholder picture, never the altered bytes.
+    assert r.status_code == 404 and r.mimetype == "image/svg+xml"
+    assert b"alert(1)" not in r.data and b"<script" not in r.data
+    assert "no-store" in r.headers["Cache-Control"]
     assert in_app(photos.verify_all) == [pid]
     result = runner.invoke(args=["photos", "verify"])
     assert result.exit_code == 1 and str(pid) in result.output

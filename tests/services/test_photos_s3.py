@@ -10,11 +10,13 @@ clear 503 within its timeout; ``flask photos sweep|verify|migrate --to s3`` and
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,7 @@ import sqlalchemy as sa
 from app import create_app
 from app.adapters.photo_store import OWNER_NAME
 from app.adapters.photo_store_s3 import make_client
+from app.clock import now
 from app.extensions import db
 from app.models import Photo
 from app.services import photos
@@ -305,15 +308,20 @@ def test_production_refuses_s3_without_a_bucket():
 
 
 def test_the_patients_export_streams_the_photos_from_the_bucket(s3_app, in_app, world):
+    from app.services import export
     from tests.services.test_export import ask_and_build
+    from tests.services.test_export import principal_of
     from tests.services.test_export import seed_diary
-    from tests.services.test_export import zip_of
 
     def run():  # noqa: ANN202
         seed_diary(world.patient_a, checkins=1, photos=2, photo_size=3 * 1024 * 1024)
         db.session.commit()
         rows = list(db.session.scalars(sa.select(Photo.full_sha256)))
-        with zip_of(ask_and_build(world.patient_a)) as zf:
+        job_id = ask_and_build(world.patient_a)
+        # The zip waits in the bucket (not the export folder): downloaded as the patient.
+        patient = principal_of(world.patient_a)
+        data = b"".join(export.take_download(patient, job_id, "127.0.0.1", now()))
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
             files = {n: zf.read(n) for n in zf.namelist() if n.startswith("photos/")}
         return files, rows
 

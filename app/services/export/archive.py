@@ -9,8 +9,8 @@ The zip holds:
   checked against their recorded size and sha256 before they go in;
 * ``fhir/bundle.json``: the FHIR R4 bundle (``fhir.patient_bundle``).
 
-Nothing is held in memory but the rows and one chunk of one photo, so memory does not
-grow with the number of photos (bench/export.py measures it). Photos are stored
+Nothing is held in memory but the rows and one photo (while its sha256 is checked), so
+memory does not grow with the number of photos (bench/export.py measures it). Photos are stored
 already-compressed JPEGs: they go in uncompressed (``ZIP_STORED``), which costs nothing
 in size and saves the time deflate would spend on them.
 
@@ -29,8 +29,6 @@ import io
 import json
 import logging
 import os
-import shutil
-import tempfile
 import zipfile
 from collections.abc import Callable
 from datetime import datetime
@@ -93,8 +91,7 @@ def write_zip(
         # Level 1: the text parts shrink almost as much as at 6, in a fraction of the time.
         with zipfile.ZipFile(file, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
             # Not kept in a name here: ``_fill`` lets the rows go before the bundle.
-            folder = os.path.dirname(os.path.abspath(path))
-            _fill(zf, records.collect(patient_id), patient_id, now, tick, locale, folder)
+            _fill(zf, records.collect(patient_id), patient_id, now, tick, locale)
         file.flush()
         os.fsync(file.fileno())
 
@@ -137,12 +134,11 @@ def _fill(
     now: datetime,
     tick: Callable[[], None] | None,
     locale: str,
-    folder: str,
 ) -> None:
     # The photos first: the summary and data.json then say which ones were left out.
     left_out = []
     for photo in found.photo_files:
-        why = _copy_photo(zf, photo, folder)
+        why = _copy_photo(zf, photo)
         if why is not None:
             log.error("export: photo #%s left out, its file is %s", photo.photo_id, why)
             left_out.append((photo.photo_id, why))
@@ -214,38 +210,38 @@ def _write_json(zf: zipfile.ZipFile, name: str, found: records.Records) -> None:
         text.detach()
 
 
-def _copy_photo(zf: zipfile.ZipFile, photo: records.PhotoFile, folder: str) -> str | None:
+def _copy_photo(zf: zipfile.ZipFile, photo: records.PhotoFile) -> str | None:
     """Copy one stored photo into the zip, or say why it was left out (``MISSING`` or
     ``DAMAGED``); a store that does not answer raises ``StorageUnavailable``.
 
-    The bytes go through a private temporary file in the export folder (unlinked at once,
-    in 256 KiB chunks, so a photo is never held whole) while their size and sha256 are
-    checked; only bytes that match the photo's row are written into the zip. Checking
-    first is what keeps a changed file out: a zip entry cannot be taken back once
-    written. The spool costs a local write and read of each photo (bench/export.py).
+    The photo is read in 256 KiB chunks, hashed as it comes, and written into the zip
+    only once its size and sha256 match its row: a zip entry cannot be taken back once
+    written, so checking first is what keeps a changed file out. That holds one photo
+    at a time (never more than its row's size, a re-encoded JPEG of a few hundred KiB):
+    spooling it to a temporary file instead tripled the build (bench/export.py).
     """
     digest = hashlib.sha256()
+    chunks: list[bytes] = []
     copied = 0
-    with tempfile.TemporaryFile(dir=folder) as spool:
-        try:
-            with storage.store().open(photo.key) as source:
-                while chunk := source.read(CHUNK):
-                    copied += len(chunk)
-                    if copied > photo.size:
-                        break  # longer than its row says: damaged, no need to read on
-                    digest.update(chunk)
-                    spool.write(chunk)
-        except StorageUnavailable:
-            raise  # an outage: the build fails and is tried again
-        except StorageError:
-            return MISSING
-        if copied != photo.size or digest.hexdigest() != photo.sha256:
-            return DAMAGED
-        spool.seek(0)
-        info = zipfile.ZipInfo(photo.name)
-        info.compress_type = zipfile.ZIP_STORED
-        with zf.open(info, "w", force_zip64=True) as out:
-            shutil.copyfileobj(spool, out, CHUNK)
+    try:
+        with storage.store().open(photo.key) as source:
+            while chunk := source.read(CHUNK):
+                copied += len(chunk)
+                if copied > photo.size:
+                    break  # longer than its row says: damaged, no need to read on
+                digest.update(chunk)
+                chunks.append(chunk)
+    except StorageUnavailable:
+        raise  # an outage: the build fails and is tried again
+    except StorageError:
+        return MISSING
+    if copied != photo.size or digest.hexdigest() != photo.sha256:
+        return DAMAGED
+    info = zipfile.ZipInfo(photo.name)
+    info.compress_type = zipfile.ZIP_STORED
+    with zf.open(info, "w", force_zip64=True) as out:
+        for chunk in chunks:
+            out.write(chunk)
     return None
 
 

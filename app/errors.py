@@ -4,6 +4,11 @@ An unexpected error's page shows a short reference, logged with the traceback, s
 clinic's IT can find what happened from what a patient reads out on the phone. Every
 response gets the security headers (checklist D5, D6); ``register`` also installs the
 trusted hosts and the proxy setting (``app.web.install_hosts_and_proxies``).
+
+A photo whose stored file is missing or altered (``StorageError``, not an outage) is a
+handled 404, logged at ERROR with the photo's id for the clinic's staff (``flask photos
+verify`` lists it too); its bytes are never served. An ``<img>`` asking for it gets a
+small grey placeholder picture, anything else a plain page saying what happened.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from werkzeug.exceptions import HTTPException
 
 from app import fhir_errors
 from app import web
+from app.adapters.photo_store import StorageError
 from app.adapters.photo_store import StorageUnavailable
 from app.extensions import db
 from app.extensions import drop_reads
@@ -51,6 +57,31 @@ MESSAGES = {
         N_("Sorry, something went wrong on our side"),
         N_("Nothing you did caused this. Please try again in a minute."),
     ),
+}
+
+# A photo's file that is missing or altered. 404, not 410: a restore from a backup
+# (``flask backup restore``) can bring the file back under the same address, and a 404
+# that is never stored is asked again next time; 410 would say it is gone for good.
+DAMAGED_PHOTO = (
+    N_("This photo cannot be shown"),
+    N_(
+        "This photo's file is damaged or missing. The problem has been recorded for your "
+        "clinic's technical staff; please tell your clinic as well."
+    ),
+)
+DAMAGED_PHOTO_ALT = N_("Photo file damaged or missing")
+# The placeholder an <img> shows: a grey frame with a cross, no text but its title (a
+# screen reader's). Served like a photo: private, never stored, nothing it could run.
+PLACEHOLDER_SVG = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 120 90" role="img">'
+    "<title>{title}</title>"
+    '<rect width="120" height="90" fill="#e5e5e5"/>'
+    '<path d="M45 30l30 30M75 30L45 60" stroke="#888" stroke-width="4"/></svg>'
+)
+PLACEHOLDER_HEADERS = {
+    "Cache-Control": "private, no-store",
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+    "Cross-Origin-Resource-Policy": "same-origin",
 }
 
 # No script or style from other hosts; no framing; no inline script (templates use none).
@@ -134,6 +165,20 @@ def _bare_page(reference: str):
     return current_app.response_class(page, status=500, mimetype="text/html")
 
 
+def _damaged_photo_answer():
+    """A photo whose file is missing or altered: the placeholder picture for an <img>
+    (or a script), the plain page when someone opened the address itself."""
+    if request.endpoint in web.PHOTO_FILES and not _wants_json():
+        # An <img> accepts images (or anything); a page opened in a tab prefers HTML.
+        best = request.accept_mimetypes.best_match(["image/svg+xml", "text/html"])
+        if best != "text/html":
+            svg = PLACEHOLDER_SVG.format(title=escape(_(DAMAGED_PHOTO_ALT)))
+            response = current_app.response_class(svg, status=404, mimetype="image/svg+xml")
+            response.headers.update(PLACEHOLDER_HEADERS)
+            return response
+    return _page(404, *DAMAGED_PHOTO)
+
+
 def _http_page(code: int):
     if code == 413 and request.sends_checkin:  # type: ignore[attr-defined]
         # Even the larger check-in limit was passed, so the answers could not be read:
@@ -192,6 +237,19 @@ def register(app: Flask) -> None:
         reference = new_reference()
         log.warning("photo storage unavailable %s on %s: %s", reference, request.path, exc)
         return _page(503, *MESSAGES[500], reference=reference)
+
+    @app.errorhandler(StorageError)
+    def damaged_photo(exc: StorageError):
+        # A stored file missing or not matching its sha256 (an outage is the 503 above,
+        # its own class): an answer, not a traceback. Logged at ERROR for the clinic's
+        # staff with the photo's id only (no name, no health details).
+        db.session.rollback()
+        drop_reads()
+        photo_id = (request.view_args or {}).get("photo_id", "?")
+        log.error(
+            "photo #%s: stored file missing or damaged on %s: %s", photo_id, request.path, exc
+        )
+        return _damaged_photo_answer()
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

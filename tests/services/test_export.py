@@ -340,32 +340,81 @@ def test_a_link_past_its_end_is_expired_even_before_the_worker_passes(in_app, wo
     assert in_app(run) == "expired"
 
 
-def test_a_missing_photo_file_fails_the_build_and_it_is_retried_then_given_up(
-    app, in_app, world, clock, export_folder
+def build_with_one_photo_spoiled(patient_id: int, spoil) -> tuple[int, int]:  # noqa: ANN001
+    """Seed three photos, ``spoil(path)`` the second one's stored file, build the
+    export; the job's id and the spoiled photo's id."""
+    seed_diary(patient_id, photos=3)
+    db.session.commit()
+    spoiled = db.session.scalars(sa.select(Photo).order_by(Photo.id)).all()[1]
+    spoil(storage.store().path(spoiled.full_key))
+    return ask_and_build(patient_id), spoiled.id
+
+
+def left_out_of(job_id: int, photo_id: int) -> dict:
+    """What the zip says and holds about one photo left out of it."""
+    photo = db.session.get(Photo, photo_id)
+    with zip_of(job_id) as zf:
+        assert zf.testzip() is None
+        names = zf.namelist()
+        data = json.loads(zf.read("data.json"))
+        return {
+            "job": db.session.get(ExportJob, job_id).state,
+            "photos_in_zip": sorted(n for n in names if n.startswith("photos/")),
+            "photo_bytes": [zf.read(n) for n in names if n.startswith("photos/")],
+            "files_in_json": sorted(p["file"] for p in data["photos"] if p["file"]),
+            "file_of_it": next(p["file"] for p in data["photos"] if p["id"] == photo_id),
+            "not_included": data["photos_not_included"],
+            "summary": zf.read("summary.html").decode(),
+            "bundle": json.loads(zf.read("fhir/bundle.json")),
+            "taken_on": photo.taken_on.isoformat(),
+        }
+
+
+def media_of(bundle: dict) -> list[dict]:
+    return [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Media"]
+
+
+def test_a_missing_photo_file_is_left_out_and_everything_else_is_built(
+    in_app, world, export_folder
 ):
-    def ask():
-        seed_diary(world.patient_a, photos=1)
-        db.session.commit()
-        photo = db.session.scalar(sa.select(Photo))
-        os.remove(storage.store().path(photo.full_key))
-        return export.request_export(principal_of(world.patient_a), "127.0.0.1", now()).id
-
-    job_id = in_app(ask)
-    for _ in range(app.config["SCLERO_EXPORT_MAX_ATTEMPTS"]):
-        assert in_app(lambda: export.run_due(now).failed) == 1
-        clock.advance(minutes=2)
-
-    def result():
-        job = db.session.get(ExportJob, job_id)
-        return job.state, job.last_error, job.attempts
-
-    assert in_app(result) == (ExportState.FAILED, "StorageError", 3)
-    assert os.listdir(export_folder) == []
-    # A new request after a failure is a new job.
-    again = in_app(
-        lambda: export.request_export(principal_of(world.patient_a), "127.0.0.1", now()).id
+    job_id, photo_id = in_app(lambda: build_with_one_photo_spoiled(world.patient_a, os.remove))
+    out = in_app(left_out_of, job_id, photo_id)
+    assert out["job"] == ExportState.READY
+    # The two other photos are in the zip, and data.json points at exactly them.
+    assert len(out["photos_in_zip"]) == 2
+    assert out["files_in_json"] == out["photos_in_zip"]
+    assert out["file_of_it"] is None
+    [note] = out["not_included"]
+    assert (note["id"], note["taken_on"], note["side"], note["region"], note["view"]) == (
+        photo_id,
+        out["taken_on"],
+        "left",
+        "calf",
+        "inner",
     )
-    assert again != job_id
+    assert "could not be found" in note["reason"]
+    # The summary names it by date and site, and says why.
+    assert "Photos that could not be included (1)" in out["summary"]
+    assert "Left calf, inner side:</strong>" in out["summary"]
+    assert "could not be found in the clinic&#39;s photo store" in out["summary"]
+    # The bundle holds a Media for each photo in the zip, and none for the one left out.
+    media = media_of(out["bundle"])
+    assert sorted(m["content"]["url"] for m in media) == [f"../{n}" for n in out["photos_in_zip"]]
+    assert f"Media/{photo_id}" not in json.dumps(out["bundle"])
+    assert "/clinic/photos/" not in json.dumps(out["bundle"])
+
+
+def test_asking_again_after_a_photo_file_went_missing_builds_again(in_app, world):
+    job_id, _ = in_app(lambda: build_with_one_photo_spoiled(world.patient_a, os.remove))
+
+    def again():
+        # The first zip, downloaded (read to its end), then a new request.
+        b"".join(export.take_download(principal_of(world.patient_a), job_id, "127.0.0.1", now()))
+        return ask_and_build(world.patient_a)
+
+    second = in_app(again)
+    assert second != job_id
+    assert in_app(lambda: db.session.get(ExportJob, second).state) == ExportState.READY
 
 
 def test_the_export_command_builds_and_reports(runner, in_app, world):
@@ -387,19 +436,63 @@ def test_summary_follows_the_patients_language(in_app, world):
     assert 'lang="es' in summary
 
 
-def test_a_photo_file_of_the_wrong_size_fails_the_build(in_app, world, export_folder):
-    def run():
-        seed_diary(world.patient_a, photos=1)
-        db.session.commit()
-        photo = db.session.scalar(sa.select(Photo))
-        with open(storage.store().path(photo.full_key), "ab") as f:
+def test_a_photo_file_of_the_wrong_size_is_left_out(in_app, world, export_folder):
+    def longer(path: str) -> None:
+        with open(path, "ab") as f:
             f.write(b"extra")
-        export.request_export(principal_of(world.patient_a), "127.0.0.1", now())
-        report = export.run_due(now)
-        return report.failed, db.session.scalar(sa.select(ExportJob.last_error))
 
-    assert in_app(run) == (1, "PhotoMismatch")
-    assert list(export_folder.iterdir()) == []
+    job_id, photo_id = in_app(lambda: build_with_one_photo_spoiled(world.patient_a, longer))
+    out = in_app(left_out_of, job_id, photo_id)
+    assert out["job"] == ExportState.READY
+    assert len(out["photos_in_zip"]) == 2 and out["file_of_it"] is None
+    assert [n["id"] for n in out["not_included"]] == [photo_id]
+    assert "has changed since the photo was saved" in out["not_included"][0]["reason"]
+    assert not any(b.endswith(b"extra") for b in out["photo_bytes"])
+    assert len(media_of(out["bundle"])) == 2
+
+
+def test_an_altered_photo_file_of_the_right_size_is_never_in_the_zip(in_app, world):
+    altered = b"ALTERED!" * 256  # 2048 bytes: the size seed_diary's photos are
+
+    def overwrite(path: str) -> None:
+        with open(path, "wb") as f:
+            f.write(altered)
+
+    job_id, photo_id = in_app(lambda: build_with_one_photo_spoiled(world.patient_a, overwrite))
+    out = in_app(left_out_of, job_id, photo_id)
+    assert out["job"] == ExportState.READY
+    assert altered not in out["photo_bytes"] and len(out["photo_bytes"]) == 2
+    assert [n["id"] for n in out["not_included"]] == [photo_id]
+    assert "has changed since the photo was saved" in out["not_included"][0]["reason"]
+    assert f"Media/{photo_id}" not in json.dumps(out["bundle"])
+
+
+def test_a_photo_left_out_is_explained_in_the_patients_language(in_app, world):
+    def run():
+        db.session.get(Patient, world.patient_a).language = "es"
+        db.session.commit()
+        return build_with_one_photo_spoiled(world.patient_a, os.remove)
+
+    job_id, photo_id = in_app(run)
+    out = in_app(left_out_of, job_id, photo_id)
+    reason = out["not_included"][0]["reason"]
+    assert "could not be found" not in reason
+    assert "no se encontr" in reason.lower()
+    assert reason in out["summary"].replace("&#39;", "'")
+    assert "Fotos que no se pudieron incluir (1)" in out["summary"]
+
+
+def test_no_photo_left_out_means_an_empty_list(in_app, world):
+    def run():
+        seed_diary(world.patient_a, photos=2)
+        db.session.commit()
+        with zip_of(ask_and_build(world.patient_a)) as zf:
+            return json.loads(zf.read("data.json")), zf.read("summary.html").decode()
+
+    data, summary = in_app(run)
+    assert data["photos_not_included"] == []
+    assert all(p["file"] for p in data["photos"]) and len(data["photos"]) == 2
+    assert "could not be included" not in summary
 
 
 def test_the_ready_push_reaches_the_phone_with_generic_words_only(

@@ -10,11 +10,13 @@ clear 503 within its timeout; ``flask photos sweep|verify|migrate --to s3`` and
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,7 @@ import sqlalchemy as sa
 from app import create_app
 from app.adapters.photo_store import OWNER_NAME
 from app.adapters.photo_store_s3 import make_client
+from app.clock import now
 from app.extensions import db
 from app.models import Photo
 from app.services import photos
@@ -126,9 +129,11 @@ def test_an_altered_object_is_never_served(alice, s3_app, in_app, runner):
     body = client.get_object(Bucket=bucket, Key=name)["Body"].read()
     client.put_object(Bucket=bucket, Key=name, Body=body + b"<script>alert(1)</script>")
     r = alice.get(f"/patient/photos/{pid}/image")
-    # The local store's behaviour (test_photos.test_an_altered_file_is_never_served).
-    assert r.status_code == 500
-    assert b"alert(1)" not in r.data and r.mimetype == "text/html"
+    # The local store's behaviour (test_photos.test_an_altered_file_is_never_served):
+    # a handled 404 with a placeholder picture, never the altered bytes.
+    assert r.status_code == 404 and r.mimetype == "image/svg+xml"
+    assert b"alert(1)" not in r.data and b"<script" not in r.data
+    assert "no-store" in r.headers["Cache-Control"]
     assert in_app(photos.verify_all) == [pid]
     result = runner.invoke(args=["photos", "verify"])
     assert result.exit_code == 1 and str(pid) in result.output
@@ -303,15 +308,20 @@ def test_production_refuses_s3_without_a_bucket():
 
 
 def test_the_patients_export_streams_the_photos_from_the_bucket(s3_app, in_app, world):
+    from app.services import export
     from tests.services.test_export import ask_and_build
+    from tests.services.test_export import principal_of
     from tests.services.test_export import seed_diary
-    from tests.services.test_export import zip_of
 
     def run():  # noqa: ANN202
         seed_diary(world.patient_a, checkins=1, photos=2, photo_size=3 * 1024 * 1024)
         db.session.commit()
         rows = list(db.session.scalars(sa.select(Photo.full_sha256)))
-        with zip_of(ask_and_build(world.patient_a)) as zf:
+        job_id = ask_and_build(world.patient_a)
+        # The zip waits in the bucket (not the export folder): downloaded as the patient.
+        patient = principal_of(world.patient_a)
+        data = b"".join(export.take_download(patient, job_id, "127.0.0.1", now()))
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
             files = {n: zf.read(n) for n in zf.namelist() if n.startswith("photos/")}
         return files, rows
 

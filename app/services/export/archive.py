@@ -6,20 +6,28 @@ The zip holds:
   address outside the zip (photos are linked by their relative names);
 * ``data.json``: every record about the patient (``records.collect``);
 * ``photos/…jpg``: the stored photo files, copied one at a time in 256 KiB chunks and
-  checked against their recorded size;
+  checked against their recorded size and sha256 before they go in;
 * ``fhir/bundle.json``: the FHIR R4 bundle (``fhir.patient_bundle``).
 
-Nothing is held in memory but the rows and one chunk of one photo, so memory does not
-grow with the number of photos (bench/export.py measures it). Photos are stored
+Nothing is held in memory but the rows and one photo (while its sha256 is checked), so
+memory does not grow with the number of photos (bench/export.py measures it). Photos are stored
 already-compressed JPEGs: they go in uncompressed (``ZIP_STORED``), which costs nothing
 in size and saves the time deflate would spend on them.
+
+A photo whose file is missing or damaged (not the size or sha256 its row records) is
+left out, never copied, and the summary and data.json say which one and why, in the
+patient's language: one bad file must not keep the rest of their data from them (the
+build used to fail, be retried and fail again, forever). A store that does not answer
+(``StorageUnavailable``) is an outage, not damage: the build still fails and is retried.
 """
 
 from __future__ import annotations
 
 import codecs
+import hashlib
 import io
 import json
+import logging
 import os
 import zipfile
 from collections.abc import Callable
@@ -27,8 +35,11 @@ from datetime import datetime
 
 from flask import render_template
 
+from app.adapters.photo_store import StorageError
+from app.adapters.photo_store import StorageUnavailable
 from app.extensions import db
 from app.i18n import N_
+from app.i18n import _
 from app.i18n import force_locale
 from app.i18n import locale_for
 from app.services.export import fhir
@@ -47,8 +58,23 @@ REPLACE = "sclero-export-fffd"
 codecs.register_error(REPLACE, lambda exc: ("\ufffd".encode() * (exc.end - exc.start), exc.end))
 
 
-class PhotoMismatch(Exception):
-    """A stored photo file is not the size its row says (the export is not offered)."""
+log = logging.getLogger(__name__)
+
+# Why a photo was left out of the zip, in the patient's words (their language is chosen
+# when the summary is written). Only what is known is said: the clinic's staff see the
+# ERROR logged below and ``flask photos verify`` lists the photo.
+MISSING = "missing"
+DAMAGED = "damaged"
+LEFT_OUT = {
+    MISSING: N_(
+        "Its file could not be found in the clinic's photo store, so it could not be "
+        "included. Please ask your clinic about it."
+    ),
+    DAMAGED: N_(
+        "Its file has changed since the photo was saved (it may be damaged), so it was "
+        "left out rather than give you a wrong picture. Please ask your clinic about it."
+    ),
+}
 
 
 def write_zip(
@@ -109,6 +135,16 @@ def _fill(
     tick: Callable[[], None] | None,
     locale: str,
 ) -> None:
+    # The photos first: the summary and data.json then say which ones were left out.
+    left_out = []
+    for photo in found.photo_files:
+        why = _copy_photo(zf, photo)
+        if why is not None:
+            log.error("export: photo #%s left out, its file is %s", photo.photo_id, why)
+            left_out.append((photo.photo_id, why))
+        if tick is not None:
+            tick()
+    _note_left_out(found, dict(left_out), locale)
     with force_locale(locale):
         html = render_template(
             "export/summary.html",
@@ -120,19 +156,18 @@ def _fill(
     zf.writestr("summary.html", html.encode("utf-8", REPLACE))
     del html
     _write_json(zf, "data.json", found)
-    for photo in found.photo_files:
-        _copy_photo(zf, photo)
-        if tick is not None:
-            tick()
     # The bundle's photos point at the copies beside it in the zip (``fhir/`` is one
     # folder down), not at the clinic's photo route, which the patient cannot open. A
-    # photo added since the records were read is not in the zip: it keeps the route.
+    # photo added since the records were read is not in the zip: it keeps the route. A
+    # photo left out has no Media at all: it would point at a file the zip does not hold.
     files = {row["id"]: row["file"] for row in found.sections.get("photos", [])}
     del found  # in data.json now; not held while the bundle reads its own rows
 
-    def photo_url(photo_id: int) -> str:
-        name = files.get(photo_id)
-        return f"../{name}" if name else fhir.clinic_photo_url(photo_id)
+    def photo_url(photo_id: int) -> str | None:
+        if photo_id not in files:
+            return fhir.clinic_photo_url(photo_id)
+        name = files[photo_id]
+        return f"../{name}" if name else None
 
     bundle = fhir.patient_bundle(db.session, patient_id, now=now, photo_url=photo_url)
     _write_bundle(zf, "fhir/bundle.json", bundle)
@@ -175,22 +210,62 @@ def _write_json(zf: zipfile.ZipFile, name: str, found: records.Records) -> None:
         text.detach()
 
 
-def _copy_photo(zf: zipfile.ZipFile, photo: records.PhotoFile) -> None:
-    """Copy one stored photo into the zip in chunks; a short or long file is refused.
+def _copy_photo(zf: zipfile.ZipFile, photo: records.PhotoFile) -> str | None:
+    """Copy one stored photo into the zip, or say why it was left out (``MISSING`` or
+    ``DAMAGED``); a store that does not answer raises ``StorageUnavailable``.
 
-    The bytes are not hashed here: the zip's CRC-32 guards the copy, and the stored
-    files' sha256 is what ``flask photos verify`` checks. Hashing 50 MB of photos again
-    was a third of the build (bench/export.py).
+    The photo is read in 256 KiB chunks, hashed as it comes, and written into the zip
+    only once its size and sha256 match its row: a zip entry cannot be taken back once
+    written, so checking first is what keeps a changed file out. That holds one photo
+    at a time (never more than its row's size, a re-encoded JPEG of a few hundred KiB):
+    spooling it to a temporary file instead tripled the build (bench/export.py).
     """
+    digest = hashlib.sha256()
+    chunks: list[bytes] = []
+    copied = 0
+    try:
+        with storage.store().open(photo.key) as source:
+            while chunk := source.read(CHUNK):
+                copied += len(chunk)
+                if copied > photo.size:
+                    break  # longer than its row says: damaged, no need to read on
+                digest.update(chunk)
+                chunks.append(chunk)
+    except StorageUnavailable:
+        raise  # an outage: the build fails and is tried again
+    except StorageError:
+        return MISSING
+    if copied != photo.size or digest.hexdigest() != photo.sha256:
+        return DAMAGED
     info = zipfile.ZipInfo(photo.name)
     info.compress_type = zipfile.ZIP_STORED
-    copied = 0
-    with storage.store().open(photo.key) as source, zf.open(info, "w", force_zip64=True) as out:
-        while chunk := source.read(CHUNK):
-            copied += len(chunk)
+    with zf.open(info, "w", force_zip64=True) as out:
+        for chunk in chunks:
             out.write(chunk)
-    if copied != photo.size:
-        raise PhotoMismatch(f"photo file {photo.key} does not match its record")
+    return None
+
+
+def _note_left_out(found: records.Records, left_out: dict[int, str], locale: str) -> None:
+    """Give the photos left out no file, and list them (date, site, why) in their own
+    section, which data.json and the summary both show."""
+    rows = []
+    with force_locale(locale):
+        for record in found.sections.get("photos", []):
+            why = left_out.get(record["id"])
+            if why is None:
+                continue
+            record["file"] = None
+            rows.append(
+                {
+                    "id": record["id"],
+                    "taken_on": record["taken_on"],
+                    "side": record["side"],
+                    "region": record["region"],
+                    "view": record["view"],
+                    "reason": _(LEFT_OUT[why]),
+                }
+            )
+    found.sections["photos_not_included"] = rows
 
 
 def _local_time(tz: str) -> Callable[[datetime | None], str]:

@@ -90,14 +90,15 @@ def patient_bundle(
     *,
     now: datetime,
     for_clinic: bool = False,
-    photo_url: Callable[[int], str] | None = None,
+    photo_url: Callable[[int], str | None] | None = None,
 ) -> dict[str, object]:
     """Every record about a patient as a FHIR R4 Bundle (``collection``).
 
     ``for_clinic``: alert acknowledgement notes the clinic did not share with the patient
     are included only in the clinic's copy. ``photo_url``: a photo's address from its
     id (the patient's zip may point at the copy it holds, e.g. ``photos/12.jpg``); by
-    default the clinic's photo route on ``SCLERO_BASE_URL``.
+    default the clinic's photo route on ``SCLERO_BASE_URL``; None leaves the photo's
+    Media out (its file is not in the patient's zip), and so any reference to it.
     :raises NotFound: no such patient.
     """
     patient = db_session.scalar(
@@ -237,7 +238,7 @@ def _photos_and_outcomes(
     db_session: Session,
     patient_id: int,
     staff: set[int],
-    photo_url: Callable[[int], str],
+    photo_url: Callable[[int], str | None],
     *,
     blind: bool = False,
 ) -> Entries:
@@ -252,8 +253,11 @@ def _photos_and_outcomes(
     for photo in db_session.scalars(
         sa.select(Photo).where(Photo.patient_id == patient_id).order_by(Photo.taken_at, Photo.id)
     ):
+        url = photo_url(photo.id)
+        if url is None:
+            continue  # its file is not in the patient's zip: no Media, nothing points at it
         photos.add(photo.id)
-        out.append((fhir.urn("Media", photo.id), events.media(photo, photo_url(photo.id))))
+        out.append((fhir.urn("Media", photo.id), events.media(photo, url)))
     ratings = (
         sa.select(OutcomeRating)
         .where(OutcomeRating.patient_id == patient_id)

@@ -6,6 +6,8 @@ alerts, comments, photo records, outcome ratings, the reminders sent to them, th
 email choices, any request to close the account, and the audit trail of who looked at
 or changed their record. Rows are small (90 check-ins are a few hundred kilobytes); the
 photo bytes, which are not, are copied file by file by ``archive``, never held here.
+A photo whose file is missing or damaged is left out by ``archive``, which then lists it
+in the ``photos_not_included`` section (with why) and gives its record no ``file``.
 
 What is left out, and why: password and session hashes, device keys and tokens (secrets,
 not data about the patient's health), staff members' addresses in the audit trail and
@@ -51,6 +53,8 @@ class PhotoFile:
     name: str  # inside the zip
     key: str  # in the photo store
     size: int
+    sha256: str  # what the stored bytes must hash to, or they are left out
+    photo_id: int
 
 
 @dataclass
@@ -212,7 +216,9 @@ def _add_photos(out: Records, patient_id: int) -> None:
         name = photo_name(row["taken_on"], row["side"], row["region"], row["view"], row["id"])
         record["file"] = name
         photos.append(record)
-        out.photo_files.append(PhotoFile(name, row["full_key"], row["full_size"]))
+        out.photo_files.append(
+            PhotoFile(name, row["full_key"], row["full_size"], row["full_sha256"], row["id"])
+        )
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_]+")

@@ -351,8 +351,6 @@ def test_discharge_lists_and_cancels_the_sessions_still_booked(client, world, in
     assert "booked session" not in ask
 
 
-
-
 def test_the_diary_offers_a_check_in_only_once_there_is_a_treatment(client, world):
     """Found by an adversarial test: before the first treatment the diary said "Do
     today's check-in" and linked to a page that answered "not found"."""

@@ -53,6 +53,11 @@ def everything(patient_id: int):
     if request.args and "handling=strict" in request.headers.get("Prefer", "").replace(" ", ""):
         words = "No parameter (such as _since, _count or _type) is supported on $everything."
         return _json(outcome("not-supported", words), status=400)
+    if _wants_only_xml():
+        # R4: a server that cannot give the asked-for format answers 406, not JSON that
+        # a client reading XML would misparse (found by an adversarial test).
+        words = "Only JSON (application/fhir+json) is offered here."
+        return _json(outcome("not-supported", words), status=406)
     if request.method == "HEAD":
         return _head(patient_id)
     address = public_url("fhir.everything", patient_id=patient_id)
@@ -72,6 +77,16 @@ def patient_fhir(patient_id: int):
     name = f"patient-{patient_id}-fhir.json"
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
+
+
+def _wants_only_xml() -> bool:
+    """``_format=xml`` (or ``application/fhir+xml``), or an Accept header that takes no
+    JSON at all; ``*/*`` and no Accept at all take JSON."""
+    asked = request.args.get("_format", "").strip().lower()
+    if asked:
+        return "xml" in asked
+    accept = request.accept_mimetypes
+    return bool(accept) and accept.best_match([FHIR_JSON, "application/json"]) is None
 
 
 def _head(patient_id: int) -> Response:

@@ -116,3 +116,32 @@ def test_head_of_another_clinics_patient_is_404_and_refused(client, world, in_ap
     assert r.status_code == 404
     assert r.mimetype == "application/fhir+json"
     assert _actions(in_app).count("refused") == 1 and "export" not in _actions(in_app)
+
+
+@pytest.mark.parametrize(
+    ("query", "accept"),
+    [
+        ("?_format=xml", None),
+        ("?_format=application/fhir%2Bxml", None),
+        ("", "application/fhir+xml"),
+        ("", "application/xml, text/xml;q=0.9"),
+    ],
+)
+def test_xml_only_is_406_and_no_export(client, world, in_app, query, accept):
+    """The endpoint answered JSON to a client asking for XML only (an adversarial test):
+    R4 has a server that cannot give the format say 406. Nothing is exported."""
+    login(client, DOC1)
+    headers = {"Accept": accept} if accept else {}
+    r = client.get(_everything(world.patient_a) + query, headers=headers)
+    parsed = _outcome(r, 406)
+    assert parsed.issue[0].code == "not-supported"
+    assert "export" not in _actions(in_app)
+
+
+@pytest.mark.parametrize("accept", [None, "*/*", "application/fhir+json", "application/json"])
+def test_json_or_anything_is_the_bundle(client, world, accept):
+    login(client, DOC1)
+    headers = {"Accept": accept} if accept else {}
+    r = client.get(_everything(world.patient_a), headers=headers)
+    assert r.status_code == 200 and r.mimetype == "application/fhir+json"
+    assert json.loads(r.get_data(as_text=True))["resourceType"] == "Bundle"

@@ -34,6 +34,7 @@ from app.services.clinic.checks import check_timezone
 from app.services.clinic.checks import check_window
 from app.services.clinic.checks import clinic_protocol
 from app.services.clinic.checks import to_utc
+from app.services.clinic.fresh_ids import fresh_ids
 from app.services.clinic.settings import check_phone
 from app.services.errors import Invalid
 from app.services.errors import NotFound
@@ -97,6 +98,8 @@ def create_patient(
         quiet_start=clinic.default_quiet_start,
         quiet_end=clinic.default_quiet_end,
     )
+    if (ids := fresh_ids(clinician.clinic_id)) is not None:
+        user.id, patient.id = ids  # never an erased patient's (SQLite reuses the highest)
     db.session.add_all([user, patient])
     treatment = Treatment(patient=patient, protocol_version=version, appointment_at=appointment)
     db.session.add(treatment)

@@ -208,47 +208,51 @@ def run_axe(base: str) -> list[str]:
         page.get_by_role("button", name="Send check-in").click()
         check("/patient/checkin (errors)")
         page.goto(f"{base}/patient/today")
+        for email, paths, state in (
+            (ALBUM, ["/patient/photos", "/patient/diary"], "200 photos, 20 check-ins"),
+            (f"tomorrow@{DOMAIN}", ["/patient/today", "/patient/checklist"], "before treatment"),
+        ):
+            sign_out(page)
+            sign_in(page, base, email, PASSWORD)
+            for path in paths:
+                visit(path)
+                check(f"{path} ({state})")
         sign_out(page)
-        sign_in(page, base, ALBUM, PASSWORD)
-        for path in ["/patient/photos", "/patient/diary"]:
-            visit(path)
-            check(f"{path} (200 photos, 20 check-ins)")
-        sign_out(page)
-        sign_in(page, base, "tomorrow@demo.sclerocare.example", PASSWORD)
-        for path in ["/patient/today", "/patient/checklist"]:
-            visit(path)
-            check(f"{path} (before treatment)")
-        sign_out(page)
-        sign_in(page, base, "clinician@demo.sclerocare.example", STAFF_PASSWORD)
-        page.goto(f"{base}/clinic/")
-        check("/clinic/ (dashboard)")
-        for path in [
-            "/clinic/patients",
-            "/clinic/patients/new",
-            "/clinic/reminders",
-            "/clinic/audit",
-            "/clinic/settings",
-        ]:
-            visit(path)
-            check(path)
-        page.goto(f"{base}/clinic/patients")
-        page.locator("table a").first.click()
-        check("/clinic/patients/<id>")
-        patient_url = page.url.split("?")[0]
-        for suffix in ("/photos", "/photos/compare"):
-            response = page.goto(patient_url + suffix)
-            if response is not None and response.status >= 500:
-                failures.append(f"/clinic/patients/<id>{suffix}: HTTP {response.status}")
-            check(f"/clinic/patients/<id>{suffix}")
-        page.goto(f"{base}/clinic/patients/new")
-        page.get_by_role("button", name="Create patient and invitation link").click()
-        check("/clinic/patients/new (errors)")
-        page.goto(f"{base}/clinic/settings")
-        page.get_by_label("Main phone number").fill("call us")
-        page.get_by_role("button", name="Save settings").click()
-        check("/clinic/settings (errors)")
+        clinician_pages(page, base, visit, check, failures)
         browser.close()
     return failures
+
+
+def clinician_pages(page, base: str, visit, check, failures: list[str]) -> None:  # noqa: ANN001
+    """axe's clinician half: every staff page, a patient's pages, and two error states."""
+    sign_in(page, base, "clinician@demo.sclerocare.example", STAFF_PASSWORD)
+    page.goto(f"{base}/clinic/")
+    check("/clinic/ (dashboard)")
+    for path in [
+        "/clinic/patients",
+        "/clinic/patients/new",
+        "/clinic/reminders",
+        "/clinic/audit",
+        "/clinic/settings",
+    ]:
+        visit(path)
+        check(path)
+    page.goto(f"{base}/clinic/patients")
+    page.locator("table a").first.click()
+    check("/clinic/patients/<id>")
+    patient_url = page.url.split("?")[0]
+    for suffix in ("/photos", "/photos/compare"):
+        response = page.goto(patient_url + suffix)
+        if response is not None and response.status >= 500:
+            failures.append(f"/clinic/patients/<id>{suffix}: HTTP {response.status}")
+        check(f"/clinic/patients/<id>{suffix}")
+    page.goto(f"{base}/clinic/patients/new")
+    page.get_by_role("button", name="Create patient and invitation link").click()
+    check("/clinic/patients/new (errors)")
+    page.goto(f"{base}/clinic/settings")
+    page.get_by_label("Main phone number").fill("call us")
+    page.get_by_role("button", name="Save settings").click()
+    check("/clinic/settings (errors)")
 
 
 def sign_in(page, base: str, email: str, password: str) -> None:  # noqa: ANN001

@@ -141,3 +141,33 @@ def test_the_next_patient_on_the_browser_sees_none_of_the_last_ones_thumbnails(
         status = page.evaluate("(u) => fetch(u).then((r) => r.status)", url)
         assert status == 404, url
     assert js_errors == []
+
+
+SIZES = """() => Array.from(document.querySelectorAll('.photo-grid img')).map((img) => [
+  img.getBoundingClientRect().width, img.getBoundingClientRect().height,
+  img.naturalWidth, img.naturalHeight,
+  Number(img.getAttribute('width')), Number(img.getAttribute('height')),
+])"""
+
+
+@pytest.mark.parametrize("width", [320, 390, 1366])
+def test_thumbnails_are_sized_to_their_slot(app, live_server, page, width):
+    """The 320 px thumbnail is one to two and a half device pixels per CSS pixel of its
+    slot at every width (sharp on a 2x phone, never several times the slot), and the
+    width/height attributes are the served thumbnail's own, so its box is reserved
+    before it arrives (CLS 0)."""
+    base = live_server.url
+    with app.app_context():
+        add_photos(DAY3, 6, 3)  # landscape and portrait (tools/audit_seed.py: jpeg)
+    page.set_viewport_size({"width": width, "height": 900})
+    sign_in(page, base, DAY3, demo.PATIENT_PASSWORD)
+    expect(page).to_have_url(f"{base}/patient/today")
+    open_photos(page, base)
+    sizes = page.evaluate(SIZES)
+    assert len(sizes) == 6
+    assert {(w, h) for *_, w, h in sizes} == {(320, 240), (240, 320)}
+    for shown_w, shown_h, natural_w, natural_h, attr_w, attr_h in sizes:
+        assert (natural_w, natural_h) == (attr_w, attr_h)
+        assert 1.25 <= natural_w / shown_w <= 2.5, (width, shown_w, natural_w)
+        assert abs(shown_h - shown_w * natural_h / natural_w) < 1.5
+    assert page.evaluate("document.documentElement.scrollWidth") <= width

@@ -188,7 +188,7 @@ def test_the_diary_shows_comments_viewers_and_its_first_six_photos_in_order(
 def test_thumbnail_urls_carry_a_key_of_their_viewer_alone(app, client, world, in_app):
     """The service worker keeps thumbnails by URL (issue 22 point 5), so each patient's
     URLs carry their own key: the same on every page and visit, another patient's is
-    different, and it is not the user id."""
+    different."""
     from tests.web.test_diary_days import add_days
 
     in_app(lambda: add_days(world.patient_a, photos=range(2)))

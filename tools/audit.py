@@ -1,12 +1,19 @@
 """`make audit`: Lighthouse (mobile) and axe-core over the app's pages; fails below the bar.
 
+* The scratch database gets the demo data and then real use (tools/audit_seed.py):
+  check-ins every day, and photos stored through the app's own photo service, 200 of
+  them for one patient, so every page is measured with what a course leaves behind.
 * axe-core (WCAG 2.0/2.1/2.2 A and AA rules plus best practices) on every patient and
   clinician page, including error states: zero violations allowed.
-* Lighthouse 12 (mobile) on the login, Today, Checklist and diary pages: performance,
-  accessibility and best practices 100, SEO at least 90.
+* Lighthouse 12 (mobile) on every patient page (Today, Checklist, Plan, Diary,
+  Check-in, Photos with 200 photos, Reminders), the sign-in page, and, signed in as a
+  clinician, the dashboard, the 200-photo patient's page and their photos: 100 in every
+  category (performance, accessibility, best practices, SEO), and no layout shift at
+  all (CLS 0) on the photo pages. One run per page; up to three only when a run is
+  below the bar (a busy shared machine only ever makes a run worse).
 
-The app runs under gunicorn on 127.0.0.1 with a scratch SQLite database and the demo
-data. Node tools come from `npm install` into tools/node_modules (git-ignored). A
+The app runs under gunicorn on 127.0.0.1 with a scratch SQLite database and photo
+folder. Node tools come from `npm install` into tools/node_modules (git-ignored). A
 machine without Node or Chromium skips with a clear message, unless REQUIRE_AUDIT=1
 (set by CI), which makes that a failure.
 """
@@ -36,8 +43,27 @@ CHROME_FLAGS = (
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
 PASSWORD = "demo patient 2026"
 STAFF_PASSWORD = "demo clinician 2026"
-LIGHTHOUSE_PAGES = ["/login", "/patient/today", "/patient/checklist", "/patient/diary"]
-BAR = {"performance": 100, "accessibility": 100, "best-practices": 100, "seo": 90}
+DOMAIN = "demo.sclerocare.example"
+DAY3 = f"day3@{DOMAIN}"  # a few photos, a check-in every day, stockings still on
+ALBUM = f"day20@{DOMAIN}"  # 200 photos and 20 check-ins (tools/audit_seed.py)
+CLINICIAN = f"clinician@{DOMAIN}"
+# (path, who is signed in, whether the page must not shift at all); "{album}" is the
+# 200-photo patient's id. The photo pages hold 40 thumbnails a page: their reserved
+# size (width/height attributes) is what keeps the page still while they load.
+LIGHTHOUSE_PAGES = [
+    ("/login", None, False),
+    ("/patient/today", DAY3, False),
+    ("/patient/checklist", DAY3, False),
+    ("/patient/plan", DAY3, False),
+    ("/patient/diary", ALBUM, False),
+    ("/patient/checkin", DAY3, False),
+    ("/patient/photos", ALBUM, True),
+    ("/patient/reminders", DAY3, False),
+    ("/clinic/", CLINICIAN, False),
+    ("/clinic/patients/{album}", CLINICIAN, False),
+    ("/clinic/patients/{album}/photos", CLINICIAN, True),
+]
+BAR = {"performance": 100, "accessibility": 100, "best-practices": 100, "seo": 100}
 
 
 def skip_or_fail(message: str) -> None:
@@ -71,17 +97,32 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_app(workdir: Path, wsgi: str = "wsgi:app") -> tuple[subprocess.Popen, str]:
-    """Migrate a scratch database, load the demo data, start gunicorn."""
+def start_app(workdir: Path, wsgi: str = "wsgi:app") -> tuple[subprocess.Popen, str, int]:
+    """Migrate a scratch database, load the demo data and real use, start gunicorn.
+
+    :returns: the server, its address and the 200-photo patient's id.
+    """
     env = {
         **os.environ,
         "APP_ENV": "development",
         "FLASK_APP": "wsgi.py",
         "FLASK_SQLALCHEMY_DATABASE_URI": f"sqlite:///{workdir / 'audit.db'}",
+        "FLASK_PHOTO_STORAGE_DIR": str(workdir / "photos"),
     }
     flask = [sys.executable, "-m", "flask"]
     subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
     subprocess.run([*flask, "dev", "seed-demo"], cwd=ROOT, env=env, check=True, capture_output=True)
+    seeded = subprocess.run(
+        [sys.executable, "-m", "tools.audit_seed"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    *said, last = seeded.stdout.strip().splitlines()
+    print("\n".join(said), flush=True)
+    album = json.loads(last)["album_patient"]
     port = free_port()
     server = subprocess.Popen(
         [
@@ -103,7 +144,7 @@ def start_app(workdir: Path, wsgi: str = "wsgi:app") -> tuple[subprocess.Popen, 
     for _ in range(100):
         try:
             urllib.request.urlopen(f"{base}/login", timeout=1)
-            return server, base
+            return server, base, album
         except OSError:
             time.sleep(0.1)
     server.kill()
@@ -167,42 +208,51 @@ def run_axe(base: str) -> list[str]:
         page.get_by_role("button", name="Send check-in").click()
         check("/patient/checkin (errors)")
         page.goto(f"{base}/patient/today")
+        for email, paths, state in (
+            (ALBUM, ["/patient/photos", "/patient/diary"], "200 photos, 20 check-ins"),
+            (f"tomorrow@{DOMAIN}", ["/patient/today", "/patient/checklist"], "before treatment"),
+        ):
+            sign_out(page)
+            sign_in(page, base, email, PASSWORD)
+            for path in paths:
+                visit(path)
+                check(f"{path} ({state})")
         sign_out(page)
-        sign_in(page, base, "tomorrow@demo.sclerocare.example", PASSWORD)
-        for path in ["/patient/today", "/patient/checklist"]:
-            visit(path)
-            check(f"{path} (before treatment)")
-        sign_out(page)
-        sign_in(page, base, "clinician@demo.sclerocare.example", STAFF_PASSWORD)
-        page.goto(f"{base}/clinic/")
-        check("/clinic/ (dashboard)")
-        for path in [
-            "/clinic/patients",
-            "/clinic/patients/new",
-            "/clinic/reminders",
-            "/clinic/audit",
-            "/clinic/settings",
-        ]:
-            visit(path)
-            check(path)
-        page.goto(f"{base}/clinic/patients")
-        page.locator("table a").first.click()
-        check("/clinic/patients/<id>")
-        patient_url = page.url.split("?")[0]
-        for suffix in ("/photos", "/photos/compare"):
-            response = page.goto(patient_url + suffix)
-            if response is not None and response.status >= 500:
-                failures.append(f"/clinic/patients/<id>{suffix}: HTTP {response.status}")
-            check(f"/clinic/patients/<id>{suffix}")
-        page.goto(f"{base}/clinic/patients/new")
-        page.get_by_role("button", name="Create patient and invitation link").click()
-        check("/clinic/patients/new (errors)")
-        page.goto(f"{base}/clinic/settings")
-        page.get_by_label("Main phone number").fill("call us")
-        page.get_by_role("button", name="Save settings").click()
-        check("/clinic/settings (errors)")
+        clinician_pages(page, base, visit, check, failures)
         browser.close()
     return failures
+
+
+def clinician_pages(page, base: str, visit, check, failures: list[str]) -> None:  # noqa: ANN001
+    """axe's clinician half: every staff page, a patient's pages, and two error states."""
+    sign_in(page, base, "clinician@demo.sclerocare.example", STAFF_PASSWORD)
+    page.goto(f"{base}/clinic/")
+    check("/clinic/ (dashboard)")
+    for path in [
+        "/clinic/patients",
+        "/clinic/patients/new",
+        "/clinic/reminders",
+        "/clinic/audit",
+        "/clinic/settings",
+    ]:
+        visit(path)
+        check(path)
+    page.goto(f"{base}/clinic/patients")
+    page.locator("table a").first.click()
+    check("/clinic/patients/<id>")
+    patient_url = page.url.split("?")[0]
+    for suffix in ("/photos", "/photos/compare"):
+        response = page.goto(patient_url + suffix)
+        if response is not None and response.status >= 500:
+            failures.append(f"/clinic/patients/<id>{suffix}: HTTP {response.status}")
+        check(f"/clinic/patients/<id>{suffix}")
+    page.goto(f"{base}/clinic/patients/new")
+    page.get_by_role("button", name="Create patient and invitation link").click()
+    check("/clinic/patients/new (errors)")
+    page.goto(f"{base}/clinic/settings")
+    page.get_by_label("Main phone number").fill("call us")
+    page.get_by_role("button", name="Save settings").click()
+    check("/clinic/settings (errors)")
 
 
 def sign_in(page, base: str, email: str, password: str) -> None:  # noqa: ANN001
@@ -237,7 +287,8 @@ def session_cookie(base: str, email: str, password: str) -> str:
 
 
 def lighthouse(url: str, cookie: str | None) -> dict:
-    """One mobile Lighthouse run; returns category scores (0-100) and LCP in ms."""
+    """One mobile Lighthouse run: category scores (0-100), LCP in ms, CLS and the
+    audits that did not pass."""
     cmd = [
         str(TOOLS / "node_modules" / ".bin" / "lighthouse"),
         url,
@@ -254,8 +305,12 @@ def lighthouse(url: str, cookie: str | None) -> dict:
     if out.returncode != 0:
         raise RuntimeError(f"lighthouse failed on {url}: {out.stderr[-800:]}")
     report = json.loads(out.stdout)
+    if report.get("finalDisplayedUrl", url).split("?")[0] != url.split("?")[0]:
+        # A sign-in redirect would audit the sign-in page under this page's name.
+        raise RuntimeError(f"lighthouse on {url} ended at {report.get('finalDisplayedUrl')}")
     scores = {k: round((v["score"] or 0) * 100) for k, v in report["categories"].items()}
     scores["lcp_ms"] = report["audits"]["largest-contentful-paint"]["numericValue"]
+    scores["cls"] = report["audits"]["cumulative-layout-shift"]["numericValue"]
     scores["failed_audits"] = [
         a["id"]
         for a in report["audits"].values()
@@ -266,40 +321,78 @@ def lighthouse(url: str, cookie: str | None) -> dict:
     return scores
 
 
-def run_lighthouse(base: str, pages: list[str]) -> list[str]:
-    cookie = session_cookie(base, "day3@demo.sclerocare.example", PASSWORD)
+def shortfalls(scores: dict, still: bool) -> list[str]:
+    """What keeps one run below the bar (empty: it passes)."""
+    missing = [
+        f"{category} {scores[category]} < {minimum}"
+        for category, minimum in BAR.items()
+        if scores[category] < minimum
+    ]
+    if still and scores["cls"] > 0:
+        missing.append(f"CLS {scores['cls']:.3f} > 0")
+    return missing
+
+
+def run_lighthouse(base: str, album: int, only: list[str] | None = None) -> list[str]:
+    """Lighthouse on ``LIGHTHOUSE_PAGES`` (or just those whose path starts with one of
+    ``only``), printing each page's scores and every retried run's shortfall."""
+    cookies: dict[str, str] = {}
     failures: list[str] = []
-    for path in pages:
-        # Up to three runs, keeping the best: on a shared 2-core machine another process
-        # only ever adds blocking time, so one busy run is noise, three are a finding.
-        scores = {}
-        for _ in range(3):
-            run = lighthouse(base + path, None if path == "/login" else cookie)
-            if not scores or run["performance"] > scores["performance"]:
-                scores = run
-            if all(scores[category] >= minimum for category, minimum in BAR.items()):
+    for path, who, still in LIGHTHOUSE_PAGES:
+        path = path.format(album=album)
+        if only and not any(path.startswith(prefix) for prefix in only):
+            continue
+        if who and who not in cookies:
+            password = STAFF_PASSWORD if who == CLINICIAN else PASSWORD
+            cookies[who] = session_cookie(base, who, password)
+        # One run, and up to two more only when it is below the bar, keeping the best:
+        # on a shared 2-core machine another process only ever adds blocking time, so
+        # one busy run is noise, three are a finding.
+        best: dict = {}
+        below: list[str] = []  # what each run below the bar missed, said when retried
+        runs = 0
+        while runs < 3:
+            runs += 1
+            run = lighthouse(base + path, cookies.get(who) if who else None)
+            if shortfalls(run, still):
+                below.append(f"run {runs}: {', '.join(shortfalls(run, still))}")
+            # Fewest shortfalls first, then the best performance score.
+            if not best or (len(shortfalls(run, still)), -run["performance"]) < (
+                len(shortfalls(best, still)),
+                -best["performance"],
+            ):
+                best = run
+            if not shortfalls(best, still):
                 break
-        line = "  ".join(f"{k} {scores[k]:3d}" for k in BAR)
-        print(f"  lighthouse {path:22} {line}  LCP {scores['lcp_ms']:.0f} ms", flush=True)
-        for category, minimum in BAR.items():
-            if scores[category] < minimum:
-                failed = ", ".join(scores["failed_audits"])
-                failures.append(f"{path}: {category} {scores[category]} < {minimum} ({failed})")
+        line = "  ".join(f"{k} {best[k]:3d}" for k in BAR)
+        lcp, cls = best["lcp_ms"], best["cls"]
+        tries = "" if runs == 1 else f"  (best of {runs} runs; {'; '.join(below)})"
+        print(f"  lighthouse {path:28} {line}  LCP {lcp:.0f} ms  CLS {cls:.3f}{tries}", flush=True)
+        missing = shortfalls(best, still)
+        if missing:
+            failed = ", ".join(best["failed_audits"])
+            failures.append(f"{path}: {'; '.join(missing)} ({failed})")
     return failures
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-lighthouse", action="store_true", help="axe only")
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="PATH",
+        help="Lighthouse only on pages whose path starts with PATH (repeatable), no axe",
+    )
     args = parser.parse_args()
     ensure_node_tools()
     with tempfile.TemporaryDirectory() as tmp:
-        server, base = start_app(Path(tmp))
+        server, base, album = start_app(Path(tmp))
         try:
             print(f"audit: app at {base}")
-            failures = run_axe(base)
+            failures = [] if args.only else run_axe(base)
             if not args.no_lighthouse:
-                failures += run_lighthouse(base, LIGHTHOUSE_PAGES)
+                failures += run_lighthouse(base, album, args.only)
         finally:
             server.terminate()
             server.wait(10)
@@ -308,8 +401,9 @@ def main() -> int:
         for f in failures:
             print(f"  - {f}", file=sys.stderr)
         return 1
-    lighthouse_done = "" if args.no_lighthouse else "; Lighthouse at or above the bar"
-    print(f"audit: passed (axe: 0 violations{lighthouse_done})")
+    axe_done = "axe skipped" if args.only else "axe: 0 violations"
+    lighthouse_done = "" if args.no_lighthouse else "; Lighthouse 100, CLS 0 on photo pages"
+    print(f"audit: passed ({axe_done}{lighthouse_done})")
     return 0
 
 

@@ -24,6 +24,10 @@ from app.web import chosen_file
 from app.web import client_address
 from app.web import jpeg_response
 
+# The diary and the photo pages put the viewer's key in thumbnail URLs (the service
+# worker keeps thumbnails by URL: docs/decisions/photo-thumbnail-cache.md).
+bp.add_app_template_global(photos.thumb_key, "thumb_key")
+
 
 @bp.get("/photos")
 def photos_page():

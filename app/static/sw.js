@@ -1,6 +1,7 @@
 // ScleroCare service worker: an offline page for navigations, and reminders (web push).
-// Authenticated pages, photos and API responses are never cached here (health data on a
-// shared phone). Notifications show only the generic words the server sent.
+// Health data is kept here only where the patient expects it, and only until sign-out
+// (a shared phone): their offline pages and their photo thumbnails. Notifications show
+// only the generic words the server sent.
 "use strict";
 // Caching rules (issue: offline-first, but health data only where the patient expects it):
 // - versioned static assets and the offline page are precached;
@@ -8,12 +9,18 @@
 //   they can be read offline (the page marks itself "offline, last updated ...");
 //   they are purged on sign-out, when another person signs in on this device, and when
 //   any answer shows the server has ended the session (signedOut below);
-// - photos, clinician pages, API and every other response are never cached;
+// - the patient's photo thumbnails, so the photo diary is not downloaded again on every
+//   visit (issue 22 point 5; docs/decisions/photo-thumbnail-cache.md): only URLs that
+//   carry the viewer's key (?k=, app/services/photos/album.py thumb_key), so a URL is
+//   one person's; purged with the pages;
+// - full-size photos, clinician pages, API and every other response are never cached;
 // - "Download my data" (EXPORT_PREFIX) is not even seen: the browser fetches it itself,
 //   so no copy of a patient's whole record can be kept here (issue 20 point 5).
 const VERSION = "__ASSET_VERSION__"; // filled in when served (app/assets.py)
 const CACHE = "sclerocare-static-" + VERSION;
 const PAGES = "sclerocare-pages";
+const THUMBS = "sclerocare-thumbs";
+const THUMB_PATH = /^\/patient\/photos\/\d+\/thumb$/;
 const OFFLINE_PAGES = ["/patient/today", "/patient/checklist", "/patient/plan", "/patient/checkin"];
 const REFRESH_AFTER_MS = 30 * 60 * 1000;
 const PRECACHE = ["__PRECACHE__"]; // versioned URLs, filled in when served
@@ -51,7 +58,8 @@ self.addEventListener("activate", (event) => {
   // Old static caches go; the pages cache survives an app update (same user's pages).
   event.waitUntil(
     caches.keys()
-      .then((keys) => Promise.all(keys.filter((k) => k !== CACHE && k !== PAGES).map((k) => caches.delete(k))))
+      .then((keys) => Promise.all(keys.filter((k) => k !== CACHE && k !== PAGES && k !== THUMBS)
+        .map((k) => caches.delete(k))))
       .then(() => self.clients.claim())
   );
 });
@@ -86,9 +94,10 @@ function precachePatient() {
 // Counts purges: a page whose download began before a purge is not put back after it.
 let generation = 0;
 
+// Everything kept for the person signed in: their pages and their photo thumbnails.
 function forgetPages() {
   generation += 1;
-  return caches.delete(PAGES);
+  return Promise.all([caches.delete(PAGES), caches.delete(THUMBS)]);
 }
 
 // The whole page is read before the kept copy is replaced: if the signal drops halfway
@@ -162,11 +171,41 @@ function pageOffline(url) {
     .then((hit) => (hit ? markedCopy(hit) : fallback()));
 }
 
+function isThumb(url) {
+  return url.origin === self.location.origin && THUMB_PATH.test(url.pathname) && url.searchParams.get("k");
+}
+
+// A photo thumbnail: from this phone's copy if there is one (a photo never changes under
+// its id), else from the network, kept when it is the signed-in patient's JPEG. Not
+// found (another person's photo, signed out) and errors are never kept; a download that
+// began before a purge is not put back after it.
+function thumbnail(event, url) {
+  const started = generation;
+  return caches.open(THUMBS).then((cache) => cache.match(url.href)).then((hit) => hit || fetch(event.request)
+    .then((response) => {
+      const jpeg = (response.headers.get("Content-Type") || "").indexOf("image/jpeg") === 0;
+      if (response.ok && !response.redirected && response.type === "basic" && jpeg) {
+        const copy = response.clone();
+        event.waitUntil(copy.blob().then((body) => {
+          if (started !== generation) return null;
+          return caches.open(THUMBS).then((cache) => cache.put(
+            url.href, new Response(body, { status: 200, headers: copy.headers })
+          ));
+        }).catch(() => null));
+      }
+      return response;
+    }));
+}
+
 self.addEventListener("fetch", (event) => {
   const request = event.request;
   if (request.method !== "GET") return;
   const url = new URL(request.url);
   if (url.origin === self.location.origin && url.pathname.startsWith(EXPORT_PREFIX)) return;
+  if (isThumb(url)) {
+    event.respondWith(thumbnail(event, url));
+    return;
+  }
   if (request.mode === "navigate") {
     event.respondWith(pageFromNetwork(event, url).catch(() => pageOffline(url)));
     return;

@@ -1,5 +1,6 @@
 """The photo diary in a real browser at phone size: add a photo, see it in the diary,
-get the last photo as a guide for the next one, and find no photo in any cache."""
+get the last photo as a guide for the next one, and find no full-size photo or photo page
+in any cache (only the patient's own thumbnails, issue 22 point 5)."""
 
 from __future__ import annotations
 
@@ -93,7 +94,9 @@ def test_patient_uploads_a_photo_on_a_phone_and_sees_it_in_the_diary(
 
     page.evaluate("() => navigator.serviceWorker && navigator.serviceWorker.ready")
     cached = page.evaluate(CACHED_URLS)
-    assert not [url for url in cached if "/patient/photos" in url or "/clinic/" in url], cached
+    kept = [url for url in cached if "/patient/photos" in url or "/clinic/" in url]
+    # Only thumbnails, each with the patient's key (sw.js THUMBS; issue 22 point 5).
+    assert all(re.search(r"/patient/photos/\d+/thumb\?k=\w+$", url) for url in kept), cached
     assert js_errors == []
 
 

@@ -323,17 +323,25 @@ def test_c11_the_total_photo_quota_refuses_with_a_message_and_keeps_the_diary(ap
 
 def test_d7_the_service_worker_keeps_only_its_allowlist_never_diary_photos_or_api(client):
     """D7 (static half; the browser half is tests/browser/test_purge_on_signout.py): the
-    served service worker keeps only the four offline pages and versioned /static/ files.
-    No diary, photo, clinician or JSON URL can enter a cache, and sign-out purges pages."""
+    served service worker keeps only the four offline pages, versioned /static/ files and
+    the patient's own photo thumbnails (keyed URLs). No diary, full-size photo, clinician
+    or JSON URL can enter a cache, and sign-out purges pages and thumbnails."""
     sw = client.get("/sw.js").get_data(as_text=True)
     pages = re.search(r"const OFFLINE_PAGES = \[([^\]]*)\];", sw).group(1)
     kept = set(re.findall(r'"([^"]+)"', pages))
     assert kept == {"/patient/today", "/patient/checklist", "/patient/plan", "/patient/checkin"}
-    # Every cache.put is one of the two rules: the allowlisted pages, or /static/ files.
-    # The third put copies a patient script from the previous cache on an update
-    # (precachePatient): its URLs are PATIENT_ASSETS, every one a versioned /static/ file.
-    assert sw.count("cache.put(") == 3
+    # Every cache.put is one of three rules: the allowlisted pages, /static/ files, or the
+    # patient's photo thumbnails. The third put copies a patient script from the previous
+    # cache on an update (precachePatient): its URLs are PATIENT_ASSETS, every one a
+    # versioned /static/ file. The fourth keeps a thumbnail (issue 22 point 5): only
+    # /patient/photos/<id>/thumb with the viewer's key, in its own cache, purged with the
+    # pages (tests/browser/test_thumbnail_cache_browser.py).
+    assert sw.count("cache.put(") == 4
     assert sw.count("cache.put(url, old)") == 1
+    assert sw.count("caches.open(THUMBS).then((cache) => cache.put(") == 1
+    assert "const THUMB_PATH = /^\\/patient\\/photos\\/\\d+\\/thumb$/;" in sw
+    assert 'THUMB_PATH.test(url.pathname) && url.searchParams.get("k")' in sw
+    assert "Promise.all([caches.delete(PAGES), caches.delete(THUMBS)])" in sw
     assets = json.loads(re.search(r"const PATIENT_ASSETS = (\[[^\]]*\]);", sw).group(1))
     assert assets and all(re.fullmatch(r"/static/[\w./-]+\?v=\w+", url) for url in assets)
     assert 'url.pathname.startsWith("/static/")' in sw

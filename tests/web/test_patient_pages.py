@@ -181,4 +181,28 @@ def test_the_diary_shows_comments_viewers_and_its_first_six_photos_in_order(
     assert page.index("Second comment.") < page.index("First comment.")  # newest first
     assert page.count("Doc1 opened your diary, last on ") == 1
     assert "All 8 photos" in page
-    assert len(re.findall(r'src="/patient/photos/\d+/thumb"', html)) == 6
+    # Each with the patient's thumbnail key (sw.js keeps them by URL: issue 22 point 5).
+    assert len(re.findall(r'src="/patient/photos/\d+/thumb\?k=[0-9a-f]{24}"', html)) == 6
+
+
+def test_thumbnail_urls_carry_a_key_of_their_viewer_alone(app, client, world, in_app):
+    """The service worker keeps thumbnails by URL (issue 22 point 5), so each patient's
+    URLs carry their own key: the same on every page and visit, another patient's is
+    different."""
+    from tests.web.test_diary_days import add_days
+
+    in_app(lambda: add_days(world.patient_a, photos=range(2)))
+    in_app(lambda: add_days(world.patient_c, photos=range(2)))
+
+    def keys(email: str) -> set[str]:
+        login(client, email)
+        found = set()
+        for path in ("/patient/photos", "/patient/diary", "/patient/photos"):
+            html = client.get(path).get_data(as_text=True)
+            found |= set(re.findall(r'src="/patient/photos/\d+/thumb\?k=([0-9a-f]{24})"', html))
+        client.post("/logout")
+        return found
+
+    alice, cara = keys("alice@patients.example"), keys("cara@patients.example")
+    assert len(alice) == 1 and len(cara) == 1 and alice != cara
+    assert keys("alice@patients.example") == alice  # a new sign-in: the same URLs

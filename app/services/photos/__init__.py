@@ -32,6 +32,7 @@ from app.services.photos.album import delete as delete
 from app.services.photos.album import diary as diary
 from app.services.photos.album import image as image
 from app.services.photos.album import photo as photo
+from app.services.photos.album import thumb_key as thumb_key
 from app.services.photos.album import upload_page as upload_page
 from app.services.photos.clinic import clinic_compare as clinic_compare
 from app.services.photos.clinic import clinic_diary as clinic_diary

@@ -4,11 +4,14 @@ refusal is audited (``refusals.refuse_read``, checklist E2)."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask import current_app
 
 from app.clock import now
 from app.extensions import db
@@ -46,6 +49,19 @@ def diary(user: Principal, page: int = 1, size: int = PAGE) -> PhotoDiary:
     known = patient.sessions  # read with the sign-in check: no statement of its own
     numbers = numbered(known) if known is not None else None
     return diary_of(patient.id, patient.timezone, page, size, numbers)
+
+
+def thumb_key(user: Principal) -> str:
+    """The key in this person's thumbnail URLs (``?k=``), the same on every visit.
+
+    The service worker keeps thumbnails on the phone by URL (sw.js, THUMBS;
+    docs/decisions/photo-thumbnail-cache.md). With the viewer's key in it, a URL is
+    one person's: a page drawn for someone else asks for other URLs, so a copy left by
+    the last person (a purge that failed) can never answer it, and the key, derived
+    from SECRET_KEY, cannot be worked out from a user id."""
+    secret = str(current_app.config["SECRET_KEY"]).encode("utf-8")
+    message = f"photo-thumb-cache:{user.id}".encode()
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()[:24]
 
 
 def _patient(user: Principal):  # noqa: ANN202 - PatientInfo

@@ -3,6 +3,7 @@
 "use strict";
 (function () {
   var PAGES_CACHE = "sclerocare-pages";
+  var THUMBS_CACHE = "sclerocare-thumbs";
   // Forms that may be saved on the phone while offline and sent later. Each is safe to
   // send twice: ticks send the wanted state, check-ins carry a client key.
   // "Got it" on the clinic's messages (Today) is kept too: it only moves a "seen" mark.
@@ -44,8 +45,15 @@
     });
   }
 
+  // The pages and photo thumbnails kept for the person signed in (sw.js forgetPages).
+  // The worker is told too, so a download it has on the way is not kept after this.
   function purgePages() {
-    if (window.caches) { caches.delete(PAGES_CACHE).catch(function () {}); }
+    if (window.caches) {
+      caches.delete(PAGES_CACHE).catch(function () {});
+      caches.delete(THUMBS_CACHE).catch(function () {});
+    }
+    var worker = "serviceWorker" in navigator ? navigator.serviceWorker.controller : null;
+    if (worker) { worker.postMessage({ type: "purge-pages" }); }
   }
 
   // Another person signed in on this phone: forget the pages kept for the last one.

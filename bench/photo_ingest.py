@@ -180,6 +180,7 @@ class Judgement:
     low: float  # the ~95% interval of the median of the quiet ratios
     high: float
     why: str = ""
+    every: bool = False  # ratio and interval are over every round (too few were quiet)
 
 
 def judge(rounds: list[tuple[float, float]], aim: float, min_quiet: int) -> Judgement:
@@ -192,9 +193,11 @@ def judge(rounds: list[tuple[float, float]], aim: float, min_quiet: int) -> Judg
     quickest = min(ref for ref, _ in rounds)
     quiet = [app / ref for ref, app in rounds if ref <= NOISY * quickest]
     if len(quiet) < max(min_quiet, 1):
-        every = statistics.median(app / ref for ref, app in rounds)
+        ratios = [app / ref for ref, app in rounds]
         why = f"only {len(quiet)} of {len(rounds)} rounds quiet, {min_quiet} needed"
-        return Judgement(TOO_NOISY, every, len(quiet), len(rounds), every, every, why)
+        low, high = median_interval(ratios)
+        overall = statistics.median(ratios)
+        return Judgement(TOO_NOISY, overall, len(quiet), len(rounds), low, high, why, every=True)
     ratio = statistics.median(quiet)
     low, high = median_interval(quiet)
     if low <= aim < high:
@@ -307,9 +310,9 @@ def report(label: str, times: dict, ref: str, app: str, aim: float, min_quiet: i
 def print_judgement(label: str, j: Judgement, aim: float) -> str:
     spread = f"95% interval {j.low:.2f}-{j.high:.2f}x"
     note = f"; {j.why}" if j.why else ""
+    over = f"every one of {j.rounds} rounds" if j.every else f"{j.quiet} quiet of {j.rounds} rounds"
     print(
-        f"  {label}: {j.ratio:.2f}x median of {j.quiet} quiet of {j.rounds} rounds "
-        f"({spread}{note})  [aim <= {aim}x: {j.verdict}]"
+        f"  {label}: {j.ratio:.2f}x median of {over} ({spread}{note})  [aim <= {aim}x: {j.verdict}]"
     )
     return j.verdict
 

@@ -6,6 +6,7 @@ upload body it sends is a form the app's own parser reads."""
 from __future__ import annotations
 
 import io
+import statistics
 
 import pytest
 from PIL import ExifTags
@@ -79,6 +80,7 @@ def test_too_few_quiet_rounds_is_too_noisy_not_a_verdict():
     judged = bench.judge(rounds, 1.0, 3)
     assert judged.verdict == bench.TOO_NOISY
     assert "only 2 of 6 rounds quiet, 3 needed" in judged.why
+    assert judged.every and judged.ratio == statistics.median([0.9, 0.9, 0.6, 0.6, 0.6, 0.6])
 
 
 def test_a_spread_across_the_aim_is_too_noisy():

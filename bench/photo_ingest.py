@@ -765,7 +765,7 @@ def main() -> int:
             s3_section(args.rounds, jpeg, folder)
     print(f"\nload at the end {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     summary = {v: verdicts.count(v) for v in (PASS, MISS, TOO_NOISY) if v in verdicts}
-    print("verdicts: " + ", ".join(f"{n} {v}" for v, n in summary.items()))
+    print("verdicts: " + (", ".join(f"{n} {v}" for v, n in summary.items()) or "none judged"))
     if busy or busy_note():
         print("(measured on a busy machine: a MISS on time may be the load; run again quieter)")
     return exit_status(verdicts)

@@ -142,7 +142,9 @@ def production_env(url: str, engine_options: str | None) -> dict[str, str]:
         PYTHONPATH=str(ROOT),
         FLASK_SECRET_KEY=uuid.uuid4().hex + uuid.uuid4().hex,
         FLASK_SQLALCHEMY_DATABASE_URI=url,
-        FLASK_VAPID_GENERATE_DEV_KEY="memory",
+        # One push key for every worker: production refuses a key made per process
+        # when more than one process serves (config.py, stateless-app-servers.md).
+        FLASK_VAPID_PRIVATE_KEY=_shared_push_key(),
         FLASK_VAPID_SUBJECT="mailto:it@bench.example",
         MAIL_DEFAULT_FROM="Clinic <noreply@bench.example>",
         SCLERO_BASE_URL=f"https://{HOST}",
@@ -157,6 +159,18 @@ def production_env(url: str, engine_options: str | None) -> dict[str, str]:
     if engine_options:
         env["FLASK_SQLALCHEMY_ENGINE_OPTIONS"] = engine_options
     return env
+
+
+def _shared_push_key() -> str:
+    """A fresh VAPID private key (base64url), as `flask notifications vapid-keygen` makes."""
+    sys.path.insert(0, str(ROOT))
+    from py_vapid import Vapid
+
+    from app.adapters import push
+
+    vapid = Vapid()
+    vapid.generate_keys()
+    return push.private_key_b64u(vapid)
 
 
 def prepare_database(env: dict[str, str]) -> None:
@@ -543,7 +557,7 @@ def in_process_settings(url: str, env: dict[str, str]) -> dict:
     settings = {
         "SECRET_KEY": env["FLASK_SECRET_KEY"],
         "SQLALCHEMY_DATABASE_URI": url,
-        "VAPID_GENERATE_DEV_KEY": "memory",
+        "VAPID_PRIVATE_KEY": env["FLASK_VAPID_PRIVATE_KEY"],
         "VAPID_SUBJECT": env["FLASK_VAPID_SUBJECT"],
         "MAIL_DEFAULT_SENDER": env["MAIL_DEFAULT_FROM"],
         "SCLERO_BASE_URL": env["SCLERO_BASE_URL"],

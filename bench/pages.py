@@ -116,7 +116,7 @@ def main() -> int:
     failures, unmeasured = [], []
     best_bare = [float("inf")]
     with tempfile.TemporaryDirectory() as tmp:
-        server, base = audit.start_app(Path(tmp), wsgi=env_app)
+        server, base, _ids = audit.start_app(Path(tmp), wsgi=env_app)
         try:
             cookies = {who: audit.session_cookie(base, *who) for who in {w for _, w in PAGES if w}}
             print("{:22} {:>11} {:>5} {:>5} {:>5} {:>5} {:>8} {:>9} {:>9}".format(*head))

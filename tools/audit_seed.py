@@ -135,9 +135,12 @@ def main() -> int:
     app = create_app()
     with app.app_context():
         summary, album = seed()
-    # The last line is for tools/audit.py: the 200-photo patient's id (clinician pages).
+        day3 = db.session.scalar(
+            sa.select(User).where(User.email == "day3@demo.sclerocare.example")
+        ).patient.id
+    # The last line is for tools/audit.py: the patients' ids (clinician pages).
     print(summary)
-    print(json.dumps({"album_patient": album}), flush=True)
+    print(json.dumps({"album_patient": album, "day3_patient": day3}), flush=True)
     return 0
 
 

@@ -53,9 +53,11 @@ def everything(patient_id: int):
     if request.args and "handling=strict" in request.headers.get("Prefer", "").replace(" ", ""):
         words = "No parameter (such as _since, _count or _type) is supported on $everything."
         return _json(outcome("not-supported", words), status=400)
-    if _wants_only_xml():
+    if not _takes_json():
         # R4: a server that cannot give the asked-for format answers 406, not JSON that
-        # a client reading XML would misparse (found by an adversarial test).
+        # a client reading XML would misparse (found by an adversarial test). Access is
+        # checked first: another clinic's record is a 404, audited, whatever the format.
+        fhir.clinic_head(current_user, patient_id, client_address())
         words = "Only JSON (application/fhir+json) is offered here."
         return _json(outcome("not-supported", words), status=406)
     if request.method == "HEAD":
@@ -79,14 +81,22 @@ def patient_fhir(patient_id: int):
     return response
 
 
-def _wants_only_xml() -> bool:
-    """``_format=xml`` (or ``application/fhir+xml``), or an Accept header that takes no
-    JSON at all; ``*/*`` and no Accept at all take JSON."""
+# Media types that take this endpoint's JSON, parameters aside ("application/fhir+json;
+# fhirVersion=4.0" is how R4 clients name the version).
+JSON_TYPES = frozenset({FHIR_JSON, "application/json", "application/*", "*/*"})
+JSON_FORMATS = frozenset({"json", FHIR_JSON, "application/json"})
+
+
+def _takes_json() -> bool:
+    """Whether the client takes JSON: a ``_format`` naming JSON, else an Accept header
+    with a JSON (or wildcard) type at a quality above 0, or no Accept at all."""
     asked = request.args.get("_format", "").strip().lower()
     if asked:
-        return "xml" in asked
+        return asked.split(";")[0].strip() in JSON_FORMATS
     accept = request.accept_mimetypes
-    return bool(accept) and accept.best_match([FHIR_JSON, "application/json"]) is None
+    if not accept:
+        return True
+    return any(q > 0 and v.split(";")[0].strip().lower() in JSON_TYPES for v, q in accept)
 
 
 def _head(patient_id: int) -> Response:

@@ -125,6 +125,9 @@ def test_head_of_another_clinics_patient_is_404_and_refused(client, world, in_ap
         ("?_format=application/fhir%2Bxml", None),
         ("", "application/fhir+xml"),
         ("", "application/xml, text/xml;q=0.9"),
+        ("?_format=ttl", None),
+        ("?_format=html", None),
+        ("", "application/fhir+json;q=0, application/fhir+xml"),
     ],
 )
 def test_xml_only_is_406_and_no_export(client, world, in_app, query, accept):
@@ -138,10 +141,30 @@ def test_xml_only_is_406_and_no_export(client, world, in_app, query, accept):
     assert "export" not in _actions(in_app)
 
 
-@pytest.mark.parametrize("accept", [None, "*/*", "application/fhir+json", "application/json"])
+@pytest.mark.parametrize(
+    "accept",
+    [
+        None,
+        "*/*",
+        "application/fhir+json",
+        "application/json",
+        # R4 names the version as a parameter; a charset may come too (both were 406).
+        "application/fhir+json; fhirVersion=4.0",
+        "application/fhir+json; charset=utf-8",
+        "application/json; charset=UTF-8",
+        "application/fhir+xml;q=0.9, application/fhir+json",
+    ],
+)
 def test_json_or_anything_is_the_bundle(client, world, accept):
     login(client, DOC1)
     headers = {"Accept": accept} if accept else {}
     r = client.get(_everything(world.patient_a), headers=headers)
     assert r.status_code == 200 and r.mimetype == "application/fhir+json"
     assert json.loads(r.get_data(as_text=True))["resourceType"] == "Bundle"
+
+
+def test_another_clinics_xml_request_is_404_and_refused_not_406(client, world, in_app):
+    login(client, DOC2)
+    r = client.get(_everything(world.patient_a), headers={"Accept": "application/fhir+xml"})
+    _outcome(r, 404)
+    assert _actions(in_app).count("refused") == 1 and "export" not in _actions(in_app)

@@ -35,3 +35,21 @@ def test_an_ordinary_name_is_not_squeezed_apart(page, width):
     page.set_viewport_size({"width": width, "height": 800})
     page.set_content(TABLE % (APP_CSS.read_text(), "Dr Demo Clinician-Smith"))
     assert page.evaluate(BROKEN_WORDS) == []
+
+
+BUTTON = """<!doctype html><html lang="en"><head><title>t</title><style>%s</style></head>
+<body><main><form><button type="submit" class="danger">Yes, discharge %s</button>
+<a class="button" href="#">No, keep them in care</a></form></main></body></html>"""
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [320, 390, 1366])
+def test_a_button_naming_a_long_name_stays_on_the_screen(page, width):
+    """The discharge page's button with a 120-character name scrolled the page
+    sideways by up to 1,797 px (an adversarial test)."""
+    page.set_viewport_size({"width": width, "height": 800})
+    page.set_content(BUTTON % (APP_CSS.read_text(), "B" * 120))
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"{overflow}px sideways scroll"
+    page.set_content(BUTTON % (APP_CSS.read_text(), "Alice Marker-A"))
+    assert page.evaluate(BROKEN_WORDS) == []

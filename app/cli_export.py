@@ -11,6 +11,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
+from app.adapters.photo_store import StorageError
 from app.clock import now
 from app.extensions import db
 from app.services import export
@@ -28,7 +29,10 @@ export_cli = AppGroup("export", help="Patients' data downloads: build, expire, s
 )
 def run_command(limit: int) -> None:
     """One pass: expire, sweep, then build up to LIMIT due exports."""
-    report = export.run_due(now, limit=limit)
+    try:
+        report = export.run_due(now, limit=limit)
+    except StorageError as exc:  # a bucket that does not answer: said, not a traceback
+        raise click.ClickException(f"exports: nothing done: {exc}") from None
     db.session.remove()
     click.echo(
         f"exports: {report.built} built, {report.failed} failed, "

@@ -191,6 +191,8 @@ class LocalPhotoStore:
                 data = f.read()
         except FileNotFoundError:
             raise StorageError(f"photo file {key} is missing") from None
+        except OSError as exc:  # a folder in its place, no permission: unreadable, as damage
+            raise StorageError(f"photo file {key} cannot be read: {exc.strerror}") from None
         if hashlib.sha256(data).hexdigest() != sha256:
             raise StorageError(f"photo file {key} does not match its sha256")
         return data
@@ -201,6 +203,8 @@ class LocalPhotoStore:
             return open(self.path(key), "rb")  # noqa: SIM115 - the caller closes it
         except FileNotFoundError:
             raise StorageError(f"photo file {key} is missing") from None
+        except OSError as exc:  # a folder in its place, no permission: unreadable, as damage
+            raise StorageError(f"photo file {key} cannot be read: {exc.strerror}") from None
 
     def delete(self, key: str) -> None:
         path = self.path(key)

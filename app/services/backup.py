@@ -32,6 +32,7 @@ one cannot dump a newer server, and a newer one writes archives an older
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -49,6 +50,8 @@ from app.adapters.photo_store import fsync_dir
 from app.extensions import db
 from app.models import Photo
 from app.services import photos
+from app.services.photos.owner import ensure_ours
+from app.services.photos.owner import owned_elsewhere
 
 FORMAT = 1
 DUMP = "database.dump"
@@ -238,6 +241,13 @@ def restore(folder: str) -> Summary:
         raise BackupError(f"The photo store cannot be read: {exc}") from None
     if used:
         raise BackupError(f"{store.where().capitalize()} is not empty. Restore into an empty one.")
+    if owned_elsewhere(store):
+        # Its sweep would delete every restored photo (no row of its database names them).
+        raise BackupError(
+            f"{store.where().capitalize()} is marked as another ScleroCare installation's "
+            "(its owner mark was written under a different FLASK_SECRET_KEY). Restore into "
+            "a store of this installation's own."
+        )
     if engine.dialect.name == "postgresql":
         _check_pg_tool("pg_restore")
         engine.dispose()
@@ -264,6 +274,8 @@ def restore(folder: str) -> Summary:
                 f"Photo file {key} could not be written ({exc}); the database is restored: "
                 "empty the photo store and the database, then restore again."
             ) from None
+    with contextlib.suppress(StorageError):  # the first sweep marks it otherwise
+        ensure_ours(store)  # these photos are this installation's now
     return Summary(folder, engine.dialect.name, len(files), manifest.get("revision"))
 
 

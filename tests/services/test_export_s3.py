@@ -158,3 +158,19 @@ def test_closing_the_account_removes_its_zips_from_the_bucket(machines, in_app, 
     names = in_app(lambda: closure_steps.export_zips(world.patient_a))
     in_app(lambda: closure_steps.remove_zips(names))
     assert exports_in_bucket(app) == {}
+
+
+def test_export_run_with_a_silent_bucket_is_a_message_not_a_traceback(machines, in_app, world):
+    app, builder, _ = machines
+    app.config["SCLERO_EXPORT_DIR"] = builder
+    in_app(lambda: export.request_export(principal_of(world.patient_a), "127.0.0.1", now()))
+    endpoint = app.config["SCLERO_S3_ENDPOINT_URL"]
+    url, stop = start_silent_server()
+    try:
+        app.config.update(SCLERO_S3_ENDPOINT_URL=url, SCLERO_S3_TIMEOUT=1.0)
+        result = app.test_cli_runner().invoke(args=["export", "run"])
+    finally:
+        stop()
+        app.config.update(SCLERO_S3_ENDPOINT_URL=endpoint, SCLERO_S3_TIMEOUT=5.0)
+    assert result.exit_code == 1 and "exports: nothing done" in result.output, result.output
+    assert "Traceback" not in result.output

@@ -8,18 +8,23 @@ the local folder and on a bucket behind a real S3 endpoint on loopback (moto ser
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from app import create_app
 from app.adapters.photo_store import OWNER_NAME
+from app.adapters.photo_store_s3 import make_client
 from app.extensions import db
+from app.services import export
 from app.services import photos
 from app.services.photos.owner import OwnedElsewhere
 from app.services.photos.owner import mark_for
 from config import TestingConfig
 from tests.conftest import Clock
+from tests.conftest import build_world
 from tests.services.test_backup import _ok
 
 KEY_A = "production-key-" + "a" * 32
@@ -156,3 +161,54 @@ def test_the_mark_tells_nothing_of_the_key():
     mark = mark_for(KEY_A)
     assert len(mark) == 64 and KEY_A not in mark and mark != mark_for(KEY_B)
     assert OWNER_NAME.startswith(".")  # never a photo key, never swept
+
+
+def test_another_installations_export_sweep_leaves_this_ones_zips(tmp_path, s3_endpoint, s3_bucket):
+    """Zips wait under the photo store's prefix: a second installation's worker swept
+    them away on every pass (an adversarial test). The photo store's mark decides."""
+    store = {
+        "PHOTO_STORAGE_DIR": str(tmp_path / "unused-local-folder"),
+        "SCLERO_PHOTO_STORE": "s3",
+        "SCLERO_S3_BUCKET": s3_bucket,
+        "SCLERO_S3_ENDPOINT_URL": s3_endpoint,
+        "SCLERO_S3_REGION": "us-east-1",
+        "SCLERO_S3_PREFIX": "clinic/",
+    }
+    production = _installation(tmp_path, "production", KEY_A, store)
+    staging = _installation(tmp_path, "staging", KEY_B, store)
+    try:
+        _ok(production, "photos", "sweep")  # marks the store as production's
+        name = "export-7-" + "c" * 32 + ".zip"
+        client = make_client(s3_endpoint, "us-east-1")
+        client.put_object(Bucket=s3_bucket, Key=f"clinic/exports/{name}", Body=b"PK ready")
+        with staging.app_context():
+            assert export.sweep(timedelta(0)) == 0
+        listed = client.list_objects_v2(Bucket=s3_bucket, Prefix="clinic/exports/")
+        assert [o["Key"] for o in listed.get("Contents", [])] == [f"clinic/exports/{name}"]
+        with production.app_context():  # its own sweep still removes a stray
+            assert export.sweep(timedelta(0)) == 1
+    finally:
+        _dispose(production, staging)
+
+
+def test_a_restore_into_another_installations_store_is_refused(tmp_path, shared_store):
+    source = _installation(tmp_path, "source", KEY_A, {"PHOTO_STORAGE_DIR": str(tmp_path / "p")})
+    with source.app_context():
+        build_world()
+    backup = tmp_path / "backup"
+    _ok(source, "backup", "create", str(backup))
+    other = _installation(tmp_path, "other", KEY_B, shared_store)
+    _ok(other, "photos", "sweep")  # the store is marked as the other installation's
+    target = create_app(
+        TestingConfig,
+        SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'target.db'}",
+        SCLERO_NOW=Clock(),
+        SECRET_KEY=KEY_A,
+        SCLERO_EXPORT_DIR=str(tmp_path / "exports-target"),
+        **shared_store,
+    )
+    result = target.test_cli_runner().invoke(args=["backup", "restore", str(backup)])
+    assert result.exit_code == 1 and "another ScleroCare installation" in result.output
+    with target.app_context():
+        assert sa.inspect(db.engine).get_table_names() == []
+    _dispose(source, other, target)

@@ -857,3 +857,18 @@ def test_default_storage_is_the_instance_folder(app):
     with app.app_context():
         assert photos.store().root == os.path.join(app.instance_path, "photos")
     assert pillow_heif.__version__
+
+
+def test_a_folder_in_place_of_a_photo_file_is_a_handled_404(alice, app, in_app, runner):
+    """Anything but "file not found" (a folder in its place, no permission) was an
+    unhandled 500 (an adversarial test): it is damage like any other."""
+    upload(alice, phone_jpeg((200, 150)))
+    (pid,) = photo_ids(in_app)
+    key = in_app(lambda: db.session.get(Photo, pid).thumb_key)
+    path = os.path.join(app.config["PHOTO_STORAGE_DIR"], key)
+    os.remove(path)
+    os.mkdir(path)
+    r = alice.get(f"/patient/photos/{pid}/thumb")
+    assert r.status_code == 404 and r.mimetype == "image/svg+xml"
+    result = runner.invoke(args=["photos", "verify"])
+    assert result.exit_code == 1 and str(pid) in result.output

@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import uuid
 from collections.abc import Callable
@@ -47,10 +48,14 @@ from app.services.export.files import export_dir
 from app.services.export.files import remove
 from app.services.export.files import system_audit
 from app.services.export.files import zips
+from app.services.photos import storage
+from app.services.photos.owner import owned_elsewhere
 
 RETRY_AFTER = timedelta(minutes=1)
 # The page the "ready" notification opens (the "Your data" section of the settings page).
 READY_LINK = "/patient/reminders#data-title"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -249,4 +254,12 @@ def sweep(older_than: timedelta | None = None) -> int:
         )
     )
     db.session.commit()
+    # Another installation given this bucket prefix (zips wait under the photo store's
+    # prefix) sees this one's ready zips as strays and deleted them on every pass (an
+    # adversarial test). The photo store's owner mark, written by `flask photos sweep`,
+    # decides; only read here, so a pass never writes to a store it has not swept.
+    photo_store = storage.store()
+    if owned_elsewhere(photo_store):
+        log.error("export sweep skipped: %s belongs to another installation", photo_store.where())
+        return 0
     return zips().sweep(wanted, wall_seconds() - age.total_seconds())

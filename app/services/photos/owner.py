@@ -38,14 +38,25 @@ def mark_for(secret: object) -> str:
     return hmac.new(str(secret).encode(), PURPOSE, hashlib.sha256).hexdigest()
 
 
+def _ours() -> tuple[str, set[str]]:
+    config = current_app.config
+    mine = mark_for(config["SECRET_KEY"])
+    return mine, {mine, *(mark_for(k) for k in config.get("SECRET_KEY_FALLBACKS") or ())}
+
+
+def owned_elsewhere(store: PhotoStore) -> bool:
+    """Whether ``store`` carries another installation's mark (a restore into it, or a
+    sweep of it, would hand this installation's photos to that one's sweep)."""
+    found = store.owner()
+    return found is not None and found not in _ours()[1]
+
+
 def ensure_ours(store: PhotoStore, claim: bool = False) -> None:
     """Make sure ``store`` is this installation's, marking it if it has no mark yet.
 
     :raises OwnedElsewhere: another installation's mark, and ``claim`` not given.
     """
-    config = current_app.config
-    mine = mark_for(config["SECRET_KEY"])
-    ours = {mine, *(mark_for(k) for k in config.get("SECRET_KEY_FALLBACKS") or ())}
+    mine, ours = _ours()
     found = store.owner()
     if found is not None and found not in ours and not claim:
         raise OwnedElsewhere(

@@ -19,7 +19,9 @@ Requests from this machine itself (127.0.0.1, ::1) are not limited while
 ``SCLERO_RATELIMIT_EXEMPT_LOOPBACK`` is on: behind a local reverse proxy whose hops are
 not configured, every client seems to come from there, and a limit on that one address
 would be one limit for everybody (30 wrong passwords by anyone would stop every
-sign-in). The per-account counter (``accounts.signin``) still applies to them.
+sign-in). The per-account counter (``accounts.signin``) still applies to them, and so do
+the limits counted by something else than the address (a calendar link, a patient's
+new calendar links): only the address limits take ``exempt_when=from_this_machine``.
 
 If Redis cannot be reached, each worker counts in its own memory until it can again,
 and nothing becomes a 500 (``swallow_errors``). A request over a limit gets the app's
@@ -112,9 +114,11 @@ limiter = Limiter(
 )
 
 
-@limiter.request_filter
-def _from_this_machine() -> bool:
-    """Whether the request is exempt: it comes from loopback and the setting says so."""
+def from_this_machine() -> bool:
+    """Whether an *address* limit lets this request through: it comes from loopback and
+    the setting says so. Given to each limit counted by address (``exempt_when``), not
+    to the limiter as a whole: a limit counted per account or per link still applies to
+    loopback (an adversarial test made 28 calendar links through 127.0.0.1)."""
     return bool(current_app.config.get("SCLERO_RATELIMIT_EXEMPT_LOOPBACK")) and (
         request.remote_addr in LOOPBACK
     )

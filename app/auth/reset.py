@@ -20,6 +20,7 @@ from app.auth.routes import bp
 from app.clock import now
 from app.extensions import csrf
 from app.i18n import _
+from app.limits import from_this_machine
 from app.limits import limiter
 from app.limits import link_page
 from app.limits import reset_ask
@@ -37,7 +38,9 @@ def _reset_link(token: str) -> str:
 
 
 @bp.route("/forgot-password", methods=["GET", "POST"])
-@limiter.limit(reset_ask, methods=["POST"], on_breach=limited.forgot_page)
+@limiter.limit(
+    reset_ask, methods=["POST"], on_breach=limited.forgot_page, exempt_when=from_this_machine
+)
 def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
@@ -49,7 +52,7 @@ def forgot_password():
 
 
 @bp.route("/reset/<token>", methods=["GET", "POST"])
-@limiter.shared_limit(link_page, "link pages", methods=["POST"])
+@limiter.shared_limit(link_page, "link pages", methods=["POST"], exempt_when=from_this_machine)
 def reset_password(token: str):
     """The token is in this page's URL: ``Referrer-Policy: no-referrer`` keeps it out of
     any Referer (the form posting back, the next page), and ``no-store`` out of the

@@ -22,6 +22,7 @@ from app.auth.forms import LoginForm
 from app.auth.forms import SetPasswordForm
 from app.clock import now
 from app.i18n import _
+from app.limits import from_this_machine
 from app.limits import limiter
 from app.limits import link_page
 from app.limits import sign_in
@@ -62,7 +63,9 @@ def index():
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(sign_in, methods=["POST"], on_breach=limited.sign_in_page)
+@limiter.limit(
+    sign_in, methods=["POST"], on_breach=limited.sign_in_page, exempt_when=from_this_machine
+)
 def login():
     if getattr(current_user, "mfa_pending", ""):
         return redirect(url_for("auth.mfa_code"))  # password done; the code is next
@@ -132,7 +135,7 @@ def logout():
 
 
 @bp.route("/invite/<token>", methods=["GET", "POST"])
-@limiter.shared_limit(link_page, "link pages", methods=["POST"])
+@limiter.shared_limit(link_page, "link pages", methods=["POST"], exempt_when=from_this_machine)
 def accept_invite(token: str):
     """A patient's or staff member's link: set a password, then go to their start page.
 

@@ -34,6 +34,7 @@ from app.i18n import _
 from app.limits import calendar_feed as feed_limit
 from app.limits import calendar_link as link_limit
 from app.limits import client_key
+from app.limits import from_this_machine
 from app.limits import limiter
 from app.limits import link_key
 from app.limits import wait_words
@@ -145,7 +146,7 @@ def calendar_stop_link():
 # so a limit on GET alone would leave HEAD unlimited.
 @bp.get("/calendar/feed/<token>.ics")
 @limiter.limit(link_limit, key_func=link_key, methods=["GET", "HEAD"])
-@limiter.limit(feed_limit, methods=["GET", "HEAD"])
+@limiter.limit(feed_limit, methods=["GET", "HEAD"], exempt_when=from_this_machine)
 def calendar_feed(token: str):
     """The subscription feed: no sign-in; 404 for a link that is not live (an empty
     calendar for one stopped recently: app/services/ical/links.py)."""

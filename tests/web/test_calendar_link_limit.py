@@ -155,3 +155,19 @@ def test_the_limit_holds_across_two_workers_sharing_redis(database_url, world, i
     finally:
         forget()
         store.close()
+
+
+def test_the_per_patient_limit_holds_from_this_machine_too(app, client, world, in_app):
+    """The loopback exemption is for limits counted by address (behind a local proxy
+    every client seems to come from 127.0.0.1); a limit counted per patient still
+    applies there (an adversarial test made 28 links through 127.0.0.1)."""
+    app.config["SCLERO_CALENDAR_NEW_LINK_LIMIT"] = "3 per hour"
+    app.config["SCLERO_RATELIMIT_EXEMPT_LOOPBACK"] = True
+    login(client, ALICE)
+    local = {"REMOTE_ADDR": "127.0.0.1"}
+    for _ in range(3):
+        made = client.post("/patient/calendar/link", environ_base=local)
+        assert made.headers["Location"] == LINK_PAGE
+    over = client.post("/patient/calendar/link", environ_base=local)
+    assert over.status_code == 303 and over.headers["Location"] == REMINDERS
+    assert _links(in_app, world.patient_a) == 1  # each new link replaced the last

@@ -94,6 +94,10 @@ def test_a_page_left_open_hides_a_task_once_it_has_ended(
     walk = page.locator("li#task-walk-after-treatment")
     expect(walk).to_be_visible()
     expect(walk).to_contain_text("Until 13:00 today")
+    # The task is visible before the page's scripts have run: on a busy machine the
+    # clock below could move before app.js read the server's time, which it then read
+    # as "an hour later" and never hid the task (a CI failure). Wait for them first.
+    page.wait_for_load_state("load")
     page.clock.run_for(55 * 60 * 1000)  # 12:55: still to do
     expect(walk).to_be_visible()
     page.clock.run_for(6 * 60 * 1000)  # 13:01

@@ -101,10 +101,11 @@ def _open_patient_rows(patient_id: int) -> int:
 def test_a_discharged_patient_booked_recorded_or_commented_on_gets_no_reminder(
     client, world, in_app
 ):
-    """Bob (booked tomorrow) is discharged; the clinician then records his session and
-    leaves a comment, which is kept, and tries to record or book, which are refused
-    until he is re-opened (it would get no reminders). Nothing is queued to his phone:
-    reminders stopped with the discharge, until he is re-opened."""
+    """Bob (booked tomorrow) is discharged, which cancels the session he still had
+    booked (an adversarial test found him told both "course ended" and "your treatment
+    is tomorrow"). The clinician leaves a comment, which is kept, and tries to record
+    the session or book another, which are refused until he is re-opened (it would get
+    no reminders). Nothing is queued to his phone until he is re-opened and booked."""
     login(client, DOC1)
     r = client.post(f"/clinic/patients/{world.patient_b}/discharge", data={"confirm": "yes"})
     assert r.status_code == 303
@@ -122,9 +123,10 @@ def test_a_discharged_patient_booked_recorded_or_commented_on_gets_no_reminder(
         "areas": "right calf",
         "checks_done": "y",
     }
-    # Recording is refused too (issue 19 review): its aftercare would go unasked.
+    # Recording is refused too (issue 19 review): its aftercare would go unasked. The
+    # discharge cancelled the session, so the page says that.
     r = client.post(f"/clinic/sessions/{tid}/record", data=recorded)
-    assert r.status_code == 400 and "before recording a treatment" in text_of(r)
+    assert r.status_code == 400 and "This appointment was cancelled." in text_of(r)
     version = in_app(lambda: db.session.get(Treatment, tid).protocol_version_id)
     booked = {"date": "2026-12-18", "time": "10:00", "protocol": str(version)}
     r = client.post(
@@ -141,10 +143,12 @@ def test_a_discharged_patient_booked_recorded_or_commented_on_gets_no_reminder(
             )
         )
     )
-    assert statuses == ["scheduled"]
+    assert statuses == ["cancelled"]
     assert in_app(_open_patient_rows, world.patient_b) == 0
-    # Re-opened, the same course is planned again.
+    # Re-opened and booked again, the course is planned again.
     assert client.post(f"/clinic/patients/{world.patient_b}/reopen").status_code == 303
+    r = client.post(f"/clinic/patients/{world.patient_b}/sessions", data=booked)
+    assert r.status_code == 303, text_of(r)
     assert in_app(_open_patient_rows, world.patient_b) > 0
 
 

@@ -59,6 +59,9 @@ BROKEN_WORDS = """() => {
 
 def _check(page: Page, what: str, artifacts: Path, problems: list[str]) -> None:
     """The page as it is now, at each width: fits, words whole, axe clean."""
+    # A check right after a click could run while the next page was still loading (no
+    # document yet: a CI failure on a busy machine): measure the page once it is there.
+    page.wait_for_load_state("load")
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": 800})
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")

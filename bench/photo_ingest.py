@@ -84,16 +84,6 @@ GOAL_MB = 150  # absolute peak resident size of an app worker for one upload
 # measured while something else used the CPU (the approach of bench/pages.py).
 NOISY = 1.25
 PASS, MISS, TOO_NOISY = "PASS", "MISS", "TOO NOISY"
-# The upright turn for each EXIF orientation, as ``ImageOps.exif_transpose`` does it.
-UPRIGHT = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_270,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_90,
-}
 
 
 def make_photo(size: tuple[int, int] = SIZE, noise: float = 10, texture: float = 18) -> Image.Image:
@@ -235,7 +225,7 @@ def like_for_like(
             if box is not None:
                 im.draft("RGB", box)
         im.load()
-        turn = UPRIGHT.get(orientation)
+        turn = imaging._TRANSPOSE.get(orientation)  # the pipeline's own table
         upright = full_size[::-1] if turn in _QUARTER_TURNS else full_size
         factor = exact_reduction(im.size, upright)
         if im.size == upright:

@@ -179,7 +179,7 @@ class LocalPhotoStore:
                 raise StorageError(f"photo file {key} does not match its sha256")
             os.rename(temp, target)  # 128 random bits: names do not clash
         except Exception:
-            _remove(temp)  # disk full, I/O error: leave nothing behind
+            remove_file(temp)  # disk full, I/O error: leave nothing behind
             raise
         self._crash("renamed")
         fsync_dir(folder)
@@ -208,7 +208,7 @@ class LocalPhotoStore:
 
     def delete(self, key: str) -> None:
         path = self.path(key)
-        if _remove(path):
+        if remove_file(path):
             fsync_dir(os.path.dirname(path))
 
     def sweep(self, is_referenced: Callable[[set[str]], set[str]], older_than: float) -> int:
@@ -220,7 +220,7 @@ class LocalPhotoStore:
             keys = {f"{os.path.basename(folder)}/{n}" for n in old if not n.startswith(".")}
             keep = is_referenced({k for k in keys if KEY_PATTERN.match(k)}) if keys else set()
             for name in temps + [k.split("/")[1] for k in keys - keep]:
-                removed += _remove(os.path.join(folder, name))
+                removed += remove_file(os.path.join(folder, name))
         return removed
 
     def keys(self) -> Iterable[str]:
@@ -282,7 +282,8 @@ def _mtime(path: str) -> float:
         return float("inf")
 
 
-def _remove(path: str) -> bool:
+def remove_file(path: str) -> bool:
+    """Remove a file; False when it was already gone."""
     try:
         os.unlink(path)
     except FileNotFoundError:

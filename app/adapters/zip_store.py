@@ -26,6 +26,7 @@ from botocore.exceptions import ClientError
 
 from app.adapters.photo_store import StorageUnavailable
 from app.adapters.photo_store import fsync_dir
+from app.adapters.photo_store import remove_file
 from app.adapters.photo_store_s3 import MISSING
 from app.adapters.photo_store_s3 import TRANSFER
 from app.adapters.photo_store_s3 import ObjectReader
@@ -141,14 +142,6 @@ class BucketZips:
             return getattr(self.client, operation)(*args, **kwargs)
         except (BotoCoreError, ClientError) as exc:
             raise StorageUnavailable(f"the export store did not answer: {exc}") from None
-
-
-def remove_file(path: str) -> bool:
-    try:
-        os.remove(path)
-    except FileNotFoundError:
-        return False
-    return True
 
 
 def sweep_folder(folder: str, wanted: set[str], cutoff: float) -> int:

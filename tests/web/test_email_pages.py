@@ -82,13 +82,19 @@ def test_caught_mail_page_exists_only_in_development(app, client, tmp_path):
         SCLERO_DEV_MAIL=True,
         SCLERO_DEV_MAIL_DIR=str(folder),
     )
-    with dev.test_client() as c:
-        inbox = c.get("/dev/mail")
-        assert inbox.status_code == 200 and "Hello there" in text_of(inbox)
-        one = c.get("/dev/mail/20261120T120000000000-00001.eml")
-        assert one.status_code == 200 and "/patient/today" in text_of(one)
-        assert c.get("/dev/mail/..%2F..%2Fconfig.py").status_code == 404
-        assert c.get("/dev/mail/missing.eml").status_code == 404
+    try:
+        with dev.test_client() as c:
+            inbox = c.get("/dev/mail")
+            assert inbox.status_code == 200 and "Hello there" in text_of(inbox)
+            one = c.get("/dev/mail/20261120T120000000000-00001.eml")
+            assert one.status_code == 200 and "/patient/today" in text_of(one)
+            assert c.get("/dev/mail/..%2F..%2Fconfig.py").status_code == 404
+            assert c.get("/dev/mail/missing.eml").status_code == 404
+    finally:
+        # Its own engine: a PostgreSQL connection left in its pool would be closed by the
+        # garbage collector, whose ResourceWarning fails some later, innocent test.
+        with dev.app_context():
+            db.engine.dispose()
 
 
 def _production(**extra):

@@ -26,6 +26,7 @@ from app.extensions import login_manager
 from app.i18n import N_
 from app.i18n import _
 from app.i18n import force_locale
+from app.patient import held as held_checkin
 from app.patient.forms import EmailChoiceForm
 from app.patient.forms import LanguageForm
 from app.patient.forms import QuietHoursForm
@@ -70,6 +71,11 @@ def require_patient():
             or request.endpoint in EXPORT_FILES
         ):
             abort(404)
+        if request.endpoint == "patient.submit_checkin" and held_checkin.is_sent_by_hand():
+            # Sent after the idle sign-out: held for after signing in, never dropped.
+            photo = chosen_file(request.files) is not None
+            day = request.form.get("day", type=int)
+            return held_checkin.hold(parse_checkin(request.form), day, photo)
         return login_manager.unauthorized()
     if current_user.patient is None:
         abort(404)
@@ -331,6 +337,7 @@ def _checkin_page(
     values: dict,
     errors: dict,
     refused: checkins.AnswersRefused | None = None,
+    lost: bool = False,
 ) -> str:
     # After a refusal, the photo sent with the answers may have been kept anyway: the
     # page shows it (or why it was not saved) so the patient need not choose it again.
@@ -345,16 +352,34 @@ def _checkin_page(
         photo=refused.photo if refused else None,
         photo_error=refused.photo_error if refused else None,
         early=refused.urgent if refused else None,
+        lost=lost,
     )
 
 
 @bp.get("/checkin")
 def checkin():
+    held = held_checkin.take(current_user.id)
+    if held is not None:
+        return _held_checkin_page(held)
     data = checkins.checkin_form(current_user, now())
     if data.follow_up_over:
         return render_template("patient/checkin_closed.html", f=data)
     stored = data.existing.answers if data.existing else {}
     return _checkin_page(data, form_values(stored, data.questions), {})
+
+
+def _held_checkin_page(held: dict) -> str:
+    """A check-in sent after the idle sign-out, back on its form to be sent
+    (app/patient/held.py): for the day it was filled in, else today."""
+    try:
+        data = checkins.checkin_form(current_user, now(), held.get("day"))
+    except (Invalid, TypeError):
+        data = checkins.checkin_form(current_user, now())
+    if data.follow_up_over:
+        return render_template("patient/checkin_closed.html", f=data)
+    values = form_values(held["answers"], data.in_window)
+    lost = bool(held.get("note_dropped") or held.get("photo"))
+    return _checkin_page(data, values, held_checkin.problems(held), lost=lost)
 
 
 def attached_photo(form, files) -> checkins.AttachedPhoto | None:  # noqa: ANN001

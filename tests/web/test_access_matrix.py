@@ -334,7 +334,8 @@ def _verdict(kind: str, actor: str, status: int, location: str, endpoint: str = 
     if actor == "anonymous":
         if endpoint in NOT_FOUND_SIGNED_OUT | API_FILES | EXPORT_FILES:  # 404, no redirect
             return status == 404
-        return status == 302 and location.startswith("/login")
+        # 303 for a check-in sent signed out: held for after sign-in (app/patient/held.py).
+        return status in (302, 303) and location.startswith("/login")
     return _signed_in_verdict(kind, actor, status)
 
 

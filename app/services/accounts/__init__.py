@@ -30,6 +30,7 @@ from app.services.accounts.reset import reset_password as reset_password
 from app.services.accounts.reset import usable_reset as usable_reset
 from app.services.accounts.sessions import end_session as end_session
 from app.services.accounts.sessions import replace_session as replace_session
+from app.services.accounts.sessions import session_owner as session_owner
 from app.services.accounts.sessions import user_for_session as user_for_session
 from app.services.accounts.signin import authenticate as authenticate
 from app.services.accounts.staff import create_staff as create_staff

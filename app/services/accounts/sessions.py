@@ -4,6 +4,7 @@ request, and signing out. Checking a password (and throttling) is in ``signin``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -187,6 +188,33 @@ def user_for_session(token: str, now: datetime, active: bool = True) -> Principa
         token,
         row.mfa_pending,
     )
+
+
+@dataclass(frozen=True)
+class SessionOwner:
+    """Who opened a sign-in session, and the clinic's emergency number."""
+
+    user_id: int
+    emergency_number: str
+
+
+def session_owner(token: str | None) -> SessionOwner | None:
+    """The person who opened the session behind ``token``, whether it is still live or
+    not (idle, past its limit, revoked), or None for no such session.
+
+    Never a way in: it only says whose form arrived after the sign-in ended, so what
+    they sent can be given back to them alone once they sign in again (a check-in sent
+    after the idle sign-out, app/patient/held.py).
+    """
+    if not token:
+        return None
+    row = db.session.execute(
+        sa.select(User.id, Clinic.emergency_number)
+        .join(AuthSession, AuthSession.user_id == User.id)
+        .join(Clinic, Clinic.id == User.clinic_id)
+        .where(AuthSession.token_hash == token_hash(token))
+    ).first()
+    return SessionOwner(row.id, row.emergency_number) if row else None
 
 
 def _expired(row: sa.Row, now: datetime) -> bool:

@@ -247,7 +247,9 @@
     var item = items[0];
     var body = new URLSearchParams(item.body);
     body.set("csrf_token", token);  // the token of this page's sign-in session
-    fetch(item.path, { method: "POST", body: body, credentials: "same-origin" })
+    // Marked as a replay: a check-in that meets the sign-in page stays in this queue, so
+    // the server must not also hold it for after signing in (app/patient/held.py).
+    fetch(item.path, { method: "POST", body: body, credentials: "same-origin", headers: { "X-Sclero-Replay": "1" } })
       .then(function (response) {
         // Signed out by the server meanwhile (the sign-in or PIN page says so in a
         // header): the kept pages go, the unsent entries stay for after signing in.

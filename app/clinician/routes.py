@@ -13,6 +13,7 @@ from flask import session
 from flask import url_for
 from flask_login import current_user
 
+from app.clinician import held
 from app.clinician.forms import NewPatientForm
 from app.clinician.forms import booking_form
 from app.clock import now
@@ -37,6 +38,10 @@ def require_staff():
     if not current_user.is_authenticated:
         if request.endpoint in PHOTO_FILES:
             abort(404)
+        if request.endpoint == "clinician.comment" and request.view_args:
+            # Sent after the idle sign-out: held for after signing in (held.py).
+            patient_id = request.view_args["patient_id"]
+            return held.hold_comment(patient_id, request.form.get("body", ""))
         return login_manager.unauthorized()
     if not current_user.is_clinician:
         abort(404)
@@ -124,6 +129,7 @@ def _patient_page(patient_id: int, token: str | None = None, emailed: bool = Fal
     page = clinic.patient_record_page(current_user, patient_id, client_address(), now(), number)
     draft = session.pop("ack_draft", None)
     phone_draft = session.pop("phone_draft", None)
+    comment_draft = held.take_comment(current_user.id, patient_id)
     link = invite_url(token) if token else None
     book = booking_form(page.booking, page.protocols)  # app/clinician/sessions.py posts it
     return render_template(
@@ -138,6 +144,7 @@ def _patient_page(patient_id: int, token: str | None = None, emailed: bool = Fal
         ack_draft=dict([draft]) if draft else {},
         phone_draft=phone_draft[1] if phone_draft and phone_draft[0] == patient_id else None,
         closure=page.closure,
+        comment_draft=comment_draft,
     )
 
 
@@ -232,9 +239,8 @@ def review_day_photos(patient_id: int):
 @bp.post("/patients/<int:patient_id>/comments")
 def comment(patient_id: int):
     try:
-        review.add_comment(
-            current_user, patient_id, request.form.get("body", ""), client_address(), now()
-        )
+        body, key = request.form.get("body", ""), request.form.get("client_key")
+        review.add_comment(current_user, patient_id, body, client_address(), now(), key)
         flash("Comment added. The patient sees it in their diary.", "success")
     except Invalid as exc:
         flash(exc.message, "error")

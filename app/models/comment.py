@@ -17,6 +17,9 @@ class Comment(db.Model):
     """A clinician's comment, shown in the patient's diary."""
 
     __tablename__ = "comments"
+    # One comment per form load: a double tap or a resend on slow clinic Wi-Fi posts the
+    # same key again and gets the comment stored the first time (app.js sets the key).
+    __table_args__ = (sa.UniqueConstraint("patient_id", "client_key"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(
@@ -26,3 +29,4 @@ class Comment(db.Model):
     author_name: Mapped[str] = mapped_column(sa.String(120))
     body: Mapped[str] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    client_key: Mapped[str | None] = mapped_column(sa.String(64))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import sqlalchemy as sa
+
 from app.extensions import db
 from app.models import Comment
 from app.principal import Principal
@@ -15,21 +17,52 @@ from app.services.review.actions import NOTE_MAX
 
 
 def add_comment(
-    actor: Principal, patient_id: int, body: str, address: str, now: datetime
+    actor: Principal,
+    patient_id: int,
+    body: str,
+    address: str,
+    now: datetime,
+    client_key: str | None = None,
 ) -> Comment:
-    """Write a comment into the patient's diary and queue a (generic) notification."""
+    """Write a comment into the patient's diary and queue a (generic) notification.
+
+    A repeated ``client_key`` (a double tap, a resend on slow Wi-Fi, two at once) gets
+    the comment stored the first time: the patient never reads the same message twice,
+    nor gets a second notification for it.
+    """
     patient = own_patient(actor, patient_id, address, "comment on")
+    key = (client_key or "").strip()[:64] or None
+    if key and (first := _sent_before(patient.id, key)) is not None:
+        return first
     text = body.strip()
     if not text:
         raise Invalid("body", "Write a comment first.")
     if len(text) > NOTE_MAX:
         raise Invalid("body", f"Please keep comments under {NOTE_MAX:,} characters.")
     comment = Comment(
-        patient_id=patient.id, author_id=actor.id, author_name=actor.name, body=text, created_at=now
+        patient_id=patient.id,
+        author_id=actor.id,
+        author_name=actor.name,
+        body=text,
+        created_at=now,
+        client_key=key,
     )
     db.session.add(comment)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except sa.exc.IntegrityError:
+        # The same form, posted at the same moment, was stored first by another worker.
+        db.session.rollback()
+        if key and (first := _sent_before(patient.id, key)) is not None:
+            return first
+        raise
     enqueue_comment(comment, patient, now)
     audit(actor, patient.id, "comment", address)
     db.session.commit()
     return comment
+
+
+def _sent_before(patient_id: int, key: str) -> Comment | None:
+    return db.session.scalar(
+        sa.select(Comment).where(Comment.patient_id == patient_id, Comment.client_key == key)
+    )

@@ -111,7 +111,9 @@ def items(rows: Iterable[Photo], numbers: dict[int, int]) -> list[PhotoItem]:
             note=p.note,
             width=p.width,
             height=p.height,
-            new=p.reviewed_at is None,
+            # The patient's diary builds its rows without it (checkins/history.py):
+            # "new" is for clinicians, and a row that does not say is not new.
+            new=getattr(p, "reviewed_at", False) is None,
         )
         for p in rows
     ]

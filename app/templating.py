@@ -20,6 +20,7 @@ from app.domain import reasons
 from app.domain import wording
 from app.domain.checkin import answer_words
 from app.domain.checkin import not_answered
+from app.domain.photos import fit_box
 from app.i18n import current_locale
 from app.i18n import date_as
 from app.i18n import local
@@ -38,10 +39,15 @@ def _site_parts(photo: object) -> tuple[str, str, str]:
     return photo.side, photo.region, photo.view  # type: ignore[attr-defined]
 
 
+def _thumb_box(photo: object, edge: int) -> tuple[int, int]:
+    """A stored photo's thumbnail size in a square slot of ``edge`` CSS pixels."""
+    return fit_box(photo.width, photo.height, edge)  # type: ignore[attr-defined]
+
+
 def register(app: Flask) -> None:
     """Install filters: ``when``, ``at_time``, ``on``, ``local``, ``date_as``, ``day_phrase``,
-    ``lower_first``, ``site_label``, ``yes_no``, ``not_answered`` and ``answer_words`` (a
-    stored check-in's answers)."""
+    ``lower_first``, ``site_label``, ``thumb_box``, ``yes_no``, ``not_answered`` and
+    ``answer_words`` (a stored check-in's answers)."""
 
     @app.template_filter("when")
     def when(instant: datetime, tz: str, now: datetime) -> str:
@@ -65,6 +71,7 @@ def register(app: Flask) -> None:
         # says so (never "no": issue 14 point 1).
         return ("yes" if value else "no") if isinstance(value, bool) else "not answered"
 
+    app.add_template_filter(_thumb_box, "thumb_box")
     app.add_template_filter(not_answered, "not_answered")
     app.add_template_filter(answer_words, "answer_words")
 

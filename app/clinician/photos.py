@@ -6,6 +6,8 @@ the patient's clinic, and every view is audited by the service.
 
 from __future__ import annotations
 
+from datetime import date
+
 from flask import render_template
 from flask import request
 from flask_login import current_user
@@ -17,10 +19,23 @@ from app.web import client_address
 from app.web import jpeg_response
 
 
+def _day_arg() -> date | None:
+    """The ``on`` day of a photo page's address (the diary's "See all" link); one that
+    is not a date shows all the photos, as the page without it does."""
+    try:
+        return date.fromisoformat(request.args.get("on", ""))
+    except ValueError:
+        return None
+
+
 @bp.get("/patients/<int:patient_id>/photos")
 def patient_photos(patient_id: int):
     patient, diary = photos.clinic_diary(
-        current_user, patient_id, client_address(), request.args.get("page", 1, type=int)
+        current_user,
+        patient_id,
+        client_address(),
+        request.args.get("page", 1, type=int),
+        _day_arg(),
     )
     return render_template("clinician/photos/index.html", p=patient, diary=diary)
 

@@ -188,6 +188,18 @@ def acknowledge(alert_id: int):
     return redirect(url_for("clinician.patient", patient_id=alert.patient_id), 303)
 
 
+def _shown_photos() -> list[int] | None:
+    """The ids of the photos a page showed with a review button ("photos", comma-
+    separated; empty: none), or None from a page from before the field (it showed all
+    the day's photos, and says so with "photos_upto")."""
+    raw = request.form.get("photos")
+    if raw is None:
+        return None
+    # A page shows at most a page of photos (40); anything else in the list is ignored.
+    tokens = (t.strip() for t in raw.split(",")[:100])
+    return [int(t) for t in tokens if t.isascii() and t.isdigit()]
+
+
 @bp.post("/checkins/<int:checkin_id>/review")
 def mark_reviewed(checkin_id: int):
     # What the page showed (absent on pages from before these fields: as before).
@@ -195,7 +207,7 @@ def mark_reviewed(checkin_id: int):
     upto = request.form.get("photos_upto", type=int)
     try:
         checkin = review.mark_reviewed(
-            current_user, checkin_id, client_address(), now(), seen, upto
+            current_user, checkin_id, client_address(), now(), seen, upto, _shown_photos()
         )
     except review.ChangedSinceSeen as exc:
         flash(exc.message, "error")
@@ -223,8 +235,19 @@ def review_day_photos(patient_id: int):
         client_address(),
         now(),
         request.form.get("photos_upto", type=int),
+        _shown_photos(),
     )
     page = request.form.get("page", 1, type=int)  # the diary page clamps it
+    if request.form.get("back") == "photos":  # the photo page of that day
+        return redirect(
+            url_for(
+                "clinician.patient_photos",
+                patient_id=patient_id,
+                on=day.isoformat(),
+                page=page if page and page > 1 else None,
+            ),
+            303,
+        )
     return redirect(
         url_for(
             "clinician.patient",

@@ -5,6 +5,8 @@
 * ``place``: which session a photo taken now belongs to, and as what (a "before" photo
   of the next session, or day N after the latest treatment).
 * ``when_label``: that placement in words ("Day 3 after treatment").
+* ``fit_box``: a photo's size scaled to fit a square thumbnail slot (for the width and
+  height attributes that keep a page still while thumbnails load).
 
 No Flask, no database, no clock: callers pass ``now`` and the course's sessions.
 """
@@ -158,3 +160,10 @@ def when_label(phase: str, day: int | None, session: int | None, many: bool) -> 
     if numbered:
         return say(N_("Day %(day)s after session %(n)s"), day=day, n=session)
     return say(N_("Day %(day)s after treatment"), day=day)
+
+
+def fit_box(width: int, height: int, edge: int) -> tuple[int, int]:
+    """(width, height) of a ``width`` x ``height`` photo scaled down to fit an
+    ``edge`` x ``edge`` slot (never scaled up), each at least 1."""
+    scale = min(1.0, edge / max(width, height, 1))
+    return max(1, round(width * scale)), max(1, round(height * scale))

@@ -4,6 +4,8 @@ is audited too)."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import sqlalchemy as sa
 
 from app.extensions import db
@@ -22,12 +24,14 @@ from app.services.photos.sites import Site
 
 
 def clinic_diary(
-    actor: Principal, patient_id: int, address: str, page: int = 1
+    actor: Principal, patient_id: int, address: str, page: int = 1, on: date | None = None
 ) -> tuple[Patient, PhotoDiary]:
-    """A patient's photos for their clinic (audited): (patient, PhotoDiary)."""
+    """A patient's photos for their clinic (audited): (patient, PhotoDiary); ``on``:
+    those of one day only."""
     patient = own_patient(actor, patient_id, address, "view photos of")
-    result = diary_of(patient.id, patient.timezone, page)
-    audit(actor, patient.id, "view", address, f"photos, page {result.page}")
+    result = diary_of(patient.id, patient.timezone, page, on=on)
+    of_day = f" of {on.isoformat()}" if on is not None else ""
+    audit(actor, patient.id, "view", address, f"photos{of_day}, page {result.page}")
     db.session.commit()
     return patient, result
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from app.domain.photos import fit_box
 from app.domain.photos import when_label
 from app.extensions import db
 from app.models import Photo
@@ -35,11 +36,11 @@ class PhotoItem:
     note: str
     width: int
     height: int
+    new: bool = False  # no clinician has looked at it yet
 
     def thumb_size(self, edge: int = 320) -> tuple[int, int]:
         """The thumbnail's size (for width/height attributes, so pages do not jump)."""
-        scale = min(1.0, edge / max(self.width, self.height))
-        return max(1, round(self.width * scale)), max(1, round(self.height * scale))
+        return fit_box(self.width, self.height, edge)
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,12 @@ class PhotoDiary:
     days: list[PhotoDay]
     total: int
     page: int
+    on: date | None = None  # the one day shown, when the page is of one day
+
+    @property
+    def new_ids(self) -> list[int]:
+        """The page's photos no clinician has looked at yet."""
+        return [ph.id for day in self.days for ph in day.photos if ph.new]
 
     @property
     def pages(self) -> int:
@@ -104,32 +111,43 @@ def items(rows: Iterable[Photo], numbers: dict[int, int]) -> list[PhotoItem]:
             note=p.note,
             width=p.width,
             height=p.height,
+            # The patient's diary builds its rows without it (checkins/history.py):
+            # "new" is for clinicians, and a row that does not say is not new.
+            new=getattr(p, "reviewed_at", False) is None,
         )
         for p in rows
     ]
 
 
 def diary_of(
-    patient_id: int, tz: str, page: int, size: int = PAGE, numbers: dict[int, int] | None = None
+    patient_id: int,
+    tz: str,
+    page: int,
+    size: int = PAGE,
+    numbers: dict[int, int] | None = None,
+    on: date | None = None,
 ) -> PhotoDiary:
     """One page of a patient's photos by day, newest first.
 
     One statement brings the page and the total (a window count), so a page asks for
     what it shows and no more; only a page past the end (an old link after deletions)
     costs a second one, for the last page. ``numbers``: the session numbers, when the
-    caller has them (``numbered``); otherwise they are read.
+    caller has them (``numbered``); otherwise they are read. ``on``: only the photos
+    taken that day (the clinician's diary links to a day with more than it shows).
     """
     page = max(page, 1)
-    rows, total = _page_of(patient_id, page, size)
+    rows, total = _page_of(patient_id, page, size, on)
     last = max(1, -(-total // size))
     if page > last:
         page = last
-        rows, total = _page_of(patient_id, page, size)
+        rows, total = _page_of(patient_id, page, size, on)
     found = numbers if numbers is not None else session_numbers(patient_id)
-    return by_day(tz, items(rows, found), total, page)
+    return by_day(tz, items(rows, found), total, page, on)
 
 
-def by_day(tz: str, shown: list[PhotoItem], total: int, page: int) -> PhotoDiary:
+def by_day(
+    tz: str, shown: list[PhotoItem], total: int, page: int, on: date | None = None
+) -> PhotoDiary:
     """A page of photo items (newest first) grouped by the day they were taken."""
     days: list[PhotoDay] = []
     for item in shown:
@@ -137,16 +155,22 @@ def by_day(tz: str, shown: list[PhotoItem], total: int, page: int) -> PhotoDiary
             days[-1].photos.append(item)
         else:
             days.append(PhotoDay(item.taken_on, item.when, [item]))
-    return PhotoDiary(tz, days, total, page)
+    return PhotoDiary(tz, days, total, page, on)
 
 
-def _page_of(patient_id: int, page: int, size: int) -> tuple[list[Photo], int]:
-    """Photos of page ``page`` with the patient's photo count beside each row (0 photos:
-    no rows; a page past the end: no rows, so the count comes from a plain COUNT)."""
+def _page_of(
+    patient_id: int, page: int, size: int, on: date | None = None
+) -> tuple[list[Photo], int]:
+    """Photos of page ``page`` (of day ``on`` only, when given) with the photo count
+    beside each row (0 photos: no rows; a page past the end: no rows, so the count
+    comes from a plain COUNT)."""
     total = sa.func.count().over().label("total")
+    where = Photo.patient_id == patient_id
+    if on is not None:
+        where = sa.and_(where, Photo.taken_on == on)
     result = db.session.execute(
         sa.select(Photo, total)
-        .where(Photo.patient_id == patient_id)
+        .where(where)
         .order_by(Photo.taken_at.desc(), Photo.id.desc())
         .limit(size)
         .offset((page - 1) * size)
@@ -155,7 +179,6 @@ def _page_of(patient_id: int, page: int, size: int) -> tuple[list[Photo], int]:
         return [photo for photo, _ in result], result[0].total
     if page == 1:
         return [], 0
-    where = Photo.patient_id == patient_id
     count = db.session.scalar(sa.select(sa.func.count()).select_from(Photo).where(where)) or 0
     return [], count
 

@@ -7,6 +7,7 @@ audited as refused).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date
 from datetime import datetime
 
@@ -89,6 +90,7 @@ def mark_reviewed(
     now: datetime,
     seen: str | None = None,
     photos_upto: int | None = None,
+    photo_ids: Collection[int] | None = None,
 ) -> CheckIn:
     """Mark a diary day as reviewed, with the photos taken that day (idempotent).
 
@@ -96,7 +98,10 @@ def mark_reviewed(
         patient may have changed the answers since, from a phone (issue 15 point 3), and
         answers nobody has looked at must not be marked as seen.
     :param photos_upto: the newest photo id the page showed for the day: a photo sent
-        after the page was opened waits for its own look.
+        after the page was opened waits for its own look (pages from before
+        ``photo_ids``, which showed all the day's photos).
+    :param photo_ids: the photos of the day the page showed, when given: the diary
+        shows a few of a day's photos, and one never shown must stay new.
     :raises ChangedSinceSeen: when the answers changed after the page was opened.
     """
     checkin = db.session.get(CheckIn, checkin_id)
@@ -107,8 +112,8 @@ def mark_reviewed(
     if checkin.reviewed_at is None:
         checkin.reviewed_at, checkin.reviewed_by_id = now, actor.id
         audit(actor, checkin.patient_id, "review", address, f"day {checkin.day}")
-    # The day's photos are shown with it on the patient page, so they are seen too.
-    _mark_photos_of_day(actor, checkin.patient_id, checkin.on_date, now, photos_upto)
+    # The day's photos shown with it on the patient page are seen too.
+    _mark_photos_of_day(actor, checkin.patient_id, checkin.on_date, now, photos_upto, photo_ids)
     db.session.commit()
     return checkin
 
@@ -132,12 +137,14 @@ def mark_day_photos_reviewed(
     address: str,
     now: datetime,
     photos_upto: int | None = None,
+    photo_ids: Collection[int] | None = None,
 ) -> date:
     """Mark a patient's photos of one day as looked at: for a diary day without a
     check-in, which has no "Mark day reviewed" (idempotent).
 
     :param on: the day as the page sent it (ISO date).
     :param photos_upto: the newest photo id the page showed (later ones are not seen).
+    :param photo_ids: the photos the page showed, when given (only those are marked).
     :raises Invalid: for a date that is not one.
     """
     patient = own_patient(actor, patient_id, address, "review photos of")
@@ -145,18 +152,29 @@ def mark_day_photos_reviewed(
         day = date.fromisoformat(on)
     except ValueError:
         raise Invalid("on", "That day could not be read; please reload the page.") from None
-    if _mark_photos_of_day(actor, patient.id, day, now, photos_upto):
+    if _mark_photos_of_day(actor, patient.id, day, now, photos_upto, photo_ids):
         audit(actor, patient.id, "review", address, f"photos of {day.isoformat()}")
     db.session.commit()
     return day
 
 
 def _mark_photos_of_day(
-    actor: Principal, patient_id: int, on: date, now: datetime, upto: int | None = None
+    actor: Principal,
+    patient_id: int,
+    on: date,
+    now: datetime,
+    upto: int | None = None,
+    ids: Collection[int] | None = None,
 ) -> int:
-    """Mark the patient's photos of one day reviewed, up to photo id ``upto`` (the
-    newest the clinician's page showed) when given; :returns: how many were new."""
-    shown = Photo.id <= upto if upto is not None else sa.true()
+    """Mark the patient's photos of one day reviewed: those of ``ids`` when given (the
+    ones the clinician's page showed), else up to photo id ``upto`` (the newest an
+    older page showed) when given; :returns: how many were new."""
+    if ids is not None:
+        if not ids:
+            return 0  # the page showed none of the day's photos
+        shown = Photo.id.in_(sorted(set(ids)))
+    else:
+        shown = Photo.id <= upto if upto is not None else sa.true()
     return db.session.execute(
         sa.update(Photo)
         .where(

@@ -39,6 +39,10 @@ from app.services.review.sql_dates import tick_date_column
 
 DIARY_DAYS = 28  # days per page of a patient's diary: the four weeks of one recovery
 CHART_CHECKINS = 28  # check-ins on the pain and bruising chart
+# Thumbnails per diary day: a patient who sends dozens of photos a day would otherwise
+# make the page hundreds of images long (issue 22 point 5); the rest are one link away,
+# on the patient's photo pages.
+DAY_PHOTOS = 4
 MAX_DIARY_PAGE = 100_000  # far beyond any diary; keeps the SQL offset a small number
 BRUISING_SCORE = {"none": 0, "mild": 1, "moderate": 2, "severe": 3}
 
@@ -51,11 +55,21 @@ class DiaryDay:
 
     on_date: date  # the patient's own calendar date
     checkins: list[CheckIn]  # newest first: usually one, none if they did not check in
-    photos: list[Photo]  # oldest first
+    # The photos the page shows (at most DAY_PHOTOS), oldest first: the day's new ones
+    # first, newest first, then the newest of those already looked at.
+    photos: list[Photo]
     tasks: list[str]  # daily tasks ticked, by their titles in the session's protocol
     # Where the day sits in the course, for a day without a check-in (a check-in says its
     # own day): "Day 4" after a session, "Before treatment", or "" outside any session.
     when: str = ""
+    photo_count: int = 0  # all the day's photos, shown or not
+    new_count: int = 0  # those no clinician has looked at, shown or not
+
+    @property
+    def new_unshown(self) -> int:
+        """New photos of the day the page does not show: "Mark photos reviewed" leaves
+        them new (it marks only the photos shown)."""
+        return self.new_count - sum(1 for p in self.photos if p.reviewed_at is None)
 
 
 @dataclass(frozen=True)
@@ -125,9 +139,11 @@ def patient_diary(actor: Principal, patient_id: int, address: str, page: int = 1
         DiaryDay(
             on_date=on,
             checkins=checkins.get(on, []),
-            photos=photos.get(on, []),
+            photos=shown_photos(photos.get(on, [])),
             tasks=[title(tid, key) for tid, _, key in ticks.get(on, [])],
             when=_when(ticks.get(on, []), photos.get(on, []), starts),
+            photo_count=len(photos.get(on, [])),
+            new_count=sum(1 for p in photos.get(on, []) if p.reviewed_at is None),
         )
         for on in dates
     ]
@@ -150,6 +166,14 @@ def patient_diary(actor: Principal, patient_id: int, address: str, page: int = 1
     )
     chart = _chart(patient.id, dates[0] if dates else None)
     return PatientDiary(patient, days, alerts, comments, chart, more, page, sessions)
+
+
+def shown_photos(photos: list[Photo], limit: int = DAY_PHOTOS) -> list[Photo]:
+    """The photos of a day the diary shows, oldest first: new ones before those already
+    looked at (they are what the clinician has to see), newest first within each."""
+    ranked = sorted(photos, key=lambda p: (p.taken_at, p.id), reverse=True)
+    ranked.sort(key=lambda p: p.reviewed_at is not None)  # stable: keeps newest first
+    return sorted(ranked[:limit], key=lambda p: (p.taken_at, p.id))
 
 
 def _chart(patient_id: int, upto: date | None) -> list[tuple[int, int, int]]:

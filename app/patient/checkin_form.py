@@ -12,7 +12,9 @@ def parse_checkin(form) -> dict[str, object]:  # noqa: ANN001
     """The check-in form as plain values (validation happens in the service, which
     reads a yes/no question left unanswered as None, never as "no")."""
     day, night = stockings_answers(
-        form.get("stockings"), form.get("stockings_day"), form.get("stockings_night")
+        _worst(form.getlist("stockings"), _STOCKINGS_ORDER.get),
+        _worst(form.getlist("stockings_day"), _NO_FIRST.get),
+        _worst(form.getlist("stockings_night"), _NO_FIRST.get),
     )
     return {
         "pain": _worst(form.getlist("pain"), _pain_order) or "",
@@ -22,8 +24,8 @@ def parse_checkin(form) -> dict[str, object]:  # noqa: ANN001
         "skin": form.getlist("skin"),
         "stockings_day": day,
         "stockings_night": night,
-        "walked": form.get("walked"),
-        "elevated": form.get("elevated"),
+        "walked": _worst(form.getlist("walked"), _NO_FIRST.get),
+        "elevated": _worst(form.getlist("elevated"), _NO_FIRST.get),
         "note": form.get("note", "")[:5000],
         "red_flags": {
             k[3:]: _worst(form.getlist(k), _YES_FIRST.get) for k in form if k.startswith("rf-")
@@ -36,6 +38,10 @@ def parse_checkin(form) -> dict[str, object]:  # noqa: ANN001
 # not lose the "yes", nor "pain=2&pain=9" the 9 (HAZ-01). Values that are not answers
 # rank last, so they never hide one that is.
 _YES_FIRST = {"yes": 0, "no": 1}
+# Stockings, walking and raising the legs are advice followed: "no" is the answer the
+# clinic must not miss (stockings: least worn first; day and night rank alike).
+_NO_FIRST = {"no": 0, "yes": 1}
+_STOCKINGS_ORDER = {"none": 0, "day": 1, "night": 1, "both": 2}
 _BRUISING_ORDER = {"severe": 0, "moderate": 1, "mild": 2, "none": 3}
 
 

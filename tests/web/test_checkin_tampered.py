@@ -10,11 +10,13 @@ alert. None of these may lose a "yes", invent an answer, or alert the clinic twi
 from __future__ import annotations
 
 import sqlalchemy as sa
+from werkzeug.datastructures import MultiDict
 
 from app.extensions import db
 from app.models import Alert
 from app.models import CheckIn
 from app.models import Clinic
+from app.patient.checkin_form import parse_checkin
 from tests.conftest import count
 from tests.conftest import login
 from tests.conftest import make_patient
@@ -67,6 +69,29 @@ def test_lumps_and_bruising_sent_twice_keep_the_more_worrying_answer(client, wor
     assert r.status_code == 200
     stored = _stored(in_app)
     assert stored["lumps"] is True and stored["bruising"] == "severe"
+
+
+def test_advice_answers_sent_twice_keep_the_not_followed_one(client, world, in_app):
+    """Stockings, walking and raising the legs: "no" is what the clinic must not miss,
+    whichever order a doubled field comes in (adversarial review 2026-12-07)."""
+    login(client, "alice@patients.example")
+    data = form(walked=["yes", "no"], elevated=["yes", "no"])
+    del data["stockings_day"], data["stockings_night"]
+    data["stockings"] = ["both", "none"]
+    assert client.post("/patient/checkin", data=data).status_code == 200
+    stored = _stored(in_app)
+    assert (stored["stockings_day"], stored["stockings_night"]) == (False, False)
+    # Walking and raising the legs are not asked on day 3: read as sent, still "no".
+    read = parse_checkin(MultiDict([("walked", "yes"), ("walked", "no"), ("elevated", "no")]))
+    assert (read["walked"], read["elevated"]) == ("no", "no")
+    # The two questions of a kept page, doubled too.
+    r = client.post(
+        "/patient/checkin",
+        data=form(stockings_day=["yes", "no"], stockings_night=["no", "yes"], client_key="2"),
+    )
+    assert r.status_code == 200
+    stored = _stored(in_app)
+    assert (stored["stockings_day"], stored["stockings_night"]) == (False, False)
 
 
 def test_a_stocking_tick_on_a_protocol_without_stockings_is_refused(client, world, in_app):

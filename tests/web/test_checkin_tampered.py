@@ -215,3 +215,16 @@ def test_an_accepted_send_replayed_after_its_day_closed_is_the_stored_one(
     r = client.post("/patient/checkin", data=sent)
     assert r.status_code == 200 and "Please call the clinic today" in text_of(r)
     assert len(_alerts(in_app)) == 1
+
+
+def test_a_huge_note_in_the_pages_own_multipart_body_loses_no_warning_sign(client, world, in_app):
+    """Over Flask's 500 kB per text field, the whole multipart check-in was a 413: the
+    chest pain "yes" reached no one. Now only the note is refused."""
+    login(client, "alice@patients.example")
+    data = form(yes={"chest-breathing"}, pain="8", note="N" * 1_000_000)
+    r = client.post("/patient/checkin", data=data, content_type="multipart/form-data")
+    assert r.status_code == 200 and text_of(r).startswith("Call 999 now")
+    assert "your note is not" in text_of(r)
+    (alert,) = _alerts(in_app)
+    assert alert.level == "emergency"
+    assert _stored(in_app)["note"] == ""

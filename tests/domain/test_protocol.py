@@ -654,3 +654,13 @@ def test_a_stored_version_is_not_refused_for_its_key() -> None:
     text = (PROTOCOL_DIR / "compression-72h.toml").read_text(encoding="utf-8")
     text = text.replace('key = "compression-72h"', 'key = "Our Protocol"')
     assert parse_protocol(text, stored=True).key == "Our Protocol"
+
+
+def test_a_file_nested_too_deeply_is_refused_in_one_line() -> None:
+    problem = only(refuse("a = " + "[" * 5000 + "]" * 5000 + "\n" + VALID))
+    assert (problem.item, problem.field) == ("file", "syntax")
+    assert problem.message == "not valid TOML: nested too deeply"
+
+
+def test_a_byte_order_mark_before_the_file_is_not_part_of_it() -> None:
+    assert parse_protocol("\ufeff" + VALID).key == "test"

@@ -29,6 +29,7 @@ from app.domain.protocol.stocking_marks import check_stocking_marks
 
 _PROTOCOL_FIELDS = {"key", "name", "summary", "compression"}
 _AT_LINE = re.compile(r"at line (\d+)")
+BOM = "\ufeff"
 # The protocol's key names it in links (/clinic/protocols/<key>/compare), in the
 # commands the CLI prints and in the database (protocol_versions.key, 80 characters).
 # ASCII only: "../../etc" made a "Compare versions" link a browser rewrote to /etc, and
@@ -50,6 +51,9 @@ def parse_protocol(text: str, filename: str = "<protocol>", *, stored: bool = Fa
     :returns: the protocol, immutable.
     :raises ProtocolError: naming every problem (file, item, line, field).
     """
+    # A byte order mark, which Windows Notepad wrote before UTF-8 text until 2019, is
+    # not part of the text, and TOML does not allow it ("Invalid statement").
+    text = text.removeprefix(BOM)
     reader = Reader(filename, text)
     try:
         data = tomllib.loads(text)
@@ -57,6 +61,11 @@ def parse_protocol(text: str, filename: str = "<protocol>", *, stored: bool = Fa
         found = _AT_LINE.search(str(exc))
         line = int(found.group(1)) if found else None
         problem = Problem(filename, "file", "syntax", f"not valid TOML: {exc}", line)
+        raise ProtocolError([problem]) from None
+    except RecursionError:
+        # tomllib reads nested arrays and tables by recursion: "a = [[[[...]]]]" a few
+        # thousand deep, well under the size limit, exceeds Python's recursion limit.
+        problem = Problem(filename, "file", "syntax", "not valid TOML: nested too deeply")
         raise ProtocolError([problem]) from None
     known = ("protocol", "course", *SECTIONS, *CHECKIN_SECTIONS)
     unknown = set(data) - set(known)

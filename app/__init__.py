@@ -17,9 +17,21 @@ from config import config_by_name
 class InputRequest(Request):
     """Flask's request, with the input rules of ``app.textinput`` applied centrally: form
     fields and query arguments are cleaned as they are parsed (and their ``get(type=int)``
-    stays within the database's range), and JSON bodies are size- and depth-limited."""
+    stays within the database's range), an urlencoded body that is not UTF-8 is a 400
+    (``textinput.UnreadableForm``), and JSON bodies are size- and depth-limited."""
 
     parameter_storage_class = textinput.CleanMultiDict
+    form_data_parser_class = textinput.FormParser
+
+    def _load_form_data(self) -> None:
+        try:
+            super()._load_form_data()
+        except textinput.UnreadableForm:
+            # Read as empty from now on: the error page, and anything after it that looks
+            # at the form, must not meet the same error again (that would be a 500).
+            empty = self.parameter_storage_class()
+            self.__dict__.update(form=empty, files=empty)
+            raise
 
     @property
     def json_module(self) -> type[textinput.JsonInput]:

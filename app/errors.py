@@ -40,6 +40,7 @@ from app.i18n import _
 from app.i18n import said_in
 from app.services.errors import Invalid
 from app.services.errors import NotFound
+from app.textinput import UnreadableForm
 
 log = logging.getLogger(__name__)
 
@@ -194,17 +195,9 @@ def _http_page(code: int):
     return _page(code)
 
 
-def register(app: Flask) -> None:
-    """Install error handlers, the security headers hook, trusted hosts and proxies."""
-    web.install_hosts_and_proxies(app)
-
-    @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException):
-        response = make_response(_http_page(exc.code or 500))
-        if exc.code == 405 and getattr(exc, "valid_methods", None):
-            # A 405 must say what is allowed (RFC 9110 15.5.6); an API client reads it.
-            response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
-        return response
+def _register_form_refusals(app: Flask) -> None:
+    """The two refusals of a whole form before its view runs: an expired CSRF token, and
+    a body whose text cannot be read. Only the first sets X-Sclero-Form-Expired."""
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):
@@ -219,6 +212,34 @@ def register(app: Flask) -> None:
         # not wrong, the page's token is, and a reload brings a new one.
         response.headers["X-Sclero-Form-Expired"] = "1"
         return response
+
+    @app.errorhandler(UnreadableForm)
+    def unreadable_form(exc: UnreadableForm):
+        # Before the CSRF check could read the token: not an expired form, so no
+        # X-Sclero-Form-Expired (a reload would not help; the same text fails again).
+        return _page(
+            400,
+            N_("We could not read what you sent"),
+            N_(
+                "Some of the text was sent in a way this site cannot read, so nothing was "
+                "saved. Please go back, type it again and send it."
+            ),
+        )
+
+
+def register(app: Flask) -> None:
+    """Install error handlers, the security headers hook, trusted hosts and proxies."""
+    web.install_hosts_and_proxies(app)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        response = make_response(_http_page(exc.code or 500))
+        if exc.code == 405 and getattr(exc, "valid_methods", None):
+            # A 405 must say what is allowed (RFC 9110 15.5.6); an API client reads it.
+            response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
+        return response
+
+    _register_form_refusals(app)
 
     @app.errorhandler(NotFound)
     def not_found(exc: NotFound):

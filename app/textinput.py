@@ -40,6 +40,14 @@ Drafts: a form's text kept for the next page goes into the session cookie only i
 cookie stays within ``SESSION_COOKIE_BUDGET`` (``keep_in_session``); a cookie past the
 browsers' 4 KB limit is dropped, and a large one makes the server answer 431.
 
+Form bodies: an urlencoded body whose text is not UTF-8 (a raw byte such as ``\xe9``,
+or one escaped as ``%E9``) is refused whole with a 400 that says the text could not be
+read (``UnreadableForm``, read by ``FormParser``). Werkzeug would read the first as an
+empty form, so the CSRF check failed and the page said the form had expired, and keep
+the second as the literal text ``%E9``. Browsers send UTF-8 from the app's pages, so
+only a broken client gets here. Multipart bodies (the check-in, photos) are read by
+Werkzeug with U+FFFD for a byte that is not UTF-8, which keeps a check-in's answers.
+
 Forms: every form of the app derives from ``Form``, which reads form fields only.
 Flask-WTF would otherwise build a form from any JSON body (a JSON list or number was a
 500); a JSON body sent to a form is an empty form, refused with the form's messages.
@@ -58,6 +66,7 @@ from collections.abc import Callable
 from collections.abc import Iterable
 from datetime import date
 from typing import Any
+from urllib.parse import parse_qsl
 
 from flask import current_app
 from flask import request
@@ -65,6 +74,8 @@ from flask import session
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import BadRequest
+from werkzeug.formparser import FormDataParser
 from werkzeug.routing import IntegerConverter
 from werkzeug.routing import UnicodeConverter
 from werkzeug.routing import ValidationError
@@ -209,6 +220,32 @@ class CleanMultiDict(ImmutableMultiDict):
     def get(self, key: Any, default: Any = None, type: Callable | None = None) -> Any:
         # A page number or id past the database's range is as unreadable as "abc".
         return super().get(key, default, db_int if type is int else type)
+
+
+class UnreadableForm(BadRequest):
+    """A form body whose text is not UTF-8: nothing in it can be trusted to be what was
+    typed, the CSRF token included (app/errors.py says so in plain words)."""
+
+    description = "The form's text is not UTF-8."
+
+
+class FormParser(FormDataParser):
+    """Werkzeug's form parser, reading an urlencoded body as UTF-8 strictly.
+
+    :raises UnreadableForm: for a body, or an escaped ``%XX`` byte in it, that is not
+        UTF-8. Werkzeug's own parser turns the first into an empty form (so the page
+        said the form had expired) and keeps the second as the literal text ``%E9``.
+    """
+
+    def _parse_urlencoded(
+        self, stream: Any, mimetype: str, content_length: int | None, options: dict[str, str]
+    ) -> Any:
+        try:
+            text = stream.read().decode("utf-8")
+            items = parse_qsl(text, keep_blank_values=True, errors="strict")
+        except UnicodeDecodeError:
+            raise UnreadableForm() from None
+        return stream, self.cls(items), self.cls()
 
 
 class IdConverter(IntegerConverter):

@@ -25,6 +25,7 @@ as its first occurrence.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from datetime import datetime
@@ -228,10 +229,40 @@ def opening_phrase(opens: datetime, tz: ZoneInfo, now: datetime) -> str:
     return say(N_("at %(time)s on %(day)s"), time=clock, day=format_day(local.date(), style))
 
 
+def ascii_digits(text: str) -> str:
+    """``text`` with every decimal digit written in ASCII, and the full-width forms of
+    ASCII signs (U+FF01 to U+FF5E, the ideographic space) as ASCII: "１１２" and "١١٢"
+    are "112", "＋４４" is "+44".
+
+    A full-width keyboard (a Japanese or Chinese input method) or an Arabic-Indic one
+    types these, and a ``tel:`` link may carry only ASCII digits (RFC 3966): what a
+    phone's dialler does with "tel:１１２" is up to the phone. Nothing else changes, so
+    a check after this still sees letters and other signs as typed.
+    """
+    out = []
+    for ch in text:
+        if ch.isascii():
+            out.append(ch)
+        elif unicodedata.category(ch) == "Nd":
+            out.append(str(unicodedata.decimal(ch)))
+        elif "\uff01" <= ch <= "\uff5e":
+            out.append(chr(ord(ch) - 0xFEE0))
+        elif ch == "\u3000":
+            out.append(" ")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
 def dialable(number: str) -> str:
-    """A phone number as a ``tel:`` link wants it: a leading + and the digits only."""
-    digits = re.sub(r"\D", "", number)
-    return f"+{digits}" if number.strip().startswith("+") else digits
+    """A phone number as a ``tel:`` link wants it: a leading + and the ASCII digits only.
+
+    Digits in other scripts are written in ASCII and everything else dropped, so even a
+    number stored before its check was strict makes a link a phone can dial.
+    """
+    text = ascii_digits(number).strip()
+    digits = re.sub(r"[^0-9]", "", text)
+    return f"+{digits}" if text.startswith("+") else digits
 
 
 @dataclass(frozen=True)

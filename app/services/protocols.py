@@ -14,6 +14,7 @@ from app.domain.protocol import Problem
 from app.domain.protocol import Protocol
 from app.domain.protocol import ProtocolError
 from app.domain.protocol import parse_protocol
+from app.domain.protocol.parse import BOM
 from app.extensions import db
 from app.models import Clinic
 from app.models import ProtocolVersion
@@ -27,6 +28,15 @@ def read_file(path: str) -> Protocol:
     """Read and validate a protocol file from disk.
 
     :raises ProtocolError: for an unreadable, oversized, non-UTF-8 or invalid file.
+    """
+    return _checked(path, _read_text(path))
+
+
+def _read_text(path: str) -> str:
+    """A protocol file's text, without the byte order mark a Windows editor may have
+    put before it (so a file saved with and without one is the same version).
+
+    :raises ProtocolError: for an unreadable, oversized or non-UTF-8 file.
     """
     name = os.path.basename(path)
     try:
@@ -46,6 +56,15 @@ def read_file(path: str) -> Protocol:
         raise ProtocolError(
             [Problem(name, "file", "encoding", f"is not UTF-8 text ({exc.reason})")]
         ) from None
+    return text.removeprefix(BOM)
+
+
+def _checked(path: str, text: str) -> Protocol:
+    """The protocol in ``text`` (read from ``path``), validated.
+
+    :raises ProtocolError: naming every problem.
+    """
+    name = os.path.basename(path)
     protocol = parse_protocol(text, name)
     # TOML escapes (\u0000) can still put control characters into the text, which
     # PostgreSQL cannot store and no page should show (app.textinput).
@@ -72,9 +91,9 @@ def load(path: str, clinic_slug: str | None, now: datetime) -> list[LoadResult]:
 
     An unchanged file (same bytes as the latest version) makes no new version.
     """
-    protocol = read_file(path)
-    with open(path, encoding="utf-8") as fh:
-        text = fh.read()
+    # Read once: the text checked is the text stored.
+    text = _read_text(path)
+    protocol = _checked(path, text)
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     query = sa.select(Clinic).order_by(Clinic.id)
     if clinic_slug:

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from app.domain.hours import Call
 from app.domain.hours import HoursError
 from app.domain.hours import OpeningHours
+from app.domain.hours import ascii_digits
 from app.domain.hours import dialable
 from app.domain.hours import format_hours
 from app.domain.hours import is_open
@@ -223,3 +224,27 @@ def test_dialable_keeps_plus_and_digits():
     assert dialable("+44 (0)1632 960-000") == "+4401632960000"
     assert dialable("01632 960 000") == "01632960000"
     assert dialable("111") == "111"
+
+
+def test_digits_in_other_scripts_are_written_in_ascii():
+    # Full-width (a Japanese or Chinese keyboard) and Arabic-Indic digits, and full-width
+    # signs: "１１２" is 112 to a caller, and a tel: link may carry only ASCII digits.
+    assert ascii_digits("１１２") == "112"
+    assert ascii_digits("٠١٦٣٢ ٩٦٠ ٠٠٠") == "01632 960 000"
+    assert ascii_digits("＋４４\u3000（０）") == "+44 (0)"
+    # Anything that is not a digit stays as typed, for the check that follows to refuse.
+    assert ascii_digits("99x²\u202e") == "99x²\u202e"
+
+
+@pytest.mark.parametrize(
+    "stored, link",
+    [
+        ("１１２", "112"),
+        ("٠١٦٣٢ ٩٦٠ ٠٠٠", "01632960000"),
+        ("＋４４ １６３２", "+441632"),
+        ("9²9", "99"),
+    ],
+)
+def test_dialable_is_only_ever_ascii_digits_and_plus(stored, link):
+    # A number stored before its check was strict still makes a link a phone can dial.
+    assert dialable(stored) == link

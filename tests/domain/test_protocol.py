@@ -630,3 +630,37 @@ def test_header_with_trailing_comment_keeps_line_numbers_right() -> None:
     assert (typo.item, typo.field) == ("task 'stockings'", "detial")
     # expected: the line of "[[task]]  # stockings"; actual: the line of the walks task
     assert typo.line == header_above(text, 'key = "stockings"')
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["../../etc", "ｃompression", "Compression", "compression_72h", "-x", "a--b", "a b", "x" * 81],
+)
+def test_a_protocol_key_that_is_not_lower_case_ascii_with_dashes_is_refused(key: str) -> None:
+    # The key is put in the "Compare versions" link: "../../etc" made it /etc/compare.
+    problem = only(refuse(edit('key = "test"', f'key = "{key}"')))
+    assert (problem.item, problem.field, problem.line) == ("[protocol]", "key", 3)
+    assert "lower-case letters a-z and digits" in problem.message
+    assert str(problem).startswith("clinic.toml:3: ")
+
+
+@pytest.mark.parametrize("key", ["compression-72h", "x", "clinic-page-2", "a" * 80])
+def test_a_protocol_key_in_words_joined_by_dashes_is_read(key: str) -> None:
+    assert parse_protocol(edit('key = "test"', f'key = "{key}"')).key == key
+
+
+def test_a_stored_version_is_not_refused_for_its_key() -> None:
+    # Patients are pinned to a version already loaded; it passed the checks of its day.
+    text = (PROTOCOL_DIR / "compression-72h.toml").read_text(encoding="utf-8")
+    text = text.replace('key = "compression-72h"', 'key = "Our Protocol"')
+    assert parse_protocol(text, stored=True).key == "Our Protocol"
+
+
+def test_a_file_nested_too_deeply_is_refused_in_one_line() -> None:
+    problem = only(refuse("a = " + "[" * 5000 + "]" * 5000 + "\n" + VALID))
+    assert (problem.item, problem.field) == ("file", "syntax")
+    assert problem.message == "not valid TOML: nested too deeply"
+
+
+def test_a_byte_order_mark_before_the_file_is_not_part_of_it() -> None:
+    assert parse_protocol("\ufeff" + VALID).key == "test"

@@ -115,3 +115,41 @@ def test_seed_demo_prints_logins_that_work(app, runner, client):
         assert heading in text_of(c.get("/patient/today"))
     # Running it again refreshes rather than duplicates.
     assert runner.invoke(args=["dev", "seed-demo"]).exit_code == 0
+
+
+def test_a_file_nested_too_deeply_is_one_line_not_a_traceback(runner, tmp_path):
+    # 20 kB, well under the size limit, but deeper than Python's recursion limit: tomllib
+    # raised RecursionError, which the command printed as a 1000-frame traceback.
+    deep = tmp_path / "deep.toml"
+    deep.write_text("a = " + "[" * 5000 + "]" * 5000 + "\n", encoding="utf-8")
+    for command in ("validate", "load"):
+        result = runner.invoke(args=["protocols", command, str(deep)])
+        assert result.exit_code == 1, result.output
+        assert isinstance(result.exception, SystemExit), result.exception
+        assert "error: deep.toml: file: field 'syntax': not valid TOML: nested too deeply" in (
+            result.output
+        )
+
+
+def test_a_file_saved_with_a_byte_order_mark_loads_without_it(app, runner, in_app, tmp_path):
+    # Windows Notepad wrote a BOM before UTF-8 text until 2019; TOML does not allow one.
+    in_app(lambda: make_clinic("bom"))  # has the shipped files as version 1
+    saved = tmp_path / "compression-72h.toml"
+    saved.write_bytes(b"\xef\xbb\xbf" + SHIPPED_TEXT.encode("utf-8"))
+    result = runner.invoke(args=["protocols", "validate", str(saved)])
+    assert result.exit_code == 0 and "ok: " in result.output, result.output
+    # The shipped file saved with the mark is the same version, not a new one.
+    result = runner.invoke(args=["protocols", "load", str(saved), "--clinic", "bom"])
+    assert "bom: compression-72h v1 (unchanged)" in result.output, result.output
+    edited = SHIPPED_TEXT.replace("Wear your stockings in the daytime", "Daytime stockings")
+    saved.write_bytes(b"\xef\xbb\xbf" + edited.encode("utf-8"))
+    result = runner.invoke(args=["protocols", "load", str(saved), "--clinic", "bom"])
+    assert "bom: compression-72h v2 (new version)" in result.output, result.output
+    stored = in_app(
+        lambda: db.session.scalar(
+            sa.select(ProtocolVersion.source_text).where(
+                ProtocolVersion.key == "compression-72h", ProtocolVersion.version == 2
+            )
+        )
+    )
+    assert stored == edited

@@ -319,3 +319,49 @@ def test_an_admin_changes_only_their_own_clinic(app, admin, in_app, world):
     assert admin.post("/clinic/settings", data=settings_form(name="Renamed")).status_code == 303
     assert in_app(_clinic, world.clinic2).name == "South Clinic"
     assert in_app(count, AuditEvent) == 1
+
+
+def test_digits_typed_in_another_script_are_stored_in_ascii(admin, in_app, world):
+    # A full-width keyboard types "１１２"; Python's \d takes it for digits, and the call
+    # button became tel:１１２, which a phone's dialler may not dial.
+    data = settings_form(
+        emergency_number="１１２", phone="٠١٦٣٢ ٩٦٠ ٠٠٠", out_of_hours_phone="＋４４ １１１"
+    )
+    assert admin.post("/clinic/settings", data=data).status_code == 303
+    clinic = in_app(_clinic, world.clinic1)
+    assert (clinic.emergency_number, clinic.phone) == ("112", "01632 960 000")
+    assert clinic.out_of_hours_phone == "+44 111"
+
+
+@pytest.mark.parametrize(
+    "field, typed, message",
+    [
+        ("emergency_number", "１１x", "Enter the emergency number as 2 to 6 digits"),
+        ("emergency_number", "99²", "Enter the emergency number as 2 to 6 digits"),
+        ("phone", "01632 960 ０００ ⁰", "Enter a phone number using digits"),
+        ("out_of_hours_phone", "111\u3164", "Enter a phone number using digits"),
+    ],
+)
+def test_what_is_still_not_ascii_after_that_is_refused(admin, in_app, world, field, typed, message):
+    r = admin.post("/clinic/settings", data=settings_form(**{field: typed}))
+    assert r.status_code == 400 and message in text_of(r)
+    assert in_app(_clinic, world.clinic1).emergency_number == "999"
+
+
+def test_every_call_link_is_ascii_even_for_a_number_stored_before_the_check(app, in_app, world):
+    # Defence in depth: a value stored by an older version is never put in a tel: link as
+    # it is.
+    def legacy() -> None:
+        clinic = _clinic(world.clinic1)
+        clinic.emergency_number, clinic.phone = "１１２", "٠١٦٣٢ ٩٦٠ ٠٠٠"
+        clinic.out_of_hours_phone = "１１１"
+        db.session.commit()
+
+    in_app(legacy)
+    alice = app.test_client()
+    login(alice, "alice@patients.example")
+    pages = [alice.get("/patient/today"), alice.get("/patient/checkin")]
+    pages.append(alice.post("/patient/checkin", data=checkin_form(yes={"chest-breathing"})))
+    links = [link for r in pages for link in re.findall(r'href="tel:([^"]*)"', r.get_data(True))]
+    assert "112" in links and "01632960000" in links
+    assert links and all(re.fullmatch(r"\+?[0-9]+", link) for link in links), links

@@ -234,3 +234,11 @@ def test_every_problem_is_named_at_once_and_each_fix_is_kept(client, world, in_a
     data.update(email="alice.fixed@patients.example", phone="", timezone="Europe/London")
     assert client.post(url, data=data).status_code == 303
     assert in_app(_alice, world)[:2] == ("Alice Fixed", "alice.fixed@patients.example")
+
+
+def test_a_phone_typed_in_full_width_digits_is_stored_and_dialled_in_ascii(client, world, in_app):
+    # The clinic's "Call" button for the patient is a tel: link: "０７７００" is not one.
+    login(client, DOC1)
+    data = details(phone="０７７００ ９００１２３")
+    assert client.post(f"/clinic/patients/{world.patient_a}/edit", data=data).status_code == 303
+    assert in_app(_alice, world)[2] == "07700 900123"

@@ -29,6 +29,13 @@ from app.domain.protocol.stocking_marks import check_stocking_marks
 
 _PROTOCOL_FIELDS = {"key", "name", "summary", "compression"}
 _AT_LINE = re.compile(r"at line (\d+)")
+BOM = "\ufeff"
+# The protocol's key names it in links (/clinic/protocols/<key>/compare), in the
+# commands the CLI prints and in the database (protocol_versions.key, 80 characters).
+# ASCII only: "../../etc" made a "Compare versions" link a browser rewrote to /etc, and
+# a full-width "ｃompression" looks like another protocol's key.
+_PROTOCOL_KEY = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+PROTOCOL_KEY_MAX = 80
 
 
 def parse_protocol(text: str, filename: str = "<protocol>", *, stored: bool = False) -> Protocol:
@@ -44,6 +51,9 @@ def parse_protocol(text: str, filename: str = "<protocol>", *, stored: bool = Fa
     :returns: the protocol, immutable.
     :raises ProtocolError: naming every problem (file, item, line, field).
     """
+    # A byte order mark, which Windows Notepad wrote before UTF-8 text until 2019, is
+    # not part of the text, and TOML does not allow it ("Invalid statement").
+    text = text.removeprefix(BOM)
     reader = Reader(filename, text)
     try:
         data = tomllib.loads(text)
@@ -51,6 +61,11 @@ def parse_protocol(text: str, filename: str = "<protocol>", *, stored: bool = Fa
         found = _AT_LINE.search(str(exc))
         line = int(found.group(1)) if found else None
         problem = Problem(filename, "file", "syntax", f"not valid TOML: {exc}", line)
+        raise ProtocolError([problem]) from None
+    except RecursionError:
+        # tomllib reads nested arrays and tables by recursion: "a = [[[[...]]]]" a few
+        # thousand deep, well under the size limit, exceeds Python's recursion limit.
+        problem = Problem(filename, "file", "syntax", "not valid TOML: nested too deeply")
         raise ProtocolError([problem]) from None
     known = ("protocol", "course", *SECTIONS, *CHECKIN_SECTIONS)
     unknown = set(data) - set(known)
@@ -62,6 +77,9 @@ def parse_protocol(text: str, filename: str = "<protocol>", *, stored: bool = Fa
     elif stored:
         data = stored_covers(data)
     head = read_table(reader, data, "protocol", _PROTOCOL_FIELDS, {"summary", "compression"})
+    if not stored:
+        # A stored version passed the checks of its day and patients are pinned to it.
+        _check_protocol_key(reader, head.get("key"))
     course = read_course(reader, data)
     sections = {name: read_items(reader, data, name) for name in SECTIONS}
     # Keys as written (a task refused for another reason must not cascade).
@@ -88,4 +106,21 @@ def parse_protocol(text: str, filename: str = "<protocol>", *, stored: bool = Fa
         red_flags=tuple(sections["red_flag"]),
         questions=tuple(questions),
         answer_rules=tuple(rules),
+    )
+
+
+def _check_protocol_key(reader: Reader, key: str | None) -> None:
+    """Note a problem when the protocol's key (already read as text) is not lower-case
+    ASCII letters and digits in words joined by single dashes, like "compression-72h"."""
+    if key is None:
+        return  # missing or not text: read_table has said so
+    if len(key) <= PROTOCOL_KEY_MAX and _PROTOCOL_KEY.fullmatch(key):
+        return
+    line = reader.field_line(reader.header_line("protocol"), "key")
+    reader.problem(
+        "[protocol]",
+        "key",
+        "must be lower-case letters a-z and digits in words joined by single dashes, "
+        f"at most {PROTOCOL_KEY_MAX} characters, like 'compression-72h'",
+        line,
     )

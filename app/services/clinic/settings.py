@@ -31,11 +31,13 @@ from app.services.errors import Invalid
 from app.services.errors import NotFound
 
 # Digits, spaces, + ( ) - and dots; 3 to 20 digits (111 and 999 are real numbers,
-# E.164 allows 15 digits, an extension a few more).
-_PHONE = re.compile(r"^\+?[\d\s().-]+$")
+# E.164 allows 15 digits, an extension a few more). ASCII digits only, never \d: that
+# matches "１１２" and "١١٢" too, and a tel: link must carry ASCII (RFC 3966). Digits
+# typed in another script are written in ASCII first (hours_domain.ascii_digits).
+_PHONE = re.compile(r"^\+?[0-9 ().-]+$")
 PHONE_MAX = 40
 # Emergency numbers are short codes: 999, 112, 911, 000, 119.
-_EMERGENCY = re.compile(r"^\d{2,6}$")
+_EMERGENCY = re.compile(r"^[0-9]{2,6}$")
 NAME_MAX = 200
 
 
@@ -44,12 +46,13 @@ def check_phone(text: str, field: str, required: bool = False) -> str:
 
     :raises Invalid: naming ``field``, with what is allowed.
     """
-    text = " ".join((text or "").split())
+    # "０１６３２ ９６０ ０００" from a full-width keyboard is stored as 01632 960 000.
+    text = " ".join(hours_domain.ascii_digits(text or "").split())
     if not text:
         if required:
             raise Invalid(field, "Enter a phone number.")
         return ""
-    digits = sum(ch.isdigit() for ch in text)
+    digits = sum(ch in "0123456789" for ch in text)
     if len(text) > PHONE_MAX or not _PHONE.match(text) or not 3 <= digits <= 20:
         raise Invalid(
             field,
@@ -64,7 +67,8 @@ def check_emergency_number(text: str, field: str = "emergency_number") -> str:
 
     :raises Invalid: naming ``field``.
     """
-    text = "".join((text or "").split())
+    # "１１２" from a full-width keyboard is stored as 112: the call button dials it.
+    text = "".join(hours_domain.ascii_digits(text or "").split())
     if not text:
         raise Invalid(
             field, "Enter the emergency number, for example 999 in the UK or 112 in the EU."

@@ -175,7 +175,7 @@ def _checkin_form(encoding: str) -> dict:
 
 @pytest.mark.parametrize("encoding", ["urlencoded", "multipart"])
 def test_checkin_request_parses_the_form_as_the_stock_request_class(app, monkeypatch, encoding):
-    monkeypatch.setattr("app.speedups._signed_in_patient", lambda: True)
+    monkeypatch.setattr("app.checkin_request._signed_in_patient", lambda: True)
     with app.app_context():
         ours = app.request_class(_environ(app, data=_checkin_form(encoding)))
         stock = InputRequest(_environ(app, data=_checkin_form(encoding)))
@@ -190,7 +190,7 @@ def test_checkin_request_parses_the_form_as_the_stock_request_class(app, monkeyp
 
 def test_the_larger_body_is_allowed_only_for_a_patient_sending_a_checkin(app, monkeypatch):
     signed_in = {"patient": True}
-    monkeypatch.setattr("app.speedups._signed_in_patient", lambda: signed_in["patient"])
+    monkeypatch.setattr("app.checkin_request._signed_in_patient", lambda: signed_in["patient"])
     big, usual = app.config["SCLERO_CHECKIN_MAX_BODY"], app.config["MAX_CONTENT_LENGTH"]
 
     def limit(**kwargs):

@@ -234,3 +234,26 @@ def test_a_huge_note_in_the_pages_own_multipart_body_loses_no_warning_sign(clien
     (alert,) = _alerts(in_app)
     assert alert.level == "emergency"
     assert _stored(in_app)["note"] == ""
+
+
+def test_other_answers_under_a_key_seen_before_are_stored_and_triaged(client, world, in_app):
+    """A page restored with its key (a browser's back-forward cache), changed and sent
+    again: a "yes" to chest pain was answered "as expected" from the first answers, and
+    stored nowhere (adversarial review 2026-12-07, S4)."""
+    login(client, "alice@patients.example")
+    first = client.post("/patient/checkin", data=form(pain="2", client_key="K"))
+    assert first.status_code == 200 and _alerts(in_app) == []
+    again = client.post(
+        "/patient/checkin", data=form(yes={"chest-breathing"}, pain="9", client_key="K")
+    )
+    assert again.status_code == 200 and text_of(again).startswith("Call 999 now")
+    (alert,) = _alerts(in_app)
+    assert alert.level == "emergency"
+    stored = _stored(in_app)
+    assert stored["pain"] == 9 and "chest-breathing" in stored["red_flags"]
+    # A replay of either version is still a replay: nothing stored again.
+    for data in (form(pain="2", client_key="K"), form(yes={"chest-breathing"}, pain="9")):
+        data["client_key"] = "K"
+        client.post("/patient/checkin", data=data)
+    checkin = in_app(lambda: db.session.scalar(sa.select(CheckIn)))
+    assert checkin.pain == 9 and len(checkin.history) == 1

@@ -5,6 +5,7 @@ with them.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from dataclasses import replace
@@ -18,6 +19,7 @@ from app.domain.checkin import MAX_NOTE
 from app.domain.checkin import NOTE_MESSAGE
 from app.domain.checkin import OPTIONAL_YES_NO
 from app.domain.checkin import AnswerError
+from app.domain.checkin import Answers
 from app.domain.checkin import Triage
 from app.domain.checkin import check_answers
 from app.domain.checkin import triage
@@ -251,8 +253,6 @@ def _submit(
     t = form.course.recovering
     assert t is not None
     protocol = protocol_for(t)
-    if client_key and (replay := _by_key(client_key)) is not None:
-        return _replayed(replay, form, now)
     # An over-long note is the one answer that may be refused on its own: the answers
     # (warning signs above all) are stored and triaged without it, like a refused photo.
     note = str(raw.get("note") or "")
@@ -269,15 +269,51 @@ def _submit(
             skin_choices=form.skin_choices,
         )
     except AnswerError as exc:
+        if client_key and (replay := _by_key(client_key)) is not None:
+            return _replayed(replay, form, now)  # stored before; the questions changed since
         errors = exc.errors if long_note is None else {**exc.errors, "note": _(NOTE_MESSAGE)}
         raise _Refused(errors, _alert_early(user, form, raw, protocol.answer_rules, now)) from None
+    # Which optional questions the page did not ask that day, so they are never shown
+    # as skipped ("not answered") to the patient or the clinician.
+    not_asked = sorted(set(OPTIONAL_YES_NO) - form.fixed)
+    sent = {**answers.as_dict(), "not_asked": not_asked}
+    if client_key and (replay := _replay_of(client_key, sent)) is not None:
+        return _replayed(replay, form, now)
     decision = triage(answers, form.in_window, protocol.answer_rules)
     # From here to the commit, one writer per patient: another device's edit of this
     # day must not be read before it commits and then overwritten (issue 15 point 3).
     lock_patient(form.course.patient.id)
-    if client_key and (replay := _by_key(client_key)) is not None:
+    if client_key and (replay := _replay_of(client_key, sent)) is not None:
         # The same key sent twice at once: the other request stored it first.
         return _replayed(replay, form, now)
+    # A key seen before with other answers (a page restored with its key, changed and
+    # sent again) is an edit, stored and triaged: never "as expected" for answers
+    # nobody read. Its key already names a version, so it is not stored again.
+    new_key = client_key if client_key and _by_key(client_key) is None else None
+    checkin = _write_day(user, form, answers, sent, decision, now)
+    if new_key:
+        db.session.add(CheckInKey(client_key=new_key, checkin_id=checkin.id))
+    if decision.alerts_clinic:
+        raise_alert(checkin, decision, now)
+    # The outcomes page's row, from the day's answers and alerts (after the alert).
+    outcome_facts.note_checkin(checkin.treatment_id, protocol)
+    db.session.commit()
+    today = build_today(protocol, t.anchor, form.course.tz, now, set())
+    return CheckInResult(checkin, decision, today, False, note_refused=long_note)
+
+
+def _write_day(
+    user: Principal,
+    form: CheckInForm,
+    answers: Answers,
+    sent: dict[str, object],
+    decision: Triage,
+    now: datetime,
+) -> CheckIn:
+    """The day's check-in with these answers: new, or edited with the earlier answers
+    kept in its history (flushed, not committed)."""
+    t = form.course.recovering
+    assert t is not None
     checkin = db.session.scalar(
         sa.select(CheckIn)
         .where(CheckIn.treatment_id == t.id, CheckIn.day == form.day)
@@ -300,24 +336,13 @@ def _submit(
             {"at": checkin.updated_at.isoformat(), "answers": checkin.answers},
         ]
         checkin.reviewed_at = None  # changed answers need a fresh look
-    # Which optional questions the page did not ask that day, so they are never shown
-    # as skipped ("not answered") to the patient or the clinician.
-    not_asked = sorted(set(OPTIONAL_YES_NO) - form.fixed)
-    checkin.answers = {**answers.as_dict(), "not_asked": not_asked}
+    checkin.answers = sent
     checkin.pain, checkin.bruising, checkin.note = answers.pain, answers.bruising, answers.note
     checkin.level, checkin.reasons = decision.level, list(decision.reasons)
     checkin.updated_at = now
     db.session.flush()
     followup.note_checkin(checkin.patient_id, now)
-    if client_key:
-        db.session.add(CheckInKey(client_key=client_key, checkin_id=checkin.id))
-    if decision.alerts_clinic:
-        raise_alert(checkin, decision, now)
-    # The outcomes page's row, from the day's answers and alerts (after the alert).
-    outcome_facts.note_checkin(checkin.treatment_id, protocol)
-    db.session.commit()
-    today = build_today(protocol, t.anchor, form.course.tz, now, set())
-    return CheckInResult(checkin, decision, today, False, note_refused=long_note)
+    return checkin
 
 
 def _replayed(replay: CheckIn, form: CheckInForm, now: datetime) -> CheckInResult:
@@ -330,6 +355,30 @@ def _replayed(replay: CheckIn, form: CheckInForm, now: datetime) -> CheckInResul
     today = build_today(protocol_for(t), t.anchor, form.course.tz, now, set())
     db.session.commit()  # nothing written; ends the transaction (and any lock) early
     return CheckInResult(replay, stored, today, True)
+
+
+def _replay_of(client_key: str, sent: dict[str, object]) -> CheckIn | None:
+    """The check-in stored with this key if ``sent`` is one of its versions (the answers
+    now or in its history): a double tap or a replay. Other answers under a known key
+    are not a replay, whatever the key says."""
+    replay = _by_key(client_key)
+    if replay is None:
+        return None
+    versions = [replay.answers, *(entry.get("answers") for entry in replay.history or [])]
+    same = _canonical(sent)
+    return replay if any(_canonical(v) == same for v in versions) else None
+
+
+def _canonical(answers: object) -> str:
+    # As stored (JSON): sets and tuples become sorted lists, keys sorted.
+    def plain(value: object) -> object:
+        if isinstance(value, frozenset | set):
+            return sorted(value)
+        if isinstance(value, tuple):
+            return list(value)
+        raise TypeError(type(value).__name__)
+
+    return json.dumps(answers, sort_keys=True, default=plain)
 
 
 def _by_key(client_key: str) -> CheckIn | None:

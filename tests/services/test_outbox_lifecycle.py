@@ -326,3 +326,39 @@ def test_development_keeps_its_key_in_instance_and_tests_keep_theirs_in_memory(t
     test_app.config.update(VAPID_SUBJECT="mailto:t@clinic.example", VAPID_GENERATE_DEV_KEY="memory")
     assert private_key_b64u(load_vapid(test_app)) == private_key_b64u(load_vapid(test_app))
     assert not memory.exists(), "the test key must not be written anywhere"
+
+
+def test_moving_a_session_later_plans_its_sent_checklist_reminders_again(app, world, in_app):
+    """The "24 hours before: no lotions, bring your stockings" reminders went out for the
+    old date; the clinic moves the session a week on. They are due again for the new
+    date, not left as sent (adversarial review 2026-12-07, S3)."""
+    now = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+    (tid,) = _treatments(in_app, world.patient_b)  # booked for tomorrow 10:00
+    _plan_all(in_app, world.patient_b, now)
+    before = _rows(in_app, tid)
+    checklist = sorted(k for k in before if k.startswith("checklist:"))
+    assert checklist, before
+
+    def sent_and_moved(by: timedelta):
+        for row in db.session.scalars(
+            sa.select(OutboxMessage).where(OutboxMessage.treatment_id == tid)
+        ):
+            row.state, row.sent_at = OutboxState.SENT, row.due_at
+        treatment = db.session.get(Treatment, tid)
+        treatment.appointment_at += by
+        db.session.commit()
+
+    # Three hours later: the reminders already sent are close enough; never twice.
+    in_app(lambda: sent_and_moved(timedelta(hours=3)))
+    _plan_all(in_app, world.patient_b, now)
+    assert all(_rows(in_app, tid)[k][0] == OutboxState.SENT for k in checklist)
+    in_app(lambda: sent_and_moved(timedelta(days=7) - timedelta(hours=3)))
+    _plan_all(in_app, world.patient_b, now)
+    after = _rows(in_app, tid)
+    for key in checklist:
+        state, due = after[key]
+        assert state == OutboxState.PENDING, key
+        assert due == before[key][1] + timedelta(days=7), key
+    # Planned again once: a second re-plan changes nothing.
+    _plan_all(in_app, world.patient_b, now)
+    assert _rows(in_app, tid) == after

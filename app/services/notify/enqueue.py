@@ -141,12 +141,39 @@ def _upsert(
         return 1
     if row.state == OutboxState.CANCELLED and r.due >= now - STALE_AFTER:
         row.state = OutboxState.PENDING  # booked again after a cancellation
+    elif row.state in _FINISHED and r.due > now and r.due - row.due_at >= REARM_AFTER:
+        # Done for a time the plan no longer holds (a session moved a day or more later
+        # after its "24 hours before" reminders went out): due again at the new time, or
+        # the patient would never be reminded for the real date. A smaller move (quiet
+        # hours changed, a session an hour later) never sends the same reminder twice.
+        row.state, row.sent_at, row.last_error, row.claim_token = (
+            OutboxState.PENDING,
+            None,
+            "",
+            None,
+        )
     elif row.state != OutboxState.PENDING or (row.due_at, row.expires_at) == (r.due, r.expires):
         return 0
     row.due_at = row.available_at = r.due
     row.link, row.time_critical, row.attempts = r.link, r.time_critical, 0
     row.expires_at = r.expires
     return 1
+
+
+# How much later a finished reminder's plan must move for it to be sent again: more
+# than any quiet-hours shift (under a day), so only a moved session re-arms it.
+REARM_AFTER = timedelta(hours=24)
+# Rows whose reminder is over (sent, given up, or not sent), as opposed to waiting,
+# being sent, or cancelled by a change of plan.
+_FINISHED = frozenset(
+    {
+        OutboxState.SENT,
+        OutboxState.NO_DEVICE,
+        OutboxState.FAILED,
+        OutboxState.DROPPED,
+        OutboxState.DIGESTED,
+    }
+)
 
 
 def replan_patient(patient_id: int, now: datetime) -> int:

@@ -12,8 +12,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from zxcvbn import zxcvbn
-
 from app.i18n import N_
 from app.i18n import current_locale
 from app.i18n import gettext
@@ -68,6 +66,9 @@ def check_password_rules(password: str, *, email: str = "", name: str = "") -> N
         raise Invalid("password", TOO_COMMON)
     if _mostly_personal(password, email, name):
         raise Invalid("password", PERSONAL)
+    # Imported here: its dictionaries cost a worker ~12 MB, and few requests set a password.
+    from zxcvbn import zxcvbn
+
     result = zxcvbn(password[:_ESTIMATE_CHARS], user_inputs=_personal_words(email, name))
     if result["score"] < MIN_SCORE:
         # zxcvbn's warning says why in plain words ("Repeats like "aaa" are easy to

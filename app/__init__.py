@@ -104,9 +104,9 @@ def register_extensions(app: Flask) -> None:
     from app.auth import loader
     from app.extensions import csrf
     from app.extensions import db
+    from app.extensions import init_migrations
     from app.extensions import init_reads
     from app.extensions import login_manager
-    from app.extensions import migrate
 
     db.init_app(app)
     init_reads(app)
@@ -114,7 +114,7 @@ def register_extensions(app: Flask) -> None:
 
     with app.app_context():
         dbcheck.install(db.engine)  # no pre-ping round trip per request (issue 22)
-    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "..", "migrations"))
+    init_migrations(app, os.path.join(os.path.dirname(__file__), "..", "migrations"))
     login_manager.init_app(app)
     csrf.init_app(app)
     loader.init_app(app)

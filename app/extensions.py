@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
+import click
 import sqlalchemy as sa
 from flask import Flask
 from flask import g
 from flask_login import LoginManager
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 
 from app.dbtypes import Base
 
 db = SQLAlchemy(model_class=Base)
-migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 
@@ -60,3 +62,42 @@ def init_reads(app: Flask) -> None:
         conn = g.pop("_sclero_reads", None)
         if conn is not None:
             conn.close()
+
+
+class MigrationCommands(click.Group):
+    """``flask db``, binding Flask-Migrate to the app only when the command is run.
+
+    Flask-Migrate imports Alembic, Mako and Pygments (~15 MB in every web worker) just
+    to offer these commands; a request never needs them. Running ``flask db ...`` binds
+    the real extension (``app.extensions["migrate"]``, which migrations/env.py reads)
+    and hands the command line to its own group, options and subcommands included.
+    """
+
+    def __init__(self, app: Flask, directory: str) -> None:
+        super().__init__("db", help="Perform database migrations.")
+        self.app, self.directory = app, directory
+
+    def _real(self) -> click.Group:
+        # Imported after the app's logging is set up, Alembic would announce each of its
+        # plugins at INFO; imported first (as before), it said nothing.
+        logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+        from flask_migrate import Migrate
+        from flask_migrate.cli import db as commands
+
+        if "migrate" not in self.app.extensions:
+            Migrate(self.app, db, directory=self.directory)
+        return commands
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:  # noqa: ANN401
+        return self._real().make_context(*args, **kwargs)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return self._real().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return self._real().get_command(ctx, cmd_name)
+
+
+def init_migrations(app: Flask, directory: str) -> None:
+    """Offer ``flask db`` (Flask-Migrate) without importing it until it is run."""
+    app.cli.add_command(MigrationCommands(app, directory))

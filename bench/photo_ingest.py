@@ -73,6 +73,10 @@ from app.adapters.photo_store_s3 import S3PhotoStore  # noqa: E402
 from app.adapters.photo_store_s3 import make_client  # noqa: E402
 from bench import today_page as server  # noqa: E402
 
+# The bench encodes and decodes HEIF itself; the app registers the opener only on its
+# first photo (app/adapters/imaging.py).
+pillow_heif.register_heif_opener()
+
 SIZE = (4032, 3024)
 SETTINGS = imaging.Settings()
 # The project's goals (issue 22 points 1 and 7), not looser aims.

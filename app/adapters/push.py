@@ -34,7 +34,6 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from flask import Flask
 from py_vapid import Vapid
-from pywebpush import WebPusher
 
 from app.clock import wall_seconds
 from app.domain.language import N_
@@ -313,6 +312,10 @@ class WebPushSender:
         parts = urlsplit(sub.endpoint)
         if parts.scheme not in ("https", "http") or not parts.hostname:
             return SendResult(None, error="not a push endpoint")
+        # Imported here: with aiohttp and requests it costs a web worker ~12 MB, and only
+        # the notification sender encrypts payloads.
+        from pywebpush import WebPusher
+
         body = WebPusher(sub.as_dict()).encode(payload, "aes128gcm")["body"]
         headers = {
             **self._vapid_for(_origin(parts)),

@@ -27,9 +27,6 @@ from botocore.exceptions import ClientError
 from app.adapters.photo_store import StorageUnavailable
 from app.adapters.photo_store import fsync_dir
 from app.adapters.photo_store import remove_file
-from app.adapters.photo_store_s3 import MISSING
-from app.adapters.photo_store_s3 import TRANSFER
-from app.adapters.photo_store_s3 import ObjectReader
 
 # The worker names zips ``export-<job id>-<32 hex>.zip``; any plain name of that shape
 # (no folder, no dot first) is accepted, nothing that could reach outside the store.
@@ -92,6 +89,10 @@ class BucketZips:
         self.prefix = (prefix.strip("/") + "/" if prefix.strip("/") else "") + "exports/"
 
     def place(self, part: str, name: str) -> None:
+        # Imported here, as in open: boto3 costs every worker ~11 MB, and a BucketZips
+        # exists only when photos are in a bucket.
+        from app.adapters.photo_store_s3 import TRANSFER
+
         # upload_file sends a large zip in checksummed parts: an object is never seen
         # half-written, and a failed upload leaves at most an unfinished multipart upload.
         self._call(
@@ -105,6 +106,9 @@ class BucketZips:
         remove_file(part)
 
     def open(self, name: str) -> BinaryIO:
+        from app.adapters.photo_store_s3 import MISSING
+        from app.adapters.photo_store_s3 import ObjectReader
+
         try:
             answer = self.client.get_object(Bucket=self.bucket, Key=self.prefix + _checked(name))
         except ClientError as exc:

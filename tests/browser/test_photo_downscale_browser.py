@@ -21,6 +21,7 @@ import time
 from contextlib import contextmanager
 from functools import lru_cache
 
+import pillow_heif
 import pytest
 import sqlalchemy as sa
 from PIL import Image
@@ -364,6 +365,7 @@ def test_small_photos_png_heic_and_broken_files(phone, live_server, app, artifac
         assert ours.getpixel((100, 700))[1] > 120  # on white, not on black
 
     heic_buffer = io.BytesIO()
+    pillow_heif.register_heif_opener()  # the app registers it only on its first photo
     Image.new("RGB", (2400, 1800), (200, 150, 140)).save(heic_buffer, "HEIF", quality=80)
     heic = heic_buffer.getvalue()
     sent, photo, _ = stored_after("IMG_0002.HEIC", heic, "image/heic")

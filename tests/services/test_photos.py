@@ -26,6 +26,7 @@ import pillow_heif
 import pytest
 import sqlalchemy as sa
 from PIL import Image
+from PIL import ImageChops
 
 from app.adapters import imaging
 from app.adapters.photo_store import KEY_PATTERN
@@ -40,6 +41,9 @@ from app.services import photos
 from tests.conftest import count
 from tests.conftest import login
 from tests.conftest import text_of
+
+# The tests encode HEIF themselves; the app registers the opener only on its first photo.
+pillow_heif.register_heif_opener()
 
 ALICE = "alice@patients.example"  # clinic 1, day 3
 BOB = "bob@patients.example"  # clinic 1, booked tomorrow
@@ -242,6 +246,34 @@ def test_heic_from_an_iphone_is_accepted_upright_and_stripped():
     assert (out.width, out.height) == (300, 400)
     assert near(pixel(out.full, (out.width - 10, 10)), RED)
     assert_clean_jpeg(out.full)
+
+
+@pytest.mark.parametrize(
+    ("mode", "size", "profile"),
+    [
+        pytest.param("RGB", (631, 423), False, id="rgb-odd-size"),
+        pytest.param("RGBA", (305, 203), False, id="rgba-flattened"),
+        pytest.param("RGB", (400, 301), True, id="display-p3"),
+    ],
+)
+def test_a_large_heic_is_reduced_strip_by_strip_to_the_same_pixels(
+    monkeypatch, mode, size, profile
+):
+    # Strips of 3 rows (6 with the reduction by 2) leave a part block at the bottom of
+    # the odd sizes: the pixels must still be those of the whole picture reduced at once.
+    monkeypatch.setattr(imaging, "STRIP_ROWS", 3)
+    bands = [Image.linear_gradient("L").resize(size), Image.effect_noise(size, 40)]
+    picture = Image.merge(mode, (bands * 2)[: len(mode)])
+    icc = display_p3_profile() if profile else None
+    buffer = io.BytesIO()
+    picture.save(buffer, "HEIF", quality=90, **({"icc_profile": icc} if icc else {}))
+    with Image.open(io.BytesIO(buffer.getvalue())) as whole:
+        whole.load()
+        expected = imaging._to_srgb(whole, icc).reduce(2)
+    reduced = imaging._heif_reduced(buffer.getvalue(), icc, 2)
+    assert reduced.size == expected.size == (-(-size[0] // 2), -(-size[1] // 2))
+    assert reduced.mode == "RGB"
+    assert ImageChops.difference(reduced, expected).getbbox() is None
 
 
 def _s15(v: float) -> bytes:

@@ -21,10 +21,10 @@ it from here keeps working (``accounts.authenticate(...)``):
 from app.services.accounts.invitations import accept_invitation as accept_invitation
 from app.services.accounts.invitations import issue_invitation as issue_invitation
 from app.services.accounts.invitations import usable_invitation as usable_invitation
-from app.services.accounts.passwords import COMMON_PASSWORDS as COMMON_PASSWORDS
 from app.services.accounts.passwords import MAX_PASSWORD as MAX_PASSWORD
 from app.services.accounts.passwords import MIN_PASSWORD as MIN_PASSWORD
 from app.services.accounts.passwords import check_password_rules as check_password_rules
+from app.services.accounts.passwords import common_passwords as common_passwords
 from app.services.accounts.reset import request_reset as request_reset
 from app.services.accounts.reset import reset_password as reset_password
 from app.services.accounts.reset import usable_reset as usable_reset

@@ -9,10 +9,9 @@ keyboard rows, repeats, dates and the person's own details). A few unrelated wor
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
-
-from zxcvbn import zxcvbn
 
 from app.i18n import N_
 from app.i18n import current_locale
@@ -48,8 +47,12 @@ def _load_common(path: Path) -> frozenset[str]:
         )
 
 
-# Read once per process, at import (about 10 ms).
-COMMON_PASSWORDS = _load_common(COMMON_PASSWORDS_FILE)
+# Read once per process (about 10 ms), on the first password check rather than at
+# import: the set takes ~4 MB, and most requests of a web worker check no password.
+@functools.cache
+def common_passwords() -> frozenset[str]:
+    """The common-password list (``COMMON_PASSWORDS_FILE``), lower case."""
+    return _load_common(COMMON_PASSWORDS_FILE)
 
 
 def check_password_rules(password: str, *, email: str = "", name: str = "") -> None:
@@ -64,10 +67,13 @@ def check_password_rules(password: str, *, email: str = "", name: str = "") -> N
         raise Invalid("password", TOO_SHORT)
     if len(password) > MAX_PASSWORD:
         raise Invalid("password", TOO_LONG)
-    if password.strip().lower() in COMMON_PASSWORDS:
+    if password.strip().lower() in common_passwords():
         raise Invalid("password", TOO_COMMON)
     if _mostly_personal(password, email, name):
         raise Invalid("password", PERSONAL)
+    # Imported here: its dictionaries cost a worker ~12 MB, and few requests set a password.
+    from zxcvbn import zxcvbn
+
     result = zxcvbn(password[:_ESTIMATE_CHARS], user_inputs=_personal_words(email, name))
     if result["score"] < MIN_SCORE:
         # zxcvbn's warning says why in plain words ("Repeats like "aaa" are easy to

@@ -16,16 +16,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
 from app.adapters.photo_store import StorageError
 from app.adapters.photo_store import StorageUnavailable
-from app.adapters.photo_store_s3 import S3PhotoStore
 from app.extensions import db
 from app.models import Photo
 from app.services.photos import storage
 from app.services.photos.owner import ensure_ours
+
+if TYPE_CHECKING:  # boto3 is imported only when a bucket is used (storage.s3_store)
+    from app.adapters.photo_store_s3 import S3PhotoStore
 
 
 @dataclass

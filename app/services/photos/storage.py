@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import os
+from typing import TYPE_CHECKING
 
 from flask import current_app
 
@@ -19,9 +20,10 @@ from app.adapters.photo_store import LocalPhotoStore
 from app.adapters.photo_store import PhotoStore
 from app.adapters.photo_store import SimulatedCrash
 from app.adapters.photo_store import StorageError
-from app.adapters.photo_store_s3 import S3PhotoStore
-from app.adapters.photo_store_s3 import make_client
 from app.models import Photo
+
+if TYPE_CHECKING:
+    from app.adapters.photo_store_s3 import S3PhotoStore
 
 
 def settings() -> imaging.Settings:
@@ -51,6 +53,10 @@ def local_store() -> LocalPhotoStore:
 
 def s3_store() -> S3PhotoStore:
     """The configured bucket; StorageError when no bucket is set."""
+    # Imported here: boto3 costs every worker ~11 MB, and most installations keep
+    # photos in the local folder.
+    from app.adapters.photo_store_s3 import S3PhotoStore
+
     config = current_app.config
     bucket = config.get("SCLERO_S3_BUCKET")
     if not bucket:
@@ -67,6 +73,8 @@ def s3_store() -> S3PhotoStore:
 @functools.lru_cache(maxsize=8)
 def s3_client(endpoint_url: str | None, region: str | None, timeout: float, attempts: int):  # noqa: ANN201
     """One boto3 client per process and settings (clients are thread-safe)."""
+    from app.adapters.photo_store_s3 import make_client  # boto3 only when S3 is used
+
     return make_client(endpoint_url, region, timeout, attempts)
 
 

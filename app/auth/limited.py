@@ -18,9 +18,22 @@ from app.i18n import _
 from app.limits import wait_words
 
 
+def urgent_help() -> None:
+    """Flash, first, where to turn now: someone locked out of signing in may have been
+    signing in to report a warning sign (adversarial review 2026-12-07, A1)."""
+    flash(
+        _(
+            "If you feel unwell or have any warning sign, call the clinic or the emergency "
+            "number now: do not wait."
+        ),
+        "error",
+    )
+
+
 def sign_in_page(limit: RequestLimit) -> Response:
     """The sign-in page again, for too many sign-ins from one address."""
     form = LoginForm(next=request.args.get("next", ""))
+    urgent_help()
     flash(
         _(
             "Too many sign-in attempts from this connection. Please wait %(wait)s "

@@ -86,6 +86,7 @@ def login():
                 form.email.data, form.password.data, now(), address=request.remote_addr or ""
             )
         except LoginThrottled:
+            limited.urgent_help()
             flash(
                 _("Too many attempts. Please wait 15 minutes, or call your clinic for help."),
                 "error",

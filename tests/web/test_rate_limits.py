@@ -46,6 +46,7 @@ def test_thirty_emails_from_one_address_then_429_with_the_email_kept(client, wor
     page = _sign_in(client, "person30@patients.example", HERE)
     assert page.status_code == 429
     assert "Too many sign-in attempts from this connection" in text_of(page)
+    assert "call the clinic or the emergency number now" in text_of(page)
     assert "wait 15 minutes" in text_of(page)
     # The sign-in form again, with what was typed (not the password), labelled as ever.
     html = page.get_data(as_text=True)

@@ -100,6 +100,9 @@ def test_thirty_concurrent_wrong_passwords_reach_the_verifier_ten_times(
     refused = login(client, ALICE, PASSWORD)
     assert refused.status_code == 429
     assert "Too many attempts" in text_of(refused)
+    # Locked out, perhaps while signing in to report a warning sign: where to turn first.
+    said = text_of(refused)
+    assert said.index("call the clinic or the emergency number now") < said.index("Too many")
     clock.advance(minutes=14)
     assert login(client, ALICE, PASSWORD).status_code == 429
     clock.advance(minutes=2)

@@ -222,3 +222,23 @@ def test_settings_page_is_for_admins_only(app, world):
     alice = app.test_client()
     login(alice, "alice@patients.example")
     assert alice.get("/clinic/settings/hours").status_code == 404
+
+
+def test_a_patient_in_another_time_zone_reads_both_clocks_named(client, in_app, clock):
+    """A New York patient of a London clinic: "opens at 04:00 tomorrow" beside opening
+    hours "09:00-..." read as two times for one opening (adversarial review, T1)."""
+    clock.now = SUNDAY_0422
+
+    def build():
+        clinic = make_clinic("north")
+        make_patient(
+            clinic, "alice@patients.example", day=3, now=SUNDAY_0422, tz="America/New_York"
+        )
+
+    in_app(build)
+    login(client, "alice@patients.example")
+    page = text_of(client.post("/patient/checkin", data=form(yes={"calf-pain-swelling"})))
+    # Monday 09:00 London is 04:00 in New York, and Sunday 04:22 UTC still Saturday there.
+    assert (
+        "The clinic opens at 09:00 tomorrow, clinic time (at 04:00 on Monday, your time)." in page
+    )

@@ -14,6 +14,9 @@ sent yet, for the patient to check and send. Nothing is sent for them: the answe
 be an hour old, and someone else may be holding the phone. Another person signing in
 on the same browser never sees them.
 
+A photo sent after the sign-out cannot be kept that way (a cookie holds a few KB):
+the sign-in page says it was not saved, and leads back to the photo form.
+
 The phone's offline queue (app.js) keeps its own entries until the patient signs in,
 so its replays are not held a second time.
 """
@@ -117,3 +120,22 @@ def problems(held: dict[str, Any]) -> dict[str, str]:
     if held.get("photo"):
         said["photo"] = _("The photo you chose was not kept: please choose it again.")
     return said
+
+
+def photo_not_saved(form: Any) -> Response:  # noqa: ANN401 - the request's form
+    """A photo sent after the idle sign-out cannot wait in a cookie: say it was not
+    saved, and lead back to the photo form for the same part of the leg."""
+    flash(
+        _(
+            "You were signed out after a while without use, so your photo was not saved. "
+            "Please sign in and add it again."
+        ),
+        "error",
+    )
+    site = {
+        k: v
+        for k in ("side", "region", "view")
+        if isinstance(v := form.get(k), str) and v.isascii() and len(v) <= 20
+    }
+    target = url_for("patient.new_photo", **site)
+    return redirect(url_for("auth.login", next=target), 303)

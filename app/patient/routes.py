@@ -76,6 +76,8 @@ def require_patient():
             photo = chosen_file(request.files) is not None
             day = request.form.get("day", type=int)
             return held_checkin.hold(parse_checkin(request.form), day, photo)
+        if request.endpoint == "patient.upload_photo" and held_checkin.is_sent_by_hand():
+            return held_checkin.photo_not_saved(request.form)
         return login_manager.unauthorized()
     if current_user.patient is None:
         abort(404)

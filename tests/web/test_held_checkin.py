@@ -108,3 +108,16 @@ def test_a_replay_from_the_phones_queue_is_not_held_twice(client, world, in_app,
         "/patient/checkin", data=form(note=NOTE), headers={"Sec-Fetch-Mode": "cors"}
     )
     assert fetched.status_code == 200  # signed in now: an ordinary check-in
+
+
+def test_a_photo_sent_after_the_idle_sign_out_is_said_not_saved(client, world, clock):
+    _idle_out(client, clock)
+    sent = client.post(
+        "/patient/photos",
+        data={"side": "left", "region": "calf", "view": "front", "note": "the black patch"},
+    )
+    assert sent.status_code == 303
+    assert sent.headers["Location"].startswith("/login?next=/patient/photos/new")
+    assert "side%3Dleft" in sent.headers["Location"]
+    page = text_of(client.get(sent.headers["Location"]))
+    assert "so your photo was not saved. Please sign in and add it again." in page

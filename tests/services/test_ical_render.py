@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC
 from datetime import date
 from datetime import datetime
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -88,3 +89,15 @@ def test_the_refresh_hints_are_durations_every_calendar_app_can_read():
     lines = render([], {}, "Europe/London", WORDS).decode().split("\r\n")
     assert "X-PUBLISHED-TTL:PT1H" in lines
     assert "REFRESH-INTERVAL;VALUE=DURATION:PT1H" in lines
+
+
+def test_an_appointment_in_the_repeated_autumn_hour_keeps_its_length():
+    """01:30 on the night London's clocks go back (31 Oct 2027) happens twice: an hour
+    later is "01:30" again, which a reader takes as the first one, a 0-minute event."""
+    start = datetime(2027, 10, 31, 0, 30, tzinfo=UTC)  # 01:30 BST, the first 01:30
+    (event,) = _parsed([CourseSession(1, "scheduled", start, None, P72)], "Europe/London")
+    begins, ends = event.decoded("DTSTART"), event.decoded("DTEND")
+    assert begins.astimezone(UTC) == start
+    assert ends.astimezone(UTC) - begins.astimezone(UTC) > timedelta(0)
+    assert "TZID" not in event["DTEND"].params  # in UTC: "01:30" again reads as the first
+    assert event["DTSTART"].params["TZID"] == "Europe/London"

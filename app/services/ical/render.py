@@ -86,8 +86,8 @@ def _event(event: CalendarEvent, revision: Revision, tz: ZoneInfo, words: Words)
         out.add("dtstart", event.start.astimezone(tz).date())
         out.add("dtend", event.end.astimezone(tz).date())
     else:
-        out.add("dtstart", event.start.astimezone(tz))
-        out.add("dtend", event.end.astimezone(tz))
+        out.add("dtstart", _wall_clock(event.start, tz))
+        out.add("dtend", _wall_clock(event.end, tz))
     out.add("summary", words.titles[event.kind])
     out.add("description", f"{words.description}\n{words.app_url}")
     out.add("url", words.app_url)
@@ -120,3 +120,18 @@ def render_empty() -> bytes:
     utc.add_component(standard)
     cal.add_component(utc)
     return cal.to_ical()
+
+
+def _wall_clock(instant: datetime, tz: ZoneInfo) -> datetime:
+    """``instant`` on the calendar's clock, unless that wall time names another instant
+    (the repeated hour of an autumn change: a reader takes its first occurrence), then
+    in UTC. A 01:30 appointment on that night ended at "01:30" again an hour later,
+    which calendar apps read as a zero-length event (adversarial review, T2)."""
+    local = instant.astimezone(tz)
+    # Read back as a calendar app reads it: the wall time alone (fold 0, the first
+    # occurrence), compared in UTC (PEP 495 never finds an ambiguous local time equal
+    # to another zone's instant).
+    read_back = local.replace(tzinfo=None, fold=0).replace(tzinfo=tz).astimezone(UTC)
+    if read_back != instant.astimezone(UTC):
+        return instant.astimezone(UTC)
+    return local

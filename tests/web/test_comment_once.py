@@ -34,9 +34,15 @@ def test_a_double_tap_or_a_resend_stores_the_comment_once(client, world, in_app)
     assert _comments(in_app) == [TEXT]
     outbox_after = in_app(lambda: db.session.scalar(sa.select(sa.func.count(OutboxMessage.id))))
     assert outbox_after - outbox_before <= 1  # one notification at most, not three
+    # Other words under the same key (a page restored with its key, the text changed)
+    # are a new comment, never lost behind the first one.
+    client.post(url, data={"body": "Also: walk every day.", "client_key": "load-1"})
+    assert _comments(in_app) == [TEXT, "Also: walk every day."]
+    client.post(url, data={"body": "Also: walk every day.", "client_key": "load-1"})
+    assert len(_comments(in_app)) == 2  # and its own double tap is stored once
     # Another form load is another comment, even with the same words.
     client.post(url, data={"body": TEXT, "client_key": "load-2"})
-    assert _comments(in_app) == [TEXT, TEXT]
+    assert _comments(in_app) == [TEXT, "Also: walk every day.", TEXT]
 
 
 def test_two_posts_of_one_form_at_the_same_moment_store_one_comment(app, world, in_app):

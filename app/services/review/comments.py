@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -26,15 +27,20 @@ def add_comment(
 ) -> Comment:
     """Write a comment into the patient's diary and queue a (generic) notification.
 
-    A repeated ``client_key`` (a double tap, a resend on slow Wi-Fi, two at once) gets
-    the comment stored the first time: the patient never reads the same message twice,
-    nor gets a second notification for it.
+    A repeated ``client_key`` with the same words (a double tap, a resend on slow
+    Wi-Fi, two at once) gets the comment stored the first time: the patient never reads
+    the same message twice, nor gets a second notification for it. Other words under a
+    key seen before (a page restored with its key, the text changed) are a new comment.
     """
     patient = own_patient(actor, patient_id, address, "comment on")
     key = (client_key or "").strip()[:64] or None
+    text = body.strip()
+    if key and (first := _sent_before(patient.id, key)) is not None and first.body != text:
+        # The key names the first comment; these words get a key of their own from it,
+        # so their own double tap is stored once too.
+        key = f"{key[:40]}:{hashlib.sha256(text.encode()).hexdigest()[:16]}"
     if key and (first := _sent_before(patient.id, key)) is not None:
         return first
-    text = body.strip()
     if not text:
         raise Invalid("body", "Write a comment first.")
     if len(text) > NOTE_MAX:

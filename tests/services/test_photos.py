@@ -633,6 +633,21 @@ def test_a_replayed_upload_is_stored_once(alice, in_app):
     assert len(photo_ids(in_app)) == 1
 
 
+def test_another_photo_under_a_key_seen_before_is_its_own_photo(alice, in_app):
+    """A photo form restored with its key (a browser's back-forward cache) and another
+    photo chosen: "saved" came back for the first photo while the new one was lost
+    (adversarial review 2026-12-07, as S4 for check-ins)."""
+    first, other = phone_jpeg((1200, 900)), phone_jpeg((900, 1200))
+    assert upload(alice, first, client_key="k-1").status_code == 303
+    assert upload(alice, other, client_key="k-1").status_code == 303
+    assert len(photo_ids(in_app)) == 2
+    # Each is still stored once when sent again under that key.
+    assert upload(alice, other, client_key="k-1").status_code == 303
+    assert upload(alice, first, client_key="k-1").status_code == 303
+    assert len(photo_ids(in_app)) == 2
+    assert_rows_match_files(in_app)
+
+
 def test_daily_quota_refuses_with_a_message_and_keeps_older_photos(alice, app, in_app):
     app.config["PHOTO_MAX_PER_DAY"] = 2
     small = phone_jpeg((200, 150))

@@ -50,28 +50,27 @@ def add_photo(
     course = load_course(user)
     patient_id = course.patient.id
     client_key = (client_key or "").strip()[:64] or None
-    if client_key:
-        replay = _replay(patient_id, client_key)
-        if replay is not None:
-            return replay
     note = note.strip()
     if len(note) > NOTE_MAX:
         raise Invalid("note", _("Please keep the note under %(n)s characters.", n=NOTE_MAX))
-    _check_quota(patient_id, local_date(now, course.tz))
+    if not (client_key and _replay(patient_id, client_key)):
+        _check_quota(patient_id, local_date(now, course.tz))  # before the slow image work
     try:
         processed = imaging.process(data, storage.settings())
     except imaging.Rejected as exc:
         raise Invalid("photo", str(exc)) from None
+    replay, client_key = _sent_before(patient_id, client_key, processed)
+    if replay is not None:
+        return replay
     treatment_id, phase, day = place(course, now)
     # One writer per patient from here (after the slow image work): the same key sent
     # from two devices or tabs at once stores one photo, and the second gets it back
     # rather than a clash on the unique key (issue 15 point 3).
     lock_patient(patient_id)
-    if client_key:
-        replay = _replay(patient_id, client_key)
-        if replay is not None:
-            db.session.commit()  # nothing written: just let the lock go
-            return replay
+    replay, client_key = _sent_before(patient_id, client_key, processed)
+    if replay is not None:
+        db.session.commit()  # nothing written: just let the lock go
+        return replay
     try:
         _check_quota(patient_id, local_date(now, course.tz))
     except Invalid:
@@ -127,6 +126,27 @@ def _store_and_commit(photo: Photo, processed: imaging.Processed) -> None:
         for key in written:
             files.delete(key)
         raise
+
+
+def _sent_before(
+    patient_id: int, client_key: str | None, processed: imaging.Processed
+) -> tuple[Photo | None, str | None]:
+    """(the photo stored before under this key, None) for the same photo sent again (a
+    double tap, a replay); else (None, the key to store it under).
+
+    Another photo under a key seen before (a page restored with its key, another photo
+    chosen) is a photo of its own, never lost behind the first: its key is made from the
+    first and its own bytes, so its own double tap is stored once too.
+    """
+    if not client_key:
+        return None, None
+    replay = _replay(patient_id, client_key)
+    if replay is None:
+        return None, client_key
+    if replay.full_sha256 == processed.full_sha256:
+        return replay, client_key
+    own = f"{client_key[:40]}:{processed.full_sha256[:16]}"
+    return _replay(patient_id, own), own
 
 
 def _replay(patient_id: int, client_key: str) -> Photo | None:

@@ -43,13 +43,13 @@ class CheckInBody(Request):
         return self.method == "POST" and self.path in self.checkin_paths
 
     @property
+    def lifted(self) -> bool:
+        """Whether the check-in's own limits apply: a signed-in patient sending it."""
+        return bool(current_app) and self.sends_checkin and _signed_in_patient()
+
+    @property
     def max_content_length(self) -> int | None:
-        if (
-            self._max_content_length is None
-            and current_app
-            and self.sends_checkin
-            and _signed_in_patient()
-        ):
+        if self._max_content_length is None and self.lifted:
             return current_app.config["SCLERO_CHECKIN_MAX_BODY"]
         return super().max_content_length
 
@@ -65,13 +65,7 @@ class CheckInBody(Request):
         # Read the check-in's text fields up to CHECKIN_FIELD_BYTES, so the service
         # refuses only the note; beyond that the 413 page says what to do.
         limit = super().max_form_memory_size
-        if (
-            self._max_form_memory_size is None
-            and current_app
-            and self.sends_checkin
-            and _signed_in_patient()
-            and limit is not None
-        ):
+        if self._max_form_memory_size is None and limit is not None and self.lifted:
             return max(limit, CHECKIN_FIELD_BYTES)
         return limit
 

@@ -283,13 +283,14 @@ def _submit(
     # From here to the commit, one writer per patient: another device's edit of this
     # day must not be read before it commits and then overwritten (issue 15 point 3).
     lock_patient(form.course.patient.id)
-    if client_key and (replay := _replay_of(client_key, sent)) is not None:
+    known = _by_key(client_key) if client_key else None
+    if known is not None and _is_version(known, sent):
         # The same key sent twice at once: the other request stored it first.
-        return _replayed(replay, form, now)
+        return _replayed(known, form, now)
     # A key seen before with other answers (a page restored with its key, changed and
     # sent again) is an edit, stored and triaged: never "as expected" for answers
     # nobody read. Its key already names a version, so it is not stored again.
-    new_key = client_key if client_key and _by_key(client_key) is None else None
+    new_key = client_key if known is None else None
     checkin = _write_day(user, form, answers, sent, decision, now)
     if new_key:
         db.session.add(CheckInKey(client_key=new_key, checkin_id=checkin.id))
@@ -362,11 +363,14 @@ def _replay_of(client_key: str, sent: dict[str, object]) -> CheckIn | None:
     now or in its history): a double tap or a replay. Other answers under a known key
     are not a replay, whatever the key says."""
     replay = _by_key(client_key)
-    if replay is None:
-        return None
-    versions = [replay.answers, *(entry.get("answers") for entry in replay.history or [])]
+    return replay if replay is not None and _is_version(replay, sent) else None
+
+
+def _is_version(checkin: CheckIn, sent: dict[str, object]) -> bool:
+    """Whether ``sent`` are the check-in's answers now or in its history."""
+    versions = [checkin.answers, *(entry.get("answers") for entry in checkin.history or [])]
     same = _canonical(sent)
-    return replay if any(_canonical(v) == same for v in versions) else None
+    return any(_canonical(v) == same for v in versions)
 
 
 def _canonical(answers: object) -> str:

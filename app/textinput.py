@@ -188,6 +188,27 @@ def keep_in_session(key: str, value: Any) -> bool:
     return True
 
 
+def keep_for(key: str, owner_id: int, draft: dict[str, Any]) -> bool:
+    """``keep_in_session`` of a draft bound to the user ``owner_id``: what someone sent
+    after their sign-in ended, given back to them alone (``take_for``)."""
+    return keep_in_session(key, {**draft, "owner": owner_id})
+
+
+def take_for(
+    key: str, user_id: int, fits: Callable[[dict[str, Any]], bool] | None = None
+) -> dict[str, Any] | None:
+    """The draft kept under ``key`` for ``user_id``, once; one that does not ``fit``
+    this page stays for its own. Anyone else's (another person signing in on the same
+    browser) is dropped unseen."""
+    draft = session.get(key)
+    if not isinstance(draft, dict) or draft.get("owner") != user_id:
+        session.pop(key, None)
+        return None
+    if fits is not None and not fits(draft):
+        return None
+    return session.pop(key)
+
+
 def _pairs(mapping: Any) -> Iterable[tuple[str, Any]]:
     if mapping is None:
         return ()

@@ -21,7 +21,8 @@ from werkzeug.wrappers import Response
 
 from app.i18n import _
 from app.services import accounts
-from app.textinput import keep_in_session
+from app.textinput import keep_for
+from app.textinput import take_for
 
 DRAFT = "comment_draft"
 
@@ -32,7 +33,7 @@ def hold_comment(patient_id: int, body: str) -> Response:
     owner = accounts.session_owner(session.get("_user_id"))
     kept = bool(body.strip()) and owner is not None
     if kept:
-        kept = keep_in_session(DRAFT, {"owner": owner.user_id, "patient": patient_id, "body": body})
+        kept = keep_for(DRAFT, owner.user_id, {"patient": patient_id, "body": body})
     if kept:
         flash(
             _(
@@ -49,15 +50,7 @@ def hold_comment(patient_id: int, body: str) -> Response:
 
 def take_comment(user_id: int, patient_id: int) -> str | None:
     """The comment held for ``user_id`` on this patient's page, once; a draft of
-    someone else's is dropped unseen."""
-    draft = session.get(DRAFT)
-    if not isinstance(draft, dict):
-        return None
-    if draft.get("owner") != user_id:
-        session.pop(DRAFT, None)
-        return None
-    if draft.get("patient") != patient_id:
-        return None  # kept for its own patient's page
-    session.pop(DRAFT, None)
-    body = draft.get("body")
+    someone else's is dropped unseen, one for another patient waits for their page."""
+    draft = take_for(DRAFT, user_id, lambda d: d.get("patient") == patient_id)
+    body = draft.get("body") if draft else None
     return body if isinstance(body, str) else None

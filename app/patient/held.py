@@ -34,7 +34,8 @@ from werkzeug.wrappers import Response
 
 from app.i18n import _
 from app.services import accounts
-from app.textinput import keep_in_session
+from app.textinput import keep_for
+from app.textinput import take_for
 
 HELD = "held_checkin"
 
@@ -54,13 +55,13 @@ def hold(answers: dict[str, Any], day: int | None, photo: bool) -> Response:
     owner = accounts.session_owner(session.get("_user_id"))
     kept = note_dropped = False
     if owner is not None:
-        held = {"owner": owner.user_id, "answers": answers, "day": day, "photo": photo}
-        kept = keep_in_session(HELD, held)
+        held = {"answers": answers, "day": day, "photo": photo}
+        kept = keep_for(HELD, owner.user_id, held)
         if not kept and answers.get("note"):
             # A long note is what overflows the cookie: keep every answer without it.
             held["answers"] = {**answers, "note": ""}
             held["note_dropped"] = True
-            kept = note_dropped = keep_in_session(HELD, held)
+            kept = note_dropped = keep_for(HELD, owner.user_id, held)
     warning = any(v == "yes" for v in (answers.get("red_flags") or {}).values())
     if warning:
         # First, before anything about signing in: nothing reached the clinic.
@@ -100,10 +101,7 @@ def hold(answers: dict[str, Any], day: int | None, photo: bool) -> Response:
 
 def take(user_id: int) -> dict[str, Any] | None:
     """The check-in held for ``user_id``, once; anyone else's is dropped unseen."""
-    held = session.pop(HELD, None)
-    if not isinstance(held, dict) or held.get("owner") != user_id:
-        return None
-    return held
+    return take_for(HELD, user_id)
 
 
 def problems(held: dict[str, Any]) -> dict[str, str]:

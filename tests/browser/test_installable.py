@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import CHROME_ARGS
 from tests.browser.conftest import CHROMIUM
+from tests.browser.conftest import wait_for_js
 
 pytestmark = pytest.mark.browser
 
@@ -126,13 +127,17 @@ def test_install_button_appears_with_the_prompt_and_goes_after_the_choice(
     page, live_server, js_errors
 ):
     _sign_in(page, live_server.url)
+    # app.js (deferred) listens for the prompt: fired before it ran, nobody would catch it.
+    page.wait_for_load_state("load")
     button = page.get_by_role("button", name="Install app")
     expect(button).to_be_hidden()  # no prompt offered: no button that cannot work
     # The app keeps the prompt for its own button instead of the browser's mini-bar.
     assert page.evaluate(FIRE_INSTALL_PROMPT) is True
     expect(button).to_be_visible()
     button.click()
-    page.wait_for_function("window.__prompted === 1")
+    # Polled from Python: Playwright's in-page polling needs eval, which the CSP refuses
+    # whenever the first check is not already true (a busy machine).
+    wait_for_js(page, "window.__prompted === 1")
     expect(button).to_be_visible()  # until the patient answers the browser's dialog
     page.evaluate("window.__choose('dismissed')")
     expect(button).to_be_hidden()

@@ -36,6 +36,10 @@ def test_forgot_password_from_sign_in_to_a_new_password_at_320px(
     page.set_viewport_size(NARROW)
     page.goto(f"{base}/login")
     page.get_by_role("link", name="Forgot your password?").click()
+    # The click starts a navigation; measure only once the new page has its heading,
+    # or the script may run while the document is still empty.
+    expect(page.get_by_role("heading", name="Forgot your password?")).to_be_visible()
+    page.wait_for_load_state()
     assert page.evaluate(FITS)
     page.get_by_label("Your email").fill(DAY3)
     page.get_by_role("button", name="Email me a link").click()
@@ -47,6 +51,7 @@ def test_forgot_password_from_sign_in_to_a_new_password_at_320px(
     link = next(u for u in links_in(mail) if "/reset/" in u)
     assert link.startswith(f"{base}/reset/")  # the configured address (the live server's)
     page.goto(link)
+    expect(page.get_by_label("New password")).to_be_visible()
     assert page.evaluate(FITS)
     page.get_by_label("New password").fill(NEW)
     page.get_by_label("Type it again").fill(NEW)

@@ -134,6 +134,9 @@ def test_the_rating_form_has_the_check_ins_large_controls(
     page = _new_page(browser, js_errors)
     sign_in(page, base, EMAIL, PASSWORD, clock())
     page.locator("section.outcome-prompt").get_by_role("link", name="Rate your session").click()
+    # Measure the rating form only once the navigation has finished.
+    expect(page.locator("form .scale label").first).to_be_visible()
+    page.wait_for_load_state()
     sizes = page.evaluate(
         """() => [...document.querySelectorAll('form label.radio, form .scale label')]
           .map((l) => {

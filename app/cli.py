@@ -65,7 +65,8 @@ def _summary(report: dispatch.DispatchReport) -> str:
     return (
         f"claimed {report.claimed}, sent {report.sent}, no device {report.no_device}, "
         f"retry later {report.retried}, failed {report.failed}, "
-        f"dropped as late {report.dropped}, after quiet hours {report.later}, "
+        f"dropped as late {report.dropped}, sent together {report.merged}, "
+        f"after quiet hours {report.later}, "
         f"claim lost {report.lost}, pushes {report.deliveries} {report.statuses}"
     )
 

@@ -144,22 +144,29 @@ def decide_at_send(
 
 def newest_per_kind(
     rows: Iterable[tuple[int, tuple[str, int], str, datetime]],
-) -> tuple[set[int], set[int]]:
-    """Of due reminders ``(id, recipient, kind, due)``, which to send and which a newer
+) -> tuple[set[int], set[int], set[int]]:
+    """Of due reminders ``(id, recipient, kind, due)``, which to send, which a newer
     one of the same kind for the same recipient replaces (a catch-up after downtime sends
-    one "today is ready", not three). Ties on ``due`` keep the higher id.
+    one "today is ready", not three), and which are due at the very same instant as the
+    one sent (two checklist items due together: one notification says both; neither was
+    replaced, so they are not counted as "not sent"). Ties on ``due`` keep the higher id.
 
-    :returns: (ids to keep, ids replaced).
+    :returns: (ids to keep, ids replaced by a newer one, ids sent together with a kept one).
     """
     newest: dict[tuple[tuple[str, int], str], tuple[datetime, int]] = {}
-    all_ids: set[int] = set()
+    seen: list[tuple[int, tuple[tuple[str, int], str], datetime]] = []
     for row_id, recipient, kind, due in rows:
-        all_ids.add(row_id)
         key = (recipient, kind)
+        seen.append((row_id, key, due))
         if key not in newest or (due, row_id) > newest[key]:
             newest[key] = (due, row_id)
     keep = {row_id for _, row_id in newest.values()}
-    return keep, all_ids - keep
+    replaced: set[int] = set()
+    together: set[int] = set()
+    for row_id, key, due in seen:
+        if row_id not in keep:
+            (together if due == newest[key][0] else replaced).add(row_id)
+    return keep, replaced, together
 
 
 def after_quiet_hours(due: datetime, tz: ZoneInfo, quiet: QuietHours) -> datetime:

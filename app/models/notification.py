@@ -56,6 +56,10 @@ class OutboxState(enum.StrEnum):
     # A patient reminder that went out as part of the day's email digest instead of a
     # push (the patient chose email, or has no device): the digest row says if it was sent.
     DIGESTED = "digested"
+    # Due at the same instant as another reminder of the same kind for the same person
+    # (two checklist items due together): the one notification sent for that other row
+    # covers both, so this one is neither sent on its own nor counted as not sent.
+    MERGED = "merged"
 
 
 class Channel(enum.StrEnum):

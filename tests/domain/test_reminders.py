@@ -318,7 +318,7 @@ def test_nothing_is_sent_after_its_window_or_inside_quiet_hours(due, late, valid
 def test_a_catch_up_keeps_the_newest_reminder_of_each_kind_per_person():
     t = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
     alice, bob = ("patient", 1), ("patient", 2)
-    keep, replaced = newest_per_kind(
+    keep, replaced, together = newest_per_kind(
         [
             (1, alice, "daily", t - timedelta(days=2)),
             (2, alice, "daily", t - timedelta(days=1)),
@@ -326,6 +326,9 @@ def test_a_catch_up_keeps_the_newest_reminder_of_each_kind_per_person():
             (4, alice, "checklist", t),
             (5, alice, "checklist", t),  # same moment: the later row wins
             (6, bob, "daily", t - timedelta(days=1)),
+            (7, alice, "checklist", t - timedelta(hours=1)),
         ]
     )
-    assert keep == {3, 5, 6} and replaced == {1, 2, 4}
+    assert keep == {3, 5, 6} and replaced == {1, 2, 7}
+    # Due at the same instant as the one kept: sent with it, not replaced by it.
+    assert together == {4}

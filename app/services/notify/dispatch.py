@@ -46,7 +46,9 @@ Before sending, each claimed row is checked against its validity window and the
 patient's quiet hours again (``app.domain.reminders.decide_at_send``): too late is
 ``dropped`` (with the reason, counted for the clinic), inside quiet hours goes back to
 ``pending`` until they end. Of several due rows of one kind for one person only the
-newest is sent (``newest_per_kind``); the others are dropped as replaced. The push
+newest is sent (``newest_per_kind``); the older ones are dropped as replaced, and
+those due at the very same instant as the one sent are marked ``merged`` (one
+notification covers them; they are not counted as dropped for the clinic). The push
 ``Topic`` and the notification ``tag`` name the kind, so a newer reminder replaces an
 older one still waiting at the push service or shown on the phone instead of stacking.
 """
@@ -180,13 +182,17 @@ def _screen(
     claim: dropped, with the reason. Inside the patient's quiet hours: back to pending
     until they end (not an attempt).
     """
-    keep, replaced = newest_per_kind(_due_of_same_kind(rows, now))
+    _, replaced, together = newest_per_kind(_due_of_same_kind(rows, now))
     drops: dict[str, list[int]] = defaultdict(list)
     later: dict[datetime, list[int]] = defaultdict(list)
     send: list[ClaimedMessage] = []
+    merged: list[int] = []
     for row in rows:
         if row.id in replaced:
             drops["replaced by a newer reminder of the same kind"].append(row.id)
+            continue
+        if row.id in together:
+            merged.append(row.id)
             continue
         where = quiet.get(row.patient_id) if row.recipient_user_id is None else None
         if where is not None and where.discharged:
@@ -210,6 +216,15 @@ def _screen(
             later[decision.at].append(row.id)  # type: ignore[index] - set for "later"
         else:
             send.append(row)
+    if merged:
+        # secret: like a drop, an account email's link goes with the row (email_enqueue).
+        report.merged += fenced(
+            merged,
+            token,
+            state=OutboxState.MERGED,
+            last_error="sent as one notification with another due at the same time",
+            secret=None,
+        )
     for reason, ids in drops.items():
         # secret: an account email's link is wiped with the drop (email_enqueue).
         report.dropped += fenced(

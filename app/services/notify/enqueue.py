@@ -172,6 +172,7 @@ _FINISHED = frozenset(
         OutboxState.FAILED,
         OutboxState.DROPPED,
         OutboxState.DIGESTED,
+        OutboxState.MERGED,
     }
 )
 

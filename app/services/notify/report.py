@@ -25,6 +25,7 @@ class DispatchReport:
     deliveries: int = 0
     gone_subscriptions: int = 0
     digested: int = 0  # patient reminders folded into the day's email digest
+    merged: int = 0  # due at the same instant as one sent of its kind: sent with it
     emails: int = 0  # messages handed to the SMTP server (sent, refused or not)
     smtp_connections: int = 0
     statuses: dict[str, int] = field(default_factory=dict)
@@ -42,6 +43,7 @@ class DispatchReport:
             "deliveries",
             "gone_subscriptions",
             "digested",
+            "merged",
             "emails",
             "smtp_connections",
         ):

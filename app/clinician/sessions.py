@@ -63,6 +63,13 @@ def _warned(form, *more: object) -> str:  # noqa: ANN001 - a WhenForm
     return " ".join([form.local().isoformat(timespec="minutes"), *map(str, more)])
 
 
+def _clock_change(treatment) -> None:  # noqa: ANN001 - the Treatment a service returned
+    """Say which of two 01:30s was booked on the night the clocks go back."""
+    note = clinic.repeated_time_note(treatment)
+    if note:
+        flash(note, "info")
+
+
 def _to_patient(patient_id: int):  # noqa: ANN202 - a redirect
     return redirect(url_for("clinician.patient", patient_id=patient_id, _anchor="sessions"), 303)
 
@@ -76,7 +83,7 @@ def book_session(patient_id: int):
     if form.validate_on_submit():
         form.confirm_value = _warned(form, form.protocol.data)
         try:
-            clinic.book_session(
+            booked = clinic.book_session(
                 current_user,
                 patient_id,
                 form.local(),
@@ -91,6 +98,7 @@ def book_session(patient_id: int):
             _field_error(form, exc)
         else:
             flash(_("Session booked."), "success")
+            _clock_change(booked)
             return _to_patient(patient_id)
     page = clinic.booking_page(current_user, patient_id, client_address(), now())
     form.protocol.choices = protocol_choices(page.protocols)
@@ -128,6 +136,7 @@ def reschedule(treatment_id: int):
                 _field_error(form, exc)
         else:
             flash(_("Appointment moved. The patient's checklist follows the new time."), "success")
+            _clock_change(t)
             return _to_patient(t.patient_id)
     t = clinic.move_form(current_user, treatment_id, client_address())
     return render_template("clinician/move.html", form=form, t=t, warning=warning), (

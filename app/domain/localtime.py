@@ -74,3 +74,16 @@ def local_to_utc(local: datetime, tz: ZoneInfo) -> datetime:
     if instant.astimezone(tz).replace(tzinfo=None) != local:
         raise NoSuchLocalTime(local, tz)
     return instant.astimezone(_UTC_ZONE)
+
+
+def happens_twice(instant: datetime, tz: ZoneInfo) -> bool:
+    """Whether the wall-clock time of ``instant`` in ``tz`` happens twice that night
+    (the clocks go back: 01:30 in London on the autumn morning is 00:30 and 01:30 UTC).
+
+    A wall time typed for such a night is read as its first occurrence
+    (:func:`local_to_utc`); the person who typed it is told which one they got.
+    """
+    wall = instant.astimezone(tz).replace(tzinfo=None)
+    first = wall.replace(tzinfo=tz, fold=0).utcoffset()
+    second = wall.replace(tzinfo=tz, fold=1).utcoffset()
+    return first != second

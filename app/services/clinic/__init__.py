@@ -61,6 +61,7 @@ from app.services.clinic.sessions import cancel as cancel
 from app.services.clinic.sessions import cancel_form as cancel_form
 from app.services.clinic.sessions import move_form as move_form
 from app.services.clinic.sessions import record_form as record_form
+from app.services.clinic.sessions import repeated_time_note as repeated_time_note
 from app.services.clinic.sessions import reschedule as reschedule
 from app.services.clinic.sessions import treatment_for as treatment_for
 from app.services.clinic.sessions import treatments_of as treatments_of

@@ -8,12 +8,15 @@ session is simply "not found" (404), never "forbidden".
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from app.domain.localtime import happens_twice
 from app.extensions import db
+from app.i18n import _
 from app.models import Patient
 from app.models import ProtocolVersion
 from app.models import Treatment
@@ -47,6 +50,29 @@ class SessionUnchanged(Invalid):
 def local_time(at: datetime, timezone: str) -> str:
     """An instant as the patient's wall-clock time, for audit details."""
     return f"{at.astimezone(ZoneInfo(timezone)):%Y-%m-%d %H:%M}"
+
+
+def repeated_time_note(treatment: Treatment) -> str | None:
+    """A line for the clinician when the appointment's wall time happens twice that
+    night (the clocks go back), saying which of the two it is booked at, else None.
+
+    The form has one box for the time, read as the first occurrence
+    (``app.domain.localtime``); without this the patient's reminders could run an
+    hour from what the clinician had in mind, unnoticed.
+    """
+    tz = ZoneInfo(treatment.patient.timezone)
+    at = treatment.appointment_at
+    if at.tzinfo is None:  # naive UTC on SQLite
+        at = at.replace(tzinfo=UTC)
+    local = at.astimezone(tz)
+    if local.fold or not happens_twice(at, tz):  # fold: the second one, never typed
+        return None
+    return _(
+        "The clocks go back that night, so %(time)s happens twice. This session is at the"
+        " first %(time)s (%(zone)s, before the change); the patient's reminders follow it.",
+        time=f"{local:%H:%M}",
+        zone=local.tzname() or tz.key,
+    )
 
 
 def treatment_for(clinician: Principal, treatment_id: int, address: str, action: str) -> Treatment:

@@ -243,7 +243,7 @@ def review_day_photos(patient_id: int):
             url_for(
                 "clinician.patient_photos",
                 patient_id=patient_id,
-                on=day.isoformat(),
+                on=day.isoformat() if day else None,
                 page=page if page and page > 1 else None,
             ),
             303,
@@ -253,7 +253,7 @@ def review_day_photos(patient_id: int):
             "clinician.patient",
             patient_id=patient_id,
             page=page if page and page > 1 else None,
-            _anchor=f"date-{day.isoformat()}",
+            _anchor=f"date-{day.isoformat()}" if day else "photos",
         ),
         303,
     )

@@ -204,3 +204,43 @@ def test_fit_box_scales_down_into_the_slot_never_up():
     assert fit_box(2000, 3000, 96) == (64, 96)
     assert fit_box(50, 40, 96) == (50, 40)
     assert fit_box(5000, 1, 96) == (96, 1)
+
+
+def test_the_photo_page_of_every_day_marks_the_new_photos_it_shows(app, world, in_app):
+    """The unfiltered photo page (every day, 40 a page) has the same button: it marks
+    the new photos of every day it shows, and not those on the next page."""
+    on = date(2026, 11, 20)
+
+    def build():
+        patient = _patient(world, "everyday@patients.example")
+        older = add_photos(patient, on - timedelta(days=1), 5)
+        return patient, older, add_photos(patient, on, 38)
+
+    patient, older, newer = in_app(build)
+    doc = staff(app)
+    url = f"/clinic/patients/{patient}/photos"
+    html = doc.get(url).get_data(as_text=True)
+    assert html.count('<li id="photo-') == 40  # 38 of the 20th and 2 of the 19th
+    assert "Mark the 40 new photos on this page reviewed" in html
+    posted = _hidden(html, "photos", 'name="on"')
+    r = doc.post(
+        f"/clinic/patients/{patient}/photos/review",
+        data={"on": "", "photos": posted, "back": "photos", "page": "1"},
+    )
+    assert r.status_code == 303 and r.headers["Location"].endswith(url)
+    assert in_app(_new, older + newer) == set(older[:3])  # the next page's three
+    html = doc.get(url).get_data(as_text=True)
+    assert "new photos on this page" not in html and "new photo on this page" not in html
+    # Another patient's photo id in the list is not marked (the patient's own only).
+    other = in_app(lambda: add_photos(_patient(world, "other@patients.example"), on, 1))
+    doc.post(
+        f"/clinic/patients/{patient}/photos/review",
+        data={"on": "", "photos": ",".join(map(str, other + older)), "back": "photos"},
+    )
+    assert in_app(_new, other + older) == set(other)
+
+
+def test_no_day_and_no_list_of_photos_is_still_refused(app, world, in_app):
+    patient = in_app(lambda: _patient(world, "noday@patients.example"))
+    r = staff(app).post(f"/clinic/patients/{patient}/photos/review", data={"on": ""})
+    assert r.status_code == 400

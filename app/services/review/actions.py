@@ -138,22 +138,28 @@ def mark_day_photos_reviewed(
     now: datetime,
     photos_upto: int | None = None,
     photo_ids: Collection[int] | None = None,
-) -> date:
+) -> date | None:
     """Mark a patient's photos of one day as looked at: for a diary day without a
-    check-in, which has no "Mark day reviewed" (idempotent).
+    check-in, which has no "Mark day reviewed" (idempotent). With no day and the ids
+    shown (the photo page of every day), those photos, whatever their day.
 
-    :param on: the day as the page sent it (ISO date).
+    :param on: the day as the page sent it (ISO date), or "" with ``photo_ids``.
     :param photos_upto: the newest photo id the page showed (later ones are not seen).
     :param photo_ids: the photos the page showed, when given (only those are marked).
+    :returns: the day, or None for the page of every day.
     :raises Invalid: for a date that is not one.
     """
     patient = own_patient(actor, patient_id, address, "review photos of")
-    try:
-        day = date.fromisoformat(on)
-    except ValueError:
-        raise Invalid("on", "That day could not be read; please reload the page.") from None
-    if _mark_photos_of_day(actor, patient.id, day, now, photos_upto, photo_ids):
-        audit(actor, patient.id, "review", address, f"photos of {day.isoformat()}")
+    day: date | None = None
+    if on or photo_ids is None:
+        try:
+            day = date.fromisoformat(on)
+        except ValueError:
+            raise Invalid("on", "That day could not be read; please reload the page.") from None
+    marked = _mark_photos_of_day(actor, patient.id, day, now, photos_upto, photo_ids)
+    if marked:
+        what = f"photos of {day.isoformat()}" if day else f"{marked} photos of the photo page"
+        audit(actor, patient.id, "review", address, what)
     db.session.commit()
     return day
 
@@ -161,14 +167,14 @@ def mark_day_photos_reviewed(
 def _mark_photos_of_day(
     actor: Principal,
     patient_id: int,
-    on: date,
+    on: date | None,
     now: datetime,
     upto: int | None = None,
     ids: Collection[int] | None = None,
 ) -> int:
-    """Mark the patient's photos of one day reviewed: those of ``ids`` when given (the
-    ones the clinician's page showed), else up to photo id ``upto`` (the newest an
-    older page showed) when given; :returns: how many were new."""
+    """Mark the patient's photos of one day (of any day: ``on`` None) reviewed: those
+    of ``ids`` when given (the ones the clinician's page showed), else up to photo id
+    ``upto`` (the newest an older page showed) when given; :returns: how many were new."""
     if ids is not None:
         if not ids:
             return 0  # the page showed none of the day's photos
@@ -179,7 +185,7 @@ def _mark_photos_of_day(
         sa.update(Photo)
         .where(
             Photo.patient_id == patient_id,
-            Photo.taken_on == on,
+            Photo.taken_on == on if on is not None else sa.true(),
             Photo.reviewed_at.is_(None),
             shown,
         )

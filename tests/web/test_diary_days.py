@@ -96,7 +96,7 @@ def test_a_day_without_a_check_in_shows_its_photo_and_tasks_ticked(
     assert '<span class="muted">new</span>' in today_entry  # not yet looked at
     assert f'src="/clinic/photos/{photo_id}/thumb"' in today_entry
     assert f'href="/clinic/photos/{photo_id}/image"' in today_entry
-    assert 'alt="left calf, inner view, taken' in today_entry
+    assert 'alt="Left calf, inner side, taken' in today_entry
     assert f'aria-label="Photos of {shown(today)}"' in today_entry
     # The check-in day looks as before: its answers, no ticks, and the review button.
     assert day2.startswith(f"Day 2, {shown(today - timedelta(days=1))} · As expected")

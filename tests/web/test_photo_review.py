@@ -33,12 +33,12 @@ def test_a_new_photo_waits_on_the_dashboard_until_marked_reviewed(app, world, in
     _, doc = _alice_with_a_photo(app, world)
     board = text_of(doc.get("/clinic/"))
     assert "New photos to review 1" in board
-    assert "Alice Marker-A left calf, inner view, day 3" in board
+    assert "Alice Marker-A Left calf, inner side, day 3" in board
     photo_id = in_app(lambda: db.session.scalar(sa.select(Photo.id)))
     r = doc.post(f"/clinic/photos/{photo_id}/review", data={"back": "dashboard"})
     assert r.status_code == 303 and r.headers["Location"].endswith("/clinic/#photos-title")
     board = text_of(doc.get("/clinic/"))
-    assert "New photos to review 0" in board and "left calf, inner view" not in board
+    assert "New photos to review 0" in board and "Left calf, inner side" not in board
     assert _reviewed(in_app) is not None
     actions = in_app(
         lambda: db.session.execute(

@@ -222,7 +222,7 @@ def _to_srgb(im: Image.Image, icc: bytes | None) -> Image.Image:
         rgb = im.copy() if icc else im
     else:
         try:
-            rgb = im.convert("RGB")
+            rgb = _eight_bit(im).convert("RGB")
         except (ValueError, OSError):
             raise Rejected(NOT_A_PHOTO) from None
     if icc:
@@ -231,6 +231,28 @@ def _to_srgb(im: Image.Image, icc: bytes | None) -> Image.Image:
             rgb = ImageCms.applyTransform(rgb, transform) or rgb
     rgb.info.clear()
     return rgb
+
+
+def _eight_bit(im: Image.Image) -> Image.Image:
+    """A 16-bit or 32-bit greyscale image (a 16-bit PNG, a scanner's TIFF) scaled to
+    8 bits. Pillow's own conversion clips every value above 255, so a dark grey 16-bit
+    photo (1000 of 65535) was stored as a white rectangle (adversarial review,
+    2026-12-07); other modes are returned as they are."""
+    sixteen = im.mode.startswith("I;16")
+    if sixteen:
+        im = im.convert("I")
+    if im.mode not in ("I", "F"):
+        return im
+    _, high = im.getextrema()
+    if sixteen:
+        scale = 255.0 / 65535  # known to be 16-bit, however dark the photo is
+    elif im.mode == "F" and high <= 1.0:
+        scale = 255.0  # floating-point pixels from 0 to 1
+    elif high > 255:
+        scale = 255.0 / (65535 if high <= 65535 else high)
+    else:
+        scale = 1.0
+    return im.point(lambda v: v * scale).convert("L")
 
 
 # Per process: a pure function of the embedded profile's bytes.

@@ -238,6 +238,18 @@ def test_png_with_alpha_and_html_in_a_text_chunk_becomes_a_clean_jpeg():
     assert near(pixel(out.full, (10, 10)), (227, 127, 127))  # flattened onto white
 
 
+@pytest.mark.parametrize("value", [1000, 30000, 60000])
+def test_a_16_bit_greyscale_png_keeps_its_greys(value):
+    """Pillow's own conversion clipped every 16-bit value above 255, so a dark grey
+    photo was stored as a white rectangle, and the page said "Photo saved"."""
+    buffer = io.BytesIO()
+    Image.new("I", (300, 200), value).convert("I;16").save(buffer, "PNG")
+    out = imaging.process(buffer.getvalue())
+    grey = round(value * 255 / 65535)
+    assert near(pixel(out.full, (10, 10)), (grey, grey, grey))
+    assert_clean_jpeg(out.full)
+
+
 def test_heic_from_an_iphone_is_accepted_upright_and_stripped():
     buffer = io.BytesIO()
     _picture((400, 300)).save(buffer, "HEIF", quality=90, exif=_exif(6), xmp=XMP)

@@ -202,8 +202,17 @@ def check_subscription(
     parts = urlsplit(endpoint)
     host = (parts.hostname or "").lower()
     local_ok = parts.scheme == "http" and parts.netloc in allow_http
+    try:
+        # The push services answer on 443 only; another port on their name would let a
+        # browser's subscription aim the dispatcher at any service (adversarial review).
+        standard_port = parts.port in (None, 443)
+    except ValueError:  # a port that is not a number, or past 65535
+        standard_port = False
     if not local_ok and (
-        parts.scheme != "https" or not _host_allowed(host, allowed_hosts) or parts.username
+        parts.scheme != "https"
+        or not _host_allowed(host, allowed_hosts)
+        or parts.username
+        or not standard_port
     ):
         raise BadSubscription(N_("This browser's push service is not supported."))
     try:

@@ -338,6 +338,10 @@ def test_proxy_variables_are_honoured_once_per_push_service(monkeypatch, sender)
         "file:///etc/passwd",
         "https://fcm.googleapis.com.evil.example/x",
         "https://user@fcm.googleapis.com/x",
+        # A known push service's name on another port (adversarial review, 2026-12-07).
+        "https://fcm.googleapis.com:6379/x",
+        "https://fcm.googleapis.com:99999/x",
+        "https://fcm.googleapis.com:abc/x",
     ],
 )
 def test_subscriptions_to_unknown_hosts_are_refused(app, client, in_app, push_service, endpoint):
@@ -347,6 +351,15 @@ def test_subscriptions_to_unknown_hosts_are_refused(app, client, in_app, push_se
     login(client, "alice@patients.example")
     r = client.post("/patient/reminders/subscribe", json={"subscription": fake})
     assert r.status_code == 400 and "not supported" in r.get_json()["error"]
+
+
+def test_the_standard_port_written_out_is_accepted(app, client, in_app, push_service):
+    _treated_patient(in_app)
+    fake = push_service.new_subscription().info()
+    fake["endpoint"] = "https://fcm.googleapis.com:443/fcm/send/abc"
+    login(client, "alice@patients.example")
+    r = client.post("/patient/reminders/subscribe", json={"subscription": fake})
+    assert r.status_code == 200, r.get_json()
 
 
 def test_bad_keys_and_garbage_are_refused_with_a_message(app, client, in_app, push_service):

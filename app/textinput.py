@@ -17,7 +17,12 @@ verbatim            ``password``, ``confirm``: passed on as sent. They are only 
                     hashed, never stored or shown, and must compare exactly.
 single-line         every other field, query argument, JSON string and JSON key: tab and
                     line break become a space; every other control character is removed.
-all                 a lone surrogate (only JSON can carry one) becomes U+FFFD.
+all                 a lone surrogate (only JSON can carry one) becomes U+FFFD; the
+                    bidirectional embedding, override and isolate controls (U+202A-
+                    U+202E, U+2066-U+2069) are removed: an unclosed right-to-left
+                    override in a discharge reason reversed the app's own words after
+                    it ("oN .tnes era sredinimer"; adversarial review, 2026-12-07).
+                    Right-to-left text itself is kept; browsers lay it out unaided.
 ==================  ====================================================================
 
 Why remove and not refuse: no keyboard types these characters, and browsers drop them
@@ -104,6 +109,8 @@ _SURROGATES = re.compile("[\ud800-\udfff]")
 # C0 controls, DEL and C1 controls, without tab and line feed (those depend on the field).
 _CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _TAB_OR_NEWLINE = re.compile("[\t\n]")
+# Bidirectional embeddings, overrides and isolates: they reorder the text after them.
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 _ANY_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 # What ``find_control`` refuses in files (tab and line breaks are layout there).
 _FILE_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -117,7 +124,7 @@ def clean_text(value: str, *, multiline: bool) -> str:
     if value.isprintable():  # no control, separator or surrogate: the common case
         return value
     value = _SURROGATES.sub("\ufffd", _NEWLINES.sub("\n", value))
-    value = _CONTROLS.sub("", value)
+    value = _BIDI_CONTROLS.sub("", _CONTROLS.sub("", value))
     return value if multiline else _TAB_OR_NEWLINE.sub(" ", value)
 
 

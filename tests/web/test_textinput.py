@@ -31,8 +31,12 @@ from app.textinput import has_control
 any_text = st.text(st.characters(codec=None), max_size=60)
 
 
+# Embedding, override and isolate controls: removed, as they reorder the text after them.
+BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 def _controls(value: str) -> set[str]:
-    return {c for c in value if unicodedata.category(c) in ("Cc", "Cs")}
+    return {c for c in value if unicodedata.category(c) in ("Cc", "Cs") or c in BIDI}
 
 
 @settings(max_examples=500)
@@ -67,6 +71,16 @@ def test_line_breaks_become_one_newline_in_notes_and_a_space_elsewhere():
     assert clean_text("caf\u00e9 \u2014 \U0001f600 \u200d", multiline=False) == (
         "caf\u00e9 \u2014 \U0001f600 \u200d"
     )  # accents, emoji and joiners are text, not controls
+
+
+def test_bidi_overrides_are_removed_and_right_to_left_text_kept():
+    """An unclosed U+202E in a discharge reason reversed the app's words after it on
+    the clinician's page (adversarial review, 2026-12-07)."""
+    assert clean_text("moved away \u202e test", multiline=False) == "moved away  test"
+    assert clean_text("a\u2067b\u2069c\u202ad\u202c", multiline=True) == "abcd"
+    hebrew, marks = "\u05e9\u05dc\u05d5\u05dd", "\u200e\u200f"  # text and marks stay
+    assert clean_text(f"{hebrew} {marks}", multiline=False) == f"{hebrew} {marks}"
+    assert clean_field("password", "pa\u202ess") == "pa\u202ess"
 
 
 def test_fields_by_name_note_and_body_are_multi_line_passwords_are_verbatim():

@@ -87,6 +87,10 @@ def test_the_patient_page_explains_then_asks_to_confirm(client, world, in_app):
     assert "removed at once" in shown and "your email address" in shown
     assert "for 8 years after your account is closed" in shown
     assert "Your photos are part of the record and are kept with it." in shown
+    # A copy is the patient's own to take, not the clinic's to give (the page said "ask
+    # your clinic"; adversarial review, 2026-12-07).
+    assert "use “Download my data” before you close your account" in shown
+    assert 'href="/patient/reminders#data-title"' in page.get_data(as_text=True)
     # Without the tick nothing is asked, and the page says why.
     refused = client.post("/patient/account/close", data={})
     assert refused.status_code == 400

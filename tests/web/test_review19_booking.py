@@ -217,3 +217,16 @@ def test_a_discharged_patients_page_offers_no_record_or_move(client, world, in_a
     assert "Re-open the patient's record (above) to record or move this session." in text
     assert "Record treatment" not in text and "Move appointment" not in text
     assert "Cancel appointment" in text
+
+
+def test_one_day_apart_is_said_in_the_singular(client, world, in_app):
+    """The interval warning said "only 1 days after" (adversarial review, 2026-12-07)."""
+    login(client, "doc1@north.example")
+    vid = _vid(in_app, world)
+    url = f"/clinic/patients/{world.patient_a}/sessions"
+    data = {"protocol": vid, "confirm_soon": "y", **_when("1", "12", "2026")}
+    assert client.post(url, data=data).status_code == 303
+    r = client.post(url, data={"protocol": vid, **_when("2", "12", "2026")})
+    assert r.status_code == 200
+    assert "only 1 day after the session on Tue 1 Dec 2026" in text_of(r)
+    assert "1 days" not in text_of(r)

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from app.domain import booking
 from app.i18n import _
 from app.i18n import format_day
+from app.i18n import ngettext
 from app.models import Patient
 from app.models import ProtocolVersion
 from app.models import Treatment
@@ -139,20 +140,25 @@ def check_interval(
         return
     weeks = _("%(n)s weeks", n=found.weeks_min) if found.weeks_min != 1 else _("1 week")
     if found.later:
-        message = _(
-            "This is only %(days)s days before the session on %(other)s. The protocol "
+        message = ngettext(
+            "This is only %(num)s day before the session on %(other)s. The protocol "
             "“%(name)s” asks for at least %(weeks)s between sessions.",
-            days=found.days_apart,
+            "This is only %(num)s days before the session on %(other)s. The protocol "
+            "“%(name)s” asks for at least %(weeks)s between sessions.",
+            found.days_apart,
             other=_day(found.other),
             name=named.name,
             weeks=weeks,
         )
     else:
-        message = _(
-            "This is only %(days)s days after the session on %(other)s. The protocol "
+        message = ngettext(
+            "This is only %(num)s day after the session on %(other)s. The protocol "
             "“%(name)s” asks for at least %(weeks)s between sessions: the window opens "
             "on %(opens)s.",
-            days=found.days_apart,
+            "This is only %(num)s days after the session on %(other)s. The protocol "
+            "“%(name)s” asks for at least %(weeks)s between sessions: the window opens "
+            "on %(opens)s.",
+            found.days_apart,
             other=_day(found.other),
             name=named.name,
             weeks=weeks,

@@ -70,6 +70,13 @@ def _clock_change(treatment) -> None:  # noqa: ANN001 - the Treatment a service 
         flash(note, "info")
 
 
+def _seen_recorded() -> bool | None:
+    """Whether the record form's page showed the session recorded ("recorded": 1 or 0;
+    None from a page without the field)."""
+    sent = request.form.get("recorded")
+    return None if sent not in ("0", "1") else sent == "1"
+
+
 def _to_patient(patient_id: int):  # noqa: ANN202 - a redirect
     return redirect(url_for("clinician.patient", patient_id=patient_id, _anchor="sessions"), 303)
 
@@ -183,7 +190,12 @@ def record(treatment_id: int):
         )
         try:
             t = clinic.record_treatment(
-                current_user, treatment_id, entered, now(), client_address()
+                current_user,
+                treatment_id,
+                entered,
+                now(),
+                client_address(),
+                seen_recorded=_seen_recorded(),
             )
         except Invalid as exc:
             _field_error(form, exc)

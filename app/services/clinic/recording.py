@@ -9,6 +9,7 @@ session is simply "not found" (404), never "forbidden".
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -55,11 +56,21 @@ def clinic_tasks(treatment: Treatment) -> tuple[ChecklistItem, ...]:
 
 
 def record_treatment(
-    clinician: Principal, treatment_id: int, record: TreatmentRecord, now: datetime, address: str
+    clinician: Principal,
+    treatment_id: int,
+    record: TreatmentRecord,
+    now: datetime,
+    address: str,
+    seen_recorded: bool | None = None,
 ) -> Treatment:
     """Record that a booked session happened; aftercare day 0 starts from it.
 
     Recording again corrects the details (same row), so a double submit is harmless.
+    ``seen_recorded`` is whether the form's page showed the session recorded already
+    (None from a page or script without the field: as before). A page that opened it
+    unrecorded, sent after a colleague recorded it with other details, is refused with
+    what was stored, so nobody believes their own time is the plan's day 0 unaware
+    (adversarial review, 2026-12-07: eight records at once all said "recorded").
     When the protocol has clinic tasks (a duplex scan, the consultation), the clinician
     must confirm they were done; the first confirmation (which tasks, who, when) is kept
     on the treatment and audited (issue 14 point 10).
@@ -81,6 +92,16 @@ def record_treatment(
     tz = ZoneInfo(treatment.patient.timezone)
     treated = to_utc(record.treated_local, tz, "treated_at")
     check_window(treated, now, TREATED_PAST, TREATED_FUTURE, "treated_at")
+    if seen_recorded is False and treatment.status == TreatmentStatus.DONE:
+        if _same_record(treatment, record, treated):
+            db.session.commit()  # a double submit: recorded once; releases the lock
+            return treatment
+        raise Invalid(
+            "status",
+            f"Someone recorded this session (treated {local_time(_aware(treatment), tz.key)})"
+            " while this page was open, with other details. Check the details below, then"
+            " save again to correct the record.",
+        )
     # The clinic's outcome totals (app/services/outcomes/tallies.py): a session counts
     # once done, in its sclerosant's group, so a record or a correction moves it.
     before = tallies.state(treatment.id)
@@ -108,6 +129,25 @@ def record_treatment(
     enqueue.replan_patient(treatment.patient.id, now)
     db.session.commit()
     return treatment
+
+
+def _aware(treatment: Treatment) -> datetime:
+    """The recorded treatment time as an aware UTC instant (naive UTC on SQLite)."""
+    stored = treatment.treated_at
+    assert stored is not None  # a recorded session has its time
+    return stored if stored.tzinfo is not None else stored.replace(tzinfo=UTC)
+
+
+def _same_record(treatment: Treatment, record: TreatmentRecord, treated: datetime) -> bool:
+    """Whether a recorded session already holds exactly these details."""
+    return (
+        _aware(treatment) == treated
+        and treatment.sclerosant == record.sclerosant.strip()
+        and treatment.form == record.form
+        and treatment.concentration == record.concentration.strip()
+        and treatment.areas == record.areas.strip()
+        and treatment.compression == record.compression.strip()
+    )
 
 
 # What the audit trail calls each recorded detail. Names only, never the values: the

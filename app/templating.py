@@ -169,6 +169,14 @@ def register_contact(app: Flask) -> None:
         return opening_phrase(instant, ZoneInfo(tz), now())
 
 
+def _away_from(clinic: object) -> bool:
+    """Whether the signed-in patient lives in another time zone than ``clinic``."""
+    from flask_login import current_user
+
+    patient = getattr(current_user, "patient", None)
+    return patient is not None and patient.timezone != clinic.timezone  # type: ignore[attr-defined]
+
+
 def register_fragments(app: Flask) -> None:
     """``help_box`` and ``patient_nav``: fragments shared by many pages, kept under a key
     that names everything they depend on (the fragment cache of app/speedups.py)."""
@@ -181,8 +189,11 @@ def register_fragments(app: Flask) -> None:
         # ``clinic`` is this request's ClinicInfo (by value): settings changed on another
         # app server make a new key, never a stale box.
         red_flags = tuple((tier, tuple(notes)) for tier, notes in (flags or {}).items())
-        key = ("help", str(current_locale()), clinic, red_flags)
-        return fragments.get(key, "patient/_help.html", clinic=clinic, flags=flags)
+        # A patient whose zone is not the clinic's may be abroad: the box then names the
+        # local emergency numbers too (patient/_away_note.html), so that is in the key.
+        away = _away_from(clinic)
+        key = ("help", str(current_locale()), clinic, red_flags, away)
+        return fragments.get(key, "patient/_help.html", clinic=clinic, flags=flags, away=away)
 
     @app.template_global("patient_nav")
     def patient_nav() -> Markup:

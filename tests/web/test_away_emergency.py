@@ -1,0 +1,57 @@
+"""A patient whose time zone is not the clinic's may be abroad, where the clinic's
+emergency number (999) does not answer. Every "Call 999" they see (the check-in's
+emergency answer, the urgent advice on Today, the help box on every page) also names
+the local numbers: 112 in Europe and from most mobile phones, 911 in the US and Canada
+(adversarial review, 2026-12-07: a patient in New York was told only "Call 999 now").
+A patient in the clinic's own zone sees no such line.
+"""
+
+from __future__ import annotations
+
+from app.extensions import db
+from app.models import Patient
+from tests.conftest import login
+from tests.conftest import text_of
+from tests.web.test_checkin import form
+
+AWAY = "may not work where you are: call the local emergency number instead"
+
+
+def _move(in_app, patient_id: int, zone: str) -> None:
+    def move():
+        db.session.get(Patient, patient_id).timezone = zone
+        db.session.commit()
+
+    in_app(move)
+
+
+def test_a_patient_in_another_zone_is_told_the_local_numbers(client, world, in_app):
+    _move(in_app, world.patient_a, "America/New_York")
+    login(client, "alice@patients.example")
+    today = text_of(client.get("/patient/today"))
+    assert AWAY in today and "911 in the US and Canada" in today
+    r = client.post("/patient/checkin", data=form(yes={"chest-breathing"}))
+    page = text_of(r)
+    assert page.startswith("Call 999 now")  # the clinic's number still comes first
+    assert AWAY in page and "112 in Europe" in page
+    # The advice stays on Today until the clinic has seen it, with the same line.
+    assert text_of(client.get("/patient/today")).count(AWAY) >= 2
+    assert AWAY in text_of(client.get("/patient/checkin"))
+
+
+def test_a_patient_in_the_clinics_zone_sees_no_such_line(client, world, in_app):
+    login(client, "alice@patients.example")
+    assert AWAY not in text_of(client.get("/patient/today"))
+    r = client.post("/patient/checkin", data=form(yes={"chest-breathing"}))
+    assert AWAY not in text_of(r)
+
+
+def test_the_shared_help_box_is_kept_apart_for_the_two(client, world, in_app):
+    """The help box is one cached rendering per clinic: a patient abroad must not get
+    the box rendered for one at home, nor the other way round."""
+    login(client, "alice@patients.example")
+    assert AWAY not in text_of(client.get("/patient/today"))
+    _move(in_app, world.patient_a, "Asia/Tokyo")
+    assert AWAY in text_of(client.get("/patient/today"))
+    _move(in_app, world.patient_a, "Europe/London")
+    assert AWAY not in text_of(client.get("/patient/today"))

@@ -153,6 +153,16 @@ def register_contact(app: Flask) -> None:
 
         return route(clinic, now())  # type: ignore[arg-type]
 
+    @app.template_global("clinic_thumb")
+    def clinic_thumb(photo_id: int) -> str:
+        # A clinician page's thumbnail link, marked as shown by a page (app/web.py).
+        from flask_login import current_user
+
+        from app.web import thumb_signature
+
+        url = app.jinja_env.globals["url_with"]("clinician.photo_thumb", "photo_id", photo_id)
+        return f"{url}?s={thumb_signature(current_user.id, photo_id)}"
+
     @app.template_filter("dialable")
     def dialable(number: str) -> str:
         # A number for a tel: link: a leading + and digits only.

@@ -8,6 +8,8 @@
   address, never from the request's Host header.
 - ``PHOTO_FILES``: the photo-file endpoints, which answer 404 rather than a sign-in
   redirect to anyone not signed in.
+- ``thumb_signature``: the mark a clinician page's thumbnail links carry, so a
+  thumbnail fetched without the (audited) page that showed it is audited itself.
 - ``install_hosts_and_proxies``: which Host headers the app answers (``TRUSTED_HOSTS``)
   and how many proxies' ``X-Forwarded-For`` entries it believes (``ProxyFix``).
 
@@ -17,6 +19,8 @@ another blueprint's module.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from urllib.parse import urlsplit
 
 from flask import Flask
@@ -162,3 +166,23 @@ def jpeg_response(data: bytes) -> Response:
     response = Response(data, mimetype="image/jpeg")
     response.headers.update(PHOTO_HEADERS)
     return response
+
+
+def thumb_signature(user_id: int, photo_id: int) -> str:
+    """The ``s`` of a clinician's thumbnail link: an HMAC of who and which photo.
+
+    The pages that show thumbnails (a patient's diary and photos, the worklist, the
+    outcome scoring) are audited as views; their thumbnails are not audited one by one
+    (a page of 200 would write 200 rows). A thumbnail fetched by id without this mark,
+    by someone walking ids rather than reading a page, is audited itself
+    (adversarial review, 2026-12-07). The key is the app's secret key.
+    """
+    key = current_app.config["SECRET_KEY"]
+    key = key.encode() if isinstance(key, str) else key
+    message = f"thumb:{user_id}:{photo_id}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()[:20]
+
+
+def thumb_signed(user_id: int, photo_id: int, sent: str | None) -> bool:
+    """Whether ``sent`` is the thumbnail mark for this clinician and photo."""
+    return bool(sent) and hmac.compare_digest(str(sent), thumb_signature(user_id, photo_id))

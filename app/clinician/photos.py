@@ -17,6 +17,7 @@ from app.services import photos
 from app.services.photos import Site
 from app.web import client_address
 from app.web import jpeg_response
+from app.web import thumb_signed
 
 
 def _day_arg() -> date | None:
@@ -61,4 +62,8 @@ def photo_image(photo_id: int):
 
 @bp.get("/photos/<int:photo_id>/thumb")
 def photo_thumb(photo_id: int):
-    return jpeg_response(photos.clinic_image(current_user, photo_id, True, client_address()))
+    # Marked by the audited page that showed it, or audited as a view of its own.
+    shown = thumb_signed(current_user.id, photo_id, request.args.get("s"))
+    return jpeg_response(
+        photos.clinic_image(current_user, photo_id, True, client_address(), page_shown=shown)
+    )

@@ -73,7 +73,7 @@ def test_a_day_of_many_photos_fits_and_does_not_shift(browser, app, clock, live_
         else:
             route.continue_()
 
-    page.route("**/clinic/photos/*/thumb", hold)
+    page.route("**/clinic/photos/*/thumb?*", hold)
     try:
         sign_in(page, live_server.url, demo.CLINICIAN_EMAIL, demo.CLINICIAN_PASSWORD, clock())
         page.wait_for_load_state()

@@ -324,7 +324,7 @@ def test_the_clinicians_diary_day_shows_tasks_ticked_and_that_days_photos(
     page, html = text_of(r), r.get_data(as_text=True)
     assert "Tasks ticked: Walk several times today" in page
     photo_id = in_app(lambda: db.session.scalar(sa.select(Photo.id)))
-    assert f'src="/clinic/photos/{photo_id}/thumb"' in html
+    assert f'src="/clinic/photos/{photo_id}/thumb?s=' in html
     assert 'alt="Left calf, inner side, taken' in html
     # A day without ticks says so, rather than leaving the clinician to guess.
     client.post("/patient/tasks/walks", data={"done": "0", "day": "3"})

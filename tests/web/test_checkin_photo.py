@@ -71,7 +71,7 @@ def test_a_photo_sent_with_the_check_in_is_stored_once_and_shown_to_the_clinic(
     doc = app.test_client()
     login(doc, "doc1@north.example")
     html = doc.get(f"/clinic/patients/{world.patient_a}").get_data(as_text=True)
-    assert f'src="/clinic/photos/{photo.id}/thumb"' in html
+    assert f'src="/clinic/photos/{photo.id}/thumb?s=' in html
 
 
 def test_without_a_photo_the_multipart_form_still_checks_in(client, world, in_app):

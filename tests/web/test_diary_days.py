@@ -94,7 +94,7 @@ def test_a_day_without_a_check_in_shows_its_photo_and_tasks_ticked(
     assert "Mark day reviewed" not in day3
     today_entry = raw_entries(html)[f"date-{today.isoformat()}"]
     assert '<span class="muted">new</span>' in today_entry  # not yet looked at
-    assert f'src="/clinic/photos/{photo_id}/thumb"' in today_entry
+    assert f'src="/clinic/photos/{photo_id}/thumb?s=' in today_entry
     assert f'href="/clinic/photos/{photo_id}/image"' in today_entry
     assert 'alt="Left calf, inner side, taken' in today_entry
     assert f'aria-label="Photos of {shown(today)}"' in today_entry
@@ -121,7 +121,7 @@ def test_a_photo_before_the_first_session_is_a_day_before_treatment(app, world, 
     assert entry_id == "date-2026-11-20"
     assert text.startswith("Before treatment, Fri 20 Nov 2026 · No check-in this day")
     assert "Tasks ticked: none" in text
-    assert f'src="/clinic/photos/{photo_id}/thumb"' in html
+    assert f'src="/clinic/photos/{photo_id}/thumb?s=' in html
     assert "No check-ins yet." in text_of_html(html)  # the chart: no check-in to draw
 
 

@@ -31,7 +31,7 @@ from tests.web.test_dashboard_scale import _statements
 from tests.web.test_diary_days import add_days
 from tests.web.test_review_coverage import staff
 
-THUMB = re.compile(r'<img src="/clinic/photos/(\d+)/thumb"[^>]*>')
+THUMB = re.compile(r'<img src="/clinic/photos/(\d+)/thumb\?s=\w+"[^>]*>')
 
 
 def add_photos(patient_id: int, on: date, count: int, first: int = 0) -> list[int]:

@@ -121,7 +121,7 @@ def test_a_new_photo_row_shows_the_photo_it_marks_reviewed(app, world, in_app):
     login(doc, "doc1@north.example")
     html = doc.get("/clinic/?kind=photos").get_data(as_text=True)
     row = re.search(rf'<tr id="wl-photo-{photo_id}".*?</tr>', html, re.S).group(0)
-    assert f'<img src="/clinic/photos/{photo_id}/thumb"' in row
+    assert f'<img src="/clinic/photos/{photo_id}/thumb?s=' in row
     assert f'action="/clinic/photos/{photo_id}/review"' in row
     thumb = doc.get(f"/clinic/photos/{photo_id}/thumb")
     assert thumb.status_code == 200 and thumb.mimetype == "image/jpeg"

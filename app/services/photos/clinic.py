@@ -54,8 +54,11 @@ def clinic_compare(
     return patient, result
 
 
-def clinic_image(actor: Principal, photo_id: int, thumb: bool, address: str) -> bytes:
-    """A photo of a patient of the clinic; viewing the full photo is audited."""
+def clinic_image(
+    actor: Principal, photo_id: int, thumb: bool, address: str, page_shown: bool = False
+) -> bytes:
+    """A photo of a patient of the clinic; viewing the full photo is audited, and so is
+    a thumbnail not shown by an audited page (``page_shown``: its link's mark)."""
     found = db.session.scalar(
         sa.select(Photo)
         .join(Patient, Patient.id == Photo.patient_id)
@@ -68,5 +71,8 @@ def clinic_image(actor: Principal, photo_id: int, thumb: bool, address: str) -> 
     data = storage.read(found, thumb)
     if not thumb:
         audit(actor, found.patient_id, "view", address, f"photo #{found.id}")
+        db.session.commit()
+    elif not page_shown:
+        audit(actor, found.patient_id, "view", address, f"thumbnail of photo #{found.id}")
         db.session.commit()
     return data

@@ -201,6 +201,9 @@ def record(treatment_id: int):
             _field_error(form, exc)
         else:
             flash(_("Treatment recorded. The patient's recovery plan starts from it."), "success")
+            cut = clinic.earlier_aftercare_note(t)
+            if cut:
+                flash(cut, "info")
             return _to_patient(t.patient_id)
     opening = request.method == "GET"
     page = clinic.record_page(current_user, treatment_id, client_address(), opening=opening)

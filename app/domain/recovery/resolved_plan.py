@@ -104,3 +104,18 @@ def next_session_window(
         base + timedelta(weeks=course.interval_weeks_min),
         base + timedelta(weeks=course.interval_weeks_max),
     )
+
+
+def still_running(
+    protocol: Protocol, treated_at: datetime, tz: ZoneInfo, at: datetime
+) -> tuple[tuple[str, datetime], ...]:
+    """The tasks and restrictions of a session treated at ``treated_at`` that still run
+    at ``at`` (title and end), in end order.
+
+    Today follows the latest session only, so these are what a session recorded at
+    ``at`` hides from the patient (adversarial review, 2026-12-07: a second session a
+    day after a 72-hour one took "wear your stockings until Thursday" off Today).
+    """
+    plan = resolve_plan(protocol, treated_at, tz)
+    running = [(item.title, w.end) for item, w in (*plan.tasks, *plan.restrictions) if w.end > at]
+    return tuple(sorted(running, key=lambda pair: pair[1]))

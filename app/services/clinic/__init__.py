@@ -51,6 +51,7 @@ from app.services.clinic.patients import patient_for as patient_for
 from app.services.clinic.patients import set_phone as set_phone
 from app.services.clinic.recording import TreatmentRecord as TreatmentRecord
 from app.services.clinic.recording import clinic_tasks as clinic_tasks
+from app.services.clinic.recording import earlier_aftercare_note as earlier_aftercare_note
 from app.services.clinic.recording import record_treatment as record_treatment
 from app.services.clinic.sessions import FORMS as FORMS
 from app.services.clinic.sessions import BookingPage as BookingPage

@@ -13,8 +13,12 @@ from datetime import UTC
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
+
 from app.domain.protocol import ChecklistItem
+from app.domain.recovery.resolved_plan import still_running
 from app.extensions import db
+from app.i18n import _
 from app.models import Treatment
 from app.models import TreatmentStatus
 from app.principal import Principal
@@ -129,6 +133,49 @@ def record_treatment(
     enqueue.replan_patient(treatment.patient.id, now)
     db.session.commit()
     return treatment
+
+
+def earlier_aftercare_note(treatment: Treatment) -> str | None:
+    """For the clinician who just recorded ``treatment``: what of the patient's previous
+    session's aftercare was still running then, and is no longer on the patient's Today
+    (it follows the latest session only), or None.
+
+    Read after the record; a clinician who recorded a session inside another's
+    aftercare (the booking warned of the interval) is told to pass on what still
+    applies, rather than the patient silently losing "stockings until Thursday".
+    """
+    earlier = db.session.scalar(
+        sa.select(Treatment)
+        .where(
+            Treatment.patient_id == treatment.patient_id,
+            Treatment.id != treatment.id,
+            Treatment.status == TreatmentStatus.DONE,
+            Treatment.treated_at < treatment.treated_at,
+        )
+        .order_by(Treatment.treated_at.desc())
+        .limit(1)
+    )
+    if earlier is None:
+        return None
+    tz = ZoneInfo(treatment.patient.timezone)
+    protocol = protocol_by_version(earlier.protocol_version_id, earlier.protocol_version.sha256)
+    running = still_running(protocol, _aware(earlier), tz, _aware(treatment))
+    if not running:
+        return None
+    items = "; ".join(
+        _("%(what)s until %(day)s", what=title, day=f"{end.astimezone(tz):%a %-d %b %H:%M}")
+        for title, end in running[:6]
+    )
+    more = len(running) - 6
+    if more > 0:
+        items += "; " + _("and %(num)s more", num=more)
+    return _(
+        "The patient's Today page now follows this session only. From the session on"
+        " %(day)s, these were still running and are no longer shown to them: %(items)s."
+        " Tell the patient what still applies.",
+        day=f"{_aware(earlier).astimezone(tz):%a %-d %b}",
+        items=items,
+    )
 
 
 def _aware(treatment: Treatment) -> datetime:

@@ -1,0 +1,65 @@
+"""Recording a session inside the aftercare of the previous one: Today follows the
+latest session only, so what was still running from the earlier one (stockings until
+Thursday, weeks of sun avoidance) leaves the patient's screen. The clinician who
+records it is told exactly what, to pass on (adversarial review, 2026-12-07: the
+patient lost "wear your stockings day and night until Thu" without anyone knowing).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from app.domain.recovery.resolved_plan import still_running
+from app.extensions import db
+from app.models import Treatment
+from app.services.protocols import protocol_by_version
+from tests.conftest import login
+from tests.conftest import text_of
+from tests.web.test_booking import _ids
+from tests.web.test_booking import _vid
+from tests.web.test_booking import _when
+from tests.web.test_record_race import _record
+
+LONDON = ZoneInfo("Europe/London")
+
+
+def test_still_running_lists_what_outlives_an_instant(app, world, in_app):
+    def running(at: datetime):
+        (first,) = _ids(in_app, world.patient_a)
+        t = db.session.get(Treatment, first)
+        protocol = protocol_by_version(t.protocol_version_id, t.protocol_version.sha256)
+        return still_running(protocol, t.treated_at.replace(tzinfo=UTC), LONDON, at)
+
+    soon = in_app(running, datetime(2026, 11, 18, 10, 0, tzinfo=UTC))
+    late = in_app(running, datetime(2027, 6, 1, tzinfo=UTC))
+    assert soon and late == ()
+    assert [end for _, end in soon] == sorted(end for _, end in soon)
+
+
+def test_recording_inside_the_earlier_aftercare_names_what_leaves_today(client, world, in_app):
+    login(client, "doc1@north.example")
+    url = f"/clinic/patients/{world.patient_a}/sessions"
+    data = {
+        "protocol": _vid(in_app, world),
+        "confirm_soon": "y",
+        **_when("20", "11", "2026", "09:00"),
+    }
+    assert client.post(url, data=data).status_code == 303
+    new = _ids(in_app, world.patient_a)[-1]
+    r = client.post(f"/clinic/sessions/{new}/record", data=_record("09:00"))
+    assert r.status_code == 303
+    page = text_of(client.get(r.headers["Location"]))
+    assert "Treatment recorded." in page
+    assert "From the session on Tue 17 Nov, these were still running" in page
+    assert "Tell the patient what still applies." in page
+    assert " until " in page
+
+
+def test_a_first_session_gets_no_such_note(client, world, in_app):
+    (bob,) = _ids(in_app, world.patient_b)
+    login(client, "doc1@north.example")
+    r = client.post(f"/clinic/sessions/{bob}/record", data=_record("09:00"))
+    page = text_of(client.get(r.headers["Location"]))
+    assert "Treatment recorded." in page and "still running" not in page

@@ -226,15 +226,28 @@ def plan_treatment(
         )
     if treated_at is not None:
         raw.extend(_aftercare(protocol, treated_at, tz))
-    planned = [
-        _expiring(r if r.time_critical else _moved(r, after_quiet_hours(r.due, tz, quiet)), tz)
-        for r in raw
-    ]
+    planned = [_ahead_of_time(_placed(r, tz, quiet), tz, quiet) for r in raw]
     if next_booked:
         planned = [r for r in planned if r.kind != "next-session"]
     if next_treated_at is not None:
         planned = [r for r in planned if r.kind == "checklist" or r.due < next_treated_at]
     return sorted(planned, key=lambda r: (r.due, r.key))
+
+
+def _placed(r: PlannedReminder, tz: ZoneInfo, quiet: QuietHours) -> PlannedReminder:
+    """Out of quiet hours (unless time-critical), with a "today" prompt's expiry."""
+    return _expiring(r if r.time_critical else _moved(r, after_quiet_hours(r.due, tz, quiet)), tz)
+
+
+def _ahead_of_time(r: PlannedReminder, tz: ZoneInfo, quiet: QuietHours) -> PlannedReminder:
+    """A checklist reminder that would come only when it is over (an "on the day" item
+    whose morning reminder is after an appointment at 01:30, or moved there by quiet
+    hours) comes ``CHECKLIST_LEAD`` before its end instead, so it is sent at all
+    (adversarial review, 2026-12-07: such a reminder could never be sent)."""
+    if r.kind != "checklist" or r.expires is None or r.due < r.expires:
+        return r
+    earlier = _placed(_moved(r, r.expires - CHECKLIST_LEAD), tz, quiet)
+    return earlier if earlier.due < r.expires else r
 
 
 def _moved(r: PlannedReminder, due: datetime) -> PlannedReminder:

@@ -146,7 +146,8 @@ ZONES = [
 )
 def test_no_planned_reminder_falls_in_quiet_hours(treated, zone, start, length):
     """Whatever the zone, treatment time and quiet window, nothing (not time-critical)
-    is planned inside quiet hours, and nothing moves earlier than first planned."""
+    is planned inside quiet hours, and nothing moves earlier than first planned (but a
+    checklist reminder quiet hours would push past its end)."""
     tz = ZoneInfo(zone)
     quiet = QuietHours(time(start, 0), time((start + length) % 24, 0))
     plan = plan_treatment(P72, appointment=treated, treated_at=treated, tz=tz, quiet=quiet)
@@ -159,6 +160,11 @@ def test_no_planned_reminder_falls_in_quiet_hours(treated, zone, start, length):
     for r in plan:
         local = r.due.astimezone(tz).time()
         assert not quiet.contains(local) or r.time_critical, (r.key, r.due.astimezone(tz))
+        if r.kind == "checklist" and r.due < raw[r.key].due:
+            # Quiet hours would have pushed it past its end (a night appointment): it
+            # comes a day ahead instead, still before its end (_ahead_of_time).
+            assert r.expires is not None and r.due < r.expires
+            continue
         assert r.due >= raw[r.key].due
         assert r.due - raw[r.key].due <= timedelta(hours=length + 1)
 
@@ -332,3 +338,20 @@ def test_a_catch_up_keeps_the_newest_reminder_of_each_kind_per_person():
     assert keep == {3, 5, 6} and replaced == {1, 2, 7}
     # Due at the same instant as the one kept: sent with it, not replaced by it.
     assert together == {4}
+
+
+def test_an_on_the_day_item_before_a_night_appointment_is_reminded_the_day_before():
+    """ "Wear loose clothes" starts on the day (00:00, moved out of quiet hours to 08:00).
+    For an appointment at 01:30 that is after the appointment: it could never be sent
+    (adversarial review, 2026-12-07). It comes a day ahead instead, out of quiet hours."""
+    appointment = datetime(2027, 3, 10, 1, 30, tzinfo=LONDON)
+    plan = plan_treatment(P72, appointment=appointment, treated_at=None, tz=LONDON, quiet=QUIET)
+    for r in plan:
+        assert r.expires is None or r.due < r.expires, r
+    clothes = next(r for r in plan if r.key == "checklist:loose-clothing")
+    assert clothes.due == datetime(2027, 3, 9, 8, 0, tzinfo=LONDON)
+    # A daytime appointment keeps the morning-of reminder.
+    day = datetime(2027, 3, 10, 14, 0, tzinfo=LONDON)
+    plan = plan_treatment(P72, appointment=day, treated_at=None, tz=LONDON, quiet=QUIET)
+    clothes = next(r for r in plan if r.key == "checklist:loose-clothing")
+    assert clothes.due == datetime(2027, 3, 10, 8, 0, tzinfo=LONDON)

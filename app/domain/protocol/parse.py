@@ -26,6 +26,7 @@ from app.domain.protocol.sections import read_course
 from app.domain.protocol.sections import read_items
 from app.domain.protocol.sections import read_table
 from app.domain.protocol.stocking_marks import check_stocking_marks
+from app.domain.protocol.stocking_marks import check_stockings_done
 
 _PROTOCOL_FIELDS = {"key", "name", "summary", "compression"}
 _AT_LINE = re.compile(r"at line (\d+)")
@@ -90,6 +91,8 @@ def parse_protocol(text: str, filename: str = "<protocol>", *, stored: bool = Fa
         check_required_flags(reader, sections["red_flag"], written(data, "red_flag", "kind"))
         # A stocking task the app would not recognise gets no-stockings advice (HAZ-05).
         check_stocking_marks(reader, data, sections["task"], questions)
+        # "No longer need stockings" beside "wear them day and night" on one day.
+        check_stockings_done(reader, data, sections["task"], sections["milestone"], questions)
     if reader.problems:
         raise ProtocolError(reader.problems)
     return Protocol(

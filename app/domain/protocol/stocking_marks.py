@@ -18,6 +18,12 @@ A new file is refused, naming the task, when:
   during a task that neither is marked nor speaks of stockings (``during = ["walks"]``
   would make the walks a stocking task).
 
+And a new file is refused when a milestone says the stockings are done ("You no longer
+need to wear your stockings") while a stocking task still runs: Today would show both
+on the same day (adversarial review, 2026-12-07: such a milestone at 24 h loaded beside
+"wear your stockings day and night" until 72 h). A milestone that ends only part of the
+wear ("stop wearing them at night") is not read as done.
+
 A stored version is not checked again: its patients are pinned to it, and a task named
 in a stockings question's ``during`` still counts as stocking wear (today's rule).
 """
@@ -26,9 +32,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import UTC
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from app.domain.offsets import resolve
 from app.domain.protocol.model import DailyTask
+from app.domain.protocol.model import Milestone
 from app.domain.protocol.model import Question
 from app.domain.protocol.reader import Reader
 from app.domain.protocol.requirements import STOCKINGS_QUESTIONS
@@ -37,6 +48,17 @@ from app.domain.protocol.requirements import STOCKINGS_QUESTIONS
 # over an injection site is one too, and a stocking task that says "bandage" says
 # "compression" or "stockings" as well in every clinic page we have (§2.4).
 _STOCKING_WORDS = re.compile(r"\b(stockings?|compression|hosiery)\b", re.IGNORECASE)
+# Words that say the stockings are over ("no longer need", "stop wearing"), and words
+# that make it only part of the wear ("at night"), which is not over.
+_DONE_WORDS = re.compile(
+    r"\b(no longer|stop|do not need|don't need|no need|not needed)\b", re.IGNORECASE
+)
+_PART_WORDS = re.compile(
+    r"\b(at night|overnight|in bed|daytime|in the day|during the day|by day)\b", re.IGNORECASE
+)
+# Any fixed treatment instant serves to compare offsets ("24h" against "72h", "day 11").
+_ANCHOR = datetime(2026, 1, 14, 10, 0, tzinfo=UTC)
+_UTC = ZoneInfo("UTC")
 _MARK_IT = "add 'stockings = true' if the patient wears stockings then, or 'stockings = false'"
 
 
@@ -92,6 +114,55 @@ def check_stocking_marks(
                 f"asks about stockings during task '{key}', which {why}",
                 line,
             )
+
+
+def says_stockings_done(milestone: Milestone) -> bool:
+    """Whether a milestone's words tell the patient the stockings are over."""
+    text = f"{milestone.title} {milestone.detail}"
+    return bool(
+        _STOCKING_WORDS.search(text) and _DONE_WORDS.search(text) and not _PART_WORDS.search(text)
+    )
+
+
+def stocking_wear_after_done(
+    tasks: Sequence[DailyTask], milestones: Sequence[Milestone], questions: Sequence[Question]
+) -> tuple[tuple[Milestone, DailyTask], ...]:
+    """Each milestone that says the stockings are done while a stocking task runs."""
+    during = {k for q in questions if q.key in STOCKINGS_QUESTIONS for k in q.during}
+    wear = [
+        t
+        for t in tasks
+        # Marked, or recognised unmarked; a task refused above is not reported twice.
+        if t.stockings or (t.stockings is None and t.key in during and speaks_of_stockings(t))
+    ]
+    found = []
+    for m in milestones:
+        if not says_stockings_done(m):
+            continue
+        at = resolve(m.at, _ANCHOR, _UTC)
+        for t in wear:
+            if resolve(t.start, _ANCHOR, _UTC) <= at < resolve(t.end, _ANCHOR, _UTC, end=True):
+                found.append((m, t))
+    return tuple(found)
+
+
+def check_stockings_done(
+    reader: Reader,
+    data: dict[str, Any],
+    tasks: list[DailyTask],
+    milestones: list[Milestone],
+    questions: list[Question],
+) -> None:
+    """Refuse a new file whose "stockings done" milestone comes while a stocking task
+    still runs (see above)."""
+    for milestone, task in stocking_wear_after_done(tasks, milestones, questions):
+        reader.problem(
+            f"milestone '{milestone.key}'",
+            "at",
+            f"says the stockings are done while stocking task '{task.key}' still runs "
+            f"(until '{task.end}'); move it to the task's end or later, or end the task earlier",
+            _line(reader, data, "milestone", milestone.key),
+        )
 
 
 def _line(reader: Reader, data: dict[str, Any], section: str, key: str) -> int | None:

@@ -144,14 +144,15 @@ def decide_at_send(
 
 def newest_per_kind(
     rows: Iterable[tuple[int, tuple[str, int], str, datetime]],
-) -> tuple[set[int], set[int], set[int]]:
+) -> tuple[set[int], set[int], dict[int, int]]:
     """Of due reminders ``(id, recipient, kind, due)``, which to send, which a newer
     one of the same kind for the same recipient replaces (a catch-up after downtime sends
     one "today is ready", not three), and which are due at the very same instant as the
-    one sent (two checklist items due together: one notification says both; neither was
-    replaced, so they are not counted as "not sent"). Ties on ``due`` keep the higher id.
+    one kept (two checklist items due together), each with the id of that one: when it
+    is sent now, one notification says both (the dispatcher decides; a tie is never
+    counted as replaced). Ties on ``due`` keep the higher id.
 
-    :returns: (ids to keep, ids replaced by a newer one, ids sent together with a kept one).
+    :returns: (ids to keep, ids replaced by a newer one, {tied id: id kept}).
     """
     newest: dict[tuple[tuple[str, int], str], tuple[datetime, int]] = {}
     seen: list[tuple[int, tuple[tuple[str, int], str], datetime]] = []
@@ -162,10 +163,14 @@ def newest_per_kind(
             newest[key] = (due, row_id)
     keep = {row_id for _, row_id in newest.values()}
     replaced: set[int] = set()
-    together: set[int] = set()
+    together: dict[int, int] = {}
     for row_id, key, due in seen:
-        if row_id not in keep:
-            (together if due == newest[key][0] else replaced).add(row_id)
+        if row_id in keep:
+            continue
+        if due == newest[key][0]:
+            together[row_id] = newest[key][1]
+        else:
+            replaced.add(row_id)
     return keep, replaced, together
 
 

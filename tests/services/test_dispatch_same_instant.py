@@ -7,6 +7,7 @@ the patient had been reminded.
 
 from __future__ import annotations
 
+from datetime import time as wall_time
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -64,18 +65,69 @@ def test_an_older_one_of_the_kind_is_still_dropped_as_replaced(app, in_app, push
     assert in_app(delivery_state, pid).dropped_count == 1
 
 
-def test_a_merged_row_is_finished_and_not_planned_again(app, in_app, push_service, sender):
-    """``merged`` is an end state: re-planning the patient leaves it as it is."""
-    pid = in_app(_patient_with_rows, push_service, ["checklist", "checklist"])
-    in_app(dispatch.run_until_empty, sender, AT)
-    assert OutboxState.MERGED in enqueue._FINISHED
-    before = {k: v for k, v in _states(in_app).items() if k.startswith("t:")}
-    assert sorted(s for s, _ in before.values()) == [OutboxState.MERGED, OutboxState.SENT]
+def _rows_in_order():
+    return db.session.scalars(sa.select(OutboxMessage).order_by(OutboxMessage.id)).all()
 
-    def replan():
-        enqueue.replan_patient(pid, AT + timedelta(minutes=1))
+
+def test_a_time_critical_tie_is_sent_when_its_partner_waits_for_quiet_hours(
+    app, in_app, push_service, sender
+):
+    """The kept row (the higher id) waits for the end of quiet hours; its time-critical
+    twin may not wait, so it is sent on its own, never marked merged."""
+
+    def build():
+        _patient_with_rows(
+            push_service, ["checklist", "checklist"], quiet=(wall_time(9), wall_time(11))
+        )
+        first = _rows_in_order()[0]
+        first.time_critical = True
         db.session.commit()
 
-    in_app(replan)
-    after = {k: v for k, v in _states(in_app).items() if k.startswith("t:")}
-    assert after == before
+    in_app(build)
+    report = in_app(dispatch.run_until_empty, sender, AT)
+    assert report.sent == 1 and report.later == 1 and report.merged == 0
+    states = sorted(s for s, _ in _states(in_app).values())
+    assert states == sorted([OutboxState.SENT, OutboxState.PENDING])
+
+
+def test_a_tie_is_sent_itself_when_its_partner_is_too_late(app, in_app, push_service, sender):
+    def build():
+        _patient_with_rows(push_service, ["checklist", "checklist"])
+        kept = _rows_in_order()[1]
+        kept.expires_at = AT - timedelta(seconds=10)
+        db.session.commit()
+
+    in_app(build)
+    report = in_app(dispatch.run_until_empty, sender, AT)
+    assert report.sent == 1 and report.dropped == 1 and report.merged == 0
+
+
+def test_a_merged_row_is_due_again_when_its_session_moves_a_day_later(
+    app, in_app, push_service, sender
+):
+    """``merged`` counts as finished: like a sent reminder, it is re-armed when its
+    session moves a day or more later (enqueue._FINISHED), so the patient is reminded
+    for the real date. Without the state in that set it stayed merged for good."""
+    from app.models import Treatment
+    from tests.conftest import make_clinic
+    from tests.conftest import make_patient
+
+    def build():
+        patient = make_patient(make_clinic("tie"), "tie@patients.example", day=None, now=AT)
+        enqueue.replan_patient(patient.id, AT)
+        db.session.commit()
+        row = next(r for r in _rows_in_order() if r.kind == "checklist")
+        row.state = OutboxState.MERGED
+        db.session.commit()
+        return patient.id, row.id
+
+    pid, row_id = in_app(build)
+
+    def move():
+        t = db.session.scalar(sa.select(Treatment).where(Treatment.patient_id == pid))
+        t.appointment_at = t.appointment_at + timedelta(days=3)
+        enqueue.replan_patient(pid, AT)
+        db.session.commit()
+        return db.session.get(OutboxMessage, row_id).state
+
+    assert in_app(move) == OutboxState.PENDING

@@ -186,13 +186,9 @@ def _screen(
     drops: dict[str, list[int]] = defaultdict(list)
     later: dict[datetime, list[int]] = defaultdict(list)
     send: list[ClaimedMessage] = []
-    merged: list[int] = []
     for row in rows:
         if row.id in replaced:
             drops["replaced by a newer reminder of the same kind"].append(row.id)
-            continue
-        if row.id in together:
-            merged.append(row.id)
             continue
         where = quiet.get(row.patient_id) if row.recipient_user_id is None else None
         if where is not None and where.discharged:
@@ -216,6 +212,7 @@ def _screen(
             later[decision.at].append(row.id)  # type: ignore[index] - set for "later"
         else:
             send.append(row)
+    send, merged = _fold_ties(send, together)
     if merged:
         # secret: like a drop, an account email's link goes with the row (email_enqueue).
         report.merged += fenced(
@@ -239,6 +236,22 @@ def _screen(
             attempts=OutboxMessage.attempts - 1,
         )
     return send
+
+
+def _fold_ties(
+    send: list[ClaimedMessage], together: dict[int, int]
+) -> tuple[list[ClaimedMessage], list[int]]:
+    """Rows due at the same instant as another of their kind: merged into that one only
+    when it is being sent now in this batch, and this one could be sent now too.
+    Otherwise each row keeps its own decision (sent, later or dropped), so a tie whose
+    partner is held elsewhere, waiting for quiet hours to end or too late is never
+    marked "sent as one notification" without a notification."""
+    sending = {row.id for row in send}
+    merged = [row.id for row in send if together.get(row.id) in sending]
+    if not merged:
+        return send, []
+    folded = set(merged)
+    return [row for row in send if row.id not in folded], merged
 
 
 def _due_of_same_kind(

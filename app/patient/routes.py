@@ -107,9 +107,12 @@ def _discharged_check():  # noqa: ANN202 - a response or None, as before_request
     """Read-only after discharge, closed after the read period (issue 17 point 4)."""
     clinic = current_user.clinic
     state = lifecycle.patient_access(current_user, now())
+    # Read before a sign-out: the page's emergency line names local numbers too for a
+    # patient in another zone (patient/_away_note.html).
+    away = current_user.patient.timezone != clinic.timezone
     if state.access == Access.ENDED:
         logout_user()  # the service ended the sign-in session
-        return render_template("patient/discharged.html", clinic=clinic, ended=True), 403
+        return render_template("patient/discharged.html", clinic=clinic, ended=True, away=away), 403
     if state.access == Access.ACTIVE:
         return None
     g.read_until = state.read_until  # the banner on every page (base.html)
@@ -121,7 +124,7 @@ def _discharged_check():  # noqa: ANN202 - a response or None, as before_request
             "Your course with %(clinic)s has ended, so this cannot be changed.", clinic=clinic.name
         )
         return jsonify(ok=False, error=message), 403
-    return render_template("patient/discharged.html", clinic=clinic, ended=False), 403
+    return render_template("patient/discharged.html", clinic=clinic, ended=False, away=away), 403
 
 
 @bp.get("/today")

@@ -55,3 +55,20 @@ def test_the_shared_help_box_is_kept_apart_for_the_two(client, world, in_app):
     assert AWAY in text_of(client.get("/patient/today"))
     _move(in_app, world.patient_a, "Europe/London")
     assert AWAY not in text_of(client.get("/patient/today"))
+
+
+def test_the_discharged_page_names_the_local_numbers_too(client, world, in_app):
+    """The page a discharged patient meets on a write (and at the end of the read
+    period) has its own "Call 999" button: it gets the line as well."""
+    from tests.web.test_discharge import DOC1
+    from tests.web.test_discharge import _discharge
+
+    clinician = client.application.test_client()
+    login(clinician, DOC1)
+    _discharge(clinician, world.patient_a)
+    _move(in_app, world.patient_a, "America/New_York")
+    login(client, "alice@patients.example")
+    r = client.get("/patient/checkin")
+    assert r.status_code == 403 and AWAY in text_of(r)
+    _move(in_app, world.patient_a, "Europe/London")
+    assert AWAY not in text_of(client.get("/patient/checkin"))

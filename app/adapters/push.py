@@ -184,6 +184,15 @@ def _host_allowed(host: str, allowed: tuple[str, ...]) -> bool:
     return False
 
 
+def _standard_port(parts: SplitResult) -> bool:
+    """Whether an https address names no port or 443 (a port past 65535 or not a
+    number is not one)."""
+    try:
+        return parts.port in (None, 443)
+    except ValueError:
+        return False
+
+
 def check_subscription(
     data: object, allowed_hosts: tuple[str, ...], allow_http: tuple[str, ...] = ()
 ) -> SubscriptionInfo:
@@ -202,12 +211,9 @@ def check_subscription(
     parts = urlsplit(endpoint)
     host = (parts.hostname or "").lower()
     local_ok = parts.scheme == "http" and parts.netloc in allow_http
-    try:
-        # The push services answer on 443 only; another port on their name would let a
-        # browser's subscription aim the dispatcher at any service (adversarial review).
-        standard_port = parts.port in (None, 443)
-    except ValueError:  # a port that is not a number, or past 65535
-        standard_port = False
+    # The push services answer on 443 only; another port on their name would let a
+    # browser's subscription aim the dispatcher at any service (adversarial review).
+    standard_port = _standard_port(parts)
     if not local_ok and (
         parts.scheme != "https"
         or not _host_allowed(host, allowed_hosts)
@@ -321,6 +327,10 @@ class WebPushSender:
         parts = urlsplit(sub.endpoint)
         if parts.scheme not in ("https", "http") or not parts.hostname:
             return SendResult(None, error="not a push endpoint")
+        if parts.scheme == "https" and not _standard_port(parts):
+            # Stored before subscriptions were held to port 443 (check_subscription):
+            # never connected to; answered as gone, so the row is removed.
+            return SendResult(410, error="not a push service's port")
         # Imported here: with aiohttp and requests it costs a web worker ~12 MB, and only
         # the notification sender encrypts payloads.
         from pywebpush import WebPusher

@@ -526,3 +526,16 @@ def test_staff_phones_are_reconfirmed_the_same_way(app, client, in_app, push_ser
     assert user_id is not None and patient_id is None
     other = {"subscription": push_service.new_subscription().info(), "reconfirm": True}
     assert doc.post("/clinic/reminders/subscribe", json=other).status_code == 404
+
+
+def test_a_stored_endpoint_on_another_port_is_never_connected_to(app, push_service, sender):
+    """Rows stored before subscriptions were held to port 443 are answered as gone
+    (and so removed) without a connection being opened."""
+    from app.adapters.push import SubscriptionInfo
+
+    info = push_service.new_subscription().info()
+    for endpoint in ("https://fcm.googleapis.com:6379/x", "https://fcm.googleapis.com:99999/x"):
+        sub = SubscriptionInfo(endpoint, info["keys"]["p256dh"], info["keys"]["auth"])
+        result = sender.send(sub, b"{}", ttl=60, urgency="normal", topic="sc-test")
+        assert result.status == 410 and "port" in (result.error or "")
+    assert push_service.delivered() == []

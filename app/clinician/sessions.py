@@ -178,6 +178,7 @@ def record(treatment_id: int):
     and time in the patient's zone and the last session's details, or, to correct a
     recorded one, with its own values."""
     form = RecordTreatmentForm()
+    refill = False
     if form.validate_on_submit():
         entered = clinic.TreatmentRecord(
             form.local(),
@@ -197,6 +198,11 @@ def record(treatment_id: int):
                 client_address(),
                 seen_recorded=_seen_recorded(),
             )
+        except clinic.RecordedMeanwhile as exc:
+            # A colleague's record came first: show it, not this entry (named in the
+            # message), so saving again is a correction made knowingly.
+            flash(exc.message, "error")
+            refill = True
         except Invalid as exc:
             _field_error(form, exc)
         else:
@@ -207,7 +213,7 @@ def record(treatment_id: int):
             return _to_patient(t.patient_id)
     opening = request.method == "GET"
     page = clinic.record_page(current_user, treatment_id, client_address(), opening=opening)
-    if opening:
+    if opening or refill:
         form = RecordTreatmentForm(formdata=None, data=page.defaults.values)
     return render_template(
         "clinician/record.html", form=form, t=page.treatment, tasks=page.tasks

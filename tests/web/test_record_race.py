@@ -63,10 +63,14 @@ def test_a_colleagues_record_made_while_the_page_was_open_is_not_overwritten(cli
     assert client.post(url, data=_record("09:00")).status_code == 303
     r = client.post(url, data=_record("10:00", sclerosant="polidocanol"))
     assert r.status_code == 400
-    page = text_of(r)
-    assert "Someone recorded this session (treated 2026-11-20 09:00)" in page
-    assert 'name="recorded" value="1"' in r.get_data(as_text=True)  # now it has seen it
-    assert 'value="polidocanol"' in r.get_data(as_text=True)  # what was typed is kept
+    page, html = text_of(r), r.get_data(as_text=True)
+    assert "Someone recorded this session while this page was open" in page
+    assert "(treated 2026-11-20 09:00)" in page
+    # The form shows what was stored, so a second save is a correction made knowingly;
+    # the refused entry is named in the message, not lost without a word.
+    assert 'value="STS"' in html and 'value="polidocanol"' not in html
+    assert "Yours was not saved: treated 2026-11-20 10:00, polidocanol" in page
+    assert 'name="recorded" value="1"' in html  # now it has seen it
     assert _treated(in_app, bob) == "09:00"
     assert _audits(in_app, "correct treatment") == 0
     # Saving again from that page corrects the record, on the audit trail.

@@ -49,6 +49,7 @@ from app.services.clinic.patients import list_patients as list_patients
 from app.services.clinic.patients import new_invitation as new_invitation
 from app.services.clinic.patients import patient_for as patient_for
 from app.services.clinic.patients import set_phone as set_phone
+from app.services.clinic.recording import RecordedMeanwhile as RecordedMeanwhile
 from app.services.clinic.recording import TreatmentRecord as TreatmentRecord
 from app.services.clinic.recording import clinic_tasks as clinic_tasks
 from app.services.clinic.recording import earlier_aftercare_note as earlier_aftercare_note

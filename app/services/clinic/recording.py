@@ -39,6 +39,11 @@ from app.services.outcomes import tallies
 from app.services.protocols import protocol_by_version
 
 
+class RecordedMeanwhile(Invalid):
+    """The session was recorded, with other details, after the form's page opened; the
+    page shows the stored record again, and the entry refused in the message."""
+
+
 @dataclass(frozen=True)
 class TreatmentRecord:
     """What was done in a session, as the clinician enters it."""
@@ -100,11 +105,14 @@ def record_treatment(
         if _same_record(treatment, record, treated):
             db.session.commit()  # a double submit: recorded once; releases the lock
             return treatment
-        raise Invalid(
+        raise RecordedMeanwhile(
             "status",
-            f"Someone recorded this session (treated {local_time(_aware(treatment), tz.key)})"
-            " while this page was open, with other details. Check the details below, then"
-            " save again to correct the record.",
+            f"Someone recorded this session while this page was open, with other details."
+            f" The form now shows what was recorded (treated"
+            f" {local_time(_aware(treatment), tz.key)}). Yours was not saved: treated"
+            f" {local_time(treated, tz.key)}, {record.sclerosant.strip()},"
+            f" {record.form}, {record.areas.strip()}. To change the record, edit the form"
+            " and save.",
         )
     # The clinic's outcome totals (app/services/outcomes/tallies.py): a session counts
     # once done, in its sclerosant's group, so a record or a correction moves it.

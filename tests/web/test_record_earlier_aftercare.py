@@ -38,28 +38,54 @@ def test_still_running_lists_what_outlives_an_instant(app, world, in_app):
     assert [end for _, end in soon] == sorted(end for _, end in soon)
 
 
-def test_recording_inside_the_earlier_aftercare_names_what_leaves_today(client, world, in_app):
+def _record_second(client, world, in_app, key: str) -> str:
     login(client, "doc1@north.example")
     url = f"/clinic/patients/{world.patient_a}/sessions"
     data = {
-        "protocol": _vid(in_app, world),
+        "protocol": _vid(in_app, world, key),
         "confirm_soon": "y",
         **_when("20", "11", "2026", "09:00"),
     }
     assert client.post(url, data=data).status_code == 303
+    client.get(f"/clinic/patients/{world.patient_a}")  # the booking's message, read
     new = _ids(in_app, world.patient_a)[-1]
     r = client.post(f"/clinic/sessions/{new}/record", data=_record("09:00"))
     assert r.status_code == 303
-    page = text_of(client.get(r.headers["Location"]))
+    return text_of(client.get(r.headers["Location"]))
+
+
+def test_recording_inside_the_earlier_aftercare_names_what_leaves_today(client, world, in_app):
+    """Alice's 72-hour session was on Tue 17 Nov; a no-stockings session is recorded on
+    Fri 20 Nov at 09:00, an hour before her day-and-night stockings end."""
+    page = _record_second(client, world, in_app, "compression-none")
     assert "Treatment recorded." in page
     assert "From the session on Tue 17 Nov, these were still running" in page
+    assert "Wear your stockings day and night until Fri 20 Nov 10:00" in page
     assert "Tell the patient what still applies." in page
-    assert " until " in page
+
+
+def test_items_the_new_session_runs_as_long_are_not_listed(client, world, in_app):
+    """A second session on the same protocol runs every item of the first for longer:
+    nothing leaves Today, so nothing is said."""
+    page = _record_second(client, world, in_app, "compression-72h")
+    assert "Treatment recorded." in page and "still running" not in page
 
 
 def test_a_first_session_gets_no_such_note(client, world, in_app):
     (bob,) = _ids(in_app, world.patient_b)
     login(client, "doc1@north.example")
     r = client.post(f"/clinic/sessions/{bob}/record", data=_record("09:00"))
+    page = text_of(client.get(r.headers["Location"]))
+    assert "Treatment recorded." in page and "still running" not in page
+
+
+def test_correcting_the_older_session_says_nothing_of_the_kind(client, world, in_app):
+    """Today follows the later session, so a correction of the earlier one takes
+    nothing off it."""
+    _record_second(client, world, in_app, "compression-none")
+    first = _ids(in_app, world.patient_a)[0]
+    data = {**_record("10:00", recorded="1"), **_when("17", "11", "2026", "10:00")}
+    r = client.post(f"/clinic/sessions/{first}/record", data=data)
+    assert r.status_code == 303
     page = text_of(client.get(r.headers["Location"]))
     assert "Treatment recorded." in page and "still running" not in page

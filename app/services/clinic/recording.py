@@ -16,9 +16,11 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from app.domain.protocol import ChecklistItem
+from app.domain.protocol import Protocol
 from app.domain.recovery.resolved_plan import still_running
 from app.extensions import db
 from app.i18n import _
+from app.i18n import local
 from app.models import Treatment
 from app.models import TreatmentStatus
 from app.principal import Principal
@@ -150,40 +152,52 @@ def earlier_aftercare_note(treatment: Treatment) -> str | None:
 
     Read after the record; a clinician who recorded a session inside another's
     aftercare (the booking warned of the interval) is told to pass on what still
-    applies, rather than the patient silently losing "stockings until Thursday".
+    applies, rather than the patient silently losing "stockings until Thursday". Said
+    only of the latest recorded session (Today follows that one), and not of an item
+    the new session's own plan runs as long or longer.
     """
-    earlier = db.session.scalar(
-        sa.select(Treatment)
-        .where(
-            Treatment.patient_id == treatment.patient_id,
-            Treatment.id != treatment.id,
-            Treatment.status == TreatmentStatus.DONE,
-            Treatment.treated_at < treatment.treated_at,
+    done = list(
+        db.session.scalars(
+            sa.select(Treatment)
+            .where(
+                Treatment.patient_id == treatment.patient_id,
+                Treatment.status == TreatmentStatus.DONE,
+                Treatment.treated_at.is_not(None),
+            )
+            .order_by(Treatment.treated_at.desc(), Treatment.id.desc())
+            .limit(2)
         )
-        .order_by(Treatment.treated_at.desc())
-        .limit(1)
     )
-    if earlier is None:
+    if len(done) < 2 or done[0].id != treatment.id:
         return None
-    tz = ZoneInfo(treatment.patient.timezone)
-    protocol = protocol_by_version(earlier.protocol_version_id, earlier.protocol_version.sha256)
-    running = still_running(protocol, _aware(earlier), tz, _aware(treatment))
+    earlier, tz = done[1], ZoneInfo(treatment.patient.timezone)
+    at = _aware(treatment)
+    kept = dict(still_running(_protocol(treatment), at, tz, at))
+    running = [
+        (title, end)
+        for title, end in still_running(_protocol(earlier), _aware(earlier), tz, at)
+        if kept.get(title) is None or kept[title] < end
+    ]
     if not running:
         return None
     items = "; ".join(
-        _("%(what)s until %(day)s", what=title, day=f"{end.astimezone(tz):%a %-d %b %H:%M}")
+        _("%(what)s until %(day)s", what=title, day=local(end, tz.key, "%a %-d %b %H:%M"))
         for title, end in running[:6]
     )
-    more = len(running) - 6
-    if more > 0:
-        items += "; " + _("and %(num)s more", num=more)
+    if len(running) > 6:
+        items += "; " + _("and %(num)s more", num=len(running) - 6)
     return _(
         "The patient's Today page now follows this session only. From the session on"
         " %(day)s, these were still running and are no longer shown to them: %(items)s."
         " Tell the patient what still applies.",
-        day=f"{_aware(earlier).astimezone(tz):%a %-d %b}",
+        day=local(_aware(earlier), tz.key, "%a %-d %b"),
         items=items,
     )
+
+
+def _protocol(treatment: Treatment) -> Protocol:
+    version = treatment.protocol_version
+    return protocol_by_version(version.id, version.sha256)
 
 
 def _aware(treatment: Treatment) -> datetime:

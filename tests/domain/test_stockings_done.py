@@ -48,3 +48,24 @@ def test_stockings_done_when_the_wear_has_ended_loads():
 
 def test_a_milestone_ending_only_the_night_wear_is_not_done():
     parse_protocol(_with_done_at("72h", "You can stop wearing your stockings at night"), "own")
+
+
+def test_an_hour_offset_against_a_day_offset_is_tried_at_every_hour():
+    """A task ending at "60h" and a milestone at "day 3": for a treatment at 10:00 the
+    task ends on day 2, but for one at 14:00 it ends on day 3 at 02:00, after the
+    milestone has said the stockings are done. Refused, whatever the hour."""
+    text = P72.replace('end = "72h"\n', 'end = "60h"\n', 1)
+    text = text.replace('start = "72h"\n', 'start = "60h"\n', 1)
+    assert 'end = "60h"' in text and 'start = "60h"' in text
+    # The daytime task starts at 60 h now; end it before the milestone, on day 2.
+    text = text.replace('end = "day 10"\n', 'end = "day 2"\n', 1)
+    parse_protocol(_done_in(text, "day 4"), "own")  # after both tasks: loads
+    with pytest.raises(ProtocolError) as caught:
+        parse_protocol(_done_in(text, "day 3"), "own")
+    assert ("milestone 'stockings-done'", "at") in [
+        (p.item, p.field) for p in caught.value.problems
+    ]
+
+
+def _done_in(text: str, at: str) -> str:
+    return text.replace('at = "day 11"', f'at = "{at}"', 1)

@@ -56,9 +56,11 @@ _DONE_WORDS = re.compile(
 _PART_WORDS = re.compile(
     r"\b(at night|overnight|in bed|daytime|in the day|during the day|by day)\b", re.IGNORECASE
 )
-# Any fixed treatment instant serves to compare offsets ("24h" against "72h", "day 11").
-_ANCHOR = datetime(2026, 1, 14, 10, 0, tzinfo=UTC)
-_UTC = ZoneInfo("UTC")
+# Treatment instants to compare offsets at: an hour offset ("60h") against a day
+# offset ("day 3") depends on the hour of treatment and on a clock change in between,
+# so every hour of a day is tried, in a zone whose clocks go forward that week.
+_ZONE = ZoneInfo("Europe/London")
+_ANCHORS = tuple(datetime(2026, 3, 27, hour, 0, tzinfo=_ZONE).astimezone(UTC) for hour in range(24))
 _MARK_IT = "add 'stockings = true' if the patient wears stockings then, or 'stockings = false'"
 
 
@@ -139,11 +141,14 @@ def stocking_wear_after_done(
     for m in milestones:
         if not says_stockings_done(m):
             continue
-        at = resolve(m.at, _ANCHOR, _UTC)
-        for t in wear:
-            if resolve(t.start, _ANCHOR, _UTC) <= at < resolve(t.end, _ANCHOR, _UTC, end=True):
-                found.append((m, t))
+        found.extend((m, t) for t in wear if any(_inside(m, t, a) for a in _ANCHORS))
     return tuple(found)
+
+
+def _inside(milestone: Milestone, task: DailyTask, anchor: datetime) -> bool:
+    """Whether the milestone falls while the task runs, for a treatment at ``anchor``."""
+    at = resolve(milestone.at, anchor, _ZONE)
+    return resolve(task.start, anchor, _ZONE) <= at < resolve(task.end, anchor, _ZONE, end=True)
 
 
 def check_stockings_done(

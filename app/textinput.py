@@ -17,12 +17,15 @@ verbatim            ``password``, ``confirm``: passed on as sent. They are only 
                     hashed, never stored or shown, and must compare exactly.
 single-line         every other field, query argument, JSON string and JSON key: tab and
                     line break become a space; every other control character is removed.
-all                 a lone surrogate (only JSON can carry one) becomes U+FFFD; the
+free text           the multi-line fields and ``reason`` (a discharge reason): the
                     bidirectional embedding, override and isolate controls (U+202A-
-                    U+202E, U+2066-U+2069) are removed: an unclosed right-to-left
-                    override in a discharge reason reversed the app's own words after
-                    it ("oN .tnes era sredinimer"; adversarial review, 2026-12-07).
-                    Right-to-left text itself is kept; browsers lay it out unaided.
+                    U+202E, U+2066-U+2069) are removed as well. An unclosed right-to-
+                    left override in a discharge reason reversed the app's own words
+                    after it ("oN .tnes era sredinimer"; adversarial review,
+                    2026-12-07). Right-to-left text itself is kept. Elsewhere (the
+                    clinic's advice and names, staff names) they reach the field's
+                    own check, which refuses them with a message (issue 17 review).
+all                 a lone surrogate (only JSON can carry one) becomes U+FFFD.
 ==================  ====================================================================
 
 Why remove and not refuse: no keyboard types these characters, and browsers drop them
@@ -87,6 +90,8 @@ from werkzeug.routing import ValidationError
 
 MULTILINE_FIELDS = frozenset({"note", "body"})
 VERBATIM_FIELDS = frozenset({"password", "confirm"})
+# One-line free text shown to others (a discharge reason): bidi controls removed too.
+FREE_TEXT_FIELDS = frozenset({"reason"})
 
 # PostgreSQL INTEGER, the type of every id and day column (SQLite's is wider).
 DB_INT_MAX = 2**31 - 1
@@ -116,15 +121,17 @@ _ANY_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _FILE_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
-def clean_text(value: str, *, multiline: bool) -> str:
+def clean_text(value: str, *, multiline: bool, free_text: bool | None = None) -> str:
     """Text as the app stores it: see the module's table. Idempotent.
 
     :param multiline: keep tabs and line breaks (as ``\\n``) instead of making them spaces.
+    :param free_text: remove the bidirectional controls too (default: ``multiline``).
     """
     if value.isprintable():  # no control, separator or surrogate: the common case
         return value
-    value = _SURROGATES.sub("\ufffd", _NEWLINES.sub("\n", value))
-    value = _BIDI_CONTROLS.sub("", _CONTROLS.sub("", value))
+    value = _CONTROLS.sub("", _SURROGATES.sub("\ufffd", _NEWLINES.sub("\n", value)))
+    if multiline if free_text is None else free_text:
+        value = _BIDI_CONTROLS.sub("", value)
     return value if multiline else _TAB_OR_NEWLINE.sub(" ", value)
 
 
@@ -132,7 +139,8 @@ def clean_field(name: str, value: str) -> str:
     """A form field or query argument's value, by the rule for its name."""
     if name in VERBATIM_FIELDS:
         return value
-    return clean_text(value, multiline=name in MULTILINE_FIELDS or name.endswith("_note"))
+    multiline = name in MULTILINE_FIELDS or name.endswith("_note")
+    return clean_text(value, multiline=multiline, free_text=multiline or name in FREE_TEXT_FIELDS)
 
 
 def has_control(value: str) -> bool:

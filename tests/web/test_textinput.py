@@ -35,19 +35,21 @@ any_text = st.text(st.characters(codec=None), max_size=60)
 BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
-def _controls(value: str) -> set[str]:
-    return {c for c in value if unicodedata.category(c) in ("Cc", "Cs") or c in BIDI}
+def _controls(value: str, bidi: bool = False) -> set[str]:
+    """Control characters of ``value``; with ``bidi``, the direction controls too (free
+    text removes them; elsewhere a field's own check refuses them with a message)."""
+    return {c for c in value if unicodedata.category(c) in ("Cc", "Cs") or (bidi and c in BIDI)}
 
 
 @settings(max_examples=500)
 @given(any_text)
 def test_multiline_text_keeps_tabs_and_line_breaks_and_nothing_else_invisible(value):
     cleaned = clean_text(value, multiline=True)
-    assert _controls(cleaned) <= {"\t", "\n"}
+    assert _controls(cleaned, bidi=True) <= {"\t", "\n"}
     assert "\r" not in cleaned
     assert clean_text(cleaned, multiline=True) == cleaned  # idempotent
     # Every visible character survives, in order.
-    visible = [c for c in value if not _controls(c)]
+    visible = [c for c in value if not _controls(c, bidi=True)]
     assert [c for c in cleaned if c not in "\t\n\ufffd"] == [
         c for c in visible if c not in "\t\n\ufffd"
     ]
@@ -73,13 +75,17 @@ def test_line_breaks_become_one_newline_in_notes_and_a_space_elsewhere():
     )  # accents, emoji and joiners are text, not controls
 
 
-def test_bidi_overrides_are_removed_and_right_to_left_text_kept():
+def test_bidi_overrides_are_removed_from_free_text_and_right_to_left_text_kept():
     """An unclosed U+202E in a discharge reason reversed the app's words after it on
-    the clinician's page (adversarial review, 2026-12-07)."""
-    assert clean_text("moved away \u202e test", multiline=False) == "moved away  test"
-    assert clean_text("a\u2067b\u2069c\u202ad\u202c", multiline=True) == "abcd"
+    the clinician's page (adversarial review, 2026-12-07). Notes, comments and the
+    discharge reason lose them; other fields keep them for their own check, which
+    refuses them with a message (the clinic's advice, staff names: issue 17 review)."""
+    assert clean_field("reason", "moved away \u202e test") == "moved away  test"
+    assert clean_field("note", "a\u2067b\u2069c\u202ad\u202c") == "abcd"
+    assert clean_field("body", "x\u202ey") == "xy"
+    assert clean_field("out_of_hours", "Call \u202e999") == "Call \u202e999"
     hebrew, marks = "\u05e9\u05dc\u05d5\u05dd", "\u200e\u200f"  # text and marks stay
-    assert clean_text(f"{hebrew} {marks}", multiline=False) == f"{hebrew} {marks}"
+    assert clean_field("reason", f"{hebrew} {marks}") == f"{hebrew} {marks}"
     assert clean_field("password", "pa\u202ess") == "pa\u202ess"
 
 

@@ -9,7 +9,6 @@ session is simply "not found" (404), never "forbidden".
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -111,7 +110,7 @@ def record_treatment(
             "status",
             f"Someone recorded this session while this page was open, with other details."
             f" The form now shows what was recorded (treated"
-            f" {local_time(_aware(treatment), tz.key)}). Yours was not saved: treated"
+            f" {local_time(_treated(treatment), tz.key)}). Yours was not saved: treated"
             f" {local_time(treated, tz.key)}, {record.sclerosant.strip()},"
             f" {record.form}, {record.areas.strip()}. To change the record, edit the form"
             " and save.",
@@ -171,11 +170,11 @@ def earlier_aftercare_note(treatment: Treatment) -> str | None:
     if len(done) < 2 or done[0].id != treatment.id:
         return None
     earlier, tz = done[1], ZoneInfo(treatment.patient.timezone)
-    at = _aware(treatment)
+    at = _treated(treatment)
     kept = dict(still_running(_protocol(treatment), at, tz, at))
     running = [
         (title, end)
-        for title, end in still_running(_protocol(earlier), _aware(earlier), tz, at)
+        for title, end in still_running(_protocol(earlier), _treated(earlier), tz, at)
         if kept.get(title) is None or kept[title] < end
     ]
     if not running:
@@ -190,7 +189,7 @@ def earlier_aftercare_note(treatment: Treatment) -> str | None:
         "The patient's Today page now follows this session only. From the session on"
         " %(day)s, these were still running and are no longer shown to them: %(items)s."
         " Tell the patient what still applies.",
-        day=local(_aware(earlier), tz.key, "%a %-d %b"),
+        day=local(_treated(earlier), tz.key, "%a %-d %b"),
         items=items,
     )
 
@@ -200,17 +199,16 @@ def _protocol(treatment: Treatment) -> Protocol:
     return protocol_by_version(version.id, version.sha256)
 
 
-def _aware(treatment: Treatment) -> datetime:
-    """The recorded treatment time as an aware UTC instant (naive UTC on SQLite)."""
-    stored = treatment.treated_at
-    assert stored is not None  # a recorded session has its time
-    return stored if stored.tzinfo is not None else stored.replace(tzinfo=UTC)
+def _treated(treatment: Treatment) -> datetime:
+    """A recorded session's time (aware UTC: ``UTCDateTime`` loads every backend so)."""
+    assert treatment.treated_at is not None  # a recorded session has its time
+    return treatment.treated_at
 
 
 def _same_record(treatment: Treatment, record: TreatmentRecord, treated: datetime) -> bool:
     """Whether a recorded session already holds exactly these details."""
     return (
-        _aware(treatment) == treated
+        _treated(treatment) == treated
         and treatment.sclerosant == record.sclerosant.strip()
         and treatment.form == record.form
         and treatment.concentration == record.concentration.strip()

@@ -8,7 +8,6 @@ session is simply "not found" (404), never "forbidden".
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -61,9 +60,7 @@ def repeated_time_note(treatment: Treatment) -> str | None:
     hour from what the clinician had in mind, unnoticed.
     """
     tz = ZoneInfo(treatment.patient.timezone)
-    at = treatment.appointment_at
-    if at.tzinfo is None:  # naive UTC on SQLite
-        at = at.replace(tzinfo=UTC)
+    at = treatment.appointment_at  # aware UTC on every backend (UTCDateTime)
     local = at.astimezone(tz)
     if local.fold or not happens_twice(at, tz):  # fold: the second one, never typed
         return None

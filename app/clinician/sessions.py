@@ -63,10 +63,9 @@ def _warned(form, *more: object) -> str:  # noqa: ANN001 - a WhenForm
     return " ".join([form.local().isoformat(timespec="minutes"), *map(str, more)])
 
 
-def _clock_change(treatment) -> None:  # noqa: ANN001 - the Treatment a service returned
-    """Say which of two 01:30s was booked on the night the clocks go back."""
-    note = clinic.repeated_time_note(treatment)
-    if note:
+def _notes(saved) -> None:  # noqa: ANN001 - a clinic.Saved
+    """Flash what the service said beside "saved" (which 01:30; aftercare that left)."""
+    for note in saved.notes:
         flash(note, "info")
 
 
@@ -90,7 +89,7 @@ def book_session(patient_id: int):
     if form.validate_on_submit():
         form.confirm_value = _warned(form, form.protocol.data)
         try:
-            booked = clinic.book_session(
+            saved = clinic.book_session(
                 current_user,
                 patient_id,
                 form.local(),
@@ -105,7 +104,7 @@ def book_session(patient_id: int):
             _field_error(form, exc)
         else:
             flash(_("Session booked."), "success")
-            _clock_change(booked)
+            _notes(saved)
             return _to_patient(patient_id)
     page = clinic.booking_page(current_user, patient_id, client_address(), now())
     form.protocol.choices = protocol_choices(page.protocols)
@@ -125,7 +124,7 @@ def reschedule(treatment_id: int):
     if form.validate_on_submit():
         form.confirm_value = _warned(form)
         try:
-            t = clinic.reschedule(
+            saved = clinic.reschedule(
                 current_user,
                 treatment_id,
                 form.local(),
@@ -143,8 +142,8 @@ def reschedule(treatment_id: int):
                 _field_error(form, exc)
         else:
             flash(_("Appointment moved. The patient's checklist follows the new time."), "success")
-            _clock_change(t)
-            return _to_patient(t.patient_id)
+            _notes(saved)
+            return _to_patient(saved.treatment.patient_id)
     t = clinic.move_form(current_user, treatment_id, client_address())
     return render_template("clinician/move.html", form=form, t=t, warning=warning), (
         200 if warning else 400
@@ -190,7 +189,7 @@ def record(treatment_id: int):
             checks_confirmed=bool(form.checks_done.data),
         )
         try:
-            t = clinic.record_treatment(
+            saved = clinic.record_treatment(
                 current_user,
                 treatment_id,
                 entered,
@@ -207,10 +206,8 @@ def record(treatment_id: int):
             _field_error(form, exc)
         else:
             flash(_("Treatment recorded. The patient's recovery plan starts from it."), "success")
-            cut = clinic.earlier_aftercare_note(t)
-            if cut:
-                flash(cut, "info")
-            return _to_patient(t.patient_id)
+            _notes(saved)
+            return _to_patient(saved.treatment.patient_id)
     opening = request.method == "GET"
     page = clinic.record_page(current_user, treatment_id, client_address(), opening=opening)
     if opening or refill:

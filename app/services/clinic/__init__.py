@@ -52,7 +52,6 @@ from app.services.clinic.patients import set_phone as set_phone
 from app.services.clinic.recording import RecordedMeanwhile as RecordedMeanwhile
 from app.services.clinic.recording import TreatmentRecord as TreatmentRecord
 from app.services.clinic.recording import clinic_tasks as clinic_tasks
-from app.services.clinic.recording import earlier_aftercare_note as earlier_aftercare_note
 from app.services.clinic.recording import record_treatment as record_treatment
 from app.services.clinic.sessions import FORMS as FORMS
 from app.services.clinic.sessions import BookingPage as BookingPage
@@ -63,7 +62,6 @@ from app.services.clinic.sessions import cancel as cancel
 from app.services.clinic.sessions import cancel_form as cancel_form
 from app.services.clinic.sessions import move_form as move_form
 from app.services.clinic.sessions import record_form as record_form
-from app.services.clinic.sessions import repeated_time_note as repeated_time_note
 from app.services.clinic.sessions import reschedule as reschedule
 from app.services.clinic.sessions import treatment_for as treatment_for
 from app.services.clinic.sessions import treatments_of as treatments_of

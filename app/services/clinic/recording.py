@@ -30,6 +30,7 @@ from app.services.clinic.checks import TREATED_PAST
 from app.services.clinic.checks import check_window
 from app.services.clinic.checks import to_utc
 from app.services.clinic.sessions import FORMS
+from app.services.clinic.sessions import Saved
 from app.services.clinic.sessions import in_care
 from app.services.clinic.sessions import local_time
 from app.services.clinic.sessions import locked
@@ -72,8 +73,9 @@ def record_treatment(
     now: datetime,
     address: str,
     seen_recorded: bool | None = None,
-) -> Treatment:
-    """Record that a booked session happened; aftercare day 0 starts from it.
+) -> Saved:
+    """Record that a booked session happened; aftercare day 0 starts from it. The note
+    names what of an earlier session's aftercare leaves Today (``earlier_aftercare_note``).
 
     Recording again corrects the details (same row), so a double submit is harmless.
     ``seen_recorded`` is whether the form's page showed the session recorded already
@@ -105,7 +107,7 @@ def record_treatment(
     if seen_recorded is False and treatment.status == TreatmentStatus.DONE:
         if _same_record(treatment, record, treated):
             db.session.commit()  # a double submit: recorded once; releases the lock
-            return treatment
+            return Saved(treatment)
         raise RecordedMeanwhile(
             "status",
             f"Someone recorded this session while this page was open, with other details."
@@ -141,7 +143,8 @@ def record_treatment(
     tallies.apply(before, tallies.state(treatment.id))
     enqueue.replan_patient(treatment.patient.id, now)
     db.session.commit()
-    return treatment
+    note = earlier_aftercare_note(treatment)
+    return Saved(treatment, (note,) if note else ())
 
 
 def earlier_aftercare_note(treatment: Treatment) -> str | None:

@@ -51,6 +51,20 @@ def local_time(at: datetime, timezone: str) -> str:
     return f"{at.astimezone(ZoneInfo(timezone)):%Y-%m-%d %H:%M}"
 
 
+@dataclass(frozen=True)
+class Saved:
+    """A session as a booking, move or record left it, and what the clinician should be
+    told beside "saved" (the page flashes each note)."""
+
+    treatment: Treatment
+    notes: tuple[str, ...] = ()
+
+
+def _with_clock_note(treatment: Treatment) -> Saved:
+    note = repeated_time_note(treatment)
+    return Saved(treatment, (note,) if note else ())
+
+
 def repeated_time_note(treatment: Treatment) -> str | None:
     """A line for the clinician when the appointment's wall time happens twice that
     night (the clocks go back), saying which of the two it is booked at, else None.
@@ -161,8 +175,9 @@ def book_session(
     now: datetime,
     address: str,
     confirmed: bool = False,
-) -> Treatment:
-    """Book another session of the course.
+) -> Saved:
+    """Book another session of the course; the note says which 01:30 it is on the
+    night the clocks go back.
 
     :param confirmed: the clinician confirmed a date inside the protocol's minimum
         interval of another session (the warning's tick).
@@ -192,7 +207,7 @@ def book_session(
     )
     if same is not None:
         db.session.commit()  # releases the lock; nothing was changed
-        return same
+        return _with_clock_note(same)
     if not confirmed:
         booking.check_interval(patient, version, appointment, sessions)
     treatment = Treatment(patient=patient, protocol_version=version, appointment_at=appointment)
@@ -208,7 +223,7 @@ def book_session(
     )
     enqueue.replan_patient(treatment.patient.id, now)
     db.session.commit()
-    return treatment
+    return _with_clock_note(treatment)
 
 
 def _same_instant(stored: datetime, instant: datetime) -> bool:
@@ -225,8 +240,9 @@ def reschedule(
     now: datetime,
     address: str,
     confirmed: bool = False,
-) -> Treatment:
-    """Move a booked appointment; the checklist due times follow it.
+) -> Saved:
+    """Move a booked appointment; the checklist due times follow it (the note: which
+    01:30, as when booking).
 
     :param confirmed: the clinician confirmed a date inside the protocol's minimum
         interval of another session (as when booking).
@@ -245,7 +261,7 @@ def reschedule(
         raise SessionUnchanged(treatment, exc.field, exc.message) from exc
     if _same_instant(treatment.appointment_at, appointment):
         db.session.commit()  # a double submit: moved already, nothing to write or audit
-        return treatment
+        return _with_clock_note(treatment)
     tz = treatment.patient.timezone
     audit(
         clinician,
@@ -258,7 +274,7 @@ def reschedule(
     treatment.appointment_at = appointment
     enqueue.replan_patient(treatment.patient.id, now)
     db.session.commit()
-    return treatment
+    return _with_clock_note(treatment)
 
 
 def _new_appointment(treatment: Treatment, appointment_local: datetime, now: datetime) -> datetime:

@@ -191,6 +191,7 @@ def register_fragments(app: Flask) -> None:
     """``help_box`` and ``patient_nav``: fragments shared by many pages, kept under a key
     that names everything they depend on (the fragment cache of app/speedups.py)."""
     fragments = fragment_cache(app)
+    app.add_template_global(_away_from, "away_from")  # patient/_away_note.html
 
     @app.template_global("help_box")
     def help_box(clinic: object, flags: dict | None) -> Markup:

@@ -72,3 +72,30 @@ def test_the_discharged_page_names_the_local_numbers_too(client, world, in_app):
     assert r.status_code == 403 and AWAY in text_of(r)
     _move(in_app, world.patient_a, "Europe/London")
     assert AWAY not in text_of(client.get("/patient/checkin"))
+
+
+SAME_DAY_AWAY = "NHS 111 may not answer calls from abroad"
+
+
+def test_same_day_advice_abroad_does_not_rest_on_the_national_line(client, world, in_app):
+    """Same-day advice points a patient at the clinic's out-of-hours line (NHS 111),
+    which does not answer calls from abroad: a patient in another zone is also told to
+    see a local doctor or urgent care service today, on the answer page, on Today's
+    advice that stays, in the help box and on the offline same-day screen."""
+    _move(in_app, world.patient_a, "America/New_York")
+    login(client, "alice@patients.example")
+    assert SAME_DAY_AWAY in text_of(client.get("/patient/today"))  # the help box
+    assert SAME_DAY_AWAY in client.get("/patient/checkin").get_data(as_text=True)  # offline
+    r = client.post("/patient/checkin", data=form(yes={"calf-pain-swelling"}))
+    page = text_of(r)
+    assert "calf" in page.lower() and SAME_DAY_AWAY in page
+    assert "see a local doctor, pharmacist or urgent care service today" in page
+    assert text_of(client.get("/patient/today")).count(SAME_DAY_AWAY) >= 2  # advice + box
+
+
+def test_same_day_advice_at_home_names_only_the_clinics_lines(client, world, in_app):
+    login(client, "alice@patients.example")
+    assert SAME_DAY_AWAY not in client.get("/patient/checkin").get_data(as_text=True)
+    r = client.post("/patient/checkin", data=form(yes={"calf-pain-swelling"}))
+    assert "NHS 111" in text_of(r) and SAME_DAY_AWAY not in text_of(r)
+    assert SAME_DAY_AWAY not in text_of(client.get("/patient/today"))

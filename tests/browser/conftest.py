@@ -45,6 +45,53 @@ def _unavailable(message: str) -> None:
     pytest.skip(message)
 
 
+class _InFlight:
+    """WSGI middleware counting the requests being served, so the server can wait for
+    them before the test's app is torn down.
+
+    Werkzeug serves each request on a daemon thread that ``shutdown()`` does not wait
+    for. A request still running when the ``app`` fixture empties the tables and
+    disposes of the engine (a service worker's fetch, a page's last poll) keeps its
+    database connection; that connection, no longer the pool's, is closed only by the
+    garbage collector, and psycopg's ResourceWarning then fails some later test (CI,
+    stop 31, on PostgreSQL: ``BaseConnection.__del__`` at a test that had no part in it).
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.active = 0
+        self.closed = False
+        self.idle = threading.Condition()
+
+    def __call__(self, environ, start_response):
+        with self.idle:
+            if self.closed:
+                # A kept-alive connection can still bring a request after shutdown().
+                start_response("503 Service Unavailable", [("Connection", "close")])
+                return [b""]
+            self.active += 1
+        try:
+            # Flask gives the request's database connection back when this call returns
+            # (the app context is popped before the body is written; nothing here
+            # streams with its context). Counting the body's writing as well would wait
+            # forever for a file whose download Chromium dropped: Werkzeug never closes
+            # that body (see pyproject.toml's filterwarnings).
+            return self.app(environ, start_response)
+        finally:
+            self._done()
+
+    def _done(self) -> None:
+        with self.idle:
+            self.active -= 1
+            self.idle.notify_all()
+
+    def close(self, timeout: float) -> bool:
+        """Refuse new requests; wait up to ``timeout`` s for those running to finish."""
+        with self.idle:
+            self.closed = True
+            return self.idle.wait_for(lambda: self.active == 0, timeout)
+
+
 class LiveServer:
     """The Flask app on 127.0.0.1:<free port>, served from a background thread."""
 
@@ -52,7 +99,8 @@ class LiveServer:
         # As wsgi.py does for every real server: the dev server's access log must never
         # hold a link's token (tests/conftest.py checks each test's log records).
         logredact.install()
-        self.server = make_server(host, port, app, threaded=True)
+        self.in_flight = _InFlight(app)
+        self.server = make_server(host, port, self.in_flight, threaded=True)
         self.port = self.server.server_port
         self.url = f"http://localhost:{self.port}"
         self.thread = threading.Thread(
@@ -64,9 +112,13 @@ class LiveServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
+        self.server.shutdown()  # no new connection is accepted
         self.server.server_close()
         self.thread.join(5)
+        # Requests already accepted finish, and give their connections back to the pool,
+        # before the app fixture disposes of it (see _InFlight).
+        if not self.in_flight.close(15):
+            raise RuntimeError(f"{self.in_flight.active} request(s) still running after 15 s")
 
 
 @pytest.fixture(scope="session")

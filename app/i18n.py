@@ -265,8 +265,15 @@ def local(instant: datetime, tz: str, fmt: str = LOCAL_FORMAT) -> str:
 
 def date_as(day: date, fmt: str = "%a %-d %b %Y") -> str:
     """A calendar date (no time, no zone) in the reader's locale: "Mon 7 Dec 2026"."""
-    locale = current_locale()
-    return format_date(day, in_locale_order(cldr_pattern(fmt), str(locale)), locale=locale)
+    return _date_in(day, fmt, str(current_locale()))
+
+
+@lru_cache(maxsize=4096)
+def _date_in(day: date, fmt: str, locale: str) -> str:
+    # Formatted once per day and locale: a patient's data export writes a date beside
+    # each of hundreds of photos and check-ins, most of them sharing a day, and Babel
+    # formats each afresh (bench/export.py).
+    return format_date(day, in_locale_order(cldr_pattern(fmt), locale), locale=locale)
 
 
 def other_languages() -> list[str]:

@@ -5,6 +5,7 @@ the fragment cache of app/speedups.py).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from datetime import date
 from datetime import datetime
@@ -37,6 +38,17 @@ def _site_parts(photo: object) -> tuple[str, str, str]:
     if isinstance(photo, dict):
         return photo["side"], photo["region"], photo["view"]
     return photo.side, photo.region, photo.view  # type: ignore[attr-defined]
+
+
+@functools.lru_cache(maxsize=512)
+def _site_label(locale: str, side: str, region: str, view: str) -> str:
+    """A site's label in ``locale`` (the current one), worked out once: a clinic's photo
+    pages and a patient's export name the same few sites hundreds of times, and each
+    label is three catalogue lookups (a fifth of the export's summary page,
+    bench/export.py). ``locale`` is only the key: the lookups use the request's."""
+    from app.services.photos import Site
+
+    return Site(side, region, view).label
 
 
 def _thumb_box(photo: object, edge: int) -> tuple[int, int]:
@@ -79,9 +91,7 @@ def register(app: Flask) -> None:
     def site_label(photo: object) -> str:
         # "Left calf, inner side" for a stored photo (anything with side, region, view,
         # or a mapping with those keys: the export's records are rows as dicts).
-        from app.services.photos import Site
-
-        return Site(*_site_parts(photo)).label
+        return _site_label(str(current_locale()), *_site_parts(photo))
 
     @app.template_global("sc_generated")
     def sc_generated() -> str:

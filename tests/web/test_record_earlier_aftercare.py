@@ -1,8 +1,9 @@
 """Recording a session inside the aftercare of the previous one: Today follows the
-latest session only, so what was still running from the earlier one (stockings until
-Thursday, weeks of sun avoidance) leaves the patient's screen. The clinician who
-records it is told exactly what, to pass on (adversarial review, 2026-12-07: the
-patient lost "wear your stockings day and night until Thu" without anyone knowing).
+latest session, so what was still running from the earlier one (stockings until
+Thursday, weeks of sun avoidance) would leave the patient's screen (adversarial review,
+2026-12-07: the patient lost "wear your stockings day and night until Thu" without
+anyone knowing). Today lists it under the earlier session until it ends, and the
+clinician who records the session is told exactly what, to pass on.
 """
 
 from __future__ import annotations
@@ -61,7 +62,8 @@ def test_recording_inside_the_earlier_aftercare_names_what_leaves_today(client, 
     assert "Treatment recorded." in page
     assert "From the session on Tue 17 Nov, these were still running" in page
     assert "Wear your stockings day and night until Fri 20 Nov 10:00" in page
-    assert "Tell the patient what still applies." in page
+    assert "tell the patient what still applies." in page
+    assert "Today page shows them under that session until they end" in page
 
 
 def test_items_the_new_session_runs_as_long_are_not_listed(client, world, in_app):
@@ -89,3 +91,20 @@ def test_correcting_the_older_session_says_nothing_of_the_kind(client, world, in
     assert r.status_code == 303
     page = text_of(client.get(r.headers["Location"]))
     assert "Treatment recorded." in page and "still running" not in page
+
+
+def test_today_keeps_what_the_earlier_session_still_asks(client, world, in_app, clock):
+    """Alice's day-and-night stockings from Tue 17 Nov end on Fri 20 Nov at 10:00. A
+    no-stockings session recorded at 09:00 that day must not take them off Today: they
+    are listed under the earlier session, and "No restrictions any more" (true of the
+    new session alone) is not said beside them. Once they end, the list goes."""
+    _record_second(client, world, in_app, "compression-none")
+    clock.now = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
+    login(client, "alice@patients.example")
+    page = text_of(client.get("/patient/today"))
+    assert "Still to follow from your session on Tue 17 Nov" in page
+    assert "Wear your stockings day and night until today 10:00." in page
+    assert "No restrictions any more" not in page
+    clock.now = datetime(2026, 11, 20, 10, 30, tzinfo=UTC)
+    later = text_of(client.get("/patient/today"))
+    assert "Wear your stockings day and night" not in later

@@ -119,3 +119,23 @@ def still_running(
     plan = resolve_plan(protocol, treated_at, tz)
     running = [(item.title, w.end) for item, w in (*plan.tasks, *plan.restrictions) if w.end > at]
     return tuple(sorted(running, key=lambda pair: pair[1]))
+
+
+def carried_over(
+    earlier: tuple[Protocol, datetime],
+    latest: tuple[Protocol, datetime],
+    tz: ZoneInfo,
+    at: datetime,
+) -> tuple[tuple[str, datetime], ...]:
+    """What of an earlier session's aftercare (protocol, treated at) still runs at
+    ``at`` and is not run as long or longer by the latest session's own plan: the
+    items a patient treated twice within days must still be told (a session recorded
+    a day after a 72-hour one must not take "stockings until Thursday" off Today).
+    Items are matched by title; an item the latest plan also runs, but ending sooner,
+    is kept with the earlier session's end. Title and end, in end order."""
+    kept = dict(still_running(*latest, tz, at))
+    return tuple(
+        (title, end)
+        for title, end in still_running(*earlier, tz, at)
+        if kept.get(title) is None or kept[title] < end
+    )

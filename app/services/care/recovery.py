@@ -23,6 +23,7 @@ from app.domain.recovery import build_checklist
 from app.domain.recovery import build_plan
 from app.domain.recovery import build_today
 from app.domain.recovery import window
+from app.domain.recovery.resolved_plan import carried_over
 from app.extensions import db
 from app.extensions import reads
 from app.i18n import _
@@ -30,6 +31,7 @@ from app.models import Alert
 from app.models import CheckIn
 from app.models import ChecklistTick
 from app.models import TaskTick
+from app.models import TreatmentStatus
 from app.principal import Principal
 from app.services.care import messages as inbox
 from app.services.care.course import Course
@@ -112,6 +114,17 @@ class AlertNotice:
 
 
 @dataclass(frozen=True)
+class Earlier:
+    """An earlier session's tasks and restrictions still running (title, end), which
+    the latest session's plan does not cover: Today follows the latest session, and
+    without these a session recorded a day after a 72-hour one took "wear your
+    stockings until Thursday" off the page (adversarial review, 2026-12-07)."""
+
+    anchor: datetime
+    items: tuple[tuple[str, datetime], ...]
+
+
+@dataclass(frozen=True)
 class TodayPage:
     """What Today shows. ``urgent``: alerts the clinic has not acknowledged yet, most
     severe first (their advice stays at the top); ``seen``: alerts acknowledged in the
@@ -129,6 +142,8 @@ class TodayPage:
     messages: inbox.Messages = inbox.Messages()
     # The done session whose outcome rating is due and not given (issue 19 point 6).
     rating_due: Prompt | None = None
+    # The session before the one recovered from, and what of its aftercare still runs.
+    earlier: Earlier | None = None
 
     @property
     def course_complete(self) -> bool:
@@ -172,7 +187,31 @@ def today_page(user: Principal, now: datetime) -> TodayPage:
         tuple(found.seen),
         inbox.collect(found.comments, found.acknowledged),
         due_prompt(user, now, course),  # from the sessions read above
+        _earlier(course, now),
     )
+
+
+def _earlier(course: Course, now: datetime) -> Earlier | None:
+    """The previous recorded session's aftercare still running now, if any."""
+    t = course.recovering
+    before = [
+        s
+        for s in course.sessions
+        if t is not None
+        and s.status == TreatmentStatus.DONE
+        and s.id != t.id
+        and s.anchor <= t.anchor
+    ]
+    if not before:
+        return None
+    prev = max(before, key=lambda s: (s.anchor, s.id))
+    items = carried_over(
+        (for_reader(protocol_for(prev)), prev.anchor),
+        (for_reader(protocol_for(t)), t.anchor),  # type: ignore[arg-type] - t is set
+        course.tz,
+        now,
+    )
+    return Earlier(prev.anchor, items) if items else None
 
 
 class _DayRows:

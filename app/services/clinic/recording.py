@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from app.domain.protocol import ChecklistItem
 from app.domain.protocol import Protocol
-from app.domain.recovery.resolved_plan import still_running
+from app.domain.recovery.resolved_plan import carried_over
 from app.extensions import db
 from app.i18n import _
 from app.i18n import local
@@ -149,14 +149,13 @@ def record_treatment(
 
 def earlier_aftercare_note(treatment: Treatment) -> str | None:
     """For the clinician who just recorded ``treatment``: what of the patient's previous
-    session's aftercare was still running then, and is no longer on the patient's Today
-    (it follows the latest session only), or None.
+    session's aftercare was still running then, or None.
 
     Read after the record; a clinician who recorded a session inside another's
-    aftercare (the booking warned of the interval) is told to pass on what still
-    applies, rather than the patient silently losing "stockings until Thursday". Said
-    only of the latest recorded session (Today follows that one), and not of an item
-    the new session's own plan runs as long or longer.
+    aftercare (the booking warned of the interval) is told what still runs, which the
+    patient's Today shows under the earlier session until it ends (``carried_over``),
+    so they can tell the patient too. Said only of the latest recorded session, and
+    not of an item the new session's own plan runs as long or longer.
     """
     done = list(
         db.session.scalars(
@@ -174,12 +173,9 @@ def earlier_aftercare_note(treatment: Treatment) -> str | None:
         return None
     earlier, tz = done[1], ZoneInfo(treatment.patient.timezone)
     at = _treated(treatment)
-    kept = dict(still_running(_protocol(treatment), at, tz, at))
-    running = [
-        (title, end)
-        for title, end in still_running(_protocol(earlier), _treated(earlier), tz, at)
-        if kept.get(title) is None or kept[title] < end
-    ]
+    running = carried_over(
+        (_protocol(earlier), _treated(earlier)), (_protocol(treatment), at), tz, at
+    )
     if not running:
         return None
     items = "; ".join(
@@ -189,9 +185,9 @@ def earlier_aftercare_note(treatment: Treatment) -> str | None:
     if len(running) > 6:
         items += "; " + _("and %(num)s more", num=len(running) - 6)
     return _(
-        "The patient's Today page now follows this session only. From the session on"
-        " %(day)s, these were still running and are no longer shown to them: %(items)s."
-        " Tell the patient what still applies.",
+        "From the session on %(day)s, these were still running: %(items)s. The"
+        " patient's Today page shows them under that session until they end; tell the"
+        " patient what still applies.",
         day=local(_treated(earlier), tz.key, "%a %-d %b"),
         items=items,
     )

@@ -186,7 +186,15 @@ def after_quiet_hours(due: datetime, tz: ZoneInfo, quiet: QuietHours) -> datetim
     end_day: date = local.date()
     if quiet.start > quiet.end and local.time() >= quiet.start:
         end_day += timedelta(days=1)  # evening part of a window that wraps midnight
-    return local_instant(end_day, quiet.end, tz)
+    end = local_instant(end_day, quiet.end, tz)
+    if end <= due:
+        # The end's wall time is repeated tonight (the clocks go back) and ``due`` is in
+        # the repeat: the end is its second occurrence. Never an instant at or before
+        # ``due``: a "later" in the past was claimed again at once, and the dispatcher
+        # spun on it for the rest of the hour (adversarial review, 2026-12-08).
+        again = datetime.combine(end_day, quiet.end).replace(tzinfo=tz, fold=1)
+        end = max(again.astimezone(due.tzinfo), due)
+    return end
 
 
 def plan_treatment(

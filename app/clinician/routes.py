@@ -24,6 +24,7 @@ from app.services import clinic
 from app.services import review
 from app.services.accounts import reauth
 from app.services.errors import Invalid
+from app.textinput import DB_INT_MAX
 from app.textinput import keep_in_session
 from app.web import PHOTO_FILES
 from app.web import client_address
@@ -195,9 +196,12 @@ def _shown_photos() -> list[int] | None:
     raw = request.form.get("photos")
     if raw is None:
         return None
-    # A page shows at most a page of photos (40); anything else in the list is ignored.
+    # A page shows at most a page of photos (40); anything else in the list is ignored,
+    # and so is what cannot be a photo's id: a number past the database's INTEGER
+    # range (an error there) or of thousands of digits (``int()`` refuses them).
     tokens = (t.strip() for t in raw.split(",")[:100])
-    return [int(t) for t in tokens if t.isascii() and t.isdigit()]
+    ids = (int(t) for t in tokens if t.isascii() and t.isdigit() and len(t) <= 10)
+    return [i for i in ids if 0 < i <= DB_INT_MAX]
 
 
 @bp.post("/checkins/<int:checkin_id>/review")

@@ -142,6 +142,7 @@ def register_protocol_words(app: Flask) -> None:
     page scripts' words in the reader's language (base.html's sc-i18n JSON)."""
 
     app.add_template_filter(reasons.for_reader, "reason")
+    app.add_template_filter(lambda a: reasons.alert_as_shown(a.level, a.reasons), "as_shown")
     app.add_template_global(js_messages.for_reader, "js_messages")
 
     @app.template_filter("rules_for_reader")

@@ -161,7 +161,11 @@ def acknowledge(alert_id: int):
     note = request.form.get("note", "")
     try:
         share = request.form.get("share") == "1"
-        alert = review.acknowledge(current_user, alert_id, note, client_address(), now(), share)
+        # What the page showed of the alert (absent on pages from before the field).
+        seen = request.form.get("seen")
+        alert = review.acknowledge(
+            current_user, alert_id, note, client_address(), now(), share, seen
+        )
     except Invalid as exc:
         # Keep what was typed: the patient page puts it back into this alert's note box,
         # if it fits the session cookie (a larger cookie is dropped or refused: 431).

@@ -11,6 +11,7 @@ Pure functions: no Flask; the words come from ``app.domain.language``.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import TYPE_CHECKING
 
@@ -56,3 +57,16 @@ def for_reader(reason: str) -> str:
     if pain:
         return say(PAIN_REASON, score=int(pain.group(1)))
     return say(reason)
+
+
+def alert_as_shown(level: str, reasons: list[str] | tuple[str, ...]) -> str:
+    """A short fingerprint of an alert's level and reasons, as a page showed them.
+
+    The acknowledge form carries it: a patient who edits the day can raise an open
+    alert from same-day to emergency, or add a reason, while a clinician's page (the
+    worklist keeps a row being typed in) still shows the old one. Acknowledging what was
+    never seen would close an emergency with a routine note (adversarial review,
+    2026-12-08); the service refuses when this no longer matches.
+    """
+    digest = hashlib.sha256("\x1f".join([level, *reasons]).encode("utf-8", "replace"))
+    return f"{level}-{digest.hexdigest()[:16]}"

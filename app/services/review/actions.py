@@ -13,6 +13,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from app.domain.reasons import alert_as_shown
 from app.extensions import db
 from app.models import Alert
 from app.models import CheckIn
@@ -26,12 +27,32 @@ from app.services.errors import Invalid
 NOTE_MAX = 2000  # acknowledgement notes and comments, as the forms' maxlength says
 
 
+class AlertChangedSinceSeen(Invalid):
+    """The alert's level or reasons changed after the clinician's page showed it."""
+
+    def __init__(self, alert: Alert):
+        super().__init__(
+            "note",
+            "The patient changed their answers after you opened the page: this alert is "
+            f"now {'an emergency' if alert.level == 'emergency' else 'same-day'} "
+            f"({', '.join(alert.reasons)}). Please read it again before acknowledging it.",
+        )
+
+
 def acknowledge(
-    actor: Principal, alert_id: int, note: str, address: str, now: datetime, share: bool = False
+    actor: Principal,
+    alert_id: int,
+    note: str,
+    address: str,
+    now: datetime,
+    share: bool = False,
+    seen: str | None = None,
 ) -> Alert:
     """Acknowledge an alert with a note (idempotent: the first acknowledgement stays).
 
     :param share: show the note to the patient on Today (a note left empty shares nothing).
+    :param seen: the alert as the clinician's page showed it (``alert_as_shown``); an
+        open alert that has changed since is not acknowledged (``AlertChangedSinceSeen``).
     :raises Invalid: for a note over ``NOTE_MAX`` characters (nothing is cut short), and
         for an emergency alert without a note: acknowledging one is a safety action, so
         the clinician must say what was done (issue 14 point 11).
@@ -42,6 +63,12 @@ def acknowledge(
     note = note.strip()
     if len(note) > NOTE_MAX:
         raise Invalid("note", f"Please keep the note under {NOTE_MAX:,} characters.")
+    if (
+        seen is not None
+        and alert.acknowledged_at is None
+        and seen != alert_as_shown(alert.level, alert.reasons)
+    ):
+        raise AlertChangedSinceSeen(alert)
     if not note and alert.level == "emergency" and alert.acknowledged_at is None:
         raise Invalid(
             "note",

@@ -47,18 +47,20 @@ def raise_alert(checkin: CheckIn, decision: Triage, now: datetime) -> None:
 def raise_day_alert(at: AlertDay, decision: Triage, now: datetime) -> Alert:
     """The day's open alert, made or raised; the check-in, if stored, joins it.
 
-    An alert raised from a refused form and already acknowledged is not raised again
-    for the same answers, whether the check-in is then sent or the refused form comes
-    again (a second tap, or the offline queue sending it after the clinic has rung):
-    the clinic has dealt with it. A new answer, or a higher tier, is alerted as usual.
+    The day's latest alert, once acknowledged, is not raised again for the same
+    answers: not when the check-in is then sent or a refused form comes again (a second
+    tap, or the offline queue sending it after the clinic has rung), nor when the
+    patient edits the stored day only to add a note (adversarial review, 2026-12-08:
+    that raised a second emergency and a second staff push for what the clinic had
+    dealt with). A new answer, or a higher tier, is alerted as usual.
     """
     severity = SEVERITY[decision.level]
-    early = _early_alert(at)
-    if early is not None and early.acknowledged_at is not None:
-        if at.checkin is not None:
-            early.checkin_id = at.checkin.id
-        if severity >= early.severity and set(decision.reasons) <= set(early.reasons):
-            return early
+    latest = _latest_alert(at)
+    if latest is not None and latest.acknowledged_at is not None:
+        if at.checkin is not None and latest.checkin_id is None:
+            latest.checkin_id = at.checkin.id  # raised from a refused form: it joins
+        if severity >= latest.severity and set(decision.reasons) <= set(latest.reasons):
+            return latest
     open_alert = _open_alert(at)
     if open_alert is None:
         alert = Alert(
@@ -83,6 +85,8 @@ def raise_day_alert(at: AlertDay, decision: Triage, now: datetime) -> Alert:
     # chest pain the patient reported first (and write a note to acknowledge it).
     if severity < open_alert.severity:
         open_alert.level, open_alert.severity = decision.level, severity
+        # Staff who saw the same-day push and left it for later must hear of this now.
+        enqueue_staff_alert(open_alert, at.treatment_id, now, escalated=True)
     new = [r for r in decision.reasons if r not in open_alert.reasons]
     if new:
         open_alert.reasons = [*open_alert.reasons, *new]
@@ -102,15 +106,11 @@ def _open_alert(at: AlertDay) -> Alert | None:
     )
 
 
-def _early_alert(at: AlertDay) -> Alert | None:
-    """The latest alert raised for this day from a refused form (no check-in yet)."""
+def _latest_alert(at: AlertDay) -> Alert | None:
+    """The latest alert raised for this day (from a refused form or a check-in)."""
     return db.session.scalar(
         sa.select(Alert)
-        .where(
-            Alert.treatment_id == at.treatment_id,
-            Alert.day == at.day,
-            Alert.checkin_id.is_(None),
-        )
+        .where(Alert.treatment_id == at.treatment_id, Alert.day == at.day)
         .order_by(Alert.id.desc())
         .limit(1)
     )

@@ -220,11 +220,16 @@ def enqueue_comment(comment: Comment, patient: Patient, now: datetime) -> None:
     )
 
 
-def enqueue_staff_alert(alert: Alert, treatment_id: int, now: datetime) -> None:
+def enqueue_staff_alert(
+    alert: Alert, treatment_id: int, now: datetime, *, escalated: bool = False
+) -> None:
     """Queue a push to each clinician of the clinic who turned on alerts on a device.
 
     Time-critical (no quiet hours) and generic: no name or symptom on a lock screen.
+    ``escalated``: an open alert just raised to emergency by the patient's edit, pushed
+    again under its own key (staff may have seen and put aside the same-day one).
     """
+    tag = ":emergency" if escalated else ""
     staff = db.session.scalars(
         sa.select(PushSubscription.user_id)
         .join(User, User.id == PushSubscription.user_id)
@@ -237,7 +242,7 @@ def enqueue_staff_alert(alert: Alert, treatment_id: int, now: datetime) -> None:
                 patient_id=alert.patient_id,
                 treatment_id=treatment_id,
                 recipient_user_id=user_id,
-                key=f"alert:{alert.id}:{user_id}",
+                key=f"alert:{alert.id}{tag}:{user_id}",
                 kind="alert",
                 link="/clinic/",
                 time_critical=True,

@@ -1,0 +1,81 @@
+"""An open same-day alert raised to emergency by the patient's edit pushes staff again.
+
+Staff got a push for "pain 9" and may have put it aside for later; the patient then
+answers "yes" to chest pain on the same day and the same open alert becomes an
+emergency. Before, nothing new reached any device: the push was queued only when an
+alert row was made (adversarial review, 2026-12-08).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import OutboxMessage
+from app.models import PushSubscription
+from tests.conftest import login
+from tests.web.test_checkin import form
+
+
+def _alert_pushes(in_app) -> list[str]:
+    return in_app(
+        lambda: sorted(
+            db.session.scalars(sa.select(OutboxMessage.key).where(OutboxMessage.kind == "alert"))
+        )
+    )
+
+
+def test_raised_to_emergency_pushes_staff_again_once(app, world, in_app):
+    def device():
+        db.session.add(
+            PushSubscription(
+                user_id=world.clinician1,
+                endpoint="https://push.example/doc",
+                p256dh="x",
+                auth="y",
+            )
+        )
+        db.session.commit()
+
+    in_app(device)
+    patient = app.test_client()
+    login(patient, "alice@patients.example")
+    patient.post("/patient/checkin", data=form(pain="9"))
+    first = _alert_pushes(in_app)
+    assert len(first) == 1
+    patient.post("/patient/checkin", data=form(yes={"chest-breathing"}, pain="9"))
+    second = _alert_pushes(in_app)
+    assert len(second) == 2 and any(":emergency:" in k for k in second)
+    # A further edit at the same tier queues nothing more.
+    patient.post("/patient/checkin", data=form(yes={"chest-breathing"}, pain="8"))
+    assert _alert_pushes(in_app) == second
+
+
+def test_a_note_added_after_the_clinic_acknowledged_raises_nothing_new(app, world, in_app):
+    """Chest pain, the clinic rings and acknowledges; the patient edits the day only to
+    add "the clinic rang me". Before, a second open emergency and a second staff push
+    were made for what the clinic had dealt with (a refused form's alert already
+    followed this rule). A new answer after that is alerted as usual."""
+    from app.models import Alert
+
+    patient, doc = app.test_client(), app.test_client()
+    login(patient, "alice@patients.example")
+    login(doc, "doc1@north.example")
+    patient.post("/patient/checkin", data=form(yes={"chest-breathing"}))
+    (alert_id,) = in_app(lambda: list(db.session.scalars(sa.select(Alert.id))))
+    r = doc.post(f"/clinic/alerts/{alert_id}/acknowledge", data={"note": "Rang: sent to A&E"})
+    assert r.status_code == 303
+    patient.post("/patient/checkin", data=form(yes={"chest-breathing"}, note="The clinic rang me"))
+
+    def alerts():
+        return [
+            (a.level, a.acknowledged_at is not None)
+            for a in db.session.scalars(sa.select(Alert).order_by(Alert.id))
+        ]
+
+    assert in_app(alerts) == [("emergency", True)]
+    patient.post(
+        "/patient/checkin",
+        data=form(yes={"chest-breathing", "calf-pain-swelling"}, note="Now my calf too"),
+    )
+    assert in_app(alerts) == [("emergency", True), ("emergency", False)]

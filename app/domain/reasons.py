@@ -70,3 +70,18 @@ def alert_as_shown(level: str, reasons: list[str] | tuple[str, ...]) -> str:
     """
     digest = hashlib.sha256("\x1f".join([level, *reasons]).encode("utf-8", "replace"))
     return f"{level}-{digest.hexdigest()[:16]}"
+
+
+def already_told(new: list[str] | tuple[str, ...], told: list[str] | tuple[str, ...]) -> bool:
+    """Whether every reason in ``new`` was already given in ``told`` (an alert the clinic
+    acknowledged): the same reason, or a pain score no higher than one told. Pain easing
+    from 10 to 9 after the clinic rang is no new answer (adversarial review, 2026-12-08:
+    it raised a second alert and a second staff push); pain rising is."""
+    told_pain = [int(m.group(1)) for r in told if (m := _STORED_PAIN.fullmatch(r))]
+    for reason in new:
+        if reason in told:
+            continue
+        pain = _STORED_PAIN.fullmatch(reason)
+        if pain is None or not told_pain or int(pain.group(1)) > max(told_pain):
+            return False
+    return True

@@ -79,3 +79,26 @@ def test_a_note_added_after_the_clinic_acknowledged_raises_nothing_new(app, worl
         data=form(yes={"chest-breathing", "calf-pain-swelling"}, note="Now my calf too"),
     )
     assert in_app(alerts) == [("emergency", True), ("emergency", False)]
+
+
+def test_pain_easing_after_the_clinic_acknowledged_raises_nothing_new(app, world, in_app):
+    """Pain 10 raises a same-day alert, the clinic rings and acknowledges it; the
+    patient edits the day to pain 9. The reason's text differs ("Pain 9 out of 10") but
+    it is no new answer: no second alert, no second staff push. Pain rising again past
+    what was told is alerted."""
+    from app.models import Alert
+
+    patient, doc = app.test_client(), app.test_client()
+    login(patient, "alice@patients.example")
+    login(doc, "doc1@north.example")
+    patient.post("/patient/checkin", data=form(pain="9"))
+    (alert_id,) = in_app(lambda: list(db.session.scalars(sa.select(Alert.id))))
+    doc.post(f"/clinic/alerts/{alert_id}/acknowledge", data={"note": "Rang: settling"})
+    patient.post("/patient/checkin", data=form(pain="8"))
+
+    def count():
+        return db.session.scalar(sa.select(sa.func.count()).select_from(Alert))
+
+    assert in_app(count) == 1
+    patient.post("/patient/checkin", data=form(pain="10"))
+    assert in_app(count) == 2

@@ -39,18 +39,18 @@ def test_still_running_lists_what_outlives_an_instant(app, world, in_app):
     assert [end for _, end in soon] == sorted(end for _, end in soon)
 
 
-def _record_second(client, world, in_app, key: str) -> str:
+def _record_second(client, world, in_app, key: str, day: str = "20", at: str = "09:00") -> str:
     login(client, "doc1@north.example")
     url = f"/clinic/patients/{world.patient_a}/sessions"
     data = {
         "protocol": _vid(in_app, world, key),
         "confirm_soon": "y",
-        **_when("20", "11", "2026", "09:00"),
+        **_when(day, "11", "2026", at),
     }
     assert client.post(url, data=data).status_code == 303
     client.get(f"/clinic/patients/{world.patient_a}")  # the booking's message, read
     new = _ids(in_app, world.patient_a)[-1]
-    r = client.post(f"/clinic/sessions/{new}/record", data=_record("09:00"))
+    r = client.post(f"/clinic/sessions/{new}/record", data=_record(at))
     assert r.status_code == 303
     return text_of(client.get(r.headers["Location"]))
 
@@ -60,10 +60,10 @@ def test_recording_inside_the_earlier_aftercare_names_what_leaves_today(client, 
     Fri 20 Nov at 09:00, an hour before her day-and-night stockings end."""
     page = _record_second(client, world, in_app, "compression-none")
     assert "Treatment recorded." in page
-    assert "From the session on Tue 17 Nov, these were still running" in page
+    assert "From earlier sessions, these were still running" in page
     assert "Wear your stockings day and night until Fri 20 Nov 10:00" in page
     assert "tell the patient what still applies." in page
-    assert "Today page shows them under that session until they end" in page
+    assert "Today page shows them under their session until they end" in page
 
 
 def test_items_the_new_session_runs_as_long_are_not_listed(client, world, in_app):
@@ -103,8 +103,31 @@ def test_today_keeps_what_the_earlier_session_still_asks(client, world, in_app, 
     login(client, "alice@patients.example")
     page = text_of(client.get("/patient/today"))
     assert "Still to follow from your session on Tue 17 Nov" in page
-    assert "Wear your stockings day and night until today 10:00." in page
+    earlier = page.split("Still to follow", 1)[1].split("To do today", 1)[0]
+    assert "Wear your stockings day and night" in earlier and "Until 10:00 today" in earlier
+    # Things to avoid are under "Avoid for now", in the words of the main list.
+    avoid = earlier.split("Avoid for now", 1)[1]
+    assert "Waxing your legs until the end of Tue 15 Dec." in avoid
     assert "No restrictions any more" not in page
     clock.now = datetime(2026, 11, 20, 10, 30, tzinfo=UTC)
     later = text_of(client.get("/patient/today"))
     assert "Wear your stockings day and night" not in later
+
+
+def test_a_third_session_keeps_what_the_first_still_asks(client, world, in_app, clock):
+    """Sessions on Tue 17 (72 hours of stockings, then daytime stockings to 27 Nov),
+    then no-stockings sessions on Fri 20 at 09:00 and 11:00: on Fri at 11:30 Today still
+    shows the first session's daytime stockings and its sun and waxing limits, and the
+    clinician recording the third is told of them too (adversarial review, 2026-12-08:
+    only the session just before the latest was looked at)."""
+    _record_second(client, world, in_app, "compression-none")
+    note = _record_second(client, world, in_app, "compression-none", at="11:00")
+    assert "From earlier sessions, these were still running" in note
+    assert "Wear your stockings in the daytime until" in note
+    clock.now = datetime(2026, 11, 20, 11, 30, tzinfo=UTC)
+    login(client, "alice@patients.example")
+    page = text_of(client.get("/patient/today"))
+    assert "Still to follow from your session on Tue 17 Nov" in page
+    first = page.split("Still to follow from your session on Tue 17 Nov", 1)[1]
+    assert "wear your stockings in the daytime" in first.lower()
+    assert "Waxing your legs until the end of Tue 15 Dec." in first

@@ -122,20 +122,23 @@ def still_running(
 
 
 def carried_over(
-    earlier: tuple[Protocol, datetime],
+    earlier: Iterable[tuple[Protocol, datetime]],
     latest: tuple[Protocol, datetime],
     tz: ZoneInfo,
     at: datetime,
 ) -> tuple[tuple[str, datetime], ...]:
-    """What of an earlier session's aftercare (protocol, treated at) still runs at
-    ``at`` and is not run as long or longer by the latest session's own plan: the
-    items a patient treated twice within days must still be told (a session recorded
-    a day after a 72-hour one must not take "stockings until Thursday" off Today).
-    Items are matched by title; an item the latest plan also runs, but ending sooner,
-    is kept with the earlier session's end. Title and end, in end order."""
+    """What of the earlier sessions' aftercare (each a protocol and when it was treated)
+    still runs at ``at`` and is not run as long or longer by the latest session's own
+    plan: what a patient treated again within days must still be told (a session
+    recorded a day after a 72-hour one must not take "stockings until Thursday" off
+    Today, nor a third session what the first still asked). Items are matched by title;
+    an item several sessions run is kept once, with its latest end. Title and end, in
+    end order."""
     kept = dict(still_running(*latest, tz, at))
-    return tuple(
-        (title, end)
-        for title, end in still_running(*earlier, tz, at)
-        if kept.get(title) is None or kept[title] < end
-    )
+    ends: dict[str, datetime] = {}
+    for protocol, treated_at in earlier:
+        for title, end in still_running(protocol, treated_at, tz, at):
+            if end > ends.get(title, end - timedelta(seconds=1)):
+                ends[title] = end
+    running = [(t, end) for t, end in ends.items() if kept.get(t) is None or kept[t] < end]
+    return tuple(sorted(running, key=lambda pair: pair[1]))

@@ -24,6 +24,8 @@ from app.domain.recovery import build_plan
 from app.domain.recovery import build_today
 from app.domain.recovery import window
 from app.domain.recovery.resolved_plan import carried_over
+from app.domain.recovery.today_view import RestrictionToday
+from app.domain.recovery.today_view import TaskToday
 from app.extensions import db
 from app.extensions import reads
 from app.i18n import _
@@ -115,13 +117,29 @@ class AlertNotice:
 
 @dataclass(frozen=True)
 class Earlier:
-    """An earlier session's tasks and restrictions still running (title, end), which
-    the latest session's plan does not cover: Today follows the latest session, and
-    without these a session recorded a day after a 72-hour one took "wear your
-    stockings until Thursday" off the page (adversarial review, 2026-12-07)."""
+    """An earlier session's tasks and restrictions still running, which the latest
+    session's plan does not cover (``carried_over``), as that session's own Today shows
+    them (the same wording, details and ends as the main lists). Today follows the
+    latest session; without these a session recorded a day after a 72-hour one took
+    "wear your stockings until Thursday" off the page (adversarial review, 2026-12-07).
+    """
 
     anchor: datetime
-    items: tuple[tuple[str, datetime], ...]
+    tasks: tuple[TaskToday, ...]
+    restrictions: tuple[RestrictionToday, ...]
+
+    @property
+    def active_tasks(self) -> tuple[TaskToday, ...]:
+        return tuple(t for t in self.tasks if t.state == "now")
+
+    @property
+    def later_tasks(self) -> tuple[TaskToday, ...]:
+        return tuple(t for t in self.tasks if t.state != "now")
+
+    @property
+    def until(self) -> datetime:
+        """When the last of them ends: the offline page hides the card then."""
+        return max(item.window.end for item in (*self.tasks, *self.restrictions))
 
 
 @dataclass(frozen=True)
@@ -142,8 +160,8 @@ class TodayPage:
     messages: inbox.Messages = inbox.Messages()
     # The done session whose outcome rating is due and not given (issue 19 point 6).
     rating_due: Prompt | None = None
-    # The session before the one recovered from, and what of its aftercare still runs.
-    earlier: Earlier | None = None
+    # Earlier sessions' aftercare still running, newest session first.
+    earlier: tuple[Earlier, ...] = ()
 
     @property
     def course_complete(self) -> bool:
@@ -191,27 +209,43 @@ def today_page(user: Principal, now: datetime) -> TodayPage:
     )
 
 
-def _earlier(course: Course, now: datetime) -> Earlier | None:
-    """The previous recorded session's aftercare still running now, if any."""
+def _earlier(course: Course, now: datetime) -> tuple[Earlier, ...]:
+    """Every earlier recorded session's aftercare still running now and not covered by
+    the latest session's plan; an item several of them run, once, under the session
+    whose end is latest. Newest session first."""
     t = course.recovering
-    before = [
-        s
-        for s in course.sessions
-        if t is not None
-        and s.status == TreatmentStatus.DONE
-        and s.id != t.id
-        and s.anchor <= t.anchor
-    ]
-    if not before:
-        return None
-    prev = max(before, key=lambda s: (s.anchor, s.id))
-    items = carried_over(
-        (for_reader(protocol_for(prev)), prev.anchor),
-        (for_reader(protocol_for(t)), t.anchor),  # type: ignore[arg-type] - t is set
-        course.tz,
-        now,
+    if t is None:
+        return ()
+    before = sorted(
+        (s for s in course.sessions if s.status == TreatmentStatus.DONE and s.id != t.id),
+        key=lambda s: (s.anchor, s.id),
+        reverse=True,
     )
-    return Earlier(prev.anchor, items) if items else None
+    before = [s for s in before if s.anchor <= t.anchor]
+    if not before:
+        return ()
+    read = {s.id: for_reader(protocol_for(s)) for s in (t, *before)}
+    earlier = [(read[s.id], s.anchor) for s in before]
+    # Each title once, where it ends last; taken off as it is placed.
+    ends = dict(carried_over(earlier, (read[t.id], t.anchor), course.tz, now))
+    groups = []
+    for s in before:
+        view = build_today(read[s.id], s.anchor, course.tz, now, frozenset())
+        tasks = tuple(_take(view.tasks, ends))
+        restrictions = tuple(_take(view.restrictions, ends))
+        if tasks or restrictions:
+            groups.append(Earlier(s.anchor, tasks, restrictions))
+    return tuple(groups)
+
+
+def _take(items, ends: dict[str, datetime]) -> list:  # noqa: ANN001 - tasks or restrictions
+    """The items whose title and end are still in ``ends``, taking them out of it."""
+    out = []
+    for item in items:
+        if ends.get(item.title) == item.window.end:
+            del ends[item.title]
+            out.append(item)
+    return out
 
 
 class _DayRows:

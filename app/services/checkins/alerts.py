@@ -15,6 +15,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from app.domain.checkin import Triage
+from app.domain.reasons import already_told
 from app.extensions import db
 from app.models import Alert
 from app.models import CheckIn
@@ -59,7 +60,7 @@ def raise_day_alert(at: AlertDay, decision: Triage, now: datetime) -> Alert:
     if latest is not None and latest.acknowledged_at is not None:
         if at.checkin is not None and latest.checkin_id is None:
             latest.checkin_id = at.checkin.id  # raised from a refused form: it joins
-        if severity >= latest.severity and set(decision.reasons) <= set(latest.reasons):
+        if severity >= latest.severity and already_told(decision.reasons, latest.reasons):
             return latest
     open_alert = _open_alert(at)
     if open_alert is None:

@@ -148,8 +148,8 @@ def record_treatment(
 
 
 def earlier_aftercare_note(treatment: Treatment) -> str | None:
-    """For the clinician who just recorded ``treatment``: what of the patient's previous
-    session's aftercare was still running then, or None.
+    """For the clinician who just recorded ``treatment``: what of the patient's earlier
+    sessions' aftercare was still running then, or None.
 
     Read after the record; a clinician who recorded a session inside another's
     aftercare (the booking warned of the interval) is told what still runs, which the
@@ -166,15 +166,13 @@ def earlier_aftercare_note(treatment: Treatment) -> str | None:
                 Treatment.treated_at.is_not(None),
             )
             .order_by(Treatment.treated_at.desc(), Treatment.id.desc())
-            .limit(2)
         )
     )
     if len(done) < 2 or done[0].id != treatment.id:
         return None
-    earlier, tz = done[1], ZoneInfo(treatment.patient.timezone)
-    at = _treated(treatment)
+    tz, at = ZoneInfo(treatment.patient.timezone), _treated(treatment)
     running = carried_over(
-        (_protocol(earlier), _treated(earlier)), (_protocol(treatment), at), tz, at
+        [(_protocol(t), _treated(t)) for t in done[1:]], (_protocol(treatment), at), tz, at
     )
     if not running:
         return None
@@ -185,10 +183,9 @@ def earlier_aftercare_note(treatment: Treatment) -> str | None:
     if len(running) > 6:
         items += "; " + _("and %(num)s more", num=len(running) - 6)
     return _(
-        "From the session on %(day)s, these were still running: %(items)s. The"
-        " patient's Today page shows them under that session until they end; tell the"
-        " patient what still applies.",
-        day=local(_treated(earlier), tz.key, "%a %-d %b"),
+        "From earlier sessions, these were still running: %(items)s. The patient's Today"
+        " page shows them under their session until they end; tell the patient what"
+        " still applies.",
         items=items,
     )
 

@@ -13,8 +13,10 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from app.domain import reasons
 from app.domain.reasons import alert_as_shown
 from app.extensions import db
+from app.i18n import _
 from app.models import Alert
 from app.models import CheckIn
 from app.models import Photo
@@ -31,11 +33,16 @@ class AlertChangedSinceSeen(Invalid):
     """The alert's level or reasons changed after the clinician's page showed it."""
 
     def __init__(self, alert: Alert):
+        level = _("an emergency") if alert.level == "emergency" else _("same-day")
         super().__init__(
             "note",
-            "The patient changed their answers after you opened the page: this alert is "
-            f"now {'an emergency' if alert.level == 'emergency' else 'same-day'} "
-            f"({', '.join(alert.reasons)}). Please read it again before acknowledging it.",
+            _(
+                "The patient changed their answers after you opened the page: this alert"
+                " is now %(level)s (%(reasons)s). Please read it again before"
+                " acknowledging it.",
+                level=level,
+                reasons=", ".join(reasons.for_reader(r) for r in alert.reasons),
+            ),
         )
 
 

@@ -165,3 +165,16 @@ def report(kinds: list[list[HttpPage]], backend: str, aim: float) -> int:
     verdict = "BELOW AIM" if failed else "PASS"
     print(f"{verdict} over HTTP on {backend}: every page <= {aim}x the small clinic's time")
     return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """This module is the HTTP part of bench/clinician_dashboard.py: run that."""
+    from bench import clinician_dashboard
+
+    return clinician_dashboard.main(argv)
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())

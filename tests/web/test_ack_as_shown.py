@@ -71,3 +71,23 @@ def test_an_unchanged_alert_is_acknowledged_from_either_page(app, world, in_app)
     data = {"note": "", "patient": world.patient_a, "seen": seen}
     assert doc.post(f"/clinic/alerts/{a.id}/acknowledge", data=data).status_code == 303
     assert _alert(in_app).acknowledged_at is not None
+
+
+def test_the_worklist_refresh_sees_a_reason_added_to_an_open_alert(app, world, in_app):
+    """The dashboard polls its worklist with the version it shows; a patient's edit that
+    adds a reason to an open alert (a calf sign to chest pain) without changing its tier
+    or time must change that version, or the row kept on screen goes stale."""
+    import html
+
+    patient, doc = app.test_client(), app.test_client()
+    login(patient, "alice@patients.example")
+    login(doc, "doc1@north.example")
+    patient.post("/patient/checkin", data=form(yes={"chest-breathing"}))
+    page = doc.get("/clinic/").get_data(as_text=True)
+    src = html.unescape(re.search(r'data-src="([^"]+)"', page).group(1))
+    version = re.search(r'data-version="([^"]+)"', page).group(1)
+    poll = f"{src}{'&' if '?' in src else '?'}since={version}"
+    assert doc.get(poll).status_code == 204  # nothing new yet
+    patient.post("/patient/checkin", data=form(yes={"chest-breathing", "calf-pain-swelling"}))
+    r = doc.get(poll)
+    assert r.status_code == 200 and "calf" in r.get_data(as_text=True).lower()

@@ -102,3 +102,29 @@ def test_pain_easing_after_the_clinic_acknowledged_raises_nothing_new(app, world
     assert in_app(count) == 1
     patient.post("/patient/checkin", data=form(pain="10"))
     assert in_app(count) == 2
+
+
+def test_a_sign_that_went_away_and_came_back_is_alerted_again(app, world, in_app):
+    """Chest pain alerted; the clinic rings and acknowledges ("settled"); the patient
+    edits the day to "no", and later back to "yes". The sign coming back is news: a new
+    open emergency (before, nothing was raised and the patient was told the clinic had
+    been alerted). A note-only edit after that raises nothing more."""
+    from app.models import Alert
+
+    patient, doc = app.test_client(), app.test_client()
+    login(patient, "alice@patients.example")
+    login(doc, "doc1@north.example")
+    patient.post("/patient/checkin", data=form(yes={"chest-breathing"}))
+    (alert_id,) = in_app(lambda: list(db.session.scalars(sa.select(Alert.id))))
+    doc.post(f"/clinic/alerts/{alert_id}/acknowledge", data={"note": "Rang: settled"})
+    patient.post("/patient/checkin", data=form())  # gone
+    patient.post("/patient/checkin", data=form(yes={"chest-breathing"}))  # back
+
+    def alerts():
+        return [
+            (a.level, a.acknowledged_at is not None)
+            for a in db.session.scalars(sa.select(Alert).order_by(Alert.id))
+        ]
+
+    assert in_app(alerts) == [("emergency", True), ("emergency", False)]
+    assert len(_alert_pushes(in_app)) == 0  # (no staff device in this test)

@@ -8,6 +8,7 @@ clinician who records the session is told exactly what, to pass on.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -124,6 +125,8 @@ def test_a_third_session_keeps_what_the_first_still_asks(client, world, in_app, 
     note = _record_second(client, world, in_app, "compression-none", at="11:00")
     assert "From earlier sessions, these were still running" in note
     assert "Wear your stockings in the daytime until" in note
+    # An end at midnight reads as the patient's page says it, not "Wed 16 Dec 00:00".
+    assert "Sun on the treated areas until the end of Tue 15 Dec" in note
     clock.now = datetime(2026, 11, 20, 11, 30, tzinfo=UTC)
     login(client, "alice@patients.example")
     page = text_of(client.get("/patient/today"))
@@ -131,3 +134,45 @@ def test_a_third_session_keeps_what_the_first_still_asks(client, world, in_app, 
     first = page.split("Still to follow from your session on Tue 17 Nov", 1)[1]
     assert "wear your stockings in the daytime" in first.lower()
     assert "Waxing your legs until the end of Tue 15 Dec." in first
+
+
+def _earlier_24h_then_72h(app, world, in_app):
+    """Alice's 72-hour session (Tue 17 Nov 10:00) stays the latest; a 24-hour session
+    is recorded for 09:00 the same day, and its daytime stockings run to Wed 2 Dec,
+    past the 72-hour protocol's (adversarial review, 2026-12-08)."""
+    from tests.web.test_booking import _when as when
+
+    doc = app.test_client()
+    login(doc, "doc1@north.example")
+    url = f"/clinic/patients/{world.patient_a}/sessions"
+    data = {"protocol": _vid(in_app, world, "compression-24h"), "confirm_soon": "y"}
+    assert doc.post(url, data={**data, **when("20", "11", "2026", "13:00")}).status_code == 303
+    doc.get(f"/clinic/patients/{world.patient_a}")
+    new = _ids(in_app, world.patient_a)[-1]
+    record = {**_record("09:00"), **when("17", "11", "2026", "09:00")}
+    assert doc.post(f"/clinic/sessions/{new}/record", data=record).status_code == 303
+
+
+def test_no_stockings_done_milestone_while_an_earlier_session_still_wears_them(
+    app, world, in_app, clock
+):
+    _earlier_24h_then_72h(app, world, in_app)
+    clock.now = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+    patient = app.test_client()
+    login(patient, "alice@patients.example")
+    page = text_of(patient.get("/patient/today"))
+    assert "Wear your stockings all day" in page.split("To do today")[0]
+    assert "You no longer need to wear your stockings" not in page
+
+
+def test_nothing_to_tick_is_not_said_beside_an_earlier_task(app, world, in_app, clock):
+    _earlier_24h_then_72h(app, world, in_app)
+    clock.now = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+    patient = app.test_client()
+    login(patient, "alice@patients.example")
+    html = patient.get("/patient/today").get_data(as_text=True)
+    assert "Still to follow" in html
+    main = html.split("To do today", 1)[1].split("Avoid for now", 1)[0]
+    # Shown until the earlier task ends; the usual line replaces it then (app.js).
+    assert re.search(r'<p data-until="[^"]+">Nothing to tick from this session\.</p>', main)
+    assert re.search(r'<p data-from="[^"]+" hidden>Nothing to tick now\. Keep living', main)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from dataclasses import replace
 from datetime import datetime
 from datetime import timedelta
 from typing import Any
@@ -16,6 +17,7 @@ import sqlalchemy as sa
 
 from app.dbtypes import UTCDateTime
 from app.domain.offsets import day_number
+from app.domain.protocol.stocking_marks import says_stockings_done
 from app.domain.recovery import ChecklistView
 from app.domain.recovery import PlanView
 from app.domain.recovery import TodayView
@@ -24,6 +26,7 @@ from app.domain.recovery import build_plan
 from app.domain.recovery import build_today
 from app.domain.recovery import window
 from app.domain.recovery.resolved_plan import carried_over
+from app.domain.recovery.stockings import stocking_tasks
 from app.domain.recovery.today_view import RestrictionToday
 from app.domain.recovery.today_view import TaskToday
 from app.extensions import db
@@ -127,6 +130,8 @@ class Earlier:
     anchor: datetime
     tasks: tuple[TaskToday, ...]
     restrictions: tuple[RestrictionToday, ...]
+    # One of its tasks is stocking wear (``stocking_tasks``).
+    stockings: bool = False
 
     @property
     def active_tasks(self) -> tuple[TaskToday, ...]:
@@ -191,8 +196,17 @@ def today_page(user: Principal, now: datetime) -> TodayPage:
     for row in conn.execute(_DAY_QUERY, params):
         found.add(*row)
     today = None
+    earlier = _earlier(course, now)
     if t is not None:
-        today = build_today(for_reader(protocol_for(t)), t.anchor, course.tz, now, found.ticked)
+        latest = for_reader(protocol_for(t))
+        today = build_today(latest, t.anchor, course.tz, now, found.ticked)
+        if any(e.stockings for e in earlier):
+            # An earlier session's stockings still run: the latest session's "you no
+            # longer need your stockings" would contradict its card (adversarial review,
+            # 2026-12-08), so it waits until they are off too.
+            done = {m.key for m in latest.milestones if says_stockings_done(m)}
+            kept = tuple(m for m in today.milestones if m.key not in done)
+            today = replace(today, milestones=kept)
     found.urgent.sort(key=lambda a: (a.level != "emergency", -a.raised_at.timestamp()))
     found.seen.sort(key=lambda a: a.seen_at or a.raised_at, reverse=True)
     checklist = _checklist_for(course, now) if course.upcoming is not None else None
@@ -205,7 +219,7 @@ def today_page(user: Principal, now: datetime) -> TodayPage:
         tuple(found.seen),
         inbox.collect(found.comments, found.acknowledged),
         due_prompt(user, now, course),  # from the sessions read above
-        _earlier(course, now),
+        earlier,
     )
 
 
@@ -234,7 +248,9 @@ def _earlier(course: Course, now: datetime) -> tuple[Earlier, ...]:
         tasks = tuple(_take(view.tasks, ends))
         restrictions = tuple(_take(view.restrictions, ends))
         if tasks or restrictions:
-            groups.append(Earlier(s.anchor, tasks, restrictions))
+            worn = stocking_tasks(read[s.id])
+            stockings = any(task.key in worn for task in tasks)
+            groups.append(Earlier(s.anchor, tasks, restrictions, stockings))
     return tuple(groups)
 
 

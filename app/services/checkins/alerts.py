@@ -25,21 +25,47 @@ SEVERITY = {"emergency": 0, "same_day": 1}
 
 
 @dataclass(frozen=True)
+class Answered:
+    """The reasons a stored check-in's answers gave, and when they were sent."""
+
+    reasons: tuple[str, ...]
+    at: datetime
+
+
+def answered(checkin: CheckIn | None) -> Answered | None:
+    """What a stored check-in's answers gave, before they are replaced or joined."""
+    if checkin is None:
+        return None
+    return Answered(tuple(checkin.reasons or ()), checkin.updated_at)
+
+
+@dataclass(frozen=True)
 class AlertDay:
-    """Whose alert, for which treatment day, and its check-in once stored."""
+    """Whose alert, for which treatment day, and its check-in once stored; ``before``:
+    the day's stored answers before this submission (an edit, or a refused form)."""
 
     patient_id: int
     clinic_id: int
     treatment_id: int
     day: int
     checkin: CheckIn | None = None
+    before: Answered | None = None
 
 
-def raise_alert(checkin: CheckIn, decision: Triage, now: datetime) -> None:
+def raise_alert(
+    checkin: CheckIn, decision: Triage, now: datetime, before: Answered | None = None
+) -> None:
     """One open alert per check-in; an edit can raise its tier and add reasons, never
     take any away before a clinician has seen it."""
     raise_day_alert(
-        AlertDay(checkin.patient_id, checkin.clinic_id, checkin.treatment_id, checkin.day, checkin),
+        AlertDay(
+            checkin.patient_id,
+            checkin.clinic_id,
+            checkin.treatment_id,
+            checkin.day,
+            checkin,
+            before,
+        ),
         decision,
         now,
     )
@@ -60,7 +86,16 @@ def raise_day_alert(at: AlertDay, decision: Triage, now: datetime) -> Alert:
     if latest is not None and latest.acknowledged_at is not None:
         if at.checkin is not None and latest.checkin_id is None:
             latest.checkin_id = at.checkin.id  # raised from a refused form: it joins
-        if severity >= latest.severity and already_told(decision.reasons, latest.reasons):
+        # Answers sent since that alert that no longer gave a reason ("no" to the calf
+        # sign after the clinic rang): the reason coming back is news, and is alerted
+        # (adversarial review, 2026-12-08: it raised nothing, and the patient was told
+        # the clinic had been alerted).
+        since = at.before if at.before is not None and at.before.at >= latest.created_at else None
+        if (
+            severity >= latest.severity
+            and already_told(decision.reasons, latest.reasons)
+            and (since is None or already_told(decision.reasons, since.reasons))
+        ):
             return latest
     open_alert = _open_alert(at)
     if open_alert is None:

@@ -39,6 +39,8 @@ from app.services import photos
 from app.services.care import followup
 from app.services.care.course import protocol_for
 from app.services.checkins.alerts import AlertDay
+from app.services.checkins.alerts import Answered
+from app.services.checkins.alerts import answered
 from app.services.checkins.alerts import raise_alert
 from app.services.checkins.alerts import raise_day_alert
 from app.services.checkins.form import CheckInForm
@@ -134,7 +136,7 @@ def _alert_early(
         stored = db.session.scalar(
             sa.select(CheckIn).where(CheckIn.treatment_id == t.id, CheckIn.day == form.day)
         )
-    day = AlertDay(form.course.patient.id, user.clinic_id, t.id, form.day, stored)
+    day = AlertDay(form.course.patient.id, user.clinic_id, t.id, form.day, stored, answered(stored))
     raise_day_alert(day, decision, now)
     # A clot sign or skin breakdown alerted here counts on the outcomes page even if no
     # valid form follows (app/domain/outcomes.py:alert_complications).
@@ -291,11 +293,11 @@ def _submit(
     # sent again) is an edit, stored and triaged: never "as expected" for answers
     # nobody read. Its key already names a version, so it is not stored again.
     new_key = client_key if known is None else None
-    checkin = _write_day(user, form, answers, sent, decision, now)
+    checkin, before = _write_day(user, form, answers, sent, decision, now)
     if new_key:
         db.session.add(CheckInKey(client_key=new_key, checkin_id=checkin.id))
     if decision.alerts_clinic:
-        raise_alert(checkin, decision, now)
+        raise_alert(checkin, decision, now, before)
     # The outcomes page's row, from the day's answers and alerts (after the alert).
     outcome_facts.note_checkin(checkin.treatment_id, protocol)
     db.session.commit()
@@ -310,9 +312,10 @@ def _write_day(
     sent: dict[str, object],
     decision: Triage,
     now: datetime,
-) -> CheckIn:
+) -> tuple[CheckIn, Answered | None]:
     """The day's check-in with these answers: new, or edited with the earlier answers
-    kept in its history (flushed, not committed)."""
+    kept in its history (flushed, not committed); and, for an edit, the reasons the
+    answers it replaced gave and when they were sent."""
     t = form.course.recovering
     assert t is not None
     checkin = db.session.scalar(
@@ -331,7 +334,9 @@ def _write_day(
             created_at=now,
         )
         db.session.add(checkin)
+        before = None
     else:
+        before = answered(checkin)
         checkin.history = [
             *checkin.history,
             {"at": checkin.updated_at.isoformat(), "answers": checkin.answers},
@@ -343,7 +348,7 @@ def _write_day(
     checkin.updated_at = now
     db.session.flush()
     followup.note_checkin(checkin.patient_id, now)
-    return checkin
+    return checkin, before
 
 
 def _replayed(replay: CheckIn, form: CheckInForm, now: datetime) -> CheckInResult:

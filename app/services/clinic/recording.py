@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from datetime import time
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -176,10 +178,7 @@ def earlier_aftercare_note(treatment: Treatment) -> str | None:
     )
     if not running:
         return None
-    items = "; ".join(
-        _("%(what)s until %(day)s", what=title, day=local(end, tz.key, "%a %-d %b %H:%M"))
-        for title, end in running[:6]
-    )
+    items = "; ".join(_until(title, end, tz) for title, end in running[:6])
     if len(running) > 6:
         items += "; " + _("and %(num)s more", num=len(running) - 6)
     return _(
@@ -188,6 +187,16 @@ def earlier_aftercare_note(treatment: Treatment) -> str | None:
         " still applies.",
         items=items,
     )
+
+
+def _until(title: str, end: datetime, tz: ZoneInfo) -> str:
+    """ "Waxing your legs until the end of Tue 15 Dec" for an end at local midnight, as
+    the patient's Today says it ("until Wed 16 Dec 00:00" read aloud gives a day more);
+    else with its time."""
+    if end.astimezone(tz).time() == time(0, 0):
+        day = local(end - timedelta(minutes=1), tz.key, "%a %-d %b")
+        return _("%(what)s until the end of %(day)s", what=title, day=day)
+    return _("%(what)s until %(day)s", what=title, day=local(end, tz.key, "%a %-d %b %H:%M"))
 
 
 def _protocol(treatment: Treatment) -> Protocol:

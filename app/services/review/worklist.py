@@ -214,5 +214,8 @@ def _version(board: Dashboard, items: list[Item]) -> str:
     """A short fingerprint of what the worklist shows: its counts and each row with the
     time it last changed (a check-in the patient corrected shows new answers)."""
     counts = [(s.total, s.capped, s.page) for s in (getattr(board, k) for k in WORK_KINDS)]
-    rows = [(i.key, i.level, _when(i)) for i in items]
+    # An open alert's reasons too: a patient's edit can add one (a calf sign to a chest
+    # pain) without changing its time or tier, and a row kept unrefreshed would then be
+    # refused when acknowledged (adversarial review, 2026-12-08).
+    rows = [(i.key, i.level, _when(i), getattr(i.row, "reasons", None)) for i in items]
     return hashlib.sha256(repr((counts, rows)).encode()).hexdigest()[:16]

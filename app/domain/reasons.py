@@ -85,3 +85,23 @@ def already_told(new: list[str] | tuple[str, ...], told: list[str] | tuple[str, 
         if pain is None or not told_pain or int(pain.group(1)) > max(told_pain):
             return False
     return True
+
+
+def came_back(
+    new: list[str] | tuple[str, ...],
+    told: list[str] | tuple[str, ...],
+    since: list[str] | tuple[str, ...],
+) -> bool:
+    """Whether a reason already ``told`` (an acknowledged alert) is given again after
+    answers sent ``since`` that alert no longer gave it: a warning sign answered "no"
+    and then "yes" again is news. Pain counts as back only if the answers since gave no
+    pain reason at all; a score moving within what was told (9, 8, then 9) is not."""
+    for reason in new:
+        if _STORED_PAIN.fullmatch(reason):
+            if any(_STORED_PAIN.fullmatch(r) for r in told) and not any(
+                _STORED_PAIN.fullmatch(r) for r in since
+            ):
+                return True
+        elif reason in told and reason not in since:
+            return True
+    return False

@@ -14,6 +14,7 @@ from app.extensions import db
 from app.models import OutboxMessage
 from app.models import PushSubscription
 from tests.conftest import login
+from tests.conftest import text_of
 from tests.web.test_checkin import form
 
 
@@ -128,3 +129,56 @@ def test_a_sign_that_went_away_and_came_back_is_alerted_again(app, world, in_app
 
     assert in_app(alerts) == [("emergency", True), ("emergency", False)]
     assert len(_alert_pushes(in_app)) == 0  # (no staff device in this test)
+
+
+def _all_alerts(in_app) -> list[tuple[str, bool]]:
+    from app.models import Alert
+
+    return in_app(
+        lambda: [
+            (a.level, a.acknowledged_at is not None)
+            for a in db.session.scalars(sa.select(Alert).order_by(Alert.id))
+        ]
+    )
+
+
+def _acknowledge_all(in_app, doc) -> None:
+    from app.models import Alert
+
+    ids = in_app(
+        lambda: list(db.session.scalars(sa.select(Alert.id).where(Alert.acknowledged_at.is_(None))))
+    )
+    for alert_id in ids:
+        doc.post(f"/clinic/alerts/{alert_id}/acknowledge", data={"note": "Rang the patient"})
+
+
+def test_pain_moving_within_what_was_told_raises_nothing_new(app, world, in_app):
+    """Pain 9 told and acknowledged; edited to 8, then back to 9: the clinic already
+    heard of 9, so nothing new (pain past 9, or a sign that came back, would be)."""
+    patient, doc = app.test_client(), app.test_client()
+    login(patient, "alice@patients.example")
+    login(doc, "doc1@north.example")
+    patient.post("/patient/checkin", data=form(pain="9"))
+    _acknowledge_all(in_app, doc)
+    patient.post("/patient/checkin", data=form(pain="8"))
+    patient.post("/patient/checkin", data=form(pain="9"))
+    assert _all_alerts(in_app) == [("same_day", True)]
+
+
+def test_a_sign_back_in_an_edit_too_late_to_store_is_alerted(app, world, in_app, clock):
+    """Chest pain acknowledged, then "no" stored; days later an edit kept offline
+    brings "yes" again for that day. The day can no longer be changed, but the sign
+    still reaches the clinic as news (before, the stored "no" was not read on this path,
+    and the acknowledged alert swallowed it)."""
+    patient, doc = app.test_client(), app.test_client()
+    login(patient, "alice@patients.example")
+    login(doc, "doc1@north.example")
+    patient.post("/patient/checkin", data={**form(yes={"chest-breathing"}), "day": "3"})
+    _acknowledge_all(in_app, doc)
+    patient.post("/patient/checkin", data={**form(), "day": "3"})
+    clock.advance(days=3)
+    login(patient, "alice@patients.example")
+    late = {**form(yes={"chest-breathing"}), "day": "3", "client_key": "late-yes"}
+    r = patient.post("/patient/checkin", data=late)
+    assert r.status_code == 400 and "can no longer be changed" in text_of(r)
+    assert _all_alerts(in_app) == [("emergency", True), ("emergency", False)]

@@ -176,3 +176,29 @@ def test_nothing_to_tick_is_not_said_beside_an_earlier_task(app, world, in_app, 
     # Shown until the earlier task ends; the usual line replaces it then (app.js).
     assert re.search(r'<p data-until="[^"]+">Nothing to tick from this session\.</p>', main)
     assert re.search(r'<p data-from="[^"]+" hidden>Nothing to tick now\. Keep living', main)
+
+
+def test_the_stocking_milestone_waits_in_spanish_too(app, world, in_app, clock):
+    """The check that a milestone says the stockings are over reads English words: it
+    must read the protocol's own text, not the Spanish reader's."""
+    from babel.support import Translations
+
+    from app.models import Patient
+
+    _earlier_24h_then_72h(app, world, in_app)
+
+    def spanish():
+        db.session.get(Patient, world.patient_a).language = "es"
+        db.session.commit()
+
+    in_app(spanish)
+    said = Translations.load("app/translations", ["es"]).gettext(
+        "You no longer need to wear your stockings"
+    )
+    assert said != "You no longer need to wear your stockings"
+    clock.now = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+    patient = app.test_client()
+    login(patient, "alice@patients.example")
+    page = text_of(patient.get("/patient/today"))
+    assert "Ponga" in page or "medias" in page  # a Spanish page, with the card
+    assert said not in page

@@ -204,7 +204,9 @@ def today_page(user: Principal, now: datetime) -> TodayPage:
             # An earlier session's stockings still run: the latest session's "you no
             # longer need your stockings" would contradict its card (adversarial review,
             # 2026-12-08), so it waits until they are off too.
-            done = {m.key for m in latest.milestones if says_stockings_done(m)}
+            # Read in the protocol's own words: the check knows English ones only.
+            written = protocol_for(t).milestones
+            done = {m.key for m in written if says_stockings_done(m)}
             kept = tuple(m for m in today.milestones if m.key not in done)
             today = replace(today, milestones=kept)
     found.urgent.sort(key=lambda a: (a.level != "emergency", -a.raised_at.timestamp()))

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from app.domain.checkin import Triage
 from app.domain.reasons import already_told
+from app.domain.reasons import came_back
 from app.extensions import db
 from app.models import Alert
 from app.models import CheckIn
@@ -30,6 +31,16 @@ class Answered:
 
     reasons: tuple[str, ...]
     at: datetime
+
+
+def day_checkin(treatment_id: int, day: int) -> CheckIn | None:
+    """The day's stored check-in, read afresh (call it after the patient's lock: another
+    device's answers committed since this request loaded the day must count)."""
+    return db.session.scalar(
+        sa.select(CheckIn)
+        .where(CheckIn.treatment_id == treatment_id, CheckIn.day == day)
+        .execution_options(populate_existing=True)
+    )
 
 
 def answered(checkin: CheckIn | None) -> Answered | None:
@@ -94,7 +105,7 @@ def raise_day_alert(at: AlertDay, decision: Triage, now: datetime) -> Alert:
         if (
             severity >= latest.severity
             and already_told(decision.reasons, latest.reasons)
-            and (since is None or already_told(decision.reasons, since.reasons))
+            and (since is None or not came_back(decision.reasons, latest.reasons, since.reasons))
         ):
             return latest
     open_alert = _open_alert(at)

@@ -41,6 +41,7 @@ from app.services.care.course import protocol_for
 from app.services.checkins.alerts import AlertDay
 from app.services.checkins.alerts import Answered
 from app.services.checkins.alerts import answered
+from app.services.checkins.alerts import day_checkin
 from app.services.checkins.alerts import raise_alert
 from app.services.checkins.alerts import raise_day_alert
 from app.services.checkins.form import CheckInForm
@@ -131,12 +132,9 @@ def _alert_early(
     t = form.course.recovering
     assert t is not None
     lock_patient(form.course.patient.id)
-    stored = None
-    if not closed:
-        stored = db.session.scalar(
-            sa.select(CheckIn).where(CheckIn.treatment_id == t.id, CheckIn.day == form.day)
-        )
-    day = AlertDay(form.course.patient.id, user.clinic_id, t.id, form.day, stored, answered(stored))
+    stored = day_checkin(t.id, form.day)
+    tied = None if closed else stored
+    day = AlertDay(form.course.patient.id, user.clinic_id, t.id, form.day, tied, answered(stored))
     raise_day_alert(day, decision, now)
     # A clot sign or skin breakdown alerted here counts on the outcomes page even if no
     # valid form follows (app/domain/outcomes.py:alert_complications).

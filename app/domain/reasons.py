@@ -77,12 +77,12 @@ def already_told(new: list[str] | tuple[str, ...], told: list[str] | tuple[str, 
     acknowledged): the same reason, or a pain score no higher than one told. Pain easing
     from 10 to 9 after the clinic rang is no new answer (adversarial review, 2026-12-08:
     it raised a second alert and a second staff push); pain rising is."""
-    told_pain = [int(m.group(1)) for r in told if (m := _STORED_PAIN.fullmatch(r))]
+    told_pain = _pain_scores(told)
     for reason in new:
         if reason in told:
             continue
-        pain = _STORED_PAIN.fullmatch(reason)
-        if pain is None or not told_pain or int(pain.group(1)) > max(told_pain):
+        score = _pain_scores([reason])
+        if not score or not told_pain or score[0] > max(told_pain):
             return False
     return True
 
@@ -96,12 +96,16 @@ def came_back(
     answers sent ``since`` that alert no longer gave it: a warning sign answered "no"
     and then "yes" again is news. Pain counts as back only if the answers since gave no
     pain reason at all; a score moving within what was told (9, 8, then 9) is not."""
+    pain_is_back = bool(_pain_scores(told)) and not _pain_scores(since)
     for reason in new:
-        if _STORED_PAIN.fullmatch(reason):
-            if any(_STORED_PAIN.fullmatch(r) for r in told) and not any(
-                _STORED_PAIN.fullmatch(r) for r in since
-            ):
+        if _pain_scores([reason]):
+            if pain_is_back:
                 return True
         elif reason in told and reason not in since:
             return True
     return False
+
+
+def _pain_scores(reasons: list[str] | tuple[str, ...]) -> list[int]:
+    """The pain scores among stored reasons ("Pain 8 out of 10": 8)."""
+    return [int(m.group(1)) for r in reasons if (m := _STORED_PAIN.fullmatch(r))]

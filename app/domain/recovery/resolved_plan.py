@@ -138,7 +138,7 @@ def carried_over(
     ends: dict[str, datetime] = {}
     for protocol, treated_at in earlier:
         for title, end in still_running(protocol, treated_at, tz, at):
-            if end > ends.get(title, end - timedelta(seconds=1)):
+            if title not in ends or end > ends[title]:
                 ends[title] = end
     running = [(t, end) for t, end in ends.items() if kept.get(t) is None or kept[t] < end]
     return tuple(sorted(running, key=lambda pair: pair[1]))

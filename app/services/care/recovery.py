@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from app.dbtypes import UTCDateTime
 from app.domain.offsets import day_number
+from app.domain.protocol import Protocol
 from app.domain.protocol.stocking_marks import says_stockings_done
 from app.domain.recovery import ChecklistView
 from app.domain.recovery import PlanView
@@ -173,6 +174,17 @@ class TodayPage:
         return self.today is not None and self.today.follow_up_over and not self.course.upcoming
 
     @property
+    def earlier_until(self) -> datetime | None:
+        """When the last earlier session's card ends (Avoid's "nothing more" line)."""
+        return max((e.until for e in self.earlier), default=None)
+
+    @property
+    def earlier_tasks_until(self) -> datetime | None:
+        """When the last earlier task to do now ends (To do's "nothing to tick" line)."""
+        ends = (t.window.end for e in self.earlier for t in e.active_tasks)
+        return max(ends, default=None)
+
+    @property
     def invite_checkin(self) -> bool:
         """Ask for today's check-in only while the session is followed up."""
         return self.today is not None and not self.today.follow_up_over
@@ -195,11 +207,11 @@ def today_page(user: Principal, now: datetime) -> TodayPage:
     found = _DayRows()
     for row in conn.execute(_DAY_QUERY, params):
         found.add(*row)
-    today = None
-    earlier = _earlier(course, now)
+    today, earlier = None, ()
     if t is not None:
         latest = for_reader(protocol_for(t))
         today = build_today(latest, t.anchor, course.tz, now, found.ticked)
+        earlier = _earlier(course, latest, now)
         if any(e.stockings for e in earlier):
             # An earlier session's stockings still run: the latest session's "you no
             # longer need your stockings" would contradict its card (adversarial review,
@@ -225,25 +237,27 @@ def today_page(user: Principal, now: datetime) -> TodayPage:
     )
 
 
-def _earlier(course: Course, now: datetime) -> tuple[Earlier, ...]:
+def _earlier(course: Course, latest: Protocol, now: datetime) -> tuple[Earlier, ...]:
     """Every earlier recorded session's aftercare still running now and not covered by
-    the latest session's plan; an item several of them run, once, under the session
-    whose end is latest. Newest session first."""
+    the latest session's plan (``latest``, in the reader's words); an item several of
+    them run, once, under the session whose end is latest. Newest session first."""
     t = course.recovering
-    if t is None:
-        return ()
+    assert t is not None
     before = sorted(
-        (s for s in course.sessions if s.status == TreatmentStatus.DONE and s.id != t.id),
+        (
+            s
+            for s in course.sessions
+            if s.status == TreatmentStatus.DONE and s.id != t.id and s.anchor <= t.anchor
+        ),
         key=lambda s: (s.anchor, s.id),
         reverse=True,
     )
-    before = [s for s in before if s.anchor <= t.anchor]
     if not before:
         return ()
-    read = {s.id: for_reader(protocol_for(s)) for s in (t, *before)}
+    read = {s.id: for_reader(protocol_for(s)) for s in before}
     earlier = [(read[s.id], s.anchor) for s in before]
     # Each title once, where it ends last; taken off as it is placed.
-    ends = dict(carried_over(earlier, (read[t.id], t.anchor), course.tz, now))
+    ends = dict(carried_over(earlier, (latest, t.anchor), course.tz, now))
     groups = []
     for s in before:
         view = build_today(read[s.id], s.anchor, course.tz, now, frozenset())

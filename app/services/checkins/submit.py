@@ -316,11 +316,7 @@ def _write_day(
     answers it replaced gave and when they were sent."""
     t = form.course.recovering
     assert t is not None
-    checkin = db.session.scalar(
-        sa.select(CheckIn)
-        .where(CheckIn.treatment_id == t.id, CheckIn.day == form.day)
-        .execution_options(populate_existing=True)
-    )
+    checkin = day_checkin(t.id, form.day)
     if checkin is None:
         checkin = CheckIn(
             patient_id=form.course.patient.id,

@@ -27,6 +27,7 @@ from app.extensions import db as _db
 from app.models import Clinic
 from app.models import Patient
 from app.models import ProtocolVersion
+from app.models import PushSubscription
 from app.models import Role
 from app.models import Treatment
 from app.models import TreatmentStatus
@@ -328,6 +329,12 @@ def build_world() -> World:
 @pytest.fixture
 def world(in_app) -> World:
     return in_app(build_world)
+
+
+def add_staff_device(user_id: int, endpoint: str) -> None:
+    """A clinician's push device (alerts), stored directly; run it with ``in_app``."""
+    _db.session.add(PushSubscription(user_id=user_id, endpoint=endpoint, p256dh="x", auth="y"))
+    _db.session.commit()
 
 
 def login(client, email: str, password: str = PASSWORD):

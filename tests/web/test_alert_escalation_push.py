@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import OutboxMessage
-from app.models import PushSubscription
+from tests.conftest import add_staff_device
 from tests.conftest import login
 from tests.conftest import text_of
 from tests.web.test_checkin import form
@@ -27,18 +27,7 @@ def _alert_pushes(in_app) -> list[str]:
 
 
 def test_raised_to_emergency_pushes_staff_again_once(app, world, in_app):
-    def device():
-        db.session.add(
-            PushSubscription(
-                user_id=world.clinician1,
-                endpoint="https://push.example/doc",
-                p256dh="x",
-                auth="y",
-            )
-        )
-        db.session.commit()
-
-    in_app(device)
+    in_app(add_staff_device, world.clinician1, "https://push.example/doc")
     patient = app.test_client()
     login(patient, "alice@patients.example")
     patient.post("/patient/checkin", data=form(pain="9"))

@@ -20,6 +20,7 @@ from app.models import User
 from app.services.notify import dispatch
 from tests.conftest import NOW
 from tests.conftest import PASSWORD
+from tests.conftest import add_staff_device
 from tests.conftest import login
 from tests.conftest import make_staff
 from tests.conftest import text_of
@@ -387,18 +388,7 @@ def test_deactivate_ends_every_session_at_once_and_blocks_sign_in(app, admin, wo
     login(laptop, "doc1@north.example")
     assert phone.get("/clinic/").status_code == 200
 
-    def add_device():
-        db.session.add(
-            PushSubscription(
-                user_id=world.clinician1,
-                endpoint="https://fcm.googleapis.com/fcm/send/doc1",
-                p256dh="x",
-                auth="y",
-            )
-        )
-        db.session.commit()
-
-    in_app(add_device)
+    in_app(add_staff_device, world.clinician1, "https://fcm.googleapis.com/fcm/send/doc1")
     r = admin.post(f"/clinic/staff/{world.clinician1}/deactivate")
     assert r.status_code == 303
     # The very next request of each open session is signed out.
